@@ -1,0 +1,79 @@
+// The application as one plugin: external plugins, then our own, then routes,
+// with one error handler and one not-found handler. server.ts and the tests
+// both build it; only server.ts listens.
+import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import type { AppConfig } from './config.js'
+import configPlugin from './plugins/app/config.js'
+import dbPlugin from './plugins/app/db.js'
+import errorsPlugin from './plugins/app/errors.js'
+import accountsPlugin from './plugins/app/accounts.js'
+import authenticatePlugin from './plugins/app/authenticate.js'
+import realtimePlugin from './plugins/app/realtime.js'
+import lifecyclePlugin from './plugins/app/lifecycle.js'
+import validationPlugin from './plugins/app/validation.js'
+import jwtPlugin from './plugins/external/jwt.js'
+import securityPlugin from './plugins/external/security.js'
+import rateLimitPlugin from './plugins/external/rate-limit.js'
+import swaggerPlugin from './plugins/external/swagger.js'
+import healthRoutes from './routes/health.js'
+import authRoutes from './routes/auth.js'
+import userRoutes from './routes/users.js'
+
+export interface AppOptions {
+  config: AppConfig
+  databaseUrl: string
+  jwtSecret: string
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Fastify's own options; process-level timeouts are in server.ts. */
+export function appServerOptions (config: AppConfig): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.logLevel,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.password', '*.refreshToken', '*.accessToken'],
+        censor: '[redacted]'
+      }
+    },
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    // A client-supplied X-Request-Id is kept when it is sane, so a request
+    // can be followed across a proxy and into our logs.
+    genReqId: (req) => {
+      const header = req.headers['x-request-id']
+      return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
+    },
+    requestIdLogLabel: 'requestId',
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 }
+  }
+}
+
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(errorsPlugin)
+  await fastify.register(validationPlugin)
+  await fastify.register(lifecyclePlugin)
+
+  await fastify.register(securityPlugin)
+  await fastify.register(rateLimitPlugin)
+  await fastify.register(jwtPlugin, { secret: opts.jwtSecret })
+  await fastify.register(swaggerPlugin)
+
+  await fastify.register(dbPlugin, { databaseUrl: opts.databaseUrl })
+  await fastify.register(accountsPlugin)
+  await fastify.register(authenticatePlugin)
+  await fastify.register(realtimePlugin)
+
+  await fastify.register(healthRoutes)
+  await fastify.register(async (v1) => {
+    await v1.register(authRoutes, { prefix: '/auth' })
+    await v1.register(userRoutes)
+  }, { prefix: '/v1' })
+}
+
+export default app

@@ -1,0 +1,104 @@
+// The one place that reads the environment. Every setting is declared here with
+// its default; `.env.example` mirrors this list. Values are validated once, at
+// start-up, and a wrong value stops the process with a message naming it.
+import { envSchema } from 'env-schema'
+import { Type, type Static } from 'typebox'
+
+const Int = (min: number, max: number, def: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: def, description })
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
+  PORT: Int(0, 65535, 3000, 'HTTP port (0 picks a free one)'),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a load balancer)' }),
+  CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }),
+
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' })),
+  DATABASE_POOL_SIZE: Int(1, 200, 10, 'Connections in the pool of each process'),
+  DATABASE_CONNECT_TIMEOUT_MS: Int(100, 60000, 3000, 'Give up connecting to PostgreSQL after this long (requests answer 503)'),
+  DATABASE_STATEMENT_TIMEOUT_MS: Int(100, 600000, 15000, 'Cancel any statement running longer than this'),
+  DATA_DIR: Type.String({ minLength: 1, default: '.data', description: 'Folder for local state: embedded database, development secret' }),
+  EMBEDDED_PG_PORT: Int(0, 65535, 0, 'Port of the embedded PostgreSQL (0 picks a free one)'),
+
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' })),
+  ACCESS_TOKEN_TTL_SECONDS: Int(10, 86400, 900, 'Lifetime of an access token'),
+  REFRESH_TOKEN_TTL_SECONDS: Int(60, 31536000, 2592000, 'A refresh token unused for this long expires'),
+
+  BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
+  AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
+  AUTH_RATE_LIMIT_WINDOW_MS: Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX'),
+  SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')
+})
+
+export type Env = Static<typeof EnvSchema>
+
+export interface AppConfig {
+  env: Env['NODE_ENV']
+  host: string
+  port: number
+  logLevel: Env['LOG_LEVEL']
+  trustProxy: boolean
+  corsOrigins: string[]
+  databaseUrl: string | undefined
+  databasePoolSize: number
+  databaseConnectTimeoutMs: number
+  databaseStatementTimeoutMs: number
+  dataDir: string
+  embeddedPgPort: number
+  jwtSecret: string | undefined
+  accessTokenTtlSeconds: number
+  refreshTokenTtlSeconds: number
+  bodyLimitBytes: number
+  authRateLimitMax: number
+  authRateLimitWindowMs: number
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {}
+
+// Values that appear in docs and examples; a production secret must not be one.
+const PLACEHOLDER_SECRETS = /change[-_ ]?me|secret|example|placeholder|^(.)\1+$/i
+
+/**
+ * Reads settings from `env` (process.env and `.env` by default). Throws a
+ * ConfigError whose message names the offending setting.
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env, { dotenv = true } = {}): AppConfig {
+  let e: Env
+  try {
+    e = envSchema<Env>({ schema: EnvSchema, data: env, env: false, dotenv: dotenv && env === process.env })
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message}`)
+  }
+  if (e.NODE_ENV === 'production') {
+    if (e.JWT_SECRET === undefined) {
+      throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production (32+ random characters, e.g. `openssl rand -base64 48`)')
+    }
+    if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET)) {
+      throw new ConfigError('Invalid configuration: JWT_SECRET looks like a placeholder; use 32+ random characters in production')
+    }
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    dataDir: e.DATA_DIR,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    jwtSecret: e.JWT_SECRET,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
+    authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS
+  }
+}

@@ -1,0 +1,19 @@
+// Errors the domain raises, each with the HTTP status and stable code of
+// API.md. The app's one error handler turns them into the error body.
+export type ErrorCode =
+  | 'VALIDATION_FAILED' | 'UNAUTHORIZED' | 'INVALID_CREDENTIALS' | 'FORBIDDEN' | 'NOT_FOUND'
+  | 'USERNAME_TAKEN' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED'
+  | 'INTERNAL_ERROR' | 'UNAVAILABLE'
+
+export class AppError extends Error {
+  constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export const badRequest = (message: string) => new AppError(400, 'VALIDATION_FAILED', message)
+export const unauthorized = (message = 'Missing or invalid access token') => new AppError(401, 'UNAUTHORIZED', message)
+export const forbidden = (message = 'Not allowed') => new AppError(403, 'FORBIDDEN', message)
+export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`)
+export const unavailable = (message = 'Service temporarily unavailable') => new AppError(503, 'UNAVAILABLE', message)

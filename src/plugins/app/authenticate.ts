@@ -1,0 +1,73 @@
+// Bearer authentication, declared per route (`onRequest: app.authenticate`).
+// A token must verify, and its session must not be revoked: the session check
+// is cached briefly, and a revocation seen by this process clears it at once.
+import fp from 'fastify-plugin'
+import { LRUCache } from 'lru-cache'
+import type { FastifyRequest } from 'fastify'
+import { unauthorized } from '../../domain/errors.js'
+import type { AccessClaims } from '../../domain/accounts.js'
+
+export interface Auth { userId: string, sessionId: string }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate (request: FastifyRequest): Promise<void>
+    /** Verifies an access token (signature, expiry, live session); throws a 401 AppError. */
+    verifyAccessToken (token: string): Promise<Auth>
+  }
+  interface FastifyRequest {
+    auth: Auth
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessClaims
+    user: AccessClaims
+  }
+}
+
+const SESSION_CACHE_TTL_MS = 5_000
+
+export default fp(async (app) => {
+  const activeSessions = new LRUCache<string, true>({ max: 100_000, ttl: SESSION_CACHE_TTL_MS })
+  app.sessionEvents.on('revoked', ({ sessionId }) => { activeSessions.delete(sessionId) })
+
+  async function checkSession (claims: AccessClaims): Promise<Auth> {
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized()
+    if (!activeSessions.has(claims.sid)) {
+      if (!(await app.accounts.isSessionActive(claims.sid))) throw unauthorized('The session has been logged out or revoked')
+      activeSessions.set(claims.sid, true)
+    }
+    return { userId: claims.sub, sessionId: claims.sid }
+  }
+
+  function verifyError (err: unknown) {
+    const code = (err as { code?: string }).code
+    return unauthorized(code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' || code === 'FAST_JWT_EXPIRED'
+      ? 'The access token has expired'
+      : 'Missing or invalid access token')
+  }
+
+  app.decorateRequest('auth', null as unknown as Auth)
+
+  app.decorate('verifyAccessToken', async (token: string) => {
+    let claims: AccessClaims
+    try {
+      claims = app.jwt.verify<AccessClaims>(token)
+    } catch (err) {
+      throw verifyError(err)
+    }
+    return checkSession(claims)
+  })
+
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    let claims: AccessClaims
+    try {
+      claims = await request.jwtVerify<AccessClaims>()
+    } catch (err) {
+      throw verifyError(err)
+    }
+    request.auth = await checkSession(claims)
+  })
+}, { name: 'authenticate', dependencies: ['jwt', 'accounts'] })

@@ -1,0 +1,36 @@
+// One pg pool per app, shared by Prisma (through @prisma/adapter-pg) and by the
+// few hot-path statements that bypass the ORM.
+import fp from 'fastify-plugin'
+import pg from 'pg'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../../generated/prisma/client.js'
+import { poolConfigFromUrl } from '../../db/migrator.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: { pool: pg.Pool, prisma: PrismaClient }
+  }
+}
+
+export interface DbPluginOptions { databaseUrl: string }
+
+export default fp<DbPluginOptions>(async (app, opts) => {
+  const { config } = app
+  const pool = new pg.Pool({
+    ...poolConfigFromUrl(opts.databaseUrl),
+    max: config.databasePoolSize,
+    connectionTimeoutMillis: config.databaseConnectTimeoutMs,
+    statement_timeout: config.databaseStatementTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'switchboard'
+  })
+  // An idle connection dropped by the server (restart, failover) must not
+  // crash the process; the pool replaces it on next use.
+  pool.on('error', (err) => app.log.warn({ err }, 'idle database connection lost'))
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  app.decorate('db', { pool, prisma })
+  app.addHook('onClose', async () => {
+    await prisma.$disconnect()
+    await pool.end()
+  })
+}, { name: 'db', dependencies: ['config'] })

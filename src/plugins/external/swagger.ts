@@ -1,0 +1,26 @@
+// OpenAPI from the route schemas: JSON at /docs/json, interactive UI at /docs.
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { ErrorBody } from '../../schemas/common.js'
+import { PublicUser, User } from '../../schemas/users.js'
+import { AuthResult } from '../../schemas/auth.js'
+
+export default fp(async (app) => {
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult]) app.addSchema(schema)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Switchboard chat API',
+        version: '1.0.0',
+        description: 'REST half of the Switchboard client contract. The WebSocket channel is described in docs/protocol (README).'
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
+      }
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+}, { name: 'swagger' })

@@ -1,0 +1,36 @@
+// Data access for login sessions and their refresh tokens.
+import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
+
+type Db = PrismaClient | Prisma.TransactionClient
+
+export function createSessionsRepository (db: Db) {
+  return {
+    create (data: { id: string, userId: string, userAgent: string | null }) {
+      return db.session.create({ data })
+    },
+    addRefreshToken (data: { tokenHash: string, sessionId: string, expiresAt: Date }) {
+      return db.refreshToken.create({ data })
+    },
+    /** Marks a live token as used; true only for the one caller that wins. */
+    async rotate (tokenHash: string, now: Date): Promise<boolean> {
+      const { count } = await db.refreshToken.updateMany({
+        where: { tokenHash, rotatedAt: null, expiresAt: { gt: now }, session: { revokedAt: null } },
+        data: { rotatedAt: now }
+      })
+      return count === 1
+    },
+    findToken (tokenHash: string) {
+      return db.refreshToken.findUnique({
+        where: { tokenHash },
+        select: { sessionId: true, rotatedAt: true, session: { select: { userId: true, revokedAt: true } } }
+      })
+    },
+    async revoke (sessionId: string, now: Date): Promise<void> {
+      await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now } })
+    },
+    async isActive (sessionId: string): Promise<boolean> {
+      const session = await db.session.findUnique({ where: { id: sessionId }, select: { revokedAt: true } })
+      return session !== null && session.revokedAt === null
+    }
+  }
+}

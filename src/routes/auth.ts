@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { AuthResult, LoginBody, RefreshBody, RegisterBody } from '../schemas/auth.js'
+import { errorResponses } from '../schemas/common.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { authRateLimitMax: max, authRateLimitWindowMs: timeWindow } = app.config
+  const limited = { rateLimit: { max, timeWindow } }
+  const authResult = { $ref: 'AuthResult' } as unknown as typeof AuthResult
+
+  app.post('/register', {
+    config: limited,
+    schema: {
+      tags: ['auth'],
+      summary: 'Create an account and a first session',
+      body: RegisterBody,
+      response: { 201: authResult, ...errorResponses(400, 409, 413, 429) }
+    }
+  }, async (request, reply) => {
+    const result = await app.accounts.register(request.body, { userAgent: request.headers['user-agent'] })
+    return reply.code(201).send(result)
+  })
+
+  app.post('/login', {
+    config: limited,
+    schema: {
+      tags: ['auth'],
+      summary: 'Start a session with username and password',
+      body: LoginBody,
+      response: { 200: authResult, ...errorResponses(400, 401, 429) }
+    }
+  }, async (request) => app.accounts.login(request.body, { userAgent: request.headers['user-agent'] }))
+
+  app.post('/refresh', {
+    config: limited,
+    schema: {
+      tags: ['auth'],
+      summary: 'Exchange a refresh token for new tokens (rotation; a reused token revokes its session)',
+      body: RefreshBody,
+      response: { 200: authResult, ...errorResponses(400, 401, 429) }
+    }
+  }, async (request) => app.accounts.refresh(request.body.refreshToken))
+
+  app.post('/logout', {
+    schema: {
+      tags: ['auth'],
+      summary: 'End the session of a refresh token; its sockets are closed with 4001',
+      body: RefreshBody,
+      response: { 204: Type.Null(), ...errorResponses(400, 401) }
+    }
+  }, async (request, reply) => {
+    await app.accounts.logout(request.body.refreshToken)
+    return reply.code(204).send(null)
+  })
+}
+
+export default routes

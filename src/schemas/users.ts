@@ -1,0 +1,34 @@
+import { Type, type Static } from 'typebox'
+import { PageLimit, Timestamp, Uuid } from './common.js'
+
+export const USERNAME_PATTERN = '^[A-Za-z0-9_.]{3,32}$'
+
+export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: USERNAME_PATTERN, description: '3-32 of A-Z a-z 0-9 _ . ; case-insensitive' })
+export const Password = Type.String({ minLength: 8, maxLength: 256 })
+export const DisplayName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })
+
+export const User = Type.Object({
+  id: Uuid,
+  username: Type.String(),
+  displayName: Type.String(),
+  createdAt: Timestamp
+}, { $id: 'User' })
+export type User = Static<typeof User>
+
+export const PublicUser = Type.Object({
+  id: Uuid,
+  username: Type.String(),
+  displayName: Type.String(),
+  createdAt: Timestamp,
+  online: Type.Boolean(),
+  lastSeenAt: Type.Union([Timestamp, Type.Null()])
+}, { $id: 'PublicUser' })
+export type PublicUser = Static<typeof PublicUser>
+
+export const UserSearchQuery = Type.Object({
+  query: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', description: 'Username prefix' }),
+  limit: Type.Optional({ ...PageLimit, default: 20 })
+})
+export type UserSearchQuery = Static<typeof UserSearchQuery>
+
+export const UserList = Type.Object({ users: Type.Array(Type.Ref('PublicUser')) })

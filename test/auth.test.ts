@@ -1,0 +1,160 @@
+import { createHmac } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { client, expectError, register, uniqueName, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+let server: TestServer
+let api: Client
+
+beforeAll(async () => {
+  server = await startServer()
+  api = client(server.url)
+})
+afterAll(() => server.close())
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+
+describe('register', () => {
+  it('creates a user, lower-cases the username and returns tokens', async () => {
+    const name = uniqueName('Mixed')
+    const res = await api.post('/v1/auth/register', { username: name, password: 'password123', displayName: 'Mixed Case' })
+    expect(res.status).toBe(201)
+    expect(res.body.user).toEqual({ id: expect.any(String), username: name.toLowerCase(), displayName: 'Mixed Case', createdAt: expect.any(String) })
+    expect(res.body.user).not.toHaveProperty('passwordHash')
+    expect(res.body.expiresIn).toBe(900)
+    expect(res.body.refreshToken.length).toBeGreaterThanOrEqual(40)
+    const me = await api.get('/v1/me', { token: res.body.accessToken })
+    expect(me.body.id).toBe(res.body.user.id)
+  })
+
+  it('defaults displayName to the username as typed', async () => {
+    const name = uniqueName('Bob')
+    const res = await api.post('/v1/auth/register', { username: name, password: 'password123' })
+    expect(res.body.user.displayName).toBe(name)
+  })
+
+  it('answers 409 USERNAME_TAKEN for a taken name in any case', async () => {
+    const name = uniqueName('dup')
+    await register(api, name)
+    expectError(await api.post('/v1/auth/register', { username: name.toUpperCase(), password: 'password123' }), 409, 'USERNAME_TAKEN')
+  })
+
+  it.each([
+    [{ password: 'password123' }, 'body must have required property \'username\''],
+    [{ username: 'ab', password: 'password123' }, 'body/username must NOT have fewer than 3 characters'],
+    [{ username: 'a'.repeat(33), password: 'password123' }, 'body/username must NOT have more than 32 characters'],
+    [{ username: 'bad name!', password: 'password123' }, 'body/username must match pattern'],
+    [{ username: 'okname', password: 'short' }, 'body/password must NOT have fewer than 8 characters'],
+    [{ username: 'okname', password: 'p'.repeat(257) }, 'body/password must NOT have more than 256 characters'],
+    [{ username: 'okname', password: 'password123', displayName: '' }, 'body/displayName must NOT have fewer than 1 characters'],
+    [{ username: 'okname', password: 'password123', displayName: 'd'.repeat(65) }, 'body/displayName must NOT have more than 64 characters'],
+    [{ username: 12345, password: 'password123' }, 'body/username must be string']
+  ])('rejects %j with VALIDATION_FAILED', async (body, message) => {
+    const res = await api.post('/v1/auth/register', body)
+    expectError(res, 400, 'VALIDATION_FAILED')
+    expect(res.body.message).toContain(message)
+  })
+})
+
+describe('login', () => {
+  it('logs in case-insensitively and starts a new session', async () => {
+    const acct = await register(api, uniqueName('carol'))
+    const res = await api.post('/v1/auth/login', { username: acct.user.username.toUpperCase(), password: acct.password })
+    expect(res.status).toBe(200)
+    expect(res.body.user.id).toBe(acct.user.id)
+    expect(res.body.refreshToken).not.toBe(acct.refreshToken)
+  })
+
+  it('answers the same 401 for an unknown user and a wrong password', async () => {
+    const acct = await register(api)
+    const wrong = await api.post('/v1/auth/login', { username: acct.user.username, password: 'not the password' })
+    const unknown = await api.post('/v1/auth/login', { username: uniqueName('ghost'), password: 'not the password' })
+    expectError(wrong, 401, 'INVALID_CREDENTIALS')
+    expect(unknown.status).toBe(wrong.status)
+    expect(unknown.body).toEqual(wrong.body)
+  })
+})
+
+describe('refresh and logout', () => {
+  it('rotates the refresh token: the new one works, the old one revokes the session', async () => {
+    const acct = await register(api)
+    const first = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expect(first.status).toBe(200)
+    expect(first.body.refreshToken).not.toBe(acct.refreshToken)
+    expect((await api.get('/v1/me', { token: first.body.accessToken })).status).toBe(200)
+
+    // The rotated-away token comes back: the whole session ends.
+    const reuse = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expectError(reuse, 401, 'UNAUTHORIZED')
+    expect(reuse.body.message).toMatch(/reuse/)
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: first.body.refreshToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: first.body.accessToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: acct.accessToken }), 401, 'UNAUTHORIZED')
+  })
+
+  it('keeps other sessions of the user alive when one is revoked', async () => {
+    const acct = await register(api)
+    const other = await api.post('/v1/auth/login', { username: acct.user.username, password: acct.password })
+    await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expect((await api.get('/v1/me', { token: other.body.accessToken })).status).toBe(200)
+    expect((await api.post('/v1/auth/refresh', { refreshToken: other.body.refreshToken })).status).toBe(200)
+  })
+
+  it('rejects an unknown refresh token', async () => {
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: 'nope' }), 401, 'UNAUTHORIZED')
+    expectError(await api.post('/v1/auth/refresh', {}), 400, 'VALIDATION_FAILED')
+  })
+
+  it('logout ends the session: its refresh and access tokens stop working', async () => {
+    const acct = await register(api)
+    const res = await api.post('/v1/auth/logout', { refreshToken: acct.refreshToken })
+    expect(res.status).toBe(204)
+    expect(res.body).toBe('')
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: acct.accessToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.post('/v1/auth/logout', { refreshToken: 'unknown-token' }), 401, 'UNAUTHORIZED')
+  })
+
+  it('stores refresh tokens only as hashes', async () => {
+    const acct = await register(api)
+    const rows = await server.sql('SELECT token_hash FROM refresh_tokens')
+    const hashes = rows.map((r: { token_hash: string }) => r.token_hash)
+    expect(hashes.length).toBeGreaterThan(0)
+    expect(hashes).not.toContain(acct.refreshToken)
+    const [user] = await server.sql('SELECT password_hash FROM users WHERE id = $1', [acct.user.id])
+    expect(user.password_hash).toMatch(/^\$argon2id\$/)
+  })
+})
+
+describe('access tokens', () => {
+  it('refuses missing, malformed, forged and alg:none tokens', async () => {
+    const acct = await register(api)
+    const [header, payload] = acct.accessToken.split('.')
+    const forged = `${header}.${payload}.${createHmac('sha256', 'wrong-key').update(`${header}.${payload}`).digest('base64url')}`
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`
+    for (const token of [undefined, 'garbage', forged, none]) {
+      expectError(await api.get('/v1/me', token === undefined ? {} : { token }), 401, 'UNAUTHORIZED')
+    }
+    expectError(await api.get('/v1/me', { headers: { authorization: 'Basic Zm9vOmJhcg==' } }), 401, 'UNAUTHORIZED')
+  })
+})
+
+describe('token expiry', () => {
+  it('rejects an expired access token with 401, and refresh issues a working one', async () => {
+    const short = await startServer({ config: { accessTokenTtlSeconds: 1 } })
+    try {
+      const sapi = client(short.url)
+      const acct = await register(sapi)
+      expect(acct).toHaveProperty('expiresIn', 1)
+      await new Promise((r) => setTimeout(r, 2100))
+      const res = await sapi.get('/v1/me', { token: acct.accessToken })
+      expectError(res, 401, 'UNAUTHORIZED')
+      expect(res.body.message).toMatch(/expired/)
+      const refreshed = await sapi.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+      expect((await sapi.get('/v1/me', { token: refreshed.body.accessToken })).status).toBe(200)
+    } finally {
+      await short.close()
+    }
+  })
+})

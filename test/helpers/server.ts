@@ -1,0 +1,58 @@
+// Builds the real app exactly as server.ts does, on its own database, and
+// listens on a free loopback port. Tests speak real HTTP to it.
+import Fastify, { type FastifyInstance } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import app, { appServerOptions } from '../../src/app.js'
+import { loadConfig, type AppConfig } from '../../src/config.js'
+import { createTestDatabase } from './database.js'
+
+export interface TestServer {
+  url: string
+  app: FastifyInstance
+  databaseUrl: string
+  /** Direct SQL on the server's database, to check what was stored. */
+  sql<T extends pg.QueryResultRow = any> (text: string, params?: unknown[]): Promise<T[]>
+  close (): Promise<void>
+}
+
+export interface StartOptions {
+  config?: Partial<AppConfig>
+  /** Adds test-only routes or hooks before the server starts. */
+  extend? (app: FastifyInstance): void | Promise<void>
+  databaseUrl?: string
+}
+
+export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }, { dotenv: false }),
+    authRateLimitMax: 100_000,
+    ...overrides
+  }
+}
+
+export async function startServer (opts: StartOptions = {}): Promise<TestServer> {
+  const db = opts.databaseUrl === undefined ? await createTestDatabase() : undefined
+  const databaseUrl = opts.databaseUrl ?? db!.url
+  const config = testConfig(opts.config)
+  const server = Fastify(appServerOptions(config))
+  await server.register(app, { config, databaseUrl, jwtSecret: randomBytes(32).toString('hex') })
+  if (opts.extend !== undefined) await opts.extend(server)
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.server.address() as { port: number }
+  let pool: pg.Pool | undefined
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app: server,
+    databaseUrl,
+    async sql (text, params) {
+      pool ??= new pg.Pool({ connectionString: databaseUrl, max: 2 })
+      return (await pool.query(text, params)).rows
+    },
+    async close () {
+      await server.close()
+      await pool?.end()
+      await db?.drop()
+    }
+  }
+}
