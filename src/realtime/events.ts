@@ -1,0 +1,24 @@
+// The shapes that travel from the domain to the push channel. The domain
+// hands committed events to `app.realtime`; the realtime layer fans them out.
+
+export type ChatEventType =
+  | 'message.created' | 'message.updated' | 'message.deleted'
+  | 'member.added' | 'member.removed' | 'conversation.updated'
+
+/** One entry of a conversation's event stream, exactly as API.md's Event object. */
+export interface ChatEvent {
+  conversationId: string
+  seq: number
+  type: ChatEventType
+  createdAt: string
+  data: unknown
+}
+
+export interface ReadReceipt { conversationId: string, userId: string, seq: number }
+
+/** What the domain needs from the realtime layer: called only after commit. */
+export interface RealtimePublisher {
+  /** Events of one conversation in seq order, for the given user ids (members, and a removed member for their own removal). */
+  publishEvents (events: ChatEvent[], userIds: string[]): void
+  publishRead (receipt: ReadReceipt, userIds: string[]): void
+}
