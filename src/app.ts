@@ -1,6 +1,7 @@
 // The application as one plugin: external plugins, then our own, then routes,
 // with one error handler and one not-found handler. server.ts and the tests
-// both build it; only server.ts listens.
+// both build it (wrapped in fastify-plugin, so its decorators reach the root);
+// only server.ts listens.
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'

@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import fp from 'fastify-plugin'
 import app, { appServerOptions } from './app.js'
 import { ConfigError, loadConfig, type AppConfig } from './config.js'
 import { openMigratedDatabase } from './db/bootstrap.js'
@@ -59,7 +60,7 @@ async function main () {
     }
   })
 
-  await server.register(app, { config, databaseUrl: db.url, jwtSecret })
+  await server.register(fp(app), { config, databaseUrl: db.url, jwtSecret })
   await server.listen({ host: config.host, port: config.port })
 }
 

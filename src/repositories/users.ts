@@ -22,7 +22,8 @@ export function createUsersRepository (db: Db) {
     /** Username prefix search, in username order, with keyset paging. */
     searchByPrefix (prefix: string, limit: number) {
       return db.user.findMany({
-        where: { username: { startsWith: prefix } },
+        // LIKE wildcards in the prefix are literal characters here.
+        where: { username: { startsWith: prefix.replace(/[\\%_]/g, '\\$&') } },
         orderBy: { username: 'asc' },
         take: limit,
         select: publicUserSelect

@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import fp from 'fastify-plugin'
 import app, { appServerOptions } from '../../src/app.js'
 import { loadConfig, type AppConfig } from '../../src/config.js'
 import { createTestDatabase } from './database.js'
@@ -36,7 +37,7 @@ export async function startServer (opts: StartOptions = {}): Promise<TestServer>
   const databaseUrl = opts.databaseUrl ?? db!.url
   const config = testConfig(opts.config)
   const server = Fastify(appServerOptions(config))
-  await server.register(app, { config, databaseUrl, jwtSecret: randomBytes(32).toString('hex') })
+  await server.register(fp(app), { config, databaseUrl, jwtSecret: randomBytes(32).toString('hex') })
   if (opts.extend !== undefined) await opts.extend(server)
   await server.listen({ host: '127.0.0.1', port: 0 })
   const { port } = server.server.address() as { port: number }

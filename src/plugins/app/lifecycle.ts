@@ -13,4 +13,9 @@ export default fp(async (app) => {
       return sendError(reply, 503, 'UNAVAILABLE', 'The server is shutting down; retry shortly')
     }
   })
+  // Responses finished during shutdown close their connection, so a kept-alive
+  // socket does not hold the process open until its keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
 }, { name: 'lifecycle' })

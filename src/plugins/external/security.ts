@@ -15,7 +15,9 @@ export default fp(async (app) => {
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
         connectSrc: ["'self'"],
-        frameAncestors: ["'none'"]
+        frameAncestors: ["'none'"],
+        // Plain-HTTP development and LAN testing must keep working.
+        upgradeInsecureRequests: null
       }
     },
     crossOriginResourcePolicy: { policy: 'same-site' }

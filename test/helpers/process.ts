@@ -1,0 +1,44 @@
+// Runs the real server entry point (src/server.ts) as a child process.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface ServerProcess {
+  child: ChildProcess
+  stdout (): string
+  stderr (): string
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+export function spawnServer (env: Record<string, string>): ServerProcess {
+  const base = { ...process.env }
+  delete base.DATABASE_URL
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: projectRoot,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }))
+  })
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+export async function waitForReady (baseUrl: string, proc: ServerProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let exited = false
+  void proc.exited.then(() => { exited = true })
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`server exited early: ${proc.stderr()}\n${proc.stdout()}`)
+    try {
+      if ((await fetch(`${baseUrl}/ready`)).status === 200) return
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`server not ready in ${timeoutMs} ms: ${proc.stderr()}`)
+}

@@ -1,0 +1,101 @@
+// The real entry point as `npm start` runs it: configuration errors, the
+// embedded database, migrations at start-up, graceful shutdown, restart.
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../src/db/embedded.js'
+import { createTestDatabase } from './helpers/database.js'
+import { client, register } from './helpers/http.js'
+import { spawnServer, waitForReady, type ServerProcess } from './helpers/process.js'
+
+const started: ServerProcess[] = []
+afterAll(() => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL')
+})
+
+describe('configuration', () => {
+  it.each([
+    [{ PORT: 'not-a-port' }, /PORT must be integer/],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL must match pattern/],
+    [{ NODE_ENV: 'production', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET is required/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'change-me-change-me-change-me-change-me', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET looks like a placeholder/],
+    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, /ACCESS_TOKEN_TTL_SECONDS must be >= 10/]
+  ])('refuses to start with %j and names the setting', async (env, message) => {
+    const proc = spawnServer(env)
+    started.push(proc)
+    const { code } = await proc.exited
+    expect(code).toBe(1)
+    expect(proc.stderr()).toMatch(message)
+    expect(proc.stderr()).not.toMatch(/\n\s+at /)
+  })
+})
+
+describe('embedded database', () => {
+  it('starts on an embedded PostgreSQL, keeps data across a graceful restart, and logs JSON with request ids', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-start-'))
+    await chmod(dataDir, 0o755)
+    try {
+      const port = await freePort()
+      const env = { DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' }
+      const url = `http://127.0.0.1:${port}`
+
+      const first = spawnServer(env)
+      started.push(first)
+      await waitForReady(url, first)
+      const api = client(url)
+      const acct = await register(api)
+      first.child.kill('SIGTERM')
+      expect(await first.exited).toEqual({ code: 0, signal: null })
+      // The embedded database was stopped cleanly with the server.
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false)
+
+      const lines = first.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      const completed = lines.filter((l) => l.msg === 'request completed')
+      expect(completed.length).toBeGreaterThan(0)
+      for (const l of completed) expect(l.requestId).toEqual(expect.any(String))
+      expect(first.stdout()).not.toContain(acct.password)
+      expect(first.stdout()).not.toContain(acct.refreshToken)
+
+      const second = spawnServer(env)
+      started.push(second)
+      await waitForReady(url, second)
+      const login = await api.post('/v1/auth/login', { username: acct.user.username, password: acct.password })
+      expect(login.status).toBe(200)
+      expect(login.body.user.id).toBe(acct.user.id)
+      // The development JWT secret persisted too: the old access token still verifies.
+      expect((await api.get('/v1/me', { token: acct.accessToken })).status).toBe(200)
+      second.child.kill('SIGTERM')
+      expect((await second.exited).code).toBe(0)
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
+
+describe('external database', () => {
+  it('with DATABASE_URL set, migrates and uses that server and starts no embedded one', async () => {
+    const db = await createTestDatabase()
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-ext-'))
+    try {
+      const port = await freePort()
+      const proc = spawnServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' })
+      started.push(proc)
+      await waitForReady(`http://127.0.0.1:${port}`, proc)
+      const acct = await register(client(`http://127.0.0.1:${port}`))
+      expect(existsSync(join(dataDir, 'postgres'))).toBe(false)
+      proc.child.kill('SIGTERM')
+      expect((await proc.exited).code).toBe(0)
+      const pg = await import('pg')
+      const c = new pg.default.Client(db.url)
+      await c.connect()
+      const { rows } = await c.query('SELECT username FROM users WHERE id = $1', [acct.user.id])
+      await c.end()
+      expect(rows).toEqual([{ username: acct.user.username }])
+    } finally {
+      await db.drop()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
