@@ -17,9 +17,11 @@ import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
 import swaggerPlugin from './plugins/external/swagger.js'
+import websocketPlugin from './plugins/external/websocket.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
+import wsRoutes from './routes/ws.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -37,6 +39,16 @@ export function appServerOptions (config: AppConfig): FastifyServerOptions {
       redact: {
         paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.password', '*.refreshToken', '*.accessToken'],
         censor: '[redacted]'
+      },
+      serializers: {
+        // Browsers authenticate the WebSocket upgrade with ?access_token=...; keep it out of logs.
+        req: (req) => ({
+          method: req.method,
+          url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort
+        })
       }
     },
     trustProxy: config.trustProxy,
@@ -64,6 +76,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(rateLimitPlugin)
   await fastify.register(jwtPlugin, { secret: opts.jwtSecret })
   await fastify.register(swaggerPlugin)
+  await fastify.register(websocketPlugin)
 
   await fastify.register(dbPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(accountsPlugin)
@@ -74,6 +87,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(async (v1) => {
     await v1.register(authRoutes, { prefix: '/auth' })
     await v1.register(userRoutes)
+    await v1.register(wsRoutes)
   }, { prefix: '/v1' })
 }
 

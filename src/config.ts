@@ -29,7 +29,14 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
   AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
   AUTH_RATE_LIMIT_WINDOW_MS: Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX'),
-  SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')
+  SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
+
+  WS_HEARTBEAT_MS: Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut'),
+  WS_MAX_BACKLOG_BYTES: Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008'),
+  WS_MAX_FRAME_BYTES: Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009'),
+  WS_MAX_CONNECTIONS_PER_USER: Int(1, 1000, 20, 'Open sockets per user per process'),
+  PRESENCE_GRACE_MS: Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline'),
+  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -54,6 +61,12 @@ export interface AppConfig {
   authRateLimitMax: number
   authRateLimitWindowMs: number
   shutdownTimeoutMs: number
+  wsHeartbeatMs: number
+  wsMaxBacklogBytes: number
+  wsMaxFrameBytes: number
+  wsMaxConnectionsPerUser: number
+  presenceGraceMs: number
+  typingPerSecond: number
 }
 
 export class ConfigError extends Error {}
@@ -99,6 +112,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
     authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    wsHeartbeatMs: e.WS_HEARTBEAT_MS,
+    wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,
+    wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,
+    wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+    presenceGraceMs: e.PRESENCE_GRACE_MS,
+    typingPerSecond: e.TYPING_PER_SECOND
   }
 }

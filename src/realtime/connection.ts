@@ -1,0 +1,82 @@
+// One client socket: sending with the slow-consumer rule, heartbeat state,
+// and the per-connection budgets (typing rate, abuse strikes).
+import type { WebSocket } from 'ws'
+import { CloseCode } from './protocol.js'
+
+export interface ConnectionLimits {
+  maxBacklogBytes: number
+  typingPerSecond: number
+}
+
+const STRIKE_LIMIT = 20
+const STRIKE_WINDOW_MS = 60_000
+const TERMINATE_AFTER_CLOSE_MS = 2_000
+
+export class Connection {
+  alive = true
+  private closing = false
+  private strikes: number[] = []
+  private typingTokens: number
+  private typingRefilledAt = Date.now()
+  /** Membership answers for typing frames, briefly cached per socket. */
+  readonly memberCache = new Map<string, { member: boolean, at: number }>()
+
+  constructor (
+    readonly socket: WebSocket,
+    readonly id: string,
+    readonly userId: string,
+    readonly sessionId: string,
+    private readonly limits: ConnectionLimits
+  ) {
+    this.typingTokens = limits.typingPerSecond * 2
+  }
+
+  get open (): boolean {
+    return !this.closing && this.socket.readyState === this.socket.OPEN
+  }
+
+  /**
+   * Queues a frame. A peer whose unsent backlog passes the bound is closed
+   * with 4008 instead: the client reconnects and replays, and this process
+   * does not buffer without limit for one slow reader.
+   */
+  send (data: string | Buffer): void {
+    if (!this.open) return
+    if (this.socket.bufferedAmount > this.limits.maxBacklogBytes) {
+      this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
+      return
+    }
+    this.socket.send(data)
+  }
+
+  sendJson (frame: object): void {
+    this.send(JSON.stringify(frame))
+  }
+
+  close (code: number, reason: string): void {
+    if (this.closing) return
+    this.closing = true
+    this.socket.close(code, reason)
+    // A peer that does not read will not read the close frame either.
+    setTimeout(() => this.socket.terminate(), TERMINATE_AFTER_CLOSE_MS).unref()
+  }
+
+  /** Records a rejected frame; true when the peer has misbehaved too often. */
+  strike (): boolean {
+    const now = Date.now()
+    this.strikes = this.strikes.filter((t) => now - t < STRIKE_WINDOW_MS)
+    this.strikes.push(now)
+    return this.strikes.length > STRIKE_LIMIT
+  }
+
+  /** Token bucket for typing frames: a burst of two seconds' worth, then the rate. */
+  takeTypingToken (): boolean {
+    const now = Date.now()
+    const cap = this.limits.typingPerSecond * 2
+    this.typingTokens = Math.min(cap, this.typingTokens + ((now - this.typingRefilledAt) / 1000) * this.limits.typingPerSecond)
+    this.typingRefilledAt = now
+    if (this.typingTokens < 1) return false
+    this.typingTokens -= 1
+    return true
+  }
+}

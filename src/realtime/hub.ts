@@ -1,0 +1,73 @@
+// Who is connected to this process: user id -> open connections. Frames are
+// encoded once by the caller and written to every socket as they are.
+import type { Connection } from './connection.js'
+
+export class Hub {
+  private readonly byUser = new Map<string, Set<Connection>>()
+  private count = 0
+
+  add (conn: Connection): void {
+    let set = this.byUser.get(conn.userId)
+    if (set === undefined) this.byUser.set(conn.userId, set = new Set())
+    set.add(conn)
+    this.count++
+  }
+
+  /** Returns true when it was the user's last connection here. */
+  remove (conn: Connection): boolean {
+    const set = this.byUser.get(conn.userId)
+    if (set === undefined || !set.delete(conn)) return false
+    this.count--
+    if (set.size > 0) return false
+    this.byUser.delete(conn.userId)
+    return true
+  }
+
+  get size (): number { return this.count }
+
+  connectionsOf (userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0
+  }
+
+  hasUser (userId: string): boolean {
+    return this.byUser.has(userId)
+  }
+
+  deliver (userIds: Iterable<string>, data: string | Buffer, exceptConnectionId?: string): number {
+    let sent = 0
+    for (const userId of userIds) {
+      const set = this.byUser.get(userId)
+      if (set === undefined) continue
+      for (const conn of set) {
+        if (conn.id === exceptConnectionId) continue
+        conn.send(data)
+        sent++
+      }
+    }
+    return sent
+  }
+
+  closeSession (sessionId: string, code: number, reason: string): void {
+    for (const set of this.byUser.values()) {
+      for (const conn of set) if (conn.sessionId === sessionId) conn.close(code, reason)
+    }
+  }
+
+  closeAll (code: number, reason: string): void {
+    for (const set of this.byUser.values()) for (const conn of set) conn.close(code, reason)
+  }
+
+  /** Pings every socket; one that did not answer the previous ping is cut. */
+  heartbeat (): void {
+    for (const set of this.byUser.values()) {
+      for (const conn of set) {
+        if (!conn.alive) {
+          conn.socket.terminate()
+          continue
+        }
+        conn.alive = false
+        conn.socket.ping()
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// Keeps each conversation's events in seq order on their way to the sockets.
+// Commits are ordered by the database, but their notifications can overtake
+// each other (two pool connections, two processes, a broker). An event that
+// arrives ahead of a missing one waits briefly; if the gap does not fill, the
+// missing events are read from the event log, so delivery stays in order.
+import { LRUCache } from 'lru-cache'
+import type { ChatEvent } from './events.js'
+
+interface Pending { event: ChatEvent, userIds: string[] }
+interface State { last: number, pending: Map<number, Pending>, timer?: NodeJS.Timeout | undefined }
+
+export type Deliver = (event: ChatEvent, userIds: string[]) => void
+export type LoadGap = (conversationId: string, afterSeq: number, beforeSeq: number) => Promise<ChatEvent[]>
+
+export class EventSequencer {
+  private readonly states = new LRUCache<string, State>({
+    max: 200_000,
+    ttl: 30 * 60_000,
+    dispose: (state) => { if (state.timer !== undefined) clearTimeout(state.timer) }
+  })
+
+  constructor (
+    private readonly deliver: Deliver,
+    private readonly loadGap: LoadGap,
+    private readonly holdMs = 200,
+    private readonly onError: (err: unknown) => void = () => {}
+  ) {}
+
+  accept (conversationId: string, events: ChatEvent[], userIds: string[]): void {
+    if (events.length === 0) return
+    let state = this.states.get(conversationId)
+    if (state === undefined) {
+      state = { last: events[0]!.seq - 1, pending: new Map() }
+      this.states.set(conversationId, state)
+    }
+    for (const event of events) {
+      if (event.seq > state.last) state.pending.set(event.seq, { event, userIds })
+    }
+    this.flush(conversationId, state)
+  }
+
+  private flush (conversationId: string, state: State): void {
+    let next = state.pending.get(state.last + 1)
+    while (next !== undefined) {
+      state.pending.delete(state.last + 1)
+      state.last++
+      this.deliver(next.event, next.userIds)
+      next = state.pending.get(state.last + 1)
+    }
+    if (state.pending.size === 0) {
+      if (state.timer !== undefined) clearTimeout(state.timer)
+      state.timer = undefined
+    } else if (state.timer === undefined) {
+      state.timer = setTimeout(() => { void this.fillGap(conversationId, state) }, this.holdMs)
+      state.timer.unref()
+    }
+  }
+
+  private async fillGap (conversationId: string, state: State): Promise<void> {
+    state.timer = undefined
+    if (state.pending.size === 0) return
+    const first = Math.min(...state.pending.keys())
+    const { userIds } = state.pending.get(first)!
+    try {
+      const missing = await this.loadGap(conversationId, state.last, first)
+      for (const event of missing) {
+        if (event.seq === state.last + 1) {
+          state.last++
+          this.deliver(event, userIds)
+        }
+      }
+    } catch (err) {
+      this.onError(err)
+    }
+    // Whatever could not be loaded is skipped; clients see the gap and replay.
+    if (state.last < first - 1) state.last = first - 1
+    this.flush(conversationId, state)
+  }
+}

@@ -1,0 +1,82 @@
+// GET /v1/ws: the push channel. The token is checked before the upgrade, so a
+// bad one gets a plain HTTP 401 and no socket is ever opened.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { AppError, unauthorized } from '../domain/errors.js'
+import { Connection } from '../realtime/connection.js'
+import { CloseCode, parseClientFrame } from '../realtime/protocol.js'
+
+const MEMBER_CACHE_MS = 10_000
+
+function bearerToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim()
+  const query = request.query as { access_token?: unknown }
+  return typeof query.access_token === 'string' ? query.access_token : undefined
+}
+
+export default async function wsRoutes (app: FastifyInstance) {
+  const { hub, repo } = app.realtime
+  const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond }
+
+  async function authenticateUpgrade (request: FastifyRequest, _reply: FastifyReply) {
+    const token = bearerToken(request)
+    if (token === undefined || token === '') throw unauthorized()
+    request.auth = await app.verifyAccessToken(token)
+    if (hub.connectionsOf(request.auth.userId) >= app.config.wsMaxConnectionsPerUser) {
+      throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
+    }
+  }
+
+  async function isMember (conn: Connection, conversationId: string): Promise<boolean> {
+    const cached = conn.memberCache.get(conversationId)
+    if (cached !== undefined && Date.now() - cached.at < MEMBER_CACHE_MS) return cached.member
+    const member = await repo.isMember(conversationId, conn.userId)
+    if (conn.memberCache.size > 1000) conn.memberCache.clear()
+    conn.memberCache.set(conversationId, { member, at: Date.now() })
+    return member
+  }
+
+  function reject (conn: Connection, code: string, message: string) {
+    conn.sendJson({ type: 'error', code, message })
+    if (conn.strike()) conn.close(CloseCode.policyViolation, 'too many invalid frames')
+  }
+
+  async function onTyping (conn: Connection, conversationId: string) {
+    if (!conn.takeTypingToken()) return reject(conn, 'RATE_LIMITED', 'Too many typing frames')
+    if (!(await isMember(conn, conversationId))) return reject(conn, 'NOT_FOUND', 'Conversation not found')
+    const others = (await repo.memberIds(conversationId)).filter((id) => id !== conn.userId)
+    if (others.length > 0) app.realtime.publishFrame(others, { type: 'typing', conversationId, data: { userId: conn.userId } })
+  }
+
+  app.get('/ws', {
+    websocket: true,
+    onRequest: authenticateUpgrade,
+    schema: { hide: true }
+  }, (socket, request) => {
+    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits)
+    const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
+
+    // Listeners go on before anything async, or early frames would be lost.
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return reject(conn, 'MALFORMED_FRAME', 'Binary frames are not supported')
+      const parsed = parseClientFrame(data.toString())
+      if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
+      if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
+      onTyping(conn, parsed.frame.conversationId).catch((err: unknown) => {
+        log.warn({ err }, 'typing frame failed')
+        conn.sendJson({ type: 'error', code: 'UNAVAILABLE', message: 'Could not handle the frame; retry' })
+      })
+    })
+    socket.on('pong', () => { conn.alive = true })
+    socket.on('error', (err) => log.debug({ err }, 'socket error'))
+    socket.on('close', () => {
+      hub.remove(conn)
+      app.presence.disconnected(conn.userId)
+    })
+
+    conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs })
+    hub.add(conn)
+    app.presence.connected(conn.userId)
+  })
+}

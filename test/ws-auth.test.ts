@@ -1,0 +1,49 @@
+// The upgrade is authenticated: no valid token, no socket.
+import { createHmac } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { client, register, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { connect } from './helpers/ws.js'
+
+let server: TestServer
+let api: Client
+
+beforeAll(async () => {
+  server = await startServer()
+  api = client(server.url)
+})
+afterAll(() => server.close())
+
+describe('WebSocket upgrade', () => {
+  it('accepts a Bearer header or an access_token query, and the first frame is ready', async () => {
+    const acct = await register(api)
+    for (const via of ['header', 'query'] as const) {
+      const sock = await connect(server.url, acct.accessToken, { via })
+      const ready = await sock.next()
+      expect(ready).toEqual({ type: 'ready', userId: acct.user.id, connectionId: expect.any(String), heartbeatMs: 30000 })
+      await sock.close()
+    }
+  })
+
+  it('refuses a missing, malformed, forged or revoked token with HTTP 401 before any socket opens', async () => {
+    const acct = await register(api)
+    const [h, p] = acct.accessToken.split('.')
+    const forged = `${h}.${p}.${createHmac('sha256', 'other').update(`${h}.${p}`).digest('base64url')}`
+    for (const token of ['', 'garbage', forged]) {
+      await expect(connect(server.url, token)).rejects.toMatchObject({ statusCode: 401 })
+    }
+    await api.post('/v1/auth/logout', { refreshToken: acct.refreshToken })
+    await expect(connect(server.url, acct.accessToken)).rejects.toMatchObject({ statusCode: 401 })
+  })
+
+  it('refuses an expired token with 401', async () => {
+    const short = await startServer({ config: { accessTokenTtlSeconds: 1 } })
+    try {
+      const acct = await register(client(short.url))
+      await new Promise((r) => setTimeout(r, 2100))
+      await expect(connect(short.url, acct.accessToken)).rejects.toMatchObject({ statusCode: 401 })
+    } finally {
+      await short.close()
+    }
+  })
+})
