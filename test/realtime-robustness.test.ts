@@ -1,0 +1,185 @@
+// The push channel under real-world conditions: presence with a grace period,
+// bad frames, slow readers, session ends, shutdown, reconnect and replay.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDirect, createGroup, post, replay } from './helpers/chat.js'
+import { client, register, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { connect, type TestSocket } from './helpers/ws.js'
+
+let server: TestServer
+let api: Client
+const sockets: TestSocket[] = []
+const GRACE = 400
+
+async function open (token: string, base = server.url) {
+  const s = await connect(base, token)
+  sockets.push(s)
+  await s.next((f) => f.type === 'ready')
+  return s
+}
+
+beforeAll(async () => {
+  server = await startServer({ config: { presenceGraceMs: GRACE, wsMaxBacklogBytes: 64 * 1024 } })
+  api = client(server.url)
+})
+afterAll(async () => {
+  await Promise.all(sockets.map((s) => s.close()))
+  await server.close()
+})
+
+describe('presence', () => {
+  it('online with the first connection, offline a grace period after the last, only to contacts', async () => {
+    const [a, b, stranger] = await Promise.all([register(api), register(api), register(api)])
+    await createDirect(api, a, b)
+    const as = await open(a.accessToken)
+    const ss = await open(stranger.accessToken)
+
+    const b1 = await open(b.accessToken)
+    expect(await as.next((f) => f.type === 'presence')).toEqual({ type: 'presence', data: { userId: b.user.id, online: true, lastSeenAt: null } })
+    expect((await api.get(`/v1/users/${b.user.id}`, { token: a.accessToken })).body.online).toBe(true)
+
+    // A quick reconnect inside the grace period: no offline, no second online.
+    await b1.close()
+    const b2 = await open(b.accessToken)
+    await as.none((f) => f.type === 'presence' && f.data.userId === b.user.id, GRACE + 300)
+
+    const closedAt = Date.now()
+    await b2.close()
+    const offline = await as.next((f) => f.type === 'presence' && f.data.online === false)
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(GRACE - 50)
+    expect(offline.data).toEqual({ userId: b.user.id, online: false, lastSeenAt: expect.any(String) })
+    const profile = await api.get(`/v1/users/${b.user.id}`, { token: a.accessToken })
+    expect(profile.body).toMatchObject({ online: false, lastSeenAt: offline.data.lastSeenAt })
+    await ss.none((f) => f.type === 'presence' && f.data.userId === b.user.id, 0)
+  })
+})
+
+describe('bad frames', () => {
+  it('answers malformed and unknown frames with an error frame and stays usable', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    s.send('{not json')
+    expect(await s.next((f) => f.type === 'error')).toMatchObject({ code: 'MALFORMED_FRAME' })
+    s.send({ type: 'shout', text: 'hi' })
+    expect(await s.next((f) => f.type === 'error')).toMatchObject({ code: 'UNKNOWN_FRAME' })
+    s.send({ type: 'typing', conversationId: 'nope' })
+    expect(await s.next((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_FAILED' })
+    s.send(Buffer.from([1, 2, 3]))
+    expect(await s.next((f) => f.type === 'error')).toMatchObject({ code: 'MALFORMED_FRAME' })
+    s.send({ type: 'ping' })
+    expect(await s.next((f) => f.type === 'pong')).toEqual({ type: 'pong' })
+  })
+
+  it('closes a frame over 16 KiB with 1009', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    s.send({ type: 'ping', pad: 'x'.repeat(17 * 1024) })
+    expect((await s.closed).code).toBe(1009)
+  })
+
+  it('closes a client that keeps sending garbage with 1008', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    for (let i = 0; i < 30; i++) s.send('garbage')
+    expect((await s.closed).code).toBe(1008)
+  })
+})
+
+describe('slow consumers', () => {
+  it('closes a reader that never reads with 4008 while others keep receiving', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const slow = await open(b.accessToken)
+    const fast = await open(b.accessToken)
+    // Stop reading from the network: the server's unsent backlog for this socket grows.
+    ;(slow.ws as unknown as { _socket: { pause (): void, resume (): void } })._socket.pause()
+    const body = 'x'.repeat(3900)
+    const posts = 120
+    for (let i = 0; i < posts; i++) await post(api, a, group.id, `${i} ${body}`)
+    const received = []
+    for (let i = 0; i < posts; i++) received.push(await fast.next((f) => f.type === 'message.created'))
+    expect(received.map((f) => f.data.body.split(' ')[0])).toEqual(Array.from({ length: posts }, (_, i) => String(i)))
+    ;(slow.ws as unknown as { _socket: { resume (): void } })._socket.resume()
+    expect((await slow.closed).code).toBe(4008)
+  })
+})
+
+describe('sessions', () => {
+  it('logout closes that session\'s sockets with 4001 and leaves other sessions connected', async () => {
+    const a = await register(api)
+    const other = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+    const s1 = await open(a.accessToken)
+    const s2 = await open(other.accessToken)
+    await api.post('/v1/auth/logout', { refreshToken: a.refreshToken })
+    expect((await s1.closed).code).toBe(4001)
+    s2.send({ type: 'ping' })
+    await s2.next((f) => f.type === 'pong')
+  })
+
+  it('refresh-token reuse revokes the session and closes its sockets with 4001', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    await api.post('/v1/auth/refresh', { refreshToken: a.refreshToken })
+    await api.post('/v1/auth/refresh', { refreshToken: a.refreshToken })
+    expect((await s.closed).code).toBe(4001)
+  })
+
+  it('an access token expiring does not cut a live socket', async () => {
+    const short = await startServer({ config: { accessTokenTtlSeconds: 1 } })
+    try {
+      const sapi = client(short.url)
+      const [a, b] = await Promise.all([register(sapi), register(sapi)])
+      const group = await createGroup(sapi, a, [b])
+      const s = await open(b.accessToken, short.url)
+      await new Promise((r) => setTimeout(r, 2100))
+      const fresh = (await sapi.post('/v1/auth/refresh', { refreshToken: a.refreshToken })).body
+      await post(sapi, { ...a, accessToken: fresh.accessToken }, group.id, 'still here?')
+      expect((await s.next((f) => f.type === 'message.created')).data.body).toBe('still here?')
+    } finally {
+      await short.close()
+    }
+  })
+})
+
+describe('shutdown', () => {
+  it('closes sockets with 1001', async () => {
+    const other = await startServer()
+    const a = await register(client(other.url))
+    const s = await open(a.accessToken, other.url)
+    await other.close()
+    expect((await s.closed).code).toBe(1001)
+  })
+})
+
+describe('reconnect and replay', () => {
+  it('a client that missed messages and edits recovers exactly those events, once, in order', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const first = await open(b.accessToken)
+    const m1 = await post(api, a, group.id, 'seen live')
+    const live = await first.next((f) => f.type === 'message.created' && f.data.id === m1.id)
+    const lastSeen = live.seq
+    await first.close()
+
+    // Offline: new messages, an edit of an old one, a deletion.
+    const missed = []
+    for (let i = 0; i < 5; i++) missed.push(await post(api, a, group.id, `missed ${i}`))
+    await api.patch(`/v1/conversations/${group.id}/messages/${m1.id}`, { body: 'seen live, edited' }, { token: a.accessToken })
+    await api.del(`/v1/conversations/${group.id}/messages/${missed[2].id}`, { token: a.accessToken })
+
+    const back = await open(b.accessToken)
+    const list = await api.get('/v1/conversations', { token: b.accessToken })
+    const conv = list.body.conversations.find((c: { id: string }) => c.id === group.id)
+    expect(conv.lastSeq).toBe(lastSeen + 7)
+    const events = await replay(api, b, group.id, lastSeen)
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 7 }, (_, i) => lastSeen + i + 1))
+    expect(events.map((e) => e.type)).toEqual([...Array(5).fill('message.created'), 'message.updated', 'message.deleted'])
+    // A deleted message's content is gone from the log too: replay shows its tombstone.
+    expect(events.slice(0, 5).map((e) => e.data.body)).toEqual(missed.map((m, i) => (i === 2 ? '' : m.body)))
+
+    // Live again from there on, with no duplicate of what was replayed.
+    const m2 = await post(api, a, group.id, 'after reconnect')
+    const next = await back.next((f) => f.type === 'message.created')
+    expect(next).toMatchObject({ seq: lastSeen + 8, data: { id: m2.id } })
+  })
+})
