@@ -48,15 +48,15 @@ describe('posting', () => {
   })
 
   it.each([
-    [{}, "body must have required property 'body'"],
-    [{ body: '' }, 'body/body must NOT have fewer than 1 characters'],
-    [{ body: ' \n\t ' }, 'body/body must match pattern'],
-    [{ body: 'x'.repeat(4001) }, 'body/body must NOT have more than 4000 characters'],
-    [{ body: 42 }, 'body/body must be string'],
-    [{ body: 'hi', clientMessageId: 'c'.repeat(65) }, 'body/clientMessageId'],
-    [{ body: 'hi', clientMessageId: '' }, 'body/clientMessageId'],
-    [{ body: 'hi', replyToId: 'not-a-uuid' }, 'body/replyToId']
-  ])('rejects %j with VALIDATION_FAILED', async (body, message) => {
+    ['no body', {}, "body must have required property 'body'"],
+    ['an empty body', { body: '' }, 'body/body must NOT have fewer than 1 characters'],
+    ['a blank body', { body: ' \n\t ' }, 'body/body must match pattern'],
+    ['4001 characters', { body: 'x'.repeat(4001) }, 'body/body must NOT have more than 4000 characters'],
+    ['a number', { body: 42 }, 'body/body must be string'],
+    ['a 65-character clientMessageId', { body: 'hi', clientMessageId: 'c'.repeat(65) }, 'body/clientMessageId'],
+    ['an empty clientMessageId', { body: 'hi', clientMessageId: '' }, 'body/clientMessageId'],
+    ['a malformed replyToId', { body: 'hi', replyToId: 'not-a-uuid' }, 'body/replyToId']
+  ])('rejects %s with VALIDATION_FAILED', async (_label, body, message) => {
     const [a] = await users(1)
     const group = await createGroup(api, a, [])
     const res = await api.post(messagesPath(group.id), body, as(a))
@@ -149,6 +149,35 @@ describe('concurrent posting', () => {
     // Activity order follows seq order.
     const times = created.map((e) => Date.parse(e.createdAt))
     expect(times).toEqual([...times].sort((x, y) => x - y))
+  })
+  it('stays gapless with writers in two app instances (separate pools) on one database', async () => {
+    const second = await startServer({ databaseUrl: server.databaseUrl })
+    try {
+      const api2 = client(second.url)
+      const [a, b] = await users(2)
+      const group = await createGroup(api, a, [b])
+      // Each instance signs with its own key: log in on the second one too.
+      const login = async (u: Account) => ({ ...u, ...(await api2.post('/v1/auth/login', { username: u.user.username, password: u.password })).body })
+      const [a2, b2] = [await login(a), await login(b)]
+      // Requests 2k and 2k+1 are one message submitted twice, once through each instance.
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => {
+        const pair = Math.floor(i / 2)
+        const body = { body: `n${pair}`, clientMessageId: `k${pair}` }
+        return i % 2 === 0
+          ? api.post(messagesPath(group.id), body, as(pair % 2 === 0 ? a : b))
+          : api2.post(messagesPath(group.id), body, as(pair % 2 === 0 ? a2 : b2))
+      }))
+      expect(results.map((r) => r.status).filter((s) => s !== 201 && s !== 200)).toEqual([])
+      const events = await replay(api2, b2, group.id)
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1))
+      const [{ n }] = await server.sql('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [group.id])
+      expect(events.filter((e) => e.type === 'message.created')).toHaveLength(n)
+      expect(n).toBe(20)
+      expect(results.filter((r) => r.status === 201)).toHaveLength(20)
+      for (let k = 0; k < 20; k++) expect(results[2 * k]!.body.id).toBe(results[2 * k + 1]!.body.id)
+    } finally {
+      await second.close()
+    }
   })
 })
 
