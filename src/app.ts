@@ -11,6 +11,7 @@ import errorsPlugin from './plugins/app/errors.js'
 import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
+import chatPlugin from './plugins/app/chat.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import jwtPlugin from './plugins/external/jwt.js'
@@ -22,6 +23,8 @@ import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import wsRoutes from './routes/ws.js'
+import conversationRoutes from './routes/conversations.js'
+import messageRoutes from './routes/messages.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -82,12 +85,15 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
+  await fastify.register(chatPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (v1) => {
     await v1.register(authRoutes, { prefix: '/auth' })
     await v1.register(userRoutes)
     await v1.register(wsRoutes)
+    await v1.register(conversationRoutes)
+    await v1.register(messageRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -29,6 +29,9 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
   AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
   AUTH_RATE_LIMIT_WINDOW_MS: Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX'),
+  POST_RATE_LIMIT_PER_SECOND: Int(1, 100000, 30, 'Messages one user may post per second'),
+  MESSAGE_MAX_LENGTH: Int(1, 100000, 4000, 'Longest message body in characters'),
+  GROUP_MAX_MEMBERS: Int(2, 100000, 1000, 'Most members a group may have'),
   SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
 
   WS_HEARTBEAT_MS: Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut'),
@@ -60,6 +63,9 @@ export interface AppConfig {
   bodyLimitBytes: number
   authRateLimitMax: number
   authRateLimitWindowMs: number
+  postRateLimitPerSecond: number
+  messageMaxLength: number
+  groupMaxMembers: number
   shutdownTimeoutMs: number
   wsHeartbeatMs: number
   wsMaxBacklogBytes: number
@@ -112,6 +118,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
     authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
+    postRateLimitPerSecond: e.POST_RATE_LIMIT_PER_SECOND,
+    messageMaxLength: e.MESSAGE_MAX_LENGTH,
+    groupMaxMembers: e.GROUP_MAX_MEMBERS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     wsHeartbeatMs: e.WS_HEARTBEAT_MS,
     wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,

@@ -1,0 +1,72 @@
+// Reading conversations as a member sees them: one statement for the
+// conversations (last message, unread count included), one for their members.
+import type { PrismaClient } from '../generated/prisma/client.js'
+import { createConversationsRepository, type ConversationRow, type ListFilter } from '../repositories/conversations.js'
+import { badRequest, notFound } from './errors.js'
+import { isUuid } from './ids.js'
+import { toMessage, type ConversationView, type MemberView } from './views.js'
+
+// The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
+const encodeCursor = (row: ConversationRow) => Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url')
+
+function decodeCursor (cursor: string): { at: Date, id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const at = new Date(iso ?? '')
+  if (id === undefined || !isUuid(id) || Number.isNaN(at.getTime())) throw badRequest('querystring/cursor is not a cursor this API returned')
+  return { at, id }
+}
+
+export function createConversationReader (prisma: PrismaClient) {
+  const repo = createConversationsRepository(prisma)
+
+  async function load (userId: string, filter: ListFilter): Promise<{ rows: ConversationRow[], views: ConversationView[] }> {
+    const rows = await repo.listForUser(userId, filter)
+    const members = rows.length === 0 ? [] : await repo.membersWithUsers(rows.map((r) => r.id))
+    const byConversation = new Map<string, MemberView[]>()
+    for (const m of members) {
+      const list = byConversation.get(m.conversationId) ?? []
+      list.push({
+        user: { ...m.user, createdAt: m.user.createdAt.toISOString() },
+        role: m.role,
+        lastReadSeq: m.lastReadSeq,
+        joinedAt: m.joinedAt.toISOString()
+      })
+      byConversation.set(m.conversationId, list)
+    }
+    const views = rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      title: r.title,
+      createdAt: r.createdAt.toISOString(),
+      lastSeq: r.lastSeq,
+      lastMessage: r.lastMessage === null ? null : toMessage(r.lastMessage),
+      unreadCount: r.unreadCount,
+      members: byConversation.get(r.id) ?? []
+    }))
+    return { rows, views }
+  }
+
+  return {
+    /** The conversation as the caller sees it; 404 unless the caller is a member. */
+    async get (userId: string, conversationId: string): Promise<ConversationView> {
+      const { views } = await load(userId, { id: conversationId })
+      const view = views[0]
+      if (view === undefined) throw notFound('Conversation')
+      return view
+    },
+
+    /** The caller's conversations, most recent activity first. */
+    async list (userId: string, opts: { limit: number, cursor?: string | undefined }) {
+      const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor)
+      const { rows, views } = await load(userId, { limit: opts.limit + 1, after })
+      const hasMore = rows.length > opts.limit
+      const last = rows[opts.limit - 1]
+      return {
+        conversations: views.slice(0, opts.limit),
+        nextCursor: hasMore && last !== undefined ? encodeCursor(last) : null
+      }
+    }
+  }
+}
+
+export type ConversationReader = ReturnType<typeof createConversationReader>

@@ -1,0 +1,122 @@
+// Conversations: direct (one per pair of users, enforced by a unique key) and
+// groups; their title and the members' read positions. Every change is an
+// event written in the changing transaction, published after commit.
+import type { PrismaClient } from '../generated/prisma/client.js'
+import type { ChatEvent, RealtimePublisher } from '../realtime/events.js'
+import { createConversationsRepository, type Role } from '../repositories/conversations.js'
+import { createEventsRepository } from '../repositories/events.js'
+import { createConversationReader } from './conversation-reader.js'
+import { badRequest, forbidden, notFound } from './errors.js'
+import { appendEvents, inTransaction, toChatEvent } from './event-log.js'
+import { newId } from './ids.js'
+import { isUniqueViolation } from './prisma-errors.js'
+import { toConversationInfo } from './views.js'
+
+export interface ChatDeps {
+  prisma: PrismaClient
+  /** Called only after commit. */
+  publisher: RealtimePublisher
+  groupMaxMembers: number
+}
+
+/** Owners and admins manage a group; a direct conversation has no managers. */
+export const canManage = (role: Role) => role === 'owner' || role === 'admin'
+
+export function createConversationService (deps: ChatDeps) {
+  const { prisma, publisher } = deps
+  const repo = createConversationsRepository(prisma)
+  const reader = createConversationReader(prisma)
+
+  /**
+   * Creates a conversation whose first events (seq 1, 2, ...) are one
+   * member.added per member, the creator first. Every initial member sees
+   * the conversation from seq 1.
+   */
+  async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null }, otherIds: string[]) {
+    const id = newId()
+    const at = new Date()
+    const members: Array<{ userId: string, role: Role }> = [
+      { userId: creatorId, role: data.type === 'group' ? 'owner' : 'member' },
+      ...otherIds.map((userId) => ({ userId, role: 'member' as const }))
+    ]
+    const events: ChatEvent[] = members.map((m, i) => toChatEvent({
+      conversationId: id, seq: i + 1, type: 'member.added', data: { userId: m.userId, by: creatorId }, createdAt: at
+    }))
+    await inTransaction(prisma, async (tx) => {
+      await createConversationsRepository(tx).create({ id, ...data, lastSeq: members.length, at }, members)
+      await createEventsRepository(tx).insert(events.map((e) => ({ ...e, createdAt: at })))
+    })
+    publisher.publishEvents(events, members.map((m) => m.userId))
+    return id
+  }
+
+  return {
+    get: reader.get,
+    list: reader.list,
+
+    /** The direct conversation of the pair; `created` tells 201 from 200. */
+    async openDirect (userId: string, otherId: string) {
+      if (otherId === userId) throw badRequest('body/userId must be another user than the caller')
+      if ((await repo.existingUsers([otherId])).size === 0) throw notFound('User')
+      const directKey = [userId, otherId].sort().join(':')
+      const existing = await repo.findDirect(directKey)
+      if (existing !== null) return { conversation: await reader.get(userId, existing.id), created: false }
+      try {
+        const id = await create(userId, { type: 'direct', title: null, directKey }, [otherId])
+        return { conversation: await reader.get(userId, id), created: true }
+      } catch (err) {
+        // Both users opened it at once: the other request's row won.
+        if (!isUniqueViolation(err)) throw err
+        const winner = await repo.findDirect(directKey)
+        if (winner === null) throw err
+        return { conversation: await reader.get(userId, winner.id), created: false }
+      }
+    },
+
+    async createGroup (userId: string, input: { title: string, memberIds: string[] }) {
+      const others = [...new Set(input.memberIds)].filter((id) => id !== userId)
+      if (others.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+      const found = await repo.existingUsers(others)
+      if (found.size !== others.length) throw notFound('User')
+      const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null }, others)
+      return reader.get(userId, id)
+    },
+
+    /** Renames a group (owner or admin); writes conversation.updated. */
+    async rename (userId: string, conversationId: string, title: string) {
+      title = title.trim()
+      const result = await inTransaction(prisma, async (tx) => {
+        const conversation = await createEventsRepository(tx).lock(conversationId)
+        const txRepo = createConversationsRepository(tx)
+        const members = conversation === null ? [] : await txRepo.members(conversationId)
+        const me = members.find((m) => m.userId === userId)
+        if (conversation === null || me === undefined) throw notFound('Conversation')
+        if (conversation.type === 'direct') throw forbidden('A direct conversation has no title')
+        if (!canManage(me.role)) throw forbidden('Only the owner or an admin can rename the group')
+        if (conversation.title === title) return null
+        await txRepo.setTitle(conversationId, title)
+        const { events } = await appendEvents(tx, conversationId, [{
+          type: 'conversation.updated',
+          data: null,
+          dataForSeq: (seq) => toConversationInfo({ ...conversation, title }, seq)
+        }])
+        return { events, recipients: members.map((m) => m.userId) }
+      })
+      if (result !== null) publisher.publishEvents(result.events, result.recipients)
+      return reader.get(userId, conversationId)
+    },
+
+    /** lastReadSeq becomes max(old, min(seq, lastSeq)); a move is published as a read receipt. */
+    async markRead (userId: string, conversationId: string, seq: number) {
+      const moved = await repo.advanceRead(conversationId, userId, seq)
+      if (moved === null) {
+        if ((await repo.findMember(conversationId, userId)) === null) throw notFound('Conversation')
+        return
+      }
+      const members = await repo.members(conversationId)
+      publisher.publishRead({ conversationId, userId, seq: moved }, members.map((m) => m.userId))
+    }
+  }
+}
+
+export type ConversationService = ReturnType<typeof createConversationService>

@@ -1,0 +1,108 @@
+// Group membership: adding, removing (or leaving) and roles. Each runs under
+// the conversation's row lock, so the member list it checks is the one it
+// changes, and writes member.* events in the same transaction.
+import type { ChatEvent } from '../realtime/events.js'
+import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
+import { createEventsRepository, type LockedConversation } from '../repositories/events.js'
+import { createConversationReader } from './conversation-reader.js'
+import { canManage, type ChatDeps } from './conversations.js'
+import { badRequest, forbidden, notFound } from './errors.js'
+import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
+
+interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
+
+/** Locks a group and loads its members; 404 for non-members, 403 for a direct conversation. */
+async function lockGroup (tx: Tx, conversationId: string, userId: string): Promise<Locked> {
+  const conversation = await createEventsRepository(tx).lock(conversationId)
+  const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
+  const me = members.find((m) => m.userId === userId)
+  if (conversation === null || me === undefined) throw notFound('Conversation')
+  if (conversation.type === 'direct') throw forbidden('A direct conversation has exactly its two members')
+  return { conversation, members, me }
+}
+
+/** The member who becomes owner when the owner leaves: the longest-standing admin, else the longest-standing member. */
+function successor (members: MemberRow[]): MemberRow | undefined {
+  return members.find((m) => m.role === 'admin') ?? members[0]
+}
+
+export function createMemberService (deps: ChatDeps) {
+  const { prisma, publisher } = deps
+  const reader = createConversationReader(prisma)
+
+  async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
+    const result = await inTransaction(prisma, fn)
+    if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+  }
+
+  return {
+    /** Adds users (owner or admin); existing members are skipped, removed ones come back. */
+    async add (userId: string, conversationId: string, userIds: string[]) {
+      const wanted = [...new Set(userIds)]
+      await write(async (tx) => {
+        const { members, me } = await lockGroup(tx, conversationId, userId)
+        if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
+        const current = new Set(members.map((m) => m.userId))
+        const added = wanted.filter((id) => !current.has(id))
+        if (added.length === 0) return null
+        if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        const repo = createConversationsRepository(tx)
+        if ((await repo.existingUsers(added)).size !== added.length) throw notFound('User')
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId,
+          added.map((id) => ({ type: 'member.added', data: { userId: id, by: userId } })))
+        // Each sees the conversation from their own member.added on.
+        await repo.addMembers(conversationId, added.map((id, i) => ({ userId: id, joinedSeq: events[i]!.seq })), lastSeq, at)
+        return { events, recipients: [...current, ...added] }
+      })
+      return reader.get(userId, conversationId)
+    },
+
+    /**
+     * Removes a member (owner: anyone; admin: plain members) or lets a member
+     * leave. An owner who leaves hands ownership to the successor first, so
+     * the leaver's own member.removed is the last event they get.
+     */
+    async remove (userId: string, conversationId: string, targetId: string) {
+      await write(async (tx) => {
+        const { members, me } = await lockGroup(tx, conversationId, userId)
+        const target = members.find((m) => m.userId === targetId)
+        if (target === undefined) throw notFound('Member')
+        if (targetId !== userId) {
+          if (!canManage(me.role)) throw forbidden('Only the owner or an admin can remove members')
+          if (target.role === 'owner') throw forbidden('The owner cannot be removed')
+          if (me.role === 'admin' && target.role === 'admin') throw forbidden('Only the owner can remove an admin')
+        }
+        const remaining = members.filter((m) => m.userId !== targetId)
+        const drafts: EventDraft[] = []
+        const repo = createConversationsRepository(tx)
+        const heir = target.role === 'owner' ? successor(remaining) : undefined
+        if (heir !== undefined) {
+          await repo.setRole(conversationId, heir.userId, 'owner')
+          drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
+        }
+        drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
+        const { events, at } = await appendEvents(tx, conversationId, drafts)
+        await repo.markLeft(conversationId, targetId, at)
+        return { events, recipients: members.map((m) => m.userId) }
+      })
+    },
+
+    /** Makes a member an admin or a plain member again (owner only). */
+    async setRole (userId: string, conversationId: string, targetId: string, role: 'admin' | 'member') {
+      await write(async (tx) => {
+        const { members, me } = await lockGroup(tx, conversationId, userId)
+        if (me.role !== 'owner') throw forbidden('Only the owner can change roles')
+        const target = members.find((m) => m.userId === targetId)
+        if (target === undefined) throw notFound('Member')
+        if (target.role === 'owner') throw forbidden("The owner's role cannot be changed")
+        if (target.role === role) return null
+        await createConversationsRepository(tx).setRole(conversationId, targetId, role)
+        const { events } = await appendEvents(tx, conversationId, [{ type: 'member.updated', data: { userId: targetId, role, by: userId } }])
+        return { events, recipients: members.map((m) => m.userId) }
+      })
+      return reader.get(userId, conversationId)
+    }
+  }
+}
+
+export type MemberService = ReturnType<typeof createMemberService>

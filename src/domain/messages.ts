@@ -1,0 +1,156 @@
+// Messages and the event stream: posting (idempotent by clientMessageId),
+// editing, deleting (tombstones), history and replay. A write takes the next
+// seq, checks membership under the conversation's row lock, and writes the
+// message with its event; the event is published after commit.
+import type { PrismaClient } from '../generated/prisma/client.js'
+import type { RealtimePublisher } from '../realtime/events.js'
+import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
+import { createEventsRepository } from '../repositories/events.js'
+import { createMessagesRepository, type HistoryCursor, type MessageRow } from '../repositories/messages.js'
+import { canManage } from './conversations.js'
+import { AppError, badRequest, forbidden, notFound } from './errors.js'
+import { inTransaction, toChatEvent, type Tx } from './event-log.js'
+import { newId } from './ids.js'
+import { isUniqueViolation } from './prisma-errors.js'
+import { toMessage, type MessageView } from './views.js'
+
+export interface MessageDeps { prisma: PrismaClient, publisher: RealtimePublisher }
+
+export interface PostInput { body: string, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined }
+
+export function createMessageService (deps: MessageDeps) {
+  const { prisma, publisher } = deps
+  const conversations = createConversationsRepository(prisma)
+  const messages = createMessagesRepository(prisma)
+
+  async function requireMember (conversationId: string, userId: string): Promise<MemberRow> {
+    const me = await conversations.findMember(conversationId, userId)
+    if (me === null) throw notFound('Conversation')
+    return me
+  }
+
+  /** Locks the conversation and finds a message the caller can see. */
+  async function lockMessage (tx: Tx, userId: string, conversationId: string, messageId: string) {
+    const conversation = await createEventsRepository(tx).lock(conversationId)
+    const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
+    const me = members.find((m) => m.userId === userId)
+    if (conversation === null || me === undefined) throw notFound('Conversation')
+    const message = await createMessagesRepository(tx).find(conversationId, messageId)
+    if (message === null || message.seq < me.joinedSeq) throw notFound('Message')
+    return { conversation, members, me, message }
+  }
+
+  /** Updates a message under the next seq and writes the event carrying it. */
+  async function writeChange (tx: Tx, conversationId: string, type: 'message.updated' | 'message.deleted',
+    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date }, messageId: string,
+    before?: (message: MessageView) => Promise<void>) {
+    const events = createEventsRepository(tx)
+    const taken = await events.allocate(conversationId, 1)
+    if (taken === null) throw notFound('Conversation')
+    const message = toMessage(await createMessagesRepository(tx).update(messageId, change(taken.at)))
+    await before?.(message)
+    const event = { conversationId, seq: taken.lastSeq, type, data: message, createdAt: taken.at }
+    await events.insert([event])
+    return { message, events: [toChatEvent(event)] }
+  }
+
+  return {
+    /** Posts a message; `created` is false when clientMessageId matched an earlier one (nothing new is stored). */
+    async post (userId: string, conversationId: string, input: PostInput): Promise<{ message: MessageView, created: boolean }> {
+      const clientMessageId = input.clientMessageId ?? null
+      let committed
+      try {
+        committed = await inTransaction(prisma, async (tx) => {
+          // The seq update takes the row lock first; membership is read after
+          // it, so a concurrent removal is either fully before or after.
+          const taken = await createEventsRepository(tx).allocate(conversationId, 1)
+          const members = taken === null ? [] : await createConversationsRepository(tx).members(conversationId)
+          const me = members.find((m) => m.userId === userId)
+          if (taken === null || me === undefined) throw notFound('Conversation')
+          const repo = createMessagesRepository(tx)
+          if (input.replyToId != null) {
+            const original = await repo.find(conversationId, input.replyToId)
+            if (original === null || original.seq < me.joinedSeq) throw badRequest('body/replyToId must be a message of this conversation')
+          }
+          const row: MessageRow = {
+            id: newId(),
+            conversationId,
+            seq: taken.lastSeq,
+            senderId: userId,
+            body: input.body.trim(),
+            clientMessageId,
+            replyToId: input.replyToId ?? null,
+            createdAt: taken.at,
+            editedAt: null,
+            deletedAt: null
+          }
+          const message = toMessage(row)
+          await repo.insertWithEvent(row, message)
+          return { message, recipients: members.map((m) => m.userId) }
+        })
+      } catch (err) {
+        // A retry (or a parallel double submit) of a stored message: the
+        // unique key on (conversation, sender, clientMessageId) refused it.
+        if (clientMessageId === null || !isUniqueViolation(err)) throw err
+        const original = await messages.findByClientId(conversationId, userId, clientMessageId)
+        if (original === null) throw err
+        return { message: toMessage(original), created: false }
+      }
+      const { message } = committed
+      publisher.publishEvents([{ conversationId, seq: message.seq, type: 'message.created', createdAt: message.createdAt, data: message }], committed.recipients)
+      return { message, created: true }
+    },
+
+    /** Edits the caller's own message; writes message.updated. An unchanged body writes nothing. */
+    async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {
+      body = body.trim()
+      const result = await inTransaction(prisma, async (tx) => {
+        const { members, message } = await lockMessage(tx, userId, conversationId, messageId)
+        if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
+        if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
+        if (message.body === body) return { message: toMessage(message), events: [], recipients: [] }
+        const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at }), messageId)
+        return { ...edited, recipients: members.map((m) => m.userId) }
+      })
+      if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+      return result.message
+    },
+
+    /**
+     * Deletes a message (its sender, or a group's owner or admin): the body is
+     * cleared, deletedAt set, and earlier events of it are redacted to the
+     * tombstone. Deleting a tombstone again changes nothing.
+     */
+    async remove (userId: string, conversationId: string, messageId: string): Promise<MessageView> {
+      const result = await inTransaction(prisma, async (tx) => {
+        const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
+        const moderator = conversation.type === 'group' && canManage(me.role)
+        if (message.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner or admin can delete a message')
+        if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
+        const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at }), messageId,
+          (tombstone) => createMessagesRepository(tx).redactEvents(conversationId, messageId, message.seq, tombstone))
+        return { ...deleted, recipients: members.map((m) => m.userId) }
+      })
+      if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+      return result.message
+    },
+
+    /** A page of history from the caller's joining on: newest first (before, or neither), oldest first (after). */
+    async history (userId: string, conversationId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
+      if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
+      const me = await requireMember(conversationId, userId)
+      const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
+      const rows = await messages.page(conversationId, cursor, me.joinedSeq, opts.limit)
+      return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
+    },
+
+    /** Events after `after`, ascending, from the caller's joining on. */
+    async events (userId: string, conversationId: string, opts: { after: number, limit: number }) {
+      const me = await requireMember(conversationId, userId)
+      const rows = await createEventsRepository(prisma).page(conversationId, opts.after, me.joinedSeq, opts.limit)
+      return { events: rows.slice(0, opts.limit).map(toChatEvent), hasMore: rows.length > opts.limit }
+    }
+  }
+}
+
+export type MessageService = ReturnType<typeof createMessageService>

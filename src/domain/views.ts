@@ -1,0 +1,58 @@
+// Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
+import type { MessageRow } from '../repositories/messages.js'
+
+export interface MessageView {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  body: string
+  clientMessageId: string | null
+  replyToId: string | null
+  createdAt: string
+  editedAt: string | null
+  deletedAt: string | null
+}
+
+export interface ConversationInfo {
+  id: string
+  type: 'direct' | 'group'
+  title: string | null
+  createdAt: string
+  lastSeq: number
+}
+
+export interface MemberView {
+  user: { id: string, username: string, displayName: string, createdAt: string }
+  role: 'owner' | 'admin' | 'member'
+  lastReadSeq: number
+  joinedAt: string
+}
+
+export interface ConversationView extends ConversationInfo {
+  lastMessage: MessageView | null
+  unreadCount: number
+  members: MemberView[]
+}
+
+export const toMessage = (m: MessageRow): MessageView => ({
+  id: m.id,
+  conversationId: m.conversationId,
+  seq: m.seq,
+  senderId: m.senderId,
+  body: m.body,
+  clientMessageId: m.clientMessageId,
+  replyToId: m.replyToId,
+  createdAt: m.createdAt.toISOString(),
+  editedAt: m.editedAt?.toISOString() ?? null,
+  deletedAt: m.deletedAt?.toISOString() ?? null
+})
+
+/** The data of conversation.updated: the Conversation without members and without the per-member fields. */
+export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date }, lastSeq: number): ConversationInfo => ({
+  id: c.id,
+  type: c.type,
+  title: c.title,
+  createdAt: c.createdAt.toISOString(),
+  lastSeq
+})

@@ -1,0 +1,27 @@
+// The chat services: conversations, members, messages. They hand committed
+// events to `app.realtime`, looked up at call time so the push channel can
+// replace the publisher.
+import fp from 'fastify-plugin'
+import { createConversationService, type ConversationService } from '../../domain/conversations.js'
+import { createMemberService, type MemberService } from '../../domain/members.js'
+import { createMessageService, type MessageService } from '../../domain/messages.js'
+import type { RealtimePublisher } from '../../realtime/events.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chat: { conversations: ConversationService, members: MemberService, messages: MessageService }
+  }
+}
+
+export default fp(async (app) => {
+  const publisher: RealtimePublisher = {
+    publishEvents: (events, userIds) => app.realtime.publishEvents(events, userIds),
+    publishRead: (receipt, userIds) => app.realtime.publishRead(receipt, userIds)
+  }
+  const deps = { prisma: app.db.prisma, publisher, groupMaxMembers: app.config.groupMaxMembers }
+  app.decorate('chat', {
+    conversations: createConversationService(deps),
+    members: createMemberService(deps),
+    messages: createMessageService(deps)
+  })
+}, { name: 'chat', dependencies: ['db', 'config', 'realtime'] })

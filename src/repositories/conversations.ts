@@ -1,0 +1,193 @@
+// Data access for conversations and memberships. The list query returns a
+// whole page (with each conversation's last message and unread count) in one
+// statement, and members of all its conversations in one more: a page costs
+// the same number of queries whatever its size.
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
+import type { MessageRow } from './messages.js'
+
+type Db = PrismaClient | Prisma.TransactionClient
+
+export type Role = 'owner' | 'admin' | 'member'
+
+export interface ConversationRow {
+  id: string
+  type: 'direct' | 'group'
+  title: string | null
+  createdAt: Date
+  lastSeq: number
+  lastActivityAt: Date
+  lastReadSeq: number
+  unreadCount: number
+  lastMessage: MessageRow | null
+}
+
+export interface MemberRow {
+  conversationId: string
+  userId: string
+  role: Role
+  joinedSeq: number
+  lastReadSeq: number
+  joinedAt: Date
+}
+
+export type ListFilter = { id: string } | { limit: number, after?: { at: Date, id: string } | undefined }
+
+interface RawListRow {
+  id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
+  last_activity_at: Date, last_read_seq: number, unread_count: number,
+  lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
+  lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null
+}
+
+const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
+
+export function createConversationsRepository (db: Db) {
+  return {
+    findDirect (directKey: string) {
+      return db.conversation.findUnique({ where: { directKey }, select: { id: true } })
+    },
+
+    async create (data: { id: string, type: 'direct' | 'group', title: string | null, directKey: string | null, lastSeq: number, at: Date },
+      members: Array<{ userId: string, role: Role }>): Promise<void> {
+      await db.conversation.create({
+        data: { id: data.id, type: data.type, title: data.title, directKey: data.directKey, lastSeq: data.lastSeq, lastActivityAt: data.at, createdAt: data.at }
+      })
+      await db.membership.createMany({
+        data: members.map((m) => ({ conversationId: data.id, userId: m.userId, role: m.role, joinedSeq: 1, lastReadSeq: data.lastSeq, joinedAt: data.at }))
+      })
+    },
+
+    /** The caller's live membership, or null (never joined, or removed). */
+    findMember (conversationId: string, userId: string): Promise<MemberRow | null> {
+      return db.membership.findFirst({ where: { conversationId, userId, leftAt: null }, select: memberSelect })
+    },
+
+    /** Current members, in joining order. */
+    members (conversationId: string): Promise<MemberRow[]> {
+      return db.membership.findMany({
+        where: { conversationId, leftAt: null },
+        orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
+        select: memberSelect
+      })
+    },
+
+    /** Adds members, or brings removed ones back, visible from `joinedSeq` on. */
+    async addMembers (conversationId: string, added: Array<{ userId: string, joinedSeq: number }>, lastReadSeq: number, at: Date): Promise<void> {
+      if (added.length === 0) return
+      const userIds = added.map((a) => a.userId)
+      const seqs = added.map((a) => a.joinedSeq)
+      await db.$executeRaw`
+        INSERT INTO memberships (conversation_id, user_id, role, joined_seq, last_read_seq, joined_at, left_at)
+        SELECT ${conversationId}::uuid, a.user_id, 'member', a.joined_seq, ${lastReadSeq}::int, ${at}::timestamptz, NULL
+          FROM unnest(${userIds}::uuid[], ${seqs}::int[]) AS a(user_id, joined_seq)
+        ON CONFLICT (conversation_id, user_id) DO UPDATE
+          SET role = 'member', joined_seq = EXCLUDED.joined_seq, last_read_seq = EXCLUDED.last_read_seq,
+              joined_at = EXCLUDED.joined_at, left_at = NULL`
+    },
+
+    async markLeft (conversationId: string, userId: string, at: Date): Promise<void> {
+      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at } })
+    },
+
+    async setRole (conversationId: string, userId: string, role: Role): Promise<void> {
+      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { role } })
+    },
+
+    async setTitle (id: string, title: string): Promise<void> {
+      await db.conversation.update({ where: { id }, data: { title } })
+    },
+
+    /**
+     * Moves the read position forward to `seq` (at most lastSeq). Returns the
+     * new position, or null when it did not move or the caller is no member.
+     */
+    async advanceRead (conversationId: string, userId: string, seq: number): Promise<number | null> {
+      const rows = await db.$queryRaw<Array<{ last_read_seq: number }>>`
+        UPDATE memberships m SET last_read_seq = LEAST(${seq}::int, c.last_seq)
+          FROM conversations c
+         WHERE c.id = m.conversation_id AND m.conversation_id = ${conversationId}::uuid AND m.user_id = ${userId}::uuid
+           AND m.left_at IS NULL AND m.last_read_seq < LEAST(${seq}::int, c.last_seq)
+        RETURNING m.last_read_seq`
+      return rows[0]?.last_read_seq ?? null
+    },
+
+    /**
+     * The caller's conversations, most recent activity first, each with its
+     * last visible message and the caller's unread count: one statement.
+     */
+    async listForUser (userId: string, filter: ListFilter): Promise<ConversationRow[]> {
+      const where = 'id' in filter
+        ? Prisma.sql`AND c.id = ${filter.id}::uuid`
+        : filter.after === undefined
+          ? Prisma.empty
+          : Prisma.sql`AND (c.last_activity_at, c.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`
+      const limit = 'id' in filter ? 1 : filter.limit
+      const rows = await db.$queryRaw<RawListRow[]>`
+        WITH page AS (
+          SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, m.last_read_seq, m.joined_seq
+            FROM memberships m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
+           ORDER BY c.last_activity_at DESC, c.id DESC
+           LIMIT ${limit}::int
+        )
+        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq,
+               (SELECT count(*)::int FROM messages u
+                 WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
+                   AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
+               lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
+               lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
+               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
+          FROM page p
+          LEFT JOIN LATERAL (
+            SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq ORDER BY x.seq DESC LIMIT 1
+          ) lm ON true
+         ORDER BY p.last_activity_at DESC, p.id DESC`
+      return rows.map((r) => ({
+        id: r.id,
+        type: r.type,
+        title: r.title,
+        createdAt: r.created_at,
+        lastSeq: r.last_seq,
+        lastActivityAt: r.last_activity_at,
+        lastReadSeq: r.last_read_seq,
+        unreadCount: r.unread_count,
+        lastMessage: r.lm_id === null
+          ? null
+          : {
+              id: r.lm_id,
+              conversationId: r.id,
+              seq: r.lm_seq,
+              senderId: r.lm_sender_id,
+              body: r.lm_body,
+              clientMessageId: r.lm_client_message_id,
+              replyToId: r.lm_reply_to_id,
+              createdAt: r.lm_created_at,
+              editedAt: r.lm_edited_at,
+              deletedAt: r.lm_deleted_at
+            }
+      }))
+    },
+
+    /** Current members of several conversations, with their profiles, in one query. */
+    membersWithUsers (conversationIds: string[]) {
+      return db.membership.findMany({
+        where: { conversationId: { in: conversationIds }, leftAt: null },
+        orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
+        select: {
+          conversationId: true,
+          role: true,
+          lastReadSeq: true,
+          joinedAt: true,
+          user: { select: { id: true, username: true, displayName: true, createdAt: true } }
+        }
+      })
+    },
+
+    /** Which of these user ids exist. */
+    async existingUsers (userIds: string[]): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set()
+      const found = await db.user.findMany({ where: { id: { in: userIds } }, select: { id: true } })
+      return new Set(found.map((u) => u.id))
+    }
+  }
+}

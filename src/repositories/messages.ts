@@ -1,0 +1,88 @@
+// Data access for messages. Keyset pages on (conversation_id, seq), never OFFSET.
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
+
+type Db = PrismaClient | Prisma.TransactionClient
+
+export const messageSelect = {
+  id: true,
+  conversationId: true,
+  seq: true,
+  senderId: true,
+  body: true,
+  clientMessageId: true,
+  replyToId: true,
+  createdAt: true,
+  editedAt: true,
+  deletedAt: true
+} as const
+
+export interface MessageRow {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  body: string
+  clientMessageId: string | null
+  replyToId: string | null
+  createdAt: Date
+  editedAt: Date | null
+  deletedAt: Date | null
+}
+
+export type HistoryCursor = { before: number } | { after: number } | { latest: true }
+
+export function createMessagesRepository (db: Db) {
+  return {
+    /** The message and its message.created event, in one statement. */
+    async insertWithEvent (m: MessageRow, eventData: unknown): Promise<void> {
+      await db.$executeRaw`
+        WITH inserted AS (
+          INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at)
+          VALUES (${m.id}::uuid, ${m.conversationId}::uuid, ${m.seq}::int, ${m.senderId}::uuid, ${m.body},
+                  ${m.clientMessageId}, ${m.replyToId}::uuid, ${m.createdAt}::timestamptz)
+        )
+        INSERT INTO events (conversation_id, seq, type, data, created_at)
+        VALUES (${m.conversationId}::uuid, ${m.seq}::int, 'message.created', ${JSON.stringify(eventData)}::jsonb, ${m.createdAt}::timestamptz)`
+    },
+
+    find (conversationId: string, id: string): Promise<MessageRow | null> {
+      return db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
+    },
+
+    findByClientId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRow | null> {
+      return db.message.findUnique({
+        where: { conversationId_senderId_clientMessageId: { conversationId, senderId, clientMessageId } },
+        select: messageSelect
+      })
+    },
+
+    /** A page from `fromSeq` on; one more row than `limit` tells whether more exist. */
+    page (conversationId: string, cursor: HistoryCursor, fromSeq: number, limit: number): Promise<MessageRow[]> {
+      const ascending = 'after' in cursor
+      const seq: Prisma.IntFilter = { gte: fromSeq }
+      if ('before' in cursor) seq.lt = cursor.before
+      if ('after' in cursor) seq.gt = cursor.after
+      return db.message.findMany({
+        where: { conversationId, seq },
+        orderBy: { seq: ascending ? 'asc' : 'desc' },
+        take: limit + 1,
+        select: messageSelect
+      })
+    },
+
+    update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date }): Promise<MessageRow> {
+      return db.message.update({ where: { id }, data, select: messageSelect })
+    },
+
+    /**
+     * Replaces the data of a message's earlier created/updated events with its
+     * tombstone, so a replay does not bring deleted text back.
+     */
+    async redactEvents (conversationId: string, messageId: string, fromSeq: number, tombstone: unknown): Promise<void> {
+      await db.$executeRaw`
+        UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb
+         WHERE conversation_id = ${conversationId}::uuid AND seq >= ${fromSeq}::int
+           AND type IN ('message.created', 'message.updated') AND data->>'id' = ${messageId}`
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { badRequest } from '../domain/errors.js'
+import { errorResponses, IdParams } from '../schemas/common.js'
+import {
+  Conversation, ConversationListQuery, ConversationPage, conversationBodies, MemberParams, SetRoleBody, UpdateConversationBody
+} from '../schemas/conversations.js'
+import { ReadBody } from '../schemas/messages.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { conversations, members } = app.chat
+  const { CreateConversationBody, AddMembersBody } = conversationBodies(app.config.groupMaxMembers)
+  const security = [{ bearer: [] }]
+  const tags = ['conversations']
+  const conversationRef = { $ref: 'Conversation' } as unknown as typeof Conversation
+
+  app.post('/conversations', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Open the direct conversation with a user (201 created, 200 existing), or create a group (201; the caller is its owner)',
+      description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them.',
+      body: CreateConversationBody,
+      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    const { userId } = request.auth
+    const body = request.body
+    if (body.type === 'direct') {
+      if (body.title !== undefined || body.memberIds !== undefined) throw badRequest('body: a direct conversation takes only userId')
+      const { conversation, created } = await conversations.openDirect(userId, body.userId!)
+      return reply.code(created ? 201 : 200).send(conversation)
+    }
+    if (body.userId !== undefined) throw badRequest('body: a group takes title and memberIds, not userId')
+    return reply.code(201).send(await conversations.createGroup(userId, { title: body.title!, memberIds: body.memberIds ?? [] }))
+  })
+
+  app.get('/conversations', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: "The caller's conversations, most recent activity first",
+      querystring: ConversationListQuery,
+      response: { 200: ConversationPage, ...errorResponses(400, 401) }
+    }
+  }, async (request) => conversations.list(request.auth.userId, { limit: request.query.limit ?? 50, cursor: request.query.cursor }))
+
+  app.get('/conversations/:id', {
+    onRequest: app.authenticate,
+    schema: { security, tags, summary: 'One conversation', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
+  }, async (request) => conversations.get(request.auth.userId, request.params.id))
+
+  app.patch('/conversations/:id', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Rename a group (owner or admin); writes conversation.updated',
+      description: 'A direct conversation has no title: 403.',
+      params: IdParams,
+      body: UpdateConversationBody,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => conversations.rename(request.auth.userId, request.params.id, request.body.title))
+
+  app.post('/conversations/:id/members', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Add members to a group (owner or admin); writes member.added for each new one',
+      description: 'Current members are skipped; a removed member comes back and sees the conversation from their new member.added on. ' +
+        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403.',
+      params: IdParams,
+      body: AddMembersBody,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => members.add(request.auth.userId, request.params.id, request.body.userIds))
+
+  app.patch('/conversations/:id/members/:userId', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: "Change a member's role to admin or member (owner only); writes member.updated",
+      params: MemberParams,
+      body: SetRoleBody,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => members.setRole(request.auth.userId, request.params.id, request.params.userId, request.body.role))
+
+  app.delete('/conversations/:id/members/:userId', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Remove a member (owner: anyone; admin: plain members), or leave (your own id); writes member.removed',
+      description: 'When the owner leaves, the longest-standing admin (else member) becomes owner (member.updated, before the member.removed). ' +
+        'A removed member gets 404 for the conversation from then on. A direct conversation: 403.',
+      params: MemberParams,
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await members.remove(request.auth.userId, request.params.id, request.params.userId)
+    return reply.code(204).send(null)
+  })
+
+  app.post('/conversations/:id/read', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: "Move the caller's read position forward (never back; at most lastSeq)",
+      params: IdParams,
+      body: ReadBody,
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    await conversations.markRead(request.auth.userId, request.params.id, request.body.seq)
+    return reply.code(204).send(null)
+  })
+}
+
+export default routes

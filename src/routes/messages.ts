@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { IdParams, errorResponses } from '../schemas/common.js'
+import { EventPage, EventsQuery, HistoryQuery, Message, MessagePage, MessageParams, messageBodies } from '../schemas/messages.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { messages } = app.chat
+  const { PostMessageBody, EditMessageBody } = messageBodies(app.config.messageMaxLength)
+  const security = [{ bearer: [] }]
+  const tags = ['messages']
+  const messageRef = { $ref: 'Message' } as unknown as typeof Message
+
+  app.post('/conversations/:id/messages', {
+    onRequest: app.authenticate,
+    // Per user, counted after authentication.
+    config: {
+      rateLimit: {
+        max: app.config.postRateLimitPerSecond,
+        timeWindow: 1000,
+        hook: 'preHandler',
+        keyGenerator: (request: FastifyRequest) => request.auth.userId
+      }
+    },
+    schema: {
+      security,
+      tags,
+      summary: 'Post a message (201 once committed; 200 with the original for a repeated clientMessageId)',
+      description: 'replyToId must name a message of this conversation the caller can see, else 400.',
+      params: IdParams,
+      body: PostMessageBody,
+      response: { 200: messageRef, 201: messageRef, ...errorResponses(400, 401, 404, 429) }
+    }
+  }, async (request, reply) => {
+    const { message, created } = await messages.post(request.auth.userId, request.params.id, request.body)
+    return reply.code(created ? 201 : 200).send(message)
+  })
+
+  app.get('/conversations/:id/messages', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'History: newest first before a seq (or the newest page), or oldest first after a seq',
+      description: 'before and after together: 400. Keyset pages on seq; a member sees messages from their joining on.',
+      params: IdParams,
+      querystring: HistoryQuery,
+      response: { 200: MessagePage, ...errorResponses(400, 401, 404) }
+    }
+  }, async (request) => messages.history(request.auth.userId, request.params.id, { ...request.query, limit: request.query.limit ?? 50 }))
+
+  app.patch('/conversations/:id/messages/:messageId', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Edit a message (sender only); sets editedAt and writes message.updated',
+      description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing.',
+      params: MessageParams,
+      body: EditMessageBody,
+      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409) }
+    }
+  }, async (request) => messages.edit(request.auth.userId, request.params.id, request.params.messageId, request.body.body))
+
+  app.delete('/conversations/:id/messages/:messageId', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Delete a message (sender, or group owner/admin): answers the tombstone; writes message.deleted',
+      description: 'Earlier events of the message are redacted to the tombstone. Deleting again answers the tombstone and writes nothing.',
+      params: MessageParams,
+      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => messages.remove(request.auth.userId, request.params.id, request.params.messageId))
+
+  app.get('/conversations/:id/events', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'Replay the event stream after a seq, ascending',
+      description: 'A member sees events from their own member.added on.',
+      params: IdParams,
+      querystring: EventsQuery,
+      response: { 200: EventPage, ...errorResponses(400, 401, 404) }
+    }
+  }, async (request) => messages.events(request.auth.userId, request.params.id, { after: request.query.after ?? 0, limit: request.query.limit ?? 50 }))
+}
+
+export default routes

@@ -1,0 +1,62 @@
+// Conversations, their members and pages. The member-count limit comes from
+// configuration, so those schemas are built per app.
+import { Type, type Static } from 'typebox'
+import { PageLimit, Timestamp, Uuid } from './common.js'
+
+export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')])
+export const Title = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: '1-100 characters; stored trimmed' })
+
+export const Member = Type.Object({
+  user: Type.Ref('User'),
+  role: Role,
+  lastReadSeq: Type.Integer(),
+  joinedAt: Timestamp
+}, { $id: 'Member' })
+
+export const Conversation = Type.Object({
+  id: Uuid,
+  type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+  title: Type.Union([Type.String(), Type.Null()], { description: 'null for direct conversations' }),
+  createdAt: Timestamp,
+  lastSeq: Type.Integer({ description: 'Seq of the newest event' }),
+  lastMessage: Type.Union([Type.Ref('Message'), Type.Null()], { description: 'The newest message the caller can see (a tombstone if deleted)' }),
+  unreadCount: Type.Integer({ description: "Others' non-deleted messages after the caller's lastReadSeq" }),
+  members: Type.Array(Type.Ref('Member'), { description: 'Current members, in joining order' })
+}, { $id: 'Conversation' })
+
+export function conversationBodies (groupMaxMembers: number) {
+  const UserIds = Type.Array(Uuid, { maxItems: groupMaxMembers, description: `At most ${groupMaxMembers}; duplicates are ignored` })
+  return {
+    CreateConversationBody: Type.Object({
+      type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+      userId: Type.Optional({ ...Uuid, description: 'direct: the other user' }),
+      title: Type.Optional({ ...Title, description: 'group: its title, 1-100 characters' }),
+      memberIds: Type.Optional({ ...UserIds, description: `group: the other members (the caller is added as owner); at most ${groupMaxMembers - 1}` })
+    }, {
+      additionalProperties: false,
+      if: { properties: { type: { const: 'direct' } } },
+      then: { required: ['userId'] },
+      else: { required: ['title'] }
+    }),
+    AddMembersBody: Type.Object({ userIds: { ...UserIds, minItems: 1 } }, { additionalProperties: false })
+  }
+}
+
+export const UpdateConversationBody = Type.Object({ title: Title }, { additionalProperties: false })
+
+export const MemberParams = Type.Object({ id: Uuid, userId: Uuid })
+
+export const SetRoleBody = Type.Object({
+  role: Type.Union([Type.Literal('admin'), Type.Literal('member')])
+}, { additionalProperties: false })
+
+export const ConversationListQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
+})
+export type ConversationListQuery = Static<typeof ConversationListQuery>
+
+export const ConversationPage = Type.Object({
+  conversations: Type.Array(Type.Ref('Conversation')),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' })
+})

@@ -1,0 +1,83 @@
+// Messages, events and their pages. Limits that come from configuration are
+// built per app (messageBodies), so OpenAPI shows the limits in force.
+import { Type, type Static } from 'typebox'
+import { PageLimit, Timestamp, Uuid } from './common.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** PostgreSQL `integer`: seqs fit in it, and larger numbers must not reach a query. */
+export const MAX_SEQ = 2_147_483_647
+export const Seq = Type.Integer({ minimum: 0, maximum: MAX_SEQ })
+
+export const Message = Type.Object({
+  id: Uuid,
+  conversationId: Uuid,
+  seq: Type.Integer({ description: 'Seq of its message.created event' }),
+  senderId: Uuid,
+  body: Type.String({ description: 'Empty when deleted' }),
+  clientMessageId: Nullable(Type.String()),
+  replyToId: Nullable(Uuid),
+  createdAt: Timestamp,
+  editedAt: Nullable(Timestamp),
+  deletedAt: Nullable(Timestamp)
+}, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
+export type Message = Static<typeof Message>
+
+export const EventType = Type.Union([
+  'message.created', 'message.updated', 'message.deleted',
+  'member.added', 'member.removed', 'member.updated', 'conversation.updated'
+].map((t) => Type.Literal(t)))
+
+export const Event = Type.Object({
+  conversationId: Uuid,
+  seq: Type.Integer(),
+  type: EventType,
+  createdAt: Timestamp,
+  data: Type.Unknown({
+    description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; ' +
+      'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }'
+  })
+}, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
+
+export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64, description: 'Client-chosen idempotency key' })
+
+/** Body schemas that carry the configured length limit. */
+export function messageBodies (maxLength: number) {
+  const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: `1-${maxLength} characters; stored trimmed` })
+  return {
+    PostMessageBody: Type.Object({
+      body: Body,
+      clientMessageId: Type.Optional(Nullable(ClientMessageId)),
+      replyToId: Type.Optional(Nullable(Uuid))
+    }, { additionalProperties: false }),
+    EditMessageBody: Type.Object({ body: Body }, { additionalProperties: false })
+  }
+}
+
+export const MessageParams = Type.Object({ id: Uuid, messageId: Uuid })
+
+export const HistoryQuery = Type.Object({
+  before: Type.Optional({ ...Seq, description: 'Messages older than this seq, newest first' }),
+  after: Type.Optional({ ...Seq, description: 'Messages newer than this seq, oldest first' }),
+  limit: Type.Optional(PageLimit)
+})
+export type HistoryQuery = Static<typeof HistoryQuery>
+
+export const MessagePage = Type.Object({
+  messages: Type.Array(Type.Ref('Message')),
+  hasMore: Type.Boolean()
+})
+
+export const EventsQuery = Type.Object({
+  after: Type.Optional({ ...Seq, default: 0, description: 'The last seq the client has; events after it' }),
+  limit: Type.Optional(PageLimit)
+})
+
+export const EventPage = Type.Object({
+  events: Type.Array(Type.Ref('Event')),
+  hasMore: Type.Boolean()
+})
+
+export const ReadBody = Type.Object({
+  seq: { ...Seq, description: 'The newest seq the caller has read; clamped to lastSeq, never moves back' }
+}, { additionalProperties: false })
