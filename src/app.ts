@@ -2,7 +2,7 @@
 // with one error handler and one not-found handler. server.ts and the tests
 // both build it (wrapped in fastify-plugin, so its decorators reach the root);
 // only server.ts listens.
-import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'
 import configPlugin from './plugins/app/config.js'
@@ -62,7 +62,7 @@ export function appServerOptions (config: AppConfig): FastifyServerOptions {
       const header = req.headers['x-request-id']
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
     },
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 }

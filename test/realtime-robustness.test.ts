@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
-import { connect, type TestSocket } from './helpers/ws.js'
+import { connect, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
@@ -93,15 +93,24 @@ describe('slow consumers', () => {
     const fast = await open(b.accessToken)
     // Stop reading from the network: the server's unsent backlog for this socket grows.
     ;(slow.ws as unknown as { _socket: { pause (): void, resume (): void } })._socket.pause()
-    const body = 'x'.repeat(3900)
-    const posts = 120
-    for (let i = 0; i < posts; i++) await post(api, a, group.id, `${i} ${body}`)
-    const received = []
-    for (let i = 0; i < posts; i++) received.push(await fast.next((f) => f.type === 'message.created'))
-    expect(received.map((f) => f.data.body.split(' ')[0])).toEqual(Array.from({ length: posts }, (_, i) => String(i)))
+    // ~16 KB frames (4-byte characters), well past what the kernel's socket buffers absorb.
+    const body = '\u{1F600}'.repeat(3990)
+    const posts = 600
+    let next = 0
+    await Promise.all(Array.from({ length: 6 }, async () => {
+      while (next < posts) {
+        const i = next++
+        await post(api, a, group.id, `${i} ${body}`)
+      }
+    }))
+    const received: Frame[] = []
+    for (let i = 0; i < posts; i++) received.push(await fast.next((f) => f.type === 'message.created', 10_000))
+    expect(received.map((f) => f.seq)).toEqual(Array.from({ length: posts }, (_, i) => received[0].seq + i))
     ;(slow.ws as unknown as { _socket: { resume (): void } })._socket.resume()
     expect((await slow.closed).code).toBe(4008)
-  })
+    // The server stopped queueing for it: it got far from everything.
+    expect(slow.frames.filter((f) => f.type === 'message.created').length).toBeLessThan(posts / 2)
+  }, 60_000)
 })
 
 describe('sessions', () => {

@@ -9,7 +9,7 @@ export interface TestSocket {
   frames: Frame[]
   /** Resolves with the first frame (not yet taken) that matches; fails after timeoutMs. */
   next (match?: (f: Frame) => boolean, timeoutMs?: number): Promise<Frame>
-  /** Fails if a matching frame arrives within ms. */
+  /** Fails if a matching frame arrives within ms from now. */
   none (match: (f: Frame) => boolean, ms?: number): Promise<void>
   send (frame: unknown): void
   closed: Promise<{ code: number, reason: string }>
@@ -73,11 +73,12 @@ export function connect (baseUrl: string, token: string, opts: { via?: 'header' 
       })
     },
     async none (match, ms = 300) {
+      const from = frames.length
       await new Promise((r) => setTimeout(r, ms))
-      const f = frames.find(match)
+      const f = frames.slice(from).find(match)
       if (f !== undefined) throw new Error(`unexpected frame ${JSON.stringify(f)}`)
     },
-    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    send: (frame) => ws.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame)),
     closed,
     async close () {
       if (ws.readyState === WebSocket.CLOSED) return
