@@ -105,7 +105,7 @@ describe('slow consumers', () => {
     }))
     const received: Frame[] = []
     for (let i = 0; i < posts; i++) received.push(await fast.next((f) => f.type === 'message.created', 10_000))
-    expect(received.map((f) => f.seq)).toEqual(Array.from({ length: posts }, (_, i) => received[0].seq + i))
+    expect(received.map((f) => f.seq)).toEqual(Array.from({ length: posts }, (_, i) => received[0]!.seq + i))
     ;(slow.ws as unknown as { _socket: { resume (): void } })._socket.resume()
     expect((await slow.closed).code).toBe(4008)
     // The server stopped queueing for it: it got far from everything.
