@@ -150,6 +150,43 @@ describe('sessions', () => {
   })
 })
 
+describe('heartbeat', () => {
+  it('terminates a peer that stops answering pings, and it goes offline', async () => {
+    const hb = await startServer({ config: { wsHeartbeatMs: 300, presenceGraceMs: 100 } })
+    try {
+      const hapi = client(hb.url)
+      const [a, b] = await Promise.all([register(hapi), register(hapi)])
+      await createDirect(hapi, a, b)
+      const watcher = await open(a.accessToken, hb.url)
+      const dead = await open(b.accessToken, hb.url)
+      await watcher.next((f) => f.type === 'presence' && f.data.online === true)
+      // A vanished peer: nothing it receives is read, so no pong comes back.
+      ;(dead.ws as unknown as { _socket: { pause (): void } })._socket.pause()
+      const offline = await watcher.next((f) => f.type === 'presence' && f.data.online === false, 5000)
+      expect(offline.data.userId).toBe(b.user.id)
+      // A healthy socket answers the pings and stays.
+      watcher.send({ type: 'ping' })
+      await watcher.next((f) => f.type === 'pong')
+    } finally {
+      await hb.close()
+    }
+  })
+})
+
+describe('connection limits', () => {
+  it('refuses more sockets per user than configured with 429', async () => {
+    const capped = await startServer({ config: { wsMaxConnectionsPerUser: 2 } })
+    try {
+      const a = await register(client(capped.url))
+      await open(a.accessToken, capped.url)
+      await open(a.accessToken, capped.url)
+      await expect(connect(capped.url, a.accessToken)).rejects.toMatchObject({ statusCode: 429 })
+    } finally {
+      await capped.close()
+    }
+  })
+})
+
 describe('shutdown', () => {
   it('closes sockets with 1001', async () => {
     const other = await startServer()
