@@ -2,7 +2,8 @@
 // with one error handler and one not-found handler. server.ts and the tests
 // both build it (wrapped in fastify-plugin, so its decorators reach the root);
 // only server.ts listens.
-import { LogController, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyHttpOptions, type FastifyPluginAsync } from 'fastify'
+import type { Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'
 import configPlugin from './plugins/app/config.js'
@@ -34,8 +35,8 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
-/** Fastify's own options; process-level timeouts are in server.ts. */
-export function appServerOptions (config: AppConfig): FastifyServerOptions {
+/** Fastify's own options, shared by server.ts and the tests. */
+export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.logLevel,
@@ -63,6 +64,14 @@ export function appServerOptions (config: AppConfig): FastifyServerOptions {
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Slow-header (slowloris) and idle-connection limits: a client cannot hold
+    // a socket open without sending a complete request in time.
+    requestTimeout: config.httpRequestTimeoutMs,
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.httpHeadersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.httpHeadersTimeoutMs / 4)))
+    },
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 }

@@ -33,6 +33,9 @@ export const EnvSchema = Type.Object({
   MESSAGE_MAX_LENGTH: Int(1, 100000, 4000, 'Longest message body in characters'),
   GROUP_MAX_MEMBERS: Int(2, 100000, 1000, 'Most members a group may have'),
   SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
+  HTTP_HEADERS_TIMEOUT_MS: Int(500, 120000, 15000, 'A client must send complete request headers within this'),
+  HTTP_REQUEST_TIMEOUT_MS: Int(1000, 600000, 30000, 'A client must send a complete request within this'),
+  HTTP_KEEPALIVE_TIMEOUT_MS: Int(1000, 600000, 72000, 'Idle keep-alive connections close after this'),
 
   WS_HEARTBEAT_MS: Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut'),
   WS_MAX_BACKLOG_BYTES: Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008'),
@@ -67,6 +70,9 @@ export interface AppConfig {
   messageMaxLength: number
   groupMaxMembers: number
   shutdownTimeoutMs: number
+  httpHeadersTimeoutMs: number
+  httpRequestTimeoutMs: number
+  httpKeepAliveTimeoutMs: number
   wsHeartbeatMs: number
   wsMaxBacklogBytes: number
   wsMaxFrameBytes: number
@@ -122,6 +128,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     messageMaxLength: e.MESSAGE_MAX_LENGTH,
     groupMaxMembers: e.GROUP_MAX_MEMBERS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
     wsHeartbeatMs: e.WS_HEARTBEAT_MS,
     wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,
     wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,

@@ -33,15 +33,7 @@ async function main () {
     throw err
   }
 
-  const server = Fastify({
-    ...appServerOptions(config),
-    // Slow-header and idle-connection limits: a client cannot hold a socket
-    // open forever without sending a complete request.
-    connectionTimeout: 0,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 72_000,
-    http: { headersTimeout: 15_000 }
-  })
+  const server = Fastify(appServerOptions(config))
   const log = (line: string) => server.log.info(line)
 
   const db = await openMigratedDatabase(config, log)
