@@ -1,0 +1,140 @@
+// The authorization matrix, generated over every route of the OpenAPI
+// document: a route added without an entry here fails the test.
+import { createHmac } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGroup, post } from './helpers/chat.js'
+import { client, register, type Account, type Client, type Response } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+interface Route { method: string, path: string, auth: boolean }
+
+let server: TestServer
+let api: Client
+let routes: Route[]
+let owner: Account, member: Account, admin: Account, outsider: Account, removed: Account, revoked: Account
+let group: { id: string }
+let ownersMessage: { id: string }
+const SECRET = 'the-secret-body-7f3a9'
+const MISSING = '0196a1b2-0000-7000-8000-000000000000'
+
+// A valid body for each route, so that authorization, not validation, decides.
+const bodies: Record<string, () => unknown> = {
+  'POST /v1/auth/register': () => ({ username: 'matrixuser', password: 'password123' }),
+  'POST /v1/auth/login': () => ({ username: 'x', password: 'y' }),
+  'POST /v1/auth/refresh': () => ({ refreshToken: 'x' }),
+  'POST /v1/auth/logout': () => ({ refreshToken: 'x' }),
+  'POST /v1/conversations': () => ({ type: 'group', title: 'matrix', memberIds: [] }),
+  'PATCH /v1/conversations/{id}': () => ({ title: 'renamed' }),
+  'POST /v1/conversations/{id}/members': () => ({ userIds: [outsider.user.id] }),
+  'PATCH /v1/conversations/{id}/members/{userId}': () => ({ role: 'admin' }),
+  'POST /v1/conversations/{id}/read': () => ({ seq: 1 }),
+  'POST /v1/conversations/{id}/messages': () => ({ body: 'hello' }),
+  'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' })
+}
+const noBody = new Set([
+  'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
+  'DELETE /v1/conversations/{id}/members/{userId}', 'GET /v1/conversations/{id}/messages',
+  'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events'
+])
+const query: Record<string, string> = { 'GET /v1/users': '?query=ab' }
+// Routes only an owner or admin may use, with the status a plain member gets.
+const adminOnly = new Set([
+  'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
+  'PATCH /v1/conversations/{id}/members/{userId}', 'DELETE /v1/conversations/{id}/members/{userId}',
+  'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}'
+])
+
+const key = (r: Route) => `${r.method} ${r.path}`
+const scoped = (r: Route) => r.path.startsWith('/v1/conversations/{id}')
+
+function url (r: Route, ids: { id?: string, messageId?: string, userId?: string } = {}) {
+  return r.path
+    .replace('{id}', ids.id ?? group.id)
+    .replace('{messageId}', ids.messageId ?? ownersMessage.id)
+    .replace('{userId}', ids.userId ?? admin.user.id) + (query[key(r)] ?? '')
+}
+
+function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {
+  const body = bodies[key(r)]?.()
+  return api.request(r.method, url(r, ids), { ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }) })
+}
+
+function noLeak (res: Response) {
+  const text = JSON.stringify(res.body)
+  expect(text).not.toContain(SECRET)
+  expect(text).not.toContain('matrix group')
+  for (const a of [owner, member, admin]) expect(text).not.toContain(a.user.username)
+}
+
+beforeAll(async () => {
+  server = await startServer()
+  api = client(server.url)
+  ;[owner, member, admin, outsider, removed, revoked] = await Promise.all(Array.from({ length: 6 }, () => register(api)))
+  group = await createGroup(api, owner, [member, admin, removed], 'matrix group')
+  await api.patch(`/v1/conversations/${group.id}/members/${admin.user.id}`, { role: 'admin' }, { token: owner.accessToken })
+  ownersMessage = await post(api, owner, group.id, SECRET)
+  await api.del(`/v1/conversations/${group.id}/members/${removed.user.id}`, { token: owner.accessToken })
+  await api.post('/v1/auth/logout', { refreshToken: revoked.refreshToken })
+  const doc = (await api.get('/docs/json')).body as { paths: Record<string, Record<string, { security?: unknown }>> }
+  routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, auth: op.security !== undefined })))
+})
+afterAll(() => server.close())
+
+describe('the route table', () => {
+  it('has a test entry for every documented route', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(20)
+    for (const r of routes) expect(bodies[key(r)] !== undefined || noBody.has(key(r)), `no matrix entry for ${key(r)}`).toBe(true)
+    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
+  })
+})
+
+describe('bad credentials on every authenticated route', () => {
+  it('anonymous, garbage, expired, wrong-key, alg:none and revoked-session tokens all get 401 UNAUTHORIZED', async () => {
+    const [h, p] = owner.accessToken.split('.')
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+    const tokens: Record<string, string | undefined> = {
+      anonymous: undefined,
+      garbage: 'not.a.jwt',
+      expired: server.app.jwt.sign({ sub: owner.user.id, sid: JSON.parse(Buffer.from(p!, 'base64url').toString()).sid }, { clockTimestamp: Date.now() - 3_600_000 }),
+      wrongKey: `${h}.${p}.${createHmac('sha256', 'not-the-key').update(`${h}.${p}`).digest('base64url')}`,
+      algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`,
+      revokedSession: revoked.accessToken
+    }
+    for (const r of routes.filter((x) => x.auth)) {
+      for (const [name, token] of Object.entries(tokens)) {
+        const res = await call(r, token)
+        expect({ route: key(r), name, status: res.status, code: res.body?.code }).toEqual({ route: key(r), name, status: 401, code: 'UNAUTHORIZED' })
+        noLeak(res)
+      }
+    }
+  })
+})
+
+describe('conversation routes', () => {
+  it('a non-member and a removed member get exactly what a missing conversation gets', async () => {
+    for (const r of routes.filter(scoped)) {
+      const missing = await call(r, outsider.accessToken, { id: MISSING })
+      expect({ route: key(r), status: missing.status }).toEqual({ route: key(r), status: 404 })
+      for (const who of [outsider, removed]) {
+        const res = await call(r, who.accessToken)
+        expect({ route: key(r), who: who === outsider ? 'outsider' : 'removed', status: res.status, body: res.body })
+          .toEqual({ route: key(r), who: who === outsider ? 'outsider' : 'removed', status: 404, body: missing.body })
+        noLeak(res)
+      }
+    }
+  })
+
+  it('a plain member gets 403 FORBIDDEN on owner/admin routes and on others\' messages', async () => {
+    for (const r of routes.filter((x) => adminOnly.has(key(x)))) {
+      const res = await call(r, member.accessToken)
+      expect({ route: key(r), status: res.status, code: res.body?.code }).toEqual({ route: key(r), status: 403, code: 'FORBIDDEN' })
+      noLeak(res)
+    }
+    // Nothing was changed by the refused calls.
+    const conv = await api.get(`/v1/conversations/${group.id}`, { token: owner.accessToken })
+    expect(conv.body.title).toBe('matrix group')
+    const [msg] = (await api.get(`/v1/conversations/${group.id}/messages`, { token: owner.accessToken })).body.messages
+    expect(msg).toMatchObject({ id: ownersMessage.id, body: SECRET, deletedAt: null })
+  })
+})
