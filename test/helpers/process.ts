@@ -11,10 +11,10 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-export function spawnServer (env: Record<string, string>): ServerProcess {
+export function spawnServer (env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {
   const base = { ...process.env }
   delete base.DATABASE_URL
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -66,6 +66,7 @@ export class ReplayingClient {
   /** Connects (or reconnects) and catches up every conversation whose lastSeq moved. */
   async connect (baseUrl = this.baseUrl): Promise<void> {
     this.baseUrl = baseUrl
+    await this.disconnect()
     const socket = await connect(baseUrl, this.account.accessToken)
     this.socket = socket
     socket.ws.on('message', (raw) => {
