@@ -46,6 +46,12 @@ describe('embedded database', () => {
       await waitForReady(url, first)
       const api = client(url)
       const acct = await register(api)
+      // Exercise every call that carries a secret, then search the log for them.
+      const session = await api.post('/v1/auth/login', { username: acct.user.username, password: acct.password })
+      const refreshed = await api.post('/v1/auth/refresh', { refreshToken: session.body.refreshToken })
+      await api.post('/v1/auth/login', { username: acct.user.username, password: 'wrong password here' })
+      await fetch(`${url}/v1/me?access_token=${refreshed.body.accessToken}`, { headers: { authorization: `Bearer ${refreshed.body.accessToken}` } })
+      await api.post('/v1/auth/logout', { refreshToken: refreshed.body.refreshToken })
       first.child.kill('SIGTERM')
       expect(await first.exited).toEqual({ code: 0, signal: null })
       // The embedded database was stopped cleanly with the server.
@@ -55,8 +61,9 @@ describe('embedded database', () => {
       const completed = lines.filter((l) => l.msg === 'request completed')
       expect(completed.length).toBeGreaterThan(0)
       for (const l of completed) expect(l.requestId).toEqual(expect.any(String))
-      expect(first.stdout()).not.toContain(acct.password)
-      expect(first.stdout()).not.toContain(acct.refreshToken)
+      for (const secret of [acct.password, 'wrong password here', acct.refreshToken, session.body.refreshToken, refreshed.body.refreshToken, refreshed.body.accessToken]) {
+        expect(first.stdout() + first.stderr()).not.toContain(secret)
+      }
 
       const second = spawnServer(env)
       started.push(second)
