@@ -69,7 +69,7 @@ function noLeak (res: Response) {
 beforeAll(async () => {
   server = await startServer()
   api = client(server.url)
-  ;[owner, member, admin, outsider, removed, revoked] = await Promise.all(Array.from({ length: 6 }, () => register(api)))
+  ;[owner, member, admin, outsider, removed, revoked] = await Promise.all(Array.from({ length: 6 }, () => register(api))) as [Account, Account, Account, Account, Account, Account]
   group = await createGroup(api, owner, [member, admin, removed], 'matrix group')
   await api.patch(`/v1/conversations/${group.id}/members/${admin.user.id}`, { role: 'admin' }, { token: owner.accessToken })
   ownersMessage = await post(api, owner, group.id, SECRET)
