@@ -2,6 +2,7 @@
 // editing, deleting (tombstones), history and replay. A write takes the next
 // seq, checks membership under the conversation's row lock, and writes the
 // message with its event; the event is published after commit.
+import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from '../realtime/events.js'
 import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
@@ -13,10 +14,10 @@ import { inTransaction, toChatEvent, type Tx } from './event-log.js'
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
+import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
-export interface MessageDeps { prisma: PrismaClient, publisher: RealtimePublisher }
+export interface MessageDeps { prisma: PrismaClient, pool: pg.Pool, publisher: RealtimePublisher }
 
-export interface PostInput { body: string, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined }
 
 export function createMessageService (deps: MessageDeps) {
   const { prisma, publisher } = deps
@@ -54,52 +55,60 @@ export function createMessageService (deps: MessageDeps) {
     return { message, events: [toChatEvent(event)] }
   }
 
+  /** One post in its own transaction: the path a batch falls back to. */
+  async function postOne (userId: string, conversationId: string, input: PostInput): Promise<PostResult> {
+    const clientMessageId = input.clientMessageId ?? null
+    let committed
+    try {
+      committed = await inTransaction(prisma, async (tx) => {
+        // The seq update takes the row lock first; membership is read after
+        // it, so a concurrent removal is either fully before or after.
+        const taken = await createEventsRepository(tx).allocate(conversationId, 1)
+        const members = taken === null ? [] : await createConversationsRepository(tx).members(conversationId)
+        const me = members.find((m) => m.userId === userId)
+        if (taken === null || me === undefined) throw notFound('Conversation')
+        const repo = createMessagesRepository(tx)
+        if (input.replyToId != null) {
+          const original = await repo.find(conversationId, input.replyToId)
+          if (original === null || original.seq < me.joinedSeq) throw badRequest('body/replyToId must be a message of this conversation')
+        }
+        const row: MessageRow = {
+          id: newId(),
+          conversationId,
+          seq: taken.lastSeq,
+          senderId: userId,
+          body: input.body.trim(),
+          clientMessageId,
+          replyToId: input.replyToId ?? null,
+          createdAt: taken.at,
+          editedAt: null,
+          deletedAt: null
+        }
+        const message = toMessage(row)
+        await repo.insertWithEvent(row, message)
+        return { message, recipients: members.map((m) => m.userId) }
+      })
+    } catch (err) {
+      // A retry (or a parallel double submit) of a stored message: the
+      // unique key on (conversation, sender, clientMessageId) refused it.
+      if (clientMessageId === null || !isUniqueViolation(err)) throw err
+      const original = await messages.findByClientId(conversationId, userId, clientMessageId)
+      if (original === null) throw err
+      return { message: toMessage(original), created: false }
+    }
+    const { message } = committed
+    publisher.publishEvents([{ conversationId, seq: message.seq, type: 'message.created', createdAt: message.createdAt, data: message }], committed.recipients)
+    return { message, created: true }
+  }
+
+  const batcher = createPostBatcher({ pool: deps.pool, publisher, postOne })
+
   return {
-    /** Posts a message; `created` is false when clientMessageId matched an earlier one (nothing new is stored). */
-    async post (userId: string, conversationId: string, input: PostInput): Promise<{ message: MessageView, created: boolean }> {
-      const clientMessageId = input.clientMessageId ?? null
-      let committed
-      try {
-        committed = await inTransaction(prisma, async (tx) => {
-          // The seq update takes the row lock first; membership is read after
-          // it, so a concurrent removal is either fully before or after.
-          const taken = await createEventsRepository(tx).allocate(conversationId, 1)
-          const members = taken === null ? [] : await createConversationsRepository(tx).members(conversationId)
-          const me = members.find((m) => m.userId === userId)
-          if (taken === null || me === undefined) throw notFound('Conversation')
-          const repo = createMessagesRepository(tx)
-          if (input.replyToId != null) {
-            const original = await repo.find(conversationId, input.replyToId)
-            if (original === null || original.seq < me.joinedSeq) throw badRequest('body/replyToId must be a message of this conversation')
-          }
-          const row: MessageRow = {
-            id: newId(),
-            conversationId,
-            seq: taken.lastSeq,
-            senderId: userId,
-            body: input.body.trim(),
-            clientMessageId,
-            replyToId: input.replyToId ?? null,
-            createdAt: taken.at,
-            editedAt: null,
-            deletedAt: null
-          }
-          const message = toMessage(row)
-          await repo.insertWithEvent(row, message)
-          return { message, recipients: members.map((m) => m.userId) }
-        })
-      } catch (err) {
-        // A retry (or a parallel double submit) of a stored message: the
-        // unique key on (conversation, sender, clientMessageId) refused it.
-        if (clientMessageId === null || !isUniqueViolation(err)) throw err
-        const original = await messages.findByClientId(conversationId, userId, clientMessageId)
-        if (original === null) throw err
-        return { message: toMessage(original), created: false }
-      }
-      const { message } = committed
-      publisher.publishEvents([{ conversationId, seq: message.seq, type: 'message.created', createdAt: message.createdAt, data: message }], committed.recipients)
-      return { message, created: true }
-    },
+    /**
+     * Posts a message (group-committed with concurrent posts); `created` is
+     * false when clientMessageId matched an earlier one (nothing new is stored).
+     */
+    post: (userId: string, conversationId: string, input: PostInput): Promise<PostResult> => batcher.submit(userId, conversationId, input),
 
     /** Edits the caller's own message; writes message.updated. An unchanged body writes nothing. */
     async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {

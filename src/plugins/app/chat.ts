@@ -18,7 +18,7 @@ export default fp(async (app) => {
     publishEvents: (events, userIds) => app.realtime.publishEvents(events, userIds),
     publishRead: (receipt, userIds) => app.realtime.publishRead(receipt, userIds)
   }
-  const deps = { prisma: app.db.prisma, publisher, groupMaxMembers: app.config.groupMaxMembers }
+  const deps = { prisma: app.db.prisma, pool: app.db.pool, publisher, groupMaxMembers: app.config.groupMaxMembers }
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
