@@ -108,6 +108,8 @@ export class PostgresBroker extends WireBroker implements Broker {
   private async listen (): Promise<void> {
     const client = new pg.Client({
       ...this.opts.clientConfig,
+      // pg.Pool keeps the password as a non-enumerable property: a spread would drop it.
+      password: this.opts.clientConfig.password,
       application_name: 'switchboard-broker',
       keepAlive: true,
       query_timeout: 5_000
