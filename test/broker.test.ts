@@ -142,4 +142,26 @@ describe.each(['postgres', 'redis'] as const)('BROKER=%s in one process', (broke
     const msg = await post(api, a, group.id, 'after the burst')
     expect((await again.next((f) => f.type === 'message.created')).data.id).toBe(msg.id)
   })
+
+  it('after its broker connection is cut it reconnects, closes its sockets with 4008 (pushes may be missing) and serves on', async () => {
+    const [a, b] = await users(api, 2)
+    const group = await createGroup(api, a, [b])
+    const before = await open(b.accessToken)
+    if (broker === 'postgres') {
+      const killed = await server.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'switchboard-broker' AND datname = current_database()")
+      expect(killed).toHaveLength(1)
+    } else {
+      const r = new Redis(inject('redisUrl'))
+      const list = await r.client('LIST') as string
+      const id = list.split('\n').find((l) => l.includes(`name=switchboard-sub:${channel} `))?.match(/^id=(\d+)/)?.[1]
+      expect(id).toBeDefined()
+      await r.client('KILL', 'ID', id!)
+      await r.quit()
+    }
+    expect((await before.closed).code).toBe(4008)
+    const after = await open(b.accessToken)
+    const msg = await post(api, a, group.id, 'after the reconnect')
+    expect((await after.next((f) => f.type === 'message.created')).data.id).toBe(msg.id)
+  })
 })

@@ -28,8 +28,8 @@ export class RedisBroker extends WireBroker implements Broker {
     }
     // While Redis is away, publishing fails at once (the events are in the
     // database; clients replay) instead of queueing in memory without bound.
-    this.pub = new Redis(opts.url, { ...common, connectionName: 'switchboard-pub', enableOfflineQueue: false, maxRetriesPerRequest: 1 })
-    this.sub = new Redis(opts.url, { ...common, connectionName: 'switchboard-sub' })
+    this.pub = new Redis(opts.url, { ...common, connectionName: `switchboard-pub:${opts.channel}`, enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    this.sub = new Redis(opts.url, { ...common, connectionName: `switchboard-sub:${opts.channel}` })
     for (const [name, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ err, connection: name }, 'broker connection to Redis failed'))
     }
