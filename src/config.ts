@@ -42,7 +42,14 @@ export const EnvSchema = Type.Object({
   WS_MAX_FRAME_BYTES: Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009'),
   WS_MAX_CONNECTIONS_PER_USER: Int(1, 1000, 20, 'Open sockets per user per process'),
   PRESENCE_GRACE_MS: Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline'),
-  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')
+  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)'),
+
+  BROKER: Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis URL; required when BROKER=redis' })),
+  BROKER_CHANNEL: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' }),
+  BROKER_QUEUE_MAX_BYTES: Int(65536, 1073741824, 16777216, 'Incoming broker backlog per process; past it the backlog is dropped and its sockets replay'),
+  PRESENCE_TTL_MS: Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long'),
+  CLUSTER_WORKERS: Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)')
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -79,6 +86,12 @@ export interface AppConfig {
   wsMaxConnectionsPerUser: number
   presenceGraceMs: number
   typingPerSecond: number
+  broker: Env['BROKER']
+  redisUrl: string | undefined
+  brokerChannel: string
+  brokerQueueMaxBytes: number
+  presenceTtlMs: number
+  clusterWorkers: number
 }
 
 export class ConfigError extends Error {}
@@ -104,6 +117,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET)) {
       throw new ConfigError('Invalid configuration: JWT_SECRET looks like a placeholder; use 32+ random characters in production')
     }
+  }
+  if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
+    throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
   }
   return {
     env: e.NODE_ENV,
@@ -136,6 +152,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     presenceGraceMs: e.PRESENCE_GRACE_MS,
-    typingPerSecond: e.TYPING_PER_SECOND
+    typingPerSecond: e.TYPING_PER_SECOND,
+    broker: e.BROKER,
+    redisUrl: e.REDIS_URL,
+    brokerChannel: e.BROKER_CHANNEL,
+    brokerQueueMaxBytes: e.BROKER_QUEUE_MAX_BYTES,
+    presenceTtlMs: e.PRESENCE_TTL_MS,
+    clusterWorkers: e.CLUSTER_WORKERS
   }
 }

@@ -21,7 +21,8 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL must match pattern/],
     [{ NODE_ENV: 'production', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET is required/],
     [{ NODE_ENV: 'production', JWT_SECRET: 'change-me-change-me-change-me-change-me', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET looks like a placeholder/],
-    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, /ACCESS_TOKEN_TTL_SECONDS must be >= 10/]
+    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, /ACCESS_TOKEN_TTL_SECONDS must be >= 10/],
+    [{ BROKER: 'redis' }, /REDIS_URL is required when BROKER=redis/]
   ])('refuses to start with %j and names the setting', async (env, message) => {
     const proc = spawnServer(env)
     started.push(proc)

@@ -14,6 +14,9 @@ export interface ChatEvent {
   data: unknown
 }
 
+/** An event on its way to sockets: its seq, and its frame encoded once for every socket of every process. */
+export interface EncodedEvent { seq: number, frame: string }
+
 export interface ReadReceipt { conversationId: string, userId: string, seq: number }
 
 /** What the domain needs from the realtime layer: called only after commit. */

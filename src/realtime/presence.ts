@@ -1,11 +1,13 @@
 // Presence: a user is online while they have a connection, and goes offline a
 // grace period after the last one closes, so a quick reconnect does not flap.
+// This is the single-process implementation; shared-presence.ts spans processes.
 import { EventEmitter } from 'node:events'
 
 export interface PresenceChange { userId: string, online: boolean, at: Date }
 
 export interface Presence {
-  isOnline (userId: string): boolean
+  /** Which of these users are online (on any process). */
+  online (userIds: string[]): Promise<Set<string>>
   /** A connection of the user opened on this process. */
   connected (userId: string): void
   /** A connection of the user closed on this process. */
@@ -23,8 +25,8 @@ export class MemoryPresence implements Presence {
 
   constructor (private readonly graceMs: number) {}
 
-  isOnline (userId: string): boolean {
-    return this.connections.has(userId) || this.offlineTimers.has(userId)
+  async online (userIds: string[]): Promise<Set<string>> {
+    return new Set(userIds.filter((id) => this.connections.has(id) || this.offlineTimers.has(id)))
   }
 
   connected (userId: string): void {

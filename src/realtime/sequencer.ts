@@ -4,13 +4,13 @@
 // arrives ahead of a missing one waits briefly; if the gap does not fill, the
 // missing events are read from the event log, so delivery stays in order.
 import { LRUCache } from 'lru-cache'
-import type { ChatEvent } from './events.js'
+import type { EncodedEvent } from './events.js'
 
-interface Pending { event: ChatEvent, userIds: string[] }
+interface Pending { event: EncodedEvent, userIds: string[] }
 interface State { last: number, pending: Map<number, Pending>, timer?: NodeJS.Timeout | undefined }
 
-export type Deliver = (event: ChatEvent, userIds: string[]) => void
-export type LoadGap = (conversationId: string, afterSeq: number, beforeSeq: number) => Promise<ChatEvent[]>
+export type Deliver = (event: EncodedEvent, userIds: string[]) => void
+export type LoadGap = (conversationId: string, afterSeq: number, beforeSeq: number) => Promise<EncodedEvent[]>
 
 export class EventSequencer {
   private readonly states = new LRUCache<string, State>({
@@ -26,7 +26,7 @@ export class EventSequencer {
     private readonly onError: (err: unknown) => void = () => {}
   ) {}
 
-  accept (conversationId: string, events: ChatEvent[], userIds: string[]): void {
+  accept (conversationId: string, events: EncodedEvent[], userIds: string[]): void {
     if (events.length === 0) return
     let state = this.states.get(conversationId)
     if (state === undefined) {
@@ -37,6 +37,11 @@ export class EventSequencer {
       if (event.seq > state.last) state.pending.set(event.seq, { event, userIds })
     }
     this.flush(conversationId, state)
+  }
+
+  /** Forgets every conversation's position (after messages were lost): the next event of each starts afresh. */
+  reset (): void {
+    this.states.clear()
   }
 
   private flush (conversationId: string, state: State): void {

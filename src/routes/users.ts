@@ -10,12 +10,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const userRef = { $ref: 'User' } as unknown as typeof User
   const publicUserRef = { $ref: 'PublicUser' } as unknown as typeof PublicUser
 
-  const withPresence = (u: { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null }) => ({
+  const withPresence = (online: Set<string>) => (u: { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null }) => ({
     id: u.id,
     username: u.username,
     displayName: u.displayName,
     createdAt: u.createdAt.toISOString(),
-    online: app.presence.isOnline(u.id),
+    online: online.has(u.id),
     lastSeenAt: u.lastSeenAt?.toISOString() ?? null
   })
 
@@ -34,7 +34,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const user = await users.findById(request.params.id)
     if (user === null) throw notFound('User')
-    return withPresence(user)
+    return withPresence(await app.presence.online([user.id]))(user)
   })
 
   app.get('/users', {
@@ -42,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...auth.schema, tags: ['users'], summary: 'Username prefix search', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
   }, async (request) => {
     const found = await users.searchByPrefix(request.query.query.toLowerCase(), request.query.limit ?? 20)
-    return { users: found.map(withPresence) }
+    return { users: found.map(withPresence(await app.presence.online(found.map((u) => u.id)))) }
   })
 }
 

@@ -1,6 +1,7 @@
 // Runs the real server entry point (src/server.ts) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../src/db/embedded.js'
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -11,10 +12,10 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-export function spawnServer (env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {
+export function spawnServer (env: Record<string, string>, opts: { args?: string[], nodeArgs?: string[] } = {}): ServerProcess {
   const base = { ...process.env }
   delete base.DATABASE_URL
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts', ...(opts.args ?? [])], {
     cwd: projectRoot,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -41,4 +42,22 @@ export async function waitForReady (baseUrl: string, proc: ServerProcess, timeou
     await new Promise((r) => setTimeout(r, 100))
   }
   throw new Error(`server not ready in ${timeoutMs} ms: ${proc.stderr()}`)
+}
+
+export interface ServerNode { url: string, proc: ServerProcess }
+
+/** A real server process on a free port, ready to serve. */
+export async function startNode (env: Record<string, string>, args: string[] = []): Promise<ServerNode> {
+  const port = await freePort()
+  const proc = spawnServer({ ...env, PORT: String(port) }, { args })
+  const url = `http://127.0.0.1:${port}`
+  await waitForReady(url, proc)
+  return { url, proc }
+}
+
+/** SIGTERM (or the given signal) and wait for the exit. */
+export async function stopNode (node: ServerNode | undefined, signal: NodeJS.Signals = 'SIGTERM') {
+  if (node === undefined || node.proc.child.exitCode !== null || node.proc.child.signalCode !== null) return
+  node.proc.child.kill(signal)
+  await node.proc.exited
 }

@@ -1,64 +1,103 @@
 // Realtime wiring: the hub (sockets on this process), the broker (between
 // processes), presence, and the publisher the domain hands committed events
 // to. Data path: domain commit -> publisher -> broker -> sequencer -> hub.
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { MemoryBroker, type Broker, type BrokerMessage } from '../../realtime/broker.js'
-import type { ChatEvent, RealtimePublisher } from '../../realtime/events.js'
+import { PostgresBroker } from '../../realtime/broker-postgres.js'
+import { RedisBroker } from '../../realtime/broker-redis.js'
+import type { RealtimePublisher } from '../../realtime/events.js'
 import { Hub } from '../../realtime/hub.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
 import { CloseCode, eventFrame, type ServerFrame } from '../../realtime/protocol.js'
 import { EventSequencer } from '../../realtime/sequencer.js'
+import { SharedPresence } from '../../realtime/shared-presence.js'
+import { createPresenceStore } from '../../repositories/presence.js'
 import { createRealtimeRepository, type RealtimeRepository } from '../../repositories/realtime.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     presence: Presence
-    realtime: RealtimePublisher & {
-      hub: Hub
-      broker: Broker
-      repo: RealtimeRepository
-      /** Sends an ephemeral frame to these users' sockets, wherever they are. */
-      publishFrame (userIds: string[], frame: ServerFrame, exceptConnectionId?: string): void
-    }
+    realtime: RealtimePublisherWithTools
   }
 }
 
+type RealtimePublisherWithTools = RealtimePublisher & {
+  hub: Hub
+  broker: Broker
+  repo: RealtimeRepository
+  /** Identifies this process in the shared presence store. */
+  processId: string
+  /** Sends an ephemeral frame to these users' sockets, wherever they are. */
+  publishFrame (userIds: string[], frame: ServerFrame, exceptConnectionId?: string): void
+}
+
 export interface RealtimeOptions {
-  /** A multi-process broker; the in-process one by default. */
+  /** Replaces the broker chosen by BROKER. */
   broker?: Broker
   presence?: Presence
 }
 
 export default fp<RealtimeOptions>(async (app, opts) => {
+  const { config } = app
+  const processId = randomUUID()
   const hub = new Hub()
-  const broker = opts.broker ?? new MemoryBroker()
-  const presence = opts.presence ?? new MemoryPresence(app.config.presenceGraceMs)
   const repo = createRealtimeRepository(app.db.pool)
+  const multiProcess = config.broker !== 'memory'
+
+  const brokerLog = app.log.child({ broker: config.broker })
+  const broker: Broker = opts.broker ?? (
+    config.broker === 'postgres'
+      ? new PostgresBroker({ pool: app.db.pool, clientConfig: app.db.pool.options, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
+      : config.broker === 'redis'
+        ? new RedisBroker({ url: config.redisUrl!, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
+        : new MemoryBroker())
+  const presence = opts.presence ?? (multiProcess
+    ? new SharedPresence({
+      store: createPresenceStore(app.db.pool),
+      processId,
+      graceMs: config.presenceGraceMs,
+      ttlMs: config.presenceTtlMs,
+      onError: (err, what) => app.log.warn({ err }, what)
+    })
+    : new MemoryPresence(config.presenceGraceMs))
 
   const publish = (message: BrokerMessage) => {
     broker.publish(message).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
   }
 
   const sequencer = new EventSequencer(
-    (event: ChatEvent, userIds: string[]) => { hub.deliver(userIds, eventFrame(event)) },
-    (conversationId, after, before) => repo.eventsBetween(conversationId, after, before),
+    (event, userIds) => { hub.deliver(userIds, event.frame) },
+    async (conversationId, after, before) =>
+      (await repo.eventsBetween(conversationId, after, before)).map((e) => ({ seq: e.seq, frame: eventFrame(e) })),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
   )
 
-  broker.subscribe((message) => {
-    switch (message.kind) {
-      case 'events':
-        sequencer.accept(message.conversationId, message.events, message.userIds)
-        break
-      case 'frame':
-        hub.deliver(message.userIds, JSON.stringify(message.frame), message.exceptConnectionId)
-        break
-      case 'session.revoked':
-        hub.closeSession(message.sessionId, CloseCode.sessionEnded, 'session ended')
-        break
+  broker.subscribe({
+    message (message) {
+      switch (message.kind) {
+        case 'events':
+          sequencer.accept(message.conversationId, message.events, message.userIds)
+          break
+        case 'frame':
+          hub.deliver(message.userIds, message.frame, message.exceptConnectionId)
+          break
+        case 'session.revoked':
+          hub.closeSession(message.sessionId, CloseCode.sessionEnded, 'session ended')
+          break
+      }
+    },
+    // Pushes may be missing here, possibly the last of a conversation (no
+    // later event would reveal the gap): every socket of this process closes
+    // as a slow consumer would, and its client reconnects and replays.
+    lost (reason) {
+      app.log.warn({ reason, sockets: hub.size }, 'closing sockets so that their clients replay')
+      sequencer.reset()
+      hub.closeAll(CloseCode.slowConsumer, 'server fell behind: replay from your last seq')
     }
   })
+  await broker.start()
 
   app.sessionEvents.on('revoked', ({ sessionId }) => publish({ kind: 'session.revoked', sessionId }))
 
@@ -68,11 +107,12 @@ export default fp<RealtimeOptions>(async (app, opts) => {
       const lastSeenAt = online ? await repo.lastSeen(userId) : at
       const contacts = await repo.contactIds(userId)
       if (contacts.length === 0) return
-      publish({ kind: 'frame', userIds: contacts, frame: { type: 'presence', data: { userId, online, lastSeenAt: lastSeenAt?.toISOString() ?? null } } })
+      const frame: ServerFrame = { type: 'presence', data: { userId, online, lastSeenAt: lastSeenAt?.toISOString() ?? null } }
+      publish({ kind: 'frame', userIds: contacts, frame: JSON.stringify(frame) })
     })().catch((err: unknown) => app.log.warn({ err, userId }, 'presence update failed'))
   })
 
-  const heartbeat = setInterval(() => hub.heartbeat(), app.config.wsHeartbeatMs)
+  const heartbeat = setInterval(() => hub.heartbeat(), config.wsHeartbeatMs)
   heartbeat.unref()
 
   app.decorate('presence', presence)
@@ -80,17 +120,21 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     hub,
     broker,
     repo,
-    publishEvents (events: ChatEvent[], userIds: string[]) {
+    processId,
+    publishEvents (events, userIds) {
       if (events.length === 0) return
-      publish({ kind: 'events', conversationId: events[0]!.conversationId, userIds, events })
+      // Encoded here, once: every process writes these strings to its sockets as they are.
+      const encoded = events.map((e) => ({ seq: e.seq, frame: eventFrame(e) }))
+      publish({ kind: 'events', conversationId: events[0]!.conversationId, userIds, events: encoded })
     },
     publishRead (receipt, userIds) {
-      publish({ kind: 'frame', userIds, frame: { type: 'read', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } } })
+      const frame: ServerFrame = { type: 'read', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } }
+      publish({ kind: 'frame', userIds, frame: JSON.stringify(frame) })
     },
     publishFrame (userIds, frame, exceptConnectionId) {
-      publish({ kind: 'frame', userIds, frame, ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }) })
+      publish({ kind: 'frame', userIds, frame: JSON.stringify(frame), ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }) })
     }
-  })
+  } satisfies RealtimePublisherWithTools)
 
   app.addHook('preClose', async () => {
     clearInterval(heartbeat)

@@ -1,0 +1,167 @@
+// The multi-process brokers inside one server: large payloads, and a burst on
+// the broker that the process cannot absorb (its memory stays bounded, its
+// clients are told to replay, and it serves on afterwards).
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { inject } from 'vitest'
+import type { BrokerMessage } from '../src/realtime/broker.js'
+import { pack } from '../src/realtime/broker-postgres.js'
+import { Inbox, joinBatch, type WireBroker } from '../src/realtime/wire.js'
+import { createGroup, post } from './helpers/chat.js'
+import { client, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { users } from './helpers/users.js'
+import { connect, type TestSocket } from './helpers/ws.js'
+
+const frameFor = (userId: string, n: number, pad = 0): BrokerMessage => ({
+  kind: 'frame', userIds: [userId], frame: JSON.stringify({ type: 'typing', conversationId: 'burst', data: { userId, n, pad: 'x'.repeat(pad) } })
+})
+
+describe('packing for PostgreSQL notifications', () => {
+  it('keeps every notification under 8000 bytes and stages what cannot fit', () => {
+    const small = Array.from({ length: 50 }, (_, i) => JSON.stringify(frameFor('u', i, 500)))
+    const huge = JSON.stringify(frameFor('u', 99, 20_000))
+    const { inline, staged } = pack([...small, huge, '"\u{1F600}"'.repeat(1)])
+    for (const p of inline) expect(Buffer.byteLength(p)).toBeLessThan(8000)
+    const decoded = inline.flatMap((p) => JSON.parse(p) as unknown[])
+    expect(decoded).toHaveLength(51)
+    expect(staged).toEqual([joinBatch([huge])])
+  })
+})
+
+describe('inbox', () => {
+  it('delivers in order, in slices, and past its bound drops the backlog and reports the loss', async () => {
+    const delivered: number[] = []
+    const lost: string[] = []
+    const inbox = new Inbox({
+      maxBytes: 10_000,
+      deliver: (m) => { if (m.kind === 'frame') delivered.push(JSON.parse(m.frame).data.n) },
+      lost: (reason) => lost.push(reason),
+      onError: (err) => { throw err }
+    })
+    for (let i = 0; i < 5; i++) inbox.push(JSON.stringify([frameFor('u', i)]))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(delivered).toEqual([0, 1, 2, 3, 4])
+    expect(lost).toEqual([])
+
+    // A burst within one turn of the event loop: far more than the bound.
+    for (let i = 0; i < 100; i++) inbox.push(JSON.stringify([frameFor('u', 100 + i, 1000)]))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(inbox.stats.peakBytes).toBeLessThanOrEqual(10_000)
+    expect(inbox.stats.overflows).toBeGreaterThan(0)
+    expect(lost.length).toBe(inbox.stats.overflows)
+    // What survived the drops still arrived in order.
+    const after = delivered.slice(5)
+    expect(after).toEqual([...after].sort((a, b) => a - b))
+  })
+
+  it('resolves staged payloads in order with the inline ones around them', async () => {
+    const delivered: number[] = []
+    const inbox = new Inbox({
+      maxBytes: 100_000,
+      deliver: (m) => { if (m.kind === 'frame') delivered.push(JSON.parse(m.frame).data.n) },
+      lost: () => { throw new Error('nothing should be lost') },
+      resolve: async (refs) => {
+        await new Promise((r) => setTimeout(r, 5))
+        return refs.map((r) => JSON.stringify([frameFor('u', Number(r))]))
+      },
+      onError: (err) => { throw err }
+    })
+    inbox.push(JSON.stringify([frameFor('u', 1)]))
+    inbox.push('#2')
+    inbox.push('#3')
+    inbox.push(JSON.stringify([frameFor('u', 4)]))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(delivered).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe.each(['postgres', 'redis'] as const)('BROKER=%s in one process', (broker) => {
+  let server: TestServer
+  let api: Client
+  const channel = `t_${randomBytes(4).toString('hex')}`
+  const maxQueueBytes = 256 * 1024
+  const sockets: TestSocket[] = []
+
+  async function open (token: string) {
+    const s = await connect(server.url, token)
+    sockets.push(s)
+    await s.next((f) => f.type === 'ready')
+    return s
+  }
+
+  beforeAll(async () => {
+    server = await startServer({
+      config: { broker, brokerChannel: channel, redisUrl: inject('redisUrl'), brokerQueueMaxBytes: maxQueueBytes }
+    })
+    api = client(server.url)
+  })
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()))
+    await server.close()
+  })
+
+  it('carries a 4000-character message of 4-byte characters (far over 8000 bytes) whole', async () => {
+    const [a, b] = await users(api, 2)
+    const group = await createGroup(api, a, [b])
+    const bs = await open(b.accessToken)
+    const body = '\u{1F600}'.repeat(4000)
+    const msg = await post(api, a, group.id, body)
+    const f = await bs.next((x) => x.type === 'message.created')
+    expect(f).toMatchObject({ seq: msg.seq, data: { id: msg.id, body } })
+  })
+
+  it('a burst it cannot absorb stays within BROKER_QUEUE_MAX_BYTES; its sockets close with 4008 and it serves on', async () => {
+    const [a, b] = await users(api, 2)
+    const victim = await open(b.accessToken)
+    // 600 frames of ~7 KB for b, published from outside within a moment: about 4 MB.
+    const payloads = Array.from({ length: 600 }, (_, i) => JSON.stringify([frameFor(b.user.id, i, 7000)]))
+    if (broker === 'postgres') {
+      const c = new pg.Client(server.databaseUrl)
+      await c.connect()
+      await c.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads])
+      await c.end()
+    } else {
+      const r = new Redis(inject('redisUrl'))
+      await Promise.all(payloads.map((p) => r.publish(channel, p)))
+      await r.quit()
+    }
+    expect((await victim.closed).code).toBe(4008)
+    // Some of the burst got through before the drop, but not all of it.
+    const got = victim.frames.filter((f) => f.type === 'typing').length
+    expect(got).toBeLessThan(payloads.length)
+    const stats = (server.app.realtime.broker as WireBroker).queueStats
+    expect(stats.overflows).toBeGreaterThan(0)
+    expect(stats.peakBytes).toBeLessThanOrEqual(maxQueueBytes)
+
+    // The client reconnects and the stream flows again.
+    const group = await createGroup(api, a, [b])
+    const again = await open(b.accessToken)
+    const msg = await post(api, a, group.id, 'after the burst')
+    expect((await again.next((f) => f.type === 'message.created')).data.id).toBe(msg.id)
+  })
+
+  it('after its broker connection is cut it reconnects, closes its sockets with 4008 (pushes may be missing) and serves on', async () => {
+    const [a, b] = await users(api, 2)
+    const group = await createGroup(api, a, [b])
+    const before = await open(b.accessToken)
+    if (broker === 'postgres') {
+      const killed = await server.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'switchboard-broker' AND datname = current_database()")
+      expect(killed).toHaveLength(1)
+    } else {
+      const r = new Redis(inject('redisUrl'))
+      const list = await r.client('LIST') as string
+      const id = list.split('\n').find((l) => l.includes(`name=switchboard-sub:${channel} `))?.match(/^id=(\d+)/)?.[1]
+      expect(id).toBeDefined()
+      await r.client('KILL', 'ID', id!)
+      await r.quit()
+    }
+    expect((await before.closed).code).toBe(4008)
+    const after = await open(b.accessToken)
+    const msg = await post(api, a, group.id, 'after the reconnect')
+    expect((await after.next((f) => f.type === 'message.created')).data.id).toBe(msg.id)
+  })
+})
