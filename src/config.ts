@@ -39,6 +39,7 @@ export const EnvSchema = Type.Object({
 
   WS_HEARTBEAT_MS: Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut'),
   WS_MAX_BACKLOG_BYTES: Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008'),
+  WS_CLOSE_GRACE_MS: Int(100, 120000, 10000, 'A socket the server closes is cut if the close handshake takes longer'),
   WS_MAX_FRAME_BYTES: Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009'),
   WS_MAX_CONNECTIONS_PER_USER: Int(1, 1000, 20, 'Open sockets per user per process'),
   PRESENCE_GRACE_MS: Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline'),
@@ -83,6 +84,7 @@ export interface AppConfig {
   wsHeartbeatMs: number
   wsMaxBacklogBytes: number
   wsMaxFrameBytes: number
+  wsCloseGraceMs: number
   wsMaxConnectionsPerUser: number
   presenceGraceMs: number
   typingPerSecond: number
@@ -150,6 +152,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     wsHeartbeatMs: e.WS_HEARTBEAT_MS,
     wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,
     wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,
+    wsCloseGraceMs: e.WS_CLOSE_GRACE_MS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     presenceGraceMs: e.PRESENCE_GRACE_MS,
     typingPerSecond: e.TYPING_PER_SECOND,

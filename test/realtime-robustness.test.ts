@@ -19,7 +19,7 @@ async function open (token: string, base = server.url) {
 }
 
 beforeAll(async () => {
-  server = await startServer({ config: { presenceGraceMs: GRACE, wsMaxBacklogBytes: 64 * 1024 } })
+  server = await startServer({ config: { presenceGraceMs: GRACE, wsMaxBacklogBytes: 64 * 1024, wsCloseGraceMs: 60_000 } })
   api = client(server.url)
 })
 afterAll(async () => {

@@ -6,11 +6,12 @@ import { CloseCode } from './protocol.js'
 export interface ConnectionLimits {
   maxBacklogBytes: number
   typingPerSecond: number
+  /** How long a peer has to complete the close handshake before it is cut. */
+  closeGraceMs: number
 }
 
 const STRIKE_LIMIT = 20
 const STRIKE_WINDOW_MS = 60_000
-const TERMINATE_AFTER_CLOSE_MS = 2_000
 
 export class Connection {
   alive = true
@@ -58,7 +59,7 @@ export class Connection {
     this.closing = true
     this.socket.close(code, reason)
     // A peer that does not read will not read the close frame either.
-    setTimeout(() => this.socket.terminate(), TERMINATE_AFTER_CLOSE_MS).unref()
+    setTimeout(() => this.socket.terminate(), this.limits.closeGraceMs).unref()
   }
 
   /** Records a rejected frame; true when the peer has misbehaved too often. */

@@ -17,7 +17,7 @@ function bearerToken (request: FastifyRequest): string | undefined {
 
 export default async function wsRoutes (app: FastifyInstance) {
   const { hub, repo } = app.realtime
-  const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond }
+  const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
 
   async function authenticateUpgrade (request: FastifyRequest, _reply: FastifyReply) {
     const token = bearerToken(request)
