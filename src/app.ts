@@ -14,6 +14,7 @@ import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
+import metricsPlugin from './plugins/app/metrics.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
@@ -25,6 +26,7 @@ import userRoutes from './routes/users.js'
 import wsRoutes from './routes/ws.js'
 import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
+import metricsRoutes from './routes/metrics.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -82,12 +84,14 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(websocketPlugin)
 
   await fastify.register(dbPlugin, { databaseUrl: opts.databaseUrl })
+  if (opts.config.metricsEnabled) await fastify.register(metricsPlugin)
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
   await fastify.register(chatPlugin)
 
   await fastify.register(healthRoutes)
+  if (opts.config.metricsEnabled) await fastify.register(metricsRoutes)
   await fastify.register(async (v1) => {
     await v1.register(authRoutes, { prefix: '/auth' })
     await v1.register(userRoutes)

@@ -39,7 +39,18 @@ export const EnvSchema = Type.Object({
   WS_MAX_FRAME_BYTES: Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009'),
   WS_MAX_CONNECTIONS_PER_USER: Int(1, 1000, 20, 'Open sockets per user per process'),
   PRESENCE_GRACE_MS: Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline'),
-  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')
+  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)'),
+
+  WEB_ENABLED: Type.Boolean({ default: true, description: 'Serve the web chat page at /' }),
+  METRICS_ENABLED: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'When set, /metrics requires Authorization: Bearer <token>' })),
+
+  PUSH_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })),
+  PUSH_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })),
+  PUSH_WEBHOOK_TIMEOUT_MS: Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'),
+  PUSH_WEBHOOK_RETRY_LIMIT: Int(0, 100, 10, 'Retries of a failed webhook delivery'),
+  PUSH_WEBHOOK_RETRY_DELAY_SECONDS: Int(1, 3600, 5, 'First retry delay; it doubles (with jitter) on each retry'),
+  PUSH_WEBHOOK_PREVIEW_CHARS: Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)')
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -73,6 +84,19 @@ export interface AppConfig {
   wsMaxConnectionsPerUser: number
   presenceGraceMs: number
   typingPerSecond: number
+  webEnabled: boolean
+  metricsEnabled: boolean
+  metricsToken: string | undefined
+  pushWebhook: PushWebhookConfig | undefined
+}
+
+export interface PushWebhookConfig {
+  url: string
+  secret: string
+  timeoutMs: number
+  retryLimit: number
+  retryDelaySeconds: number
+  previewChars: number
 }
 
 export class ConfigError extends Error {}
@@ -98,6 +122,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET)) {
       throw new ConfigError('Invalid configuration: JWT_SECRET looks like a placeholder; use 32+ random characters in production')
     }
+  }
+  if (e.PUSH_WEBHOOK_URL !== undefined && e.PUSH_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
   return {
     env: e.NODE_ENV,
@@ -127,6 +154,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     presenceGraceMs: e.PRESENCE_GRACE_MS,
-    typingPerSecond: e.TYPING_PER_SECOND
+    typingPerSecond: e.TYPING_PER_SECOND,
+    webEnabled: e.WEB_ENABLED,
+    metricsEnabled: e.METRICS_ENABLED,
+    metricsToken: e.METRICS_TOKEN,
+    pushWebhook: e.PUSH_WEBHOOK_URL === undefined
+      ? undefined
+      : {
+          url: e.PUSH_WEBHOOK_URL,
+          secret: e.PUSH_WEBHOOK_SECRET!,
+          timeoutMs: e.PUSH_WEBHOOK_TIMEOUT_MS,
+          retryLimit: e.PUSH_WEBHOOK_RETRY_LIMIT,
+          retryDelaySeconds: e.PUSH_WEBHOOK_RETRY_DELAY_SECONDS,
+          previewChars: e.PUSH_WEBHOOK_PREVIEW_CHARS
+        }
   }
 }

@@ -9,6 +9,7 @@ import { MemoryPresence, type Presence } from '../../realtime/presence.js'
 import { CloseCode, eventFrame, type ServerFrame } from '../../realtime/protocol.js'
 import { EventSequencer } from '../../realtime/sequencer.js'
 import { createRealtimeRepository, type RealtimeRepository } from '../../repositories/realtime.js'
+import { noopObserver, stamp } from '../../realtime/observer.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,25 +35,27 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const broker = opts.broker ?? new MemoryBroker()
   const presence = opts.presence ?? new MemoryPresence(app.config.presenceGraceMs)
   const repo = createRealtimeRepository(app.db.pool)
+  const observer = app.hasDecorator('metrics') ? app.metrics.realtime : noopObserver
 
   const publish = (message: BrokerMessage) => {
-    broker.publish(message).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
+    broker.publish(stamp(message)).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
   }
 
   const sequencer = new EventSequencer(
-    (event: ChatEvent, userIds: string[]) => { hub.deliver(userIds, eventFrame(event)) },
+    (event: ChatEvent, userIds: string[]) => { observer.eventPushed(event, hub.deliver(userIds, eventFrame(event))) },
     (conversationId, after, before) => repo.eventsBetween(conversationId, after, before),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
   )
 
   broker.subscribe((message) => {
+    observer.brokerReceived(message)
     switch (message.kind) {
       case 'events':
         sequencer.accept(message.conversationId, message.events, message.userIds)
         break
       case 'frame':
-        hub.deliver(message.userIds, JSON.stringify(message.frame), message.exceptConnectionId)
+        observer.framePushed(message.frame.type, hub.deliver(message.userIds, JSON.stringify(message.frame), message.exceptConnectionId))
         break
       case 'session.revoked':
         hub.closeSession(message.sessionId, CloseCode.sessionEnded, 'session ended')
