@@ -12,6 +12,7 @@ import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
+import notificationsPlugin from './plugins/app/notifications.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
@@ -88,6 +89,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
+  await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
 
   await fastify.register(healthRoutes)
