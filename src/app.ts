@@ -21,6 +21,7 @@ import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
 import swaggerPlugin from './plugins/external/swagger.js'
 import websocketPlugin from './plugins/external/websocket.js'
+import webPlugin from './plugins/external/static.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
@@ -94,6 +95,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
   await fastify.register(healthRoutes)
   if (opts.config.metricsEnabled) await fastify.register(metricsRoutes)
+  if (opts.config.webEnabled) await fastify.register(webPlugin)
   await fastify.register(async (v1) => {
     await v1.register(authRoutes, { prefix: '/auth' })
     await v1.register(userRoutes)
