@@ -29,6 +29,7 @@ import wsRoutes from './routes/ws.js'
 import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
 import metricsRoutes from './routes/metrics.js'
+import docsRoutes from './routes/docs.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -94,6 +95,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(chatPlugin)
 
   await fastify.register(healthRoutes)
+  await fastify.register(docsRoutes)
   if (opts.config.metricsEnabled) await fastify.register(metricsRoutes)
   if (opts.config.webEnabled) await fastify.register(webPlugin)
   await fastify.register(async (v1) => {
