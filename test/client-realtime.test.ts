@@ -128,6 +128,24 @@ describe('SDK realtime: reconnect and replay', () => {
     expect(rec.control.sockets.length).toBe(sockets)
   })
 
+  it('starts afresh for another user logging in on the same client', async () => {
+    const [a, b, c] = await Promise.all([register(api), register(api), register(api)])
+    const ab = await createGroup(api, a, [b])
+    await post(api, a, ab.id, 'old news for b')
+    const rec = await connected(b)
+    rec.sdk.realtime.close()
+    await rec.sdk.logout()
+    const bc = await createGroup(api, b, [c])
+    await post(api, b, bc.id, 'old news for c')
+    await rec.sdk.auth.login({ username: c.user.username, password: c.password })
+    rec.events.length = 0
+    rec.sdk.realtime.connect()
+    await rec.until(() => rec.synced >= 2, 10_000, 'sync as c')
+    const fresh = await post(api, b, bc.id, 'new for c')
+    await rec.until(() => rec.events.length > 0, 5000, 'an event for c')
+    expect(rec.events.map((e) => [e.conversationId, e.seq])).toEqual([[bc.id, fresh.seq]])
+  })
+
   it('delivers typing and presence of other members', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const group = await createGroup(api, a, [b])

@@ -3,6 +3,7 @@
 // until the receiver accepts it; a connected recipient gets none.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
 import { preview, signature, verifySignature } from '../src/notifications/webhook.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
@@ -132,5 +133,18 @@ describe('webhook signing', () => {
     expect(preview('short', 10)).toBe('short')
     expect(preview('😀😀😀😀', 3)).toBe('😀😀…')
     expect(preview('anything', 0)).toBeUndefined()
+  })
+})
+
+describe('webhook settings', () => {
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
+
+  it('are off by default, and need a secret with the URL', () => {
+    expect(load({}).pushWebhook).toBeUndefined()
+    expect(() => load({ PUSH_WEBHOOK_URL: 'https://relay.test/push' })).toThrow(/PUSH_WEBHOOK_SECRET is required/)
+    expect(() => load({ PUSH_WEBHOOK_URL: 'ftp://relay.test', PUSH_WEBHOOK_SECRET: SECRET })).toThrow(/PUSH_WEBHOOK_URL/)
+    expect(load({ PUSH_WEBHOOK_URL: 'https://relay.test/push', PUSH_WEBHOOK_SECRET: SECRET, PUSH_WEBHOOK_RETRY_LIMIT: '3' }).pushWebhook)
+      .toEqual({ url: 'https://relay.test/push', secret: SECRET, timeoutMs: 5000, retryLimit: 3, retryDelaySeconds: 5, previewChars: 100 })
+    expect(() => load({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/)
   })
 })

@@ -33,6 +33,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly messages: Api['messages']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
+  private userId: string | undefined
 
   constructor (private readonly options: ClientOptions) {
     super()
@@ -42,11 +43,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       session: options.session ?? null,
       onSession: (session) => {
+        // Positions belong to a user: another login starts the stream afresh.
+        if (session?.user.id !== this.userId) this.realtimeConnection?.reset()
+        this.userId = session?.user.id
         options.onSession?.(session)
         this.emit('session', session)
       },
       onUnauthenticated: () => this.emit('unauthenticated')
     })
+    this.userId = options.session?.user.id
     const api = createApi(this.transport)
     this.auth = api.auth
     this.users = api.users

@@ -58,7 +58,7 @@ const TYPING_INTERVAL_MS = 2_000
 const MAX_REPLAY_ROUNDS = 10
 
 export class RealtimeConnection extends Emitter<RealtimeEvents> {
-  private readonly tracker: SeqTracker<ChatEvent>
+  private tracker: SeqTracker<ChatEvent>
   private readonly WS: WebSocketConstructor
   private ws: WebSocketLike | null = null
   private stateNow: ConnectionState = 'idle'
@@ -88,6 +88,12 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** conversationId -> last seq delivered to the app; save it to resume after a restart. */
   positions (): Record<string, number> {
     return this.tracker.positions()
+  }
+
+  /** Forgets all positions (another user logged in): the next connect starts afresh. */
+  reset (): void {
+    this.tracker = new SeqTracker<ChatEvent>((event) => this.emit('event', event))
+    this.firstSync = true
   }
 
   /** Starts (or restarts) the connection; it stays up until close(). */
