@@ -13,19 +13,24 @@ import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
+import notificationsPlugin from './plugins/app/notifications.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
+import metricsPlugin from './plugins/app/metrics.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
 import swaggerPlugin from './plugins/external/swagger.js'
 import websocketPlugin from './plugins/external/websocket.js'
+import webPlugin from './plugins/external/static.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import wsRoutes from './routes/ws.js'
 import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
+import metricsRoutes from './routes/metrics.js'
+import docsRoutes from './routes/docs.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -91,12 +96,17 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(websocketPlugin)
 
   await fastify.register(dbPlugin, { databaseUrl: opts.databaseUrl })
+  if (opts.config.metricsEnabled) await fastify.register(metricsPlugin)
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
+  await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
 
   await fastify.register(healthRoutes)
+  await fastify.register(docsRoutes)
+  if (opts.config.metricsEnabled) await fastify.register(metricsRoutes)
+  if (opts.config.webEnabled) await fastify.register(webPlugin)
   await fastify.register(async (v1) => {
     await v1.register(authRoutes, { prefix: '/auth' })
     await v1.register(userRoutes)

@@ -50,7 +50,18 @@ export const EnvSchema = Type.Object({
   BROKER_CHANNEL: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' }),
   BROKER_QUEUE_MAX_BYTES: Int(65536, 1073741824, 16777216, 'Incoming broker backlog per process; past it the backlog is dropped and its sockets replay'),
   PRESENCE_TTL_MS: Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long'),
-  CLUSTER_WORKERS: Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)')
+  CLUSTER_WORKERS: Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)'),
+
+  WEB_ENABLED: Type.Boolean({ default: true, description: 'Serve the web chat page at /' }),
+  METRICS_ENABLED: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'When set, /metrics requires Authorization: Bearer <token>' })),
+
+  PUSH_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })),
+  PUSH_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })),
+  PUSH_WEBHOOK_TIMEOUT_MS: Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'),
+  PUSH_WEBHOOK_RETRY_LIMIT: Int(0, 100, 10, 'Retries of a failed webhook delivery'),
+  PUSH_WEBHOOK_RETRY_DELAY_SECONDS: Int(1, 3600, 5, 'First retry delay; it doubles (with jitter) on each retry'),
+  PUSH_WEBHOOK_PREVIEW_CHARS: Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)')
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -94,6 +105,19 @@ export interface AppConfig {
   brokerQueueMaxBytes: number
   presenceTtlMs: number
   clusterWorkers: number
+  webEnabled: boolean
+  metricsEnabled: boolean
+  metricsToken: string | undefined
+  pushWebhook: PushWebhookConfig | undefined
+}
+
+export interface PushWebhookConfig {
+  url: string
+  secret: string
+  timeoutMs: number
+  retryLimit: number
+  retryDelaySeconds: number
+  previewChars: number
 }
 
 export class ConfigError extends Error {}
@@ -122,6 +146,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
+  }
+  if (e.PUSH_WEBHOOK_URL !== undefined && e.PUSH_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
   return {
     env: e.NODE_ENV,
@@ -161,6 +188,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     brokerChannel: e.BROKER_CHANNEL,
     brokerQueueMaxBytes: e.BROKER_QUEUE_MAX_BYTES,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    clusterWorkers: e.CLUSTER_WORKERS
+    clusterWorkers: e.CLUSTER_WORKERS,
+    webEnabled: e.WEB_ENABLED,
+    metricsEnabled: e.METRICS_ENABLED,
+    metricsToken: e.METRICS_TOKEN,
+    pushWebhook: e.PUSH_WEBHOOK_URL === undefined
+      ? undefined
+      : {
+          url: e.PUSH_WEBHOOK_URL,
+          secret: e.PUSH_WEBHOOK_SECRET!,
+          timeoutMs: e.PUSH_WEBHOOK_TIMEOUT_MS,
+          retryLimit: e.PUSH_WEBHOOK_RETRY_LIMIT,
+          retryDelaySeconds: e.PUSH_WEBHOOK_RETRY_DELAY_SECONDS,
+          previewChars: e.PUSH_WEBHOOK_PREVIEW_CHARS
+        }
   }
 }

@@ -16,7 +16,7 @@ import { users } from './helpers/users.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 const frameFor = (userId: string, n: number, pad = 0): BrokerMessage => ({
-  kind: 'frame', userIds: [userId], frame: JSON.stringify({ type: 'typing', conversationId: 'burst', data: { userId, n, pad: 'x'.repeat(pad) } })
+  kind: 'frame', type: 'typing', userIds: [userId], frame: JSON.stringify({ type: 'typing', conversationId: 'burst', data: { userId, n, pad: 'x'.repeat(pad) } })
 })
 
 describe('packing for PostgreSQL notifications', () => {

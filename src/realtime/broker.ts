@@ -8,7 +8,7 @@ export type BrokerMessage =
   /** Committed events of one conversation, ascending seq, already encoded as frames, for these users. */
   | { kind: 'events', conversationId: string, userIds: string[], events: EncodedEvent[] }
   /** An ephemeral frame (typing, read, presence), already encoded, for these users. */
-  | { kind: 'frame', userIds: string[], frame: string, exceptConnectionId?: string }
+  | { kind: 'frame', type: string, userIds: string[], frame: string, exceptConnectionId?: string }
   /** A session ended: its sockets close with 4001 wherever they are. */
   | { kind: 'session.revoked', sessionId: string }
 

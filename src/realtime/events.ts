@@ -15,7 +15,8 @@ export interface ChatEvent {
 }
 
 /** An event on its way to sockets: its seq, and its frame encoded once for every socket of every process. */
-export interface EncodedEvent { seq: number, frame: string }
+/** An event as it travels to the sockets: its frame encoded once, with what metrics need. */
+export interface EncodedEvent { seq: number, type: ChatEventType, /** createdAt, epoch ms */ at: number, frame: string }
 
 export interface ReadReceipt { conversationId: string, userId: string, seq: number }
 

@@ -23,10 +23,11 @@ export const Message = Type.Object({
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
 
+// Spelled out (not mapped from a list) so that Static gives the literal union.
 export const EventType = Type.Union([
-  'message.created', 'message.updated', 'message.deleted',
-  'member.added', 'member.removed', 'member.updated', 'conversation.updated'
-].map((t) => Type.Literal(t)))
+  Type.Literal('message.created'), Type.Literal('message.updated'), Type.Literal('message.deleted'),
+  Type.Literal('member.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated')
+])
 
 export const Event = Type.Object({
   conversationId: Uuid,

@@ -15,7 +15,10 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const publisher: RealtimePublisher = {
-    publishEvents: (events, userIds) => app.realtime.publishEvents(events, userIds),
+    publishEvents: (events, userIds) => {
+      app.realtime.publishEvents(events, userIds)
+      if (app.hasDecorator('notifications')) app.notifications.onEvents(events, userIds)
+    },
     publishRead: (receipt, userIds) => app.realtime.publishRead(receipt, userIds)
   }
   const deps = { prisma: app.db.prisma, pool: app.db.pool, publisher, groupMaxMembers: app.config.groupMaxMembers }

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import { MemoryBroker, type Broker, type BrokerMessage } from '../../realtime/broker.js'
 import { PostgresBroker } from '../../realtime/broker-postgres.js'
 import { RedisBroker } from '../../realtime/broker-redis.js'
-import type { RealtimePublisher } from '../../realtime/events.js'
+import type { ChatEvent, EncodedEvent, RealtimePublisher } from '../../realtime/events.js'
 import { Hub } from '../../realtime/hub.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
 import { CloseCode, eventFrame, type ServerFrame } from '../../realtime/protocol.js'
@@ -14,6 +14,7 @@ import { EventSequencer } from '../../realtime/sequencer.js'
 import { SharedPresence } from '../../realtime/shared-presence.js'
 import { createPresenceStore } from '../../repositories/presence.js'
 import { createRealtimeRepository, type RealtimeRepository } from '../../repositories/realtime.js'
+import { noopObserver, stamp } from '../../realtime/observer.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,6 +39,9 @@ export interface RealtimeOptions {
   presence?: Presence
 }
 
+// Encoded here, once: every process writes this string to its sockets as it is.
+const encodeEvent = (e: ChatEvent): EncodedEvent => ({ seq: e.seq, type: e.type, at: Date.parse(e.createdAt), frame: eventFrame(e) })
+
 export default fp<RealtimeOptions>(async (app, opts) => {
   const { config } = app
   const processId = randomUUID()
@@ -61,27 +65,28 @@ export default fp<RealtimeOptions>(async (app, opts) => {
       onError: (err, what) => app.log.warn({ err }, what)
     })
     : new MemoryPresence(config.presenceGraceMs))
+  const observer = app.hasDecorator('metrics') ? app.metrics.realtime : noopObserver
 
   const publish = (message: BrokerMessage) => {
-    broker.publish(message).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
+    broker.publish(stamp(message)).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
   }
 
   const sequencer = new EventSequencer(
-    (event, userIds) => { hub.deliver(userIds, event.frame) },
-    async (conversationId, after, before) =>
-      (await repo.eventsBetween(conversationId, after, before)).map((e) => ({ seq: e.seq, frame: eventFrame(e) })),
+    (event, userIds) => { observer.eventPushed(event, hub.deliver(userIds, event.frame)) },
+    async (conversationId, after, before) => (await repo.eventsBetween(conversationId, after, before)).map(encodeEvent),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
   )
 
   broker.subscribe({
     message (message) {
+      observer.brokerReceived(message)
       switch (message.kind) {
         case 'events':
           sequencer.accept(message.conversationId, message.events, message.userIds)
           break
         case 'frame':
-          hub.deliver(message.userIds, message.frame, message.exceptConnectionId)
+          observer.framePushed(message.type, hub.deliver(message.userIds, message.frame, message.exceptConnectionId))
           break
         case 'session.revoked':
           hub.closeSession(message.sessionId, CloseCode.sessionEnded, 'session ended')
@@ -108,7 +113,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
       const contacts = await repo.contactIds(userId)
       if (contacts.length === 0) return
       const frame: ServerFrame = { type: 'presence', data: { userId, online, lastSeenAt: lastSeenAt?.toISOString() ?? null } }
-      publish({ kind: 'frame', userIds: contacts, frame: JSON.stringify(frame) })
+      publish({ kind: 'frame', type: 'presence', userIds: contacts, frame: JSON.stringify(frame) })
     })().catch((err: unknown) => app.log.warn({ err, userId }, 'presence update failed'))
   })
 
@@ -124,15 +129,14 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     publishEvents (events, userIds) {
       if (events.length === 0) return
       // Encoded here, once: every process writes these strings to its sockets as they are.
-      const encoded = events.map((e) => ({ seq: e.seq, frame: eventFrame(e) }))
-      publish({ kind: 'events', conversationId: events[0]!.conversationId, userIds, events: encoded })
+      publish({ kind: 'events', conversationId: events[0]!.conversationId, userIds, events: events.map(encodeEvent) })
     },
     publishRead (receipt, userIds) {
       const frame: ServerFrame = { type: 'read', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } }
-      publish({ kind: 'frame', userIds, frame: JSON.stringify(frame) })
+      publish({ kind: 'frame', type: 'read', userIds, frame: JSON.stringify(frame) })
     },
     publishFrame (userIds, frame, exceptConnectionId) {
-      publish({ kind: 'frame', userIds, frame: JSON.stringify(frame), ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }) })
+      publish({ kind: 'frame', type: frame.type, userIds, frame: JSON.stringify(frame), ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }) })
     }
   } satisfies RealtimePublisherWithTools)
 

@@ -16,7 +16,7 @@ export default fp(async (app) => {
       info: {
         title: 'Switchboard chat API',
         version: '1.0.0',
-        description: 'REST half of the Switchboard client contract. The WebSocket channel is described in docs/protocol (README).'
+        description: 'REST half of the Switchboard client contract. The WebSocket channel (GET /v1/ws) is described by the AsyncAPI document at /docs/asyncapi.json and in the README.'
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }

@@ -1,0 +1,108 @@
+// Every REST call of API.md, typed from the server's schemas.
+import type { Transport, Session } from './transport.js'
+import { ApiError } from './errors.js'
+import type {
+  AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
+  Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList
+} from './types.js'
+
+const enc = encodeURIComponent
+const conv = (id: string) => `/v1/conversations/${enc(id)}`
+
+/** A client-side idempotency key; crypto.randomUUID is missing on insecure origins and some runtimes. */
+export function newClientMessageId (): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto
+  if (typeof c?.randomUUID === 'function') return c.randomUUID()
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}-${Math.random().toString(36).slice(2, 12)}`
+}
+
+const SEND_ATTEMPTS = 3
+
+export function createApi (t: Transport) {
+  const auth = {
+    /** Creates an account and logs in (the session is kept by the client). */
+    async register (body: RegisterBody): Promise<Session> {
+      return t.accept(await t.request<AuthResult>('POST', '/v1/auth/register', { body, auth: false }))
+    },
+    async login (body: LoginBody): Promise<Session> {
+      return t.accept(await t.request<AuthResult>('POST', '/v1/auth/login', { body, auth: false }))
+    },
+    /** New tokens now (normally automatic). */
+    refresh: (): Promise<Session> => t.refresh(),
+    /** Ends the session on the server (its sockets close with 4001) and forgets it here. */
+    async logout (): Promise<void> {
+      const session = t.session
+      if (session === null) return
+      try {
+        await t.request<void>('POST', '/v1/auth/logout', { body: { refreshToken: session.refreshToken }, auth: false })
+      } finally {
+        t.setSession(null)
+      }
+    }
+  }
+
+  const users = {
+    me: () => t.request<User>('GET', '/v1/me'),
+    get: (id: string) => t.request<PublicUser>('GET', `/v1/users/${enc(id)}`),
+    search: (query: string, limit?: number) => t.request<UserList>('GET', '/v1/users', { query: { query, limit } })
+  }
+
+  const conversations = {
+    list: (query: ConversationListQuery = {}) => t.request<ConversationPage>('GET', '/v1/conversations', { query }),
+    /** Every page of list(). */
+    async listAll (): Promise<Conversation[]> {
+      const all: Conversation[] = []
+      let cursor: string | undefined
+      do {
+        const page = await conversations.list({ limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        all.push(...page.conversations)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    },
+    get: (id: string) => t.request<Conversation>('GET', conv(id)),
+    /** The direct conversation with that user (created on first use). */
+    openDirect: (userId: string) => t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'direct', userId } }),
+    createGroup: (title: string, memberIds: string[]) =>
+      t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds } }),
+    rename: (id: string, title: string) => t.request<Conversation>('PATCH', conv(id), { body: { title } }),
+    addMembers: (id: string, userIds: string[]) => t.request<Conversation>('POST', `${conv(id)}/members`, { body: { userIds } }),
+    setRole: (id: string, userId: string, role: 'admin' | 'member') =>
+      t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
+    /** Removes a member; your own id leaves the conversation. */
+    removeMember: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/members/${enc(userId)}`),
+    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } })
+  }
+
+  const messages = {
+    /**
+     * Posts a message. A clientMessageId is generated when missing, so the
+     * SDK can retry a send whose answer was lost without posting it twice.
+     */
+    async send (conversationId: string, body: string | PostMessageBody): Promise<Message> {
+      const input: PostMessageBody = typeof body === 'string' ? { body } : body
+      const payload = { ...input, clientMessageId: input.clientMessageId ?? newClientMessageId() }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await t.request<Message>('POST', `${conv(conversationId)}/messages`, { body: payload })
+        } catch (err) {
+          if (!(err instanceof ApiError) || err.status !== 0 || attempt >= SEND_ATTEMPTS) throw err
+        }
+      }
+    },
+    /** History: newest first (no cursor or `before`), oldest first with `after`. */
+    history: (conversationId: string, query: HistoryQuery = {}) =>
+      t.request<MessagePage>('GET', `${conv(conversationId)}/messages`, { query }),
+    edit: (conversationId: string, messageId: string, body: string) =>
+      t.request<Message>('PATCH', `${conv(conversationId)}/messages/${enc(messageId)}`, { body: { body } }),
+    remove: (conversationId: string, messageId: string) =>
+      t.request<Message>('DELETE', `${conv(conversationId)}/messages/${enc(messageId)}`),
+    /** The event log after a seq, ascending (what realtime replays for you). */
+    events: (conversationId: string, query: EventsQuery = {}) =>
+      t.request<EventPage>('GET', `${conv(conversationId)}/events`, { query })
+  }
+
+  return { auth, users, conversations, messages }
+}
+
+export type Api = ReturnType<typeof createApi>

@@ -1,0 +1,91 @@
+// Switchboard client SDK: typed REST (API.md) with automatic token refresh,
+// and a realtime connection that delivers every conversation event exactly
+// once, in order, across reconnects. Runs in browsers, React Native and
+// Node 20+ (pass the `ws` package as WebSocket where there is no global one).
+import { createApi, type Api } from './api.js'
+import { Emitter } from './emitter.js'
+import { RealtimeConnection, type RealtimeOptions } from './realtime.js'
+import { Transport, type FetchLike, type Session } from './transport.js'
+
+export interface ClientOptions extends RealtimeOptions {
+  /** The service's origin, e.g. https://chat.example.com */
+  baseUrl: string
+  fetch?: FetchLike
+  /** A saved session to resume. */
+  session?: Session | null
+  /** Called on every change of the session (save it to resume later; null: logged out). */
+  onSession?: (session: Session | null) => void
+  /** Per-request timeout (ms), default 15000. */
+  timeoutMs?: number
+}
+
+export interface ClientEvents {
+  /** The session is gone (refresh refused, logged out elsewhere): show the login screen. */
+  unauthenticated: []
+  session: [Session | null]
+  error: [unknown]
+}
+
+export class SwitchboardClient extends Emitter<ClientEvents> {
+  readonly auth: Api['auth']
+  readonly users: Api['users']
+  readonly conversations: Api['conversations']
+  readonly messages: Api['messages']
+  private readonly transport: Transport
+  private realtimeConnection: RealtimeConnection | undefined
+  private userId: string | undefined
+
+  constructor (private readonly options: ClientOptions) {
+    super()
+    this.transport = new Transport({
+      baseUrl: options.baseUrl,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      session: options.session ?? null,
+      onSession: (session) => {
+        // Positions belong to a user: another login starts the stream afresh.
+        if (session?.user.id !== this.userId) this.realtimeConnection?.reset()
+        this.userId = session?.user.id
+        options.onSession?.(session)
+        this.emit('session', session)
+      },
+      onUnauthenticated: () => this.emit('unauthenticated')
+    })
+    this.userId = options.session?.user.id
+    const api = createApi(this.transport)
+    this.auth = api.auth
+    this.users = api.users
+    this.conversations = api.conversations
+    this.messages = api.messages
+  }
+
+  get session (): Session | null {
+    return this.transport.session
+  }
+
+  /** The push channel (created on first use; call connect() on it). */
+  get realtime (): RealtimeConnection {
+    this.realtimeConnection ??= new RealtimeConnection(this.transport, {
+      auth: this.auth, users: this.users, conversations: this.conversations, messages: this.messages
+    }, this.options)
+    return this.realtimeConnection
+  }
+
+  /** Closes the realtime connection and ends the session. */
+  async logout (): Promise<void> {
+    this.realtimeConnection?.close()
+    await this.auth.logout()
+  }
+}
+
+export function createClient (options: ClientOptions): SwitchboardClient {
+  return new SwitchboardClient(options)
+}
+
+export { ApiError, isApiError } from './errors.js'
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
+export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
+export { newClientMessageId, type Api } from './api.js'
+export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
+export type { FetchLike, Session } from './transport.js'
+export type * from './types.js'

@@ -1,0 +1,79 @@
+// The SDK's types, derived from the server's own TypeBox schemas (type-only
+// imports: nothing of the server is loaded at run time).
+import type { Static, TSchema } from 'typebox'
+import type { AuthResult as AuthResultSchema, LoginBody as LoginBodySchema, RegisterBody as RegisterBodySchema } from '../schemas/auth.js'
+import type { ErrorBody as ErrorBodySchema } from '../schemas/common.js'
+import type {
+  Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
+  ConversationPage as ConversationPageSchema, Member as MemberSchema, conversationBodies
+} from '../schemas/conversations.js'
+import type {
+  Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
+  Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies
+} from '../schemas/messages.js'
+import type {
+  ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema,
+  MemberUpdatedData as MemberUpdatedDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema
+} from '../schemas/realtime.js'
+import type {
+  PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
+} from '../schemas/users.js'
+
+/** The schemas that others reference by $id, so Static can resolve Type.Ref. */
+type Refs = {
+  User: typeof UserSchema
+  PublicUser: typeof PublicUserSchema
+  Message: typeof MessageSchema
+  Member: typeof MemberSchema
+  Conversation: typeof ConversationSchema
+  Event: typeof EventSchema
+}
+type S<T extends TSchema> = Static<T, Refs>
+
+export type User = S<typeof UserSchema>
+export type PublicUser = S<typeof PublicUserSchema>
+export type Message = S<typeof MessageSchema>
+export type Member = S<typeof MemberSchema>
+export type Conversation = S<typeof ConversationSchema>
+export type ConversationPage = S<typeof ConversationPageSchema>
+export type ConversationListQuery = S<typeof ConversationListQuerySchema>
+export type MessagePage = S<typeof MessagePageSchema>
+export type HistoryQuery = S<typeof HistoryQuerySchema>
+export type EventsQuery = S<typeof EventsQuerySchema>
+export type EventPage = S<typeof EventPageSchema>
+export type UserList = S<typeof UserListSchema>
+export type UserSearchQuery = S<typeof UserSearchQuerySchema>
+export type AuthResult = S<typeof AuthResultSchema>
+export type RegisterBody = S<typeof RegisterBodySchema>
+export type LoginBody = S<typeof LoginBodySchema>
+export type ErrorBody = S<typeof ErrorBodySchema>
+type MessageBodies = ReturnType<typeof messageBodies>
+export type PostMessageBody = S<MessageBodies['PostMessageBody']>
+export type EditMessageBody = S<MessageBodies['EditMessageBody']>
+type ConversationBodies = ReturnType<typeof conversationBodies>
+export type CreateConversationBody = S<ConversationBodies['CreateConversationBody']>
+export type AddMembersBody = S<ConversationBodies['AddMembersBody']>
+
+export type MemberEventData = S<typeof MemberEventDataSchema>
+export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
+export type ConversationInfo = S<typeof ConversationInfoSchema>
+export type ReadyFrame = S<typeof ReadyFrameSchema>
+export type PresenceFrame = S<typeof PresenceFrameSchema>
+export type TypingFrame = S<typeof TypingFrameSchema>
+export type ReadFrame = S<typeof ReadFrameSchema>
+export type ErrorFrame = S<typeof ErrorFrameSchema>
+
+/** The Event object with its data typed by event type. */
+type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>
+interface EventData {
+  'message.created': Message
+  'message.updated': Message
+  'message.deleted': Message
+  'member.added': MemberEventData
+  'member.removed': MemberEventData
+  'member.updated': MemberUpdatedData
+  'conversation.updated': ConversationInfo
+}
+export type ChatEventType = S<typeof EventSchema>['type']
+export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

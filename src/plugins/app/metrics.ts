@@ -1,0 +1,85 @@
+// Prometheus metrics, on a registry of this app (not prom-client's global
+// one, so several apps can live in one process): HTTP rate and latency, open
+// sockets, pushes, post-to-push latency, broker lag, database pool, webhook
+// deliveries, and the process defaults (CPU, memory, event-loop lag).
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { RealtimeObserver } from '../../realtime/observer.js'
+import { publishedAt } from '../../realtime/observer.js'
+
+export interface Metrics {
+  registry: Registry
+  realtime: RealtimeObserver
+  /** Webhook job outcomes: enqueued, delivered, failed (an attempt that will be retried or given up). */
+  webhook (outcome: 'enqueued' | 'delivered' | 'failed'): void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+export default fp(async (app) => {
+  const registry = new Registry()
+  const registers = [registry]
+  collectDefaultMetrics({ register: registry })
+
+  const httpRequests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered', labelNames: ['method', 'route', 'status_code'], registers })
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['method', 'route', 'status_code'], buckets: LATENCY_BUCKETS, registers
+  })
+  const pushes = new Counter({ name: 'ws_frames_pushed_total', help: 'Frames written to WebSocket connections, by frame type', labelNames: ['type'], registers })
+  const pushLatency = new Histogram({
+    name: 'ws_push_latency_seconds',
+    help: 'From an event\'s creation (its createdAt, stamped in the writing transaction) to its write to the sockets of this process',
+    labelNames: ['type'],
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+  const brokerLag = new Histogram({
+    name: 'broker_lag_seconds', help: 'From broker publish to receipt (publisher\'s clock)', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers
+  })
+  const webhookJobs = new Counter({ name: 'push_webhook_jobs_total', help: 'Offline-notification webhook jobs by outcome', labelNames: ['outcome'], registers })
+
+  new Gauge({
+    name: 'ws_connections_open',
+    help: 'Open WebSocket connections on this process',
+    registers,
+    collect () { this.set(app.hasDecorator('realtime') ? app.realtime.hub.size : 0) }
+  })
+  const pool = () => app.db.pool
+  new Gauge({ name: 'db_pool_connections_total', help: 'Connections in the database pool', registers, collect () { this.set(pool().totalCount) } })
+  new Gauge({ name: 'db_pool_connections_idle', help: 'Idle connections in the database pool', registers, collect () { this.set(pool().idleCount) } })
+  new Gauge({ name: 'db_pool_requests_waiting', help: 'Queries waiting for a pool connection', registers, collect () { this.set(pool().waitingCount) } })
+  new Gauge({ name: 'db_pool_connections_max', help: 'Size limit of the database pool', registers, collect () { this.set(app.config.databasePoolSize) } })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
+    httpRequests.inc(labels)
+    httpDuration.observe(labels, reply.elapsedTime / 1000)
+  })
+
+  const realtime: RealtimeObserver = {
+    framePushed (type, sockets) {
+      if (sockets > 0) pushes.inc({ type }, sockets)
+    },
+    eventPushed (event, sockets) {
+      if (sockets === 0) return
+      pushes.inc({ type: event.type }, sockets)
+      if (Number.isFinite(event.at)) pushLatency.observe({ type: event.type }, Math.max(0, Date.now() - event.at) / 1000)
+    },
+    brokerReceived (message) {
+      const at = publishedAt(message)
+      if (at !== undefined) brokerLag.observe({ kind: message.kind }, Math.max(0, Date.now() - at) / 1000)
+    }
+  }
+
+  app.decorate('metrics', {
+    registry,
+    realtime,
+    webhook: (outcome) => webhookJobs.inc({ outcome })
+  } satisfies Metrics)
+}, { name: 'metrics', dependencies: ['config', 'db'] })

@@ -1,0 +1,24 @@
+// Offline notifications through the push webhook, when PUSH_WEBHOOK_URL is
+// set. The chat publisher hands it every committed batch of events.
+import fp from 'fastify-plugin'
+import { startOfflineNotifier, type OfflineNotifier } from '../../notifications/offline.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    notifications: OfflineNotifier
+  }
+}
+
+export default fp<{ databaseUrl: string }>(async (app, opts) => {
+  const config = app.config.pushWebhook
+  if (config === undefined) return
+  const notifier = await startOfflineNotifier({
+    databaseUrl: opts.databaseUrl,
+    config,
+    online: (userIds) => app.presence.online(userIds),
+    log: app.log.child({ component: 'push-webhook' }),
+    ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
+  })
+  app.decorate('notifications', notifier)
+  app.addHook('onClose', async () => { await notifier.stop(Math.min(5_000, app.config.shutdownTimeoutMs)) })
+}, { name: 'notifications', dependencies: ['config', 'realtime'] })

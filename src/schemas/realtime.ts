@@ -1,0 +1,78 @@
+// The WebSocket frames as TypeBox schemas: the AsyncAPI document and the
+// client SDK's types come from these (src/realtime/protocol.ts parses the
+// client frames; a type test keeps its ServerFrame in step with this file).
+import { Type } from 'typebox'
+import { Timestamp, Uuid } from './common.js'
+import { EventType } from './messages.js'
+
+const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')])
+
+/** data of member.added / member.removed. */
+export const MemberEventData = Type.Object({ userId: Uuid, by: Uuid }, { $id: 'MemberEventData' })
+/** data of member.updated (a role change). */
+export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uuid }, { $id: 'MemberUpdatedData' })
+/** data of conversation.updated: the Conversation without members and per-member fields. */
+export const ConversationInfo = Type.Object({
+  id: Uuid,
+  type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+  title: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp,
+  lastSeq: Type.Integer()
+}, { $id: 'ConversationInfo' })
+
+export const ReadyFrame = Type.Object({
+  type: Type.Literal('ready'),
+  userId: Uuid,
+  connectionId: Type.String(),
+  heartbeatMs: Type.Integer()
+}, { $id: 'ReadyFrame', description: 'The first frame on every connection' })
+
+export const EventFrame = Type.Object({
+  type: EventType,
+  conversationId: Uuid,
+  seq: Type.Integer({ description: 'Per-conversation sequence number: 1, 2, 3... no gaps' }),
+  createdAt: Timestamp,
+  data: Type.Unknown({ description: 'As the data of the Event object of GET /v1/conversations/:id/events' })
+}, { $id: 'EventFrame', description: 'One event of a conversation, exactly as replayed over REST, with type on the top level' })
+
+export const PresenceFrame = Type.Object({
+  type: Type.Literal('presence'),
+  data: Type.Object({ userId: Uuid, online: Type.Boolean(), lastSeenAt: Type.Union([Timestamp, Type.Null()]) })
+}, { $id: 'PresenceFrame' })
+
+export const TypingServerFrame = Type.Object({
+  type: Type.Literal('typing'),
+  conversationId: Uuid,
+  data: Type.Object({ userId: Uuid })
+}, { $id: 'TypingServerFrame' })
+
+export const ReadFrame = Type.Object({
+  type: Type.Literal('read'),
+  conversationId: Uuid,
+  data: Type.Object({ userId: Uuid, seq: Type.Integer() })
+}, { $id: 'ReadFrame' })
+
+export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
+
+export const ErrorFrame = Type.Object({
+  type: Type.Literal('error'),
+  code: Type.String({ description: 'MALFORMED_FRAME, UNKNOWN_FRAME, VALIDATION_FAILED, RATE_LIMITED, NOT_FOUND, UNAVAILABLE' }),
+  message: Type.String()
+}, { $id: 'ErrorFrame' })
+
+export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
+export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
+
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame] as const
+export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
+
+/** Close codes with what a client does about them (README "Close codes"). */
+export const CLOSE_CODES = [
+  { code: 1000, meaning: 'normal closure', client: 'nothing' },
+  { code: 1001, meaning: 'the server is shutting down', client: 'reconnect with backoff and replay' },
+  { code: 1006, meaning: 'no close frame: network loss, or a dead peer cut by the heartbeat', client: 'reconnect with backoff and replay' },
+  { code: 1008, meaning: 'policy violation: too many invalid frames', client: 'fix the client' },
+  { code: 1009, meaning: 'a frame was too big', client: 'fix the client' },
+  { code: 4001, meaning: 'the session was logged out or revoked', client: 'log in again' },
+  { code: 4008, meaning: 'slow consumer: too much unsent data', client: 'reconnect and replay' }
+] as const

@@ -1,0 +1,57 @@
+// What the page holds: conversations, who is online, and the open
+// conversation's messages by seq (so a message from a push and the same one
+// from history or from the send answer are one entry).
+import type { Conversation, Message } from '../client/index.js'
+
+export function createState () {
+  const conversations = new Map<string, Conversation>()
+  const online = new Map<string, boolean>()
+  let messages = new Map<number, Message>()
+  let currentId: string | undefined
+  let hasOlder = false
+
+  return {
+    conversations,
+    online,
+    get currentId () { return currentId },
+    get hasOlder () { return hasOlder },
+    current: () => currentId === undefined ? undefined : conversations.get(currentId),
+
+    sortedConversations (): Conversation[] {
+      const activity = (c: Conversation) => c.lastMessage?.createdAt ?? c.createdAt
+      return [...conversations.values()].sort((a, b) => activity(b).localeCompare(activity(a)))
+    },
+
+    open (id: string): void {
+      currentId = id
+      messages = new Map()
+      hasOlder = false
+    },
+
+    addMessages (page: Message[], more: boolean): void {
+      for (const m of page) if (m.conversationId === currentId) messages.set(m.seq, m)
+      hasOlder = more
+    },
+
+    /** A created, edited or deleted message; `unread` when it is someone else's new one. */
+    applyMessage (m: Message, unread: boolean): void {
+      const c = conversations.get(m.conversationId)
+      if (c !== undefined) {
+        if (c.lastMessage === null || c.lastMessage.seq <= m.seq) c.lastMessage = m
+        c.lastSeq = Math.max(c.lastSeq, m.seq)
+        if (unread && m.conversationId !== currentId) c.unreadCount++
+      }
+      if (m.conversationId === currentId) messages.set(m.seq, m)
+    },
+
+    currentMessages: (): Message[] => [...messages.values()].sort((a, b) => a.seq - b.seq),
+    oldestSeq: (): number | undefined => messages.size === 0 ? undefined : Math.min(...messages.keys()),
+
+    reset (): void {
+      conversations.clear()
+      online.clear()
+      messages = new Map()
+      currentId = undefined
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// The SDK's REST side against the real server: typed calls, errors, and the
+// token lifecycle (refresh on 401, a single refresh for concurrent calls,
+// idempotent retries of a send whose answer was lost).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ApiError, createClient, type FetchLike, type Session } from '../src/client/index.js'
+import { client, register, uniqueName, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+let server: TestServer
+let api: Client
+
+beforeAll(async () => {
+  server = await startServer()
+  api = client(server.url)
+})
+afterAll(async () => { await server.close() })
+
+/** fetch that counts calls per path and can fail on demand. */
+function countingFetch (hook?: (url: string, init: any) => Promise<void> | void) {
+  const calls: string[] = []
+  const f: FetchLike = async (url, init) => {
+    calls.push(`${init.method} ${new URL(url).pathname}`)
+    await hook?.(url, init)
+    return fetch(url, init)
+  }
+  return { f, calls, count: (what: string) => calls.filter((c) => c === what).length }
+}
+
+describe('SDK auth and REST', () => {
+  it('registers, logs in and makes typed calls; errors carry API.md codes', async () => {
+    const sessions: Array<Session | null> = []
+    const sdk = createClient({ baseUrl: server.url, onSession: (s) => sessions.push(s) })
+    const name = uniqueName()
+    const session = await sdk.auth.register({ username: name, password: 'correct horse battery', displayName: 'Me' })
+    expect(session.user.username).toBe(name)
+    expect((await sdk.users.me()).id).toBe(session.user.id)
+
+    const other = await register(api)
+    const direct = await sdk.conversations.openDirect(other.user.id)
+    expect(direct.type).toBe('direct')
+    const m1 = await sdk.messages.send(direct.id, 'hello')
+    const m2 = await sdk.messages.send(direct.id, { body: 'again', replyToId: m1.id })
+    expect(m2.replyToId).toBe(m1.id)
+    expect(m1.clientMessageId).toEqual(expect.any(String))
+    const page = await sdk.messages.history(direct.id, { limit: 1 })
+    expect(page.messages.map((m) => m.body)).toEqual(['again'])
+    expect(page.hasMore).toBe(true)
+    const older = await sdk.messages.history(direct.id, { before: page.messages[0]!.seq, limit: 10 })
+    expect(older.messages.map((m) => m.body)).toEqual(['hello'])
+    const events = await sdk.messages.events(direct.id, { after: 0 })
+    expect(events.events.map((e) => e.type)).toEqual(['member.added', 'member.added', 'message.created', 'message.created'])
+    expect((await sdk.conversations.listAll()).map((c) => c.id)).toEqual([direct.id])
+    expect((await sdk.users.search(other.user.username)).users[0]).toMatchObject({ id: other.user.id, online: false })
+
+    const err = await sdk.messages.send(direct.id, '   ').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' })
+    await expect(sdk.conversations.get('0190a000-0000-7000-8000-000000000000')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' })
+    await expect(sdk.auth.login({ username: name, password: 'wrong password' })).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' })
+
+    await sdk.logout()
+    expect(sdk.session).toBeNull()
+    expect(sessions.at(-1)).toBeNull()
+    await expect(sdk.users.me()).rejects.toMatchObject({ status: 401 })
+  })
+
+  it('refreshes on a 401 and retries; concurrent calls share one refresh', async () => {
+    const account = await register(api)
+    const { f, count } = countingFetch()
+    // An access token the server refuses, with a valid refresh token.
+    const stale: Session = { user: account.user, accessToken: 'not.a.token', refreshToken: account.refreshToken, expiresAt: Date.now() + 600_000 }
+    const sdk = createClient({ baseUrl: server.url, fetch: f, session: stale })
+    const results = await Promise.all(Array.from({ length: 8 }, () => sdk.users.me()))
+    expect(results.every((u) => u.id === account.user.id)).toBe(true)
+    expect(count('POST /v1/auth/refresh')).toBe(1)
+    expect(sdk.session!.refreshToken).not.toBe(account.refreshToken)
+    // The session is intact (a second refresh with the rotated token would have revoked it).
+    await sdk.auth.refresh()
+    expect((await sdk.users.me()).id).toBe(account.user.id)
+  })
+
+  it('refreshes ahead of a locally known expiry', async () => {
+    const account = await register(api)
+    const { f, count } = countingFetch()
+    const sdk = createClient({
+      baseUrl: server.url,
+      fetch: f,
+      session: { user: account.user, accessToken: account.accessToken, refreshToken: account.refreshToken, expiresAt: Date.now() - 1 }
+    })
+    await sdk.users.me()
+    expect(count('POST /v1/auth/refresh')).toBe(1)
+    expect(count('GET /v1/me')).toBe(1)
+  })
+
+  it('reports unauthenticated when the refresh is refused', async () => {
+    const account = await register(api)
+    await api.post('/v1/auth/logout', { refreshToken: account.refreshToken })
+    const sdk = createClient({
+      baseUrl: server.url,
+      session: { user: account.user, accessToken: 'x.y.z', refreshToken: account.refreshToken, expiresAt: Date.now() + 600_000 }
+    })
+    let unauthenticated = 0
+    sdk.on('unauthenticated', () => { unauthenticated++ })
+    await expect(sdk.users.me()).rejects.toMatchObject({ status: 401 })
+    expect(unauthenticated).toBe(1)
+    expect(sdk.session).toBeNull()
+  })
+
+  it('retries a send whose answer was lost, without posting twice', async () => {
+    const [me, other] = await Promise.all([register(api), register(api)])
+    let lose = 1
+    const f: FetchLike = async (url, init) => {
+      const res = await fetch(url, init)
+      if (init.method === 'POST' && url.endsWith('/messages') && lose-- > 0) {
+        await res.text()
+        throw new TypeError('fetch failed') // the message was stored, the answer lost
+      }
+      return res
+    }
+    const sdk = createClient({ baseUrl: server.url, fetch: f, session: { ...me, expiresAt: Date.now() + 600_000 } })
+    const direct = await sdk.conversations.openDirect(other.user.id)
+    const sent = await sdk.messages.send(direct.id, 'exactly once')
+    const history = await sdk.messages.history(direct.id)
+    expect(history.messages.map((m) => m.id)).toEqual([sent.id])
+  })
+
+  it('answers a network failure with status 0', async () => {
+    const sdk = createClient({ baseUrl: 'http://127.0.0.1:1' })
+    await expect(sdk.auth.login({ username: 'nobody', password: 'whatever1' })).rejects.toMatchObject({ status: 0, code: 'NETWORK_ERROR', transient: true })
+  })
+})

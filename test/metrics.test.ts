@@ -1,0 +1,79 @@
+// GET /metrics: Prometheus text with live counters for HTTP, sockets, pushes,
+// post-to-push latency, broker lag and the database pool; optional token.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGroup, post } from './helpers/chat.js'
+import { client, expectError, register, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { connect } from './helpers/ws.js'
+
+/** The value of one sample line, e.g. value(text, 'ws_connections_open'). */
+function value (text: string, sample: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `))
+  return line === undefined ? Number.NaN : Number(line.slice(sample.length + 1))
+}
+
+describe('metrics', () => {
+  let server: TestServer
+  let api: Client
+  beforeAll(async () => {
+    server = await startServer()
+    api = client(server.url)
+  })
+  afterAll(async () => { await server.close() })
+
+  it('counts requests, sockets, pushes and their latency while the service works', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const sock = await connect(server.url, b.accessToken)
+    await sock.next((f) => f.type === 'ready')
+    for (let i = 0; i < 3; i++) {
+      await post(api, a, group.id, `m${i}`)
+      await sock.next((f) => f.type === 'message.created')
+    }
+    const res = await api.get('/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    const text = res.body as string
+    expect(value(text, 'ws_connections_open')).toBe(1)
+    expect(value(text, 'ws_frames_pushed_total{type="message.created"}')).toBe(3)
+    expect(value(text, 'ws_push_latency_seconds_count{type="message.created"}')).toBe(3)
+    expect(value(text, 'broker_lag_seconds_count{kind="events"}')).toBeGreaterThanOrEqual(4)
+    expect(value(text, 'http_requests_total{method="POST",route="/v1/conversations/:id/messages",status_code="201"}')).toBe(3)
+    expect(value(text, 'http_request_duration_seconds_count{method="POST",route="/v1/auth/register",status_code="201"}')).toBe(2)
+    expect(value(text, 'db_pool_connections_total')).toBeGreaterThanOrEqual(1)
+    expect(value(text, 'db_pool_requests_waiting')).toBe(0)
+    expect(value(text, 'db_pool_connections_max')).toBe(server.app.config.databasePoolSize)
+    expect(text).toContain('process_cpu_seconds_total')
+    await sock.close()
+  })
+})
+
+describe('metrics with a token', () => {
+  let server: TestServer
+  let api: Client
+  const token = 'metrics-token-0123456789'
+  beforeAll(async () => {
+    server = await startServer({ config: { metricsToken: token } })
+    api = client(server.url)
+  })
+  afterAll(async () => { await server.close() })
+
+  it('answers 401 without the bearer token and 200 with it', async () => {
+    expectError(await api.get('/metrics'), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/metrics', { headers: { authorization: 'Bearer wrong' } }), 401, 'UNAUTHORIZED')
+    const ok = await api.get('/metrics', { token })
+    expect(ok.status).toBe(200)
+    expect(ok.body).toContain('http_requests_total')
+  })
+})
+
+describe('metrics disabled', () => {
+  it('has no /metrics route', async () => {
+    const server = await startServer({ config: { metricsEnabled: false } })
+    try {
+      expectError(await client(server.url).get('/metrics'), 404, 'NOT_FOUND')
+    } finally {
+      await server.close()
+    }
+  })
+})

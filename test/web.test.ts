@@ -1,0 +1,142 @@
+// The web chat page in a real browser (Debian's chromium, driven by
+// playwright-core): two people register in two browser contexts, open a
+// direct conversation and chat; each sees the other's messages, typing and
+// presence live; history pages back. Screenshots go to test/artifacts/.
+import { execSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildWeb } from '../.config/build-web.js'
+import { client, uniqueName } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run', '--disable-quic']
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url))
+const PASSWORD = 'correct horse battery'
+
+/** Installs Debian's chromium when it is missing (needs root, as in CI). */
+function ensureChromium () {
+  if (existsSync(CHROMIUM)) return
+  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: run \`apt-get update && apt-get install -y chromium\` as root`)
+  execSync('apt-get update && apt-get install -y chromium', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
+let server: TestServer
+let browser: Browser
+const problems: string[] = []
+
+beforeAll(async () => {
+  ensureChromium()
+  await buildWeb()
+  await mkdir(ARTIFACTS, { recursive: true })
+  server = await startServer()
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+}, 600_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function newPage (who: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } })
+  const page = await context.newPage()
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${who}: ${m.text()}`) })
+  page.on('pageerror', (err) => problems.push(`${who}: ${err.message}`))
+  page.on('response', (res) => { if (res.status() >= 400) problems.push(`${who}: ${res.status()} ${res.url()}`) })
+  await page.goto(server.url)
+  return page
+}
+
+async function registerIn (page: Page, username: string, displayName: string) {
+  await page.fill('#username', username)
+  await page.fill('#password', PASSWORD)
+  await page.fill('#display-name', displayName)
+  await page.click('#register-button')
+  await page.waitForSelector('#chat:not([hidden])')
+  await page.waitForSelector('body[data-connection="live"]')
+}
+
+async function send (page: Page, text: string) {
+  await page.fill('#message-input', text)
+  await page.click('#send')
+}
+
+const message = (page: Page, text: string) => page.locator('#message-list .message .body', { hasText: text })
+
+describe('web chat page', () => {
+  it('serves the page with its CSP and strict headers', async () => {
+    const res = await fetch(server.url)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await res.text()).toContain('<script type="module" src="/app.js"></script>')
+    expect((await fetch(`${server.url}/app.js`)).status).toBe(200)
+    expect((await fetch(`${server.url}/nope.js`)).status).toBe(404)
+  })
+
+  it('two people register, open a direct conversation and chat live, with typing, presence and history', async () => {
+    const alice = uniqueName('alice')
+    const bob = uniqueName('bob')
+    const pageA = await newPage('alice')
+    await pageA.screenshot({ path: `${ARTIFACTS}web-login.png` })
+    await registerIn(pageA, alice, 'Alice')
+    const pageB = await newPage('bob')
+    await registerIn(pageB, bob, 'Bob')
+
+    // Alice opens the conversation with Bob by username and writes first.
+    await pageA.fill('#new-chat-username', bob)
+    await pageA.click('#new-chat button')
+    await expect.poll(() => pageA.textContent('#conversation-title')).toBe('Bob')
+    await expect.poll(() => pageA.textContent('#conversation-presence')).toBe('online')
+    await send(pageA, 'Hi Bob, this is Alice')
+    await message(pageA, 'Hi Bob, this is Alice').waitFor()
+
+    // Bob sees the new conversation arrive live and opens it.
+    await pageB.locator('#conversations li', { hasText: 'Alice' }).click()
+    await message(pageB, 'Hi Bob, this is Alice').waitFor()
+    await expect.poll(() => pageB.textContent('#conversation-presence')).toBe('online')
+
+    // Typing reaches Alice; Bob's answer shows up on Alice's page without a reload.
+    await pageB.fill('#message-input', 'Hello Ali')
+    await pageB.type('#message-input', 'c')
+    await expect.poll(() => pageA.textContent('#typing')).toBe('Bob is typing…')
+    await pageB.fill('#message-input', '')
+    await send(pageB, 'Hello Alice! Nice to meet you.')
+    await message(pageA, 'Hello Alice! Nice to meet you.').waitFor()
+    await send(pageA, 'Likewise, Bob!')
+    await message(pageB, 'Likewise, Bob!').waitFor()
+    expect(await pageA.locator('#message-list .message.mine').count()).toBe(2)
+    expect(await pageB.locator('#message-list .message.mine').count()).toBe(1)
+    await pageA.screenshot({ path: `${ARTIFACTS}web-alice.png` })
+    await pageB.screenshot({ path: `${ARTIFACTS}web-bob.png` })
+
+    // History: 40 more messages from another session of Alice, then Bob pages back.
+    const api = client(server.url)
+    const login = await api.post('/v1/auth/login', { username: alice, password: PASSWORD })
+    const conversationId = await pageB.getAttribute('#conversations li.active', 'data-id')
+    for (let i = 1; i <= 40; i++) {
+      await api.post(`/v1/conversations/${conversationId}/messages`, { body: `numbered ${i}` }, { token: login.body.accessToken })
+    }
+    await message(pageB, 'numbered 40').waitFor()
+    await pageB.reload()
+    await pageB.waitForSelector('body[data-connection="live"]')
+    await pageB.locator('#conversations li', { hasText: 'Alice' }).click()
+    await message(pageB, 'numbered 40').waitFor()
+    expect(await message(pageB, 'Hi Bob, this is Alice').count()).toBe(0)
+    await pageB.click('#load-older')
+    await message(pageB, 'Hi Bob, this is Alice').waitFor()
+    expect(await pageB.locator('#load-older').isHidden()).toBe(true)
+    expect(await pageB.locator('#message-list .message').count()).toBe(43)
+
+    // Presence: Bob leaves, Alice sees him go offline after the grace period.
+    await pageB.context().close()
+    await expect.poll(() => pageA.textContent('#conversation-presence'), { timeout: 15_000 }).toBe('offline')
+    await pageA.screenshot({ path: `${ARTIFACTS}web-alice-bob-offline.png` })
+    expect(problems).toEqual([])
+  }, 90_000)
+})
