@@ -128,11 +128,14 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
     expect(profile.body).toMatchObject({ online: false, lastSeenAt: offline.data.lastSeenAt })
   })
 
-  it('a logout on process 1 closes that session\'s socket on process 2 with 4001', async () => {
+  it('a logout on process 1 closes that session\'s socket on process 2 with 4001, and its token stops working there', async () => {
     const [a] = await users(api1, 1)
+    // Process 2 has seen the session live (and caches that briefly).
+    expect((await api2.get('/v1/me', { token: a.accessToken })).status).toBe(200)
     const s = await open(p2, a.accessToken)
     expect((await api1.post('/v1/auth/logout', { refreshToken: a.refreshToken })).status).toBe(204)
     expect((await s.closed).code).toBe(4001)
+    expect((await api2.get('/v1/me', { token: a.accessToken })).status).toBe(401)
   })
 
   // Last: process 2 does not come back.

@@ -14,6 +14,8 @@ declare module 'fastify' {
     authenticate (request: FastifyRequest): Promise<void>
     /** Verifies an access token (signature, expiry, live session); throws a 401 AppError. */
     verifyAccessToken (token: string): Promise<Auth>
+    /** Drops a session from the short-lived cache of live sessions (revoked elsewhere). */
+    forgetSession (sessionId: string): void
   }
   interface FastifyRequest {
     auth: Auth
@@ -32,6 +34,7 @@ const SESSION_CACHE_TTL_MS = 5_000
 export default fp(async (app) => {
   const activeSessions = new LRUCache<string, true>({ max: 100_000, ttl: SESSION_CACHE_TTL_MS })
   app.sessionEvents.on('revoked', ({ sessionId }) => { activeSessions.delete(sessionId) })
+  app.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
 
   async function checkSession (claims: AccessClaims): Promise<Auth> {
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized()

@@ -89,6 +89,8 @@ export default fp<RealtimeOptions>(async (app, opts) => {
           observer.framePushed(message.type, hub.deliver(message.userIds, message.frame, message.exceptConnectionId))
           break
         case 'session.revoked':
+          // Revoked on another process: this one's session cache must not keep it alive.
+          app.forgetSession(message.sessionId)
           hub.closeSession(message.sessionId, CloseCode.sessionEnded, 'session ended')
           break
       }
@@ -148,4 +150,4 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     await presence.close()
     await broker.close()
   })
-}, { name: 'realtime', dependencies: ['db', 'accounts', 'config'] })
+}, { name: 'realtime', dependencies: ['db', 'accounts', 'authenticate', 'config'] })
