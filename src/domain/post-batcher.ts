@@ -148,15 +148,23 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       for (const p of batch) p.reject(err)
       return
     }
+    // A connection lost while checked out also emits 'error'; the failed
+    // query reports it, so the event itself must not crash the process.
+    const onLost = () => {}
+    client.on('error', onLost)
+    const release = (err?: Error) => {
+      client.off('error', onLost)
+      client.release(err)
+    }
     let result: Awaited<ReturnType<typeof execute>>
     try {
       await client.query('BEGIN')
       result = await execute(client, batch)
       await client.query('COMMIT')
-      client.release()
+      release()
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
-      client.release(isDatabaseUnavailable(err) ? err as Error : undefined)
+      release(isDatabaseUnavailable(err) ? err as Error : undefined)
       if (isUniqueViolation(err)) {
         // Another process stored one of these clientMessageIds meanwhile:
         // resolve each post on its own, which returns that original.

@@ -15,6 +15,7 @@ let proc: ServerProcess | undefined
 let database: EmbeddedPostgres | undefined
 let dir: string | undefined
 afterAll(async () => {
+  if (proc !== undefined && proc.child.exitCode !== 0 && proc.child.exitCode !== null) process.stdout.write(`server exited ${proc.child.exitCode}:\n${proc.stderr()}\n${proc.stdout().slice(-3000)}\n`)
   if (proc?.child.exitCode === null) proc.child.kill('SIGKILL')
   await database?.stop()
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
