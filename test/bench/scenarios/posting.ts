@@ -1,0 +1,92 @@
+// Scenario 2, posting: acknowledged REST posts per second (each answered
+// after its commit) at 1, 8 and 32 concurrent senders, against raw
+// single-row INSERTs through `pg` at the same concurrency. Repetitions
+// alternate between the two, so that noise from the machine hits both alike.
+import type { BenchContext } from '../harness/context.js'
+import { sleep } from '../harness/processes.js'
+import { startWorker, type Worker } from '../harness/rpc.js'
+import { Seeder } from '../harness/seed.js'
+import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { figure, medianLatency, ratio, type Figure, type Latency } from '../harness/stats.js'
+import type { LoopMark } from '../loadgen/loops.js'
+import type { BenchOptions } from '../options.js'
+
+const LOADGEN = new URL('../loadgen/posting.ts', import.meta.url)
+const RAW = new URL('../baselines/raw-insert.ts', import.meta.url)
+
+export interface PostingLevel {
+  concurrency: number
+  ours: { perSec: Figure, latencyMs: Latency & { reps: Latency[] }, failed: number }
+  rawInsert: { perSec: Figure, latencyMs: Latency & { reps: Latency[] }, failed: number }
+  ratio: number
+}
+
+export interface PostingResult { levels: PostingLevel[], lastError?: string }
+
+async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number): Promise<LoopMark> {
+  await w.call('start', { concurrency })
+  try {
+    await sleep(warmupMs)
+    await w.call('mark')
+    await sleep(windowMs)
+    return await w.call<LoopMark>('mark')
+  } finally {
+    await w.call('stop')
+  }
+}
+
+export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<PostingResult> {
+  const levels = [...o.postingConcurrency].sort((a, b) => a - b)
+  const max = levels[levels.length - 1]!
+  const databaseUrl = await ctx.createDatabase('bench_posting')
+  const seeder = new Seeder(databaseUrl, ctx.jwtSecret)
+  let senders: Array<{ token: string, conversationId: string }>
+  try {
+    const users = await seeder.users(2 * max, 'p')
+    const directs = await seeder.directs(users, Array.from({ length: max }, (_, i): [number, number] => [i, max + i]))
+    senders = directs.map((d, i) => ({ token: users[i]!.token, conversationId: d.id }))
+  } finally {
+    await seeder.close()
+  }
+
+  let server: ServerUnderTest | undefined
+  const loadgen = startWorker(LOADGEN)
+  const raw = startWorker(RAW)
+  const ours = new Map<number, LoopMark[]>(levels.map((c) => [c, []]))
+  const rawMarks = new Map<number, LoopMark[]>(levels.map((c) => [c, []]))
+  let lastError: string | undefined
+  try {
+    server = await startSwitchboard(ctx, { databaseUrl })
+    await loadgen.call('init', { url: server.url, senders, maxSockets: max })
+    await raw.call('init', { databaseUrl, concurrency: max })
+    const warmup = Math.min(o.warmupMs, 1_000)
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const c of levels) {
+        log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)
+        const a = await window(loadgen, c, warmup, o.postingWindowMs)
+        const b = await window(raw, c, warmup, o.postingWindowMs)
+        lastError = a.error ?? b.error ?? lastError
+        ours.get(c)!.push(a)
+        rawMarks.get(c)!.push(b)
+      }
+    }
+    await raw.call('close')
+  } finally {
+    loadgen.kill()
+    raw.kill()
+    await server?.stop()
+  }
+  const side = (marks: LoopMark[]) => ({
+    perSec: figure(marks.map((m) => m.perSec)),
+    latencyMs: medianLatency(marks.map((m) => m.latency)),
+    failed: marks.reduce((s, m) => s + m.failed, 0)
+  })
+  return {
+    levels: levels.map((c) => {
+      const a = side(ours.get(c)!)
+      const b = side(rawMarks.get(c)!)
+      return { concurrency: c, ours: a, rawInsert: b, ratio: ratio(a.perSec.median, b.perSec.median) }
+    }),
+    ...(lastError === undefined ? {} : { lastError })
+  }
+}
