@@ -21,6 +21,7 @@ export interface BenchResults {
     machine: { cpuModel: string, cores: number, memoryGiB: number, loadAverageBefore: number[], loadAverageAfter: number[] }
     node: string
     postgres: string
+    postgresSettings: Record<string, string>
     options: BenchOptions
   }
   scenarios: {
@@ -51,11 +52,12 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
   const ctx = current = await createContext(log)
   const scenarios: BenchResults['scenarios'] = {}
   try {
-    const { rows } = await import('pg').then(async ({ default: pg }) => {
+    const { rows, settings } = await import('pg').then(async ({ default: pg }) => {
       const client = new pg.Client(await ctx.createDatabase('bench_probe'))
       await client.connect()
       try {
-        return await client.query<{ server_version: string }>('SHOW server_version')
+        const setting = async (name: string) => (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!
+        return { rows: [{ server_version: await setting('server_version') }], settings: { synchronous_commit: await setting('synchronous_commit'), fsync: await setting('fsync'), wal_sync_method: await setting('wal_sync_method') } }
       } finally {
         await client.end()
       }
@@ -93,6 +95,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
         },
         node: process.version,
         postgres,
+        postgresSettings: settings,
         options: o
       },
       scenarios

@@ -105,7 +105,7 @@ export async function runConnections (ctx: BenchContext, o: BenchOptions, log: (
   } finally {
     await seeder.close()
   }
-  const settleMs = o.quick ? 1_000 : 3_000
+  const settleMs = o.quick ? 500 : 3_000
   const oursReps: Sample[][] = []
   const bareReps: Sample[][] = []
   for (let rep = 0; rep < o.reps; rep++) {

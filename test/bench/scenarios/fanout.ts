@@ -44,7 +44,7 @@ export async function driveFanout (ctx: BenchContext, o: BenchOptions, target: T
   const loadgen = startWorker(LOADGEN)
   try {
     const connected = await loadgen.call<{ sockets: number, ms: number }>('connect', { url: target.url, mode: target.mode, topologyFile })
-    await sleep(1_000) // presence frames of the connect burst settle
+    await sleep(o.quick ? 500 : 1_000) // presence frames of the connect burst settle
     const phase = { reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: ctx.postgresPids }
     const saturation = summarizePhase(await runPhase(loadgen, { senders: o.senders }, { ...phase, ...(opts.midWindow === undefined ? {} : { midWindow: opts.midWindow }) }))
     const run: SystemRun = { connectMs: connected.ms, saturation }

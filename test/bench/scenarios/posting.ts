@@ -59,7 +59,7 @@ export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line
     server = await startSwitchboard(ctx, { databaseUrl })
     await loadgen.call('init', { url: server.url, senders, maxSockets: max })
     await raw.call('init', { databaseUrl, concurrency: max })
-    const warmup = Math.min(o.warmupMs, 1_000)
+    const warmup = o.quick ? 250 : 1_000
     for (let rep = 0; rep < o.reps; rep++) {
       for (const c of levels) {
         log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)

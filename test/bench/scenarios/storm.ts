@@ -61,15 +61,16 @@ export async function runStorm (ctx: BenchContext, o: BenchOptions, log: (line: 
     await loadgen.call('startPosting', { rate: o.stormPostRate })
     const catchUp: number[] = []
     const perClient: Latency[] = []
+    const liveMs = o.quick ? 300 : 1_000
     for (let rep = 0; rep < o.reps; rep++) {
-      await sleep(500)
+      await sleep(liveMs)
       log(`storm: repetition ${rep + 1}/${o.reps}: ${n} clients drop, ${o.stormOutageMs} ms away, reconnect`)
       await loadgen.call('drop')
       await sleep(o.stormOutageMs)
       const r = await loadgen.call<{ allMs: number, perClientMs: Latency }>('reconnect', undefined, 300_000)
       catchUp.push(r.allMs)
       perClient.push(r.perClientMs)
-      await sleep(500)
+      await sleep(liveMs)
     }
     const { posted } = await loadgen.call<{ posted: number }>('stopPosting')
     await sleep(300)
