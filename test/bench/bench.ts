@@ -1,8 +1,10 @@
 // Runs the chosen scenarios once each, in order, on one embedded PostgreSQL,
 // and collects their results with the facts of the machine they ran on.
 import { cpus, loadavg, totalmem } from 'node:os'
+import { resolve } from 'node:path'
 import { createContext, ensureBuild, type BenchContext } from './harness/context.js'
 import { killAll } from './harness/processes.js'
+import { profileServers } from './harness/server.js'
 import type { BenchOptions, ScenarioName } from './options.js'
 import { runConnections } from './scenarios/connections.js'
 import { runFanout } from './scenarios/fanout.js'
@@ -48,6 +50,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
   const started = new Date()
   const loadBefore = loadavg()
   ensureBuild(o.forceBuild, log)
+  profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
   log('starting the embedded PostgreSQL')
   const ctx = current = await createContext(log)
   const scenarios: BenchResults['scenarios'] = {}

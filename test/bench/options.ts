@@ -29,6 +29,8 @@ export interface BenchOptions {
   stormPostRate: number
   out: string | undefined
   forceBuild: boolean
+  /** Folder for CPU profiles of the servers (node --cpu-prof); unset: no profiling. */
+  cpuProfDir: string | undefined
 }
 
 export function presets (quick: boolean): BenchOptions {
@@ -53,7 +55,8 @@ export function presets (quick: boolean): BenchOptions {
     stormOutageMs: quick ? 800 : 2_000,
     stormPostRate: quick ? 100 : 200,
     out: undefined,
-    forceBuild: false
+    forceBuild: false,
+    cpuProfDir: undefined
   }
 }
 
@@ -70,7 +73,9 @@ export const USAGE = `npm run bench -- [options]
   --storm-clients N       clients of the reconnect storm (default 1000)
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
-  --build                 rebuild the server even when dist/ looks up to date`
+  --build                 rebuild the server even when dist/ looks up to date
+  --cpu-prof DIR          run the servers under node --cpu-prof, profiles into DIR
+                          (summarize one with: npx tsx test/bench/profile-top.ts FILE)`
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
 const int = (flag: string, v: string | undefined): number => {
@@ -113,6 +118,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
         break
       }
       case '--out': o.out = value(); break
+      case '--cpu-prof': o.cpuProfDir = value(); break
       default: throw new Error(`unknown option ${flag}\n${USAGE}`)
     }
   }

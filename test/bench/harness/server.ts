@@ -29,6 +29,10 @@ export interface ServerOptions {
 // Settings a developer's shell might carry; the bench decides them itself.
 const OWN_SETTINGS = Object.keys(EnvSchema.properties)
 
+let profileDir: string | undefined
+/** With a folder, servers run under --cpu-prof and stop gracefully so that their profiles get written. */
+export function profileServers (dir: string | undefined): void { profileDir = dir }
+
 export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions): Promise<ServerUnderTest> {
   const port = await freePort()
   const base: Record<string, string> = {}
@@ -55,7 +59,8 @@ export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions):
         }),
     ...opts.env
   }
-  const args = [...(opts.nodeArgs ?? []), join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
+  const profiling = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
+  const args = [...profiling, ...(opts.nodeArgs ?? []), join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
   const proc = spawnTracked(process.execPath, args, env, 'SIGKILL')
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
@@ -69,6 +74,12 @@ export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions):
     output: proc.output,
     async stop () {
       const all = pids()
+      if (profileDir !== undefined) {
+        // A cluster's primary stops its workers; a profile is written on a clean exit only.
+        await killPid(proc.pid, 'SIGTERM', 30_000)
+        await Promise.all(all.slice(1).map((pid) => killPid(pid, 'SIGTERM', 30_000)))
+        return
+      }
       await Promise.all(all.map((pid) => killPid(pid, 'SIGKILL')))
     }
   }
