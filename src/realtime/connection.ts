@@ -13,9 +13,13 @@ export interface ConnectionLimits {
 const STRIKE_LIMIT = 20
 const STRIKE_WINDOW_MS = 60_000
 
+/** The byte stream under a WebSocket (its TCP socket), for coalescing writes. */
+export interface Corkable { cork (): void, uncork (): void }
+
 export class Connection {
   alive = true
   private closing = false
+  private corked = false
   private strikes: number[] = []
   private typingTokens: number
   private typingRefilledAt = Date.now()
@@ -27,7 +31,8 @@ export class Connection {
     readonly id: string,
     readonly userId: string,
     readonly sessionId: string,
-    private readonly limits: ConnectionLimits
+    private readonly limits: ConnectionLimits,
+    private readonly stream?: Corkable
   ) {
     this.typingTokens = limits.typingPerSecond * 2
   }
@@ -48,6 +53,24 @@ export class Connection {
       return
     }
     this.socket.send(data)
+  }
+
+  /**
+   * Holds this socket's writes until uncork(), so that the frames it gets in
+   * one turn of the event loop leave in one write (one system call, the main
+   * cost of a push) instead of one each. False when already held.
+   */
+  cork (): boolean {
+    if (this.corked || this.stream === undefined) return false
+    this.stream.cork()
+    this.corked = true
+    return true
+  }
+
+  uncork (): void {
+    if (!this.corked) return
+    this.corked = false
+    this.stream!.uncork()
   }
 
   sendJson (frame: object): void {

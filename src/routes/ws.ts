@@ -54,7 +54,8 @@ export default async function wsRoutes (app: FastifyInstance) {
     onRequest: authenticateUpgrade,
     schema: { hide: true }
   }, (socket, request) => {
-    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits)
+    // request.raw.socket is the TCP socket the WebSocket took over at the upgrade.
+    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits, request.raw.socket)
     const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
 
     // Listeners go on before anything async, or early frames would be lost.
