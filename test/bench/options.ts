@@ -41,7 +41,7 @@ export function presets (quick: boolean): BenchOptions {
     windowMs: quick ? 800 : 5_000,
     warmupMs: quick ? 400 : 2_000,
     receivers: quick ? 500 : 1_000,
-    senders: 32,
+    senders: 128,
     rate: 500,
     postingConcurrency: [1, 8, 32],
     postingWindowMs: quick ? 500 : 3_000,
@@ -65,7 +65,7 @@ export const USAGE = `npm run bench -- [options]
   --scenarios a,b         subset of: ${SCENARIOS.join(', ')}
   --reps N                repetitions per figure (median reported; at least 3)
   --receivers N           fan-out receivers (default 1000; e.g. 10000)
-  --senders N             closed-loop senders when saturating (default 32)
+  --senders N             closed-loop senders when saturating (default 128)
   --rate N                posts/s of the post-to-push latency measurement (default 500)
   --window-ms N           length of one repetition of the throughput scenarios
   --connections A,B       idle connection counts (default 10000,20000)

@@ -50,6 +50,12 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
     }
   }
 
+  if (s.posting !== undefined) {
+    notes.push('posting CPU (cores: server / PostgreSQL / load generator): ' + s.posting.levels.map((l) =>
+      `${l.concurrency} concurrent: Switchboard ${dec(l.ours.serverCores.median)} / ${dec(l.ours.dbCores.median)} / ${dec(l.ours.loadgenCores.median)}, ` +
+      `raw INSERT – / ${dec(l.rawInsert.dbCores.median)} / ${dec(l.rawInsert.loadgenCores.median)}`).join('; '))
+  }
+
   if (s.connections !== undefined) {
     const c = s.connections
     c.ours.forEach((l, i) => {

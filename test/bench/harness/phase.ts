@@ -3,7 +3,7 @@
 // counts and the CPU seconds of the server processes (utime + stime deltas),
 // of the load generator and of PostgreSQL over the same window.
 import { performance } from 'node:perf_hooks'
-import { cpuSeconds, sleep } from './processes.js'
+import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from './processes.js'
 import type { Worker } from './rpc.js'
 import { figure, medianLatency, type Figure, type Latency } from './stats.js'
 
@@ -42,11 +42,10 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
     await loadgen.call('mark')
     for (let rep = 0; rep < o.reps; rep++) {
       const pids = o.serverPids()
-      const dbPids = o.dbPids()
       const t0 = performance.now()
       const cpu0 = cpuSeconds(pids)
       const load0 = cpuSeconds([loadgen.pid])
-      const db0 = cpuSeconds(dbPids)
+      const db0 = cpuSnapshot(o.dbPids())
       if (o.midWindow === undefined) await sleep(o.windowMs)
       else {
         await sleep(o.windowMs / 2)
@@ -65,7 +64,7 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
         serverCores: cpu / seconds,
         deliveriesPerCpuSec: cpu > 0 ? m.deliveries / cpu : NaN,
         loadgenCores: (cpuSeconds([loadgen.pid]) - load0) / seconds,
-        dbCores: (cpuSeconds(dbPids) - db0) / seconds,
+        dbCores: cpuSince(db0, o.dbPids()) / seconds,
         latency: m.latency,
         frameBytes: m.frameBytes
       })

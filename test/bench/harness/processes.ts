@@ -101,6 +101,21 @@ export function cpuSeconds (pids: number[]): number {
   return ticks / ticksPerSecond()
 }
 
+/**
+ * CPU seconds of each process, to diff later with cpuSince: unlike two sums,
+ * a process that ends in between (a database backend) cannot make the
+ * difference negative; one that starts in between counts from its start.
+ */
+export function cpuSnapshot (pids: number[]): Map<number, number> {
+  return new Map(pids.map((pid) => [pid, cpuSeconds([pid])]))
+}
+
+export function cpuSince (before: Map<number, number>, pids: number[]): number {
+  let total = 0
+  for (const pid of pids) total += cpuSeconds([pid]) - (before.get(pid) ?? 0)
+  return total
+}
+
 /** Resident set size in KiB (VmRSS of /proc/<pid>/status). */
 export function rssKiB (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
