@@ -20,11 +20,12 @@ export class Connection {
   alive = true
   private closing = false
   private corked = false
-  private strikes: number[] = []
+  // Allocated on first use: most sockets never send a typing frame or a bad
+  // one, and every byte here is multiplied by the idle connections held.
+  private strikes: number[] | undefined
   private typingTokens: number
   private typingRefilledAt = Date.now()
-  /** Membership answers for typing frames, briefly cached per socket. */
-  readonly memberCache = new Map<string, { member: boolean, at: number }>()
+  private members: Map<string, { member: boolean, at: number }> | undefined
 
   constructor (
     readonly socket: WebSocket,
@@ -35,6 +36,11 @@ export class Connection {
     private readonly stream?: Corkable
   ) {
     this.typingTokens = limits.typingPerSecond * 2
+  }
+
+  /** Membership answers for typing frames, briefly cached per socket. */
+  get memberCache (): Map<string, { member: boolean, at: number }> {
+    return (this.members ??= new Map())
   }
 
   get open (): boolean {
@@ -88,7 +94,7 @@ export class Connection {
   /** Records a rejected frame; true when the peer has misbehaved too often. */
   strike (): boolean {
     const now = Date.now()
-    this.strikes = this.strikes.filter((t) => now - t < STRIKE_WINDOW_MS)
+    this.strikes = (this.strikes ?? []).filter((t) => now - t < STRIKE_WINDOW_MS)
     this.strikes.push(now)
     return this.strikes.length > STRIKE_LIMIT
   }
