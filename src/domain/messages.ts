@@ -5,9 +5,10 @@
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from '../realtime/events.js'
-import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
+import { createConversationsRepository } from '../repositories/conversations.js'
 import { createEventsRepository } from '../repositories/events.js'
 import { createMessagesRepository, type HistoryCursor, type MessageRow } from '../repositories/messages.js'
+import { createPagesRepository } from '../repositories/pages.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { inTransaction, toChatEvent, type Tx } from './event-log.js'
@@ -21,14 +22,8 @@ export interface MessageDeps { prisma: PrismaClient, pool: pg.Pool, publisher: R
 
 export function createMessageService (deps: MessageDeps) {
   const { prisma, publisher } = deps
-  const conversations = createConversationsRepository(prisma)
   const messages = createMessagesRepository(prisma)
-
-  async function requireMember (conversationId: string, userId: string): Promise<MemberRow> {
-    const me = await conversations.findMember(conversationId, userId)
-    if (me === null) throw notFound('Conversation')
-    return me
-  }
+  const pages = createPagesRepository(deps.pool)
 
   /** Locks the conversation and finds a message the caller can see. */
   async function lockMessage (tx: Tx, userId: string, conversationId: string, messageId: string) {
@@ -147,16 +142,16 @@ export function createMessageService (deps: MessageDeps) {
     /** A page of history from the caller's joining on: newest first (before, or neither), oldest first (after). */
     async history (userId: string, conversationId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
       if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
-      const me = await requireMember(conversationId, userId)
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
-      const rows = await messages.page(conversationId, cursor, me.joinedSeq, opts.limit)
+      const rows = await pages.history(conversationId, userId, cursor, opts.limit + 1)
+      if (rows === null) throw notFound('Conversation')
       return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
     },
 
     /** Events after `after`, ascending, from the caller's joining on. */
     async events (userId: string, conversationId: string, opts: { after: number, limit: number }) {
-      const me = await requireMember(conversationId, userId)
-      const rows = await createEventsRepository(prisma).page(conversationId, opts.after, me.joinedSeq, opts.limit)
+      const rows = await pages.events(conversationId, userId, opts.after, opts.limit + 1)
+      if (rows === null) throw notFound('Conversation')
       return { events: rows.slice(0, opts.limit).map(toChatEvent), hasMore: rows.length > opts.limit }
     }
   }

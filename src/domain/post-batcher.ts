@@ -65,7 +65,11 @@ export function createPostBatcher (deps: PostBatcherDeps) {
     const members = found.size === 0 ? [] : await repo.activeMembers([...found])
     const joined = new Map(members.map((m) => [`${m.conversationId}|${m.userId}`, m.joinedSeq]))
     const recipients = new Map<string, string[]>()
-    for (const m of members) recipients.set(m.conversationId, [...(recipients.get(m.conversationId) ?? []), m.userId])
+    for (const m of members) {
+      const list = recipients.get(m.conversationId)
+      if (list === undefined) recipients.set(m.conversationId, [m.userId])
+      else list.push(m.userId)
+    }
 
     let live = batch.filter((p) => {
       if (joined.has(`${p.conversationId}|${p.userId}`)) return true
@@ -135,7 +139,13 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       const views = rows.map(toMessage)
       await repo.insert(rows, views.map((v) => JSON.stringify(v)))
       live.forEach((p, i) => outcomes.set(p, { ok: { message: views[i]!, created: true } }))
-      for (const id of counts.keys()) published.push({ conversationId: id, rows: rows.filter((r) => r.conversationId === id) })
+      const byConversation = new Map<string, MessageRow[]>()
+      for (const r of rows) {
+        const list = byConversation.get(r.conversationId)
+        if (list === undefined) byConversation.set(r.conversationId, [r])
+        else list.push(r)
+      }
+      for (const [conversationId, list] of byConversation) published.push({ conversationId, rows: list })
     }
     return { outcomes, published, recipients }
   }

@@ -1,10 +1,19 @@
 // Who is connected to this process: user id -> open connections. Frames are
-// encoded once by the caller and written to every socket as they are.
+// encoded once by the caller and written to every socket as they are; the
+// frames one socket gets in one turn of the event loop leave in one write.
 import type { Connection } from './connection.js'
 
 export class Hub {
   private readonly byUser = new Map<string, Set<Connection>>()
   private count = 0
+  private corked: Connection[] = []
+  // Runs once the current synchronous work (and its microtasks) is done:
+  // everything delivered until then goes out in one write per socket.
+  private readonly uncorkAll = () => {
+    const corked = this.corked
+    this.corked = []
+    for (const conn of corked) conn.uncork()
+  }
 
   add (conn: Connection): void {
     let set = this.byUser.get(conn.userId)
@@ -40,6 +49,10 @@ export class Hub {
       if (set === undefined) continue
       for (const conn of set) {
         if (conn.id === exceptConnectionId) continue
+        if (conn.cork()) {
+          if (this.corked.length === 0) process.nextTick(this.uncorkAll)
+          this.corked.push(conn)
+        }
         conn.send(data)
         sent++
       }

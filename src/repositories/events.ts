@@ -46,15 +46,6 @@ export function createEventsRepository (db: Db) {
       await db.event.createMany({
         data: events.map((e) => ({ ...e, data: e.data as Prisma.InputJsonValue }))
       })
-    },
-
-    /** Events after `afterSeq` (and from `fromSeq` on), ascending; one more than `limit` tells whether more exist. */
-    page (conversationId: string, afterSeq: number, fromSeq: number, limit: number) {
-      return db.event.findMany({
-        where: { conversationId, seq: { gt: afterSeq, gte: fromSeq } },
-        orderBy: { seq: 'asc' },
-        take: limit + 1
-      })
     }
   }
 }

@@ -1,4 +1,4 @@
-// Data access for messages. Keyset pages on (conversation_id, seq), never OFFSET.
+// Data access for messages (writes and lookups; pages are in pages.ts).
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 
 type Db = PrismaClient | Prisma.TransactionClient
@@ -52,20 +52,6 @@ export function createMessagesRepository (db: Db) {
     findByClientId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRow | null> {
       return db.message.findUnique({
         where: { conversationId_senderId_clientMessageId: { conversationId, senderId, clientMessageId } },
-        select: messageSelect
-      })
-    },
-
-    /** A page from `fromSeq` on; one more row than `limit` tells whether more exist. */
-    page (conversationId: string, cursor: HistoryCursor, fromSeq: number, limit: number): Promise<MessageRow[]> {
-      const ascending = 'after' in cursor
-      const seq: Prisma.IntFilter = { gte: fromSeq }
-      if ('before' in cursor) seq.lt = cursor.before
-      if ('after' in cursor) seq.gt = cursor.after
-      return db.message.findMany({
-        where: { conversationId, seq },
-        orderBy: { seq: ascending ? 'asc' : 'desc' },
-        take: limit + 1,
         select: messageSelect
       })
     },

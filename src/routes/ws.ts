@@ -2,6 +2,7 @@
 // bad one gets a plain HTTP 401 and no socket is ever opened.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
 import { AppError, unauthorized } from '../domain/errors.js'
 import { Connection } from '../realtime/connection.js'
 import { CloseCode, parseClientFrame } from '../realtime/protocol.js'
@@ -18,8 +19,11 @@ function bearerToken (request: FastifyRequest): string | undefined {
 export default async function wsRoutes (app: FastifyInstance) {
   const { hub, repo } = app.realtime
   const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
+  // The HTTP response of each upgrade, until the socket is handed over.
+  const upgrades = new WeakMap<FastifyRequest['raw'], ServerResponse>()
 
-  async function authenticateUpgrade (request: FastifyRequest, _reply: FastifyReply) {
+  async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply) {
+    upgrades.set(request.raw, reply.raw)
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
     request.auth = await app.verifyAccessToken(token)
@@ -54,8 +58,26 @@ export default async function wsRoutes (app: FastifyInstance) {
     onRequest: authenticateUpgrade,
     schema: { hide: true }
   }, (socket, request) => {
-    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits)
-    const log = request.log.child({ connectionId: conn.id, userId: conn.userId })
+    // request.raw.socket is the TCP socket the WebSocket took over at the upgrade.
+    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits, request.raw.socket)
+    const reqId = request.id
+    // Made when needed (rarely): a logger kept per socket costs memory on every idle connection.
+    const log = () => app.log.child({ reqId, connectionId: conn.id, userId: conn.userId })
+
+    // Nothing of the upgrade's HTTP exchange has to outlive it, but two
+    // references would keep it (request, reply, headers, loggers: several KiB
+    // per idle socket): the TCP socket still points at the upgrade's HTTP
+    // response, and @fastify/websocket's error listener holds the request and
+    // reply. Detach the one and replace the other with an equivalent that does not.
+    const tcp = request.raw.socket
+    const response = upgrades.get(request.raw)
+    upgrades.delete(request.raw)
+    if (response !== undefined && response.socket === tcp) response.detachSocket(tcp)
+    socket.removeAllListeners('error')
+    socket.on('error', (err) => {
+      log().debug({ err }, 'socket error')
+      socket.terminate()
+    })
 
     // Listeners go on before anything async, or early frames would be lost.
     socket.on('message', (data, isBinary) => {
@@ -64,12 +86,11 @@ export default async function wsRoutes (app: FastifyInstance) {
       if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
       if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
       onTyping(conn, parsed.frame.conversationId).catch((err: unknown) => {
-        log.warn({ err }, 'typing frame failed')
+        log().warn({ err }, 'typing frame failed')
         conn.sendJson({ type: 'error', code: 'UNAVAILABLE', message: 'Could not handle the frame; retry' })
       })
     })
     socket.on('pong', () => { conn.alive = true })
-    socket.on('error', (err) => log.debug({ err }, 'socket error'))
     socket.on('close', () => {
       hub.remove(conn)
       app.presence.disconnected(conn.userId)

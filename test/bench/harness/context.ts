@@ -1,0 +1,101 @@
+// What a benchmark run owns: a temp folder, an embedded PostgreSQL in it (with
+// the default synchronous_commit: posting figures are durable commits), a
+// migrated template database that every scenario clones, the JWT secret the
+// servers and the token minting share, and an up-to-date build of the server.
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../../src/db/embedded.js'
+import { applyMigrations } from '../../../src/db/migrator.js'
+import { descendants, projectRoot } from './processes.js'
+
+const TEMPLATE = 'bench_template'
+
+export interface BenchContext {
+  dir: string
+  jwtSecret: string
+  /** A fresh, migrated database cloned from the template. */
+  createDatabase (name: string): Promise<string>
+  dropDatabase (name: string): Promise<void>
+  /** The postmaster and its backends, for the database's share of CPU. */
+  postgresPids (): number[]
+  close (): Promise<void>
+}
+
+function newestMtime (dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path))
+    else newest = Math.max(newest, statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+/** Runs `npm run build` unless dist/server.js is newer than everything under src/ (or `force`). */
+export function ensureBuild (force: boolean, log: (line: string) => void): void {
+  const entry = join(projectRoot, 'dist', 'server.js')
+  const fresh = existsSync(entry) && existsSync(join(projectRoot, 'dist', 'public', 'index.html')) &&
+    statSync(entry).mtimeMs >= newestMtime(join(projectRoot, 'src'))
+  if (fresh && !force) return
+  log('building the server (npm run build)')
+  const r = spawnSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
+}
+
+export async function createContext (log: (line: string) => void): Promise<BenchContext> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-'))
+  await chmod(dir, 0o755) // the database runs as the `postgres` user when the bench runs as root
+  let server: EmbeddedPostgres | undefined
+  try {
+    server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), log })
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
+  const urlOf = (name: string) => server!.urlFor(name)
+  const admin = async (sql: string) => {
+    const c = new pg.Client(server!.adminUrl)
+    await c.connect()
+    try {
+      await c.query(sql)
+    } finally {
+      await c.end()
+    }
+  }
+  await admin(`CREATE DATABASE "${TEMPLATE}"`)
+  await applyMigrations(urlOf(TEMPLATE))
+
+  const postmasterPid = () => {
+    const file = join(dir, 'pg', 'postmaster.pid')
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : undefined
+  }
+  return {
+    dir,
+    jwtSecret: randomBytes(32).toString('hex'),
+    async createDatabase (name) {
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await admin(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE}"`)
+      return urlOf(name)
+    },
+    async dropDatabase (name) {
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    },
+    postgresPids () {
+      const pid = postmasterPid()
+      return pid === undefined ? [] : [pid, ...descendants(pid)]
+    },
+    async close () {
+      try {
+        await server?.stop()
+      } finally {
+        server = undefined
+        await rm(dir, { recursive: true, force: true })
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// One measured phase of a fan-out load generator: start the load, warm up,
+// then repetitions of fixed-length windows, each with the load generator's
+// counts and the CPU seconds of the server processes (utime + stime deltas),
+// of the load generator and of PostgreSQL over the same window.
+import { performance } from 'node:perf_hooks'
+import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from './processes.js'
+import type { Worker } from './rpc.js'
+import { figure, medianLatency, type Figure, type Latency } from './stats.js'
+
+export interface WindowResult {
+  seconds: number
+  deliveriesPerSec: number
+  postsPerSec: number
+  failures: number
+  skipped: number
+  /** Server CPU used, in cores (CPU seconds per second). */
+  serverCores: number
+  deliveriesPerCpuSec: number
+  loadgenCores: number
+  dbCores: number
+  latency: Latency
+  frameBytes: number
+}
+
+interface Mark { elapsedMs: number, deliveries: number, posts: number, failures: number, skipped: number, frameBytes: number, latency: Latency }
+
+export interface PhaseOptions {
+  reps: number
+  windowMs: number
+  warmupMs: number
+  serverPids: () => number[]
+  dbPids: () => number[]
+  /** Runs in the middle of each window (e.g. a /metrics scrape). */
+  midWindow?: (rep: number) => Promise<void>
+}
+
+export async function runPhase (loadgen: Worker, load: { senders?: number, rate?: number }, o: PhaseOptions): Promise<WindowResult[]> {
+  await loadgen.call('start', load)
+  const out: WindowResult[] = []
+  try {
+    await sleep(o.warmupMs)
+    await loadgen.call('mark')
+    for (let rep = 0; rep < o.reps; rep++) {
+      const pids = o.serverPids()
+      const t0 = performance.now()
+      const cpu0 = cpuSeconds(pids)
+      const load0 = cpuSeconds([loadgen.pid])
+      const db0 = cpuSnapshot(o.dbPids())
+      if (o.midWindow === undefined) await sleep(o.windowMs)
+      else {
+        await sleep(o.windowMs / 2)
+        await o.midWindow(rep)
+        await sleep(o.windowMs - (performance.now() - t0))
+      }
+      const m = await loadgen.call<Mark>('mark')
+      const seconds = (performance.now() - t0) / 1000
+      const cpu = cpuSeconds(pids) - cpu0
+      out.push({
+        seconds,
+        deliveriesPerSec: m.deliveries / (m.elapsedMs / 1000),
+        postsPerSec: m.posts / (m.elapsedMs / 1000),
+        failures: m.failures,
+        skipped: m.skipped,
+        serverCores: cpu / seconds,
+        deliveriesPerCpuSec: cpu > 0 ? m.deliveries / cpu : NaN,
+        loadgenCores: (cpuSeconds([loadgen.pid]) - load0) / seconds,
+        dbCores: cpuSince(db0, o.dbPids()) / seconds,
+        latency: m.latency,
+        frameBytes: m.frameBytes
+      })
+    }
+  } finally {
+    await loadgen.call('stop')
+  }
+  return out
+}
+
+export interface PhaseSummary {
+  deliveriesPerSec: Figure
+  deliveriesPerCpuSec: Figure
+  postsPerSec: Figure
+  serverCores: Figure
+  loadgenCores: Figure
+  dbCores: Figure
+  latencyMs: ReturnType<typeof medianLatency>
+  failures: number
+  skipped: number
+  frameBytes: number
+}
+
+export function summarizePhase (windows: WindowResult[]): PhaseSummary {
+  const f = (k: 'deliveriesPerSec' | 'deliveriesPerCpuSec' | 'postsPerSec' | 'serverCores' | 'loadgenCores' | 'dbCores') => figure(windows.map((w) => w[k]))
+  return {
+    deliveriesPerSec: f('deliveriesPerSec'),
+    deliveriesPerCpuSec: f('deliveriesPerCpuSec'),
+    postsPerSec: f('postsPerSec'),
+    serverCores: f('serverCores'),
+    loadgenCores: f('loadgenCores'),
+    dbCores: f('dbCores'),
+    latencyMs: medianLatency(windows.map((w) => w.latency)),
+    failures: windows.reduce((s, w) => s + w.failures, 0),
+    skipped: windows.reduce((s, w) => s + w.skipped, 0),
+    frameBytes: Math.max(...windows.map((w) => w.frameBytes))
+  }
+}

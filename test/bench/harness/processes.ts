@@ -1,0 +1,163 @@
+// Child processes of a benchmark run: every one is tracked by pid and killed
+// by pid at the end (also on failure and SIGINT). CPU time and memory are
+// read from /proc, so they cover exactly the processes under test.
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const projectRoot = fileURLToPath(new URL('../../..', import.meta.url))
+
+const tracked = new Map<number, NodeJS.Signals>()
+
+export function track (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void { tracked.set(pid, signal) }
+export function untrack (pid: number): void { tracked.delete(pid) }
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Kills one process by pid and waits (briefly) until it is gone. */
+export async function killPid (pid: number, signal: NodeJS.Signals = 'SIGKILL', waitMs = 5_000): Promise<void> {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    untrack(pid)
+    return
+  }
+  const deadline = Date.now() + waitMs
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  if (alive(pid) && signal !== 'SIGKILL') await killPid(pid, 'SIGKILL', waitMs)
+  untrack(pid)
+}
+
+/** Kills every tracked process (and their children found now), by pid. */
+export async function killAll (): Promise<void> {
+  const pids = [...tracked.keys()]
+  for (const pid of pids) for (const child of descendants(pid)) tracked.set(child, 'SIGKILL')
+  await Promise.all([...tracked.entries()].map(([pid, signal]) => killPid(pid, signal)))
+}
+
+/** The synchronous last resort on process exit: SIGKILL whatever is left. */
+export function killAllSync (): void {
+  for (const pid of tracked.keys()) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  }
+  tracked.clear()
+}
+
+const stat = (pid: number): string[] | undefined => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name; index 0 is field 3 (state).
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** Every process whose parent chain leads to pid (cluster workers, postgres backends). */
+export function descendants (pid: number): number[] {
+  const parentOf = new Map<number, number>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const fields = stat(Number(name))
+    if (fields !== undefined) parentOf.set(Number(name), Number(fields[1]))
+  }
+  const out: number[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    const p = queue.shift()!
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        out.push(child)
+        queue.push(child)
+      }
+    }
+  }
+  return out
+}
+
+let clockTicks: number | undefined
+function ticksPerSecond (): number {
+  if (clockTicks === undefined) {
+    const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()
+    clockTicks = Number(out) > 0 ? Number(out) : 100
+  }
+  return clockTicks
+}
+
+/** User + system CPU seconds of these processes so far (utime + stime from /proc/<pid>/stat). */
+export function cpuSeconds (pids: number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    const fields = stat(pid)
+    if (fields !== undefined) ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks / ticksPerSecond()
+}
+
+/**
+ * CPU seconds of each process, to diff later with cpuSince: unlike two sums,
+ * a process that ends in between (a database backend) cannot make the
+ * difference negative; one that starts in between counts from its start.
+ */
+export function cpuSnapshot (pids: number[]): Map<number, number> {
+  return new Map(pids.map((pid) => [pid, cpuSeconds([pid])]))
+}
+
+export function cpuSince (before: Map<number, number>, pids: number[]): number {
+  let total = 0
+  for (const pid of pids) total += cpuSeconds([pid]) - (before.get(pid) ?? 0)
+  return total
+}
+
+/** Resident set size in KiB (VmRSS of /proc/<pid>/status). */
+export function rssKiB (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
+}
+
+/** The hard limit on open files of this process (children inherit it). */
+export function openFileLimit (): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8')
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(limits)
+  return m === null || m[2] === 'unlimited' ? 1_048_576 : Number(m[2])
+}
+
+export interface Spawned {
+  pid: number
+  output (): string
+  exited: Promise<number | null>
+}
+
+/** Spawns a program with exactly this environment and piped output (the tail is kept for error messages). */
+export function spawnTracked (command: string, args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals = 'SIGKILL'): Spawned {
+  const child = spawn(command, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const pid = child.pid!
+  track(pid, signal)
+  let out = ''
+  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-8_000) }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { untrack(pid); resolve(code) }))
+  return { pid, output: () => out, exited }
+}
+
+export async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs = 60_000, proc?: Spawned): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let gone = false
+  void proc?.exited.then(() => { gone = true })
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`${what}: the process exited\n${proc!.output()}`)
+    if (await check().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${what}: not ready in ${timeoutMs} ms\n${proc?.output() ?? ''}`)
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

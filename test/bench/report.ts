@@ -1,0 +1,108 @@
+// The printed table (Markdown, pasted as-is into the README) and the check of
+// each result against the issue's targets. Targets are requirements, not
+// measurements; every number in the table comes from the results.
+import type { BenchResults } from './bench.js'
+import type { Latency } from './harness/stats.js'
+
+export interface TargetCheck { target: string, value: string, met: boolean }
+
+const int = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'
+const dec = (n: number, d = 2) => Number.isFinite(n) ? n.toFixed(d) : 'n/a'
+const ms = (l: Latency, keys: Array<'p50' | 'p95' | 'p99'> = ['p50', 'p95', 'p99']) => keys.map((k) => dec(l[k], 1)).join(' / ')
+const yes = (b: boolean) => b ? 'yes' : '**no**'
+
+export function report (r: BenchResults): { table: string, targets: TargetCheck[], notes: string[] } {
+  const rows: string[][] = []
+  const targets: TargetCheck[] = []
+  const notes: string[] = []
+  const check = (target: string, value: string, met: boolean) => { targets.push({ target, value, met }); return yes(met) }
+  const s = r.scenarios
+
+  if (s.fanout !== undefined) {
+    const f = s.fanout
+    const n = int(f.receivers)
+    rows.push([`1 fan-out, ${n} receivers, ${f.senders} senders: deliveries/s`, int(f.ours.saturation.deliveriesPerSec.median),
+      `bare ws ${int(f.bare.saturation.deliveriesPerSec.median)}`, dec(f.ratios.deliveriesPerSec), '≥ 1.0×',
+      check('fan-out deliveries/s ≥ 1.0× bare ws', dec(f.ratios.deliveriesPerSec), f.ratios.deliveriesPerSec >= 1)])
+    rows.push(['1 fan-out: deliveries per server CPU-second', int(f.ours.saturation.deliveriesPerCpuSec.median),
+      `bare ws ${int(f.bare.saturation.deliveriesPerCpuSec.median)} (encoded once: ${int(f.bareEncodeOnce.saturation.deliveriesPerCpuSec.median)})`,
+      dec(f.ratios.deliveriesPerCpuSec), '≥ 1.0×',
+      check('fan-out deliveries per CPU-second ≥ 1.0× bare ws', dec(f.ratios.deliveriesPerCpuSec), f.ratios.deliveriesPerCpuSec >= 1)])
+    const paced = f.ours.paced!
+    rows.push([`1 post→push latency p50 / p95 / p99 at ${f.rate} posts/s (ms)`, ms(paced.latencyMs), `bare ws ${ms(f.bare.paced!.latencyMs)}`, '',
+      'p99 ≤ 25 ms', check(`post→push p99 ≤ 25 ms at ${f.rate} posts/s, ${n} receivers`, dec(paced.latencyMs.p99, 1), paced.latencyMs.p99 <= 25)])
+    notes.push(`fan-out frames: ${int(f.ours.saturation.frameBytes)} bytes (Switchboard), ${int(f.bare.saturation.frameBytes)} bytes (bare ws); ` +
+      `server CPU while saturated: ${dec(f.ours.saturation.serverCores.median)} cores (Switchboard), ${dec(f.bare.saturation.serverCores.median)} (bare ws); ` +
+      `load generator ${dec(f.ours.saturation.loadgenCores.median)} / ${dec(f.bare.saturation.loadgenCores.median)} cores; PostgreSQL ${dec(f.ours.saturation.dbCores.median)} cores`)
+    const [m0, m1] = f.metrics
+    if (m0 !== undefined && m1 !== undefined) {
+      notes.push(`/metrics during fan-out: ws_frames_pushed_total{type="message.created"} ${int(m0.messagePushes)} → ${int(m1.messagePushes)}, ` +
+        `ws_connections_open ${int(m1.socketsOpen)}, posts answered ${int(m0.postsAnswered)} → ${int(m1.postsAnswered)}`)
+    }
+  }
+
+  if (s.posting !== undefined) {
+    for (const l of s.posting.levels) {
+      const top = l.concurrency === Math.max(...s.posting.levels.map((x) => x.concurrency))
+      rows.push([`2 posting, ${l.concurrency} concurrent: acks/s (p50 / p99 ms)`, `${int(l.ours.perSec.median)} (${ms(l.ours.latencyMs, ['p50', 'p99'])})`,
+        `raw INSERT ${int(l.rawInsert.perSec.median)} (${ms(l.rawInsert.latencyMs, ['p50', 'p99'])})`, dec(l.ratio), top ? '≥ 1.0×' : '',
+        top ? check(`posting at ${l.concurrency} senders ≥ 1.0× raw single-row INSERT`, dec(l.ratio), l.ratio >= 1) : ''])
+    }
+  }
+
+  if (s.posting !== undefined) {
+    notes.push('posting CPU (cores: server / PostgreSQL / load generator): ' + s.posting.levels.map((l) =>
+      `${l.concurrency} concurrent: Switchboard ${dec(l.ours.serverCores.median)} / ${dec(l.ours.dbCores.median)} / ${dec(l.ours.loadgenCores.median)}, ` +
+      `raw INSERT – / ${dec(l.rawInsert.dbCores.median)} / ${dec(l.rawInsert.loadgenCores.median)}`).join('; '))
+  }
+
+  if (s.connections !== undefined) {
+    const c = s.connections
+    c.ours.forEach((l, i) => {
+      const b = c.bare[i]!
+      rows.push([`3 idle connections: RSS per connection at ${int(l.attempted)} (KiB)`, dec(l.perConnectionKiB.median, 1),
+        `bare ws ${dec(b.perConnectionKiB.median, 1)}`, dec(c.ratioPerConnection[i]!), '≤ 10 KiB',
+        check(`RSS per idle connection ≤ 10 KiB at ${int(l.attempted)}`, dec(l.perConnectionKiB.median, 1), l.perConnectionKiB.median <= 10)])
+    })
+    const last = c.ours[c.ours.length - 1]!
+    rows.push(['3 connections opened per second', int(c.ours[0]!.openedPerSec.median), `bare ws ${int(c.bare[0]!.openedPerSec.median)}`,
+      dec(c.ours[0]!.openedPerSec.median / c.bare[0]!.openedPerSec.median), '', ''])
+    const wanted = Math.max(...r.meta.options.connections)
+    rows.push(['3 connections held by one process', int(last.held.median), '', '', `${int(wanted)}`,
+      check(`${int(wanted)} connections held by one process`, int(last.held.median), last.held.median >= wanted)])
+    if (c.cappedBy !== undefined) notes.push(`connections capped: ${c.cappedBy}`)
+  }
+
+  if (s.history !== undefined) {
+    const h = s.history
+    for (const d of h.depths) {
+      rows.push([`4 history page before seq ${int(d.beforeSeq)} of ${int(h.messages)}: p50 / p99 (ms)`, ms(d.latencyMs, ['p50', 'p99']), '', '', 'p99 ≤ 5 ms',
+        check(`history p99 ≤ 5 ms before seq ${int(d.beforeSeq)}`, dec(d.latencyMs.p99), d.latencyMs.p99 <= 5)])
+    }
+    rows.push(['4 history deep / shallow (p50; p99)', `${dec(h.deepOverShallow.p50)}; ${dec(h.deepOverShallow.p99)}`, '', '', '≤ 1.5',
+      check('history deep/shallow ≤ 1.5 (p50)', dec(h.deepOverShallow.p50), h.deepOverShallow.p50 <= 1.5)])
+  }
+
+  if (s.scaleout !== undefined) {
+    const so = s.scaleout
+    for (const c of so.clusters) {
+      rows.push([`5 cluster, ${c.workers} workers, BROKER=${c.broker}: deliveries per CPU-second`, int(c.saturation.deliveriesPerCpuSec.median),
+        `one process ${int(so.singleProcess.deliveriesPerCpuSec)}`, dec(c.efficiency), '≥ 0.8',
+        check(`cluster efficiency ≥ 0.8 (BROKER=${c.broker})`, dec(c.efficiency), c.efficiency >= 0.8)])
+      notes.push(`cluster BROKER=${c.broker}: ${int(c.saturation.deliveriesPerSec.median)} deliveries/s on ${dec(c.saturation.serverCores.median)} server cores; ` +
+        `sockets per worker ${c.socketsPerWorker.join(' / ')}; PostgreSQL${c.broker === 'redis' ? ' + Redis' : ''} ${dec(c.saturation.dbCores.median)} cores`)
+    }
+  }
+
+  if (s.storm !== undefined) {
+    const st = s.storm
+    const ok = st.catchUpMs.median <= 10_000 && st.lost === 0 && st.duplicates === 0
+    rows.push([`6 reconnect storm, ${int(st.clients)} clients: all caught up (s)`, dec(st.catchUpMs.median / 1000),
+      `lost ${st.lost}, duplicates ${st.duplicates} of ${int(st.expected)} events`, '', '≤ 10 s, 0 lost, 0 dup',
+      check(`storm of ${int(st.clients)} caught up ≤ 10 s with 0 lost / 0 duplicate`, `${dec(st.catchUpMs.median / 1000)} s, ${st.lost} lost, ${st.duplicates} dup`, ok)])
+  }
+
+  const header = ['figure', 'Switchboard', 'baseline', 'ratio', 'target', 'met']
+  const table = [header, header.map(() => '---'), ...rows].map((cols) => `| ${cols.join(' | ')} |`).join('\n')
+  return { table, targets, notes }
+}

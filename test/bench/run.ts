@@ -1,0 +1,61 @@
+// `npm run bench`: starts everything it needs (embedded PostgreSQL, the
+// built server in production mode, the baselines, Redis for the Redis
+// broker), drives load from separate processes on loopback, prints one table
+// and writes the results JSON (test/bench/results/, git-ignored).
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { cleanup, runBench } from './bench.js'
+import { killAllSync, projectRoot } from './harness/processes.js'
+import { parseArgs, USAGE } from './options.js'
+import { report } from './report.js'
+
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
+
+async function main (): Promise<number> {
+  const argv = process.argv.slice(2)
+  const o = parseArgs(argv)
+  if (o === 'help') {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  let interrupted = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) return
+      interrupted = true
+      log(`${signal}: stopping every process of the run`)
+      void cleanup().finally(() => process.exit(130))
+    })
+  }
+  process.on('exit', killAllSync)
+
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
+  const results = await runBench(o, log, command)
+  const { table, targets, notes } = report(results)
+  const out = o.out ?? join(projectRoot, 'test', 'bench', 'results', `bench-${results.meta.startedAt.replace(/[:.]/g, '-')}.json`)
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, `${JSON.stringify({ ...results, table, targets, notes }, null, 2)}\n`)
+
+  const m = results.meta
+  process.stdout.write([
+    '',
+    `Switchboard benchmark${m.quick ? ' (--quick)' : ''}: ${m.machine.cores} × ${m.machine.cpuModel}, ${m.machine.memoryGiB} GiB, Node ${m.node}, ${m.postgres}`,
+    `load average before/after: ${m.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')} / ${m.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}; ` +
+      `medians of ${o.reps} repetitions; ${m.seconds.toFixed(0)} s`,
+    '',
+    table,
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    `targets met: ${targets.filter((t) => t.met).length} of ${targets.length}`,
+    `results: ${relative(process.cwd(), out) || out}`,
+    ''
+  ].join('\n'))
+  return 0
+}
+
+main().then((code) => process.exit(code), async (err: unknown) => {
+  log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+  await cleanup().catch(() => {})
+  process.exit(1)
+})

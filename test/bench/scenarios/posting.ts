@@ -1,0 +1,113 @@
+// Scenario 2, posting: acknowledged REST posts per second (each answered
+// after its commit) at 1, 8 and 32 concurrent senders, against raw
+// single-row INSERTs through `pg` at the same concurrency. Repetitions
+// alternate between the two, so that noise from the machine hits both alike.
+import type { BenchContext } from '../harness/context.js'
+import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
+import { startWorker, type Worker } from '../harness/rpc.js'
+import { Seeder } from '../harness/seed.js'
+import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { figure, medianLatency, ratio, type Figure, type Latency } from '../harness/stats.js'
+import type { LoopMark } from '../loadgen/loops.js'
+import type { BenchOptions } from '../options.js'
+
+const LOADGEN = new URL('../loadgen/posting.ts', import.meta.url)
+const RAW = new URL('../baselines/raw-insert.ts', import.meta.url)
+
+export interface PostingLevel {
+  concurrency: number
+  ours: Side
+  rawInsert: Side
+  ratio: number
+}
+
+interface Side {
+  perSec: Figure
+  latencyMs: Latency & { reps: Latency[] }
+  failed: number
+  /** CPU in cores: the server (0 for the raw baseline, which has none), PostgreSQL, the load generator. */
+  serverCores: Figure
+  dbCores: Figure
+  loadgenCores: Figure
+}
+
+export interface PostingResult { levels: PostingLevel[], lastError?: string }
+
+type Measured = LoopMark & { serverCores: number, dbCores: number, loadgenCores: number }
+
+/** One measured window; CPU in cores of the server (none for the raw baseline), PostgreSQL and the load generator. */
+async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number, serverPids: number[], dbPids: () => number[]): Promise<Measured> {
+  await w.call('start', { concurrency })
+  try {
+    await sleep(warmupMs)
+    await w.call('mark')
+    const t0 = performance.now()
+    const db0 = cpuSnapshot(dbPids())
+    const cpu0 = [cpuSeconds(serverPids), cpuSeconds([w.pid])]
+    await sleep(windowMs)
+    const m = await w.call<LoopMark>('mark')
+    const s = (performance.now() - t0) / 1000
+    return { ...m, serverCores: (cpuSeconds(serverPids) - cpu0[0]!) / s, dbCores: cpuSince(db0, dbPids()) / s, loadgenCores: (cpuSeconds([w.pid]) - cpu0[1]!) / s }
+  } finally {
+    await w.call('stop')
+  }
+}
+
+export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<PostingResult> {
+  const levels = [...o.postingConcurrency].sort((a, b) => a - b)
+  const max = levels[levels.length - 1]!
+  const databaseUrl = await ctx.createDatabase('bench_posting')
+  const seeder = new Seeder(databaseUrl, ctx.jwtSecret)
+  let senders: Array<{ token: string, conversationId: string }>
+  try {
+    const users = await seeder.users(2 * max, 'p')
+    const directs = await seeder.directs(users, Array.from({ length: max }, (_, i): [number, number] => [i, max + i]))
+    senders = directs.map((d, i) => ({ token: users[i]!.token, conversationId: d.id }))
+  } finally {
+    await seeder.close()
+  }
+
+  let server: ServerUnderTest | undefined
+  const loadgen = startWorker(LOADGEN)
+  const raw = startWorker(RAW)
+  const ours = new Map<number, Measured[]>(levels.map((c) => [c, []]))
+  const rawMarks = new Map<number, Measured[]>(levels.map((c) => [c, []]))
+  let lastError: string | undefined
+  try {
+    server = await startSwitchboard(ctx, { databaseUrl })
+    await loadgen.call('init', { url: server.url, senders, maxSockets: max })
+    await raw.call('init', { databaseUrl, concurrency: max })
+    const warmup = o.quick ? 250 : 1_000
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const c of levels) {
+        log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)
+        const a = await window(loadgen, c, warmup, o.postingWindowMs, server.pids(), ctx.postgresPids)
+        const b = await window(raw, c, warmup, o.postingWindowMs, [], ctx.postgresPids)
+        lastError = a.error ?? b.error ?? lastError
+        ours.get(c)!.push(a)
+        rawMarks.get(c)!.push(b)
+      }
+    }
+    await raw.call('close')
+  } finally {
+    loadgen.kill()
+    raw.kill()
+    await server?.stop()
+  }
+  const side = (marks: Measured[]): Side => ({
+    perSec: figure(marks.map((m) => m.perSec)),
+    latencyMs: medianLatency(marks.map((m) => m.latency)),
+    failed: marks.reduce((s, m) => s + m.failed, 0),
+    serverCores: figure(marks.map((m) => m.serverCores)),
+    dbCores: figure(marks.map((m) => m.dbCores)),
+    loadgenCores: figure(marks.map((m) => m.loadgenCores))
+  })
+  return {
+    levels: levels.map((c) => {
+      const a = side(ours.get(c)!)
+      const b = side(rawMarks.get(c)!)
+      return { concurrency: c, ours: a, rawInsert: b, ratio: ratio(a.perSec.median, b.perSec.median) }
+    }),
+    ...(lastError === undefined ? {} : { lastError })
+  }
+}

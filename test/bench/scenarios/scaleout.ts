@@ -1,0 +1,87 @@
+// Scenario 5, scale-out: the fan-out saturation of scenario 1 against a
+// cluster of worker processes (npm run start:cluster) with each
+// multi-process broker. On a 2-core machine that also runs the database and
+// the load generator the raw rate cannot double, so the figure is
+// efficiency: deliveries per server CPU-second (primary + workers) relative
+// to one process with the in-process broker.
+import type { BenchContext } from '../harness/context.js'
+import type { PhaseSummary } from '../harness/phase.js'
+import { descendants } from '../harness/processes.js'
+import { startRedis, type RedisServer } from '../harness/redis.js'
+import { socketsByPid, startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { ratio } from '../harness/stats.js'
+import type { BenchOptions } from '../options.js'
+import { driveFanout, seedFanoutDatabase, type FanoutResult } from './fanout.js'
+
+export interface ClusterRun {
+  broker: 'postgres' | 'redis'
+  workers: number
+  /** Receivers' sockets held by each worker. */
+  socketsPerWorker: number[]
+  saturation: PhaseSummary
+  /** Deliveries per server CPU-second relative to one process. */
+  efficiency: number
+}
+
+export interface ScaleoutResult {
+  receivers: number
+  singleProcess: { deliveriesPerCpuSec: number, deliveriesPerSec: number, measuredHere: boolean }
+  clusters: ClusterRun[]
+}
+
+export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (line: string) => void, fanout?: FanoutResult): Promise<ScaleoutResult> {
+  let single = fanout?.ours.saturation
+  const measuredHere = single === undefined
+  if (single === undefined) {
+    const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, 'bench_scaleout_single')
+    const server = await startSwitchboard(ctx, { databaseUrl })
+    try {
+      log('scale-out: one process (reference)')
+      single = (await driveFanout(ctx, o, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: false })).saturation
+    } finally {
+      await server.stop()
+    }
+  }
+  const clusters: ClusterRun[] = []
+  let redis: RedisServer | undefined
+  try {
+    for (const broker of o.brokers) {
+      if (broker === 'redis') redis ??= await startRedis()
+      const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, `bench_scaleout_${broker}`)
+      let server: ServerUnderTest | undefined
+      try {
+        server = await startSwitchboard(ctx, {
+          databaseUrl,
+          cluster: { workers: o.clusterWorkers, broker, ...(redis === undefined ? {} : { redisUrl: redis.url }) }
+        })
+        const s = server
+        log(`scale-out: ${o.clusterWorkers} workers, BROKER=${broker}`)
+        let socketsPerWorker: number[] = []
+        const run = await driveFanout(ctx, o, {
+          url: s.url,
+          mode: 'ours',
+          pids: s.pids
+        }, topologyFile, {
+          paced: false,
+          midWindow: async (rep) => { if (rep === 0) socketsPerWorker = Object.values(socketsByPid(s.port, descendants(s.pid))).filter((n) => n > 0) }
+        })
+        clusters.push({
+          broker,
+          workers: o.clusterWorkers,
+          socketsPerWorker,
+          saturation: run.saturation,
+          efficiency: ratio(run.saturation.deliveriesPerCpuSec.median, single.deliveriesPerCpuSec.median)
+        })
+      } finally {
+        await server?.stop()
+      }
+    }
+  } finally {
+    await redis?.stop()
+  }
+  return {
+    receivers: o.receivers,
+    singleProcess: { deliveriesPerCpuSec: single.deliveriesPerCpuSec.median, deliveriesPerSec: single.deliveriesPerSec.median, measuredHere },
+    clusters
+  }
+}
