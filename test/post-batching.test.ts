@@ -65,4 +65,21 @@ describe('group commit of posts', () => {
     // path costs; grouped posts need fewer transactions than posts.
     expect(used).toBeLessThan(created)
   })
+
+  it('gives back the seqs of refused posts and leaves the activity time of their conversation alone', async () => {
+    const [owner, member, outsider] = await Promise.all([register(api), register(api), register(api)])
+    const group = await createGroup(api, owner, [member])
+    const other = await createGroup(api, outsider, [member])
+    const [before] = await server.sql('SELECT last_seq, last_activity_at FROM conversations WHERE id = $1', [group.id])
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => api.post(`/v1/conversations/${group.id}/messages`, { body: 'not yours' }, { token: outsider.accessToken })),
+      api.post(`/v1/conversations/${other.id}/messages`, { body: 'same batch, other conversation' }, { token: outsider.accessToken })
+    ])
+    expect(results.slice(0, 5).map((r) => r.status)).toEqual([404, 404, 404, 404, 404])
+    expect(results[5]!.status).toBe(201)
+    const [after] = await server.sql('SELECT last_seq, last_activity_at FROM conversations WHERE id = $1', [group.id])
+    expect(after).toEqual(before)
+    const ok = await post(api, member, group.id, 'next')
+    expect(ok.seq).toBe(before.last_seq + 1)
+  })
 })

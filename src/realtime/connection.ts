@@ -11,6 +11,8 @@ export interface ConnectionLimits {
 }
 
 const STRIKE_LIMIT = 20
+/** Frames are JSON text, also when handed over already encoded (a Buffer shared by many sockets). */
+const TEXT = { binary: false }
 const STRIKE_WINDOW_MS = 60_000
 
 /** The byte stream under a WebSocket (its TCP socket), for coalescing writes. */
@@ -58,7 +60,7 @@ export class Connection {
       this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
       return
     }
-    this.socket.send(data)
+    this.socket.send(data, TEXT)
   }
 
   /**

@@ -42,13 +42,17 @@ export class Hub {
     return this.byUser.has(userId)
   }
 
-  deliver (userIds: Iterable<string>, data: string | Buffer, exceptConnectionId?: string): number {
+  deliver (userIds: Iterable<string>, frame: string | Buffer, exceptConnectionId?: string): number {
     let sent = 0
+    // UTF-8 encoded once here, when the first socket is found, rather than by
+    // every socket's write (and measured by every send).
+    let data: Buffer | undefined = typeof frame === 'string' ? undefined : frame
     for (const userId of userIds) {
       const set = this.byUser.get(userId)
       if (set === undefined) continue
       for (const conn of set) {
         if (conn.id === exceptConnectionId) continue
+        data ??= Buffer.from(frame as string)
         if (conn.cork()) {
           if (this.corked.length === 0) process.nextTick(this.uncorkAll)
           this.corked.push(conn)

@@ -87,7 +87,10 @@ describe('npm run bench -- --quick', () => {
     expect(so.clusters.map((x: any) => x.broker)).toEqual(['postgres', 'redis'])
     for (const cl of so.clusters) {
       positive(cl.saturation.deliveriesPerCpuSec)
+      positive(cl.paced.deliveriesPerCpuSec)
+      latency(cl.paced.latencyMs)
       expect(cl.efficiency).toBeGreaterThan(0)
+      expect(cl.efficiencySaturated).toBeGreaterThan(0)
       expect(cl.socketsPerWorker).toHaveLength(2)
     }
 
