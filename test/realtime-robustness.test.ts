@@ -134,13 +134,16 @@ describe('sessions', () => {
   })
 
   it('an access token expiring does not cut a live socket', async () => {
-    const short = await startServer({ config: { accessTokenTtlSeconds: 1 } })
+    const short = await startServer({ config: { accessTokenTtlSeconds: 3 } })
     try {
       const sapi = client(short.url)
-      const [a, b] = await Promise.all([register(sapi), register(sapi)])
-      const group = await createGroup(sapi, a, [b])
+      const b = await register(sapi)
+      // Connect while the token is fresh; then let it expire under the open socket.
       const s = await open(b.accessToken, short.url)
-      await new Promise((r) => setTimeout(r, 2100))
+      const a = await register(sapi)
+      const group = await createGroup(sapi, a, [b])
+      await new Promise((r) => setTimeout(r, 3300))
+      expect((await sapi.get('/v1/me', { token: b.accessToken })).status).toBe(401)
       const fresh = (await sapi.post('/v1/auth/refresh', { refreshToken: a.refreshToken })).body
       await post(sapi, { ...a, accessToken: fresh.accessToken }, group.id, 'still here?')
       expect((await s.next((f) => f.type === 'message.created')).data.body).toBe('still here?')
