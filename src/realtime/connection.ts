@@ -22,6 +22,8 @@ export class Connection {
   alive = true
   private closing = false
   private corked = false
+  /** Unsent bytes when this turn's cork began: the backlog a slow reader left. */
+  private backlogAtCork = 0
   // Allocated on first use: most sockets never send a typing frame or a bad
   // one, and every byte here is multiplied by the idle connections held.
   private strikes: number[] | undefined
@@ -56,7 +58,10 @@ export class Connection {
    */
   send (data: string | Buffer): void {
     if (!this.open) return
-    if (this.socket.bufferedAmount > this.limits.maxBacklogBytes) {
+    // While corked, the frames of this turn sit in the buffer too; they say
+    // nothing about the reader, so the bound applies to what was left before.
+    const backlog = this.corked ? this.backlogAtCork : this.socket.bufferedAmount
+    if (backlog > this.limits.maxBacklogBytes) {
       this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
       return
     }
@@ -70,6 +75,7 @@ export class Connection {
    */
   cork (): boolean {
     if (this.corked || this.stream === undefined) return false
+    this.backlogAtCork = this.socket.bufferedAmount
     this.stream.cork()
     this.corked = true
     return true
