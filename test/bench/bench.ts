@@ -79,6 +79,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       log(`scenario ${name}`)
       await runners[name]()
       await killAll() // nothing of one scenario runs into the next
+      await ctx.settle()
       log(`scenario ${name} done in ${((Date.now() - t) / 1000).toFixed(1)} s`)
     }
     const finished = new Date()

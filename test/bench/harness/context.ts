@@ -21,6 +21,12 @@ export interface BenchContext {
   /** A fresh, migrated database cloned from the template. */
   createDatabase (name: string): Promise<string>
   dropDatabase (name: string): Promise<void>
+  /**
+   * Between scenarios: drops the databases made so far and forces a
+   * checkpoint, so that one scenario's leftovers (autovacuum, the write-back
+   * of a million seeded rows) do not run during the next one's measurements.
+   */
+  settle (): Promise<void>
   /** The postmaster and its backends, for the database's share of CPU. */
   postgresPids (): number[]
   close (): Promise<void>
@@ -70,9 +76,14 @@ export async function createContext (log: (line: string) => void): Promise<Bench
   await admin(`CREATE DATABASE "${TEMPLATE}"`)
   await applyMigrations(urlOf(TEMPLATE))
 
+  const created = new Set<string>()
   const postmasterPid = () => {
     const file = join(dir, 'pg', 'postmaster.pid')
     return existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : undefined
+  }
+  const dropDatabase = async (name: string) => {
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    created.delete(name)
   }
   return {
     dir,
@@ -80,10 +91,13 @@ export async function createContext (log: (line: string) => void): Promise<Bench
     async createDatabase (name) {
       await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
       await admin(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE}"`)
+      created.add(name)
       return urlOf(name)
     },
-    async dropDatabase (name) {
-      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    dropDatabase,
+    async settle () {
+      for (const name of [...created]) await dropDatabase(name)
+      await admin('CHECKPOINT')
     },
     postgresPids () {
       const pid = postmasterPid()
