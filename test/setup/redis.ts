@@ -27,7 +27,8 @@ function install (): void {
   if (!installed()) throw new Error('redis-server is still missing after apt-get install')
 }
 
-function ping (port: number): Promise<boolean> {
+/** True when a Redis answers PING on this loopback port. */
+export function ping (port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     socket.setTimeout(500)

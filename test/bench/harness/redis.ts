@@ -1,20 +1,9 @@
 // A redis-server for the Redis broker, on a free loopback port, as
 // test/setup/redis.ts starts it for the tests (Debian's package).
 import { spawnSync } from 'node:child_process'
-import { connect } from 'node:net'
 import { freePort } from '../../../src/db/embedded.js'
+import { ping } from '../../setup/redis.js'
 import { killPid, spawnTracked, waitFor } from './processes.js'
-
-function ping (port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.setTimeout(500)
-    socket.on('connect', () => socket.write('PING\r\n'))
-    socket.on('data', (d) => { socket.destroy(); resolve(d.toString().startsWith('+PONG')) })
-    socket.on('error', () => resolve(false))
-    socket.on('timeout', () => { socket.destroy(); resolve(false) })
-  })
-}
 
 export interface RedisServer { url: string, pid: number, stop (): Promise<void> }
 
