@@ -6,7 +6,7 @@ import { execSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserServer, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildWeb } from '../.config/build-web.js'
 import { client, uniqueName } from './helpers/http.js'
@@ -26,6 +26,7 @@ function ensureChromium () {
 }
 
 let server: TestServer
+let chromiumProcess: BrowserServer
 let browser: Browser
 const problems: string[] = []
 
@@ -34,13 +35,33 @@ beforeAll(async () => {
   await buildWeb()
   await mkdir(ARTIFACTS, { recursive: true })
   server = await startServer()
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  // Launched as a server so that this file owns the process and can kill it:
+  // a graceful Browser.close() has been seen to hang on a loaded CI machine.
+  chromiumProcess = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS })
+  browser = await chromium.connect(chromiumProcess.wsEndpoint())
 }, 600_000)
 
+/** Resolves false when `work` takes longer than `ms` (it is left to finish or fail on its own). */
+async function within (ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([work.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 afterAll(async () => {
-  await browser?.close()
+  // The browser is test equipment: closed gracefully if it answers, killed if not.
+  if (browser !== undefined) {
+    await within(5_000, Promise.all(browser.contexts().map(async (c) => { await c.close() })))
+    if (!await within(5_000, browser.close())) console.warn('chromium did not close within 5 s; killing it')
+  }
+  await chromiumProcess?.kill()
+  // The server is the product: its shutdown must finish without help.
   await server?.close()
-})
+}, 60_000)
 
 async function newPage (who: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 700 } })
