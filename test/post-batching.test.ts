@@ -58,6 +58,10 @@ describe('group commit of posts', () => {
       const rows = await server.sql('SELECT seq FROM events WHERE conversation_id = $1 ORDER BY seq', [g.id])
       expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1))
     }
+    // Each stored message.created event is exactly the message its post was answered with.
+    const events = await server.sql("SELECT data FROM events WHERE type = 'message.created' AND conversation_id = ANY($1::uuid[])", [[g1.id, g2.id]])
+    const stored = new Map(events.map((e) => [e.data.id, e.data]))
+    for (const r of results.filter((r) => r.status === 201)) expect(stored.get(r.body.id)).toEqual(r.body)
     const created = results.filter((r) => r.status === 201).length
     const [{ n }] = await server.sql('SELECT count(*)::int AS n FROM messages WHERE conversation_id = ANY($1::uuid[])', [[g1.id, g2.id]])
     expect(n).toBe(created + 2)

@@ -88,11 +88,34 @@ function withCharAsText (pool: pg.Pool): pg.Pool {
   return pool
 }
 
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>
+
+// The pg driver adapter runs a script by splitting it at every ';', which cuts
+// a function body (plpgsql) apart. PostgreSQL runs a whole script sent as one
+// simple query, which is what the native schema engine sends.
+function wholeScripts (adapter: PgAdapter): PgAdapter {
+  const pool = adapter.underlyingDriver()
+  adapter.executeScript = async (script: string) => {
+    try {
+      await pool.query(script)
+    } catch (err) {
+      // Converts a pg error into the engine's DriverAdapterError.
+      (adapter as unknown as { onError (e: unknown): never }).onError(err)
+    }
+  }
+  return adapter
+}
+
+class PrismaPgWholeScripts extends PrismaPg {
+  override async connect () { return wholeScripts(await super.connect()) }
+  override async connectToShadowDb () { return wholeScripts(await super.connectToShadowDb()) }
+}
+
 async function withEngine<T> (databaseUrl: string, fn: (engine: SchemaEngine, schema: string) => Promise<T>, log: (line: string) => void): Promise<T> {
   const { SchemaEngine } = await loadEngineModule()
   const schema = await readFile(schemaPath, 'utf8')
   const pool = new pg.Pool({ ...poolConfigFromUrl(databaseUrl), max: 2 })
-  const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(withCharAsText(pool)))
+  const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPgWholeScripts(withCharAsText(pool)))
   const engine = await SchemaEngine.new({ datamodels: [[schemaPath, schema]] }, (line: string) => log(line), adapter)
   try {
     return await fn(engine, schema)

@@ -1,75 +1,87 @@
-// The statements of one group commit of posts (see domain/post-batcher.ts):
-// a fixed number of statements per batch, whatever its size.
+// One group commit of posts (see domain/post-batcher.ts): a single call of the
+// post_messages function (prisma/migrations/*_post_messages_function), which
+// locks, judges, numbers and stores the whole batch in one round trip and
+// commits before it answers.
 import type pg from 'pg'
 import type { MessageRow } from './messages.js'
 
-export interface MemberOf { conversationId: string, userId: string, joinedSeq: number }
+export interface BatchPost {
+  id: string
+  conversationId: string
+  senderId: string
+  body: string
+  clientMessageId: string | null
+  replyToId: string | null
+}
 
-const MESSAGE_COLUMNS = `id, conversation_id AS "conversationId", seq, sender_id AS "senderId", body,
-  client_message_id AS "clientMessageId", reply_to_id AS "replyToId", created_at AS "createdAt",
-  edited_at AS "editedAt", deleted_at AS "deletedAt"`
+export type BatchOutcome =
+  | { outcome: 'created' | 'existing', message: MessageRow }
+  /** The same key earlier in the batch: the post at this index (0-based). */
+  | { outcome: 'alias', first: number }
+  | { outcome: 'not_found' | 'bad_reply' }
 
-export function createPostBatchRepository (client: pg.PoolClient) {
-  return {
-    /** Locks the conversations, in id order so concurrent batches cannot deadlock. */
-    async lock (conversationIds: string[]): Promise<Set<string>> {
-      const { rows } = await client.query<{ id: string }>(
-        'SELECT id FROM conversations WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [conversationIds])
-      return new Set(rows.map((r) => r.id))
-    },
+interface Row {
+  kind: 'post' | 'members'
+  idx: number | null
+  outcome: string | null
+  first_idx: number | null
+  id: string | null
+  conversation_id: string
+  seq: number | null
+  sender_id: string | null
+  body: string | null
+  client_message_id: string | null
+  reply_to_id: string | null
+  created_at: Date | null
+  edited_at: Date | null
+  deleted_at: Date | null
+  members: string[] | null
+}
 
-    async activeMembers (conversationIds: string[]): Promise<MemberOf[]> {
-      const { rows } = await client.query<{ conversation_id: string, user_id: string, joined_seq: number }>(
-        'SELECT conversation_id, user_id, joined_seq FROM memberships WHERE conversation_id = ANY($1::uuid[]) AND left_at IS NULL',
-        [conversationIds])
-      return rows.map((r) => ({ conversationId: r.conversation_id, userId: r.user_id, joinedSeq: r.joined_seq }))
-    },
+const toRow = (r: Row): MessageRow => ({
+  id: r.id!,
+  conversationId: r.conversation_id,
+  seq: r.seq!,
+  senderId: r.sender_id!,
+  body: r.body!,
+  clientMessageId: r.client_message_id,
+  replyToId: r.reply_to_id,
+  createdAt: r.created_at!,
+  editedAt: r.edited_at,
+  deletedAt: r.deleted_at
+})
 
-    async existingByClientId (keys: Array<{ conversationId: string, senderId: string, clientMessageId: string }>): Promise<MessageRow[]> {
-      if (keys.length === 0) return []
-      const { rows } = await client.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages
-          WHERE (conversation_id, sender_id, client_message_id) IN
-                (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]))`,
-        [keys.map((k) => k.conversationId), keys.map((k) => k.senderId), keys.map((k) => k.clientMessageId)])
-      return rows
-    },
-
-    async seqsOf (messageIds: string[]): Promise<Map<string, { conversationId: string, seq: number }>> {
-      if (messageIds.length === 0) return new Map()
-      const { rows } = await client.query<{ id: string, conversation_id: string, seq: number }>(
-        'SELECT id, conversation_id, seq FROM messages WHERE id = ANY($1::uuid[])', [messageIds])
-      return new Map(rows.map((r) => [r.id, { conversationId: r.conversation_id, seq: r.seq }]))
-    },
-
-    /** Takes `count` seqs per conversation; returns the last seq taken and the time of the change. */
-    async allocate (counts: Map<string, number>): Promise<Map<string, { lastSeq: number, at: Date }>> {
-      const ids = [...counts.keys()]
-      const { rows } = await client.query<{ id: string, last_seq: number, last_activity_at: Date }>(
-        `UPDATE conversations c
-            SET last_seq = c.last_seq + v.n,
-                last_activity_at = GREATEST(c.last_activity_at, clock_timestamp())
-           FROM unnest($1::uuid[], $2::int[]) AS v(id, n)
-          WHERE c.id = v.id
-      RETURNING c.id, c.last_seq, c.last_activity_at`,
-        [ids, ids.map((id) => counts.get(id))])
-      return new Map(rows.map((r) => [r.id, { lastSeq: r.last_seq, at: r.last_activity_at }]))
-    },
-
-    /** The messages and their message.created events, in one statement. */
-    async insert (messages: MessageRow[], eventData: string[]): Promise<void> {
-      await client.query(
-        `WITH inserted AS (
-           INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::timestamptz[])
-         )
-         INSERT INTO events (conversation_id, seq, type, data, created_at)
-         SELECT c, s, 'message.created', d, t FROM unnest($2::uuid[], $3::int[], $9::jsonb[], $8::timestamptz[]) AS e(c, s, d, t)`,
-        [
-          messages.map((m) => m.id), messages.map((m) => m.conversationId), messages.map((m) => m.seq),
-          messages.map((m) => m.senderId), messages.map((m) => m.body), messages.map((m) => m.clientMessageId),
-          messages.map((m) => m.replyToId), messages.map((m) => m.createdAt), eventData
-        ])
+/** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
+export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
+  const { rows } = await db.query<Row>(
+    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])',
+    [
+      posts.map((p) => p.id), posts.map((p) => p.conversationId), posts.map((p) => p.senderId),
+      posts.map((p) => p.body), posts.map((p) => p.clientMessageId), posts.map((p) => p.replyToId)
+    ])
+  const outcomes: BatchOutcome[] = new Array<BatchOutcome>(posts.length)
+  const recipients = new Map<string, string[]>()
+  for (const r of rows) {
+    if (r.kind === 'members') {
+      recipients.set(r.conversation_id, r.members ?? [])
+      continue
+    }
+    const i = r.idx! - 1
+    switch (r.outcome) {
+      case 'created':
+      case 'existing':
+        outcomes[i] = { outcome: r.outcome, message: toRow(r) }
+        break
+      case 'alias':
+        outcomes[i] = { outcome: 'alias', first: r.first_idx! - 1 }
+        break
+      case 'not_found':
+      case 'bad_reply':
+        outcomes[i] = { outcome: r.outcome }
+        break
+      default:
+        throw new Error(`post_messages answered an unknown outcome: ${String(r.outcome)}`)
     }
   }
+  return { outcomes, recipients }
 }
