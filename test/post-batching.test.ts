@@ -1,5 +1,7 @@
 // Concurrent posts are group-committed: fewer transactions than posts, and
 // every post still gets its own correct answer, only after the commit.
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
@@ -85,5 +87,42 @@ describe('group commit of posts', () => {
     expect(after).toEqual(before)
     const ok = await post(api, member, group.id, 'next')
     expect(ok.seq).toBe(before.last_seq + 1)
+  })
+
+  // A connection keeps the plan of the post_messages function; one made while
+  // the tables were small must not turn into full scans as history grows.
+  it('looks up by index at any history size: no sequential scan of messages or memberships per batch', async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, () => register(api)))
+    const group = await createGroup(api, users[0]!, users.slice(1))
+    const session = new pg.Client(server.databaseUrl)
+    await session.connect()
+    try {
+      const postBatch = async (n: number) => {
+        const ids = Array.from({ length: n }, () => randomUUID())
+        return session.query('SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])', [
+          ids, ids.map(() => group.id), ids.map((_, i) => users[i % users.length]!.user.id), ids.map(() => 'hello'),
+          ids.map((id) => id.slice(0, 8)), ids.map(() => null)])
+      }
+      // Enough calls on one connection for plpgsql to settle on a cached plan, while the tables are small.
+      for (let i = 0; i < 12; i++) await postBatch(1 + (i % 3))
+      await session.query('UPDATE conversations SET last_seq = last_seq + 100000 WHERE id = $1', [group.id])
+      await session.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)
+        SELECT gen_random_uuid(), $1, s, $2, 'old', now() FROM generate_series(1000, 100000) AS s`, [group.id, users[0]!.user.id])
+      const scans = async () => {
+        await session.query('SELECT pg_stat_force_next_flush()')
+        await new Promise((r) => setTimeout(r, 50))
+        const { rows } = await session.query(`SELECT relname, seq_scan::int AS n FROM pg_stat_user_tables
+          WHERE relname IN ('messages', 'memberships') ORDER BY relname`)
+        return Object.fromEntries(rows.map((r: { relname: string, n: number }) => [r.relname, r.n]))
+      }
+      const before = await scans()
+      for (const n of [1, 20, 1, 50]) {
+        const { rows } = await postBatch(n)
+        expect(rows.filter((r: { outcome: string | null }) => r.outcome === 'created')).toHaveLength(n)
+      }
+      expect(await scans()).toEqual(before)
+    } finally {
+      await session.end()
+    }
   })
 })

@@ -30,7 +30,16 @@ CREATE FUNCTION post_messages(
   kind text, idx int, outcome text, first_idx int, id uuid, conversation_id uuid, seq int, sender_id uuid,
   body text, client_message_id text, reply_to_id uuid, created_at timestamptz, edited_at timestamptz,
   deleted_at timestamptz, members uuid[]
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql
+-- Every lookup here is by a unique key, at most one row per post: index
+-- probes in nested loops are the right plan at any table size. plpgsql caches
+-- a generic plan per connection, costed with the statistics of the moment; a
+-- plan cached while messages was small (hash joins over sequential scans)
+-- would otherwise stay until the next ANALYZE while the table grows.
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 #variable_conflict use_column
 BEGIN
   PERFORM 1 FROM conversations c WHERE c.id = ANY (p_conversation_ids) ORDER BY c.id FOR UPDATE;
