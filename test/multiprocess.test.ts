@@ -5,6 +5,7 @@
 // process killed with SIGKILL has its users go offline within
 // PRESENCE_TTL_MS, and they reconnect to the other and replay without loss.
 import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { createTestDatabase, type TestDatabase } from './helpers/database.js'
@@ -136,6 +137,25 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
     expect((await api1.post('/v1/auth/logout', { refreshToken: a.refreshToken })).status).toBe(204)
     expect((await s.closed).code).toBe(4001)
     expect((await api2.get('/v1/me', { token: a.accessToken })).status).toBe(401)
+  })
+
+  it.runIf(broker === 'postgres')('a logout process 2 missed while cut off from the broker stops the token there once it reconnects', async () => {
+    const [a] = await users(api1, 1)
+    expect((await api2.get('/v1/me', { token: a.accessToken })).status).toBe(200)
+    // Every broker connection of this database is cut, and the logout follows
+    // at once: its notification reaches no process.
+    const admin = new pg.Client(db.url)
+    await admin.connect()
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = 'switchboard-broker' AND datname = current_database()`)
+    } finally {
+      await admin.end()
+    }
+    expect((await api1.post('/v1/auth/logout', { refreshToken: a.refreshToken })).status).toBe(204)
+    // Reconnected, process 2 knows it may have missed messages and drops its
+    // cache of live sessions (which would otherwise keep the token for 30 s).
+    await expect.poll(async () => (await api2.get('/v1/me', { token: a.accessToken })).status, { timeout: 5_000, interval: 100 }).toBe(401)
   })
 
   // Last: process 2 does not come back.

@@ -2,8 +2,9 @@
 // detection, logout. Refresh tokens are random and stored only as SHA-256
 // hashes (their entropy makes a slow hash unnecessary); passwords use argon2id.
 import { createHash, randomBytes } from 'node:crypto'
+import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import { createSessionsRepository } from '../repositories/sessions.js'
+import { createSessionsRepository, isSessionActive } from '../repositories/sessions.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { AppError, unauthorized } from './errors.js'
 import { newId } from './ids.js'
@@ -14,6 +15,8 @@ export interface AccessClaims { sub: string, sid: string }
 
 export interface AccountServiceDeps {
   prisma: PrismaClient
+  /** The same database's pool, for the session check on the request path. */
+  pool: pg.Pool
   signAccessToken (claims: AccessClaims): string
   accessTokenTtlSeconds: number
   refreshTokenTtlSeconds: number
@@ -110,7 +113,7 @@ export function createAccountService (deps: AccountServiceDeps) {
       deps.onSessionRevoked(token.sessionId, token.session.userId)
     },
 
-    isSessionActive: (sessionId: string) => sessions.isActive(sessionId)
+    isSessionActive: (sessionId: string) => isSessionActive(deps.pool, sessionId)
   }
 }
 

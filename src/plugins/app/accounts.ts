@@ -20,6 +20,7 @@ export default fp(async (app) => {
   app.decorate('sessionEvents', sessionEvents)
   app.decorate('accounts', createAccountService({
     prisma: app.db.prisma,
+    pool: app.db.pool,
     signAccessToken: (claims) => app.jwt.sign(claims),
     accessTokenTtlSeconds: app.config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: app.config.refreshTokenTtlSeconds,

@@ -1,6 +1,8 @@
 // Bearer authentication, declared per route (`onRequest: app.authenticate`).
-// A token must verify, and its session must not be revoked: the session check
-// is cached briefly, and a revocation seen by this process clears it at once.
+// A token must verify, and its session must not be revoked. Live sessions are
+// cached for a while: a revocation clears its entry at once in every process
+// (here, and through the broker elsewhere), and when broker messages may have
+// been lost the whole cache is dropped; the time limit only bounds the rest.
 import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
 import type { FastifyRequest } from 'fastify'
@@ -14,8 +16,10 @@ declare module 'fastify' {
     authenticate (request: FastifyRequest): Promise<void>
     /** Verifies an access token (signature, expiry, live session); throws a 401 AppError. */
     verifyAccessToken (token: string): Promise<Auth>
-    /** Drops a session from the short-lived cache of live sessions (revoked elsewhere). */
+    /** Drops a session from the cache of live sessions (revoked elsewhere). */
     forgetSession (sessionId: string): void
+    /** Drops every cached session (a revocation elsewhere may have been missed). */
+    forgetAllSessions (): void
   }
   interface FastifyRequest {
     auth: Auth
@@ -29,12 +33,13 @@ declare module '@fastify/jwt' {
   }
 }
 
-const SESSION_CACHE_TTL_MS = 5_000
+const SESSION_CACHE_TTL_MS = 30_000
 
 export default fp(async (app) => {
   const activeSessions = new LRUCache<string, true>({ max: 100_000, ttl: SESSION_CACHE_TTL_MS })
   app.sessionEvents.on('revoked', ({ sessionId }) => { activeSessions.delete(sessionId) })
   app.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
+  app.decorate('forgetAllSessions', () => { activeSessions.clear() })
 
   async function checkSession (claims: AccessClaims): Promise<Auth> {
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized()

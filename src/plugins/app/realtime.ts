@@ -100,6 +100,8 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     // as a slow consumer would, and its client reconnects and replays.
     lost (reason) {
       app.log.warn({ reason, sockets: hub.size }, 'closing sockets so that their clients replay')
+      // A session.revoked may have been among them.
+      app.forgetAllSessions()
       sequencer.reset()
       hub.closeAll(CloseCode.slowConsumer, 'server fell behind: replay from your last seq')
     }
