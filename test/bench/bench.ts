@@ -3,7 +3,7 @@
 import { cpus, loadavg, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { createContext, ensureBuild, type BenchContext } from './harness/context.js'
-import { killAll } from './harness/processes.js'
+import { killAll, pinCpus } from './harness/processes.js'
 import { profileServers } from './harness/server.js'
 import type { BenchOptions, ScenarioName } from './options.js'
 import { runConnections } from './scenarios/connections.js'
@@ -51,6 +51,10 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
   const loadBefore = loadavg()
   ensureBuild(o.forceBuild, log)
   profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
+  if (o.pin) {
+    const { servers, others } = pinCpus(cpus().length)
+    log(`pinned: servers under test on CPU ${servers}; database, Redis and load generators on CPU ${others}`)
+  }
   log('starting the embedded PostgreSQL')
   const ctx = current = await createContext(log)
   const scenarios: BenchResults['scenarios'] = {}

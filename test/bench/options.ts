@@ -31,6 +31,8 @@ export interface BenchOptions {
   forceBuild: boolean
   /** Folder for CPU profiles of the servers (node --cpu-prof); unset: no profiling. */
   cpuProfDir: string | undefined
+  /** Servers under test on CPUs 1..N-1, everything else on CPU 0 (taskset). */
+  pin: boolean
 }
 
 export function presets (quick: boolean): BenchOptions {
@@ -56,7 +58,8 @@ export function presets (quick: boolean): BenchOptions {
     stormPostRate: quick ? 100 : 200,
     out: undefined,
     forceBuild: false,
-    cpuProfDir: undefined
+    cpuProfDir: undefined,
+    pin: false
   }
 }
 
@@ -74,6 +77,8 @@ export const USAGE = `npm run bench -- [options]
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
   --build                 rebuild the server even when dist/ looks up to date
+  --pin                   servers under test on CPUs 1..N-1, the database, Redis and the
+                          load generators on CPU 0 (taskset), so they do not share cores
   --cpu-prof DIR          run the servers under node --cpu-prof, profiles into DIR
                           (summarize one with: npx tsx test/bench/profile-top.ts FILE)`
 
@@ -93,6 +98,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
     switch (flag) {
       case '--quick': break
       case '--build': o.forceBuild = true; break
+      case '--pin': o.pin = true; break
       case '--scenarios': {
         const names = list(value() ?? '')
         for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n} (${SCENARIOS.join(', ')})`)

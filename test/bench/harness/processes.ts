@@ -161,3 +161,34 @@ export async function waitFor (check: () => Promise<boolean>, what: string, time
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// CPU pinning (--pin): the servers under test (Switchboard, every worker of
+// its cluster, the bare baselines) on some CPUs, everything else (this
+// process, PostgreSQL, Redis, the load generators, which inherit it) on the
+// others, so that the servers' CPU time is not inflated by sharing cores
+// with the load that measures them.
+let pinning: { servers: string, others: string } | undefined
+
+/** Pins this process (and so every child started later) to `others`; servers go to `servers`. */
+export function pinCpus (cores: number): { servers: string, others: string } {
+  if (cores < 2) throw new Error('--pin needs at least 2 CPUs')
+  if (spawnSync('taskset', ['--version']).status !== 0) throw new Error('--pin needs taskset (util-linux)')
+  pinning = { servers: cores === 2 ? '1' : `1-${cores - 1}`, others: '0' }
+  setAffinity(process.pid, pinning.others)
+  return pinning
+}
+
+/** The command and arguments that start `command` on the servers' CPUs (taskset execs it: same pid). */
+export function onServerCpus (command: string, args: string[]): [string, string[]] {
+  return pinning === undefined ? [command, args] : ['taskset', ['-c', pinning.servers, command, ...args]]
+}
+
+/** Moves a started server process (all its threads) to the servers' CPUs. */
+export function pinServer (pid: number): void {
+  if (pinning !== undefined) setAffinity(pid, pinning.servers)
+}
+
+function setAffinity (pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`taskset could not pin ${pid} to CPUs ${cpus}: ${r.stderr}`)
+}

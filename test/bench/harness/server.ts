@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { EnvSchema } from '../../../src/config.js'
 import { freePort } from '../../../src/db/embedded.js'
 import type { BenchContext } from './context.js'
-import { descendants, killPid, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
+import { descendants, killPid, onServerCpus, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
 
 export interface ServerUnderTest {
   url: string
@@ -61,7 +61,7 @@ export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions):
   }
   const profiling = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
   const args = [...profiling, ...(opts.nodeArgs ?? []), join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
-  const proc = spawnTracked(process.execPath, args, env, 'SIGKILL')
+  const proc = spawnTracked(...onServerCpus(process.execPath, args), env, 'SIGKILL')
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
   await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 'server', 60_000, proc)

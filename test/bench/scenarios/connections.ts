@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BenchContext } from '../harness/context.js'
-import { openFileLimit, rssKiB, sleep } from '../harness/processes.js'
+import { openFileLimit, pinServer, rssKiB, sleep } from '../harness/processes.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard } from '../harness/server.js'
@@ -117,6 +117,8 @@ export async function runConnections (ctx: BenchContext, o: BenchOptions, log: (
     log(`connections: repetition ${rep + 1}/${o.reps}, bare ws`)
     bareReps.push(await measureOnce(levels, settleMs, async () => {
       const bare = startWorker(BARE)
+      pinServer(bare.pid)
+  pinServer(bare.pid)
       const { port } = await bare.call<{ port: number }>('listen', {})
       return { url: `http://127.0.0.1:${port}`, pid: bare.pid, stop: async () => bare.kill() }
     }, 'bare'))

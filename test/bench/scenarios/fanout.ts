@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { BenchContext } from '../harness/context.js'
 import { scrapeMetrics, type LiveMetrics } from '../harness/metrics.js'
 import { runPhase, summarizePhase, type PhaseSummary } from '../harness/phase.js'
-import { sleep } from '../harness/processes.js'
+import { pinServer, sleep } from '../harness/processes.js'
 import { startWorker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
@@ -59,6 +59,7 @@ export async function driveFanout (ctx: BenchContext, o: BenchOptions, target: T
 /** A bare ws server on the topology, driven like Switchboard. */
 export async function driveBare (ctx: BenchContext, o: BenchOptions, topologyFile: string, encode: 'each' | 'once', paced: boolean): Promise<SystemRun> {
   const bare = startWorker(BARE)
+  pinServer(bare.pid)
   try {
     const { port } = await bare.call<{ port: number }>('listen', { topologyFile, encode })
     return await driveFanout(ctx, o, { url: `http://127.0.0.1:${port}`, mode: 'bare', pids: () => [bare.pid] }, topologyFile, { paced })
