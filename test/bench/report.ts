@@ -93,6 +93,9 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
         `one process ${int(so.singleProcess.deliveriesPerCpuSec)}`, dec(c.efficiencySaturated), '≥ 0.8',
         check(`cluster efficiency ≥ 0.8 saturated (BROKER=${c.broker})`, dec(c.efficiencySaturated), c.efficiencySaturated >= 0.8)])
       rows.push([`5 cluster, BROKER=${c.broker}: post→push p50 / p95 / p99 at ${so.rate} posts/s (ms)`, ms(c.paced.latencyMs), '', '', '', ''])
+      rows.push([`5 one worker behind BROKER=${c.broker} (broker overhead per delivery): deliveries per CPU-second at ${so.rate} posts/s`,
+        int(c.oneWorker.paced.deliveriesPerCpuSec.median), `one process ${int(so.singleProcess.deliveriesPerCpuSecPaced)}`, dec(c.oneWorker.efficiency), '≥ 0.8',
+        check(`broker overhead ≤ 20% per delivery (BROKER=${c.broker})`, dec(c.oneWorker.efficiency), c.oneWorker.efficiency >= 0.8)])
       notes.push(`cluster BROKER=${c.broker}: ${int(c.saturation.deliveriesPerSec.median)} deliveries/s saturated on ${dec(c.saturation.serverCores.median)} server cores; ` +
         `sockets per worker ${c.socketsPerWorker.join(' / ')}; PostgreSQL${c.broker === 'redis' ? ' + Redis' : ''} ${dec(c.saturation.dbCores.median)} cores`)
     }

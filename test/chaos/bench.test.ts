@@ -92,6 +92,8 @@ describe('npm run bench -- --quick', () => {
       expect(cl.efficiency).toBeGreaterThan(0)
       expect(cl.efficiencySaturated).toBeGreaterThan(0)
       expect(cl.socketsPerWorker).toHaveLength(2)
+      positive(cl.oneWorker.paced.deliveriesPerCpuSec)
+      expect(cl.oneWorker.efficiency).toBeGreaterThan(0)
     }
 
     const st = r.scenarios.storm

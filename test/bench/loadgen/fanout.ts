@@ -4,6 +4,7 @@
 // send time (performance.now(), in µs), read back from the pushed frame.
 // Works against Switchboard ('ours': REST + bearer tokens) and the bare ws
 // baseline ('bare': the same paths, the sender named by a header).
+import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { serve } from '../harness/rpc.js'
@@ -16,6 +17,8 @@ type Mode = 'ours' | 'bare'
 const MARKER = Buffer.from('"body":"bench:')
 const PAD = 'x'.repeat(40)
 const MAX_IN_FLIGHT = 2_000
+// Keys unique to this load generator: a later one on the same database must not post retries.
+const RUN = randomBytes(4).toString('hex')
 
 let topology: FanoutTopology
 let mode: Mode
@@ -66,7 +69,7 @@ function openSocket (index: number): Promise<void> {
 async function postOne (): Promise<void> {
   const n = postCounter++
   const { conversationId, sender } = nthPost(topology, n)
-  const body = { body: `bench:${Math.round(performance.now() * 1000)}:${PAD}`, clientMessageId: `b${n}` }
+  const body = { body: `bench:${Math.round(performance.now() * 1000)}:${PAD}`, clientMessageId: `${RUN}-${n}` }
   const path = `/v1/conversations/${conversationId}/messages`
   inFlight++
   try {

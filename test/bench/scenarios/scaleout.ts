@@ -4,8 +4,10 @@
 // the load generator the raw rate cannot double, so the figure is
 // efficiency: deliveries per server CPU-second (primary + workers) relative
 // to one process with the in-process broker. At the fixed rate both do the
-// same work, so the ratio is the broker's overhead per delivery; saturated,
-// each process also batches differently (it sees half the load).
+// same work; saturated, each process also batches differently (it sees half
+// the load). Then one worker behind the same broker at the fixed rate: the
+// broker's own cost per delivery, without a second server process competing
+// for the two cores (which the load generator and the database also use).
 import type { BenchContext } from '../harness/context.js'
 import type { PhaseSummary } from '../harness/phase.js'
 import { descendants } from '../harness/processes.js'
@@ -26,6 +28,12 @@ export interface ClusterRun {
   efficiency: number
   /** The same, saturated. */
   efficiencySaturated: number
+  /**
+   * One worker behind the same broker at the fixed post rate: every message
+   * still goes through the broker, but no second server process competes for
+   * the machine's cores. Its efficiency is the broker's own cost per delivery.
+   */
+  oneWorker: { paced: PhaseSummary, efficiency: number }
 }
 
 export interface ScaleoutResult {
@@ -71,8 +79,18 @@ export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (lin
           paced: true,
           midWindow: async (rep) => { if (rep === 0) socketsPerWorker = Object.values(socketsByPid(s.port, descendants(s.pid))).filter((n) => n > 0) }
         })
+        await server.stop()
+        server = undefined
+        log(`scale-out: 1 worker, BROKER=${broker} (the broker's own cost)`)
+        server = await startSwitchboard(ctx, {
+          databaseUrl,
+          cluster: { workers: 1, broker, ...(redis === undefined ? {} : { redisUrl: redis.url }) }
+        })
+        // Driven like every other run (saturation first, so its code is as warm), measured at the fixed rate.
+        const alone = (await driveFanout(ctx, o, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })).paced!
         clusters.push({
           broker,
+          oneWorker: { paced: alone, efficiency: ratio(alone.deliveriesPerCpuSec.median, single.paced!.deliveriesPerCpuSec.median) },
           workers: o.clusterWorkers,
           socketsPerWorker,
           saturation: run.saturation,
