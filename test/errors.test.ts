@@ -1,6 +1,7 @@
 // Every failure, including framework-level ones, answers API.md's error body
 // with a stable code, never a stack trace, and the server keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGroup } from './helpers/chat.js'
 import { client, expectError, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
@@ -26,6 +27,30 @@ describe('error responses', () => {
   it('malformed JSON: 400 VALIDATION_FAILED', async () => {
     expectError(await api.request('POST', '/v1/auth/login', { rawBody: '{"username": "a",' }), 400, 'VALIDATION_FAILED')
     expectError(await api.request('POST', '/v1/auth/login', { rawBody: '' }), 400, 'VALIDATION_FAILED')
+  })
+
+  // PostgreSQL text cannot hold U+0000: it failed the statement (500), and
+  // with it every other post of the same group commit.
+  it('U+0000 in any string: 400 VALIDATION_FAILED naming the field; posts committed with it are unharmed', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const path = `/v1/conversations/${group.id}/messages`
+    const [nulBody, fine, nulKey, nulTitle, nulQuery] = await Promise.all([
+      api.post(path, { body: 'a\u0000b' }, { token: a.accessToken }),
+      api.post(path, { body: 'fine' }, { token: b.accessToken }),
+      api.post(path, { body: 'x', clientMessageId: 'k\u0000' }, { token: b.accessToken }),
+      api.patch(`/v1/conversations/${group.id}`, { title: 'a\u0000' }, { token: a.accessToken }),
+      api.get('/v1/users?query=ab%00', { token: a.accessToken })
+    ])
+    expectError(nulBody!, 400, 'VALIDATION_FAILED')
+    expect(nulBody!.body.message).toBe('body/body must not contain the character U+0000')
+    expect(fine!.status).toBe(201)
+    expectError(nulKey!, 400, 'VALIDATION_FAILED')
+    expectError(nulTitle!, 400, 'VALIDATION_FAILED')
+    expectError(nulQuery!, 400, 'VALIDATION_FAILED')
+    expect(nulQuery!.body.message).toBe('querystring/query must not contain the character U+0000')
+    const history = await api.get(path, { token: a.accessToken })
+    expect(history.body.messages.map((m: { body: string }) => m.body)).toEqual(['fine'])
   })
 
   it('a 200 KiB body: 413 PAYLOAD_TOO_LARGE, and the server keeps serving', async () => {
