@@ -62,12 +62,10 @@ describe('SDK realtime: reconnect and replay', () => {
     await api.del(`/v1/conversations/${group.id}/messages/${missed[2].id}`, { token: a.accessToken })
     const direct = await createDirect(api, a, b)
     await post(api, a, direct.id, 'a new conversation')
-    // Give the failing reconnect attempts a few rounds, then let it through.
-    await new Promise((r) => setTimeout(r, 300))
-    const attempts = rec.control.sockets.length
+    // Let the reconnect fail twice (the cut socket, then attempts with backoff), then let it through.
+    await rec.until(() => rec.control.sockets.length >= 3, 10_000, 'failed reconnect attempts')
     rec.control.offline = false
     await rec.until(() => rec.synced >= 2, 10_000, 'second sync')
-    expect(attempts).toBeGreaterThanOrEqual(3) // the cut socket, then failed attempts with backoff
 
     const after = await post(api, a, group.id, 'after the reconnect')
     await rec.until(() => of(rec.events, group.id).some((e) => e.seq === after.seq), 5000, 'message after reconnect')
@@ -103,7 +101,11 @@ describe('SDK realtime: reconnect and replay', () => {
     for (let i = 0; i < 40; i++) {
       posts.push(post(api, a, group.id, `stream ${i}`))
       if (i === 10) server.app.realtime.hub.closeSession(sid, 4008, 'slow consumer (test)')
-      if (i === 25) server.app.realtime.hub.closeSession(sid, 1001, 'going away (test)')
+      if (i === 25) {
+        // The second close must find the socket of the reconnect that followed the first.
+        await rec.until(() => server.app.realtime.hub.connectionsOf(b.user.id) === 1 && rec.control.sockets.length >= 2, 10_000, 'reconnected after 4008')
+        server.app.realtime.hub.closeSession(sid, 1001, 'going away (test)')
+      }
       await new Promise((r) => setTimeout(r, 10))
     }
     const sent = await Promise.all(posts)

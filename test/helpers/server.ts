@@ -52,9 +52,12 @@ export async function startServer (opts: StartOptions = {}): Promise<TestServer>
       return (await pool.query(text, params)).rows
     },
     async close () {
-      await server.close()
-      await pool?.end()
-      await db?.drop()
+      // A slow step is named in the output: a teardown that hangs says where.
+      for (const [name, step] of [['app.close', () => server.close()], ['pool.end', () => pool?.end()], ['database drop', () => db?.drop()]] as const) {
+        const t = Date.now()
+        await step()
+        if (Date.now() - t > 2_000) console.warn(`test server ${name} took ${Date.now() - t} ms`)
+      }
     }
   }
 }
