@@ -125,4 +125,30 @@ describe('group commit of posts', () => {
       await session.end()
     }
   })
+
+  // Posts of one conversation take its row lock, so they see each other's
+  // keys; a writer that does not (here: foreign keys switched off for the
+  // session) can still commit a key while a batch waits on the unique index.
+  it('answers with the original when another writer commits the same clientMessageId during the batch', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const other = new pg.Client(server.databaseUrl)
+    await other.connect()
+    try {
+      await other.query("SET session_replication_role = 'replica'")
+      await other.query('BEGIN')
+      const id = randomUUID()
+      await other.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, created_at)
+        VALUES ($1, $2, 1000000, $3, 'written elsewhere', 'contested', now())`, [id, group.id, b.user.id])
+      const answer = api.post(`/v1/conversations/${group.id}/messages`, { body: 'mine', clientMessageId: 'contested' }, { token: b.accessToken })
+      // The batch is now waiting on the uncommitted key.
+      await expect.poll(async () => (await server.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0].n).toBe(1)
+      await other.query('COMMIT')
+      const res = await answer
+      expect(res.status).toBe(200)
+      expect(res.body).toMatchObject({ id, body: 'written elsewhere', clientMessageId: 'contested' })
+    } finally {
+      await other.end()
+    }
+  })
 })

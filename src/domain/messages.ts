@@ -7,13 +7,11 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from '../realtime/events.js'
 import { createConversationsRepository } from '../repositories/conversations.js'
 import { createEventsRepository } from '../repositories/events.js'
-import { createMessagesRepository, type HistoryCursor, type MessageRow } from '../repositories/messages.js'
+import { createMessagesRepository, type HistoryCursor } from '../repositories/messages.js'
 import { createPagesRepository } from '../repositories/pages.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { inTransaction, toChatEvent, type Tx } from './event-log.js'
-import { newId } from './ids.js'
-import { isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
@@ -22,7 +20,6 @@ export interface MessageDeps { prisma: PrismaClient, pool: pg.Pool, publisher: R
 
 export function createMessageService (deps: MessageDeps) {
   const { prisma, publisher } = deps
-  const messages = createMessagesRepository(prisma)
   const pages = createPagesRepository(deps.pool)
 
   /** Locks the conversation and finds a message the caller can see. */
@@ -50,53 +47,7 @@ export function createMessageService (deps: MessageDeps) {
     return { message, events: [toChatEvent(event)] }
   }
 
-  /** One post in its own transaction: the path a batch falls back to. */
-  async function postOne (userId: string, conversationId: string, input: PostInput): Promise<PostResult> {
-    const clientMessageId = input.clientMessageId ?? null
-    let committed
-    try {
-      committed = await inTransaction(prisma, async (tx) => {
-        // The seq update takes the row lock first; membership is read after
-        // it, so a concurrent removal is either fully before or after.
-        const taken = await createEventsRepository(tx).allocate(conversationId, 1)
-        const members = taken === null ? [] : await createConversationsRepository(tx).members(conversationId)
-        const me = members.find((m) => m.userId === userId)
-        if (taken === null || me === undefined) throw notFound('Conversation')
-        const repo = createMessagesRepository(tx)
-        if (input.replyToId != null) {
-          const original = await repo.find(conversationId, input.replyToId)
-          if (original === null || original.seq < me.joinedSeq) throw badRequest('body/replyToId must be a message of this conversation')
-        }
-        const row: MessageRow = {
-          id: newId(),
-          conversationId,
-          seq: taken.lastSeq,
-          senderId: userId,
-          body: input.body.trim(),
-          clientMessageId,
-          replyToId: input.replyToId ?? null,
-          createdAt: taken.at,
-          editedAt: null,
-          deletedAt: null
-        }
-        const message = toMessage(row)
-        await repo.insertWithEvent(row, message)
-        return { message, recipients: members.map((m) => m.userId) }
-      })
-    } catch (err) {
-      // A retry (or a parallel double submit) of a stored message: the
-      // unique key on (conversation, sender, clientMessageId) refused it.
-      if (clientMessageId === null || !isUniqueViolation(err)) throw err
-      const original = await messages.findByClientId(conversationId, userId, clientMessageId)
-      if (original === null) throw err
-      return { message: toMessage(original), created: false }
-    }
-    const { message } = committed
-    publisher.publishEvents([{ conversationId, seq: message.seq, type: 'message.created', createdAt: message.createdAt, data: message }], committed.recipients)
-    return { message, created: true }
-  }
-
-  const batcher = createPostBatcher({ pool: deps.pool, publisher, postOne })
+  const batcher = createPostBatcher({ pool: deps.pool, publisher })
 
   return {
     /**

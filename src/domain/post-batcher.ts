@@ -10,7 +10,6 @@
 // single post, so latency does not suffer.
 import type pg from 'pg'
 import type { RealtimePublisher } from '../realtime/events.js'
-import type { MessageRow } from '../repositories/messages.js'
 import { postBatch } from '../repositories/post-batch.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'
@@ -31,8 +30,6 @@ interface Pending {
 export interface PostBatcherDeps {
   pool: pg.Pool
   publisher: RealtimePublisher
-  /** The one-post path, used when a batch meets a concurrent duplicate. */
-  postOne (userId: string, conversationId: string, input: PostInput): Promise<PostResult>
   maxBatch?: number
   maxInFlight?: number
 }
@@ -56,59 +53,51 @@ export function createPostBatcher (deps: PostBatcherDeps) {
     }
   }
 
-  async function run (batch: Pending[]): Promise<void> {
-    const posts = batch.map((p) => ({
-      id: newId(),
-      conversationId: p.conversationId,
-      senderId: p.userId,
-      body: p.input.body.trim(),
-      clientMessageId: p.input.clientMessageId ?? null,
-      replyToId: p.input.replyToId ?? null
-    }))
+  async function run (batch: Pending[], alone = false): Promise<void> {
     let result: Awaited<ReturnType<typeof postBatch>>
     try {
-      result = await postBatch(deps.pool, posts)
+      result = await postBatch(deps.pool, batch.map((p) => ({
+        id: newId(),
+        conversationId: p.conversationId,
+        senderId: p.userId,
+        body: p.input.body.trim(),
+        clientMessageId: p.input.clientMessageId ?? null,
+        replyToId: p.input.replyToId ?? null
+      })))
     } catch (err) {
-      if (isUniqueViolation(err)) {
-        // Another process stored one of these clientMessageIds meanwhile:
-        // resolve each post on its own, which returns that original.
-        for (const p of batch) deps.postOne(p.userId, p.conversationId, p.input).then(p.resolve, p.reject)
+      if (isUniqueViolation(err) && !alone) {
+        // Another process committed one of these clientMessageIds after this
+        // call looked: each post again on its own, which then finds that original.
+        for (const p of batch) void run([p], true)
         return
       }
       for (const p of batch) p.reject(err)
       return
     }
     const { outcomes, recipients } = result
+    const views = outcomes.map((o) => o.outcome === 'created' || o.outcome === 'existing' ? toMessage(o.message) : undefined)
 
     // Committed: publish, in seq order per conversation, then answer.
-    const created = new Map<string, MessageRow[]>()
-    for (const o of outcomes) {
-      if (o.outcome !== 'created') continue
-      const list = created.get(o.message.conversationId)
-      if (list === undefined) created.set(o.message.conversationId, [o.message])
-      else list.push(o.message)
-    }
-    const views = new Map<MessageRow, MessageView>()
-    for (const [conversationId, rows] of created) {
-      deps.publisher.publishEvents(rows.map((r) => {
-        const data = toMessage(r)
-        views.set(r, data)
-        return { conversationId, seq: r.seq, type: 'message.created' as const, createdAt: data.createdAt, data }
-      }), recipients.get(conversationId) ?? [])
+    const published = new Map<string, MessageView[]>()
+    outcomes.forEach((o, i) => {
+      if (o.outcome !== 'created') return
+      const list = published.get(o.message.conversationId)
+      if (list === undefined) published.set(o.message.conversationId, [views[i]!])
+      else list.push(views[i]!)
+    })
+    for (const [conversationId, list] of published) {
+      deps.publisher.publishEvents(list.map((data) => ({ conversationId, seq: data.seq, type: 'message.created' as const, createdAt: data.createdAt, data })),
+        recipients.get(conversationId) ?? [])
     }
     batch.forEach((p, i) => {
-      let o = outcomes[i]!
-      let created = true
-      if (o.outcome === 'alias') {
-        o = outcomes[o.first]!
-        created = false
-      }
-      switch (o.outcome) {
+      const o = outcomes[i]!
+      // The same key earlier in the batch: that post's answer, as a retry's.
+      const j = o.outcome === 'alias' ? o.first : i
+      const answer = outcomes[j]!
+      switch (answer.outcome) {
         case 'created':
-          p.resolve({ message: views.get(o.message)!, created })
-          break
         case 'existing':
-          p.resolve({ message: toMessage(o.message), created: false })
+          p.resolve({ message: views[j]!, created: answer.outcome === 'created' && j === i })
           break
         case 'not_found':
           p.reject(notFound('Conversation'))

@@ -33,27 +33,8 @@ export type HistoryCursor = { before: number } | { after: number } | { latest: t
 
 export function createMessagesRepository (db: Db) {
   return {
-    /** The message and its message.created event, in one statement. */
-    async insertWithEvent (m: MessageRow, eventData: unknown): Promise<void> {
-      await db.$executeRaw`
-        WITH inserted AS (
-          INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at)
-          VALUES (${m.id}::uuid, ${m.conversationId}::uuid, ${m.seq}::int, ${m.senderId}::uuid, ${m.body},
-                  ${m.clientMessageId}, ${m.replyToId}::uuid, ${m.createdAt}::timestamptz)
-        )
-        INSERT INTO events (conversation_id, seq, type, data, created_at)
-        VALUES (${m.conversationId}::uuid, ${m.seq}::int, 'message.created', ${JSON.stringify(eventData)}::jsonb, ${m.createdAt}::timestamptz)`
-    },
-
     find (conversationId: string, id: string): Promise<MessageRow | null> {
       return db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
-    },
-
-    findByClientId (conversationId: string, senderId: string, clientMessageId: string): Promise<MessageRow | null> {
-      return db.message.findUnique({
-        where: { conversationId_senderId_clientMessageId: { conversationId, senderId, clientMessageId } },
-        select: messageSelect
-      })
     },
 
     update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date }): Promise<MessageRow> {
