@@ -48,7 +48,8 @@ async function importEmbeddedPostgres () {
   return EmbeddedPostgresServer
 }
 
-function processAlive (pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { processAlive } from '../../../src/db/embedded.js'
 
 export const projectRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
@@ -11,15 +12,6 @@ const tracked = new Map<number, NodeJS.Signals>()
 
 export function track (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void { tracked.set(pid, signal) }
 export function untrack (pid: number): void { tracked.delete(pid) }
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Kills one process by pid and waits (briefly) until it is gone. */
 export async function killPid (pid: number, signal: NodeJS.Signals = 'SIGKILL', waitMs = 5_000): Promise<void> {
@@ -30,8 +22,8 @@ export async function killPid (pid: number, signal: NodeJS.Signals = 'SIGKILL', 
     return
   }
   const deadline = Date.now() + waitMs
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  if (alive(pid) && signal !== 'SIGKILL') await killPid(pid, 'SIGKILL', waitMs)
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  if (processAlive(pid) && signal !== 'SIGKILL') await killPid(pid, 'SIGKILL', waitMs)
   untrack(pid)
 }
 

@@ -11,6 +11,7 @@ import { serve } from '../harness/rpc.js'
 import { Samples } from '../harness/stats.js'
 import { nthPost, readTopology, type FanoutTopology } from '../harness/topology.js'
 import { HttpClient, inParallel } from './http.js'
+import { openLoop } from './loops.js'
 
 type Mode = 'ours' | 'bare'
 
@@ -86,20 +87,6 @@ async function postOne (): Promise<void> {
   }
 }
 
-/** Open loop: `rate` posts per second on schedule, whatever the answers take. */
-async function paced (rate: number): Promise<void> {
-  const start = performance.now()
-  let sent = 0
-  while (running) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate)
-    for (; sent < due; sent++) {
-      if (inFlight >= MAX_IN_FLIGHT) skipped++
-      else void postOne()
-    }
-    await new Promise((r) => setTimeout(r, 1))
-  }
-}
-
 serve({
   async connect (p: { url: string, mode: Mode, topologyFile: string, concurrency?: number }) {
     topology = readTopology(p.topologyFile)
@@ -114,7 +101,12 @@ serve({
   /** Starts posting: closed loops of `senders` (saturation), or `rate` posts/s. */
   start (p: { senders?: number, rate?: number }) {
     running = true
-    if (p.rate !== undefined) loops = [paced(p.rate)]
+    if (p.rate !== undefined) {
+      loops = [openLoop(p.rate, () => running, () => {
+        if (inFlight >= MAX_IN_FLIGHT) skipped++
+        else void postOne()
+      })]
+    }
     else {
       loops = Array.from({ length: p.senders ?? 32 }, async () => {
         while (running) await postOne()

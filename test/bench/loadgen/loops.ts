@@ -1,5 +1,5 @@
 // Closed-loop load: `n` loops, each issuing its next request when the last
-// one is answered. Counts successes and failures and records each request's
+// one is answered (and an open loop at a fixed rate, below). Counts successes and failures and records each request's
 // latency; mark() reports what happened since the previous mark.
 import { performance } from 'node:perf_hooks'
 import { Samples, type Latency } from '../harness/stats.js'
@@ -52,3 +52,18 @@ export function closedLoops (task: (loop: number, iteration: number) => Promise<
     }
   }
 }
+
+/**
+ * Open loop: calls `fire` `rate` times per second on schedule, whatever the
+ * answers take, until `running()` turns false; checks the schedule every `tickMs`.
+ */
+export async function openLoop (rate: number, running: () => boolean, fire: (n: number) => void, tickMs = 1): Promise<void> {
+  const start = performance.now()
+  let sent = 0
+  while (running()) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate)
+    for (; sent < due; sent++) fire(sent)
+    await new Promise((r) => setTimeout(r, tickMs))
+  }
+}
+

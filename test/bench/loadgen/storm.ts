@@ -9,6 +9,7 @@ import { createClient, type SwitchboardClient } from '../../../src/client/index.
 import { serve } from '../harness/rpc.js'
 import { summarize } from '../harness/stats.js'
 import { HttpClient } from './http.js'
+import { openLoop } from './loops.js'
 
 interface StormUser { id: string, username: string, token: string }
 interface StormConversation { id: string, members: number[] }
@@ -84,21 +85,15 @@ async function connectAll (): Promise<number[]> {
   return times
 }
 
-async function postLoop (rate: number): Promise<void> {
-  const start = performance.now()
-  let sent = 0
-  while (posting) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate)
-    for (; sent < due; sent++) {
-      // Every other post into a group, the rest into direct conversations.
-      const k = sent >> 1
-      const conv = (sent & 1) === 0 ? groups[k % groups.length]! : directs[k % directs.length]!
-      const sender = users[conv.members[k % conv.members.length]!]!
-      http!.post(`/v1/conversations/${conv.id}/messages`, sender.token, { body: `storm ${sent}`, clientMessageId: `s${sent}` })
-        .then((r) => { if (r.status === 201) posted++; else postFailures++ }, () => { postFailures++ })
-    }
-    await new Promise((r) => setTimeout(r, 5))
-  }
+function postLoop (rate: number): Promise<void> {
+  return openLoop(rate, () => posting, (n) => {
+    // Every other post into a group, the rest into direct conversations.
+    const k = n >> 1
+    const conv = (n & 1) === 0 ? groups[k % groups.length]! : directs[k % directs.length]!
+    const sender = users[conv.members[k % conv.members.length]!]!
+    http!.post(`/v1/conversations/${conv.id}/messages`, sender.token, { body: `storm ${n}`, clientMessageId: `s${n}` })
+      .then((r) => { if (r.status === 201) posted++; else postFailures++ }, () => { postFailures++ })
+  }, 5)
 }
 
 serve({
