@@ -12,7 +12,7 @@ import type {
   Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies
 } from '../schemas/messages.js'
 import type {
-  ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema,
+  ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
   ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema
 } from '../schemas/realtime.js'
@@ -56,6 +56,7 @@ export type CreateConversationBody = S<ConversationBodies['CreateConversationBod
 export type AddMembersBody = S<ConversationBodies['AddMembersBody']>
 
 export type MemberEventData = S<typeof MemberEventDataSchema>
+export type MembersAddedData = S<typeof MembersAddedDataSchema>
 export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
 export type ConversationInfo = S<typeof ConversationInfoSchema>
 export type ReadyFrame = S<typeof ReadyFrameSchema>
@@ -71,6 +72,7 @@ interface EventData {
   'message.updated': Message
   'message.deleted': Message
   'member.added': MemberEventData
+  'members.added': MembersAddedData
   'member.removed': MemberEventData
   'member.updated': MemberUpdatedData
   'conversation.updated': ConversationInfo

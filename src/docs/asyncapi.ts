@@ -6,7 +6,7 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Message } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MemberUpdatedData, PingClientFrame, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, PingClientFrame, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, TypingClientFrame, TypingServerFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -16,6 +16,7 @@ const EVENT_DATA = {
   'message.updated': ['Message', 'A message was edited (editedAt set)'],
   'message.deleted': ['Message', 'A message was deleted: the tombstone (body empty, deletedAt set)'],
   'member.added': ['MemberEventData', 'A member joined; the added user receives the conversation from this event on'],
+  'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
   'member.removed': ['MemberEventData', 'A member left or was removed; for the removed user this is the last event'],
   'member.updated': ['MemberUpdatedData', 'A member\'s role changed'],
   'conversation.updated': ['ConversationInfo', 'The group was renamed']
@@ -39,7 +40,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MemberUpdatedData, ConversationInfo,
+  for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo,
     ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }

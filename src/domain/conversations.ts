@@ -7,7 +7,7 @@ import { createConversationsRepository, type Role } from '../repositories/conver
 import { createEventsRepository } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'
 import { badRequest, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, toChatEvent } from './event-log.js'
+import { appendEvents, inTransaction, membersAdded, toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
@@ -28,9 +28,9 @@ export function createConversationService (deps: ChatDeps) {
   const reader = createConversationReader(prisma)
 
   /**
-   * Creates a conversation whose first events (seq 1, 2, ...) are one
-   * member.added per member, the creator first. Every initial member sees
-   * the conversation from seq 1.
+   * Creates a conversation whose first events are the creator's member.added
+   * (seq 1), then the others' (member.added for one, one members.added for
+   * several: seq 2). Every initial member sees the conversation from seq 1.
    */
   async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null }, otherIds: string[]) {
     const id = newId()
@@ -39,11 +39,10 @@ export function createConversationService (deps: ChatDeps) {
       { userId: creatorId, role: data.type === 'group' ? 'owner' : 'member' },
       ...otherIds.map((userId) => ({ userId, role: 'member' as const }))
     ]
-    const events: ChatEvent[] = members.map((m, i) => toChatEvent({
-      conversationId: id, seq: i + 1, type: 'member.added', data: { userId: m.userId, by: creatorId }, createdAt: at
-    }))
+    const drafts = [membersAdded([creatorId], creatorId), ...(otherIds.length > 0 ? [membersAdded(otherIds, creatorId)] : [])]
+    const events: ChatEvent[] = drafts.map((d, i) => toChatEvent({ conversationId: id, seq: i + 1, type: d.type, data: d.data, createdAt: at }))
     await inTransaction(prisma, async (tx) => {
-      await createConversationsRepository(tx).create({ id, ...data, lastSeq: members.length, at }, members)
+      await createConversationsRepository(tx).create({ id, ...data, lastSeq: events.length, at }, members)
       await createEventsRepository(tx).insert(events.map((e) => ({ ...e, createdAt: at })))
     })
     publisher.publishEvents(events, members.map((m) => m.userId))

@@ -23,6 +23,13 @@ export interface EventDraft {
   dataForSeq?: (seq: number) => unknown
 }
 
+/** member.added for one user; members.added (one event for all) when a request adds several. */
+export function membersAdded (userIds: string[], by: string): EventDraft {
+  return userIds.length === 1
+    ? { type: 'member.added', data: { userId: userIds[0]!, by } }
+    : { type: 'members.added', data: { userIds, by } }
+}
+
 /** Takes the next seqs of a (locked) conversation and writes one event per draft. */
 export async function appendEvents (tx: Tx, conversationId: string, drafts: EventDraft[]): Promise<{ events: ChatEvent[], at: Date, lastSeq: number }> {
   const repo = createEventsRepository(tx)

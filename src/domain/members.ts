@@ -7,7 +7,7 @@ import { createEventsRepository, type LockedConversation } from '../repositories
 import { createConversationReader } from './conversation-reader.js'
 import { canManage, type ChatDeps } from './conversations.js'
 import { badRequest, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
+import { appendEvents, inTransaction, membersAdded, type EventDraft, type Tx } from './event-log.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
 
@@ -48,10 +48,11 @@ export function createMemberService (deps: ChatDeps) {
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
         const repo = createConversationsRepository(tx)
         if ((await repo.existingUsers(added)).size !== added.length) throw notFound('User')
-        const { events, at, lastSeq } = await appendEvents(tx, conversationId,
-          added.map((id) => ({ type: 'member.added', data: { userId: id, by: userId } })))
-        // Each sees the conversation from their own member.added on.
-        await repo.addMembers(conversationId, added.map((id, i) => ({ userId: id, joinedSeq: events[i]!.seq })), lastSeq, at)
+        // One event however many join: its push reaches every member once,
+        // so adding n users costs n frames, not n squared.
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded(added, userId)])
+        // They see the conversation from that event on.
+        await repo.addMembers(conversationId, added.map((id) => ({ userId: id, joinedSeq: lastSeq })), lastSeq, at)
         return { events, recipients: [...current, ...added] }
       })
       return reader.get(userId, conversationId)
@@ -81,8 +82,9 @@ export function createMemberService (deps: ChatDeps) {
           drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
         }
         drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
-        const { events, at } = await appendEvents(tx, conversationId, drafts)
-        await repo.markLeft(conversationId, targetId, at)
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
+        // Their window ends with their own member.removed (the last event they get).
+        await repo.markLeft(conversationId, targetId, at, lastSeq)
         return { events, recipients: members.map((m) => m.userId) }
       })
     },

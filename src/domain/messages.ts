@@ -17,6 +17,13 @@ import { createPostBatcher, type PostInput, type PostResult } from './post-batch
 
 export interface MessageDeps { prisma: PrismaClient, pool: pg.Pool, publisher: RealtimePublisher }
 
+/**
+ * The members whose window holds the message: its edits and deletion reach
+ * only them, by push as by replay (a member who joined after it never saw it).
+ */
+const canSee = (members: Array<{ userId: string, joinedSeq: number }>, messageSeq: number) =>
+  members.filter((m) => m.joinedSeq <= messageSeq).map((m) => m.userId)
+
 
 export function createMessageService (deps: MessageDeps) {
   const { prisma, publisher } = deps
@@ -65,7 +72,7 @@ export function createMessageService (deps: MessageDeps) {
         if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
         if (message.body === body) return { message: toMessage(message), events: [], recipients: [] }
         const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at }), messageId)
-        return { ...edited, recipients: members.map((m) => m.userId) }
+        return { ...edited, recipients: canSee(members, message.seq) }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
       return result.message
@@ -84,7 +91,7 @@ export function createMessageService (deps: MessageDeps) {
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
         const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at }), messageId,
           (tombstone) => createMessagesRepository(tx).redactEvents(conversationId, messageId, message.seq, tombstone))
-        return { ...deleted, recipients: members.map((m) => m.userId) }
+        return { ...deleted, recipients: canSee(members, message.seq) }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
       return result.message

@@ -3,7 +3,7 @@
 
 export type ChatEventType =
   | 'message.created' | 'message.updated' | 'message.deleted'
-  | 'member.added' | 'member.removed' | 'member.updated' | 'conversation.updated'
+  | 'member.added' | 'members.added' | 'member.removed' | 'member.updated' | 'conversation.updated'
 
 /** One entry of a conversation's event stream, exactly as API.md's Event object. */
 export interface ChatEvent {

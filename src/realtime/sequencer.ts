@@ -3,14 +3,19 @@
 // each other (two pool connections, two processes, a broker). An event that
 // arrives ahead of a missing one waits briefly; if the gap does not fill, the
 // missing events are read from the event log, so delivery stays in order.
+// Every event goes to its own recipients: those published with it, or for an
+// event read from the log, those the log's membership windows give for its
+// seq. Never those of another event: a neighbour's recipients may include a
+// user who was not a member when the missing event was committed.
 import { LRUCache } from 'lru-cache'
 import type { EncodedEvent } from './events.js'
 
-interface Pending { event: EncodedEvent, userIds: string[] }
+export interface Pending { event: EncodedEvent, userIds: string[] }
 interface State { last: number, pending: Map<number, Pending>, timer?: NodeJS.Timeout | undefined }
 
 export type Deliver = (event: EncodedEvent, userIds: string[]) => void
-export type LoadGap = (conversationId: string, afterSeq: number, beforeSeq: number) => Promise<EncodedEvent[]>
+/** The events strictly between two seqs, ascending, each with its recipients. */
+export type LoadGap = (conversationId: string, afterSeq: number, beforeSeq: number) => Promise<Pending[]>
 
 export class EventSequencer {
   private readonly states = new LRUCache<string, State>({
@@ -65,10 +70,9 @@ export class EventSequencer {
     state.timer = undefined
     if (state.pending.size === 0) return
     const first = Math.min(...state.pending.keys())
-    const { userIds } = state.pending.get(first)!
     try {
       const missing = await this.loadGap(conversationId, state.last, first)
-      for (const event of missing) {
+      for (const { event, userIds } of missing) {
         if (event.seq === state.last + 1) {
           state.last++
           this.deliver(event, userIds)

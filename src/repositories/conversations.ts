@@ -82,11 +82,12 @@ export function createConversationsRepository (db: Db) {
           FROM unnest(${userIds}::uuid[], ${seqs}::int[]) AS a(user_id, joined_seq)
         ON CONFLICT (conversation_id, user_id) DO UPDATE
           SET role = 'member', joined_seq = EXCLUDED.joined_seq, last_read_seq = EXCLUDED.last_read_seq,
-              joined_at = EXCLUDED.joined_at, left_at = NULL`
+              joined_at = EXCLUDED.joined_at, left_at = NULL, left_seq = NULL`
     },
 
-    async markLeft (conversationId: string, userId: string, at: Date): Promise<void> {
-      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at } })
+    /** Ends a member's window at `seq`, the seq of their member.removed. */
+    async markLeft (conversationId: string, userId: string, at: Date, seq: number): Promise<void> {
+      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at, leftSeq: seq } })
     },
 
     async setRole (conversationId: string, userId: string, role: Role): Promise<void> {

@@ -29,7 +29,10 @@ const HISTORY = {
   // No cursor: $3 is only typed, so that every variant takes the same parameters.
   latest: pageOf('messages', MESSAGE_COLUMNS, ' AND $3::int IS NOT NULL', 'DESC')
 }
-const EVENTS = pageOf('events', 'm.conversation_id AS "conversationId", m.seq, m.type, m.data, m.created_at AS "createdAt"', ' AND seq > $3::int', 'ASC')
+// The edit or deletion of a message from before the member's window is not
+// theirs to see (as the message itself is not): judged by the message's seq.
+const EVENTS = pageOf('events', 'm.conversation_id AS "conversationId", m.seq, m.type, m.data, m.created_at AS "createdAt"',
+  ` AND seq > $3::int AND NOT (type IN ('message.updated', 'message.deleted') AND (data->>'seq')::int < me.joined_seq)`, 'ASC')
 
 /** Rows of a member's page; null when the user is not a member. A member's empty page is one row of nulls. */
 async function page<T extends { seq: number | null }> (pool: pg.Pool, sql: string, params: unknown[]): Promise<T[] | null> {

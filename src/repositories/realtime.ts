@@ -26,12 +26,26 @@ export function createRealtimeRepository (pool: pg.Pool) {
         [userId])
       return rows.map((r) => r.user_id)
     },
-    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<ChatEvent[]> {
-      const { rows } = await pool.query<{ seq: number, type: ChatEvent['type'], data: unknown, created_at: Date }>(
-        `SELECT seq, type, data, created_at FROM events
-          WHERE conversation_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq`,
+    /**
+     * Events between two seqs, each with its own recipients: the users whose
+     * membership window [joined_seq, left_seq] holds it (for the edit or
+     * deletion of a message: holds the message), as replay decides.
+     */
+    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: ChatEvent, userIds: string[] }>> {
+      const { rows } = await pool.query<{ seq: number, type: ChatEvent['type'], data: unknown, created_at: Date, recipients: string[] }>(
+        `SELECT e.seq, e.type, e.data, e.created_at,
+                ARRAY(SELECT m.user_id FROM memberships m
+                       WHERE m.conversation_id = e.conversation_id
+                         AND m.joined_seq <= CASE WHEN e.type IN ('message.updated', 'message.deleted')
+                                                  THEN (e.data->>'seq')::int ELSE e.seq END
+                         AND (m.left_seq IS NULL OR m.left_seq >= e.seq)) AS recipients
+           FROM events e
+          WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq < $3 ORDER BY e.seq`,
         [conversationId, afterSeq, beforeSeq])
-      return rows.map((r) => ({ conversationId, seq: r.seq, type: r.type, createdAt: r.created_at.toISOString(), data: r.data }))
+      return rows.map((r) => ({
+        event: { conversationId, seq: r.seq, type: r.type, createdAt: r.created_at.toISOString(), data: r.data },
+        userIds: r.recipients
+      }))
     },
     async setLastSeen (userId: string, at: Date): Promise<void> {
       await pool.query('UPDATE users SET last_seen_at = $2 WHERE id = $1', [userId, at])

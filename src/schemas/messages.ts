@@ -26,7 +26,7 @@ export type Message = Static<typeof Message>
 // Spelled out (not mapped from a list) so that Static gives the literal union.
 export const EventType = Type.Union([
   Type.Literal('message.created'), Type.Literal('message.updated'), Type.Literal('message.deleted'),
-  Type.Literal('member.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated')
+  Type.Literal('member.added'), Type.Literal('members.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated')
 ])
 
 export const Event = Type.Object({
@@ -35,7 +35,7 @@ export const Event = Type.Object({
   type: EventType,
   createdAt: Timestamp,
   data: Type.Unknown({
-    description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; ' +
+    description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; members.added: { userIds, by }; ' +
       'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })

@@ -9,6 +9,8 @@ const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Lite
 
 /** data of member.added / member.removed. */
 export const MemberEventData = Type.Object({ userId: Uuid, by: Uuid }, { $id: 'MemberEventData' })
+/** data of members.added: several users added by one request (group creation, adding many), one event for all. */
+export const MembersAddedData = Type.Object({ userIds: Type.Array(Uuid, { minItems: 2 }), by: Uuid }, { $id: 'MembersAddedData' })
 /** data of member.updated (a role change). */
 export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uuid }, { $id: 'MemberUpdatedData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */

@@ -121,7 +121,7 @@ async function loadOlder (): Promise<void> {
 
 async function onEvent (event: ChatEvent): Promise<void> {
   let c = state.conversations.get(event.conversationId)
-  if (c === undefined || event.type === 'member.added' || event.type === 'member.removed' || event.type === 'conversation.updated') {
+  if (c === undefined || event.type === 'member.added' || event.type === 'members.added' || event.type === 'member.removed' || event.type === 'conversation.updated') {
     c = await sdk.conversations.get(event.conversationId).catch(() => undefined)
     if (c === undefined) state.conversations.delete(event.conversationId)
     else state.conversations.set(c.id, c)

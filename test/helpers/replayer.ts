@@ -6,7 +6,7 @@ import { connect, type TestSocket } from './ws.js'
 
 export interface SeenEvent { conversationId: string, seq: number, type: string, data: any }
 
-const EVENT_TYPES = new Set(['message.created', 'message.updated', 'message.deleted', 'member.added', 'member.removed', 'member.updated', 'conversation.updated'])
+const EVENT_TYPES = new Set(['message.created', 'message.updated', 'message.deleted', 'member.added', 'members.added', 'member.removed', 'member.updated', 'conversation.updated'])
 
 export class ReplayingClient {
   readonly applied = new Map<string, SeenEvent[]>()

@@ -73,7 +73,8 @@ export default fp<RealtimeOptions>(async (app, opts) => {
 
   const sequencer = new EventSequencer(
     (event, userIds) => { observer.eventPushed(event, hub.deliver(userIds, event.frame)) },
-    async (conversationId, after, before) => (await repo.eventsBetween(conversationId, after, before)).map(encodeEvent),
+    async (conversationId, after, before) => (await repo.eventsBetween(conversationId, after, before))
+      .map(({ event, userIds }) => ({ event: encodeEvent(event), userIds })),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
   )
