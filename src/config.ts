@@ -30,6 +30,7 @@ export const EnvSchema = Type.Object({
   AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
   AUTH_RATE_LIMIT_WINDOW_MS: Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX'),
   POST_RATE_LIMIT_PER_SECOND: Int(1, 100000, 30, 'Messages one user may post per second'),
+  MEMBERSHIP_RATE_LIMIT_PER_MINUTE: Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute'),
   MESSAGE_MAX_LENGTH: Int(1, 100000, 4000, 'Longest message body in characters'),
   GROUP_MAX_MEMBERS: Int(2, 100000, 1000, 'Most members a group may have'),
   SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
@@ -86,6 +87,7 @@ export interface AppConfig {
   authRateLimitMax: number
   authRateLimitWindowMs: number
   postRateLimitPerSecond: number
+  membershipRateLimitPerMinute: number
   messageMaxLength: number
   groupMaxMembers: number
   shutdownTimeoutMs: number
@@ -170,6 +172,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
     authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
     postRateLimitPerSecond: e.POST_RATE_LIMIT_PER_SECOND,
+    membershipRateLimitPerMinute: e.MEMBERSHIP_RATE_LIMIT_PER_MINUTE,
     messageMaxLength: e.MESSAGE_MAX_LENGTH,
     groupMaxMembers: e.GROUP_MAX_MEMBERS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -71,3 +71,25 @@ describe('OpenAPI', () => {
     expect(postBody.properties.body.maxLength).toBe(10)
   })
 })
+
+describe('membership rate limit', () => {
+  it('group creation and member additions share one per-user budget: 429 RATE_LIMITED past it, nothing written', async () => {
+    const limited = await startServer({ config: { membershipRateLimitPerMinute: 3 } })
+    try {
+      const lapi = client(limited.url)
+      const [a, b, c, d] = await registerMany(lapi, 4)
+      const group = await createGroup(lapi, a, [b])
+      expect((await lapi.post(`/v1/conversations/${group.id}/members`, { userIds: [c.user.id] }, as(a))).status).toBe(200)
+      expect((await lapi.post('/v1/conversations', { type: 'direct', userId: b.user.id }, as(a))).status).toBe(201)
+      const refused = await lapi.post(`/v1/conversations/${group.id}/members`, { userIds: [d.user.id] }, as(a))
+      expectError(refused, 429, 'RATE_LIMITED')
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expectError(await lapi.post('/v1/conversations', { type: 'group', title: 'more', memberIds: [d.user.id] }, as(a)), 429, 'RATE_LIMITED')
+      expect((await lapi.get(`/v1/conversations/${group.id}`, as(a))).body.lastSeq).toBe(group.lastSeq + 1)
+      // Another user has their own budget.
+      expect((await lapi.post('/v1/conversations', { type: 'group', title: 'theirs', memberIds: [d.user.id] }, as(b))).status).toBe(201)
+    } finally {
+      await limited.close()
+    }
+  })
+})

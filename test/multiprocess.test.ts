@@ -48,7 +48,8 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
       PRESENCE_TTL_MS: String(TTL),
       PRESENCE_GRACE_MS: String(GRACE),
       AUTH_RATE_LIMIT_MAX: '100000',
-      POST_RATE_LIMIT_PER_SECOND: '100000'
+      POST_RATE_LIMIT_PER_SECOND: '100000',
+      MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000'
     }
     ;[p1, p2] = await Promise.all([startNode(env), startNode(env)])
     api1 = client(p1.url)

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { badRequest } from '../domain/errors.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
@@ -13,16 +14,26 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearer: [] }]
   const tags = ['conversations']
   const conversationRef = { $ref: 'Conversation' } as unknown as typeof Conversation
+  // Each of these writes events that reach up to GROUP_MAX_MEMBERS users: per
+  // user, counted after authentication, one budget (one limiter) for both routes.
+  const membershipLimit = app.rateLimit({
+    max: app.config.membershipRateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request: FastifyRequest) => request.auth.userId
+  })
 
   app.post('/conversations', {
     onRequest: app.authenticate,
+    preHandler: membershipLimit,
     schema: {
       security,
       tags,
       summary: 'Open the direct conversation with a user (201 created, 200 existing), or create a group (201; the caller is its owner)',
-      description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them.',
+      description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them; its first events are the ' +
+        'creator\'s member.added (seq 1) and the others\' member.added (one) or members.added (several, one event: seq 2). ' +
+        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with adding members: 429 above it.',
       body: CreateConversationBody,
-      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 404) }
+      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     const { userId } = request.auth
@@ -67,15 +78,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations/:id/members', {
     onRequest: app.authenticate,
+    preHandler: membershipLimit,
     schema: {
       security,
       tags,
-      summary: 'Add members to a group (owner or admin); writes member.added for each new one',
-      description: 'Current members are skipped; a removed member comes back and sees the conversation from their new member.added on. ' +
-        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403.',
+      summary: 'Add members to a group (owner or admin); writes member.added (one new member) or one members.added (several)',
+      description: 'Current members are skipped; a removed member comes back and sees the conversation from the event that added them on. ' +
+        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403. ' +
+        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with POST /v1/conversations: 429 above it.',
       params: IdParams,
       body: AddMembersBody,
-      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => members.add(request.auth.userId, request.params.id, request.body.userIds))
 

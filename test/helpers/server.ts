@@ -29,6 +29,7 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
     ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }, { dotenv: false }),
     authRateLimitMax: 100_000,
     postRateLimitPerSecond: 100_000,
+    membershipRateLimitPerMinute: 100_000,
     ...overrides
   }
 }

@@ -47,6 +47,7 @@ export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions):
     DATABASE_URL: opts.databaseUrl,
     DATA_DIR: join(ctx.dir, 'data'),
     POST_RATE_LIMIT_PER_SECOND: '100000',
+    MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000',
     AUTH_RATE_LIMIT_MAX: '100000',
     WS_MAX_CONNECTIONS_PER_USER: '1000',
     BROKER: 'memory',
