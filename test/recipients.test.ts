@@ -154,3 +154,27 @@ describe('membership changes fan out linearly', () => {
     for (const s of socks) expect(seqsOf(s, group.id)).toEqual([1, 2, 3])
   })
 })
+
+describe('a burst of pushes keeps the server responsive', () => {
+  it('delivers in time slices: other work gets a turn before a large burst is done', async () => {
+    const members = await registerMany(40)
+    const owner = await register(api)
+    const group = await createGroup(api, owner, members)
+    const socks = await Promise.all(members.map((m) => open(m)))
+    const ids = members.map((m) => m.user.id)
+    const { realtime } = server.app
+    const total = 1500
+    let delivered = 0
+    realtime.broker.subscribe({ message: (m) => { if (m.kind === 'frame' && m.type === 'typing') delivered++ }, lost: () => {} })
+    // Like a thousand presence changes at once: each a frame to every member's sockets.
+    for (let i = 0; i < total; i++) realtime.publishFrame(ids, { type: 'typing', conversationId: group.id, data: { userId: owner.user.id } })
+    const atFirstTurn = await new Promise<number>((resolve) => setImmediate(() => resolve(delivered)))
+    expect(atFirstTurn).toBeLessThan(total)
+    // ...and every socket still gets every frame.
+    const typingFrames = (s: TestSocket) => s.frames.filter((f) => f.type === 'typing' && f.conversationId === group.id).length
+    const deadline = Date.now() + WAIT
+    while (socks.some((s) => typingFrames(s) < total) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(socks.map(typingFrames)).toEqual(socks.map(() => total))
+    expect(delivered).toBe(total)
+  })
+})

@@ -31,15 +31,50 @@ export interface Broker {
   close (): Promise<void>
 }
 
-/** Single-process broker: delivery is a function call on the next tick. */
+/**
+ * Single-process broker: delivery is a function call, made from a queue that
+ * is drained in time slices (as the multi-process inbox is), so a burst of
+ * publications (a thousand users connecting at once, each a presence frame to
+ * a thousand contacts) never holds the event loop for long: other requests
+ * get a turn between slices.
+ */
 export class MemoryBroker implements Broker {
   private subscribers: BrokerSubscriber[] = []
+  private queue: BrokerMessage[] = []
+  private head = 0
+  private draining = false
+
+  constructor (private readonly onError: (err: unknown) => void = () => {}, private readonly sliceMs = 10) {}
 
   async start (): Promise<void> {}
 
   async publish (message: BrokerMessage): Promise<void> {
-    const subscribers = this.subscribers
-    queueMicrotask(() => { for (const s of subscribers) s.message(message) })
+    this.queue.push(message)
+    if (this.draining) return
+    this.draining = true
+    queueMicrotask(this.drain)
+  }
+
+  private readonly drain = () => {
+    const until = performance.now() + this.sliceMs
+    while (this.head < this.queue.length) {
+      const message = this.queue[this.head++]!
+      for (const s of this.subscribers) {
+        try {
+          s.message(message)
+        } catch (err) {
+          this.onError(err)
+        }
+      }
+      if (performance.now() >= until) break
+    }
+    if (this.head < this.queue.length) {
+      setImmediate(this.drain)
+      return
+    }
+    this.queue = []
+    this.head = 0
+    this.draining = false
   }
 
   subscribe (subscriber: BrokerSubscriber): void {
@@ -48,5 +83,7 @@ export class MemoryBroker implements Broker {
 
   async close (): Promise<void> {
     this.subscribers = []
+    this.queue = []
+    this.head = 0
   }
 }

@@ -55,7 +55,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
       ? new PostgresBroker({ pool: app.db.pool, clientConfig: app.db.pool.options, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
       : config.broker === 'redis'
         ? new RedisBroker({ url: config.redisUrl!, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
-        : new MemoryBroker())
+        : new MemoryBroker((err) => brokerLog.error({ err }, 'broker message dropped')))
   const presence = opts.presence ?? (multiProcess
     ? new SharedPresence({
       store: createPresenceStore(app.db.pool),
