@@ -52,7 +52,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/conversations/:id', {
     onRequest: app.authenticate,
-    schema: { security, tags, summary: 'One conversation', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
+    schema: { security, tags, summary: 'One conversation, with all its members', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
   }, async (request) => conversations.get(request.auth.userId, request.params.id))
 
   app.get('/conversations/:id/members', {
