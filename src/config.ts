@@ -33,6 +33,7 @@ export const EnvSchema = Type.Object({
   MEMBERSHIP_RATE_LIMIT_PER_MINUTE: Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute'),
   MESSAGE_MAX_LENGTH: Int(1, 100000, 4000, 'Longest message body in characters'),
   GROUP_MAX_MEMBERS: Int(2, 100000, 1000, 'Most members a group may have'),
+  CONVERSATION_MEMBERS_PREVIEW: Int(2, 100, 10, 'Members shown with each conversation of the list (all of them: GET /v1/conversations/:id/members)'),
   SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
   HTTP_HEADERS_TIMEOUT_MS: Int(500, 120000, 15000, 'A client must send complete request headers within this'),
   HTTP_REQUEST_TIMEOUT_MS: Int(1000, 600000, 30000, 'A client must send a complete request within this'),
@@ -90,6 +91,7 @@ export interface AppConfig {
   membershipRateLimitPerMinute: number
   messageMaxLength: number
   groupMaxMembers: number
+  conversationMembersPreview: number
   shutdownTimeoutMs: number
   httpHeadersTimeoutMs: number
   httpRequestTimeoutMs: number
@@ -175,6 +177,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     membershipRateLimitPerMinute: e.MEMBERSHIP_RATE_LIMIT_PER_MINUTE,
     messageMaxLength: e.MESSAGE_MAX_LENGTH,
     groupMaxMembers: e.GROUP_MAX_MEMBERS,
+    conversationMembersPreview: e.CONVERSATION_MEMBERS_PREVIEW,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
     httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

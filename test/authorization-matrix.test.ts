@@ -33,7 +33,7 @@ const bodies: Record<string, () => unknown> = {
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
-  'DELETE /v1/conversations/{id}/members/{userId}', 'GET /v1/conversations/{id}/messages',
+  'GET /v1/conversations/{id}/members', 'DELETE /v1/conversations/{id}/members/{userId}', 'GET /v1/conversations/{id}/messages',
   'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=ab' }

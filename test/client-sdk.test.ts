@@ -64,6 +64,23 @@ describe('SDK auth and REST', () => {
     await expect(sdk.users.me()).rejects.toMatchObject({ status: 401 })
   })
 
+  it('pages all members of a group whose list entry shows only the first ones', async () => {
+    const sdk = createClient({ baseUrl: server.url })
+    const me = await sdk.auth.register({ username: uniqueName(), password: 'correct horse battery' })
+    const others = await Promise.all(Array.from({ length: 14 }, () => register(api)))
+    const group = await sdk.conversations.createGroup('fifteen', others.map((o) => o.user.id))
+    expect(group.members).toHaveLength(15)
+    const [listed] = await sdk.conversations.listAll()
+    expect(listed).toMatchObject({ id: group.id, memberCount: 15 })
+    expect(listed!.members).toHaveLength(10)
+    const page = await sdk.conversations.members(group.id, { limit: 4 })
+    expect(page.members).toHaveLength(4)
+    expect(page.nextCursor).toEqual(expect.any(String))
+    const all = await sdk.conversations.allMembers(group.id)
+    expect(all.map((m) => m.user.id).sort()).toEqual([me.user.id, ...others.map((o) => o.user.id)].sort())
+    expect(all.slice(0, 10)).toEqual(listed!.members)
+  })
+
   it('refreshes on a 401 and retries; concurrent calls share one refresh', async () => {
     const account = await register(api)
     const { f, count } = countingFetch()

@@ -33,7 +33,7 @@ beforeAll(async () => {
   server = await startServer()
   api = client(server.url)
   const silent: RealtimePublisher = { publishEvents () {}, publishRead () {} }
-  const deps = { prisma: server.app.db.prisma, pool: server.app.db.pool, publisher: silent, groupMaxMembers: 1000 }
+  const deps = { prisma: server.app.db.prisma, pool: server.app.db.pool, publisher: silent, groupMaxMembers: 1000, membersPreview: 10 }
   lost = { members: createMemberService(deps), messages: createMessageService(deps) }
 })
 afterAll(async () => {

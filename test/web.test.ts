@@ -163,4 +163,31 @@ describe('web chat page', () => {
     await pageA.screenshot({ path: `${ARTIFACTS}web-alice-bob-offline.png` })
     expect(problems).toEqual([])
   }, 90_000)
+
+  // The list shows only the first members of a big group; the page loads the
+  // rest when it opens the group, so a late joiner's message has their name.
+  it('names every sender of a group bigger than the member preview of the list', async () => {
+    const api = client(server.url)
+    const carol = uniqueName('carol')
+    const page = await newPage('carol')
+    await registerIn(page, carol, 'Carol')
+    const me = (await api.post('/v1/auth/login', { username: carol, password: PASSWORD })).body.user
+    const others = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      api.post('/v1/auth/register', { username: uniqueName('m'), password: PASSWORD, displayName: `Member ${i + 1}` }).then((r) => r.body)))
+    const [owner, late] = [others[0]!, others[11]!]
+    const group = (await api.post('/v1/conversations', { type: 'group', title: 'Big group', memberIds: [me.id, ...others.slice(1, 11).map((o) => o.user.id)] },
+      { token: owner.accessToken })).body
+    await api.post(`/v1/conversations/${group.id}/members`, { userIds: [late.user.id] }, { token: owner.accessToken })
+    await api.post(`/v1/conversations/${group.id}/messages`, { body: 'hello from the last to join' }, { token: late.accessToken })
+    expect((await api.get('/v1/conversations', { token: owner.accessToken })).body.conversations[0]).toMatchObject({ memberCount: 13 })
+
+    // A fresh load takes the group from the list, with its first 10 members only.
+    await page.reload()
+    await page.waitForSelector('body[data-connection="live"]')
+    await page.locator('#conversations li', { hasText: 'Big group' }).click()
+    await expect.poll(() => page.textContent('#conversation-presence')).toBe('13 members')
+    await message(page, 'hello from the last to join').waitFor()
+    await expect.poll(() => page.locator('#message-list .message .meta').first().textContent()).toContain('Member 12')
+    expect(problems).toEqual([])
+  }, 60_000)
 })

@@ -61,7 +61,7 @@ beforeAll(async () => {
     publishRead: (receipt, userIds) => { setTimeout(() => server.app.realtime.publishRead(receipt, userIds), 250) }
   }
   const domain = (publisher: RealtimePublisher) => {
-    const deps = { prisma, pool, publisher, groupMaxMembers: 1000 }
+    const deps = { prisma, pool, publisher, groupMaxMembers: 1000, membersPreview: 10 }
     return { members: createMemberService(deps), messages: createMessageService(deps) }
   }
   domains = { lost: domain(lost), late: domain(late) }

@@ -3,7 +3,7 @@ import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
 import type {
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -48,6 +48,7 @@ export function createApi (t: Transport) {
   }
 
   const conversations = {
+    /** A page of the caller's conversations; each shows its memberCount and only its first members (see members()). */
     list: (query: ConversationListQuery = {}) => t.request<ConversationPage>('GET', '/v1/conversations', { query }),
     /** Every page of list(). */
     async listAll (): Promise<Conversation[]> {
@@ -60,7 +61,25 @@ export function createApi (t: Transport) {
       } while (cursor !== undefined)
       return all
     },
+    /** One conversation, with all its members. */
     get: (id: string) => t.request<Conversation>('GET', conv(id)),
+    /**
+     * A page of a conversation's current members, in joining order. list()
+     * shows only the first few of each conversation: when `members.length`
+     * is below `memberCount`, page here for the rest.
+     */
+    members: (id: string, query: MemberListQuery = {}) => t.request<MemberPage>('GET', `${conv(id)}/members`, { query }),
+    /** Every page of members(). */
+    async allMembers (id: string): Promise<Member[]> {
+      const all: Member[] = []
+      let cursor: string | undefined
+      do {
+        const page = await conversations.members(id, { limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        all.push(...page.members)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    },
     /** The direct conversation with that user (created on first use). */
     openDirect: (userId: string) => t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'direct', userId } }),
     createGroup: (title: string, memberIds: string[]) =>

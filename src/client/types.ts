@@ -5,7 +5,8 @@ import type { AuthResult as AuthResultSchema, LoginBody as LoginBodySchema, Regi
 import type { ErrorBody as ErrorBodySchema } from '../schemas/common.js'
 import type {
   Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
-  ConversationPage as ConversationPageSchema, Member as MemberSchema, conversationBodies
+  ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
+  MemberPage as MemberPageSchema, conversationBodies
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
@@ -38,6 +39,8 @@ export type Member = S<typeof MemberSchema>
 export type Conversation = S<typeof ConversationSchema>
 export type ConversationPage = S<typeof ConversationPageSchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
+export type MemberPage = S<typeof MemberPageSchema>
+export type MemberListQuery = S<typeof MemberListQuerySchema>
 export type MessagePage = S<typeof MessagePageSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>

@@ -1,10 +1,13 @@
 // Reading conversations as a member sees them: one statement for the
-// conversations (last message, unread count included), one for their members.
+// conversations (last message, unread count, member count included), one for
+// their members. One conversation shows all its members; a page of the list
+// shows the first `membersPreview` of each, so that its cost follows its size,
+// not the size of the groups others put the caller in.
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { createConversationsRepository, type ConversationRow, type ListFilter } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
-import { toMessage, type ConversationView, type MemberView } from './views.js'
+import { toMember, toMessage, type ConversationView, type MemberView } from './views.js'
 
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
 const encodeCursor = (row: ConversationRow) => Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url')
@@ -16,21 +19,19 @@ function decodeCursor (cursor: string): { at: Date, id: string } {
   return { at, id }
 }
 
-export function createConversationReader (prisma: PrismaClient) {
+export function createConversationReader (prisma: PrismaClient, membersPreview: number) {
   const repo = createConversationsRepository(prisma)
 
   async function load (userId: string, filter: ListFilter): Promise<{ rows: ConversationRow[], views: ConversationView[] }> {
     const rows = await repo.listForUser(userId, filter)
-    const members = rows.length === 0 ? [] : await repo.membersWithUsers(rows.map((r) => r.id))
+    const ids = rows.map((r) => r.id)
+    const members = rows.length === 0
+      ? []
+      : 'id' in filter ? await repo.membersWithUsers(ids) : await repo.memberPreviews(ids, membersPreview)
     const byConversation = new Map<string, MemberView[]>()
     for (const m of members) {
       const list = byConversation.get(m.conversationId) ?? []
-      list.push({
-        user: { ...m.user, createdAt: m.user.createdAt.toISOString() },
-        role: m.role,
-        lastReadSeq: m.lastReadSeq,
-        joinedAt: m.joinedAt.toISOString()
-      })
+      list.push(toMember(m))
       byConversation.set(m.conversationId, list)
     }
     const views = rows.map((r) => ({
@@ -41,13 +42,14 @@ export function createConversationReader (prisma: PrismaClient) {
       lastSeq: r.lastSeq,
       lastMessage: r.lastMessage === null ? null : toMessage(r.lastMessage),
       unreadCount: r.unreadCount,
+      memberCount: r.memberCount,
       members: byConversation.get(r.id) ?? []
     }))
     return { rows, views }
   }
 
   return {
-    /** The conversation as the caller sees it; 404 unless the caller is a member. */
+    /** The conversation as the caller sees it, with all its members; 404 unless the caller is a member. */
     async get (userId: string, conversationId: string): Promise<ConversationView> {
       const { views } = await load(userId, { id: conversationId })
       const view = views[0]
@@ -55,7 +57,7 @@ export function createConversationReader (prisma: PrismaClient) {
       return view
     },
 
-    /** The caller's conversations, most recent activity first. */
+    /** The caller's conversations, most recent activity first, each with its first `membersPreview` members. */
     async list (userId: string, opts: { limit: number, cursor?: string | undefined }) {
       const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor)
       const { rows, views } = await load(userId, { limit: opts.limit + 1, after })

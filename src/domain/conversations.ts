@@ -7,6 +7,7 @@ import { createConversationsRepository, type Role } from '../repositories/conver
 import { createEventsRepository } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'
 import { badRequest, forbidden, notFound } from './errors.js'
+import { createMemberPages } from './member-pages.js'
 import { appendEvents, inTransaction, membersAdded, toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
@@ -17,6 +18,8 @@ export interface ChatDeps {
   /** Called only after commit. */
   publisher: RealtimePublisher
   groupMaxMembers: number
+  /** Members shown with each conversation of the list. */
+  membersPreview: number
 }
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
@@ -25,7 +28,7 @@ export const canManage = (role: Role) => role === 'owner' || role === 'admin'
 export function createConversationService (deps: ChatDeps) {
   const { prisma, publisher } = deps
   const repo = createConversationsRepository(prisma)
-  const reader = createConversationReader(prisma)
+  const reader = createConversationReader(prisma, deps.membersPreview)
 
   /**
    * Creates a conversation whose first events are the creator's member.added
@@ -52,6 +55,7 @@ export function createConversationService (deps: ChatDeps) {
   return {
     get: reader.get,
     list: reader.list,
+    listMembers: createMemberPages(prisma).list,
 
     /** The direct conversation of the pair; `created` tells 201 from 200. */
     async openDirect (userId: string, otherId: string) {

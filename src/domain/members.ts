@@ -28,7 +28,7 @@ function successor (members: MemberRow[]): MemberRow | undefined {
 
 export function createMemberService (deps: ChatDeps) {
   const { prisma, publisher } = deps
-  const reader = createConversationReader(prisma)
+  const reader = createConversationReader(prisma, deps.membersPreview)
 
   async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
     const result = await inTransaction(prisma, fn)

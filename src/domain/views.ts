@@ -1,4 +1,5 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
+import type { MemberWithUser } from '../repositories/conversations.js'
 import type { MessageRow } from '../repositories/messages.js'
 
 export interface MessageView {
@@ -32,6 +33,8 @@ export interface MemberView {
 export interface ConversationView extends ConversationInfo {
   lastMessage: MessageView | null
   unreadCount: number
+  /** All current members; `members` may hold only the first of them (the list). */
+  memberCount: number
   members: MemberView[]
 }
 
@@ -46,6 +49,13 @@ export const toMessage = (m: MessageRow): MessageView => ({
   createdAt: m.createdAt.toISOString(),
   editedAt: m.editedAt?.toISOString() ?? null,
   deletedAt: m.deletedAt?.toISOString() ?? null
+})
+
+export const toMember = (m: MemberWithUser): MemberView => ({
+  user: { ...m.user, createdAt: m.user.createdAt.toISOString() },
+  role: m.role,
+  lastReadSeq: m.lastReadSeq,
+  joinedAt: m.joinedAt.toISOString()
 })
 
 /** The data of conversation.updated: the Conversation without members and without the per-member fields. */

@@ -1,7 +1,8 @@
 // Data access for conversations and memberships. The list query returns a
-// whole page (with each conversation's last message and unread count) in one
-// statement, and members of all its conversations in one more: a page costs
-// the same number of queries whatever its size.
+// whole page (with each conversation's last message, unread count and member
+// count) in one statement, and the first few members of all its conversations
+// in one more: a page costs the same number of queries whatever its size, and
+// reads a bounded number of members whatever the size of its groups.
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 import type { MessageRow } from './messages.js'
 
@@ -18,6 +19,7 @@ export interface ConversationRow {
   lastActivityAt: Date
   lastReadSeq: number
   unreadCount: number
+  memberCount: number
   lastMessage: MessageRow | null
 }
 
@@ -30,16 +32,45 @@ export interface MemberRow {
   joinedAt: Date
 }
 
+/** A current member with their profile, as the Conversation object shows it. */
+export interface MemberWithUser {
+  conversationId: string
+  role: Role
+  lastReadSeq: number
+  joinedAt: Date
+  user: { id: string, username: string, displayName: string, createdAt: Date }
+}
+
+/** Where a page of members starts: after this member in joining order. */
+export interface MemberCursor { joinedAt: Date, userId: string }
+
 export type ListFilter = { id: string } | { limit: number, after?: { at: Date, id: string } | undefined }
 
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
-  last_activity_at: Date, last_read_seq: number, unread_count: number,
+  last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null
 }
 
+interface RawMemberRow {
+  conversation_id: string, role: Role, last_read_seq: number, joined_at: Date,
+  user_id: string, username: string, display_name: string, user_created_at: Date
+}
+
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
+
+// The columns of RawMemberRow, from a membership row m joined with its user u.
+const MEMBER_COLUMNS = Prisma.sql`m.conversation_id, m.role::text AS role, m.last_read_seq, m.joined_at,
+  u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at`
+
+const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
+  conversationId: r.conversation_id,
+  role: r.role,
+  lastReadSeq: r.last_read_seq,
+  joinedAt: r.joined_at,
+  user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at }
+})
 
 export function createConversationsRepository (db: Db) {
   return {
@@ -125,13 +156,14 @@ export function createConversationsRepository (db: Db) {
       const limit = 'id' in filter ? 1 : filter.limit
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
-          SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, m.last_read_seq, m.joined_seq
+          SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
+                 m.last_read_seq, m.joined_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
            ORDER BY c.last_activity_at DESC, c.id DESC
            LIMIT ${limit}::int
         )
-        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq,
+        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
                (SELECT count(*)::int FROM messages u
                  WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
                    AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
@@ -152,6 +184,7 @@ export function createConversationsRepository (db: Db) {
         lastActivityAt: r.last_activity_at,
         lastReadSeq: r.last_read_seq,
         unreadCount: r.unread_count,
+        memberCount: r.member_count,
         lastMessage: r.lm_id === null
           ? null
           : {
@@ -169,8 +202,50 @@ export function createConversationsRepository (db: Db) {
       }))
     },
 
+    /**
+     * The first `perConversation` current members of each conversation (in
+     * joining order), with their profiles, in one query that reads no more
+     * member rows than it returns (the partial index is in joining order).
+     */
+    async memberPreviews (conversationIds: string[], perConversation: number): Promise<MemberWithUser[]> {
+      if (conversationIds.length === 0) return []
+      const rows = await db.$queryRaw<RawMemberRow[]>`
+        SELECT ${MEMBER_COLUMNS}
+          FROM unnest(${conversationIds}::uuid[]) AS p(id)
+         CROSS JOIN LATERAL (
+           SELECT * FROM memberships x WHERE x.conversation_id = p.id AND x.left_at IS NULL
+            ORDER BY x.joined_at, x.user_id
+            LIMIT ${perConversation}::int) m
+          JOIN users u ON u.id = m.user_id
+         ORDER BY m.conversation_id, m.joined_at, m.user_id`
+      return rows.map(toMemberWithUser)
+    },
+
+    /**
+     * Up to `limit` current members after `after` in joining order (then user
+     * id), checking in the same statement that `userId` is a current member:
+     * null when they are not, [] past the last member.
+     */
+    async memberPage (conversationId: string, userId: string, after: MemberCursor | undefined, limit: number): Promise<MemberWithUser[] | null> {
+      const from = after === undefined
+        ? Prisma.empty
+        : Prisma.sql`AND (x.joined_at, x.user_id) > (${after.joinedAt}::timestamptz, ${after.userId}::uuid)`
+      const rows = await db.$queryRaw<Array<RawMemberRow | { [K in keyof RawMemberRow]: null }>>`
+        SELECT ${MEMBER_COLUMNS}
+          FROM memberships me
+          LEFT JOIN LATERAL (
+            SELECT * FROM memberships x WHERE x.conversation_id = me.conversation_id AND x.left_at IS NULL ${from}
+             ORDER BY x.joined_at, x.user_id
+             LIMIT ${limit}::int) m ON true
+          LEFT JOIN users u ON u.id = m.user_id
+         WHERE me.conversation_id = ${conversationId}::uuid AND me.user_id = ${userId}::uuid AND me.left_at IS NULL
+         ORDER BY m.joined_at, m.user_id`
+      if (rows.length === 0) return null
+      return rows.filter((r): r is RawMemberRow => r.user_id !== null).map(toMemberWithUser)
+    },
+
     /** Current members of several conversations, with their profiles, in one query. */
-    membersWithUsers (conversationIds: string[]) {
+    membersWithUsers (conversationIds: string[]): Promise<MemberWithUser[]> {
       return db.membership.findMany({
         where: { conversationId: { in: conversationIds }, leftAt: null },
         orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],

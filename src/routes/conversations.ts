@@ -4,7 +4,8 @@ import { Type } from 'typebox'
 import { badRequest } from '../domain/errors.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import {
-  Conversation, ConversationListQuery, ConversationPage, conversationBodies, MemberParams, SetRoleBody, UpdateConversationBody
+  Conversation, ConversationListQuery, ConversationPage, conversationBodies, MemberListQuery, MemberPage, MemberParams, SetRoleBody,
+  UpdateConversationBody
 } from '../schemas/conversations.js'
 import { ReadBody } from '../schemas/messages.js'
 
@@ -53,6 +54,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       tags,
       summary: "The caller's conversations, most recent activity first",
+      description: 'Each conversation lists its first CONVERSATION_MEMBERS_PREVIEW members (default 10) and memberCount, so that a page ' +
+        'costs the same whatever the size of its groups; GET /v1/conversations/{id}/members pages through all of them.',
       querystring: ConversationListQuery,
       response: { 200: ConversationPage, ...errorResponses(400, 401) }
     }
@@ -60,8 +63,23 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/conversations/:id', {
     onRequest: app.authenticate,
-    schema: { security, tags, summary: 'One conversation', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
+    schema: { security, tags, summary: 'One conversation, with all its members', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
   }, async (request) => conversations.get(request.auth.userId, request.params.id))
+
+  app.get('/conversations/:id/members', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      summary: 'The current members of a conversation, in joining order (then user id), a page at a time',
+      description: 'Keyset pages: the same cost at any depth. Only current members may read them; anyone else gets the 404 of a missing conversation.',
+      params: IdParams,
+      querystring: MemberListQuery,
+      response: { 200: MemberPage, ...errorResponses(400, 401, 404) }
+    }
+  }, async (request) => conversations.listMembers(request.auth.userId, request.params.id, {
+    limit: request.query.limit ?? 50, cursor: request.query.cursor
+  }))
 
   app.patch('/conversations/:id', {
     onRequest: app.authenticate,

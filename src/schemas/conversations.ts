@@ -21,7 +21,12 @@ export const Conversation = Type.Object({
   lastSeq: Type.Integer({ description: 'Seq of the newest event' }),
   lastMessage: Type.Union([Type.Ref('Message'), Type.Null()], { description: 'The newest message the caller can see (a tombstone if deleted)' }),
   unreadCount: Type.Integer({ description: "Others' non-deleted messages after the caller's lastReadSeq" }),
-  members: Type.Array(Type.Ref('Member'), { description: 'Current members, in joining order' })
+  memberCount: Type.Integer({ description: 'Number of current members (an extension of API.md)' }),
+  members: Type.Array(Type.Ref('Member'), {
+    description: 'Current members, in joining order (then user id). All of them, except in GET /v1/conversations: there only the first ' +
+      'CONVERSATION_MEMBERS_PREVIEW (default 10; both members of a direct conversation, always). When it holds fewer than memberCount, ' +
+      'GET /v1/conversations/{id}/members pages through all of them.'
+  })
 }, { $id: 'Conversation' })
 
 export function conversationBodies (groupMaxMembers: number) {
@@ -55,6 +60,17 @@ export const ConversationListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
 })
 export type ConversationListQuery = Static<typeof ConversationListQuery>
+
+export const MemberListQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
+})
+export type MemberListQuery = Static<typeof MemberListQuery>
+
+export const MemberPage = Type.Object({
+  members: Type.Array(Type.Ref('Member'), { description: 'Current members, in joining order (then user id)' }),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' })
+})
 
 export const ConversationPage = Type.Object({
   conversations: Type.Array(Type.Ref('Conversation')),

@@ -76,9 +76,24 @@ function renderHeader (): void {
   $('conversation-title').textContent = c === undefined ? 'Pick a conversation' : titleOf(c)
   const partner = c === undefined ? undefined : partnerOf(c)
   $('conversation-presence').textContent = partner === undefined
-    ? (c?.type === 'group' ? `${c.members.length} members` : '')
+    ? (c?.type === 'group' ? `${c.memberCount} members` : '')
     : state.online.get(partner) === true ? 'online' : 'offline'
   show($('composer'), c !== undefined)
+}
+
+/**
+ * Loads every member of a conversation whose list entry shows only the first
+ * few (a big group), so that senders and typists have names.
+ */
+async function loadAllMembers (id: string): Promise<void> {
+  const c = state.conversations.get(id)
+  if (c === undefined || c.members.length >= c.memberCount) return
+  const members = await sdk.conversations.allMembers(id)
+  const now = state.conversations.get(id)
+  if (now === undefined) return
+  now.members = members
+  now.memberCount = members.length
+  if (state.currentId === id) renderMessages(false)
 }
 
 async function openConversation (id: string): Promise<void> {
@@ -87,7 +102,7 @@ async function openConversation (id: string): Promise<void> {
   renderHeader()
   renderConversations()
   renderMessages(true)
-  const page = await sdk.messages.history(id, { limit: 30 })
+  const [page] = await Promise.all([sdk.messages.history(id, { limit: 30 }), loadAllMembers(id)])
   if (state.currentId !== id) return
   state.addMessages(page.messages, page.hasMore)
   renderMessages(true)
@@ -151,6 +166,7 @@ async function loadConversations (): Promise<void> {
   for (const c of await sdk.conversations.listAll()) state.conversations.set(c.id, c)
   renderConversations()
   renderHeader()
+  if (state.currentId !== undefined) await loadAllMembers(state.currentId)
 }
 
 async function enterChat (): Promise<void> {

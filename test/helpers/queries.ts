@@ -3,13 +3,16 @@
 // pool, goes through pg.Client#query; the test server runs in this process.
 import pg from 'pg'
 
-export async function countQueries (fn: () => Promise<unknown>): Promise<{ count: number, texts: string[] }> {
+export interface Statement { text: string, values: unknown[] }
+
+export async function countQueries (fn: () => Promise<unknown>): Promise<{ count: number, texts: string[], statements: Statement[] }> {
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
   const original = proto.query
-  const texts: string[] = []
+  const statements: Statement[] = []
   proto.query = function (this: unknown, ...args: unknown[]) {
-    const q = args[0] as string | { text?: string }
-    texts.push(typeof q === 'string' ? q : q?.text ?? '')
+    const q = args[0] as string | { text?: string, values?: unknown[] }
+    const values = typeof q === 'string' ? args[1] : q?.values ?? args[1]
+    statements.push({ text: typeof q === 'string' ? q : q?.text ?? '', values: Array.isArray(values) ? values : [] })
     return original.apply(this, args)
   }
   try {
@@ -17,5 +20,24 @@ export async function countQueries (fn: () => Promise<unknown>): Promise<{ count
   } finally {
     proto.query = original
   }
-  return { count: texts.length, texts }
+  return { count: statements.length, texts: statements.map((s) => s.text), statements }
+}
+
+interface PlanNode { 'Relation Name'?: string, 'Actual Rows'?: number, 'Actual Loops'?: number, 'Rows Removed by Filter'?: number, Plans?: PlanNode[] }
+
+/**
+ * Rows of `table` that PostgreSQL read to run these statements (returned or
+ * filtered out, over all loops), measured by running each SELECT again under
+ * EXPLAIN ANALYZE with the same parameters.
+ */
+export async function rowsRead (sql: (text: string, params?: unknown[]) => Promise<any[]>, statements: Statement[], table: string): Promise<number> {
+  const walk = (node: PlanNode): number =>
+    (node['Relation Name'] === table ? ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) * (node['Actual Loops'] ?? 1) : 0) +
+    (node.Plans ?? []).reduce((sum, child) => sum + walk(child), 0)
+  let total = 0
+  for (const s of statements.filter((x) => /^\s*(SELECT|WITH)\b/i.test(x.text))) {
+    const [row] = await sql(`EXPLAIN (ANALYZE, FORMAT JSON) ${s.text}`, s.values)
+    total += walk((row['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan)
+  }
+  return total
 }

@@ -21,7 +21,13 @@ export default fp(async (app) => {
     },
     publishRead: (receipt, userIds) => app.realtime.publishRead(receipt, userIds)
   }
-  const deps = { prisma: app.db.prisma, pool: app.db.pool, publisher, groupMaxMembers: app.config.groupMaxMembers }
+  const deps = {
+    prisma: app.db.prisma,
+    pool: app.db.pool,
+    publisher,
+    groupMaxMembers: app.config.groupMaxMembers,
+    membersPreview: app.config.conversationMembersPreview
+  }
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
