@@ -6,6 +6,7 @@ import { LogController, type FastifyHttpOptions, type FastifyPluginAsync } from 
 import type { Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'
+import { redactUrl } from './log-redaction.js'
 import configPlugin from './plugins/app/config.js'
 import dbPlugin from './plugins/app/db.js'
 import errorsPlugin from './plugins/app/errors.js'
@@ -53,7 +54,7 @@ export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server>
         // Browsers authenticate the WebSocket upgrade with ?access_token=...; keep it out of logs.
         req: (req) => ({
           method: req.method,
-          url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+          url: redactUrl(req.url, (req as { query?: unknown }).query),
           host: req.host,
           remoteAddress: req.ip,
           remotePort: req.socket?.remotePort

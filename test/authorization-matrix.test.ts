@@ -90,7 +90,7 @@ describe('the route table', () => {
 })
 
 describe('bad credentials on every authenticated route', () => {
-  it('anonymous, garbage, expired, wrong-key, alg:none and revoked-session tokens all get 401 UNAUTHORIZED', async () => {
+  it('anonymous, garbage, expired, wrong-key, alg:none, revoked-session and non-uuid-claim tokens all get 401 UNAUTHORIZED', async () => {
     const [h, p] = owner.accessToken.split('.')
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
     const tokens: Record<string, string | undefined> = {
@@ -99,7 +99,11 @@ describe('bad credentials on every authenticated route', () => {
       expired: server.app.jwt.sign({ sub: owner.user.id, sid: JSON.parse(Buffer.from(p!, 'base64url').toString()).sid }, { clockTimestamp: Date.now() - 3_600_000 }),
       wrongKey: `${h}.${p}.${createHmac('sha256', 'not-the-key').update(`${h}.${p}`).digest('base64url')}`,
       algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`,
-      revokedSession: revoked.accessToken
+      revokedSession: revoked.accessToken,
+      // Signed with the real key, but claims that are not canonical ids (they reached SQL: 500).
+      sidNotUuid: server.app.jwt.sign({ sub: owner.user.id, sid: 'not-a-uuid' }),
+      sidUpperCase: server.app.jwt.sign({ sub: owner.user.id, sid: String(JSON.parse(Buffer.from(p!, 'base64url').toString()).sid).toUpperCase() }),
+      subNotUuid: server.app.jwt.sign({ sub: `urn:uuid:${owner.user.id}`, sid: JSON.parse(Buffer.from(p!, 'base64url').toString()).sid })
     }
     for (const r of routes.filter((x) => x.auth)) {
       for (const [name, token] of Object.entries(tokens)) {

@@ -1,9 +1,10 @@
 // Every failure, including framework-level ones, answers API.md's error body
 // with a stable code, never a stack trace, and the server keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGroup } from './helpers/chat.js'
-import { client, expectError, register, type Client } from './helpers/http.js'
+import { createGroup, post } from './helpers/chat.js'
+import { client, expectError, register, type Client, type Response } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { connect } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
@@ -51,6 +52,93 @@ describe('error responses', () => {
     expect(nulQuery!.body.message).toBe('querystring/query must not contain the character U+0000')
     const history = await api.get(path, { token: a.accessToken })
     expect(history.body.messages.map((m: { body: string }) => m.body)).toEqual(['fine'])
+  })
+
+  // ajv-formats' uuid accepted urn:uuid:<uuid> (and upper case), which
+  // PostgreSQL's uuid input refuses or spells differently: 500 on every id.
+  it('an id in any spelling but the canonical one: 400 VALIDATION_FAILED naming the field, on every id-carrying input', async () => {
+    const [a, b, c] = await Promise.all([register(api), register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const message = await post(api, a, group.id, 'target')
+    const spellings = (id: string) => [
+      `urn:uuid:${id}`, `{${id}}`, id.toUpperCase(), id.replaceAll('-', ''), ` ${id}`, `${id}\n`,
+      id.replaceAll('-', '').replace(/(.{4})/g, '$1-').slice(0, -1)
+    ]
+    const as = { token: a.accessToken }
+    const calls: Array<[string, string, (v: string) => Promise<{ status: number, body: any }>]> = [
+      ['params/id', group.id, (v) => api.get(`/v1/conversations/${encodeURIComponent(v)}`, as)],
+      ['params/id', b.user.id, (v) => api.get(`/v1/users/${encodeURIComponent(v)}`, as)],
+      ['params/messageId', message.id, (v) => api.patch(`/v1/conversations/${group.id}/messages/${encodeURIComponent(v)}`, { body: 'x' }, as)],
+      ['params/userId', b.user.id, (v) => api.del(`/v1/conversations/${group.id}/members/${encodeURIComponent(v)}`, as)],
+      ['body/userId', c.user.id, (v) => api.post('/v1/conversations', { type: 'direct', userId: v }, as)],
+      ['body/memberIds/0', c.user.id, (v) => api.post('/v1/conversations', { type: 'group', title: 't', memberIds: [v] }, as)],
+      ['body/userIds/0', c.user.id, (v) => api.post(`/v1/conversations/${group.id}/members`, { userIds: [v] }, as)],
+      ['body/replyToId', message.id, (v) => api.post(`/v1/conversations/${group.id}/messages`, { body: 'x', replyToId: v }, as)]
+    ]
+    for (const [field, id, call] of calls) {
+      for (const v of spellings(id)) {
+        const res = await call(v)
+        expect({ field, v, status: res.status, code: res.body.code }).toEqual({ field, v, status: 400, code: 'VALIDATION_FAILED' })
+        expect(res.body.message).toContain(field)
+      }
+    }
+    // Nothing was changed by the refused calls.
+    const after = await api.get(`/v1/conversations/${group.id}`, as)
+    expect(after.body.members.map((m: { user: { id: string } }) => m.user.id).sort()).toEqual([a.user.id, b.user.id].sort())
+  })
+
+  // A lone surrogate is not Unicode: jsonb refused it (500 on rename), text
+  // stored it as U+FFFD (so two different clientMessageIds became one key).
+  it('a lone surrogate in any string: 400 VALIDATION_FAILED naming the field, in body, keys and WebSocket frames', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const path = `/v1/conversations/${group.id}/messages`
+    const as = { token: a.accessToken }
+    const cases: Array<[string, Promise<Response>]> = [
+      ['body/clientMessageId', api.post(path, { body: 'first', clientMessageId: 'k\ud800' }, as)],
+      ['body/clientMessageId', api.post(path, { body: 'second', clientMessageId: 'k\ud801' }, as)],
+      ['body/body', api.post(path, { body: 'x\udc00y' }, as)],
+      ['body/title', api.patch(`/v1/conversations/${group.id}`, { title: 'a\ud800' }, as)],
+      ['body/title', api.post('/v1/conversations', { type: 'group', title: '\udfffb', memberIds: [] }, as)],
+      ['body/displayName', api.post('/v1/auth/register', { username: `s${Date.now()}`, password: 'long enough pw', displayName: '\ud83d' })],
+      ['body/password', api.post('/v1/auth/login', { username: 'whoever', password: 'pass\udbffword' })],
+      ['body', api.post(path, { body: 'x', ['k\ud800']: 1 }, as)]
+    ]
+    for (const [field, pending] of cases) {
+      const res = await pending
+      expectError(res, 400, 'VALIDATION_FAILED')
+      expect(res.body.message).toMatch(new RegExp(`^${field} must not contain a lone surrogate`))
+    }
+    expect((await api.get(path, as)).body.messages).toEqual([])
+    expect((await api.get(`/v1/conversations/${group.id}`, as)).body.title).toBe('group')
+
+    const sock = await connect(server.url, a.accessToken)
+    await sock.next((f) => f.type === 'ready')
+    sock.send('{"type":"ping","note":"\\ud800"}')
+    expect(await sock.next((f) => f.type === 'error' || f.type === 'pong')).toEqual({
+      type: 'error', code: 'VALIDATION_FAILED', message: expect.stringMatching(/^frame\/note must not contain a lone surrogate/)
+    })
+    sock.send(`{"type":"typing","conversationId":"${group.id}","x":"\\u0000"}`)
+    expect(await sock.next((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_FAILED', message: 'frame/x must not contain the character U+0000' })
+    sock.send({ type: 'ping' })
+    await sock.next((f) => f.type === 'pong')
+    await sock.close()
+  })
+
+  it('a list cursor whose time PostgreSQL cannot hold: 400 VALIDATION_FAILED', async () => {
+    const a = await register(api)
+    const id = '0196a1b2-0000-7000-8000-000000000000'
+    const cursor = (s: string) => Buffer.from(s).toString('base64url')
+    for (const at of ['-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z',
+      '2026-01-01', '2026-01-01T00:00:00+05:00', '1', 'Infinity']) {
+      const res = await api.get(`/v1/conversations?cursor=${cursor(`${at}|${id}`)}`, { token: a.accessToken })
+      expect({ at, status: res.status, code: res.body.code }).toEqual({ at, status: 400, code: 'VALIDATION_FAILED' })
+    }
+    for (const bad of [`2026-01-01T00:00:00.000Z|${id.toUpperCase()}`, `2026-01-01T00:00:00.000Z|urn:uuid:${id}`, `2026-01-01T00:00:00.000Z|${id}|x`]) {
+      expectError(await api.get(`/v1/conversations?cursor=${cursor(bad)}`, { token: a.accessToken }), 400, 'VALIDATION_FAILED')
+    }
+    // A well-formed cursor of the past still pages.
+    expect((await api.get(`/v1/conversations?cursor=${cursor(`2026-01-01T00:00:00.000Z|${id}`)}`, { token: a.accessToken })).body).toEqual({ conversations: [], nextCursor: null })
   })
 
   it('a 200 KiB body: 413 PAYLOAD_TOO_LARGE, and the server keeps serving', async () => {

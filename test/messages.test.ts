@@ -50,7 +50,7 @@ describe('posting', () => {
   it.each([
     ['no body', {}, "body must have required property 'body'"],
     ['an empty body', { body: '' }, 'body/body must NOT have fewer than 1 characters'],
-    ['a blank body', { body: ' \n\t ' }, 'body/body must match pattern'],
+    ['a blank body', { body: ' \n\t ' }, 'body/body must NOT have fewer than 1 characters'],
     ['4001 characters', { body: 'x'.repeat(4001) }, 'body/body must NOT have more than 4000 characters'],
     ['a number', { body: 42 }, 'body/body must be string'],
     ['a 65-character clientMessageId', { body: 'hi', clientMessageId: 'c'.repeat(65) }, 'body/clientMessageId'],
@@ -72,6 +72,22 @@ describe('posting', () => {
     const emoji = await api.post(messagesPath(group.id), { body: '😀'.repeat(4000) }, as(a))
     expect(emoji.status).toBe(201)
     expect([...emoji.body.body]).toHaveLength(4000)
+  })
+
+  // API.md: 1-4000 characters after trimming; the padding does not count
+  // (the request body limit still caps the raw size).
+  it('accepts 4000 characters with surrounding whitespace, posted and edited, and stores them trimmed', async () => {
+    const [a] = await users(1)
+    const group = await createGroup(api, a, [])
+    const text = 'y'.repeat(3998) + ' z'
+    const padded = await api.post(messagesPath(group.id), { body: `\n  ${text} \t\n` }, as(a))
+    expect(padded.status).toBe(201)
+    expect(padded.body.body).toBe(text)
+    const edited = await api.patch(messagesPath(group.id, padded.body.id), { body: `   ${text.replace('z', 'w')}   ` }, as(a))
+    expect(edited.status).toBe(200)
+    expect(edited.body.body).toBe(text.replace('z', 'w'))
+    expectError(await api.post(messagesPath(group.id), { body: `  ${text}x  ` }, as(a)), 400, 'VALIDATION_FAILED')
+    expectError(await api.post(messagesPath(group.id), { body: `${' '.repeat(70_000)}x` }, as(a)), 413, 'PAYLOAD_TOO_LARGE')
   })
 
   it('replies only to a message of the same conversation the sender can see (else 400)', async () => {

@@ -1,8 +1,11 @@
 // Concurrent posts are group-committed: fewer transactions than posts, and
 // every post still gets its own correct answer, only after the commit.
 import { randomUUID } from 'node:crypto'
+import { createServer, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostBatcher } from '../src/domain/post-batcher.js'
+import { isDatabaseUnavailable } from '../src/domain/prisma-errors.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
@@ -149,6 +152,61 @@ describe('group commit of posts', () => {
       expect(res.body).toMatchObject({ id, body: 'written elsewhere', clientMessageId: 'contested' })
     } finally {
       await other.end()
+    }
+  })
+
+  // A post the database refuses (here an id spelling that validation used to
+  // let through) failed the whole group commit: others' valid posts got 500.
+  it('one post the database refuses fails alone: every other post of its batch commits, and it answers 400', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => register(api)))
+    const group = await createGroup(api, users[0]!, users.slice(1))
+    const { messages } = server.app.chat
+    const http = Promise.all(users.flatMap((u) => Array.from({ length: 5 }, (_, j) =>
+      api.post(`/v1/conversations/${group.id}/messages`, { body: `http ${j}` }, { token: u.accessToken }))))
+    // Submitted in one turn of the event loop, so they share one batch.
+    const valid = [
+      ...users.flatMap((u, i) => Array.from({ length: 5 }, (_, j) => messages.post(u.user.id, group.id, { body: `direct ${i}.${j}` }))),
+      messages.post(users[2]!.user.id, group.id, { body: 'keyed', clientMessageId: 'same-key' })
+    ]
+    const bad = messages.post(users[1]!.user.id, group.id, { body: 'bad reply id', replyToId: `urn:uuid:${randomUUID()}` }).then(() => 'created', (err: unknown) => err)
+    valid.push(
+      messages.post(users[2]!.user.id, group.id, { body: 'keyed', clientMessageId: 'same-key' }),
+      ...users.map((u, i) => messages.post(u.user.id, group.id, { body: `after ${i}` })))
+
+    const settled = await Promise.allSettled(valid)
+    expect(settled.filter((s) => s.status === 'rejected')).toEqual([])
+    const results = settled.map((s) => (s as PromiseFulfilledResult<Awaited<typeof valid[number]>>).value)
+    const keyed = results.filter((r) => r.message.clientMessageId === 'same-key')
+    expect(keyed.map((r) => r.created).sort()).toEqual([false, true])
+    expect(keyed[0]!.message.id).toBe(keyed[1]!.message.id)
+    expect(results.filter((r) => r.created)).toHaveLength(valid.length - 1)
+    expect(await bad).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' })
+    expect((await http).map((r) => r.status)).toEqual(Array.from({ length: 30 }, () => 201))
+
+    const rows = await server.sql('SELECT seq FROM events WHERE conversation_id = $1 ORDER BY seq', [group.id])
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1))
+    const [{ n }] = await server.sql('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [group.id])
+    expect(n).toBe(valid.length - 1 + 30)
+  })
+
+  // Splitting a failed batch must not turn an outage into one wait per post.
+  it('when the database is unreachable, the whole batch answers UNAVAILABLE at once: no post is retried alone', async () => {
+    let connections = 0
+    const sockets = new Set<Socket>()
+    const blackhole = createServer((socket) => { connections++; sockets.add(socket) }) // accepts, never answers
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve))
+    const pool = new pg.Pool({ host: '127.0.0.1', port: (blackhole.address() as { port: number }).port, user: 'x', database: 'x', connectionTimeoutMillis: 300 })
+    try {
+      const batcher = createPostBatcher({ pool, publisher: { publishEvents: () => {}, publishRead: () => {} } })
+      const started = Date.now()
+      const results = await Promise.allSettled(Array.from({ length: 40 }, () => batcher.submit(randomUUID(), randomUUID(), { body: 'x' })))
+      expect(results.every((r) => r.status === 'rejected' && isDatabaseUnavailable(r.reason))).toBe(true)
+      expect(connections).toBe(1)
+      expect(Date.now() - started).toBeLessThan(5_000)
+    } finally {
+      await pool.end()
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => blackhole.close(resolve))
     }
   })
 })

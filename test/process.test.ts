@@ -9,6 +9,7 @@ import { freePort } from '../src/db/embedded.js'
 import { createTestDatabase } from './helpers/database.js'
 import { client, register } from './helpers/http.js'
 import { spawnServer, waitForReady, type ServerProcess } from './helpers/process.js'
+import { connect } from './helpers/ws.js'
 
 const started: ServerProcess[] = []
 afterAll(() => {
@@ -52,6 +53,14 @@ describe('embedded database', () => {
       const refreshed = await api.post('/v1/auth/refresh', { refreshToken: session.body.refreshToken })
       await api.post('/v1/auth/login', { username: acct.user.username, password: 'wrong password here' })
       await fetch(`${url}/v1/me?access_token=${refreshed.body.accessToken}`, { headers: { authorization: `Bearer ${refreshed.body.accessToken}` } })
+      // The query parser decodes names, so a percent-encoded spelling is the
+      // same parameter: it authenticates the socket and must not be logged either.
+      for (const name of ['access%5Ftoken', 'access%5ftoken', '%61ccess%5F%74oken']) {
+        await fetch(`${url}/v1/me?x=1&${name}=${refreshed.body.accessToken}&y=2`)
+      }
+      const sock = await connect(url, refreshed.body.accessToken, { via: 'query', queryName: 'access%5Ftoken' })
+      await sock.next((f) => f.type === 'ready')
+      await sock.close()
       await api.post('/v1/auth/logout', { refreshToken: refreshed.body.refreshToken })
       first.child.kill('SIGTERM')
       expect(await first.exited).toEqual({ code: 0, signal: null })

@@ -36,6 +36,14 @@ describe('WebSocket upgrade', () => {
     await expect(connect(server.url, acct.accessToken)).rejects.toMatchObject({ statusCode: 401 })
   })
 
+  it('refuses a token signed with the real key whose sid or sub is not a canonical id with 401', async () => {
+    const acct = await register(api)
+    const { sid } = JSON.parse(Buffer.from(acct.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }
+    for (const claims of [{ sub: acct.user.id, sid: 'not-a-uuid' }, { sub: acct.user.id, sid: sid.toUpperCase() }, { sub: 'x', sid }]) {
+      await expect(connect(server.url, server.app.jwt.sign(claims))).rejects.toMatchObject({ statusCode: 401 })
+    }
+  })
+
   it('refuses an expired token with 401', async () => {
     const short = await startServer({ config: { accessTokenTtlSeconds: 1 } })
     try {

@@ -12,10 +12,17 @@ import { toMember, toMessage, type ConversationView, type MemberView } from './v
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
 const encodeCursor = (row: ConversationRow) => Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url')
 
+// Only what encodeCursor writes is read back: a four-digit year from 0001 on
+// (JavaScript dates reach years PostgreSQL cannot hold, such as -271821 or 0).
+const CURSOR_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 function decodeCursor (cursor: string): { at: Date, id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  const at = new Date(iso ?? '')
-  if (id === undefined || !isUuid(id) || Number.isNaN(at.getTime())) throw badRequest('querystring/cursor is not a cursor this API returned')
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const [iso = '', id = ''] = parts
+  const at = new Date(iso)
+  if (parts.length !== 2 || !isUuid(id) || !CURSOR_TIME.test(iso) || Number.isNaN(at.getTime()) || at.toISOString() !== iso) {
+    throw badRequest('querystring/cursor is not a cursor this API returned')
+  }
   return { at, id }
 }
 

@@ -13,7 +13,7 @@ import type { RealtimePublisher } from '../realtime/events.js'
 import { postBatch } from '../repositories/post-batch.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'
-import { isUniqueViolation } from './prisma-errors.js'
+import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 
 export interface PostInput { body: string, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined }
@@ -53,7 +53,25 @@ export function createPostBatcher (deps: PostBatcherDeps) {
     }
   }
 
-  async function run (batch: Pending[], alone = false): Promise<void> {
+  /** Answers every post of a batch; a post already answered ignores a later answer. */
+  async function run (batch: Pending[]): Promise<void> {
+    try {
+      await commit(batch)
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+    }
+  }
+
+  /**
+   * Commits a batch and answers its posts. When the call fails, the fault may
+   * be one post's (a value the database refuses) or a race (another process
+   * committed one of these clientMessageIds after this call looked), so the
+   * batch is halved and each half committed on its own, down to single posts:
+   * only a post at fault fails, at the cost of about 2·log2(n) extra calls.
+   * A database that cannot be reached is nobody's fault in the batch: that
+   * error is thrown at once, and run() fails every post not yet answered.
+   */
+  async function commit (batch: Pending[], retried = false): Promise<void> {
     let result: Awaited<ReturnType<typeof postBatch>>
     try {
       result = await postBatch(deps.pool, batch.map((p) => ({
@@ -65,13 +83,16 @@ export function createPostBatcher (deps: PostBatcherDeps) {
         replyToId: p.input.replyToId ?? null
       })))
     } catch (err) {
-      if (isUniqueViolation(err) && !alone) {
-        // Another process committed one of these clientMessageIds after this
-        // call looked: each post again on its own, which then finds that original.
-        for (const p of batch) void run([p], true)
+      if (isDatabaseUnavailable(err)) throw err
+      if (batch.length === 1) {
+        // The key committed elsewhere is visible now: once more finds that original.
+        if (isUniqueViolation(err) && !retried) return commit(batch, true)
+        batch[0]!.reject(isDataException(err) ? badRequest('body holds a value the database cannot store') : err)
         return
       }
-      for (const p of batch) p.reject(err)
+      const half = Math.ceil(batch.length / 2)
+      await commit(batch.slice(0, half))
+      await commit(batch.slice(half))
       return
     }
     const { outcomes, recipients } = result

@@ -20,6 +20,18 @@ export function isUniqueViolation (err: unknown): boolean {
   return false
 }
 
+/**
+ * SQLSTATE class 22 (data exception): a value the statement cannot take, such
+ * as a malformed uuid or an invalid byte sequence. The input's fault, not the server's.
+ */
+export function isDataException (err: unknown): boolean {
+  for (const e of chain(err)) {
+    const code = typeof e.code === 'string' ? e.code : typeof e.originalCode === 'string' ? e.originalCode : ''
+    if (/^22[0-9A-Z]{3}$/.test(code)) return true
+  }
+  return false
+}
+
 // Connection refused/reset, pool timeouts, server shutting down or not
 // accepting connections (SQLSTATE classes 08 and 57P).
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'P1001', 'P1002', 'P1017', 'P2024'])

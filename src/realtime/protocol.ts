@@ -1,6 +1,8 @@
 // The WebSocket protocol: frames both ways and close codes (see
 // docs in README "WebSocket protocol" and the AsyncAPI document).
 import { Type, type Static } from 'typebox'
+import { isUuid } from '../domain/ids.js'
+import { invalidText } from '../domain/text.js'
 import type { ChatEvent } from './events.js'
 
 export const CloseCode = {
@@ -26,8 +28,6 @@ export type ServerFrame =
   | { type: 'pong' }
   | { type: 'error', code: string, message: string }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export type ParseResult = { ok: true, frame: ClientFrame } | { ok: false, code: 'MALFORMED_FRAME' | 'UNKNOWN_FRAME' | 'VALIDATION_FAILED', message: string }
 
 /** Parses one client frame; never throws. */
@@ -41,12 +41,15 @@ export function parseClientFrame (raw: string): ParseResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, code: 'MALFORMED_FRAME', message: 'Frame must be a JSON object' }
   }
+  // The same rule as for REST requests: no string the database cannot store.
+  const problem = invalidText(value, 'frame')
+  if (problem !== undefined) return { ok: false, code: 'VALIDATION_FAILED', message: problem }
   const frame = value as Record<string, unknown>
   switch (frame.type) {
     case 'ping':
       return { ok: true, frame: { type: 'ping' } }
     case 'typing':
-      if (typeof frame.conversationId !== 'string' || !UUID.test(frame.conversationId)) {
+      if (typeof frame.conversationId !== 'string' || !isUuid(frame.conversationId)) {
         return { ok: false, code: 'VALIDATION_FAILED', message: 'typing needs a conversationId (uuid)' }
       }
       return { ok: true, frame: { type: 'typing', conversationId: frame.conversationId } }

@@ -3,6 +3,14 @@ import type { FastifyRequest } from 'fastify'
 import { IdParams, errorResponses } from '../schemas/common.js'
 import { EventPage, EventsQuery, HistoryQuery, Message, MessagePage, MessageParams, messageBodies } from '../schemas/messages.js'
 
+// API.md counts a body's 1-N characters after trimming, so the body is
+// trimmed before the schema checks it: surrounding whitespace neither counts
+// against the limit nor is stored. The request body limit caps the raw size.
+async function trimBody (request: FastifyRequest) {
+  const payload = request.body as { body?: unknown } | null
+  if (typeof payload === 'object' && payload !== null && typeof payload.body === 'string') payload.body = payload.body.trim()
+}
+
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { messages } = app.chat
   const { PostMessageBody, EditMessageBody } = messageBodies(app.config.messageMaxLength)
@@ -12,6 +20,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations/:id/messages', {
     onRequest: app.authenticate,
+    preValidation: trimBody,
     // Per user, counted after authentication.
     config: {
       rateLimit: {
@@ -50,6 +59,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/conversations/:id/messages/:messageId', {
     onRequest: app.authenticate,
+    preValidation: trimBody,
     schema: {
       security,
       tags,

@@ -44,7 +44,7 @@ export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64, descri
 
 /** Body schemas that carry the configured length limit. */
 export function messageBodies (maxLength: number) {
-  const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: `1-${maxLength} characters; stored trimmed` })
+  const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: `1-${maxLength} characters after trimming surrounding whitespace; stored trimmed` })
   return {
     PostMessageBody: Type.Object({
       body: Body,

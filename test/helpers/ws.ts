@@ -20,8 +20,8 @@ export function wsUrl (baseUrl: string) {
   return `${baseUrl.replace(/^http/, 'ws')}/v1/ws`
 }
 
-export function connect (baseUrl: string, token: string, opts: { via?: 'header' | 'query' } = {}): Promise<TestSocket> {
-  const url = opts.via === 'query' ? `${wsUrl(baseUrl)}?access_token=${encodeURIComponent(token)}` : wsUrl(baseUrl)
+export function connect (baseUrl: string, token: string, opts: { via?: 'header' | 'query', queryName?: string } = {}): Promise<TestSocket> {
+  const url = opts.via === 'query' ? `${wsUrl(baseUrl)}?${opts.queryName ?? 'access_token'}=${encodeURIComponent(token)}` : wsUrl(baseUrl)
   const ws = new WebSocket(url, opts.via === 'query' ? {} : { headers: { authorization: `Bearer ${token}` } })
   const frames: Frame[] = []
   let cursor = 0

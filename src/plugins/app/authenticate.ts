@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
 import type { FastifyRequest } from 'fastify'
 import { unauthorized } from '../../domain/errors.js'
+import { isUuid } from '../../domain/ids.js'
 import type { AccessClaims } from '../../domain/accounts.js'
 
 export interface Auth { userId: string, sessionId: string }
@@ -42,7 +43,9 @@ export default fp(async (app) => {
   app.decorate('forgetAllSessions', () => { activeSessions.clear() })
 
   async function checkSession (claims: AccessClaims): Promise<Auth> {
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized()
+    // Signed by us, but checked as any input: a claim that is not a canonical
+    // id would fail its SQL (500), or not match the ids it is compared with.
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || !isUuid(claims.sub) || !isUuid(claims.sid)) throw unauthorized()
     if (!activeSessions.has(claims.sid)) {
       if (!(await app.accounts.isSessionActive(claims.sid))) throw unauthorized('The session has been logged out or revoked')
       activeSessions.set(claims.sid, true)

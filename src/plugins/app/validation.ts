@@ -1,19 +1,24 @@
 // Two validators: query strings and path params arrive as text, so they are
 // coerced to the schema's types; JSON bodies are not (a number is not a
 // username). Unknown body properties are dropped, defaults filled in.
-// PostgreSQL text cannot hold U+0000, so no string anywhere in a request may
-// carry it: refused like any invalid field, before it reaches a query (where
-// it would fail the statement, and with it every post of a group commit).
+// Strings PostgreSQL cannot store (U+0000, lone surrogates) are refused
+// anywhere in a request, like any invalid field, before they reach a query
+// (where they would fail the statement, or turn into another string).
 import fp from 'fastify-plugin'
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { badRequest } from '../../domain/errors.js'
+import { isUuid } from '../../domain/ids.js'
+import { invalidText } from '../../domain/text.js'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
 function build (coerceTypes: false | 'array') {
   const ajv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes, allErrors: false, strict: false })
   addFormats(ajv)
+  // ajv-formats' uuid also takes `urn:uuid:...` (PostgreSQL refuses it) and
+  // upper case: every id schema gets the one canonical spelling instead.
+  ajv.addFormat('uuid', isUuid)
   return ajv
 }
 
@@ -23,24 +28,7 @@ export default fp(async (app) => {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema))
   app.addHook('preValidation', async (request) => {
-    const at = nulAt(request.params, 'params') ?? nulAt(request.query, 'querystring') ?? nulAt(request.body, 'body')
-    if (at !== undefined) throw badRequest(`${at} must not contain the character U+0000`)
+    const problem = invalidText(request.params, 'params') ?? invalidText(request.query, 'querystring') ?? invalidText(request.body, 'body')
+    if (problem !== undefined) throw badRequest(problem)
   })
 }, { name: 'validation' })
-
-/** Where (`body/title`, `querystring/query`) a string holding U+0000 is, if any (iterative: any depth of nesting). */
-function nulAt (value: unknown, path: string): string | undefined {
-  const stack: Array<[unknown, string]> = [[value, path]]
-  while (stack.length > 0) {
-    const [v, at] = stack.pop()!
-    if (typeof v === 'string') {
-      if (v.includes('\0')) return at
-    } else if (typeof v === 'object' && v !== null) {
-      for (const [key, inner] of Object.entries(v)) {
-        if (key.includes('\0')) return at
-        stack.push([inner, `${at}/${key}`])
-      }
-    }
-  }
-  return undefined
-}
