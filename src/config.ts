@@ -50,7 +50,8 @@ export const EnvSchema = Type.Object({
   BROKER: Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis URL; required when BROKER=redis' })),
   BROKER_CHANNEL: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' }),
-  BROKER_QUEUE_MAX_BYTES: Int(65536, 1073741824, 16777216, 'Incoming broker backlog per process; past it the backlog is dropped and its sockets replay'),
+  BROKER_QUEUE_MAX_BYTES: Int(65536, 1073741824, 16777216, 'Broker backlog per process, each way (incoming; outgoing while the broker refuses); past it the backlog is dropped and sockets replay'),
+  BROKER_PUBLISH_RETRY_MS: Int(100, 600000, 5000, 'A publication the broker refuses is retried this long; then every process closes its sockets (4008) so that clients replay'),
   PRESENCE_TTL_MS: Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long'),
   CLUSTER_WORKERS: Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)'),
 
@@ -107,6 +108,7 @@ export interface AppConfig {
   redisUrl: string | undefined
   brokerChannel: string
   brokerQueueMaxBytes: number
+  brokerPublishRetryMs: number
   presenceTtlMs: number
   clusterWorkers: number
   webEnabled: boolean
@@ -193,6 +195,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     redisUrl: e.REDIS_URL,
     brokerChannel: e.BROKER_CHANNEL,
     brokerQueueMaxBytes: e.BROKER_QUEUE_MAX_BYTES,
+    brokerPublishRetryMs: e.BROKER_PUBLISH_RETRY_MS,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     clusterWorkers: e.CLUSTER_WORKERS,
     webEnabled: e.WEB_ENABLED,

@@ -6,8 +6,9 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inject } from 'vitest'
-import type { BrokerMessage } from '../src/realtime/broker.js'
+import { MemoryBroker, type BrokerMessage } from '../src/realtime/broker.js'
 import { pack } from '../src/realtime/broker-postgres.js'
+import { Outbox } from '../src/realtime/outbox.js'
 import { Inbox, joinBatch, type WireBroker } from '../src/realtime/wire.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, type Client } from './helpers/http.js'
@@ -73,8 +74,85 @@ describe('inbox', () => {
     inbox.push('#2')
     inbox.push('#3')
     inbox.push(JSON.stringify([frameFor('u', 4)]))
-    await new Promise((r) => setTimeout(r, 50))
+    await expect.poll(() => delivered.length, { timeout: 5_000 }).toBe(4)
     expect(delivered).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe('outbox', () => {
+  const n = (encoded: string) => (JSON.parse(JSON.parse(encoded).frame) as { data: { n: number } }).data.n
+
+  it('retries a refused send ahead of what came after it, so everything arrives once, in order', async () => {
+    let refuse = 3
+    const arrived: number[] = []
+    const outbox = new Outbox({
+      send: async (encoded) => {
+        if (refuse-- > 0) throw new Error('broker refused')
+        arrived.push(...encoded.map(n))
+      },
+      maxBytes: 1 << 20,
+      retryMs: 30_000,
+      gaveUp: () => { throw new Error('nothing should be given up') }
+    })
+    const sent: Array<Promise<void>> = []
+    for (let i = 0; i < 5; i++) {
+      sent.push(outbox.publish(frameFor('u', i)))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await Promise.all(sent)
+    expect(arrived).toEqual([0, 1, 2, 3, 4])
+  })
+
+  it('while the broker refuses, holds at most maxBytes; past it gives the backlog up, and the notice it owes goes first once the broker takes sends', async () => {
+    let refusing = true
+    const arrived: string[] = []
+    const gaveUp: number[] = []
+    const outbox = new Outbox({
+      send: async (encoded) => {
+        if (refusing) throw new Error('broker refused')
+        arrived.push(...encoded)
+      },
+      maxBytes: 10_000,
+      retryMs: 30_000,
+      gaveUp: (count) => {
+        gaveUp.push(count)
+        outbox.owe({ kind: 'notice' })
+      }
+    })
+    const outcomes = Array.from({ length: 30 }, (_, i) => outbox.publish(frameFor('u', i, 1000)).then(() => 'sent', () => 'given up'))
+    // About nine fit in 10,000 characters; the tenth gives them up.
+    expect(gaveUp.length).toBeGreaterThan(1)
+    expect(gaveUp.every((c) => c * 1000 <= 10_000)).toBe(true)
+    refusing = false
+    const settled = await Promise.all(outcomes)
+    expect(settled.filter((o) => o === 'sent').length).toBeGreaterThan(0)
+    expect(arrived[0]).toBe(JSON.stringify({ kind: 'notice' }))
+    const kept = arrived.slice(1).map(n)
+    expect(kept).toEqual([...kept].sort((a, b) => a - b))
+    expect(kept.length + gaveUp.reduce((a, b) => a + b, 0)).toBe(30)
+  })
+
+  it('gives up what the broker refused for retryMs, including a send that never answers', async () => {
+    const gaveUp: string[] = []
+    const outbox = new Outbox({ send: () => new Promise(() => {}), maxBytes: 1 << 20, retryMs: 200, gaveUp: (_count, reason) => gaveUp.push(reason) })
+    await expect(outbox.publish(frameFor('u', 1))).rejects.toThrow(/given up/)
+    expect(gaveUp).toEqual([expect.stringMatching(/no answer from the broker/)])
+    await outbox.close()
+  })
+})
+
+describe('memory broker', () => {
+  it('a subscriber that throws is told it lost messages; the others still get every message', async () => {
+    const broker = new MemoryBroker()
+    const got: number[] = []
+    const lost: string[] = []
+    broker.subscribe({ message: () => { throw new Error('bug') }, lost: (reason) => lost.push(reason) })
+    broker.subscribe({ message: (m) => { if (m.kind === 'frame') got.push(JSON.parse(m.frame).data.n) }, lost: () => { throw new Error('not this one') } })
+    await broker.publish(frameFor('u', 1))
+    await broker.publish(frameFor('u', 2))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(got).toEqual([1, 2])
+    expect(lost).toHaveLength(2)
   })
 })
 

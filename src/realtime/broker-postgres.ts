@@ -6,7 +6,7 @@
 // (batched with the other staged ids it has queued). Staged rows live a minute.
 import pg from 'pg'
 import type { Broker } from './broker.js'
-import { joinBatch, REF_PREFIX, WireBroker, type BrokerLog } from './wire.js'
+import { joinBatch, REF_PREFIX, WireBroker, type WireBrokerOptions } from './wire.js'
 
 /** Bytes per notification payload; PostgreSQL refuses 8000 and more. */
 const NOTIFY_LIMIT = 7_900
@@ -16,13 +16,11 @@ const STAGED_TTL_SECONDS = 60
 const PING_MS = 10_000
 const RECONNECT_MAX_MS = 5_000
 
-export interface PostgresBrokerOptions {
+export interface PostgresBrokerOptions extends WireBrokerOptions {
   pool: pg.Pool
   /** Connection settings for the dedicated LISTEN connection. */
   clientConfig: pg.ClientConfig
   channel: string
-  maxQueueBytes: number
-  log: BrokerLog
 }
 
 /** Splits encoded messages into notification payloads and staged payloads. */
@@ -65,7 +63,7 @@ export class PostgresBroker extends WireBroker implements Broker {
   private timers: NodeJS.Timeout[] = []
 
   constructor (private readonly opts: PostgresBrokerOptions) {
-    super(opts.maxQueueBytes, opts.log)
+    super(opts)
   }
 
   /** Fails when the database cannot be reached: the server does not start half-connected. */
@@ -77,17 +75,19 @@ export class PostgresBroker extends WireBroker implements Broker {
     )
   }
 
+  // One statement, so one transaction: its notifications go out at commit,
+  // all or none, and a retried batch is not half delivered twice.
   protected async send (encoded: string[]): Promise<void> {
     const { inline, staged } = pack(encoded)
     const { pool, channel } = this.opts
-    const work: Array<Promise<unknown>> = []
-    if (inline.length > 0) work.push(pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, inline]))
-    if (staged.length > 0) {
-      work.push(pool.query(
-        `WITH s AS (INSERT INTO broker_payloads (payload) SELECT unnest($2::text[]) RETURNING id)
-         SELECT pg_notify($1, $3 || id) FROM s`, [channel, staged, REF_PREFIX]))
+    if (staged.length === 0) {
+      await pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, inline])
+      return
     }
-    await Promise.all(work)
+    await pool.query(
+      `WITH s AS (INSERT INTO broker_payloads (payload) SELECT unnest($3::text[]) RETURNING id)
+       SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p
+       UNION ALL SELECT pg_notify($1, $4 || id) FROM s`, [channel, inline, staged, REF_PREFIX])
   }
 
   protected override async resolve (refs: string[]): Promise<Array<string | undefined>> {

@@ -6,13 +6,11 @@
 // that fell past its output buffer limit), subscribers are told messages were lost.
 import { Redis } from 'ioredis'
 import type { Broker } from './broker.js'
-import { joinBatch, WireBroker, type BrokerLog } from './wire.js'
+import { joinBatch, WireBroker, type WireBrokerOptions } from './wire.js'
 
-export interface RedisBrokerOptions {
+export interface RedisBrokerOptions extends WireBrokerOptions {
   url: string
   channel: string
-  maxQueueBytes: number
-  log: BrokerLog
 }
 
 export class RedisBroker extends WireBroker implements Broker {
@@ -21,14 +19,24 @@ export class RedisBroker extends WireBroker implements Broker {
   private interrupted = false
 
   constructor (private readonly opts: RedisBrokerOptions) {
-    super(opts.maxQueueBytes, opts.log)
+    super(opts)
     const common = {
       lazyConnect: true,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 5_000)
     }
-    // While Redis is away, publishing fails at once (the events are in the
-    // database; clients replay) instead of queueing in memory without bound.
-    this.pub = new Redis(opts.url, { ...common, connectionName: `switchboard-pub:${opts.channel}`, enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    // The outbox alone retries publications, in order: ioredis neither
+    // resends one that was in flight when the connection closed (it fails at
+    // once instead) nor holds new ones while disconnected. One without an
+    // answer (a half-open connection) times out within the retry window, and
+    // the connection is replaced (see send).
+    this.pub = new Redis(opts.url, {
+      ...common,
+      connectionName: `switchboard-pub:${opts.channel}`,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: Math.max(50, Math.floor(opts.publishRetryMs / 3))
+    })
     this.sub = new Redis(opts.url, { ...common, connectionName: `switchboard-sub:${opts.channel}` })
     for (const [name, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ err, connection: name }, 'broker connection to Redis failed'))
@@ -53,7 +61,13 @@ export class RedisBroker extends WireBroker implements Broker {
   }
 
   protected async send (encoded: string[]): Promise<void> {
-    await this.pub.publish(this.opts.channel, joinBatch(encoded))
+    try {
+      await this.pub.publish(this.opts.channel, joinBatch(encoded))
+    } catch (err) {
+      // Nothing comes back on this connection: the retry needs a new one.
+      if (err instanceof Error && err.message === 'Command timed out') this.pub.disconnect(true)
+      throw err
+    }
   }
 
   protected async disconnect (): Promise<void> {

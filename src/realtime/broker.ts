@@ -23,20 +23,53 @@ export interface BrokerSubscriber {
   lost (reason: string): void
 }
 
+/**
+ * Delivery guarantee, for every implementation: each published message either
+ * reaches every subscriber of every process (at least once, in publication
+ * order per publisher), or every process that may have missed it calls its
+ * subscribers' lost(). No message is silently dropped while the publishing
+ * process lives.
+ */
 export interface Broker {
   /** Connects and subscribes; resolves once published messages will arrive. */
   start (): Promise<void>
+  /**
+   * Hands a message to the broker; it resolves once the broker took it. A
+   * broker that refuses (connection down, query failing, no answer) is retried
+   * in order, within BROKER_PUBLISH_RETRY_MS and BROKER_QUEUE_MAX_BYTES of
+   * backlog; a retried message may arrive twice. Past either bound the
+   * backlog is given up and the promise rejects, after this process's
+   * subscribers were told lost() and a loss notice was queued that makes
+   * every other process call lost() once the broker takes publications again
+   * (it is retried until then, and once more on close). Callers therefore only log a rejection.
+   */
   publish (message: BrokerMessage): Promise<void>
   subscribe (subscriber: BrokerSubscriber): void
+  /** Makes one last attempt at what is still unsent, then disconnects. */
   close (): Promise<void>
 }
 
 /**
- * Single-process broker: delivery is a function call, made from a queue that
- * is drained in time slices (as the multi-process inbox is), so a burst of
- * publications (a thousand users connecting at once, each a presence frame to
- * a thousand contacts) never holds the event loop for long: other requests
- * get a turn between slices.
+ * Hands a message to every subscriber. One that throws may have handled it
+ * only in part, so it is told lost() (and resynchronises); the others still get it.
+ */
+export function deliverTo (subscribers: readonly BrokerSubscriber[], message: BrokerMessage, onError: (err: unknown) => void): void {
+  for (const s of subscribers) {
+    try {
+      s.message(message)
+    } catch (err) {
+      onError(err)
+      s.lost('a broker message could not be handled')
+    }
+  }
+}
+
+/**
+ * Single-process broker; it cannot fail to publish. Delivery is a function
+ * call, made from a queue that is drained in time slices (as the
+ * multi-process inbox is), so a burst of publications (a thousand users
+ * connecting at once, each a presence frame to a thousand contacts) never
+ * holds the event loop for long: other requests get a turn between slices.
  */
 export class MemoryBroker implements Broker {
   private subscribers: BrokerSubscriber[] = []
@@ -58,14 +91,7 @@ export class MemoryBroker implements Broker {
   private readonly drain = () => {
     const until = performance.now() + this.sliceMs
     while (this.head < this.queue.length) {
-      const message = this.queue[this.head++]!
-      for (const s of this.subscribers) {
-        try {
-          s.message(message)
-        } catch (err) {
-          this.onError(err)
-        }
-      }
+      deliverTo(this.subscribers, this.queue[this.head++]!, this.onError)
       if (performance.now() >= until) break
     }
     if (this.head < this.queue.length) {

@@ -1,36 +1,12 @@
 // How broker messages travel between processes. A publisher encodes each
-// message once; the messages published during one turn of the event loop go
-// out together as one JSON array (one NOTIFY or PUBLISH). On the receiving
-// side the inbox queues what arrives, within a bound, and hands it on in
-// time slices, so a burst neither stalls the process nor grows its memory.
-import type { BrokerMessage, BrokerSubscriber } from './broker.js'
-
-/** Collects the messages of one tick and sends them as one batch. */
-export class Outbox {
-  private batch: { encoded: string[], sent: Promise<void> } | undefined
-  private last: Promise<void> = Promise.resolve()
-
-  constructor (private readonly send: (encoded: string[]) => Promise<void>) {}
-
-  publish (message: BrokerMessage): Promise<void> {
-    if (this.batch === undefined) {
-      const encoded: string[] = []
-      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.batch = undefined
-        return this.send(encoded)
-      })
-      this.batch = { encoded, sent }
-      this.last = sent.catch(() => {})
-    }
-    this.batch.encoded.push(JSON.stringify(message))
-    return this.batch.sent
-  }
-
-  /** Resolves once everything published so far has been sent (or failed). */
-  flushed (): Promise<void> {
-    return this.last
-  }
-}
+// message once; the outbox (outbox.ts) sends what is published during one turn
+// of the event loop as one JSON array (one NOTIFY or PUBLISH), retrying within
+// bounds. On the receiving side the inbox queues what arrives, within a
+// bound, and hands it on in time slices, so a burst neither stalls the process
+// nor grows its memory.
+import { randomUUID } from 'node:crypto'
+import { deliverTo, type BrokerMessage, type BrokerSubscriber } from './broker.js'
+import { Outbox } from './outbox.js'
 
 /** Marks a payload that stands for a staged one (PostgreSQL: a row id). */
 export const REF_PREFIX = '#'
@@ -172,22 +148,59 @@ export interface BrokerLog {
 }
 
 /**
- * What the multi-process brokers share: batching on the way out, the bounded
- * inbox on the way in, and the subscribers. A transport supplies connect,
- * send and disconnect, and pushes what it receives into the inbox.
+ * Sent by a process that gave up publications (its broker refused them for
+ * too long): the other processes may have missed them, so they resynchronise.
+ * It never reaches subscribers as a message, only as lost().
+ */
+interface LossNotice { kind: 'broker.lost', from: string, reason: string }
+const LOSS_NOTICE = 'broker.lost'
+
+export interface WireBrokerOptions {
+  /** Bound of the incoming backlog, and of the outgoing one while the broker refuses publications. */
+  maxQueueBytes: number
+  /** How long a publication is retried before it is given up (and every process told). */
+  publishRetryMs: number
+  log: BrokerLog
+}
+
+/**
+ * What the multi-process brokers share: batching and bounded retries on the
+ * way out, the bounded inbox on the way in, and the subscribers. A transport
+ * supplies connect, send and disconnect, and pushes what it receives into the inbox.
  */
 export abstract class WireBroker {
   private subscribers: BrokerSubscriber[] = []
   protected readonly inbox: Inbox
-  private readonly outbox = new Outbox((encoded) => this.send(encoded))
+  protected readonly log: BrokerLog
+  /** Tells this process's loss notices from the others'. */
+  private readonly id = randomUUID()
+  private readonly outbox: Outbox
 
-  constructor (maxQueueBytes: number, protected readonly log: BrokerLog) {
+  constructor (opts: WireBrokerOptions) {
+    const { log } = opts
+    this.log = log
     this.inbox = new Inbox({
-      maxBytes: maxQueueBytes,
-      deliver: (message) => { for (const s of this.subscribers) s.message(message) },
+      maxBytes: opts.maxQueueBytes,
+      deliver: (message) => {
+        const notice = message as unknown as LossNotice
+        if (notice.kind !== LOSS_NOTICE) deliverTo(this.subscribers, message, (err) => log.warn({ err }, 'broker subscriber failed'))
+        else if (notice.from !== this.id) this.lost(`another process could not publish: ${notice.reason}`)
+      },
       lost: (reason) => this.lost(reason),
       resolve: (refs) => this.resolve(refs),
       onError: (err) => log.warn({ err }, 'broker message dropped')
+    })
+    this.outbox = new Outbox({
+      send: (encoded) => this.send(encoded),
+      maxBytes: opts.maxQueueBytes,
+      retryMs: opts.publishRetryMs,
+      gaveUp: (count, reason) => {
+        // This process's own sockets missed them too: they replay at once. The
+        // others learn of it with the next publication that gets through.
+        log.warn({ count, reason }, 'broker publications given up')
+        this.lost(`publications were given up: ${reason}`)
+        this.outbox.owe({ kind: LOSS_NOTICE, from: this.id, reason } satisfies LossNotice)
+      }
     })
   }
 
@@ -218,7 +231,7 @@ export abstract class WireBroker {
   }
 
   async close (): Promise<void> {
-    await this.outbox.flushed()
+    await this.outbox.close()
     this.inbox.close()
     await this.disconnect()
   }

@@ -50,12 +50,13 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const multiProcess = config.broker !== 'memory'
 
   const brokerLog = app.log.child({ broker: config.broker })
+  const wire = { channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, publishRetryMs: config.brokerPublishRetryMs, log: brokerLog }
   const broker: Broker = opts.broker ?? (
     config.broker === 'postgres'
-      ? new PostgresBroker({ pool: app.db.pool, clientConfig: app.db.pool.options, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
+      ? new PostgresBroker({ ...wire, pool: app.db.pool, clientConfig: app.db.pool.options })
       : config.broker === 'redis'
-        ? new RedisBroker({ url: config.redisUrl!, channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, log: brokerLog })
-        : new MemoryBroker((err) => brokerLog.error({ err }, 'broker message dropped')))
+        ? new RedisBroker({ ...wire, url: config.redisUrl! })
+        : new MemoryBroker((err) => brokerLog.error({ err }, 'broker subscriber failed')))
   const presence = opts.presence ?? (multiProcess
     ? new SharedPresence({
       store: createPresenceStore(app.db.pool),
@@ -67,8 +68,9 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     : new MemoryPresence(config.presenceGraceMs))
   const observer = app.hasDecorator('metrics') ? app.metrics.realtime : noopObserver
 
+  // A publication the broker gave up has already made every process resynchronise (see Broker.publish).
   const publish = (message: BrokerMessage) => {
-    broker.publish(stamp(message)).catch((err: unknown) => app.log.error({ err, kind: message.kind }, 'broker publish failed'))
+    broker.publish(stamp(message)).catch((err: unknown) => app.log.warn({ err, kind: message.kind }, 'broker publish given up'))
   }
 
   const sequencer = new EventSequencer(
