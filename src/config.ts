@@ -2,6 +2,7 @@
 // its default; `.env.example` mirrors this list. Values are validated once, at
 // start-up, and a wrong value stops the process with a message naming it.
 import { envSchema } from 'env-schema'
+import { isIP } from 'node:net'
 import { Type, type Static } from 'typebox'
 
 const Int = (min: number, max: number, def: number, description: string) =>
@@ -12,7 +13,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
   PORT: Int(0, 65535, 3000, 'HTTP port (0 picks a free one)'),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a load balancer)' }),
+  TRUST_PROXY: Type.String({ default: 'false', description: 'Proxies in front whose X-Forwarded-For is trusted: false, their number (hops), or their addresses and CIDR ranges (comma-separated)' }),
   CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' })),
@@ -71,7 +72,8 @@ export interface AppConfig {
   host: string
   port: number
   logLevel: Env['LOG_LEVEL']
-  trustProxy: boolean
+  /** false, the number of proxies in front, or their addresses/CIDRs (Fastify's trustProxy). */
+  trustProxy: false | number | string[]
   corsOrigins: string[]
   databaseUrl: string | undefined
   databasePoolSize: number
@@ -125,6 +127,43 @@ export class ConfigError extends Error {}
 // Values that appear in docs and examples; a production secret must not be one.
 const PLACEHOLDER_SECRETS = /change[-_ ]?me|secret|example|placeholder|^(.)\1+$/i
 
+// proxy-addr's names for address ranges, accepted by Fastify's trustProxy.
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isProxyAddress (entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true
+  const [address, prefix, ...rest] = entry.split('/')
+  const version = isIP(address ?? '')
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
+}
+
+/**
+ * `true` is refused rather than guessed at: trusting every hop lets any
+ * client write its own address (the first hops are whatever it sent), and
+ * reading it as "one proxy" would be wrong, silently, behind two.
+ */
+function parseTrustProxy (value: string): AppConfig['trustProxy'] {
+  const v = value.trim().toLowerCase()
+  if (v === '' || v === 'false' || v === '0') return false
+  if (v === 'true') {
+    throw new ConfigError('Invalid configuration: TRUST_PROXY=true would trust every X-Forwarded-For hop, and clients can forge those ' +
+      '(escaping rate limits); set the number of proxies in front (TRUST_PROXY=1 behind one load balancer) or their addresses (e.g. TRUST_PROXY=10.0.0.0/8)')
+  }
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v)
+    if (hops > 16) throw new ConfigError('Invalid configuration: TRUST_PROXY must be false, a number of proxies from 1 to 16, or proxy addresses')
+    return hops
+  }
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean)
+  const bad = entries.find((e) => !isProxyAddress(e))
+  if (bad !== undefined || entries.length === 0) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY must be false, a number of proxies, or comma-separated proxy addresses or CIDR ranges; "${bad ?? value}" is none of these`)
+  }
+  return entries
+}
+
 /**
  * Reads settings from `env` (process.env and `.env` by default). Throws a
  * ConfigError whose message names the offending setting.
@@ -155,7 +194,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
