@@ -127,6 +127,11 @@ export class ConfigError extends Error {}
 // Values that appear in docs and examples; a production secret must not be one.
 const PLACEHOLDER_SECRETS = /change[-_ ]?me|secret|example|placeholder|^(.)\1+$/i
 
+function isLoopback (host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.')) || h.startsWith('::ffff:127.')
+}
+
 // proxy-addr's names for address ranges, accepted by Fastify's trustProxy.
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
 
@@ -185,6 +190,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
+  }
+  // /metrics shares the API port: beyond loopback it would show anyone the
+  // process and pool figures. Refused rather than quietly switched off, so
+  // a scraper is never left failing without a word.
+  if (e.METRICS_ENABLED && e.METRICS_TOKEN === undefined && !isLoopback(e.HOST)) {
+    throw new ConfigError(`Invalid configuration: METRICS_TOKEN is required when HOST=${e.HOST} listens beyond loopback and METRICS_ENABLED=true ` +
+      '(16+ random characters; scrapers send Authorization: Bearer <token>), or set METRICS_ENABLED=false')
   }
   if (e.PUSH_WEBHOOK_URL !== undefined && e.PUSH_WEBHOOK_SECRET === undefined) {
     throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
