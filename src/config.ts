@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' })),
   ACCESS_TOKEN_TTL_SECONDS: Int(10, 86400, 900, 'Lifetime of an access token'),
   REFRESH_TOKEN_TTL_SECONDS: Int(60, 31536000, 2592000, 'A refresh token unused for this long expires'),
+  REFRESH_REUSE_GRACE_SECONDS: Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session'),
 
   BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
   AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
@@ -84,6 +85,7 @@ export interface AppConfig {
   jwtSecret: string | undefined
   accessTokenTtlSeconds: number
   refreshTokenTtlSeconds: number
+  refreshReuseGraceSeconds: number
   bodyLimitBytes: number
   authRateLimitMax: number
   authRateLimitWindowMs: number
@@ -217,6 +219,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
     authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
