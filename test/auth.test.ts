@@ -129,6 +129,14 @@ describe('refresh and logout', () => {
     expectError(await api.get('/v1/me', { token: next.body.accessToken }), 401, 'UNAUTHORIZED')
   })
 
+  it('the grace window does not outlive a logout: the old token then gets 401, not the sealed pair', async () => {
+    const acct = await register(api)
+    const first = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expect((await api.post('/v1/auth/logout', { refreshToken: first.body.refreshToken })).status).toBe(204)
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: first.body.accessToken }), 401, 'UNAUTHORIZED')
+  })
+
   it('rejects an unknown refresh token', async () => {
     expectError(await api.post('/v1/auth/refresh', { refreshToken: 'nope' }), 401, 'UNAUTHORIZED')
     expectError(await api.post('/v1/auth/refresh', {}), 400, 'VALIDATION_FAILED')
