@@ -41,6 +41,16 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
+/**
+ * TRUST_PROXY as Fastify takes it. Fastify reads a bare number as "trust no
+ * one" (a count cannot vouch for the peer), so a hop count becomes the rule
+ * it stands for: the nearest `hops` addresses (the socket's peer first) are
+ * our proxies, and the client is the address the outermost of them saw.
+ */
+function trustProxyOption (trust: AppConfig['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
+}
+
 /** Fastify's own options, shared by server.ts and the tests. */
 export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server> {
   return {
@@ -61,7 +71,7 @@ export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server>
         })
       }
     },
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: config.bodyLimitBytes,
     // A client-supplied X-Request-Id is kept when it is sane, so a request
     // can be followed across a proxy and into our logs.

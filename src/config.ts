@@ -2,6 +2,7 @@
 // its default; `.env.example` mirrors this list. Values are validated once, at
 // start-up, and a wrong value stops the process with a message naming it.
 import { envSchema } from 'env-schema'
+import { isIP } from 'node:net'
 import { Type, type Static } from 'typebox'
 
 const Int = (min: number, max: number, def: number, description: string) =>
@@ -12,7 +13,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
   PORT: Int(0, 65535, 3000, 'HTTP port (0 picks a free one)'),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a load balancer)' }),
+  TRUST_PROXY: Type.String({ default: 'false', description: 'Proxies in front whose X-Forwarded-For is trusted: false, their number (hops), or their addresses and CIDR ranges (comma-separated)' }),
   CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' })),
@@ -25,6 +26,7 @@ export const EnvSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' })),
   ACCESS_TOKEN_TTL_SECONDS: Int(10, 86400, 900, 'Lifetime of an access token'),
   REFRESH_TOKEN_TTL_SECONDS: Int(60, 31536000, 2592000, 'A refresh token unused for this long expires'),
+  REFRESH_REUSE_GRACE_SECONDS: Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session'),
 
   BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
   AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
@@ -74,7 +76,8 @@ export interface AppConfig {
   host: string
   port: number
   logLevel: Env['LOG_LEVEL']
-  trustProxy: boolean
+  /** false, the number of proxies in front, or their addresses/CIDRs (Fastify's trustProxy). */
+  trustProxy: false | number | string[]
   corsOrigins: string[]
   databaseUrl: string | undefined
   databasePoolSize: number
@@ -85,6 +88,7 @@ export interface AppConfig {
   jwtSecret: string | undefined
   accessTokenTtlSeconds: number
   refreshTokenTtlSeconds: number
+  refreshReuseGraceSeconds: number
   bodyLimitBytes: number
   authRateLimitMax: number
   authRateLimitWindowMs: number
@@ -131,6 +135,48 @@ export class ConfigError extends Error {}
 // Values that appear in docs and examples; a production secret must not be one.
 const PLACEHOLDER_SECRETS = /change[-_ ]?me|secret|example|placeholder|^(.)\1+$/i
 
+function isLoopback (host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.')) || h.startsWith('::ffff:127.')
+}
+
+// proxy-addr's names for address ranges, accepted by Fastify's trustProxy.
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isProxyAddress (entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true
+  const [address, prefix, ...rest] = entry.split('/')
+  const version = isIP(address ?? '')
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
+}
+
+/**
+ * `true` is refused rather than guessed at: trusting every hop lets any
+ * client write its own address (the first hops are whatever it sent), and
+ * reading it as "one proxy" would be wrong, silently, behind two.
+ */
+function parseTrustProxy (value: string): AppConfig['trustProxy'] {
+  const v = value.trim().toLowerCase()
+  if (v === '' || v === 'false' || v === '0') return false
+  if (v === 'true') {
+    throw new ConfigError('Invalid configuration: TRUST_PROXY=true would trust every X-Forwarded-For hop, and clients can forge those ' +
+      '(escaping rate limits); set the number of proxies in front (TRUST_PROXY=1 behind one load balancer) or their addresses (e.g. TRUST_PROXY=10.0.0.0/8)')
+  }
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v)
+    if (hops > 16) throw new ConfigError('Invalid configuration: TRUST_PROXY must be false, a number of proxies from 1 to 16, or proxy addresses')
+    return hops
+  }
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean)
+  const bad = entries.find((e) => !isProxyAddress(e))
+  if (bad !== undefined || entries.length === 0) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY must be false, a number of proxies, or comma-separated proxy addresses or CIDR ranges; "${bad ?? value}" is none of these`)
+  }
+  return entries
+}
+
 /**
  * Reads settings from `env` (process.env and `.env` by default). Throws a
  * ConfigError whose message names the offending setting.
@@ -153,6 +199,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
   }
+  // /metrics shares the API port: beyond loopback it would show anyone the
+  // process and pool figures. Refused rather than quietly switched off, so
+  // a scraper is never left failing without a word.
+  if (e.METRICS_ENABLED && e.METRICS_TOKEN === undefined && !isLoopback(e.HOST)) {
+    throw new ConfigError(`Invalid configuration: METRICS_TOKEN is required when HOST=${e.HOST} listens beyond loopback and METRICS_ENABLED=true ` +
+      '(16+ random characters; scrapers send Authorization: Bearer <token>), or set METRICS_ENABLED=false')
+  }
   if (e.PUSH_WEBHOOK_URL !== undefined && e.PUSH_WEBHOOK_SECRET === undefined) {
     throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
@@ -161,7 +214,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
@@ -172,6 +225,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
     authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { client, expectError, register, uniqueName, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { ageRotation } from './helpers/users.js'
 
 let server: TestServer
 let api: Client
@@ -83,7 +84,8 @@ describe('refresh and logout', () => {
     expect(first.body.refreshToken).not.toBe(acct.refreshToken)
     expect((await api.get('/v1/me', { token: first.body.accessToken })).status).toBe(200)
 
-    // The rotated-away token comes back: the whole session ends.
+    // The rotated-away token comes back after the grace window: the whole session ends.
+    await ageRotation(server, acct.refreshToken)
     const reuse = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
     expectError(reuse, 401, 'UNAUTHORIZED')
     expect(reuse.body.message).toMatch(/reuse/)
@@ -96,9 +98,43 @@ describe('refresh and logout', () => {
     const acct = await register(api)
     const other = await api.post('/v1/auth/login', { username: acct.user.username, password: acct.password })
     await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    await ageRotation(server, acct.refreshToken)
     await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
     expect((await api.get('/v1/me', { token: other.body.accessToken })).status).toBe(200)
     expect((await api.post('/v1/auth/refresh', { refreshToken: other.body.refreshToken })).status).toBe(200)
+  })
+
+  it('concurrent refreshes of one token (two tabs, a retry) all get the same working pair', async () => {
+    const acct = await register(api)
+    const answers = await Promise.all(Array.from({ length: 8 }, () => api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })))
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200))
+    const pairs = new Set(answers.map((r) => `${r.body.accessToken} ${r.body.refreshToken}`))
+    expect(pairs.size).toBe(1)
+    const { accessToken, refreshToken } = answers[0]!.body
+    expect(refreshToken).not.toBe(acct.refreshToken)
+    expect((await api.get('/v1/me', { token: accessToken })).status).toBe(200)
+    // A retry a moment later gets the same pair again, and the pair keeps working.
+    expect((await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })).body).toMatchObject({ accessToken, refreshToken })
+    const next = await api.post('/v1/auth/refresh', { refreshToken })
+    expect(next.status).toBe(200)
+    expect((await api.get('/v1/me', { token: next.body.accessToken })).status).toBe(200)
+
+    // The replacement is kept sealed: no refresh token is stored in clear.
+    const rows = await server.sql<{ successor: Buffer | null }>('SELECT successor FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE s.user_id = $1', [acct.user.id])
+    for (const row of rows) if (row.successor !== null) expect(row.successor.toString('latin1')).not.toContain(refreshToken)
+
+    // Past the grace window the old token is a reuse: the session ends.
+    await ageRotation(server, acct.refreshToken)
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: next.body.accessToken }), 401, 'UNAUTHORIZED')
+  })
+
+  it('the grace window does not outlive a logout: the old token then gets 401, not the sealed pair', async () => {
+    const acct = await register(api)
+    const first = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expect((await api.post('/v1/auth/logout', { refreshToken: first.body.refreshToken })).status).toBe(204)
+    expectError(await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken }), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/me', { token: first.body.accessToken }), 401, 'UNAUTHORIZED')
   })
 
   it('rejects an unknown refresh token', async () => {

@@ -1,6 +1,7 @@
 // GET /metrics: Prometheus text with live counters for HTTP, sockets, pushes,
 // post-to-push latency, broker lag and the database pool; optional token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
@@ -75,5 +76,19 @@ describe('metrics disabled', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('metrics beyond loopback', () => {
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
+
+  it('needs METRICS_TOKEN (or METRICS_ENABLED=false) when HOST is not a loopback address', () => {
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', 'api.internal']) {
+      expect(() => load({ HOST: host })).toThrow(ConfigError)
+      expect(() => load({ HOST: host })).toThrow(/METRICS_TOKEN is required/)
+      expect(load({ HOST: host, METRICS_TOKEN: 'metrics-token-0123456789' }).metricsToken).toBe('metrics-token-0123456789')
+      expect(load({ HOST: host, METRICS_ENABLED: 'false' }).metricsEnabled).toBe(false)
+    }
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) expect(load({ HOST: host }).metricsToken).toBeUndefined()
   })
 })

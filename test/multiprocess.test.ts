@@ -9,6 +9,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { createTestDatabase, type TestDatabase } from './helpers/database.js'
+import { raceLogouts } from './helpers/races.js'
 import { client, type Client } from './helpers/http.js'
 import { startNode, stopNode, type ServerNode } from './helpers/process.js'
 import { users } from './helpers/users.js'
@@ -138,6 +139,30 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
     expect((await api1.post('/v1/auth/logout', { refreshToken: a.refreshToken })).status).toBe(204)
     expect((await s.closed).code).toBe(4001)
     expect((await api2.get('/v1/me', { token: a.accessToken })).status).toBe(401)
+  })
+
+  it('logout on process 1 racing first requests and upgrades on process 2: no socket of an ended session stays open, no token keeps working', async () => {
+    const accounts = await users(api1, 4)
+    const result = await raceLogouts({ authUrl: p1.url, raceUrl: p2.url, accounts, rounds: 25 })
+    expect(result.unexpected).toEqual([])
+    expect(result.socketsOpened).toBeGreaterThan(0)
+    // Process 2 learns of the logout through the broker (milliseconds later),
+    // so what is checked is that nothing it admitted meanwhile outlives it.
+    expect({ stillWorking: result.stillWorking, socketsLeftOpen: result.socketsLeftOpen, otherCloseCodes: result.otherCloseCodes })
+      .toEqual({ stillWorking: 0, socketsLeftOpen: 0, otherCloseCodes: [] })
+  }, 120_000)
+
+  it('a member removed on process 1 has their typing refused on process 2 at once, and relayed to nobody', async () => {
+    const [owner, removed] = await users(api1, 2)
+    const group = await createGroup(api1, owner, [removed])
+    const os = await open(p1, owner.accessToken)
+    const rs = await open(p2, removed.accessToken)
+    rs.send({ type: 'typing', conversationId: group.id })
+    await os.next((f) => f.type === 'typing')
+    expect((await api1.del(`/v1/conversations/${group.id}/members/${removed.user.id}`, { token: owner.accessToken })).status).toBe(204)
+    rs.send({ type: 'typing', conversationId: group.id })
+    expect(await rs.next((f) => f.type === 'error')).toMatchObject({ code: 'NOT_FOUND' })
+    await os.none((f) => f.type === 'typing', 500)
   })
 
   // Cutting the broker connections is done from the database, so this one is for BROKER=postgres.

@@ -23,7 +23,10 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET is required/],
     [{ NODE_ENV: 'production', JWT_SECRET: 'change-me-change-me-change-me-change-me', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET looks like a placeholder/],
     [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, /ACCESS_TOKEN_TTL_SECONDS must be >= 10/],
-    [{ BROKER: 'redis' }, /REDIS_URL is required when BROKER=redis/]
+    [{ BROKER: 'redis' }, /REDIS_URL is required when BROKER=redis/],
+    // Refused before anything listens: /metrics would be public beyond loopback.
+    [{ HOST: '0.0.0.0', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /METRICS_TOKEN is required when HOST=0\.0\.0\.0/],
+    [{ TRUST_PROXY: 'true', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /TRUST_PROXY=true would trust every X-Forwarded-For hop/]
   ])('refuses to start with %j and names the setting', async (env, message) => {
     const proc = spawnServer(env)
     started.push(proc)

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { ageRotation } from './helpers/users.js'
 import { connect, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -129,6 +130,7 @@ describe('sessions', () => {
     const a = await register(api)
     const s = await open(a.accessToken)
     await api.post('/v1/auth/refresh', { refreshToken: a.refreshToken })
+    await ageRotation(server, a.refreshToken)
     await api.post('/v1/auth/refresh', { refreshToken: a.refreshToken })
     expect((await s.closed).code).toBe(4001)
   })

@@ -1,6 +1,9 @@
 // Accounts and sessions: register, login, refresh-token rotation with reuse
 // detection, logout. Refresh tokens are random and stored only as SHA-256
 // hashes (their entropy makes a slow hash unnecessary); passwords use argon2id.
+// The token exchanged last may come back for a few seconds (two tabs, a
+// retried request): it gets the pair it was exchanged for, kept sealed with a
+// key only that token yields (successor-seal.ts); after that it is a reuse.
 import { createHash, randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
@@ -10,6 +13,7 @@ import { AppError, unauthorized } from './errors.js'
 import { newId } from './ids.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
+import { openSuccessor, sealSuccessor, type TokenPair } from './successor-seal.js'
 
 export interface AccessClaims { sub: string, sid: string }
 
@@ -20,6 +24,8 @@ export interface AccountServiceDeps {
   signAccessToken (claims: AccessClaims): string
   accessTokenTtlSeconds: number
   refreshTokenTtlSeconds: number
+  /** How long a just-exchanged refresh token still gets the pair it was exchanged for. */
+  refreshReuseGraceSeconds: number
   /** Called after a session is revoked (logout or token reuse). */
   onSessionRevoked (sessionId: string, userId: string): void
 }
@@ -41,18 +47,18 @@ export function createAccountService (deps: AccountServiceDeps) {
       await repo.create({ id: sessionId, userId: user.id, userAgent: client.userAgent?.slice(0, 256) ?? null })
       await repo.addRefreshToken({ tokenHash: hashToken(refreshToken), sessionId, expiresAt: refreshExpiry() })
     })
-    return tokens(user, sessionId, refreshToken)
+    return answer(user, { accessToken: deps.signAccessToken({ sub: user.id, sid: sessionId }), refreshToken })
   }
 
   function refreshExpiry () {
     return new Date(Date.now() + deps.refreshTokenTtlSeconds * 1000)
   }
 
-  function tokens (user: { id: string, username: string, displayName: string, createdAt: Date }, sessionId: string, refreshToken: string) {
+  function answer (user: { id: string, username: string, displayName: string, createdAt: Date }, pair: TokenPair) {
     return {
       user: { id: user.id, username: user.username, displayName: user.displayName, createdAt: user.createdAt },
-      accessToken: deps.signAccessToken({ sub: user.id, sid: sessionId }),
-      refreshToken,
+      accessToken: pair.accessToken,
+      refreshToken: pair.refreshToken,
       expiresIn: deps.accessTokenTtlSeconds
     }
   }
@@ -82,17 +88,30 @@ export function createAccountService (deps: AccountServiceDeps) {
       const tokenHash = hashToken(refreshToken)
       const now = new Date()
       const next = randomBytes(32).toString('base64url')
+      // A concurrent exchange of the same token waits on this row's lock until
+      // the commit, so it finds the sealed pair once it finds the token rotated.
       const rotated = await prisma.$transaction(async (tx) => {
         const repo = createSessionsRepository(tx)
         if (!(await repo.rotate(tokenHash, now))) return null
         const token = await repo.findToken(tokenHash)
         if (token === null) return null
+        const pair = { accessToken: deps.signAccessToken({ sub: token.session.userId, sid: token.sessionId }), refreshToken: next }
         await repo.addRefreshToken({ tokenHash: hashToken(next), sessionId: token.sessionId, expiresAt: refreshExpiry() })
-        return token
+        await repo.setSuccessor(tokenHash, sealSuccessor(refreshToken, tokenHash, pair))
+        return { userId: token.session.userId, pair }
       })
       if (rotated === null) {
         const token = await sessions.findToken(tokenHash)
         if (token !== null && token.rotatedAt !== null && token.session.revokedAt === null) {
+          const graceMs = deps.refreshReuseGraceSeconds * 1000
+          const pair = token.successor !== null && now.getTime() - token.rotatedAt.getTime() <= graceMs
+            ? openSuccessor(refreshToken, tokenHash, token.successor)
+            : undefined
+          if (pair !== undefined) {
+            const user = await users.findById(token.session.userId)
+            if (user === null) throw unauthorized('Invalid or expired refresh token')
+            return answer(user, pair)
+          }
           // A token that was already exchanged is back: someone holds a copy.
           // End the whole session, so neither copy works any more.
           await sessions.revoke(token.sessionId, now)
@@ -101,9 +120,9 @@ export function createAccountService (deps: AccountServiceDeps) {
         }
         throw unauthorized('Invalid or expired refresh token')
       }
-      const user = await users.findById(rotated.session.userId)
+      const user = await users.findById(rotated.userId)
       if (user === null) throw unauthorized('Invalid or expired refresh token')
-      return tokens(user, rotated.sessionId, next)
+      return answer(user, rotated.pair)
     },
 
     async logout (refreshToken: string) {

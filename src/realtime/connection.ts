@@ -29,7 +29,6 @@ export class Connection {
   private strikes: number[] | undefined
   private typingTokens: number
   private typingRefilledAt = Date.now()
-  private members: Map<string, { member: boolean, at: number }> | undefined
 
   constructor (
     readonly socket: WebSocket,
@@ -40,11 +39,6 @@ export class Connection {
     private readonly stream?: Corkable
   ) {
     this.typingTokens = limits.typingPerSecond * 2
-  }
-
-  /** Membership answers for typing frames, briefly cached per socket. */
-  get memberCache (): Map<string, { member: boolean, at: number }> {
-    return (this.members ??= new Map())
   }
 
   get open (): boolean {

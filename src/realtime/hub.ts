@@ -1,10 +1,14 @@
-// Who is connected to this process: user id -> open connections. Frames are
-// encoded once by the caller and written to every socket as they are; the
-// frames one socket gets in one turn of the event loop leave in one write.
+// Who is connected to this process: user id -> open connections, and session
+// id -> open connections (a logout closes its sockets without a scan of all).
+// Frames are encoded once by the caller and written to every socket as they
+// are; the frames one socket gets in one turn of the event loop leave in one write.
 import type { Connection } from './connection.js'
 
 export class Hub {
   private readonly byUser = new Map<string, Set<Connection>>()
+  // Almost every session has one socket here: it is held as itself, and a Set
+  // is made only for a second one (every byte counts per idle connection).
+  private readonly bySession = new Map<string, Connection | Set<Connection>>()
   private count = 0
   private corked: Connection[] = []
   // Runs once the current synchronous work (and its microtasks) is done:
@@ -20,6 +24,10 @@ export class Hub {
     if (set === undefined) this.byUser.set(conn.userId, set = new Set())
     set.add(conn)
     this.count++
+    const held = this.bySession.get(conn.sessionId)
+    if (held === undefined) this.bySession.set(conn.sessionId, conn)
+    else if (held instanceof Set) held.add(conn)
+    else this.bySession.set(conn.sessionId, new Set([held, conn]))
   }
 
   /** Returns true when it was the user's last connection here. */
@@ -27,6 +35,8 @@ export class Hub {
     const set = this.byUser.get(conn.userId)
     if (set === undefined || !set.delete(conn)) return false
     this.count--
+    const held = this.bySession.get(conn.sessionId)
+    if (held === conn || (held instanceof Set && held.delete(conn) && held.size === 0)) this.bySession.delete(conn.sessionId)
     if (set.size > 0) return false
     this.byUser.delete(conn.userId)
     return true
@@ -65,9 +75,9 @@ export class Hub {
   }
 
   closeSession (sessionId: string, code: number, reason: string): void {
-    for (const set of this.byUser.values()) {
-      for (const conn of set) if (conn.sessionId === sessionId) conn.close(code, reason)
-    }
+    const held = this.bySession.get(sessionId)
+    if (held === undefined) return
+    for (const conn of held instanceof Set ? [...held] : [held]) conn.close(code, reason)
   }
 
   closeAll (code: number, reason: string): void {

@@ -5,12 +5,6 @@ import type { ChatEvent } from '../realtime/events.js'
 
 export function createRealtimeRepository (pool: pg.Pool) {
   return {
-    async isMember (conversationId: string, userId: string): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        'SELECT 1 FROM memberships WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL',
-        [conversationId, userId])
-      return rowCount === 1
-    },
     async memberIds (conversationId: string): Promise<string[]> {
       const { rows } = await pool.query<{ user_id: string }>(
         'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])

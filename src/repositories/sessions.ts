@@ -23,8 +23,12 @@ export function createSessionsRepository (db: Db) {
     findToken (tokenHash: string) {
       return db.refreshToken.findUnique({
         where: { tokenHash },
-        select: { sessionId: true, rotatedAt: true, session: { select: { userId: true, revokedAt: true } } }
+        select: { sessionId: true, rotatedAt: true, successor: true, session: { select: { userId: true, revokedAt: true } } }
       })
+    },
+    /** Keeps the sealed pair a token was exchanged for (see domain/successor-seal.ts). */
+    async setSuccessor (tokenHash: string, successor: Uint8Array<ArrayBuffer>): Promise<void> {
+      await db.refreshToken.update({ where: { tokenHash }, data: { successor }, select: { tokenHash: true } })
     },
     async revoke (sessionId: string, now: Date): Promise<void> {
       await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now } })

@@ -36,6 +36,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['auth'],
       summary: 'Exchange a refresh token for new tokens (rotation; a reused token revokes its session)',
+      description: 'The token exchanged last, presented again within REFRESH_REUSE_GRACE_SECONDS (default 5; concurrent tabs, a retried request), ' +
+        'gets the same new pair as the first exchange. Presented later, it is a reuse: the session is revoked and the answer is 401.',
       body: RefreshBody,
       response: { 200: authResult, ...errorResponses(400, 401, 429) }
     }

@@ -7,8 +7,6 @@ import { AppError, unauthorized } from '../domain/errors.js'
 import { Connection } from '../realtime/connection.js'
 import { CloseCode, parseClientFrame } from '../realtime/protocol.js'
 
-const MEMBER_CACHE_MS = 10_000
-
 function bearerToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim()
@@ -19,26 +17,18 @@ function bearerToken (request: FastifyRequest): string | undefined {
 export default async function wsRoutes (app: FastifyInstance) {
   const { hub, repo } = app.realtime
   const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
-  // The HTTP response of each upgrade, until the socket is handed over.
-  const upgrades = new WeakMap<FastifyRequest['raw'], ServerResponse>()
+  // Of each upgrade, until the socket is handed over: its HTTP response, and
+  // the revocation stamp taken before its token was checked.
+  const upgrades = new WeakMap<FastifyRequest['raw'], { response: ServerResponse, stamp: number }>()
 
   async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply) {
-    upgrades.set(request.raw, reply.raw)
+    upgrades.set(request.raw, { response: reply.raw, stamp: app.revocationStamp() })
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
     request.auth = await app.verifyAccessToken(token)
     if (hub.connectionsOf(request.auth.userId) >= app.config.wsMaxConnectionsPerUser) {
       throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
     }
-  }
-
-  async function isMember (conn: Connection, conversationId: string): Promise<boolean> {
-    const cached = conn.memberCache.get(conversationId)
-    if (cached !== undefined && Date.now() - cached.at < MEMBER_CACHE_MS) return cached.member
-    const member = await repo.isMember(conversationId, conn.userId)
-    if (conn.memberCache.size > 1000) conn.memberCache.clear()
-    conn.memberCache.set(conversationId, { member, at: Date.now() })
-    return member
   }
 
   function reject (conn: Connection, code: string, message: string) {
@@ -48,8 +38,12 @@ export default async function wsRoutes (app: FastifyInstance) {
 
   async function onTyping (conn: Connection, conversationId: string) {
     if (!conn.takeTypingToken()) return reject(conn, 'RATE_LIMITED', 'Too many typing frames')
-    if (!(await isMember(conn, conversationId))) return reject(conn, 'NOT_FOUND', 'Conversation not found')
-    const others = (await repo.memberIds(conversationId)).filter((id) => id !== conn.userId)
+    // Membership is read for every frame, never remembered: a member removed
+    // a moment ago (on any process) must not be relayed. The recipients are
+    // needed anyway, so this is the one query the frame costs.
+    const members = await repo.memberIds(conversationId)
+    if (!members.includes(conn.userId)) return reject(conn, 'NOT_FOUND', 'Conversation not found')
+    const others = members.filter((id) => id !== conn.userId)
     if (others.length > 0) app.realtime.publishFrame(others, { type: 'typing', conversationId, data: { userId: conn.userId } })
   }
 
@@ -70,9 +64,9 @@ export default async function wsRoutes (app: FastifyInstance) {
     // response, and @fastify/websocket's error listener holds the request and
     // reply. Detach the one and replace the other with an equivalent that does not.
     const tcp = request.raw.socket
-    const response = upgrades.get(request.raw)
+    const upgrade = upgrades.get(request.raw)
     upgrades.delete(request.raw)
-    if (response !== undefined && response.socket === tcp) response.detachSocket(tcp)
+    if (upgrade !== undefined && upgrade.response.socket === tcp) upgrade.response.detachSocket(tcp)
     socket.removeAllListeners('error')
     socket.on('error', (err) => {
       log().debug({ err }, 'socket error')
@@ -99,5 +93,17 @@ export default async function wsRoutes (app: FastifyInstance) {
     conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs })
     hub.add(conn)
     app.presence.connected(conn.userId)
+    // A revocation whose close pass ran between the token check and hub.add
+    // did not see this socket; from here on one would. So if any revocation
+    // was seen since the check, the database decides whether this one stays.
+    if (upgrade !== undefined) {
+      app.revokedSince(conn.sessionId, upgrade.stamp).then((revoked) => {
+        if (revoked) conn.close(CloseCode.sessionEnded, 'session ended')
+      }, (err: unknown) => {
+        // Unknown: the client reconnects, and its upgrade is checked afresh.
+        log().warn({ err }, 'could not recheck the session of a new socket')
+        conn.close(CloseCode.goingAway, 'could not check the session: reconnect')
+      })
+    }
   })
 }

@@ -24,6 +24,7 @@ export default fp(async (app) => {
     signAccessToken: (claims) => app.jwt.sign(claims),
     accessTokenTtlSeconds: app.config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: app.config.refreshTokenTtlSeconds,
+    refreshReuseGraceSeconds: app.config.refreshReuseGraceSeconds,
     onSessionRevoked: (sessionId, userId) => { sessionEvents.emit('revoked', { sessionId, userId }) }
   }))
 }, { name: 'accounts', dependencies: ['db', 'jwt', 'config'] })

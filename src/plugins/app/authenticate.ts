@@ -3,11 +3,12 @@
 // cached for a while: a revocation clears its entry at once in every process
 // (here, and through the broker elsewhere), and when broker messages may have
 // been lost the whole cache is dropped; the time limit only bounds the rest.
+// An answer read while a revocation landed is not cached (LiveSessions).
 import fp from 'fastify-plugin'
-import { LRUCache } from 'lru-cache'
 import type { FastifyRequest } from 'fastify'
 import { unauthorized } from '../../domain/errors.js'
 import { isUuid } from '../../domain/ids.js'
+import { LiveSessions } from '../../domain/live-sessions.js'
 import type { AccessClaims } from '../../domain/accounts.js'
 
 export interface Auth { userId: string, sessionId: string }
@@ -21,6 +22,14 @@ declare module 'fastify' {
     forgetSession (sessionId: string): void
     /** Drops every cached session (a revocation elsewhere may have been missed). */
     forgetAllSessions (): void
+    /** A stamp to take before verifying a token whose admission outlives the check (a socket). */
+    revocationStamp (): number
+    /**
+     * Whether the session was revoked, asked after what was admitted on a
+     * check (taken at `stamp`) has become visible to revocations (a socket
+     * in the hub): false at once when no revocation was seen since the stamp.
+     */
+    revokedSince (sessionId: string, stamp: number): Promise<boolean>
   }
   interface FastifyRequest {
     auth: Auth
@@ -37,18 +46,23 @@ declare module '@fastify/jwt' {
 const SESSION_CACHE_TTL_MS = 30_000
 
 export default fp(async (app) => {
-  const activeSessions = new LRUCache<string, true>({ max: 100_000, ttl: SESSION_CACHE_TTL_MS })
-  app.sessionEvents.on('revoked', ({ sessionId }) => { activeSessions.delete(sessionId) })
-  app.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
-  app.decorate('forgetAllSessions', () => { activeSessions.clear() })
+  const liveSessions = new LiveSessions({ max: 100_000, ttlMs: SESSION_CACHE_TTL_MS })
+  app.sessionEvents.on('revoked', ({ sessionId }) => { liveSessions.revoked(sessionId) })
+  app.decorate('forgetSession', (sessionId: string) => { liveSessions.revoked(sessionId) })
+  app.decorate('forgetAllSessions', () => { liveSessions.clear() })
+  app.decorate('revocationStamp', () => liveSessions.stamp())
+  app.decorate('revokedSince', async (sessionId: string, stamp: number) =>
+    liveSessions.changedSince(stamp) && !(await app.accounts.isSessionActive(sessionId)))
 
   async function checkSession (claims: AccessClaims): Promise<Auth> {
     // Signed by us, but checked as any input: a claim that is not a canonical
     // id would fail its SQL (500), or not match the ids it is compared with.
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || !isUuid(claims.sub) || !isUuid(claims.sid)) throw unauthorized()
-    if (!activeSessions.has(claims.sid)) {
+    if (!liveSessions.has(claims.sid)) {
+      const stamp = liveSessions.stamp()
       if (!(await app.accounts.isSessionActive(claims.sid))) throw unauthorized('The session has been logged out or revoked')
-      activeSessions.set(claims.sid, true)
+      // Not cached when a revocation was seen meanwhile: it may be this session's.
+      liveSessions.remember(claims.sid, stamp)
     }
     return { userId: claims.sub, sessionId: claims.sid }
   }
