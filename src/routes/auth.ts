@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AuthResult, LoginBody, RefreshBody, RegisterBody } from '../schemas/auth.js'
 import { errorResponses } from '../schemas/common.js'
+import { trimFields } from './trim.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { authRateLimitMax: max, authRateLimitWindowMs: timeWindow } = app.config
@@ -10,6 +11,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/register', {
     config: limited,
+    preValidation: trimFields('displayName'),
     schema: {
       tags: ['auth'],
       summary: 'Create an account and a first session',

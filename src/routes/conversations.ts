@@ -8,6 +8,7 @@ import {
   UpdateConversationBody
 } from '../schemas/conversations.js'
 import { ReadBody } from '../schemas/messages.js'
+import { trimFields } from './trim.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { conversations, members } = app.chat
@@ -25,6 +26,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations', {
     onRequest: app.authenticate,
+    preValidation: trimFields('title'),
     preHandler: membershipLimit,
     schema: {
       security,
@@ -83,6 +85,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/conversations/:id', {
     onRequest: app.authenticate,
+    preValidation: trimFields('title'),
     schema: {
       security,
       tags,

@@ -1,15 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { IdParams, errorResponses } from '../schemas/common.js'
+import { trimFields } from './trim.js'
 import { EventPage, EventsQuery, HistoryQuery, Message, MessagePage, MessageParams, messageBodies } from '../schemas/messages.js'
 
-// API.md counts a body's 1-N characters after trimming, so the body is
-// trimmed before the schema checks it: surrounding whitespace neither counts
-// against the limit nor is stored. The request body limit caps the raw size.
-async function trimBody (request: FastifyRequest) {
-  const payload = request.body as { body?: unknown } | null
-  if (typeof payload === 'object' && payload !== null && typeof payload.body === 'string') payload.body = payload.body.trim()
-}
+const trimBody = trimFields('body')
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { messages } = app.chat
