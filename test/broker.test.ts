@@ -154,6 +154,19 @@ describe('memory broker', () => {
     expect(got).toEqual([1, 2])
     expect(lost).toHaveLength(2)
   })
+
+  it('a backlog past its bound is dropped and subscribers told lost(); what follows is delivered', async () => {
+    const broker = new MemoryBroker(() => {}, 10, 100)
+    const got: number[] = []
+    const lost: string[] = []
+    broker.subscribe({ message: (m) => { if (m.kind === 'frame') got.push(JSON.parse(m.frame).data.n) }, lost: (reason) => lost.push(reason) })
+    // Published in one turn, so none is delivered before the bound is reached.
+    for (let n = 0; n < 150; n++) void broker.publish(frameFor('u', n))
+    expect(lost).toEqual([expect.stringMatching(/fell behind/)])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // 0-99 filled it, 100 found it full: all dropped; 101-149 arrive.
+    expect(got).toEqual(Array.from({ length: 49 }, (_, i) => i + 101))
+  })
 })
 
 describe.each(['postgres', 'redis'] as const)('BROKER=%s in one process', (broker) => {

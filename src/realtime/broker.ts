@@ -70,6 +70,9 @@ export function deliverTo (subscribers: readonly BrokerSubscriber[], message: Br
  * multi-process inbox is), so a burst of publications (a thousand users
  * connecting at once, each a presence frame to a thousand contacts) never
  * holds the event loop for long: other requests get a turn between slices.
+ * Its backlog is bounded as the multi-process inbox's is: past `maxQueued`
+ * messages the process cannot keep up, so the backlog is dropped and the
+ * subscribers told lost() (sockets close with 4008, clients replay).
  */
 export class MemoryBroker implements Broker {
   private subscribers: BrokerSubscriber[] = []
@@ -77,11 +80,21 @@ export class MemoryBroker implements Broker {
   private head = 0
   private draining = false
 
-  constructor (private readonly onError: (err: unknown) => void = () => {}, private readonly sliceMs = 10) {}
+  constructor (
+    private readonly onError: (err: unknown) => void = () => {},
+    private readonly sliceMs = 10,
+    private readonly maxQueued = 200_000
+  ) {}
 
   async start (): Promise<void> {}
 
   async publish (message: BrokerMessage): Promise<void> {
+    if (this.queue.length - this.head >= this.maxQueued) {
+      this.queue = []
+      this.head = 0
+      for (const s of this.subscribers) s.lost('this process fell behind its own publications')
+      return
+    }
     this.queue.push(message)
     if (this.draining) return
     this.draining = true
@@ -95,6 +108,11 @@ export class MemoryBroker implements Broker {
       if (performance.now() >= until) break
     }
     if (this.head < this.queue.length) {
+      // Delivered entries are let go of as the backlog moves on.
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
+      }
       setImmediate(this.drain)
       return
     }
