@@ -48,11 +48,11 @@ export function portTaken (err: unknown): boolean {
  * between the probe closing and the server binding, another process (a
  * parallel test, a load generator's outgoing connection, which draws from the
  * same ephemeral range) can take the port. `start` must leave nothing running
- * when it throws.
+ * when it throws. `pick` chooses each port (tests hand out a taken one).
  */
-export async function startOnFreePort<T> (start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
+export async function startOnFreePort<T> (start: (port: number) => Promise<T>, { attempts = 5, pick = freePort } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
+    const port = await pick()
     try {
       return await start(port)
     } catch (err) {

@@ -7,7 +7,8 @@ import { killPid, spawnTracked, waitFor } from './processes.js'
 
 export interface RedisServer { url: string, pid: number, stop (): Promise<void> }
 
-export async function startRedis (): Promise<RedisServer> {
+/** `pickPort` chooses each port tried (tests hand out a taken one). */
+export async function startRedis (pickPort?: () => Promise<number>): Promise<RedisServer> {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     throw new Error('redis-server is not installed (the Redis broker needs it): apt-get install -y redis-server')
   }
@@ -20,5 +21,5 @@ export async function startRedis (): Promise<RedisServer> {
       throw err
     }
     return { url: `redis://127.0.0.1:${port}`, pid: proc.pid, stop: () => killPid(proc.pid, 'SIGTERM') }
-  })
+  }, pickPort === undefined ? {} : { pick: pickPort })
 }

@@ -24,6 +24,8 @@ export interface ServerOptions {
   env?: Record<string, string>
   cluster?: { workers: number, broker: 'postgres' | 'redis', redisUrl?: string }
   nodeArgs?: string[]
+  /** Chooses each port tried (tests hand out a taken one); a free one by default. */
+  pickPort?: () => Promise<number>
 }
 
 // Settings a developer's shell might carry; the bench decides them itself.
@@ -35,7 +37,7 @@ export function profileServers (dir: string | undefined): void { profileDir = di
 
 /** Starts the server on a free port; one whose port was taken meanwhile is stopped and started again on another. */
 export function startSwitchboard (ctx: BenchContext, opts: ServerOptions): Promise<ServerUnderTest> {
-  return startOnFreePort((port) => startOn(ctx, opts, port))
+  return startOnFreePort((port) => startOn(ctx, opts, port), opts.pickPort === undefined ? {} : { pick: opts.pickPort })
 }
 
 async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): Promise<ServerUnderTest> {
@@ -70,7 +72,8 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
   try {
-    await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 'server', 60_000, proc)
+    // Bounded: whatever took the port may accept connections and never answer.
+    await waitFor(async () => (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })).status === 200, 'server', 60_000, proc)
     if (opts.cluster !== undefined) await waitForWorkers(port, proc.pid, opts.cluster.workers)
   } catch (err) {
     await Promise.all(pids().map((pid) => killPid(pid, 'SIGKILL')))
