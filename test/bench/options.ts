@@ -1,10 +1,17 @@
-// Command-line options of `npm run bench`, with the full and --quick presets.
+// Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
 export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
+/**
+ * full: the measurements; quick: a short look at the same (under 2 minutes);
+ * smoke: every scenario end to end with tiny sizes, so that CI checks the
+ * harness in well under a minute (its figures mean nothing).
+ */
+export type Preset = 'full' | 'quick' | 'smoke'
+
 export interface BenchOptions {
-  quick: boolean
+  preset: Preset
   scenarios: ScenarioName[]
   /** Measured repetitions of every figure (their median is reported). */
   reps: number
@@ -12,13 +19,18 @@ export interface BenchOptions {
   windowMs: number
   warmupMs: number
   receivers: number
+  /** Pause after the fan-out receivers connect, for the presence frames of the burst. */
+  connectSettleMs: number
   /** Closed-loop senders when saturating. */
   senders: number
   /** Open-loop post rate of the latency measurement. */
   rate: number
   postingConcurrency: number[]
   postingWindowMs: number
+  postingWarmupMs: number
   connections: number[]
+  /** Pause before each RSS reading. */
+  connectionsSettleMs: number
   historyMessages: number
   historyDepths: number[]
   historyWindowMs: number
@@ -27,6 +39,10 @@ export interface BenchOptions {
   stormClients: number
   stormOutageMs: number
   stormPostRate: number
+  /** Live traffic before and after each storm. */
+  stormLiveMs: number
+  /** Parent folder of the run's temp folder (the OS temp folder by default). */
+  tmpDir: string | undefined
   out: string | undefined
   forceBuild: boolean
   /** Folder for CPU profiles of the servers (node --cpu-prof); unset: no profiling. */
@@ -35,28 +51,34 @@ export interface BenchOptions {
   pin: boolean
 }
 
-export function presets (quick: boolean): BenchOptions {
+export function presets (preset: Preset): BenchOptions {
+  const pick = <T>(full: T, quick: T, smoke: T): T => preset === 'full' ? full : preset === 'quick' ? quick : smoke
   return {
-    quick,
+    preset,
     scenarios: [...SCENARIOS],
     reps: 3,
-    windowMs: quick ? 800 : 5_000,
-    warmupMs: quick ? 400 : 2_000,
-    receivers: quick ? 500 : 1_000,
-    senders: 128,
-    rate: 500,
+    windowMs: pick(5_000, 800, 250),
+    warmupMs: pick(2_000, 400, 100),
+    receivers: pick(1_000, 500, 100),
+    connectSettleMs: pick(1_000, 500, 100),
+    senders: pick(128, 128, 16),
+    rate: pick(500, 500, 200),
     postingConcurrency: [1, 8, 32],
-    postingWindowMs: quick ? 500 : 3_000,
-    connections: quick ? [600, 1_200] : [10_000, 20_000],
-    historyMessages: quick ? 100_000 : 1_000_000,
-    historyDepths: quick ? [100, 10_000, 100_000] : [100, 100_000, 1_000_000],
-    historyWindowMs: quick ? 400 : 2_000,
+    postingWindowMs: pick(3_000, 500, 150),
+    postingWarmupMs: pick(1_000, 250, 100),
+    connections: pick([10_000, 20_000], [600, 1_200], [500, 800]),
+    connectionsSettleMs: pick(3_000, 500, 200),
+    historyMessages: pick(1_000_000, 100_000, 5_000),
+    historyDepths: pick([100, 100_000, 1_000_000], [100, 10_000, 100_000], [100, 1_000, 5_000]),
+    historyWindowMs: pick(2_000, 400, 150),
     clusterWorkers: 2,
     brokers: ['postgres', 'redis'],
-    stormClients: quick ? 200 : 1_000,
-    stormOutageMs: quick ? 800 : 2_000,
-    stormPostRate: quick ? 100 : 200,
+    stormClients: pick(1_000, 200, 50),
+    stormOutageMs: pick(2_000, 800, 300),
+    stormPostRate: pick(200, 100, 50),
+    stormLiveMs: pick(1_000, 300, 150),
     out: undefined,
+    tmpDir: undefined,
     forceBuild: false,
     cpuProfDir: undefined,
     pin: false
@@ -65,6 +87,8 @@ export function presets (quick: boolean): BenchOptions {
 
 export const USAGE = `npm run bench -- [options]
   --quick                 small and short version of everything (under 2 minutes)
+  --smoke                 every scenario end to end with tiny sizes (under a minute; checks
+                          the harness, its figures mean nothing): what the CI test runs
   --scenarios a,b         subset of: ${SCENARIOS.join(', ')}
   --reps N                repetitions per figure (median reported; at least 3)
   --receivers N           fan-out receivers (default 1000; e.g. 10000)
@@ -76,6 +100,7 @@ export const USAGE = `npm run bench -- [options]
   --storm-clients N       clients of the reconnect storm (default 1000)
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
+  --tmp-dir DIR           where the run's temp folder goes (default: the OS temp folder)
   --build                 rebuild the server even when dist/ looks up to date
   --pin                   servers under test on CPUs 1..N-1, the database, Redis and the
                           load generators on CPU 0 (taskset), so they do not share cores
@@ -91,12 +116,13 @@ const int = (flag: string, v: string | undefined): number => {
 
 export function parseArgs (argv: string[]): BenchOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help'
-  const o = presets(argv.includes('--quick'))
+  if (argv.includes('--quick') && argv.includes('--smoke')) throw new Error('--quick and --smoke are two presets: pick one')
+  const o = presets(argv.includes('--smoke') ? 'smoke' : argv.includes('--quick') ? 'quick' : 'full')
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     const value = () => argv[++i]
     switch (flag) {
-      case '--quick': break
+      case '--quick': case '--smoke': break
       case '--build': o.forceBuild = true; break
       case '--pin': o.pin = true; break
       case '--scenarios': {
@@ -124,6 +150,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
         break
       }
       case '--out': o.out = value(); break
+      case '--tmp-dir': o.tmpDir = value(); break
       case '--cpu-prof': o.cpuProfDir = value(); break
       default: throw new Error(`unknown option ${flag}\n${USAGE}`)
     }

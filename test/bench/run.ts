@@ -1,15 +1,23 @@
 // `npm run bench`: starts everything it needs (embedded PostgreSQL, the
 // built server in production mode, the baselines, Redis for the Redis
 // broker), drives load from separate processes on loopback, prints one table
-// and writes the results JSON (test/bench/results/, git-ignored).
+// and writes the results JSON (test/bench/results/, git-ignored). Whichever
+// way it ends (done, failed, SIGINT/SIGTERM) every child process is stopped
+// and the temp folder removed before it exits.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
-import { cleanup, runBench } from './bench.js'
+import { runBench } from './bench.js'
 import { killAllSync, projectRoot } from './harness/processes.js'
+import { teardown } from './harness/teardown.js'
 import { parseArgs, USAGE } from './options.js'
 import { report } from './report.js'
 
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
+/** The latest progress line: an interrupt names the phase it stopped. */
+let phase = 'starting'
+const log = (line: string) => {
+  if (!line.startsWith('teardown')) phase = line
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
+}
 
 async function main (): Promise<number> {
   const argv = process.argv.slice(2)
@@ -23,8 +31,12 @@ async function main (): Promise<number> {
     process.on(signal, () => {
       if (interrupted) return
       interrupted = true
-      log(`${signal}: stopping every process of the run`)
-      void cleanup().finally(() => process.exit(130))
+      const during = phase
+      log(`${signal} during "${during}": stopping every process of the run and removing its temp folder`)
+      void teardown(log).finally(() => {
+        log(`stopped by ${signal} during "${during}"`)
+        process.exit(130)
+      })
     })
   }
   process.on('exit', killAllSync)
@@ -39,7 +51,7 @@ async function main (): Promise<number> {
   const m = results.meta
   process.stdout.write([
     '',
-    `Switchboard benchmark${m.quick ? ' (--quick)' : ''}: ${m.machine.cores} × ${m.machine.cpuModel}, ${m.machine.memoryGiB} GiB, Node ${m.node}, ${m.postgres}`,
+    `Switchboard benchmark${m.preset === 'full' ? '' : ` (--${m.preset})`}: ${m.machine.cores} × ${m.machine.cpuModel}, ${m.machine.memoryGiB} GiB, Node ${m.node}, ${m.postgres}`,
     `load average before/after: ${m.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')} / ${m.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}; ` +
       `medians of ${o.reps} repetitions; ${m.seconds.toFixed(0)} s`,
     '',
@@ -56,6 +68,6 @@ async function main (): Promise<number> {
 
 main().then((code) => process.exit(code), async (err: unknown) => {
   log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-  await cleanup().catch(() => {})
+  await teardown(log)
   process.exit(1)
 })

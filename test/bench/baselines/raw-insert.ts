@@ -38,6 +38,7 @@ serve({
     await Promise.all(Array.from({ length: p.concurrency }, () => pool!.query('SELECT 1')))
   },
   start (p: { concurrency: number }) { loops.start(p.concurrency) },
+  peek: () => loops.peek(),
   mark: () => loops.mark(),
   async stop () {
     await loops.stop()

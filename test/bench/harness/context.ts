@@ -2,7 +2,8 @@
 // the default synchronous_commit: posting figures are durable commits), a
 // migrated template database that every scenario clones, the JWT secret the
 // servers and the token minting share, and an up-to-date build of the server.
-import { spawnSync } from 'node:child_process'
+// The folder and the database are released by the run's teardown, also when
+// it is interrupted while they are being made.
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
@@ -11,7 +12,8 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../../src/db/embedded.js'
 import { applyMigrations } from '../../../src/db/migrator.js'
-import { descendants, projectRoot } from './processes.js'
+import { descendants, projectRoot, spawnTracked } from './processes.js'
+import { atTeardown } from './teardown.js'
 
 const TEMPLATE = 'bench_template'
 
@@ -29,7 +31,6 @@ export interface BenchContext {
   settle (): Promise<void>
   /** The postmaster and its backends, for the database's share of CPU. */
   postgresPids (): number[]
-  close (): Promise<void>
 }
 
 function newestMtime (dir: string): number {
@@ -43,29 +44,40 @@ function newestMtime (dir: string): number {
 }
 
 /** Runs `npm run build` unless dist/server.js is newer than everything under src/ (or `force`). */
-export function ensureBuild (force: boolean, log: (line: string) => void): void {
+export async function ensureBuild (force: boolean, log: (line: string) => void): Promise<void> {
   const entry = join(projectRoot, 'dist', 'server.js')
   const fresh = existsSync(entry) && existsSync(join(projectRoot, 'dist', 'public', 'index.html')) &&
     statSync(entry).mtimeMs >= newestMtime(join(projectRoot, 'src'))
   if (fresh && !force) return
   log('building the server (npm run build)')
-  const r = spawnSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
+  // A tracked child, so that an interrupt stops the build too.
+  const build = spawnTracked('npm', ['run', 'build'], { ...process.env })
+  const code = await build.exited
+  if (code !== 0) throw new Error(`npm run build failed (exit ${String(code)}):\n${build.output()}`)
 }
 
-export async function createContext (log: (line: string) => void): Promise<BenchContext> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-'))
-  await chmod(dir, 0o755) // the database runs as the `postgres` user when the bench runs as root
-  let server: EmbeddedPostgres | undefined
-  try {
-    server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), log })
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true })
-    throw err
-  }
-  const urlOf = (name: string) => server!.urlFor(name)
+/** The run's temp folder (in `parentDir`, the OS temp folder by default) and its database. */
+export async function createContext (log: (line: string) => void, parentDir = tmpdir()): Promise<BenchContext> {
+  const making = mkdtemp(join(parentDir, 'switchboard-bench-'))
+  const starting = making.then(async (dir) => {
+    log(`temp folder ${dir}`)
+    await chmod(dir, 0o755) // the database runs as the `postgres` user when the bench runs as root
+    return await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), log })
+  })
+  // Registered before the folder and the database exist: an interrupt meanwhile waits for them, then releases them.
+  atTeardown('the database and the temp folder', async () => {
+    const dir = await making.catch(() => undefined)
+    try {
+      await (await starting.catch(() => undefined))?.stop()
+    } finally {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    }
+  })
+  const dir = await making
+  const server: EmbeddedPostgres = await starting
+  const urlOf = (name: string) => server.urlFor(name)
   const admin = async (sql: string) => {
-    const c = new pg.Client(server!.adminUrl)
+    const c = new pg.Client(server.adminUrl)
     await c.connect()
     try {
       await c.query(sql)
@@ -102,14 +114,6 @@ export async function createContext (log: (line: string) => void): Promise<Bench
     postgresPids () {
       const pid = postmasterPid()
       return pid === undefined ? [] : [pid, ...descendants(pid)]
-    },
-    async close () {
-      try {
-        await server?.stop()
-      } finally {
-        server = undefined
-        await rm(dir, { recursive: true, force: true })
-      }
     }
   }
 }

@@ -24,13 +24,29 @@ export interface WindowResult {
 
 interface Mark { elapsedMs: number, deliveries: number, posts: number, failures: number, skipped: number, frameBytes: number, latency: Latency }
 
+/** How long a window may wait for its first result before it ends empty. */
+const EMPTY_WINDOW_LIMIT_MS = 60_000
+
+/**
+ * Waits until `windowMs` after `t0`, and then on until the load generator has
+ * counted something since its last mark (its `peek`): on a busy machine a
+ * short window (the smoke run's) could otherwise pass with nothing measured.
+ * A rate over the longer window is still the rate.
+ */
+export async function measuredWindow (loadgen: Worker, t0: number, windowMs: number): Promise<void> {
+  const rest = windowMs - (performance.now() - t0)
+  if (rest > 0) await sleep(rest)
+  const deadline = performance.now() + EMPTY_WINDOW_LIMIT_MS
+  while (await loadgen.call<number>('peek') === 0 && performance.now() < deadline) await sleep(20)
+}
+
 export interface PhaseOptions {
   reps: number
   windowMs: number
   warmupMs: number
   serverPids: () => number[]
   dbPids: () => number[]
-  /** Runs in the middle of each window (e.g. a /metrics scrape). */
+  /** Runs in the middle of each window, once it has a result (e.g. a /metrics scrape). */
   midWindow?: (rep: number) => Promise<void>
 }
 
@@ -46,12 +62,11 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
       const cpu0 = cpuSeconds(pids)
       const load0 = cpuSeconds([loadgen.pid])
       const db0 = cpuSnapshot(o.dbPids())
-      if (o.midWindow === undefined) await sleep(o.windowMs)
-      else {
-        await sleep(o.windowMs / 2)
+      if (o.midWindow !== undefined) {
+        await measuredWindow(loadgen, t0, o.windowMs / 2)
         await o.midWindow(rep)
-        await sleep(o.windowMs - (performance.now() - t0))
       }
+      await measuredWindow(loadgen, t0, o.windowMs)
       const m = await loadgen.call<Mark>('mark')
       const seconds = (performance.now() - t0) / 1000
       const cpu = cpuSeconds(pids) - cpu0

@@ -4,11 +4,21 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { processAlive } from '../../../src/db/embedded.js'
+import { portTaken, processAlive } from '../../../src/db/embedded.js'
 
 export const projectRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
 const tracked = new Map<number, NodeJS.Signals>()
+
+let refusing = false
+
+/** From teardown on, no new child process: one started meanwhile would outlive the cleanup. */
+export function refuseSpawning (): void { refusing = true }
+
+/** Throws once the run is being torn down; call before spawning. */
+export function assertSpawning (): void {
+  if (refusing) throw new Error('the run is stopping: no new process is started')
+}
 
 export function track (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void { tracked.set(pid, signal) }
 export function untrack (pid: number): void { tracked.delete(pid) }
@@ -129,6 +139,7 @@ export interface Spawned {
 
 /** Spawns a program with exactly this environment and piped output (the tail is kept for error messages). */
 export function spawnTracked (command: string, args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals = 'SIGKILL'): Spawned {
+  assertSpawning()
   const child = spawn(command, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const pid = child.pid!
   track(pid, signal)
@@ -140,12 +151,18 @@ export function spawnTracked (command: string, args: string[], env: NodeJS.Proce
   return { pid, output: () => out, exited }
 }
 
+/**
+ * Polls `check` until it holds. With the process: fails at once when it exits,
+ * or when its output says its port was taken (a cluster's primary outlives
+ * its workers' failed listen), so that the caller can retry on another port.
+ */
 export async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs = 60_000, proc?: Spawned): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let gone = false
   void proc?.exited.then(() => { gone = true })
   while (Date.now() < deadline) {
     if (gone) throw new Error(`${what}: the process exited\n${proc!.output()}`)
+    if (proc !== undefined && portTaken(proc.output())) throw new Error(`${what}: its port was taken\n${proc.output()}`)
     if (await check().catch(() => false)) return
     await new Promise((r) => setTimeout(r, 100))
   }

@@ -3,7 +3,7 @@
 // its parent goes away, so nothing outlives the orchestrator.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { track, untrack } from './processes.js'
+import { assertSpawning, track, untrack } from './processes.js'
 
 type Handler = (params: any) => unknown
 interface Reply { id: number, result?: unknown, error?: string }
@@ -17,6 +17,7 @@ export interface Worker {
 /** Forks a TypeScript worker (through tsx) and returns its RPC handle. */
 export function startWorker (file: string | URL, args: string[] = []): Worker {
   const path = typeof file === 'string' ? file : fileURLToPath(file)
+  assertSpawning()
   const child: ChildProcess = fork(path, args, {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { EnvSchema } from '../../../src/config.js'
-import { freePort } from '../../../src/db/embedded.js'
+import { startOnFreePort } from '../../../src/db/embedded.js'
 import type { BenchContext } from './context.js'
 import { descendants, killPid, onServerCpus, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
 
@@ -24,6 +24,8 @@ export interface ServerOptions {
   env?: Record<string, string>
   cluster?: { workers: number, broker: 'postgres' | 'redis', redisUrl?: string }
   nodeArgs?: string[]
+  /** Chooses each port tried (tests hand out a taken one); a free one by default. */
+  pickPort?: () => Promise<number>
 }
 
 // Settings a developer's shell might carry; the bench decides them itself.
@@ -33,8 +35,12 @@ let profileDir: string | undefined
 /** With a folder, servers run under --cpu-prof and stop gracefully so that their profiles get written. */
 export function profileServers (dir: string | undefined): void { profileDir = dir }
 
-export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions): Promise<ServerUnderTest> {
-  const port = await freePort()
+/** Starts the server on a free port; one whose port was taken meanwhile is stopped and started again on another. */
+export function startSwitchboard (ctx: BenchContext, opts: ServerOptions): Promise<ServerUnderTest> {
+  return startOnFreePort((port) => startOn(ctx, opts, port), opts.pickPort === undefined ? {} : { pick: opts.pickPort })
+}
+
+async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): Promise<ServerUnderTest> {
   const base: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !OWN_SETTINGS.includes(k)) base[k] = v
   const env: Record<string, string> = {
@@ -65,8 +71,14 @@ export async function startSwitchboard (ctx: BenchContext, opts: ServerOptions):
   const proc = spawnTracked(...onServerCpus(process.execPath, args), env, 'SIGKILL')
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
-  await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 'server', 60_000, proc)
-  if (opts.cluster !== undefined) await waitForWorkers(port, proc.pid, opts.cluster.workers)
+  try {
+    // Bounded: whatever took the port may accept connections and never answer.
+    await waitFor(async () => (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })).status === 200, 'server', 60_000, proc)
+    if (opts.cluster !== undefined) await waitForWorkers(port, proc.pid, opts.cluster.workers)
+  } catch (err) {
+    await Promise.all(pids().map((pid) => killPid(pid, 'SIGKILL')))
+    throw err
+  }
   return {
     url,
     port,

@@ -89,8 +89,10 @@ async function postOne (): Promise<void> {
 
 serve({
   async connect (p: { url: string, mode: Mode, topologyFile: string, concurrency?: number }) {
+    // One load generator drives several servers in turn: each run starts afresh.
     topology = readTopology(p.topologyFile)
     mode = p.mode
+    frameBytes = 0
     baseUrl = p.url
     http = new HttpClient(p.url, 64)
     const started = performance.now()
@@ -113,6 +115,9 @@ serve({
       })
     }
   },
+
+  /** Deliveries since the previous mark. */
+  peek: () => deliveries,
 
   /** What happened since the previous mark; resets the counters. */
   mark () {

@@ -36,6 +36,8 @@ export function closedLoops (task: (loop: number, iteration: number) => Promise<
       running = true
       loops = Array.from({ length: n }, (_, i) => loop(i))
     },
+    /** Requests answered since the last mark. */
+    peek (): number { return ok },
     mark (): LoopMark {
       const now = performance.now()
       const elapsedMs = now - markedAt

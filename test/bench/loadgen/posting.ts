@@ -23,6 +23,7 @@ serve({
     senders = p.senders
   },
   start (p: { concurrency: number }) { loops.start(p.concurrency) },
+  peek: () => loops.peek(),
   mark: () => loops.mark(),
   stop: () => loops.stop()
 })

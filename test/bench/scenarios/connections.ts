@@ -54,10 +54,9 @@ async function openTo (loadgens: Worker[], p: { url: string, mode: 'ours' | 'bar
   return { opened, perSec: opened / ((performance.now() - started) / 1000) }
 }
 
-async function measureOnce (levels: number[], settleMs: number, start: () => Promise<{ url: string, pid: number, stop (): Promise<void> }>,
+async function measureOnce (levels: number[], settleMs: number, loadgens: Worker[], start: () => Promise<{ url: string, pid: number, stop (): Promise<void> }>,
   mode: 'ours' | 'bare', tokensFile?: string): Promise<Sample[]> {
   const server = await start()
-  const loadgens = Array.from({ length: Math.ceil(levels[levels.length - 1]! / PER_LOADGEN) }, () => startWorker(LOADGEN))
   const p = { url: server.url, mode, ...(tokensFile === undefined ? {} : { tokensFile }) }
   try {
     await openTo(loadgens, p, 0, WARM_UP)
@@ -77,7 +76,7 @@ async function measureOnce (levels: number[], settleMs: number, start: () => Pro
     // The server goes first: its side of each socket closes first, so the
     // TIME_WAIT entries do not hold the load generators' ports.
     await server.stop()
-    for (const w of loadgens) w.kill()
+    await Promise.all(loadgens.map((w) => w.call('close')))
   }
 }
 
@@ -105,23 +104,28 @@ export async function runConnections (ctx: BenchContext, o: BenchOptions, log: (
   } finally {
     await seeder.close()
   }
-  const settleMs = o.quick ? 500 : 3_000
+  const settleMs = o.connectionsSettleMs
   const oursReps: Sample[][] = []
   const bareReps: Sample[][] = []
-  for (let rep = 0; rep < o.reps; rep++) {
-    log(`connections: repetition ${rep + 1}/${o.reps}, Switchboard up to ${levels.join(', ')}`)
-    oursReps.push(await measureOnce(levels, settleMs, async () => {
-      const s = await startSwitchboard(ctx, { databaseUrl })
-      return { url: s.url, pid: s.pid, stop: () => s.stop() }
-    }, 'ours', tokensFile))
-    log(`connections: repetition ${rep + 1}/${o.reps}, bare ws`)
-    bareReps.push(await measureOnce(levels, settleMs, async () => {
-      const bare = startWorker(BARE)
-      pinServer(bare.pid)
-  pinServer(bare.pid)
-      const { port } = await bare.call<{ port: number }>('listen', {})
-      return { url: `http://127.0.0.1:${port}`, pid: bare.pid, stop: async () => bare.kill() }
-    }, 'bare'))
+  // The same load generators serve every repetition (each closes its sockets in between).
+  const loadgens = Array.from({ length: Math.ceil(levels[levels.length - 1]! / PER_LOADGEN) }, () => startWorker(LOADGEN))
+  try {
+    for (let rep = 0; rep < o.reps; rep++) {
+      log(`connections: repetition ${rep + 1}/${o.reps}, Switchboard up to ${levels.join(', ')}`)
+      oursReps.push(await measureOnce(levels, settleMs, loadgens, async () => {
+        const s = await startSwitchboard(ctx, { databaseUrl })
+        return { url: s.url, pid: s.pid, stop: () => s.stop() }
+      }, 'ours', tokensFile))
+      log(`connections: repetition ${rep + 1}/${o.reps}, bare ws`)
+      bareReps.push(await measureOnce(levels, settleMs, loadgens, async () => {
+        const bare = startWorker(BARE)
+        pinServer(bare.pid)
+        const { port } = await bare.call<{ port: number }>('listen', {})
+        return { url: `http://127.0.0.1:${port}`, pid: bare.pid, stop: async () => bare.kill() }
+      }, 'bare'))
+    }
+  } finally {
+    for (const w of loadgens) w.kill()
   }
   const ours = summarize(levels, oursReps)
   const bare = summarize(levels, bareReps)

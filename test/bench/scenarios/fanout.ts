@@ -8,7 +8,7 @@ import type { BenchContext } from '../harness/context.js'
 import { scrapeMetrics, type LiveMetrics } from '../harness/metrics.js'
 import { runPhase, summarizePhase, type PhaseSummary } from '../harness/phase.js'
 import { pinServer, sleep } from '../harness/processes.js'
-import { startWorker } from '../harness/rpc.js'
+import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { ratio } from '../harness/stats.js'
@@ -38,31 +38,29 @@ export interface FanoutResult {
 
 export interface TargetUnderLoad { url: string, mode: 'ours' | 'bare', pids: () => number[] }
 
-/** Connects the receivers, saturates, then (optionally) posts at a fixed rate. */
-export async function driveFanout (ctx: BenchContext, o: BenchOptions, target: TargetUnderLoad, topologyFile: string,
+/** The fan-out load generator; one serves every run of a scenario, one after the other. */
+export const startFanoutLoadgen = (): Worker => startWorker(LOADGEN)
+
+/** Connects the receivers, saturates, then (optionally) posts at a fixed rate; closes the receivers after. */
+export async function driveFanout (ctx: BenchContext, o: BenchOptions, loadgen: Worker, target: TargetUnderLoad, topologyFile: string,
   opts: { paced: boolean, midWindow?: (rep: number) => Promise<void> }): Promise<SystemRun> {
-  const loadgen = startWorker(LOADGEN)
-  try {
-    const connected = await loadgen.call<{ sockets: number, ms: number }>('connect', { url: target.url, mode: target.mode, topologyFile })
-    await sleep(o.quick ? 500 : 1_000) // presence frames of the connect burst settle
-    const phase = { reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: ctx.postgresPids }
-    const saturation = summarizePhase(await runPhase(loadgen, { senders: o.senders }, { ...phase, ...(opts.midWindow === undefined ? {} : { midWindow: opts.midWindow }) }))
-    const run: SystemRun = { connectMs: connected.ms, saturation }
-    if (opts.paced) run.paced = summarizePhase(await runPhase(loadgen, { rate: o.rate }, phase))
-    await loadgen.call('close')
-    return run
-  } finally {
-    loadgen.kill()
-  }
+  const connected = await loadgen.call<{ sockets: number, ms: number }>('connect', { url: target.url, mode: target.mode, topologyFile })
+  await sleep(o.connectSettleMs) // presence frames of the connect burst settle
+  const phase = { reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: ctx.postgresPids }
+  const saturation = summarizePhase(await runPhase(loadgen, { senders: o.senders }, { ...phase, ...(opts.midWindow === undefined ? {} : { midWindow: opts.midWindow }) }))
+  const run: SystemRun = { connectMs: connected.ms, saturation }
+  if (opts.paced) run.paced = summarizePhase(await runPhase(loadgen, { rate: o.rate }, phase))
+  await loadgen.call('close')
+  return run
 }
 
 /** A bare ws server on the topology, driven like Switchboard. */
-export async function driveBare (ctx: BenchContext, o: BenchOptions, topologyFile: string, encode: 'each' | 'once', paced: boolean): Promise<SystemRun> {
+export async function driveBare (ctx: BenchContext, o: BenchOptions, loadgen: Worker, topologyFile: string, encode: 'each' | 'once', paced: boolean): Promise<SystemRun> {
   const bare = startWorker(BARE)
   pinServer(bare.pid)
   try {
     const { port } = await bare.call<{ port: number }>('listen', { topologyFile, encode })
-    return await driveFanout(ctx, o, { url: `http://127.0.0.1:${port}`, mode: 'bare', pids: () => [bare.pid] }, topologyFile, { paced })
+    return await driveFanout(ctx, o, loadgen, { url: `http://127.0.0.1:${port}`, mode: 'bare', pids: () => [bare.pid] }, topologyFile, { paced })
   } finally {
     bare.kill()
   }
@@ -82,25 +80,32 @@ export async function seedFanoutDatabase (ctx: BenchContext, o: BenchOptions, na
 }
 
 export async function runFanout (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<FanoutResult> {
-  const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, 'bench_fanout')
+  const loadgen = startFanoutLoadgen()
   const metrics: LiveMetrics[] = []
   let server: ServerUnderTest | undefined
   let ours: SystemRun
+  let bare: SystemRun
+  let bareEncodeOnce: SystemRun
   try {
-    server = await startSwitchboard(ctx, { databaseUrl })
-    const s = server
-    log(`fan-out: Switchboard, ${o.receivers} receivers`)
-    ours = await driveFanout(ctx, o, { url: s.url, mode: 'ours', pids: s.pids }, topologyFile, {
-      paced: true,
-      midWindow: async (rep) => { if (rep < 2) metrics.push(await scrapeMetrics(s.url)) }
-    })
+    const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, 'bench_fanout')
+    try {
+      server = await startSwitchboard(ctx, { databaseUrl })
+      const s = server
+      log(`fan-out: Switchboard, ${o.receivers} receivers`)
+      ours = await driveFanout(ctx, o, loadgen, { url: s.url, mode: 'ours', pids: s.pids }, topologyFile, {
+        paced: true,
+        midWindow: async (rep) => { if (rep < 2) metrics.push(await scrapeMetrics(s.url)) }
+      })
+    } finally {
+      await server?.stop()
+    }
+    log('fan-out: bare ws (frame encoded per socket)')
+    bare = await driveBare(ctx, o, loadgen, topologyFile, 'each', true)
+    log('fan-out: bare ws (frame encoded once)')
+    bareEncodeOnce = await driveBare(ctx, o, loadgen, topologyFile, 'once', false)
   } finally {
-    await server?.stop()
+    loadgen.kill()
   }
-  log('fan-out: bare ws (frame encoded per socket)')
-  const bare = await driveBare(ctx, o, topologyFile, 'each', true)
-  log('fan-out: bare ws (frame encoded once)')
-  const bareEncodeOnce = await driveBare(ctx, o, topologyFile, 'once', false)
   return {
     receivers: o.receivers,
     groupSize: Math.min(GROUP_SIZE, o.receivers),

@@ -3,6 +3,7 @@
 // single-row INSERTs through `pg` at the same concurrency. Repetitions
 // alternate between the two, so that noise from the machine hits both alike.
 import type { BenchContext } from '../harness/context.js'
+import { measuredWindow } from '../harness/phase.js'
 import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
@@ -44,7 +45,7 @@ async function window (w: Worker, concurrency: number, warmupMs: number, windowM
     const t0 = performance.now()
     const db0 = cpuSnapshot(dbPids())
     const cpu0 = [cpuSeconds(serverPids), cpuSeconds([w.pid])]
-    await sleep(windowMs)
+    await measuredWindow(w, t0, windowMs)
     const m = await w.call<LoopMark>('mark')
     const s = (performance.now() - t0) / 1000
     return { ...m, serverCores: (cpuSeconds(serverPids) - cpu0[0]!) / s, dbCores: cpuSince(db0, dbPids()) / s, loadgenCores: (cpuSeconds([w.pid]) - cpu0[1]!) / s }
@@ -77,7 +78,7 @@ export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line
     server = await startSwitchboard(ctx, { databaseUrl })
     await loadgen.call('init', { url: server.url, senders, maxSockets: max })
     await raw.call('init', { databaseUrl, concurrency: max })
-    const warmup = o.quick ? 250 : 1_000
+    const warmup = o.postingWarmupMs
     for (let rep = 0; rep < o.reps; rep++) {
       for (const c of levels) {
         log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)

@@ -15,7 +15,7 @@ import { startRedis, type RedisServer } from '../harness/redis.js'
 import { socketsByPid, startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { ratio } from '../harness/stats.js'
 import type { BenchOptions } from '../options.js'
-import { driveFanout, seedFanoutDatabase, type FanoutResult } from './fanout.js'
+import { driveFanout, seedFanoutDatabase, startFanoutLoadgen, type FanoutResult } from './fanout.js'
 
 export interface ClusterRun {
   broker: 'postgres' | 'redis'
@@ -46,19 +46,21 @@ export interface ScaleoutResult {
 export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (line: string) => void, fanout?: FanoutResult): Promise<ScaleoutResult> {
   let single = fanout?.ours
   const measuredHere = single === undefined
-  if (single === undefined) {
-    const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, 'bench_scaleout_single')
-    const server = await startSwitchboard(ctx, { databaseUrl })
-    try {
-      log('scale-out: one process (reference)')
-      single = await driveFanout(ctx, o, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })
-    } finally {
-      await server.stop()
-    }
-  }
+  const loadgen = startFanoutLoadgen()
   const clusters: ClusterRun[] = []
   let redis: RedisServer | undefined
   try {
+    if (single === undefined) {
+      const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, 'bench_scaleout_single')
+      const server = await startSwitchboard(ctx, { databaseUrl })
+      try {
+        log('scale-out: one process (reference)')
+        single = await driveFanout(ctx, o, loadgen, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })
+      } finally {
+        await server.stop()
+      }
+    }
+    const reference = single
     for (const broker of o.brokers) {
       if (broker === 'redis') redis ??= await startRedis()
       const { databaseUrl, topologyFile } = await seedFanoutDatabase(ctx, o, `bench_scaleout_${broker}`)
@@ -71,7 +73,7 @@ export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (lin
         const s = server
         log(`scale-out: ${o.clusterWorkers} workers, BROKER=${broker}`)
         let socketsPerWorker: number[] = []
-        const run = await driveFanout(ctx, o, {
+        const run = await driveFanout(ctx, o, loadgen, {
           url: s.url,
           mode: 'ours',
           pids: s.pids
@@ -87,22 +89,23 @@ export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (lin
           cluster: { workers: 1, broker, ...(redis === undefined ? {} : { redisUrl: redis.url }) }
         })
         // Driven like every other run (saturation first, so its code is as warm), measured at the fixed rate.
-        const alone = (await driveFanout(ctx, o, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })).paced!
+        const alone = (await driveFanout(ctx, o, loadgen, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })).paced!
         clusters.push({
           broker,
-          oneWorker: { paced: alone, efficiency: ratio(alone.deliveriesPerCpuSec.median, single.paced!.deliveriesPerCpuSec.median) },
+          oneWorker: { paced: alone, efficiency: ratio(alone.deliveriesPerCpuSec.median, reference.paced!.deliveriesPerCpuSec.median) },
           workers: o.clusterWorkers,
           socketsPerWorker,
           saturation: run.saturation,
           paced: run.paced!,
-          efficiency: ratio(run.paced!.deliveriesPerCpuSec.median, single.paced!.deliveriesPerCpuSec.median),
-          efficiencySaturated: ratio(run.saturation.deliveriesPerCpuSec.median, single.saturation.deliveriesPerCpuSec.median)
+          efficiency: ratio(run.paced!.deliveriesPerCpuSec.median, reference.paced!.deliveriesPerCpuSec.median),
+          efficiencySaturated: ratio(run.saturation.deliveriesPerCpuSec.median, reference.saturation.deliveriesPerCpuSec.median)
         })
       } finally {
         await server?.stop()
       }
     }
   } finally {
+    loadgen.kill()
     await redis?.stop()
   }
   return {

@@ -61,7 +61,7 @@ export async function runStorm (ctx: BenchContext, o: BenchOptions, log: (line: 
     await loadgen.call('startPosting', { rate: o.stormPostRate })
     const catchUp: number[] = []
     const perClient: Latency[] = []
-    const liveMs = o.quick ? 300 : 1_000
+    const liveMs = o.stormLiveMs
     for (let rep = 0; rep < o.reps; rep++) {
       await sleep(liveMs)
       log(`storm: repetition ${rep + 1}/${o.reps}: ${n} clients drop, ${o.stormOutageMs} ms away, reconnect`)
