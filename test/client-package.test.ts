@@ -27,14 +27,14 @@ it('installs from its tarball into a new project, imports, and carries real type
   expect(exported.trim()).toBe('function function')
 
   // A wrong type must be an error: were the types lost (any), the
-  // @ts-expect-error below would be unused, which tsc reports too.
+  // expect-error directive below would be unused, which tsc reports too.
   await writeFile(join(app, 'app.ts'), [
     "import { createClient } from 'switchboard-client'",
     "const chat = createClient({ baseUrl: 'http://127.0.0.1:3000' })",
     "chat.realtime.on('event', (e) => {",
     "  if (e.type !== 'message.created') return",
     '  const body: string = e.data.body',
-    '  // @ts-expect-error a message body is a string',
+    '  // @ts-expect-error seq is a number, not a boolean',
     '  const seq: boolean = e.data.seq',
     '  void body; void seq',
     '})',
