@@ -64,6 +64,8 @@ async function main () {
     } finally {
       await db.stop()
     }
+    // The last line of a clean stop: an operator (or a terminal) sees it ended well.
+    server.log.info(db.embedded ? 'server and embedded database stopped cleanly' : 'server stopped cleanly; the database at DATABASE_URL keeps running')
   })
   if (cluster.isWorker) {
     const shutdown = () => { if (!closing) graceful.close() }

@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
+import { startPostgresProcess } from './postgres-process.js'
 
 export interface EmbeddedPostgres {
   /** URL of the server's `postgres` maintenance database. */
@@ -19,6 +20,11 @@ export interface EmbeddedOptions {
   port?: number
   /** Trade durability for speed (tests only): fsync and synchronous commit off. */
   fast?: boolean
+  /**
+   * Run PostgreSQL in a process group of its own (the server's database):
+   * a terminal's Ctrl-C then reaches only the server, which stops it last.
+   */
+  ownProcessGroup?: boolean
   log?: (line: string) => void
 }
 
@@ -128,8 +134,10 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
   } else {
     await stopOrphan(dataDir, log)
   }
+  let stop = () => pg.stop()
   try {
-    await pg.start()
+    if (opts.ownProcessGroup === true) stop = (await startPostgresProcess(dataDir, port, flags)).stop
+    else await pg.start()
   } catch (err) {
     throw new Error(`The embedded PostgreSQL did not start on port ${port} (data in ${dataDir}): ${err instanceof Error ? err.message : 'the server exited; is the port in use?'}`)
   }
@@ -139,6 +147,6 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
   return {
     adminUrl: urlFor('postgres'),
     urlFor,
-    stop: () => pg.stop()
+    stop
   }
 }
