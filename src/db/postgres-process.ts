@@ -23,11 +23,11 @@ function runAs (): { uid: number, gid: number } | undefined {
 }
 
 export async function startPostgresProcess (dataDir: string, port: number, flags: string[]): Promise<PostgresProcess> {
-  const child = spawn(await postgresBinary(), ['-D', dataDir, '-p', String(port), ...flags], {
+  // Messages in English: start-up is recognised by one of them.
+  const child = spawn(await postgresBinary(), ['-D', dataDir, '-p', String(port), '-c', 'lc_messages=C', ...flags], {
     ...runAs(),
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LC_MESSAGES: 'C' }
+    stdio: ['ignore', 'ignore', 'pipe']
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   await new Promise<void>((resolve, reject) => {
