@@ -64,8 +64,9 @@ async function main () {
     } finally {
       await db.stop()
     }
-    // The last line of a clean stop: an operator (or a terminal) sees it ended well.
-    server.log.info(db.embedded ? 'server and embedded database stopped cleanly' : 'server stopped cleanly; the database at DATABASE_URL keeps running')
+    // The last line: an operator (or a terminal) sees how it ended.
+    const stopped = cluster.isWorker ? 'worker' : db.embedded ? 'server and embedded database' : 'server (the database at DATABASE_URL keeps running)'
+    server.log.info(`${stopped} stopped ${err === undefined ? 'cleanly' : 'after the error above'}`)
   })
   if (cluster.isWorker) {
     const shutdown = () => { if (!closing) graceful.close() }
