@@ -64,6 +64,9 @@ async function main () {
     } finally {
       await db.stop()
     }
+    // The last line: an operator (or a terminal) sees how it ended.
+    const stopped = cluster.isWorker ? 'worker' : db.embedded ? 'server and embedded database' : 'server (the database at DATABASE_URL keeps running)'
+    server.log.info(`${stopped} stopped ${err === undefined ? 'cleanly' : 'after the error above'}`)
   })
   if (cluster.isWorker) {
     const shutdown = () => { if (!closing) graceful.close() }

@@ -1,11 +1,11 @@
 // The real entry point as `npm start` runs it: configuration errors, the
 // embedded database, migrations at start-up, graceful shutdown, restart.
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { freePort } from '../src/db/embedded.js'
+import { freePort, processAlive } from '../src/db/embedded.js'
 import { createTestDatabase } from './helpers/database.js'
 import { client, register } from './helpers/http.js'
 import { spawnServer, waitForReady, type ServerProcess } from './helpers/process.js'
@@ -89,6 +89,38 @@ describe('embedded database', () => {
       second.child.kill('SIGTERM')
       expect((await second.exited).code).toBe(0)
     } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
+
+describe('Ctrl-C in a terminal', () => {
+  it('SIGINT to the whole process group (embedded PostgreSQL included) stops without a stack trace and ends with one line saying so', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-sigint-'))
+    await chmod(dataDir, 0o755)
+    try {
+      const port = await freePort()
+      const url = `http://127.0.0.1:${port}`
+      const proc = spawnServer({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' }, { ownGroup: true })
+      started.push(proc)
+      await waitForReady(url, proc)
+      // A request that uses the pool, so that idle connections exist to be lost.
+      await register(client(url))
+      process.kill(-proc.child.pid!, 'SIGINT')
+      expect(await proc.exited).toEqual({ code: 0, signal: null })
+
+      const output = proc.stdout() + proc.stderr()
+      expect(output).not.toMatch(/\n\s+at |\\n\s+at |"stack"/)
+      const lines = proc.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number, msg: string })
+      const shutdown = lines.findIndex((l) => l.msg === 'shutting down')
+      expect(shutdown).toBeGreaterThan(-1)
+      expect(lines.slice(shutdown).filter((l) => l.level >= 40)).toEqual([])
+      expect(lines.at(-1)?.msg).toBe('server and embedded database stopped cleanly')
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false)
+    } finally {
+      // Should the test fail, the database (in a process group of its own) is not left running.
+      const pid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0])
+      if (pid > 0 && processAlive(pid)) process.kill(pid, 'SIGQUIT')
       await rm(dataDir, { recursive: true, force: true })
     }
   }, 120_000)

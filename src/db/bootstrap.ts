@@ -22,7 +22,7 @@ export async function openDatabase (config: AppConfig, log: Log): Promise<Databa
   if (config.databaseUrl !== undefined) {
     return { url: config.databaseUrl, adminUrl: config.databaseUrl, embedded: false, stop: async () => {} }
   }
-  const server = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), port: config.embeddedPgPort, log })
+  const server = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), port: config.embeddedPgPort, log, ownProcessGroup: true })
   try {
     const client = new pg.Client(poolConfigFromUrl(server.adminUrl))
     await client.connect()

@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
+import { startPostgresProcess } from './postgres-process.js'
 
 export interface EmbeddedPostgres {
   /** URL of the server's `postgres` maintenance database. */
@@ -19,6 +20,11 @@ export interface EmbeddedOptions {
   port?: number
   /** Trade durability for speed (tests only): fsync and synchronous commit off. */
   fast?: boolean
+  /**
+   * Run PostgreSQL in a process group of its own (the server's database):
+   * a terminal's Ctrl-C then reaches only the server, which stops it last.
+   */
+  ownProcessGroup?: boolean
   log?: (line: string) => void
 }
 
@@ -164,31 +170,35 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
   } else {
     await stopOrphan(dataDir, log)
   }
-  const start = async (port: number) => {
-    const pg = server(port)
+  const start = async (port: number): Promise<{ port: number, stop: () => Promise<void> }> => {
     lastLog = ''
     try {
+      if (opts.ownProcessGroup === true) return { port, stop: (await startPostgresProcess(dataDir, port, flags)).stop }
+      const pg = server(port)
       await pg.start()
+      return {
+        port,
+        async stop () {
+          // pg.stop() waits for an exit event, which never comes when the server
+          // is gone already (a Ctrl-C reaches the whole process group).
+          const pid = await postmasterPid(dataDir)
+          if (pid === undefined || !processAlive(pid)) return
+          await Promise.race([pg.stop(), exitOf(pid)])
+        }
+      }
     } catch (err) {
       const reason = err instanceof Error ? err.message : `the server exited: ${lastLog.trim() || 'no output'}`
       throw new Error(`The embedded PostgreSQL did not start on port ${port} (data in ${dataDir}): ${reason}`)
     }
-    return { pg, port }
   }
   // A port set in the configuration is used as it is; a free one is retried when taken meanwhile.
-  const { pg, port } = opts.port !== undefined && opts.port > 0 ? await start(opts.port) : await startOnFreePort(start)
+  const { port, stop } = opts.port !== undefined && opts.port > 0 ? await start(opts.port) : await startOnFreePort(start)
 
   const urlFor = (database: string) =>
     `postgresql://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`
   return {
     adminUrl: urlFor('postgres'),
     urlFor,
-    async stop () {
-      // pg.stop() waits for an exit event, which never comes when the server
-      // is gone already (a Ctrl-C reaches the whole process group).
-      const pid = await postmasterPid(dataDir)
-      if (pid === undefined || !processAlive(pid)) return
-      await Promise.race([pg.stop(), exitOf(pid)])
-    }
+    stop
   }
 }

@@ -8,12 +8,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { authRateLimitMax: max, authRateLimitWindowMs: timeWindow } = app.config
   const limited = { rateLimit: { max, timeWindow } }
   const authResult = { $ref: 'AuthResult' } as unknown as typeof AuthResult
+  // No bearer token: these routes are how a client gets one (or gives one up).
+  const security: Array<Record<string, string[]>> = []
 
   app.post('/register', {
     config: limited,
     preValidation: trimFields('displayName'),
     schema: {
+      security,
       tags: ['auth'],
+      operationId: 'register',
       summary: 'Create an account and a first session',
       body: RegisterBody,
       response: { 201: authResult, ...errorResponses(400, 409, 413, 429) }
@@ -26,7 +30,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login', {
     config: limited,
     schema: {
+      security,
       tags: ['auth'],
+      operationId: 'login',
       summary: 'Start a session with username and password',
       body: LoginBody,
       response: { 200: authResult, ...errorResponses(400, 401, 429) }
@@ -36,7 +42,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/refresh', {
     config: limited,
     schema: {
+      security,
       tags: ['auth'],
+      operationId: 'refresh',
       summary: 'Exchange a refresh token for new tokens (rotation; a reused token revokes its session)',
       description: 'The token exchanged last, presented again within REFRESH_REUSE_GRACE_SECONDS (default 5; concurrent tabs, a retried request), ' +
         'gets the same new pair as the first exchange. Presented later, it is a reuse: the session is revoked and the answer is 401.',
@@ -47,7 +55,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/logout', {
     schema: {
+      security,
       tags: ['auth'],
+      operationId: 'logout',
       summary: 'End the session of a refresh token; its sockets are closed with 4001',
       body: RefreshBody,
       response: { 204: Type.Null(), ...errorResponses(400, 401) }

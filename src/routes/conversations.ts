@@ -31,6 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'createConversation',
       summary: 'Open the direct conversation with a user (201 created, 200 existing), or create a group (201; the caller is its owner)',
       description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them; its first events are the ' +
         'creator\'s member.added (seq 1) and the others\' member.added (one) or members.added (several, one event: seq 2). ' +
@@ -55,6 +56,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'listConversations',
       summary: "The caller's conversations, most recent activity first",
       description: 'Each conversation lists its first CONVERSATION_MEMBERS_PREVIEW members (default 10) and memberCount, so that a page ' +
         'costs the same whatever the size of its groups; GET /v1/conversations/{id}/members pages through all of them.',
@@ -65,7 +67,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/conversations/:id', {
     onRequest: app.authenticate,
-    schema: { security, tags, summary: 'One conversation, with all its members', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
+    schema: { security, tags, operationId: 'getConversation', summary: 'One conversation, with all its members', params: IdParams, response: { 200: conversationRef, ...errorResponses(400, 401, 404) } }
   }, async (request) => conversations.get(request.auth.userId, request.params.id))
 
   app.get('/conversations/:id/members', {
@@ -73,6 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'listMembers',
       summary: 'The current members of a conversation, in joining order (then user id), a page at a time',
       description: 'Keyset pages: the same cost at any depth. Only current members may read them; anyone else gets the 404 of a missing conversation.',
       params: IdParams,
@@ -89,6 +92,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'renameConversation',
       summary: 'Rename a group (owner or admin); writes conversation.updated',
       description: 'A direct conversation has no title: 403.',
       params: IdParams,
@@ -103,6 +107,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'addMembers',
       summary: 'Add members to a group (owner or admin); writes member.added (one new member) or one members.added (several)',
       description: 'Current members are skipped; a removed member comes back and sees the conversation from the event that added them on. ' +
         'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403. ' +
@@ -118,6 +123,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'setMemberRole',
       summary: "Change a member's role to admin or member (owner only); writes member.updated",
       params: MemberParams,
       body: SetRoleBody,
@@ -130,6 +136,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'removeMember',
       summary: 'Remove a member (owner: anyone; admin: plain members), or leave (your own id); writes member.removed',
       description: 'When the owner leaves, the longest-standing admin (else member) becomes owner (member.updated, before the member.removed). ' +
         'A removed member gets 404 for the conversation from then on. A direct conversation: 403.',
@@ -146,6 +153,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'markRead',
       summary: "Move the caller's read position forward (never back; at most lastSeq)",
       params: IdParams,
       body: ReadBody,

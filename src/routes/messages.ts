@@ -28,6 +28,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'sendMessage',
       summary: 'Post a message (201 once committed; 200 with the original for a repeated clientMessageId)',
       description: 'replyToId must name a message of this conversation the caller can see, else 400.',
       params: IdParams,
@@ -44,6 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'listMessages',
       summary: 'History: newest first before a seq (or the newest page), or oldest first after a seq',
       description: 'before and after together: 400. Keyset pages on seq; a member sees messages from their joining on.',
       params: IdParams,
@@ -58,6 +60,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'editMessage',
       summary: 'Edit a message (sender only); sets editedAt and writes message.updated',
       description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing.',
       params: MessageParams,
@@ -71,6 +74,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'deleteMessage',
       summary: 'Delete a message (sender, or group owner/admin): answers the tombstone; writes message.deleted',
       description: 'Earlier events of the message are redacted to the tombstone. Deleting again answers the tombstone and writes nothing.',
       params: MessageParams,
@@ -83,6 +87,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security,
       tags,
+      operationId: 'listEvents',
       summary: 'Replay the event stream after a seq, ascending',
       description: 'A member sees events from their own member.added on.',
       params: IdParams,

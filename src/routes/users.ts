@@ -21,7 +21,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/me', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], summary: 'The caller', response: { 200: userRef, ...errorResponses(401) } }
+    schema: { ...auth.schema, tags: ['users'], operationId: 'getMe', summary: 'The caller', response: { 200: userRef, ...errorResponses(401) } }
   }, async (request) => {
     const me = await users.findById(request.auth.userId)
     if (me === null) throw notFound('User')
@@ -30,7 +30,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/users/:id', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], summary: 'Public profile with presence', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
+    schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile with presence', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
   }, async (request) => {
     const user = await users.findById(request.params.id)
     if (user === null) throw notFound('User')
@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/users', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], summary: 'Username prefix search', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
+    schema: { ...auth.schema, tags: ['users'], operationId: 'searchUsers', summary: 'Username prefix search', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
   }, async (request) => {
     const found = await users.searchByPrefix(request.query.query.toLowerCase(), request.query.limit ?? 20)
     return { users: found.map(withPresence(await app.presence.online(found.map((u) => u.id)))) }

@@ -39,9 +39,11 @@ export function conversationBodies (groupMaxMembers: number) {
       memberIds: Type.Optional({ ...UserIds, description: `group: the other members (the caller is added as owner); at most ${groupMaxMembers - 1}` })
     }, {
       additionalProperties: false,
+      // The `properties` entries add no constraint; they name the required
+      // property where OpenAPI linters look for it (they do not follow if/then).
       if: { properties: { type: { const: 'direct' } } },
-      then: { required: ['userId'] },
-      else: { required: ['title'] }
+      then: { properties: { userId: true }, required: ['userId'] },
+      else: { properties: { title: true }, required: ['title'] }
     }),
     AddMembersBody: Type.Object({ userIds: { ...UserIds, minItems: 1 } }, { additionalProperties: false })
   }

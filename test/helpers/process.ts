@@ -12,13 +12,18 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-export function spawnServer (env: Record<string, string>, opts: { args?: string[], nodeArgs?: string[] } = {}): ServerProcess {
+/**
+ * `ownGroup`: the server leads a process group of its own, as a command typed
+ * in a terminal does, so a test can signal the whole group as Ctrl-C does.
+ */
+export function spawnServer (env: Record<string, string>, opts: { args?: string[], nodeArgs?: string[], ownGroup?: boolean } = {}): ServerProcess {
   const base = { ...process.env }
   delete base.DATABASE_URL
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts', ...(opts.args ?? [])], {
     cwd: projectRoot,
     env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownGroup === true
   })
   let out = ''
   let err = ''

@@ -1,7 +1,7 @@
 // Offline notifications through the push webhook, when PUSH_WEBHOOK_URL is
 // set. The chat publisher hands it every committed batch of events.
 import fp from 'fastify-plugin'
-import { startOfflineNotifier, type OfflineNotifier } from '../../notifications/offline.js'
+import type { OfflineNotifier } from '../../notifications/offline.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +12,8 @@ declare module 'fastify' {
 export default fp<{ databaseUrl: string }>(async (app, opts) => {
   const config = app.config.pushWebhook
   if (config === undefined) return
+  // Loaded only when configured: pg-boss is a large import for every start.
+  const { startOfflineNotifier } = await import('../../notifications/offline.js')
   const notifier = await startOfflineNotifier({
     databaseUrl: opts.databaseUrl,
     config,

@@ -16,8 +16,11 @@ export default fp(async (app) => {
       info: {
         title: 'Switchboard chat API',
         version: '1.0.0',
-        description: 'REST half of the Switchboard client contract. The WebSocket channel (GET /v1/ws) is described by the AsyncAPI document at /docs/asyncapi.json and in the README.'
+        description: 'REST half of the Switchboard client contract (the whole contract, with the event stream, is at /docs/contract). The WebSocket channel (GET /v1/ws) is described by the AsyncAPI document at /docs/asyncapi.json and in the README.',
+        license: { name: 'MIT', identifier: 'MIT' }
       },
+      // Relative: the paths are served by whichever host served this document.
+      servers: [{ url: '/', description: 'this server' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
       }
