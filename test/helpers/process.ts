@@ -1,7 +1,7 @@
 // Runs the real server entry point (src/server.ts) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../../src/db/embedded.js'
+import { startOnFreePort } from '../../src/db/embedded.js'
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -51,13 +51,14 @@ export async function waitForReady (baseUrl: string, proc: ServerProcess, timeou
 
 export interface ServerNode { url: string, proc: ServerProcess }
 
-/** A real server process on a free port, ready to serve. */
+/** A real server process on a free port (another one if it was taken meanwhile), ready to serve. */
 export async function startNode (env: Record<string, string>, args: string[] = []): Promise<ServerNode> {
-  const port = await freePort()
-  const proc = spawnServer({ ...env, PORT: String(port) }, { args })
-  const url = `http://127.0.0.1:${port}`
-  await waitForReady(url, proc)
-  return { url, proc }
+  return await startOnFreePort(async (port) => {
+    const proc = spawnServer({ ...env, PORT: String(port) }, { args })
+    const url = `http://127.0.0.1:${port}`
+    await waitForReady(url, proc)
+    return { url, proc }
+  })
 }
 
 /** SIGTERM (or the given signal) and wait for the exit. */

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
 import type { TestProject } from 'vitest/node'
-import { freePort } from '../../src/db/embedded.js'
+import { startOnFreePort } from '../../src/db/embedded.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -41,7 +41,16 @@ export function ping (port: number): Promise<boolean> {
 
 export default async function setup (project: TestProject) {
   if (!installed()) install()
-  const port = await freePort()
+  // Another free port when this one was taken between the probe and the start.
+  const { port, child, exited } = await startOnFreePort((port) => startRedis(port))
+  project.provide('redisUrl', `redis://127.0.0.1:${port}`)
+  return async () => {
+    if (child.exitCode === null) child.kill('SIGTERM')
+    await exited
+  }
+}
+
+async function startRedis (port: number) {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -50,16 +59,14 @@ export default async function setup (project: TestProject) {
   child.stderr.on('data', (d: Buffer) => { output += d.toString() })
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
   const deadline = Date.now() + 10_000
-  while (!(await ping(port))) {
+  // Ours is ready when it says so and answers: a PONG alone may come from
+  // whatever else took the port, while this one exits.
+  while (!(output.includes('Ready to accept connections') && await ping(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
       throw new Error(`redis-server did not start on port ${port}: ${output}`)
     }
     await new Promise((r) => setTimeout(r, 50))
   }
-  project.provide('redisUrl', `redis://127.0.0.1:${port}`)
-  return async () => {
-    if (child.exitCode === null) child.kill('SIGTERM')
-    await exited
-  }
+  return { port, child, exited }
 }
