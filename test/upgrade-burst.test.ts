@@ -2,7 +2,6 @@
 // statements, not several per socket, and each socket still gets its own
 // session's answer.
 import { randomUUID } from 'node:crypto'
-import { connect as netConnect, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { countQueries } from './helpers/queries.js'
