@@ -87,4 +87,3 @@ describe('a burst of upgrades', () => {
     await Promise.all([watching, ...sockets].map((s) => s.close()))
   })
 })
-

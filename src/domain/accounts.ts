@@ -37,7 +37,8 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 export function createAccountService (deps: AccountServiceDeps) {
   const { prisma } = deps
-  const sessionActive = createBatchLoader((ids: string[]) => activeSessions(deps.pool, ids))
+  // One statement at a time: the checks that arrive meanwhile go together in the next.
+  const sessionActive = createBatchLoader((ids: string[]) => activeSessions(deps.pool, ids), { maxInFlight: 1 })
   const users = createUsersRepository(prisma)
   const sessions = createSessionsRepository(prisma)
 

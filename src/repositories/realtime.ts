@@ -50,22 +50,27 @@ export function createRealtimeRepository (pool: pg.Pool) {
      */
     async presenceChanged (userIds: string[], wentOffline: Array<{ userId: string, at: Date }>): Promise<Array<{ lastSeenAt: Date | null, contacts: string[] }>> {
       // Reads the snapshot taken before the UPDATE runs (PostgreSQL's rule for data-modifying WITH).
-      const { rows } = await pool.query<{ id: string, last_seen_at: Date | null, contacts: string[] }>(
+      // Contacts come as one comma-separated string: pg parses a uuid[]
+      // column character by character, which showed in the profile of a burst.
+      const { rows } = await pool.query<{ id: string, last_seen_at: Date | null, contacts: string }>(
         `WITH seen AS (
            UPDATE users u SET last_seen_at = v.at
              FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, at)
             WHERE u.id = v.id
          )
          SELECT u.id, u.last_seen_at,
-                ARRAY(SELECT DISTINCT other.user_id
+                array_to_string(ARRAY(SELECT DISTINCT other.user_id
                         FROM memberships mine
                         JOIN memberships other ON other.conversation_id = mine.conversation_id
                        WHERE mine.user_id = u.id AND mine.left_at IS NULL AND other.left_at IS NULL
-                         AND other.user_id <> u.id) AS contacts
+                         AND other.user_id <> u.id), ',') AS contacts
            FROM users u WHERE u.id = ANY($1::uuid[])`,
         [userIds, wentOffline.map((o) => o.userId), wentOffline.map((o) => o.at)])
       const byId = new Map(rows.map((r) => [r.id, r]))
-      return userIds.map((id) => ({ lastSeenAt: byId.get(id)?.last_seen_at ?? null, contacts: byId.get(id)?.contacts ?? [] }))
+      return userIds.map((id) => {
+        const row = byId.get(id)
+        return { lastSeenAt: row?.last_seen_at ?? null, contacts: row === undefined || row.contacts === '' ? [] : row.contacts.split(',') }
+      })
     }
   }
 }
