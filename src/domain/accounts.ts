@@ -7,10 +7,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import { createSessionsRepository, isSessionActive } from '../repositories/sessions.js'
+import { activeSessions, createSessionsRepository } from '../repositories/sessions.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { AppError, unauthorized } from './errors.js'
-import { newId } from './ids.js'
+import { createBatchLoader } from './batch-loader.js'
+import { isUuid, newId } from './ids.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { openSuccessor, sealSuccessor, type TokenPair } from './successor-seal.js'
@@ -36,6 +37,8 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 export function createAccountService (deps: AccountServiceDeps) {
   const { prisma } = deps
+  // One statement at a time: the checks that arrive meanwhile go together in the next.
+  const sessionActive = createBatchLoader((ids: string[]) => activeSessions(deps.pool, ids), { maxInFlight: 1 })
   const users = createUsersRepository(prisma)
   const sessions = createSessionsRepository(prisma)
 
@@ -132,7 +135,10 @@ export function createAccountService (deps: AccountServiceDeps) {
       deps.onSessionRevoked(token.sessionId, token.session.userId)
     },
 
-    isSessionActive: (sessionId: string) => isSessionActive(deps.pool, sessionId)
+    /** Whether the session exists and is not revoked; the checks of one moment share a statement. */
+    isSessionActive: (sessionId: string): Promise<boolean> =>
+      // Not a session id at all: it must not fail the statement it would share.
+      isUuid(sessionId) ? sessionActive(sessionId) : Promise.resolve(false)
   }
 }
 

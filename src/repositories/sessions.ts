@@ -37,11 +37,14 @@ export function createSessionsRepository (db: Db) {
 }
 
 /**
- * Whether a session exists and is not revoked. Checked on authenticated
- * requests whose session is not cached, so it is one plain statement on the
- * pool rather than an ORM call (which costs several times the CPU).
+ * Which of these sessions exist and are not revoked, in the order given.
+ * Checked on authenticated requests whose session is not cached, so it is one
+ * plain statement on the pool rather than an ORM call (which costs several
+ * times the CPU), and it answers for every check of a burst at once.
  */
-export async function isSessionActive (pool: pg.Pool, sessionId: string): Promise<boolean> {
-  const { rows } = await pool.query<{ active: boolean }>('SELECT revoked_at IS NULL AS active FROM sessions WHERE id = $1', [sessionId])
-  return rows[0]?.active === true
+export async function activeSessions (pool: pg.Pool, sessionIds: string[]): Promise<boolean[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL', [sessionIds])
+  const active = new Set(rows.map((r) => r.id))
+  return sessionIds.map((id) => active.has(id))
 }

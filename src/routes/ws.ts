@@ -47,9 +47,20 @@ export default async function wsRoutes (app: FastifyInstance) {
     if (others.length > 0) app.realtime.publishFrame(others, { type: 'typing', conversationId, data: { userId: conn.userId } })
   }
 
+  // The 101 response and the ready frame leave in one write: the handshake
+  // is written (by ws) between this hook and the handler, which uncorks once
+  // ready is queued. A write system call per socket is the largest cost of
+  // opening one after the database's; an aborted handshake ends the socket,
+  // which flushes it. A plain GET (no upgrade) is answered over HTTP: not held.
+  function holdHandshake (request: FastifyRequest, _reply: FastifyReply, done: () => void) {
+    if (request.ws) request.raw.socket.cork()
+    done()
+  }
+
   app.get('/ws', {
     websocket: true,
     onRequest: authenticateUpgrade,
+    preHandler: holdHandshake,
     schema: { hide: true }
   }, (socket, request) => {
     // request.raw.socket is the TCP socket the WebSocket took over at the upgrade.
@@ -91,6 +102,7 @@ export default async function wsRoutes (app: FastifyInstance) {
     })
 
     conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs })
+    tcp.uncork()
     hub.add(conn)
     app.presence.connected(conn.userId)
     // A revocation whose close pass ran between the token check and hub.add

@@ -9,6 +9,7 @@ import { RedisBroker } from '../../realtime/broker-redis.js'
 import type { ChatEvent, EncodedEvent, RealtimePublisher } from '../../realtime/events.js'
 import { Hub } from '../../realtime/hub.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
+import { PresenceAnnouncer } from '../../realtime/presence-announcer.js'
 import { CloseCode, eventFrame, type ServerFrame } from '../../realtime/protocol.js'
 import { EventSequencer } from '../../realtime/sequencer.js'
 import { SharedPresence } from '../../realtime/shared-presence.js'
@@ -113,16 +114,12 @@ export default fp<RealtimeOptions>(async (app, opts) => {
 
   app.sessionEvents.on('revoked', ({ sessionId }) => publish({ kind: 'session.revoked', sessionId }))
 
-  presence.events.on('change', ({ userId, online, at }) => {
-    void (async () => {
-      if (!online) await repo.setLastSeen(userId, at)
-      const lastSeenAt = online ? await repo.lastSeen(userId) : at
-      const contacts = await repo.contactIds(userId)
-      if (contacts.length === 0) return
-      const frame: ServerFrame = { type: 'presence', data: { userId, online, lastSeenAt: lastSeenAt?.toISOString() ?? null } }
-      publish({ kind: 'frame', type: 'presence', userIds: contacts, frame: JSON.stringify(frame) })
-    })().catch((err: unknown) => app.log.warn({ err, userId }, 'presence update failed'))
+  const announcer = new PresenceAnnouncer({
+    repo,
+    publish: (userIds, frame) => publish({ kind: 'frame', type: 'presence', userIds, frame }),
+    onError: (err, changes) => app.log.warn({ err, changes }, 'presence update failed')
   })
+  presence.events.on('change', (change) => announcer.announce(change))
 
   const heartbeat = setInterval(() => hub.heartbeat(), config.wsHeartbeatMs)
   heartbeat.unref()
