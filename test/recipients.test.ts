@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemberService } from '../src/domain/members.js'
 import { createMessageService } from '../src/domain/messages.js'
-import type { RealtimePublisher } from '../src/realtime/events.js'
+import type { RealtimePublisher } from '../src/domain/events.js'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Account, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'

@@ -2,7 +2,7 @@
 // groups; their title and the members' read positions. Every change is an
 // event written in the changing transaction, published after commit.
 import type { PrismaClient } from '../generated/prisma/client.js'
-import type { ChatEvent, RealtimePublisher } from '../realtime/events.js'
+import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createConversationsRepository, type Role } from '../repositories/conversations.js'
 import { createEventsRepository } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'

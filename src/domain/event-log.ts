@@ -2,7 +2,7 @@
 // Seqs are taken inside the writing transaction (see the events repository);
 // callers publish the returned events only once the transaction has committed.
 import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
-import type { ChatEvent, ChatEventType } from '../realtime/events.js'
+import type { ChatEvent, ChatEventType } from './events.js'
 import { createEventsRepository } from '../repositories/events.js'
 import { notFound } from './errors.js'
 

@@ -1,7 +1,7 @@
 // Group membership: adding, removing (or leaving) and roles. Each runs under
 // the conversation's row lock, so the member list it checks is the one it
 // changes, and writes member.* events in the same transaction.
-import type { ChatEvent } from '../realtime/events.js'
+import type { ChatEvent } from './events.js'
 import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
 import { createEventsRepository, type LockedConversation } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'

@@ -4,7 +4,7 @@
 // message with its event; the event is published after commit.
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import type { RealtimePublisher } from '../realtime/events.js'
+import type { RealtimePublisher } from './events.js'
 import { createConversationsRepository } from '../repositories/conversations.js'
 import { createEventsRepository } from '../repositories/events.js'
 import { createMessagesRepository, type HistoryCursor } from '../repositories/messages.js'

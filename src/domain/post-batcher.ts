@@ -9,7 +9,7 @@
 // Each request is answered only after that commit. At low load a batch is a
 // single post, so latency does not suffer.
 import type pg from 'pg'
-import type { RealtimePublisher } from '../realtime/events.js'
+import type { RealtimePublisher } from './events.js'
 import { postBatch } from '../repositories/post-batch.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'

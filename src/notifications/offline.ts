@@ -4,7 +4,7 @@
 import PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import type { PushWebhookConfig } from '../config.js'
-import type { ChatEvent } from '../realtime/events.js'
+import type { ChatEvent } from '../domain/events.js'
 import { deliver, preview, type PushPayload } from './webhook.js'
 
 export const QUEUE = 'push-webhook'

@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox'
 import { isUuid } from '../domain/ids.js'
 import { invalidText } from '../domain/text.js'
-import type { ChatEvent } from './events.js'
+import type { ChatEvent } from '../domain/events.js'
 
 export const CloseCode = {
   normal: 1000,

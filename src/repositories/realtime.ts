@@ -1,7 +1,7 @@
 // The few reads the push channel needs, as plain SQL on the shared pool:
 // they run per typing frame or presence change, so they skip the ORM.
 import type pg from 'pg'
-import type { ChatEvent } from '../realtime/events.js'
+import type { EventRow } from './events.js'
 
 export function createRealtimeRepository (pool: pg.Pool) {
   return {
@@ -25,8 +25,8 @@ export function createRealtimeRepository (pool: pg.Pool) {
      * membership window [joined_seq, left_seq] holds it (for the edit or
      * deletion of a message: holds the message), as replay decides.
      */
-    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: ChatEvent, userIds: string[] }>> {
-      const { rows } = await pool.query<{ seq: number, type: ChatEvent['type'], data: unknown, created_at: Date, recipients: string[] }>(
+    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: EventRow, userIds: string[] }>> {
+      const { rows } = await pool.query<{ seq: number, type: string, data: unknown, created_at: Date, recipients: string[] }>(
         `SELECT e.seq, e.type, e.data, e.created_at,
                 ARRAY(SELECT m.user_id FROM memberships m
                        WHERE m.conversation_id = e.conversation_id
@@ -37,7 +37,7 @@ export function createRealtimeRepository (pool: pg.Pool) {
           WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq < $3 ORDER BY e.seq`,
         [conversationId, afterSeq, beforeSeq])
       return rows.map((r) => ({
-        event: { conversationId, seq: r.seq, type: r.type, createdAt: r.created_at.toISOString(), data: r.data },
+        event: { conversationId, seq: r.seq, type: r.type, createdAt: r.created_at, data: r.data },
         userIds: r.recipients
       }))
     },

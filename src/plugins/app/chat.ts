@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { createConversationService, type ConversationService } from '../../domain/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
-import type { RealtimePublisher } from '../../realtime/events.js'
+import type { RealtimePublisher } from '../../domain/events.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -6,7 +6,9 @@ import fp from 'fastify-plugin'
 import { MemoryBroker, type Broker, type BrokerMessage } from '../../realtime/broker.js'
 import { PostgresBroker } from '../../realtime/broker-postgres.js'
 import { RedisBroker } from '../../realtime/broker-redis.js'
-import type { ChatEvent, EncodedEvent, RealtimePublisher } from '../../realtime/events.js'
+import type { ChatEvent, RealtimePublisher } from '../../domain/events.js'
+import { toChatEvent } from '../../domain/event-log.js'
+import type { EncodedEvent } from '../../realtime/events.js'
 import { Hub } from '../../realtime/hub.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
 import { PresenceAnnouncer } from '../../realtime/presence-announcer.js'
@@ -77,7 +79,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const sequencer = new EventSequencer(
     (event, userIds) => { observer.eventPushed(event, hub.deliver(userIds, event.frame)) },
     async (conversationId, after, before) => (await repo.eventsBetween(conversationId, after, before))
-      .map(({ event, userIds }) => ({ event: encodeEvent(event), userIds })),
+      .map(({ event, userIds }) => ({ event: encodeEvent(toChatEvent(event)), userIds })),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
   )
