@@ -8,7 +8,7 @@ import { createEventsRepository } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'
 import { badRequest, forbidden, notFound } from './errors.js'
 import { createMemberPages } from './member-pages.js'
-import { appendEvents, inTransaction, membersAdded, toChatEvent } from './event-log.js'
+import { appendEvents, inTransaction, lockAsMember, membersAdded, toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
@@ -89,11 +89,8 @@ export function createConversationService (deps: ChatDeps) {
     async rename (userId: string, conversationId: string, title: string) {
       title = title.trim()
       const result = await inTransaction(prisma, async (tx) => {
-        const conversation = await createEventsRepository(tx).lock(conversationId)
+        const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
         const txRepo = createConversationsRepository(tx)
-        const members = conversation === null ? [] : await txRepo.members(conversationId)
-        const me = members.find((m) => m.userId === userId)
-        if (conversation === null || me === undefined) throw notFound('Conversation')
         if (conversation.type === 'direct') throw forbidden('A direct conversation has no title')
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can rename the group')
         if (conversation.title === title) return null
@@ -101,7 +98,7 @@ export function createConversationService (deps: ChatDeps) {
         const { events } = await appendEvents(tx, conversationId, [{
           type: 'conversation.updated',
           data: null,
-          dataForSeq: (seq) => toConversationInfo({ ...conversation, title }, seq)
+          dataFor: (seq) => toConversationInfo({ ...conversation, title }, seq)
         }])
         return { events, recipients: members.map((m) => m.userId) }
       })

@@ -3,7 +3,8 @@
 // callers publish the returned events only once the transaction has committed.
 import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
 import type { ChatEvent, ChatEventType } from './events.js'
-import { createEventsRepository } from '../repositories/events.js'
+import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
+import { createEventsRepository, type LockedConversation } from '../repositories/events.js'
 import { notFound } from './errors.js'
 
 export type Tx = Prisma.TransactionClient
@@ -18,9 +19,23 @@ export function inTransaction<T> (prisma: PrismaClient, fn: (tx: Tx) => Promise<
 
 export interface EventDraft {
   type: ChatEventType
-  /** The event's data, or a function of its seq (for data that names it). */
+  /** The event's data, or a function of its seq and time (for data that names them, or a change made at that time). */
   data: unknown
-  dataForSeq?: (seq: number) => unknown
+  dataFor?: (seq: number, at: Date) => unknown
+}
+
+/**
+ * Locks a conversation (until the transaction ends) and loads its members:
+ * the one way every write checks that the caller is a member, so the member
+ * list it checks is the one it changes. A stranger and a removed member get
+ * the same 404 as a conversation that does not exist.
+ */
+export async function lockAsMember (tx: Tx, conversationId: string, userId: string): Promise<{ conversation: LockedConversation, members: MemberRow[], me: MemberRow }> {
+  const conversation = await createEventsRepository(tx).lock(conversationId)
+  const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
+  const me = members.find((m) => m.userId === userId)
+  if (conversation === null || me === undefined) throw notFound('Conversation')
+  return { conversation, members, me }
 }
 
 /** member.added for one user; members.added (one event for all) when a request adds several. */
@@ -36,13 +51,11 @@ export async function appendEvents (tx: Tx, conversationId: string, drafts: Even
   const taken = await repo.allocate(conversationId, drafts.length)
   if (taken === null) throw notFound('Conversation')
   const first = taken.lastSeq - drafts.length + 1
-  const rows = drafts.map((d, i) => ({
-    conversationId,
-    seq: first + i,
-    type: d.type,
-    data: d.dataForSeq?.(first + i) ?? d.data,
-    createdAt: taken.at
-  }))
+  const rows = []
+  for (const [i, d] of drafts.entries()) {
+    const seq = first + i
+    rows.push({ conversationId, seq, type: d.type, data: d.dataFor === undefined ? d.data : await d.dataFor(seq, taken.at), createdAt: taken.at })
+  }
   await repo.insert(rows)
   return { events: rows.map((r) => toChatEvent(r)), at: taken.at, lastSeq: taken.lastSeq }
 }

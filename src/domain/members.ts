@@ -3,22 +3,19 @@
 // changes, and writes member.* events in the same transaction.
 import type { ChatEvent } from './events.js'
 import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
-import { createEventsRepository, type LockedConversation } from '../repositories/events.js'
+import type { LockedConversation } from '../repositories/events.js'
 import { createConversationReader } from './conversation-reader.js'
 import { canManage, type ChatDeps } from './conversations.js'
 import { badRequest, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, membersAdded, type EventDraft, type Tx } from './event-log.js'
+import { appendEvents, inTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
 
 /** Locks a group and loads its members; 404 for non-members, 403 for a direct conversation. */
 async function lockGroup (tx: Tx, conversationId: string, userId: string): Promise<Locked> {
-  const conversation = await createEventsRepository(tx).lock(conversationId)
-  const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
-  const me = members.find((m) => m.userId === userId)
-  if (conversation === null || me === undefined) throw notFound('Conversation')
-  if (conversation.type === 'direct') throw forbidden('A direct conversation has exactly its two members')
-  return { conversation, members, me }
+  const locked = await lockAsMember(tx, conversationId, userId)
+  if (locked.conversation.type === 'direct') throw forbidden('A direct conversation has exactly its two members')
+  return locked
 }
 
 /** The member who becomes owner when the owner leaves: the longest-standing admin, else the longest-standing member. */

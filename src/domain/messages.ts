@@ -5,13 +5,11 @@
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from './events.js'
-import { createConversationsRepository } from '../repositories/conversations.js'
-import { createEventsRepository } from '../repositories/events.js'
 import { createMessagesRepository, type HistoryCursor } from '../repositories/messages.js'
 import { createPagesRepository } from '../repositories/pages.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
-import { inTransaction, toChatEvent, type Tx } from './event-log.js'
+import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
 import { toMessage, type MessageView } from './views.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
@@ -31,10 +29,7 @@ export function createMessageService (deps: MessageDeps) {
 
   /** Locks the conversation and finds a message the caller can see. */
   async function lockMessage (tx: Tx, userId: string, conversationId: string, messageId: string) {
-    const conversation = await createEventsRepository(tx).lock(conversationId)
-    const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
-    const me = members.find((m) => m.userId === userId)
-    if (conversation === null || me === undefined) throw notFound('Conversation')
+    const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
     const message = await createMessagesRepository(tx).find(conversationId, messageId)
     if (message === null || message.seq < me.joinedSeq) throw notFound('Message')
     return { conversation, members, me, message }
@@ -44,14 +39,17 @@ export function createMessageService (deps: MessageDeps) {
   async function writeChange (tx: Tx, conversationId: string, type: 'message.updated' | 'message.deleted',
     change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date }, messageId: string,
     before?: (message: MessageView) => Promise<void>) {
-    const events = createEventsRepository(tx)
-    const taken = await events.allocate(conversationId, 1)
-    if (taken === null) throw notFound('Conversation')
-    const message = toMessage(await createMessagesRepository(tx).update(messageId, change(taken.at)))
-    await before?.(message)
-    const event = { conversationId, seq: taken.lastSeq, type, data: message, createdAt: taken.at }
-    await events.insert([event])
-    return { message, events: [toChatEvent(event)] }
+    let message: MessageView | undefined
+    const { events } = await appendEvents(tx, conversationId, [{
+      type,
+      data: null,
+      dataFor: async (_seq, at) => {
+        message = toMessage(await createMessagesRepository(tx).update(messageId, change(at)))
+        await before?.(message)
+        return message
+      }
+    }])
+    return { message: message!, events }
   }
 
   const batcher = createPostBatcher({ pool: deps.pool, publisher })
