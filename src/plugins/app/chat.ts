@@ -1,15 +1,16 @@
-// The chat services: conversations, members, messages. They hand committed
+// The chat services: conversations, members, messages and users. They hand committed
 // events to `app.realtime`, looked up at call time so the push channel can
 // replace the publisher.
 import fp from 'fastify-plugin'
 import { createConversationService, type ConversationService } from '../../domain/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
+import { createUserService, type UserService } from '../../domain/users.js'
 import type { RealtimePublisher } from '../../domain/events.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    chat: { conversations: ConversationService, members: MemberService, messages: MessageService }
+    chat: { conversations: ConversationService, members: MemberService, messages: MessageService, users: UserService }
   }
 }
 
@@ -31,6 +32,7 @@ export default fp(async (app) => {
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
-    messages: createMessageService(deps)
+    messages: createMessageService(deps),
+    users: createUserService({ prisma: app.db.prisma, presence: app.presence })
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime'] })
