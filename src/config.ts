@@ -3,121 +3,99 @@
 // start-up, and a wrong value stops the process with a message naming it.
 import { envSchema } from 'env-schema'
 import { isIP } from 'node:net'
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 
 const Int = (min: number, max: number, def: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, default: def, description })
 
-export const EnvSchema = Type.Object({
-  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
-  PORT: Int(0, 65535, 3000, 'HTTP port (0 picks a free one)'),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TRUST_PROXY: Type.String({ default: 'false', description: 'Proxies in front whose X-Forwarded-For is trusted: false, their number (hops), or their addresses and CIDR ranges (comma-separated)' }),
-  CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }),
+// Each setting is declared once: its AppConfig key, its environment variable
+// and its schema (bounds, default, description). EnvSchema and AppConfig are
+// both derived from this list, so a variable cannot be read without reaching
+// the config, nor a field added without its variable. Settings marked INPUT
+// are read but not copied: loadConfig turns them into computed fields.
+const INPUT = 'input'
+type Setting = readonly [name: string, schema: TSchema, role?: typeof INPUT]
 
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' })),
-  DATABASE_POOL_SIZE: Int(1, 200, 10, 'Connections in the pool of each process'),
-  DATABASE_CONNECT_TIMEOUT_MS: Int(100, 60000, 3000, 'Give up connecting to PostgreSQL after this long (requests answer 503)'),
-  DATABASE_STATEMENT_TIMEOUT_MS: Int(100, 600000, 15000, 'Cancel any statement running longer than this'),
-  DATA_DIR: Type.String({ minLength: 1, default: '.data', description: 'Folder for local state: embedded database, development secret' }),
-  EMBEDDED_PG_PORT: Int(0, 65535, 0, 'Port of the embedded PostgreSQL (0 picks a free one)'),
+export const SETTINGS = {
+  env: ['NODE_ENV', Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' })],
+  host: ['HOST', Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' })],
+  port: ['PORT', Int(0, 65535, 3000, 'HTTP port (0 picks a free one)')],
+  logLevel: ['LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })],
+  trustProxy: ['TRUST_PROXY', Type.String({ default: 'false', description: 'Proxies in front whose X-Forwarded-For is trusted: false, their number (hops), or their addresses and CIDR ranges (comma-separated)' }), INPUT],
+  corsOrigins: ['CORS_ORIGINS', Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }), INPUT],
 
-  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' })),
-  ACCESS_TOKEN_TTL_SECONDS: Int(10, 86400, 900, 'Lifetime of an access token'),
-  REFRESH_TOKEN_TTL_SECONDS: Int(60, 31536000, 2592000, 'A refresh token unused for this long expires'),
-  REFRESH_REUSE_GRACE_SECONDS: Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session'),
+  databaseUrl: ['DATABASE_URL', Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' }))],
+  databasePoolSize: ['DATABASE_POOL_SIZE', Int(1, 200, 10, 'Connections in the pool of each process')],
+  databaseConnectTimeoutMs: ['DATABASE_CONNECT_TIMEOUT_MS', Int(100, 60000, 3000, 'Give up connecting to PostgreSQL after this long (requests answer 503)')],
+  databaseStatementTimeoutMs: ['DATABASE_STATEMENT_TIMEOUT_MS', Int(100, 600000, 15000, 'Cancel any statement running longer than this')],
+  dataDir: ['DATA_DIR', Type.String({ minLength: 1, default: '.data', description: 'Folder for local state: embedded database, development secret' })],
+  embeddedPgPort: ['EMBEDDED_PG_PORT', Int(0, 65535, 0, 'Port of the embedded PostgreSQL (0 picks a free one)')],
 
-  BODY_LIMIT_BYTES: Int(1024, 10485760, 65536, 'Largest accepted request body'),
-  AUTH_RATE_LIMIT_MAX: Int(1, 100000, 30, 'Register or login requests per client address per window'),
-  AUTH_RATE_LIMIT_WINDOW_MS: Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX'),
-  POST_RATE_LIMIT_PER_SECOND: Int(1, 100000, 30, 'Messages one user may post per second'),
-  MEMBERSHIP_RATE_LIMIT_PER_MINUTE: Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute'),
-  MESSAGE_MAX_LENGTH: Int(1, 100000, 4000, 'Longest message body in characters'),
-  GROUP_MAX_MEMBERS: Int(2, 100000, 1000, 'Most members a group may have'),
-  CONVERSATION_MEMBERS_PREVIEW: Int(2, 100, 10, 'Members shown with each conversation of the list (all of them: GET /v1/conversations/:id/members)'),
-  SHUTDOWN_TIMEOUT_MS: Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown'),
-  HTTP_HEADERS_TIMEOUT_MS: Int(500, 120000, 15000, 'A client must send complete request headers within this'),
-  HTTP_REQUEST_TIMEOUT_MS: Int(1000, 600000, 30000, 'A client must send a complete request within this'),
-  HTTP_KEEPALIVE_TIMEOUT_MS: Int(1000, 600000, 72000, 'Idle keep-alive connections close after this'),
+  jwtSecret: ['JWT_SECRET', Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' }))],
+  accessTokenTtlSeconds: ['ACCESS_TOKEN_TTL_SECONDS', Int(10, 86400, 900, 'Lifetime of an access token')],
+  refreshTokenTtlSeconds: ['REFRESH_TOKEN_TTL_SECONDS', Int(60, 31536000, 2592000, 'A refresh token unused for this long expires')],
+  refreshReuseGraceSeconds: ['REFRESH_REUSE_GRACE_SECONDS', Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session')],
 
-  WS_HEARTBEAT_MS: Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut'),
-  WS_MAX_BACKLOG_BYTES: Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008'),
-  WS_CLOSE_GRACE_MS: Int(100, 120000, 10000, 'A socket the server closes is cut if the close handshake takes longer'),
-  WS_MAX_FRAME_BYTES: Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009'),
-  WS_MAX_CONNECTIONS_PER_USER: Int(1, 1000, 20, 'Open sockets per user per process'),
-  PRESENCE_GRACE_MS: Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline'),
-  TYPING_PER_SECOND: Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)'),
+  bodyLimitBytes: ['BODY_LIMIT_BYTES', Int(1024, 10485760, 65536, 'Largest accepted request body')],
+  authRateLimitMax: ['AUTH_RATE_LIMIT_MAX', Int(1, 100000, 30, 'Register or login requests per client address per window')],
+  authRateLimitWindowMs: ['AUTH_RATE_LIMIT_WINDOW_MS', Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX')],
+  postRateLimitPerSecond: ['POST_RATE_LIMIT_PER_SECOND', Int(1, 100000, 30, 'Messages one user may post per second')],
+  membershipRateLimitPerMinute: ['MEMBERSHIP_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute')],
+  messageMaxLength: ['MESSAGE_MAX_LENGTH', Int(1, 100000, 4000, 'Longest message body in characters')],
+  groupMaxMembers: ['GROUP_MAX_MEMBERS', Int(2, 100000, 1000, 'Most members a group may have')],
+  conversationMembersPreview: ['CONVERSATION_MEMBERS_PREVIEW', Int(2, 100, 10, 'Members shown with each conversation of the list (all of them: GET /v1/conversations/:id/members)')],
+  shutdownTimeoutMs: ['SHUTDOWN_TIMEOUT_MS', Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')],
+  httpHeadersTimeoutMs: ['HTTP_HEADERS_TIMEOUT_MS', Int(500, 120000, 15000, 'A client must send complete request headers within this')],
+  httpRequestTimeoutMs: ['HTTP_REQUEST_TIMEOUT_MS', Int(1000, 600000, 30000, 'A client must send a complete request within this')],
+  httpKeepAliveTimeoutMs: ['HTTP_KEEPALIVE_TIMEOUT_MS', Int(1000, 600000, 72000, 'Idle keep-alive connections close after this')],
 
-  BROKER: Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis URL; required when BROKER=redis' })),
-  BROKER_CHANNEL: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' }),
-  BROKER_QUEUE_MAX_BYTES: Int(65536, 1073741824, 16777216, 'Broker backlog per process, each way (incoming; outgoing while the broker refuses); past it the backlog is dropped and sockets replay'),
-  BROKER_PUBLISH_RETRY_MS: Int(100, 600000, 5000, 'A publication the broker refuses is retried this long; then every process closes its sockets (4008) so that clients replay'),
-  PRESENCE_TTL_MS: Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long'),
-  CLUSTER_WORKERS: Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)'),
+  wsHeartbeatMs: ['WS_HEARTBEAT_MS', Int(1000, 600000, 30000, 'Ping interval; a socket that misses a ping is cut')],
+  wsMaxBacklogBytes: ['WS_MAX_BACKLOG_BYTES', Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008')],
+  wsCloseGraceMs: ['WS_CLOSE_GRACE_MS', Int(100, 120000, 10000, 'A socket the server closes is cut if the close handshake takes longer')],
+  wsMaxFrameBytes: ['WS_MAX_FRAME_BYTES', Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009')],
+  wsMaxConnectionsPerUser: ['WS_MAX_CONNECTIONS_PER_USER', Int(1, 1000, 20, 'Open sockets per user per process')],
+  presenceGraceMs: ['PRESENCE_GRACE_MS', Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline')],
+  typingPerSecond: ['TYPING_PER_SECOND', Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')],
 
-  WEB_ENABLED: Type.Boolean({ default: true, description: 'Serve the web chat page at /' }),
-  METRICS_ENABLED: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics' }),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'When set, /metrics requires Authorization: Bearer <token>' })),
+  broker: ['BROKER', Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' })],
+  redisUrl: ['REDIS_URL', Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis URL; required when BROKER=redis' }))],
+  brokerChannel: ['BROKER_CHANNEL', Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' })],
+  brokerQueueMaxBytes: ['BROKER_QUEUE_MAX_BYTES', Int(65536, 1073741824, 16777216, 'Broker backlog per process, each way (incoming; outgoing while the broker refuses); past it the backlog is dropped and sockets replay')],
+  brokerPublishRetryMs: ['BROKER_PUBLISH_RETRY_MS', Int(100, 600000, 5000, 'A publication the broker refuses is retried this long; then every process closes its sockets (4008) so that clients replay')],
+  presenceTtlMs: ['PRESENCE_TTL_MS', Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long')],
+  clusterWorkers: ['CLUSTER_WORKERS', Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)')],
 
-  PUSH_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })),
-  PUSH_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })),
-  PUSH_WEBHOOK_TIMEOUT_MS: Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'),
-  PUSH_WEBHOOK_RETRY_LIMIT: Int(0, 100, 10, 'Retries of a failed webhook delivery'),
-  PUSH_WEBHOOK_RETRY_DELAY_SECONDS: Int(1, 3600, 5, 'First retry delay; it doubles (with jitter) on each retry'),
-  PUSH_WEBHOOK_PREVIEW_CHARS: Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)')
-})
+  webEnabled: ['WEB_ENABLED', Type.Boolean({ default: true, description: 'Serve the web chat page at /' })],
+  metricsEnabled: ['METRICS_ENABLED', Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics' })],
+  metricsToken: ['METRICS_TOKEN', Type.Optional(Type.String({ minLength: 16, description: 'When set, /metrics requires Authorization: Bearer <token>' }))],
+
+  pushWebhookUrl: ['PUSH_WEBHOOK_URL', Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })), INPUT],
+  pushWebhookSecret: ['PUSH_WEBHOOK_SECRET', Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })), INPUT],
+  pushWebhookTimeoutMs: ['PUSH_WEBHOOK_TIMEOUT_MS', Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'), INPUT],
+  pushWebhookRetryLimit: ['PUSH_WEBHOOK_RETRY_LIMIT', Int(0, 100, 10, 'Retries of a failed webhook delivery'), INPUT],
+  pushWebhookRetryDelaySeconds: ['PUSH_WEBHOOK_RETRY_DELAY_SECONDS', Int(1, 3600, 5, 'First retry delay; it doubles (with jitter) on each retry'), INPUT],
+  pushWebhookPreviewChars: ['PUSH_WEBHOOK_PREVIEW_CHARS', Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)'), INPUT]
+} as const satisfies Record<string, Setting>
+
+type Settings = typeof SETTINGS
+type EnvProperties = { [K in keyof Settings as Settings[K][0]]: Settings[K][1] }
+
+export const EnvSchema = Type.Object(
+  Object.fromEntries(Object.values(SETTINGS).map(([name, schema]) => [name, schema])) as EnvProperties
+)
 
 export type Env = Static<typeof EnvSchema>
 
-export interface AppConfig {
-  env: Env['NODE_ENV']
-  host: string
-  port: number
-  logLevel: Env['LOG_LEVEL']
+/** Keys of the settings copied unchanged from their variable into AppConfig. */
+type CopiedKey = { [K in keyof Settings]: Settings[K] extends readonly [string, TSchema, typeof INPUT] ? never : K }[keyof Settings]
+type CopiedFields = { [K in CopiedKey]: Env[Settings[K][0]] }
+
+const COPIED = Object.entries(SETTINGS).filter(([, setting]) => (setting as Setting)[2] !== INPUT)
+
+export interface AppConfig extends CopiedFields {
   /** false, the number of proxies in front, or their addresses/CIDRs (Fastify's trustProxy). */
   trustProxy: false | number | string[]
   corsOrigins: string[]
-  databaseUrl: string | undefined
-  databasePoolSize: number
-  databaseConnectTimeoutMs: number
-  databaseStatementTimeoutMs: number
-  dataDir: string
-  embeddedPgPort: number
-  jwtSecret: string | undefined
-  accessTokenTtlSeconds: number
-  refreshTokenTtlSeconds: number
-  refreshReuseGraceSeconds: number
-  bodyLimitBytes: number
-  authRateLimitMax: number
-  authRateLimitWindowMs: number
-  postRateLimitPerSecond: number
-  membershipRateLimitPerMinute: number
-  messageMaxLength: number
-  groupMaxMembers: number
-  conversationMembersPreview: number
-  shutdownTimeoutMs: number
-  httpHeadersTimeoutMs: number
-  httpRequestTimeoutMs: number
-  httpKeepAliveTimeoutMs: number
-  wsHeartbeatMs: number
-  wsMaxBacklogBytes: number
-  wsMaxFrameBytes: number
-  wsCloseGraceMs: number
-  wsMaxConnectionsPerUser: number
-  presenceGraceMs: number
-  typingPerSecond: number
-  broker: Env['BROKER']
-  redisUrl: string | undefined
-  brokerChannel: string
-  brokerQueueMaxBytes: number
-  brokerPublishRetryMs: number
-  presenceTtlMs: number
-  clusterWorkers: number
-  webEnabled: boolean
-  metricsEnabled: boolean
-  metricsToken: string | undefined
   pushWebhook: PushWebhookConfig | undefined
 }
 
@@ -210,51 +188,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
   return {
-    env: e.NODE_ENV,
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
+    ...Object.fromEntries(COPIED.map(([key, [name]]) => [key, e[name as keyof Env]])) as CopiedFields,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
-    databaseUrl: e.DATABASE_URL,
-    databasePoolSize: e.DATABASE_POOL_SIZE,
-    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
-    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
-    dataDir: e.DATA_DIR,
-    embeddedPgPort: e.EMBEDDED_PG_PORT,
-    jwtSecret: e.JWT_SECRET,
-    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
-    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
-    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
-    bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    authRateLimitMax: e.AUTH_RATE_LIMIT_MAX,
-    authRateLimitWindowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
-    postRateLimitPerSecond: e.POST_RATE_LIMIT_PER_SECOND,
-    membershipRateLimitPerMinute: e.MEMBERSHIP_RATE_LIMIT_PER_MINUTE,
-    messageMaxLength: e.MESSAGE_MAX_LENGTH,
-    groupMaxMembers: e.GROUP_MAX_MEMBERS,
-    conversationMembersPreview: e.CONVERSATION_MEMBERS_PREVIEW,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
-    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
-    httpKeepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
-    wsHeartbeatMs: e.WS_HEARTBEAT_MS,
-    wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,
-    wsMaxFrameBytes: e.WS_MAX_FRAME_BYTES,
-    wsCloseGraceMs: e.WS_CLOSE_GRACE_MS,
-    wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
-    presenceGraceMs: e.PRESENCE_GRACE_MS,
-    typingPerSecond: e.TYPING_PER_SECOND,
-    broker: e.BROKER,
-    redisUrl: e.REDIS_URL,
-    brokerChannel: e.BROKER_CHANNEL,
-    brokerQueueMaxBytes: e.BROKER_QUEUE_MAX_BYTES,
-    brokerPublishRetryMs: e.BROKER_PUBLISH_RETRY_MS,
-    presenceTtlMs: e.PRESENCE_TTL_MS,
-    clusterWorkers: e.CLUSTER_WORKERS,
-    webEnabled: e.WEB_ENABLED,
-    metricsEnabled: e.METRICS_ENABLED,
-    metricsToken: e.METRICS_TOKEN,
     pushWebhook: e.PUSH_WEBHOOK_URL === undefined
       ? undefined
       : {
