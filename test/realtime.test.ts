@@ -4,18 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
-import { connect, type Frame, type TestSocket } from './helpers/ws.js'
+import { connectReady, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-async function open (token: string) {
-  const s = await connect(server.url, token)
-  sockets.push(s)
-  await s.next((f) => f.type === 'ready')
-  return s
-}
+const open = (token: string) => connectReady(server.url, token, sockets)
 
 beforeAll(async () => {
   server = await startServer({ config: { typingPerSecond: 2 } })

@@ -11,7 +11,7 @@ import type { RealtimePublisher } from '../src/domain/events.js'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Account, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
-import { connect, type Frame, type TestSocket } from './helpers/ws.js'
+import { connectReady, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
@@ -22,12 +22,7 @@ let lost: { members: ReturnType<typeof createMemberService>, messages: ReturnTyp
 const WAIT = 20_000
 const as = (a: Account) => ({ token: a.accessToken })
 
-async function open (who: Account) {
-  const s = await connect(server.url, who.accessToken)
-  sockets.push(s)
-  await s.next((f) => f.type === 'ready')
-  return s
-}
+const open = (who: Account) => connectReady(server.url, who.accessToken, sockets)
 
 beforeAll(async () => {
   server = await startServer()

@@ -9,18 +9,13 @@ import { client, type Client } from './helpers/http.js'
 import { raceLogouts } from './helpers/races.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { users } from './helpers/users.js'
-import { connect, type TestSocket } from './helpers/ws.js'
+import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-async function open (token: string) {
-  const s = await connect(server.url, token)
-  sockets.push(s)
-  await s.next((f) => f.type === 'ready')
-  return s
-}
+const open = (token: string) => connectReady(server.url, token, sockets)
 
 beforeAll(async () => {
   server = await startServer()

@@ -92,3 +92,11 @@ export function connect (baseUrl: string, token: string, opts: { via?: 'header' 
     ws.once('error', reject)
   })
 }
+
+/** Connects and waits for the `ready` frame; the socket is added to `opened` (closed by the test file's afterAll). */
+export async function connectReady (baseUrl: string, token: string, opened: TestSocket[]): Promise<TestSocket> {
+  const s = await connect(baseUrl, token)
+  opened.push(s)
+  await s.next((f) => f.type === 'ready')
+  return s
+}
