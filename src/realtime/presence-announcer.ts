@@ -5,12 +5,12 @@
 // one statement for all of them, then one presence frame per changed user to
 // their contacts, as before. Batches run one after another, in the order the
 // changes happened, so a user's online and offline frames never swap.
-import type { RealtimeRepository } from '../repositories/realtime.js'
+import type { PresenceRepository } from '../repositories/presence.js'
 import type { PresenceChange } from './presence.js'
 import type { ServerFrame } from './protocol.js'
 
 export interface PresenceAnnouncerDeps {
-  repo: Pick<RealtimeRepository, 'presenceChanged'>
+  repo: Pick<PresenceRepository, 'presenceChanged'>
   /** Sends an encoded presence frame to these users' sockets, wherever they are. */
   publish (userIds: string[], frame: string): void
   onError (err: unknown, changes: number): void

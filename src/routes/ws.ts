@@ -15,7 +15,7 @@ function bearerToken (request: FastifyRequest): string | undefined {
 }
 
 export default async function wsRoutes (app: FastifyInstance) {
-  const { hub, repo } = app.realtime
+  const { hub } = app.realtime
   const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
   // Of each upgrade, until the socket is handed over: its HTTP response, and
   // the revocation stamp taken before its token was checked.
@@ -41,7 +41,7 @@ export default async function wsRoutes (app: FastifyInstance) {
     // Membership is read for every frame, never remembered: a member removed
     // a moment ago (on any process) must not be relayed. The recipients are
     // needed anyway, so this is the one query the frame costs.
-    const members = await repo.memberIds(conversationId)
+    const members = await app.chat.conversations.memberIds(conversationId)
     if (!members.includes(conn.userId)) return reject(conn, 'NOT_FOUND', 'Conversation not found')
     const others = members.filter((id) => id !== conn.userId)
     if (others.length > 0) app.realtime.publishFrame(others, { type: 'typing', conversationId, data: { userId: conn.userId } })

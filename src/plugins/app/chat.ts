@@ -33,6 +33,6 @@ export default fp(async (app) => {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
     messages: createMessageService(deps),
-    users: createUserService({ prisma: app.db.prisma, presence: app.presence })
+    users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence })
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime'] })

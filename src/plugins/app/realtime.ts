@@ -15,8 +15,8 @@ import { PresenceAnnouncer } from '../../realtime/presence-announcer.js'
 import { CloseCode, eventFrame, type ServerFrame } from '../../realtime/protocol.js'
 import { EventSequencer } from '../../realtime/sequencer.js'
 import { SharedPresence } from '../../realtime/shared-presence.js'
-import { createPresenceStore } from '../../repositories/presence.js'
-import { createRealtimeRepository, type RealtimeRepository } from '../../repositories/realtime.js'
+import { createEventsRepository } from '../../repositories/events.js'
+import { createPresenceRepository } from '../../repositories/presence.js'
 import { noopObserver, stamp } from '../../realtime/observer.js'
 
 declare module 'fastify' {
@@ -29,7 +29,6 @@ declare module 'fastify' {
 type RealtimePublisherWithTools = RealtimePublisher & {
   hub: Hub
   broker: Broker
-  repo: RealtimeRepository
   /** Identifies this process in the shared presence store. */
   processId: string
   /** Sends an ephemeral frame to these users' sockets, wherever they are. */
@@ -49,7 +48,8 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const { config } = app
   const processId = randomUUID()
   const hub = new Hub()
-  const repo = createRealtimeRepository(app.db.pool)
+  const events = createEventsRepository(app.db)
+  const presenceRepo = createPresenceRepository(app.db)
   const multiProcess = config.broker !== 'memory'
 
   const brokerLog = app.log.child({ broker: config.broker })
@@ -62,7 +62,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
         : new MemoryBroker((err) => brokerLog.error({ err }, 'broker subscriber failed')))
   const presence = opts.presence ?? (multiProcess
     ? new SharedPresence({
-      store: createPresenceStore(app.db.pool),
+      store: presenceRepo,
       processId,
       graceMs: config.presenceGraceMs,
       ttlMs: config.presenceTtlMs,
@@ -78,7 +78,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
 
   const sequencer = new EventSequencer(
     (event, userIds) => { observer.eventPushed(event, hub.deliver(userIds, event.frame)) },
-    async (conversationId, after, before) => (await repo.eventsBetween(conversationId, after, before))
+    async (conversationId, after, before) => (await events.between(conversationId, after, before))
       .map(({ event, userIds }) => ({ event: encodeEvent(toChatEvent(event)), userIds })),
     200,
     (err) => app.log.warn({ err }, 'could not load missing events; clients will replay the gap')
@@ -117,7 +117,7 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   app.sessionEvents.on('revoked', ({ sessionId }) => publish({ kind: 'session.revoked', sessionId }))
 
   const announcer = new PresenceAnnouncer({
-    repo,
+    repo: presenceRepo,
     publish: (userIds, frame) => publish({ kind: 'frame', type: 'presence', userIds, frame }),
     onError: (err, changes) => app.log.warn({ err, changes }, 'presence update failed')
   })
@@ -130,7 +130,6 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   app.decorate('realtime', {
     hub,
     broker,
-    repo,
     processId,
     publishEvents (events, userIds) {
       if (events.length === 0) return
