@@ -1,5 +1,5 @@
-// Group commit for posts. Prisma costs about 0.8 ms of CPU per call, so one
-// transaction per message caps a process near 2,000 posts/s. Posts that
+// Group commit for posts. One transaction per message through Prisma costs
+// its per-call CPU for every post (README: The posting path's driver). Posts that
 // arrive while earlier ones are being written wait and then go together into
 // one call of the post_messages database function: one round trip that takes
 // the conversations' locks, judges each post (membership, idempotent retry,
