@@ -7,7 +7,7 @@ import type { ChatEvent, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, Typin
 import { client, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
-// The protocol's hand-written ServerFrame and the schema-derived SDK types must agree.
+// The protocol's ServerFrame (derived in realtime/protocol.ts) and the SDK's types must agree.
 type SdkFrame = ReadyFrame | ChatEvent | { type: 'presence', data: PresenceFrame['data'] } | TypingFrame | ReadFrame | { type: 'pong' } | ErrorFrame
 type Same<A, B> = [A] extends [B] ? true : false
 const serverFramesFitSdk: Same<Exclude<ServerFrame, { type: ChatEvent['type'] }>, SdkFrame> = true

@@ -104,6 +104,30 @@ describe('group commit of posts', () => {
     expect(await writingTransactions(results.filter((r) => r.status === 201).map((r) => r.body.id))).toBeLessThan(created)
   })
 
+  it('a conversation whose batch waits on its lock does not hold up posts into other conversations', async () => {
+    const [a, b, c] = await Promise.all([register(api), register(api), register(api)])
+    const hot = await createGroup(api, a, [b])
+    const other = await createGroup(api, c, [a])
+    const locks = await holdLocks([hot.id])
+    let firstSettled = false
+    const first = api.post(`/v1/conversations/${hot.id}/messages`, { body: 'waits for the lock' }, { token: a.accessToken })
+      .finally(() => { firstSettled = true })
+    await locks.waiting(1)
+    // Both arrive while the batch of the first waits: the second post into the
+    // hot group stays queued behind it; the post into the other group goes alone.
+    const second = api.post(`/v1/conversations/${hot.id}/messages`, { body: 'after the first' }, { token: a.accessToken })
+    // The second post first (its sender's session is cached: no lookup delays it). Without the
+    // hold-back it took the free slot and waited on the lock, and the next post waited for a slot.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const elsewhere = await api.post(`/v1/conversations/${other.id}/messages`, { body: 'not held up' }, { token: c.accessToken })
+    expect(elsewhere).toMatchObject({ status: 201, body: { seq: 3 } })
+    expect(firstSettled).toBe(false)
+    await locks.release()
+    const [r1, r2] = await Promise.all([first, second])
+    expect(r1).toMatchObject({ status: 201, body: { seq: 3 } })
+    expect(r2).toMatchObject({ status: 201, body: { seq: 4 } })
+  })
+
   it('gives back the seqs of refused posts and leaves the activity time of their conversation alone', async () => {
     const [owner, member, outsider] = await Promise.all([register(api), register(api), register(api)])
     const group = await createGroup(api, owner, [member])

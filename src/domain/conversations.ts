@@ -55,8 +55,6 @@ export function createConversationService (deps: ChatDeps) {
     get: reader.get,
     list: reader.list,
     listMembers: createMemberPages(repo).list,
-    /** The current members' ids, read afresh on every call. */
-    memberIds: repo.memberIds,
 
     /** The direct conversation of the pair; `created` tells 201 from 200. */
     async openDirect (userId: string, otherId: string) {

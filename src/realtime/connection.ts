@@ -1,7 +1,7 @@
 // One client socket: sending with the slow-consumer rule, heartbeat state,
 // and the per-connection budgets (typing rate, abuse strikes).
 import type { WebSocket } from 'ws'
-import { CloseCode } from './protocol.js'
+import { CloseCode, type ServerFrame } from './protocol.js'
 
 export interface ConnectionLimits {
   maxBacklogBytes: number
@@ -81,7 +81,7 @@ export class Connection {
     this.stream!.uncork()
   }
 
-  sendJson (frame: object): void {
+  sendJson (frame: ServerFrame): void {
     this.send(JSON.stringify(frame))
   }
 

@@ -1,9 +1,11 @@
 // Presence: a user is online while they have a connection, and goes offline a
 // grace period after the last one closes, so a quick reconnect does not flap.
+// Who is told of a change, and what, is the domain's (domain/presence.ts).
 // This is the single-process implementation; shared-presence.ts spans processes.
 import { EventEmitter } from 'node:events'
+import type { PresenceChange } from '../domain/presence.js'
 
-export interface PresenceChange { userId: string, online: boolean, at: Date }
+export type { PresenceChange }
 
 export interface Presence {
   /** Which of these users are online (on any process). */

@@ -1,34 +1,29 @@
-// The WebSocket protocol: frames both ways and close codes (see
-// docs in README "WebSocket protocol" and the AsyncAPI document).
-import { Type, type Static } from 'typebox'
-import { isUuid } from '../domain/ids.js'
-import { invalidText } from '../domain/text.js'
+// The WebSocket protocol as the server uses it, derived from its one
+// definition, the frame schemas of schemas/realtime.ts (which also make the
+// AsyncAPI document and the SDK's types): the frame types both ways, the
+// client frame parser (those schemas, compiled) and the close codes.
+import type { Static, TSchema } from 'typebox'
+import type { ValidateFunction } from 'ajv'
 import type { ChatEvent } from '../domain/events.js'
+import { invalidText } from '../domain/text.js'
+import { createValidator } from '../domain/validator.js'
+import { CLOSE_CODES, ClientFrames, ServerFrames } from '../schemas/realtime.js'
 
-export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  policyViolation: 1008,
-  tooBig: 1009,
-  sessionEnded: 4001,
-  slowConsumer: 4008
-} as const
+type OneOf<T extends readonly TSchema[]> = { [K in keyof T]: Static<T[K]> }[number]
 
-export const TypingFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Type.String({ format: 'uuid' }) })
-export const PingFrame = Type.Object({ type: Type.Literal('ping') })
-export const ClientFrame = Type.Union([TypingFrame, PingFrame])
-export type ClientFrame = Static<typeof ClientFrame>
+export type ServerFrame = OneOf<typeof ServerFrames>
+export type ClientFrame = OneOf<typeof ClientFrames>
 
-export type ServerFrame =
-  | { type: 'ready', userId: string, connectionId: string, heartbeatMs: number }
-  | ({ type: ChatEvent['type'] } & Omit<ChatEvent, 'type'>)
-  | { type: 'presence', data: { userId: string, online: boolean, lastSeenAt: string | null } }
-  | { type: 'typing', conversationId: string, data: { userId: string } }
-  | { type: 'read', conversationId: string, data: { userId: string, seq: number } }
-  | { type: 'pong' }
-  | { type: 'error', code: string, message: string }
+type Sendable = Extract<(typeof CLOSE_CODES)[number], { name: string }>
+/** The close codes the server sends, by name: CloseCode.sessionEnded is 4001. */
+export const CloseCode = Object.fromEntries(CLOSE_CODES.flatMap((c) => 'name' in c ? [[c.name, c.code]] : [])) as
+  { readonly [C in Sendable as C['name']]: C['code'] }
 
 export type ParseResult = { ok: true, frame: ClientFrame } | { ok: false, code: 'MALFORMED_FRAME' | 'UNKNOWN_FRAME' | 'VALIDATION_FAILED', message: string }
+
+// One compiled validator per client frame type, by the type's literal.
+const validator = createValidator(false)
+const validators = new Map<unknown, ValidateFunction>(ClientFrames.map((schema) => [schema.properties.type.const, validator.compile(schema)]))
 
 /** Parses one client frame; never throws. */
 export function parseClientFrame (raw: string): ParseResult {
@@ -44,18 +39,17 @@ export function parseClientFrame (raw: string): ParseResult {
   // The same rule as for REST requests: no string the database cannot store.
   const problem = invalidText(value, 'frame')
   if (problem !== undefined) return { ok: false, code: 'VALIDATION_FAILED', message: problem }
-  const frame = value as Record<string, unknown>
-  switch (frame.type) {
-    case 'ping':
-      return { ok: true, frame: { type: 'ping' } }
-    case 'typing':
-      if (typeof frame.conversationId !== 'string' || !isUuid(frame.conversationId)) {
-        return { ok: false, code: 'VALIDATION_FAILED', message: 'typing needs a conversationId (uuid)' }
-      }
-      return { ok: true, frame: { type: 'typing', conversationId: frame.conversationId } }
-    default:
-      return { ok: false, code: 'UNKNOWN_FRAME', message: `Unknown frame type ${JSON.stringify(String(frame.type)).slice(0, 40)}` }
+  const { type } = value as { type?: unknown }
+  const validate = validators.get(type)
+  if (validate === undefined) {
+    return { ok: false, code: 'UNKNOWN_FRAME', message: `Unknown frame type ${JSON.stringify(String(type)).slice(0, 40)}` }
   }
+  if (!validate(value)) {
+    // Worded as REST validation errors are: `frame/conversationId must match format "uuid"`.
+    const error = validate.errors?.[0]
+    return { ok: false, code: 'VALIDATION_FAILED', message: error === undefined ? 'Invalid frame' : `frame${error.instancePath} ${error.message ?? 'is invalid'}` }
+  }
+  return { ok: true, frame: value as ClientFrame }
 }
 
 export const eventFrame = (e: ChatEvent): string =>

@@ -68,7 +68,7 @@ export function createEventsRepository ({ prisma, pool }: Database) {
      * deletion of a message: holds the message), as replay decides. The gap
      * fill of the push channel reads it.
      */
-    async between (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: EventRow, userIds: string[] }>> {
+    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: EventRow, userIds: string[] }>> {
       const { rows } = await pool.query<{ seq: number, type: string, data: unknown, created_at: Date, recipients: string[] }>(
         `SELECT e.seq, e.type, e.data, e.created_at,
                 ARRAY(SELECT m.user_id FROM memberships m

@@ -1,6 +1,8 @@
 // GET /v1/ws: the push channel. The token is checked before the upgrade, so a
-// bad one gets a plain HTTP 401 and no socket is ever opened.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+// bad one gets a plain HTTP 401 and no socket is ever opened. This route adapts
+// the socket: it parses client frames, calls the realtime node, and answers
+// refused frames; what a frame does is the node's (realtime/node.ts).
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { AppError, unauthorized } from '../domain/errors.js'
@@ -15,7 +17,7 @@ function bearerToken (request: FastifyRequest): string | undefined {
 }
 
 export default async function wsRoutes (app: FastifyInstance) {
-  const { hub } = app.realtime
+  const node = app.realtime
   const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
   // Of each upgrade, until the socket is handed over: its HTTP response, and
   // the revocation stamp taken before its token was checked.
@@ -26,7 +28,7 @@ export default async function wsRoutes (app: FastifyInstance) {
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
     request.auth = await app.verifyAccessToken(token)
-    if (hub.connectionsOf(request.auth.userId) >= app.config.wsMaxConnectionsPerUser) {
+    if (node.hub.connectionsOf(request.auth.userId) >= app.config.wsMaxConnectionsPerUser) {
       throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
     }
   }
@@ -36,15 +38,13 @@ export default async function wsRoutes (app: FastifyInstance) {
     if (conn.strike()) conn.close(CloseCode.policyViolation, 'too many invalid frames')
   }
 
-  async function onTyping (conn: Connection, conversationId: string) {
+  function onTyping (conn: Connection, conversationId: string, log: () => FastifyBaseLogger) {
     if (!conn.takeTypingToken()) return reject(conn, 'RATE_LIMITED', 'Too many typing frames')
-    // Membership is read for every frame, never remembered: a member removed
-    // a moment ago (on any process) must not be relayed. The recipients are
-    // needed anyway, so this is the one query the frame costs.
-    const members = await app.chat.conversations.memberIds(conversationId)
-    if (!members.includes(conn.userId)) return reject(conn, 'NOT_FOUND', 'Conversation not found')
-    const others = members.filter((id) => id !== conn.userId)
-    if (others.length > 0) app.realtime.publishFrame(others, { type: 'typing', conversationId, data: { userId: conn.userId } })
+    node.typing(conn.userId, conversationId).catch((err: unknown) => {
+      if (err instanceof AppError) return reject(conn, err.code, err.message)
+      log().warn({ err }, 'typing frame failed')
+      conn.sendJson({ type: 'error', code: 'UNAVAILABLE', message: 'Could not handle the frame; retry' })
+    })
   }
 
   // The 101 response and the ready frame leave in one write: the handshake
@@ -90,21 +90,14 @@ export default async function wsRoutes (app: FastifyInstance) {
       const parsed = parseClientFrame(data.toString())
       if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
       if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
-      onTyping(conn, parsed.frame.conversationId).catch((err: unknown) => {
-        log().warn({ err }, 'typing frame failed')
-        conn.sendJson({ type: 'error', code: 'UNAVAILABLE', message: 'Could not handle the frame; retry' })
-      })
+      onTyping(conn, parsed.frame.conversationId, log)
     })
     socket.on('pong', () => { conn.alive = true })
-    socket.on('close', () => {
-      hub.remove(conn)
-      app.presence.disconnected(conn.userId)
-    })
+    socket.on('close', () => { node.disconnect(conn) })
 
     conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs })
     tcp.uncork()
-    hub.add(conn)
-    app.presence.connected(conn.userId)
+    node.connect(conn)
     // A revocation whose close pass ran between the token check and hub.add
     // did not see this socket; from here on one would. So if any revocation
     // was seen since the check, the database decides whether this one stays.

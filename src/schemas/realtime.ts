@@ -1,6 +1,6 @@
-// The WebSocket frames as TypeBox schemas: the AsyncAPI document and the
-// client SDK's types come from these (src/realtime/protocol.ts parses the
-// client frames; a type test keeps its ServerFrame in step with this file).
+// The WebSocket protocol as TypeBox schemas, its one definition: the AsyncAPI
+// document, the client SDK's types, and the server's frame types, client frame
+// parser and close codes (src/realtime/protocol.ts) all come from these.
 import { Type } from 'typebox'
 import { Timestamp, Uuid } from './common.js'
 import { EventType } from './messages.js'
@@ -68,13 +68,17 @@ export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id
 export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
 
-/** Close codes with what a client does about them (README "Close codes"). */
+/**
+ * Close codes with what a client does about them (README "Close codes"). Those
+ * the server sends have a `name` (CloseCode in realtime/protocol.ts); 1006 is
+ * never sent, it is what a client sees when no close frame came.
+ */
 export const CLOSE_CODES = [
-  { code: 1000, meaning: 'normal closure', client: 'nothing' },
-  { code: 1001, meaning: 'the server is shutting down', client: 'reconnect with backoff and replay' },
+  { code: 1000, name: 'normal', meaning: 'normal closure', client: 'nothing' },
+  { code: 1001, name: 'goingAway', meaning: 'the server is shutting down', client: 'reconnect with backoff and replay' },
   { code: 1006, meaning: 'no close frame: network loss, or a dead peer cut by the heartbeat', client: 'reconnect with backoff and replay' },
-  { code: 1008, meaning: 'policy violation: too many invalid frames', client: 'fix the client' },
-  { code: 1009, meaning: 'a frame was too big', client: 'fix the client' },
-  { code: 4001, meaning: 'the session was logged out or revoked', client: 'log in again' },
-  { code: 4008, meaning: 'slow consumer: too much unsent data', client: 'reconnect and replay' }
+  { code: 1008, name: 'policyViolation', meaning: 'policy violation: too many invalid frames', client: 'fix the client' },
+  { code: 1009, name: 'tooBig', meaning: 'a frame was too big', client: 'fix the client' },
+  { code: 4001, name: 'sessionEnded', meaning: 'the session was logged out or revoked', client: 'log in again' },
+  { code: 4008, name: 'slowConsumer', meaning: 'slow consumer: too much unsent data', client: 'reconnect and replay' }
 ] as const

@@ -3,6 +3,7 @@
 // measurements; every number in the table comes from the results.
 import type { BenchResults } from './bench.js'
 import type { Latency } from './harness/stats.js'
+import type { SystemRun } from './scenarios/fanout.js'
 
 export interface TargetCheck { target: string, value: string, met: boolean }
 
@@ -40,6 +41,11 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
         `ws_connections_open ${int(m1.socketsOpen)}, posts answered ${int(m0.postsAnswered)} → ${int(m1.postsAnswered)}`)
     }
   }
+  if (s.fanout !== undefined) {
+    const peers = fanoutPeers(s.fanout, check)
+    rows.push(...peers.rows)
+    notes.push(...peers.notes)
+  }
 
   if (s.posting !== undefined) {
     for (const l of s.posting.levels) {
@@ -48,6 +54,11 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
         `raw INSERT ${int(l.rawInsert.perSec.median)} (${ms(l.rawInsert.latencyMs, ['p50', 'p99'])})`, dec(l.ratio), top ? '≥ 1.0×' : '',
         top ? check(`posting at ${l.concurrency} senders ≥ 1.0× raw single-row INSERT`, dec(l.ratio), l.ratio >= 1) : ''])
     }
+  }
+  if (s.posting !== undefined) {
+    const peers = postingPeers(s.posting, check)
+    rows.push(...peers.rows)
+    notes.push(...peers.notes)
   }
 
   if (s.posting !== undefined) {
@@ -112,4 +123,45 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
   const header = ['figure', 'Switchboard', 'baseline', 'ratio', 'target', 'met']
   const table = [header, header.map(() => '---'), ...rows].map((cols) => `| ${cols.join(' | ')} |`).join('\n')
   return { table, targets, notes }
+}
+
+type Check = (target: string, value: string, met: boolean) => string
+type Rows = { rows: string[][], notes: string[] }
+
+/** Fan-out against the peers users would pick instead: the naive Fastify + Prisma server and Socket.IO. */
+function fanoutPeers (f: NonNullable<BenchResults['scenarios']['fanout']>, check: Check): Rows {
+  const ours = f.ours.saturation
+  const rows: string[][] = [
+    ['1 fan-out vs the naive server (Fastify + Prisma): deliveries/s', int(ours.deliveriesPerSec.median),
+      `naive ${int(f.naive.saturation.deliveriesPerSec.median)}`, dec(f.ratios.deliveriesPerSecVsNaive), '', ''],
+    ['1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s', int(ours.deliveriesPerSec.median),
+      `Socket.IO ${int(f.socketio.saturation.deliveriesPerSec.median)}`, dec(f.ratios.deliveriesPerSecVsSocketio), '≥ 1.5×',
+      check('fan-out deliveries/s ≥ 1.5× Socket.IO', dec(f.ratios.deliveriesPerSecVsSocketio), f.ratios.deliveriesPerSecVsSocketio >= 1.5)],
+    [`1 post→push latency of the peers at ${f.rate} posts/s: p50 / p95 / p99 (ms)`, ms(f.ours.paced!.latencyMs),
+      `naive ${ms(f.naive.paced!.latencyMs)}; Socket.IO ${ms(f.socketio.paced!.latencyMs)}`, '', '', '']
+  ]
+  const side = (name: string, r: SystemRun) => `${name} ${int(r.saturation.frameBytes)} bytes, ${dec(r.saturation.serverCores.median)} server cores, ` +
+    `${int(r.saturation.deliveriesPerCpuSec.median)} deliveries per server CPU-second, ${int(r.saturation.postsPerSec.median)} posts/s acked` +
+    (r.saturation.failures + (r.paced?.failures ?? 0) > 0 ? `, ${int(r.saturation.failures + (r.paced?.failures ?? 0))} posts failed` : '')
+  const notes = [
+    `fan-out peers while saturated: ${side('Switchboard', f.ours)}; ${side('naive server', f.naive)}, PostgreSQL ${dec(f.naive.saturation.dbCores.median)} cores; ` +
+      `${side('Socket.IO', f.socketio)}, PostgreSQL + Redis ${dec(f.socketio.saturation.dbCores.median)} cores, load generator (socket.io-client) ${dec(f.socketio.saturation.loadgenCores.median)} cores`
+  ]
+  return { rows, notes }
+}
+
+/** Posting against the naive Fastify + Prisma server (one interactive transaction per post). */
+function postingPeers (p: NonNullable<BenchResults['scenarios']['posting']>, check: Check): Rows {
+  const topConcurrency = Math.max(...p.levels.map((x) => x.concurrency))
+  const rows = p.levels.map((l) => {
+    const top = l.concurrency === topConcurrency
+    return [`2 posting, ${l.concurrency} concurrent, vs the naive server (Fastify + Prisma): acks/s (p50 / p99 ms)`,
+      `${int(l.ours.perSec.median)} (${ms(l.ours.latencyMs, ['p50', 'p99'])})`,
+      `naive ${int(l.naive.perSec.median)} (${ms(l.naive.latencyMs, ['p50', 'p99'])})`, dec(l.ratioVsNaive), top ? '≥ 3×' : '',
+      top ? check(`posting at ${l.concurrency} senders ≥ 3× the naive server`, dec(l.ratioVsNaive), l.ratioVsNaive >= 3) : '']
+  })
+  const notes = ['naive server posting CPU (cores: server / PostgreSQL / load generator): ' + p.levels.map((l) =>
+    `${l.concurrency} concurrent: ${dec(l.naive.serverCores.median)} / ${dec(l.naive.dbCores.median)} / ${dec(l.naive.loadgenCores.median)}` +
+    (l.naive.failed > 0 ? ` (${int(l.naive.failed)} posts failed)` : '')).join('; ')]
+  return { rows, notes }
 }

@@ -152,7 +152,8 @@ describe('npm run bench -- --smoke', () => {
     expect(r.meta.postgresSettings.synchronous_commit).toBe('on')
 
     const f = r.scenarios.fanout
-    for (const side of ['ours', 'bare', 'bareEncodeOnce']) {
+    // Switchboard, its peers (the naive Fastify + Prisma server, Socket.IO with the Redis adapter) and the bare ws baselines.
+    for (const side of ['ours', 'naive', 'socketio', 'bare', 'bareEncodeOnce']) {
       const run = f[side]
       positive(`fan-out ${side} deliveries/s`, run.saturation.deliveriesPerSec)
       positive(`fan-out ${side} deliveries per CPU-second`, run.saturation.deliveriesPerCpuSec)
@@ -160,6 +161,8 @@ describe('npm run bench -- --smoke', () => {
     }
     latency('fan-out ours latency', f.ours.paced.latencyMs)
     latency('fan-out bare latency', f.bare.paced.latencyMs)
+    latency('fan-out naive latency', f.naive.paced.latencyMs)
+    latency('fan-out Socket.IO latency', f.socketio.paced.latencyMs)
     for (const v of Object.values(f.ratios)) expect(v).toBeGreaterThan(0)
     // The metrics are live under load: the push counter moved between two scrapes.
     expect(f.metrics).toHaveLength(2)
@@ -169,10 +172,13 @@ describe('npm run bench -- --smoke', () => {
     expect(r.scenarios.posting.levels.map((l: any) => l.concurrency)).toEqual([1, 8, 32])
     for (const l of r.scenarios.posting.levels) {
       positive(`posting ${l.concurrency} ours`, l.ours.perSec)
+      positive(`posting ${l.concurrency} naive`, l.naive.perSec)
       positive(`posting ${l.concurrency} raw`, l.rawInsert.perSec)
       latency(`posting ${l.concurrency} ours latency`, l.ours.latencyMs)
+      latency(`posting ${l.concurrency} naive latency`, l.naive.latencyMs)
       latency(`posting ${l.concurrency} raw latency`, l.rawInsert.latencyMs)
       expect(l.ratio).toBeGreaterThan(0)
+      expect(l.ratioVsNaive).toBeGreaterThan(0)
     }
 
     const c = r.scenarios.connections
@@ -211,7 +217,11 @@ describe('npm run bench -- --smoke', () => {
     expect(st.duplicates).toBe(0)
     expect(st.clientsBehind).toBe(0)
 
-    expect(r.targets.length).toBeGreaterThanOrEqual(12)
+    expect(r.targets.length).toBeGreaterThanOrEqual(14)
+    expect(r.targets.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining([
+      'fan-out deliveries/s ≥ 1.5× Socket.IO', 'posting at 32 senders ≥ 3× the naive server']))
+    expect(r.table).toContain('1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s')
+    expect(r.table).toContain('2 posting, 32 concurrent, vs the naive server (Fastify + Prisma)')
     expect(r.table).toContain('6 reconnect storm')
     expect(run.output).toContain('targets met:')
   }, RUN_LIMIT_MS + STOP_LIMIT_MS + 60_000)

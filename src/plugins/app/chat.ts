@@ -1,6 +1,5 @@
 // The chat services: conversations, members, messages and users. They hand committed
-// events to `app.realtime`, looked up at call time so the push channel can
-// replace the publisher.
+// events to `app.realtime`, the realtime node (realtime/node.ts).
 import fp from 'fastify-plugin'
 import { createConversationService, type ConversationService } from '../../domain/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
@@ -15,13 +14,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const publisher: RealtimePublisher = {
-    publishEvents: (events, userIds) => {
-      app.realtime.publishEvents(events, userIds)
-      if (app.hasDecorator('notifications')) app.notifications.onEvents(events, userIds)
-    },
-    publishRead: (receipt, userIds) => app.realtime.publishRead(receipt, userIds)
-  }
+  // Committed events go to the realtime node, which fans them out (and to its listeners: offline notifications).
+  const publisher: RealtimePublisher = app.realtime
   const deps = {
     prisma: app.db.prisma,
     pool: app.db.pool,

@@ -1,5 +1,5 @@
 // Offline notifications through the push webhook, when PUSH_WEBHOOK_URL is
-// set. The chat publisher hands it every committed batch of events.
+// set. The realtime node hands it every committed batch of events.
 import fp from 'fastify-plugin'
 import type { OfflineNotifier } from '../../notifications/offline.js'
 
@@ -22,5 +22,6 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
     ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
   })
   app.decorate('notifications', notifier)
+  app.realtime.committed.on('events', (events, userIds) => notifier.onEvents(events, userIds))
   app.addHook('onClose', async () => { await notifier.stop(Math.min(5_000, app.config.shutdownTimeoutMs)) })
 }, { name: 'notifications', dependencies: ['config', 'realtime'] })

@@ -5,26 +5,13 @@
 // anywhere in a request, like any invalid field, before they reach a query
 // (where they would fail the statement, or turn into another string).
 import fp from 'fastify-plugin'
-import { Ajv } from 'ajv'
-import addFormatsModule from 'ajv-formats'
 import { badRequest } from '../../domain/errors.js'
-import { isUuid } from '../../domain/ids.js'
 import { invalidText } from '../../domain/text.js'
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
-
-function build (coerceTypes: false | 'array') {
-  const ajv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes, allErrors: false, strict: false })
-  addFormats(ajv)
-  // ajv-formats' uuid also takes `urn:uuid:...` (PostgreSQL refuses it) and
-  // upper case: every id schema gets the one canonical spelling instead.
-  ajv.addFormat('uuid', isUuid)
-  return ajv
-}
+import { createValidator } from '../../domain/validator.js'
 
 export default fp(async (app) => {
-  const strict = build(false)
-  const coercing = build('array')
+  const strict = createValidator(false)
+  const coercing = createValidator('array')
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema))
   app.addHook('preValidation', async (request) => {
