@@ -21,11 +21,11 @@
 // - read: a pushed frame only (src/domain/conversations.ts markRead): read
 //   positions are not in the event log, so there is nothing stored to compare;
 //   the test checks that a read adds no event.
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, expect, it } from 'vitest'
 import { EventType } from '../src/schemas/messages.js'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users } from './helpers/users.js'
 import { connectReady, type Frame, type TestSocket } from './helpers/ws.js'
 
@@ -33,13 +33,12 @@ let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 const as = (a: Account) => ({ token: a.accessToken })
