@@ -1,7 +1,8 @@
 // Keeps the benchmark harness from rotting: `npm run bench -- --smoke` runs
 // every scenario end to end and produces every figure. It asserts that the
 // figures exist and are plausible (positive, three repetitions, nothing lost
-// in the storm), never that they meet the performance targets: those are
+// in the storm) with what the machine did during each window, never that
+// they meet the performance targets: those are
 // reported by the benchmark, and this machine may be busy. And whichever way
 // a run ends (done, or interrupted as on a timeout), it leaves nothing
 // behind: no temp folder, no child process (embedded PostgreSQL, Redis,
@@ -211,9 +212,29 @@ describe('npm run bench -- --smoke', () => {
     expect(st.duplicates).toBe(0)
     expect(st.clientsBehind).toBe(0)
 
+    // Every figure keeps its repetitions with their spread, and every target was checked against each repetition.
+    expect(f.ours.saturation.deliveriesPerSec.reps).toHaveLength(3)
+    expect(typeof f.ours.saturation.deliveriesPerSec.unstable).toBe('boolean')
+    expect(typeof f.ours.paced.latencyMs.spread.p99).toBe('number')
+    for (const t of r.targets) expect(t.reps.length, t.target).toBeGreaterThanOrEqual(3)
+    // Every measured window says what the machine did: load average, wait events, and batch sizes where posts flowed.
+    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'])
+    for (const p of r.phases) {
+      expect(p.loadAverage.start, p.step).toHaveLength(3)
+      expect(p.waits.samples, `${p.step}: ${String(p.waits.error)}`).toBeGreaterThan(0)
+    }
+    const batched = r.phases.filter((p: any) => p.batches !== undefined && ['fanout', 'posting'].includes(p.scenario))
+    expect(batched.length).toBeGreaterThanOrEqual(6 + 9)
+    for (const p of batched) {
+      expect(p.batches.calls, `${p.step} ${String(p.phase)}: ${JSON.stringify(p.batches)}`).toBeGreaterThan(0)
+      expect(p.batches.mean).toBeGreaterThanOrEqual(1)
+    }
+    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'].map((n) => `machine, ${n}`))
+
     expect(r.targets.length).toBeGreaterThanOrEqual(12)
     expect(r.table).toContain('6 reconnect storm')
     expect(run.output).toContain('targets met:')
+    expect(run.output).toContain('machine, storm:')
   }, RUN_LIMIT_MS + STOP_LIMIT_MS + 60_000)
 
   it('interrupted mid-run (SIGINT), stops every process it started and removes its temp folder', async () => {

@@ -36,7 +36,13 @@ export interface FanoutResult {
   ratios: { deliveriesPerSec: number, deliveriesPerCpuSec: number, deliveriesPerCpuSecVsEncodeOnce: number }
 }
 
-export interface TargetUnderLoad { url: string, mode: 'ours' | 'bare', pids: () => number[] }
+export interface TargetUnderLoad {
+  url: string
+  mode: 'ours' | 'bare'
+  pids: () => number[]
+  /** A single Switchboard process: its /metrics gives each window's batch sizes (a cluster's answers per worker). */
+  metricsUrl?: string
+}
 
 /** The fan-out load generator; one serves every run of a scenario, one after the other. */
 export const startFanoutLoadgen = (): Worker => startWorker(LOADGEN)
@@ -46,7 +52,10 @@ export async function driveFanout (ctx: BenchContext, o: BenchOptions, loadgen: 
   opts: { paced: boolean, midWindow?: (rep: number) => Promise<void> }): Promise<SystemRun> {
   const connected = await loadgen.call<{ sockets: number, ms: number }>('connect', { url: target.url, mode: target.mode, topologyFile })
   await sleep(o.connectSettleMs) // presence frames of the connect burst settle
-  const phase = { reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: ctx.postgresPids }
+  const phase = {
+    reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: ctx.postgresPids,
+    machine: ctx.machine, ...(target.metricsUrl === undefined ? {} : { metricsUrl: target.metricsUrl })
+  }
   const saturation = summarizePhase(await runPhase(loadgen, { senders: o.senders }, { ...phase, ...(opts.midWindow === undefined ? {} : { midWindow: opts.midWindow }) }))
   const run: SystemRun = { connectMs: connected.ms, saturation }
   if (opts.paced) run.paced = summarizePhase(await runPhase(loadgen, { rate: o.rate }, phase))
@@ -92,7 +101,7 @@ export async function runFanout (ctx: BenchContext, o: BenchOptions, log: (line:
       server = await startSwitchboard(ctx, { databaseUrl })
       const s = server
       log(`fan-out: Switchboard, ${o.receivers} receivers`)
-      ours = await driveFanout(ctx, o, loadgen, { url: s.url, mode: 'ours', pids: s.pids }, topologyFile, {
+      ours = await driveFanout(ctx, o, loadgen, { url: s.url, mode: 'ours', pids: s.pids, metricsUrl: s.url }, topologyFile, {
         paced: true,
         midWindow: async (rep) => { if (rep < 2) metrics.push(await scrapeMetrics(s.url)) }
       })

@@ -3,12 +3,13 @@
 // single-row INSERTs through `pg` at the same concurrency. Repetitions
 // alternate between the two, so that noise from the machine hits both alike.
 import type { BenchContext } from '../harness/context.js'
+import type { WindowWatch } from '../harness/machine.js'
 import { measuredWindow } from '../harness/phase.js'
 import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
-import { figure, medianLatency, ratio, type Figure, type Latency } from '../harness/stats.js'
+import { figure, medianLatency, ratio, type Figure, type LatencyFigure } from '../harness/stats.js'
 import type { LoopMark } from '../loadgen/loops.js'
 import type { BenchOptions } from '../options.js'
 
@@ -24,7 +25,7 @@ export interface PostingLevel {
 
 interface Side {
   perSec: Figure
-  latencyMs: Latency & { reps: Latency[] }
+  latencyMs: LatencyFigure
   failed: number
   /** CPU in cores: the server (0 for the raw baseline, which has none), PostgreSQL, the load generator. */
   serverCores: Figure
@@ -36,11 +37,16 @@ export interface PostingResult { levels: PostingLevel[], lastError?: string }
 
 type Measured = LoopMark & { serverCores: number, dbCores: number, loadgenCores: number }
 
-/** One measured window; CPU in cores of the server (none for the raw baseline), PostgreSQL and the load generator. */
-async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number, serverPids: number[], dbPids: () => number[]): Promise<Measured> {
+/**
+ * One measured window; CPU in cores of the server (none for the raw baseline), PostgreSQL and the load generator.
+ * `watch` opens the machine's record of the window (harness/machine.ts).
+ */
+async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number, serverPids: number[], dbPids: () => number[],
+  watch: () => Promise<WindowWatch>): Promise<Measured> {
   await w.call('start', { concurrency })
   try {
     await sleep(warmupMs)
+    const watching = await watch()
     await w.call('mark')
     const t0 = performance.now()
     const db0 = cpuSnapshot(dbPids())
@@ -48,6 +54,7 @@ async function window (w: Worker, concurrency: number, warmupMs: number, windowM
     await measuredWindow(w, t0, windowMs)
     const m = await w.call<LoopMark>('mark')
     const s = (performance.now() - t0) / 1000
+    await watching.end()
     return { ...m, serverCores: (cpuSeconds(serverPids) - cpu0[0]!) / s, dbCores: cpuSince(db0, dbPids()) / s, loadgenCores: (cpuSeconds([w.pid]) - cpu0[1]!) / s }
   } finally {
     await w.call('stop')
@@ -82,8 +89,11 @@ export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line
     for (let rep = 0; rep < o.reps; rep++) {
       for (const c of levels) {
         log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)
-        const a = await window(loadgen, c, warmup, o.postingWindowMs, server.pids(), ctx.postgresPids)
-        const b = await window(raw, c, warmup, o.postingWindowMs, [], ctx.postgresPids)
+        const metricsUrl = server.url
+        const a = await window(loadgen, c, warmup, o.postingWindowMs, server.pids(), ctx.postgresPids,
+          () => ctx.machine.open({ phase: `${c} concurrent`, rep: rep + 1, metricsUrl }))
+        const b = await window(raw, c, warmup, o.postingWindowMs, [], ctx.postgresPids,
+          () => ctx.machine.open({ phase: `${c} concurrent, raw INSERT`, rep: rep + 1 }))
         lastError = a.error ?? b.error ?? lastError
         ours.get(c)!.push(a)
         rawMarks.get(c)!.push(b)
