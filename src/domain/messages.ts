@@ -11,7 +11,11 @@ import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from 
 import { toMessage, type MessageView } from './views.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
-export interface MessageDeps extends Database { publisher: RealtimePublisher }
+export interface MessageDeps extends Database {
+  publisher: RealtimePublisher
+  /** Told of every group commit of posts (see post-batcher.ts), for metrics. */
+  observeBatch?: (posts: number, committed: boolean) => void
+}
 
 /**
  * The members whose window holds the message: its edits and deletion reach
@@ -50,7 +54,7 @@ export function createMessageService (deps: MessageDeps) {
     return { message: message!, events }
   }
 
-  const batcher = createPostBatcher({ pool: deps.pool, publisher })
+  const batcher = createPostBatcher({ pool: deps.pool, publisher, ...(deps.observeBatch === undefined ? {} : { observeBatch: deps.observeBatch }) })
 
   return {
     /**

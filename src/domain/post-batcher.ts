@@ -32,6 +32,8 @@ export interface PostBatcherDeps {
   publisher: RealtimePublisher
   maxBatch?: number
   maxInFlight?: number
+  /** Told of every post_messages call: the posts it carried and whether it committed (for metrics). */
+  observeBatch?: (posts: number, committed: boolean) => void
 }
 
 export function createPostBatcher (deps: PostBatcherDeps) {
@@ -113,6 +115,7 @@ export function createPostBatcher (deps: PostBatcherDeps) {
         replyToId: p.input.replyToId ?? null
       })))
     } catch (err) {
+      deps.observeBatch?.(batch.length, false)
       if (isDatabaseUnavailable(err)) throw err
       if (batch.length === 1) {
         // The key committed elsewhere is visible now: once more finds that original.
@@ -125,6 +128,7 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       await commit(batch.slice(half))
       return
     }
+    deps.observeBatch?.(batch.length, true)
     const { outcomes, recipients } = result
     const views = outcomes.map((o) => o.outcome === 'created' || o.outcome === 'existing' ? toMessage(o.message) : undefined)
 

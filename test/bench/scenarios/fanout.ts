@@ -55,17 +55,32 @@ export interface FanoutResult {
   }
 }
 
-export interface TargetUnderLoad { url: string, mode: Mode, pids: () => number[] }
+export interface TargetUnderLoad {
+  url: string
+  mode: Mode
+  pids: () => number[]
+  /** A single Switchboard process: its /metrics gives each window's batch sizes (a cluster's answers per worker). */
+  metricsUrl?: string
+}
 
 /** The fan-out load generator; one serves every run of a scenario, one after the other. */
 export const startFanoutLoadgen = (): Worker => startWorker(LOADGEN)
 
-/** Connects the receivers, saturates, then (optionally) posts at a fixed rate; closes the receivers after. Every window. */
+/**
+ * Connects the receivers, saturates, then (optionally) posts at a fixed rate; closes the receivers after. Every
+ * window, each with the machine's record; `label` and `firstRep` name those records (harness/phase.ts).
+ */
 async function driveWindows (ctx: BenchContext, o: BenchOptions, loadgen: Worker, target: TargetUnderLoad, topologyFile: string,
-  opts: { paced: boolean, midWindow?: (rep: number) => Promise<void>, dbPids?: () => number[] }) {
+  opts: { paced: boolean, midWindow?: (rep: number) => Promise<void>, dbPids?: () => number[], label?: string, firstRep?: number }) {
   const connected = await loadgen.call<{ sockets: number, ms: number }>('connect', { url: target.url, mode: target.mode, topologyFile })
   await sleep(o.connectSettleMs) // presence frames of the connect burst settle
-  const phase = { reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: opts.dbPids ?? ctx.postgresPids }
+  const phase = {
+    reps: o.reps, windowMs: o.windowMs, warmupMs: o.warmupMs, serverPids: target.pids, dbPids: opts.dbPids ?? ctx.postgresPids,
+    machine: ctx.machine,
+    ...(target.metricsUrl === undefined ? {} : { metricsUrl: target.metricsUrl }),
+    ...(opts.label === undefined ? {} : { label: opts.label }),
+    ...(opts.firstRep === undefined ? {} : { firstRep: opts.firstRep })
+  }
   const saturation = await runPhase(loadgen, { senders: o.senders }, { ...phase, ...(opts.midWindow === undefined ? {} : { midWindow: opts.midWindow }) })
   const paced = opts.paced ? await runPhase(loadgen, { rate: o.rate }, phase) : undefined
   await loadgen.call('close')
@@ -104,6 +119,8 @@ type SystemName = 'ours' | 'naive' | 'socketio' | 'bare' | 'bareEncodeOnce'
 interface Contender {
   name: SystemName
   label: string
+  /** How the machine's records name its windows ("128 senders, Socket.IO"); none for Switchboard, as in the other scenarios. */
+  tag?: string
   loadgen: Worker
   target: TargetUnderLoad
   topologyFile: string
@@ -137,18 +154,28 @@ export async function runFanout (ctx: BenchContext, o: BenchOptions, log: (line:
     const bareOnce = await startPeer(BARE, { topologyFile, encode: 'once' })
     peers.push(bareOnce.worker)
 
+    // Only Switchboard has a /metrics with batch sizes; every system's windows get the load average and wait events.
     const contenders: Contender[] = [
       {
-        name: 'ours', label: 'Switchboard', loadgen, topologyFile, paced: true, target: { url: s.url, mode: 'ours', pids: s.pids },
+        name: 'ours', label: 'Switchboard', loadgen, topologyFile, paced: true, target: { url: s.url, mode: 'ours', pids: s.pids, metricsUrl: s.url },
         midWindow: async (round) => { if (round < 2) metrics.push(await scrapeMetrics(s.url)) }
       },
-      { name: 'naive', label: 'naive server (Fastify + Prisma)', loadgen, topologyFile: naiveTopologyFile, paced: true, target: { url: naive.url, mode: 'naive', pids: () => [naive.worker.pid] } },
       {
-        name: 'socketio', label: 'Socket.IO + Redis adapter', loadgen: socketioLoadgen, topologyFile, paced: true,
+        name: 'naive', label: 'naive server (Fastify + Prisma)', tag: 'naive server', loadgen, topologyFile: naiveTopologyFile, paced: true,
+        target: { url: naive.url, mode: 'naive', pids: () => [naive.worker.pid] }
+      },
+      {
+        name: 'socketio', label: 'Socket.IO + Redis adapter', tag: 'Socket.IO', loadgen: socketioLoadgen, topologyFile, paced: true,
         target: { url: socketio.url, mode: 'socketio', pids: () => [socketio.worker.pid] }, dbPids: () => [...ctx.postgresPids(), r.pid]
       },
-      { name: 'bare', label: 'bare ws (frame encoded per socket)', loadgen, topologyFile, paced: true, target: { url: bare.url, mode: 'bare', pids: () => [bare.worker.pid] } },
-      { name: 'bareEncodeOnce', label: 'bare ws (frame encoded once)', loadgen, topologyFile, paced: false, target: { url: bareOnce.url, mode: 'bare', pids: () => [bareOnce.worker.pid] } }
+      {
+        name: 'bare', label: 'bare ws (frame encoded per socket)', tag: 'bare ws', loadgen, topologyFile, paced: true,
+        target: { url: bare.url, mode: 'bare', pids: () => [bare.worker.pid] }
+      },
+      {
+        name: 'bareEncodeOnce', label: 'bare ws (frame encoded once)', tag: 'bare ws encoded once', loadgen, topologyFile, paced: false,
+        target: { url: bareOnce.url, mode: 'bare', pids: () => [bareOnce.worker.pid] }
+      }
     ]
     for (const c of contenders) windows.set(c.name, { connectMs: [], saturation: [], paced: [] })
     for (let round = 0; round < o.reps; round++) {
@@ -156,6 +183,8 @@ export async function runFanout (ctx: BenchContext, o: BenchOptions, log: (line:
         log(`fan-out: repetition ${round + 1}/${o.reps}, ${c.label}, ${o.receivers} receivers`)
         const w = await driveWindows(ctx, { ...o, reps: 1 }, c.loadgen, c.target, c.topologyFile, {
           paced: c.paced,
+          firstRep: round + 1,
+          ...(c.tag === undefined ? {} : { label: c.tag }),
           ...(c.dbPids === undefined ? {} : { dbPids: c.dbPids }),
           ...(c.midWindow === undefined ? {} : { midWindow: () => c.midWindow!(round) })
         })

@@ -4,12 +4,13 @@
 // single-row INSERTs through `pg` at the same concurrency. Repetitions
 // alternate between the three, so that noise from the machine hits all alike.
 import type { BenchContext } from '../harness/context.js'
+import type { WindowWatch } from '../harness/machine.js'
 import { measuredWindow } from '../harness/phase.js'
 import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startPeer, startSwitchboard, type ServerUnderTest } from '../harness/server.js'
-import { figure, medianLatency, ratio, type Figure, type Latency } from '../harness/stats.js'
+import { figure, medianLatency, ratio, type Figure, type LatencyFigure } from '../harness/stats.js'
 import type { LoopMark } from '../loadgen/loops.js'
 import type { BenchOptions } from '../options.js'
 
@@ -30,7 +31,7 @@ export interface PostingLevel {
 
 interface Side {
   perSec: Figure
-  latencyMs: Latency & { reps: Latency[] }
+  latencyMs: LatencyFigure
   failed: number
   /** CPU in cores: the server (0 for the raw baseline, which has none), PostgreSQL, the load generator. */
   serverCores: Figure
@@ -42,11 +43,17 @@ export interface PostingResult { levels: PostingLevel[], lastError?: string }
 
 type Measured = LoopMark & { serverCores: number, dbCores: number, loadgenCores: number }
 
-/** One measured window; CPU in cores of the server (none for the raw baseline), PostgreSQL and the load generator. */
-async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number, serverPids: number[], dbPids: () => number[], target?: string): Promise<Measured> {
+/**
+ * One measured window; CPU in cores of the server (none for the raw baseline), PostgreSQL and the load generator.
+ * `watch` opens the machine's record of the window (harness/machine.ts); `target` picks the posting load
+ * generator's server (Switchboard or the naive one).
+ */
+async function window (w: Worker, concurrency: number, warmupMs: number, windowMs: number, serverPids: number[], dbPids: () => number[],
+  watch: () => Promise<WindowWatch>, target?: string): Promise<Measured> {
   await w.call('start', { concurrency, target })
   try {
     await sleep(warmupMs)
+    const watching = await watch()
     await w.call('mark')
     const t0 = performance.now()
     const db0 = cpuSnapshot(dbPids())
@@ -54,6 +61,7 @@ async function window (w: Worker, concurrency: number, warmupMs: number, windowM
     await measuredWindow(w, t0, windowMs)
     const m = await w.call<LoopMark>('mark')
     const s = (performance.now() - t0) / 1000
+    await watching.end()
     return { ...m, serverCores: (cpuSeconds(serverPids) - cpu0[0]!) / s, dbCores: cpuSince(db0, dbPids()) / s, loadgenCores: (cpuSeconds([w.pid]) - cpu0[1]!) / s }
   } finally {
     await w.call('stop')
@@ -100,9 +108,14 @@ export async function runPosting (ctx: BenchContext, o: BenchOptions, log: (line
     for (let rep = 0; rep < o.reps; rep++) {
       for (const c of levels) {
         log(`posting: repetition ${rep + 1}/${o.reps}, ${c} concurrent`)
-        const a = await window(loadgen, c, warmup, o.postingWindowMs, server.pids(), ctx.postgresPids, 'ours')
-        const n = await window(loadgen, c, warmup, o.postingWindowMs, naivePids, ctx.postgresPids, 'naive')
-        const b = await window(raw, c, warmup, o.postingWindowMs, [], ctx.postgresPids)
+        const metricsUrl = server.url
+        const a = await window(loadgen, c, warmup, o.postingWindowMs, server.pids(), ctx.postgresPids,
+          () => ctx.machine.open({ phase: `${c} concurrent`, rep: rep + 1, metricsUrl }), 'ours')
+        // The naive server has no /metrics (and no batches): its windows get the load average and wait events only.
+        const n = await window(loadgen, c, warmup, o.postingWindowMs, naivePids, ctx.postgresPids,
+          () => ctx.machine.open({ phase: `${c} concurrent, naive server`, rep: rep + 1 }), 'naive')
+        const b = await window(raw, c, warmup, o.postingWindowMs, [], ctx.postgresPids,
+          () => ctx.machine.open({ phase: `${c} concurrent, raw INSERT`, rep: rep + 1 }))
         lastError = a.error ?? n.error ?? b.error ?? lastError
         ours.get(c)!.push(a)
         naiveMarks.get(c)!.push(n)
