@@ -1,5 +1,5 @@
-// The cost of opening a socket (not part of `npm run bench`): two builds of
-// the server and the bare `ws` server, in turn and in a rotating order, each
+// The cost of opening a socket (not part of `npm run bench`): builds of the
+// server and the bare `ws` server, in turn and in a rotating order, each
 // freshly started, open the same sockets with the bench's load generator.
 // Users come in groups (one conversation each), so that every socket that
 // opens announces its user to online contacts, as in a reconnect. Reported
@@ -8,7 +8,8 @@
 // batches count), and the rate. CPU time, not wall time: on a loaded machine
 // the rate moves with the neighbours, the CPU per connection much less.
 //
-//   npx tsx test/bench/upgrade-cost.ts --old /tmp/old/dist/server.js [--sockets 1000] [--rounds 3] [--group 20]
+//   npx tsx test/bench/upgrade-cost.ts --build old=/tmp/old/dist/server.js --build new [--sockets 1000] [--rounds 3] [--group 20]
+// (a --build without a path runs this checkout's dist/server.js)
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -21,8 +22,7 @@ import { teardown } from './harness/teardown.js'
 
 const { values: args } = parseArgs({
   options: {
-    old: { type: 'string' },
-    new: { type: 'string' },
+    build: { type: 'string', multiple: true, default: ['new'] },
     sockets: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
     group: { type: 'string', default: '20' }
@@ -47,7 +47,8 @@ async function main (): Promise<void> {
   const seeder = new Seeder(databaseUrl, ctx.jwtSecret)
   const total = WARM_UP + sockets
   const users = await seeder.users(total, 'c')
-  for (let i = 0; i + 1 < total; i += group) {
+  // --group 1: no conversations, no contacts, as the bench's connections scenario.
+  for (let i = 0; group > 1 && i + 1 < total; i += group) {
     await seeder.group(users, Array.from({ length: Math.min(group, total - i) }, (_, k) => i + k))
   }
   await seeder.close()
@@ -55,7 +56,8 @@ async function main (): Promise<void> {
   await writeFile(tokensFile, JSON.stringify(users.map((u) => u.token)))
 
   const builds: Array<{ name: string, start: () => Promise<Started> }> = []
-  for (const [name, entry] of [['old', args.old], ['new', args.new]] as const) {
+  for (const spec of args.build) {
+    const [name, entry] = spec.split('=') as [string, string | undefined]
     builds.push({
       name,
       start: async () => {
