@@ -18,6 +18,7 @@ import notificationsPlugin from './plugins/app/notifications.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
+import mePlugin from './plugins/app/me.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
@@ -32,6 +33,8 @@ import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
 import metricsRoutes from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
+import meRoutes from './routes/me.js'
+import passwordResetRoutes from './routes/password-reset.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -113,6 +116,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(realtimePlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
+  await fastify.register(mePlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(docsRoutes)
@@ -124,6 +128,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(wsRoutes)
     await v1.register(conversationRoutes)
     await v1.register(messageRoutes)
+    await v1.register(meRoutes)
+    await v1.register(passwordResetRoutes, { prefix: '/auth' })
   }, { prefix: '/v1' })
 }
 

@@ -23,6 +23,13 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/auth/login': () => ({ username: 'x', password: 'y' }),
   'POST /v1/auth/refresh': () => ({ refreshToken: 'x' }),
   'POST /v1/auth/logout': () => ({ refreshToken: 'x' }),
+  'POST /v1/auth/password-reset': () => ({ username: 'x' }),
+  'POST /v1/auth/password-reset/confirm': () => ({ token: 'x', newPassword: 'password123' }),
+  'POST /v1/me/password': () => ({ currentPassword: 'x', newPassword: 'password123' }),
+  'PATCH /v1/me': () => ({ displayName: 'matrix' }),
+  'DELETE /v1/me': () => ({ password: 'x' }),
+  'POST /v1/me/email': () => ({ email: 'matrix@example.test' }),
+  'POST /v1/me/email/verify': () => ({ code: '123456' }),
   'POST /v1/conversations': () => ({ type: 'group', title: 'matrix', memberIds: [] }),
   'PATCH /v1/conversations/{id}': () => ({ title: 'renamed' }),
   'POST /v1/conversations/{id}/members': () => ({ userIds: [outsider.user.id] }),
@@ -34,9 +41,10 @@ const bodies: Record<string, () => unknown> = {
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
   'GET /v1/conversations/{id}/members', 'DELETE /v1/conversations/{id}/members/{userId}', 'GET /v1/conversations/{id}/messages',
-  'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events'
+  'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events',
+  'GET /v1/me/sessions', 'DELETE /v1/me/sessions/{id}', 'POST /v1/me/sessions/end-others', 'GET /v1/me/export'
 ])
-const query: Record<string, string> = { 'GET /v1/users': '?query=ab' }
+const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
 const adminOnly = new Set([
   'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
@@ -86,7 +94,7 @@ describe('the route table', () => {
   it('has a test entry for every documented route', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20)
     for (const r of routes) expect(bodies[key(r)] !== undefined || noBody.has(key(r)), `no matrix entry for ${key(r)}`).toBe(true)
-    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
+    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
   })
 })
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, uniqueName, type Account, type Client, type Response } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { startSmtp, type TestSmtp } from './helpers/smtp.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -78,8 +79,11 @@ const FORMAT_SPELLINGS: Record<string, { valid: () => string, spellings: (v: str
   }
 }
 
+let smtp: TestSmtp
 beforeAll(async () => {
-  server = await startServer()
+  // Mail routes answer 503 MAIL_NOT_CONFIGURED without a mail server; this one takes the mail.
+  smtp = await startSmtp()
+  server = await startServer({ config: { smtpUrl: smtp.url, mailFrom: 'fuzz@switchboard.test' } })
   api = client(server.url)
   ;[owner, other] = await Promise.all([register(api), register(api)])
   group = await createGroup(api, owner, [other], 'fuzz')
@@ -88,7 +92,10 @@ beforeAll(async () => {
   routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })))
   slots = slotsOf(doc as unknown as { paths: Record<string, Record<string, Operation>> })
 })
-afterAll(() => server.close())
+afterAll(async () => {
+  await server.close()
+  await smtp.close()
+})
 
 function checkShape (res: Response) {
   expect(res.status, JSON.stringify(res.body)).toBeLessThan(500)

@@ -3,7 +3,8 @@ import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
 import type {
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
+  AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -38,6 +39,31 @@ export function createApi (t: Transport) {
       } finally {
         t.setSession(null)
       }
+    },
+    /** Mails a reset token to the account's verified email, if there is such an account (the answer is the same either way). */
+    requestPasswordReset: (body: PasswordResetRequest) => t.request<{ accepted: true }>('POST', '/v1/auth/password-reset', { body, auth: false }),
+    /** Sets a new password with the mailed token; every session of the account ends. */
+    confirmPasswordReset: (body: PasswordResetConfirm) => t.request<void>('POST', '/v1/auth/password-reset/confirm', { body, auth: false })
+  }
+
+  /** The caller's own account (README "Accounts and safety"). */
+  const account = {
+    /** Every other session ends (its sockets close with 4001); this one stays. */
+    changePassword: (body: ChangePasswordBody) => t.request<void>('POST', '/v1/me/password', { body }),
+    sessions: () => t.request<SessionList>('GET', '/v1/me/sessions'),
+    endSession: (id: string) => t.request<void>('DELETE', `/v1/me/sessions/${enc(id)}`),
+    /** Log out everywhere else. */
+    endOtherSessions: () => t.request<{ ended: number }>('POST', '/v1/me/sessions/end-others'),
+    updateProfile: (body: { displayName: string }) => t.request<User>('PATCH', '/v1/me', { body }),
+    /** Mails a 6-digit code to the address; verifyEmail(code) makes it the account's email. */
+    requestEmail: (email: string) => t.request<{ accepted: true }>('POST', '/v1/me/email', { body: { email } }),
+    verifyEmail: (code: string) => t.request<{ email: string }>('POST', '/v1/me/email/verify', { body: { code } }),
+    /** Everything stored about the caller. */
+    export: () => t.request<AccountExport>('GET', '/v1/me/export'),
+    /** Deletes the account for good and forgets the session here. */
+    async deleteAccount (password: string): Promise<void> {
+      await t.request<void>('DELETE', '/v1/me', { body: { password } })
+      t.setSession(null)
     }
   }
 
@@ -121,7 +147,7 @@ export function createApi (t: Transport) {
       t.request<EventPage>('GET', `${conv(conversationId)}/events`, { query })
   }
 
-  return { auth, users, conversations, messages }
+  return { auth, users, account, conversations, messages }
 }
 
 export type Api = ReturnType<typeof createApi>

@@ -29,6 +29,8 @@ export interface ClientEvents {
 export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly auth: Api['auth']
   readonly users: Api['users']
+  /** The caller's own account: password, sessions, profile, email, export, deletion. */
+  readonly account: Api['account']
   readonly conversations: Api['conversations']
   readonly messages: Api['messages']
   private readonly transport: Transport
@@ -55,6 +57,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const api = createApi(this.transport)
     this.auth = api.auth
     this.users = api.users
+    this.account = api.account
     this.conversations = api.conversations
     this.messages = api.messages
   }
@@ -66,7 +69,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The push channel (created on first use; call connect() on it). */
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
-      auth: this.auth, users: this.users, conversations: this.conversations, messages: this.messages
+      auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages
     }, this.options)
     return this.realtimeConnection
   }

@@ -4,6 +4,10 @@ import type { Static, TSchema } from 'typebox'
 import type { AuthResult as AuthResultSchema, LoginBody as LoginBodySchema, RegisterBody as RegisterBodySchema } from '../schemas/auth.js'
 import type { ErrorBody as ErrorBodySchema } from '../schemas/common.js'
 import type {
+  ChangePasswordBody as ChangePasswordBodySchema, ResetConfirmBody as ResetConfirmBodySchema, ResetRequestBody as ResetRequestBodySchema,
+  SessionInfo as SessionInfoSchema, SessionList as SessionListSchema
+} from '../schemas/me.js'
+import type {
   Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
   MemberPage as MemberPageSchema, conversationBodies
@@ -15,7 +19,7 @@ import type {
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
-  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema
+  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
 import type {
   PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
@@ -29,6 +33,7 @@ type Refs = {
   Member: typeof MemberSchema
   Conversation: typeof ConversationSchema
   Event: typeof EventSchema
+  SessionInfo: typeof SessionInfoSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -51,6 +56,19 @@ export type AuthResult = S<typeof AuthResultSchema>
 export type RegisterBody = S<typeof RegisterBodySchema>
 export type LoginBody = S<typeof LoginBodySchema>
 export type ErrorBody = S<typeof ErrorBodySchema>
+export type SessionInfo = S<typeof SessionInfoSchema>
+export type SessionList = S<typeof SessionListSchema>
+export type ChangePasswordBody = S<typeof ChangePasswordBodySchema>
+export type PasswordResetRequest = S<typeof ResetRequestBodySchema>
+export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
+/** GET /v1/me/export: everything stored about the caller. */
+export interface AccountExport {
+  exportedAt: string
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null }
+  sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
+  memberships: Array<{ conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number }>
+  messages: Array<Omit<Message, 'senderId'>>
+}
 type MessageBodies = ReturnType<typeof messageBodies>
 export type PostMessageBody = S<MessageBodies['PostMessageBody']>
 export type EditMessageBody = S<MessageBodies['EditMessageBody']>
@@ -67,6 +85,7 @@ export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>
 export type ReadFrame = S<typeof ReadFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
+export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 
 /** The Event object with its data typed by event type. */
 type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>

@@ -6,7 +6,7 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Message } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, PingClientFrame, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, PingClientFrame, PongFrame, PresenceFrame, ReadFrame, UserUpdatedFrame,
   ReadyFrame, TypingClientFrame, TypingServerFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -41,7 +41,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
   for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -66,6 +66,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('presence', 'PresenceFrame', 'A user who shares a conversation went online or offline', server)
   frame('typing', 'TypingServerFrame', 'Another member is typing', server)
   frame('read', 'ReadFrame', 'A member\'s read position moved (also to the reader\'s other devices)', server)
+  frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

@@ -259,10 +259,10 @@ export function createConversationsRepository (db: Db) {
       })
     },
 
-    /** Which of these user ids exist. */
+    /** Which of these user ids exist (deleted accounts do not). */
     async existingUsers (userIds: string[]): Promise<Set<string>> {
       if (userIds.length === 0) return new Set()
-      const found = await db.user.findMany({ where: { id: { in: userIds } }, select: { id: true } })
+      const found = await db.user.findMany({ where: { id: { in: userIds }, deletedAt: null }, select: { id: true } })
       return new Set(found.map((u) => u.id))
     }
   }

@@ -54,6 +54,11 @@ export const ReadFrame = Type.Object({
   data: Type.Object({ userId: Uuid, seq: Type.Integer() })
 }, { $id: 'ReadFrame' })
 
+export const UserUpdatedFrame = Type.Object({
+  type: Type.Literal('user.updated'),
+  data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp })
+}, { $id: 'UserUpdatedFrame', description: 'A user who shares a conversation with the receiver changed their profile (PATCH /v1/me)' })
+
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 
 export const ErrorFrame = Type.Object({
@@ -65,7 +70,7 @@ export const ErrorFrame = Type.Object({
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
 
 /**

@@ -1,0 +1,52 @@
+// The caller's own account: password, sessions, profile, email, password
+// reset, deletion and export. Sessions it ends go through the same signal as
+// logout, so their sockets close with 4001 on every process.
+import fp from 'fastify-plugin'
+import { createAccountDeletionService, type AccountDeletionService } from '../../domain/account-deletion.js'
+import { createAccountRecoveryService, type AccountRecoveryService } from '../../domain/account-recovery.js'
+import { createAccountSelfService, type AccountSelfService } from '../../domain/account-self.js'
+import { createMailer } from '../../mail/mailer.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    me: { self: AccountSelfService, recovery: AccountRecoveryService, deletion: AccountDeletionService }
+  }
+}
+
+export default fp(async (app) => {
+  const { config } = app
+  const onSessionsRevoked = (sessionIds: string[], userId: string) => {
+    for (const sessionId of sessionIds) app.sessionEvents.emit('revoked', { sessionId, userId })
+  }
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom })
+  if ((config.smtpUrl === undefined) !== (config.mailFrom === undefined)) {
+    app.log.warn('SMTP_URL and MAIL_FROM must both be set for account mail; sending none (MAIL_NOT_CONFIGURED)')
+  }
+  const recovery = createAccountRecoveryService({
+    prisma: app.db.prisma,
+    mailer,
+    resetTtlMinutes: config.passwordResetTtlMinutes,
+    codeTtlMinutes: config.emailCodeTtlMinutes,
+    onSessionsRevoked,
+    onError: (err, what) => app.log.warn({ err }, what)
+  })
+  app.decorate('me', {
+    self: createAccountSelfService({
+      prisma: app.db.prisma,
+      onSessionsRevoked,
+      announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile })
+    }),
+    recovery,
+    deletion: createAccountDeletionService({
+      prisma: app.db.prisma,
+      pool: app.db.pool,
+      publisher: app.realtime,
+      messages: config.deletedAccountMessages,
+      onSessionsRevoked
+    })
+  })
+  app.addHook('onClose', async () => {
+    await recovery.idle()
+    mailer?.close()
+  })
+}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime'] })
