@@ -56,7 +56,7 @@ export function createRealtimeRepository (pool: pg.Pool) {
         `WITH seen AS (
            UPDATE users u SET last_seen_at = v.at
              FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, at)
-            WHERE u.id = v.id
+            WHERE u.id = v.id AND u.deleted_at IS NULL
          )
          SELECT u.id, u.last_seen_at,
                 array_to_string(ARRAY(SELECT DISTINCT other.user_id
