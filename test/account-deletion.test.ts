@@ -147,4 +147,24 @@ describe('DELETE /v1/me', () => {
     const [deletes] = await server.sql("SELECT count(*)::int AS n FROM events WHERE conversation_id = $1 AND type = 'message.deleted'", [direct.id])
     expect(deletes.n).toBe(1200)
   })
+  it('a deletion interrupted after the account was erased is finished when the server starts again', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const direct = await createDirect(api, a, b)
+    await post(api, a, direct.id, 'interrupted words')
+    // As if the process died right after the first step.
+    await server.sql("UPDATE users SET deleted_at = now(), display_name = 'Deleted user', password_hash = '' WHERE id = $1", [a.user.id])
+    const again = await startServer({ databaseUrl: server.databaseUrl })
+    try {
+      const deadline = Date.now() + 10_000
+      let events = await replay(api, b, direct.id)
+      while (!events.some((e) => e.type === 'member.removed') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        events = await replay(api, b, direct.id)
+      }
+      expect(events.filter((e) => e.type === 'member.removed').map((e) => e.data.userId)).toEqual([a.user.id])
+      expect(JSON.stringify(events)).not.toContain('interrupted words')
+    } finally {
+      await again.close()
+    }
+  })
 })

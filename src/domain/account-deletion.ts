@@ -8,8 +8,8 @@
 //    tombstone) unless DELETED_ACCOUNT_MESSAGES=keep, and it leaves
 //    (member.removed; an owner hands ownership on first, as on leaving).
 // The row itself stays: messages keep their senderId, and that id now shows a
-// deleted user. A crash between steps leaves a row marked deleted; running the
-// deletion again (the sweep below is idempotent) finishes it.
+// deleted user. A crash between steps leaves a row marked deleted with work
+// left; finishPending (run at start-up) completes it: every step is idempotent.
 import type pg from 'pg'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { ChatEvent, RealtimePublisher } from './events.js'
@@ -132,14 +132,29 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
     return result.more
   }
 
+  async function leaveAll (userId: string): Promise<void> {
+    for (const conversationId of await pendingConversations(userId)) {
+      while (await step(userId, conversationId));
+    }
+  }
+
   return {
     /** Deletes the account (its password was checked by the caller). */
     async deleteAccount (userId: string): Promise<void> {
       const sessions = await eraseIdentity(userId)
       if (sessions.length > 0) deps.onSessionsRevoked(sessions, userId)
-      for (const conversationId of await pendingConversations(userId)) {
-        while (await step(userId, conversationId));
-      }
+      await leaveAll(userId)
+    },
+
+    /** Finishes deletions that were interrupted (a crash between the steps); returns how many. */
+    async finishPending (): Promise<number> {
+      const { rows } = await deps.pool.query<{ id: string }>(
+        `SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
+           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
+           OR ($1 AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`,
+        [deps.messages === 'erase'])
+      for (const { id } of rows) await leaveAll(id)
+      return rows.length
     }
   }
 }

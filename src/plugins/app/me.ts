@@ -45,7 +45,15 @@ export default fp(async (app) => {
       onSessionsRevoked
     })
   })
-  app.addHook('onClose', async () => {
+  // Deletions a crash interrupted are finished in the background once the app is up.
+  let sweep: Promise<void> = Promise.resolve()
+  app.addHook('onReady', async () => {
+    sweep = app.me.deletion.finishPending()
+      .then((n) => { if (n > 0) app.log.info({ accounts: n }, 'finished interrupted account deletions') })
+      .catch((err: unknown) => app.log.warn({ err }, 'could not finish interrupted account deletions'))
+  })
+  app.addHook('preClose', async () => {
+    await sweep
     await recovery.idle()
     mailer?.close()
   })
