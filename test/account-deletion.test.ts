@@ -1,23 +1,22 @@
 // Deleting an account (App Store 5.1.1(v)) over real HTTP and WebSocket: the
 // sessions end, the user leaves every conversation (ownership passes on), and
 // nothing of theirs is readable afterwards through any route, push or replay.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 /** Everything a remaining member can read of the conversation, through every read route. */

@@ -2,19 +2,18 @@
 // memory however many messages there are.
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { client, expectError, register, type Client } from './helpers/http.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 describe('GET /v1/me/export', () => {
   it('has the profile, sessions, memberships and own messages, and nothing of others', async () => {

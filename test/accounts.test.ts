@@ -1,23 +1,22 @@
 // The caller's own account over real HTTP and WebSocket: changing the
 // password, listing and ending sessions, the profile push, and privacy
 // (presence only for users who share a conversation, search without it).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { createDirect, createGroup } from './helpers/chat.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 async function login (a: Account, userAgent: string): Promise<Account> {

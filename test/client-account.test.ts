@@ -1,18 +1,17 @@
 // The SDK's account methods against the real server (README "Accounts and
 // safety"): sessions, profile, password, export, deletion.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ApiError, createClient } from '../src/client/index.js'
 import { client, register, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(async () => { await server.close() })
 
 describe('SDK account', () => {
   it('lists and ends sessions, changes profile and password, exports and deletes the account', async () => {

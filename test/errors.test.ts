@@ -1,23 +1,23 @@
 // Every failure, including framework-level ones, answers API.md's error body
 // with a stable code, never a stack trace, and the server keeps serving.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Client, type Response } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connect } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer({
-    extend: (app) => {
-      app.get('/test/boom', async () => { throw new Error('secret internal detail at /srv/app.ts:42') })
-    }
-  })
+test.override('serverOptions', {
+  extend: (app) => {
+    app.get('/test/boom', async () => { throw new Error('secret internal detail at /srv/app.ts:42') })
+  }
+})
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 describe('error responses', () => {
   it('unknown route: 404 NOT_FOUND', async () => {

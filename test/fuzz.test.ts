@@ -7,11 +7,11 @@
 // and list cursors that decode to times PostgreSQL cannot hold. What is
 // accepted must come back exactly as sent.
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, uniqueName, type Account, type Client, type Response } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
-import { startSmtp, type TestSmtp } from './helpers/smtp.js'
+import type { TestServer } from './helpers/server.js'
+import { test } from './helpers/smtp.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -79,11 +79,11 @@ const FORMAT_SPELLINGS: Record<string, { valid: () => string, spellings: (v: str
   }
 }
 
-let smtp: TestSmtp
-beforeAll(async () => {
-  // Mail routes answer 503 MAIL_NOT_CONFIGURED without a mail server; this one takes the mail.
-  smtp = await startSmtp()
-  server = await startServer({ config: { smtpUrl: smtp.url, mailFrom: 'fuzz@switchboard.test' } })
+// Mail routes answer 503 MAIL_NOT_CONFIGURED without a mail server; this one takes the mail.
+test.override('serverOptions', { scope: 'file' }, ({ smtp }) => ({ config: { smtpUrl: smtp.url, mailFrom: 'fuzz@switchboard.test' } }))
+
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   ;[owner, other] = await Promise.all([register(api), register(api)])
   group = await createGroup(api, owner, [other], 'fuzz')
@@ -91,10 +91,6 @@ beforeAll(async () => {
   const doc = (await api.get('/docs/json')).body as { paths: Record<string, Record<string, unknown>> }
   routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })))
   slots = slotsOf(doc as unknown as { paths: Record<string, Record<string, Operation>> })
-})
-afterAll(async () => {
-  await server.close()
-  await smtp.close()
 })
 
 function checkShape (res: Response) {

@@ -1,10 +1,10 @@
 // Email verification and password reset by mail, through a real SMTP server:
 // codes and tokens arrive by mail, reset answers the same for every request,
 // tokens work once, and a reset ends every session (sockets close with 4001).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { client, expectError, register, type Account, type Client } from './helpers/http.js'
 import { startServer, type TestServer } from './helpers/server.js'
-import { startSmtp, type TestSmtp } from './helpers/smtp.js'
+import { test, type TestSmtp } from './helpers/smtp.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let smtp: TestSmtp
@@ -12,15 +12,16 @@ let server: TestServer
 let api: Client
 const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  smtp = await startSmtp()
-  server = await startServer({ config: { smtpUrl: smtp.url, mailFrom: 'Switchboard <no-reply@switchboard.test>', accountMailRateLimitMax: 1000 } })
+test.override('serverOptions', { scope: 'file' }, ({ smtp }) => ({
+  config: { smtpUrl: smtp.url, mailFrom: 'Switchboard <no-reply@switchboard.test>', accountMailRateLimitMax: 1000 }
+}))
+test.beforeAll(({ server: started, smtp: mail }) => {
+  server = started
+  smtp = mail
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
-  await smtp.close()
 })
 
 async function withEmail (a: Account, email: string): Promise<void> {

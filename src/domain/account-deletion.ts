@@ -10,88 +10,43 @@
 // The row itself stays: messages keep their senderId, and that id now shows a
 // deleted user. A crash between steps leaves a row marked deleted with work
 // left; finishPending (run at start-up) completes it: every step is idempotent.
-import type pg from 'pg'
-import type { PrismaClient } from '../generated/prisma/client.js'
 import type { ChatEvent, RealtimePublisher } from './events.js'
-import { createConversationsRepository } from '../repositories/conversations.js'
-import { createEventsRepository } from '../repositories/events.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
-import type { MessageRow } from '../repositories/messages.js'
-import { messageSelect } from '../repositories/messages.js'
 import { toMessage } from './views.js'
 
 export const DELETED_DISPLAY_NAME = 'Deleted user'
 /** Messages erased per transaction, so a long history does not hold a conversation's lock for long. */
 const ERASE_CHUNK = 500
 
-/** A username no one can register or search for (`~` is outside the username alphabet), unique by the id. */
-export const deletedUsername = (userId: string) => `~${userId.replace(/-/g, '').slice(1)}`
-
-export interface AccountDeletionDeps {
-  prisma: PrismaClient
-  pool: pg.Pool
+export interface AccountDeletionDeps extends Database {
   publisher: RealtimePublisher
   messages: 'erase' | 'keep'
   onSessionsRevoked (sessionIds: string[], userId: string): void
 }
 
 export function createAccountDeletionService (deps: AccountDeletionDeps) {
-  const { prisma, publisher } = deps
+  const { publisher } = deps
+  const repos = createRepositories(deps)
+  const erase = deps.messages === 'erase'
 
-  async function eraseIdentity (userId: string): Promise<string[]> {
-    return prisma.$transaction(async (tx) => {
-      await tx.user.update({
-        where: { id: userId },
-        data: {
-          username: deletedUsername(userId),
-          displayName: DELETED_DISPLAY_NAME,
-          passwordHash: '',
-          email: null,
-          emailVerifiedAt: null,
-          pendingEmail: null,
-          emailCodeHash: null,
-          emailCodeExpiresAt: null,
-          lastSeenAt: null,
-          deletedAt: new Date()
-        },
-        select: { id: true }
-      })
-      const sessions = await tx.session.findMany({ where: { userId }, select: { id: true } })
-      // Refresh tokens go with their sessions (cascade).
-      await tx.session.deleteMany({ where: { userId } })
-      await tx.passwordReset.deleteMany({ where: { userId } })
-      return sessions.map((s) => s.id)
-    })
-  }
-
-  /** Conversations where the user still has something to undo: a membership, or (erase) a live message. */
-  async function pendingConversations (userId: string): Promise<string[]> {
-    const { rows } = await deps.pool.query<{ id: string }>(
-      `SELECT conversation_id AS id FROM memberships WHERE user_id = $1 AND left_at IS NULL
-       UNION
-       SELECT DISTINCT conversation_id FROM messages WHERE sender_id = $1 AND deleted_at IS NULL AND $2`,
-      [userId, deps.messages === 'erase'])
-    return rows.map((r) => r.id)
+  function eraseIdentity (userId: string): Promise<string[]> {
+    return repos.transaction((tx) => tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date()))
   }
 
   /** One step in one conversation, under its lock; false once nothing is left to do there. */
   async function step (userId: string, conversationId: string): Promise<boolean> {
-    const result = await inTransaction(prisma, async (tx: Tx) => {
-      const conversation = await createEventsRepository(tx).lock(conversationId)
+    const result = await inTransaction(repos, async (tx: Tx) => {
+      const conversation = await tx.conversations.lock(conversationId)
       if (conversation === null) return null
-      const repo = createConversationsRepository(tx)
+      const repo = tx.conversations
       const members = await repo.members(conversationId)
       const me = members.find((m) => m.userId === userId)
       const recipients = members.map((m) => m.userId)
       const events: ChatEvent[] = []
       let more = false
-      if (deps.messages === 'erase') {
-        const rows: MessageRow[] = await tx.message.findMany({
-          where: { conversationId, senderId: userId, deletedAt: null },
-          orderBy: { seq: 'asc' },
-          take: ERASE_CHUNK + 1,
-          select: messageSelect
-        })
+      if (erase) {
+        const rows = await tx.messages.liveBySender(conversationId, userId, ERASE_CHUNK + 1)
         more = rows.length > ERASE_CHUNK
         const chunk = rows.slice(0, ERASE_CHUNK)
         if (chunk.length > 0) {
@@ -100,14 +55,9 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
             data: null,
             dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at })
           })))
-          const ids = chunk.map((m) => m.id)
-          await tx.$executeRaw`UPDATE messages SET body = '', deleted_at = ${written.at} WHERE id = ANY(${ids}::uuid[])`
+          await tx.messages.erase(chunk.map((m) => m.id), written.at)
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
-          await tx.$executeRaw`
-            UPDATE events e SET data = t.data
-              FROM unnest(${ids}::text[], ${written.events.map((e) => JSON.stringify(e.data))}::jsonb[]) AS t(id, data)
-             WHERE e.conversation_id = ${conversationId}::uuid AND e.seq >= ${chunk[0]!.seq}::int
-               AND e.type IN ('message.created', 'message.updated') AND e.data->>'id' = t.id`
+          await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))
           events.push(...written.events)
         }
       }
@@ -133,7 +83,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
   }
 
   async function leaveAll (userId: string): Promise<void> {
-    for (const conversationId of await pendingConversations(userId)) {
+    for (const conversationId of await repos.accounts.pendingConversations(userId, erase)) {
       while (await step(userId, conversationId));
     }
   }
@@ -148,13 +98,9 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
 
     /** Finishes deletions that were interrupted (a crash between the steps); returns how many. */
     async finishPending (): Promise<number> {
-      const { rows } = await deps.pool.query<{ id: string }>(
-        `SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
-           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
-           OR ($1 AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`,
-        [deps.messages === 'erase'])
-      for (const { id } of rows) await leaveAll(id)
-      return rows.length
+      const pending = await repos.accounts.pendingDeletions(erase)
+      for (const id of pending) await leaveAll(id)
+      return pending.length
     }
   }
 }

@@ -4,9 +4,7 @@
 // not the account exists: the answer and its timing say nothing about which
 // accounts exist. Requests are worked off one at a time, in order.
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
-import type { PrismaClient } from '../generated/prisma/client.js'
-import type { Mailer } from '../mail/mailer.js'
-import { createAccountsRepository } from '../repositories/accounts.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, unauthorized } from './errors.js'
 import { hashPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
@@ -14,8 +12,15 @@ import { isUniqueViolation } from './prisma-errors.js'
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const MAX_CODE_ATTEMPTS = 5
 
-export interface AccountRecoveryDeps {
-  prisma: PrismaClient
+/** A mail to send; the port that mail/mailer.ts implements. */
+export interface Mail { to: string, subject: string, text: string }
+
+export interface Mailer {
+  send (mail: Mail): Promise<void>
+  close (): void
+}
+
+export interface AccountRecoveryDeps extends Database {
   mailer: Mailer | undefined
   resetTtlMinutes: number
   codeTtlMinutes: number
@@ -26,7 +31,8 @@ export interface AccountRecoveryDeps {
 const mailNotConfigured = () => new AppError(503, 'MAIL_NOT_CONFIGURED', 'This server sends no mail (SMTP_URL and MAIL_FROM are not set)')
 
 export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
-  const repo = createAccountsRepository(deps.prisma)
+  const repos = createRepositories(deps)
+  const repo = repos.accounts
   let queue: Promise<void> = Promise.resolve()
 
   function mailer (): Mailer {
@@ -62,8 +68,7 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
     async confirmReset (token: string, newPassword: string): Promise<void> {
       const passwordHash = await hashPassword(newPassword)
       const now = new Date()
-      const result = await deps.prisma.$transaction(async (tx) => {
-        const r = createAccountsRepository(tx)
+      const result = await repos.transaction(async ({ accounts: r }) => {
         const userId = await r.useReset(sha256(token), now)
         if (userId === null) return null
         await r.setPassword(userId, passwordHash)

@@ -1,15 +1,13 @@
 // What a signed-in user does to their own account: change the password, list
 // and end sessions, change the profile. Ending a session goes through the
 // same signal as logout (sockets close with 4001 on every process).
-import type { PrismaClient } from '../generated/prisma/client.js'
-import { createAccountsRepository } from '../repositories/accounts.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, notFound, unauthorized } from './errors.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 
 export interface UserProfile { id: string, username: string, displayName: string, createdAt: string }
 
-export interface AccountSelfDeps {
-  prisma: PrismaClient
+export interface AccountSelfDeps extends Database {
   /** Called after commit for every session that ended. */
   onSessionsRevoked (sessionIds: string[], userId: string): void
   /** Tells these users (contacts) that a profile changed, after commit. */
@@ -19,7 +17,8 @@ export interface AccountSelfDeps {
 export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
 
 export function createAccountSelfService (deps: AccountSelfDeps) {
-  const repo = createAccountsRepository(deps.prisma)
+  const repos = createRepositories(deps)
+  const repo = repos.accounts
 
   /** The live account, its password checked (401 INVALID_CREDENTIALS when wrong). */
   async function checkPassword (userId: string, password: string) {
@@ -43,8 +42,7 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
       await checkPassword(userId, currentPassword)
       const passwordHash = await hashPassword(newPassword)
       const now = new Date()
-      const ended = await deps.prisma.$transaction(async (tx) => {
-        const r = createAccountsRepository(tx)
+      const ended = await repos.transaction(async ({ accounts: r }) => {
         await r.setPassword(userId, passwordHash)
         await r.voidResets(userId, now)
         return r.revokeSessions(userId, { except: sessionId }, now)

@@ -1,8 +1,9 @@
 // Users as others see them: the caller's own profile, a public profile and
-// prefix search. Presence and last seen are shown only to users who share a
-// conversation with the user (as the presence push is); search shows none.
-import type { PrismaClient } from '../generated/prisma/client.js'
+// prefix search. Presence (from the realtime layer's port) and last seen are
+// shown only to users who share a conversation with the user (as the presence
+// push is); search shows none.
 import { createAccountsRepository } from '../repositories/accounts.js'
+import type { Database } from '../repositories/index.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { notFound } from './errors.js'
 
@@ -20,9 +21,9 @@ const withPresence = (online: Set<string>) => (u: UserRow) => ({
   lastSeenAt: u.lastSeenAt?.toISOString() ?? null
 })
 
-export function createUserService (deps: { prisma: PrismaClient, presence: PresencePort }) {
-  const users = createUsersRepository(deps.prisma)
-  const accounts = createAccountsRepository(deps.prisma)
+export function createUserService (deps: Database & { presence: PresencePort }) {
+  const users = createUsersRepository(deps)
+  const accounts = createAccountsRepository(deps)
   const hidden = (u: UserRow) => ({ ...withPresence(new Set())(u), lastSeenAt: null })
   return {
     async me (userId: string) {

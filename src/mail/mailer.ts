@@ -1,13 +1,7 @@
 // Account mail over SMTP (nodemailer). Without SMTP_URL there is no mailer,
 // and the routes that need one answer 503 MAIL_NOT_CONFIGURED.
 import nodemailer from 'nodemailer'
-
-export interface Mail { to: string, subject: string, text: string }
-
-export interface Mailer {
-  send (mail: Mail): Promise<void>
-  close (): void
-}
+import type { Mailer } from '../domain/account-recovery.js'
 
 export function createMailer (opts: { smtpUrl: string | undefined, from: string | undefined }): Mailer | undefined {
   if (opts.smtpUrl === undefined || opts.from === undefined) return undefined

@@ -1,13 +1,16 @@
-// Data access for what a user manages of their own account: credentials,
-// sessions, email, password-reset tokens, contacts. Plain functions over a
-// Prisma client or transaction; no HTTP here.
-import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
-
-type Db = PrismaClient | Prisma.TransactionClient
+// Accounts: what a user manages of their own (credentials, sessions, email,
+// password-reset tokens, contacts), their deletion's bookkeeping and the
+// reads of their export. Through Prisma; the export and the deletion's
+// look-ups, which scan a user's whole history, read on the pool (see db.ts).
+import type { Client, Database } from './db.js'
 
 export interface SessionRow { id: string, userAgent: string | null, createdAt: Date, lastUsedAt: Date }
 
-export function createAccountsRepository (db: Db) {
+/** A username no one can register or search for (`~` is outside the username alphabet), unique by the id. */
+export const deletedUsername = (userId: string) => `~${userId.replace(/-/g, '').slice(1)}`
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function accountStatements (db: Client) {
   return {
     /** A live (not deleted) account with its password hash. */
     findLive (userId: string) {
@@ -102,6 +105,100 @@ export function createAccountsRepository (db: Db) {
     /** Voids every unused reset token of the user (the password changed). */
     async voidResets (userId: string, now: Date): Promise<void> {
       await db.passwordReset.updateMany({ where: { userId, usedAt: null }, data: { usedAt: now } })
+        },
+
+    /**
+     * Strips the account of its personal data and marks it deleted (the row
+     * stays: messages keep their sender id); its sessions (with their refresh
+     * tokens) and reset tokens go. Returns the ids of the sessions that went.
+     */
+    async eraseIdentity (userId: string, displayName: string, now: Date): Promise<string[]> {
+      await db.user.update({
+        where: { id: userId },
+        data: {
+          username: deletedUsername(userId),
+          displayName,
+          passwordHash: '',
+          email: null,
+          emailVerifiedAt: null,
+          pendingEmail: null,
+          emailCodeHash: null,
+          emailCodeExpiresAt: null,
+          lastSeenAt: null,
+          deletedAt: now
+        },
+        select: { id: true }
+      })
+      const sessions = await db.session.findMany({ where: { userId }, select: { id: true } })
+      // Refresh tokens go with their sessions (cascade).
+      await db.session.deleteMany({ where: { userId } })
+      await db.passwordReset.deleteMany({ where: { userId } })
+      return sessions.map((s) => s.id)
     }
   }
 }
+
+export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null }
+export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
+export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
+export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null }
+
+export function createAccountsRepository ({ prisma, pool }: Database) {
+  return {
+    ...accountStatements(prisma),
+
+    /** Conversations where a deleted user still has something to undo: a membership, or (eraseMessages) a live message. */
+    async pendingConversations (userId: string, eraseMessages: boolean): Promise<string[]> {
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT conversation_id AS id FROM memberships WHERE user_id = $1 AND left_at IS NULL
+         UNION
+         SELECT DISTINCT conversation_id FROM messages WHERE sender_id = $1 AND deleted_at IS NULL AND $2`,
+        [userId, eraseMessages])
+      return rows.map((r) => r.id)
+    },
+
+    /** Deleted accounts with work left (a crash between the steps of their deletion). */
+    async pendingDeletions (eraseMessages: boolean): Promise<string[]> {
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
+           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
+           OR ($1 AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`,
+        [eraseMessages])
+      return rows.map((r) => r.id)
+    },
+
+    async exportProfile (userId: string): Promise<ExportProfile | undefined> {
+      const { rows } = await pool.query<ExportProfile>(
+        `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
+                email, email_verified_at AS "emailVerifiedAt"
+           FROM users WHERE id = $1`, [userId])
+      return rows[0]
+    },
+
+    async exportSessions (userId: string): Promise<ExportSession[]> {
+      const { rows } = await pool.query<ExportSession>(
+        `SELECT id, user_agent AS "userAgent", created_at AS "createdAt", revoked_at AS "revokedAt"
+           FROM sessions WHERE user_id = $1 ORDER BY created_at`, [userId])
+      return rows
+    },
+
+    async exportMemberships (userId: string): Promise<ExportMembership[]> {
+      const { rows } = await pool.query<ExportMembership>(
+        `SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
+                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq"
+           FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at`, [userId])
+      return rows
+    },
+
+    /** One keyset page (by id) of every message the user sent, deleted ones too. */
+    async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
+      const { rows } = await pool.query<ExportMessage>(
+        `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt"
+           FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
+      return rows
+    }
+  }
+}
+
+export type AccountsRepository = ReturnType<typeof createAccountsRepository>

@@ -110,7 +110,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const stream = Readable.from(exportAccount({ pool: app.db.pool }, request.auth.userId), { objectMode: false })
+    const stream = Readable.from(exportAccount(app.db, request.auth.userId), { objectMode: false })
     return reply
       .type('application/json; charset=utf-8')
       .header('content-disposition', 'attachment; filename="switchboard-export.json"')

@@ -1,6 +1,7 @@
 // A real SMTP server (the smtp-server package) on a free loopback port, for
 // tests that read the mail the service sends.
 import { SMTPServer } from 'smtp-server'
+import { test as serverTest } from './server.js'
 
 export interface ReceivedMail { to: string[], from: string, raw: string, text: string }
 
@@ -71,3 +72,17 @@ export async function startSmtp (): Promise<TestSmtp> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
+
+/**
+ * The server fixture with `smtp`, a mail server of the file's own. A file
+ * points the server at it with
+ * `test.override('serverOptions', { scope: 'file' }, ({ smtp }) => ({ config: { smtpUrl: smtp.url, mailFrom } }))`;
+ * the server then closes before the mail server does.
+ */
+export const test = serverTest
+  // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern: none
+  .extend('smtp', { scope: 'file' }, async ({}, { onCleanup }) => {
+    const smtp = await startSmtp()
+    onCleanup(() => smtp.close())
+    return smtp
+  })

@@ -23,7 +23,7 @@ export default fp(async (app) => {
     app.log.warn('SMTP_URL and MAIL_FROM must both be set for account mail; sending none (MAIL_NOT_CONFIGURED)')
   }
   const recovery = createAccountRecoveryService({
-    prisma: app.db.prisma,
+    ...app.db,
     mailer,
     resetTtlMinutes: config.passwordResetTtlMinutes,
     codeTtlMinutes: config.emailCodeTtlMinutes,
@@ -32,14 +32,13 @@ export default fp(async (app) => {
   })
   app.decorate('me', {
     self: createAccountSelfService({
-      prisma: app.db.prisma,
+      ...app.db,
       onSessionsRevoked,
       announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile })
     }),
     recovery,
     deletion: createAccountDeletionService({
-      prisma: app.db.prisma,
-      pool: app.db.pool,
+      ...app.db,
       publisher: app.realtime,
       messages: config.deletedAccountMessages,
       onSessionsRevoked

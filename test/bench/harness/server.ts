@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { EnvSchema } from '../../../src/config.js'
 import { startOnFreePort } from '../../../src/db/embedded.js'
 import type { BenchContext } from './context.js'
-import { descendants, killPid, onServerCpus, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
+import { descendants, killPid, onServerCpus, pinServer, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
+import { startWorker, type Worker } from './rpc.js'
 
 export interface ServerUnderTest {
   url: string
@@ -95,6 +96,19 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
       }
       await Promise.all(all.map((pid) => killPid(pid, 'SIGKILL')))
     }
+  }
+}
+
+/** A baseline or peer server (test/bench/baselines/) in a worker process on the servers' CPUs, listening on a free port. */
+export async function startPeer (file: URL, params: object): Promise<{ worker: Worker, url: string }> {
+  const worker = startWorker(file)
+  try {
+    pinServer(worker.pid)
+    const { port } = await worker.call<{ port: number }>('listen', params)
+    return { worker, url: `http://127.0.0.1:${port}` }
+  } catch (err) {
+    worker.kill()
+    throw err
   }
 }
 
