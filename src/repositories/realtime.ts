@@ -5,12 +5,17 @@ import type { EventRow } from './events.js'
 
 export function createRealtimeRepository (pool: pg.Pool) {
   return {
-    async memberIds (conversationId: string): Promise<string[]> {
+    async memberIds (conversationId: string, hiddenFrom?: string): Promise<string[]> {
       const { rows } = await pool.query<{ user_id: string }>(
-        'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])
+        hiddenFrom === undefined
+          ? 'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL'
+          : `SELECT m.user_id FROM memberships m
+              WHERE m.conversation_id = $1 AND m.left_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)`,
+        hiddenFrom === undefined ? [conversationId] : [conversationId, hiddenFrom])
       return rows.map((r) => r.user_id)
     },
-    /** Everyone who shares at least one conversation with the user. */
+    /** Everyone who shares at least one conversation with the user (blocked users included). */
     async contactIds (userId: string): Promise<string[]> {
       const { rows } = await pool.query<{ user_id: string }>(
         `SELECT DISTINCT other.user_id
@@ -44,7 +49,8 @@ export function createRealtimeRepository (pool: pg.Pool) {
     /**
      * Of users whose presence changed: records when those who went offline
      * were last seen, and reads, per user, the last-seen time stored before
-     * this statement and everyone who shares a conversation with them. One
+     * this statement and everyone who shares a conversation with them, but
+     * for those they have blocked (who do not see their presence). One
      * statement for all the changes of a moment (a reconnect storm brings
      * thousands), in the order of `userIds`.
      */
@@ -63,7 +69,8 @@ export function createRealtimeRepository (pool: pg.Pool) {
                         FROM memberships mine
                         JOIN memberships other ON other.conversation_id = mine.conversation_id
                        WHERE mine.user_id = u.id AND mine.left_at IS NULL AND other.left_at IS NULL
-                         AND other.user_id <> u.id), ',') AS contacts
+                         AND other.user_id <> u.id
+                         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = other.user_id)), ',') AS contacts
            FROM users u WHERE u.id = ANY($1::uuid[])`,
         [userIds, wentOffline.map((o) => o.userId), wentOffline.map((o) => o.at)])
       const byId = new Map(rows.map((r) => [r.id, r]))

@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
-import { AppError, type ErrorCode } from '../../domain/errors.js'
+import { AppError, RetryLaterError, type ErrorCode } from '../../domain/errors.js'
 import { isDatabaseUnavailable } from '../../domain/prisma-errors.js'
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -50,6 +50,7 @@ function classify (err: FastifyError | AppError | Error, request: FastifyRequest
 export default fp(async (app) => {
   app.setErrorHandler((err, request, reply) => {
     const { status, code, message } = classify(err as FastifyError, request)
+    if (err instanceof RetryLaterError) reply.header('retry-after', String(err.retryAfterSeconds))
     if (status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     return sendError(reply, status, code, message)
   })

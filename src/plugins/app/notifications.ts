@@ -18,6 +18,10 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
     databaseUrl: opts.databaseUrl,
     config,
     online: (userIds) => app.presence.online(userIds),
+    blocks: async (senderIds, recipientIds) => {
+      const rows = await app.db.prisma.block.findMany({ where: { blockedId: { in: senderIds }, blockerId: { in: recipientIds } } })
+      return new Set(rows.map((r) => `${r.blockerId}:${r.blockedId}`))
+    },
     log: app.log.child({ component: 'push-webhook' }),
     ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
   })
