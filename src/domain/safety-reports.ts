@@ -7,7 +7,8 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'
 
-export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'sexual', 'violence', 'self_harm', 'impersonation', 'other'] as const
+import type { REPORT_REASONS } from '../schemas/safety.js'
+
 export type ReportReason = typeof REPORT_REASONS[number]
 
 export interface ReportInput { messageId?: string | undefined, userId?: string | undefined, reason: ReportReason, note?: string | undefined }

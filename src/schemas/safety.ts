@@ -2,7 +2,6 @@
 // "Accounts and safety").
 import { Type, type Static } from 'typebox'
 import { PageLimit, Timestamp, Uuid } from './common.js'
-import { REPORT_REASONS } from '../domain/safety-reports.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -14,7 +13,11 @@ export const BlockList = Type.Object({
   blocks: Type.Array(Type.Object({ userId: Uuid, username: Type.String(), displayName: Type.String(), blockedAt: Timestamp }))
 }, { description: 'Everyone the caller has blocked, most recent first' })
 
-export const ReportReason = Type.Union(REPORT_REASONS.map((r) => Type.Literal(r)))
+export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'sexual', 'violence', 'self_harm', 'impersonation', 'other'] as const
+export const ReportReason = Type.Union([
+  Type.Literal('spam'), Type.Literal('harassment'), Type.Literal('hate'), Type.Literal('sexual'), Type.Literal('violence'),
+  Type.Literal('self_harm'), Type.Literal('impersonation'), Type.Literal('other')
+])
 
 export const CreateReportBody = Type.Object({
   messageId: Type.Optional(Uuid),
@@ -29,7 +32,7 @@ export const ReportCreated = Type.Object({ id: Uuid, status: Type.Literal('open'
 export const Report = Type.Object({
   id: Uuid,
   reporterId: Uuid,
-  userId: Type.Union([Uuid], { description: 'The reported user (the sender, for a message)' }),
+  userId: Type.String({ format: 'uuid', description: 'The reported user (the sender, for a message)' }),
   messageId: Nullable(Uuid),
   conversationId: Nullable(Uuid),
   reason: Type.String(),
