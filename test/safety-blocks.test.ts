@@ -120,6 +120,10 @@ describe('a blocked user', () => {
     await sb.none((f) => typing(f) || read(f) || presence(f), 300)
     expect(sb.frames.filter((f) => typing(f) || read(f) || presence(f))).toEqual([])
 
+    // Nor over REST: the blocker's profile shows the blocked user no presence; others see it.
+    expect((await api.get(`/v1/users/${a.user.id}`, as(b))).body).toMatchObject({ online: false, lastSeenAt: null })
+    expect((await api.get(`/v1/users/${a.user.id}`, as(c))).body).toMatchObject({ online: true })
+
     // The blocked user's message is in the blocker's log, as it was posted.
     const events = await replay(api, a, group.id)
     expect(events.find((e) => e.seq === m.seq)).toMatchObject({ type: 'message.created', data: { body: 'from the blocked user', senderId: b.user.id } })

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { blockersOf } from '../domain/safety-blocks.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { PublicUser, User, UserList, UserSearchQuery } from '../schemas/users.js'
 
@@ -16,7 +17,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/users/:id', {
     ...auth,
     schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile with presence', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
-  }, async (request) => users.profile(request.params.id))
+  }, async (request) => {
+    const profile = await users.profile(request.params.id)
+    // A user who blocked the caller shows them no presence (README "Accounts and safety").
+    const hidden = (await blockersOf(app.db.prisma, request.auth.userId, [profile.id])).length > 0
+    return hidden ? { ...profile, online: false, lastSeenAt: null } : profile
+  })
 
   app.get('/users', {
     ...auth,
