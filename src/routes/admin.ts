@@ -18,7 +18,6 @@ declare module 'fastify' {
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { admin } = app.safety
-  app.addSchema(Report)
   app.decorateRequest('appRoles', null as unknown as string[])
   const security = [{ bearer: [] }]
   const tags = ['admin']
