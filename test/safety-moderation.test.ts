@@ -73,16 +73,18 @@ describe('ban', () => {
 })
 
 describe('mute', () => {
-  it('a muted member gets 403 MUTED; others post; unmute lifts it; both are events', async () => {
+  it('a muted member gets 403 MUTED (posting or editing); others post; unmute lifts it; both are events', async () => {
     const { owner, m1, m2, group } = await team()
+    const earlier = (await send(m1, group, 'before the mute')).body
     expect((await api.put(path(group, 'mutes', m1), undefined, as(owner))).status).toBe(204)
     expectError(await send(m1, group, 'can I?'), 403, 'MUTED')
+    expectError(await api.patch(`/v1/conversations/${group.id}/messages/${earlier.id}`, { body: 'edited' }, as(m1)), 403, 'MUTED')
     expect((await send(m2, group, 'I can')).status).toBe(201)
     expect((await api.del(path(group, 'mutes', m1), as(owner))).status).toBe(204)
     expect((await send(m1, group, 'again')).status).toBe(201)
     const events = await replay(api, m2, group.id, group.lastSeq)
     expect(events.map((e) => [e.type, e.data.userId ?? e.data.senderId])).toEqual([
-      ['member.muted', m1.user.id], ['message.created', m2.user.id], ['member.unmuted', m1.user.id], ['message.created', m1.user.id]
+      ['message.created', m1.user.id], ['member.muted', m1.user.id], ['message.created', m2.user.id], ['member.unmuted', m1.user.id], ['message.created', m1.user.id]
     ])
     expectError(await api.put(path(group, 'mutes', m1), undefined, as(m2)), 403, 'FORBIDDEN')
     expectError(await api.put(path(group, 'mutes', owner), undefined, as(m2)), 403, 'FORBIDDEN')
@@ -143,9 +145,11 @@ describe('freeze', () => {
   it('read-only for plain members (403 FROZEN), the owner and admins still post; unfreeze lifts it; both are events', async () => {
     const { owner, admin, m1, group } = await team()
     const s = await connectReady(server.url, m1.accessToken, opened)
+    const earlier = (await send(m1, group, 'before the freeze')).body
     expect((await api.put(path(group, 'freeze'), undefined, as(admin))).status).toBe(204)
     expect((await s.next((f) => f.type === 'conversation.frozen')).data).toEqual({ by: admin.user.id })
     expectError(await send(m1, group, 'hello?'), 403, 'FROZEN')
+    expectError(await api.patch(`/v1/conversations/${group.id}/messages/${earlier.id}`, { body: 'edited' }, as(m1)), 403, 'FROZEN')
     expect((await send(owner, group, 'announcement')).status).toBe(201)
     expect((await send(admin, group, 'note')).status).toBe(201)
     expect((await api.del(path(group, 'freeze'), as(owner))).status).toBe(204)

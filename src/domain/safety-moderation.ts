@@ -20,6 +20,20 @@ export async function assertNotBanned (tx: Tx, conversationId: string, userIds: 
   if (banned > 0) throw new AppError(403, 'BANNED', 'A user you named is banned from this conversation')
 }
 
+/**
+ * Refuses a write other than a post (an edit) by a muted member (403 MUTED),
+ * or by a plain member of a frozen conversation (403 FROZEN); inside the
+ * conversation's lock, as post_messages judges posts.
+ */
+export async function assertMayWrite (tx: Tx, conversationId: string, me: MemberRow): Promise<void> {
+  const [conversation, membership] = await Promise.all([
+    tx.conversation.findUnique({ where: { id: conversationId }, select: { frozenAt: true } }),
+    tx.membership.findUnique({ where: { conversationId_userId: { conversationId, userId: me.userId } }, select: { mutedAt: true } })
+  ])
+  if (conversation?.frozenAt != null && me.role === 'member') throw new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can write')
+  if (membership?.mutedAt != null) throw new AppError(403, 'MUTED', 'You are muted in this conversation')
+}
+
 /** Locks a group as one of its managers; 404 for non-members, 403 for a direct conversation or a plain member. */
 async function lockAsManager (tx: Tx, conversationId: string, userId: string) {
   const locked = await lockAsMember(tx, conversationId, userId)
