@@ -1,19 +1,19 @@
 // Hostile clients at the HTTP level: slow headers, absurd paging values,
 // CORS when configured.
 import { connect as tcpConnect } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer({ config: { httpHeadersTimeoutMs: 1000, corsOrigins: ['https://app.example'] } })
+test.override('serverOptions', { config: { httpHeadersTimeoutMs: 1000, corsOrigins: ['https://app.example'] } })
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 describe('slow clients', () => {
   it('drops a connection that trickles its headers (slowloris) after the headers timeout', async () => {

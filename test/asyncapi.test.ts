@@ -1,11 +1,11 @@
 // The AsyncAPI document of the WebSocket protocol: served next to OpenAPI,
 // complete (every frame type and close code), and its refs resolve.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { CloseCode } from '../src/realtime/protocol.js'
 import type { ServerFrame } from '../src/realtime/protocol.js'
 import type { ChatEvent, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, TypingFrame } from '../src/client/index.js'
 import { client, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 // The protocol's ServerFrame (derived in realtime/protocol.ts) and the SDK's types must agree.
 type SdkFrame = ReadyFrame | ChatEvent | { type: 'presence', data: PresenceFrame['data'] } | TypingFrame | ReadFrame | { type: 'pong' } | ErrorFrame
@@ -14,11 +14,10 @@ const serverFramesFitSdk: Same<Exclude<ServerFrame, { type: ChatEvent['type'] }>
 
 let server: TestServer
 let api: Client
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(async () => { await server.close() })
 
 function resolve (doc: any, ref: string): unknown {
   expect(ref.startsWith('#/')).toBe(true)

@@ -1,10 +1,10 @@
 // The authorization matrix, generated over every route of the OpenAPI
 // document: a route added without an entry here fails the test.
 import { createHmac } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Account, type Client, type Response } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 interface Route { method: string, path: string, auth: boolean }
 
@@ -78,8 +78,8 @@ function noLeak (res: Response) {
   for (const a of [owner, member, admin]) expect(text).not.toContain(a.user.username)
 }
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   ;[owner, member, admin, outsider, removed, revoked] = await Promise.all(Array.from({ length: 6 }, () => register(api))) as [Account, Account, Account, Account, Account, Account]
   group = await createGroup(api, owner, [member, admin, removed], 'matrix group')
@@ -92,7 +92,6 @@ beforeAll(async () => {
   routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, auth: (op.security?.length ?? 0) > 0 })))
 })
-afterAll(() => server.close())
 
 describe('the route table', () => {
   it('has a test entry for every documented route', () => {

@@ -1,9 +1,9 @@
 // Every conversation route: a non-member gets exactly what a missing id gets
 // (404 NOT_FOUND, nothing leaked); no token is 401; malformed ids are 400.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
@@ -15,14 +15,13 @@ let message: any
 
 const MISSING = '01890000-0000-7000-8000-000000000000'
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   ;[owner, member, outsider] = await Promise.all([register(api), register(api), register(api)])
   group = await createGroup(api, owner, [member], 'private')
   message = await post(api, owner, group.id, 'for members only')
 })
-afterAll(() => server.close())
 
 type Route = [method: 'get' | 'post' | 'patch' | 'del', path: (id: string, messageId: string) => string, body?: unknown]
 

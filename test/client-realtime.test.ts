@@ -1,24 +1,23 @@
 // The SDK's realtime connection against the real server: across forced
 // disconnects, lost pushes and server-side closes, the app sees every event
 // of the log exactly once, in seq order.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { ChatEvent } from '../src/client/index.js'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Account, type Client } from './helpers/http.js'
 import { recordingClient, type RecordingClient } from './helpers/sdk.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 const clients: RecordingClient[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   for (const c of clients) c.sdk.realtime.close()
-  await server.close()
 })
 
 async function connected (who: Account): Promise<RecordingClient> {

@@ -1,19 +1,18 @@
 // The SDK's REST side against the real server: typed calls, errors, and the
 // token lifecycle (refresh on 401, a single refresh for concurrent calls,
 // idempotent retries of a send whose answer was lost).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ApiError, createClient, type FetchLike, type Session } from '../src/client/index.js'
 import { client, register, uniqueName, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(async () => { await server.close() })
 
 /** fetch that counts calls per path and can fail on demand. */
 function countingFetch (hook?: (url: string, init: any) => Promise<void> | void) {

@@ -3,14 +3,13 @@
 // every link of the README resolving in a clone of the repository.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { EventType } from '../src/schemas/messages.js'
 import { projectRoot } from './helpers/process.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
-beforeAll(async () => { server = await startServer() })
-afterAll(async () => { await server.close() })
+test.beforeAll(({ server: started }) => { server = started })
 
 describe('GET /docs/contract', () => {
   it('serves src/docs/API.md as Markdown: version 1 first, then this project\'s extensions', async () => {

@@ -2,11 +2,11 @@
 // gets a small, cheap page of the conversation list: each conversation shows
 // its member count and its first few members, and the members themselves are
 // paged at GET /v1/conversations/:id/members (members only, keyset cursor).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDirect, createGroup } from './helpers/chat.js'
 import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { countQueries, rowsRead } from './helpers/queries.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 const GROUPS = 30
@@ -68,13 +68,12 @@ async function allMembers (who: Account, id: string, limit: number) {
   return { members, pages }
 }
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   victim = await register(api)
   bigIds = await seedBigGroups()
 }, 120_000)
-afterAll(() => server.close())
 
 describe('the conversation list of a user in many big groups', () => {
   it('is a bounded page: the member count and the first members only, in a fixed number of queries that read a bounded number of members', async () => {

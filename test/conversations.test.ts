@@ -1,20 +1,19 @@
 // Conversations: direct (one per pair, also under a creation race) and groups,
 // reading one, renaming, the list (order, cursor, no N+1) and read positions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
 import { countQueries } from './helpers/queries.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 const as = (who: Account) => ({ token: who.accessToken })
 const users = (n: number) => registerMany(api, n)

@@ -7,10 +7,10 @@
 // and list cursors that decode to times PostgreSQL cannot hold. What is
 // accepted must come back exactly as sent.
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, uniqueName, type Account, type Client, type Response } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -78,8 +78,8 @@ const FORMAT_SPELLINGS: Record<string, { valid: () => string, spellings: (v: str
   }
 }
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   ;[owner, other] = await Promise.all([register(api), register(api)])
   group = await createGroup(api, owner, [other], 'fuzz')
@@ -88,7 +88,6 @@ beforeAll(async () => {
   routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })))
   slots = slotsOf(doc as unknown as { paths: Record<string, Record<string, Operation>> })
 })
-afterAll(() => server.close())
 
 function checkShape (res: Response) {
   expect(res.status, JSON.stringify(res.body)).toBeLessThan(500)

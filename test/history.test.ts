@@ -1,10 +1,10 @@
 // History and replay: keyset pages over (conversation, seq) in both
 // directions, every seq exactly once, and their validation.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Account, type Client } from './helpers/http.js'
 import { seedMessages } from './helpers/seed.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
@@ -15,14 +15,13 @@ let range: { first: number, last: number }
 
 const as = (who: Account) => ({ token: who.accessToken })
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   ;[owner, reader] = await Promise.all([register(api), register(api)])
   group = await createGroup(api, owner, [reader])
   range = await seedMessages(server, group.id, owner.user.id, 1000)
 })
-afterAll(() => server.close())
 
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 

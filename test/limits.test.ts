@@ -1,18 +1,18 @@
 // Configured limits: posting rate per user, group size, message length.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGroup } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer({ config: { postRateLimitPerSecond: 5, groupMaxMembers: 3, messageMaxLength: 10 } })
+test.override('serverOptions', { config: { postRateLimitPerSecond: 5, groupMaxMembers: 3, messageMaxLength: 10 } })
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 const as = (who: Account) => ({ token: who.accessToken })
 const users = (n: number) => registerMany(api, n)

@@ -1,19 +1,18 @@
 // Group membership: adding, roles, removing and leaving, and what a removed
 // (and re-added) member can still see.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 const as = (who: Account) => ({ token: who.accessToken })
 const users = (n: number) => registerMany(api, n)

@@ -1,19 +1,18 @@
 // Posting (idempotent, gapless seqs under concurrent writers), editing and
 // deleting with their permissions, replies, and what events they write.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 const as = (who: Account) => ({ token: who.accessToken })
 const users = (n: number) => registerMany(api, n)

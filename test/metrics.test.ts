@@ -47,6 +47,31 @@ describe('metrics', () => {
     expect(text).toContain('process_cpu_seconds_total')
     await sock.close()
   })
+
+  it('counts the group commits of posts: calls, and posts per call', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const scrape = async () => {
+      const text = (await api.get('/metrics')).body as string
+      return {
+        calls: value(text, 'post_batch_size_count'),
+        posts: value(text, 'post_batch_size_sum'),
+        committed: value(text, 'post_batch_calls_total{outcome="committed"}'),
+        upTo256: value(text, 'post_batch_size_bucket{le="256"}')
+      }
+    }
+    const before = await scrape()
+    const n = 12
+    await Promise.all(Array.from({ length: n }, (_, i) => post(api, i % 2 === 0 ? a : b, group.id, `burst ${i}`)))
+    const after = await scrape()
+    // Every post went through exactly one committed call; concurrent ones may share a call.
+    expect(after.posts - before.posts).toBe(n)
+    const calls = after.calls - before.calls
+    expect(calls).toBeGreaterThanOrEqual(1)
+    expect(calls).toBeLessThanOrEqual(n)
+    expect(after.committed - (Number.isNaN(before.committed) ? 0 : before.committed)).toBe(calls)
+    expect(after.upTo256 - before.upTo256).toBe(calls)
+  })
 })
 
 describe('metrics with a token', () => {

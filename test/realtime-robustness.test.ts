@@ -1,9 +1,9 @@
 // The push channel under real-world conditions: presence with a grace period,
 // bad frames, slow readers, session ends, shutdown, reconnect and replay.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { ageRotation } from './helpers/users.js'
 import { connect, type Frame, type TestSocket } from './helpers/ws.js'
 
@@ -19,13 +19,13 @@ async function open (token: string, base = server.url) {
   return s
 }
 
-beforeAll(async () => {
-  server = await startServer({ config: { presenceGraceMs: GRACE, wsMaxBacklogBytes: 64 * 1024, wsCloseGraceMs: 60_000 } })
+test.override('serverOptions', { config: { presenceGraceMs: GRACE, wsMaxBacklogBytes: 64 * 1024, wsCloseGraceMs: 60_000 } })
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 describe('presence', () => {

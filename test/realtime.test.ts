@@ -1,9 +1,9 @@
 // Live delivery over real WebSockets: every member's every device, in seq
 // order, nothing to outsiders; typing and read receipts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connectReady, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -12,13 +12,13 @@ const sockets: TestSocket[] = []
 
 const open = (token: string) => connectReady(server.url, token, sockets)
 
-beforeAll(async () => {
-  server = await startServer({ config: { typingPerSecond: 2 } })
+test.override('serverOptions', { config: { typingPerSecond: 2 } })
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 const isMsg = (conversationId: string) => (f: Frame) => f.type === 'message.created' && f.conversationId === conversationId

@@ -4,13 +4,13 @@
 // real domain code with a publisher that drops everything: the commit is
 // real, the push is lost, and the server must fill the gap from the log for
 // exactly the users whose window holds each missing event.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createMemberService } from '../src/domain/members.js'
 import { createMessageService } from '../src/domain/messages.js'
 import type { RealtimePublisher } from '../src/domain/events.js'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connectReady, type Frame, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -24,8 +24,8 @@ const as = (a: Account) => ({ token: a.accessToken })
 
 const open = (who: Account) => connectReady(server.url, who.accessToken, sockets)
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
   const silent: RealtimePublisher = { publishEvents () {}, publishRead () {} }
   const deps = { prisma: server.app.db.prisma, pool: server.app.db.pool, publisher: silent, groupMaxMembers: 1000, membersPreview: 10 }
@@ -33,7 +33,6 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 /** Accounts registered a few at a time (argon2 takes both cores of a small machine). */

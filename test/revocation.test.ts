@@ -3,11 +3,11 @@
 // typing frames. Once the revoking request has answered, nothing the
 // revocation took away may still work on this process (test/multiprocess.test.ts
 // checks the same across processes).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createGroup } from './helpers/chat.js'
 import { client, type Client } from './helpers/http.js'
 import { raceLogouts } from './helpers/races.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
@@ -17,13 +17,12 @@ const sockets: TestSocket[] = []
 
 const open = (token: string) => connectReady(server.url, token, sockets)
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()))
-  await server.close()
 })
 
 describe('logout racing the session\'s first requests and upgrades', () => {

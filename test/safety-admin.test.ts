@@ -2,10 +2,10 @@
 // audit log, over real HTTP and WebSocket against real PostgreSQL.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
@@ -13,13 +13,12 @@ let server: TestServer
 let api: Client
 const opened: TestSocket[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   for (const s of opened) await s.close()
-  await server.close()
 })
 
 const as = (who: Account) => ({ token: who.accessToken })
@@ -28,7 +27,7 @@ const run = promisify(execFile)
 
 /** The real command, against the test server's database. */
 const adminCommand = (...args: string[]) =>
-  run('npx', ['tsx', 'src/db/cli/admin.ts', ...args], { env: { ...process.env, DATABASE_URL: server.databaseUrl, NODE_ENV: 'test' } })
+  run('npx', ['tsx', 'src/cli/admin.ts', ...args], { env: { ...process.env, DATABASE_URL: server.databaseUrl, NODE_ENV: 'test' } })
 
 describe('reports', () => {
   it('reports a message the reporter can see, or a user; anything else is 404; bad bodies 400', async () => {

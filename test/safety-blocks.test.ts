@@ -1,31 +1,32 @@
 // Blocking, over real HTTP and WebSocket against real PostgreSQL: what a
 // blocked user can no longer do or see, and what stays (the shared log).
 import { createServer, type Server } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
-let hook: Server
 const opened: TestSocket[] = []
 
-beforeAll(async () => {
-  // A webhook receiver that accepts everything: the test reads the queued jobs.
-  hook = createServer((req, res) => { req.resume(); req.on('end', () => { res.statusCode = 204; res.end() }) })
-  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/push`
-  server = await startServer({
-    config: { presenceGraceMs: 50, pushWebhook: { url, secret: 'webhook-secret-for-tests-0123456789', timeoutMs: 2000, retryLimit: 1, retryDelaySeconds: 1, previewChars: 10 } }
-  })
+// A webhook receiver that accepts everything: the test reads the queued jobs.
+// Listening before the server starts, as its address is the server's setting.
+const hook: Server = createServer((req, res) => { req.resume(); req.on('end', () => { res.statusCode = 204; res.end() }) })
+await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve))
+const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/push`
+
+test.override('serverOptions', {
+  config: { presenceGraceMs: 50, pushWebhook: { url, secret: 'webhook-secret-for-tests-0123456789', timeoutMs: 2000, retryLimit: 1, retryDelaySeconds: 1, previewChars: 10 } }
+})
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   for (const s of opened) await s.close()
-  await server.close()
   await new Promise<void>((resolve) => hook.close(() => resolve()))
 })
 

@@ -1,9 +1,9 @@
 // Group moderation by the owner and admins: ban, mute, slow mode and freeze,
 // each an event in the log, each judged under the conversation's lock.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
@@ -11,13 +11,12 @@ let server: TestServer
 let api: Client
 const opened: TestSocket[] = []
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
 afterAll(async () => {
   for (const s of opened) await s.close()
-  await server.close()
 })
 
 const as = (who: Account) => ({ token: who.accessToken })

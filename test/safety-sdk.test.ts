@@ -1,18 +1,17 @@
 // The SDK's safety calls against the real server: blocks (and hiding blocked
 // senders), reports, group moderation and the admin API.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ApiError, createClient, hideBlocked, type SwitchboardClient } from '../src/client/index.js'
 import { client, uniqueName, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(async () => { await server.close() })
 
 async function signUp (): Promise<SwitchboardClient> {
   const sdk = createClient({ baseUrl: server.url })

@@ -3,9 +3,9 @@
 // session's answer.
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { countQueries } from './helpers/queries.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 const BURST = 50
@@ -19,10 +19,9 @@ const MAX_STATEMENTS = 10
 
 let server: TestServer
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
 })
-afterAll(() => server.close())
 
 /** Users with a session each, all members of one group, and their access tokens. */
 async function groupOfUsers (n: number) {

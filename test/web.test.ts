@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserServer, type Page } from 'playwrigh
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildWeb } from '../.config/build-web.js'
 import { client, uniqueName } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -30,11 +30,14 @@ let chromiumProcess: BrowserServer
 let browser: Browser
 const problems: string[] = []
 
+// Built before the server starts: the server serves the page only if it finds it built.
 beforeAll(async () => {
   ensureChromium()
   await buildWeb()
   await mkdir(ARTIFACTS, { recursive: true })
-  server = await startServer()
+}, 600_000)
+test.beforeAll(async ({ server: started }) => {
+  server = started
   // Launched as a server so that this file owns the process and can kill it:
   // a graceful Browser.close() has been seen to hang on a loaded CI machine.
   chromiumProcess = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS })
@@ -61,9 +64,6 @@ afterAll(async () => {
   if (chromiumProcess !== undefined && !await within(10_000, chromiumProcess.kill())) {
     console.warn('chromium did not exit within 10 s of SIGKILL')
   }
-  // The server is the product: its shutdown must finish without help (a slow
-  // step of it is named in the output by the test server's close).
-  await server?.close()
 }, 120_000)
 
 async function newPage (who: string): Promise<Page> {

@@ -9,13 +9,13 @@
 // window, in order and once; the replay must equal it; read receipts and
 // typing must have reached exactly the members of the moment.
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createMemberService } from '../src/domain/members.js'
 import { createMessageService } from '../src/domain/messages.js'
 import type { RealtimePublisher } from '../src/domain/events.js'
 import { createGroup, replay } from './helpers/chat.js'
 import { client, register, type Account, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { test, type TestServer } from './helpers/server.js'
 import { connect, type Frame, type TestSocket } from './helpers/ws.js'
 
 const WAIT = 20_000
@@ -42,8 +42,9 @@ async function until (what: string, condition: () => boolean): Promise<void> {
 }
 const hasSeq = (s: TestSocket, conversationId: string, seq: number) => s.frames.some((f) => f.conversationId === conversationId && f.seq === seq)
 
-beforeAll(async () => {
-  server = await startServer({ config: { typingPerSecond: 10_000 } })
+test.override('serverOptions', { config: { typingPerSecond: 10_000 } })
+test.beforeAll(async ({ server: started }) => {
+  server = started
   api = client(server.url)
   owner = await register(api)
   others = []
@@ -68,7 +69,6 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await Promise.all([...sockets.values()].map((s) => s.close()))
-  await server.close()
 })
 
 type Op =

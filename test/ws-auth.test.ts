@@ -1,18 +1,17 @@
 // The upgrade is authenticated: no valid token, no socket.
 import { createHmac } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { client, register, type Client } from './helpers/http.js'
-import { startServer, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { connect } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
 
-beforeAll(async () => {
-  server = await startServer()
+test.beforeAll(({ server: started }) => {
+  server = started
   api = client(server.url)
 })
-afterAll(() => server.close())
 
 describe('WebSocket upgrade', () => {
   it('accepts a Bearer header or an access_token query, and the first frame is ready', async () => {

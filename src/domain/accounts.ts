@@ -5,10 +5,7 @@
 // retried request): it gets the pair it was exchanged for, kept sealed with a
 // key only that token yields (successor-seal.ts); after that it is a reuse.
 import { createHash, randomBytes } from 'node:crypto'
-import type pg from 'pg'
-import type { PrismaClient } from '../generated/prisma/client.js'
-import { activeSessions, createSessionsRepository } from '../repositories/sessions.js'
-import { createUsersRepository } from '../repositories/users.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, unauthorized } from './errors.js'
 import { createBatchLoader } from './batch-loader.js'
 import { isUuid, newId } from './ids.js'
@@ -19,10 +16,7 @@ import { openSuccessor, sealSuccessor, type TokenPair } from './successor-seal.j
 
 export interface AccessClaims { sub: string, sid: string }
 
-export interface AccountServiceDeps {
-  prisma: PrismaClient
-  /** The same database's pool, for the session check on the request path. */
-  pool: pg.Pool
+export interface AccountServiceDeps extends Database {
   signAccessToken (claims: AccessClaims): string
   accessTokenTtlSeconds: number
   refreshTokenTtlSeconds: number
@@ -37,19 +31,17 @@ export interface ClientInfo { userAgent?: string | undefined }
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
 
 export function createAccountService (deps: AccountServiceDeps) {
-  const { prisma } = deps
+  const repos = createRepositories(deps)
+  const { users, sessions } = repos
   // One statement at a time: the checks that arrive meanwhile go together in the next.
-  const sessionActive = createBatchLoader((ids: string[]) => activeSessions(deps.pool, ids), { maxInFlight: 1 })
-  const users = createUsersRepository(prisma)
-  const sessions = createSessionsRepository(prisma)
+  const sessionActive = createBatchLoader((ids: string[]) => sessions.active(ids), { maxInFlight: 1 })
 
   async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date }, client: ClientInfo) {
     const refreshToken = randomBytes(32).toString('base64url')
     const sessionId = newId()
-    await prisma.$transaction(async (tx) => {
-      const repo = createSessionsRepository(tx)
-      await repo.create({ id: sessionId, userId: user.id, userAgent: client.userAgent?.slice(0, 256) ?? null })
-      await repo.addRefreshToken({ tokenHash: hashToken(refreshToken), sessionId, expiresAt: refreshExpiry() })
+    await repos.transaction(async (tx) => {
+      await tx.sessions.create({ id: sessionId, userId: user.id, userAgent: client.userAgent?.slice(0, 256) ?? null })
+      await tx.sessions.addRefreshToken({ tokenHash: hashToken(refreshToken), sessionId, expiresAt: refreshExpiry() })
     })
     return answer(user, { accessToken: deps.signAccessToken({ sub: user.id, sid: sessionId }), refreshToken })
   }
@@ -85,7 +77,7 @@ export function createAccountService (deps: AccountServiceDeps) {
       const found = await users.findCredentials(input.username.toLowerCase())
       const ok = await verifyPassword(found?.passwordHash, input.password)
       if (found === null || !ok) throw new AppError(401, 'INVALID_CREDENTIALS', 'Wrong username or password')
-      await assertNotSuspended(prisma, found.id)
+      await assertNotSuspended(repos, found.id)
       return startSession(found, client)
     },
 
@@ -95,14 +87,13 @@ export function createAccountService (deps: AccountServiceDeps) {
       const next = randomBytes(32).toString('base64url')
       // A concurrent exchange of the same token waits on this row's lock until
       // the commit, so it finds the sealed pair once it finds the token rotated.
-      const rotated = await prisma.$transaction(async (tx) => {
-        const repo = createSessionsRepository(tx)
-        if (!(await repo.rotate(tokenHash, now))) return null
-        const token = await repo.findToken(tokenHash)
+      const rotated = await repos.transaction(async (tx) => {
+        if (!(await tx.sessions.rotate(tokenHash, now))) return null
+        const token = await tx.sessions.findToken(tokenHash)
         if (token === null) return null
         const pair = { accessToken: deps.signAccessToken({ sub: token.session.userId, sid: token.sessionId }), refreshToken: next }
-        await repo.addRefreshToken({ tokenHash: hashToken(next), sessionId: token.sessionId, expiresAt: refreshExpiry() })
-        await repo.setSuccessor(tokenHash, sealSuccessor(refreshToken, tokenHash, pair))
+        await tx.sessions.addRefreshToken({ tokenHash: hashToken(next), sessionId: token.sessionId, expiresAt: refreshExpiry() })
+        await tx.sessions.setSuccessor(tokenHash, sealSuccessor(refreshToken, tokenHash, pair))
         return { userId: token.session.userId, pair }
       })
       if (rotated === null) {

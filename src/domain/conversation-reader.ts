@@ -3,8 +3,7 @@
 // their members. One conversation shows all its members; a page of the list
 // shows the first `membersPreview` of each, so that its cost follows its size,
 // not the size of the groups others put the caller in.
-import type { PrismaClient } from '../generated/prisma/client.js'
-import { createConversationsRepository, type ConversationRow, type ListFilter } from '../repositories/conversations.js'
+import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMember, toMessage, type ConversationView, type MemberView } from './views.js'
@@ -26,9 +25,7 @@ function decodeCursor (cursor: string): { at: Date, id: string } {
   return { at, id }
 }
 
-export function createConversationReader (prisma: PrismaClient, membersPreview: number) {
-  const repo = createConversationsRepository(prisma)
-
+export function createConversationReader (repo: ConversationsRepository, membersPreview: number) {
   async function load (userId: string, filter: ListFilter): Promise<{ rows: ConversationRow[], views: ConversationView[] }> {
     const rows = await repo.listForUser(userId, filter)
     const ids = rows.map((r) => r.id)

@@ -1,10 +1,9 @@
 // Conversations: direct (one per pair of users, enforced by a unique key) and
 // groups; their title and the members' read positions. Every change is an
 // event written in the changing transaction, published after commit.
-import type { PrismaClient } from '../generated/prisma/client.js'
 import type { ChatEvent, RealtimePublisher } from './events.js'
-import { createConversationsRepository, type Role } from '../repositories/conversations.js'
-import { createEventsRepository } from '../repositories/events.js'
+import type { Role } from '../repositories/conversations.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
 import { badRequest, forbidden, notFound } from './errors.js'
 import { createMemberPages } from './member-pages.js'
@@ -14,8 +13,7 @@ import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
 import { assertNotBlockedBy, withoutBlockedBy } from './safety-blocks.js'
 
-export interface ChatDeps {
-  prisma: PrismaClient
+export interface ChatDeps extends Database {
   /** Called only after commit. */
   publisher: RealtimePublisher
   groupMaxMembers: number
@@ -27,9 +25,10 @@ export interface ChatDeps {
 export const canManage = (role: Role) => role === 'owner' || role === 'admin'
 
 export function createConversationService (deps: ChatDeps) {
-  const { prisma, publisher } = deps
-  const repo = createConversationsRepository(prisma)
-  const reader = createConversationReader(prisma, deps.membersPreview)
+  const { publisher } = deps
+  const repos = createRepositories(deps)
+  const repo = repos.conversations
+  const reader = createConversationReader(repo, deps.membersPreview)
 
   /**
    * Creates a conversation whose first events are the creator's member.added
@@ -45,9 +44,9 @@ export function createConversationService (deps: ChatDeps) {
     ]
     const drafts = [membersAdded([creatorId], creatorId), ...(otherIds.length > 0 ? [membersAdded(otherIds, creatorId)] : [])]
     const events: ChatEvent[] = drafts.map((d, i) => toChatEvent({ conversationId: id, seq: i + 1, type: d.type, data: d.data, createdAt: at }))
-    await inTransaction(prisma, async (tx) => {
-      await createConversationsRepository(tx).create({ id, ...data, lastSeq: events.length, at }, members)
-      await createEventsRepository(tx).insert(events.map((e) => ({ ...e, createdAt: at })))
+    await inTransaction(repos, async (tx) => {
+      await tx.conversations.create({ id, ...data, lastSeq: events.length, at }, members)
+      await tx.events.insert(events.map((e) => ({ ...e, createdAt: at })))
     })
     publisher.publishEvents(events, members.map((m) => m.userId))
     return id
@@ -56,16 +55,16 @@ export function createConversationService (deps: ChatDeps) {
   return {
     get: reader.get,
     list: reader.list,
-    listMembers: createMemberPages(prisma).list,
+    listMembers: createMemberPages(repo).list,
 
     /** The direct conversation of the pair; `created` tells 201 from 200. */
     async openDirect (userId: string, otherId: string) {
       if (otherId === userId) throw badRequest('body/userId must be another user than the caller')
-      if ((await repo.existingUsers([otherId])).size === 0) throw notFound('User')
+      if ((await repos.users.existing([otherId])).size === 0) throw notFound('User')
       const directKey = [userId, otherId].sort().join(':')
       const existing = await repo.findDirect(directKey)
       if (existing !== null) return { conversation: await reader.get(userId, existing.id), created: false }
-      await assertNotBlockedBy(prisma, userId, [otherId])
+      await assertNotBlockedBy(repos.safety, userId, [otherId])
       try {
         const id = await create(userId, { type: 'direct', title: null, directKey }, [otherId])
         return { conversation: await reader.get(userId, id), created: true }
@@ -81,9 +80,9 @@ export function createConversationService (deps: ChatDeps) {
     async createGroup (userId: string, input: { title: string, memberIds: string[] }) {
       const others = [...new Set(input.memberIds)].filter((id) => id !== userId)
       if (others.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-      const found = await repo.existingUsers(others)
+      const found = await repos.users.existing(others)
       if (found.size !== others.length) throw notFound('User')
-      await assertNotBlockedBy(prisma, userId, others)
+      await assertNotBlockedBy(repos.safety, userId, others)
       const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null }, others)
       return reader.get(userId, id)
     },
@@ -91,13 +90,12 @@ export function createConversationService (deps: ChatDeps) {
     /** Renames a group (owner or admin); writes conversation.updated. */
     async rename (userId: string, conversationId: string, title: string) {
       title = title.trim()
-      const result = await inTransaction(prisma, async (tx) => {
+      const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
-        const txRepo = createConversationsRepository(tx)
         if (conversation.type === 'direct') throw forbidden('A direct conversation has no title')
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can rename the group')
         if (conversation.title === title) return null
-        await txRepo.setTitle(conversationId, title)
+        await tx.conversations.setTitle(conversationId, title)
         const { events } = await appendEvents(tx, conversationId, [{
           type: 'conversation.updated',
           data: null,
@@ -118,7 +116,7 @@ export function createConversationService (deps: ChatDeps) {
       }
       const members = await repo.members(conversationId)
       // Not to users the reader has blocked.
-      publisher.publishRead({ conversationId, userId, seq: moved }, await withoutBlockedBy(prisma, userId, members.map((m) => m.userId)))
+      publisher.publishRead({ conversationId, userId, seq: moved }, await withoutBlockedBy(repos.safety, userId, members.map((m) => m.userId)))
     }
   }
 }

@@ -1,20 +1,19 @@
 // Transactions that write to a conversation, and the events they append.
 // Seqs are taken inside the writing transaction (see the events repository);
 // callers publish the returned events only once the transaction has committed.
-import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
 import type { ChatEvent, ChatEventType } from './events.js'
-import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
-import { createEventsRepository, type LockedConversation } from '../repositories/events.js'
+import type { LockedConversation, MemberRow } from '../repositories/conversations.js'
+import type { Repositories, Transaction } from '../repositories/index.js'
 import { notFound } from './errors.js'
 
-export type Tx = Prisma.TransactionClient
+export type Tx = Transaction
 
 // Writers of one conversation queue on its row lock; give them time to get a
 // connection and to finish, within the statement timeout.
-const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 }
+const TX_OPTIONS = { maxWaitMs: 10_000, timeoutMs: 15_000 }
 
-export function inTransaction<T> (prisma: PrismaClient, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return prisma.$transaction(fn, TX_OPTIONS)
+export function inTransaction<T> (repos: Repositories, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return repos.transaction(fn, TX_OPTIONS)
 }
 
 export interface EventDraft {
@@ -31,8 +30,8 @@ export interface EventDraft {
  * the same 404 as a conversation that does not exist.
  */
 export async function lockAsMember (tx: Tx, conversationId: string, userId: string): Promise<{ conversation: LockedConversation, members: MemberRow[], me: MemberRow }> {
-  const conversation = await createEventsRepository(tx).lock(conversationId)
-  const members = conversation === null ? [] : await createConversationsRepository(tx).members(conversationId)
+  const conversation = await tx.conversations.lock(conversationId)
+  const members = conversation === null ? [] : await tx.conversations.members(conversationId)
   const me = members.find((m) => m.userId === userId)
   if (conversation === null || me === undefined) throw notFound('Conversation')
   return { conversation, members, me }
@@ -47,8 +46,7 @@ export function membersAdded (userIds: string[], by: string): EventDraft {
 
 /** Takes the next seqs of a (locked) conversation and writes one event per draft. */
 export async function appendEvents (tx: Tx, conversationId: string, drafts: EventDraft[]): Promise<{ events: ChatEvent[], at: Date, lastSeq: number }> {
-  const repo = createEventsRepository(tx)
-  const taken = await repo.allocate(conversationId, drafts.length)
+  const taken = await tx.events.allocate(conversationId, drafts.length)
   if (taken === null) throw notFound('Conversation')
   const first = taken.lastSeq - drafts.length + 1
   const rows = []
@@ -56,7 +54,7 @@ export async function appendEvents (tx: Tx, conversationId: string, drafts: Even
     const seq = first + i
     rows.push({ conversationId, seq, type: d.type, data: d.dataFor === undefined ? d.data : await d.dataFor(seq, taken.at), createdAt: taken.at })
   }
-  await repo.insert(rows)
+  await tx.events.insert(rows)
   return { events: rows.map((r) => toChatEvent(r)), at: taken.at, lastSeq: taken.lastSeq }
 }
 

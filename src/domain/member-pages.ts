@@ -2,8 +2,7 @@
 // keyset on (joined at, user id): a page costs the same at any depth of a
 // group of any size. Only current members may page; anyone else gets the 404
 // of a missing conversation.
-import type { PrismaClient } from '../generated/prisma/client.js'
-import { createConversationsRepository, type MemberCursor, type MemberWithUser } from '../repositories/conversations.js'
+import type { ConversationsRepository, MemberCursor, MemberWithUser } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMember, type MemberView } from './views.js'
@@ -25,9 +24,7 @@ function decodeCursor (cursor: string): MemberCursor {
   return { joinedAt, userId }
 }
 
-export function createMemberPages (prisma: PrismaClient) {
-  const repo = createConversationsRepository(prisma)
-
+export function createMemberPages (repo: ConversationsRepository) {
   return {
     /** Up to `limit` current members in joining order (then user id), after `cursor`. */
     async list (userId: string, conversationId: string, opts: { limit: number, cursor?: string | undefined }): Promise<{ members: MemberView[], nextCursor: string | null }> {

@@ -2,8 +2,8 @@
 // the conversation's row lock, so the member list it checks is the one it
 // changes, and writes member.* events in the same transaction.
 import type { ChatEvent } from './events.js'
-import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
-import type { LockedConversation } from '../repositories/events.js'
+import type { LockedConversation, MemberRow } from '../repositories/conversations.js'
+import { createRepositories } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
 import { canManage, type ChatDeps } from './conversations.js'
 import { badRequest, forbidden, notFound } from './errors.js'
@@ -26,11 +26,12 @@ function successor (members: MemberRow[]): MemberRow | undefined {
 }
 
 export function createMemberService (deps: ChatDeps) {
-  const { prisma, publisher } = deps
-  const reader = createConversationReader(prisma, deps.membersPreview)
+  const { publisher } = deps
+  const repos = createRepositories(deps)
+  const reader = createConversationReader(repos.conversations, deps.membersPreview)
 
   async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
-    const result = await inTransaction(prisma, fn)
+    const result = await inTransaction(repos, fn)
     if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
   }
 
@@ -45,15 +46,14 @@ export function createMemberService (deps: ChatDeps) {
         const added = wanted.filter((id) => !current.has(id))
         if (added.length === 0) return null
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-        const repo = createConversationsRepository(tx)
-        if ((await repo.existingUsers(added)).size !== added.length) throw notFound('User')
+        if ((await tx.users.existing(added)).size !== added.length) throw notFound('User')
         await assertNotBanned(tx, conversationId, added)
-        await assertNotBlockedBy(tx, userId, added)
+        await assertNotBlockedBy(tx.safety, userId, added)
         // One event however many join: its push reaches every member once,
         // so adding n users costs n frames, not n squared.
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded(added, userId)])
         // They see the conversation from that event on.
-        await repo.addMembers(conversationId, added.map((id) => ({ userId: id, joinedSeq: lastSeq })), lastSeq, at)
+        await tx.conversations.addMembers(conversationId, added.map((id) => ({ userId: id, joinedSeq: lastSeq })), lastSeq, at)
         return { events, recipients: [...current, ...added] }
       })
       return reader.get(userId, conversationId)
@@ -76,16 +76,15 @@ export function createMemberService (deps: ChatDeps) {
         }
         const remaining = members.filter((m) => m.userId !== targetId)
         const drafts: EventDraft[] = []
-        const repo = createConversationsRepository(tx)
         const heir = target.role === 'owner' ? successor(remaining) : undefined
         if (heir !== undefined) {
-          await repo.setRole(conversationId, heir.userId, 'owner')
+          await tx.conversations.setRole(conversationId, heir.userId, 'owner')
           drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
         }
         drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
         // Their window ends with their own member.removed (the last event they get).
-        await repo.markLeft(conversationId, targetId, at, lastSeq)
+        await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
         return { events, recipients: members.map((m) => m.userId) }
       })
     },
@@ -99,7 +98,7 @@ export function createMemberService (deps: ChatDeps) {
         if (target === undefined) throw notFound('Member')
         if (target.role === 'owner') throw forbidden("The owner's role cannot be changed")
         if (target.role === role) return null
-        await createConversationsRepository(tx).setRole(conversationId, targetId, role)
+        await tx.conversations.setRole(conversationId, targetId, role)
         const { events } = await appendEvents(tx, conversationId, [{ type: 'member.updated', data: { userId: targetId, role, by: userId } }])
         return { events, recipients: members.map((m) => m.userId) }
       })

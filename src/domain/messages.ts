@@ -2,11 +2,9 @@
 // editing, deleting (tombstones), history and replay. A write takes the next
 // seq, checks membership under the conversation's row lock, and writes the
 // message with its event; the event is published after commit.
-import type pg from 'pg'
-import type { PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from './events.js'
-import { createMessagesRepository, type HistoryCursor } from '../repositories/messages.js'
-import { createPagesRepository } from '../repositories/pages.js'
+import { createRepositories, type Database } from '../repositories/index.js'
+import type { HistoryCursor } from '../repositories/messages.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
@@ -14,7 +12,11 @@ import { toMessage, type MessageView } from './views.js'
 import { assertMayWrite } from './safety-moderation.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
-export interface MessageDeps { prisma: PrismaClient, pool: pg.Pool, publisher: RealtimePublisher }
+export interface MessageDeps extends Database {
+  publisher: RealtimePublisher
+  /** Told of every group commit of posts (see post-batcher.ts), for metrics. */
+  observeBatch?: (posts: number, committed: boolean) => void
+}
 
 /**
  * The members whose window holds the message: its edits and deletion reach
@@ -25,13 +27,13 @@ const canSee = (members: Array<{ userId: string, joinedSeq: number }>, messageSe
 
 
 export function createMessageService (deps: MessageDeps) {
-  const { prisma, publisher } = deps
-  const pages = createPagesRepository(deps.pool)
+  const { publisher } = deps
+  const repos = createRepositories(deps)
 
   /** Locks the conversation and finds a message the caller can see. */
   async function lockMessage (tx: Tx, userId: string, conversationId: string, messageId: string) {
     const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
-    const message = await createMessagesRepository(tx).find(conversationId, messageId)
+    const message = await tx.messages.find(conversationId, messageId)
     if (message === null || message.seq < me.joinedSeq) throw notFound('Message')
     return { conversation, members, me, message }
   }
@@ -45,7 +47,7 @@ export function createMessageService (deps: MessageDeps) {
       type,
       data: null,
       dataFor: async (_seq, at) => {
-        message = toMessage(await createMessagesRepository(tx).update(messageId, change(at)))
+        message = toMessage(await tx.messages.update(messageId, change(at)))
         await before?.(message)
         return message
       }
@@ -53,7 +55,7 @@ export function createMessageService (deps: MessageDeps) {
     return { message: message!, events }
   }
 
-  const batcher = createPostBatcher({ pool: deps.pool, publisher })
+  const batcher = createPostBatcher({ pool: deps.pool, publisher, ...(deps.observeBatch === undefined ? {} : { observeBatch: deps.observeBatch }) })
 
   return {
     /**
@@ -65,7 +67,7 @@ export function createMessageService (deps: MessageDeps) {
     /** Edits the caller's own message; writes message.updated. An unchanged body writes nothing. */
     async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {
       body = body.trim()
-      const result = await inTransaction(prisma, async (tx) => {
+      const result = await inTransaction(repos, async (tx) => {
         const { members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
         await assertMayWrite(tx, conversationId, me)
@@ -84,13 +86,13 @@ export function createMessageService (deps: MessageDeps) {
      * tombstone. Deleting a tombstone again changes nothing.
      */
     async remove (userId: string, conversationId: string, messageId: string): Promise<MessageView> {
-      const result = await inTransaction(prisma, async (tx) => {
+      const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         const moderator = conversation.type === 'group' && canManage(me.role)
         if (message.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner or admin can delete a message')
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
         const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at }), messageId,
-          (tombstone) => createMessagesRepository(tx).redactEvents(conversationId, messageId, message.seq, tombstone))
+          (tombstone) => tx.events.redactMessage(conversationId, messageId, message.seq, tombstone))
         return { ...deleted, recipients: canSee(members, message.seq) }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
@@ -101,14 +103,14 @@ export function createMessageService (deps: MessageDeps) {
     async history (userId: string, conversationId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
       if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
-      const rows = await pages.history(conversationId, userId, cursor, opts.limit + 1)
+      const rows = await repos.messages.history(conversationId, userId, cursor, opts.limit + 1)
       if (rows === null) throw notFound('Conversation')
       return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
     },
 
     /** Events after `after`, ascending, from the caller's joining on. */
     async events (userId: string, conversationId: string, opts: { after: number, limit: number }) {
-      const rows = await pages.events(conversationId, userId, opts.after, opts.limit + 1)
+      const rows = await repos.events.replay(conversationId, userId, opts.after, opts.limit + 1)
       if (rows === null) throw notFound('Conversation')
       return { events: rows.slice(0, opts.limit).map(toChatEvent), hasMore: rows.length > opts.limit }
     }

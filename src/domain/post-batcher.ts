@@ -1,5 +1,5 @@
-// Group commit for posts. Prisma costs about 0.8 ms of CPU per call, so one
-// transaction per message caps a process near 2,000 posts/s. Posts that
+// Group commit for posts. One transaction per message through Prisma costs
+// its per-call CPU for every post (README: The posting path's driver). Posts that
 // arrive while earlier ones are being written wait and then go together into
 // one call of the post_messages database function: one round trip that takes
 // the conversations' locks, judges each post (membership, idempotent retry,
@@ -32,6 +32,8 @@ export interface PostBatcherDeps {
   publisher: RealtimePublisher
   maxBatch?: number
   maxInFlight?: number
+  /** Told of every post_messages call: the posts it carried and whether it committed (for metrics). */
+  observeBatch?: (posts: number, committed: boolean) => void
 }
 
 export function createPostBatcher (deps: PostBatcherDeps) {
@@ -113,6 +115,7 @@ export function createPostBatcher (deps: PostBatcherDeps) {
         replyToId: p.input.replyToId ?? null
       })))
     } catch (err) {
+      deps.observeBatch?.(batch.length, false)
       if (isDatabaseUnavailable(err)) throw err
       if (batch.length === 1) {
         // The key committed elsewhere is visible now: once more finds that original.
@@ -125,6 +128,7 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       await commit(batch.slice(half))
       return
     }
+    deps.observeBatch?.(batch.length, true)
     const { outcomes, recipients } = result
     const views = outcomes.map((o) => o.outcome === 'created' || o.outcome === 'existing' ? toMessage(o.message) : undefined)
 

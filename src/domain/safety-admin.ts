@@ -3,11 +3,8 @@
 // here writes in the same transaction as the action itself. Roles are read
 // from the database on every request (requireRole), so a revocation holds at
 // once, on every process.
-import type { Prisma, PrismaClient } from '../generated/prisma/client.js'
 import type { RealtimePublisher } from './events.js'
-import { createConversationsRepository } from '../repositories/conversations.js'
-import { createEventsRepository } from '../repositories/events.js'
-import { createMessagesRepository } from '../repositories/messages.js'
+import { createRepositories, type Database, type Repositories } from '../repositories/index.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, type Tx } from './event-log.js'
 import { newId } from './ids.js'
@@ -17,8 +14,7 @@ import { toMessage, type MessageView } from './views.js'
 export const APP_ROLES = ['admin', 'moderator'] as const
 export type AppRole = typeof APP_ROLES[number]
 
-export interface AdminDeps {
-  prisma: PrismaClient
+export interface AdminDeps extends Database {
   publisher: RealtimePublisher
   /** A session was revoked: its sockets close and every process forgets it. */
   onSessionRevoked (sessionId: string, userId: string): void
@@ -29,24 +25,25 @@ export interface Page { limit: number, cursor?: string | undefined }
 const rolesOf = (row: { appRoles: string[] | null } | null): string[] => row?.appRoles ?? []
 
 /** Refuses login to a suspended account: 403 SUSPENDED. */
-export async function assertNotSuspended (prisma: PrismaClient, userId: string): Promise<void> {
-  const user = await prisma.user.findUnique({ where: { id: userId }, select: { suspendedAt: true } })
+export async function assertNotSuspended (repos: Repositories, userId: string): Promise<void> {
+  const user = await repos.safety.userModeration(userId)
   if (user?.suspendedAt != null) throw new AppError(403, 'SUSPENDED', 'This account has been suspended')
 }
 
 /** Grants or revokes an app role by username (the `npm run admin` command); false when the user does not exist. */
-export async function setAppRole (prisma: PrismaClient, username: string, role: AppRole, granted: boolean): Promise<boolean> {
-  const user = await prisma.user.findUnique({ where: { username: username.toLowerCase() }, select: { id: true, appRoles: true } })
+export async function setAppRole (db: Database, username: string, role: AppRole, granted: boolean): Promise<boolean> {
+  const { safety } = createRepositories(db)
+  const user = await safety.findByUsername(username.toLowerCase())
   if (user === null) return false
   const roles = new Set(rolesOf(user))
   if (granted) roles.add(role)
   else roles.delete(role)
-  await prisma.user.update({ where: { id: user.id }, data: { appRoles: [...roles].sort() }, select: { id: true } })
+  await safety.setAppRoles(user.id, [...roles].sort())
   return true
 }
 
 async function audit (tx: Tx, actorId: string, action: string, targetType: string, targetId: string, data: Record<string, unknown> = {}) {
-  await tx.auditEntry.create({ data: { id: newId(), actorId, action, targetType, targetId, data: data as Prisma.InputJsonValue } })
+  await tx.safety.audit({ id: newId(), actorId, action, targetType, targetId, data })
 }
 
 /** Keyset page over uuidv7 ids, newest first. */
@@ -55,35 +52,30 @@ function page<T extends { id: string }> (rows: T[], limit: number) {
 }
 
 export function createAdminService (deps: AdminDeps) {
-  const { prisma, publisher } = deps
+  const { publisher } = deps
+  const repos = createRepositories(deps)
+  const { safety } = repos
 
   return {
     /** The caller's app roles if they include one of `allowed`, else 403 FORBIDDEN (read from the database each time). */
     async requireRole (userId: string, allowed: readonly AppRole[]): Promise<string[]> {
-      const roles = rolesOf(await prisma.user.findUnique({ where: { id: userId }, select: { appRoles: true } }))
+      const roles = (await safety.appRoles(userId)) ?? []
       if (!roles.some((r) => (allowed as readonly string[]).includes(r))) throw forbidden('This needs the app role ' + allowed.join(' or '))
       return roles
     },
 
     async reports (status: 'open' | 'resolved', p: Page) {
-      const rows = await prisma.report.findMany({
-        where: { status, ...(p.cursor === undefined ? {} : { id: { lt: p.cursor } }) },
-        orderBy: { id: 'desc' },
-        take: p.limit + 1
-      })
+      const rows = await safety.reports(status, p.cursor, p.limit + 1)
       const { rows: shown, nextCursor } = page(rows, p.limit)
       return { reports: shown.map(toReportView), nextCursor }
     },
 
     async resolveReport (actorId: string, reportId: string, input: { resolution: string }) {
-      return inTransaction(prisma, async (tx) => {
-        const { count } = await tx.report.updateMany({
-          where: { id: reportId, status: 'open' },
-          data: { status: 'resolved', resolution: input.resolution, resolvedById: actorId, resolvedAt: new Date() }
-        })
-        const report = await tx.report.findUnique({ where: { id: reportId } })
+      return inTransaction(repos, async (tx) => {
+        const resolved = await tx.safety.resolveReport(reportId, { resolution: input.resolution, resolvedById: actorId, resolvedAt: new Date() })
+        const report = await tx.safety.report(reportId)
         if (report === null) throw notFound('Report')
-        if (count === 0) throw new AppError(409, 'CONFLICT', 'The report is already resolved')
+        if (!resolved) throw new AppError(409, 'CONFLICT', 'The report is already resolved')
         await audit(tx, actorId, 'report.resolved', 'report', reportId, { resolution: input.resolution })
         return toReportView(report)
       })
@@ -96,24 +88,22 @@ export function createAdminService (deps: AdminDeps) {
      */
     async suspend (actorId: string, actorRoles: string[], targetId: string, reason: string | null) {
       if (targetId === actorId) throw forbidden('You cannot suspend yourself')
-      const revoked = await inTransaction(prisma, async (tx) => {
-        const target = await tx.user.findUnique({ where: { id: targetId }, select: { appRoles: true, suspendedAt: true } })
+      const revoked = await inTransaction(repos, async (tx) => {
+        const target = await tx.safety.userModeration(targetId)
         if (target === null) throw notFound('User')
         if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden('Only an admin can suspend an admin or a moderator')
         const now = new Date()
-        if (target.suspendedAt === null) await tx.user.update({ where: { id: targetId }, data: { suspendedAt: now }, select: { id: true } })
-        const sessions = await tx.session.findMany({ where: { userId: targetId, revokedAt: null }, select: { id: true } })
-        await tx.session.updateMany({ where: { id: { in: sessions.map((s) => s.id) } }, data: { revokedAt: now } })
+        if (target.suspendedAt === null) await tx.safety.setSuspended(targetId, now)
+        const sessions = await tx.safety.revokeSessions(targetId, now)
         await audit(tx, actorId, 'user.suspended', 'user', targetId, { reason, sessionsEnded: sessions.length })
-        return sessions.map((s) => s.id)
+        return sessions
       })
       for (const sessionId of revoked) deps.onSessionRevoked(sessionId, targetId)
     },
 
     async unsuspend (actorId: string, targetId: string) {
-      await inTransaction(prisma, async (tx) => {
-        const { count } = await tx.user.updateMany({ where: { id: targetId }, data: { suspendedAt: null } })
-        if (count === 0) throw notFound('User')
+      await inTransaction(repos, async (tx) => {
+        if (!await tx.safety.setSuspended(targetId, null)) throw notFound('User')
         await audit(tx, actorId, 'user.unsuspended', 'user', targetId)
       })
     },
@@ -124,12 +114,11 @@ export function createAdminService (deps: AdminDeps) {
      * redacted. Deleting a tombstone again writes nothing (and no audit).
      */
     async deleteMessage (actorId: string, messageId: string): Promise<MessageView> {
-      const found = await prisma.message.findUnique({ where: { id: messageId }, select: { conversationId: true } })
-      if (found === null) throw notFound('Message')
-      const { conversationId } = found
-      const result = await inTransaction(prisma, async (tx) => {
-        await createEventsRepository(tx).lock(conversationId)
-        const messages = createMessagesRepository(tx)
+      const conversationId = await safety.messageConversation(messageId)
+      if (conversationId === null) throw notFound('Message')
+      const result = await inTransaction(repos, async (tx) => {
+        await tx.conversations.lock(conversationId)
+        const messages = tx.messages
         const message = await messages.find(conversationId, messageId)
         if (message === null) throw notFound('Message')
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
@@ -139,11 +128,11 @@ export function createAdminService (deps: AdminDeps) {
           data: null,
           dataFor: async (_seq, at) => {
             tombstone = toMessage(await messages.update(messageId, { body: '', deletedAt: at }))
-            await messages.redactEvents(conversationId, messageId, message.seq, tombstone)
+            await tx.events.redactMessage(conversationId, messageId, message.seq, tombstone)
             return tombstone
           }
         }])
-        const members = await createConversationsRepository(tx).members(conversationId)
+        const members = await tx.conversations.members(conversationId)
         await audit(tx, actorId, 'message.deleted', 'message', messageId, { conversationId, senderId: message.senderId })
         return { message: tombstone!, events, recipients: members.filter((m) => m.joinedSeq <= message.seq).map((m) => m.userId) }
       })
@@ -153,15 +142,7 @@ export function createAdminService (deps: AdminDeps) {
 
     /** Users by username prefix (all when absent), in username order. */
     async users (query: string | undefined, p: Page) {
-      const rows = await prisma.user.findMany({
-        where: {
-          ...(query === undefined ? {} : { username: { startsWith: query.toLowerCase().replace(/[\\%_]/g, '\\$&') } }),
-          ...(p.cursor === undefined ? {} : { username: { gt: p.cursor, ...(query === undefined ? {} : { startsWith: query.toLowerCase().replace(/[\\%_]/g, '\\$&') }) } })
-        },
-        orderBy: { username: 'asc' },
-        take: p.limit + 1,
-        select: { id: true, username: true, displayName: true, createdAt: true, appRoles: true, suspendedAt: true }
-      })
+      const rows = await safety.users(query?.toLowerCase(), p.cursor, p.limit + 1)
       const shown = rows.slice(0, p.limit)
       return {
         users: shown.map((u) => ({
@@ -174,11 +155,7 @@ export function createAdminService (deps: AdminDeps) {
 
     /** The audit log, newest first. */
     async audit (p: Page) {
-      const rows = await prisma.auditEntry.findMany({
-        where: p.cursor === undefined ? {} : { id: { lt: p.cursor } },
-        orderBy: { id: 'desc' },
-        take: p.limit + 1
-      })
+      const rows = await safety.auditEntries(p.cursor, p.limit + 1)
       const { rows: shown, nextCursor } = page(rows, p.limit)
       return {
         entries: shown.map((e) => ({ id: e.id, actorId: e.actorId, action: e.action, targetType: e.targetType, targetId: e.targetId, data: e.data, createdAt: e.createdAt.toISOString() })),

@@ -4,19 +4,19 @@
 // (only the owner and admins post). Each change runs under the conversation's
 // row lock and is an event in the log; post_messages judges posts under the
 // same lock, so a post is entirely before or after a change.
-import type { PrismaClient } from '../generated/prisma/client.js'
 import type { ChatEvent, RealtimePublisher } from './events.js'
-import { createConversationsRepository, type MemberRow } from '../repositories/conversations.js'
+import type { MemberRow } from '../repositories/conversations.js'
+import { createRepositories, type Database } from '../repositories/index.js'
 import { canManage } from './conversations.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
 
-export interface ModerationDeps { prisma: PrismaClient, publisher: RealtimePublisher }
+export interface ModerationDeps extends Database { publisher: RealtimePublisher }
 
 /** Refuses with 403 BANNED when any of `userIds` is banned from the conversation (inside its lock). */
 export async function assertNotBanned (tx: Tx, conversationId: string, userIds: string[]): Promise<void> {
   if (userIds.length === 0) return
-  const banned = await tx.conversationBan.count({ where: { conversationId, userId: { in: userIds } } })
+  const banned = await tx.safety.countBans(conversationId, userIds)
   if (banned > 0) throw new AppError(403, 'BANNED', 'A user you named is banned from this conversation')
 }
 
@@ -26,12 +26,9 @@ export async function assertNotBanned (tx: Tx, conversationId: string, userIds: 
  * conversation's lock, as post_messages judges posts.
  */
 export async function assertMayWrite (tx: Tx, conversationId: string, me: MemberRow): Promise<void> {
-  const [conversation, membership] = await Promise.all([
-    tx.conversation.findUnique({ where: { id: conversationId }, select: { frozenAt: true } }),
-    tx.membership.findUnique({ where: { conversationId_userId: { conversationId, userId: me.userId } }, select: { mutedAt: true } })
-  ])
-  if (conversation?.frozenAt != null && me.role === 'member') throw new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can write')
-  if (membership?.mutedAt != null) throw new AppError(403, 'MUTED', 'You are muted in this conversation')
+  const { frozen, muted } = await tx.safety.writeFlags(conversationId, me.userId)
+  if (frozen && me.role === 'member') throw new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can write')
+  if (muted) throw new AppError(403, 'MUTED', 'You are muted in this conversation')
 }
 
 /** Locks a group as one of its managers; 404 for non-members, 403 for a direct conversation or a plain member. */
@@ -50,10 +47,11 @@ function checkTarget (me: MemberRow, target: { role: string } | undefined) {
 }
 
 export function createModerationService (deps: ModerationDeps) {
-  const { prisma, publisher } = deps
+  const { publisher } = deps
+  const repos = createRepositories(deps)
 
   async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
-    const result = await inTransaction(prisma, fn)
+    const result = await inTransaction(repos, fn)
     if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
   }
 
@@ -70,14 +68,12 @@ export function createModerationService (deps: ModerationDeps) {
         const { members, me } = await lockAsManager(tx, conversationId, userId)
         const target = members.find((m) => m.userId === targetId)
         checkTarget(me, target)
-        if (target === undefined && (await tx.user.count({ where: { id: targetId } })) === 0) throw notFound('User')
-        const existing = await tx.conversationBan.findUnique({ where: { conversationId_userId: { conversationId, userId: targetId } } })
-        if (existing !== null) return null
-        await tx.conversationBan.create({ data: { conversationId, userId: targetId, byId: userId } })
+        if (target === undefined && (await tx.users.existing([targetId])).size === 0) throw notFound('User')
+        if (!await tx.safety.addBan(conversationId, targetId, userId)) return null
         const drafts: EventDraft[] = [{ type: 'member.banned', data: { userId: targetId, by: userId } }]
         if (target !== undefined) drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
-        if (target !== undefined) await createConversationsRepository(tx).markLeft(conversationId, targetId, at, lastSeq)
+        if (target !== undefined) await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
         return { events, recipients: recipientsOf(members) }
       })
     },
@@ -85,8 +81,7 @@ export function createModerationService (deps: ModerationDeps) {
     async unban (userId: string, conversationId: string, targetId: string) {
       await write(async (tx) => {
         const { members } = await lockAsManager(tx, conversationId, userId)
-        const { count } = await tx.conversationBan.deleteMany({ where: { conversationId, userId: targetId } })
-        if (count === 0) return null
+        if (!await tx.safety.removeBan(conversationId, targetId)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: 'member.unbanned', data: { userId: targetId, by: userId } }])
         return { events, recipients: recipientsOf(members) }
       })
@@ -94,9 +89,9 @@ export function createModerationService (deps: ModerationDeps) {
 
     /** The banned users of a group, newest first (owner and admins). */
     async bans (userId: string, conversationId: string) {
-      return inTransaction(prisma, async (tx) => {
+      return inTransaction(repos, async (tx) => {
         await lockAsManager(tx, conversationId, userId)
-        const rows = await tx.conversationBan.findMany({ where: { conversationId }, orderBy: { createdAt: 'desc' } })
+        const rows = await tx.safety.bans(conversationId)
         return { bans: rows.map((r) => ({ userId: r.userId, by: r.byId, createdAt: r.createdAt.toISOString() })) }
       })
     },
@@ -109,11 +104,7 @@ export function createModerationService (deps: ModerationDeps) {
         if (target === undefined) throw notFound('Member')
         if (targetId === userId) throw forbidden('You cannot mute yourself')
         checkTarget(me, target)
-        const { count } = await tx.membership.updateMany({
-          where: { conversationId, userId: targetId, mutedAt: muted ? null : { not: null } },
-          data: { mutedAt: muted ? new Date() : null }
-        })
-        if (count === 0) return null
+        if (!await tx.safety.setMuted(conversationId, targetId, muted)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: muted ? 'member.muted' : 'member.unmuted', data: { userId: targetId, by: userId } }])
         return { events, recipients: recipientsOf(members) }
       })
@@ -123,8 +114,7 @@ export function createModerationService (deps: ModerationDeps) {
     async setSlowMode (userId: string, conversationId: string, seconds: number) {
       await write(async (tx) => {
         const { members } = await lockAsManager(tx, conversationId, userId)
-        const { count } = await tx.conversation.updateMany({ where: { id: conversationId, slowModeSeconds: { not: seconds } }, data: { slowModeSeconds: seconds } })
-        if (count === 0) return null
+        if (!await tx.safety.setSlowMode(conversationId, seconds)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: 'conversation.slow_mode', data: { seconds, by: userId } }])
         return { events, recipients: recipientsOf(members) }
       })
@@ -134,11 +124,7 @@ export function createModerationService (deps: ModerationDeps) {
     async setFrozen (userId: string, conversationId: string, frozen: boolean) {
       await write(async (tx) => {
         const { members } = await lockAsManager(tx, conversationId, userId)
-        const { count } = await tx.conversation.updateMany({
-          where: { id: conversationId, frozenAt: frozen ? null : { not: null } },
-          data: { frozenAt: frozen ? new Date() : null }
-        })
-        if (count === 0) return null
+        if (!await tx.safety.setFrozen(conversationId, frozen)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: frozen ? 'conversation.frozen' : 'conversation.unfrozen', data: { by: userId } }])
         return { events, recipients: recipientsOf(members) }
       })

@@ -3,7 +3,8 @@
 // a message of a conversation they are a member of, from their joining on,
 // and not deleted; any user but themself. Anything else is 404, as for a
 // message that does not exist. A message report keeps its body as it was.
-import type { PrismaClient } from '../generated/prisma/client.js'
+import { createRepositories, type Database } from '../repositories/index.js'
+import type { ReportRow } from '../repositories/safety.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'
 
@@ -12,22 +13,6 @@ import type { REPORT_REASONS } from '../schemas/safety.js'
 export type ReportReason = typeof REPORT_REASONS[number]
 
 export interface ReportInput { messageId?: string | undefined, userId?: string | undefined, reason: ReportReason, note?: string | undefined }
-
-export interface ReportRow {
-  id: string
-  reporterId: string
-  targetUserId: string
-  messageId: string | null
-  conversationId: string | null
-  reason: string
-  note: string | null
-  snapshot: string | null
-  status: string
-  resolution: string | null
-  resolvedById: string | null
-  resolvedAt: Date | null
-  createdAt: Date
-}
 
 export const toReportView = (r: ReportRow) => ({
   id: r.id,
@@ -45,26 +30,24 @@ export const toReportView = (r: ReportRow) => ({
   createdAt: r.createdAt.toISOString()
 })
 
-export function createReportService (prisma: PrismaClient) {
+export function createReportService (deps: Database) {
+  const repos = createRepositories(deps)
   return {
     async create (reporterId: string, input: ReportInput) {
       if ((input.messageId === undefined) === (input.userId === undefined)) throw badRequest('body must have exactly one of messageId and userId')
       const note = input.note?.trim() || null
       let target: { targetUserId: string, messageId: string | null, conversationId: string | null, snapshot: string | null }
       if (input.messageId !== undefined) {
-        const message = await prisma.message.findUnique({ where: { id: input.messageId }, select: { senderId: true, conversationId: true, seq: true, body: true, deletedAt: true } })
-        const member = message === null
-          ? null
-          : await prisma.membership.findFirst({ where: { conversationId: message.conversationId, userId: reporterId, leftAt: null, joinedSeq: { lte: message.seq } }, select: { userId: true } })
-        if (message === null || member === null || message.deletedAt !== null) throw notFound('Message')
+        const message = await repos.safety.reportableMessage(input.messageId, reporterId)
+        if (message === null || !message.visible || message.deletedAt !== null) throw notFound('Message')
         if (message.senderId === reporterId) throw badRequest('body/messageId: you cannot report your own message')
         target = { targetUserId: message.senderId, messageId: input.messageId, conversationId: message.conversationId, snapshot: message.body }
       } else {
         if (input.userId === reporterId) throw badRequest('body/userId: you cannot report yourself')
-        if ((await prisma.user.count({ where: { id: input.userId! } })) === 0) throw notFound('User')
+        if ((await repos.users.existing([input.userId!])).size === 0) throw notFound('User')
         target = { targetUserId: input.userId!, messageId: null, conversationId: null, snapshot: null }
       }
-      const row = await prisma.report.create({ data: { id: newId(), reporterId, reason: input.reason, note, ...target } })
+      const row = await repos.safety.createReport({ id: newId(), reporterId, reason: input.reason, note, ...target })
       return { id: row.id, status: 'open' as const, createdAt: row.createdAt.toISOString() }
     }
   }

@@ -1,6 +1,6 @@
 // Users as others see them: the caller's own profile, a public profile and
 // prefix search, with presence from the realtime layer's port.
-import type { PrismaClient } from '../generated/prisma/client.js'
+import type { Database } from '../repositories/index.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { notFound } from './errors.js'
 
@@ -18,8 +18,8 @@ const withPresence = (online: Set<string>) => (u: UserRow) => ({
   lastSeenAt: u.lastSeenAt?.toISOString() ?? null
 })
 
-export function createUserService (deps: { prisma: PrismaClient, presence: PresencePort }) {
-  const users = createUsersRepository(deps.prisma)
+export function createUserService (deps: Database & { presence: PresencePort }) {
+  const users = createUsersRepository(deps)
   return {
     async me (userId: string) {
       const me = await users.findById(userId)

@@ -6,11 +6,11 @@
 // process refreshes them: those of a process that was killed are swept by the
 // others, and their users go offline within PRESENCE_TTL_MS.
 import { EventEmitter } from 'node:events'
-import type { PresenceStore } from '../repositories/presence.js'
+import type { PresenceRepository } from '../repositories/presence.js'
 import type { Presence, PresenceChange } from './presence.js'
 
 export interface SharedPresenceOptions {
-  store: PresenceStore
+  store: PresenceRepository
   /** Unique per process start. */
   processId: string
   graceMs: number

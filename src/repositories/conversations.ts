@@ -1,12 +1,12 @@
-// Data access for conversations and memberships. The list query returns a
-// whole page (with each conversation's last message, unread count and member
-// count) in one statement, and the first few members of all its conversations
-// in one more: a page costs the same number of queries whatever its size, and
-// reads a bounded number of members whatever the size of its groups.
-import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
+// Conversations and their memberships. The list query returns a whole page
+// (with each conversation's last message, unread count and member count) in
+// one statement, and the first few members of all its conversations in one
+// more: a page costs the same number of queries whatever its size, and reads a
+// bounded number of members whatever the size of its groups. All through
+// Prisma, but the member ids read per typing frame (on the pool, see db.ts).
+import { Prisma } from '../generated/prisma/client.js'
+import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
-
-type Db = PrismaClient | Prisma.TransactionClient
 
 export type Role = 'owner' | 'admin' | 'member'
 
@@ -21,6 +21,14 @@ export interface ConversationRow {
   unreadCount: number
   memberCount: number
   lastMessage: MessageRow | null
+}
+
+export interface LockedConversation {
+  id: string
+  type: 'direct' | 'group'
+  title: string | null
+  createdAt: Date
+  lastSeq: number
 }
 
 export interface MemberRow {
@@ -72,8 +80,17 @@ const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at }
 })
 
-export function createConversationsRepository (db: Db) {
+/** The statements that also run inside a transaction (see index.ts). */
+export function conversationStatements (db: Client) {
   return {
+    /** Locks the conversation row until the transaction ends. */
+    async lock (conversationId: string): Promise<LockedConversation | null> {
+      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number }>>`
+        SELECT id, type::text AS type, title, created_at, last_seq FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
+      const row = rows[0]
+      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq }
+    },
+
     findDirect (directKey: string) {
       return db.conversation.findUnique({ where: { directKey }, select: { id: true } })
     },
@@ -257,13 +274,29 @@ export function createConversationsRepository (db: Db) {
           user: { select: { id: true, username: true, displayName: true, createdAt: true } }
         }
       })
-    },
-
-    /** Which of these user ids exist. */
-    async existingUsers (userIds: string[]): Promise<Set<string>> {
-      if (userIds.length === 0) return new Set()
-      const found = await db.user.findMany({ where: { id: { in: userIds } }, select: { id: true } })
-      return new Set(found.map((u) => u.id))
     }
   }
 }
+
+export function createConversationsRepository ({ prisma, pool }: Database) {
+  return {
+    ...conversationStatements(prisma),
+
+    /**
+     * The current members' ids, without those `hiddenFrom` has blocked; on
+     * the pool, as it is read for every typing frame.
+     */
+    async memberIds (conversationId: string, hiddenFrom?: string): Promise<string[]> {
+      const { rows } = await pool.query<{ user_id: string }>(
+        hiddenFrom === undefined
+          ? 'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL'
+          : `SELECT m.user_id FROM memberships m
+              WHERE m.conversation_id = $1 AND m.left_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)`,
+        hiddenFrom === undefined ? [conversationId] : [conversationId, hiddenFrom])
+      return rows.map((r) => r.user_id)
+    }
+  }
+}
+
+export type ConversationsRepository = ReturnType<typeof createConversationsRepository>

@@ -1,30 +1,22 @@
-// Data access for the per-conversation event log and the seq counter on the
-// conversation row. Every writer takes the conversation's row lock (lock or
-// allocate) before it writes, so seqs are handed out one transaction at a time.
-import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
-
-type Db = PrismaClient | Prisma.TransactionClient
-
-export interface LockedConversation {
-  id: string
-  type: 'direct' | 'group'
-  title: string | null
-  createdAt: Date
-  lastSeq: number
-}
+// The per-conversation event log: the seq counter on the conversation row and
+// the events themselves. Every writer takes the conversation's row lock
+// (conversations.lock, or allocate here) before it writes, so seqs are handed
+// out one transaction at a time. Writes go through Prisma inside the writing
+// transaction; the replay page and the gap fill read on the pool (see db.ts).
+import type { Prisma } from '../generated/prisma/client.js'
+import type { Client, Database } from './db.js'
+import { memberWindowPage, readMemberWindow } from './member-window.js'
 
 export interface EventRow { conversationId: string, seq: number, type: string, data: unknown, createdAt: Date }
 
-export function createEventsRepository (db: Db) {
-  return {
-    /** Locks the conversation row until the transaction ends. */
-    async lock (conversationId: string): Promise<LockedConversation | null> {
-      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number }>>`
-        SELECT id, type::text AS type, title, created_at, last_seq FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
-      const row = rows[0]
-      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq }
-    },
+// The edit or deletion of a message from before the member's window is not
+// theirs to see (as the message itself is not): judged by the message's seq.
+const REPLAY = memberWindowPage('events', 'm.conversation_id AS "conversationId", m.seq, m.type, m.data, m.created_at AS "createdAt"',
+  ` AND seq > $3::int AND NOT (type IN ('message.updated', 'message.deleted') AND (data->>'seq')::int < me.joined_seq)`, 'ASC')
 
+/** The statements that also run inside a transaction (see index.ts). */
+export function eventStatements (db: Client) {
+  return {
     /**
      * Takes the next `count` seqs (locking the row if not yet locked) and marks
      * the activity. Returns the last seq taken and the time of the change,
@@ -46,6 +38,53 @@ export function createEventsRepository (db: Db) {
       await db.event.createMany({
         data: events.map((e) => ({ ...e, data: e.data as Prisma.InputJsonValue }))
       })
+    },
+
+    /**
+     * Replaces the data of a message's earlier created/updated events with its
+     * tombstone, so a replay does not bring deleted text back.
+     */
+    async redactMessage (conversationId: string, messageId: string, fromSeq: number, tombstone: unknown): Promise<void> {
+      await db.$executeRaw`
+        UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb
+         WHERE conversation_id = ${conversationId}::uuid AND seq >= ${fromSeq}::int
+           AND type IN ('message.created', 'message.updated') AND data->>'id' = ${messageId}`
     }
   }
 }
+
+export function createEventsRepository ({ prisma, pool }: Database) {
+  return {
+    ...eventStatements(prisma),
+
+    /** `rows` events after `afterSeq`, ascending, from the user's joining on; null when they are not a member. */
+    replay (conversationId: string, userId: string, afterSeq: number, rows: number): Promise<EventRow[] | null> {
+      return readMemberWindow(pool, REPLAY, [conversationId, userId, afterSeq, rows])
+    },
+
+    /**
+     * Events between two seqs, each with its own recipients: the users whose
+     * membership window [joined_seq, left_seq] holds it (for the edit or
+     * deletion of a message: holds the message), as replay decides. The gap
+     * fill of the push channel reads it.
+     */
+    async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: EventRow, userIds: string[] }>> {
+      const { rows } = await pool.query<{ seq: number, type: string, data: unknown, created_at: Date, recipients: string[] }>(
+        `SELECT e.seq, e.type, e.data, e.created_at,
+                ARRAY(SELECT m.user_id FROM memberships m
+                       WHERE m.conversation_id = e.conversation_id
+                         AND m.joined_seq <= CASE WHEN e.type IN ('message.updated', 'message.deleted')
+                                                  THEN (e.data->>'seq')::int ELSE e.seq END
+                         AND (m.left_seq IS NULL OR m.left_seq >= e.seq)) AS recipients
+           FROM events e
+          WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq < $3 ORDER BY e.seq`,
+        [conversationId, afterSeq, beforeSeq])
+      return rows.map((r) => ({
+        event: { conversationId, seq: r.seq, type: r.type, createdAt: r.created_at, data: r.data },
+        userIds: r.recipients
+      }))
+    }
+  }
+}
+
+export type EventsRepository = ReturnType<typeof createEventsRepository>

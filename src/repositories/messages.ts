@@ -1,7 +1,8 @@
-// Data access for messages (writes and lookups; pages are in pages.ts).
-import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
-
-type Db = PrismaClient | Prisma.TransactionClient
+// Messages: lookups and changes under the conversation's lock (Prisma), and
+// pages of history (one statement on the pool, see member-window.ts). Posting
+// is the group commit of post-batch.ts.
+import { memberWindowPage, readMemberWindow } from './member-window.js'
+import type { Client, Database } from './db.js'
 
 export const messageSelect = {
   id: true,
@@ -31,7 +32,19 @@ export interface MessageRow {
 
 export type HistoryCursor = { before: number } | { after: number } | { latest: true }
 
-export function createMessagesRepository (db: Db) {
+const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
+  m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt"`
+
+const HISTORY = {
+  before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
+  after: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq > $3::int', 'ASC'),
+  // No cursor: $3 is only typed, so that every variant takes the same parameters.
+  latest: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND $3::int IS NOT NULL', 'DESC')
+}
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function messageStatements (db: Client) {
   return {
     find (conversationId: string, id: string): Promise<MessageRow | null> {
       return db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
@@ -39,17 +52,21 @@ export function createMessagesRepository (db: Db) {
 
     update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date }): Promise<MessageRow> {
       return db.message.update({ where: { id }, data, select: messageSelect })
-    },
-
-    /**
-     * Replaces the data of a message's earlier created/updated events with its
-     * tombstone, so a replay does not bring deleted text back.
-     */
-    async redactEvents (conversationId: string, messageId: string, fromSeq: number, tombstone: unknown): Promise<void> {
-      await db.$executeRaw`
-        UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb
-         WHERE conversation_id = ${conversationId}::uuid AND seq >= ${fromSeq}::int
-           AND type IN ('message.created', 'message.updated') AND data->>'id' = ${messageId}`
     }
   }
 }
+
+export function createMessagesRepository ({ prisma, pool }: Database) {
+  return {
+    ...messageStatements(prisma),
+
+    /** `rows` messages of the conversation from the user's joining on, or null when they are not a member. */
+    history (conversationId: string, userId: string, cursor: HistoryCursor, rows: number): Promise<MessageRow[] | null> {
+      if ('before' in cursor) return readMemberWindow(pool, HISTORY.before, [conversationId, userId, cursor.before, rows])
+      if ('after' in cursor) return readMemberWindow(pool, HISTORY.after, [conversationId, userId, cursor.after, rows])
+      return readMemberWindow(pool, HISTORY.latest, [conversationId, userId, 0, rows])
+    }
+  }
+}
+
+export type MessagesRepository = ReturnType<typeof createMessagesRepository>

@@ -1,10 +1,9 @@
-// Data access for login sessions and their refresh tokens.
-import type pg from 'pg'
-import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
+// Login sessions and their refresh tokens, through Prisma; the check of a
+// session on the request path reads on the pool (see db.ts).
+import type { Client, Database } from './db.js'
 
-type Db = PrismaClient | Prisma.TransactionClient
-
-export function createSessionsRepository (db: Db) {
+/** The statements that also run inside a transaction (see index.ts). */
+export function sessionStatements (db: Client) {
   return {
     create (data: { id: string, userId: string, userAgent: string | null }) {
       return db.session.create({ data })
@@ -32,19 +31,32 @@ export function createSessionsRepository (db: Db) {
     },
     async revoke (sessionId: string, now: Date): Promise<void> {
       await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now } })
-    },
+    }
   }
 }
 
-/**
- * Which of these sessions exist and are not revoked, in the order given.
- * Checked on authenticated requests whose session is not cached, so it is one
- * plain statement on the pool rather than an ORM call (which costs several
- * times the CPU), and it answers for every check of a burst at once.
- */
-export async function activeSessions (pool: pg.Pool, sessionIds: string[]): Promise<boolean[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    'SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL', [sessionIds])
-  const active = new Set(rows.map((r) => r.id))
-  return sessionIds.map((id) => active.has(id))
+export function createSessionsRepository ({ prisma, pool }: Database) {
+  return {
+    ...sessionStatements(prisma),
+
+    /**
+     * Which of these sessions exist and are not revoked, in the order given.
+     * Checked on authenticated requests whose session is not cached, so it is
+     * one plain statement on the pool rather than an ORM call (which costs
+     * several times the CPU), and it answers for every check of a burst at once.
+     * A named (prepared) statement: each connection parses and plans it once,
+     * where sockets opening one after another made PostgreSQL do it for each.
+     */
+    async active (sessionIds: string[]): Promise<boolean[]> {
+      const { rows } = await pool.query<{ id: string }>({
+        name: 'active-sessions',
+        text: 'SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL',
+        values: [sessionIds]
+      })
+      const live = new Set(rows.map((r) => r.id))
+      return sessionIds.map((id) => live.has(id))
+    }
+  }
 }
+
+export type SessionsRepository = ReturnType<typeof createSessionsRepository>

@@ -1,14 +1,13 @@
-// Data access for users. Plain async functions over a Prisma client or
-// transaction; no HTTP here.
-import type { PrismaClient, Prisma } from '../generated/prisma/client.js'
-
-type Db = PrismaClient | Prisma.TransactionClient
+// Users: accounts, profiles and prefix search, through Prisma. Their last-seen
+// time is written with presence changes (presence.ts).
+import type { Client, Database } from './db.js'
 
 export const publicUserSelect = {
   id: true, username: true, displayName: true, createdAt: true, lastSeenAt: true
 } as const
 
-export function createUsersRepository (db: Db) {
+/** The statements that also run inside a transaction (see index.ts). */
+export function userStatements (db: Client) {
   return {
     create (data: { id: string, username: string, displayName: string, passwordHash: string }) {
       return db.user.create({ data, select: publicUserSelect })
@@ -18,6 +17,12 @@ export function createUsersRepository (db: Db) {
     },
     findById (id: string) {
       return db.user.findUnique({ where: { id }, select: publicUserSelect })
+    },
+    /** Which of these user ids exist. */
+    async existing (userIds: string[]): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set()
+      const found = await db.user.findMany({ where: { id: { in: userIds } }, select: { id: true } })
+      return new Set(found.map((u) => u.id))
     },
     /** Username prefix search, in username order, with keyset paging. */
     searchByPrefix (prefix: string, limit: number) {
@@ -31,3 +36,9 @@ export function createUsersRepository (db: Db) {
     }
   }
 }
+
+export function createUsersRepository ({ prisma }: Database) {
+  return userStatements(prisma)
+}
+
+export type UsersRepository = ReturnType<typeof createUsersRepository>

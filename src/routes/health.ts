@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { sendError } from '../plugins/app/errors.js'
+import { sendError } from './error-reply.js'
 
 const Status = Type.Object({ status: Type.String() })
 

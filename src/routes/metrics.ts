@@ -2,7 +2,7 @@
 // `Authorization: Bearer <token>`.
 import type { FastifyInstance } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { sendError } from '../plugins/app/errors.js'
+import { sendError } from './error-reply.js'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 

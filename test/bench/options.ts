@@ -90,7 +90,7 @@ export const USAGE = `npm run bench -- [options]
   --smoke                 every scenario end to end with tiny sizes (under a minute; checks
                           the harness, its figures mean nothing): what the CI test runs
   --scenarios a,b         subset of: ${SCENARIOS.join(', ')}
-  --reps N                repetitions per figure (median reported; at least 3)
+  --reps N                repetitions per figure (the median and every one reported; at least 3)
   --receivers N           fan-out receivers (default 1000; e.g. 10000)
   --senders N             closed-loop senders when saturating (default 128)
   --rate N                posts/s of the post-to-push latency measurement (default 500)

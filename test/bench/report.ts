@@ -1,36 +1,44 @@
 // The printed table (Markdown, pasted as-is into the README) and the check of
 // each result against the issue's targets. Targets are requirements, not
-// measurements; every number in the table comes from the results.
+// measurements; every number in the table comes from the results. Each
+// figure shows its repetitions beside its median, a target is met only when
+// every repetition meets it, and the warnings and machine lines say when the
+// machine or the repetitions make the medians unfit to quote (harness/render.ts).
 import type { BenchResults } from './bench.js'
-import type { Latency } from './harness/stats.js'
+import { dec, int, machineLines, renderer, warnings, type Renderer, type TargetCheck } from './harness/render.js'
+import { percentileFigure, ratioFigure } from './harness/stats.js'
+import type { SystemRun } from './scenarios/fanout.js'
 
-export interface TargetCheck { target: string, value: string, met: boolean }
+export type { TargetCheck }
 
-const int = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'
-const dec = (n: number, d = 2) => Number.isFinite(n) ? n.toFixed(d) : 'n/a'
-const ms = (l: Latency, keys: Array<'p50' | 'p95' | 'p99'> = ['p50', 'p95', 'p99']) => keys.map((k) => dec(l[k], 1)).join(' / ')
-const yes = (b: boolean) => b ? 'yes' : '**no**'
+export interface Report { table: string, targets: TargetCheck[], notes: string[], machine: string[], warnings: string[], unstable: string[] }
 
-export function report (r: BenchResults): { table: string, targets: TargetCheck[], notes: string[] } {
+export function report (r: BenchResults): Report {
   const rows: string[][] = []
-  const targets: TargetCheck[] = []
   const notes: string[] = []
-  const check = (target: string, value: string, met: boolean) => { targets.push({ target, value, met }); return yes(met) }
+  const x = renderer()
+  const { check, fig, lat } = x
+  const d1 = (n: number) => dec(n, 1)
+  const d2 = (n: number) => dec(n)
   const s = r.scenarios
 
   if (s.fanout !== undefined) {
     const f = s.fanout
     const n = int(f.receivers)
-    rows.push([`1 fan-out, ${n} receivers, ${f.senders} senders: deliveries/s`, int(f.ours.saturation.deliveriesPerSec.median),
-      `bare ws ${int(f.bare.saturation.deliveriesPerSec.median)}`, dec(f.ratios.deliveriesPerSec), '≥ 1.0×',
-      check('fan-out deliveries/s ≥ 1.0× bare ws', dec(f.ratios.deliveriesPerSec), f.ratios.deliveriesPerSec >= 1)])
-    rows.push(['1 fan-out: deliveries per server CPU-second', int(f.ours.saturation.deliveriesPerCpuSec.median),
-      `bare ws ${int(f.bare.saturation.deliveriesPerCpuSec.median)} (encoded once: ${int(f.bareEncodeOnce.saturation.deliveriesPerCpuSec.median)})`,
-      dec(f.ratios.deliveriesPerCpuSec), '≥ 1.0×',
-      check('fan-out deliveries per CPU-second ≥ 1.0× bare ws', dec(f.ratios.deliveriesPerCpuSec), f.ratios.deliveriesPerCpuSec >= 1)])
+    const perSec = ratioFigure(f.ours.saturation.deliveriesPerSec, f.bare.saturation.deliveriesPerSec)
+    rows.push([`1 fan-out, ${n} receivers, ${f.senders} senders: deliveries/s`, fig('fan-out deliveries/s', f.ours.saturation.deliveriesPerSec),
+      `bare ws ${fig('fan-out bare ws deliveries/s', f.bare.saturation.deliveriesPerSec)}`, x.ratio(f.ratios.deliveriesPerSec, perSec), '≥ 1.0×',
+      check('fan-out deliveries/s ≥ 1.0× bare ws', perSec.reps, (v) => v >= 1, d2, true, dec(f.ratios.deliveriesPerSec))])
+    const perCpu = ratioFigure(f.ours.saturation.deliveriesPerCpuSec, f.bare.saturation.deliveriesPerCpuSec)
+    rows.push(['1 fan-out: deliveries per server CPU-second', fig('fan-out deliveries per CPU-second', f.ours.saturation.deliveriesPerCpuSec),
+      `bare ws ${fig('fan-out bare ws deliveries per CPU-second', f.bare.saturation.deliveriesPerCpuSec)} ` +
+      `(encoded once: ${fig('fan-out bare ws (encoded once) deliveries per CPU-second', f.bareEncodeOnce.saturation.deliveriesPerCpuSec)})`,
+      x.ratio(f.ratios.deliveriesPerCpuSec, perCpu), '≥ 1.0×',
+      check('fan-out deliveries per CPU-second ≥ 1.0× bare ws', perCpu.reps, (v) => v >= 1, d2, true, dec(f.ratios.deliveriesPerCpuSec))])
     const paced = f.ours.paced!
-    rows.push([`1 post→push latency p50 / p95 / p99 at ${f.rate} posts/s (ms)`, ms(paced.latencyMs), `bare ws ${ms(f.bare.paced!.latencyMs)}`, '',
-      'p99 ≤ 25 ms', check(`post→push p99 ≤ 25 ms at ${f.rate} posts/s, ${n} receivers`, dec(paced.latencyMs.p99, 1), paced.latencyMs.p99 <= 25)])
+    rows.push([`1 post→push latency p50 / p95 / p99 at ${f.rate} posts/s (ms)`, lat('post→push latency', paced.latencyMs),
+      `bare ws ${lat('bare ws post→push latency', f.bare.paced!.latencyMs)}`, '',
+      'p99 ≤ 25 ms', check(`post→push p99 ≤ 25 ms at ${f.rate} posts/s, ${n} receivers`, percentileFigure(paced.latencyMs, 'p99').reps, (v) => v <= 25, d1)])
     notes.push(`fan-out frames: ${int(f.ours.saturation.frameBytes)} bytes (Switchboard), ${int(f.bare.saturation.frameBytes)} bytes (bare ws); ` +
       `server CPU while saturated: ${dec(f.ours.saturation.serverCores.median)} cores (Switchboard), ${dec(f.bare.saturation.serverCores.median)} (bare ws); ` +
       `load generator ${dec(f.ours.saturation.loadgenCores.median)} / ${dec(f.bare.saturation.loadgenCores.median)} cores; PostgreSQL ${dec(f.ours.saturation.dbCores.median)} cores`)
@@ -40,14 +48,27 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
         `ws_connections_open ${int(m1.socketsOpen)}, posts answered ${int(m0.postsAnswered)} → ${int(m1.postsAnswered)}`)
     }
   }
+  if (s.fanout !== undefined) {
+    const peers = fanoutPeers(s.fanout, x)
+    rows.push(...peers.rows)
+    notes.push(...peers.notes)
+  }
 
   if (s.posting !== undefined) {
     for (const l of s.posting.levels) {
       const top = l.concurrency === Math.max(...s.posting.levels.map((x) => x.concurrency))
-      rows.push([`2 posting, ${l.concurrency} concurrent: acks/s (p50 / p99 ms)`, `${int(l.ours.perSec.median)} (${ms(l.ours.latencyMs, ['p50', 'p99'])})`,
-        `raw INSERT ${int(l.rawInsert.perSec.median)} (${ms(l.rawInsert.latencyMs, ['p50', 'p99'])})`, dec(l.ratio), top ? '≥ 1.0×' : '',
-        top ? check(`posting at ${l.concurrency} senders ≥ 1.0× raw single-row INSERT`, dec(l.ratio), l.ratio >= 1) : ''])
+      const perRep = ratioFigure(l.ours.perSec, l.rawInsert.perSec)
+      rows.push([`2 posting, ${l.concurrency} concurrent: acks/s; p50 / p99 (ms)`,
+        `${fig(`posting ${l.concurrency} acks/s`, l.ours.perSec)}; ${lat(`posting ${l.concurrency} latency`, l.ours.latencyMs, ['p50', 'p99'])}`,
+        `raw INSERT ${fig(`raw INSERT ${l.concurrency} rows/s`, l.rawInsert.perSec)}; ${lat(`raw INSERT ${l.concurrency} latency`, l.rawInsert.latencyMs, ['p50', 'p99'])}`,
+        x.ratio(l.ratio, perRep), top ? '≥ 1.0×' : '',
+        top ? check(`posting at ${l.concurrency} senders ≥ 1.0× raw single-row INSERT`, perRep.reps, (v) => v >= 1, d2, true, dec(l.ratio)) : ''])
     }
+  }
+  if (s.posting !== undefined) {
+    const peers = postingPeers(s.posting, x)
+    rows.push(...peers.rows)
+    notes.push(...peers.notes)
   }
 
   if (s.posting !== undefined) {
@@ -60,42 +81,57 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
     const c = s.connections
     c.ours.forEach((l, i) => {
       const b = c.bare[i]!
-      rows.push([`3 idle connections: RSS per connection at ${int(l.attempted)} (KiB)`, dec(l.perConnectionKiB.median, 1),
-        `bare ws ${dec(b.perConnectionKiB.median, 1)}`, dec(c.ratioPerConnection[i]!), '≤ 10 KiB',
-        check(`RSS per idle connection ≤ 10 KiB at ${int(l.attempted)}`, dec(l.perConnectionKiB.median, 1), l.perConnectionKiB.median <= 10)])
+      rows.push([`3 idle connections: RSS per connection at ${int(l.attempted)} (KiB)`, fig(`RSS per connection at ${int(l.attempted)}`, l.perConnectionKiB, d1),
+        `bare ws ${fig(`bare ws RSS per connection at ${int(l.attempted)}`, b.perConnectionKiB, d1)}`,
+        x.ratio(c.ratioPerConnection[i]!, ratioFigure(l.perConnectionKiB, b.perConnectionKiB)), '≤ 10 KiB',
+        check(`RSS per idle connection ≤ 10 KiB at ${int(l.attempted)}`, l.perConnectionKiB.reps, (v) => v <= 10, d1)])
     })
     const last = c.ours[c.ours.length - 1]!
-    rows.push(['3 connections opened per second', int(c.ours[0]!.openedPerSec.median), `bare ws ${int(c.bare[0]!.openedPerSec.median)}`,
-      dec(c.ours[0]!.openedPerSec.median / c.bare[0]!.openedPerSec.median), '', ''])
+    const opened = ratioFigure(c.ours[0]!.openedPerSec, c.bare[0]!.openedPerSec)
+    rows.push(['3 connections opened per second', fig('connections opened/s', c.ours[0]!.openedPerSec),
+      `bare ws ${fig('bare ws connections opened/s', c.bare[0]!.openedPerSec)}`,
+      x.ratio(c.ours[0]!.openedPerSec.median / c.bare[0]!.openedPerSec.median, opened), '', ''])
     const wanted = Math.max(...r.meta.options.connections)
-    rows.push(['3 connections held by one process', int(last.held.median), '', '', `${int(wanted)}`,
-      check(`${int(wanted)} connections held by one process`, int(last.held.median), last.held.median >= wanted)])
+    rows.push(['3 connections held by one process', fig('connections held', last.held), '', '', `${int(wanted)}`,
+      check(`${int(wanted)} connections held by one process`, last.held.reps, (v) => v >= wanted, int)])
     if (c.cappedBy !== undefined) notes.push(`connections capped: ${c.cappedBy}`)
   }
 
   if (s.history !== undefined) {
     const h = s.history
     for (const d of h.depths) {
-      rows.push([`4 history page before seq ${int(d.beforeSeq)} of ${int(h.messages)}: p50 / p99 (ms)`, ms(d.latencyMs, ['p50', 'p99']), '', '', 'p99 ≤ 5 ms',
-        check(`history p99 ≤ 5 ms before seq ${int(d.beforeSeq)}`, dec(d.latencyMs.p99), d.latencyMs.p99 <= 5)])
+      rows.push([`4 history page before seq ${int(d.beforeSeq)} of ${int(h.messages)}: p50 / p99 (ms)`,
+        lat(`history before seq ${int(d.beforeSeq)}`, d.latencyMs, ['p50', 'p99']), '', '', 'p99 ≤ 5 ms',
+        check(`history p99 ≤ 5 ms before seq ${int(d.beforeSeq)}`, percentileFigure(d.latencyMs, 'p99').reps, (v) => v <= 5, d2)])
     }
-    rows.push(['4 history deep / shallow (p50; p99)', `${dec(h.deepOverShallow.p50)}; ${dec(h.deepOverShallow.p99)}`, '', '', '≤ 1.5',
-      check('history deep/shallow ≤ 1.5 (p50)', dec(h.deepOverShallow.p50), h.deepOverShallow.p50 <= 1.5)])
+    const deep = h.depths[0]!.latencyMs
+    const shallow = h.depths[h.depths.length - 1]!.latencyMs
+    const deepOverShallow = ratioFigure(percentileFigure(deep, 'p50'), percentileFigure(shallow, 'p50'))
+    rows.push(['4 history deep / shallow (p50; p99)', `${dec(h.deepOverShallow.p50)}; ${dec(h.deepOverShallow.p99)}`, '',
+      x.ratio(h.deepOverShallow.p50, deepOverShallow), '≤ 1.5',
+      check('history deep/shallow ≤ 1.5 (p50)', deepOverShallow.reps, (v) => v <= 1.5, d2, true, dec(h.deepOverShallow.p50))])
   }
 
   if (s.scaleout !== undefined) {
     const so = s.scaleout
     for (const c of so.clusters) {
-      rows.push([`5 cluster, ${c.workers} workers, BROKER=${c.broker}: deliveries per CPU-second at ${so.rate} posts/s`, int(c.paced.deliveriesPerCpuSec.median),
-        `one process ${int(so.singleProcess.deliveriesPerCpuSecPaced)}`, dec(c.efficiency), '≥ 0.8',
-        check(`cluster efficiency ≥ 0.8 at ${so.rate} posts/s (BROKER=${c.broker})`, dec(c.efficiency), c.efficiency >= 0.8)])
-      rows.push([`5 cluster, ${c.workers} workers, BROKER=${c.broker}: deliveries per CPU-second saturated`, int(c.saturation.deliveriesPerCpuSec.median),
-        `one process ${int(so.singleProcess.deliveriesPerCpuSec)}`, dec(c.efficiencySaturated), '≥ 0.8',
-        check(`cluster efficiency ≥ 0.8 saturated (BROKER=${c.broker})`, dec(c.efficiencySaturated), c.efficiencySaturated >= 0.8)])
-      rows.push([`5 cluster, BROKER=${c.broker}: post→push p50 / p95 / p99 at ${so.rate} posts/s (ms)`, ms(c.paced.latencyMs), '', '', '', ''])
+      // Each repetition against the one-process reference's median (measured in another phase).
+      const paced = ratioFigure(c.paced.deliveriesPerCpuSec, so.singleProcess.deliveriesPerCpuSecPaced)
+      const saturated = ratioFigure(c.saturation.deliveriesPerCpuSec, so.singleProcess.deliveriesPerCpuSec)
+      const alone = ratioFigure(c.oneWorker.paced.deliveriesPerCpuSec, so.singleProcess.deliveriesPerCpuSecPaced)
+      rows.push([`5 cluster, ${c.workers} workers, BROKER=${c.broker}: deliveries per CPU-second at ${so.rate} posts/s`,
+        fig(`cluster ${c.broker} deliveries per CPU-second at ${so.rate} posts/s`, c.paced.deliveriesPerCpuSec),
+        `one process ${int(so.singleProcess.deliveriesPerCpuSecPaced)}`, x.ratio(c.efficiency, paced), '≥ 0.8',
+        check(`cluster efficiency ≥ 0.8 at ${so.rate} posts/s (BROKER=${c.broker})`, paced.reps, (v) => v >= 0.8, d2, true, dec(c.efficiency))])
+      rows.push([`5 cluster, ${c.workers} workers, BROKER=${c.broker}: deliveries per CPU-second saturated`,
+        fig(`cluster ${c.broker} deliveries per CPU-second saturated`, c.saturation.deliveriesPerCpuSec),
+        `one process ${int(so.singleProcess.deliveriesPerCpuSec)}`, x.ratio(c.efficiencySaturated, saturated), '≥ 0.8',
+        check(`cluster efficiency ≥ 0.8 saturated (BROKER=${c.broker})`, saturated.reps, (v) => v >= 0.8, d2, true, dec(c.efficiencySaturated))])
+      rows.push([`5 cluster, BROKER=${c.broker}: post→push p50 / p95 / p99 at ${so.rate} posts/s (ms)`, lat(`cluster ${c.broker} post→push latency`, c.paced.latencyMs), '', '', '', ''])
       rows.push([`5 one worker behind BROKER=${c.broker} (broker overhead per delivery): deliveries per CPU-second at ${so.rate} posts/s`,
-        int(c.oneWorker.paced.deliveriesPerCpuSec.median), `one process ${int(so.singleProcess.deliveriesPerCpuSecPaced)}`, dec(c.oneWorker.efficiency), '≥ 0.8',
-        check(`broker overhead ≤ 20% per delivery (BROKER=${c.broker})`, dec(c.oneWorker.efficiency), c.oneWorker.efficiency >= 0.8)])
+        fig(`one worker ${c.broker} deliveries per CPU-second`, c.oneWorker.paced.deliveriesPerCpuSec), `one process ${int(so.singleProcess.deliveriesPerCpuSecPaced)}`,
+        x.ratio(c.oneWorker.efficiency, alone), '≥ 0.8',
+        check(`broker overhead ≤ 20% per delivery (BROKER=${c.broker})`, alone.reps, (v) => v >= 0.8, d2, true, dec(c.oneWorker.efficiency))])
       notes.push(`cluster BROKER=${c.broker}: ${int(c.saturation.deliveriesPerSec.median)} deliveries/s saturated on ${dec(c.saturation.serverCores.median)} server cores; ` +
         `sockets per worker ${c.socketsPerWorker.join(' / ')}; PostgreSQL${c.broker === 'redis' ? ' + Redis' : ''} ${dec(c.saturation.dbCores.median)} cores`)
     }
@@ -103,13 +139,69 @@ export function report (r: BenchResults): { table: string, targets: TargetCheck[
 
   if (s.storm !== undefined) {
     const st = s.storm
-    const ok = st.catchUpMs.median <= 10_000 && st.lost === 0 && st.duplicates === 0
-    rows.push([`6 reconnect storm, ${int(st.clients)} clients: all caught up (s)`, dec(st.catchUpMs.median / 1000),
+    const seconds = (ms: number) => dec(ms / 1000)
+    rows.push([`6 reconnect storm, ${int(st.clients)} clients: all caught up (s)`, fig('reconnect storm catch-up', st.catchUpMs, seconds),
       `lost ${st.lost}, duplicates ${st.duplicates} of ${int(st.expected)} events`, '', '≤ 10 s, 0 lost, 0 dup',
-      check(`storm of ${int(st.clients)} caught up ≤ 10 s with 0 lost / 0 duplicate`, `${dec(st.catchUpMs.median / 1000)} s, ${st.lost} lost, ${st.duplicates} dup`, ok)])
+      check(`storm of ${int(st.clients)} caught up ≤ 10 s with 0 lost / 0 duplicate`, st.catchUpMs.reps, (v) => v <= 10_000, seconds,
+        st.lost === 0 && st.duplicates === 0, `${seconds(st.catchUpMs.median)} s, ${st.lost} lost, ${st.duplicates} dup`)])
   }
 
   const header = ['figure', 'Switchboard', 'baseline', 'ratio', 'target', 'met']
   const table = [header, header.map(() => '---'), ...rows].map((cols) => `| ${cols.join(' | ')} |`).join('\n')
-  return { table, targets, notes }
+  const cores = r.meta.machine.cores
+  return {
+    table,
+    targets: x.targets,
+    notes,
+    machine: machineLines(r.phases, cores),
+    warnings: warnings({ loadAtStart: r.meta.machine.loadAverageBefore[0]!, cores, records: r.phases, unstable: x.unstable }),
+    unstable: x.unstable
+  }
+}
+
+type Rows = { rows: string[][], notes: string[] }
+
+/**
+ * Fan-out against the peers users would pick instead: the naive Fastify + Prisma server and Socket.IO. Each
+ * repetition is a round over every system, so a ratio's repetition pairs the two systems' windows of one round.
+ */
+function fanoutPeers (f: NonNullable<BenchResults['scenarios']['fanout']>, x: Renderer): Rows {
+  const ours = f.ours.saturation
+  const vsNaive = ratioFigure(ours.deliveriesPerSec, f.naive.saturation.deliveriesPerSec)
+  const vsSocketio = ratioFigure(ours.deliveriesPerSec, f.socketio.saturation.deliveriesPerSec)
+  const rows: string[][] = [
+    ['1 fan-out vs the naive server (Fastify + Prisma): deliveries/s', x.fig('fan-out deliveries/s', ours.deliveriesPerSec),
+      `naive ${x.fig('fan-out naive server deliveries/s', f.naive.saturation.deliveriesPerSec)}`, x.ratio(f.ratios.deliveriesPerSecVsNaive, vsNaive), '', ''],
+    ['1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s', x.fig('fan-out deliveries/s', ours.deliveriesPerSec),
+      `Socket.IO ${x.fig('fan-out Socket.IO deliveries/s', f.socketio.saturation.deliveriesPerSec)}`, x.ratio(f.ratios.deliveriesPerSecVsSocketio, vsSocketio), '≥ 1.5×',
+      x.check('fan-out deliveries/s ≥ 1.5× Socket.IO', vsSocketio.reps, (v) => v >= 1.5, (v) => dec(v), true, dec(f.ratios.deliveriesPerSecVsSocketio))],
+    [`1 post→push latency of the peers at ${f.rate} posts/s: p50 / p95 / p99 (ms)`, x.lat('post→push latency', f.ours.paced!.latencyMs),
+      `naive ${x.lat('naive server post→push latency', f.naive.paced!.latencyMs)}; Socket.IO ${x.lat('Socket.IO post→push latency', f.socketio.paced!.latencyMs)}`, '', '', '']
+  ]
+  const side = (name: string, r: SystemRun) => `${name} ${int(r.saturation.frameBytes)} bytes, ${dec(r.saturation.serverCores.median)} server cores, ` +
+    `${int(r.saturation.deliveriesPerCpuSec.median)} deliveries per server CPU-second, ${int(r.saturation.postsPerSec.median)} posts/s acked` +
+    (r.saturation.failures + (r.paced?.failures ?? 0) > 0 ? `, ${int(r.saturation.failures + (r.paced?.failures ?? 0))} posts failed` : '')
+  const notes = [
+    `fan-out peers while saturated: ${side('Switchboard', f.ours)}; ${side('naive server', f.naive)}, PostgreSQL ${dec(f.naive.saturation.dbCores.median)} cores; ` +
+      `${side('Socket.IO', f.socketio)}, PostgreSQL + Redis ${dec(f.socketio.saturation.dbCores.median)} cores, load generator (socket.io-client) ${dec(f.socketio.saturation.loadgenCores.median)} cores`
+  ]
+  return { rows, notes }
+}
+
+/** Posting against the naive Fastify + Prisma server (one interactive transaction per post), repetition by repetition. */
+function postingPeers (p: NonNullable<BenchResults['scenarios']['posting']>, x: Renderer): Rows {
+  const topConcurrency = Math.max(...p.levels.map((l) => l.concurrency))
+  const rows = p.levels.map((l) => {
+    const top = l.concurrency === topConcurrency
+    const perRep = ratioFigure(l.ours.perSec, l.naive.perSec)
+    return [`2 posting, ${l.concurrency} concurrent, vs the naive server (Fastify + Prisma): acks/s; p50 / p99 (ms)`,
+      `${x.fig(`posting ${l.concurrency} acks/s`, l.ours.perSec)}; ${x.lat(`posting ${l.concurrency} latency`, l.ours.latencyMs, ['p50', 'p99'])}`,
+      `naive ${x.fig(`naive server ${l.concurrency} acks/s`, l.naive.perSec)}; ${x.lat(`naive server ${l.concurrency} latency`, l.naive.latencyMs, ['p50', 'p99'])}`,
+      x.ratio(l.ratioVsNaive, perRep), top ? '≥ 3×' : '',
+      top ? x.check(`posting at ${l.concurrency} senders ≥ 3× the naive server`, perRep.reps, (v) => v >= 3, (v) => dec(v), true, dec(l.ratioVsNaive)) : '']
+  })
+  const notes = ['naive server posting CPU (cores: server / PostgreSQL / load generator): ' + p.levels.map((l) =>
+    `${l.concurrency} concurrent: ${dec(l.naive.serverCores.median)} / ${dec(l.naive.dbCores.median)} / ${dec(l.naive.loadgenCores.median)}` +
+    (l.naive.failed > 0 ? ` (${int(l.naive.failed)} posts failed)` : '')).join('; ')]
+  return { rows, notes }
 }

@@ -43,23 +43,26 @@ async function main (): Promise<number> {
 
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
   const results = await runBench(o, log, command)
-  const { table, targets, notes } = report(results)
+  const { table, targets, notes, machine, warnings, unstable } = report(results)
   const out = o.out ?? join(projectRoot, 'test', 'bench', 'results', `bench-${results.meta.startedAt.replace(/[:.]/g, '-')}.json`)
   await mkdir(dirname(out), { recursive: true })
-  await writeFile(out, `${JSON.stringify({ ...results, table, targets, notes }, null, 2)}\n`)
+  await writeFile(out, `${JSON.stringify({ ...results, table, targets, notes, machine, warnings, unstable }, null, 2)}\n`)
 
   const m = results.meta
   process.stdout.write([
     '',
     `Switchboard benchmark${m.preset === 'full' ? '' : ` (--${m.preset})`}: ${m.machine.cores} × ${m.machine.cpuModel}, ${m.machine.memoryGiB} GiB, Node ${m.node}, ${m.postgres}`,
     `load average before/after: ${m.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')} / ${m.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}; ` +
-      `medians of ${o.reps} repetitions; ${m.seconds.toFixed(0)} s`,
+      `each figure the median of ${o.reps} repetitions, every repetition in brackets; a target is met when every repetition meets it; ${m.seconds.toFixed(0)} s`,
+    ...(warnings.length === 0 ? [] : ['', ...warnings.map((w) => `**${w}**`)]),
     '',
     table,
     '',
     ...notes.map((n) => `- ${n}`),
+    ...machine.map((n) => `- ${n}`),
     '',
-    `targets met: ${targets.filter((t) => t.met).length} of ${targets.length}`,
+    `targets met: ${targets.filter((t) => t.met).length} of ${targets.length}` +
+      (unstable.length === 0 ? '' : `; ${unstable.length} figure${unstable.length === 1 ? '' : 's'} unstable`),
     `results: ${relative(process.cwd(), out) || out}`,
     ''
   ].join('\n'))

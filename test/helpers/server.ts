@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import fp from 'fastify-plugin'
+import { test as base } from 'vitest'
 import app, { appServerOptions } from '../../src/app.js'
 import { loadConfig, type AppConfig } from '../../src/config.js'
 import { createTestDatabase } from './database.js'
@@ -62,3 +63,33 @@ export async function startServer (opts: StartOptions = {}): Promise<TestServer>
     }
   }
 }
+
+// Vitest puts no time limit on a fixture's cleanup; the afterAll that closed
+// the server before the fixture had the config's hookTimeout (60 s).
+const CLOSE_TIMEOUT_MS = 60_000
+
+async function closeWithin (server: TestServer, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`test server did not close within ${ms} ms`)), ms)
+  })
+  try {
+    await Promise.race([server.close(), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * `server`: the real app on a fresh database, started for the first hook or
+ * test of a file that asks for it and closed after that file's afterAll hooks
+ * (so a file's own afterAll can still close its sockets first). A file sets its
+ * options once, at its top level: `test.override('serverOptions', { config })`.
+ */
+export const test = base
+  .extend('serverOptions', { scope: 'file' }, {} as StartOptions)
+  .extend('server', { scope: 'file' }, async ({ serverOptions }, { onCleanup }) => {
+    const server = await startServer(serverOptions)
+    onCleanup(() => closeWithin(server, CLOSE_TIMEOUT_MS))
+    return server
+  })

@@ -1,10 +1,10 @@
 // The one error handler and the one not-found handler: every failure leaves
 // as API.md's error body with a stable code, and 5xx details stay in the log.
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyRequest } from 'fastify'
 import { AppError, RetryLaterError, type ErrorCode } from '../../domain/errors.js'
 import { isDatabaseUnavailable } from '../../domain/prisma-errors.js'
+import { sendError } from '../../routes/error-reply.js'
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'VALIDATION_FAILED',
@@ -16,15 +16,6 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
   503: 'UNAVAILABLE'
-}
-
-export function sendError (reply: FastifyReply, statusCode: number, code: string, message: string) {
-  return reply.code(statusCode).type('application/json; charset=utf-8').send({
-    statusCode,
-    error: STATUS_CODES[statusCode] ?? 'Error',
-    code,
-    message
-  })
 }
 
 function classify (err: FastifyError | AppError | Error, request: FastifyRequest): { status: number, code: string, message: string } {

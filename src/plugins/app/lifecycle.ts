@@ -1,7 +1,7 @@
 // Request ids on responses, and a clean 503 for requests that arrive on a
 // kept-alive connection while the server shuts down.
 import fp from 'fastify-plugin'
-import { sendError } from './errors.js'
+import { sendError } from '../../routes/error-reply.js'
 
 export default fp(async (app) => {
   let closing = false

@@ -1,7 +1,8 @@
 // Prometheus metrics, on a registry of this app (not prom-client's global
 // one, so several apps can live in one process): HTTP rate and latency, open
 // sockets, pushes, post-to-push latency, broker lag, database pool, webhook
-// deliveries, and the process defaults (CPU, memory, event-loop lag).
+// deliveries, group-commit batch sizes, and the process defaults (CPU,
+// memory, event-loop lag).
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { RealtimeObserver } from '../../realtime/observer.js'
@@ -12,6 +13,8 @@ export interface Metrics {
   realtime: RealtimeObserver
   /** Webhook job outcomes: enqueued, delivered, failed (an attempt that will be retried or given up). */
   webhook (outcome: 'enqueued' | 'delivered' | 'failed'): void
+  /** One post_messages call of the post batcher: the posts it carried, and whether it committed. */
+  postBatch (posts: number, committed: boolean): void
 }
 
 declare module 'fastify' {
@@ -21,6 +24,8 @@ declare module 'fastify' {
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+// Fine where batches usually are (one or two posts at moderate load), up to the batcher's limit of 256.
+const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
 
 export default fp(async (app) => {
   const registry = new Registry()
@@ -43,6 +48,8 @@ export default fp(async (app) => {
     name: 'broker_lag_seconds', help: 'From broker publish to receipt (publisher\'s clock)', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers
   })
   const webhookJobs = new Counter({ name: 'push_webhook_jobs_total', help: 'Offline-notification webhook jobs by outcome', labelNames: ['outcome'], registers })
+  const batchSize = new Histogram({ name: 'post_batch_size', help: 'Posts per post_messages call (group commit)', buckets: BATCH_BUCKETS, registers })
+  const batchCalls = new Counter({ name: 'post_batch_calls_total', help: 'post_messages calls by outcome (committed, failed)', labelNames: ['outcome'], registers })
 
   new Gauge({
     name: 'ws_connections_open',
@@ -80,6 +87,10 @@ export default fp(async (app) => {
   app.decorate('metrics', {
     registry,
     realtime,
-    webhook: (outcome) => webhookJobs.inc({ outcome })
+    webhook: (outcome) => webhookJobs.inc({ outcome }),
+    postBatch (posts, committed) {
+      batchSize.observe(posts)
+      batchCalls.inc({ outcome: committed ? 'committed' : 'failed' })
+    }
   } satisfies Metrics)
 }, { name: 'metrics', dependencies: ['config', 'db'] })

@@ -10,8 +10,9 @@ import { RealtimeNode } from '../../realtime/node.js'
 import { noopObserver } from '../../realtime/observer.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
 import { SharedPresence } from '../../realtime/shared-presence.js'
-import { createPresenceStore } from '../../repositories/presence.js'
-import { createRealtimeRepository } from '../../repositories/realtime.js'
+import { createConversationsRepository } from '../../repositories/conversations.js'
+import { createEventsRepository } from '../../repositories/events.js'
+import { createPresenceRepository } from '../../repositories/presence.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +30,7 @@ export interface RealtimeOptions {
 export default fp<RealtimeOptions>(async (app, opts) => {
   const { config } = app
   const multiProcess = config.broker !== 'memory'
+  const presenceRecords = createPresenceRepository(app.db)
 
   const brokerLog = app.log.child({ broker: config.broker })
   const wire = { channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, publishRetryMs: config.brokerPublishRetryMs, log: brokerLog }
@@ -40,21 +42,20 @@ export default fp<RealtimeOptions>(async (app, opts) => {
         : new MemoryBroker((err) => brokerLog.error({ err }, 'broker subscriber failed')))
   const presence = opts.presence ?? (multiProcess
     ? new SharedPresence({
-      store: createPresenceStore(app.db.pool),
+      store: presenceRecords,
       processId: randomUUID(),
       graceMs: config.presenceGraceMs,
       ttlMs: config.presenceTtlMs,
       onError: (err, what) => app.log.warn({ err }, what)
     })
     : new MemoryPresence(config.presenceGraceMs))
-  const repo = createRealtimeRepository(app.db.pool)
 
   const node = new RealtimeNode({
     broker,
     presence,
-    eventLog: repo,
-    members: repo,
-    presenceRecords: repo,
+    eventLog: createEventsRepository(app.db),
+    members: createConversationsRepository(app.db),
+    presenceRecords,
     sessions: { forget: app.forgetSession, forgetAll: app.forgetAllSessions },
     observer: app.hasDecorator('metrics') ? app.metrics.realtime : noopObserver,
     log: app.log,

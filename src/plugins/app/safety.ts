@@ -13,13 +13,14 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { prisma } = app.db
+  const { prisma, pool } = app.db
   app.decorate('safety', {
-    blocks: createBlockService(prisma),
-    reports: createReportService(prisma),
-    moderation: createModerationService({ prisma, publisher: app.realtime }),
+    blocks: createBlockService({ prisma, pool }),
+    reports: createReportService({ prisma, pool }),
+    moderation: createModerationService({ prisma, pool, publisher: app.realtime }),
     admin: createAdminService({
       prisma,
+      pool,
       publisher: app.realtime,
       onSessionRevoked: (sessionId, userId) => { app.sessionEvents.emit('revoked', { sessionId, userId }) }
     })

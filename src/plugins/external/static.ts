@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { sendError } from '../app/errors.js'
+import { sendError } from '../../routes/error-reply.js'
 
 export const WEB_ROOT = fileURLToPath(new URL('../../../dist/public/', import.meta.url))
 

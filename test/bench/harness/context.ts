@@ -1,7 +1,8 @@
 // What a benchmark run owns: a temp folder, an embedded PostgreSQL in it (with
 // the default synchronous_commit: posting figures are durable commits), a
 // migrated template database that every scenario clones, the JWT secret the
-// servers and the token minting share, and an up-to-date build of the server.
+// servers and the token minting share, an up-to-date build of the server, and
+// the watcher that records what the machine did during each measured window.
 // The folder and the database are released by the run's teardown, also when
 // it is interrupted while they are being made.
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../../src/db/embedded.js'
 import { applyMigrations } from '../../../src/db/migrator.js'
+import { createMachineWatcher, type MachineWatcher } from './machine.js'
 import { descendants, projectRoot, spawnTracked } from './processes.js'
 import { atTeardown } from './teardown.js'
 
@@ -31,6 +33,8 @@ export interface BenchContext {
   settle (): Promise<void>
   /** The postmaster and its backends, for the database's share of CPU. */
   postgresPids (): number[]
+  /** Records the machine's load, the database's wait events and the batch sizes of each measured window. */
+  machine: MachineWatcher
 }
 
 function newestMtime (dir: string): number {
@@ -93,6 +97,17 @@ export async function createContext (log: (line: string) => void, parentDir = tm
     const file = join(dir, 'pg', 'postmaster.pid')
     return existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : undefined
   }
+  const postgresPids = () => {
+    const pid = postmasterPid()
+    return pid === undefined ? [] : [pid, ...descendants(pid)]
+  }
+  const ownPids = () => {
+    const mine = [process.pid, ...descendants(process.pid)]
+    const pid = postmasterPid()
+    return pid === undefined || mine.includes(pid) ? mine : [...mine, ...postgresPids()]
+  }
+  const machine = createMachineWatcher(server.adminUrl, ownPids)
+  atTeardown('the wait-event sampler', () => machine.close())
   const dropDatabase = async (name: string) => {
     await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
     created.delete(name)
@@ -111,9 +126,7 @@ export async function createContext (log: (line: string) => void, parentDir = tm
       for (const name of [...created]) await dropDatabase(name)
       await admin('CHECKPOINT')
     },
-    postgresPids () {
-      const pid = postmasterPid()
-      return pid === undefined ? [] : [pid, ...descendants(pid)]
-    }
+    postgresPids,
+    machine
   }
 }

@@ -1,5 +1,6 @@
 // Reads a few live counters from the server's Prometheus endpoint during a
-// run, to show that the metrics move under load.
+// run, to show that the metrics move under load, and histograms (the batch
+// sizes of each window).
 
 export interface LiveMetrics {
   at: string
@@ -27,10 +28,27 @@ function sum (text: string, name: string, labelFilter?: (labels: string) => bool
   return total
 }
 
-export async function scrapeMetrics (baseUrl: string): Promise<LiveMetrics> {
-  const res = await fetch(`${baseUrl}/metrics`)
+/** The Prometheus text of a server's /metrics (bounded: a saturated server may be slow to answer). */
+export async function scrapeText (baseUrl: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`)
-  const text = await res.text()
+  return await res.text()
+}
+
+export interface Histogram { count: number, sum: number, buckets: Array<{ le: number, count: number }> }
+
+/** An unlabelled histogram of a scrape: its count, sum and cumulative buckets (ascending). */
+export function histogram (text: string, name: string): Histogram {
+  const buckets: Histogram['buckets'] = []
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:]+)_bucket\{le="([^"]+)"\}\s+([0-9.eE+-]+)$/.exec(line)
+    if (m !== null && m[1] === name) buckets.push({ le: m[2] === '+Inf' ? Infinity : Number(m[2]), count: Number(m[3]) })
+  }
+  return { count: sum(text, `${name}_count`), sum: sum(text, `${name}_sum`), buckets: buckets.sort((a, b) => a.le - b.le) }
+}
+
+export async function scrapeMetrics (baseUrl: string): Promise<LiveMetrics> {
+  const text = await scrapeText(baseUrl)
   return {
     at: new Date().toISOString(),
     messagePushes: sum(text, 'ws_frames_pushed_total', (l) => l.includes('type="message.created"')),

@@ -1,8 +1,10 @@
 // One measured phase of a fan-out load generator: start the load, warm up,
 // then repetitions of fixed-length windows, each with the load generator's
 // counts and the CPU seconds of the server processes (utime + stime deltas),
-// of the load generator and of PostgreSQL over the same window.
+// of the load generator and of PostgreSQL over the same window, and what the
+// machine did meanwhile (harness/machine.ts).
 import { performance } from 'node:perf_hooks'
+import type { MachineWatcher } from './machine.js'
 import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from './processes.js'
 import type { Worker } from './rpc.js'
 import { figure, medianLatency, type Figure, type Latency } from './stats.js'
@@ -48,6 +50,15 @@ export interface PhaseOptions {
   dbPids: () => number[]
   /** Runs in the middle of each window, once it has a result (e.g. a /metrics scrape). */
   midWindow?: (rep: number) => Promise<void>
+  /** Records each window's load average, wait events and (with `metricsUrl`, one server process) batch sizes. */
+  machine?: MachineWatcher
+  metricsUrl?: string
+  /**
+   * How the records name the windows: after the load ("128 senders, Socket.IO"), the system when it is not
+   * Switchboard; and the repetition of the first window, when each call measures one round of several.
+   */
+  label?: string
+  firstRep?: number
 }
 
 export async function runPhase (loadgen: Worker, load: { senders?: number, rate?: number }, o: PhaseOptions): Promise<WindowResult[]> {
@@ -55,8 +66,11 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
   const out: WindowResult[] = []
   try {
     await sleep(o.warmupMs)
-    await loadgen.call('mark')
+    const phase = (load.rate === undefined ? `${String(load.senders)} senders` : `${load.rate} posts/s`) + (o.label === undefined ? '' : `, ${o.label}`)
     for (let rep = 0; rep < o.reps; rep++) {
+      const watch = await o.machine?.open({ phase, rep: (o.firstRep ?? 1) + rep, ...(o.metricsUrl === undefined ? {} : { metricsUrl: o.metricsUrl }) })
+      // Each window starts here: what the load generator counted while the watcher opened is not in it.
+      await loadgen.call('mark')
       const pids = o.serverPids()
       const t0 = performance.now()
       const cpu0 = cpuSeconds(pids)
@@ -83,6 +97,7 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
         latency: m.latency,
         frameBytes: m.frameBytes
       })
+      await watch?.end()
     }
   } finally {
     await loadgen.call('stop')

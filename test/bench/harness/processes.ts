@@ -85,7 +85,8 @@ export function descendants (pid: number): number[] {
 }
 
 let clockTicks: number | undefined
-function ticksPerSecond (): number {
+/** Clock ticks per second: the unit of CPU times in /proc. */
+export function ticksPerSecond (): number {
   if (clockTicks === undefined) {
     const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()
     clockTicks = Number(out) > 0 ? Number(out) : 100

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { EnvSchema } from '../../../src/config.js'
 import { startOnFreePort } from '../../../src/db/embedded.js'
 import type { BenchContext } from './context.js'
-import { descendants, killPid, onServerCpus, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
+import { descendants, killPid, onServerCpus, pinServer, projectRoot, spawnTracked, waitFor, sleep } from './processes.js'
+import { startWorker, type Worker } from './rpc.js'
 
 export interface ServerUnderTest {
   url: string
@@ -26,6 +27,8 @@ export interface ServerOptions {
   nodeArgs?: string[]
   /** Chooses each port tried (tests hand out a taken one); a free one by default. */
   pickPort?: () => Promise<number>
+  /** The built server to run (another build, to compare); dist/server.js of this checkout by default. */
+  entry?: string
 }
 
 // Settings a developer's shell might carry; the bench decides them itself.
@@ -67,7 +70,7 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
     ...opts.env
   }
   const profiling = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
-  const args = [...profiling, ...(opts.nodeArgs ?? []), join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
+  const args = [...profiling, ...(opts.nodeArgs ?? []), opts.entry ?? join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
   const proc = spawnTracked(...onServerCpus(process.execPath, args), env, 'SIGKILL')
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
@@ -95,6 +98,19 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
       }
       await Promise.all(all.map((pid) => killPid(pid, 'SIGKILL')))
     }
+  }
+}
+
+/** A baseline or peer server (test/bench/baselines/) in a worker process on the servers' CPUs, listening on a free port. */
+export async function startPeer (file: URL, params: object): Promise<{ worker: Worker, url: string }> {
+  const worker = startWorker(file)
+  try {
+    pinServer(worker.pid)
+    const { port } = await worker.call<{ port: number }>('listen', params)
+    return { worker, url: `http://127.0.0.1:${port}` }
+  } catch (err) {
+    worker.kill()
+    throw err
   }
 }
 

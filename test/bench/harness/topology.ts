@@ -18,10 +18,11 @@ export const GROUP_SIZE = 100
 
 /**
  * `receivers` users with one socket each; users 0..99 form the group; user i
- * and user i + receivers/2 share a direct conversation.
+ * and user i + receivers/2 share a direct conversation. Usernames start with
+ * `prefix`: one database can hold several topologies of their own.
  */
-export async function seedFanout (seeder: Seeder, receivers: number): Promise<{ topology: FanoutTopology, users: BenchUser[] }> {
-  const users = await seeder.users(receivers, 'f')
+export async function seedFanout (seeder: Seeder, receivers: number, prefix = 'f'): Promise<{ topology: FanoutTopology, users: BenchUser[] }> {
+  const users = await seeder.users(receivers, prefix)
   const groupSize = Math.min(GROUP_SIZE, receivers)
   const group = await seeder.group(users, Array.from({ length: groupSize }, (_, i) => i))
   const half = Math.floor(receivers / 2)

@@ -112,17 +112,21 @@ export async function runConnections (ctx: BenchContext, o: BenchOptions, log: (
   try {
     for (let rep = 0; rep < o.reps; rep++) {
       log(`connections: repetition ${rep + 1}/${o.reps}, Switchboard up to ${levels.join(', ')}`)
+      let watch = await ctx.machine.open({ phase: 'Switchboard', rep: rep + 1 })
       oursReps.push(await measureOnce(levels, settleMs, loadgens, async () => {
         const s = await startSwitchboard(ctx, { databaseUrl })
         return { url: s.url, pid: s.pid, stop: () => s.stop() }
       }, 'ours', tokensFile))
+      await watch.end()
       log(`connections: repetition ${rep + 1}/${o.reps}, bare ws`)
+      watch = await ctx.machine.open({ phase: 'bare ws', rep: rep + 1 })
       bareReps.push(await measureOnce(levels, settleMs, loadgens, async () => {
         const bare = startWorker(BARE)
         pinServer(bare.pid)
         const { port } = await bare.call<{ port: number }>('listen', {})
         return { url: `http://127.0.0.1:${port}`, pid: bare.pid, stop: async () => bare.kill() }
       }, 'bare'))
+      await watch.end()
     }
   } finally {
     for (const w of loadgens) w.kill()

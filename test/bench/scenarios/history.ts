@@ -6,7 +6,7 @@ import type { BenchContext } from '../harness/context.js'
 import { startWorker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
-import { medianLatency, ratio, type Latency } from '../harness/stats.js'
+import { medianLatency, ratio, type LatencyFigure } from '../harness/stats.js'
 import type { LoopMark } from '../loadgen/loops.js'
 import type { BenchOptions } from '../options.js'
 
@@ -17,7 +17,7 @@ export interface HistoryResult {
   messages: number
   seedSeconds: number
   pageSize: number
-  depths: Array<{ beforeSeq: number, latencyMs: Latency & { reps: Latency[] }, requests: number }>
+  depths: Array<{ beforeSeq: number, latencyMs: LatencyFigure, requests: number }>
   /** p50 and p99 of the deepest page over those of the shallowest. */
   deepOverShallow: { p50: number, p99: number }
 }
@@ -53,7 +53,11 @@ export async function runHistory (ctx: BenchContext, o: BenchOptions, log: (line
     }
     for (let rep = 0; rep < o.reps; rep++) {
       log(`history: repetition ${rep + 1}/${o.reps}`)
-      for (const seq of depths) marks.get(seq)!.push(await loadgen.call<LoopMark>('run', { path: path(seq), token, durationMs: o.historyWindowMs, concurrency: 1 }))
+      for (const seq of depths) {
+        const watch = await ctx.machine.open({ phase: `before seq ${seq}`, rep: rep + 1 })
+        marks.get(seq)!.push(await loadgen.call<LoopMark>('run', { path: path(seq), token, durationMs: o.historyWindowMs, concurrency: 1 }))
+        await watch.end()
+      }
     }
   } finally {
     loadgen.kill()

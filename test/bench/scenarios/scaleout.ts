@@ -55,7 +55,7 @@ export async function runScaleout (ctx: BenchContext, o: BenchOptions, log: (lin
       const server = await startSwitchboard(ctx, { databaseUrl })
       try {
         log('scale-out: one process (reference)')
-        single = await driveFanout(ctx, o, loadgen, { url: server.url, mode: 'ours', pids: server.pids }, topologyFile, { paced: true })
+        single = await driveFanout(ctx, o, loadgen, { url: server.url, mode: 'ours', pids: server.pids, metricsUrl: server.url }, topologyFile, { paced: true })
       } finally {
         await server.stop()
       }

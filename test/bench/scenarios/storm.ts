@@ -65,11 +65,13 @@ export async function runStorm (ctx: BenchContext, o: BenchOptions, log: (line: 
     for (let rep = 0; rep < o.reps; rep++) {
       await sleep(liveMs)
       log(`storm: repetition ${rep + 1}/${o.reps}: ${n} clients drop, ${o.stormOutageMs} ms away, reconnect`)
+      const watch = await ctx.machine.open({ phase: `${n} clients`, rep: rep + 1, metricsUrl: server.url })
       await loadgen.call('drop')
       await sleep(o.stormOutageMs)
       const r = await loadgen.call<{ allMs: number, perClientMs: Latency }>('reconnect', undefined, 300_000)
       catchUp.push(r.allMs)
       perClient.push(r.perClientMs)
+      await watch.end()
       await sleep(liveMs)
     }
     const { posted } = await loadgen.call<{ posted: number }>('stopPosting')

@@ -1,0 +1,16 @@
+// The database as the repositories see it: Prisma, and the pg pool under its
+// driver adapter. Each repository picks the driver per statement, and callers
+// never see which. Prisma (its client or `$queryRaw` through it) is the
+// default. The pool serves only statements that run per typing frame, per
+// socket opened or per page read, where Prisma's CPU per call was measured to
+// matter: 0.34 ms of this process's CPU per `$queryRaw` call and 0.44-0.49 ms
+// per `findMany`, against 0.12-0.15 ms per call on the pool (the members of a
+// conversation and the session check, 4,000 calls 8 at a time, process.cpuUsage,
+// 2 cores at load average 7-11).
+import type pg from 'pg'
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js'
+
+export interface Database { prisma: PrismaClient, pool: pg.Pool }
+
+/** Prisma's client, or one of its open transactions. */
+export type Client = PrismaClient | Prisma.TransactionClient

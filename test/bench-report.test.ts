@@ -1,0 +1,98 @@
+// The bench's report layer: a figure keeps every repetition and is marked
+// unstable when they spread more than 25 % of their median; a target is met
+// only when every repetition meets it; a busy machine or an unstable figure
+// puts a warning above the table.
+import { describe, expect, it } from 'vitest'
+import type { PhaseRecord } from './bench/harness/machine.js'
+import { histogram } from './bench/harness/metrics.js'
+import { machineLines, renderer, warnings } from './bench/harness/render.js'
+import { figure, medianLatency, ratioFigure, spread } from './bench/harness/stats.js'
+
+const record = (over: Partial<PhaseRecord>): PhaseRecord => ({
+  scenario: 'fanout',
+  step: 'fan-out: Switchboard',
+  startedAt: '2026-01-01T00:00:00.000Z',
+  seconds: 5,
+  loadAverage: { start: [0.5, 0.4, 0.3], end: [1.5, 0.6, 0.4] },
+  otherCores: 0.1,
+  stealCores: 0,
+  waits: { samples: 10, events: { CPU: 8, 'Lock:transactionid': 3 } },
+  ...over
+})
+
+describe('figures over repetitions', () => {
+  it('spread is (max - min) / median; above 0.25 the figure is unstable', () => {
+    expect(spread([1.1, 1.21, 1.3])).toBeCloseTo(0.2 / 1.21)
+    expect(figure([1.1, 1.21, 1.3])).toMatchObject({ median: 1.21, reps: [1.1, 1.21, 1.3], unstable: false })
+    const falling = figure([65_600, 53_600, 36_600])
+    expect(falling.spread).toBeCloseTo(29_000 / 53_600)
+    expect(falling.unstable).toBe(true)
+    expect(figure([0, 0, 0])).toMatchObject({ spread: 0, unstable: false })
+    expect(figure([0, 0, 3]).unstable).toBe(true)
+    expect(figure([Number.NaN, 2, 2]).spread).toBe(0)
+  })
+
+  it('latency: the spread of each percentile; ratios pair repetitions of the same number', () => {
+    const l = medianLatency([
+      { count: 10, p50: 1, p95: 2, p99: 164, max: 170 },
+      { count: 10, p50: 1, p95: 2, p99: 760, max: 800 },
+      { count: 10, p50: 1, p95: 2, p99: 1_040, max: 1_100 }
+    ])
+    expect(l.p99).toBe(760)
+    expect(l.spread).toEqual({ p50: 0, p95: 0, p99: (1_040 - 164) / 760 })
+    expect(l.unstable).toBe(true)
+    expect(ratioFigure(figure([2, 4, 6]), figure([1, 4, 3])).reps).toEqual([2, 1, 2])
+    expect(ratioFigure(figure([2, 4, 6]), 2).reps).toEqual([1, 2, 3])
+  })
+})
+
+describe('the printed report', () => {
+  it('shows every repetition beside the median and marks unstable figures', () => {
+    const r = renderer()
+    const dec = (n: number) => n.toFixed(2)
+    expect(r.fig('steady', figure([1.1, 1.21, 1.3]), dec)).toBe('1.21 (1.10 / 1.21 / 1.30)')
+    expect(r.fig('falling', figure([1.0, 0.8, 0.62]), dec)).toBe('0.80 (1.00 / 0.80 / 0.62) **unstable** ±48%')
+    // Printed again (Switchboard's figure beside each peer), it is still one unstable figure.
+    r.fig('falling', figure([1.0, 0.8, 0.62]), dec)
+    expect(r.unstable).toEqual(['falling (±48%)'])
+  })
+
+  it('meets a target only when every repetition meets it, and names those that missed', () => {
+    const r = renderer()
+    const ms = (n: number) => n.toFixed(1)
+    expect(r.check('p99 ≤ 25 ms', [14.1, 6.6, 20.4], (v) => v <= 25, ms)).toBe('yes')
+    // The median (20.4) meets it; one repetition does not.
+    expect(r.check('p99 ≤ 25 ms', [14.1, 31.0, 20.4], (v) => v <= 25, ms)).toBe('**no** (repetition 2: 31.0)')
+    expect(r.check('p99 ≤ 25 ms', [164, 760, 1_040], (v) => v <= 25, ms)).toBe('**no** (every repetition)')
+    expect(r.check('0 lost', [3_000, 4_000, 5_000], (v) => v <= 10_000, ms, false)).toBe('**no**')
+    expect(r.targets.map((t) => [t.met, t.value, t.missed])).toEqual([[true, '14.1', []], [false, '20.4', [2]], [false, '760.0', [1, 2, 3]], [false, '4000.0', []]])
+  })
+
+  it('warns of a busy machine and of unstable figures, and sums up each scenario\'s windows', () => {
+    const records = [
+      record({ phase: '128 senders', batches: { calls: 100, posts: 1_200, mean: 12, maxAtMost: 24 } }),
+      record({ phase: '128 senders', otherCores: 1.2, batches: { calls: 100, posts: 800, mean: 8, maxAtMost: 16 }, loadAverage: { start: [2.5, 1, 1], end: [3, 1, 1] } }),
+      record({ scenario: 'history', waits: { samples: 0, events: {}, error: 'connection refused' } })
+    ]
+    expect(warnings({ loadAtStart: 0.6, cores: 2, records: records.slice(0, 1), unstable: [] })).toEqual([])
+    const w = warnings({ loadAtStart: 2.4, cores: 2, records, unstable: ['fan-out deliveries/s (±54%)'] })
+    expect(w).toHaveLength(3)
+    expect(w[0]).toMatch(/busy machine: load average 2\.40 at the start on 2 cores/)
+    expect(w[1]).toMatch(/other processes took more than 0\.50 cores in 1 of 3 measured windows \(up to 1\.20; scenarios fanout\)/)
+    expect(w[2]).toMatch(/1 unstable figure .*fan-out deliveries\/s \(±54%\)/)
+    const [fanout, history] = machineLines(records, 2)
+    expect(fanout).toBe('machine, fanout: load average 0.50–3.00 (1 min, at the start and end of 2 windows; 2 cores); other processes 0.10–1.20 cores; ' +
+      'PostgreSQL active backends per sample (20 samples): CPU 0.80, Lock:transactionid 0.30; ' +
+      'posts per post_messages call: 128 senders mean 10.0 (windows 8.0–12.0), largest ≤ 24')
+    expect(history).toMatch(/PostgreSQL wait events not sampled \(connection refused\)/)
+  })
+
+  it('reads a histogram from Prometheus text', () => {
+    const text = [
+      '# TYPE post_batch_size histogram',
+      'post_batch_size_bucket{le="1"} 3', 'post_batch_size_bucket{le="2"} 5', 'post_batch_size_bucket{le="+Inf"} 6',
+      'post_batch_size_sum 14', 'post_batch_size_count 6', 'other_bucket{le="1"} 9'
+    ].join('\n')
+    expect(histogram(text, 'post_batch_size')).toEqual({ count: 6, sum: 14, buckets: [{ le: 1, count: 3 }, { le: 2, count: 5 }, { le: Infinity, count: 6 }] })
+  })
+})

@@ -1,0 +1,204 @@
+// What the machine was doing during each measured window: the load average
+// at its start and end, the CPU that processes outside the run took, the
+// wait events of PostgreSQL's active backends (sampled on a connection of
+// its own), and the batch sizes of the server's group commit (from its
+// /metrics, scraped before and after). A figure from a busy machine or a
+// database that waited on locks then says so beside it.
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import pg from 'pg'
+import { histogram, scrapeText, type Histogram } from './metrics.js'
+import { cpuSince, cpuSnapshot, sleep, ticksPerSecond } from './processes.js'
+
+/** How often the wait events are sampled. */
+const SAMPLE_EVERY_MS = 200
+
+const WAITS_SQL = `
+  SELECT CASE WHEN backend_type = 'client backend' THEN '' ELSE backend_type || ' ' END ||
+         coalesce(wait_event_type || ':' || wait_event, 'CPU') AS event, count(*)::int AS n
+  FROM pg_stat_activity
+  WHERE state = 'active' AND pid <> pg_backend_pid()
+  GROUP BY 1`
+
+export interface PhaseRecord {
+  /** The scenario, and its last progress line when the window opened. */
+  scenario: string
+  step: string
+  /** The load of the window (e.g. "128 senders", "500 posts/s", "32 concurrent"), and its repetition (from 1). */
+  phase?: string
+  rep?: number
+  startedAt: string
+  seconds: number
+  /** /proc/loadavg (1, 5, 15 minutes) when the window opened and when it closed. */
+  loadAverage: { start: number[], end: number[] }
+  /** CPU the machine spent outside this run's processes over the window, in cores; and stolen by the hypervisor. */
+  otherCores: number
+  stealCores: number
+  /**
+   * Active PostgreSQL backends (other than the sampler), counted per wait
+   * event in each sample ("Lock:transactionid", "IO:WalSync", "CPU" when not
+   * waiting; other backend types prefixed, e.g. "autovacuum worker CPU").
+   * Divided by `samples`: the mean number of backends in that state.
+   */
+  waits: { samples: number, events: Record<string, number>, error?: string }
+  /** Posts per post_messages call over the window (from post_batch_size); absent when not scraped. */
+  batches?: { calls: number, posts: number, mean: number, maxAtMost: number } | { error: string }
+}
+
+export interface WindowWatch {
+  /** Closes the window: its record (also kept in the watcher's list). */
+  end (): Promise<PhaseRecord>
+}
+
+export interface MachineWatcher {
+  /** Set by the bench: the scenario running, and its latest progress line. */
+  scenario: string
+  step: string
+  /** Opens a measured window; `metricsUrl` is a single server process whose /metrics has post_batch_size. */
+  open (o?: { phase?: string, rep?: number, metricsUrl?: string }): Promise<WindowWatch>
+  records (): PhaseRecord[]
+  close (): Promise<void>
+}
+
+/** Busy and stolen CPU seconds of the whole machine so far (/proc/stat). */
+function machineCpu (): { busy: number, steal: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal (guest time is inside user)
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields
+  const hz = ticksPerSecond()
+  return { busy: (user + nice + system + irq + softirq) / hz, steal: steal / hz }
+}
+
+interface Accumulator { samples: number, events: Record<string, number> }
+
+async function batchesSince (url: string, before: Promise<Histogram | Error>): Promise<PhaseRecord['batches']> {
+  const [a, b] = await Promise.all([before, scrapeHistogram(url)])
+  if (a instanceof Error || b instanceof Error) return { error: (a instanceof Error ? a : b as Error).message }
+  const calls = b.count - a.count
+  const posts = b.sum - a.sum
+  // The smallest bucket bound that holds every call of the window.
+  const bound = b.buckets.find((x) => x.count - (a.buckets.find((y) => y.le === x.le)?.count ?? 0) >= calls)?.le ?? Infinity
+  return { calls, posts, mean: calls > 0 ? posts / calls : NaN, maxAtMost: calls > 0 ? bound : 0 }
+}
+
+const scrapeHistogram = (url: string): Promise<Histogram | Error> =>
+  scrapeText(url).then((text) => histogram(text, 'post_batch_size'), (err: unknown) => err instanceof Error ? err : new Error(String(err)))
+
+/**
+ * One watcher per run: `adminUrl` reaches PostgreSQL as a superuser (the
+ * sampler sees every database's backends); `ownPids` are the run's own
+ * processes, whose CPU is not the machine's other load.
+ */
+export function createMachineWatcher (adminUrl: string, ownPids: () => number[]): MachineWatcher {
+  const records: PhaseRecord[] = []
+  const open = new Set<Accumulator>()
+  let client: pg.Client | undefined
+  let connecting: Promise<pg.Client | Error> | undefined
+  let sampling: Promise<void> = Promise.resolve()
+  let running = false
+  let failed = false
+  let lastError: string | undefined
+  let closed = false
+
+  const connection = (): Promise<pg.Client | Error> => {
+    connecting ??= (async () => {
+      const c = new pg.Client({ connectionString: adminUrl, application_name: 'bench wait sampler' })
+      // A database stopped under it (teardown) ends the sampling, not the run.
+      c.on('error', (err) => { lastError = err.message })
+      try {
+        await c.connect()
+        client = c
+        return c
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err)
+        return new Error(lastError)
+      }
+    })()
+    return connecting
+  }
+
+  async function sampleWhileOpen (): Promise<void> {
+    const c = await connection()
+    if (c instanceof Error) { failed = true; return }
+    while (open.size > 0 && !failed && !closed) {
+      const t = performance.now()
+      await sampleInto(c, open)
+      await sleep(Math.max(0, SAMPLE_EVERY_MS - (performance.now() - t)))
+    }
+  }
+
+  async function sampleInto (c: pg.Client, into: Iterable<Accumulator>): Promise<void> {
+    try {
+      const { rows } = await c.query<{ event: string, n: number }>(WAITS_SQL)
+      for (const acc of into) {
+        acc.samples++
+        for (const r of rows) acc.events[r.event] = (acc.events[r.event] ?? 0) + r.n
+      }
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err)
+      failed = true
+    }
+  }
+
+  /** One sampling loop while any window is open (a window opened as the loop ends starts another). */
+  function ensureSampling (): void {
+    if (running || failed || closed) return
+    running = true
+    sampling = sampleWhileOpen().finally(() => {
+      running = false
+      if (open.size > 0) ensureSampling()
+    })
+  }
+
+  const watcher: MachineWatcher = {
+    scenario: '',
+    step: '',
+    async open (o = {}) {
+      const { scenario, step } = watcher
+      const batchesBefore = o.metricsUrl === undefined ? undefined : scrapeHistogram(o.metricsUrl)
+      await batchesBefore
+      const acc: Accumulator = { samples: 0, events: {} }
+      open.add(acc)
+      ensureSampling()
+      const startedAt = new Date()
+      const t0 = performance.now()
+      const load0 = loadavg()
+      const machine0 = machineCpu()
+      const own0 = cpuSnapshot(ownPids())
+      return {
+        async end () {
+          const seconds = (performance.now() - t0) / 1000
+          const machine1 = machineCpu()
+          const own = cpuSince(own0, ownPids())
+          const loadEnd = loadavg()
+          open.delete(acc)
+          // A window shorter than the sampling period still gets its sample.
+          if (acc.samples === 0 && client !== undefined && !failed && !closed) await sampleInto(client, [acc])
+          const record: PhaseRecord = {
+            scenario,
+            step,
+            ...(o.phase === undefined ? {} : { phase: o.phase }),
+            ...(o.rep === undefined ? {} : { rep: o.rep }),
+            startedAt: startedAt.toISOString(),
+            seconds,
+            loadAverage: { start: load0, end: loadEnd },
+            otherCores: Math.max(0, (machine1.busy - machine0.busy - own) / seconds),
+            stealCores: (machine1.steal - machine0.steal) / seconds,
+            waits: { samples: acc.samples, events: acc.events, ...(acc.samples === 0 && lastError !== undefined ? { error: lastError } : {}) },
+            ...(o.metricsUrl === undefined ? {} : { batches: await batchesSince(o.metricsUrl, batchesBefore!) })
+          }
+          records.push(record)
+          return record
+        }
+      }
+    },
+    records: () => records,
+    async close () {
+      closed = true
+      await sampling
+      await client?.end().catch(() => {})
+    }
+  }
+  return watcher
+}
