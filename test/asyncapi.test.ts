@@ -45,7 +45,8 @@ describe('AsyncAPI document', () => {
     expect(doc.servers.service).toMatchObject({ protocol: 'ws', host: new URL(server.url).host })
     expect(doc.channels.push.address).toBe('/v1/ws')
     const sent = doc.operations.pushToClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).name)
-    expect(sent.sort()).toEqual(['conversation.updated', 'error', 'member.added', 'member.removed', 'member.updated', 'members.added',
+    expect(sent.sort()).toEqual(['conversation.frozen', 'conversation.slow_mode', 'conversation.unfrozen', 'conversation.updated', 'error',
+      'member.added', 'member.banned', 'member.muted', 'member.removed', 'member.unbanned', 'member.unmuted', 'member.updated', 'members.added',
       'message.created', 'message.deleted', 'message.updated', 'pong', 'presence', 'read', 'ready', 'typing', 'user.updated'])
     const received = doc.operations.receiveFromClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).payload.$ref)
     expect(received).toEqual(['#/components/schemas/TypingClientFrame', '#/components/schemas/PingClientFrame'])

@@ -1,6 +1,7 @@
 // Every failure, including framework-level ones, answers API.md's error body
 // with a stable code, never a stack trace, and the server keeps serving.
 import { describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Client, type Response } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
@@ -166,6 +167,24 @@ describe('error responses', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'")
     const generated = await api.get('/health', { headers: { 'x-request-id': 'bad id with spaces' } })
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('a refused WebSocket upgrade is an HTTP response with the same security headers and request id', async () => {
+    const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/v1/ws`, { headers: { authorization: 'Bearer not-a-token', 'x-request-id': 'trace-upgrade-1' } })
+      ws.once('unexpected-response', (_req, res) => {
+        expect(res.statusCode).toBe(401)
+        resolve(res.headers)
+        res.resume()
+        ws.terminate()
+      })
+      ws.once('open', () => { reject(new Error('upgrade accepted')) })
+      ws.once('error', reject)
+    })
+    expect(headers['x-request-id']).toBe('trace-upgrade-1')
+    expect(headers['x-content-type-options']).toBe('nosniff')
+    expect(headers['content-security-policy']).toContain("default-src 'self'")
+    expect(headers['strict-transport-security']).toBeDefined()
   })
 
   it('CORS is closed by default', async () => {

@@ -2,6 +2,7 @@
 import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
 import type {
+  AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList
@@ -147,7 +148,51 @@ export function createApi (t: Transport) {
       t.request<EventPage>('GET', `${conv(conversationId)}/events`, { query })
   }
 
-  return { auth, users, account, conversations, messages }
+  /** Blocks and reports (README "Accounts and safety"). */
+  const safety = {
+    block: (userId: string) => t.request<void>('PUT', `/v1/me/blocks/${enc(userId)}`),
+    unblock: (userId: string) => t.request<void>('DELETE', `/v1/me/blocks/${enc(userId)}`),
+    /** Everyone you have blocked: hide their messages in shared groups (see hideBlocked). */
+    blocks: () => t.request<BlockList>('GET', '/v1/me/blocks'),
+    /** The ids of blocks(), as a set to filter with. */
+    async blockedIds (): Promise<Set<string>> {
+      return new Set((await safety.blocks()).blocks.map((b) => b.userId))
+    },
+    /** Report a message you can see, or a user: exactly one of messageId and userId. */
+    report: (body: CreateReportBody) => t.request<ReportCreated>('POST', '/v1/reports', { body })
+  }
+
+  /** Group moderation by the owner and admins. */
+  const moderation = {
+    ban: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/bans/${enc(userId)}`),
+    unban: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/bans/${enc(userId)}`),
+    bans: (id: string) => t.request<BanList>('GET', `${conv(id)}/bans`),
+    mute: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/mutes/${enc(userId)}`),
+    unmute: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/mutes/${enc(userId)}`),
+    /** One post per `seconds` per plain member; 0 turns slow mode off. */
+    setSlowMode: (id: string, seconds: number) => t.request<void>('PUT', `${conv(id)}/slow-mode`, { body: { seconds } }),
+    freeze: (id: string) => t.request<void>('PUT', `${conv(id)}/freeze`),
+    unfreeze: (id: string) => t.request<void>('DELETE', `${conv(id)}/freeze`)
+  }
+
+  /** The operator's API (app role admin or moderator; the audit log: admin). */
+  const admin = {
+    reports: (query: { status?: 'open' | 'resolved', limit?: number, cursor?: string } = {}) => t.request<ReportPage>('GET', '/v1/admin/reports', { query }),
+    resolveReport: (id: string, resolution: string) => t.request<Report>('POST', `/v1/admin/reports/${enc(id)}/resolve`, { body: { resolution } }),
+    suspend: (userId: string, reason?: string) =>
+      t.request<void>('PUT', `/v1/admin/users/${enc(userId)}/suspension`, { body: reason === undefined ? {} : { reason } }),
+    unsuspend: (userId: string) => t.request<void>('DELETE', `/v1/admin/users/${enc(userId)}/suspension`),
+    deleteMessage: (messageId: string) => t.request<Message>('DELETE', `/v1/admin/messages/${enc(messageId)}`),
+    users: (query: { query?: string, limit?: number, cursor?: string } = {}) => t.request<AdminUserPage>('GET', '/v1/admin/users', { query }),
+    audit: (query: { limit?: number, cursor?: string } = {}) => t.request<AuditPage>('GET', '/v1/admin/audit', { query })
+  }
+
+  return { auth, users, account, conversations, messages, safety, moderation, admin }
+}
+
+/** Messages whose sender you have blocked left out (they stay in the log; replay is unchanged). */
+export function hideBlocked<T extends { senderId: string }> (messages: T[], blocked: ReadonlySet<string>): T[] {
+  return blocked.size === 0 ? messages : messages.filter((m) => !blocked.has(m.senderId))
 }
 
 export type Api = ReturnType<typeof createApi>

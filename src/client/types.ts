@@ -18,9 +18,13 @@ import type {
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
-  MemberUpdatedData as MemberUpdatedDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
   ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
+import type {
+  AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
+  CreateReportBody as CreateReportBodySchema, Report as ReportSchema, ReportCreated as ReportCreatedSchema, ReportPage as ReportPageSchema
+} from '../schemas/safety.js'
 import type {
   PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
 } from '../schemas/users.js'
@@ -34,6 +38,7 @@ type Refs = {
   Conversation: typeof ConversationSchema
   Event: typeof EventSchema
   SessionInfo: typeof SessionInfoSchema
+  Report: typeof ReportSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -80,6 +85,16 @@ export type MemberEventData = S<typeof MemberEventDataSchema>
 export type MembersAddedData = S<typeof MembersAddedDataSchema>
 export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
 export type ConversationInfo = S<typeof ConversationInfoSchema>
+export type ModerationData = S<typeof ModerationDataSchema>
+export type SlowModeData = S<typeof SlowModeDataSchema>
+export type BlockList = S<typeof BlockListSchema>
+export type CreateReportBody = S<typeof CreateReportBodySchema>
+export type ReportCreated = S<typeof ReportCreatedSchema>
+export type Report = S<typeof ReportSchema>
+export type ReportPage = S<typeof ReportPageSchema>
+export type BanList = S<typeof BanListSchema>
+export type AdminUserPage = S<typeof AdminUserPageSchema>
+export type AuditPage = S<typeof AuditPageSchema>
 export type ReadyFrame = S<typeof ReadyFrameSchema>
 export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>
@@ -98,6 +113,13 @@ interface EventData {
   'member.removed': MemberEventData
   'member.updated': MemberUpdatedData
   'conversation.updated': ConversationInfo
+  'member.banned': MemberEventData
+  'member.unbanned': MemberEventData
+  'member.muted': MemberEventData
+  'member.unmuted': MemberEventData
+  'conversation.frozen': ModerationData
+  'conversation.unfrozen': ModerationData
+  'conversation.slow_mode': SlowModeData
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

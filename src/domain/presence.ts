@@ -9,10 +9,12 @@
 //
 // A reconnect storm brings thousands of changes within a second; read one by
 // one they cost two statements each, more than the rest of an upgrade. So the
-// changes of a moment are announced together: one statement for all of them,
-// then one announcement per changed user to their contacts, as before. Batches
-// run one after another, in the order the changes happened, so a user's online
-// and offline announcements never swap.
+// changes of a moment (a few milliseconds, so that sockets opening one after
+// another share a statement too, not only those of one burst) are announced
+// together: one statement for all of them, then one announcement per changed
+// user to their contacts, as before. Batches run one after another, in the
+// order the changes happened, so a user's online and offline announcements
+// never swap.
 
 export interface PresenceChange { userId: string, online: boolean, at: Date }
 
@@ -35,23 +37,32 @@ export interface PresenceAnnouncerDeps {
   announce (userIds: string[], update: PresenceUpdate): void
   onError (err: unknown, changes: number): void
   maxBatch?: number
+  /**
+   * How long the first change of a batch waits for others (0: only those of
+   * the same turn of the event loop).
+   */
+  gatherMs?: number
 }
 
 export class PresenceAnnouncer {
   private readonly queue: PresenceChange[] = []
   private running = false
   private readonly maxBatch: number
+  private readonly gatherMs: number
 
   constructor (private readonly deps: PresenceAnnouncerDeps) {
     this.maxBatch = deps.maxBatch ?? 1_000
+    this.gatherMs = deps.gatherMs ?? 0
   }
 
   announce (change: PresenceChange): void {
     this.queue.push(change)
     if (this.running) return
     this.running = true
-    // After this turn of the event loop: the other changes it brings join the batch.
-    setImmediate(() => { void this.drain() })
+    // After this turn of the event loop (or the gathering time): the other
+    // changes it brings join the batch.
+    if (this.gatherMs > 0) setTimeout(() => { void this.drain() }, this.gatherMs).unref()
+    else setImmediate(() => { void this.drain() })
   }
 
   private async drain (): Promise<void> {

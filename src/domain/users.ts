@@ -1,9 +1,10 @@
 // Users as others see them: the caller's own profile, a public profile and
 // prefix search. Presence (from the realtime layer's port) and last seen are
 // shown only to users who share a conversation with the user (as the presence
-// push is); search shows none.
+// push is) and whom the user has not blocked; search shows none.
 import { createAccountsRepository } from '../repositories/accounts.js'
 import type { Database } from '../repositories/index.js'
+import { createSafetyRepository } from '../repositories/safety.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { notFound } from './errors.js'
 
@@ -24,6 +25,7 @@ const withPresence = (online: Set<string>) => (u: UserRow) => ({
 export function createUserService (deps: Database & { presence: PresencePort }) {
   const users = createUsersRepository(deps)
   const accounts = createAccountsRepository(deps)
+  const safety = createSafetyRepository(deps)
   const hidden = (u: UserRow) => ({ ...withPresence(new Set())(u), lastSeenAt: null })
   return {
     async me (userId: string) {
@@ -32,11 +34,17 @@ export function createUserService (deps: Database & { presence: PresencePort }) 
       return { id: me.id, username: me.username, displayName: me.displayName, createdAt: me.createdAt.toISOString() }
     },
 
-    /** A public profile; online and lastSeenAt are false and null unless the viewer shares a conversation with the user. */
+    /**
+     * A public profile; online and lastSeenAt are false and null unless the viewer
+     * shares a conversation with the user and the user has not blocked the viewer.
+     */
     async profile (viewerId: string, userId: string) {
       const user = await users.findById(userId)
       if (user === null) throw notFound('User')
-      if (viewerId !== userId && !(await accounts.shareConversation(viewerId, userId))) return hidden(user)
+      if (viewerId !== userId) {
+        const [shared, blockers] = await Promise.all([accounts.shareConversation(viewerId, userId), safety.blockersOf(viewerId, [userId])])
+        if (!shared || blockers.length > 0) return hidden(user)
+      }
       return withPresence(await deps.presence.online([user.id]))(user)
     },
 

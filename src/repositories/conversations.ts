@@ -282,10 +282,18 @@ export function createConversationsRepository ({ prisma, pool }: Database) {
   return {
     ...conversationStatements(prisma),
 
-    /** The current members' ids; on the pool, as it is read for every typing frame. */
-    async memberIds (conversationId: string): Promise<string[]> {
+    /**
+     * The current members' ids, without those `hiddenFrom` has blocked; on
+     * the pool, as it is read for every typing frame.
+     */
+    async memberIds (conversationId: string, hiddenFrom?: string): Promise<string[]> {
       const { rows } = await pool.query<{ user_id: string }>(
-        'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])
+        hiddenFrom === undefined
+          ? 'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL'
+          : `SELECT m.user_id FROM memberships m
+              WHERE m.conversation_id = $1 AND m.left_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)`,
+        hiddenFrom === undefined ? [conversationId] : [conversationId, hiddenFrom])
       return rows.map((r) => r.user_id)
     }
   }

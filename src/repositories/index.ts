@@ -8,6 +8,7 @@ import { conversationStatements, createConversationsRepository } from './convers
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
+import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
 import { createUsersRepository, userStatements } from './users.js'
 
@@ -26,6 +27,7 @@ export function createRepositories (db: Database) {
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
+    safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     users: createUsersRepository(db),
 
@@ -36,6 +38,7 @@ export function createRepositories (db: Database) {
         conversations: conversationStatements(client),
         events: eventStatements(client),
         messages: messageStatements(client),
+        safety: safetyStatements(client),
         sessions: sessionStatements(client),
         users: userStatements(client)
       }), opts === undefined ? undefined : { maxWait: opts.maxWaitMs, timeout: opts.timeoutMs })
@@ -51,6 +54,7 @@ export interface Transaction {
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
   messages: ReturnType<typeof messageStatements>
+  safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
   users: ReturnType<typeof userStatements>
 }

@@ -89,7 +89,8 @@ export function createPresenceRepository ({ pool }: Database) {
     /**
      * Of users whose presence changed: records when those who went offline
      * were last seen, and reads, per user, the last-seen time stored before
-     * this statement and everyone who shares a conversation with them. One
+     * this statement and everyone who shares a conversation with them, but
+     * for those they have blocked (who do not see their presence). One
      * statement for all the changes of a moment (a reconnect storm brings
      * thousands), in the order of `userIds`.
      */
@@ -97,8 +98,10 @@ export function createPresenceRepository ({ pool }: Database) {
       // Reads the snapshot taken before the UPDATE runs (PostgreSQL's rule for data-modifying WITH).
       // Contacts come as one comma-separated string: pg parses a uuid[]
       // column character by character, which showed in the profile of a burst.
-      const { rows } = await pool.query<{ id: string, last_seen_at: Date | null, contacts: string }>(
-        `WITH seen AS (
+      // Named (prepared): parsed and planned once per connection, not per batch.
+      const { rows } = await pool.query<{ id: string, last_seen_at: Date | null, contacts: string }>({
+        name: 'presence-changed',
+        text: `WITH seen AS (
            UPDATE users u SET last_seen_at = v.at
              FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, at)
             WHERE u.id = v.id AND u.deleted_at IS NULL
@@ -108,9 +111,11 @@ export function createPresenceRepository ({ pool }: Database) {
                         FROM memberships mine
                         JOIN memberships other ON other.conversation_id = mine.conversation_id
                        WHERE mine.user_id = u.id AND mine.left_at IS NULL AND other.left_at IS NULL
-                         AND other.user_id <> u.id), ',') AS contacts
+                         AND other.user_id <> u.id
+                         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = other.user_id)), ',') AS contacts
            FROM users u WHERE u.id = ANY($1::uuid[])`,
-        [userIds, wentOffline.map((o) => o.userId), wentOffline.map((o) => o.at)])
+        values: [userIds, wentOffline.map((o) => o.userId), wentOffline.map((o) => o.at)]
+      })
       const byId = new Map(rows.map((r) => [r.id, r]))
       return userIds.map((id) => {
         const row = byId.get(id)

@@ -15,7 +15,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/users/:id', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile; online and lastSeenAt only for users who share a conversation with the caller (else false and null)', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
+    schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile; online and lastSeenAt only when the user shares a conversation with the caller and has not blocked them (else false and null)', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
   }, async (request) => users.profile(request.auth.userId, request.params.id))
 
   app.get('/users', {

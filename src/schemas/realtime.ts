@@ -13,6 +13,10 @@ export const MemberEventData = Type.Object({ userId: Uuid, by: Uuid }, { $id: 'M
 export const MembersAddedData = Type.Object({ userIds: Type.Array(Uuid, { minItems: 2 }), by: Uuid }, { $id: 'MembersAddedData' })
 /** data of member.updated (a role change). */
 export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uuid }, { $id: 'MemberUpdatedData' })
+/** data of conversation.frozen / conversation.unfrozen: who did it. */
+export const ModerationData = Type.Object({ by: Uuid }, { $id: 'ModerationData' })
+/** data of conversation.slow_mode: one post per `seconds` per plain member (0: off). */
+export const SlowModeData = Type.Object({ seconds: Type.Integer({ minimum: 0 }), by: Uuid }, { $id: 'SlowModeData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */
 export const ConversationInfo = Type.Object({
   id: Uuid,

@@ -2,6 +2,7 @@
 // origins are configured. The middleware is built once: @fastify/helmet builds
 // helmet anew on every request, a cost each post paid for the same headers.
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import helmet from 'helmet'
 import cors from '@fastify/cors'
 
@@ -21,7 +22,20 @@ export default fp(async (app) => {
     },
     crossOriginResourcePolicy: { policy: 'same-site' }
   })
-  app.addHook('onRequest', (request, reply, done) => { headers(request.raw, reply.raw, (err?: unknown) => { done(err as Error | undefined) }) })
+  // A WebSocket upgrade that succeeds is answered by ws's 101, which carries
+  // none of these headers: setting them on every upgrade was work for nothing.
+  // One that is refused (401, 429, 404...) is an HTTP response like any other,
+  // so it gets them on its way out (onSend runs for every reply.send, errors included).
+  // (IncomingMessage.upgrade: Node sets it on requests it hands to 'upgrade' listeners.)
+  const isUpgrade = (request: FastifyRequest) => (request.raw as { upgrade?: boolean }).upgrade === true
+  app.addHook('onRequest', (request, reply, done) => {
+    if (isUpgrade(request)) return done()
+    headers(request.raw, reply.raw, (err?: unknown) => { done(err as Error | undefined) })
+  })
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!isUpgrade(request)) return done(null, payload)
+    headers(request.raw, reply.raw, (err?: unknown) => { if (err === undefined) done(null, payload); else done(err as Error) })
+  })
   const origins = app.config.corsOrigins
   await app.register(cors, {
     origin: origins.includes('*') ? true : origins.length > 0 ? origins : false,

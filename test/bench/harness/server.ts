@@ -27,6 +27,8 @@ export interface ServerOptions {
   nodeArgs?: string[]
   /** Chooses each port tried (tests hand out a taken one); a free one by default. */
   pickPort?: () => Promise<number>
+  /** The built server to run (another build, to compare); dist/server.js of this checkout by default. */
+  entry?: string
 }
 
 // Settings a developer's shell might carry; the bench decides them itself.
@@ -68,7 +70,7 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
     ...opts.env
   }
   const profiling = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
-  const args = [...profiling, ...(opts.nodeArgs ?? []), join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
+  const args = [...profiling, ...(opts.nodeArgs ?? []), opts.entry ?? join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]
   const proc = spawnTracked(...onServerCpus(process.execPath, args), env, 'SIGKILL')
   const url = `http://127.0.0.1:${port}`
   const pids = () => opts.cluster === undefined ? [proc.pid] : [proc.pid, ...descendants(proc.pid)]
