@@ -69,9 +69,13 @@ export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
 /** GET /v1/me/export: everything stored about the caller. */
 export interface AccountExport {
   exportedAt: string
-  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null }
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[] }
   sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
   memberships: Array<{ conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number }>
+  /** Everyone the caller has blocked. */
+  blocks: Array<{ userId: string, blockedAt: string }>
+  /** The reports the caller made (without the message body a report kept). */
+  reports: Array<{ id: string, userId: string, messageId: string | null, conversationId: string | null, reason: string, note: string | null, status: 'open' | 'resolved', createdAt: string }>
   messages: Array<Omit<Message, 'senderId'>>
 }
 type MessageBodies = ReturnType<typeof messageBodies>

@@ -1,7 +1,9 @@
 // Deleting an account (App Store guideline 5.1.1(v)). In order:
 // 1. the account row loses its personal data (display name replaced, username
-//    freed, email and password hash removed) and every session and reset token
-//    goes, in one transaction; then its sockets close (4001);
+//    freed, email and password hash removed), every session and reset token
+//    goes, and so do its blocks (both ways), its app roles, the notes of its
+//    reports and (when messages are erased) the bodies reports kept of its
+//    messages, in one transaction; then its sockets close (4001);
 // 2. in every conversation where it has messages or is a member, one
 //    transaction per conversation (chunked for long histories): its messages
 //    are erased as deletes are (message.deleted, earlier events redacted to the
@@ -31,7 +33,11 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
   const erase = deps.messages === 'erase'
 
   function eraseIdentity (userId: string): Promise<string[]> {
-    return repos.transaction((tx) => tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date()))
+    return repos.transaction(async (tx) => {
+      const sessions = await tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date())
+      await tx.safety.eraseAccount(userId, erase)
+      return sessions
+    })
   }
 
   /** One step in one conversation, under its lock; false once nothing is left to do there. */

@@ -10,7 +10,7 @@ export interface UserProfile { id: string, username: string, displayName: string
 export interface AccountSelfDeps extends Database {
   /** Called after commit for every session that ended. */
   onSessionsRevoked (sessionIds: string[], userId: string): void
-  /** Tells these users (contacts) that a profile changed, after commit. */
+  /** Tells these users (contacts the user has not blocked) that a profile changed, after commit. */
   announceProfile (userIds: string[], profile: UserProfile): void
 }
 
@@ -74,8 +74,11 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
     async updateProfile (userId: string, input: { displayName: string }): Promise<UserProfile> {
       const row = await repo.setDisplayName(userId, input.displayName.trim())
       const profile = { id: row.id, username: row.username, displayName: row.displayName, createdAt: row.createdAt.toISOString() }
+      // Not to the users the caller has blocked (README "Accounts and safety").
       const contacts = await repo.contacts(userId)
-      if (contacts.length > 0) deps.announceProfile(contacts, profile)
+      const blocked = await repos.safety.blockedBy(userId, contacts)
+      const told = blocked.size === 0 ? contacts : contacts.filter((id) => !blocked.has(id))
+      if (told.length > 0) deps.announceProfile(told, profile)
       return profile
     }
   }

@@ -130,6 +130,19 @@ export function safetyStatements (db: Client) {
       return sessions.map((s) => s.id)
     },
 
+    /**
+     * What deleting an account does to its safety rows: its blocks (both ways)
+     * go, its app roles go, the notes of the reports it made are cleared and,
+     * when its messages are erased, so are the message bodies kept by reports
+     * on it. Reports, bans and audit entries stay, naming the id only.
+     */
+    async eraseAccount (userId: string, eraseMessages: boolean): Promise<void> {
+      await db.block.deleteMany({ where: { OR: [{ blockerId: userId }, { blockedId: userId }] } })
+      await db.user.update({ where: { id: userId }, data: { appRoles: [] }, select: { id: true } })
+      await db.report.updateMany({ where: { reporterId: userId, note: { not: null } }, data: { note: null } })
+      if (eraseMessages) await db.report.updateMany({ where: { targetUserId: userId, snapshot: { not: null } }, data: { snapshot: null } })
+    },
+
     async audit (entry: { id: string, actorId: string, action: string, targetType: string, targetId: string, data: Record<string, unknown> }): Promise<void> {
       await db.auditEntry.create({ data: { ...entry, data: entry.data as Prisma.InputJsonValue } })
     }
@@ -152,6 +165,16 @@ export function createSafetyRepository ({ prisma }: Database) {
 
     async unblock (blockerId: string, blockedId: string): Promise<void> {
       await prisma.block.deleteMany({ where: { blockerId, blockedId } })
+    },
+
+    /** For the export: the user's blocks, oldest first. */
+    exportBlocks (blockerId: string): Promise<Array<{ blockedId: string, createdAt: Date }>> {
+      return prisma.block.findMany({ where: { blockerId }, orderBy: { createdAt: 'asc' }, select: { blockedId: true, createdAt: true } })
+    },
+
+    /** For the export: the reports the user made, oldest first. */
+    exportReports (reporterId: string): Promise<ReportRow[]> {
+      return prisma.report.findMany({ where: { reporterId }, orderBy: { id: 'asc' } })
     },
 
     /** Everyone the user has blocked, most recent first. */
