@@ -14,10 +14,12 @@ import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
+import safetyPlugin from './plugins/app/safety.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
+import mePlugin from './plugins/app/me.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
@@ -32,6 +34,12 @@ import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
 import metricsRoutes from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
+import meRoutes from './routes/me.js'
+import passwordResetRoutes from './routes/password-reset.js'
+import blockRoutes from './routes/blocks.js'
+import reportRoutes from './routes/reports.js'
+import moderationRoutes from './routes/moderation.js'
+import adminRoutes from './routes/admin.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -113,6 +121,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(realtimePlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
+  await fastify.register(mePlugin)
+  await fastify.register(safetyPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(docsRoutes)
@@ -124,6 +134,12 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(wsRoutes)
     await v1.register(conversationRoutes)
     await v1.register(messageRoutes)
+    await v1.register(meRoutes)
+    await v1.register(passwordResetRoutes, { prefix: '/auth' })
+    await v1.register(blockRoutes)
+    await v1.register(reportRoutes)
+    await v1.register(moderationRoutes)
+    await v1.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: '/v1' })
 }
 

@@ -69,6 +69,14 @@ export const SETTINGS = {
   metricsEnabled: ['METRICS_ENABLED', Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics' })],
   metricsToken: ['METRICS_TOKEN', Type.Optional(Type.String({ minLength: 16, description: 'When set, /metrics requires Authorization: Bearer <token>' }))],
 
+  smtpUrl: ['SMTP_URL', Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP server for account mail (email codes, password reset), e.g. smtps://user:pass@mail.example.com; unset: those routes answer 503 MAIL_NOT_CONFIGURED' }))],
+  mailFrom: ['MAIL_FROM', Type.Optional(Type.String({ minLength: 3, description: 'Sender of account mail, e.g. "Switchboard <no-reply@example.com>"; mail is sent only when both SMTP_URL and MAIL_FROM are set' }))],
+  passwordResetTtlMinutes: ['PASSWORD_RESET_TTL_MINUTES', Int(1, 1440, 30, 'A mailed password-reset token works once, within this long')],
+  emailCodeTtlMinutes: ['EMAIL_CODE_TTL_MINUTES', Int(1, 1440, 15, 'A mailed email-verification code works within this long (5 wrong tries void it)')],
+  accountMailRateLimitMax: ['ACCOUNT_MAIL_RATE_LIMIT_MAX', Int(1, 100000, 5, 'Password-reset requests and confirmations, and email-code requests, per client address per window')],
+  accountMailRateLimitWindowMs: ['ACCOUNT_MAIL_RATE_LIMIT_WINDOW_MS', Int(1000, 86400000, 900000, 'Window of ACCOUNT_MAIL_RATE_LIMIT_MAX')],
+  deletedAccountMessages: ['DELETED_ACCOUNT_MESSAGES', Type.Union([Type.Literal('erase'), Type.Literal('keep')], { default: 'erase', description: 'Messages of a deleted account: erase (bodies cleared as deletes are, redacted in the event log) or keep (bodies stay, the sender is shown as a deleted user)' })],
+
   pushWebhookUrl: ['PUSH_WEBHOOK_URL', Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })), INPUT],
   pushWebhookSecret: ['PUSH_WEBHOOK_SECRET', Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })), INPUT],
   pushWebhookTimeoutMs: ['PUSH_WEBHOOK_TIMEOUT_MS', Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'), INPUT],

@@ -23,25 +23,45 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/auth/login': () => ({ username: 'x', password: 'y' }),
   'POST /v1/auth/refresh': () => ({ refreshToken: 'x' }),
   'POST /v1/auth/logout': () => ({ refreshToken: 'x' }),
+  'POST /v1/auth/password-reset': () => ({ username: 'x' }),
+  'POST /v1/auth/password-reset/confirm': () => ({ token: 'x', newPassword: 'password123' }),
+  'POST /v1/me/password': () => ({ currentPassword: 'x', newPassword: 'password123' }),
+  'PATCH /v1/me': () => ({ displayName: 'matrix' }),
+  'DELETE /v1/me': () => ({ password: 'x' }),
+  'POST /v1/me/email': () => ({ email: 'matrix@example.test' }),
+  'POST /v1/me/email/verify': () => ({ code: '123456' }),
   'POST /v1/conversations': () => ({ type: 'group', title: 'matrix', memberIds: [] }),
   'PATCH /v1/conversations/{id}': () => ({ title: 'renamed' }),
   'POST /v1/conversations/{id}/members': () => ({ userIds: [outsider.user.id] }),
   'PATCH /v1/conversations/{id}/members/{userId}': () => ({ role: 'admin' }),
   'POST /v1/conversations/{id}/read': () => ({ seq: 1 }),
   'POST /v1/conversations/{id}/messages': () => ({ body: 'hello' }),
-  'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' })
+  'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' }),
+  'PUT /v1/conversations/{id}/slow-mode': () => ({ seconds: 5 }),
+  'POST /v1/reports': () => ({ userId: outsider.user.id, reason: 'spam' }),
+  'POST /v1/admin/reports/{id}/resolve': () => ({ resolution: 'dismissed' }),
+  'PUT /v1/admin/users/{id}/suspension': () => ({})
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
   'GET /v1/conversations/{id}/members', 'DELETE /v1/conversations/{id}/members/{userId}', 'GET /v1/conversations/{id}/messages',
-  'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events'
+  'DELETE /v1/conversations/{id}/messages/{messageId}', 'GET /v1/conversations/{id}/events',
+  'GET /v1/me/sessions', 'DELETE /v1/me/sessions/{id}', 'POST /v1/me/sessions/end-others', 'GET /v1/me/export',
+  'PUT /v1/me/blocks/{userId}', 'DELETE /v1/me/blocks/{userId}', 'GET /v1/me/blocks',
+  'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
+  'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
+  'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
+  'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit'
 ])
-const query: Record<string, string> = { 'GET /v1/users': '?query=ab' }
+const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
 const adminOnly = new Set([
   'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
   'PATCH /v1/conversations/{id}/members/{userId}', 'DELETE /v1/conversations/{id}/members/{userId}',
-  'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}'
+  'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}',
+  'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
+  'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
+  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`
@@ -85,7 +105,7 @@ describe('the route table', () => {
   it('has a test entry for every documented route', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20)
     for (const r of routes) expect(bodies[key(r)] !== undefined || noBody.has(key(r)), `no matrix entry for ${key(r)}`).toBe(true)
-    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
+    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
   })
 })
 

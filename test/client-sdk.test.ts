@@ -49,7 +49,7 @@ describe('SDK auth and REST', () => {
     const events = await sdk.messages.events(direct.id, { after: 0 })
     expect(events.events.map((e) => e.type)).toEqual(['member.added', 'member.added', 'message.created', 'message.created'])
     expect((await sdk.conversations.listAll()).map((c) => c.id)).toEqual([direct.id])
-    expect((await sdk.users.search(other.user.username)).users[0]).toMatchObject({ id: other.user.id, online: false })
+    expect((await sdk.users.search(other.user.username)).users[0]).toEqual(other.user)
 
     const err = await sdk.messages.send(direct.id, '   ').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ApiError)

@@ -19,7 +19,9 @@ const STRINGS: Record<string, string> = {
   JWT_SECRET: 'k7Qp2xVb9RtLm4ZwHc8NsYd3FgJe6UaT',
   REDIS_URL: 'redis://127.0.0.1:1',
   BROKER_CHANNEL: 'other-channel',
-  METRICS_TOKEN: 'Wq4Zr8Lp2Xv6Nm9T'
+  METRICS_TOKEN: 'Wq4Zr8Lp2Xv6Nm9T',
+  SMTP_URL: 'smtp://127.0.0.1:2525',
+  MAIL_FROM: 'Switchboard <no-reply@example.test>'
 }
 
 interface Schema { default?: unknown, minimum?: number, maximum?: number, type?: string, anyOf?: Array<{ const: unknown }> }

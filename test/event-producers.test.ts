@@ -18,6 +18,9 @@
 //   conversation.updated: one producer (the drafts of src/domain/event-log.ts,
 //   conversations.ts and members.ts, stored and pushed as the same value).
 //   Here the test checks that the trip through jsonb changes nothing.
+// - member.banned, member.unbanned, member.muted, member.unmuted,
+//   conversation.slow_mode, conversation.frozen, conversation.unfrozen: one
+//   producer (the drafts of src/domain/safety-moderation.ts), as above.
 // - read: a pushed frame only (src/domain/conversations.ts markRead): read
 //   positions are not in the event log, so there is nothing stored to compare;
 //   the test checks that a read adds no event.
@@ -124,6 +127,18 @@ it('stores and pushes the same object for every event type', async () => {
   const log = await replay(api, owner, group.id)
   const deleted = log.find((e) => e.type === 'message.deleted')
   expect(log.find((e) => e.type === 'message.created' && e.data.id === first.id).data).toStrictEqual(deleted.data)
+
+  // Group moderation (issue 14): each change is an event, a ban also a member.removed.
+  const moderate = (method: 'PUT' | 'DELETE', path: string, body?: unknown) => async () => {
+    expect((await api.request(method, `/v1/conversations/${group.id}/${path}`, { ...(body === undefined ? {} : { body }), ...as(owner) })).status).toBe(204)
+  }
+  await step(group.id, moderate('PUT', `bans/${b.user.id}`), ['member.banned', 'member.removed'])
+  await step(group.id, moderate('DELETE', `bans/${b.user.id}`), ['member.unbanned'])
+  await step(group.id, moderate('PUT', `mutes/${c.user.id}`), ['member.muted'])
+  await step(group.id, moderate('DELETE', `mutes/${c.user.id}`), ['member.unmuted'])
+  await step(group.id, moderate('PUT', 'slow-mode', { seconds: 10 }), ['conversation.slow_mode'])
+  await step(group.id, moderate('PUT', 'freeze'), ['conversation.frozen'])
+  await step(group.id, moderate('DELETE', 'freeze'), ['conversation.unfrozen'])
 
   // A read receipt is pushed, never stored.
   const before = lastSeq.get(group.id)

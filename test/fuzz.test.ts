@@ -10,7 +10,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, uniqueName, type Account, type Client, type Response } from './helpers/http.js'
-import { test, type TestServer } from './helpers/server.js'
+import type { TestServer } from './helpers/server.js'
+import { test } from './helpers/smtp.js'
 import { connect, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -77,6 +78,9 @@ const FORMAT_SPELLINGS: Record<string, { valid: () => string, spellings: (v: str
       '2026-01-01T24:00:00Z', '2026-01-01T23:59:60Z', '2026-01-01t00:00:00z', '2026-01-01 00:00:00Z', '2026-01-01T00:00:00+14:00', '2026-01-01T00:00:00.1234567Z']
   }
 }
+
+// Mail routes answer 503 MAIL_NOT_CONFIGURED without a mail server; this one takes the mail.
+test.override('serverOptions', { scope: 'file' }, ({ smtp }) => ({ config: { smtpUrl: smtp.url, mailFrom: 'fuzz@switchboard.test' } }))
 
 test.beforeAll(async ({ server: started }) => {
   server = started

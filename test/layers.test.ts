@@ -1,9 +1,10 @@
 // The source tree reads downwards: a file imports only from its own layer or
 // the layers below it, so one message can be followed from the route to the
 // socket without a return trip. Layers, top to bottom: the process entry
-// points; plugins (the wiring); routes and the served documents; the realtime
-// path and notifications; the domain; repositories; and the base (config,
-// schemas, database set-up, generated client, types). The SDK and the web page
+// points (and the command-line tools in cli/); plugins (the wiring); routes
+// and the served documents; the realtime path, notifications and mail; the
+// domain; repositories; and the base (config, schemas, database set-up,
+// generated client, types). The SDK and the web page
 // are programs of their own: they import nothing of the server but the
 // schemas' types.
 import { readdirSync, readFileSync } from 'node:fs'
@@ -13,10 +14,10 @@ import { describe, expect, it } from 'vitest'
 const SRC = resolve(import.meta.dirname, '../src')
 
 const RANKS: Array<[RegExp, number, string]> = [
-  [/^(app|server|cluster)\.ts$/, 6, 'entry'],
+  [/^(app|server|cluster)\.ts$|^cli\//, 6, 'entry'],
   [/^plugins\//, 5, 'plugins'],
   [/^(routes|docs)\//, 4, 'routes'],
-  [/^(realtime|notifications)\//, 3, 'realtime'],
+  [/^(realtime|notifications|mail)\//, 3, 'realtime'],
   [/^domain\//, 2, 'domain'],
   [/^repositories\//, 1, 'repositories'],
   [/^(config|log-redaction)\.ts$|^(schemas|db|generated|types)\//, 0, 'base']

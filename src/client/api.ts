@@ -2,8 +2,10 @@
 import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
 import type {
+  AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
+  AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -38,6 +40,31 @@ export function createApi (t: Transport) {
       } finally {
         t.setSession(null)
       }
+    },
+    /** Mails a reset token to the account's verified email, if there is such an account (the answer is the same either way). */
+    requestPasswordReset: (body: PasswordResetRequest) => t.request<{ accepted: true }>('POST', '/v1/auth/password-reset', { body, auth: false }),
+    /** Sets a new password with the mailed token; every session of the account ends. */
+    confirmPasswordReset: (body: PasswordResetConfirm) => t.request<void>('POST', '/v1/auth/password-reset/confirm', { body, auth: false })
+  }
+
+  /** The caller's own account (README "Accounts and safety"). */
+  const account = {
+    /** Every other session ends (its sockets close with 4001); this one stays. */
+    changePassword: (body: ChangePasswordBody) => t.request<void>('POST', '/v1/me/password', { body }),
+    sessions: () => t.request<SessionList>('GET', '/v1/me/sessions'),
+    endSession: (id: string) => t.request<void>('DELETE', `/v1/me/sessions/${enc(id)}`),
+    /** Log out everywhere else. */
+    endOtherSessions: () => t.request<{ ended: number }>('POST', '/v1/me/sessions/end-others'),
+    updateProfile: (body: { displayName: string }) => t.request<User>('PATCH', '/v1/me', { body }),
+    /** Mails a 6-digit code to the address; verifyEmail(code) makes it the account's email. */
+    requestEmail: (email: string) => t.request<{ accepted: true }>('POST', '/v1/me/email', { body: { email } }),
+    verifyEmail: (code: string) => t.request<{ email: string }>('POST', '/v1/me/email/verify', { body: { code } }),
+    /** Everything stored about the caller. */
+    export: () => t.request<AccountExport>('GET', '/v1/me/export'),
+    /** Deletes the account for good and forgets the session here. */
+    async deleteAccount (password: string): Promise<void> {
+      await t.request<void>('DELETE', '/v1/me', { body: { password } })
+      t.setSession(null)
     }
   }
 
@@ -121,7 +148,51 @@ export function createApi (t: Transport) {
       t.request<EventPage>('GET', `${conv(conversationId)}/events`, { query })
   }
 
-  return { auth, users, conversations, messages }
+  /** Blocks and reports (README "Accounts and safety"). */
+  const safety = {
+    block: (userId: string) => t.request<void>('PUT', `/v1/me/blocks/${enc(userId)}`),
+    unblock: (userId: string) => t.request<void>('DELETE', `/v1/me/blocks/${enc(userId)}`),
+    /** Everyone you have blocked: hide their messages in shared groups (see hideBlocked). */
+    blocks: () => t.request<BlockList>('GET', '/v1/me/blocks'),
+    /** The ids of blocks(), as a set to filter with. */
+    async blockedIds (): Promise<Set<string>> {
+      return new Set((await safety.blocks()).blocks.map((b) => b.userId))
+    },
+    /** Report a message you can see, or a user: exactly one of messageId and userId. */
+    report: (body: CreateReportBody) => t.request<ReportCreated>('POST', '/v1/reports', { body })
+  }
+
+  /** Group moderation by the owner and admins. */
+  const moderation = {
+    ban: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/bans/${enc(userId)}`),
+    unban: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/bans/${enc(userId)}`),
+    bans: (id: string) => t.request<BanList>('GET', `${conv(id)}/bans`),
+    mute: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/mutes/${enc(userId)}`),
+    unmute: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/mutes/${enc(userId)}`),
+    /** One post per `seconds` per plain member; 0 turns slow mode off. */
+    setSlowMode: (id: string, seconds: number) => t.request<void>('PUT', `${conv(id)}/slow-mode`, { body: { seconds } }),
+    freeze: (id: string) => t.request<void>('PUT', `${conv(id)}/freeze`),
+    unfreeze: (id: string) => t.request<void>('DELETE', `${conv(id)}/freeze`)
+  }
+
+  /** The operator's API (app role admin or moderator; the audit log: admin). */
+  const admin = {
+    reports: (query: { status?: 'open' | 'resolved', limit?: number, cursor?: string } = {}) => t.request<ReportPage>('GET', '/v1/admin/reports', { query }),
+    resolveReport: (id: string, resolution: string) => t.request<Report>('POST', `/v1/admin/reports/${enc(id)}/resolve`, { body: { resolution } }),
+    suspend: (userId: string, reason?: string) =>
+      t.request<void>('PUT', `/v1/admin/users/${enc(userId)}/suspension`, { body: reason === undefined ? {} : { reason } }),
+    unsuspend: (userId: string) => t.request<void>('DELETE', `/v1/admin/users/${enc(userId)}/suspension`),
+    deleteMessage: (messageId: string) => t.request<Message>('DELETE', `/v1/admin/messages/${enc(messageId)}`),
+    users: (query: { query?: string, limit?: number, cursor?: string } = {}) => t.request<AdminUserPage>('GET', '/v1/admin/users', { query }),
+    audit: (query: { limit?: number, cursor?: string } = {}) => t.request<AuditPage>('GET', '/v1/admin/audit', { query })
+  }
+
+  return { auth, users, account, conversations, messages, safety, moderation, admin }
+}
+
+/** Messages whose sender you have blocked left out (they stay in the log; replay is unchanged). */
+export function hideBlocked<T extends { senderId: string }> (messages: T[], blocked: ReadonlySet<string>): T[] {
+  return blocked.size === 0 ? messages : messages.filter((m) => !blocked.has(m.senderId))
 }
 
 export type Api = ReturnType<typeof createApi>

@@ -29,8 +29,13 @@ export interface ClientEvents {
 export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly auth: Api['auth']
   readonly users: Api['users']
+  /** The caller's own account: password, sessions, profile, email, export, deletion. */
+  readonly account: Api['account']
   readonly conversations: Api['conversations']
   readonly messages: Api['messages']
+  readonly safety: Api['safety']
+  readonly moderation: Api['moderation']
+  readonly admin: Api['admin']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -55,8 +60,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const api = createApi(this.transport)
     this.auth = api.auth
     this.users = api.users
+    this.account = api.account
     this.conversations = api.conversations
     this.messages = api.messages
+    this.safety = api.safety
+    this.moderation = api.moderation
+    this.admin = api.admin
   }
 
   get session (): Session | null {
@@ -66,7 +75,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The push channel (created on first use; call connect() on it). */
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
-      auth: this.auth, users: this.users, conversations: this.conversations, messages: this.messages
+      auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
+      safety: this.safety, moderation: this.moderation, admin: this.admin
     }, this.options)
     return this.realtimeConnection
   }
@@ -85,7 +95,7 @@ export function createClient (options: ClientOptions): SwitchboardClient {
 export { ApiError, isApiError } from './errors.js'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
-export { newClientMessageId, type Api } from './api.js'
+export { hideBlocked, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type * from './types.js'

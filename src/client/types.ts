@@ -4,6 +4,10 @@ import type { Static, TSchema } from 'typebox'
 import type { AuthResult as AuthResultSchema, LoginBody as LoginBodySchema, RegisterBody as RegisterBodySchema } from '../schemas/auth.js'
 import type { ErrorBody as ErrorBodySchema } from '../schemas/common.js'
 import type {
+  ChangePasswordBody as ChangePasswordBodySchema, ResetConfirmBody as ResetConfirmBodySchema, ResetRequestBody as ResetRequestBodySchema,
+  SessionInfo as SessionInfoSchema, SessionList as SessionListSchema
+} from '../schemas/me.js'
+import type {
   Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
   MemberPage as MemberPageSchema, conversationBodies
@@ -14,9 +18,13 @@ import type {
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
-  MemberUpdatedData as MemberUpdatedDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
-  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema
+  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
+import type {
+  AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
+  CreateReportBody as CreateReportBodySchema, Report as ReportSchema, ReportCreated as ReportCreatedSchema, ReportPage as ReportPageSchema
+} from '../schemas/safety.js'
 import type {
   PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
 } from '../schemas/users.js'
@@ -29,6 +37,8 @@ type Refs = {
   Member: typeof MemberSchema
   Conversation: typeof ConversationSchema
   Event: typeof EventSchema
+  SessionInfo: typeof SessionInfoSchema
+  Report: typeof ReportSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -51,6 +61,23 @@ export type AuthResult = S<typeof AuthResultSchema>
 export type RegisterBody = S<typeof RegisterBodySchema>
 export type LoginBody = S<typeof LoginBodySchema>
 export type ErrorBody = S<typeof ErrorBodySchema>
+export type SessionInfo = S<typeof SessionInfoSchema>
+export type SessionList = S<typeof SessionListSchema>
+export type ChangePasswordBody = S<typeof ChangePasswordBodySchema>
+export type PasswordResetRequest = S<typeof ResetRequestBodySchema>
+export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
+/** GET /v1/me/export: everything stored about the caller. */
+export interface AccountExport {
+  exportedAt: string
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[] }
+  sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
+  memberships: Array<{ conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number }>
+  /** Everyone the caller has blocked. */
+  blocks: Array<{ userId: string, blockedAt: string }>
+  /** The reports the caller made (without the message body a report kept). */
+  reports: Array<{ id: string, userId: string, messageId: string | null, conversationId: string | null, reason: string, note: string | null, status: 'open' | 'resolved', createdAt: string }>
+  messages: Array<Omit<Message, 'senderId'>>
+}
 type MessageBodies = ReturnType<typeof messageBodies>
 export type PostMessageBody = S<MessageBodies['PostMessageBody']>
 export type EditMessageBody = S<MessageBodies['EditMessageBody']>
@@ -62,11 +89,22 @@ export type MemberEventData = S<typeof MemberEventDataSchema>
 export type MembersAddedData = S<typeof MembersAddedDataSchema>
 export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
 export type ConversationInfo = S<typeof ConversationInfoSchema>
+export type ModerationData = S<typeof ModerationDataSchema>
+export type SlowModeData = S<typeof SlowModeDataSchema>
+export type BlockList = S<typeof BlockListSchema>
+export type CreateReportBody = S<typeof CreateReportBodySchema>
+export type ReportCreated = S<typeof ReportCreatedSchema>
+export type Report = S<typeof ReportSchema>
+export type ReportPage = S<typeof ReportPageSchema>
+export type BanList = S<typeof BanListSchema>
+export type AdminUserPage = S<typeof AdminUserPageSchema>
+export type AuditPage = S<typeof AuditPageSchema>
 export type ReadyFrame = S<typeof ReadyFrameSchema>
 export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>
 export type ReadFrame = S<typeof ReadFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
+export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 
 /** The Event object with its data typed by event type. */
 type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>
@@ -79,6 +117,13 @@ interface EventData {
   'member.removed': MemberEventData
   'member.updated': MemberUpdatedData
   'conversation.updated': ConversationInfo
+  'member.banned': MemberEventData
+  'member.unbanned': MemberEventData
+  'member.muted': MemberEventData
+  'member.unmuted': MemberEventData
+  'conversation.frozen': ModerationData
+  'conversation.unfrozen': ModerationData
+  'conversation.slow_mode': SlowModeData
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

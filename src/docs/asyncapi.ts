@@ -6,8 +6,8 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Message } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, PingClientFrame, PongFrame, PresenceFrame, ReadFrame,
-  ReadyFrame, TypingClientFrame, TypingServerFrame
+  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
 
@@ -19,7 +19,14 @@ const EVENT_DATA = {
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
   'member.removed': ['MemberEventData', 'A member left or was removed; for the removed user this is the last event'],
   'member.updated': ['MemberUpdatedData', 'A member\'s role changed'],
-  'conversation.updated': ['ConversationInfo', 'The group was renamed']
+  'conversation.updated': ['ConversationInfo', 'The group was renamed'],
+  'member.banned': ['MemberEventData', 'A user was banned (a member.removed follows when they were a member); they cannot be added again until unbanned'],
+  'member.unbanned': ['MemberEventData', 'A ban was lifted (the user is not added back)'],
+  'member.muted': ['MemberEventData', 'A member was muted: their posts answer 403 MUTED'],
+  'member.unmuted': ['MemberEventData', 'A member was unmuted'],
+  'conversation.frozen': ['ModerationData', 'The group is read-only for everyone but the owner and admins'],
+  'conversation.unfrozen': ['ModerationData', 'The group is no longer frozen'],
+  'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)']
 } as const
 
 /** TypeBox JSON Schema -> AsyncAPI components: `$ref: 'X'` becomes `#/components/schemas/X`, `$id` goes. */
@@ -40,8 +47,8 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
+  for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -66,6 +73,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('presence', 'PresenceFrame', 'A user who shares a conversation went online or offline', server)
   frame('typing', 'TypingServerFrame', 'Another member is typing', server)
   frame('read', 'ReadFrame', 'A member\'s read position moved (also to the reader\'s other devices)', server)
+  frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

@@ -11,6 +11,7 @@ import { createBatchLoader } from './batch-loader.js'
 import { isUuid, newId } from './ids.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
+import { assertNotSuspended } from './safety-admin.js'
 import { openSuccessor, sealSuccessor, type TokenPair } from './successor-seal.js'
 
 export interface AccessClaims { sub: string, sid: string }
@@ -76,6 +77,7 @@ export function createAccountService (deps: AccountServiceDeps) {
       const found = await users.findCredentials(input.username.toLowerCase())
       const ok = await verifyPassword(found?.passwordHash, input.password)
       if (found === null || !ok) throw new AppError(401, 'INVALID_CREDENTIALS', 'Wrong username or password')
+      await assertNotSuspended(repos, found.id)
       return startSession(found, client)
     },
 

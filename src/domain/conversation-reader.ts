@@ -2,7 +2,8 @@
 // conversations (last message, unread count, member count included), one for
 // their members. One conversation shows all its members; a page of the list
 // shows the first `membersPreview` of each, so that its cost follows its size,
-// not the size of the groups others put the caller in.
+// not the size of the groups others put the caller in. A member who blocked
+// the caller shows them lastReadSeq 0 (README "Accounts and safety").
 import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
@@ -31,7 +32,7 @@ export function createConversationReader (repo: ConversationsRepository, members
     const ids = rows.map((r) => r.id)
     const members = rows.length === 0
       ? []
-      : 'id' in filter ? await repo.membersWithUsers(ids) : await repo.memberPreviews(ids, membersPreview)
+      : 'id' in filter ? await repo.membersWithUsers(ids, userId) : await repo.memberPreviews(ids, membersPreview, userId)
     const byConversation = new Map<string, MemberView[]>()
     for (const m of members) {
       const list = byConversation.get(m.conversationId) ?? []
@@ -47,6 +48,9 @@ export function createConversationReader (repo: ConversationsRepository, members
       lastMessage: r.lastMessage === null ? null : toMessage(r.lastMessage),
       unreadCount: r.unreadCount,
       memberCount: r.memberCount,
+      frozen: r.frozen,
+      slowModeSeconds: r.slowModeSeconds,
+      muted: r.muted,
       members: byConversation.get(r.id) ?? []
     }))
     return { rows, views }

@@ -11,6 +11,7 @@ import { appendEvents, inTransaction, lockAsMember, membersAdded, toChatEvent } 
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
+import { assertNotBlockedBy, withoutBlockedBy } from './safety-blocks.js'
 
 export interface ChatDeps extends Database {
   /** Called only after commit. */
@@ -63,6 +64,7 @@ export function createConversationService (deps: ChatDeps) {
       const directKey = [userId, otherId].sort().join(':')
       const existing = await repo.findDirect(directKey)
       if (existing !== null) return { conversation: await reader.get(userId, existing.id), created: false }
+      await assertNotBlockedBy(repos.safety, userId, [otherId])
       try {
         const id = await create(userId, { type: 'direct', title: null, directKey }, [otherId])
         return { conversation: await reader.get(userId, id), created: true }
@@ -80,6 +82,7 @@ export function createConversationService (deps: ChatDeps) {
       if (others.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
       const found = await repos.users.existing(others)
       if (found.size !== others.length) throw notFound('User')
+      await assertNotBlockedBy(repos.safety, userId, others)
       const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null }, others)
       return reader.get(userId, id)
     },
@@ -112,7 +115,8 @@ export function createConversationService (deps: ChatDeps) {
         return
       }
       const members = await repo.members(conversationId)
-      publisher.publishRead({ conversationId, userId, seq: moved }, members.map((m) => m.userId))
+      // Not to users the reader has blocked.
+      publisher.publishRead({ conversationId, userId, seq: moved }, await withoutBlockedBy(repos.safety, userId, members.map((m) => m.userId)))
     }
   }
 }

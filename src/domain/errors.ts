@@ -4,6 +4,10 @@ export type ErrorCode =
   | 'VALIDATION_FAILED' | 'UNAUTHORIZED' | 'INVALID_CREDENTIALS' | 'FORBIDDEN' | 'NOT_FOUND'
   | 'USERNAME_TAKEN' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED'
   | 'INTERNAL_ERROR' | 'UNAVAILABLE'
+  // Accounts (routes/me.ts, routes/password-reset.ts)
+  | 'MAIL_NOT_CONFIGURED' | 'INVALID_RESET_TOKEN' | 'INVALID_CODE' | 'EMAIL_TAKEN'
+  // Safety (src/domain/safety-*.ts)
+  | 'BLOCKED' | 'MUTED' | 'FROZEN' | 'BANNED' | 'SLOW_MODE' | 'SUSPENDED'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {
@@ -17,3 +21,10 @@ export const unauthorized = (message = 'Missing or invalid access token') => new
 export const forbidden = (message = 'Not allowed') => new AppError(403, 'FORBIDDEN', message)
 export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`)
 export const unavailable = (message = 'Service temporarily unavailable') => new AppError(503, 'UNAVAILABLE', message)
+
+/** A refusal that passes with time: answered with a Retry-After header of that many seconds. */
+export class RetryLaterError extends AppError {
+  constructor (code: ErrorCode, message: string, readonly retryAfterSeconds: number) {
+    super(429, code, message)
+  }
+}

@@ -7,6 +7,8 @@ import { createRepositories } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
 import { canManage, type ChatDeps } from './conversations.js'
 import { badRequest, forbidden, notFound } from './errors.js'
+import { assertNotBlockedBy } from './safety-blocks.js'
+import { assertNotBanned } from './safety-moderation.js'
 import { appendEvents, inTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
@@ -45,6 +47,8 @@ export function createMemberService (deps: ChatDeps) {
         if (added.length === 0) return null
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
         if ((await tx.users.existing(added)).size !== added.length) throw notFound('User')
+        await assertNotBanned(tx, conversationId, added)
+        await assertNotBlockedBy(tx.safety, userId, added)
         // One event however many join: its push reaches every member once,
         // so adding n users costs n frames, not n squared.
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded(added, userId)])

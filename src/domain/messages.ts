@@ -9,6 +9,7 @@ import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
 import { toMessage, type MessageView } from './views.js'
+import { assertMayWrite } from './safety-moderation.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
 export interface MessageDeps extends Database {
@@ -67,8 +68,9 @@ export function createMessageService (deps: MessageDeps) {
     async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {
       body = body.trim()
       const result = await inTransaction(repos, async (tx) => {
-        const { members, message } = await lockMessage(tx, userId, conversationId, messageId)
+        const { members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
+        await assertMayWrite(tx, conversationId, me)
         if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
         if (message.body === body) return { message: toMessage(message), events: [], recipients: [] }
         const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at }), messageId)

@@ -11,7 +11,7 @@
 import type pg from 'pg'
 import type { RealtimePublisher } from './events.js'
 import { postBatch } from '../repositories/post-batch.js'
-import { badRequest, notFound } from './errors.js'
+import { AppError, badRequest, notFound, RetryLaterError } from './errors.js'
 import { newId } from './ids.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
@@ -159,6 +159,18 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           break
         case 'bad_reply':
           p.reject(badRequest('body/replyToId must be a message of this conversation'))
+          break
+        case 'frozen':
+          p.reject(new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can post'))
+          break
+        case 'muted':
+          p.reject(new AppError(403, 'MUTED', 'You are muted in this conversation'))
+          break
+        case 'blocked':
+          p.reject(new AppError(403, 'BLOCKED', 'This user has blocked you'))
+          break
+        case 'slow':
+          p.reject(new RetryLaterError('SLOW_MODE', `Slow mode: you can post again in ${answer.retryAfter} s`, answer.retryAfter))
           break
         case 'alias':
           p.reject(new Error('post_messages answered an alias of an alias'))

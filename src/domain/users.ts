@@ -1,6 +1,10 @@
 // Users as others see them: the caller's own profile, a public profile and
-// prefix search, with presence from the realtime layer's port.
+// prefix search. Presence (from the realtime layer's port) and last seen are
+// shown only to users who share a conversation with the user (as the presence
+// push is) and whom the user has not blocked; search shows none.
+import { createAccountsRepository } from '../repositories/accounts.js'
 import type { Database } from '../repositories/index.js'
+import { createSafetyRepository } from '../repositories/safety.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { notFound } from './errors.js'
 
@@ -20,6 +24,9 @@ const withPresence = (online: Set<string>) => (u: UserRow) => ({
 
 export function createUserService (deps: Database & { presence: PresencePort }) {
   const users = createUsersRepository(deps)
+  const accounts = createAccountsRepository(deps)
+  const safety = createSafetyRepository(deps)
+  const hidden = (u: UserRow) => ({ ...withPresence(new Set())(u), lastSeenAt: null })
   return {
     async me (userId: string) {
       const me = await users.findById(userId)
@@ -27,15 +34,24 @@ export function createUserService (deps: Database & { presence: PresencePort }) 
       return { id: me.id, username: me.username, displayName: me.displayName, createdAt: me.createdAt.toISOString() }
     },
 
-    async profile (userId: string) {
+    /**
+     * A public profile; online and lastSeenAt are false and null unless the viewer
+     * shares a conversation with the user and the user has not blocked the viewer.
+     */
+    async profile (viewerId: string, userId: string) {
       const user = await users.findById(userId)
       if (user === null) throw notFound('User')
+      if (viewerId !== userId) {
+        const [shared, blockers] = await Promise.all([accounts.shareConversation(viewerId, userId), safety.blockersOf(viewerId, [userId])])
+        if (!shared || blockers.length > 0) return hidden(user)
+      }
       return withPresence(await deps.presence.online([user.id]))(user)
     },
 
+    /** Username prefix search (3+ characters), without presence. */
     async search (prefix: string, limit: number) {
       const found = await users.searchByPrefix(prefix.toLowerCase(), limit)
-      return { users: found.map(withPresence(await deps.presence.online(found.map((u) => u.id)))) }
+      return { users: found.map((u) => ({ id: u.id, username: u.username, displayName: u.displayName, createdAt: u.createdAt.toISOString() })) }
     }
   }
 }

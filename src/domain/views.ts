@@ -35,6 +35,12 @@ export interface ConversationView extends ConversationInfo {
   unreadCount: number
   /** All current members; `members` may hold only the first of them (the list). */
   memberCount: number
+  /** Read-only for all but the owner and admins. */
+  frozen: boolean
+  /** One post per this many seconds per plain member; 0 when off. */
+  slowModeSeconds: number
+  /** Whether the caller is muted here. */
+  muted: boolean
   members: MemberView[]
 }
 

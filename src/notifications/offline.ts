@@ -16,6 +16,8 @@ export interface OfflineNotifierDeps {
   config: PushWebhookConfig
   /** Which of these users are online (on any process). */
   online (userIds: string[]): Promise<Set<string>>
+  /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>" (they get no notification of them). */
+  blocks? (senderIds: string[], recipientIds: string[]): Promise<Set<string>>
   log: FastifyBaseLogger
   count? (outcome: 'enqueued' | 'delivered' | 'failed'): void
 }
@@ -55,11 +57,13 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
       if (created.length === 0) return
       void (async () => {
         const online = await deps.online(memberIds)
+        const senders = [...new Set(created.map((e) => (e.data as MessageData).senderId))]
+        const blocks = deps.blocks === undefined ? new Set<string>() : await deps.blocks(senders, memberIds)
         const jobs: PgBoss.JobInsert<PushPayload>[] = []
         for (const event of created) {
           const m = event.data as MessageData
           for (const recipientId of memberIds) {
-            if (recipientId === m.senderId || online.has(recipientId)) continue
+            if (recipientId === m.senderId || online.has(recipientId) || blocks.has(`${recipientId}:${m.senderId}`)) continue
             const text = preview(m.body, config.previewChars)
             const data: PushPayload = {
               type: 'message.created',

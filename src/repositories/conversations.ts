@@ -21,6 +21,10 @@ export interface ConversationRow {
   unreadCount: number
   memberCount: number
   lastMessage: MessageRow | null
+  frozen: boolean
+  slowModeSeconds: number
+  /** Whether the caller is muted in it. */
+  muted: boolean
 }
 
 export interface LockedConversation {
@@ -57,6 +61,7 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
   last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
+  frozen: boolean, slow_mode_seconds: number, muted: boolean,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null
 }
@@ -69,8 +74,10 @@ interface RawMemberRow {
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
 // The columns of RawMemberRow, from a membership row m joined with its user u.
-const MEMBER_COLUMNS = Prisma.sql`m.conversation_id, m.role::text AS role, m.last_read_seq, m.joined_at,
-  u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at`
+/** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq 0. */
+const memberColumns = (viewerId: string) => Prisma.sql`m.conversation_id, m.role::text AS role,
+  CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0 ELSE m.last_read_seq END AS last_read_seq,
+  m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at`
 
 const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   conversationId: r.conversation_id,
@@ -174,6 +181,7 @@ export function conversationStatements (db: Client) {
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
+                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted,
                  m.last_read_seq, m.joined_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
@@ -181,6 +189,7 @@ export function conversationStatements (db: Client) {
            LIMIT ${limit}::int
         )
         SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
+               p.frozen, p.slow_mode_seconds, p.muted,
                (SELECT count(*)::int FROM messages u
                  WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
                    AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
@@ -202,6 +211,9 @@ export function conversationStatements (db: Client) {
         lastReadSeq: r.last_read_seq,
         unreadCount: r.unread_count,
         memberCount: r.member_count,
+        frozen: r.frozen,
+        slowModeSeconds: r.slow_mode_seconds,
+        muted: r.muted,
         lastMessage: r.lm_id === null
           ? null
           : {
@@ -224,10 +236,10 @@ export function conversationStatements (db: Client) {
      * joining order), with their profiles, in one query that reads no more
      * member rows than it returns (the partial index is in joining order).
      */
-    async memberPreviews (conversationIds: string[], perConversation: number): Promise<MemberWithUser[]> {
+    async memberPreviews (conversationIds: string[], perConversation: number, viewerId: string): Promise<MemberWithUser[]> {
       if (conversationIds.length === 0) return []
       const rows = await db.$queryRaw<RawMemberRow[]>`
-        SELECT ${MEMBER_COLUMNS}
+        SELECT ${memberColumns(viewerId)}
           FROM unnest(${conversationIds}::uuid[]) AS p(id)
          CROSS JOIN LATERAL (
            SELECT * FROM memberships x WHERE x.conversation_id = p.id AND x.left_at IS NULL
@@ -248,7 +260,7 @@ export function conversationStatements (db: Client) {
         ? Prisma.empty
         : Prisma.sql`AND (x.joined_at, x.user_id) > (${after.joinedAt}::timestamptz, ${after.userId}::uuid)`
       const rows = await db.$queryRaw<Array<RawMemberRow | { [K in keyof RawMemberRow]: null }>>`
-        SELECT ${MEMBER_COLUMNS}
+        SELECT ${memberColumns(userId)}
           FROM memberships me
           LEFT JOIN LATERAL (
             SELECT * FROM memberships x WHERE x.conversation_id = me.conversation_id AND x.left_at IS NULL ${from}
@@ -261,19 +273,15 @@ export function conversationStatements (db: Client) {
       return rows.filter((r): r is RawMemberRow => r.user_id !== null).map(toMemberWithUser)
     },
 
-    /** Current members of several conversations, with their profiles, in one query. */
-    membersWithUsers (conversationIds: string[]): Promise<MemberWithUser[]> {
-      return db.membership.findMany({
-        where: { conversationId: { in: conversationIds }, leftAt: null },
-        orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
-        select: {
-          conversationId: true,
-          role: true,
-          lastReadSeq: true,
-          joinedAt: true,
-          user: { select: { id: true, username: true, displayName: true, createdAt: true } }
-        }
-      })
+    /** Current members of several conversations, with their profiles, as `viewerId` sees them (see memberColumns). */
+    async membersWithUsers (conversationIds: string[], viewerId: string): Promise<MemberWithUser[]> {
+      if (conversationIds.length === 0) return []
+      const rows = await db.$queryRaw<RawMemberRow[]>`
+        SELECT ${memberColumns(viewerId)}
+          FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.conversation_id = ANY(${conversationIds}::uuid[]) AND m.left_at IS NULL
+         ORDER BY m.joined_at, m.user_id`
+      return rows.map(toMemberWithUser)
     }
   }
 }
@@ -282,10 +290,18 @@ export function createConversationsRepository ({ prisma, pool }: Database) {
   return {
     ...conversationStatements(prisma),
 
-    /** The current members' ids; on the pool, as it is read for every typing frame. */
-    async memberIds (conversationId: string): Promise<string[]> {
+    /**
+     * The current members' ids, without those `hiddenFrom` has blocked; on
+     * the pool, as it is read for every typing frame.
+     */
+    async memberIds (conversationId: string, hiddenFrom?: string): Promise<string[]> {
       const { rows } = await pool.query<{ user_id: string }>(
-        'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])
+        hiddenFrom === undefined
+          ? 'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL'
+          : `SELECT m.user_id FROM memberships m
+              WHERE m.conversation_id = $1 AND m.left_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)`,
+        hiddenFrom === undefined ? [conversationId] : [conversationId, hiddenFrom])
       return rows.map((r) => r.user_id)
     }
   }

@@ -49,6 +49,15 @@ export function eventStatements (db: Client) {
         UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb
          WHERE conversation_id = ${conversationId}::uuid AND seq >= ${fromSeq}::int
            AND type IN ('message.created', 'message.updated') AND data->>'id' = ${messageId}`
+    },
+
+    /** As redactMessage, for many messages at once (from the first's seq on), each with its own tombstone. */
+    async redactMessages (conversationId: string, fromSeq: number, tombstones: Array<{ id: string, data: unknown }>): Promise<void> {
+      await db.$executeRaw`
+        UPDATE events e SET data = t.data
+          FROM unnest(${tombstones.map((t) => t.id)}::text[], ${tombstones.map((t) => JSON.stringify(t.data))}::jsonb[]) AS t(id, data)
+         WHERE e.conversation_id = ${conversationId}::uuid AND e.seq >= ${fromSeq}::int
+           AND e.type IN ('message.created', 'message.updated') AND e.data->>'id' = t.id`
     }
   }
 }

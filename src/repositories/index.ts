@@ -3,10 +3,12 @@
 // their statements that can run inside one: what reads on the pool cannot).
 // Presence (presence.ts) serves the realtime layer, and the group commit of
 // posts (post-batch.ts) is a transaction of its own in one function call.
+import { accountStatements, createAccountsRepository } from './accounts.js'
 import { conversationStatements, createConversationsRepository } from './conversations.js'
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
+import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
 import { createUsersRepository, userStatements } from './users.js'
 
@@ -21,18 +23,22 @@ export interface TransactionOptions {
 
 export function createRepositories (db: Database) {
   return {
+    accounts: createAccountsRepository(db),
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
+    safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     users: createUsersRepository(db),
 
     /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
     transaction<T> (fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
       return db.prisma.$transaction((client) => fn({
+        accounts: accountStatements(client),
         conversations: conversationStatements(client),
         events: eventStatements(client),
         messages: messageStatements(client),
+        safety: safetyStatements(client),
         sessions: sessionStatements(client),
         users: userStatements(client)
       }), opts === undefined ? undefined : { maxWait: opts.maxWaitMs, timeout: opts.timeoutMs })
@@ -44,9 +50,11 @@ export type Repositories = ReturnType<typeof createRepositories>
 
 /** The repositories inside one transaction. */
 export interface Transaction {
+  accounts: ReturnType<typeof accountStatements>
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
   messages: ReturnType<typeof messageStatements>
+  safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
   users: ReturnType<typeof userStatements>
 }

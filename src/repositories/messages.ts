@@ -52,6 +52,21 @@ export function messageStatements (db: Client) {
 
     update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date }): Promise<MessageRow> {
       return db.message.update({ where: { id }, data, select: messageSelect })
+    },
+
+    /** A sender's live (not deleted) messages in a conversation, oldest first. */
+    liveBySender (conversationId: string, senderId: string, limit: number): Promise<MessageRow[]> {
+      return db.message.findMany({
+        where: { conversationId, senderId, deletedAt: null },
+        orderBy: { seq: 'asc' },
+        take: limit,
+        select: messageSelect
+      })
+    },
+
+    /** Erases these messages as a delete does: empty body, deleted at `at`. */
+    async erase (ids: string[], at: Date): Promise<void> {
+      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at} WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }

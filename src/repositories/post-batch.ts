@@ -18,7 +18,9 @@ export type BatchOutcome =
   | { outcome: 'created' | 'existing', message: MessageRow }
   /** The same key earlier in the batch: the post at this index (0-based). */
   | { outcome: 'alias', first: number }
-  | { outcome: 'not_found' | 'bad_reply' }
+  | { outcome: 'not_found' | 'bad_reply' | 'frozen' | 'muted' | 'blocked' }
+  /** Slow mode: the sender may post again in this many seconds. */
+  | { outcome: 'slow', retryAfter: number }
 
 interface Row {
   kind: 'post' | 'members'
@@ -36,6 +38,7 @@ interface Row {
   edited_at: Date | null
   deleted_at: Date | null
   members: string[] | null
+  retry_after: number | null
 }
 
 const toRow = (r: Row): MessageRow => ({
@@ -77,7 +80,13 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
         break
       case 'not_found':
       case 'bad_reply':
+      case 'frozen':
+      case 'muted':
+      case 'blocked':
         outcomes[i] = { outcome: r.outcome }
+        break
+      case 'slow':
+        outcomes[i] = { outcome: 'slow', retryAfter: r.retry_after ?? 1 }
         break
       default:
         throw new Error(`post_messages answered an unknown outcome: ${String(r.outcome)}`)

@@ -89,7 +89,8 @@ export function createPresenceRepository ({ pool }: Database) {
     /**
      * Of users whose presence changed: records when those who went offline
      * were last seen, and reads, per user, the last-seen time stored before
-     * this statement and everyone who shares a conversation with them. One
+     * this statement and everyone who shares a conversation with them, but
+     * for those they have blocked (who do not see their presence). One
      * statement for all the changes of a moment (a reconnect storm brings
      * thousands), in the order of `userIds`.
      */
@@ -103,14 +104,15 @@ export function createPresenceRepository ({ pool }: Database) {
         text: `WITH seen AS (
            UPDATE users u SET last_seen_at = v.at
              FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, at)
-            WHERE u.id = v.id
+            WHERE u.id = v.id AND u.deleted_at IS NULL
          )
          SELECT u.id, u.last_seen_at,
                 array_to_string(ARRAY(SELECT DISTINCT other.user_id
                         FROM memberships mine
                         JOIN memberships other ON other.conversation_id = mine.conversation_id
                        WHERE mine.user_id = u.id AND mine.left_at IS NULL AND other.left_at IS NULL
-                         AND other.user_id <> u.id), ',') AS contacts
+                         AND other.user_id <> u.id
+                         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = other.user_id)), ',') AS contacts
            FROM users u WHERE u.id = ANY($1::uuid[])`,
         values: [userIds, wentOffline.map((o) => o.userId), wentOffline.map((o) => o.at)]
       })

@@ -18,10 +18,10 @@ export function userStatements (db: Client) {
     findById (id: string) {
       return db.user.findUnique({ where: { id }, select: publicUserSelect })
     },
-    /** Which of these user ids exist. */
+    /** Which of these user ids exist (deleted accounts do not). */
     async existing (userIds: string[]): Promise<Set<string>> {
       if (userIds.length === 0) return new Set()
-      const found = await db.user.findMany({ where: { id: { in: userIds } }, select: { id: true } })
+      const found = await db.user.findMany({ where: { id: { in: userIds }, deletedAt: null }, select: { id: true } })
       return new Set(found.map((u) => u.id))
     },
     /** Username prefix search, in username order, with keyset paging. */

@@ -35,9 +35,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Open the direct conversation with a user (201 created, 200 existing), or create a group (201; the caller is its owner)',
       description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them; its first events are the ' +
         'creator\'s member.added (seq 1) and the others\' member.added (one) or members.added (several, one event: seq 2). ' +
-        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with adding members: 429 above it.',
+        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with adding members: 429 above it. Naming a user who blocked the caller (a new direct ' +
+        'conversation, or a group member): 403 BLOCKED.',
       body: CreateConversationBody,
-      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 404, 429) }
+      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     const { userId } = request.auth
@@ -110,8 +111,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'addMembers',
       summary: 'Add members to a group (owner or admin); writes member.added (one new member) or one members.added (several)',
       description: 'Current members are skipped; a removed member comes back and sees the conversation from the event that added them on. ' +
-        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403. ' +
-        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with POST /v1/conversations: 429 above it.',
+        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403. A user banned from the group: 403 BANNED; ' +
+        'a user who blocked the caller: 403 BLOCKED. Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with POST /v1/conversations: 429 above it.',
       params: IdParams,
       body: AddMembersBody,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }

@@ -30,10 +30,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'sendMessage',
       summary: 'Post a message (201 once committed; 200 with the original for a repeated clientMessageId)',
-      description: 'replyToId must name a message of this conversation the caller can see, else 400.',
+      description: 'replyToId must name a message of this conversation the caller can see, else 400. Safety (README "Accounts and safety"): ' +
+        '403 BLOCKED (a direct conversation whose other member blocked the caller), 403 MUTED (muted), 403 FROZEN (a frozen group, plain members), ' +
+        '429 SLOW_MODE with Retry-After (slow mode, plain members).',
       params: IdParams,
       body: PostMessageBody,
-      response: { 200: messageRef, 201: messageRef, ...errorResponses(400, 401, 404, 429) }
+      response: { 200: messageRef, 201: messageRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     const { message, created } = await messages.post(request.auth.userId, request.params.id, request.body)
@@ -62,7 +64,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'editMessage',
       summary: 'Edit a message (sender only); sets editedAt and writes message.updated',
-      description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing.',
+      description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing. A muted member: 403 MUTED; ' +
+        'a plain member of a frozen group: 403 FROZEN.',
       params: MessageParams,
       body: EditMessageBody,
       response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409) }

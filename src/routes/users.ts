@@ -15,12 +15,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/users/:id', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile with presence', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
-  }, async (request) => users.profile(request.params.id))
+    schema: { ...auth.schema, tags: ['users'], operationId: 'getUser', summary: 'Public profile; online and lastSeenAt only when the user shares a conversation with the caller and has not blocked them (else false and null)', params: IdParams, response: { 200: publicUserRef, ...errorResponses(400, 401, 404) } }
+  }, async (request) => users.profile(request.auth.userId, request.params.id))
 
   app.get('/users', {
     ...auth,
-    schema: { ...auth.schema, tags: ['users'], operationId: 'searchUsers', summary: 'Username prefix search', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
+    schema: { ...auth.schema, tags: ['users'], operationId: 'searchUsers', summary: 'Username prefix search (3+ characters), without presence', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
   }, async (request) => users.search(request.query.query, request.query.limit ?? 20))
 }
 

@@ -9,7 +9,7 @@ export const Title = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S',
 export const Member = Type.Object({
   user: Type.Ref('User'),
   role: Role,
-  lastReadSeq: Type.Integer(),
+  lastReadSeq: Type.Integer({ description: '0 when this member has blocked the caller' }),
   joinedAt: Timestamp
 }, { $id: 'Member' })
 
@@ -22,6 +22,9 @@ export const Conversation = Type.Object({
   lastMessage: Type.Union([Type.Ref('Message'), Type.Null()], { description: 'The newest message the caller can see (a tombstone if deleted)' }),
   unreadCount: Type.Integer({ description: "Others' non-deleted messages after the caller's lastReadSeq" }),
   memberCount: Type.Integer({ description: 'Number of current members (an extension of API.md)' }),
+  frozen: Type.Boolean({ description: 'Frozen: read-only for all but the owner and admins (an extension of API.md)' }),
+  slowModeSeconds: Type.Integer({ description: 'Slow mode: one post per this many seconds per plain member; 0 when off (an extension of API.md)' }),
+  muted: Type.Boolean({ description: 'Whether the caller is muted here: their posts and edits answer 403 MUTED (an extension of API.md)' }),
   members: Type.Array(Type.Ref('Member'), {
     description: 'Current members, in joining order (then user id). All of them, except in GET /v1/conversations: there only the first ' +
       'CONVERSATION_MEMBERS_PREVIEW (default 10; both members of a direct conversation, always). When it holds fewer than memberCount, ' +

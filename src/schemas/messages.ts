@@ -26,7 +26,10 @@ export type Message = Static<typeof Message>
 // Spelled out (not mapped from a list) so that Static gives the literal union.
 export const EventType = Type.Union([
   Type.Literal('message.created'), Type.Literal('message.updated'), Type.Literal('message.deleted'),
-  Type.Literal('member.added'), Type.Literal('members.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated')
+  Type.Literal('member.added'), Type.Literal('members.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated'),
+  // Moderation (src/domain/safety-moderation.ts)
+  Type.Literal('member.banned'), Type.Literal('member.unbanned'), Type.Literal('member.muted'), Type.Literal('member.unmuted'),
+  Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode')
 ])
 
 export const Event = Type.Object({
@@ -36,7 +39,9 @@ export const Event = Type.Object({
   createdAt: Timestamp,
   data: Type.Unknown({
     description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; members.added: { userIds, by }; ' +
-      'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }'
+      'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }; ' +
+      'member.banned / member.unbanned / member.muted / member.unmuted: { userId, by }; conversation.frozen / conversation.unfrozen: { by }; ' +
+      'conversation.slow_mode: { seconds, by }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 

@@ -13,6 +13,10 @@ export const MemberEventData = Type.Object({ userId: Uuid, by: Uuid }, { $id: 'M
 export const MembersAddedData = Type.Object({ userIds: Type.Array(Uuid, { minItems: 2 }), by: Uuid }, { $id: 'MembersAddedData' })
 /** data of member.updated (a role change). */
 export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uuid }, { $id: 'MemberUpdatedData' })
+/** data of conversation.frozen / conversation.unfrozen: who did it. */
+export const ModerationData = Type.Object({ by: Uuid }, { $id: 'ModerationData' })
+/** data of conversation.slow_mode: one post per `seconds` per plain member (0: off). */
+export const SlowModeData = Type.Object({ seconds: Type.Integer({ minimum: 0 }), by: Uuid }, { $id: 'SlowModeData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */
 export const ConversationInfo = Type.Object({
   id: Uuid,
@@ -54,6 +58,11 @@ export const ReadFrame = Type.Object({
   data: Type.Object({ userId: Uuid, seq: Type.Integer() })
 }, { $id: 'ReadFrame' })
 
+export const UserUpdatedFrame = Type.Object({
+  type: Type.Literal('user.updated'),
+  data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp })
+}, { $id: 'UserUpdatedFrame', description: 'A user who shares a conversation with the receiver changed their profile (PATCH /v1/me)' })
+
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 
 export const ErrorFrame = Type.Object({
@@ -65,7 +74,7 @@ export const ErrorFrame = Type.Object({
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
 
 /**

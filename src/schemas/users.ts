@@ -26,9 +26,9 @@ export const PublicUser = Type.Object({
 export type PublicUser = Static<typeof PublicUser>
 
 export const UserSearchQuery = Type.Object({
-  query: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', description: 'Username prefix' }),
+  query: Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', description: 'Username prefix, 3 characters or more' }),
   limit: Type.Optional({ ...PageLimit, default: 20 })
 })
 export type UserSearchQuery = Static<typeof UserSearchQuery>
 
-export const UserList = Type.Object({ users: Type.Array(Type.Ref('PublicUser')) })
+export const UserList = Type.Object({ users: Type.Array(Type.Ref('User')) }, { description: 'Users without presence (presence is for users who share a conversation)' })

@@ -209,7 +209,6 @@ function wire (): void {
       if (found === undefined) throw new ApiError(404, 'NOT_FOUND', `No user named ${name}`)
       const c = await sdk.conversations.openDirect(found.id)
       state.conversations.set(c.id, c)
-      state.online.set(found.id, found.online)
       input.value = ''
       $('new-chat-error').textContent = ''
       await openConversation(c.id)

@@ -33,6 +33,7 @@ export function client (baseUrl: string) {
     get: <T = any>(path: string, opts?: RequestOptions) => request<T>('GET', path, opts),
     post: <T = any>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('POST', path, { ...opts, body }),
     patch: <T = any>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('PATCH', path, { ...opts, body }),
+    put: <T = any>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('PUT', path, { ...opts, body }),
     del: <T = any>(path: string, opts?: RequestOptions) => request<T>('DELETE', path, opts)
   }
 }

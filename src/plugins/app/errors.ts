@@ -2,7 +2,7 @@
 // as API.md's error body with a stable code, and 5xx details stay in the log.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyRequest } from 'fastify'
-import { AppError, type ErrorCode } from '../../domain/errors.js'
+import { AppError, RetryLaterError, type ErrorCode } from '../../domain/errors.js'
 import { isDatabaseUnavailable } from '../../domain/prisma-errors.js'
 import { sendError } from '../../routes/error-reply.js'
 
@@ -41,6 +41,7 @@ function classify (err: FastifyError | AppError | Error, request: FastifyRequest
 export default fp(async (app) => {
   app.setErrorHandler((err, request, reply) => {
     const { status, code, message } = classify(err as FastifyError, request)
+    if (err instanceof RetryLaterError) reply.header('retry-after', String(err.retryAfterSeconds))
     if (status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     return sendError(reply, status, code, message)
   })

@@ -1,0 +1,114 @@
+// Deleting an account (App Store guideline 5.1.1(v)). In order:
+// 1. the account row loses its personal data (display name replaced, username
+//    freed, email and password hash removed), every session and reset token
+//    goes, and so do its blocks (both ways), its app roles, the notes of its
+//    reports and (when messages are erased) the bodies reports kept of its
+//    messages, in one transaction; then its sockets close (4001);
+// 2. in every conversation where it has messages or is a member, one
+//    transaction per conversation (chunked for long histories): its messages
+//    are erased as deletes are (message.deleted, earlier events redacted to the
+//    tombstone) unless DELETED_ACCOUNT_MESSAGES=keep, and it leaves
+//    (member.removed; an owner hands ownership on first, as on leaving).
+// The row itself stays: messages keep their senderId, and that id now shows a
+// deleted user. A crash between steps leaves a row marked deleted with work
+// left; finishPending (run at start-up) completes it: every step is idempotent.
+import type { ChatEvent, RealtimePublisher } from './events.js'
+import { createRepositories, type Database } from '../repositories/index.js'
+import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
+import { toMessage } from './views.js'
+
+export const DELETED_DISPLAY_NAME = 'Deleted user'
+/** Messages erased per transaction, so a long history does not hold a conversation's lock for long. */
+const ERASE_CHUNK = 500
+
+export interface AccountDeletionDeps extends Database {
+  publisher: RealtimePublisher
+  messages: 'erase' | 'keep'
+  onSessionsRevoked (sessionIds: string[], userId: string): void
+}
+
+export function createAccountDeletionService (deps: AccountDeletionDeps) {
+  const { publisher } = deps
+  const repos = createRepositories(deps)
+  const erase = deps.messages === 'erase'
+
+  function eraseIdentity (userId: string): Promise<string[]> {
+    return repos.transaction(async (tx) => {
+      const sessions = await tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date())
+      await tx.safety.eraseAccount(userId, erase)
+      return sessions
+    })
+  }
+
+  /** One step in one conversation, under its lock; false once nothing is left to do there. */
+  async function step (userId: string, conversationId: string): Promise<boolean> {
+    const result = await inTransaction(repos, async (tx: Tx) => {
+      const conversation = await tx.conversations.lock(conversationId)
+      if (conversation === null) return null
+      const repo = tx.conversations
+      const members = await repo.members(conversationId)
+      const me = members.find((m) => m.userId === userId)
+      const recipients = members.map((m) => m.userId)
+      const events: ChatEvent[] = []
+      let more = false
+      if (erase) {
+        const rows = await tx.messages.liveBySender(conversationId, userId, ERASE_CHUNK + 1)
+        more = rows.length > ERASE_CHUNK
+        const chunk = rows.slice(0, ERASE_CHUNK)
+        if (chunk.length > 0) {
+          const written = await appendEvents(tx, conversationId, chunk.map((m) => ({
+            type: 'message.deleted' as const,
+            data: null,
+            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at })
+          })))
+          await tx.messages.erase(chunk.map((m) => m.id), written.at)
+          // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
+          await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))
+          events.push(...written.events)
+        }
+      }
+      if (!more && me !== undefined) {
+        const drafts: EventDraft[] = []
+        const remaining = members.filter((m) => m.userId !== userId)
+        // As when an owner leaves: the longest-standing admin, else the longest-standing member.
+        const heir = me.role === 'owner' ? (remaining.find((m) => m.role === 'admin') ?? remaining[0]) : undefined
+        if (heir !== undefined) {
+          await repo.setRole(conversationId, heir.userId, 'owner')
+          drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
+        }
+        drafts.push({ type: 'member.removed', data: { userId, by: userId } })
+        const written = await appendEvents(tx, conversationId, drafts)
+        await repo.markLeft(conversationId, userId, written.at, written.lastSeq)
+        events.push(...written.events)
+      }
+      return { events, recipients, more }
+    })
+    if (result === null) return false
+    if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    return result.more
+  }
+
+  async function leaveAll (userId: string): Promise<void> {
+    for (const conversationId of await repos.accounts.pendingConversations(userId, erase)) {
+      while (await step(userId, conversationId));
+    }
+  }
+
+  return {
+    /** Deletes the account (its password was checked by the caller). */
+    async deleteAccount (userId: string): Promise<void> {
+      const sessions = await eraseIdentity(userId)
+      if (sessions.length > 0) deps.onSessionsRevoked(sessions, userId)
+      await leaveAll(userId)
+    },
+
+    /** Finishes deletions that were interrupted (a crash between the steps); returns how many. */
+    async finishPending (): Promise<number> {
+      const pending = await repos.accounts.pendingDeletions(erase)
+      for (const id of pending) await leaveAll(id)
+      return pending.length
+    }
+  }
+}
+
+export type AccountDeletionService = ReturnType<typeof createAccountDeletionService>

@@ -1,0 +1,57 @@
+// GET /v1/me/export: everything stored about the caller, as one JSON document
+// written piece by piece. Messages are read in keyset pages (sender, id) and
+// written out page by page, so memory stays flat however many there are.
+import { createAccountsRepository } from '../repositories/accounts.js'
+import type { Database } from '../repositories/index.js'
+import { createSafetyRepository } from '../repositories/safety.js'
+
+const PAGE = 1000
+
+const iso = (d: Date | null) => d?.toISOString() ?? null
+
+/** The caller's data as JSON text chunks: profile, sessions, memberships, blocks, reports made, then messages. */
+export async function * exportAccount (db: Database, userId: string): AsyncGenerator<string> {
+  const accounts = createAccountsRepository(db)
+  const safety = createSafetyRepository(db)
+  const user = await accounts.exportProfile(userId)
+  if (user === undefined) return
+  const profile = {
+    id: user.id, username: user.username, displayName: user.displayName, createdAt: iso(user.createdAt),
+    lastSeenAt: iso(user.lastSeenAt), email: user.email, emailVerifiedAt: iso(user.emailVerifiedAt),
+    appRoles: (await safety.appRoles(userId)) ?? []
+  }
+  yield `{"exportedAt":${JSON.stringify(new Date().toISOString())},"profile":${JSON.stringify(profile)},"sessions":`
+  const sessions = await accounts.exportSessions(userId)
+  yield JSON.stringify(sessions.map((s) => ({ id: s.id, userAgent: s.userAgent, createdAt: iso(s.createdAt), revokedAt: iso(s.revokedAt) })))
+  const memberships = await accounts.exportMemberships(userId)
+  yield ',"memberships":' + JSON.stringify(memberships.map((m) => ({
+    conversationId: m.conversationId, type: m.type, title: m.title, role: m.role, joinedAt: iso(m.joinedAt), leftAt: iso(m.leftAt), lastReadSeq: m.lastReadSeq
+  })))
+  const blocks = await safety.exportBlocks(userId)
+  yield ',"blocks":' + JSON.stringify(blocks.map((b) => ({ userId: b.blockedId, blockedAt: iso(b.createdAt) })))
+  // The reports the caller made; the message body a report kept is another user's text, so it is left out.
+  const reports = await safety.exportReports(userId)
+  yield ',"reports":' + JSON.stringify(reports.map((r) => ({
+    id: r.id, userId: r.targetUserId, messageId: r.messageId, conversationId: r.conversationId, reason: r.reason, note: r.note,
+    status: r.status, createdAt: iso(r.createdAt)
+  })))
+  yield ',"messages":['
+  let after = '00000000-0000-0000-0000-000000000000'
+  let first = true
+  for (;;) {
+    const rows = await accounts.exportMessages(userId, after, PAGE)
+    if (rows.length === 0) break
+    let chunk = ''
+    for (const m of rows) {
+      chunk += (first ? '' : ',') + JSON.stringify({
+        id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
+        replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt)
+      })
+      first = false
+    }
+    yield chunk
+    after = rows[rows.length - 1]!.id
+    if (rows.length < PAGE) break
+  }
+  yield ']}'
+}

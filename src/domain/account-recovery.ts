@@ -1,0 +1,122 @@
+// Email verification and password reset by mail. Codes and tokens are random
+// and stored only as SHA-256 hashes. A reset request is answered before any
+// of its work is done, and the same work (look-up, token) is done whether or
+// not the account exists: the answer and its timing say nothing about which
+// accounts exist. Requests are worked off one at a time, in order.
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import { createRepositories, type Database } from '../repositories/index.js'
+import { AppError, unauthorized } from './errors.js'
+import { hashPassword } from './passwords.js'
+import { isUniqueViolation } from './prisma-errors.js'
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+const MAX_CODE_ATTEMPTS = 5
+
+/** A mail to send; the port that mail/mailer.ts implements. */
+export interface Mail { to: string, subject: string, text: string }
+
+export interface Mailer {
+  send (mail: Mail): Promise<void>
+  close (): void
+}
+
+export interface AccountRecoveryDeps extends Database {
+  mailer: Mailer | undefined
+  resetTtlMinutes: number
+  codeTtlMinutes: number
+  onSessionsRevoked (sessionIds: string[], userId: string): void
+  onError (err: unknown, what: string): void
+}
+
+const mailNotConfigured = () => new AppError(503, 'MAIL_NOT_CONFIGURED', 'This server sends no mail (SMTP_URL and MAIL_FROM are not set)')
+
+export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
+  const repos = createRepositories(deps)
+  const repo = repos.accounts
+  let queue: Promise<void> = Promise.resolve()
+
+  function mailer (): Mailer {
+    if (deps.mailer === undefined) throw mailNotConfigured()
+    return deps.mailer
+  }
+
+  async function sendReset (identifier: string): Promise<void> {
+    const token = randomBytes(32).toString('base64url')
+    const tokenHash = sha256(token)
+    const user = await repo.findForReset(identifier.toLowerCase())
+    if (user === null || user.email === null) return
+    await repo.addReset({ tokenHash, userId: user.id, expiresAt: new Date(Date.now() + deps.resetTtlMinutes * 60_000) })
+    await mailer().send({
+      to: user.email,
+      subject: 'Reset your password',
+      text: `Someone asked to reset the password of ${user.username}. If it was you, use this token within ${deps.resetTtlMinutes} minutes:\n\n${token}\n\n` +
+        'If it was not you, ignore this mail: your password stays as it is.'
+    })
+  }
+
+  return {
+    /** Queues a reset mail for the account of this username or verified email, if there is one; returns at once. */
+    requestReset (identifier: string): void {
+      mailer()
+      queue = queue.then(() => sendReset(identifier)).catch((err: unknown) => deps.onError(err, 'password reset mail failed'))
+    },
+
+    /** Resolves when every reset request so far has been worked off (tests, shutdown). */
+    idle: (): Promise<void> => queue,
+
+    /** Sets the password with a mailed token (once); every session of the account ends. */
+    async confirmReset (token: string, newPassword: string): Promise<void> {
+      const passwordHash = await hashPassword(newPassword)
+      const now = new Date()
+      const result = await repos.transaction(async ({ accounts: r }) => {
+        const userId = await r.useReset(sha256(token), now)
+        if (userId === null) return null
+        await r.setPassword(userId, passwordHash)
+        await r.voidResets(userId, now)
+        return { userId, ended: await r.revokeSessions(userId, {}, now) }
+      })
+      if (result === null) throw new AppError(400, 'INVALID_RESET_TOKEN', 'The reset token is unknown, used or expired')
+      if (result.ended.length > 0) deps.onSessionsRevoked(result.ended, result.userId)
+    },
+
+    /** Mails a code to the address; it becomes the account's email once the code comes back. */
+    async requestEmail (userId: string, email: string): Promise<void> {
+      const send = mailer()
+      const address = email.toLowerCase()
+      const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
+      const user = await repo.findLive(userId)
+      if (user === null) throw unauthorized()
+      await repo.setEmailChallenge(userId, { pendingEmail: address, emailCodeHash: sha256(code), emailCodeExpiresAt: new Date(Date.now() + deps.codeTtlMinutes * 60_000) })
+      await send.send({
+        to: address,
+        subject: 'Your verification code',
+        text: `Your code to add this address to ${user.username}: ${code}\n\nIt works for ${deps.codeTtlMinutes} minutes.`
+      }).catch((err: unknown) => {
+        deps.onError(err, 'email code mail failed')
+        throw new AppError(503, 'UNAVAILABLE', 'The mail could not be sent; retry shortly')
+      })
+    },
+
+    /** Checks a mailed code; five wrong tries void it. */
+    async verifyEmail (userId: string, code: string): Promise<{ email: string }> {
+      const user = await repo.findLive(userId)
+      if (user === null) throw unauthorized()
+      const invalid = new AppError(400, 'INVALID_CODE', 'The code is wrong or expired; request a new one')
+      if (user.pendingEmail === null || user.emailCodeHash === null || user.emailCodeExpiresAt === null ||
+        user.emailCodeExpiresAt.getTime() < Date.now() || user.emailCodeAttempts >= MAX_CODE_ATTEMPTS) throw invalid
+      if (!timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(user.emailCodeHash))) {
+        await repo.countEmailAttempt(userId)
+        throw invalid
+      }
+      try {
+        await repo.confirmEmail(userId, user.pendingEmail, new Date())
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AppError(409, 'EMAIL_TAKEN', 'That address belongs to another account')
+        throw err
+      }
+      return { email: user.pendingEmail }
+    }
+  }
+}
+
+export type AccountRecoveryService = ReturnType<typeof createAccountRecoveryService>

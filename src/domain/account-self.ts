@@ -1,0 +1,87 @@
+// What a signed-in user does to their own account: change the password, list
+// and end sessions, change the profile. Ending a session goes through the
+// same signal as logout (sockets close with 4001 on every process).
+import { createRepositories, type Database } from '../repositories/index.js'
+import { AppError, notFound, unauthorized } from './errors.js'
+import { hashPassword, verifyPassword } from './passwords.js'
+
+export interface UserProfile { id: string, username: string, displayName: string, createdAt: string }
+
+export interface AccountSelfDeps extends Database {
+  /** Called after commit for every session that ended. */
+  onSessionsRevoked (sessionIds: string[], userId: string): void
+  /** Tells these users (contacts the user has not blocked) that a profile changed, after commit. */
+  announceProfile (userIds: string[], profile: UserProfile): void
+}
+
+export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
+
+export function createAccountSelfService (deps: AccountSelfDeps) {
+  const repos = createRepositories(deps)
+  const repo = repos.accounts
+
+  /** The live account, its password checked (401 INVALID_CREDENTIALS when wrong). */
+  async function checkPassword (userId: string, password: string) {
+    const user = await repo.findLive(userId)
+    if (user === null) throw unauthorized()
+    if (!(await verifyPassword(user.passwordHash, password))) throw wrongPassword()
+    return user
+  }
+
+  async function endSessions (userId: string, opts: { except?: string, only?: string }): Promise<number> {
+    const ended = await repo.revokeSessions(userId, opts, new Date())
+    if (ended.length > 0) deps.onSessionsRevoked(ended, userId)
+    return ended.length
+  }
+
+  return {
+    checkPassword,
+
+    /** Sets a new password; every other session of the user ends. */
+    async changePassword (userId: string, sessionId: string, currentPassword: string, newPassword: string): Promise<void> {
+      await checkPassword(userId, currentPassword)
+      const passwordHash = await hashPassword(newPassword)
+      const now = new Date()
+      const ended = await repos.transaction(async ({ accounts: r }) => {
+        await r.setPassword(userId, passwordHash)
+        await r.voidResets(userId, now)
+        return r.revokeSessions(userId, { except: sessionId }, now)
+      })
+      if (ended.length > 0) deps.onSessionsRevoked(ended, userId)
+    },
+
+    async sessions (userId: string, currentSessionId: string) {
+      const rows = await repo.liveSessions(userId)
+      return {
+        sessions: rows.map((s) => ({
+          id: s.id,
+          userAgent: s.userAgent,
+          createdAt: s.createdAt.toISOString(),
+          lastUsedAt: s.lastUsedAt.toISOString(),
+          current: s.id === currentSessionId
+        }))
+      }
+    },
+
+    /** Ends one session of the caller (the current one too: that is a logout); 404 for any other id. */
+    async endSession (userId: string, sessionId: string): Promise<void> {
+      if ((await endSessions(userId, { only: sessionId })) === 0) throw notFound('Session')
+    },
+
+    /** Ends every session of the caller but the current one; returns how many ended. */
+    endOtherSessions: (userId: string, currentSessionId: string) => endSessions(userId, { except: currentSessionId }),
+
+    async updateProfile (userId: string, input: { displayName: string }): Promise<UserProfile> {
+      const row = await repo.setDisplayName(userId, input.displayName.trim())
+      const profile = { id: row.id, username: row.username, displayName: row.displayName, createdAt: row.createdAt.toISOString() }
+      // Not to the users the caller has blocked (README "Accounts and safety").
+      const contacts = await repo.contacts(userId)
+      const blocked = await repos.safety.blockedBy(userId, contacts)
+      const told = blocked.size === 0 ? contacts : contacts.filter((id) => !blocked.has(id))
+      if (told.length > 0) deps.announceProfile(told, profile)
+      return profile
+    }
+  }
+}
+
+export type AccountSelfService = ReturnType<typeof createAccountSelfService>

@@ -1,0 +1,61 @@
+// Blocking: a user blocks another. The blocked user cannot open or post into
+// a direct conversation with the blocker (403 BLOCKED; posting is judged in
+// post_messages under the conversation lock), cannot add the blocker to a
+// group, and no longer sees the blocker's presence, typing or read receipts;
+// the blocker gets no offline notification of their messages. In a shared
+// group the messages stay in the log (replay stays exact): the client hides
+// them with the list from GET /v1/me/blocks.
+import { createRepositories, type Database } from '../repositories/index.js'
+import type { SafetyRepository } from '../repositories/safety.js'
+import { AppError, badRequest, notFound } from './errors.js'
+import type { Tx } from './event-log.js'
+
+export interface BlockView { userId: string, username: string, displayName: string, blockedAt: string }
+
+/** The block statements, on the pool or inside a transaction. */
+type Blocks = Pick<Tx['safety'], 'blockersOf' | 'blockedBy'>
+
+/** Of `candidates`, those who have blocked `userId`. */
+export function blockersOf (db: Blocks, userId: string, candidates: string[]): Promise<string[]> {
+  return db.blockersOf(userId, candidates)
+}
+
+/** Refuses with 403 BLOCKED when any of `others` has blocked `userId`. */
+export async function assertNotBlockedBy (db: Blocks, userId: string, others: string[]): Promise<void> {
+  if ((await db.blockersOf(userId, others)).length > 0) throw new AppError(403, 'BLOCKED', 'A user you named has blocked you')
+}
+
+/** `userIds` without those `userId` has blocked: who may see `userId`'s ephemeral frames (read receipts). */
+export async function withoutBlockedBy (db: Blocks, userId: string, userIds: string[]): Promise<string[]> {
+  const hidden = await db.blockedBy(userId, userIds)
+  return hidden.size === 0 ? userIds : userIds.filter((id) => !hidden.has(id))
+}
+
+export function createBlockService (deps: Database) {
+  const repos = createRepositories(deps)
+  const safety: SafetyRepository = repos.safety
+  return {
+    /** Blocks a user; blocking again changes nothing. */
+    async block (userId: string, targetId: string): Promise<void> {
+      if (targetId === userId) throw badRequest('params/userId must be another user than the caller')
+      if ((await repos.users.existing([targetId])).size === 0) throw notFound('User')
+      await safety.block(userId, targetId)
+    },
+
+    /** Unblocks; unblocking a user not blocked changes nothing. */
+    async unblock (userId: string, targetId: string): Promise<void> {
+      await safety.unblock(userId, targetId)
+    },
+
+    /** Everyone the caller has blocked, most recent first. */
+    async list (userId: string): Promise<{ blocks: BlockView[] }> {
+      const rows = await safety.blocks(userId)
+      return { blocks: rows.map((r) => ({ userId: r.blockedId, username: r.username, displayName: r.displayName, blockedAt: r.createdAt.toISOString() })) }
+    },
+
+    /** Of `candidates`, those who have blocked `userId` (a profile hides its presence from them). */
+    blockersOf: (userId: string, candidates: string[]) => safety.blockersOf(userId, candidates)
+  }
+}
+
+export type BlockService = ReturnType<typeof createBlockService>

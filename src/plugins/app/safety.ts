@@ -1,0 +1,28 @@
+// The safety services: blocks, reports, conversation moderation and the
+// operator's admin service (src/domain/safety-*.ts).
+import fp from 'fastify-plugin'
+import { createAdminService, type AdminService } from '../../domain/safety-admin.js'
+import { createBlockService, type BlockService } from '../../domain/safety-blocks.js'
+import { createModerationService, type ModerationService } from '../../domain/safety-moderation.js'
+import { createReportService, type ReportService } from '../../domain/safety-reports.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    safety: { blocks: BlockService, reports: ReportService, moderation: ModerationService, admin: AdminService }
+  }
+}
+
+export default fp(async (app) => {
+  const { prisma, pool } = app.db
+  app.decorate('safety', {
+    blocks: createBlockService({ prisma, pool }),
+    reports: createReportService({ prisma, pool }),
+    moderation: createModerationService({ prisma, pool, publisher: app.realtime }),
+    admin: createAdminService({
+      prisma,
+      pool,
+      publisher: app.realtime,
+      onSessionRevoked: (sessionId, userId) => { app.sessionEvents.emit('revoked', { sessionId, userId }) }
+    })
+  })
+}, { name: 'safety', dependencies: ['db', 'accounts', 'realtime'] })

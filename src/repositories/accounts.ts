@@ -1,0 +1,204 @@
+// Accounts: what a user manages of their own (credentials, sessions, email,
+// password-reset tokens, contacts), their deletion's bookkeeping and the
+// reads of their export. Through Prisma; the export and the deletion's
+// look-ups, which scan a user's whole history, read on the pool (see db.ts).
+import type { Client, Database } from './db.js'
+
+export interface SessionRow { id: string, userAgent: string | null, createdAt: Date, lastUsedAt: Date }
+
+/** A username no one can register or search for (`~` is outside the username alphabet), unique by the id. */
+export const deletedUsername = (userId: string) => `~${userId.replace(/-/g, '').slice(1)}`
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function accountStatements (db: Client) {
+  return {
+    /** A live (not deleted) account with its password hash. */
+    findLive (userId: string) {
+      return db.user.findFirst({
+        where: { id: userId, deletedAt: null },
+        select: { id: true, username: true, displayName: true, createdAt: true, passwordHash: true, email: true, emailVerifiedAt: true, pendingEmail: true, emailCodeHash: true, emailCodeExpiresAt: true, emailCodeAttempts: true }
+      })
+    },
+
+    async setPassword (userId: string, passwordHash: string): Promise<void> {
+      await db.user.update({ where: { id: userId }, data: { passwordHash }, select: { id: true } })
+    },
+
+    /** Live sessions, newest first; last use is the newest refresh token (login or exchange). */
+    liveSessions (userId: string): Promise<SessionRow[]> {
+      return db.$queryRaw<SessionRow[]>`
+        SELECT s.id, s.user_agent AS "userAgent", s.created_at AS "createdAt",
+               COALESCE((SELECT max(t.created_at) FROM refresh_tokens t WHERE t.session_id = s.id), s.created_at) AS "lastUsedAt"
+          FROM sessions s WHERE s.user_id = ${userId}::uuid AND s.revoked_at IS NULL
+         ORDER BY s.created_at DESC, s.id DESC`
+    },
+
+    /** Revokes the user's live sessions (all, or all but one, or just one) and returns their ids. */
+    async revokeSessions (userId: string, opts: { except?: string, only?: string }, now: Date): Promise<string[]> {
+      const rows = await db.$queryRaw<Array<{ id: string }>>`
+        UPDATE sessions SET revoked_at = ${now}
+         WHERE user_id = ${userId}::uuid AND revoked_at IS NULL
+           AND (${opts.except ?? null}::uuid IS NULL OR id <> ${opts.except ?? null}::uuid)
+           AND (${opts.only ?? null}::uuid IS NULL OR id = ${opts.only ?? null}::uuid)
+        RETURNING id`
+      return rows.map((r) => r.id)
+    },
+
+    setDisplayName (userId: string, displayName: string) {
+      return db.user.update({ where: { id: userId }, data: { displayName }, select: { id: true, username: true, displayName: true, createdAt: true } })
+    },
+
+    /** Everyone who shares a current conversation with the user. */
+    async contacts (userId: string): Promise<string[]> {
+      const rows = await db.$queryRaw<Array<{ user_id: string }>>`
+        SELECT DISTINCT other.user_id FROM memberships mine
+          JOIN memberships other ON other.conversation_id = mine.conversation_id
+         WHERE mine.user_id = ${userId}::uuid AND mine.left_at IS NULL AND other.left_at IS NULL AND other.user_id <> ${userId}::uuid`
+      return rows.map((r) => r.user_id)
+    },
+
+    /** Whether two users share a current conversation. */
+    async shareConversation (a: string, b: string): Promise<boolean> {
+      const rows = await db.$queryRaw<unknown[]>`
+        SELECT 1 FROM memberships mine JOIN memberships other ON other.conversation_id = mine.conversation_id
+         WHERE mine.user_id = ${a}::uuid AND other.user_id = ${b}::uuid AND mine.left_at IS NULL AND other.left_at IS NULL LIMIT 1`
+      return rows.length > 0
+    },
+
+    async setEmailChallenge (userId: string, data: { pendingEmail: string, emailCodeHash: string, emailCodeExpiresAt: Date }): Promise<void> {
+      await db.user.update({ where: { id: userId }, data: { ...data, emailCodeAttempts: 0 }, select: { id: true } })
+    },
+
+    async countEmailAttempt (userId: string): Promise<void> {
+      await db.user.update({ where: { id: userId }, data: { emailCodeAttempts: { increment: 1 } }, select: { id: true } })
+    },
+
+    async confirmEmail (userId: string, email: string, now: Date): Promise<void> {
+      await db.user.update({
+        where: { id: userId },
+        data: { email, emailVerifiedAt: now, pendingEmail: null, emailCodeHash: null, emailCodeExpiresAt: null, emailCodeAttempts: 0 },
+        select: { id: true }
+      })
+    },
+
+    /** A live account by username or verified email (both lower case). */
+    findForReset (identifier: string) {
+      return db.user.findFirst({
+        where: { deletedAt: null, email: { not: null }, OR: [{ username: identifier }, { email: identifier }] },
+        select: { id: true, username: true, email: true }
+      })
+    },
+
+    async addReset (data: { tokenHash: string, userId: string, expiresAt: Date }): Promise<void> {
+      await db.passwordReset.create({ data, select: { tokenHash: true } })
+    },
+
+    /** Uses a reset token once: the user id for the one caller that wins, else null. */
+    async useReset (tokenHash: string, now: Date): Promise<string | null> {
+      const rows = await db.$queryRaw<Array<{ user_id: string }>>`
+        UPDATE password_resets SET used_at = ${now}
+         WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires_at > ${now}
+        RETURNING user_id`
+      return rows[0]?.user_id ?? null
+    },
+
+    /** Voids every unused reset token of the user (the password changed). */
+    async voidResets (userId: string, now: Date): Promise<void> {
+      await db.passwordReset.updateMany({ where: { userId, usedAt: null }, data: { usedAt: now } })
+        },
+
+    /**
+     * Strips the account of its personal data and marks it deleted (the row
+     * stays: messages keep their sender id); its sessions (with their refresh
+     * tokens) and reset tokens go. Returns the ids of the sessions that went.
+     */
+    async eraseIdentity (userId: string, displayName: string, now: Date): Promise<string[]> {
+      await db.user.update({
+        where: { id: userId },
+        data: {
+          username: deletedUsername(userId),
+          displayName,
+          passwordHash: '',
+          email: null,
+          emailVerifiedAt: null,
+          pendingEmail: null,
+          emailCodeHash: null,
+          emailCodeExpiresAt: null,
+          lastSeenAt: null,
+          deletedAt: now
+        },
+        select: { id: true }
+      })
+      const sessions = await db.session.findMany({ where: { userId }, select: { id: true } })
+      // Refresh tokens go with their sessions (cascade).
+      await db.session.deleteMany({ where: { userId } })
+      await db.passwordReset.deleteMany({ where: { userId } })
+      return sessions.map((s) => s.id)
+    }
+  }
+}
+
+export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null }
+export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
+export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
+export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null }
+
+export function createAccountsRepository ({ prisma, pool }: Database) {
+  return {
+    ...accountStatements(prisma),
+
+    /** Conversations where a deleted user still has something to undo: a membership, or (eraseMessages) a live message. */
+    async pendingConversations (userId: string, eraseMessages: boolean): Promise<string[]> {
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT conversation_id AS id FROM memberships WHERE user_id = $1 AND left_at IS NULL
+         UNION
+         SELECT DISTINCT conversation_id FROM messages WHERE sender_id = $1 AND deleted_at IS NULL AND $2`,
+        [userId, eraseMessages])
+      return rows.map((r) => r.id)
+    },
+
+    /** Deleted accounts with work left (a crash between the steps of their deletion). */
+    async pendingDeletions (eraseMessages: boolean): Promise<string[]> {
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
+           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
+           OR ($1 AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`,
+        [eraseMessages])
+      return rows.map((r) => r.id)
+    },
+
+    async exportProfile (userId: string): Promise<ExportProfile | undefined> {
+      const { rows } = await pool.query<ExportProfile>(
+        `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
+                email, email_verified_at AS "emailVerifiedAt"
+           FROM users WHERE id = $1`, [userId])
+      return rows[0]
+    },
+
+    async exportSessions (userId: string): Promise<ExportSession[]> {
+      const { rows } = await pool.query<ExportSession>(
+        `SELECT id, user_agent AS "userAgent", created_at AS "createdAt", revoked_at AS "revokedAt"
+           FROM sessions WHERE user_id = $1 ORDER BY created_at`, [userId])
+      return rows
+    },
+
+    async exportMemberships (userId: string): Promise<ExportMembership[]> {
+      const { rows } = await pool.query<ExportMembership>(
+        `SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
+                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq"
+           FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at`, [userId])
+      return rows
+    },
+
+    /** One keyset page (by id) of every message the user sent, deleted ones too. */
+    async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
+      const { rows } = await pool.query<ExportMessage>(
+        `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt"
+           FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
+      return rows
+    }
+  }
+}
+
+export type AccountsRepository = ReturnType<typeof createAccountsRepository>

@@ -1,0 +1,243 @@
+// Safety: blocks, group bans and moderation flags, reports, app roles,
+// suspension and the audit log. All through Prisma: none of these runs per
+// frame or per socket. The moderation flags are also judged by post_messages
+// (see post-batch.ts), under the conversation's row lock.
+import type { Prisma } from '../generated/prisma/client.js'
+import type { Client, Database } from './db.js'
+
+export interface ReportRow {
+  id: string
+  reporterId: string
+  targetUserId: string
+  messageId: string | null
+  conversationId: string | null
+  reason: string
+  note: string | null
+  snapshot: string | null
+  status: string
+  resolution: string | null
+  resolvedById: string | null
+  resolvedAt: Date | null
+  createdAt: Date
+}
+
+export interface BlockRow { blockedId: string, username: string, displayName: string, createdAt: Date }
+
+export interface AdminUserRow {
+  id: string, username: string, displayName: string, createdAt: Date, appRoles: string[] | null, suspendedAt: Date | null
+}
+
+export interface AuditRow {
+  id: string, actorId: string, action: string, targetType: string, targetId: string, data: unknown, createdAt: Date
+}
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function safetyStatements (db: Client) {
+  return {
+    /** Of `candidates`, those who have blocked `userId`. */
+    async blockersOf (userId: string, candidates: string[]): Promise<string[]> {
+      if (candidates.length === 0) return []
+      const rows = await db.block.findMany({ where: { blockedId: userId, blockerId: { in: candidates } }, select: { blockerId: true } })
+      return rows.map((r) => r.blockerId)
+    },
+
+    /** Of `userIds`, those `userId` has blocked. */
+    async blockedBy (userId: string, userIds: string[]): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set()
+      const rows = await db.block.findMany({ where: { blockerId: userId, blockedId: { in: userIds } }, select: { blockedId: true } })
+      return new Set(rows.map((r) => r.blockedId))
+    },
+
+    async countBans (conversationId: string, userIds: string[]): Promise<number> {
+      return db.conversationBan.count({ where: { conversationId, userId: { in: userIds } } })
+    },
+
+    /** Whether the conversation is frozen and the user muted in it. */
+    async writeFlags (conversationId: string, userId: string): Promise<{ frozen: boolean, muted: boolean }> {
+      const [conversation, membership] = await Promise.all([
+        db.conversation.findUnique({ where: { id: conversationId }, select: { frozenAt: true } }),
+        db.membership.findUnique({ where: { conversationId_userId: { conversationId, userId } }, select: { mutedAt: true } })
+      ])
+      return { frozen: conversation?.frozenAt != null, muted: membership?.mutedAt != null }
+    },
+
+    /** Adds a ban; false when the user was banned already. */
+    async addBan (conversationId: string, userId: string, byId: string): Promise<boolean> {
+      const existing = await db.conversationBan.findUnique({ where: { conversationId_userId: { conversationId, userId } } })
+      if (existing !== null) return false
+      await db.conversationBan.create({ data: { conversationId, userId, byId } })
+      return true
+    },
+
+    /** Removes a ban; false when there was none. */
+    async removeBan (conversationId: string, userId: string): Promise<boolean> {
+      const { count } = await db.conversationBan.deleteMany({ where: { conversationId, userId } })
+      return count > 0
+    },
+
+    bans (conversationId: string): Promise<Array<{ userId: string, byId: string, createdAt: Date }>> {
+      return db.conversationBan.findMany({ where: { conversationId }, orderBy: { createdAt: 'desc' }, select: { userId: true, byId: true, createdAt: true } })
+    },
+
+    /** Mutes or unmutes a member; false when that changed nothing. */
+    async setMuted (conversationId: string, userId: string, muted: boolean): Promise<boolean> {
+      const { count } = await db.membership.updateMany({
+        where: { conversationId, userId, mutedAt: muted ? null : { not: null } },
+        data: { mutedAt: muted ? new Date() : null }
+      })
+      return count > 0
+    },
+
+    /** Sets slow mode; false when it was set so already. */
+    async setSlowMode (conversationId: string, seconds: number): Promise<boolean> {
+      const { count } = await db.conversation.updateMany({ where: { id: conversationId, slowModeSeconds: { not: seconds } }, data: { slowModeSeconds: seconds } })
+      return count > 0
+    },
+
+    /** Freezes or unfreezes; false when that changed nothing. */
+    async setFrozen (conversationId: string, frozen: boolean): Promise<boolean> {
+      const { count } = await db.conversation.updateMany({
+        where: { id: conversationId, frozenAt: frozen ? null : { not: null } },
+        data: { frozenAt: frozen ? new Date() : null }
+      })
+      return count > 0
+    },
+
+    /** Resolves an open report; false when it was not open (or does not exist). */
+    async resolveReport (reportId: string, data: { resolution: string, resolvedById: string, resolvedAt: Date }): Promise<boolean> {
+      const { count } = await db.report.updateMany({ where: { id: reportId, status: 'open' }, data: { status: 'resolved', ...data } })
+      return count > 0
+    },
+
+    report (reportId: string): Promise<ReportRow | null> {
+      return db.report.findUnique({ where: { id: reportId } })
+    },
+
+    userModeration (userId: string): Promise<{ appRoles: string[] | null, suspendedAt: Date | null } | null> {
+      return db.user.findUnique({ where: { id: userId }, select: { appRoles: true, suspendedAt: true } })
+    },
+
+    /** Sets or clears the suspension; false when the user does not exist. */
+    async setSuspended (userId: string, at: Date | null): Promise<boolean> {
+      const { count } = await db.user.updateMany({ where: { id: userId }, data: { suspendedAt: at } })
+      return count > 0
+    },
+
+    /** Revokes every live session of the user; returns their ids. */
+    async revokeSessions (userId: string, now: Date): Promise<string[]> {
+      const sessions = await db.session.findMany({ where: { userId, revokedAt: null }, select: { id: true } })
+      await db.session.updateMany({ where: { id: { in: sessions.map((s) => s.id) } }, data: { revokedAt: now } })
+      return sessions.map((s) => s.id)
+    },
+
+    /**
+     * What deleting an account does to its safety rows: its blocks (both ways)
+     * go, its app roles go, the notes of the reports it made are cleared and,
+     * when its messages are erased, so are the message bodies kept by reports
+     * on it. Reports, bans and audit entries stay, naming the id only.
+     */
+    async eraseAccount (userId: string, eraseMessages: boolean): Promise<void> {
+      await db.block.deleteMany({ where: { OR: [{ blockerId: userId }, { blockedId: userId }] } })
+      await db.user.update({ where: { id: userId }, data: { appRoles: [] }, select: { id: true } })
+      await db.report.updateMany({ where: { reporterId: userId, note: { not: null } }, data: { note: null } })
+      if (eraseMessages) await db.report.updateMany({ where: { targetUserId: userId, snapshot: { not: null } }, data: { snapshot: null } })
+    },
+
+    async audit (entry: { id: string, actorId: string, action: string, targetType: string, targetId: string, data: Record<string, unknown> }): Promise<void> {
+      await db.auditEntry.create({ data: { ...entry, data: entry.data as Prisma.InputJsonValue } })
+    }
+  }
+}
+
+export function createSafetyRepository ({ prisma }: Database) {
+  return {
+    ...safetyStatements(prisma),
+
+    /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>". */
+    async blockPairs (senderIds: string[], recipientIds: string[]): Promise<Set<string>> {
+      const rows = await prisma.block.findMany({ where: { blockedId: { in: senderIds }, blockerId: { in: recipientIds } }, select: { blockerId: true, blockedId: true } })
+      return new Set(rows.map((r) => `${r.blockerId}:${r.blockedId}`))
+    },
+
+    async block (blockerId: string, blockedId: string): Promise<void> {
+      await prisma.block.upsert({ where: { blockerId_blockedId: { blockerId, blockedId } }, create: { blockerId, blockedId }, update: {} })
+    },
+
+    async unblock (blockerId: string, blockedId: string): Promise<void> {
+      await prisma.block.deleteMany({ where: { blockerId, blockedId } })
+    },
+
+    /** For the export: the user's blocks, oldest first. */
+    exportBlocks (blockerId: string): Promise<Array<{ blockedId: string, createdAt: Date }>> {
+      return prisma.block.findMany({ where: { blockerId }, orderBy: { createdAt: 'asc' }, select: { blockedId: true, createdAt: true } })
+    },
+
+    /** For the export: the reports the user made, oldest first. */
+    exportReports (reporterId: string): Promise<ReportRow[]> {
+      return prisma.report.findMany({ where: { reporterId }, orderBy: { id: 'asc' } })
+    },
+
+    /** Everyone the user has blocked, most recent first. */
+    async blocks (blockerId: string): Promise<BlockRow[]> {
+      const rows = await prisma.block.findMany({
+        where: { blockerId },
+        orderBy: { createdAt: 'desc' },
+        include: { blocked: { select: { username: true, displayName: true } } }
+      })
+      return rows.map((r) => ({ blockedId: r.blockedId, username: r.blocked.username, displayName: r.blocked.displayName, createdAt: r.createdAt }))
+    },
+
+    /** A message as a report sees it, and whether the reporter may see it (a member from its seq on). */
+    async reportableMessage (messageId: string, reporterId: string): Promise<{ senderId: string, conversationId: string, body: string, deletedAt: Date | null, visible: boolean } | null> {
+      const message = await prisma.message.findUnique({ where: { id: messageId }, select: { senderId: true, conversationId: true, seq: true, body: true, deletedAt: true } })
+      if (message === null) return null
+      const member = await prisma.membership.findFirst({ where: { conversationId: message.conversationId, userId: reporterId, leftAt: null, joinedSeq: { lte: message.seq } }, select: { userId: true } })
+      return { senderId: message.senderId, conversationId: message.conversationId, body: message.body, deletedAt: message.deletedAt, visible: member !== null }
+    },
+
+    createReport (data: { id: string, reporterId: string, reason: string, note: string | null, targetUserId: string, messageId: string | null, conversationId: string | null, snapshot: string | null }): Promise<ReportRow> {
+      return prisma.report.create({ data })
+    },
+
+    /** Reports of a status, newest first, after the cursor (a report id). */
+    reports (status: 'open' | 'resolved', cursor: string | undefined, take: number): Promise<ReportRow[]> {
+      return prisma.report.findMany({ where: { status, ...(cursor === undefined ? {} : { id: { lt: cursor } }) }, orderBy: { id: 'desc' }, take })
+    },
+
+    /** The conversation of a message, or null when it does not exist. */
+    async messageConversation (messageId: string): Promise<string | null> {
+      return (await prisma.message.findUnique({ where: { id: messageId }, select: { conversationId: true } }))?.conversationId ?? null
+    },
+
+    async appRoles (userId: string): Promise<string[] | null> {
+      return (await prisma.user.findUnique({ where: { id: userId }, select: { appRoles: true } }))?.appRoles ?? null
+    },
+
+    /** The user's id and app roles by username. */
+    findByUsername (username: string): Promise<{ id: string, appRoles: string[] | null } | null> {
+      return prisma.user.findUnique({ where: { username }, select: { id: true, appRoles: true } })
+    },
+
+    async setAppRoles (userId: string, roles: string[]): Promise<void> {
+      await prisma.user.update({ where: { id: userId }, data: { appRoles: roles }, select: { id: true } })
+    },
+
+    /** Users by username prefix (all when absent), in username order, after the cursor (a username). */
+    users (prefix: string | undefined, cursor: string | undefined, take: number): Promise<AdminUserRow[]> {
+      const startsWith = prefix === undefined ? {} : { startsWith: prefix.replace(/[\\%_]/g, '\\$&') }
+      return prisma.user.findMany({
+        where: { username: { ...startsWith, ...(cursor === undefined ? {} : { gt: cursor }) } },
+        orderBy: { username: 'asc' },
+        take,
+        select: { id: true, username: true, displayName: true, createdAt: true, appRoles: true, suspendedAt: true }
+      })
+    },
+
+    /** The audit log, newest first, after the cursor (an entry id). */
+    auditEntries (cursor: string | undefined, take: number): Promise<AuditRow[]> {
+      return prisma.auditEntry.findMany({ where: cursor === undefined ? {} : { id: { lt: cursor } }, orderBy: { id: 'desc' }, take })
+    }
+  }
+}
+
+export type SafetyRepository = ReturnType<typeof createSafetyRepository>

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errorResponses } from '../schemas/common.js'
+import { BlockList, UserIdParams } from '../schemas/safety.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { blocks } = app.safety
+  const security = [{ bearer: [] }]
+  const tags = ['safety']
+
+  app.put('/me/blocks/:userId', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'blockUser',
+      summary: 'Block a user (again: no change)',
+      description: 'The blocked user can no longer open or post into a direct conversation with the caller (403 BLOCKED) nor add them to a group ' +
+        '(403 BLOCKED), and no longer gets their presence, typing or read receipts; the caller gets no offline notification of their messages. ' +
+        'Messages in shared groups stay in the log: clients hide them with GET /v1/me/blocks. Blocking oneself: 400; unknown user: 404.',
+      params: UserIdParams,
+      response: { 204: Type.Null({ description: 'Blocked' }), ...errorResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    await blocks.block(request.auth.userId, request.params.userId)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/me/blocks/:userId', {
+    onRequest: app.authenticate,
+    schema: {
+      security, tags, operationId: 'unblockUser', summary: 'Unblock a user (not blocked: no change)',
+      params: UserIdParams,
+      response: { 204: Type.Null({ description: 'Unblocked' }), ...errorResponses(400, 401) }
+    }
+  }, async (request, reply) => {
+    await blocks.unblock(request.auth.userId, request.params.userId)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/me/blocks', {
+    onRequest: app.authenticate,
+    schema: { security, tags, operationId: 'listBlocks', summary: 'The users the caller has blocked', response: { 200: BlockList, ...errorResponses(401) } }
+  }, async (request) => blocks.list(request.auth.userId))
+}
+
+export default routes

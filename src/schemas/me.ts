@@ -1,0 +1,42 @@
+// Schemas of the caller's own account (routes/me.ts, routes/password-reset.ts).
+import { Type, type Static } from 'typebox'
+import { Timestamp, Uuid } from './common.js'
+import { DisplayName, Password } from './users.js'
+
+const CurrentPassword = Type.String({ minLength: 1, maxLength: 256 })
+
+export const ChangePasswordBody = Type.Object({ currentPassword: CurrentPassword, newPassword: Password }, { additionalProperties: false })
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>
+
+export const UpdateMeBody = Type.Object({ displayName: DisplayName }, { additionalProperties: false })
+export type UpdateMeBody = Static<typeof UpdateMeBody>
+
+export const DeleteMeBody = Type.Object({ password: CurrentPassword }, { additionalProperties: false })
+export type DeleteMeBody = Static<typeof DeleteMeBody>
+
+export const SessionInfo = Type.Object({
+  id: Uuid,
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp,
+  current: Type.Boolean({ description: 'The session of the access token of this request' })
+}, { $id: 'SessionInfo' })
+export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref('SessionInfo')) })
+
+export const EmailBody = Type.Object({ email: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', description: 'An email address' }) }, { additionalProperties: false })
+export type EmailBody = Static<typeof EmailBody>
+export const EmailCodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'The 6 digits of the mail' }) }, { additionalProperties: false })
+export type EmailCodeBody = Static<typeof EmailCodeBody>
+export const EmailResult = Type.Object({ email: Type.String() })
+
+export const ResetRequestBody = Type.Object({
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 }))
+}, { additionalProperties: false, minProperties: 1, maxProperties: 1, description: 'username or email, one of them' })
+export type ResetRequestBody = Static<typeof ResetRequestBody>
+
+export const ResetConfirmBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }), newPassword: Password }, { additionalProperties: false })
+export type ResetConfirmBody = Static<typeof ResetConfirmBody>
+
+export const Accepted = Type.Object({ accepted: Type.Literal(true) })
+export const EndedCount = Type.Object({ ended: Type.Integer({ description: 'Sessions ended' }) })
