@@ -40,7 +40,9 @@ describe('DELETE /v1/me', () => {
     const [b, c] = await Promise.all([register(api), register(api)])
     const email = `${name}@example.test`
     await server.sql('UPDATE users SET email = $1, email_verified_at = now() WHERE id = $2', [email, a.user.id])
-    const group = await createGroup(api, a, [b, c], 'team')
+    // b joins first, so b is the longest-standing member and inherits the group (c joins later).
+    const group = await createGroup(api, a, [b], 'team')
+    expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [c.user.id] }, { token: a.accessToken })).status).toBe(200)
     const direct = await createDirect(api, a, b)
     const secrets = [uniqueName('SECRETg'), uniqueName('SECRETd'), uniqueName('SECRETe')]
     const g1 = await post(api, a, group.id, secrets[0]!)

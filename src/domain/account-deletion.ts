@@ -16,6 +16,7 @@ import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
 import { toMessage } from './views.js'
+import { successor } from './members.js'
 
 export const DELETED_DISPLAY_NAME = 'Deleted user'
 /** Messages erased per transaction, so a long history does not hold a conversation's lock for long. */
@@ -70,8 +71,8 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
       if (!more && me !== undefined) {
         const drafts: EventDraft[] = []
         const remaining = members.filter((m) => m.userId !== userId)
-        // As when an owner leaves: the longest-standing admin, else the longest-standing member.
-        const heir = me.role === 'owner' ? (remaining.find((m) => m.role === 'admin') ?? remaining[0]) : undefined
+        // As when an owner leaves.
+        const heir = me.role === 'owner' ? successor(remaining) : undefined
         if (heir !== undefined) {
           await repo.setRole(conversationId, heir.userId, 'owner')
           drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })

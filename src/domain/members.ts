@@ -21,7 +21,8 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
 }
 
 /** The member who becomes owner when the owner leaves: the longest-standing admin, else the longest-standing member. */
-function successor (members: MemberRow[]): MemberRow | undefined {
+/** Who becomes owner when the owner goes: the longest-standing admin, else the longest-standing member (ties by user id). */
+export function successor<M extends { role: string }> (members: M[]): M | undefined {
   return members.find((m) => m.role === 'admin') ?? members[0]
 }
 
