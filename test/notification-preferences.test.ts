@@ -5,8 +5,9 @@
 // recipient. Real HTTP, PostgreSQL and a loopback webhook receiver.
 import { createServer, type Server } from 'node:http'
 import { describe, expect, it } from 'vitest'
+import { ApiError, createClient, mentionsMe, type SwitchboardClient } from '../src/client/index.js'
 import { createGroup, post } from './helpers/chat.js'
-import { client, expectError, type Account, type Client } from './helpers/http.js'
+import { client, expectError, uniqueName, type Account, type Client } from './helpers/http.js'
 import { test as serverTest, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
@@ -120,7 +121,7 @@ describe('notification preferences', () => {
   })
 
   it('decide the webhook jobs: mutes, levels none and mentions, overrides, blocks', async () => {
-    const [sender, loud, quiet, mentionsOnly, muted, silencedHere, overridden, blocker] = await users(8)
+    const [[sender, loud, quiet, mentionsOnly, muted, silencedHere], [overridden, blocker]] = await Promise.all([users(6), users(2)])
     const group = await createGroup(api, sender, [loud, quiet, mentionsOnly, muted, silencedHere, overridden, blocker])
     await setMine(quiet, 'none')
     await setMine(mentionsOnly, 'mentions')
@@ -151,5 +152,31 @@ describe('notification preferences', () => {
     // The delivered payload says whether it mentions the recipient.
     const delivered = await until(async () => receiver.bodies.filter((b) => b.messageId === named.id), (list) => list.length === 3, 'deliveries')
     expect(delivered.find((b) => b.recipientId === mentionsOnly.user.id)).toMatchObject({ mentioned: true, conversationId: group.id, seq: named.seq })
+  })
+
+  it('through the SDK: levels, a conversation mute, mentionCount and mentionsMe', async () => {
+    const signUp = async (): Promise<SwitchboardClient> => {
+      const sdk = createClient({ baseUrl: server.url })
+      await sdk.auth.register({ username: uniqueName(), password: 'correct horse battery' })
+      return sdk
+    }
+    const [owner, member] = await Promise.all([signUp(), signUp()])
+    const memberId = member.session!.user.id
+    const group = await owner.conversations.createGroup('g', [memberId])
+    expect(await member.notifications.get()).toEqual({ level: 'all' })
+    expect(await member.notifications.set('mentions')).toEqual({ level: 'mentions' })
+    const muteUntil = new Date(Date.now() + 60_000).toISOString()
+    expect(await member.notifications.setConversation(group.id, { level: 'none', muteUntil })).toEqual({ level: 'none', muteUntil })
+    expect((await member.conversations.get(group.id)).notifications).toEqual({ level: 'none', muteUntil })
+    const err = await member.notifications.setConversation(crypto.randomUUID(), { level: 'all' }).catch((e: unknown) => e)
+    expect(err instanceof ApiError && err.code).toBe('NOT_FOUND')
+
+    const m = await owner.messages.send(group.id, `hi @${member.session!.user.username}`)
+    expect(m.mentions).toEqual([memberId])
+    expect(mentionsMe(m, memberId)).toBe(true)
+    expect(mentionsMe(m, owner.session!.user.id)).toBe(false)
+    expect((await member.conversations.get(group.id)).mentionCount).toBe(1)
+    await member.conversations.markRead(group.id, m.seq)
+    expect((await member.conversations.get(group.id)).mentionCount).toBe(0)
   })
 })

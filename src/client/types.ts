@@ -10,7 +10,9 @@ import type {
 import type {
   Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
-  MemberPage as MemberPageSchema, conversationBodies
+  MemberPage as MemberPageSchema, conversationBodies, ConversationNotifications as ConversationNotificationsSchema,
+  NotificationLevel as NotificationLevelSchema, ConversationNotificationLevel as ConversationNotificationLevelSchema,
+  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
@@ -48,6 +50,13 @@ export type Message = S<typeof MessageSchema>
 export type Member = S<typeof MemberSchema>
 export type Conversation = S<typeof ConversationSchema>
 export type ConversationPage = S<typeof ConversationPageSchema>
+/** all | mentions | none */
+export type NotificationLevel = S<typeof NotificationLevelSchema>
+/** A conversation's level: as NotificationLevel, or default (the user's). */
+export type ConversationNotificationLevel = S<typeof ConversationNotificationLevelSchema>
+export type ConversationNotifications = S<typeof ConversationNotificationsSchema>
+export type UserNotifications = S<typeof UserNotificationsSchema>
+export type SetConversationNotificationsBody = S<typeof SetConversationNotificationsBodySchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>
 export type MemberListQuery = S<typeof MemberListQuerySchema>
