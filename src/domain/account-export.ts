@@ -45,7 +45,8 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
     for (const m of rows) {
       chunk += (first ? '' : ',') + JSON.stringify({
         id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
-        replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt)
+        replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt),
+        mentions: m.mentions, mentionsAll: m.mentionsAll
       })
       first = false
     }

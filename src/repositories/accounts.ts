@@ -141,7 +141,10 @@ export function accountStatements (db: Client) {
 export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null }
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
 export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
-export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null }
+export interface ExportMessage {
+  id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date,
+  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean
+}
 
 export function createAccountsRepository ({ prisma, pool }: Database) {
   return {
@@ -194,7 +197,8 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       const { rows } = await pool.query<ExportMessage>(
         `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt"
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
+                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll"
            FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
       return rows
     }
