@@ -69,7 +69,7 @@ describe('mentions', () => {
     expect(message.mentions).toEqual([c.user.id, owner.user.id])
     expect(message.mentionsAll).toBe(false)
 
-    const pushed = await socket.next((f) => f.type === 'message.created' && f.data.id === message.id)
+    const pushed = await socket.next((f) => f.type === 'message.created' && f.data.id === message.id, 20_000)
     expect(pushed.data).toEqual(message)
     const history = await api.get(`/v1/conversations/${group.id}/messages?limit=1`, as(c))
     expect(history.body.messages[0]).toEqual(message)
@@ -113,7 +113,7 @@ describe('mentions', () => {
     // d joined after the message: mentioned now, but the message is outside d's window, so nothing counts for d.
     const edited = await edit(b, group.id, message.id, `${at(owner)} and ${at(d)} instead`)
     expect(edited.mentions).toEqual([owner.user.id, d.user.id])
-    const pushed = await socket.next((f) => f.type === 'message.updated' && f.data.id === message.id)
+    const pushed = await socket.next((f) => f.type === 'message.updated' && f.data.id === message.id, 20_000)
     expect(pushed.data).toEqual(edited)
     expect((await replay(api, owner, group.id, edited.seq - 1)).find((e) => e.type === 'message.updated')?.data).toEqual(edited)
     expect(await mentionCount(c, group.id)).toBe(0)

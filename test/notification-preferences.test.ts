@@ -150,9 +150,9 @@ describe('notification preferences', () => {
     expect(await jobsOf(after.id)).toEqual(new Map([[loud.user.id, false], [muted.user.id, false], [silencedHere.user.id, false], [blocker.user.id, false]]))
 
     // The delivered payload says whether it mentions the recipient.
-    const delivered = await until(async () => receiver.bodies.filter((b) => b.messageId === named.id), (list) => list.length === 3, 'deliveries')
+    const delivered = await until(async () => receiver.bodies.filter((b) => b.messageId === named.id), (list) => list.length === 3, 'deliveries', 30_000)
     expect(delivered.find((b) => b.recipientId === mentionsOnly.user.id)).toMatchObject({ mentioned: true, conversationId: group.id, seq: named.seq })
-  })
+  }, 60_000)
 
   it('through the SDK: levels, a conversation mute, mentionCount and mentionsMe', async () => {
     const signUp = async (): Promise<SwitchboardClient> => {
