@@ -78,9 +78,13 @@ export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
 /** GET /v1/me/export: everything stored about the caller. */
 export interface AccountExport {
   exportedAt: string
-  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[] }
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[], notificationLevel: NotificationLevel }
   sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
-  memberships: Array<{ conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number }>
+  memberships: Array<{
+    conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number,
+    /** As stored: a mute whose time has passed is still shown. */
+    notifications: { level: ConversationNotificationLevel, muteUntil: string | null }
+  }>
   /** Everyone the caller has blocked. */
   blocks: Array<{ userId: string, blockedAt: string }>
   /** The reports the caller made (without the message body a report kept). */
