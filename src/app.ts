@@ -40,6 +40,7 @@ import blockRoutes from './routes/blocks.js'
 import reportRoutes from './routes/reports.js'
 import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
+import notificationRoutes from './routes/notifications.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -140,6 +141,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(reportRoutes)
     await v1.register(moderationRoutes)
     await v1.register(adminRoutes, { prefix: '/admin' })
+    await v1.register(notificationRoutes)
   }, { prefix: '/v1' })
 }
 

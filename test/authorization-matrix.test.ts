@@ -40,7 +40,9 @@ const bodies: Record<string, () => unknown> = {
   'PUT /v1/conversations/{id}/slow-mode': () => ({ seconds: 5 }),
   'POST /v1/reports': () => ({ userId: outsider.user.id, reason: 'spam' }),
   'POST /v1/admin/reports/{id}/resolve': () => ({ resolution: 'dismissed' }),
-  'PUT /v1/admin/users/{id}/suspension': () => ({})
+  'PUT /v1/admin/users/{id}/suspension': () => ({}),
+  'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
+  'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' })
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
@@ -51,7 +53,8 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
-  'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit'
+  'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
+  'GET /v1/me/notifications'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.

@@ -36,6 +36,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
+  /** Notification preferences: your level, and each conversation's level and mute. */
+  readonly notifications: Api['notifications']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -66,6 +68,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
+    this.notifications = api.notifications
   }
 
   get session (): Session | null {
@@ -76,7 +79,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications
     }, this.options)
     return this.realtimeConnection
   }
@@ -95,7 +98,7 @@ export function createClient (options: ClientOptions): SwitchboardClient {
 export { ApiError, isApiError } from './errors.js'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
-export { hideBlocked, newClientMessageId, type Api } from './api.js'
+export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type * from './types.js'
