@@ -15,7 +15,9 @@ import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import safetyPlugin from './plugins/app/safety.js'
+import notifyFilterPlugin from './plugins/app/notify-filter.js'
 import notificationsPlugin from './plugins/app/notifications.js'
+import pushPlugin from './plugins/app/push.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
@@ -40,6 +42,7 @@ import blockRoutes from './routes/blocks.js'
 import reportRoutes from './routes/reports.js'
 import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
+import deviceRoutes from './routes/devices.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -119,7 +122,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
+  await fastify.register(notifyFilterPlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
+  await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
@@ -140,6 +145,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(reportRoutes)
     await v1.register(moderationRoutes)
     await v1.register(adminRoutes, { prefix: '/admin' })
+    await v1.register(deviceRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -5,6 +5,7 @@ import PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import type { PushWebhookConfig } from '../config.js'
 import type { ChatEvent } from '../domain/events.js'
+import { createdMessages, messageRecipients, type NotifyFilter } from './recipients.js'
 import { deliver, preview, type PushPayload } from './webhook.js'
 
 export const QUEUE = 'push-webhook'
@@ -18,11 +19,11 @@ export interface OfflineNotifierDeps {
   online (userIds: string[]): Promise<Set<string>>
   /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>" (they get no notification of them). */
   blocks? (senderIds: string[], recipientIds: string[]): Promise<Set<string>>
+  /** Preferences: whether a recipient wants this notification (default: yes). */
+  shouldNotify?: NotifyFilter
   log: FastifyBaseLogger
   count? (outcome: 'enqueued' | 'delivered' | 'failed'): void
 }
-
-interface MessageData { id: string, seq: number, senderId: string, body: string, createdAt: string }
 
 export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   const { config, log } = deps
@@ -53,21 +54,17 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   return {
     /** Called after commit with the conversation's events and its members. */
     onEvents (events: ChatEvent[], memberIds: string[]): void {
-      const created = events.filter((e) => e.type === 'message.created')
+      const created = createdMessages(events)
       if (created.length === 0) return
       void (async () => {
-        const online = await deps.online(memberIds)
-        const senders = [...new Set(created.map((e) => (e.data as MessageData).senderId))]
-        const blocks = deps.blocks === undefined ? new Set<string>() : await deps.blocks(senders, memberIds)
+        const recipients = await messageRecipients(deps, created, memberIds)
         const jobs: PgBoss.JobInsert<PushPayload>[] = []
-        for (const event of created) {
-          const m = event.data as MessageData
-          for (const recipientId of memberIds) {
-            if (recipientId === m.senderId || online.has(recipientId) || blocks.has(`${recipientId}:${m.senderId}`)) continue
+        created.forEach((m, i) => {
+          for (const recipientId of recipients[i]!) {
             const text = preview(m.body, config.previewChars)
             const data: PushPayload = {
               type: 'message.created',
-              conversationId: event.conversationId,
+              conversationId: m.conversationId,
               messageId: m.id,
               seq: m.seq,
               senderId: m.senderId,
@@ -77,7 +74,7 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
             }
             jobs.push({ name: QUEUE, data, ...retry, expireInSeconds })
           }
-        }
+        })
         if (jobs.length === 0) return
         await boss.insert(jobs)
         for (let i = 0; i < jobs.length; i++) count('enqueued')

@@ -21,10 +21,11 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
     config,
     online: (userIds) => app.presence.online(userIds),
     blocks: (senderIds, recipientIds) => safety.blockPairs(senderIds, recipientIds),
+    shouldNotify: (userId, conversationId, message) => app.shouldNotify(userId, conversationId, message),
     log: app.log.child({ component: 'push-webhook' }),
     ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
   })
   app.decorate('notifications', notifier)
   app.realtime.committed.on('events', (events, userIds) => notifier.onEvents(events, userIds))
   app.addHook('onClose', async () => { await notifier.stop(Math.min(5_000, app.config.shutdownTimeoutMs)) })
-}, { name: 'notifications', dependencies: ['config', 'realtime'] })
+}, { name: 'notifications', dependencies: ['config', 'realtime', 'notify-filter'] })
