@@ -54,70 +54,6 @@ const putDevice = (who: Account, deviceId: string, body: Record<string, unknown>
 const deliveries = async (who: Account, deviceId: string) => (await api.get(`/v1/me/devices/${deviceId}/deliveries`, { token: who.accessToken })).body.deliveries as any[]
 const forToken = (list: Received[], token: string) => list.filter((r) => r.token === token)
 
-describe('device registry', () => {
-  it('registers, lists, updates and removes devices; refuses malformed ones', async () => {
-    const a = await register(api)
-    const token = apnsToken()
-    const res = await putDevice(a, 'iphone-1', { platform: 'apns', token, locale: 'en-GB' })
-    expect(res.status).toBe(200)
-    expect(res.body).toMatchObject({ deviceId: 'iphone-1', platform: 'apns', appId: null, locale: 'en-GB' })
-    expect((await putDevice(a, 'iphone-1', { platform: 'apns', token, appId: apns.config.topic })).body.appId).toBe(apns.config.topic)
-    const list = await api.get('/v1/me/devices', { token: a.accessToken })
-    expect(list.body.devices.map((d: any) => d.deviceId)).toEqual(['iphone-1'])
-
-    expectError(await putDevice(a, 'x', { platform: 'apns', token: 'not-hex-at-all' }), 400, 'VALIDATION_FAILED')
-    expectError(await putDevice(a, 'x', { platform: 'webpush', token: fcmToken() }), 400, 'VALIDATION_FAILED')
-    expectError(await putDevice(a, 'x', { platform: 'fcm' }), 400, 'VALIDATION_FAILED')
-    expectError(await putDevice(a, 'bad id!', { platform: 'fcm', token: fcmToken() }), 400, 'VALIDATION_FAILED')
-    expectError(await putDevice(a, 'x', { platform: 'webpush', subscription: { endpoint: 'http://insecure.test/x', keys: { p256dh: 'a', auth: 'b' } } }), 400, 'VALIDATION_FAILED')
-
-    expect((await api.del('/v1/me/devices/iphone-1', { token: a.accessToken })).status).toBe(204)
-    expectError(await api.del('/v1/me/devices/iphone-1', { token: a.accessToken }), 404, 'NOT_FOUND')
-    expectError(await api.get('/v1/me/devices/iphone-1/deliveries', { token: a.accessToken }), 404, 'NOT_FOUND')
-  })
-
-  it('moves a push token to the account that registers it last', async () => {
-    const [a, b] = await Promise.all([register(api), register(api)])
-    const token = fcmToken()
-    await putDevice(a, 'phone', { platform: 'fcm', token })
-    await putDevice(b, 'phone', { platform: 'fcm', token })
-    expect((await api.get('/v1/me/devices', { token: a.accessToken })).body.devices).toEqual([])
-    expect((await api.get('/v1/me/devices', { token: b.accessToken })).body.devices).toHaveLength(1)
-  })
-
-  it('removes the devices of a session when it ends: logout, ended session, password change, account deletion', async () => {
-    const a = await register(api)
-    const second = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
-    const third = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
-    await putDevice(a, 'first', { platform: 'fcm', token: fcmToken() })
-    await putDevice({ ...a, accessToken: second.accessToken }, 'second', { platform: 'fcm', token: fcmToken() })
-    await putDevice({ ...a, accessToken: third.accessToken }, 'third', { platform: 'fcm', token: fcmToken() })
-    const names = async () => (await server.sql('SELECT device_id FROM devices WHERE user_id = $1 ORDER BY device_id', [a.user.id])).map((r) => r.device_id)
-    expect(await names()).toEqual(['first', 'second', 'third'])
-
-    expect((await api.post('/v1/auth/logout', { refreshToken: second.refreshToken })).status).toBe(204)
-    expect(await names()).toEqual(['first', 'third'])
-
-    const sessions = (await api.get('/v1/me/sessions', { token: a.accessToken })).body.sessions
-    const thirdSession = sessions.find((s: any) => !s.current)
-    expect((await api.del(`/v1/me/sessions/${thirdSession.id}`, { token: a.accessToken })).status).toBe(204)
-    expect(await names()).toEqual(['first'])
-
-    const fourth = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
-    await putDevice({ ...a, accessToken: fourth.accessToken }, 'fourth', { platform: 'fcm', token: fcmToken() })
-    expect((await api.post('/v1/me/password', { currentPassword: a.password, newPassword: 'another horse battery' }, { token: a.accessToken })).status).toBe(204)
-    expect(await names()).toEqual(['first'])
-
-    expect((await api.request('DELETE', '/v1/me', { body: { password: 'another horse battery' }, token: a.accessToken })).status).toBeLessThan(300)
-    expect(await names()).toEqual([])
-  })
-
-  it('publishes the push configuration for web pages', async () => {
-    const res = await api.get('/v1/push/config')
-    expect(res.body).toEqual({ platforms: ['fcm', 'apns', 'webpush'], vapidPublicKey: web.config.publicKey })
-  })
-})
-
 describe('APNs', () => {
   it('pushes a message with alert, badge (total unread), thread and collapse ids; a read elsewhere sends a silent lower badge', async () => {
     const [alice, bob] = await Promise.all([register(api), register(api)])
@@ -301,19 +237,5 @@ describe('test pushes and metrics', () => {
     expect(metrics).toMatch(/push_device_deliveries_total\{provider="webpush",outcome="accepted"\} [1-9]/)
     expect(metrics).toMatch(/push_device_deliveries_total\{provider="apns",outcome="invalid"\} [1-9]/)
     expect(metrics).toMatch(/push_provider_request_seconds_count\{provider="fcm"\} [1-9]/)
-  })
-})
-
-describe('without providers', () => {
-  it('answers 503 PUSH_NOT_CONFIGURED for a platform without credentials', async () => {
-    const bare = await startServer()
-    try {
-      const c = client(bare.url)
-      const a = await register(c)
-      expectError(await c.put('/v1/me/devices/p', { platform: 'fcm', token: fcmToken() }, { token: a.accessToken }), 503, 'PUSH_NOT_CONFIGURED')
-      expect((await c.get('/v1/push/config')).body).toEqual({ platforms: [], vapidPublicKey: null })
-    } finally {
-      await bare.close()
-    }
   })
 })

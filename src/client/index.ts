@@ -36,6 +36,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
+  readonly devices: Api['devices']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -66,6 +67,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
+    this.devices = api.devices
   }
 
   get session (): Session | null {
@@ -76,7 +78,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin
+      safety: this.safety, moderation: this.moderation, admin: this.admin, devices: this.devices
     }, this.options)
     return this.realtimeConnection
   }

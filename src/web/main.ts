@@ -3,6 +3,7 @@
 // Everything goes through the client SDK (src/client).
 import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
 import { $, h, show, time } from './dom.js'
+import { enablePush } from './push.js'
 import { createState } from './state.js'
 
 const STORAGE_KEY = 'switchboard.session'
@@ -200,6 +201,16 @@ function wire (): void {
       .catch((err: unknown) => { $('login-error').textContent = errorText(err) })
   })
   $('logout').addEventListener('click', () => { void sdk.logout().finally(leaveChat) })
+  $('push-toggle').addEventListener('click', () => {
+    $('push-status').textContent = 'Turning notifications on…'
+    enablePush(sdk).then(({ state, text }) => {
+      document.body.dataset.push = state
+      $('push-status').textContent = text
+    }).catch((err: unknown) => {
+      document.body.dataset.push = 'failed'
+      $('push-status').textContent = errorText(err)
+    })
+  })
   $('new-chat').addEventListener('submit', (e) => {
     e.preventDefault()
     const input = $('new-chat-username') as HTMLInputElement
