@@ -1,6 +1,6 @@
 // Device push: decides who gets what (recipients, notice, badge), records each
 // delivery, and hands it to a durable queue (pg-boss in PostgreSQL) of its
-// provider. Each provider has its own queue and workers, so a slow or failing
+// provider, in jobs of up to 50 deliveries. Each provider has its own queue and workers, so a slow or failing
 // one never holds up the others. A worker claims a batch (status sent), sends
 // it concurrently, and settles each: accepted, failed (with the provider's
 // reason; an invalid token prunes the device at once), or queued again for a
@@ -33,10 +33,12 @@ export interface PushServiceDeps extends RecipientSources {
   observer?: PushObserver
 }
 
-interface JobData { deliveryId: string }
+/** One job carries up to CHUNK deliveries of one provider: the queue's own writes are paid per chunk, not per push. */
+interface JobData { deliveryIds: string[] }
 
 export const queueName = (platform: Platform) => `push-${platform}`
 const WORKERS_PER_PROVIDER = 2
+const CHUNK = 50
 const MAX_DELAY_MS = 3_600_000
 
 /** Exponential backoff with jitter: between half and all of base * 2^(attempt-1). */
@@ -56,7 +58,8 @@ export class PushService {
   constructor (private readonly deps: PushServiceDeps) {
     for (const p of deps.providers) this.providers.set(p.platform, p)
     this.observer = deps.observer ?? { outcome () {}, latency () {} }
-    this.batchSize = Math.max(1, Math.ceil(deps.config.concurrency / WORKERS_PER_PROVIDER))
+    // Jobs per fetch: each worker keeps about concurrency / workers pushes in flight.
+    this.batchSize = Math.max(1, Math.ceil(deps.config.concurrency / WORKERS_PER_PROVIDER / CHUNK))
     // Its own small pool: polling and job inserts never wait behind requests.
     this.boss = new PgBoss({ connectionString: deps.databaseUrl, max: 4, schema: 'pgboss', application_name: 'switchboard-push' })
     this.boss.on('error', (err) => deps.log.warn({ err }, 'push queue error'))
@@ -176,8 +179,10 @@ export class PushService {
     for (const r of rows) byPlatform.set(r.provider, [...(byPlatform.get(r.provider) ?? []), r])
     await Promise.all([...byPlatform].map(async ([platform, list]) => {
       const name = queueName(platform)
+      const jobs: Array<{ name: string, data: JobData }> = []
+      for (let i = 0; i < list.length; i += CHUNK) jobs.push({ name, data: { deliveryIds: list.slice(i, i + CHUNK).map((r) => r.id) } })
       try {
-        await this.boss.insert(list.map((r) => ({ name, data: { deliveryId: r.id } satisfies JobData })))
+        await this.boss.insert(jobs)
       } catch (err) {
         await this.deps.devices.settle(list.map((r) => ({ id: r.id, status: 'failed', reason: 'could not queue' })))
         throw err
@@ -190,7 +195,7 @@ export class PushService {
   /** One batch of one provider's queue. */
   private async work (provider: PushProvider, jobs: Array<PgBoss.Job<JobData>>): Promise<void> {
     const { config, devices, log } = this.deps
-    const claimed = await devices.claim(jobs.map((j) => j.data.deliveryId))
+    const claimed = await devices.claim(jobs.flatMap((j) => j.data.deliveryIds))
     const settlements: Settlement[] = []
     const retries: Array<{ deliveryId: string, delayMs: number }> = []
     const invalid: Array<{ userId: string, deviceId: string, token: string }> = []
@@ -228,7 +233,7 @@ export class PushService {
       devices.prune(invalid).then((n) => { if (n > 0) log.info({ provider: provider.platform, devices: n }, 'pruned devices with invalid push tokens') }),
       retries.length === 0
         ? undefined
-        : this.boss.insert(retries.map((r) => ({ name, data: { deliveryId: r.deliveryId } satisfies JobData, startAfter: new Date(Date.now() + r.delayMs) })))
+        : this.boss.insert(retries.map((r) => ({ name, data: { deliveryIds: [r.deliveryId] } satisfies JobData, startAfter: new Date(Date.now() + r.delayMs) })))
     ])
   }
 }
