@@ -1,7 +1,12 @@
 // The device registry: devices are owned by the session that registered
 // them and go when it ends; tokens move between accounts; platforms without
 // credentials are refused. Real server, real HTTP, real PostgreSQL.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
 import { client, expectError, register, type Account, type Client } from './helpers/http.js'
 import { apnsToken, fcmToken, startFakeApns, startFakeWebPush, type FakeApns, type FakeWebPush } from './helpers/push-services.js'
 import { startServer, testConfig, type TestServer } from './helpers/server.js'
@@ -105,6 +110,42 @@ describe('without providers', () => {
       expect((await c.get('/v1/push/config')).body).toEqual({ platforms: [], vapidPublicKey: null })
     } finally {
       await bare.close()
+    }
+  })
+})
+
+describe('push settings', () => {
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
+
+  it('turn each provider on by its credentials, read from files, and name what is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'push-settings-'))
+    try {
+      expect(load({}).push).toMatchObject({ fcm: undefined, apns: undefined, webpush: undefined, previewChars: 100, whenOnline: false })
+      const p8 = join(dir, 'AuthKey.p8')
+      writeFileSync(p8, '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n')
+      const apnsEnv = { APNS_KEY_FILE: p8, APNS_KEY_ID: 'ABC123DEFG', APNS_TEAM_ID: 'TEAM123456', APNS_TOPIC: 'com.example.chat' }
+      expect(load(apnsEnv).push.apns).toEqual({ key: readFileSync(p8, 'utf8'), keyId: 'ABC123DEFG', teamId: 'TEAM123456', topic: 'com.example.chat', url: 'https://api.push.apple.com' })
+      expect(() => load({ APNS_KEY_FILE: p8 })).toThrow(/APNs needs all of APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC/)
+      expect(() => load({ ...apnsEnv, APNS_KEY_FILE: join(dir, 'missing.p8') })).toThrow(/APNS_KEY_FILE=.*cannot be read \(ENOENT\)/)
+      expect(() => load({ ...apnsEnv, APNS_KEY_ID: 'short' })).toThrow(/APNS_KEY_ID/)
+
+      const account = join(dir, 'service-account.json')
+      writeFileSync(account, JSON.stringify({ type: 'service_account', project_id: 'chat-1', client_email: 'a@chat-1.iam.gserviceaccount.com', private_key: 'k', token_uri: 'https://oauth2.googleapis.com/token' }))
+      expect(load({ FCM_SERVICE_ACCOUNT_FILE: account }).push.fcm).toEqual({
+        serviceAccount: { projectId: 'chat-1', clientEmail: 'a@chat-1.iam.gserviceaccount.com', privateKey: 'k', tokenUri: 'https://oauth2.googleapis.com/token' },
+        baseUrl: 'https://fcm.googleapis.com'
+      })
+      expect(load({ FCM_SERVICE_ACCOUNT_FILE: account, FCM_TOKEN_URI: 'http://127.0.0.1:9/token' }).push.fcm?.serviceAccount.tokenUri).toBe('http://127.0.0.1:9/token')
+      writeFileSync(account, '{"project_id": "x"}')
+      expect(() => load({ FCM_SERVICE_ACCOUNT_FILE: account })).toThrow(/needs project_id, client_email and private_key/)
+
+      const keys = webpush.generateVAPIDKeys()
+      expect(load({ VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey, VAPID_SUBJECT: 'mailto:ops@example.com' }).push.webpush)
+        .toEqual({ publicKey: keys.publicKey, privateKey: keys.privateKey, subject: 'mailto:ops@example.com' })
+      expect(() => load({ VAPID_PUBLIC_KEY: keys.publicKey })).toThrow(/Web Push needs all of VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT/)
+      expect(() => load({ PUSH_POLL_INTERVAL_MS: '100' })).toThrow(/PUSH_POLL_INTERVAL_MS/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

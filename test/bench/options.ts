@@ -83,7 +83,7 @@ export function presets (preset: Preset): BenchOptions {
     stormLiveMs: pick(1_000, 300, 150),
     pushMembers: pick(1_000, 1_000, 100),
     pushBurstMessages: pick(10, 4, 2),
-    pushConcurrency: 200,
+    pushConcurrency: 400,
     out: undefined,
     tmpDir: undefined,
     forceBuild: false,

@@ -37,7 +37,7 @@ export interface PushServiceDeps extends RecipientSources {
 interface JobData { deliveryIds: string[] }
 
 export const queueName = (platform: Platform) => `push-${platform}`
-const WORKERS_PER_PROVIDER = 2
+const WORKERS_PER_PROVIDER = 4
 const CHUNK = 50
 const MAX_DELAY_MS = 3_600_000
 
@@ -61,7 +61,7 @@ export class PushService {
     // Jobs per fetch: each worker keeps about concurrency / workers pushes in flight.
     this.batchSize = Math.max(1, Math.ceil(deps.config.concurrency / WORKERS_PER_PROVIDER / CHUNK))
     // Its own small pool: polling and job inserts never wait behind requests.
-    this.boss = new PgBoss({ connectionString: deps.databaseUrl, max: 4, schema: 'pgboss', application_name: 'switchboard-push' })
+    this.boss = new PgBoss({ connectionString: deps.databaseUrl, max: 6, schema: 'pgboss', application_name: 'switchboard-push' })
     this.boss.on('error', (err) => deps.log.warn({ err }, 'push queue error'))
   }
 

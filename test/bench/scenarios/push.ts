@@ -10,6 +10,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse }
 import { join } from 'node:path'
 import { generate } from 'selfsigned'
 import type { BenchContext } from '../harness/context.js'
+import { cpuSeconds } from '../harness/processes.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { figure, type Figure } from '../harness/stats.js'
@@ -24,6 +25,8 @@ export interface PushResult {
   burstMessages: number
   /** Pushes the endpoint received per second during the burst (first to last). */
   pushesPerSec: Figure
+  /** Pushes per CPU-second of the server process during the burst: what one free core would carry. */
+  pushesPerCpuSec: Figure
   failed: number
 }
 
@@ -124,8 +127,10 @@ export async function runPush (ctx: BenchContext, o: BenchOptions, log: (line: s
     }
 
     const rates: number[] = []
+    const perCpu: number[] = []
     for (let rep = 0; rep < o.reps; rep++) {
       base = arrived()
+      const cpu0 = cpuSeconds([server.pid])
       const watch = await ctx.machine.open({ phase: `${o.pushBurstMessages} messages to ${n} offline members`, rep: rep + 1, metricsUrl: server.url })
       for (let i = 0; i < o.pushBurstMessages; i++) await postOne(`burst ${rep}.${i}`)
       const total = o.pushBurstMessages * n
@@ -133,11 +138,13 @@ export async function runPush (ctx: BenchContext, o: BenchOptions, log: (line: s
       const times = sink.received.get(collapse)!.slice(base, base + total)
       const seconds = Math.max(1, times[times.length - 1]! - times[0]!) / 1000
       rates.push(total / seconds)
+      const cpu = cpuSeconds([server.pid]) - cpu0
+      perCpu.push(total / Math.max(0.001, cpu))
       await watch.end()
-      log(`push: burst of ${total} pushes at ${Math.round(total / seconds)}/s`)
+      log(`push: burst of ${total} pushes at ${Math.round(total / seconds)}/s, ${Math.round(total / cpu)} per server CPU-second`)
     }
     const failed = Number((await seeder.pool.query<{ n: string }>("SELECT count(*) AS n FROM push_deliveries WHERE status = 'failed'")).rows[0]!.n)
-    return { members: n, enqueuedMs: figure(enqueued), handedMs: figure(handed), burstMessages: o.pushBurstMessages, pushesPerSec: figure(rates), failed }
+    return { members: n, enqueuedMs: figure(enqueued), handedMs: figure(handed), burstMessages: o.pushBurstMessages, pushesPerSec: figure(rates), pushesPerCpuSec: figure(perCpu), failed }
   } finally {
     await server?.stop()
     await sink.close()
