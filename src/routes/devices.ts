@@ -21,10 +21,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const deviceRef = { $ref: 'Device' } as unknown as typeof Device
 
   app.get('/push/config', {
+    // Without a token: limited per client address as login is.
+    config: { rateLimit: { max: config.authRateLimitMax, timeWindow: config.authRateLimitWindowMs } },
     schema: {
-      tags, operationId: 'getPushConfig',
+      security: [], tags, operationId: 'getPushConfig',
       summary: 'The push services this server sends to, and the VAPID public key for Web Push subscriptions',
-      response: { 200: PushConfigInfo }
+      description: 'No token needed; rate-limited per client address (AUTH_RATE_LIMIT_MAX per AUTH_RATE_LIMIT_WINDOW_MS).',
+      response: { 200: PushConfigInfo, ...errorResponses(429) }
     }
   }, async () => ({ platforms: push.platforms, vapidPublicKey: push.vapidPublicKey }))
 
