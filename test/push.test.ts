@@ -4,7 +4,8 @@
 // answering its real errors. Real server, real HTTP, real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post } from './helpers/chat.js'
-import { client, expectError, register, type Account, type Client } from './helpers/http.js'
+import { createClient } from '../src/client/index.js'
+import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { apnsToken, fcmToken, startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type Received } from './helpers/push-services.js'
 import { startServer, testConfig, type TestServer } from './helpers/server.js'
 import { connect } from './helpers/ws.js'
@@ -215,6 +216,24 @@ describe('who gets pushes', () => {
     expect(forToken(apns.received, slow)).toHaveLength(0)
     expect(fast.at - sent).toBeLessThan(2_500)
     await until(() => forToken(apns.received, slow)[0], 'the slow APNs push')
+  })
+})
+
+describe('SDK', () => {
+  it('registers, lists, tests and removes a device, and reads its deliveries', async () => {
+    const sdk = createClient({ baseUrl: server.url })
+    await sdk.auth.register({ username: uniqueName('sdk'), password: 'correct horse battery' })
+    expect((await sdk.devices.pushConfig()).platforms).toEqual(['fcm', 'apns', 'webpush'])
+    const token = fcmToken()
+    expect(await sdk.devices.register('pixel', { platform: 'fcm', token, locale: 'de-DE' })).toMatchObject({ deviceId: 'pixel', platform: 'fcm', locale: 'de-DE' })
+    expect((await sdk.devices.list()).devices.map((d) => d.deviceId)).toEqual(['pixel'])
+    const { deliveryId } = await sdk.devices.test('pixel')
+    const record = await until(async () => (await sdk.devices.deliveries('pixel')).deliveries.find((d) => d.id === deliveryId && d.status === 'accepted'), 'the accepted test push')
+    expect(record).toMatchObject({ kind: 'test', provider: 'fcm' })
+    expect(forToken(fcm.received, token)[0]?.payload.notification.title).toBe('Switchboard')
+    await sdk.devices.remove('pixel')
+    expect((await sdk.devices.list()).devices).toEqual([])
+    await sdk.logout()
   })
 })
 

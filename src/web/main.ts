@@ -176,6 +176,9 @@ async function enterChat (): Promise<void> {
   $('me-name').textContent = me()?.displayName ?? ''
   sdk.realtime.connect()
   await loadConversations()
+  // Opened from a push notification (sw.js): that conversation first.
+  const fromPush = new URLSearchParams(location.search).get('conversation')
+  if (fromPush !== null && state.conversations.has(fromPush)) await openConversation(fromPush)
 }
 
 function leaveChat (): void {
@@ -242,6 +245,11 @@ function wire (): void {
   $('load-older').addEventListener('click', () => { void loadOlder() })
   document.addEventListener('visibilitychange', () => { void markRead() })
 
+  // A click on a notification while the page is open (sw.js).
+  navigator.serviceWorker?.addEventListener('message', (e: MessageEvent<{ type?: string, conversationId?: string }>) => {
+    const id = e.data?.conversationId
+    if (e.data?.type === 'open-conversation' && id !== undefined && state.conversations.has(id)) void openConversation(id)
+  })
   sdk.on('unauthenticated', leaveChat)
   sdk.realtime.on('event', (e) => { void onEvent(e) })
   // After each (re)connect the SDK has replayed what was missed; refresh counts and order too.
