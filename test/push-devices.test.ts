@@ -94,6 +94,13 @@ describe('device registry', () => {
     expect(await names()).toEqual([])
   })
 
+  it('keeps no device of a session that has ended, even while its access token still passes', async () => {
+    const a = await register(api)
+    await server.sql('UPDATE sessions SET revoked_at = now() WHERE user_id = $1', [a.user.id])
+    expectError(await putDevice(a, 'late', { platform: 'fcm', token: fcmToken() }), 401, 'UNAUTHORIZED')
+    expect(await server.sql('SELECT 1 FROM devices WHERE user_id = $1', [a.user.id])).toEqual([])
+  })
+
   it('publishes the push configuration for web pages', async () => {
     const res = await api.get('/v1/push/config')
     expect(res.body).toEqual({ platforms: ['fcm', 'apns', 'webpush'], vapidPublicKey: web.config.publicKey })

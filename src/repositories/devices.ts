@@ -79,20 +79,23 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
   return {
     /**
      * Registers or updates a device for the session. The same push token
-     * registered elsewhere before (another account on the same phone) moves here.
+     * registered elsewhere before (another account on the same phone) moves
+     * here. Null when the session has ended.
      */
-    async upsert (d: DeviceInput): Promise<DeviceRecord> {
+    async upsert (d: DeviceInput): Promise<DeviceRecord | null> {
       const data = { sessionId: d.sessionId, platform: d.platform, token: d.token, keys: d.keys === null ? Prisma.DbNull : { p256dh: d.keys.p256dh, auth: d.keys.auth }, appId: d.appId, locale: d.locale }
-      const [, row] = await prisma.$transaction([
+      const [, row, ended] = await prisma.$transaction([
         prisma.device.deleteMany({ where: { platform: d.platform, token: d.token, NOT: { userId: d.userId, deviceId: d.deviceId } } }),
         prisma.device.upsert({
           where: { userId_deviceId: { userId: d.userId, deviceId: d.deviceId } },
           create: { userId: d.userId, deviceId: d.deviceId, ...data },
           update: { ...data, updatedAt: new Date() },
           select: deviceSelect
-        })
+        }),
+        // A session that ended while this request was on its way keeps no device (its trigger ran before this row existed).
+        prisma.device.deleteMany({ where: { sessionId: d.sessionId, session: { revokedAt: { not: null } } } })
       ])
-      return row as DeviceRecord
+      return ended.count > 0 ? null : row as DeviceRecord
     },
 
     async list (userId: string): Promise<DeviceRecord[]> {

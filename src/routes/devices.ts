@@ -3,7 +3,7 @@
 // configuration a web page needs to subscribe.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { AppError, badRequest, notFound } from '../domain/errors.js'
+import { AppError, badRequest, notFound, unauthorized } from '../domain/errors.js'
 import type { DeviceRecord } from '../repositories/devices.js'
 import { errorResponses } from '../schemas/common.js'
 import { DeliveryList, DeliveryQuery, DeviceList, DeviceParams, PushConfigInfo, PutDeviceBody, TestPushResult, type Device } from '../schemas/devices.js'
@@ -67,6 +67,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       appId: appId ?? null,
       locale: locale ?? null
     })
+    if (device === null) throw unauthorized('The session of this access token has ended')
     return toDevice(device)
   })
 
