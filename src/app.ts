@@ -15,7 +15,6 @@ import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import safetyPlugin from './plugins/app/safety.js'
-import notifyFilterPlugin from './plugins/app/notify-filter.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import pushPlugin from './plugins/app/push.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
@@ -43,6 +42,7 @@ import reportRoutes from './routes/reports.js'
 import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
 import deviceRoutes from './routes/devices.js'
+import notificationRoutes from './routes/notifications.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -122,7 +122,6 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
-  await fastify.register(notifyFilterPlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
@@ -146,6 +145,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(moderationRoutes)
     await v1.register(adminRoutes, { prefix: '/admin' })
     await v1.register(deviceRoutes)
+    await v1.register(notificationRoutes)
   }, { prefix: '/v1' })
 }
 

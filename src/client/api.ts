@@ -6,7 +6,8 @@ import type {
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
-  DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult
+  DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -205,7 +206,22 @@ export function createApi (t: Transport) {
     test: (deviceId: string) => t.request<TestPushResult>('POST', `/v1/me/devices/${enc(deviceId)}/test`)
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, devices }
+  /** Notification preferences: they decide offline notifications (README "Mentions and notification preferences"). */
+  const notifications = {
+    /** Your level, for every conversation whose own level is default. */
+    get: () => t.request<UserNotifications>('GET', '/v1/me/notifications'),
+    set: (level: NotificationLevel) => t.request<UserNotifications>('PUT', '/v1/me/notifications', { body: { level } }),
+    /** Your level in one conversation (default: your own level) and a mute until a time (null: unmute; omitted: kept). */
+    setConversation: (id: string, body: SetConversationNotificationsBody) =>
+      t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
+  }
+
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices }
+}
+
+/** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */
+export function mentionsMe (message: { senderId: string, mentions: string[], mentionsAll: boolean }, userId: string): boolean {
+  return message.senderId !== userId && (message.mentionsAll || message.mentions.includes(userId))
 }
 
 /** Messages whose sender you have blocked left out (they stay in the log; replay is unchanged). */

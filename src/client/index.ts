@@ -36,6 +36,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
+  /** Notification preferences: your level, and each conversation's level and mute. */
+  readonly notifications: Api['notifications']
   readonly devices: Api['devices']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
@@ -67,6 +69,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
+    this.notifications = api.notifications
     this.devices = api.devices
   }
 
@@ -78,7 +81,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, devices: this.devices
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices
     }, this.options)
     return this.realtimeConnection
   }
@@ -97,7 +100,7 @@ export function createClient (options: ClientOptions): SwitchboardClient {
 export { ApiError, isApiError } from './errors.js'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
-export { hideBlocked, newClientMessageId, type Api } from './api.js'
+export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type * from './types.js'

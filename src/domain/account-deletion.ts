@@ -60,7 +60,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           const written = await appendEvents(tx, conversationId, chunk.map((m) => ({
             type: 'message.deleted' as const,
             data: null,
-            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at })
+            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false })
           })))
           await tx.messages.erase(chunk.map((m) => m.id), written.at)
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.

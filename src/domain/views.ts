@@ -13,6 +13,8 @@ export interface MessageView {
   createdAt: string
   editedAt: string | null
   deletedAt: string | null
+  mentions: string[]
+  mentionsAll: boolean
 }
 
 export interface ConversationInfo {
@@ -41,6 +43,10 @@ export interface ConversationView extends ConversationInfo {
   slowModeSeconds: number
   /** Whether the caller is muted here. */
   muted: boolean
+  /** Unread messages that mention the caller. */
+  mentionCount: number
+  /** The caller's notification settings here; muteUntil only while it is ahead. */
+  notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
   members: MemberView[]
 }
 
@@ -54,7 +60,9 @@ export const toMessage = (m: MessageRow): MessageView => ({
   replyToId: m.replyToId,
   createdAt: m.createdAt.toISOString(),
   editedAt: m.editedAt?.toISOString() ?? null,
-  deletedAt: m.deletedAt?.toISOString() ?? null
+  deletedAt: m.deletedAt?.toISOString() ?? null,
+  mentions: m.mentions,
+  mentionsAll: m.mentionsAll
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({

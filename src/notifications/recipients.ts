@@ -1,43 +1,39 @@
-// Who is told of a new message, for every channel (device push and the
-// webhook): the members whose window holds it, without the sender, those who
-// blocked the sender, and (unless told otherwise) those with a live socket.
-// Notification preferences plug in as `shouldNotify`: the one place a
-// recipient is dropped by choice.
+// Who is told of a new message by device push: the members whose window holds
+// it (the users the events were published to), without those with a live
+// socket (unless told otherwise), whom the notification preferences let hear
+// of it. The preferences' one rule (shouldNotify in
+// src/domain/notification-preferences.ts: the sender, blocks, mutes, levels,
+// mentions) is the same the push webhook asks.
 import type { ChatEvent } from '../domain/events.js'
+import type { NotifiableMessage, NotifyQuestion } from '../domain/notification-preferences.js'
 
-export interface NotifiedMessage { id: string, conversationId: string, seq: number, senderId: string, body: string, createdAt: string }
-
-/** Whether this user wants a notification of this message (preferences, mutes, mentions). */
-export type NotifyFilter = (userId: string, conversationId: string, message: NotifiedMessage) => boolean | Promise<boolean>
-
-export const notifyEveryone: NotifyFilter = () => true
+export interface NotifiedMessage extends NotifiableMessage { id: string, body: string, createdAt: string }
 
 export interface RecipientSources {
   /** Which of these users are online (on any process). */
   online (userIds: string[]): Promise<Set<string>>
-  /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>". */
-  blocks? (senderIds: string[], recipientIds: string[]): Promise<Set<string>>
-  shouldNotify?: NotifyFilter
+  /** Whether each recipient should hear of each message, in the order asked. */
+  shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
 }
 
 /** The message.created events of a batch, as messages. */
 export function createdMessages (events: ChatEvent[]): NotifiedMessage[] {
-  return events.filter((e) => e.type === 'message.created').map((e) => ({ ...(e.data as Omit<NotifiedMessage, 'conversationId'>), conversationId: e.conversationId }))
+  return events.filter((e) => e.type === 'message.created').map((e) => {
+    const m = e.data as Partial<NotifiedMessage> & Omit<NotifiedMessage, 'conversationId' | 'mentions' | 'mentionsAll'>
+    return { ...m, conversationId: e.conversationId, mentions: m.mentions ?? [], mentionsAll: m.mentionsAll ?? false }
+  })
 }
 
-/**
- * For each message, the members (of `memberIds`, the users whose window holds
- * the events) to notify.
- */
+/** For each message, the members (of `memberIds`, the users whose window holds the events) to notify. */
 export async function messageRecipients (sources: RecipientSources, messages: NotifiedMessage[], memberIds: string[], { includeOnline = false } = {}): Promise<string[][]> {
   if (messages.length === 0) return []
   const online = includeOnline ? new Set<string>() : await sources.online(memberIds)
-  const senders = [...new Set(messages.map((m) => m.senderId))]
-  const blocks = sources.blocks === undefined ? new Set<string>() : await sources.blocks(senders, memberIds)
-  const shouldNotify = sources.shouldNotify ?? notifyEveryone
-  return await Promise.all(messages.map(async (m) => {
-    const candidates = memberIds.filter((id) => id !== m.senderId && !online.has(id) && !blocks.has(`${id}:${m.senderId}`))
-    const wanted = await Promise.all(candidates.map((id) => shouldNotify(id, m.conversationId, m)))
-    return candidates.filter((_, i) => wanted[i])
-  }))
+  const questions: Array<NotifyQuestion & { index: number }> = []
+  messages.forEach((m, index) => {
+    for (const id of memberIds) if (id !== m.senderId && !online.has(id)) questions.push({ recipientId: id, message: m, index })
+  })
+  const answers = questions.length === 0 ? [] : await sources.shouldNotify(questions)
+  const recipients: string[][] = messages.map(() => [])
+  questions.forEach((q, i) => { if (answers[i] === true) recipients[q.index]!.push(q.recipientId) })
+  return recipients
 }

@@ -138,10 +138,19 @@ export function accountStatements (db: Client) {
   }
 }
 
-export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null }
+export interface ExportProfile {
+  id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null,
+  notificationLevel: string
+}
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
-export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
-export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null }
+export interface ExportMembership {
+  conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number,
+  notificationLevel: string, notificationsMutedUntil: Date | null
+}
+export interface ExportMessage {
+  id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date,
+  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean
+}
 
 export function createAccountsRepository ({ prisma, pool }: Database) {
   return {
@@ -170,7 +179,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
       const { rows } = await pool.query<ExportProfile>(
         `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-                email, email_verified_at AS "emailVerifiedAt"
+                email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel"
            FROM users WHERE id = $1`, [userId])
       return rows[0]
     },
@@ -185,7 +194,8 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMemberships (userId: string): Promise<ExportMembership[]> {
       const { rows } = await pool.query<ExportMembership>(
         `SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
-                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq"
+                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq",
+                m.notification_level AS "notificationLevel", m.notifications_muted_until AS "notificationsMutedUntil"
            FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at`, [userId])
       return rows
     },
@@ -194,7 +204,8 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       const { rows } = await pool.query<ExportMessage>(
         `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt"
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
+                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll"
            FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
       return rows
     }

@@ -5,8 +5,8 @@
 import fp from 'fastify-plugin'
 import type { PushService } from '../../notifications/push/service.js'
 import type { PushProvider } from '../../notifications/push/providers/provider.js'
+import { shouldNotify } from '../../domain/notification-preferences.js'
 import { createDevicesRepository, type DevicesRepository, type Platform } from '../../repositories/devices.js'
-import { createSafetyRepository } from '../../repositories/safety.js'
 
 export interface Push {
   devices: DevicesRepository
@@ -38,15 +38,14 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
   let service: PushService | undefined
   if (providers.length > 0) {
     const { PushService } = await import('../../notifications/push/service.js')
-    const safety = createSafetyRepository(app.db)
     service = new PushService({
       databaseUrl: opts.databaseUrl,
       config,
       devices,
       providers,
       online: (userIds) => app.presence.online(userIds),
-      blocks: (senderIds, recipientIds) => safety.blockPairs(senderIds, recipientIds),
-      shouldNotify: (userId, conversationId, message) => app.shouldNotify(userId, conversationId, message),
+      // The preferences' rule, as the push webhook asks it (blocks, mutes, levels, mentions).
+      shouldNotify: (questions) => shouldNotify(app.db, questions),
       log: app.log.child({ component: 'push' }),
       ...(app.hasDecorator('metrics') ? { observer: app.metrics.push } : {})
     })
@@ -57,4 +56,4 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
     app.addHook('onClose', async () => { await started.stop(Math.min(5_000, app.config.shutdownTimeoutMs)) })
   }
   app.decorate('push', { devices, platforms: providers.map((p) => p.platform), service, vapidPublicKey: config.webpush?.publicKey ?? null } satisfies Push)
-}, { name: 'push', dependencies: ['config', 'db', 'realtime', 'notify-filter'] })
+}, { name: 'push', dependencies: ['config', 'db', 'realtime'] })

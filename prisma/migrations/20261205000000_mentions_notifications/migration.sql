@@ -1,0 +1,172 @@
+-- AlterTable
+ALTER TABLE "memberships" ADD COLUMN     "notification_level" VARCHAR(8) NOT NULL DEFAULT 'default',
+ADD COLUMN     "notifications_muted_until" TIMESTAMPTZ(3);
+
+-- AlterTable
+ALTER TABLE "messages" ADD COLUMN     "mentions" UUID[] DEFAULT ARRAY[]::UUID[],
+ADD COLUMN     "mentions_all" BOOLEAN NOT NULL DEFAULT false;
+
+-- AlterTable
+ALTER TABLE "users" ADD COLUMN     "notification_level" VARCHAR(8) NOT NULL DEFAULT 'all';
+
+-- Written by hand: Prisma does not model functions. (No quote characters in
+-- these comments, see 20261204100000_safety.)
+--
+-- post_messages again, now also storing mentions. The service parses the
+-- @names of each body (src/domain/mentions.ts: lower case, distinct, at most
+-- 50, without all) and passes them flattened: p_mention_idx holds the 1-based
+-- index of the post of each name in p_mention_names, and p_mention_all tells
+-- which bodies hold an @all token. Under the same row locks that judge the
+-- post, a name becomes a mention when it is a current member other than the
+-- sender; an @all counts only from the owner or an admin of a group. The
+-- event data gains mentions and mentionsAll, as toMessage has them. The
+-- signature changes, so the function is dropped and created again (the new
+-- arguments have defaults: a call without them stores no mentions); settings
+-- as before.
+DROP FUNCTION post_messages(uuid[], uuid[], uuid[], text[], text[], uuid[]);
+
+CREATE FUNCTION post_messages(
+  p_ids uuid[], p_conversation_ids uuid[], p_sender_ids uuid[], p_bodies text[],
+  p_client_message_ids text[], p_reply_to_ids uuid[],
+  p_mention_idx int[] DEFAULT ARRAY[]::int[], p_mention_names text[] DEFAULT ARRAY[]::text[],
+  p_mention_all boolean[] DEFAULT ARRAY[]::boolean[]
+) RETURNS TABLE (
+  kind text, idx int, outcome text, first_idx int, id uuid, conversation_id uuid, seq int, sender_id uuid,
+  body text, client_message_id text, reply_to_id uuid, created_at timestamptz, edited_at timestamptz,
+  deleted_at timestamptz, members uuid[], retry_after int, mentions uuid[], mentions_all boolean
+) LANGUAGE plpgsql
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM 1 FROM conversations c WHERE c.id = ANY (p_conversation_ids) ORDER BY c.id FOR UPDATE;
+
+  RETURN QUERY
+  WITH p AS (
+    SELECT t.id, t.conversation_id, t.sender_id, t.body, t.client_message_id, t.reply_to_id, t.idx::int AS idx
+      FROM unnest(p_ids, p_conversation_ids, p_sender_ids, p_bodies, p_client_message_ids, p_reply_to_ids)
+           WITH ORDINALITY AS t(id, conversation_id, sender_id, body, client_message_id, reply_to_id, idx)
+  ),
+  judged AS (
+    SELECT p.*, ms.joined_seq, ms.role, ms.muted_at, ms.last_posted_at,
+           cv.type AS conversation_type, cv.frozen_at, cv.slow_mode_seconds,
+           e.id AS existing_id, r.conversation_id AS reply_conversation_id, r.seq AS reply_seq,
+           CASE WHEN p.client_message_id IS NULL THEN p.idx
+                ELSE min(p.idx) OVER (PARTITION BY p.conversation_id, p.sender_id, p.client_message_id) END AS first_idx
+      FROM p
+      LEFT JOIN conversations cv ON cv.id = p.conversation_id
+      LEFT JOIN memberships ms
+        ON ms.conversation_id = p.conversation_id AND ms.user_id = p.sender_id AND ms.left_at IS NULL
+      LEFT JOIN messages e
+        ON e.conversation_id = p.conversation_id AND e.sender_id = p.sender_id AND e.client_message_id = p.client_message_id
+      LEFT JOIN messages r ON r.id = p.reply_to_id
+  ),
+  ruled AS (
+    SELECT j.*,
+           CASE WHEN j.joined_seq IS NULL THEN 'not_found'
+                WHEN j.existing_id IS NOT NULL THEN 'existing'
+                WHEN j.first_idx <> j.idx THEN 'alias'
+                WHEN j.frozen_at IS NOT NULL AND j.role = 'member' THEN 'frozen'
+                WHEN j.muted_at IS NOT NULL THEN 'muted'
+                WHEN j.conversation_type = 'direct' AND EXISTS (
+                       SELECT 1 FROM memberships o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = j.sender_id
+                        WHERE o.conversation_id = j.conversation_id AND o.user_id <> j.sender_id) THEN 'blocked'
+                WHEN j.reply_to_id IS NOT NULL
+                 AND (j.reply_conversation_id IS DISTINCT FROM j.conversation_id OR j.reply_seq < j.joined_seq) THEN 'bad_reply'
+                ELSE 'created' END AS ruling
+      FROM judged j
+  ),
+  paced AS (
+    SELECT r.*,
+           CASE WHEN r.ruling = 'created' AND r.slow_mode_seconds > 0 AND r.role = 'member'
+                THEN count(*) FILTER (WHERE r.ruling = 'created') OVER (PARTITION BY r.conversation_id, r.sender_id ORDER BY r.idx)
+                ELSE 0 END AS nth
+      FROM ruled r
+  ),
+  classified AS (
+    SELECT pc.*,
+           CASE WHEN pc.nth > 1 THEN pc.slow_mode_seconds
+                WHEN pc.nth = 1 AND pc.last_posted_at IS NOT NULL
+                 AND pc.last_posted_at > clock_timestamp() - make_interval(secs => pc.slow_mode_seconds)
+                THEN GREATEST(1, ceil(pc.slow_mode_seconds - extract(epoch FROM clock_timestamp() - pc.last_posted_at)))::int
+                ELSE NULL END AS wait
+      FROM paced pc
+  ),
+  decided AS (
+    SELECT c.*, CASE WHEN c.wait IS NOT NULL THEN 'slow' ELSE c.ruling END AS outcome
+      FROM classified c
+  ),
+  mentioned AS (
+    -- Each post s @names that are current members (not the sender), in order of first mention.
+    SELECT n.idx::int AS idx, array_agg(u.id ORDER BY n.ord) AS ids
+      FROM unnest(p_mention_idx, p_mention_names) WITH ORDINALITY AS n(idx, name, ord)
+      JOIN users u ON u.username = n.name
+      JOIN memberships mm
+        ON mm.conversation_id = p_conversation_ids[n.idx] AND mm.user_id = u.id AND mm.left_at IS NULL
+     WHERE u.id <> p_sender_ids[n.idx]
+     GROUP BY n.idx
+  ),
+  counts AS (
+    SELECT d.conversation_id, count(*)::int AS n FROM decided d WHERE d.outcome = 'created' GROUP BY d.conversation_id
+  ),
+  taken AS (
+    UPDATE conversations cv
+       SET last_seq = cv.last_seq + counts.n,
+           last_activity_at = GREATEST(cv.last_activity_at, clock_timestamp())
+      FROM counts
+     WHERE cv.id = counts.conversation_id
+ RETURNING cv.id, cv.last_seq - counts.n AS seq_before, cv.last_activity_at AS at
+  ),
+  created AS (
+    SELECT d.idx, d.id, d.conversation_id,
+           (t.seq_before + row_number() OVER (PARTITION BY d.conversation_id ORDER BY d.idx))::int AS seq,
+           d.sender_id, d.body, d.client_message_id, d.reply_to_id, t.at AS created_at, d.slow_mode_seconds, d.role,
+           COALESCE(mt.ids, ARRAY[]::uuid[]) AS mentions,
+           (d.conversation_type = 'group' AND d.role IN ('owner', 'admin') AND COALESCE(p_mention_all[d.idx], false)) AS mentions_all
+      FROM decided d JOIN taken t ON t.id = d.conversation_id
+      LEFT JOIN mentioned mt ON mt.idx = d.idx
+     WHERE d.outcome = 'created'
+  ),
+  inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at, mentions, mentions_all)
+    SELECT cr.id, cr.conversation_id, cr.seq, cr.sender_id, cr.body, cr.client_message_id, cr.reply_to_id, cr.created_at,
+           cr.mentions, cr.mentions_all
+      FROM created cr
+  ),
+  stamped AS (
+    -- Slow mode only: the time of each plain member s post, for the next.
+    UPDATE memberships m SET last_posted_at = cr.created_at
+      FROM created cr
+     WHERE cr.slow_mode_seconds > 0 AND cr.role = 'member'
+       AND m.conversation_id = cr.conversation_id AND m.user_id = cr.sender_id
+  ),
+  logged AS (
+    -- The data of the event is the Message object of the API (src/domain/views.ts toMessage).
+    INSERT INTO events (conversation_id, seq, type, data, created_at)
+    SELECT cr.conversation_id, cr.seq, 'message.created',
+           jsonb_build_object(
+             'id', cr.id, 'conversationId', cr.conversation_id, 'seq', cr.seq, 'senderId', cr.sender_id,
+             'body', cr.body, 'clientMessageId', cr.client_message_id, 'replyToId', cr.reply_to_id,
+             'createdAt', to_char(cr.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+             'editedAt', NULL, 'deletedAt', NULL, 'mentions', to_jsonb(cr.mentions), 'mentionsAll', cr.mentions_all),
+           cr.created_at
+      FROM created cr
+  )
+  SELECT 'post', d.idx, d.outcome, d.first_idx,
+         COALESCE(cr.id, e.id), d.conversation_id, COALESCE(cr.seq, e.seq), d.sender_id,
+         COALESCE(cr.body, e.body), COALESCE(cr.client_message_id, e.client_message_id), COALESCE(cr.reply_to_id, e.reply_to_id),
+         COALESCE(cr.created_at, e.created_at), e.edited_at, e.deleted_at, NULL::uuid[], d.wait,
+         COALESCE(cr.mentions, e.mentions, ARRAY[]::uuid[]), COALESCE(cr.mentions_all, e.mentions_all, false)
+    FROM decided d
+    LEFT JOIN created cr ON cr.idx = d.idx
+    LEFT JOIN messages e ON e.id = d.existing_id
+  UNION ALL
+  SELECT 'members', NULL, NULL, NULL, NULL, t.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         ARRAY(SELECT ms.user_id FROM memberships ms WHERE ms.conversation_id = t.id AND ms.left_at IS NULL), NULL,
+         NULL::uuid[], NULL::boolean
+    FROM taken t;
+END
+$$;
