@@ -16,6 +16,7 @@ import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import safetyPlugin from './plugins/app/safety.js'
 import notificationsPlugin from './plugins/app/notifications.js'
+import pushPlugin from './plugins/app/push.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
@@ -40,6 +41,7 @@ import blockRoutes from './routes/blocks.js'
 import reportRoutes from './routes/reports.js'
 import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
+import deviceRoutes from './routes/devices.js'
 import notificationRoutes from './routes/notifications.js'
 
 export interface AppOptions {
@@ -121,6 +123,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
+  await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(chatPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
@@ -141,6 +144,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(reportRoutes)
     await v1.register(moderationRoutes)
     await v1.register(adminRoutes, { prefix: '/admin' })
+    await v1.register(deviceRoutes)
     await v1.register(notificationRoutes)
   }, { prefix: '/v1' })
 }

@@ -2,6 +2,7 @@
 // its default; `.env.example` mirrors this list. Values are validated once, at
 // start-up, and a wrong value stops the process with a message naming it.
 import { envSchema } from 'env-schema'
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { Type, type Static, type TSchema } from 'typebox'
 
@@ -82,7 +83,30 @@ export const SETTINGS = {
   pushWebhookTimeoutMs: ['PUSH_WEBHOOK_TIMEOUT_MS', Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'), INPUT],
   pushWebhookRetryLimit: ['PUSH_WEBHOOK_RETRY_LIMIT', Int(0, 100, 10, 'Retries of a failed webhook delivery'), INPUT],
   pushWebhookRetryDelaySeconds: ['PUSH_WEBHOOK_RETRY_DELAY_SECONDS', Int(1, 3600, 5, 'First retry delay; it doubles (with jitter) on each retry'), INPUT],
-  pushWebhookPreviewChars: ['PUSH_WEBHOOK_PREVIEW_CHARS', Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)'), INPUT]
+  pushWebhookPreviewChars: ['PUSH_WEBHOOK_PREVIEW_CHARS', Int(0, 1000, 100, 'Characters of the message body sent as preview (0: none)'), INPUT],
+
+  fcmServiceAccountFile: ['FCM_SERVICE_ACCOUNT_FILE', Type.Optional(Type.String({ minLength: 1, description: 'Firebase service-account JSON key file; set: FCM push is on' })), INPUT],
+  fcmTokenUri: ['FCM_TOKEN_URI', Type.Optional(Type.String({ pattern: '^https?://', description: 'OAuth token endpoint; default: the token_uri of the service-account file' })), INPUT],
+  fcmBaseUrl: ['FCM_BASE_URL', Type.String({ pattern: '^https?://', default: 'https://fcm.googleapis.com', description: 'FCM HTTP v1 API base URL' }), INPUT],
+  apnsKeyFile: ['APNS_KEY_FILE', Type.Optional(Type.String({ minLength: 1, description: 'APNs token-auth key (.p8 file); set with APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC: APNs push is on' })), INPUT],
+  apnsKeyId: ['APNS_KEY_ID', Type.Optional(Type.String({ pattern: '^[A-Z0-9]{10}$', description: 'Key ID of the .p8 key (10 characters)' })), INPUT],
+  apnsTeamId: ['APNS_TEAM_ID', Type.Optional(Type.String({ pattern: '^[A-Z0-9]{10}$', description: 'Apple developer Team ID (10 characters)' })), INPUT],
+  apnsTopic: ['APNS_TOPIC', Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'App bundle id (apns-topic) of devices registered without appId' })), INPUT],
+  apnsUrl: ['APNS_URL', Type.String({ pattern: '^https://', default: 'https://api.push.apple.com', description: 'APNs server (development: https://api.sandbox.push.apple.com)' }), INPUT],
+  vapidPublicKey: ['VAPID_PUBLIC_KEY', Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{80,100}$', description: 'VAPID public key (URL-safe base64, `npx web-push generate-vapid-keys`); set with VAPID_PRIVATE_KEY and VAPID_SUBJECT: Web Push is on' })), INPUT],
+  vapidPrivateKey: ['VAPID_PRIVATE_KEY', Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{40,50}$', description: 'VAPID private key (URL-safe base64)' })), INPUT],
+  vapidSubject: ['VAPID_SUBJECT', Type.Optional(Type.String({ pattern: '^(mailto:|https://)', description: 'Contact of the sender for push services: mailto: or https: URL' })), INPUT],
+  pushCaFile: ['PUSH_CA_FILE', Type.Optional(Type.String({ minLength: 1, description: 'Extra CA certificates (PEM) trusted for APNs and Web Push connections (tests, TLS-inspecting proxies)' })), INPUT],
+  pushPreviewChars: ['PUSH_PREVIEW_CHARS', Int(0, 1000, 100, 'Characters of the message body shown in device pushes (0: off, the push says only "New message")'), INPUT],
+  pushWhenOnline: ['PUSH_WHEN_ONLINE', Type.Boolean({ default: false, description: 'Push message notifications to every device, also of users with a live socket (default: only users with none)' }), INPUT],
+  pushTtlSeconds: ['PUSH_TTL_SECONDS', Int(0, 2419200, 86400, 'Push services keep an undelivered push this long (apns-expiration, FCM ttl, Web Push TTL)'), INPUT],
+  pushRetryLimit: ['PUSH_RETRY_LIMIT', Int(0, 50, 8, 'Retries of a push the provider refused for a passing reason (429, 5xx, timeout)'), INPUT],
+  pushRetryDelayMs: ['PUSH_RETRY_DELAY_MS', Int(100, 3600000, 2000, 'First retry delay; it doubles on each retry, with jitter; a Retry-After of the provider wins'), INPUT],
+  pushPollIntervalMs: ['PUSH_POLL_INTERVAL_MS', Int(500, 60000, 2000, 'How often push workers look for due retries (new pushes wake them at once)'), INPUT],
+  pushConcurrency: ['PUSH_CONCURRENCY', Int(1, 1000, 100, 'Pushes in flight per provider per process'), INPUT],
+  pushTimeoutMs: ['PUSH_TIMEOUT_MS', Int(100, 120000, 10000, 'A provider request not answered within this is retried'), INPUT],
+  pushDeliveryRetentionHours: ['PUSH_DELIVERY_RETENTION_HOURS', Int(1, 8760, 168, 'Delivery records (GET /v1/me/devices/:id/deliveries) are kept this long'), INPUT],
+  pushTestRateLimitPerMinute: ['PUSH_TEST_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 5, 'Test pushes (POST /v1/me/devices/:id/test) per user per minute'), INPUT]
 } as const satisfies Record<string, Setting>
 
 type Settings = typeof SETTINGS
@@ -105,6 +129,28 @@ export interface AppConfig extends CopiedFields {
   trustProxy: false | number | string[]
   corsOrigins: string[]
   pushWebhook: PushWebhookConfig | undefined
+  push: PushConfig
+}
+
+/** A Google service account, as in its JSON key file. */
+export interface FcmServiceAccount { projectId: string, clientEmail: string, privateKey: string, tokenUri: string }
+
+export interface PushConfig {
+  fcm: { serviceAccount: FcmServiceAccount, baseUrl: string } | undefined
+  apns: { key: string, keyId: string, teamId: string, topic: string, url: string } | undefined
+  webpush: { publicKey: string, privateKey: string, subject: string } | undefined
+  /** Extra trusted CA certificates (PEM) for APNs and Web Push. */
+  ca: string | undefined
+  previewChars: number
+  whenOnline: boolean
+  ttlSeconds: number
+  retryLimit: number
+  retryDelayMs: number
+  pollIntervalMs: number
+  concurrency: number
+  timeoutMs: number
+  retentionHours: number
+  testPerMinute: number
 }
 
 export interface PushWebhookConfig {
@@ -163,6 +209,56 @@ function parseTrustProxy (value: string): AppConfig['trustProxy'] {
   return entries
 }
 
+function readSetting (name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${name}=${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+}
+
+function fcmServiceAccount (e: Env): FcmServiceAccount | undefined {
+  if (e.FCM_SERVICE_ACCOUNT_FILE === undefined) return undefined
+  let json: Record<string, unknown>
+  try {
+    json = JSON.parse(readSetting('FCM_SERVICE_ACCOUNT_FILE', e.FCM_SERVICE_ACCOUNT_FILE)) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    throw new ConfigError('Invalid configuration: FCM_SERVICE_ACCOUNT_FILE is not JSON (download it in the Firebase console: Project settings, Service accounts)')
+  }
+  const { project_id: projectId, client_email: clientEmail, private_key: privateKey, token_uri: tokenUri } = json
+  if (typeof projectId !== 'string' || typeof clientEmail !== 'string' || typeof privateKey !== 'string') {
+    throw new ConfigError('Invalid configuration: FCM_SERVICE_ACCOUNT_FILE needs project_id, client_email and private_key (a service-account key file)')
+  }
+  return { projectId, clientEmail, privateKey, tokenUri: e.FCM_TOKEN_URI ?? (typeof tokenUri === 'string' ? tokenUri : 'https://oauth2.googleapis.com/token') }
+}
+
+function pushConfig (e: Env): PushConfig {
+  const apnsSet = [e.APNS_KEY_FILE, e.APNS_KEY_ID, e.APNS_TEAM_ID, e.APNS_TOPIC].filter((v) => v !== undefined).length
+  if (apnsSet > 0 && apnsSet < 4) throw new ConfigError('Invalid configuration: APNs needs all of APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC')
+  const vapidSet = [e.VAPID_PUBLIC_KEY, e.VAPID_PRIVATE_KEY, e.VAPID_SUBJECT].filter((v) => v !== undefined).length
+  if (vapidSet > 0 && vapidSet < 3) throw new ConfigError('Invalid configuration: Web Push needs all of VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT')
+  const serviceAccount = fcmServiceAccount(e)
+  return {
+    fcm: serviceAccount === undefined ? undefined : { serviceAccount, baseUrl: e.FCM_BASE_URL },
+    apns: apnsSet === 0
+      ? undefined
+      : { key: readSetting('APNS_KEY_FILE', e.APNS_KEY_FILE!), keyId: e.APNS_KEY_ID!, teamId: e.APNS_TEAM_ID!, topic: e.APNS_TOPIC!, url: e.APNS_URL },
+    webpush: vapidSet === 0 ? undefined : { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT! },
+    ca: e.PUSH_CA_FILE === undefined ? undefined : readSetting('PUSH_CA_FILE', e.PUSH_CA_FILE),
+    previewChars: e.PUSH_PREVIEW_CHARS,
+    whenOnline: e.PUSH_WHEN_ONLINE,
+    ttlSeconds: e.PUSH_TTL_SECONDS,
+    retryLimit: e.PUSH_RETRY_LIMIT,
+    retryDelayMs: e.PUSH_RETRY_DELAY_MS,
+    pollIntervalMs: e.PUSH_POLL_INTERVAL_MS,
+    concurrency: e.PUSH_CONCURRENCY,
+    timeoutMs: e.PUSH_TIMEOUT_MS,
+    retentionHours: e.PUSH_DELIVERY_RETENTION_HOURS,
+    testPerMinute: e.PUSH_TEST_RATE_LIMIT_PER_MINUTE
+  }
+}
+
 /**
  * Reads settings from `env` (process.env and `.env` by default). Throws a
  * ConfigError whose message names the offending setting.
@@ -196,6 +292,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
   return {
+    push: pushConfig(e),
     ...Object.fromEntries(COPIED.map(([key, [name]]) => [key, e[name as keyof Env]])) as CopiedFields,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),

@@ -42,7 +42,8 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/admin/reports/{id}/resolve': () => ({ resolution: 'dismissed' }),
   'PUT /v1/admin/users/{id}/suspension': () => ({}),
   'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
-  'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' })
+  'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' }),
+  'PUT /v1/me/devices/{deviceId}': () => ({ platform: 'fcm', token: 'matrix-device-token' })
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
@@ -54,7 +55,8 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
-  'GET /v1/me/notifications'
+  'GET /v1/me/notifications',
+  'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
@@ -74,7 +76,8 @@ function url (r: Route, ids: { id?: string, messageId?: string, userId?: string 
   return r.path
     .replace('{id}', ids.id ?? group.id)
     .replace('{messageId}', ids.messageId ?? ownersMessage.id)
-    .replace('{userId}', ids.userId ?? admin.user.id) + (query[key(r)] ?? '')
+    .replace('{userId}', ids.userId ?? admin.user.id)
+    .replace('{deviceId}', 'matrix-device') + (query[key(r)] ?? '')
 }
 
 function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {
@@ -108,7 +111,7 @@ describe('the route table', () => {
   it('has a test entry for every documented route', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20)
     for (const r of routes) expect(bodies[key(r)] !== undefined || noBody.has(key(r)), `no matrix entry for ${key(r)}`).toBe(true)
-    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register'])
+    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register', 'GET /v1/push/config'].sort())
   })
 })
 

@@ -8,7 +8,7 @@ import { EnvSchema, loadConfig, SETTINGS } from '../src/config.js'
 const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
 
 // Fields loadConfig computes from one or more INPUT settings.
-const COMPUTED = ['trustProxy', 'corsOrigins', 'pushWebhook']
+const COMPUTED = ['trustProxy', 'corsOrigins', 'pushWebhook', 'push']
 
 // Valid values that differ from the default, for strings the schema cannot suggest.
 const STRINGS: Record<string, string> = {

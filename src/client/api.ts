@@ -6,6 +6,7 @@ import type {
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
+  DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
 } from './types.js'
 
@@ -188,6 +189,23 @@ export function createApi (t: Transport) {
     audit: (query: { limit?: number, cursor?: string } = {}) => t.request<AuditPage>('GET', '/v1/admin/audit', { query })
   }
 
+  /**
+   * Device push (README "Device push"): register this app install's push
+   * token or Web Push subscription under an id you keep (one per install).
+   * A device belongs to the session that registered it: logout removes it.
+   */
+  const devices = {
+    /** The push services of this server and the VAPID key for PushManager.subscribe. */
+    pushConfig: () => t.request<PushConfigInfo>('GET', '/v1/push/config', { auth: false }),
+    register: (deviceId: string, body: PutDeviceBody) => t.request<Device>('PUT', `/v1/me/devices/${enc(deviceId)}`, { body }),
+    list: () => t.request<DeviceList>('GET', '/v1/me/devices'),
+    remove: (deviceId: string) => t.request<void>('DELETE', `/v1/me/devices/${enc(deviceId)}`),
+    /** The latest pushes to the device, newest first, with their status and the provider's reason. */
+    deliveries: (deviceId: string, limit?: number) => t.request<DeliveryList>('GET', `/v1/me/devices/${enc(deviceId)}/deliveries`, { query: { limit } }),
+    /** Sends a test push; follow it with deliveries(). Rate-limited per user. */
+    test: (deviceId: string) => t.request<TestPushResult>('POST', `/v1/me/devices/${enc(deviceId)}/test`)
+  }
+
   /** Notification preferences: they decide offline notifications (README "Mentions and notification preferences"). */
   const notifications = {
     /** Your level, for every conversation whose own level is default. */
@@ -198,7 +216,7 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications }
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

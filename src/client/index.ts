@@ -38,6 +38,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly admin: Api['admin']
   /** Notification preferences: your level, and each conversation's level and mute. */
   readonly notifications: Api['notifications']
+  readonly devices: Api['devices']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -69,6 +70,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.moderation = api.moderation
     this.admin = api.admin
     this.notifications = api.notifications
+    this.devices = api.devices
   }
 
   get session (): Session | null {
@@ -79,7 +81,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices
     }, this.options)
     return this.realtimeConnection
   }

@@ -28,6 +28,10 @@ import type {
   CreateReportBody as CreateReportBodySchema, Report as ReportSchema, ReportCreated as ReportCreatedSchema, ReportPage as ReportPageSchema
 } from '../schemas/safety.js'
 import type {
+  Delivery as DeliverySchema, DeliveryList as DeliveryListSchema, Device as DeviceSchema, DeviceList as DeviceListSchema,
+  PushConfigInfo as PushConfigInfoSchema, PutDeviceBody as PutDeviceBodySchema, TestPushResult as TestPushResultSchema
+} from '../schemas/devices.js'
+import type {
   PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
 } from '../schemas/users.js'
 
@@ -41,6 +45,8 @@ type Refs = {
   Event: typeof EventSchema
   SessionInfo: typeof SessionInfoSchema
   Report: typeof ReportSchema
+  Device: typeof DeviceSchema
+  Delivery: typeof DeliverySchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -112,6 +118,13 @@ export type ReportPage = S<typeof ReportPageSchema>
 export type BanList = S<typeof BanListSchema>
 export type AdminUserPage = S<typeof AdminUserPageSchema>
 export type AuditPage = S<typeof AuditPageSchema>
+export type Device = S<typeof DeviceSchema>
+export type DeviceList = S<typeof DeviceListSchema>
+export type Delivery = S<typeof DeliverySchema>
+export type DeliveryList = S<typeof DeliveryListSchema>
+export type PutDeviceBody = S<typeof PutDeviceBodySchema>
+export type PushConfigInfo = S<typeof PushConfigInfoSchema>
+export type TestPushResult = S<typeof TestPushResultSchema>
 export type ReadyFrame = S<typeof ReadyFrameSchema>
 export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>

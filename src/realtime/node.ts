@@ -70,8 +70,8 @@ export class RealtimeNode implements RealtimePublisher {
   readonly hub = new Hub()
   readonly broker: Broker
   readonly presence: Presence
-  /** Committed events as the domain handed them over, on the process that committed them (the offline notifier listens). */
-  readonly committed = new EventEmitter<{ events: [events: ChatEvent[], userIds: string[]] }>()
+  /** Committed events as the domain handed them over, on the process that committed them (the offline notifier and device push listen). */
+  readonly committed = new EventEmitter<{ events: [events: ChatEvent[], userIds: string[]], read: [receipt: ReadReceipt] }>()
   private readonly sequencer: EventSequencer
   private readonly announcer: PresenceAnnouncer
   private readonly observer: RealtimeObserver
@@ -119,6 +119,7 @@ export class RealtimeNode implements RealtimePublisher {
 
   publishRead (receipt: ReadReceipt, userIds: string[]): void {
     this.publishFrame(userIds, { type: 'read', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } })
+    this.committed.emit('read', receipt)
   }
 
   /** An ephemeral frame (no seq, not replayable) to these users' sockets, wherever they are. */

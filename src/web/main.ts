@@ -3,6 +3,7 @@
 // Everything goes through the client SDK (src/client).
 import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
 import { $, h, show, time } from './dom.js'
+import { enablePush } from './push.js'
 import { createState } from './state.js'
 
 const STORAGE_KEY = 'switchboard.session'
@@ -175,6 +176,9 @@ async function enterChat (): Promise<void> {
   $('me-name').textContent = me()?.displayName ?? ''
   sdk.realtime.connect()
   await loadConversations()
+  // Opened from a push notification (sw.js): that conversation first.
+  const fromPush = new URLSearchParams(location.search).get('conversation')
+  if (fromPush !== null && state.conversations.has(fromPush)) await openConversation(fromPush)
 }
 
 function leaveChat (): void {
@@ -200,6 +204,16 @@ function wire (): void {
       .catch((err: unknown) => { $('login-error').textContent = errorText(err) })
   })
   $('logout').addEventListener('click', () => { void sdk.logout().finally(leaveChat) })
+  $('push-toggle').addEventListener('click', () => {
+    $('push-status').textContent = 'Turning notifications on…'
+    enablePush(sdk).then(({ state, text }) => {
+      document.body.dataset.push = state
+      $('push-status').textContent = text
+    }).catch((err: unknown) => {
+      document.body.dataset.push = 'failed'
+      $('push-status').textContent = errorText(err)
+    })
+  })
   $('new-chat').addEventListener('submit', (e) => {
     e.preventDefault()
     const input = $('new-chat-username') as HTMLInputElement
@@ -231,6 +245,11 @@ function wire (): void {
   $('load-older').addEventListener('click', () => { void loadOlder() })
   document.addEventListener('visibilitychange', () => { void markRead() })
 
+  // A click on a notification while the page is open (sw.js).
+  navigator.serviceWorker?.addEventListener('message', (e: MessageEvent<{ type?: string, conversationId?: string }>) => {
+    const id = e.data?.conversationId
+    if (e.data?.type === 'open-conversation' && id !== undefined && state.conversations.has(id)) void openConversation(id)
+  })
   sdk.on('unauthenticated', leaveChat)
   sdk.realtime.on('event', (e) => { void onEvent(e) })
   // After each (re)connect the SDK has replayed what was missed; refresh counts and order too.

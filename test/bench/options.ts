@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
-export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'] as const
+export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -41,6 +41,10 @@ export interface BenchOptions {
   stormPostRate: number
   /** Live traffic before and after each storm. */
   stormLiveMs: number
+  /** Device push: members of the group (all offline, one APNs device each), messages of the throughput burst, PUSH_CONCURRENCY. */
+  pushMembers: number
+  pushBurstMessages: number
+  pushConcurrency: number
   /** Parent folder of the run's temp folder (the OS temp folder by default). */
   tmpDir: string | undefined
   out: string | undefined
@@ -77,6 +81,9 @@ export function presets (preset: Preset): BenchOptions {
     stormOutageMs: pick(2_000, 800, 300),
     stormPostRate: pick(200, 100, 50),
     stormLiveMs: pick(1_000, 300, 150),
+    pushMembers: pick(1_000, 1_000, 100),
+    pushBurstMessages: pick(10, 4, 2),
+    pushConcurrency: 400,
     out: undefined,
     tmpDir: undefined,
     forceBuild: false,
@@ -99,6 +106,7 @@ export const USAGE = `npm run bench -- [options]
   --history-messages N    size of the history conversation (default 1000000)
   --storm-clients N       clients of the reconnect storm (default 1000)
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
+  --push-members N        members of the device-push group, all offline (default 1000)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
   --tmp-dir DIR           where the run's temp folder goes (default: the OS temp folder)
   --build                 rebuild the server even when dist/ looks up to date
@@ -134,6 +142,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--reps': o.reps = Math.max(3, int(flag, value())); break
       case '--receivers': o.receivers = int(flag, value()); break
       case '--senders': o.senders = int(flag, value()); break
+      case '--push-members': o.pushMembers = int(flag, value()); break
       case '--rate': o.rate = int(flag, value()); break
       case '--window-ms': o.windowMs = int(flag, value()); break
       case '--connections': o.connections = list(value() ?? '').map((v) => int(flag, v)); break

@@ -1,18 +1,21 @@
 // Prometheus metrics, on a registry of this app (not prom-client's global
 // one, so several apps can live in one process): HTTP rate and latency, open
 // sockets, pushes, post-to-push latency, broker lag, database pool, webhook
-// deliveries, group-commit batch sizes, and the process defaults (CPU,
+// deliveries, device pushes per provider, group-commit batch sizes, and the process defaults (CPU,
 // memory, event-loop lag).
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { RealtimeObserver } from '../../realtime/observer.js'
 import { publishedAt } from '../../realtime/observer.js'
+import type { PushObserver } from '../../notifications/push/service.js'
 
 export interface Metrics {
   registry: Registry
   realtime: RealtimeObserver
   /** Webhook job outcomes: enqueued, delivered, failed (an attempt that will be retried or given up). */
   webhook (outcome: 'enqueued' | 'delivered' | 'failed'): void
+  /** Device push outcomes and provider answer times, per provider. */
+  push: PushObserver
   /** One post_messages call of the post batcher: the posts it carried, and whether it committed. */
   postBatch (posts: number, committed: boolean): void
 }
@@ -48,6 +51,15 @@ export default fp(async (app) => {
     name: 'broker_lag_seconds', help: 'From broker publish to receipt (publisher\'s clock)', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers
   })
   const webhookJobs = new Counter({ name: 'push_webhook_jobs_total', help: 'Offline-notification webhook jobs by outcome', labelNames: ['outcome'], registers })
+  const pushDeliveries = new Counter({
+    name: 'push_device_deliveries_total',
+    help: 'Device pushes by provider and outcome: queued, accepted, retried (a passing refusal), failed, invalid (token refused: device pruned)',
+    labelNames: ['provider', 'outcome'],
+    registers
+  })
+  const providerLatency = new Histogram({
+    name: 'push_provider_request_seconds', help: 'Time a push provider took to answer one push', labelNames: ['provider'], buckets: LATENCY_BUCKETS, registers
+  })
   const batchSize = new Histogram({ name: 'post_batch_size', help: 'Posts per post_messages call (group commit)', buckets: BATCH_BUCKETS, registers })
   const batchCalls = new Counter({ name: 'post_batch_calls_total', help: 'post_messages calls by outcome (committed, failed)', labelNames: ['outcome'], registers })
 
@@ -88,6 +100,10 @@ export default fp(async (app) => {
     registry,
     realtime,
     webhook: (outcome) => webhookJobs.inc({ outcome }),
+    push: {
+      outcome: (provider, outcome, n = 1) => pushDeliveries.inc({ provider, outcome }, n),
+      latency: (provider, seconds) => providerLatency.observe({ provider }, seconds)
+    },
     postBatch (posts, committed) {
       batchSize.observe(posts)
       batchCalls.inc({ outcome: committed ? 'committed' : 'failed' })

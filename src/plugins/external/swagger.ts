@@ -6,12 +6,13 @@ import { ErrorBody } from '../../schemas/common.js'
 import { PublicUser, User } from '../../schemas/users.js'
 import { AuthResult } from '../../schemas/auth.js'
 import { SessionInfo } from '../../schemas/me.js'
+import { Delivery, Device } from '../../schemas/devices.js'
 import { Conversation, Member } from '../../schemas/conversations.js'
 import { Event, Message } from '../../schemas/messages.js'
 import { Report } from '../../schemas/safety.js'
 
 export default fp(async (app) => {
-  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Message, Event, Member, Conversation, SessionInfo, Report]) app.addSchema(schema)
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Message, Event, Member, Conversation, SessionInfo, Report, Device, Delivery]) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

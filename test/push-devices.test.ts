@@ -1,0 +1,158 @@
+// The device registry: devices are owned by the session that registered
+// them and go when it ends; tokens move between accounts; platforms without
+// credentials are refused. Real server, real HTTP, real PostgreSQL.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import webpush from 'web-push'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+import { client, expectError, register, type Account, type Client } from './helpers/http.js'
+import { apnsToken, fcmToken, startFakeApns, startFakeWebPush, type FakeApns, type FakeWebPush } from './helpers/push-services.js'
+import { startServer, testConfig, type TestServer } from './helpers/server.js'
+
+let apns: FakeApns
+let web: FakeWebPush
+let server: TestServer
+let api: Client
+const fcm = {
+  config: {
+    serviceAccount: { projectId: 'p', clientEmail: 'push@p.iam.gserviceaccount.com', privateKey: 'unused: nothing is sent in this file', tokenUri: 'http://127.0.0.1:1/token' },
+    baseUrl: 'http://127.0.0.1:1'
+  }
+}
+
+beforeAll(async () => {
+  [apns, web] = await Promise.all([startFakeApns(), startFakeWebPush()])
+  server = await startServer({
+    config: { push: { ...testConfig().push, apns: apns.config, fcm: fcm.config, webpush: web.config, ca: `${apns.ca}\n${web.ca}` } }
+  })
+  api = client(server.url)
+})
+afterAll(async () => {
+  await server?.close()
+  await Promise.all([apns?.close(), web?.close()])
+})
+
+const putDevice = (who: Account, deviceId: string, body: Record<string, unknown>) => api.put(`/v1/me/devices/${deviceId}`, body, { token: who.accessToken })
+
+describe('device registry', () => {
+  it('registers, lists, updates and removes devices; refuses malformed ones', async () => {
+    const a = await register(api)
+    const token = apnsToken()
+    const res = await putDevice(a, 'iphone-1', { platform: 'apns', token, locale: 'en-GB' })
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ deviceId: 'iphone-1', platform: 'apns', appId: null, locale: 'en-GB' })
+    expect((await putDevice(a, 'iphone-1', { platform: 'apns', token, appId: apns.config.topic })).body.appId).toBe(apns.config.topic)
+    const list = await api.get('/v1/me/devices', { token: a.accessToken })
+    expect(list.body.devices.map((d: any) => d.deviceId)).toEqual(['iphone-1'])
+
+    expectError(await putDevice(a, 'x', { platform: 'apns', token: 'not-hex-at-all' }), 400, 'VALIDATION_FAILED')
+    expectError(await putDevice(a, 'x', { platform: 'webpush', token: fcmToken() }), 400, 'VALIDATION_FAILED')
+    expectError(await putDevice(a, 'x', { platform: 'fcm' }), 400, 'VALIDATION_FAILED')
+    expectError(await putDevice(a, 'bad id!', { platform: 'fcm', token: fcmToken() }), 400, 'VALIDATION_FAILED')
+    expectError(await putDevice(a, 'x', { platform: 'webpush', subscription: { endpoint: 'http://insecure.test/x', keys: { p256dh: 'a', auth: 'b' } } }), 400, 'VALIDATION_FAILED')
+
+    expect((await api.del('/v1/me/devices/iphone-1', { token: a.accessToken })).status).toBe(204)
+    expectError(await api.del('/v1/me/devices/iphone-1', { token: a.accessToken }), 404, 'NOT_FOUND')
+    expectError(await api.get('/v1/me/devices/iphone-1/deliveries', { token: a.accessToken }), 404, 'NOT_FOUND')
+  })
+
+  it('moves a push token to the account that registers it last', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const token = fcmToken()
+    await putDevice(a, 'phone', { platform: 'fcm', token })
+    await putDevice(b, 'phone', { platform: 'fcm', token })
+    expect((await api.get('/v1/me/devices', { token: a.accessToken })).body.devices).toEqual([])
+    expect((await api.get('/v1/me/devices', { token: b.accessToken })).body.devices).toHaveLength(1)
+  })
+
+  it('removes the devices of a session when it ends: logout, ended session, password change, account deletion', async () => {
+    const a = await register(api)
+    const second = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+    const third = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+    await putDevice(a, 'first', { platform: 'fcm', token: fcmToken() })
+    await putDevice({ ...a, accessToken: second.accessToken }, 'second', { platform: 'fcm', token: fcmToken() })
+    await putDevice({ ...a, accessToken: third.accessToken }, 'third', { platform: 'fcm', token: fcmToken() })
+    const names = async () => (await server.sql('SELECT device_id FROM devices WHERE user_id = $1 ORDER BY device_id', [a.user.id])).map((r) => r.device_id)
+    expect(await names()).toEqual(['first', 'second', 'third'])
+
+    expect((await api.post('/v1/auth/logout', { refreshToken: second.refreshToken })).status).toBe(204)
+    expect(await names()).toEqual(['first', 'third'])
+
+    const sessions = (await api.get('/v1/me/sessions', { token: a.accessToken })).body.sessions
+    const thirdSession = sessions.find((s: any) => !s.current)
+    expect((await api.del(`/v1/me/sessions/${thirdSession.id}`, { token: a.accessToken })).status).toBe(204)
+    expect(await names()).toEqual(['first'])
+
+    const fourth = (await api.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+    await putDevice({ ...a, accessToken: fourth.accessToken }, 'fourth', { platform: 'fcm', token: fcmToken() })
+    expect((await api.post('/v1/me/password', { currentPassword: a.password, newPassword: 'another horse battery' }, { token: a.accessToken })).status).toBe(204)
+    expect(await names()).toEqual(['first'])
+
+    expect((await api.request('DELETE', '/v1/me', { body: { password: 'another horse battery' }, token: a.accessToken })).status).toBeLessThan(300)
+    expect(await names()).toEqual([])
+  })
+
+  it('keeps no device of a session that has ended, even while its access token still passes', async () => {
+    const a = await register(api)
+    await server.sql('UPDATE sessions SET revoked_at = now() WHERE user_id = $1', [a.user.id])
+    expectError(await putDevice(a, 'late', { platform: 'fcm', token: fcmToken() }), 401, 'UNAUTHORIZED')
+    expect(await server.sql('SELECT 1 FROM devices WHERE user_id = $1', [a.user.id])).toEqual([])
+  })
+
+  it('publishes the push configuration for web pages', async () => {
+    const res = await api.get('/v1/push/config')
+    expect(res.body).toEqual({ platforms: ['fcm', 'apns', 'webpush'], vapidPublicKey: web.config.publicKey })
+  })
+})
+
+describe('without providers', () => {
+  it('answers 503 PUSH_NOT_CONFIGURED for a platform without credentials', async () => {
+    const bare = await startServer()
+    try {
+      const c = client(bare.url)
+      const a = await register(c)
+      expectError(await c.put('/v1/me/devices/p', { platform: 'fcm', token: fcmToken() }, { token: a.accessToken }), 503, 'PUSH_NOT_CONFIGURED')
+      expect((await c.get('/v1/push/config')).body).toEqual({ platforms: [], vapidPublicKey: null })
+    } finally {
+      await bare.close()
+    }
+  })
+})
+
+describe('push settings', () => {
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
+
+  it('turn each provider on by its credentials, read from files, and name what is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'push-settings-'))
+    try {
+      expect(load({}).push).toMatchObject({ fcm: undefined, apns: undefined, webpush: undefined, previewChars: 100, whenOnline: false })
+      const p8 = join(dir, 'AuthKey.p8')
+      writeFileSync(p8, '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n')
+      const apnsEnv = { APNS_KEY_FILE: p8, APNS_KEY_ID: 'ABC123DEFG', APNS_TEAM_ID: 'TEAM123456', APNS_TOPIC: 'com.example.chat' }
+      expect(load(apnsEnv).push.apns).toEqual({ key: readFileSync(p8, 'utf8'), keyId: 'ABC123DEFG', teamId: 'TEAM123456', topic: 'com.example.chat', url: 'https://api.push.apple.com' })
+      expect(() => load({ APNS_KEY_FILE: p8 })).toThrow(/APNs needs all of APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC/)
+      expect(() => load({ ...apnsEnv, APNS_KEY_FILE: join(dir, 'missing.p8') })).toThrow(/APNS_KEY_FILE=.*cannot be read \(ENOENT\)/)
+      expect(() => load({ ...apnsEnv, APNS_KEY_ID: 'short' })).toThrow(/APNS_KEY_ID/)
+
+      const account = join(dir, 'service-account.json')
+      writeFileSync(account, JSON.stringify({ type: 'service_account', project_id: 'chat-1', client_email: 'a@chat-1.iam.gserviceaccount.com', private_key: 'k', token_uri: 'https://oauth2.googleapis.com/token' }))
+      expect(load({ FCM_SERVICE_ACCOUNT_FILE: account }).push.fcm).toEqual({
+        serviceAccount: { projectId: 'chat-1', clientEmail: 'a@chat-1.iam.gserviceaccount.com', privateKey: 'k', tokenUri: 'https://oauth2.googleapis.com/token' },
+        baseUrl: 'https://fcm.googleapis.com'
+      })
+      expect(load({ FCM_SERVICE_ACCOUNT_FILE: account, FCM_TOKEN_URI: 'http://127.0.0.1:9/token' }).push.fcm?.serviceAccount.tokenUri).toBe('http://127.0.0.1:9/token')
+      writeFileSync(account, '{"project_id": "x"}')
+      expect(() => load({ FCM_SERVICE_ACCOUNT_FILE: account })).toThrow(/needs project_id, client_email and private_key/)
+
+      const keys = webpush.generateVAPIDKeys()
+      expect(load({ VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey, VAPID_SUBJECT: 'mailto:ops@example.com' }).push.webpush)
+        .toEqual({ publicKey: keys.publicKey, privateKey: keys.privateKey, subject: 'mailto:ops@example.com' })
+      expect(() => load({ VAPID_PUBLIC_KEY: keys.publicKey })).toThrow(/Web Push needs all of VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT/)
+      expect(() => load({ PUSH_POLL_INTERVAL_MS: '100' })).toThrow(/PUSH_POLL_INTERVAL_MS/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
