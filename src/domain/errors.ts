@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'MAIL_NOT_CONFIGURED' | 'INVALID_RESET_TOKEN' | 'INVALID_CODE' | 'EMAIL_TAKEN'
   // Safety (src/domain/safety-*.ts)
   | 'BLOCKED' | 'MUTED' | 'FROZEN' | 'BANNED' | 'SLOW_MODE' | 'SUSPENDED'
+  // Attachments (src/domain/uploads.ts)
+  | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

@@ -16,7 +16,7 @@ import { newId } from './ids.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 
-export interface PostInput { body: string, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined }
+export interface PostInput { body?: string | undefined, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined, attachments?: string[] | undefined }
 export interface PostResult { message: MessageView, created: boolean }
 
 interface Pending {
@@ -110,9 +110,10 @@ export function createPostBatcher (deps: PostBatcherDeps) {
         id: newId(),
         conversationId: p.conversationId,
         senderId: p.userId,
-        body: p.input.body.trim(),
+        body: (p.input.body ?? '').trim(),
         clientMessageId: p.input.clientMessageId ?? null,
-        replyToId: p.input.replyToId ?? null
+        replyToId: p.input.replyToId ?? null,
+        attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
       })))
     } catch (err) {
       deps.observeBatch?.(batch.length, false)
@@ -159,6 +160,9 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           break
         case 'bad_reply':
           p.reject(badRequest('body/replyToId must be a message of this conversation'))
+          break
+        case 'bad_attachment':
+          p.reject(new AppError(400, 'INVALID_ATTACHMENT', 'attachments must name completed uploads of yours for this conversation, not attached yet'))
           break
         case 'frozen':
           p.reject(new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can post'))

@@ -1,6 +1,6 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
 import type { MemberWithUser } from '../repositories/conversations.js'
-import type { MessageRow } from '../repositories/messages.js'
+import type { AttachmentView, MessageRow } from '../repositories/messages.js'
 
 export interface MessageView {
   id: string
@@ -13,6 +13,7 @@ export interface MessageView {
   createdAt: string
   editedAt: string | null
   deletedAt: string | null
+  attachments: AttachmentView[]
 }
 
 export interface ConversationInfo {
@@ -54,7 +55,8 @@ export const toMessage = (m: MessageRow): MessageView => ({
   replyToId: m.replyToId,
   createdAt: m.createdAt.toISOString(),
   editedAt: m.editedAt?.toISOString() ?? null,
-  deletedAt: m.deletedAt?.toISOString() ?? null
+  deletedAt: m.deletedAt?.toISOString() ?? null,
+  attachments: m.attachments
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({

@@ -44,6 +44,10 @@ export function accountStatements (db: Client) {
       return rows.map((r) => r.id)
     },
 
+    async clearAvatar (userId: string): Promise<void> {
+      await db.user.update({ where: { id: userId }, data: { avatarUploadId: null }, select: { id: true } })
+    },
+
     setDisplayName (userId: string, displayName: string) {
       return db.user.update({ where: { id: userId }, data: { displayName }, select: { id: true, username: true, displayName: true, createdAt: true } })
     },

@@ -4,6 +4,7 @@
 // more: a page costs the same number of queries whatever its size, and reads a
 // bounded number of members whatever the size of its groups. All through
 // Prisma, but the member ids read per typing frame (on the pool, see db.ts).
+import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
@@ -63,7 +64,8 @@ interface RawListRow {
   last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
   frozen: boolean, slow_mode_seconds: number, muted: boolean,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
-  lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null
+  lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
+  lm_attachments: AttachmentView[]
 }
 
 interface RawMemberRow {
@@ -195,7 +197,7 @@ export function conversationStatements (db: Client) {
                    AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
-               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
+               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at, lm.attachments AS lm_attachments
           FROM page p
           LEFT JOIN LATERAL (
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq ORDER BY x.seq DESC LIMIT 1
@@ -226,7 +228,8 @@ export function conversationStatements (db: Client) {
               replyToId: r.lm_reply_to_id,
               createdAt: r.lm_created_at,
               editedAt: r.lm_edited_at,
-              deletedAt: r.lm_deleted_at
+              deletedAt: r.lm_deleted_at,
+              attachments: r.lm_attachments
             }
       }))
     },

@@ -14,7 +14,8 @@ export const messageSelect = {
   replyToId: true,
   createdAt: true,
   editedAt: true,
-  deletedAt: true
+  deletedAt: true,
+  attachments: true
 } as const
 
 export interface MessageRow {
@@ -28,13 +29,29 @@ export interface MessageRow {
   createdAt: Date
   editedAt: Date | null
   deletedAt: Date | null
+  attachments: AttachmentView[]
+}
+
+/** An attachment as the API shows it (stored as such in messages.attachments, see post_messages). */
+export interface AttachmentView {
+  id: string
+  kind: 'image' | 'video' | 'audio' | 'file'
+  contentType: string
+  size: number
+  filename: string
+  width: number | null
+  height: number | null
+  placeholder: string | null
+  /** Stable API paths; they answer with a short-lived signed URL (302). */
+  url: string
+  thumbnailUrl: string | null
 }
 
 export type HistoryCursor = { before: number } | { after: number } | { latest: true }
 
 const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
   m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt"`
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", m.attachments`
 
 const HISTORY = {
   before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
@@ -47,11 +64,11 @@ const HISTORY = {
 export function messageStatements (db: Client) {
   return {
     find (conversationId: string, id: string): Promise<MessageRow | null> {
-      return db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
+      return db.message.findFirst({ where: { id, conversationId }, select: messageSelect }) as unknown as Promise<MessageRow | null>
     },
 
-    update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date }): Promise<MessageRow> {
-      return db.message.update({ where: { id }, data, select: messageSelect })
+    update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, attachments?: [] }): Promise<MessageRow> {
+      return db.message.update({ where: { id }, data, select: messageSelect }) as unknown as Promise<MessageRow>
     },
 
     /** A sender's live (not deleted) messages in a conversation, oldest first. */
@@ -61,12 +78,12 @@ export function messageStatements (db: Client) {
         orderBy: { seq: 'asc' },
         take: limit,
         select: messageSelect
-      })
+      }) as unknown as Promise<MessageRow[]>
     },
 
     /** Erases these messages as a delete does: empty body, deleted at `at`. */
     async erase (ids: string[], at: Date): Promise<void> {
-      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at} WHERE id = ANY(${ids}::uuid[])`
+      await db.$executeRaw`UPDATE messages SET body = '', attachments = '[]', deleted_at = ${at} WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }

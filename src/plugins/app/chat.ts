@@ -26,7 +26,11 @@ export default fp(async (app) => {
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
-    messages: createMessageService({ ...deps, ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {}) }),
+    messages: createMessageService({
+      ...deps,
+      onFilesReleased: () => app.uploads.release(),
+      ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
+    }),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence })
   })
-}, { name: 'chat', dependencies: ['db', 'config', 'realtime'] })
+}, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

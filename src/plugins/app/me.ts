@@ -41,7 +41,8 @@ export default fp(async (app) => {
       ...app.db,
       publisher: app.realtime,
       messages: config.deletedAccountMessages,
-      onSessionsRevoked
+      onSessionsRevoked,
+      onFilesReleased: () => app.uploads.release()
     })
   })
   // Deletions a crash interrupted are finished in the background once the app is up.
@@ -56,4 +57,4 @@ export default fp(async (app) => {
     await recovery.idle()
     mailer?.close()
   })
-}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime'] })
+}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime', 'uploads'] })

@@ -7,11 +7,12 @@ import { PublicUser, User } from '../../schemas/users.js'
 import { AuthResult } from '../../schemas/auth.js'
 import { SessionInfo } from '../../schemas/me.js'
 import { Conversation, Member } from '../../schemas/conversations.js'
-import { Event, Message } from '../../schemas/messages.js'
+import { Attachment, Event, Message } from '../../schemas/messages.js'
+import { Upload } from '../../schemas/uploads.js'
 import { Report } from '../../schemas/safety.js'
 
 export default fp(async (app) => {
-  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Message, Event, Member, Conversation, SessionInfo, Report]) app.addSchema(schema)
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, Message, Event, Member, Conversation, SessionInfo, Report, Upload]) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
