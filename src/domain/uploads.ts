@@ -65,8 +65,6 @@ const toView = (u: UploadRow): UploadView => ({
   createdAt: u.createdAt.toISOString()
 })
 
-export const mediaUrl = (uploadId: string | null) => uploadId === null ? null : `/v1/media/${uploadId}`
-
 const tooLarge = (kind: UploadKind, max: number) => new AppError(413, 'FILE_TOO_LARGE', `A ${kind} upload may be at most ${max} bytes`)
 const unsupported = (message: string) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', message)
 

@@ -22,10 +22,12 @@ export interface ConversationInfo {
   title: string | null
   createdAt: string
   lastSeq: number
+  /** The group picture (GET it: 302 to the image), or null. */
+  pictureUrl: string | null
 }
 
 export interface MemberView {
-  user: { id: string, username: string, displayName: string, createdAt: string }
+  user: { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
   role: 'owner' | 'admin' | 'member'
   lastReadSeq: number
   joinedAt: string
@@ -60,17 +62,21 @@ export const toMessage = (m: MessageRow): MessageView => ({
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({
-  user: { ...m.user, createdAt: m.user.createdAt.toISOString() },
+  user: { id: m.user.id, username: m.user.username, displayName: m.user.displayName, createdAt: m.user.createdAt.toISOString(), avatarUrl: mediaUrl(m.user.avatarUploadId) },
   role: m.role,
   lastReadSeq: m.lastReadSeq,
   joinedAt: m.joinedAt.toISOString()
 })
 
 /** The data of conversation.updated: the Conversation without members and without the per-member fields. */
-export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date }, lastSeq: number): ConversationInfo => ({
+export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date, pictureUploadId: string | null }, lastSeq: number): ConversationInfo => ({
   id: c.id,
   type: c.type,
   title: c.title,
   createdAt: c.createdAt.toISOString(),
-  lastSeq
+  lastSeq,
+  pictureUrl: mediaUrl(c.pictureUploadId)
 })
+
+/** The API path of an avatar or group picture (GET /v1/media/{id}), or null. */
+export const mediaUrl = (uploadId: string | null) => uploadId === null ? null : `/v1/media/${uploadId}`

@@ -48,8 +48,12 @@ export function accountStatements (db: Client) {
       await db.user.update({ where: { id: userId }, data: { avatarUploadId: null }, select: { id: true } })
     },
 
-    setDisplayName (userId: string, displayName: string) {
-      return db.user.update({ where: { id: userId }, data: { displayName }, select: { id: true, username: true, displayName: true, createdAt: true } })
+    async avatarOf (userId: string): Promise<string | null> {
+      return (await db.user.findUnique({ where: { id: userId }, select: { avatarUploadId: true } }))?.avatarUploadId ?? null
+    },
+
+    setProfile (userId: string, data: { displayName?: string, avatarUploadId?: string | null }) {
+      return db.user.update({ where: { id: userId }, data, select: { id: true, username: true, displayName: true, createdAt: true, avatarUploadId: true } })
     },
 
     /** Everyone who shares a current conversation with the user. */

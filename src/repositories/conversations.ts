@@ -26,6 +26,7 @@ export interface ConversationRow {
   slowModeSeconds: number
   /** Whether the caller is muted in it. */
   muted: boolean
+  pictureUploadId: string | null
 }
 
 export interface LockedConversation {
@@ -34,6 +35,7 @@ export interface LockedConversation {
   title: string | null
   createdAt: Date
   lastSeq: number
+  pictureUploadId: string | null
 }
 
 export interface MemberRow {
@@ -51,7 +53,7 @@ export interface MemberWithUser {
   role: Role
   lastReadSeq: number
   joinedAt: Date
-  user: { id: string, username: string, displayName: string, createdAt: Date }
+  user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId: string | null }
 }
 
 /** Where a page of members starts: after this member in joining order. */
@@ -62,7 +64,7 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
   last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
-  frozen: boolean, slow_mode_seconds: number, muted: boolean,
+  frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
   lm_attachments: AttachmentView[]
@@ -70,7 +72,7 @@ interface RawListRow {
 
 interface RawMemberRow {
   conversation_id: string, role: Role, last_read_seq: number, joined_at: Date,
-  user_id: string, username: string, display_name: string, user_created_at: Date
+  user_id: string, username: string, display_name: string, user_created_at: Date, avatar_upload_id: string | null
 }
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
@@ -79,14 +81,14 @@ const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq
 /** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq 0. */
 const memberColumns = (viewerId: string) => Prisma.sql`m.conversation_id, m.role::text AS role,
   CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0 ELSE m.last_read_seq END AS last_read_seq,
-  m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at`
+  m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at, u.avatar_upload_id`
 
 const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   conversationId: r.conversation_id,
   role: r.role,
   lastReadSeq: r.last_read_seq,
   joinedAt: r.joined_at,
-  user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at }
+  user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at, avatarUploadId: r.avatar_upload_id }
 })
 
 /** The statements that also run inside a transaction (see index.ts). */
@@ -94,10 +96,10 @@ export function conversationStatements (db: Client) {
   return {
     /** Locks the conversation row until the transaction ends. */
     async lock (conversationId: string): Promise<LockedConversation | null> {
-      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number }>>`
-        SELECT id, type::text AS type, title, created_at, last_seq FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
+      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number, picture_upload_id: string | null }>>`
+        SELECT id, type::text AS type, title, created_at, last_seq, picture_upload_id FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
       const row = rows[0]
-      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq }
+      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq, pictureUploadId: row.picture_upload_id }
     },
 
     findDirect (directKey: string) {
@@ -151,6 +153,10 @@ export function conversationStatements (db: Client) {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { role } })
     },
 
+    async setPicture (id: string, pictureUploadId: string | null): Promise<void> {
+      await db.conversation.update({ where: { id }, data: { pictureUploadId }, select: { id: true } })
+    },
+
     async setTitle (id: string, title: string): Promise<void> {
       await db.conversation.update({ where: { id }, data: { title } })
     },
@@ -183,7 +189,7 @@ export function conversationStatements (db: Client) {
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
-                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted,
+                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
                  m.last_read_seq, m.joined_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
@@ -191,7 +197,7 @@ export function conversationStatements (db: Client) {
            LIMIT ${limit}::int
         )
         SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
-               p.frozen, p.slow_mode_seconds, p.muted,
+               p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
                (SELECT count(*)::int FROM messages u
                  WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
                    AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
@@ -216,6 +222,7 @@ export function conversationStatements (db: Client) {
         frozen: r.frozen,
         slowModeSeconds: r.slow_mode_seconds,
         muted: r.muted,
+        pictureUploadId: r.picture_upload_id,
         lastMessage: r.lm_id === null
           ? null
           : {

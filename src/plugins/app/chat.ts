@@ -21,7 +21,8 @@ export default fp(async (app) => {
     pool: app.db.pool,
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
-    membersPreview: app.config.conversationMembersPreview
+    membersPreview: app.config.conversationMembersPreview,
+    onFilesReleased: () => app.uploads.release()
   }
   app.decorate('chat', {
     conversations: createConversationService(deps),

@@ -34,7 +34,8 @@ export default fp(async (app) => {
     self: createAccountSelfService({
       ...app.db,
       onSessionsRevoked,
-      announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile })
+      announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile }),
+      onFilesReleased: () => app.uploads.release()
     }),
     recovery,
     deletion: createAccountDeletionService({
