@@ -2,7 +2,7 @@
 // and end sessions, change the profile. Ending a session goes through the
 // same signal as logout (sockets close with 4001 on every process).
 import { createRepositories, type Database } from '../repositories/index.js'
-import { AppError, notFound, unauthorized } from './errors.js'
+import { AppError, badRequest, notFound, unauthorized } from './errors.js'
 import { mediaUrl } from './views.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 
@@ -80,6 +80,7 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
      * replaced avatar's files go.
      */
     async updateProfile (userId: string, input: { displayName?: string | undefined, avatarUploadId?: string | null | undefined }): Promise<UserProfile> {
+      if (input.displayName === undefined && input.avatarUploadId === undefined) throw badRequest('body must have displayName or avatarUploadId')
       const { row, released } = await repos.transaction(async (tx) => {
         let released = false
         const data: { displayName?: string, avatarUploadId?: string | null } = {}

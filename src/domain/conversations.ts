@@ -95,6 +95,7 @@ export function createConversationService (deps: ChatDeps) {
      * the caller (null removes the picture); the replaced picture's files go.
      */
     async update (userId: string, conversationId: string, input: { title?: string | undefined, pictureUploadId?: string | null | undefined }) {
+      if (input.title === undefined && input.pictureUploadId === undefined) throw badRequest('body must have title or pictureUploadId')
       const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
         if (conversation.type === 'direct') throw forbidden('A direct conversation has no title or picture')

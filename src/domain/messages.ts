@@ -65,7 +65,7 @@ export function createMessageService (deps: MessageDeps) {
      * false when clientMessageId matched an earlier one (nothing new is stored).
      */
     post (userId: string, conversationId: string, input: PostInput): Promise<PostResult> {
-      if (input.body === undefined && (input.attachments?.length ?? 0) === 0) return Promise.reject(badRequest('body: a message needs a body or attachments'))
+      if (input.body === undefined && (input.attachments?.length ?? 0) === 0) return Promise.reject(badRequest("body must have required property 'body' (or attachments)"))
       return batcher.submit(userId, conversationId, input)
     },
 
