@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import S3rver from 's3rver'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from '../src/client/index.js'
 import type { AppConfig } from '../src/config.js'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
@@ -355,5 +356,24 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect((await api.get(`/v1/conversations/${group.id}`, as(b))).body.pictureUrl).toBe(`/v1/media/${pic.id}`)
     const bPic = await upload(b, null, await photo(), 'bp.jpg')
     expectError(await api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: bPic.id }, as(b)), 403, 'FORBIDDEN')
+  })
+
+  it('the SDK uploads with progress, posts the upload and fetches it back', async () => {
+    const { a, b, group } = await setup()
+    const sdk = createClient({ baseUrl: server.url, session: { user: a.user as any, accessToken: a.accessToken, refreshToken: a.refreshToken, expiresAt: Date.now() + 600_000 } })
+    const bytes = await photo(200, 100)
+    const progress: number[] = []
+    const done = await sdk.uploads.upload(group.id, new Uint8Array(bytes), { filename: 'sdk.jpg', contentType: 'image/jpeg', onProgress: (p) => progress.push(p.loaded) })
+    expect(done).toMatchObject({ state: 'ready', width: 200, height: 100 })
+    expect(progress.at(-1)).toBe(bytes.length)
+    expect(progress.every((n, i) => i === 0 || n >= progress[i - 1]!)).toBe(true)
+    const message = await sdk.messages.send(group.id, { attachments: [done.id] })
+    expect(message.attachments[0]!.id).toBe(done.id)
+    const reader = createClient({ baseUrl: server.url, session: { user: b.user as any, accessToken: b.accessToken, refreshToken: b.refreshToken, expiresAt: Date.now() + 600_000 } })
+    const urls = await reader.uploads.urls(done.id)
+    expect(urls.url).toMatch(/^http/)
+    expect((await fetch(urls.thumbnailUrl!)).status).toBe(200)
+    const avatar = await sdk.uploads.upload(null, new Uint8Array(await photo(16, 16)), { filename: 'me.jpg' })
+    expect((await sdk.account.setAvatar(avatar.id)).avatarUrl).toBe(`/v1/media/${avatar.id}`)
   })
 })

@@ -36,6 +36,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
+  /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
+  readonly uploads: Api['uploads']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -66,6 +68,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
+    this.uploads = api.uploads
   }
 
   get session (): Session | null {
@@ -76,7 +79,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin
+      safety: this.safety, moderation: this.moderation, admin: this.admin, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }
@@ -98,4 +101,5 @@ export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
 export { hideBlocked, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
+export type { UploadData, UploadOptions, UploadProgress } from './uploads.js'
 export type * from './types.js'
