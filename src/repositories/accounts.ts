@@ -146,10 +146,10 @@ export function accountStatements (db: Client) {
   }
 }
 
-export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null }
+export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null, avatarUploadId: string | null }
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
 export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
-export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null }
+export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null, attachments: unknown[] }
 
 export function createAccountsRepository ({ prisma, pool }: Database) {
   return {
@@ -178,7 +178,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
       const { rows } = await pool.query<ExportProfile>(
         `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-                email, email_verified_at AS "emailVerifiedAt"
+                email, email_verified_at AS "emailVerifiedAt", avatar_upload_id AS "avatarUploadId"
            FROM users WHERE id = $1`, [userId])
       return rows[0]
     },
@@ -202,7 +202,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       const { rows } = await pool.query<ExportMessage>(
         `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt"
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt", attachments
            FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
       return rows
     }
