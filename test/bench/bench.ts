@@ -15,6 +15,7 @@ import { runHistory } from './scenarios/history.js'
 import { runPosting } from './scenarios/posting.js'
 import { runScaleout } from './scenarios/scaleout.js'
 import { runStorm } from './scenarios/storm.js'
+import { runAttachments } from './scenarios/attachments.js'
 
 export interface BenchResults {
   meta: {
@@ -36,6 +37,7 @@ export interface BenchResults {
     history?: Awaited<ReturnType<typeof runHistory>>
     scaleout?: Awaited<ReturnType<typeof runScaleout>>
     storm?: Awaited<ReturnType<typeof runStorm>>
+    attachments?: Awaited<ReturnType<typeof runAttachments>>
   }
   /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
   phases: PhaseRecord[]
@@ -73,7 +75,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       connections: async () => { scenarios.connections = await runConnections(ctx, o, step) },
       history: async () => { scenarios.history = await runHistory(ctx, o, step) },
       scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, step, scenarios.fanout) },
-      storm: async () => { scenarios.storm = await runStorm(ctx, o, step) }
+      storm: async () => { scenarios.storm = await runStorm(ctx, o, step) },
+      attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()
