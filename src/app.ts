@@ -43,6 +43,7 @@ import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
 import uploadRoutes from './routes/uploads.js'
 import storageRoutes from './routes/storage.js'
+import notificationRoutes from './routes/notifications.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -147,6 +148,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(uploadRoutes)
     const local = fastify.localStorage
     if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
+    await v1.register(notificationRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -33,6 +33,8 @@ describe('GET /v1/me/export', () => {
     expect(doc.sessions).toHaveLength(2)
     expect(doc.sessions.filter((s: any) => s.revokedAt !== null)).toHaveLength(1)
     expect(doc.memberships.map((m: any) => m.conversationId).sort()).toEqual([direct.id, group.id].sort())
+    expect(doc.profile.notificationLevel).toBe('all')
+    expect(doc.memberships[0].notifications).toEqual({ level: 'default', muteUntil: null })
     expect(doc.messages).toEqual([{ ...mine, senderId: undefined }].map(({ senderId: _s, ...m }) => m))
     expect(JSON.stringify(doc)).not.toContain('words of b')
     expectError(await api.get('/v1/me/export'), 401, 'UNAUTHORIZED')

@@ -157,6 +157,9 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const redirect = await fetch(abs(message.attachments[0].url), { headers: { authorization: `Bearer ${b.accessToken}` }, redirect: 'manual' })
     expect(redirect.status).toBe(302)
     expect((await fetch(abs(redirect.headers.get('location')!))).status).toBe(200)
+    const asJson = await api.get(`${message.attachments[0].url}?redirect=false`, as(b))
+    expect(asJson.body).toEqual({ url: expect.any(String), expiresAt: expect.any(String) })
+    expect((await fetch(abs(asJson.body.url))).status).toBe(200)
   })
 
   it('a plain file downloads as an attachment with its name; a message may have attachments and no body', async () => {

@@ -41,6 +41,8 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/reports': () => ({ userId: outsider.user.id, reason: 'spam' }),
   'POST /v1/admin/reports/{id}/resolve': () => ({ resolution: 'dismissed' }),
   'PUT /v1/admin/users/{id}/suspension': () => ({}),
+  'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
+  'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' }),
   'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 })
 }
 const noBody = new Set([
@@ -53,6 +55,7 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
+  'GET /v1/me/notifications',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
   'PUT /v1/storage', 'GET /v1/storage'
 ])

@@ -45,4 +45,4 @@ it('installs from its tarball into a new project, imports, and carries real type
     files: ['app.ts']
   }))
   execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, stdio: 'pipe' })
-}, 180_000)
+}, 360_000)

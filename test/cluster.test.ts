@@ -62,5 +62,5 @@ describe('npm run start:cluster', () => {
     // HTTP requests share one kept-alive connection; the sockets are connections of their own.
     const servedBy = new Set(lines.filter((l) => l.msg === 'incoming request').map((l) => l.pid))
     expect(servedBy.size).toBe(2)
-  }, 120_000)
+  }, 240_000)
 })

@@ -97,7 +97,8 @@ describe('push webhook', () => {
       senderId: alice.user.id,
       recipientId: bob.user.id,
       preview: 'Are you t…',
-      createdAt: message.createdAt
+      createdAt: message.createdAt,
+      mentioned: false
     })
     const jobs = await server.sql("SELECT state, retry_count FROM pgboss.job WHERE name = 'push-webhook' AND data->>'messageId' = $1", [message.id])
     expect(jobs).toEqual([{ state: 'completed', retry_count: 2 }])

@@ -6,7 +6,8 @@ import type {
   AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
-  AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList
+  AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -192,7 +193,22 @@ export function createApi (t: Transport) {
     audit: (query: { limit?: number, cursor?: string } = {}) => t.request<AuditPage>('GET', '/v1/admin/audit', { query })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, uploads: createUploads(t) }
+  /** Notification preferences: they decide offline notifications (README "Mentions and notification preferences"). */
+  const notifications = {
+    /** Your level, for every conversation whose own level is default. */
+    get: () => t.request<UserNotifications>('GET', '/v1/me/notifications'),
+    set: (level: NotificationLevel) => t.request<UserNotifications>('PUT', '/v1/me/notifications', { body: { level } }),
+    /** Your level in one conversation (default: your own level) and a mute until a time (null: unmute; omitted: kept). */
+    setConversation: (id: string, body: SetConversationNotificationsBody) =>
+      t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
+  }
+
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, uploads: createUploads(t) }
+}
+
+/** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */
+export function mentionsMe (message: { senderId: string, mentions: string[], mentionsAll: boolean }, userId: string): boolean {
+  return message.senderId !== userId && (message.mentionsAll || message.mentions.includes(userId))
 }
 
 /** Messages whose sender you have blocked left out (they stay in the log; replay is unchanged). */

@@ -36,6 +36,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
+  /** Notification preferences: your level, and each conversation's level and mute. */
+  readonly notifications: Api['notifications']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -68,6 +70,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
+    this.notifications = api.notifications
     this.uploads = api.uploads
   }
 
@@ -79,7 +82,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }
@@ -98,7 +101,7 @@ export function createClient (options: ClientOptions): SwitchboardClient {
 export { ApiError, isApiError } from './errors.js'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
-export { hideBlocked, newClientMessageId, type Api } from './api.js'
+export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type { UploadData, UploadOptions, UploadProgress } from './uploads.js'

@@ -10,7 +10,9 @@ import type {
 import type {
   Conversation as ConversationSchema, ConversationListQuery as ConversationListQuerySchema,
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
-  MemberPage as MemberPageSchema, conversationBodies
+  MemberPage as MemberPageSchema, conversationBodies, ConversationNotifications as ConversationNotificationsSchema,
+  NotificationLevel as NotificationLevelSchema, ConversationNotificationLevel as ConversationNotificationLevelSchema,
+  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
@@ -59,6 +61,13 @@ export type AttachmentUrls = S<typeof AttachmentUrlsSchema>
 export type Member = S<typeof MemberSchema>
 export type Conversation = S<typeof ConversationSchema>
 export type ConversationPage = S<typeof ConversationPageSchema>
+/** all | mentions | none */
+export type NotificationLevel = S<typeof NotificationLevelSchema>
+/** A conversation's level: as NotificationLevel, or default (the user's). */
+export type ConversationNotificationLevel = S<typeof ConversationNotificationLevelSchema>
+export type ConversationNotifications = S<typeof ConversationNotificationsSchema>
+export type UserNotifications = S<typeof UserNotificationsSchema>
+export type SetConversationNotificationsBody = S<typeof SetConversationNotificationsBodySchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>
 export type MemberListQuery = S<typeof MemberListQuerySchema>
@@ -80,9 +89,13 @@ export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
 /** GET /v1/me/export: everything stored about the caller. */
 export interface AccountExport {
   exportedAt: string
-  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[] }
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[], notificationLevel: NotificationLevel }
   sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
-  memberships: Array<{ conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number }>
+  memberships: Array<{
+    conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number,
+    /** As stored: a mute whose time has passed is still shown. */
+    notifications: { level: ConversationNotificationLevel, muteUntil: string | null }
+  }>
   /** Everyone the caller has blocked. */
   blocks: Array<{ userId: string, blockedAt: string }>
   /** The reports the caller made (without the message body a report kept). */

@@ -19,14 +19,16 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
   const profile = {
     id: user.id, username: user.username, displayName: user.displayName, createdAt: iso(user.createdAt), avatarUrl: mediaUrl(user.avatarUploadId),
     lastSeenAt: iso(user.lastSeenAt), email: user.email, emailVerifiedAt: iso(user.emailVerifiedAt),
-    appRoles: (await safety.appRoles(userId)) ?? []
+    appRoles: (await safety.appRoles(userId)) ?? [],
+    notificationLevel: user.notificationLevel
   }
   yield `{"exportedAt":${JSON.stringify(new Date().toISOString())},"profile":${JSON.stringify(profile)},"sessions":`
   const sessions = await accounts.exportSessions(userId)
   yield JSON.stringify(sessions.map((s) => ({ id: s.id, userAgent: s.userAgent, createdAt: iso(s.createdAt), revokedAt: iso(s.revokedAt) })))
   const memberships = await accounts.exportMemberships(userId)
   yield ',"memberships":' + JSON.stringify(memberships.map((m) => ({
-    conversationId: m.conversationId, type: m.type, title: m.title, role: m.role, joinedAt: iso(m.joinedAt), leftAt: iso(m.leftAt), lastReadSeq: m.lastReadSeq
+    conversationId: m.conversationId, type: m.type, title: m.title, role: m.role, joinedAt: iso(m.joinedAt), leftAt: iso(m.leftAt), lastReadSeq: m.lastReadSeq,
+    notifications: { level: m.notificationLevel, muteUntil: iso(m.notificationsMutedUntil) }
   })))
   const blocks = await safety.exportBlocks(userId)
   yield ',"blocks":' + JSON.stringify(blocks.map((b) => ({ userId: b.blockedId, blockedAt: iso(b.createdAt) })))
@@ -46,7 +48,8 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
     for (const m of rows) {
       chunk += (first ? '' : ',') + JSON.stringify({
         id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
-        replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt), attachments: m.attachments
+        replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt),
+        mentions: m.mentions, mentionsAll: m.mentionsAll, attachments: m.attachments
       })
       first = false
     }

@@ -7,6 +7,7 @@
 import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
+import { toNotificationSettings } from './notification-preferences.js'
 import { mediaUrl, toMember, toMessage, type ConversationView, type MemberView } from './views.js'
 
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
@@ -39,6 +40,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       list.push(toMember(m))
       byConversation.set(m.conversationId, list)
     }
+    const now = new Date()
     const views = rows.map((r) => ({
       id: r.id,
       type: r.type,
@@ -52,6 +54,8 @@ export function createConversationReader (repo: ConversationsRepository, members
       frozen: r.frozen,
       slowModeSeconds: r.slowModeSeconds,
       muted: r.muted,
+      mentionCount: r.mentionCount,
+      notifications: toNotificationSettings(r.notifications, now),
       members: byConversation.get(r.id) ?? []
     }))
     return { rows, views }

@@ -9,6 +9,7 @@ import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
 import { toMessage, type MessageView } from './views.js'
+import { parseMentions } from './mentions.js'
 import { assertMayWrite } from './safety-moderation.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
@@ -42,7 +43,7 @@ export function createMessageService (deps: MessageDeps) {
 
   /** Updates a message under the next seq and writes the event carrying it. */
   async function writeChange (tx: Tx, conversationId: string, type: 'message.updated' | 'message.deleted',
-    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date, attachments?: [] }, messageId: string,
+    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }, messageId: string,
     before?: (message: MessageView) => Promise<void>) {
     let message: MessageView | undefined
     const { events } = await appendEvents(tx, conversationId, [{
@@ -69,16 +70,25 @@ export function createMessageService (deps: MessageDeps) {
       return batcher.submit(userId, conversationId, input)
     },
 
-    /** Edits the caller's own message; writes message.updated. An unchanged body writes nothing. */
+    /**
+     * Edits the caller's own message; writes message.updated. An unchanged
+     * body writes nothing. Mentions are found again in the new body, against
+     * the members of now (as a post's are): a name added by the edit
+     * mentions, one taken out no longer does. Counts follow (they read the
+     * stored mentions); notifications are for new messages only.
+     */
     async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {
       body = body.trim()
       const result = await inTransaction(repos, async (tx) => {
-        const { members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
+        const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
         await assertMayWrite(tx, conversationId, me)
         if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
         if (message.body === body) return { message: toMessage(message), events: [], recipients: [] }
-        const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at }), messageId)
+        const parsed = parseMentions(body)
+        const mentions = await tx.messages.resolveMentions(conversationId, userId, parsed.names)
+        const mentionsAll = parsed.all && conversation.type === 'group' && canManage(me.role)
+        const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at, mentions, mentionsAll }), messageId)
         return { ...edited, recipients: canSee(members, message.seq) }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)

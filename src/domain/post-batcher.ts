@@ -13,6 +13,7 @@ import type { RealtimePublisher } from './events.js'
 import { postBatch } from '../repositories/post-batch.js'
 import { AppError, badRequest, notFound, RetryLaterError } from './errors.js'
 import { newId } from './ids.js'
+import { parseMentions } from './mentions.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 
@@ -106,15 +107,21 @@ export function createPostBatcher (deps: PostBatcherDeps) {
   async function commit (batch: Pending[], retried = false): Promise<void> {
     let result: Awaited<ReturnType<typeof postBatch>>
     try {
-      result = await postBatch(deps.pool, batch.map((p) => ({
-        id: newId(),
-        conversationId: p.conversationId,
-        senderId: p.userId,
-        body: (p.input.body ?? '').trim(),
-        clientMessageId: p.input.clientMessageId ?? null,
-        replyToId: p.input.replyToId ?? null,
-        attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
-      })))
+      result = await postBatch(deps.pool, batch.map((p) => {
+        const body = (p.input.body ?? '').trim()
+        const mentions = parseMentions(body)
+        return {
+          id: newId(),
+          conversationId: p.conversationId,
+          senderId: p.userId,
+          body,
+          clientMessageId: p.input.clientMessageId ?? null,
+          replyToId: p.input.replyToId ?? null,
+          mentionNames: mentions.names,
+          mentionAll: mentions.all,
+          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
+        }
+      }))
     } catch (err) {
       deps.observeBatch?.(batch.length, false)
       if (isDatabaseUnavailable(err)) throw err

@@ -13,6 +13,8 @@ export interface MessageView {
   createdAt: string
   editedAt: string | null
   deletedAt: string | null
+  mentions: string[]
+  mentionsAll: boolean
   attachments: AttachmentView[]
 }
 
@@ -44,6 +46,10 @@ export interface ConversationView extends ConversationInfo {
   slowModeSeconds: number
   /** Whether the caller is muted here. */
   muted: boolean
+  /** Unread messages that mention the caller. */
+  mentionCount: number
+  /** The caller's notification settings here; muteUntil only while it is ahead. */
+  notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
   members: MemberView[]
 }
 
@@ -58,6 +64,8 @@ export const toMessage = (m: MessageRow): MessageView => ({
   createdAt: m.createdAt.toISOString(),
   editedAt: m.editedAt?.toISOString() ?? null,
   deletedAt: m.deletedAt?.toISOString() ?? null,
+  mentions: m.mentions,
+  mentionsAll: m.mentionsAll,
   attachments: m.attachments
 })
 

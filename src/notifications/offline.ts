@@ -1,10 +1,14 @@
 // Offline notifications: for each new message, every recipient other than the
-// sender who has no live connection gets a webhook job in a durable queue
+// sender who has no live connection, and whom the notification preferences
+// let hear of it (shouldNotify in src/domain/notification-preferences.ts:
+// blocks, mutes, levels, mentions), gets a webhook job in a durable queue
 // (pg-boss, in PostgreSQL), delivered with retries and exponential backoff.
 import PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import type { PushWebhookConfig } from '../config.js'
 import type { ChatEvent } from '../domain/events.js'
+import { mentionsUser } from '../domain/mentions.js'
+import type { NotifyQuestion } from '../domain/notification-preferences.js'
 import { deliver, preview, type PushPayload } from './webhook.js'
 
 export const QUEUE = 'push-webhook'
@@ -16,13 +20,13 @@ export interface OfflineNotifierDeps {
   config: PushWebhookConfig
   /** Which of these users are online (on any process). */
   online (userIds: string[]): Promise<Set<string>>
-  /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>" (they get no notification of them). */
-  blocks? (senderIds: string[], recipientIds: string[]): Promise<Set<string>>
+  /** Whether each recipient should hear of each message (the preferences' one rule, shouldNotify), in the order asked. */
+  shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
   log: FastifyBaseLogger
   count? (outcome: 'enqueued' | 'delivered' | 'failed'): void
 }
 
-interface MessageData { id: string, seq: number, senderId: string, body: string, createdAt: string }
+interface MessageData { id: string, conversationId: string, seq: number, senderId: string, body: string, createdAt: string, mentions: string[], mentionsAll: boolean }
 
 export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   const { config, log } = deps
@@ -57,27 +61,31 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
       if (created.length === 0) return
       void (async () => {
         const online = await deps.online(memberIds)
-        const senders = [...new Set(created.map((e) => (e.data as MessageData).senderId))]
-        const blocks = deps.blocks === undefined ? new Set<string>() : await deps.blocks(senders, memberIds)
-        const jobs: PgBoss.JobInsert<PushPayload>[] = []
+        const questions: Array<NotifyQuestion & { message: MessageData }> = []
         for (const event of created) {
           const m = event.data as MessageData
           for (const recipientId of memberIds) {
-            if (recipientId === m.senderId || online.has(recipientId) || blocks.has(`${recipientId}:${m.senderId}`)) continue
-            const text = preview(m.body, config.previewChars)
-            const data: PushPayload = {
-              type: 'message.created',
-              conversationId: event.conversationId,
-              messageId: m.id,
-              seq: m.seq,
-              senderId: m.senderId,
-              recipientId,
-              ...(text === undefined ? {} : { preview: text }),
-              createdAt: m.createdAt
-            }
-            jobs.push({ name: QUEUE, data, ...retry, expireInSeconds })
+            if (recipientId !== m.senderId && !online.has(recipientId)) questions.push({ recipientId, message: m })
           }
         }
+        const answers = questions.length === 0 ? [] : await deps.shouldNotify(questions)
+        const jobs: PgBoss.JobInsert<PushPayload>[] = []
+        questions.forEach(({ recipientId, message: m }, i) => {
+          if (answers[i] !== true) return
+          const text = preview(m.body, config.previewChars)
+          const data: PushPayload = {
+            type: 'message.created',
+            conversationId: m.conversationId,
+            messageId: m.id,
+            seq: m.seq,
+            senderId: m.senderId,
+            recipientId,
+            ...(text === undefined ? {} : { preview: text }),
+            createdAt: m.createdAt,
+            mentioned: mentionsUser(m, recipientId)
+          }
+          jobs.push({ name: QUEUE, data, ...retry, expireInSeconds })
+        })
         if (jobs.length === 0) return
         await boss.insert(jobs)
         for (let i = 0; i < jobs.length; i++) count('enqueued')

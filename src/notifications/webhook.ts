@@ -15,6 +15,8 @@ export interface PushPayload {
   /** The start of the message body; absent when previews are off. */
   preview?: string
   createdAt: string
+  /** Whether the message mentions the recipient (by name or by @all). */
+  mentioned: boolean
 }
 
 export const SIGNATURE_HEADER = 'x-switchboard-signature'

@@ -146,10 +146,19 @@ export function accountStatements (db: Client) {
   }
 }
 
-export interface ExportProfile { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null, avatarUploadId: string | null }
+export interface ExportProfile {
+  id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null,
+  notificationLevel: string, avatarUploadId: string | null
+}
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
-export interface ExportMembership { conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number }
-export interface ExportMessage { id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date, editedAt: Date | null, deletedAt: Date | null, attachments: unknown[] }
+export interface ExportMembership {
+  conversationId: string, type: string, title: string | null, role: string, joinedAt: Date, leftAt: Date | null, lastReadSeq: number,
+  notificationLevel: string, notificationsMutedUntil: Date | null
+}
+export interface ExportMessage {
+  id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date,
+  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean, attachments: unknown[]
+}
 
 export function createAccountsRepository ({ prisma, pool }: Database) {
   return {
@@ -178,7 +187,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
       const { rows } = await pool.query<ExportProfile>(
         `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-                email, email_verified_at AS "emailVerifiedAt", avatar_upload_id AS "avatarUploadId"
+                email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
            FROM users WHERE id = $1`, [userId])
       return rows[0]
     },
@@ -193,7 +202,8 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMemberships (userId: string): Promise<ExportMembership[]> {
       const { rows } = await pool.query<ExportMembership>(
         `SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
-                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq"
+                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq",
+                m.notification_level AS "notificationLevel", m.notifications_muted_until AS "notificationsMutedUntil"
            FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at`, [userId])
       return rows
     },
@@ -202,7 +212,8 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       const { rows } = await pool.query<ExportMessage>(
         `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt", attachments
+                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
+                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments
            FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
       return rows
     }

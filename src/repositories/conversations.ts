@@ -10,6 +10,7 @@ import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
 
 export type Role = 'owner' | 'admin' | 'member'
+export type NotificationLevel = 'all' | 'mentions' | 'none'
 
 export interface ConversationRow {
   id: string
@@ -26,6 +27,10 @@ export interface ConversationRow {
   slowModeSeconds: number
   /** Whether the caller is muted in it. */
   muted: boolean
+  /** Unread messages that mention the caller (see listForUser). */
+  mentionCount: number
+  /** The caller's notification settings here, as stored. */
+  notifications: { level: NotificationLevel | 'default', muteUntil: Date | null }
   pictureUploadId: string | null
 }
 
@@ -67,6 +72,8 @@ interface RawListRow {
   frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
+  lm_mentions: string[] | null, lm_mentions_all: boolean,
+  mention_count: number, notification_level: NotificationLevel | 'default', notifications_muted_until: Date | null,
   lm_attachments: AttachmentView[]
 }
 
@@ -190,7 +197,7 @@ export function conversationStatements (db: Client) {
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
                  c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
-                 m.last_read_seq, m.joined_seq
+                 m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
            ORDER BY c.last_activity_at DESC, c.id DESC
@@ -198,13 +205,24 @@ export function conversationStatements (db: Client) {
         )
         SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
                p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
-               (SELECT count(*)::int FROM messages u
-                 WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
-                   AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL) AS unread_count,
+               uc.unread_count, uc.mention_count, p.notification_level, p.notifications_muted_until,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
-               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at, lm.attachments AS lm_attachments
+               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at,
+               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments
           FROM page p
+          -- Mentions of the caller among the unread, but for senders the caller has blocked (their
+          -- messages stay unread, as the client hides them; they call for no attention).
+          CROSS JOIN LATERAL (
+            SELECT count(*)::int AS unread_count,
+                   count(*) FILTER (
+                     WHERE (u.mentions_all OR ${userId}::uuid = ANY (u.mentions))
+                       AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${userId}::uuid AND b.blocked_id = u.sender_id)
+                   )::int AS mention_count
+              FROM messages u
+             WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
+               AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL
+          ) uc
           LEFT JOIN LATERAL (
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq ORDER BY x.seq DESC LIMIT 1
           ) lm ON true
@@ -222,6 +240,8 @@ export function conversationStatements (db: Client) {
         frozen: r.frozen,
         slowModeSeconds: r.slow_mode_seconds,
         muted: r.muted,
+        mentionCount: r.mention_count,
+        notifications: { level: r.notification_level, muteUntil: r.notifications_muted_until },
         pictureUploadId: r.picture_upload_id,
         lastMessage: r.lm_id === null
           ? null
@@ -236,6 +256,8 @@ export function conversationStatements (db: Client) {
               createdAt: r.lm_created_at,
               editedAt: r.lm_edited_at,
               deletedAt: r.lm_deleted_at,
+              mentions: r.lm_mentions ?? [],
+              mentionsAll: r.lm_mentions_all,
               attachments: r.lm_attachments
             }
       }))

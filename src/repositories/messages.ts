@@ -15,6 +15,8 @@ export const messageSelect = {
   createdAt: true,
   editedAt: true,
   deletedAt: true,
+  mentions: true,
+  mentionsAll: true,
   attachments: true
 } as const
 
@@ -29,6 +31,9 @@ export interface MessageRow {
   createdAt: Date
   editedAt: Date | null
   deletedAt: Date | null
+  /** Mentioned user ids (see domain/mentions.ts); empty when deleted. */
+  mentions: string[]
+  mentionsAll: boolean
   attachments: AttachmentView[]
 }
 
@@ -47,11 +52,14 @@ export interface AttachmentView {
   thumbnailUrl: string | null
 }
 
+// The column is a nullable array (Prisma's lists are): a row written before it existed reads as none.
+const withMentions = <T extends { mentions: string[] | null }>(row: T): T & { mentions: string[] } => ({ ...row, mentions: row.mentions ?? [] })
+
 export type HistoryCursor = { before: number } | { after: number } | { latest: true }
 
 const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
   m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", m.attachments`
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments`
 
 const HISTORY = {
   before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
@@ -63,27 +71,45 @@ const HISTORY = {
 /** The statements that also run inside a transaction (see index.ts). */
 export function messageStatements (db: Client) {
   return {
-    find (conversationId: string, id: string): Promise<MessageRow | null> {
-      return db.message.findFirst({ where: { id, conversationId }, select: messageSelect }) as unknown as Promise<MessageRow | null>
+    async find (conversationId: string, id: string): Promise<MessageRow | null> {
+      const row = await db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
+      return row === null ? null : withMentions(row) as unknown as MessageRow
     },
 
-    update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, attachments?: [] }): Promise<MessageRow> {
-      return db.message.update({ where: { id }, data, select: messageSelect }) as unknown as Promise<MessageRow>
+    /** Changes a message; a deletion (deletedAt) also clears its mentions (and, as the caller passes, its attachments). */
+    async update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }): Promise<MessageRow> {
+      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false }
+      return withMentions(await db.message.update({ where: { id }, data: { ...data, ...cleared }, select: messageSelect })) as unknown as MessageRow
+    },
+
+    /**
+     * Of these lower-case usernames, the current members of the conversation
+     * other than `senderId`, as user ids in the order of the names.
+     */
+    async resolveMentions (conversationId: string, senderId: string, names: string[]): Promise<string[]> {
+      if (names.length === 0) return []
+      const rows = await db.$queryRaw<Array<{ id: string }>>`
+        SELECT u.id FROM unnest(${names}::text[]) WITH ORDINALITY AS n(name, ord)
+          JOIN users u ON u.username = n.name
+          JOIN memberships m ON m.conversation_id = ${conversationId}::uuid AND m.user_id = u.id AND m.left_at IS NULL
+         WHERE u.id <> ${senderId}::uuid
+         ORDER BY n.ord`
+      return rows.map((r) => r.id)
     },
 
     /** A sender's live (not deleted) messages in a conversation, oldest first. */
-    liveBySender (conversationId: string, senderId: string, limit: number): Promise<MessageRow[]> {
-      return db.message.findMany({
+    async liveBySender (conversationId: string, senderId: string, limit: number): Promise<MessageRow[]> {
+      return (await db.message.findMany({
         where: { conversationId, senderId, deletedAt: null },
         orderBy: { seq: 'asc' },
         take: limit,
         select: messageSelect
-      }) as unknown as Promise<MessageRow[]>
+      })).map(withMentions) as unknown as MessageRow[]
     },
 
     /** Erases these messages as a delete does: empty body, deleted at `at`. */
     async erase (ids: string[], at: Date): Promise<void> {
-      await db.$executeRaw`UPDATE messages SET body = '', attachments = '[]', deleted_at = ${at} WHERE id = ANY(${ids}::uuid[])`
+      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]' WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }

@@ -12,6 +12,10 @@ export interface BatchPost {
   body: string
   clientMessageId: string | null
   replyToId: string | null
+  /** The @names of the body (domain/mentions.ts), resolved against the members in the function. */
+  mentionNames: string[]
+  /** Whether the body holds @all (it counts only from a group's owner or admins). */
+  mentionAll: boolean
   /** Upload ids to attach (null: none). */
   attachments: string[] | null
 }
@@ -41,6 +45,8 @@ interface Row {
   deleted_at: Date | null
   members: string[] | null
   retry_after: number | null
+  mentions: string[] | null
+  mentions_all: boolean | null
   attachments: AttachmentView[] | null
 }
 
@@ -55,16 +61,28 @@ const toRow = (r: Row): MessageRow => ({
   createdAt: r.created_at!,
   editedAt: r.edited_at,
   deletedAt: r.deleted_at,
+  mentions: r.mentions ?? [],
+  mentionsAll: r.mentions_all ?? false,
   attachments: r.attachments ?? []
 })
 
 /** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
 export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
+  // The names of all posts flattened, each with the 1-based index of its post.
+  const mentionIdx: number[] = []
+  const mentionNames: string[] = []
+  posts.forEach((p, i) => {
+    for (const name of p.mentionNames) {
+      mentionIdx.push(i + 1)
+      mentionNames.push(name)
+    }
+  })
   const { rows } = await db.query<Row>(
-    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::jsonb[])',
+    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::text[], $9::boolean[], $10::jsonb[])',
     [
       posts.map((p) => p.id), posts.map((p) => p.conversationId), posts.map((p) => p.senderId),
       posts.map((p) => p.body), posts.map((p) => p.clientMessageId), posts.map((p) => p.replyToId),
+      mentionIdx, mentionNames, posts.map((p) => p.mentionAll),
       // null when no post of the batch attaches anything: the function skips that work.
       posts.some((p) => p.attachments !== null) ? posts.map((p) => p.attachments === null ? null : JSON.stringify(p.attachments)) : null
     ])

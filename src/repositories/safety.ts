@@ -153,12 +153,6 @@ export function createSafetyRepository ({ prisma }: Database) {
   return {
     ...safetyStatements(prisma),
 
-    /** Of these recipients, who blocked which sender, as "<blocker>:<blocked>". */
-    async blockPairs (senderIds: string[], recipientIds: string[]): Promise<Set<string>> {
-      const rows = await prisma.block.findMany({ where: { blockedId: { in: senderIds }, blockerId: { in: recipientIds } }, select: { blockerId: true, blockedId: true } })
-      return new Set(rows.map((r) => `${r.blockerId}:${r.blockedId}`))
-    },
-
     async block (blockerId: string, blockedId: string): Promise<void> {
       await prisma.block.upsert({ where: { blockerId_blockedId: { blockerId, blockedId } }, create: { blockerId, blockedId }, update: {} })
     },

@@ -32,7 +32,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Post a message (201 once committed; 200 with the original for a repeated clientMessageId)',
       description: 'replyToId must name a message of this conversation the caller can see, else 400. Safety (README "Accounts and safety"): ' +
         '403 BLOCKED (a direct conversation whose other member blocked the caller), 403 MUTED (muted), 403 FROZEN (a frozen group, plain members), ' +
-        '429 SLOW_MODE with Retry-After (slow mode, plain members).',
+        '429 SLOW_MODE with Retry-After (slow mode, plain members). Mentions: the @username tokens of the body that name current members ' +
+        '(not the caller) become mentions; @all sets mentionsAll from the owner or an admin of a group (README "Mentions and notification preferences").',
       params: IdParams,
       body: PostMessageBody,
       response: { 200: messageRef, 201: messageRef, ...errorResponses(400, 401, 403, 404, 429) }
@@ -65,7 +66,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'editMessage',
       summary: 'Edit a message (sender only); sets editedAt and writes message.updated',
       description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing. A muted member: 403 MUTED; ' +
-        'a plain member of a frozen group: 403 FROZEN.',
+        'a plain member of a frozen group: 403 FROZEN. Mentions are found again in the new body, against the current members.',
       params: MessageParams,
       body: EditMessageBody,
       response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409) }

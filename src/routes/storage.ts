@@ -26,6 +26,7 @@ const routes: FastifyPluginAsyncTypebox<{ storage: LocalStorage, secret: string 
 
   app.put('/storage', {
     schema: {
+      security: [],
       tags,
       operationId: 'putStorageObject',
       summary: 'Local driver: the uploadUrl of POST /v1/uploads (send the bytes as the body)',
@@ -58,6 +59,7 @@ const routes: FastifyPluginAsyncTypebox<{ storage: LocalStorage, secret: string 
 
   app.get('/storage', {
     schema: {
+      security: [],
       tags,
       operationId: 'getStorageObject',
       summary: 'Local driver: a signed download URL (supports Range requests)',

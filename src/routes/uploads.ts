@@ -10,7 +10,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearer: [] }]
   const tags = ['attachments']
   const uploadRef = { $ref: 'Upload' } as unknown as typeof Upload
-  const redirect = { 302: Type.Null({ description: 'Location: a short-lived signed URL of the file' }) }
+  const redirect = {
+    200: Type.Object({ url: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }, { description: 'With ?redirect=false: the signed URL as JSON' }),
+    302: Type.Null({ description: 'Location: a short-lived signed URL of the file' })
+  }
+  const RedirectQuery = Type.Boolean({ default: true, description: 'false: answer the signed URL as JSON (200) instead of redirecting to it' })
+  const expiresAt = () => new Date(Date.now() + app.config.downloadUrlTtlSeconds * 1000).toISOString()
 
   app.post('/uploads', {
     onRequest: app.authenticate,
@@ -76,21 +81,32 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The url and thumbnailUrl of an Attachment: 302 to a short-lived signed URL of the bytes (content) or the thumbnail',
       description: 'As GET /v1/attachments/{id}: only for members who can see the message, else 404; an attachment without a thumbnail: 404.',
       params: VariantParams,
+      querystring: Type.Object({ redirect: Type.Optional(RedirectQuery) }),
       response: { ...redirect, ...errorResponses(400, 401, 404) }
     }
-  }, async (request, reply) => reply.redirect(await uploads.attachmentUrl(request.auth.userId, request.params.id, request.params.variant), 302))
+  }, async (request, reply) => {
+    const url = await uploads.attachmentUrl(request.auth.userId, request.params.id, request.params.variant)
+    return request.query.redirect === false ? reply.send({ url, expiresAt: expiresAt() }) : reply.redirect(url, 302)
+  })
 
   app.get('/media/:id', {
     schema: {
+      security: [],
       tags,
       operationId: 'openPicture',
       summary: 'An avatar or group picture (avatarUrl, pictureUrl): 302 to a short-lived signed URL; no token needed',
       description: 'Only uploads in use as an avatar or a group picture; anything else: 404. ?variant=thumbnail: the thumbnail.',
       params: IdParams,
-      querystring: Type.Object({ variant: Type.Optional(Type.Union([Type.Literal('content'), Type.Literal('thumbnail')], { default: 'content' })) }),
+      querystring: Type.Object({
+        variant: Type.Optional(Type.Union([Type.Literal('content'), Type.Literal('thumbnail')], { default: 'content' })),
+        redirect: Type.Optional(RedirectQuery)
+      }),
       response: { ...redirect, ...errorResponses(400, 404) }
     }
-  }, async (request, reply) => reply.redirect(await uploads.mediaUrlFor(request.params.id, request.query.variant ?? 'content'), 302))
+  }, async (request, reply) => {
+    const url = await uploads.mediaUrlFor(request.params.id, request.query.variant ?? 'content')
+    return request.query.redirect === false ? reply.send({ url, expiresAt: expiresAt() }) : reply.redirect(url, 302)
+  })
 }
 
 export default routes

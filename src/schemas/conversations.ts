@@ -13,6 +13,30 @@ export const Member = Type.Object({
   joinedAt: Timestamp
 }, { $id: 'Member' })
 
+export const NotificationLevel = Type.Union([Type.Literal('all'), Type.Literal('mentions'), Type.Literal('none')], {
+  description: 'all: every message; mentions: messages that mention the user (by @username, or @all from a group owner or admin); none: nothing'
+})
+export const ConversationNotificationLevel = Type.Union([Type.Literal('all'), Type.Literal('mentions'), Type.Literal('none'), Type.Literal('default')], {
+  description: 'As NotificationLevel; default: the user\'s level (GET /v1/me/notifications)'
+})
+
+/** The caller's notification settings in one conversation. */
+export const ConversationNotifications = Type.Object({
+  level: ConversationNotificationLevel,
+  muteUntil: Type.Union([Timestamp, Type.Null()], { description: 'No notifications of this conversation before this time; null when not muted (a time that has passed shows as null)' })
+})
+
+export const UserNotifications = Type.Object({ level: NotificationLevel })
+
+export const SetUserNotificationsBody = Type.Object({ level: NotificationLevel }, { additionalProperties: false })
+export type SetUserNotificationsBody = Static<typeof SetUserNotificationsBody>
+
+export const SetConversationNotificationsBody = Type.Object({
+  level: ConversationNotificationLevel,
+  muteUntil: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Mute until this time; null: unmute; omitted: left as it is' }))
+}, { additionalProperties: false })
+export type SetConversationNotificationsBody = Static<typeof SetConversationNotificationsBody>
+
 export const Conversation = Type.Object({
   id: Uuid,
   type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
@@ -26,6 +50,11 @@ export const Conversation = Type.Object({
   frozen: Type.Boolean({ description: 'Frozen: read-only for all but the owner and admins (an extension of API.md)' }),
   slowModeSeconds: Type.Integer({ description: 'Slow mode: one post per this many seconds per plain member; 0 when off (an extension of API.md)' }),
   muted: Type.Boolean({ description: 'Whether the caller is muted here: their posts and edits answer 403 MUTED (an extension of API.md)' }),
+  mentionCount: Type.Integer({
+    description: 'Of the unread messages (those unreadCount counts), the ones that mention the caller by name or by @all, but for ' +
+      'senders the caller has blocked; reset by reading (an extension of API.md)'
+  }),
+  notifications: { ...ConversationNotifications, description: 'The caller\'s notification settings here (an extension of API.md)' },
   members: Type.Array(Type.Ref('Member'), {
     description: 'Current members, in joining order (then user id). All of them, except in GET /v1/conversations: there only the first ' +
       'CONVERSATION_MEMBERS_PREVIEW (default 10; both members of a direct conversation, always). When it holds fewer than memberCount, ' +

@@ -20,6 +20,12 @@ export const Message = Type.Object({
   createdAt: Timestamp,
   editedAt: Nullable(Timestamp),
   deletedAt: Nullable(Timestamp),
+  mentions: Type.Array(Uuid, {
+    maxItems: 50,
+    description: 'Users mentioned by @username: current members other than the sender when it was posted or last edited, in order of first mention; ' +
+      'empty when deleted (an extension of API.md)'
+  }),
+  mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
   attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' })
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>

@@ -35,7 +35,7 @@ export function spawnServer (env: Record<string, string>, opts: { args?: string[
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
-export async function waitForReady (baseUrl: string, proc: ServerProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitForReady (baseUrl: string, proc: ServerProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let exited = false
   void proc.exited.then(() => { exited = true })

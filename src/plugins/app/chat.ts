@@ -6,10 +6,15 @@ import { createMemberService, type MemberService } from '../../domain/members.js
 import { createMessageService, type MessageService } from '../../domain/messages.js'
 import { createUserService, type UserService } from '../../domain/users.js'
 import type { RealtimePublisher } from '../../domain/events.js'
+import { createNotificationPreferenceService, type NotificationPreferenceService } from '../../domain/notification-preferences.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    chat: { conversations: ConversationService, members: MemberService, messages: MessageService, users: UserService }
+    chat: {
+      conversations: ConversationService, members: MemberService, messages: MessageService, users: UserService,
+      /** Notification preferences (their rule, shouldNotify, serves the offline notifier). */
+      preferences: NotificationPreferenceService
+    }
   }
 }
 
@@ -32,6 +37,7 @@ export default fp(async (app) => {
       onFilesReleased: () => app.uploads.release(),
       ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
     }),
-    users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence })
+    users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
+    preferences: createNotificationPreferenceService(app.db)
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

@@ -2,7 +2,7 @@
 // set. The realtime node hands it every committed batch of events.
 import fp from 'fastify-plugin'
 import type { OfflineNotifier } from '../../notifications/offline.js'
-import { createSafetyRepository } from '../../repositories/safety.js'
+import { shouldNotify } from '../../domain/notification-preferences.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,12 +15,11 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
   if (config === undefined) return
   // Loaded only when configured: pg-boss is a large import for every start.
   const { startOfflineNotifier } = await import('../../notifications/offline.js')
-  const safety = createSafetyRepository(app.db)
   const notifier = await startOfflineNotifier({
     databaseUrl: opts.databaseUrl,
     config,
     online: (userIds) => app.presence.online(userIds),
-    blocks: (senderIds, recipientIds) => safety.blockPairs(senderIds, recipientIds),
+    shouldNotify: (questions) => shouldNotify(app.db, questions),
     log: app.log.child({ component: 'push-webhook' }),
     ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
   })

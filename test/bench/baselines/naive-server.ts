@@ -18,13 +18,9 @@ import { toMessage } from '../../../src/domain/views.js'
 import type { MessageRow } from '../../../src/repositories/messages.js'
 import { PrismaClient } from '../../../src/generated/prisma/client.js'
 import { serve } from '../harness/rpc.js'
+import { POST_PATH, postSchema, type PostMessage } from './post-route.js'
 
 interface NaiveServerOptions { databaseUrl: string, jwtSecret: string }
-
-interface PostMessage {
-  Params: { id: string }
-  Body: { body: string, clientMessageId?: string }
-}
 
 async function buildNaiveServer (opts: NaiveServerOptions) {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: opts.databaseUrl }) })
@@ -60,17 +56,7 @@ async function buildNaiveServer (opts: NaiveServerOptions) {
     })
   })
 
-  app.post<PostMessage>('/v1/conversations/:id/messages', {
-    onRequest: authenticate,
-    schema: {
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
-      body: {
-        type: 'object',
-        required: ['body'],
-        properties: { body: { type: 'string', minLength: 1, maxLength: 4000 }, clientMessageId: { type: 'string', maxLength: 64 } }
-      }
-    }
-  }, async (request, reply) => {
+  app.post<PostMessage>(POST_PATH, { onRequest: authenticate, schema: postSchema }, async (request, reply) => {
     const userId = request.user.sub
     const conversationId = request.params.id
     const message = await prisma.$transaction(async (tx) => {

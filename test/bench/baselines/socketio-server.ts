@@ -19,13 +19,9 @@ import { Server } from 'socket.io'
 import { newId } from '../../../src/domain/ids.js'
 import type { MessageView } from '../../../src/domain/views.js'
 import { serve } from '../harness/rpc.js'
+import { POST_PATH, postSchema, type PostMessage } from './post-route.js'
 
 interface SocketIoServerOptions { databaseUrl: string, jwtSecret: string, redisUrl: string }
-
-interface PostMessage {
-  Params: { id: string }
-  Body: { body: string, clientMessageId?: string }
-}
 
 async function buildSocketIoServer (opts: SocketIoServerOptions) {
   const pool = new pg.Pool({ connectionString: opts.databaseUrl })
@@ -79,17 +75,7 @@ async function buildSocketIoServer (opts: SocketIoServerOptions) {
     }
   }
 
-  app.post<PostMessage>('/v1/conversations/:id/messages', {
-    onRequest: authenticate,
-    schema: {
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
-      body: {
-        type: 'object',
-        required: ['body'],
-        properties: { body: { type: 'string', minLength: 1, maxLength: 4000 }, clientMessageId: { type: 'string', maxLength: 64 } }
-      }
-    }
-  }, async (request, reply) => {
+  app.post<PostMessage>(POST_PATH, { onRequest: authenticate, schema: postSchema }, async (request, reply) => {
     const senderId = request.user.sub
     const conversationId = request.params.id
     if (!(await conversationsOf(senderId)).has(conversationId)) return reply.code(404).send({ error: 'conversation not found' })
@@ -98,7 +84,7 @@ async function buildSocketIoServer (opts: SocketIoServerOptions) {
     const createdAt = new Date().toISOString()
     const data: MessageView = {
       id: newId(), conversationId, seq, senderId, body: request.body.body, clientMessageId: request.body.clientMessageId ?? null,
-      replyToId: null, createdAt, editedAt: null, deletedAt: null, attachments: []
+      replyToId: null, createdAt, editedAt: null, deletedAt: null, mentions: [], mentionsAll: false, attachments: []
     }
     io.to(conversationId).emit('message.created', { type: 'message.created', conversationId, seq, createdAt, data })
     return reply.code(201).send(data)

@@ -1,66 +1,39 @@
 -- AlterTable
-ALTER TABLE "conversations" ADD COLUMN     "picture_upload_id" UUID;
+ALTER TABLE "memberships" ADD COLUMN     "notification_level" VARCHAR(8) NOT NULL DEFAULT 'default',
+ADD COLUMN     "notifications_muted_until" TIMESTAMPTZ(3);
 
 -- AlterTable
-ALTER TABLE "messages" ADD COLUMN     "attachments" JSONB NOT NULL DEFAULT '[]';
+ALTER TABLE "messages" ADD COLUMN     "mentions" UUID[] DEFAULT ARRAY[]::UUID[],
+ADD COLUMN     "mentions_all" BOOLEAN NOT NULL DEFAULT false;
 
 -- AlterTable
-ALTER TABLE "users" ADD COLUMN     "avatar_upload_id" UUID;
-
--- CreateTable
-CREATE TABLE "uploads" (
-    "id" UUID NOT NULL,
-    "owner_id" UUID NOT NULL,
-    "conversation_id" UUID,
-    "message_id" UUID,
-    "state" VARCHAR(16) NOT NULL,
-    "kind" VARCHAR(8) NOT NULL,
-    "filename" VARCHAR(255) NOT NULL,
-    "content_type" VARCHAR(127) NOT NULL,
-    "size" INTEGER NOT NULL,
-    "width" INTEGER,
-    "height" INTEGER,
-    "placeholder" VARCHAR(100),
-    "storage_key" VARCHAR(200) NOT NULL,
-    "thumbnail_key" VARCHAR(200),
-    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "completed_at" TIMESTAMPTZ(3),
-
-    CONSTRAINT "uploads_pkey" PRIMARY KEY ("id")
-);
-
--- CreateIndex
-CREATE INDEX "uploads_owner_id_created_at_idx" ON "uploads"("owner_id", "created_at");
-
--- CreateIndex
-CREATE INDEX "uploads_message_id_idx" ON "uploads"("message_id");
-
--- CreateIndex
-CREATE INDEX "uploads_state_created_at_idx" ON "uploads"("state", "created_at");
+ALTER TABLE "users" ADD COLUMN     "notification_level" VARCHAR(8) NOT NULL DEFAULT 'all';
 
 -- Written by hand: Prisma does not model functions. (No quote characters in
--- these comments: the migration engine splits the script with a lexer that
--- does not skip comments.)
+-- these comments, see 20261204100000_safety.)
 --
--- post_messages again (see 20261204100000_safety), now with attachments: the
--- seventh argument holds, per post, a JSON array of upload ids (or null). Each
--- must be an upload of the sender for this conversation in state ready, named
--- once in the batch; else the post gets the outcome bad_attachment (judged
--- after blocked, before bad_reply). The uploads are locked after the
--- conversations, so the sweeper (which skips locked rows) cannot delete one
--- while it is being attached. A created post stores the Attachment objects in
--- messages.attachments and in its event, and its uploads become attached.
--- The return type gains attachments, so the function is dropped and created
--- again. The argument has a default, so six-argument calls still work.
+-- post_messages again, now also storing mentions. The service parses the
+-- @names of each body (src/domain/mentions.ts: lower case, distinct, at most
+-- 50, without all) and passes them flattened: p_mention_idx holds the 1-based
+-- index of the post of each name in p_mention_names, and p_mention_all tells
+-- which bodies hold an @all token. Under the same row locks that judge the
+-- post, a name becomes a mention when it is a current member other than the
+-- sender; an @all counts only from the owner or an admin of a group. The
+-- event data gains mentions and mentionsAll, as toMessage has them. The
+-- signature changes, so the function is dropped and created again (the new
+-- arguments have defaults: a call without them stores no mentions); settings
+-- as before.
 DROP FUNCTION post_messages(uuid[], uuid[], uuid[], text[], text[], uuid[]);
 
 CREATE FUNCTION post_messages(
   p_ids uuid[], p_conversation_ids uuid[], p_sender_ids uuid[], p_bodies text[],
-  p_client_message_ids text[], p_reply_to_ids uuid[], p_attachments jsonb[] DEFAULT NULL
+  p_client_message_ids text[], p_reply_to_ids uuid[],
+  p_mention_idx int[] DEFAULT ARRAY[]::int[], p_mention_names text[] DEFAULT ARRAY[]::text[],
+  p_mention_all boolean[] DEFAULT ARRAY[]::boolean[]
 ) RETURNS TABLE (
   kind text, idx int, outcome text, first_idx int, id uuid, conversation_id uuid, seq int, sender_id uuid,
   body text, client_message_id text, reply_to_id uuid, created_at timestamptz, edited_at timestamptz,
-  deleted_at timestamptz, members uuid[], retry_after int, attachments jsonb
+  deleted_at timestamptz, members uuid[], retry_after int, mentions uuid[], mentions_all boolean
 ) LANGUAGE plpgsql
 SET enable_seqscan = off
 SET enable_hashjoin = off
@@ -70,39 +43,12 @@ AS $$
 #variable_conflict use_column
 BEGIN
   PERFORM 1 FROM conversations c WHERE c.id = ANY (p_conversation_ids) ORDER BY c.id FOR UPDATE;
-  IF p_attachments IS NOT NULL THEN
-    PERFORM 1 FROM uploads u
-     WHERE u.id IN (SELECT a.uid::uuid FROM unnest(p_attachments) AS pa(j), jsonb_array_elements_text(pa.j) AS a(uid))
-     ORDER BY u.id FOR UPDATE;
-  END IF;
 
   RETURN QUERY
   WITH p AS (
-    SELECT t.id, t.conversation_id, t.sender_id, t.body, t.client_message_id, t.reply_to_id, t.attachment_ids, t.idx::int AS idx
-      FROM unnest(p_ids, p_conversation_ids, p_sender_ids, p_bodies, p_client_message_ids, p_reply_to_ids, p_attachments)
-           WITH ORDINALITY AS t(id, conversation_id, sender_id, body, client_message_id, reply_to_id, attachment_ids, idx)
-  ),
-  claims AS (
-    SELECT p.idx, p.conversation_id, p.sender_id, a.uid::uuid AS upload_id, a.ord,
-           row_number() OVER (PARTITION BY a.uid ORDER BY p.idx, a.ord) AS nth
-      FROM p CROSS JOIN LATERAL jsonb_array_elements_text(p.attachment_ids) WITH ORDINALITY AS a(uid, ord)
-     WHERE p.attachment_ids IS NOT NULL
-  ),
-  bad_claims AS (
-    SELECT DISTINCT c.idx FROM claims c LEFT JOIN uploads u ON u.id = c.upload_id
-     WHERE u.id IS NULL OR u.owner_id <> c.sender_id OR u.conversation_id IS DISTINCT FROM c.conversation_id
-        OR u.state <> 'ready' OR c.nth > 1
-  ),
-  attachment_views AS (
-    -- The Attachment objects of the API (src/domain/views.ts), in the order posted.
-    SELECT c.idx, jsonb_agg(jsonb_build_object(
-             'id', u.id, 'kind', u.kind, 'contentType', u.content_type, 'size', u.size, 'filename', u.filename,
-             'width', u.width, 'height', u.height, 'placeholder', u.placeholder,
-             'url', '/v1/attachments/' || u.id || '/content',
-             'thumbnailUrl', CASE WHEN u.thumbnail_key IS NULL THEN NULL ELSE '/v1/attachments/' || u.id || '/thumbnail' END
-           ) ORDER BY c.ord) AS attachments
-      FROM claims c JOIN uploads u ON u.id = c.upload_id
-     GROUP BY c.idx
+    SELECT t.id, t.conversation_id, t.sender_id, t.body, t.client_message_id, t.reply_to_id, t.idx::int AS idx
+      FROM unnest(p_ids, p_conversation_ids, p_sender_ids, p_bodies, p_client_message_ids, p_reply_to_ids)
+           WITH ORDINALITY AS t(id, conversation_id, sender_id, body, client_message_id, reply_to_id, idx)
   ),
   judged AS (
     SELECT p.*, ms.joined_seq, ms.role, ms.muted_at, ms.last_posted_at,
@@ -128,7 +74,6 @@ BEGIN
                 WHEN j.conversation_type = 'direct' AND EXISTS (
                        SELECT 1 FROM memberships o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = j.sender_id
                         WHERE o.conversation_id = j.conversation_id AND o.user_id <> j.sender_id) THEN 'blocked'
-                WHEN j.idx IN (SELECT b.idx FROM bad_claims b) THEN 'bad_attachment'
                 WHEN j.reply_to_id IS NOT NULL
                  AND (j.reply_conversation_id IS DISTINCT FROM j.conversation_id OR j.reply_seq < j.joined_seq) THEN 'bad_reply'
                 ELSE 'created' END AS ruling
@@ -154,6 +99,16 @@ BEGIN
     SELECT c.*, CASE WHEN c.wait IS NOT NULL THEN 'slow' ELSE c.ruling END AS outcome
       FROM classified c
   ),
+  mentioned AS (
+    -- Each post s @names that are current members (not the sender), in order of first mention.
+    SELECT n.idx::int AS idx, array_agg(u.id ORDER BY n.ord) AS ids
+      FROM unnest(p_mention_idx, p_mention_names) WITH ORDINALITY AS n(idx, name, ord)
+      JOIN users u ON u.username = n.name
+      JOIN memberships mm
+        ON mm.conversation_id = p_conversation_ids[n.idx] AND mm.user_id = u.id AND mm.left_at IS NULL
+     WHERE u.id <> p_sender_ids[n.idx]
+     GROUP BY n.idx
+  ),
   counts AS (
     SELECT d.conversation_id, count(*)::int AS n FROM decided d WHERE d.outcome = 'created' GROUP BY d.conversation_id
   ),
@@ -169,20 +124,17 @@ BEGIN
     SELECT d.idx, d.id, d.conversation_id,
            (t.seq_before + row_number() OVER (PARTITION BY d.conversation_id ORDER BY d.idx))::int AS seq,
            d.sender_id, d.body, d.client_message_id, d.reply_to_id, t.at AS created_at, d.slow_mode_seconds, d.role,
-           COALESCE(av.attachments, '[]'::jsonb) AS attachments
+           COALESCE(mt.ids, ARRAY[]::uuid[]) AS mentions,
+           (d.conversation_type = 'group' AND d.role IN ('owner', 'admin') AND COALESCE(p_mention_all[d.idx], false)) AS mentions_all
       FROM decided d JOIN taken t ON t.id = d.conversation_id
-      LEFT JOIN attachment_views av ON av.idx = d.idx
+      LEFT JOIN mentioned mt ON mt.idx = d.idx
      WHERE d.outcome = 'created'
   ),
   inserted AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at, attachments)
-    SELECT cr.id, cr.conversation_id, cr.seq, cr.sender_id, cr.body, cr.client_message_id, cr.reply_to_id, cr.created_at, cr.attachments
+    INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, reply_to_id, created_at, mentions, mentions_all)
+    SELECT cr.id, cr.conversation_id, cr.seq, cr.sender_id, cr.body, cr.client_message_id, cr.reply_to_id, cr.created_at,
+           cr.mentions, cr.mentions_all
       FROM created cr
-  ),
-  attached AS (
-    UPDATE uploads u SET state = 'attached', message_id = cr.id
-      FROM claims c JOIN created cr ON cr.idx = c.idx
-     WHERE u.id = c.upload_id
   ),
   stamped AS (
     -- Slow mode only: the time of each plain member s post, for the next.
@@ -199,7 +151,7 @@ BEGIN
              'id', cr.id, 'conversationId', cr.conversation_id, 'seq', cr.seq, 'senderId', cr.sender_id,
              'body', cr.body, 'clientMessageId', cr.client_message_id, 'replyToId', cr.reply_to_id,
              'createdAt', to_char(cr.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-             'editedAt', NULL, 'deletedAt', NULL, 'attachments', cr.attachments),
+             'editedAt', NULL, 'deletedAt', NULL, 'mentions', to_jsonb(cr.mentions), 'mentionsAll', cr.mentions_all),
            cr.created_at
       FROM created cr
   )
@@ -207,13 +159,14 @@ BEGIN
          COALESCE(cr.id, e.id), d.conversation_id, COALESCE(cr.seq, e.seq), d.sender_id,
          COALESCE(cr.body, e.body), COALESCE(cr.client_message_id, e.client_message_id), COALESCE(cr.reply_to_id, e.reply_to_id),
          COALESCE(cr.created_at, e.created_at), e.edited_at, e.deleted_at, NULL::uuid[], d.wait,
-         COALESCE(cr.attachments, e.attachments)
+         COALESCE(cr.mentions, e.mentions, ARRAY[]::uuid[]), COALESCE(cr.mentions_all, e.mentions_all, false)
     FROM decided d
     LEFT JOIN created cr ON cr.idx = d.idx
     LEFT JOIN messages e ON e.id = d.existing_id
   UNION ALL
   SELECT 'members', NULL, NULL, NULL, NULL, t.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         ARRAY(SELECT ms.user_id FROM memberships ms WHERE ms.conversation_id = t.id AND ms.left_at IS NULL), NULL, NULL::jsonb
+         ARRAY(SELECT ms.user_id FROM memberships ms WHERE ms.conversation_id = t.id AND ms.left_at IS NULL), NULL,
+         NULL::uuid[], NULL::boolean
     FROM taken t;
 END
 $$;
