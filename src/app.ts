@@ -21,6 +21,7 @@ import lifecyclePlugin from './plugins/app/lifecycle.js'
 import validationPlugin from './plugins/app/validation.js'
 import metricsPlugin from './plugins/app/metrics.js'
 import mePlugin from './plugins/app/me.js'
+import uploadsPlugin from './plugins/app/uploads.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import securityPlugin from './plugins/external/security.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
@@ -42,6 +43,8 @@ import reportRoutes from './routes/reports.js'
 import moderationRoutes from './routes/moderation.js'
 import adminRoutes from './routes/admin.js'
 import deviceRoutes from './routes/devices.js'
+import uploadRoutes from './routes/uploads.js'
+import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
 
 export interface AppOptions {
@@ -124,6 +127,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(realtimePlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
+  await fastify.register(uploadsPlugin, { secret: opts.jwtSecret })
   await fastify.register(chatPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
@@ -145,6 +149,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(moderationRoutes)
     await v1.register(adminRoutes, { prefix: '/admin' })
     await v1.register(deviceRoutes)
+    await v1.register(uploadRoutes)
+    const local = fastify.localStorage
+    if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
     await v1.register(notificationRoutes)
   }, { prefix: '/v1' })
 }

@@ -78,6 +78,29 @@ export const SETTINGS = {
   accountMailRateLimitWindowMs: ['ACCOUNT_MAIL_RATE_LIMIT_WINDOW_MS', Int(1000, 86400000, 900000, 'Window of ACCOUNT_MAIL_RATE_LIMIT_MAX')],
   deletedAccountMessages: ['DELETED_ACCOUNT_MESSAGES', Type.Union([Type.Literal('erase'), Type.Literal('keep')], { default: 'erase', description: 'Messages of a deleted account: erase (bodies cleared as deletes are, redacted in the event log) or keep (bodies stay, the sender is shown as a deleted user)' })],
 
+  storageDriver: ['STORAGE_DRIVER', Type.Union([Type.Literal('local'), Type.Literal('s3')], { default: 'local', description: 'Where uploaded files live: local (under DATA_DIR/uploads, served by the app) or s3 (any S3-compatible store, S3_*)' })],
+  s3Bucket: ['S3_BUCKET', Type.Optional(Type.String({ minLength: 3, maxLength: 63, description: 'Bucket of STORAGE_DRIVER=s3 (required then)' }))],
+  s3Region: ['S3_REGION', Type.String({ minLength: 1, default: 'us-east-1', description: 'Region of the bucket' })],
+  s3Endpoint: ['S3_ENDPOINT', Type.Optional(Type.String({ pattern: '^https?://', description: 'Endpoint of an S3-compatible store (MinIO, R2, ...); unset: AWS' }))],
+  s3ForcePathStyle: ['S3_FORCE_PATH_STYLE', Type.Boolean({ default: false, description: 'Address the bucket in the path (most S3-compatible stores) instead of the host name' })],
+  s3AccessKeyId: ['S3_ACCESS_KEY_ID', Type.Optional(Type.String({ minLength: 1, description: 'Access key; unset: the AWS SDK default chain (environment, instance role)' }))],
+  s3SecretAccessKey: ['S3_SECRET_ACCESS_KEY', Type.Optional(Type.String({ minLength: 1, description: 'Secret of S3_ACCESS_KEY_ID' }))],
+  uploadMaxImageBytes: ['UPLOAD_MAX_IMAGE_BYTES', Int(1, 2147483647, 20971520, 'Largest image upload (413 FILE_TOO_LARGE above)')],
+  uploadMaxVideoBytes: ['UPLOAD_MAX_VIDEO_BYTES', Int(1, 2147483647, 209715200, 'Largest video upload')],
+  uploadMaxAudioBytes: ['UPLOAD_MAX_AUDIO_BYTES', Int(1, 2147483647, 52428800, 'Largest audio upload')],
+  uploadMaxFileBytes: ['UPLOAD_MAX_FILE_BYTES', Int(1, 2147483647, 104857600, 'Largest upload of any other type')],
+  uploadAllowedTypes: ['UPLOAD_ALLOWED_TYPES', Type.String({
+    default: 'image/jpeg,image/png,image/gif,image/webp,image/avif,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/mp4,audio/wav,audio/webm,application/pdf,application/zip,text/plain',
+    description: 'Comma-separated media types accepted (type/* allows a whole type); others answer 415 UNSUPPORTED_MEDIA_TYPE'
+  }), INPUT],
+  uploadRateLimitPerMinute: ['UPLOAD_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 30, 'Uploads one user may start per minute (429 RATE_LIMITED above)')],
+  uploadQuotaBytes: ['UPLOAD_QUOTA_BYTES', Int(1, Number.MAX_SAFE_INTEGER, 1073741824, 'Bytes one user may store (uploads not deleted, pending ones by their declared size); 413 QUOTA_EXCEEDED above')],
+  uploadUrlTtlSeconds: ['UPLOAD_URL_TTL_SECONDS', Int(10, 86400, 900, 'An upload URL works this long')],
+  downloadUrlTtlSeconds: ['DOWNLOAD_URL_TTL_SECONDS', Int(1, 86400, 300, 'A signed download URL works this long (a removed member keeps access at most this long)')],
+  uploadUnattachedTtlSeconds: ['UPLOAD_UNATTACHED_TTL_SECONDS', Int(1, 2592000, 86400, 'Uploads never attached to a message (nor made an avatar or picture) are deleted after this long')],
+  uploadSweepIntervalMs: ['UPLOAD_SWEEP_INTERVAL_MS', Int(100, 86400000, 600000, 'How often unattached uploads and interrupted deletions are swept')],
+  thumbnailSize: ['THUMBNAIL_SIZE', Int(32, 2048, 320, 'Thumbnails fit in a square of this many pixels')],
+
   pushWebhookUrl: ['PUSH_WEBHOOK_URL', Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })), INPUT],
   pushWebhookSecret: ['PUSH_WEBHOOK_SECRET', Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })), INPUT],
   pushWebhookTimeoutMs: ['PUSH_WEBHOOK_TIMEOUT_MS', Int(100, 60000, 5000, 'A webhook request not answered within this counts as failed'), INPUT],
@@ -128,6 +151,8 @@ export interface AppConfig extends CopiedFields {
   /** false, the number of proxies in front, or their addresses/CIDRs (Fastify's trustProxy). */
   trustProxy: false | number | string[]
   corsOrigins: string[]
+  /** UPLOAD_ALLOWED_TYPES as a list: exact types, or `type/*`. */
+  uploadAllowedTypes: string[]
   pushWebhook: PushWebhookConfig | undefined
   push: PushConfig
 }
@@ -288,6 +313,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     throw new ConfigError(`Invalid configuration: METRICS_TOKEN is required when HOST=${e.HOST} listens beyond loopback and METRICS_ENABLED=true ` +
       '(16+ random characters; scrapers send Authorization: Bearer <token>), or set METRICS_ENABLED=false')
   }
+  const uploadAllowedTypes = e.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)
+  const badType = uploadAllowedTypes.find((t) => !/^[a-z0-9][a-z0-9!#$&^_.+-]*\/([a-z0-9][a-z0-9!#$&^_.+-]*|\*)$/.test(t))
+  if (badType !== undefined) throw new ConfigError(`Invalid configuration: UPLOAD_ALLOWED_TYPES holds "${badType}", which is not a media type (type/subtype or type/*)`)
   if (e.PUSH_WEBHOOK_URL !== undefined && e.PUSH_WEBHOOK_SECRET === undefined) {
     throw new ConfigError('Invalid configuration: PUSH_WEBHOOK_SECRET is required when PUSH_WEBHOOK_URL is set (16+ random characters)')
   }
@@ -296,6 +324,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...Object.fromEntries(COPIED.map(([key, [name]]) => [key, e[name as keyof Env]])) as CopiedFields,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    uploadAllowedTypes,
     pushWebhook: e.PUSH_WEBHOOK_URL === undefined
       ? undefined
       : {

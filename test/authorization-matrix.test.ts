@@ -43,7 +43,8 @@ const bodies: Record<string, () => unknown> = {
   'PUT /v1/admin/users/{id}/suspension': () => ({}),
   'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
   'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' }),
-  'PUT /v1/me/devices/{deviceId}': () => ({ platform: 'fcm', token: 'matrix-device-token' })
+  'PUT /v1/me/devices/{deviceId}': () => ({ platform: 'fcm', token: 'matrix-device-token' }),
+  'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 })
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
@@ -56,7 +57,9 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
   'GET /v1/me/notifications',
-  'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config'
+  'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
+  'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
+  'PUT /v1/storage', 'GET /v1/storage'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
@@ -111,7 +114,9 @@ describe('the route table', () => {
   it('has a test entry for every documented route', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20)
     for (const r of routes) expect(bodies[key(r)] !== undefined || noBody.has(key(r)), `no matrix entry for ${key(r)}`).toBe(true)
-    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['POST /v1/auth/login', 'POST /v1/auth/logout', 'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register', 'GET /v1/push/config'].sort())
+    // The storage routes (local driver) take a signed token in the URL instead; /v1/media serves avatars and group pictures.
+    expect(routes.filter((r) => !r.auth).map(key).sort()).toEqual(['GET /v1/media/{id}', 'GET /v1/storage', 'POST /v1/auth/login', 'POST /v1/auth/logout',
+      'POST /v1/auth/password-reset', 'POST /v1/auth/password-reset/confirm', 'POST /v1/auth/refresh', 'POST /v1/auth/register', 'PUT /v1/storage', 'GET /v1/push/config'].sort())
   })
 })
 

@@ -8,7 +8,7 @@ import { EnvSchema, loadConfig, SETTINGS } from '../src/config.js'
 const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
 
 // Fields loadConfig computes from one or more INPUT settings.
-const COMPUTED = ['trustProxy', 'corsOrigins', 'pushWebhook', 'push']
+const COMPUTED = ['trustProxy', 'corsOrigins', 'uploadAllowedTypes', 'pushWebhook', 'push']
 
 // Valid values that differ from the default, for strings the schema cannot suggest.
 const STRINGS: Record<string, string> = {
@@ -21,7 +21,12 @@ const STRINGS: Record<string, string> = {
   BROKER_CHANNEL: 'other-channel',
   METRICS_TOKEN: 'Wq4Zr8Lp2Xv6Nm9T',
   SMTP_URL: 'smtp://127.0.0.1:2525',
-  MAIL_FROM: 'Switchboard <no-reply@example.test>'
+  MAIL_FROM: 'Switchboard <no-reply@example.test>',
+  S3_BUCKET: 'other-bucket',
+  S3_REGION: 'eu-west-1',
+  S3_ENDPOINT: 'http://127.0.0.1:9000',
+  S3_ACCESS_KEY_ID: 'other-key',
+  S3_SECRET_ACCESS_KEY: 'other-secret'
 }
 
 interface Schema { default?: unknown, minimum?: number, maximum?: number, type?: string, anyOf?: Array<{ const: unknown }> }

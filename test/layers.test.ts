@@ -3,7 +3,7 @@
 // socket without a return trip. Layers, top to bottom: the process entry
 // points (and the command-line tools in cli/); plugins (the wiring); routes
 // and the served documents; the realtime path, notifications and mail; the
-// domain; repositories; and the base (config, schemas, database set-up,
+// domain; repositories and file storage; and the base (config, schemas, database set-up,
 // generated client, types). The SDK and the web page
 // are programs of their own: they import nothing of the server but the
 // schemas' types.
@@ -19,7 +19,7 @@ const RANKS: Array<[RegExp, number, string]> = [
   [/^(routes|docs)\//, 4, 'routes'],
   [/^(realtime|notifications|mail)\//, 3, 'realtime'],
   [/^domain\//, 2, 'domain'],
-  [/^repositories\//, 1, 'repositories'],
+  [/^(repositories|storage)\//, 1, 'repositories'],
   [/^(config|log-redaction)\.ts$|^(schemas|db|generated|types)\//, 0, 'base']
 ]
 

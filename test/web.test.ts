@@ -3,8 +3,11 @@
 // direct conversation and chat; each sees the other's messages, typing and
 // presence live; history pages back. Screenshots go to test/artifacts/.
 import { execSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserServer, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,6 +27,10 @@ function ensureChromium () {
   if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: run \`apt-get update && apt-get install -y chromium\` as root`)
   execSync('apt-get update && apt-get install -y chromium', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
 }
+
+// Uploaded photos go to a folder of this file's own (local storage driver).
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'sb-web-'))
+test.override('serverOptions', { config: { dataDir: DATA_DIR } })
 
 let server: TestServer
 let chromiumProcess: BrowserServer
@@ -64,6 +71,7 @@ afterAll(async () => {
   if (chromiumProcess !== undefined && !await within(10_000, chromiumProcess.kill())) {
     console.warn('chromium did not exit within 10 s of SIGKILL')
   }
+  await rm(DATA_DIR, { recursive: true, force: true })
 }, 120_000)
 
 async function newPage (who: string): Promise<Page> {
@@ -188,6 +196,30 @@ describe('web chat page', () => {
     await expect.poll(() => page.textContent('#conversation-presence')).toBe('13 members')
     await message(page, 'hello from the last to join').waitFor()
     await expect.poll(() => page.locator('#message-list .message .meta').first().textContent()).toContain('Member 12')
+    expect(problems).toEqual([])
+  }, 60_000)
+
+  it('sends a photo: both sides see its thumbnail', async () => {
+    const [alice, bob] = [uniqueName('alice'), uniqueName('bob')]
+    const pageA = await newPage('alice')
+    await registerIn(pageA, alice, 'Alice')
+    const pageB = await newPage('bob')
+    await registerIn(pageB, bob, 'Bob')
+    await pageA.fill('#new-chat-username', bob)
+    await pageA.click('#new-chat button')
+    await expect.poll(() => pageA.textContent('#conversation-title')).toBe('Bob')
+    const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 30, g: 120, b: 200 } } }).jpeg().toBuffer()
+    await pageA.fill('#message-input', 'our view')
+    await pageA.setInputFiles('#attach-input', { name: 'view.jpg', mimeType: 'image/jpeg', buffer: photo })
+    await message(pageA, 'our view').waitFor()
+    await pageB.locator('#conversations li', { hasText: 'Alice' }).click()
+    for (const page of [pageA, pageB]) {
+      const thumb = page.locator('#message-list .message img.thumb')
+      await thumb.waitFor()
+      // Loaded from its signed URL and decoded: the thumbnail fits THUMBNAIL_SIZE (320) and keeps the aspect.
+      await expect.poll(() => thumb.evaluate((img) => { const i = img as unknown as { naturalWidth: number, naturalHeight: number }; return `${i.naturalWidth}x${i.naturalHeight}` })).toBe('320x240')
+    }
+    await pageB.screenshot({ path: `${ARTIFACTS}web-photo.png` })
     expect(problems).toEqual([])
   }, 60_000)
 })

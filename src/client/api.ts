@@ -1,6 +1,7 @@
 // Every REST call of API.md, typed from the server's schemas.
 import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
+import { createUploads } from './uploads.js'
 import type {
   AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
@@ -57,7 +58,9 @@ export function createApi (t: Transport) {
     endSession: (id: string) => t.request<void>('DELETE', `/v1/me/sessions/${enc(id)}`),
     /** Log out everywhere else. */
     endOtherSessions: () => t.request<{ ended: number }>('POST', '/v1/me/sessions/end-others'),
-    updateProfile: (body: { displayName: string }) => t.request<User>('PATCH', '/v1/me', { body }),
+    updateProfile: (body: { displayName?: string, avatarUploadId?: string | null }) => t.request<User>('PATCH', '/v1/me', { body }),
+    /** A completed image upload (uploads.upload(null, file)) becomes the avatar; null removes it. */
+    setAvatar: (uploadId: string | null) => t.request<User>('PATCH', '/v1/me', { body: { avatarUploadId: uploadId } }),
     /** Mails a 6-digit code to the address; verifyEmail(code) makes it the account's email. */
     requestEmail: (email: string) => t.request<{ accepted: true }>('POST', '/v1/me/email', { body: { email } }),
     verifyEmail: (code: string) => t.request<{ email: string }>('POST', '/v1/me/email/verify', { body: { code } }),
@@ -114,6 +117,8 @@ export function createApi (t: Transport) {
     createGroup: (title: string, memberIds: string[]) =>
       t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds } }),
     rename: (id: string, title: string) => t.request<Conversation>('PATCH', conv(id), { body: { title } }),
+    /** A completed image upload becomes the group's picture (owner or admin); null removes it. */
+    setPicture: (id: string, uploadId: string | null) => t.request<Conversation>('PATCH', conv(id), { body: { pictureUploadId: uploadId } }),
     addMembers: (id: string, userIds: string[]) => t.request<Conversation>('POST', `${conv(id)}/members`, { body: { userIds } }),
     setRole: (id: string, userId: string, role: 'admin' | 'member') =>
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
@@ -216,7 +221,7 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices }
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -39,6 +39,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Notification preferences: your level, and each conversation's level and mute. */
   readonly notifications: Api['notifications']
   readonly devices: Api['devices']
+  /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
+  readonly uploads: Api['uploads']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -71,6 +73,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.admin = api.admin
     this.notifications = api.notifications
     this.devices = api.devices
+    this.uploads = api.uploads
   }
 
   get session (): Session | null {
@@ -81,7 +84,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }
@@ -103,4 +106,5 @@ export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
 export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
+export type { UploadData, UploadOptions, UploadProgress } from './uploads.js'
 export type * from './types.js'

@@ -34,6 +34,10 @@ import type {
 import type {
   PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
 } from '../schemas/users.js'
+import type {
+  AttachmentUrls as AttachmentUrlsSchema, CreatedUpload as CreatedUploadSchema, CreateUploadBody as CreateUploadBodySchema, Upload as UploadSchema
+} from '../schemas/uploads.js'
+import type { Attachment as AttachmentSchema } from '../schemas/messages.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -47,12 +51,19 @@ type Refs = {
   Report: typeof ReportSchema
   Device: typeof DeviceSchema
   Delivery: typeof DeliverySchema
+  Attachment: typeof AttachmentSchema
+  Upload: typeof UploadSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
 export type User = S<typeof UserSchema>
 export type PublicUser = S<typeof PublicUserSchema>
 export type Message = S<typeof MessageSchema>
+export type Attachment = S<typeof AttachmentSchema>
+export type Upload = S<typeof UploadSchema>
+export type CreatedUpload = S<typeof CreatedUploadSchema>
+export type CreateUploadBody = S<typeof CreateUploadBodySchema>
+export type AttachmentUrls = S<typeof AttachmentUrlsSchema>
 export type Member = S<typeof MemberSchema>
 export type Conversation = S<typeof ConversationSchema>
 export type ConversationPage = S<typeof ConversationPageSchema>

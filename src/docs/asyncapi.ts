@@ -4,7 +4,7 @@
 import { Type, type TSchema } from 'typebox'
 import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
-import { Message } from '../schemas/messages.js'
+import { Attachment, Message } from '../schemas/messages.js'
 import {
   CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
@@ -19,7 +19,7 @@ const EVENT_DATA = {
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
   'member.removed': ['MemberEventData', 'A member left or was removed; for the removed user this is the last event'],
   'member.updated': ['MemberUpdatedData', 'A member\'s role changed'],
-  'conversation.updated': ['ConversationInfo', 'The group was renamed'],
+  'conversation.updated': ['ConversationInfo', 'The group was renamed or its picture changed'],
   'member.banned': ['MemberEventData', 'A user was banned (a member.removed follows when they were a member); they cannot be added again until unbanned'],
   'member.unbanned': ['MemberEventData', 'A ban was lifted (the user is not added back)'],
   'member.muted': ['MemberEventData', 'A member was muted: their posts answer 403 MUTED'],
@@ -47,7 +47,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
+  for (const s of [User, PublicUser, Attachment, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
     ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }

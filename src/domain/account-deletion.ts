@@ -26,6 +26,8 @@ export interface AccountDeletionDeps extends Database {
   publisher: RealtimePublisher
   messages: 'erase' | 'keep'
   onSessionsRevoked (sessionIds: string[], userId: string): void
+  /** Called after commits that marked files for removal (see uploads.ts). */
+  onFilesReleased?: () => void
 }
 
 export function createAccountDeletionService (deps: AccountDeletionDeps) {
@@ -37,6 +39,9 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
     return repos.transaction(async (tx) => {
       const sessions = await tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date())
       await tx.safety.eraseAccount(userId, erase)
+      // Its avatar and uploads never posted go now; attached ones with their messages (below), or stay when messages are kept.
+      await tx.uploads.markAccountDeleting(userId, true)
+      await tx.accounts.clearAvatar(userId)
       return sessions
     })
   }
@@ -60,9 +65,10 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           const written = await appendEvents(tx, conversationId, chunk.map((m) => ({
             type: 'message.deleted' as const,
             data: null,
-            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false })
+            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false, attachments: [] })
           })))
           await tx.messages.erase(chunk.map((m) => m.id), written.at)
+          await tx.uploads.markDeleting({ messageIds: chunk.map((m) => m.id) })
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
           await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))
           events.push(...written.events)
@@ -101,12 +107,14 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
       const sessions = await eraseIdentity(userId)
       if (sessions.length > 0) deps.onSessionsRevoked(sessions, userId)
       await leaveAll(userId)
+      deps.onFilesReleased?.()
     },
 
     /** Finishes deletions that were interrupted (a crash between the steps); returns how many. */
     async finishPending (): Promise<number> {
       const pending = await repos.accounts.pendingDeletions(erase)
       for (const id of pending) await leaveAll(id)
+      if (pending.length > 0) deps.onFilesReleased?.()
       return pending.length
     }
   }

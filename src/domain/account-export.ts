@@ -4,6 +4,7 @@
 import { createAccountsRepository } from '../repositories/accounts.js'
 import type { Database } from '../repositories/index.js'
 import { createSafetyRepository } from '../repositories/safety.js'
+import { mediaUrl } from './views.js'
 
 const PAGE = 1000
 
@@ -16,7 +17,7 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
   const user = await accounts.exportProfile(userId)
   if (user === undefined) return
   const profile = {
-    id: user.id, username: user.username, displayName: user.displayName, createdAt: iso(user.createdAt),
+    id: user.id, username: user.username, displayName: user.displayName, createdAt: iso(user.createdAt), avatarUrl: mediaUrl(user.avatarUploadId),
     lastSeenAt: iso(user.lastSeenAt), email: user.email, emailVerifiedAt: iso(user.emailVerifiedAt),
     appRoles: (await safety.appRoles(userId)) ?? [],
     notificationLevel: user.notificationLevel
@@ -48,7 +49,7 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
       chunk += (first ? '' : ',') + JSON.stringify({
         id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
         replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt),
-        mentions: m.mentions, mentionsAll: m.mentionsAll
+        mentions: m.mentions, mentionsAll: m.mentionsAll, attachments: m.attachments
       })
       first = false
     }

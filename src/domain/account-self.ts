@@ -2,16 +2,19 @@
 // and end sessions, change the profile. Ending a session goes through the
 // same signal as logout (sockets close with 4001 on every process).
 import { createRepositories, type Database } from '../repositories/index.js'
-import { AppError, notFound, unauthorized } from './errors.js'
+import { AppError, badRequest, notFound, unauthorized } from './errors.js'
+import { mediaUrl } from './views.js'
 import { hashPassword, verifyPassword } from './passwords.js'
 
-export interface UserProfile { id: string, username: string, displayName: string, createdAt: string }
+export interface UserProfile { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
 
 export interface AccountSelfDeps extends Database {
   /** Called after commit for every session that ended. */
   onSessionsRevoked (sessionIds: string[], userId: string): void
   /** Tells these users (contacts the user has not blocked) that a profile changed, after commit. */
   announceProfile (userIds: string[], profile: UserProfile): void
+  /** Called after a commit that marked files for removal (a replaced avatar). */
+  onFilesReleased?: () => void
 }
 
 export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
@@ -71,9 +74,34 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
     /** Ends every session of the caller but the current one; returns how many ended. */
     endOtherSessions: (userId: string, currentSessionId: string) => endSessions(userId, { except: currentSessionId }),
 
-    async updateProfile (userId: string, input: { displayName: string }): Promise<UserProfile> {
-      const row = await repo.setDisplayName(userId, input.displayName.trim())
-      const profile = { id: row.id, username: row.username, displayName: row.displayName, createdAt: row.createdAt.toISOString() }
+    /**
+     * Changes the display name and/or the avatar: avatarUploadId names a
+     * completed image upload of the caller (null removes the avatar); the
+     * replaced avatar's files go.
+     */
+    async updateProfile (userId: string, input: { displayName?: string | undefined, avatarUploadId?: string | null | undefined }): Promise<UserProfile> {
+      if (input.displayName === undefined && input.avatarUploadId === undefined) throw badRequest('body must have displayName or avatarUploadId')
+      const { row, released } = await repos.transaction(async (tx) => {
+        let released = false
+        const data: { displayName?: string, avatarUploadId?: string | null } = {}
+        if (input.displayName !== undefined) data.displayName = input.displayName.trim()
+        if (input.avatarUploadId !== undefined) {
+          const current = await tx.accounts.avatarOf(userId)
+          if (input.avatarUploadId !== current) {
+            if (input.avatarUploadId !== null && !(await tx.uploads.claim(input.avatarUploadId, userId, 'avatar'))) {
+              throw new AppError(400, 'INVALID_ATTACHMENT', 'avatarUploadId must name a completed image upload of yours, not in use')
+            }
+            if (current !== null) {
+              await tx.uploads.markDeleting({ ids: [current] })
+              released = true
+            }
+            data.avatarUploadId = input.avatarUploadId
+          }
+        }
+        return { row: await tx.accounts.setProfile(userId, data), released }
+      })
+      if (released) deps.onFilesReleased?.()
+      const profile = { id: row.id, username: row.username, displayName: row.displayName, createdAt: row.createdAt.toISOString(), avatarUrl: mediaUrl(row.avatarUploadId) }
       // Not to the users the caller has blocked (README "Accounts and safety").
       const contacts = await repo.contacts(userId)
       const blocked = await repos.safety.blockedBy(userId, contacts)

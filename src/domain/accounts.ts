@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, unauthorized } from './errors.js'
+import { mediaUrl } from './views.js'
 import { createBatchLoader } from './batch-loader.js'
 import { isUuid, newId } from './ids.js'
 import { hashPassword, verifyPassword } from './passwords.js'
@@ -36,7 +37,7 @@ export function createAccountService (deps: AccountServiceDeps) {
   // One statement at a time: the checks that arrive meanwhile go together in the next.
   const sessionActive = createBatchLoader((ids: string[]) => sessions.active(ids), { maxInFlight: 1 })
 
-  async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date }, client: ClientInfo) {
+  async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId?: string | null }, client: ClientInfo) {
     const refreshToken = randomBytes(32).toString('base64url')
     const sessionId = newId()
     await repos.transaction(async (tx) => {
@@ -50,9 +51,9 @@ export function createAccountService (deps: AccountServiceDeps) {
     return new Date(Date.now() + deps.refreshTokenTtlSeconds * 1000)
   }
 
-  function answer (user: { id: string, username: string, displayName: string, createdAt: Date }, pair: TokenPair) {
+  function answer (user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId?: string | null }, pair: TokenPair) {
     return {
-      user: { id: user.id, username: user.username, displayName: user.displayName, createdAt: user.createdAt },
+      user: { id: user.id, username: user.username, displayName: user.displayName, createdAt: user.createdAt, avatarUrl: mediaUrl(user.avatarUploadId ?? null) },
       accessToken: pair.accessToken,
       refreshToken: pair.refreshToken,
       expiresIn: deps.accessTokenTtlSeconds

@@ -8,7 +8,7 @@ import type { ConversationRow, ConversationsRepository, ListFilter } from '../re
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toNotificationSettings } from './notification-preferences.js'
-import { toMember, toMessage, type ConversationView, type MemberView } from './views.js'
+import { mediaUrl, toMember, toMessage, type ConversationView, type MemberView } from './views.js'
 
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
 const encodeCursor = (row: ConversationRow) => Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url')
@@ -47,6 +47,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       title: r.title,
       createdAt: r.createdAt.toISOString(),
       lastSeq: r.lastSeq,
+      pictureUrl: mediaUrl(r.pictureUploadId),
       lastMessage: r.lastMessage === null ? null : toMessage(r.lastMessage),
       unreadCount: r.unreadCount,
       memberCount: r.memberCount,

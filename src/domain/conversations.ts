@@ -5,7 +5,7 @@ import type { ChatEvent, RealtimePublisher } from './events.js'
 import type { Role } from '../repositories/conversations.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
-import { badRequest, forbidden, notFound } from './errors.js'
+import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { createMemberPages } from './member-pages.js'
 import { appendEvents, inTransaction, lockAsMember, membersAdded, toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
@@ -19,6 +19,8 @@ export interface ChatDeps extends Database {
   groupMaxMembers: number
   /** Members shown with each conversation of the list. */
   membersPreview: number
+  /** Called after a commit that marked files for removal (a replaced group picture). */
+  onFilesReleased?: () => void
 }
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
@@ -87,23 +89,41 @@ export function createConversationService (deps: ChatDeps) {
       return reader.get(userId, id)
     },
 
-    /** Renames a group (owner or admin); writes conversation.updated. */
-    async rename (userId: string, conversationId: string, title: string) {
-      title = title.trim()
+    /**
+     * Renames a group and/or sets its picture (owner or admin); writes
+     * conversation.updated. pictureUploadId names a completed image upload of
+     * the caller (null removes the picture); the replaced picture's files go.
+     */
+    async update (userId: string, conversationId: string, input: { title?: string | undefined, pictureUploadId?: string | null | undefined }) {
+      if (input.title === undefined && input.pictureUploadId === undefined) throw badRequest('body must have title or pictureUploadId')
       const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
-        if (conversation.type === 'direct') throw forbidden('A direct conversation has no title')
-        if (!canManage(me.role)) throw forbidden('Only the owner or an admin can rename the group')
-        if (conversation.title === title) return null
-        await tx.conversations.setTitle(conversationId, title)
+        if (conversation.type === 'direct') throw forbidden('A direct conversation has no title or picture')
+        if (!canManage(me.role)) throw forbidden('Only the owner or an admin can change the group')
+        const title = input.title?.trim() ?? conversation.title
+        const pictureUploadId = input.pictureUploadId === undefined ? conversation.pictureUploadId : input.pictureUploadId
+        if (conversation.title === title && conversation.pictureUploadId === pictureUploadId) return null
+        if (title !== conversation.title) await tx.conversations.setTitle(conversationId, title!)
+        let released = false
+        if (pictureUploadId !== conversation.pictureUploadId) {
+          if (pictureUploadId !== null && !(await tx.uploads.claim(pictureUploadId, userId, 'picture'))) {
+            throw new AppError(400, 'INVALID_ATTACHMENT', 'pictureUploadId must name a completed image upload of yours, not in use')
+          }
+          if (conversation.pictureUploadId !== null) {
+            await tx.uploads.markDeleting({ ids: [conversation.pictureUploadId] })
+            released = true
+          }
+          await tx.conversations.setPicture(conversationId, pictureUploadId)
+        }
         const { events } = await appendEvents(tx, conversationId, [{
           type: 'conversation.updated',
           data: null,
-          dataFor: (seq) => toConversationInfo({ ...conversation, title }, seq)
+          dataFor: (seq) => toConversationInfo({ ...conversation, title, pictureUploadId }, seq)
         }])
-        return { events, recipients: members.map((m) => m.userId) }
+        return { events, recipients: members.map((m) => m.userId), released }
       })
       if (result !== null) publisher.publishEvents(result.events, result.recipients)
+      if (result?.released === true) deps.onFilesReleased?.()
       return reader.get(userId, conversationId)
     },
 

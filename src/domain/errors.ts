@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'BLOCKED' | 'MUTED' | 'FROZEN' | 'BANNED' | 'SLOW_MODE' | 'SUSPENDED'
   // Device push (routes/devices.ts)
   | 'PUSH_NOT_CONFIGURED'
+  // Attachments (src/domain/uploads.ts)
+  | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

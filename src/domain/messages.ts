@@ -17,6 +17,8 @@ export interface MessageDeps extends Database {
   publisher: RealtimePublisher
   /** Told of every group commit of posts (see post-batcher.ts), for metrics. */
   observeBatch?: (posts: number, committed: boolean) => void
+  /** Called after a commit that marked files for removal (a deleted message's attachments). */
+  onFilesReleased?: () => void
 }
 
 /**
@@ -41,7 +43,7 @@ export function createMessageService (deps: MessageDeps) {
 
   /** Updates a message under the next seq and writes the event carrying it. */
   async function writeChange (tx: Tx, conversationId: string, type: 'message.updated' | 'message.deleted',
-    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean }, messageId: string,
+    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }, messageId: string,
     before?: (message: MessageView) => Promise<void>) {
     let message: MessageView | undefined
     const { events } = await appendEvents(tx, conversationId, [{
@@ -63,7 +65,10 @@ export function createMessageService (deps: MessageDeps) {
      * Posts a message (group-committed with concurrent posts); `created` is
      * false when clientMessageId matched an earlier one (nothing new is stored).
      */
-    post: (userId: string, conversationId: string, input: PostInput): Promise<PostResult> => batcher.submit(userId, conversationId, input),
+    post (userId: string, conversationId: string, input: PostInput): Promise<PostResult> {
+      if (input.body === undefined && (input.attachments?.length ?? 0) === 0) return Promise.reject(badRequest("body must have required property 'body' (or attachments)"))
+      return batcher.submit(userId, conversationId, input)
+    },
 
     /**
      * Edits the caller's own message; writes message.updated. An unchanged
@@ -101,11 +106,14 @@ export function createMessageService (deps: MessageDeps) {
         const moderator = conversation.type === 'group' && canManage(me.role)
         if (message.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner or admin can delete a message')
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
-        const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at }), messageId,
+        const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at, attachments: [] }), messageId,
           (tombstone) => tx.events.redactMessage(conversationId, messageId, message.seq, tombstone))
-        return { ...deleted, recipients: canSee(members, message.seq) }
+        // Its files go once this commits (see uploads.ts).
+        if (message.attachments.length > 0) await tx.uploads.markDeleting({ messageIds: [messageId] })
+        return { ...deleted, recipients: canSee(members, message.seq), released: message.attachments.length > 0 }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+      if ('released' in result && result.released) deps.onFilesReleased?.()
       return result.message
     },
 

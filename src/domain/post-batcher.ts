@@ -17,7 +17,7 @@ import { parseMentions } from './mentions.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 
-export interface PostInput { body: string, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined }
+export interface PostInput { body?: string | undefined, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined, attachments?: string[] | undefined }
 export interface PostResult { message: MessageView, created: boolean }
 
 interface Pending {
@@ -108,7 +108,7 @@ export function createPostBatcher (deps: PostBatcherDeps) {
     let result: Awaited<ReturnType<typeof postBatch>>
     try {
       result = await postBatch(deps.pool, batch.map((p) => {
-        const body = p.input.body.trim()
+        const body = (p.input.body ?? '').trim()
         const mentions = parseMentions(body)
         return {
           id: newId(),
@@ -118,7 +118,8 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           clientMessageId: p.input.clientMessageId ?? null,
           replyToId: p.input.replyToId ?? null,
           mentionNames: mentions.names,
-          mentionAll: mentions.all
+          mentionAll: mentions.all,
+          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
         }
       }))
     } catch (err) {
@@ -166,6 +167,9 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           break
         case 'bad_reply':
           p.reject(badRequest('body/replyToId must be a message of this conversation'))
+          break
+        case 'bad_attachment':
+          p.reject(new AppError(400, 'INVALID_ATTACHMENT', 'attachments must name completed uploads of yours for this conversation, not attached yet'))
           break
         case 'frozen':
           p.reject(new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can post'))

@@ -7,17 +7,19 @@ import type { Database } from '../repositories/index.js'
 import { createSafetyRepository } from '../repositories/safety.js'
 import { createUsersRepository } from '../repositories/users.js'
 import { notFound } from './errors.js'
+import { mediaUrl } from './views.js'
 
 /** Who is online, on any process (the realtime layer's presence). */
 export interface PresencePort { online (userIds: string[]): Promise<Set<string>> }
 
-interface UserRow { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null }
+interface UserRow { id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, avatarUploadId: string | null }
 
 const withPresence = (online: Set<string>) => (u: UserRow) => ({
   id: u.id,
   username: u.username,
   displayName: u.displayName,
   createdAt: u.createdAt.toISOString(),
+  avatarUrl: mediaUrl(u.avatarUploadId),
   online: online.has(u.id),
   lastSeenAt: u.lastSeenAt?.toISOString() ?? null
 })
@@ -31,7 +33,7 @@ export function createUserService (deps: Database & { presence: PresencePort }) 
     async me (userId: string) {
       const me = await users.findById(userId)
       if (me === null) throw notFound('User')
-      return { id: me.id, username: me.username, displayName: me.displayName, createdAt: me.createdAt.toISOString() }
+      return { id: me.id, username: me.username, displayName: me.displayName, createdAt: me.createdAt.toISOString(), avatarUrl: mediaUrl(me.avatarUploadId) }
     },
 
     /**
@@ -51,7 +53,7 @@ export function createUserService (deps: Database & { presence: PresencePort }) 
     /** Username prefix search (3+ characters), without presence. */
     async search (prefix: string, limit: number) {
       const found = await users.searchByPrefix(prefix.toLowerCase(), limit)
-      return { users: found.map((u) => ({ id: u.id, username: u.username, displayName: u.displayName, createdAt: u.createdAt.toISOString() })) }
+      return { users: found.map((u) => ({ id: u.id, username: u.username, displayName: u.displayName, createdAt: u.createdAt.toISOString(), avatarUrl: mediaUrl(u.avatarUploadId) })) }
     }
   }
 }

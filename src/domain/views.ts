@@ -1,6 +1,6 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
 import type { MemberWithUser } from '../repositories/conversations.js'
-import type { MessageRow } from '../repositories/messages.js'
+import type { AttachmentView, MessageRow } from '../repositories/messages.js'
 
 export interface MessageView {
   id: string
@@ -15,6 +15,7 @@ export interface MessageView {
   deletedAt: string | null
   mentions: string[]
   mentionsAll: boolean
+  attachments: AttachmentView[]
 }
 
 export interface ConversationInfo {
@@ -23,10 +24,12 @@ export interface ConversationInfo {
   title: string | null
   createdAt: string
   lastSeq: number
+  /** The group picture (GET it: 302 to the image), or null. */
+  pictureUrl: string | null
 }
 
 export interface MemberView {
-  user: { id: string, username: string, displayName: string, createdAt: string }
+  user: { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
   role: 'owner' | 'admin' | 'member'
   lastReadSeq: number
   joinedAt: string
@@ -62,21 +65,26 @@ export const toMessage = (m: MessageRow): MessageView => ({
   editedAt: m.editedAt?.toISOString() ?? null,
   deletedAt: m.deletedAt?.toISOString() ?? null,
   mentions: m.mentions,
-  mentionsAll: m.mentionsAll
+  mentionsAll: m.mentionsAll,
+  attachments: m.attachments
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({
-  user: { ...m.user, createdAt: m.user.createdAt.toISOString() },
+  user: { id: m.user.id, username: m.user.username, displayName: m.user.displayName, createdAt: m.user.createdAt.toISOString(), avatarUrl: mediaUrl(m.user.avatarUploadId) },
   role: m.role,
   lastReadSeq: m.lastReadSeq,
   joinedAt: m.joinedAt.toISOString()
 })
 
 /** The data of conversation.updated: the Conversation without members and without the per-member fields. */
-export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date }, lastSeq: number): ConversationInfo => ({
+export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date, pictureUploadId: string | null }, lastSeq: number): ConversationInfo => ({
   id: c.id,
   type: c.type,
   title: c.title,
   createdAt: c.createdAt.toISOString(),
-  lastSeq
+  lastSeq,
+  pictureUrl: mediaUrl(c.pictureUploadId)
 })
+
+/** The API path of an avatar or group picture (GET /v1/media/{id}), or null. */
+export const mediaUrl = (uploadId: string | null) => uploadId === null ? null : `/v1/media/${uploadId}`

@@ -44,8 +44,16 @@ export function accountStatements (db: Client) {
       return rows.map((r) => r.id)
     },
 
-    setDisplayName (userId: string, displayName: string) {
-      return db.user.update({ where: { id: userId }, data: { displayName }, select: { id: true, username: true, displayName: true, createdAt: true } })
+    async clearAvatar (userId: string): Promise<void> {
+      await db.user.update({ where: { id: userId }, data: { avatarUploadId: null }, select: { id: true } })
+    },
+
+    async avatarOf (userId: string): Promise<string | null> {
+      return (await db.user.findUnique({ where: { id: userId }, select: { avatarUploadId: true } }))?.avatarUploadId ?? null
+    },
+
+    setProfile (userId: string, data: { displayName?: string, avatarUploadId?: string | null }) {
+      return db.user.update({ where: { id: userId }, data, select: { id: true, username: true, displayName: true, createdAt: true, avatarUploadId: true } })
     },
 
     /** Everyone who shares a current conversation with the user. */
@@ -140,7 +148,7 @@ export function accountStatements (db: Client) {
 
 export interface ExportProfile {
   id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null,
-  notificationLevel: string
+  notificationLevel: string, avatarUploadId: string | null
 }
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
 export interface ExportMembership {
@@ -149,7 +157,7 @@ export interface ExportMembership {
 }
 export interface ExportMessage {
   id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date,
-  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean
+  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean, attachments: unknown[]
 }
 
 export function createAccountsRepository ({ prisma, pool }: Database) {
@@ -179,7 +187,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
       const { rows } = await pool.query<ExportProfile>(
         `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-                email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel"
+                email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
            FROM users WHERE id = $1`, [userId])
       return rows[0]
     },
@@ -205,7 +213,7 @@ export function createAccountsRepository ({ prisma, pool }: Database) {
       const { rows } = await pool.query<ExportMessage>(
         `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
                 reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
-                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll"
+                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments
            FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
       return rows
     }

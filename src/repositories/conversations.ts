@@ -4,6 +4,7 @@
 // more: a page costs the same number of queries whatever its size, and reads a
 // bounded number of members whatever the size of its groups. All through
 // Prisma, but the member ids read per typing frame (on the pool, see db.ts).
+import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
@@ -30,6 +31,7 @@ export interface ConversationRow {
   mentionCount: number
   /** The caller's notification settings here, as stored. */
   notifications: { level: NotificationLevel | 'default', muteUntil: Date | null }
+  pictureUploadId: string | null
 }
 
 export interface LockedConversation {
@@ -38,6 +40,7 @@ export interface LockedConversation {
   title: string | null
   createdAt: Date
   lastSeq: number
+  pictureUploadId: string | null
 }
 
 export interface MemberRow {
@@ -55,7 +58,7 @@ export interface MemberWithUser {
   role: Role
   lastReadSeq: number
   joinedAt: Date
-  user: { id: string, username: string, displayName: string, createdAt: Date }
+  user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId: string | null }
 }
 
 /** Where a page of members starts: after this member in joining order. */
@@ -66,16 +69,17 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
   last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
-  frozen: boolean, slow_mode_seconds: number, muted: boolean,
+  frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
   lm_mentions: string[] | null, lm_mentions_all: boolean,
-  mention_count: number, notification_level: NotificationLevel | 'default', notifications_muted_until: Date | null
+  mention_count: number, notification_level: NotificationLevel | 'default', notifications_muted_until: Date | null,
+  lm_attachments: AttachmentView[]
 }
 
 interface RawMemberRow {
   conversation_id: string, role: Role, last_read_seq: number, joined_at: Date,
-  user_id: string, username: string, display_name: string, user_created_at: Date
+  user_id: string, username: string, display_name: string, user_created_at: Date, avatar_upload_id: string | null
 }
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
@@ -84,14 +88,14 @@ const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq
 /** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq 0. */
 const memberColumns = (viewerId: string) => Prisma.sql`m.conversation_id, m.role::text AS role,
   CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0 ELSE m.last_read_seq END AS last_read_seq,
-  m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at`
+  m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at, u.avatar_upload_id`
 
 const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   conversationId: r.conversation_id,
   role: r.role,
   lastReadSeq: r.last_read_seq,
   joinedAt: r.joined_at,
-  user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at }
+  user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at, avatarUploadId: r.avatar_upload_id }
 })
 
 /** The statements that also run inside a transaction (see index.ts). */
@@ -99,10 +103,10 @@ export function conversationStatements (db: Client) {
   return {
     /** Locks the conversation row until the transaction ends. */
     async lock (conversationId: string): Promise<LockedConversation | null> {
-      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number }>>`
-        SELECT id, type::text AS type, title, created_at, last_seq FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
+      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number, picture_upload_id: string | null }>>`
+        SELECT id, type::text AS type, title, created_at, last_seq, picture_upload_id FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
       const row = rows[0]
-      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq }
+      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq, pictureUploadId: row.picture_upload_id }
     },
 
     findDirect (directKey: string) {
@@ -156,6 +160,10 @@ export function conversationStatements (db: Client) {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { role } })
     },
 
+    async setPicture (id: string, pictureUploadId: string | null): Promise<void> {
+      await db.conversation.update({ where: { id }, data: { pictureUploadId }, select: { id: true } })
+    },
+
     async setTitle (id: string, title: string): Promise<void> {
       await db.conversation.update({ where: { id }, data: { title } })
     },
@@ -188,7 +196,7 @@ export function conversationStatements (db: Client) {
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
-                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted,
+                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
                  m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
@@ -196,12 +204,12 @@ export function conversationStatements (db: Client) {
            LIMIT ${limit}::int
         )
         SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
-               p.frozen, p.slow_mode_seconds, p.muted,
+               p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
                uc.unread_count, uc.mention_count, p.notification_level, p.notifications_muted_until,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at,
-               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all
+               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments
           FROM page p
           -- Mentions of the caller among the unread, but for senders the caller has blocked (their
           -- messages stay unread, as the client hides them; they call for no attention).
@@ -234,6 +242,7 @@ export function conversationStatements (db: Client) {
         muted: r.muted,
         mentionCount: r.mention_count,
         notifications: { level: r.notification_level, muteUntil: r.notifications_muted_until },
+        pictureUploadId: r.picture_upload_id,
         lastMessage: r.lm_id === null
           ? null
           : {
@@ -248,7 +257,8 @@ export function conversationStatements (db: Client) {
               editedAt: r.lm_edited_at,
               deletedAt: r.lm_deleted_at,
               mentions: r.lm_mentions ?? [],
-              mentionsAll: r.lm_mentions_all
+              mentionsAll: r.lm_mentions_all,
+              attachments: r.lm_attachments
             }
       }))
     },

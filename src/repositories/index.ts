@@ -10,6 +10,7 @@ import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
+import { createUploadsRepository, uploadStatements } from './uploads.js'
 import { createUsersRepository, userStatements } from './users.js'
 
 export type { Database } from './db.js'
@@ -29,6 +30,7 @@ export function createRepositories (db: Database) {
     messages: createMessagesRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
+    uploads: createUploadsRepository(db),
     users: createUsersRepository(db),
 
     /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
@@ -40,6 +42,7 @@ export function createRepositories (db: Database) {
         messages: messageStatements(client),
         safety: safetyStatements(client),
         sessions: sessionStatements(client),
+        uploads: uploadStatements(client),
         users: userStatements(client)
       }), opts === undefined ? undefined : { maxWait: opts.maxWaitMs, timeout: opts.timeoutMs })
     }
@@ -56,5 +59,6 @@ export interface Transaction {
   messages: ReturnType<typeof messageStatements>
   safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
+  uploads: ReturnType<typeof uploadStatements>
   users: ReturnType<typeof userStatements>
 }

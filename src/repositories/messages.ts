@@ -16,7 +16,8 @@ export const messageSelect = {
   editedAt: true,
   deletedAt: true,
   mentions: true,
-  mentionsAll: true
+  mentionsAll: true,
+  attachments: true
 } as const
 
 export interface MessageRow {
@@ -33,6 +34,22 @@ export interface MessageRow {
   /** Mentioned user ids (see domain/mentions.ts); empty when deleted. */
   mentions: string[]
   mentionsAll: boolean
+  attachments: AttachmentView[]
+}
+
+/** An attachment as the API shows it (stored as such in messages.attachments, see post_messages). */
+export interface AttachmentView {
+  id: string
+  kind: 'image' | 'video' | 'audio' | 'file'
+  contentType: string
+  size: number
+  filename: string
+  width: number | null
+  height: number | null
+  placeholder: string | null
+  /** Stable API paths; they answer with a short-lived signed URL (302). */
+  url: string
+  thumbnailUrl: string | null
 }
 
 // The column is a nullable array (Prisma's lists are): a row written before it existed reads as none.
@@ -42,7 +59,7 @@ export type HistoryCursor = { before: number } | { after: number } | { latest: t
 
 const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
   m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll"`
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments`
 
 const HISTORY = {
   before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
@@ -56,13 +73,13 @@ export function messageStatements (db: Client) {
   return {
     async find (conversationId: string, id: string): Promise<MessageRow | null> {
       const row = await db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
-      return row === null ? null : withMentions(row)
+      return row === null ? null : withMentions(row) as unknown as MessageRow
     },
 
-    /** Changes a message; a deletion (deletedAt) also clears its mentions. */
-    async update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean }): Promise<MessageRow> {
+    /** Changes a message; a deletion (deletedAt) also clears its mentions (and, as the caller passes, its attachments). */
+    async update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }): Promise<MessageRow> {
       const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false }
-      return withMentions(await db.message.update({ where: { id }, data: { ...data, ...cleared }, select: messageSelect }))
+      return withMentions(await db.message.update({ where: { id }, data: { ...data, ...cleared }, select: messageSelect })) as unknown as MessageRow
     },
 
     /**
@@ -87,12 +104,12 @@ export function messageStatements (db: Client) {
         orderBy: { seq: 'asc' },
         take: limit,
         select: messageSelect
-      })).map(withMentions)
+      })).map(withMentions) as unknown as MessageRow[]
     },
 
     /** Erases these messages as a delete does: empty body, deleted at `at`. */
     async erase (ids: string[], at: Date): Promise<void> {
-      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false WHERE id = ANY(${ids}::uuid[])`
+      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]' WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }

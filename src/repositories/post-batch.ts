@@ -3,7 +3,7 @@
 // locks, judges, numbers and stores the whole batch in one round trip and
 // commits before it answers.
 import type pg from 'pg'
-import type { MessageRow } from './messages.js'
+import type { AttachmentView, MessageRow } from './messages.js'
 
 export interface BatchPost {
   id: string
@@ -16,13 +16,15 @@ export interface BatchPost {
   mentionNames: string[]
   /** Whether the body holds @all (it counts only from a group's owner or admins). */
   mentionAll: boolean
+  /** Upload ids to attach (null: none). */
+  attachments: string[] | null
 }
 
 export type BatchOutcome =
   | { outcome: 'created' | 'existing', message: MessageRow }
   /** The same key earlier in the batch: the post at this index (0-based). */
   | { outcome: 'alias', first: number }
-  | { outcome: 'not_found' | 'bad_reply' | 'frozen' | 'muted' | 'blocked' }
+  | { outcome: 'not_found' | 'bad_reply' | 'bad_attachment' | 'frozen' | 'muted' | 'blocked' }
   /** Slow mode: the sender may post again in this many seconds. */
   | { outcome: 'slow', retryAfter: number }
 
@@ -45,6 +47,7 @@ interface Row {
   retry_after: number | null
   mentions: string[] | null
   mentions_all: boolean | null
+  attachments: AttachmentView[] | null
 }
 
 const toRow = (r: Row): MessageRow => ({
@@ -59,7 +62,8 @@ const toRow = (r: Row): MessageRow => ({
   editedAt: r.edited_at,
   deletedAt: r.deleted_at,
   mentions: r.mentions ?? [],
-  mentionsAll: r.mentions_all ?? false
+  mentionsAll: r.mentions_all ?? false,
+  attachments: r.attachments ?? []
 })
 
 /** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
@@ -74,11 +78,13 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
     }
   })
   const { rows } = await db.query<Row>(
-    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::text[], $9::boolean[])',
+    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::text[], $9::boolean[], $10::jsonb[])',
     [
       posts.map((p) => p.id), posts.map((p) => p.conversationId), posts.map((p) => p.senderId),
       posts.map((p) => p.body), posts.map((p) => p.clientMessageId), posts.map((p) => p.replyToId),
-      mentionIdx, mentionNames, posts.map((p) => p.mentionAll)
+      mentionIdx, mentionNames, posts.map((p) => p.mentionAll),
+      // null when no post of the batch attaches anything: the function skips that work.
+      posts.some((p) => p.attachments !== null) ? posts.map((p) => p.attachments === null ? null : JSON.stringify(p.attachments)) : null
     ])
   const outcomes: BatchOutcome[] = new Array<BatchOutcome>(posts.length)
   const recipients = new Map<string, string[]>()
@@ -98,6 +104,7 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
         break
       case 'not_found':
       case 'bad_reply':
+      case 'bad_attachment':
       case 'frozen':
       case 'muted':
       case 'blocked':

@@ -3,7 +3,7 @@
 import type { Client, Database } from './db.js'
 
 export const publicUserSelect = {
-  id: true, username: true, displayName: true, createdAt: true, lastSeenAt: true
+  id: true, username: true, displayName: true, createdAt: true, lastSeenAt: true, avatarUploadId: true
 } as const
 
 /** The statements that also run inside a transaction (see index.ts). */

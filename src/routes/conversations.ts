@@ -94,13 +94,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       tags,
       operationId: 'renameConversation',
-      summary: 'Rename a group (owner or admin); writes conversation.updated',
-      description: 'A direct conversation has no title: 403.',
+      summary: 'Rename a group and/or set its picture (owner or admin); writes conversation.updated',
+      description: 'A direct conversation has no title or picture: 403. pictureUploadId: a completed image upload of the caller ' +
+        '(POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; null removes the picture; a replaced picture is deleted.',
       params: IdParams,
       body: UpdateConversationBody,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
     }
-  }, async (request) => conversations.rename(request.auth.userId, request.params.id, request.body.title))
+  }, async (request) => conversations.update(request.auth.userId, request.params.id, request.body))
 
   app.post('/conversations/:id/members', {
     onRequest: app.authenticate,

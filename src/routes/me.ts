@@ -71,7 +71,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: trimFields('displayName'),
     schema: {
       security, tags, operationId: 'updateMe',
-      summary: 'Change the display name; users who share a conversation get a user.updated frame',
+      summary: 'Change the display name and/or the avatar; users who share a conversation get a user.updated frame',
+      description: 'avatarUploadId: a completed image upload of the caller (POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; ' +
+        'null removes the avatar; a replaced avatar is deleted. An empty body: 400.',
       body: UpdateMeBody,
       response: { 200: userRef, ...errorResponses(400, 401) }
     }

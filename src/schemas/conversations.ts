@@ -43,6 +43,7 @@ export const Conversation = Type.Object({
   title: Type.Union([Type.String(), Type.Null()], { description: 'null for direct conversations' }),
   createdAt: Timestamp,
   lastSeq: Type.Integer({ description: 'Seq of the newest event' }),
+  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image; no token needed), or null (README "Attachments")' }),
   lastMessage: Type.Union([Type.Ref('Message'), Type.Null()], { description: 'The newest message the caller can see (a tombstone if deleted)' }),
   unreadCount: Type.Integer({ description: "Others' non-deleted messages after the caller's lastReadSeq" }),
   memberCount: Type.Integer({ description: 'Number of current members (an extension of API.md)' }),
@@ -81,7 +82,10 @@ export function conversationBodies (groupMaxMembers: number) {
   }
 }
 
-export const UpdateConversationBody = Type.Object({ title: Title }, { additionalProperties: false })
+export const UpdateConversationBody = Type.Object({
+  title: Type.Optional(Title),
+  pictureUploadId: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'A completed image upload of the caller becomes the group picture; null removes it' }))
+}, { additionalProperties: false, minProperties: 1 })
 
 export const MemberParams = Type.Object({ id: Uuid, userId: Uuid })
 

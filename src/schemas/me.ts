@@ -8,7 +8,10 @@ const CurrentPassword = Type.String({ minLength: 1, maxLength: 256 })
 export const ChangePasswordBody = Type.Object({ currentPassword: CurrentPassword, newPassword: Password }, { additionalProperties: false })
 export type ChangePasswordBody = Static<typeof ChangePasswordBody>
 
-export const UpdateMeBody = Type.Object({ displayName: DisplayName }, { additionalProperties: false })
+export const UpdateMeBody = Type.Object({
+  displayName: Type.Optional(DisplayName),
+  avatarUploadId: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'A completed image upload of the caller (POST /v1/uploads without conversationId) becomes the avatar; null removes it' }))
+}, { additionalProperties: false, minProperties: 1 })
 export type UpdateMeBody = Static<typeof UpdateMeBody>
 
 export const DeleteMeBody = Type.Object({ password: CurrentPassword }, { additionalProperties: false })

@@ -25,7 +25,8 @@ export const Message = Type.Object({
     description: 'Users mentioned by @username: current members other than the sender when it was posted or last edited, in order of first mention; ' +
       'empty when deleted (an extension of API.md)'
   }),
-  mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' })
+  mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
+  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' })
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
 
@@ -51,14 +52,32 @@ export const Event = Type.Object({
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 
+export const Attachment = Type.Object({
+  id: Uuid,
+  kind: Type.Union([Type.Literal('image'), Type.Literal('video'), Type.Literal('audio'), Type.Literal('file')]),
+  contentType: Type.String({ description: 'The type read from the bytes (not the one declared)' }),
+  size: Type.Integer({ description: 'Bytes stored (an image whose metadata was stripped: the stripped size)' }),
+  filename: Type.String(),
+  width: Nullable(Type.Integer({ description: 'Images: pixels, as displayed (orientation applied)' })),
+  height: Nullable(Type.Integer()),
+  placeholder: Nullable(Type.String({ description: 'Images: a ThumbHash (base64) to show, blurred, while the thumbnail loads' })),
+  url: Type.String({ description: 'API path of the bytes: GET with the access token answers 302 to a short-lived signed URL (GET /v1/attachments/{id} answers it as JSON)' }),
+  thumbnailUrl: Nullable(Type.String({ description: 'Images: API path of the WebP thumbnail, as url' }))
+}, { $id: 'Attachment', description: 'A file of a message (README "Attachments")' })
+
 export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64, description: 'Client-chosen idempotency key' })
 
 /** Body schemas that carry the configured length limit. */
 export function messageBodies (maxLength: number) {
-  const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: `1-${maxLength} characters after trimming surrounding whitespace; stored trimmed` })
+  const bodyText = `1-${maxLength} characters after trimming surrounding whitespace; stored trimmed`
+  const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: bodyText })
   return {
     PostMessageBody: Type.Object({
-      body: Body,
+      body: Type.Optional({ ...Body, description: `${bodyText}; may be left out when attachments are given` }),
+      attachments: Type.Optional(Type.Array(Uuid, {
+        minItems: 1, maxItems: 10, uniqueItems: true,
+        description: 'Ids of completed uploads of the caller for this conversation (POST /v1/uploads), at most 10; else 400 INVALID_ATTACHMENT'
+      })),
       clientMessageId: Type.Optional(Nullable(ClientMessageId)),
       replyToId: Type.Optional(Nullable(Uuid))
     }, { additionalProperties: false }),

@@ -23,7 +23,8 @@ export const ConversationInfo = Type.Object({
   type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
   title: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
-  lastSeq: Type.Integer()
+  lastSeq: Type.Integer(),
+  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image), or null' })
 }, { $id: 'ConversationInfo' })
 
 export const ReadyFrame = Type.Object({
@@ -60,7 +61,7 @@ export const ReadFrame = Type.Object({
 
 export const UserUpdatedFrame = Type.Object({
   type: Type.Literal('user.updated'),
-  data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp })
+  data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
 }, { $id: 'UserUpdatedFrame', description: 'A user who shares a conversation with the receiver changed their profile (PATCH /v1/me)' })
 
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })

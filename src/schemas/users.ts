@@ -11,7 +11,8 @@ export const User = Type.Object({
   id: Uuid,
   username: Type.String(),
   displayName: Type.String(),
-  createdAt: Timestamp
+  createdAt: Timestamp,
+  avatarUrl: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'The avatar (GET it: 302 to the image; no token needed), or null (README "Attachments")' }))
 }, { $id: 'User' })
 export type User = Static<typeof User>
 
@@ -20,6 +21,7 @@ export const PublicUser = Type.Object({
   username: Type.String(),
   displayName: Type.String(),
   createdAt: Timestamp,
+  avatarUrl: Type.Union([Type.String(), Type.Null()], { description: 'The avatar (GET it: 302 to the image; no token needed), or null' }),
   online: Type.Boolean(),
   lastSeenAt: Type.Union([Timestamp, Type.Null()])
 }, { $id: 'PublicUser' })

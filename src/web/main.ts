@@ -1,7 +1,7 @@
 // The web chat page: log in or register, list conversations, open one, page
 // back through history, send, and see messages, typing and presence live.
 // Everything goes through the client SDK (src/client).
-import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
+import { ApiError, createClient, type Attachment, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
 import { $, h, show, time } from './dom.js'
 import { enablePush } from './push.js'
 import { createState } from './state.js'
@@ -49,10 +49,37 @@ function renderConversations (): void {
       h('span', { class: `dot${partner !== undefined && state.online.get(partner) === true ? ' online' : ''}` }),
       h('span', { class: 'name' }, titleOf(c)),
       c.unreadCount > 0 && c.id !== state.currentId ? h('span', { class: 'badge' }, String(c.unreadCount)) : h('span'),
-      h('span', { class: 'last' }, last === null ? 'No messages yet' : last.deletedAt !== null ? 'Message deleted' : last.body))
+      h('span', { class: 'last' }, last === null ? 'No messages yet' : last.deletedAt !== null ? 'Message deleted' : last.body !== '' ? last.body : last.attachments.length > 0 ? 'Photo' : ''))
     item.addEventListener('click', () => { void openConversation(c.id) })
     return item
   }))
+}
+
+/** Signed URLs of attachments, fetched once per page (they live for minutes; a reload fetches new ones). */
+const signedUrls = new Map<string, Promise<{ url: string, thumbnailUrl: string | null }>>()
+const urlsOf = (id: string) => {
+  let urls = signedUrls.get(id)
+  if (urls === undefined) {
+    urls = sdk.uploads.urls(id)
+    urls.catch(() => signedUrls.delete(id))
+    signedUrls.set(id, urls)
+  }
+  return urls
+}
+
+/** An attachment: a thumbnail for images (sized before it loads), a download link for anything else. */
+function attachmentItem (a: Attachment): HTMLElement {
+  if (a.kind === 'image' && a.thumbnailUrl !== null) {
+    const img = h('img', { class: 'thumb', alt: a.filename, 'data-attachment': a.id }) as HTMLImageElement
+    if (a.width !== null && a.height !== null) img.style.aspectRatio = `${a.width} / ${a.height}`
+    void urlsOf(a.id).then((u) => { if (u.thumbnailUrl !== null) img.src = u.thumbnailUrl }).catch(() => {})
+    const link = h('a', { class: 'attachment', target: '_blank', rel: 'noopener' }, img)
+    void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
+    return link
+  }
+  const link = h('a', { class: 'attachment file', target: '_blank', rel: 'noopener' }, `${a.filename} (${Math.ceil(a.size / 1024)} KB)`)
+  void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
+  return link
 }
 
 function messageItem (m: Message): HTMLElement {
@@ -61,7 +88,8 @@ function messageItem (m: Message): HTMLElement {
   const classes = ['message', m.senderId === me()?.id ? 'mine' : '', m.deletedAt !== null ? 'deleted' : ''].filter(Boolean).join(' ')
   return h('li', { class: classes, 'data-seq': String(m.seq), 'data-id': m.id },
     h('span', { class: 'meta' }, `${sender} · ${time(m.createdAt)}${m.editedAt !== null ? ' · edited' : ''}`),
-    h('span', { class: 'body' }, m.deletedAt !== null ? 'Message deleted' : m.body))
+    m.deletedAt === null && m.attachments.length > 0 ? h('span', { class: 'attachments' }, ...m.attachments.map(attachmentItem)) : null,
+    m.deletedAt !== null ? h('span', { class: 'body' }, 'Message deleted') : m.body === '' ? null : h('span', { class: 'body' }, m.body))
 }
 
 function renderMessages (stickToBottom: boolean): void {
@@ -240,6 +268,27 @@ function wire (): void {
       if (state.currentId === id) renderMessages(true)
       renderConversations()
     }).catch((err: unknown) => { $('typing').textContent = errorText(err) })
+  })
+  // A photo is uploaded (progress shown where typing is), then sent with whatever is typed.
+  $('attach').addEventListener('click', () => { $('attach-input').click() })
+  $('attach-input').addEventListener('change', () => {
+    const picker = $('attach-input') as HTMLInputElement
+    const file = picker.files?.[0]
+    const id = state.currentId
+    picker.value = ''
+    if (file === undefined || id === undefined) return
+    const input = $('message-input') as HTMLInputElement
+    const status = $('typing')
+    void (async () => {
+      const upload = await sdk.uploads.upload(id, file, { onProgress: (p) => { status.textContent = `Uploading ${Math.floor(100 * p.loaded / Math.max(1, p.total))}%` } })
+      const body = input.value.trim()
+      input.value = ''
+      const m = await sdk.messages.send(id, body === '' ? { attachments: [upload.id] } : { body, attachments: [upload.id] })
+      status.textContent = ''
+      state.applyMessage(m, false)
+      if (state.currentId === id) renderMessages(true)
+      renderConversations()
+    })().catch((err: unknown) => { status.textContent = errorText(err) })
   })
   $('message-input').addEventListener('input', () => { if (state.currentId !== undefined) sdk.realtime.typing(state.currentId) })
   $('load-older').addEventListener('click', () => { void loadOlder() })

@@ -16,6 +16,7 @@ import { runPosting } from './scenarios/posting.js'
 import { runScaleout } from './scenarios/scaleout.js'
 import { runStorm } from './scenarios/storm.js'
 import { runPush } from './scenarios/push.js'
+import { runAttachments } from './scenarios/attachments.js'
 
 export interface BenchResults {
   meta: {
@@ -38,6 +39,7 @@ export interface BenchResults {
     scaleout?: Awaited<ReturnType<typeof runScaleout>>
     storm?: Awaited<ReturnType<typeof runStorm>>
     push?: Awaited<ReturnType<typeof runPush>>
+    attachments?: Awaited<ReturnType<typeof runAttachments>>
   }
   /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
   phases: PhaseRecord[]
@@ -76,7 +78,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       history: async () => { scenarios.history = await runHistory(ctx, o, step) },
       scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, step, scenarios.fanout) },
       storm: async () => { scenarios.storm = await runStorm(ctx, o, step) },
-      push: async () => { scenarios.push = await runPush(ctx, o, step) }
+      push: async () => { scenarios.push = await runPush(ctx, o, step) },
+      attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()

@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
-export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push'] as const
+export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**

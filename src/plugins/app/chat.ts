@@ -26,13 +26,18 @@ export default fp(async (app) => {
     pool: app.db.pool,
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
-    membersPreview: app.config.conversationMembersPreview
+    membersPreview: app.config.conversationMembersPreview,
+    onFilesReleased: () => app.uploads.release()
   }
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
-    messages: createMessageService({ ...deps, ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {}) }),
+    messages: createMessageService({
+      ...deps,
+      onFilesReleased: () => app.uploads.release(),
+      ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
+    }),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
     preferences: createNotificationPreferenceService(app.db)
   })
-}, { name: 'chat', dependencies: ['db', 'config', 'realtime'] })
+}, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

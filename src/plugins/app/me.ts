@@ -34,14 +34,16 @@ export default fp(async (app) => {
     self: createAccountSelfService({
       ...app.db,
       onSessionsRevoked,
-      announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile })
+      announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile }),
+      onFilesReleased: () => app.uploads.release()
     }),
     recovery,
     deletion: createAccountDeletionService({
       ...app.db,
       publisher: app.realtime,
       messages: config.deletedAccountMessages,
-      onSessionsRevoked
+      onSessionsRevoked,
+      onFilesReleased: () => app.uploads.release()
     })
   })
   // Deletions a crash interrupted are finished in the background once the app is up.
@@ -56,4 +58,4 @@ export default fp(async (app) => {
     await recovery.idle()
     mailer?.close()
   })
-}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime'] })
+}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime', 'uploads'] })

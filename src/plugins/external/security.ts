@@ -6,15 +6,24 @@ import type { FastifyRequest } from 'fastify'
 import helmet from 'helmet'
 import cors from '@fastify/cors'
 
+/** Where the web page fetches and sends files with the s3 driver (presigned URLs); nothing more with local. */
+function storageOrigins (config: { storageDriver: 'local' | 's3', s3Endpoint?: string | undefined, s3Bucket?: string | undefined, s3Region: string }): string[] {
+  if (config.storageDriver !== 's3') return []
+  if (config.s3Endpoint !== undefined) return [new URL(config.s3Endpoint).origin]
+  return [`https://${config.s3Bucket ?? '*'}.s3.${config.s3Region}.amazonaws.com`, `https://s3.${config.s3Region}.amazonaws.com`]
+}
+
 export default fp(async (app) => {
+  const storage = storageOrigins(app.config)
   const headers = helmet({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', ...storage],
+        mediaSrc: ["'self'", ...storage],
+        connectSrc: ["'self'", ...storage],
         frameAncestors: ["'none'"],
         // Plain-HTTP development and LAN testing must keep working.
         upgradeInsecureRequests: null
@@ -39,7 +48,7 @@ export default fp(async (app) => {
   const origins = app.config.corsOrigins
   await app.register(cors, {
     origin: origins.includes('*') ? true : origins.length > 0 ? origins : false,
-    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
     exposedHeaders: ['Retry-After', 'X-Request-Id'],
     maxAge: 600

@@ -15,6 +15,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { newId } from '../../../src/domain/ids.js'
 import { toMessage } from '../../../src/domain/views.js'
+import type { MessageRow } from '../../../src/repositories/messages.js'
 import { PrismaClient } from '../../../src/generated/prisma/client.js'
 import { serve } from '../harness/rpc.js'
 import { POST_PATH, postSchema, type PostMessage } from './post-route.js'
@@ -75,12 +76,12 @@ async function buildNaiveServer (opts: NaiveServerOptions) {
           clientMessageId: request.body.clientMessageId ?? null
         }
       })
-      await tx.event.create({ data: { conversationId, seq: created.seq, type: 'message.created', data: { ...toMessage(created) } } })
+      await tx.event.create({ data: { conversationId, seq: created.seq, type: 'message.created', data: JSON.parse(JSON.stringify(toMessage(created as unknown as MessageRow))) } })
       return created
     })
     if (message === null) return reply.code(404).send({ error: 'conversation not found' })
 
-    const data = toMessage(message)
+    const data = toMessage(message as unknown as MessageRow)
     const frame = JSON.stringify({ type: 'message.created', conversationId, seq: data.seq, createdAt: data.createdAt, data })
     const members = await prisma.membership.findMany({ where: { conversationId, leftAt: null }, select: { userId: true } })
     for (const member of members) {

@@ -1,0 +1,83 @@
+// What an upload is, judged from its bytes, and what images get: dimensions,
+// their metadata (EXIF with GPS, XMP, IPTC) stripped, a thumbnail and a tiny
+// placeholder (a ThumbHash: about 25 bytes that clients decode into a blurred
+// preview while the thumbnail loads).
+import { fileTypeFromBuffer } from 'file-type'
+import sharp, { type FormatEnum } from 'sharp'
+import { rgbaToThumbHash } from 'thumbhash'
+import type { UploadKind } from '../repositories/uploads.js'
+
+/** Bytes file-type needs to recognise every format it knows. */
+export const SNIFF_BYTES = 4100
+
+/** Images sharp decodes and re-encodes here; other image/* types are plain files. */
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'])
+
+export function kindOf (contentType: string): UploadKind {
+  if (IMAGE_TYPES.has(contentType)) return 'image'
+  if (contentType.startsWith('video/')) return 'video'
+  if (contentType.startsWith('audio/')) return 'audio'
+  return 'file'
+}
+
+/** Whether a type is served inline (media shown in place); everything else downloads as an attachment. */
+export const inline = (contentType: string) => kindOf(contentType) !== 'file'
+
+export function allowedType (allowed: string[], contentType: string): boolean {
+  return allowed.some((a) => a === contentType || (a.endsWith('/*') && contentType.startsWith(a.slice(0, -1))))
+}
+
+/**
+ * The real type of an upload from its first bytes. Formats with a signature
+ * are named by it, whatever was declared; bytes without one (text) keep the
+ * declared type only when that type has no signature either (text/*, JSON,
+ * CSV...) and they hold no NUL byte. null: the bytes are not what was declared.
+ */
+export async function sniff (head: Buffer, declared: string): Promise<string | null> {
+  const found = await fileTypeFromBuffer(head)
+  if (found !== undefined) return found.mime
+  const textual = declared.startsWith('text/') || declared === 'application/json' || declared === 'application/xml'
+  return textual && !head.includes(0) ? declared : null
+}
+
+export interface ImageResult {
+  width: number
+  height: number
+  /** The original without metadata, when it had any (else null: keep the bytes as they are). */
+  stripped: Buffer | null
+  thumbnail: Buffer
+  placeholder: string
+}
+
+/** Decoding stops at this many pixels (a decompression bomb is refused, not decoded). */
+const MAX_PIXELS = 100_000_000
+
+/** Thumbnail and placeholder of an image; ThumbHash takes at most 100×100 pixels. */
+export async function thumbnailOf (input: Buffer, size: number): Promise<{ thumbnail: Buffer, placeholder: string }> {
+  const thumbnail = await sharp(input, { limitInputPixels: MAX_PIXELS }).rotate()
+    .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 75 })
+    .toBuffer()
+  const { data, info } = await sharp(thumbnail).resize(100, 100, { fit: 'inside' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true })
+  const placeholder = Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64')
+  return { thumbnail, placeholder }
+}
+
+/** Processes an image upload; throws when the bytes are no decodable image. */
+export async function processImage (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
+  const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata()
+  // Orientation 5-8 swaps width and height once applied.
+  const swapped = (meta.orientation ?? 1) >= 5
+  const width = swapped ? meta.height : meta.width
+  const height = swapped ? meta.width : meta.height
+  const tagged = meta.exif !== undefined || meta.xmp !== undefined || meta.iptc !== undefined || (meta.comments?.length ?? 0) > 0
+  // sharp writes no metadata unless asked: re-encoding in the same format strips it.
+  // Orientation is applied to the pixels first, so the stripped image still shows upright.
+  const stripped = tagged
+    ? await sharp(input, { limitInputPixels: MAX_PIXELS, animated: contentType === 'image/gif' || contentType === 'image/webp' }).rotate()
+      .toFormat(meta.format as keyof FormatEnum, contentType === 'image/jpeg' ? { quality: 90, mozjpeg: false } : {})
+      .toBuffer()
+    : null
+  const { thumbnail, placeholder } = await thumbnailOf(input, thumbnailSize)
+  return { width, height, stripped, thumbnail, placeholder }
+}

@@ -1,0 +1,213 @@
+// Uploads and the files of attachments, avatars and group pictures.
+// 1. create: limits are checked on what is declared (type, size per kind,
+//    quota), a pending row is written and the client gets where to send the
+//    bytes (a presigned PUT, or the app's own route for the local driver);
+// 2. complete: the stored size must be the declared one, the real type is
+//    read from the bytes, images get dimensions, metadata stripped, a
+//    thumbnail and a placeholder; a refusal removes the object and the row;
+// 3. a post names ready uploads (post_messages attaches them); downloads get
+//    short-lived signed URLs, only for members who can see the message.
+// Files go when what holds them goes (message deleted, avatar replaced,
+// account erased): rows are marked deleting in that transaction and purged
+// after commit; the sweeper purges what a crash left and expires uploads never
+// attached.
+import { buffer } from 'node:stream/consumers'
+import { createRepositories, type Database } from '../repositories/index.js'
+import type { UploadKind, UploadRow } from '../repositories/uploads.js'
+import { storageKeys, type Storage } from '../storage/storage.js'
+import { AppError, notFound } from './errors.js'
+import { newId } from './ids.js'
+import { allowedType, inline, kindOf, processImage, sniff, SNIFF_BYTES } from './media.js'
+
+export interface UploadLimits {
+  maxBytes: Record<UploadKind, number>
+  allowedTypes: string[]
+  quotaBytes: number
+  uploadUrlTtlSeconds: number
+  downloadUrlTtlSeconds: number
+  unattachedTtlSeconds: number
+  thumbnailSize: number
+}
+
+export interface UploadDeps extends Database {
+  storage: Storage
+  limits: UploadLimits
+  onError (err: unknown, what: string): void
+}
+
+export interface UploadView {
+  id: string
+  state: 'pending' | 'ready' | 'attached' | 'avatar' | 'picture'
+  conversationId: string | null
+  kind: UploadKind
+  contentType: string
+  size: number
+  filename: string
+  width: number | null
+  height: number | null
+  placeholder: string | null
+  createdAt: string
+}
+
+export interface CreateUploadInput { conversationId?: string | null | undefined, filename: string, contentType: string, size: number }
+
+const toView = (u: UploadRow): UploadView => ({
+  id: u.id,
+  state: u.state as UploadView['state'],
+  conversationId: u.conversationId,
+  kind: u.kind as UploadKind,
+  contentType: u.contentType,
+  size: u.size,
+  filename: u.filename,
+  width: u.width,
+  height: u.height,
+  placeholder: u.placeholder,
+  createdAt: u.createdAt.toISOString()
+})
+
+const tooLarge = (kind: UploadKind, max: number) => new AppError(413, 'FILE_TOO_LARGE', `A ${kind} upload may be at most ${max} bytes`)
+const unsupported = (message: string) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', message)
+
+export function createUploadService (deps: UploadDeps) {
+  const { storage, limits } = deps
+  const repos = createRepositories(deps)
+  const repo = repos.uploads
+  const seconds = (s: number) => new Date(Date.now() + s * 1000).toISOString()
+
+  /** Removes a refused upload: its object, then its row; nothing of it stays. */
+  async function refuse (upload: UploadRow, error: AppError): Promise<never> {
+    await storage.remove([upload.storageKey, ...(upload.thumbnailKey === null ? [] : [upload.thumbnailKey])])
+    await repo.drop(upload.id)
+    throw error
+  }
+
+  /** Removes the files of uploads marked deleting, then their rows; a failure is left for the next sweep. */
+  async function purge (limit = 500): Promise<number> {
+    const rows = await repo.deleting(limit)
+    if (rows.length === 0) return 0
+    await storage.remove(rows.flatMap((r) => [r.storageKey, ...(r.thumbnailKey === null ? [] : [r.thumbnailKey])]))
+    await repo.dropDeleted(rows.map((r) => r.id))
+    return rows.length
+  }
+
+  async function signed (u: UploadRow, variant: 'content' | 'thumbnail') {
+    const expiresInSeconds = limits.downloadUrlTtlSeconds
+    if (variant === 'thumbnail') {
+      if (u.thumbnailKey === null) throw notFound('Thumbnail')
+      return storage.downloadUrl(u.thumbnailKey, { expiresInSeconds, contentType: 'image/webp', filename: `${u.filename}.webp`, disposition: 'inline' })
+    }
+    return storage.downloadUrl(u.storageKey, {
+      expiresInSeconds,
+      contentType: u.contentType,
+      filename: u.filename,
+      disposition: inline(u.contentType) ? 'inline' : 'attachment'
+    })
+  }
+
+  return {
+    purge,
+
+    /** Fire-and-forget purge after a commit that released files. */
+    release (): void {
+      purge().catch((err: unknown) => deps.onError(err, 'could not remove released files; the sweeper retries'))
+    },
+
+    async create (userId: string, input: CreateUploadInput) {
+      const contentType = input.contentType.toLowerCase()
+      if (!allowedType(limits.allowedTypes, contentType)) throw unsupported(`Uploads of ${contentType} are not accepted`)
+      const kind = kindOf(contentType)
+      if (input.size > limits.maxBytes[kind]) throw tooLarge(kind, limits.maxBytes[kind])
+      const conversationId = input.conversationId ?? null
+      if (conversationId !== null && (await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
+      const id = newId()
+      const storageKey = storageKeys(id).original
+      const accepted = await repos.transaction((tx) => tx.uploads.insertWithinQuota({
+        id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
+      }, limits.quotaBytes))
+      if (!accepted) throw new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${limits.quotaBytes} bytes; delete some first`)
+      const target = await storage.uploadTarget(storageKey, { contentType, size: input.size, expiresInSeconds: limits.uploadUrlTtlSeconds })
+      const upload = await repo.find(id)
+      return { upload: toView(upload!), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }
+    },
+
+    /** The pending upload a local-driver PUT writes (its declared size bounds the body). */
+    async pendingForWrite (storageKey: string) {
+      const id = /^uploads\/([0-9a-f-]{36})\/original$/.exec(storageKey)?.[1]
+      const upload = id === undefined ? null : await repo.find(id)
+      return upload?.state === 'pending' ? upload : null
+    },
+
+    /** Checks the bytes that arrived and makes the upload ready; completing again answers the same. */
+    async complete (userId: string, id: string): Promise<UploadView> {
+      const upload = await repo.find(id)
+      if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
+      if (upload.state !== 'pending') return toView(upload)
+      const size = await storage.size(upload.storageKey)
+      if (size === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
+      if (size !== upload.size) return refuse(upload, new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
+      const contentType = await sniff(await storage.head(upload.storageKey, SNIFF_BYTES), upload.contentType)
+      if (contentType === null) return refuse(upload, unsupported(`The bytes are not ${upload.contentType}`))
+      if (!allowedType(limits.allowedTypes, contentType)) return refuse(upload, unsupported(`The bytes are ${contentType}, which is not accepted`))
+      const kind = kindOf(contentType)
+      if (size > limits.maxBytes[kind]) return refuse(upload, tooLarge(kind, limits.maxBytes[kind]))
+      let ready = { kind, contentType, size, width: null as number | null, height: null as number | null, placeholder: null as string | null, thumbnailKey: null as string | null }
+      if (kind === 'image') {
+        let image
+        try {
+          image = await processImage(await buffer(await storage.read(upload.storageKey)), contentType, limits.thumbnailSize)
+        } catch {
+          return refuse(upload, unsupported(`The bytes are no image that can be decoded (${contentType})`))
+        }
+        const thumbnailKey = storageKeys(id).thumbnail
+        await storage.write(thumbnailKey, image.thumbnail, 'image/webp')
+        if (image.stripped !== null) await storage.write(upload.storageKey, image.stripped, contentType)
+        ready = { ...ready, size: image.stripped?.length ?? size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey }
+      }
+      if (!(await repo.markReady(id, ready))) {
+        // Swept (or completed by a concurrent call) meanwhile.
+        const now = await repo.find(id)
+        if (now === null || now.state === 'deleting') throw notFound('Upload')
+        return toView(now)
+      }
+      return toView((await repo.find(id))!)
+    },
+
+    /** Signed URLs of an attachment, for a member who can see its message. */
+    async attachmentUrls (userId: string, id: string) {
+      const upload = await repo.visibleAttachment(id, userId)
+      if (upload === null) throw notFound('Attachment')
+      return {
+        url: await signed(upload, 'content'),
+        thumbnailUrl: upload.thumbnailKey === null ? null : await signed(upload, 'thumbnail'),
+        expiresAt: seconds(limits.downloadUrlTtlSeconds)
+      }
+    },
+
+    /** One signed URL of an attachment (its bytes or its thumbnail), for a member who can see its message. */
+    async attachmentUrl (userId: string, id: string, variant: 'content' | 'thumbnail'): Promise<string> {
+      const upload = await repo.visibleAttachment(id, userId)
+      if (upload === null) throw notFound('Attachment')
+      return signed(upload, variant)
+    },
+
+    /** A signed URL of an avatar or group picture (public: its id is the secret, as a profile picture is shown to anyone who sees the profile). */
+    async mediaUrlFor (id: string, variant: 'content' | 'thumbnail'): Promise<string> {
+      const upload = await repo.media(id)
+      if (upload === null) throw notFound('Picture')
+      return signed(upload, variant)
+    },
+
+    /** Marks the uploads whose files go with these messages (in the deleting transaction). */
+    releaseForMessages: (tx: { uploads: { markDeleting: typeof repo.markDeleting } }, messageIds: string[]) => tx.uploads.markDeleting({ messageIds }),
+
+    /** One sweep: uploads never attached within the setting expire; deleted files are removed. */
+    async sweep (): Promise<{ expired: number, purged: number }> {
+      const expired = await repo.expireUnattached(new Date(Date.now() - limits.unattachedTtlSeconds * 1000), 500)
+      let purged = 0
+      for (let n = await purge(); n > 0; n = await purge()) purged += n
+      return { expired, purged }
+    }
+  }
+}
+
+export type UploadService = ReturnType<typeof createUploadService>

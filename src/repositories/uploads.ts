@@ -1,0 +1,142 @@
+// Uploads (src/domain/uploads.ts): their rows through Prisma and raw SQL.
+// Posting attaches them inside post_messages (post-batch.ts); deletes mark
+// them `deleting` in the same transaction as the change that frees them, and
+// the files are removed after commit (purge), by the sweeper if need be.
+import type { Client, Database } from './db.js'
+
+export type UploadState = 'pending' | 'ready' | 'attached' | 'avatar' | 'picture' | 'deleting'
+export type UploadKind = 'image' | 'video' | 'audio' | 'file'
+
+export interface UploadRow {
+  id: string
+  ownerId: string
+  conversationId: string | null
+  messageId: string | null
+  state: string
+  kind: string
+  filename: string
+  contentType: string
+  size: number
+  width: number | null
+  height: number | null
+  placeholder: string | null
+  storageKey: string
+  thumbnailKey: string | null
+  createdAt: Date
+  completedAt: Date | null
+}
+
+export interface DeletingRow { id: string, storageKey: string, thumbnailKey: string | null }
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function uploadStatements (db: Client) {
+  return {
+    find (id: string): Promise<UploadRow | null> {
+      return db.upload.findUnique({ where: { id } })
+    },
+
+    /**
+     * Inserts a pending upload unless it would take the owner past `quota`
+     * bytes (uploads not being deleted; pending ones by their declared size).
+     * Owners are serialized by an advisory lock, so two requests cannot both
+     * take the last bytes. Returns false when refused.
+     */
+    async insertWithinQuota (row: Pick<UploadRow, 'id' | 'ownerId' | 'conversationId' | 'kind' | 'filename' | 'contentType' | 'size' | 'storageKey'>, quota: number): Promise<boolean> {
+      await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${row.ownerId}))`
+      const [used] = await db.$queryRaw<Array<{ bytes: bigint | null }>>`
+        SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${row.ownerId}::uuid AND state <> 'deleting'`
+      if (Number(used?.bytes ?? 0) + row.size > quota) return false
+      await db.upload.create({ data: { ...row, state: 'pending' } })
+      return true
+    },
+
+    /** Marks a pending upload ready with what completing found; false when it was no longer pending. */
+    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey'>): Promise<boolean> {
+      const { count } = await db.upload.updateMany({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
+      return count === 1
+    },
+
+    /** Uploads whose files are to go: state deleting (removed by purge). */
+    async markDeleting (where: { ids?: string[], messageIds?: string[] }): Promise<void> {
+      if (where.ids !== undefined && where.ids.length > 0) {
+        await db.upload.updateMany({ where: { id: { in: where.ids } }, data: { state: 'deleting' } })
+      }
+      if (where.messageIds !== undefined && where.messageIds.length > 0) {
+        await db.upload.updateMany({ where: { messageId: { in: where.messageIds } }, data: { state: 'deleting' } })
+      }
+    },
+
+    /** A ready image of the owner becomes an avatar or picture; false when it is no such upload. */
+    async claim (id: string, ownerId: string, state: 'avatar' | 'picture'): Promise<boolean> {
+      const { count } = await db.upload.updateMany({ where: { id, ownerId, state: 'ready', kind: 'image' }, data: { state } })
+      return count === 1
+    },
+
+    /**
+     * An erased account's files: every upload of the owner but group pictures
+     * (they belong to the group), and, when its messages are kept, but those
+     * attached to them.
+     */
+    async markAccountDeleting (ownerId: string, keepAttached: boolean): Promise<void> {
+      await db.upload.updateMany({
+        where: { ownerId, state: { notIn: keepAttached ? ['picture', 'deleting', 'attached'] : ['picture', 'deleting'] } },
+        data: { state: 'deleting' }
+      })
+    }
+  }
+}
+
+export function createUploadsRepository ({ prisma, pool }: Database) {
+  return {
+    ...uploadStatements(prisma),
+
+    /**
+     * The upload of an attachment with its message, when `userId` may see
+     * that message: a current member whose window holds it (as history).
+     */
+    async visibleAttachment (id: string, userId: string): Promise<UploadRow | null> {
+      const { rows } = await pool.query<UploadRow>(`
+        SELECT u.id, u.owner_id AS "ownerId", u.conversation_id AS "conversationId", u.message_id AS "messageId", u.state, u.kind,
+               u.filename, u.content_type AS "contentType", u.size, u.width, u.height, u.placeholder, u.storage_key AS "storageKey",
+               u.thumbnail_key AS "thumbnailKey", u.created_at AS "createdAt", u.completed_at AS "completedAt"
+          FROM uploads u
+          JOIN messages m ON m.id = u.message_id AND m.deleted_at IS NULL
+          JOIN memberships me ON me.conversation_id = m.conversation_id AND me.user_id = $2::uuid AND me.left_at IS NULL
+         WHERE u.id = $1::uuid AND u.state = 'attached' AND m.seq >= me.joined_seq`, [id, userId])
+      return rows[0] ?? null
+    },
+
+    /** An upload shown as an avatar or group picture. */
+    async media (id: string): Promise<UploadRow | null> {
+      return prisma.upload.findFirst({ where: { id, state: { in: ['avatar', 'picture'] } } })
+    },
+
+    /**
+     * Marks as deleting the uploads never attached (pending or ready) created
+     * before `before`, skipping rows a post is attaching right now.
+     */
+    async expireUnattached (before: Date, limit: number): Promise<number> {
+      const { rowCount } = await pool.query(`
+        UPDATE uploads SET state = 'deleting'
+         WHERE id IN (SELECT id FROM uploads WHERE state IN ('pending', 'ready') AND created_at < $1
+                       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, [before, limit])
+      return rowCount ?? 0
+    },
+
+    deleting (limit: number): Promise<DeletingRow[]> {
+      return prisma.upload.findMany({ where: { state: 'deleting' }, take: limit, orderBy: { createdAt: 'asc' }, select: { id: true, storageKey: true, thumbnailKey: true } })
+    },
+
+    /** Drops rows whose files are gone. */
+    async dropDeleted (ids: string[]): Promise<void> {
+      if (ids.length > 0) await prisma.upload.deleteMany({ where: { id: { in: ids }, state: 'deleting' } })
+    },
+
+    /** Removes a refused upload's row (its object is removed by the caller). */
+    async drop (id: string): Promise<void> {
+      await prisma.upload.deleteMany({ where: { id } })
+    }
+  }
+}
+
+export type UploadsRepository = ReturnType<typeof createUploadsRepository>

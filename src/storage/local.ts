@@ -1,0 +1,125 @@
+// The local driver: files under a folder (DATA_DIR/uploads). The app receives
+// uploads (PUT, streamed to a temporary file that is renamed only once every
+// byte arrived) and serves downloads (with HTTP range requests) at
+// /v1/storage?token=..., a signed, expiring token (see signed-token.ts).
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { dirname, join, resolve, sep } from 'node:path'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Storage } from './storage.js'
+import type { Signer } from './signed-token.js'
+
+export const STORAGE_ROUTE = '/v1/storage'
+
+/** The body was longer than the upload allows. */
+export class TooLargeError extends Error {}
+
+export interface LocalStorage extends Storage {
+  readonly driver: 'local'
+  /** Absolute path of a key (inside the root). */
+  path (key: string): string
+  /**
+   * Writes a stream to `key`, refusing more than `maxBytes`: the temporary
+   * file is removed on any failure, so nothing half-written stays.
+   */
+  receive (key: string, body: Readable, maxBytes: number): Promise<number>
+}
+
+const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/
+
+export function createLocalStorage (opts: { root: string, signer: Signer }): LocalStorage {
+  const root = resolve(opts.root)
+  const { signer } = opts
+  const path = (key: string) => {
+    if (!KEY.test(key) || key.split('/').includes('..')) throw new Error(`invalid storage key ${key}`)
+    const p = join(root, key)
+    if (!p.startsWith(root + sep)) throw new Error(`invalid storage key ${key}`)
+    return p
+  }
+  const exp = (seconds: number) => Math.floor(Date.now() / 1000) + seconds
+  const url = (token: string) => `${STORAGE_ROUTE}?token=${encodeURIComponent(token)}`
+
+  return {
+    driver: 'local',
+    path,
+
+    async uploadTarget (key, { contentType, size, expiresInSeconds }) {
+      return { url: url(signer.sign({ m: 'PUT', k: key, e: exp(expiresInSeconds), s: size })), method: 'PUT', headers: { 'content-type': contentType } }
+    },
+
+    async downloadUrl (key, { expiresInSeconds, contentType, filename, disposition }) {
+      return url(signer.sign({ m: 'GET', k: key, e: exp(expiresInSeconds), t: contentType, n: filename, d: disposition }))
+    },
+
+    async size (key) {
+      try {
+        return (await stat(path(key))).size
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+        throw err
+      }
+    },
+
+    async head (key, bytes) {
+      const file = await open(path(key), 'r')
+      try {
+        const buffer = Buffer.alloc(bytes)
+        const { bytesRead } = await file.read(buffer, 0, bytes, 0)
+        return buffer.subarray(0, bytesRead)
+      } finally {
+        await file.close()
+      }
+    },
+
+    async read (key) {
+      return createReadStream(path(key))
+    },
+
+    async write (key, body) {
+      const target = path(key)
+      await mkdir(dirname(target), { recursive: true })
+      const part = `${target}.part-${randomBytes(6).toString('hex')}`
+      try {
+        await pipeline(async function * () { yield body }, createWriteStream(part))
+        await rename(part, target)
+      } catch (err) {
+        await rm(part, { force: true })
+        throw err
+      }
+    },
+
+    async receive (key, body, maxBytes) {
+      const target = path(key)
+      await mkdir(dirname(target), { recursive: true })
+      const part = `${target}.part-${randomBytes(6).toString('hex')}`
+      let received = 0
+      const limit = new Transform({
+        transform (chunk: Buffer, _encoding, done) {
+          received += chunk.length
+          if (received > maxBytes) done(new TooLargeError(`more than ${maxBytes} bytes`))
+          else done(null, chunk)
+        }
+      })
+      try {
+        await pipeline(body, limit, createWriteStream(part))
+        await rename(part, target)
+        return received
+      } catch (err) {
+        await rm(part, { force: true })
+        throw err
+      }
+    },
+
+    async remove (keys) {
+      await Promise.all(keys.map(async (key) => {
+        await rm(path(key), { force: true })
+        // The upload's folder goes with its last file.
+        await rm(dirname(path(key)), { recursive: false, force: true }).catch(() => {})
+      }))
+    },
+
+    async close () {}
+  }
+}

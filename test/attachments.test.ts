@@ -1,0 +1,382 @@
+// Attachments end to end over real HTTP, against both storage drivers: local
+// (files under a temporary DATA_DIR, served by the app) and s3 (a real
+// S3-compatible server, s3rver, started here on loopback).
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import S3rver from 's3rver'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from '../src/client/index.js'
+import type { AppConfig } from '../src/config.js'
+import { createGroup, post, replay } from './helpers/chat.js'
+import { client, expectError, type Account, type Client } from './helpers/http.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { users as registerMany } from './helpers/users.js'
+import { connectReady, type TestSocket } from './helpers/ws.js'
+
+const TTL_SECONDS = 2
+const LIMITS: Partial<AppConfig> = {
+  downloadUrlTtlSeconds: TTL_SECONDS,
+  uploadMaxImageBytes: 5_000_000,
+  uploadMaxFileBytes: 2_500_000,
+  uploadQuotaBytes: 3_000_000,
+  uploadRateLimitPerMinute: 12
+}
+
+/** A JPEG with EXIF including GPS, as phones write them. */
+async function photo (width = 64, height = 48): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+    .jpeg()
+    .withExif({ IFD0: { Copyright: 'Someone', Make: 'PhoneCo' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 0/1' } })
+    .toBuffer()
+}
+
+async function until (check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+interface Driver { name: 'local' | 's3', start (): Promise<{ config: Partial<AppConfig>, stop (): Promise<void> }> }
+
+const drivers: Driver[] = [
+  {
+    name: 'local',
+    async start () {
+      const dir = await mkdtemp(join(tmpdir(), 'sb-att-'))
+      return { config: { storageDriver: 'local', dataDir: dir }, stop: () => rm(dir, { recursive: true, force: true }) }
+    }
+  },
+  {
+    name: 's3',
+    async start () {
+      const dir = await mkdtemp(join(tmpdir(), 'sb-s3-'))
+      const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'switchboard-test', configs: [] }] })
+      const { port } = await s3.run()
+      return {
+        config: {
+          storageDriver: 's3', s3Bucket: 'switchboard-test', s3Endpoint: `http://127.0.0.1:${port}`, s3ForcePathStyle: true,
+          s3AccessKeyId: 'S3RVER', s3SecretAccessKey: 'S3RVER', dataDir: dir
+        },
+        async stop () {
+          await s3.close()
+          await rm(dir, { recursive: true, force: true })
+        }
+      }
+    }
+  }
+]
+
+describe.each(drivers)('attachments with the $name driver', (driver) => {
+  let server: TestServer
+  let api: Client
+  let stop: () => Promise<void>
+  const sockets: TestSocket[] = []
+
+  beforeAll(async () => {
+    const started = await driver.start()
+    stop = started.stop
+    server = await startServer({ config: { ...LIMITS, ...started.config } })
+    api = client(server.url)
+  })
+
+  afterAll(async () => {
+    for (const s of sockets) await s.close()
+    await server?.close()
+    await stop?.()
+  })
+
+  const as = (who: Account) => ({ token: who.accessToken })
+  const users = (n: number) => registerMany(api, n)
+  const abs = (url: string) => new URL(url, server.url).toString()
+  const stored = (key: string) => server.app.storage.size(key)
+
+  async function start (who: Account, conversationId: string | null, bytes: Buffer, filename: string, contentType: string, size = bytes.length) {
+    const res = await api.post('/v1/uploads', { conversationId, filename, contentType, size }, as(who))
+    if (res.status !== 201) throw new Error(`create upload: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body
+  }
+
+  async function send (created: any, bytes: Buffer) {
+    return fetch(abs(created.uploadUrl), { method: created.method, headers: created.headers, body: bytes })
+  }
+
+  async function upload (who: Account, conversationId: string | null, bytes: Buffer, filename = 'photo.jpg', contentType = 'image/jpeg') {
+    const created = await start(who, conversationId, bytes, filename, contentType)
+    const put = await send(created, bytes)
+    expect(put.ok).toBe(true)
+    const done = await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(who))
+    if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.body)}`)
+    return done.body
+  }
+
+  async function setup () {
+    const [a, b, c] = await users(3)
+    const group = await createGroup(api, a, [b])
+    return { a, b, c, group }
+  }
+
+  it('uploads a photo: dimensions, thumbnail, placeholder, metadata stripped; posted, pushed, in history and replay', async () => {
+    const { a, b, group } = await setup()
+    const socket = await connectReady(server.url, b.accessToken, sockets)
+    const bytes = await photo(64, 48)
+    expect((await sharp(bytes).metadata()).exif).toBeDefined()
+    const done = await upload(a, group.id, bytes)
+    expect(done).toMatchObject({ state: 'ready', kind: 'image', contentType: 'image/jpeg', width: 64, height: 48, filename: 'photo.jpg', placeholder: expect.any(String) })
+
+    const message = await post(api, a, group.id, 'look', { attachments: [done.id] })
+    expect(message.attachments).toEqual([{
+      id: done.id, kind: 'image', contentType: 'image/jpeg', size: done.size, filename: 'photo.jpg', width: 64, height: 48,
+      placeholder: done.placeholder, url: `/v1/attachments/${done.id}/content`, thumbnailUrl: `/v1/attachments/${done.id}/thumbnail`
+    }])
+    const pushed = await socket.next((f) => f.type === 'message.created' && f.data.id === message.id)
+    expect(pushed.data).toEqual(message)
+    const history = await api.get(`/v1/conversations/${group.id}/messages`, as(b))
+    expect(history.body.messages[0]).toEqual(message)
+    expect((await replay(api, b, group.id)).find((e) => e.type === 'message.created').data).toEqual(message)
+    expect((await api.get(`/v1/conversations/${group.id}`, as(b))).body.lastMessage).toEqual(message)
+
+    // A member downloads it through a signed URL: no metadata left, same pixels.
+    const urls = await api.get(`/v1/attachments/${done.id}`, as(b))
+    expect(urls.status).toBe(200)
+    const file = await fetch(abs(urls.body.url))
+    expect(file.status).toBe(200)
+    expect(file.headers.get('content-type')).toBe('image/jpeg')
+    const got = Buffer.from(await file.arrayBuffer())
+    expect(got.length).toBe(done.size)
+    const meta = await sharp(got).metadata()
+    expect([meta.width, meta.height, meta.exif]).toEqual([64, 48, undefined])
+    const thumb = await fetch(abs(urls.body.thumbnailUrl))
+    expect(thumb.status).toBe(200)
+    expect((await sharp(Buffer.from(await thumb.arrayBuffer())).metadata()).format).toBe('webp')
+
+    // The message's url answers 302 to a signed URL.
+    const redirect = await fetch(abs(message.attachments[0].url), { headers: { authorization: `Bearer ${b.accessToken}` }, redirect: 'manual' })
+    expect(redirect.status).toBe(302)
+    expect((await fetch(abs(redirect.headers.get('location')!))).status).toBe(200)
+    const asJson = await api.get(`${message.attachments[0].url}?redirect=false`, as(b))
+    expect(asJson.body).toEqual({ url: expect.any(String), expiresAt: expect.any(String) })
+    expect((await fetch(abs(asJson.body.url))).status).toBe(200)
+  })
+
+  it('a plain file downloads as an attachment with its name; a message may have attachments and no body', async () => {
+    const { a, b, group } = await setup()
+    const text = Buffer.from('minutes of the meeting\n')
+    const done = await upload(a, group.id, text, 'notes é.txt', 'text/plain')
+    expect(done).toMatchObject({ kind: 'file', contentType: 'text/plain', width: null, placeholder: null })
+    const res = await api.post(`/v1/conversations/${group.id}/messages`, { attachments: [done.id] }, as(a))
+    expect(res.status).toBe(201)
+    expect(res.body).toMatchObject({ body: '', attachments: [{ id: done.id, kind: 'file', thumbnailUrl: null }] })
+    const urls = await api.get(`/v1/attachments/${done.id}`, as(b))
+    const file = await fetch(abs(urls.body.url))
+    expect(file.headers.get('content-disposition')).toMatch(/^attachment; filename="notes _.txt"; filename\*=UTF-8''notes%20%C3%A9.txt$/)
+    expect(await file.text()).toBe('minutes of the meeting\n')
+    expectError(await api.post(`/v1/conversations/${group.id}/messages`, {}, as(a)), 400, 'VALIDATION_FAILED')
+  })
+
+  it('refuses to post an upload that is not ready, not the sender\'s, of another conversation, or already attached', async () => {
+    const { a, b, group } = await setup()
+    const other = await createGroup(api, a, [b])
+    const mine = await upload(a, group.id, Buffer.from('x'), 'x.txt', 'text/plain')
+    const pending = await start(a, group.id, Buffer.from('y'), 'y.txt', 'text/plain')
+    const path = (id: string) => `/v1/conversations/${id}/messages`
+    expectError(await api.post(path(group.id), { attachments: [pending.upload.id] }, as(a)), 400, 'INVALID_ATTACHMENT')
+    expectError(await api.post(path(group.id), { body: 'hi', attachments: [mine.id] }, as(b)), 400, 'INVALID_ATTACHMENT')
+    expectError(await api.post(path(other.id), { body: 'hi', attachments: [mine.id] }, as(a)), 400, 'INVALID_ATTACHMENT')
+    await post(api, a, group.id, 'once', { attachments: [mine.id] })
+    expectError(await api.post(path(group.id), { body: 'twice', attachments: [mine.id] }, as(a)), 400, 'INVALID_ATTACHMENT')
+  })
+
+  it('complete reads the real type: a .png that is text is 415 and leaves nothing behind', async () => {
+    const { a, group } = await setup()
+    const created = await start(a, group.id, Buffer.from('not a picture at all'), 'cat.png', 'image/png')
+    expect((await send(created, Buffer.from('not a picture at all'))).ok).toBe(true)
+    const key = `uploads/${created.upload.id}/original`
+    expect(await stored(key)).toBe(20)
+    expectError(await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(a)), 415, 'UNSUPPORTED_MEDIA_TYPE')
+    expect(await stored(key)).toBeNull()
+    expect(await server.sql('SELECT id FROM uploads WHERE id = $1', [created.upload.id])).toEqual([])
+    // A PNG declared as JPEG is taken for what it is.
+    const png = await sharp({ create: { width: 8, height: 8, channels: 4, background: '#00ff00' } }).png().toBuffer()
+    expect(await upload(a, group.id, png, 'green.jpg', 'image/jpeg')).toMatchObject({ contentType: 'image/png', kind: 'image', width: 8 })
+  })
+
+  it('a size other than declared is refused and nothing half-written stays', async () => {
+    const { a, group } = await setup()
+    const fewer = await start(a, group.id, Buffer.alloc(100, 65), 'a.txt', 'text/plain')
+    const put = await send(fewer, Buffer.alloc(50, 65))
+    if (driver.name === 'local') {
+      expect(put.status).toBe(400)
+      expect(((await put.json()) as { code: string }).code).toBe('SIZE_MISMATCH')
+    }
+    const key = `uploads/${fewer.upload.id}/original`
+    const complete = await api.post(`/v1/uploads/${fewer.upload.id}/complete`, undefined, as(a))
+    expectError(complete, driver.name === 'local' ? 409 : 400, driver.name === 'local' ? 'UPLOAD_INCOMPLETE' : 'SIZE_MISMATCH')
+    expect(await stored(key)).toBeNull()
+
+    const more = await start(a, group.id, Buffer.alloc(100, 65), 'b.txt', 'text/plain')
+    const longer = await send(more, Buffer.alloc(300_000, 65)).catch(() => null)
+    if (driver.name === 'local') expect(longer?.status).toBe(413)
+    else await api.post(`/v1/uploads/${more.upload.id}/complete`, undefined, as(a)).then((r) => expectError(r, 400, 'SIZE_MISMATCH'))
+    expect(await stored(`uploads/${more.upload.id}/original`)).toBeNull()
+    if (driver.name === 'local') {
+      const { readdir } = await import('node:fs/promises')
+      const folder = join(server.app.config.dataDir, 'uploads', 'uploads', more.upload.id)
+      await until(async () => (await readdir(folder).catch(() => [])).length === 0, 'no temporary file left')
+    }
+  })
+
+  it('limits: type 415, size per kind 413, quota 413, rate 429', async () => {
+    const [u, q, r] = await users(3)
+    expectError(await api.post('/v1/uploads', { filename: 'x.exe', contentType: 'application/x-msdownload', size: 10 }, as(u)), 415, 'UNSUPPORTED_MEDIA_TYPE')
+    expectError(await api.post('/v1/uploads', { filename: 'x.pdf', contentType: 'application/pdf', size: 2_500_001 }, as(u)), 413, 'FILE_TOO_LARGE')
+    expect((await api.post('/v1/uploads', { filename: 'big.jpg', contentType: 'image/jpeg', size: 2_500_001 }, as(u))).status).toBe(201)
+    expectError(await api.post('/v1/uploads', { filename: 'x', contentType: 'not a type', size: 1 }, as(u)), 400, 'VALIDATION_FAILED')
+
+    expect((await api.post('/v1/uploads', { filename: 'a.pdf', contentType: 'application/pdf', size: 2_000_000 }, as(q))).status).toBe(201)
+    expectError(await api.post('/v1/uploads', { filename: 'b.pdf', contentType: 'application/pdf', size: 1_000_001 }, as(q)), 413, 'QUOTA_EXCEEDED')
+    expect((await api.post('/v1/uploads', { filename: 'c.pdf', contentType: 'application/pdf', size: 1_000_000 }, as(q))).status).toBe(201)
+
+    const statuses = []
+    for (let i = 0; i < 13; i++) statuses.push((await api.post('/v1/uploads', { filename: 'r.txt', contentType: 'text/plain', size: 1 }, as(r))).status)
+    expect(statuses.filter((s) => s === 201)).toHaveLength(12)
+    expectError(await api.post('/v1/uploads', { filename: 'r.txt', contentType: 'text/plain', size: 1 }, as(r)), 429, 'RATE_LIMITED')
+  })
+
+  it('downloads only for members who can see the message; a removed member\'s earlier URL works until it expires', async () => {
+    const { a, b, c, group } = await setup()
+    const done = await upload(a, group.id, await photo())
+    await post(api, a, group.id, 'pic', { attachments: [done.id] })
+    expectError(await api.get(`/v1/attachments/${done.id}`, as(c)), 404, 'NOT_FOUND')
+    expect((await fetch(abs(`/v1/attachments/${done.id}/content`), { headers: { authorization: `Bearer ${c.accessToken}` }, redirect: 'manual' })).status).toBe(404)
+    // A member who joined after the message does not see it, as in history.
+    expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [c.user.id] }, as(a))).status).toBeLessThan(300)
+    expectError(await api.get(`/v1/attachments/${done.id}`, as(c)), 404, 'NOT_FOUND')
+
+    const early = await api.get(`/v1/attachments/${done.id}`, as(b))
+    expect(early.status).toBe(200)
+    expect((await api.del(`/v1/conversations/${group.id}/members/${b.user.id}`, as(a))).status).toBeLessThan(300)
+    expectError(await api.get(`/v1/attachments/${done.id}`, as(b)), 404, 'NOT_FOUND')
+    const url = abs(early.body.url)
+    expect((await fetch(url)).status).toBe(200)
+    // Expiry: the same URL stops working once DOWNLOAD_URL_TTL_SECONDS pass.
+    await until(async () => (await fetch(url)).status === 403, 'the signed URL to expire', (TTL_SECONDS + 5) * 1000)
+  })
+
+  it.runIf(driver.name === 'local')('serves HTTP range requests', async () => {
+    const { a, b, group } = await setup()
+    const bytes = Buffer.from('0123456789abcdefghij')
+    const done = await upload(a, group.id, bytes, 'digits.txt', 'text/plain')
+    await post(api, a, group.id, 'f', { attachments: [done.id] })
+    const { url } = (await api.get(`/v1/attachments/${done.id}`, as(b))).body
+    const part = await fetch(abs(url), { headers: { range: 'bytes=5-9' } })
+    expect(part.status).toBe(206)
+    expect(part.headers.get('content-range')).toBe('bytes 5-9/20')
+    expect(await part.text()).toBe('56789')
+    expect((await fetch(abs(url), { headers: { range: 'bytes=50-60' } })).status).toBe(416)
+    const forged = abs(url).replace(/token=([^.]+)\./, 'token=$1x.')
+    expect((await fetch(forged)).status).toBe(403)
+  })
+
+  it('deleting a message deletes its files', async () => {
+    const { a, b, group } = await setup()
+    const done = await upload(a, group.id, await photo())
+    const message = await post(api, a, group.id, 'soon gone', { attachments: [done.id] })
+    const urls = (await api.get(`/v1/attachments/${done.id}`, as(b))).body
+    const deleted = await api.del(`/v1/conversations/${group.id}/messages/${message.id}`, as(a))
+    expect(deleted.body).toMatchObject({ body: '', attachments: [] })
+    await until(async () => (await stored(`uploads/${done.id}/original`)) === null && (await stored(`uploads/${done.id}/thumbnail`)) === null, 'files removed')
+    await until(async () => (await server.sql('SELECT id FROM uploads WHERE id = $1', [done.id])).length === 0, 'row removed')
+    expect((await fetch(abs(urls.url))).status).not.toBe(200)
+    expectError(await api.get(`/v1/attachments/${done.id}`, as(b)), 404, 'NOT_FOUND')
+    const created = (await replay(api, b, group.id)).find((e) => e.type === 'message.created' && e.data.id === message.id)
+    expect(created.data.attachments).toEqual([])
+  })
+
+  it('the sweeper removes uploads never attached within the setting', async () => {
+    const { a, group } = await setup()
+    const old = await upload(a, group.id, Buffer.from('old'), 'old.txt', 'text/plain')
+    const fresh = await upload(a, group.id, Buffer.from('fresh'), 'fresh.txt', 'text/plain')
+    const kept = await upload(a, group.id, Buffer.from('kept'), 'kept.txt', 'text/plain')
+    await post(api, a, group.id, 'keep', { attachments: [kept.id] })
+    await server.sql("UPDATE uploads SET created_at = now() - interval '2 days' WHERE id = ANY($1::uuid[])", [[old.id, kept.id]])
+    await server.app.uploads.sweep()
+    expect(await stored(`uploads/${old.id}/original`)).toBeNull()
+    expect(await stored(`uploads/${fresh.id}/original`)).toBe(5)
+    expect(await stored(`uploads/${kept.id}/original`)).toBe(4)
+    expect((await server.sql('SELECT id FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id', [[old.id, fresh.id, kept.id]])).map((r) => r.id).sort())
+      .toEqual([fresh.id, kept.id].sort())
+  })
+
+  it('an erased account\'s files go: attachments, avatar and uploads never posted', async () => {
+    const { a, b, group } = await setup()
+    const posted = await upload(b, group.id, await photo())
+    await post(api, b, group.id, 'mine', { attachments: [posted.id] })
+    const loose = await upload(b, group.id, Buffer.from('loose'), 'l.txt', 'text/plain')
+    const avatar = await upload(b, null, await photo(40, 40), 'me.jpg')
+    expect((await api.patch('/v1/me', { avatarUploadId: avatar.id }, as(b))).status).toBe(200)
+    expect((await api.request('DELETE', '/v1/me', { body: { password: b.password }, token: b.accessToken })).status).toBe(204)
+    for (const id of [posted.id, loose.id, avatar.id]) {
+      await until(async () => (await stored(`uploads/${id}/original`)) === null, `files of ${id} removed`)
+    }
+    await until(async () => (await server.sql('SELECT id FROM uploads WHERE owner_id = $1', [b.user.id])).length === 0, 'rows removed')
+    const history = await api.get(`/v1/conversations/${group.id}/messages`, as(a))
+    expect(history.body.messages.find((m: any) => m.senderId === b.user.id)?.attachments).toEqual([])
+  })
+
+  it('avatars and group pictures use the same uploads', async () => {
+    const { a, b, group } = await setup()
+    const first = await upload(a, null, await photo(30, 30), 'a1.jpg')
+    const me = await api.patch('/v1/me', { avatarUploadId: first.id }, as(a))
+    expect(me.status).toBe(200)
+    expect(me.body.avatarUrl).toBe(`/v1/media/${first.id}`)
+    const seen = await api.get(`/v1/users/${a.user.id}`, as(b))
+    expect(seen.body.avatarUrl).toBe(`/v1/media/${first.id}`)
+    const picture = await fetch(abs(me.body.avatarUrl), { redirect: 'manual' })
+    expect(picture.status).toBe(302)
+    const image = await fetch(abs(picture.headers.get('location')!))
+    expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).width).toBe(30)
+    // A new avatar replaces the old one, whose files go.
+    const second = await upload(a, null, await photo(20, 20), 'a2.jpg')
+    expect((await api.patch('/v1/me', { avatarUploadId: second.id }, as(a))).body.avatarUrl).toBe(`/v1/media/${second.id}`)
+    await until(async () => (await stored(`uploads/${first.id}/original`)) === null, 'old avatar removed')
+    expect((await fetch(abs(`/v1/media/${first.id}`), { redirect: 'manual' })).status).toBe(404)
+    // Someone else's upload, or a file that is no image, cannot be an avatar.
+    const text = await upload(a, null, Buffer.from('hi'), 'hi.txt', 'text/plain')
+    expectError(await api.patch('/v1/me', { avatarUploadId: text.id }, as(a)), 400, 'INVALID_ATTACHMENT')
+    const theirs = await upload(b, null, await photo(), 'b.jpg')
+    expectError(await api.patch('/v1/me', { avatarUploadId: theirs.id }, as(a)), 400, 'INVALID_ATTACHMENT')
+    expect((await api.patch('/v1/me', { avatarUploadId: null }, as(a))).body.avatarUrl).toBeNull()
+    await until(async () => (await stored(`uploads/${second.id}/original`)) === null, 'cleared avatar removed')
+
+    const pic = await upload(a, null, await photo(50, 50), 'group.jpg')
+    const renamed = await api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: pic.id }, as(a))
+    expect(renamed.status).toBe(200)
+    expect(renamed.body.pictureUrl).toBe(`/v1/media/${pic.id}`)
+    expect((await api.get(`/v1/conversations/${group.id}`, as(b))).body.pictureUrl).toBe(`/v1/media/${pic.id}`)
+    const bPic = await upload(b, null, await photo(), 'bp.jpg')
+    expectError(await api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: bPic.id }, as(b)), 403, 'FORBIDDEN')
+  })
+
+  it('the SDK uploads with progress, posts the upload and fetches it back', async () => {
+    const { a, b, group } = await setup()
+    const sdk = createClient({ baseUrl: server.url, session: { user: a.user as any, accessToken: a.accessToken, refreshToken: a.refreshToken, expiresAt: Date.now() + 600_000 } })
+    const bytes = await photo(200, 100)
+    const progress: number[] = []
+    const done = await sdk.uploads.upload(group.id, new Uint8Array(bytes), { filename: 'sdk.jpg', contentType: 'image/jpeg', onProgress: (p) => progress.push(p.loaded) })
+    expect(done).toMatchObject({ state: 'ready', width: 200, height: 100 })
+    expect(progress.at(-1)).toBe(bytes.length)
+    expect(progress.every((n, i) => i === 0 || n >= progress[i - 1]!)).toBe(true)
+    const message = await sdk.messages.send(group.id, { attachments: [done.id] })
+    expect(message.attachments[0]!.id).toBe(done.id)
+    const reader = createClient({ baseUrl: server.url, session: { user: b.user as any, accessToken: b.accessToken, refreshToken: b.refreshToken, expiresAt: Date.now() + 600_000 } })
+    const urls = await reader.uploads.urls(done.id)
+    expect(urls.url).toMatch(/^http/)
+    expect((await fetch(urls.thumbnailUrl!)).status).toBe(200)
+    const avatar = await sdk.uploads.upload(null, new Uint8Array(await photo(16, 16)), { filename: 'me.jpg' })
+    expect((await sdk.account.setAvatar(avatar.id)).avatarUrl).toBe(`/v1/media/${avatar.id}`)
+  })
+})

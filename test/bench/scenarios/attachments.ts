@@ -1,0 +1,198 @@
+// Scenario 7, attachments (issue 15), on the local storage driver:
+// a. one large upload (100 MB in the full run) streamed through the server:
+//    its RSS growth, sampled from /proc while the bytes flow (target ≤ 20 MB);
+// b. the thumbnail (and placeholder) of a 12-megapixel JPEG, as completing an
+//    upload makes it (domain/media.ts), timed here in this process (p99 ≤ 500 ms);
+// c. post→push latency at a steady post rate, alone and while 50 clients
+//    upload 1 MB files in a loop (create, PUT, complete): the uploads must not
+//    raise it above its target (p99 ≤ 25 ms, the post→push target of scenario 1).
+import { readFileSync } from 'node:fs'
+import sharp from 'sharp'
+import WebSocket from 'ws'
+import { thumbnailOf } from '../../../src/domain/media.js'
+import type { BenchContext } from '../harness/context.js'
+import { Seeder } from '../harness/seed.js'
+import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { figure, medianLatency, summarize, type Figure, type LatencyFigure } from '../harness/stats.js'
+import type { BenchOptions } from '../options.js'
+
+export interface AttachmentsResult {
+  largeUploadBytes: number
+  /** Server RSS growth during the large upload, MB (peak minus before), per repetition. */
+  rssGrowthMb: Figure
+  uploadSeconds: Figure
+  thumbnail: { megapixels: number, latencyMs: LatencyFigure }
+  postToPush: { rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number }
+}
+
+const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function json (res: Response): Promise<any> {
+  if (!res.ok) throw new Error(`${res.status} ${await res.text()}`)
+  return res.status === 204 ? null : res.json()
+}
+
+/** One upload through the API: create, PUT the bytes (a Buffer, or a stream of `size` bytes), complete. */
+async function upload (url: string, token: string, conversationId: string, size: number, body: Buffer | (() => ReadableStream<Uint8Array>), filename: string, contentType: string) {
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const created = await json(await fetch(`${url}/v1/uploads`, { method: 'POST', headers: auth, body: JSON.stringify({ conversationId, filename, contentType, size }) }))
+  const target = /^https?:/.test(created.uploadUrl as string) ? created.uploadUrl as string : url + (created.uploadUrl as string)
+  const payload = Buffer.isBuffer(body) ? body : body()
+  await json(await fetch(target, { method: 'PUT', headers: { ...created.headers, 'content-length': String(size) }, body: payload, duplex: 'half' } as RequestInit))
+  return json(await fetch(`${url}/v1/uploads/${created.upload.id as string}/complete`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }))
+}
+
+/** `size` bytes of text, made as they are read: the load generator holds 1 MiB at a time. */
+function textStream (size: number): () => ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(1 << 20).fill(0x61)
+  return () => {
+    let left = size
+    return new ReadableStream({
+      pull (controller) {
+        if (left <= 0) return controller.close()
+        const n = Math.min(left, chunk.length)
+        controller.enqueue(chunk.subarray(0, n))
+        left -= n
+      }
+    })
+  }
+}
+
+export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<AttachmentsResult> {
+  const pick = <T>(full: T, quick: T, smoke: T): T => o.preset === 'full' ? full : o.preset === 'quick' ? quick : smoke
+  const largeBytes = pick(100, 50, 10) * 1024 * 1024
+  const thumbnails = pick(30, 10, 3)
+  const windowMs = pick(5_000, 1_500, 500)
+  const rate = pick(100, 50, 20)
+  const uploaders = pick(50, 50, 5)
+  const uploadBytes = 1024 * 1024
+
+  const databaseUrl = await ctx.createDatabase('bench_attachments')
+  const seeder = new Seeder(databaseUrl, ctx.jwtSecret)
+  let users, group
+  try {
+    users = await seeder.users(2 + uploaders, 'a')
+    group = await seeder.group(users, users.map((_, i) => i), 'attachments')
+  } finally {
+    await seeder.close()
+  }
+  const [sender, receiver] = [users[0]!, users[1]!]
+
+  // b. Thumbnails, in this process, before the server runs.
+  const jpeg = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 90 }).toBuffer()
+  await thumbnailOf(jpeg, 320)
+  const thumbReps = []
+  for (let rep = 0; rep < o.reps; rep++) {
+    log(`attachments: thumbnails of a 12-megapixel JPEG, repetition ${rep + 1}/${o.reps}`)
+    const watch = await ctx.machine.open({ phase: 'thumbnail 12 MP', rep: rep + 1 })
+    const times: number[] = []
+    for (let i = 0; i < thumbnails; i++) {
+      const t = performance.now()
+      await thumbnailOf(jpeg, 320)
+      times.push(performance.now() - t)
+    }
+    await watch.end()
+    thumbReps.push(summarize(times))
+  }
+
+  let server: ServerUnderTest | undefined
+  try {
+    server = await startSwitchboard(ctx, {
+      databaseUrl,
+      env: {
+        STORAGE_DRIVER: 'local',
+        UPLOAD_MAX_FILE_BYTES: String(largeBytes),
+        UPLOAD_QUOTA_BYTES: String(1e12),
+        UPLOAD_RATE_LIMIT_PER_MINUTE: '100000',
+        HTTP_REQUEST_TIMEOUT_MS: '600000'
+      }
+    })
+    const url = server.url
+
+    // a. The large upload, streamed; RSS sampled every 20 ms.
+    const growth: number[] = []
+    const seconds: number[] = []
+    await upload(url, sender.token, group.id, 1 << 20, textStream(1 << 20), 'warm.txt', 'text/plain')
+    for (let rep = 0; rep < o.reps; rep++) {
+      log(`attachments: ${largeBytes / 1048576} MB upload, repetition ${rep + 1}/${o.reps}`)
+      await sleep(200)
+      const before = rssKiB(server.pid)
+      let peak = before
+      const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(server!.pid)) }, 20)
+      const watch = await ctx.machine.open({ phase: 'large upload', rep: rep + 1 })
+      const t = performance.now()
+      try {
+        await upload(url, sender.token, group.id, largeBytes, textStream(largeBytes), 'large.txt', 'text/plain')
+      } finally {
+        clearInterval(sampler)
+      }
+      seconds.push((performance.now() - t) / 1000)
+      await watch.end()
+      growth.push((peak - before) / 1024)
+    }
+
+    // c. Post→push latency: one receiver; the sender posts at `rate`.
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${receiver.token}` } })
+    const sentAt = new Map<string, number>()
+    const latencies: number[] = []
+    ws.on('message', (data) => {
+      const f = JSON.parse(String(data)) as { type: string, data?: { body?: string } }
+      const t = f.type === 'message.created' ? sentAt.get(f.data?.body ?? '') : undefined
+      if (t !== undefined) latencies.push(performance.now() - t)
+    })
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    let n = 0
+    const measure = async (): Promise<ReturnType<typeof summarize>> => {
+      latencies.length = 0
+      const end = Date.now() + windowMs
+      const posts: Array<Promise<unknown>> = []
+      while (Date.now() < end) {
+        const body = `p${n++}`
+        sentAt.set(body, performance.now())
+        posts.push(fetch(`${url}/v1/conversations/${group.id}/messages`, {
+          method: 'POST', headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ body })
+        }).then((r) => r.text()))
+        await sleep(1000 / rate)
+      }
+      await Promise.all(posts)
+      await sleep(300)
+      return summarize(latencies)
+    }
+    await measure() // warm-up
+    const alone = []
+    const during = []
+    let completed = 0
+    const payload = Buffer.alloc(uploadBytes, 0x62)
+    for (let rep = 0; rep < o.reps; rep++) {
+      log(`attachments: post→push alone, repetition ${rep + 1}/${o.reps}`)
+      let watch = await ctx.machine.open({ phase: 'post→push alone', rep: rep + 1 })
+      alone.push(await measure())
+      await watch.end()
+      log(`attachments: post→push with ${uploaders} uploaders of 1 MB, repetition ${rep + 1}/${o.reps}`)
+      let stop = false
+      const loops = users.slice(2).map(async (u) => {
+        while (!stop) {
+          await upload(url, u.token, group.id, uploadBytes, payload, 'one.txt', 'text/plain')
+          completed++
+        }
+      })
+      await sleep(300)
+      watch = await ctx.machine.open({ phase: `post→push with ${uploaders} uploaders`, rep: rep + 1 })
+      during.push(await measure())
+      await watch.end()
+      stop = true
+      await Promise.all(loops)
+    }
+    ws.close()
+    return {
+      largeUploadBytes: largeBytes,
+      rssGrowthMb: figure(growth),
+      uploadSeconds: figure(seconds),
+      thumbnail: { megapixels: 12, latencyMs: medianLatency(thumbReps) },
+      postToPush: { rate, uploaders, uploadBytes, alone: medianLatency(alone), duringUploads: medianLatency(during), uploadsCompleted: completed }
+    }
+  } finally {
+    await server?.stop()
+  }
+}
