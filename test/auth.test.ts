@@ -19,7 +19,7 @@ describe('register', () => {
     const name = uniqueName('Mixed')
     const res = await api.post('/v1/auth/register', { username: name, password: 'password123', displayName: 'Mixed Case' })
     expect(res.status).toBe(201)
-    expect(res.body.user).toEqual({ id: expect.any(String), username: name.toLowerCase(), displayName: 'Mixed Case', createdAt: expect.any(String) })
+    expect(res.body.user).toEqual({ id: expect.any(String), username: name.toLowerCase(), displayName: 'Mixed Case', avatarUrl: null, createdAt: expect.any(String) })
     expect(res.body.user).not.toHaveProperty('passwordHash')
     expect(res.body.expiresIn).toBe(900)
     expect(res.body.refreshToken.length).toBeGreaterThanOrEqual(40)

@@ -123,7 +123,7 @@ describe('GET /v1/conversations/:id/members', () => {
       WHERE conversation_id = $1 AND left_at IS NULL ORDER BY joined_at, user_id`, [bigIds[0]])
     expect(ids).toEqual(live.map((r) => r.user_id))
     expect(members[1]).toEqual({
-      user: { id: expect.any(String), username: expect.any(String), displayName: expect.stringMatching(/^Member /), createdAt: expect.any(String) },
+      user: { id: expect.any(String), username: expect.any(String), displayName: expect.stringMatching(/^Member /), avatarUrl: null, createdAt: expect.any(String) },
       role: 'member',
       lastReadSeq: 0,
       joinedAt: expect.any(String)
