@@ -13,6 +13,7 @@
 // attached.
 import { buffer } from 'node:stream/consumers'
 import { createRepositories, type Database } from '../repositories/index.js'
+import type { FileFacts } from '../repositories/messages.js'
 import type { UploadKind, UploadRow } from '../repositories/uploads.js'
 import { storageKeys, type Storage } from '../storage/storage.js'
 import { AppError, notFound } from './errors.js'
@@ -35,17 +36,10 @@ export interface UploadDeps extends Database {
   onError (err: unknown, what: string): void
 }
 
-export interface UploadView {
-  id: string
+export interface UploadView extends FileFacts {
   state: 'pending' | 'ready' | 'attached' | 'avatar' | 'picture'
   conversationId: string | null
   kind: UploadKind
-  contentType: string
-  size: number
-  filename: string
-  width: number | null
-  height: number | null
-  placeholder: string | null
   createdAt: string
 }
 

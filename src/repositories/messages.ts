@@ -37,8 +37,8 @@ export interface MessageRow {
   attachments: AttachmentView[]
 }
 
-/** An attachment as the API shows it (stored as such in messages.attachments, see post_messages). */
-export interface AttachmentView {
+/** What an upload and an attachment both say of their file. */
+export interface FileFacts {
   id: string
   kind: 'image' | 'video' | 'audio' | 'file'
   contentType: string
@@ -47,6 +47,10 @@ export interface AttachmentView {
   width: number | null
   height: number | null
   placeholder: string | null
+}
+
+/** An attachment as the API shows it (stored as such in messages.attachments, see post_messages). */
+export interface AttachmentView extends FileFacts {
   /** Stable API paths; they answer with a short-lived signed URL (302). */
   url: string
   thumbnailUrl: string | null
