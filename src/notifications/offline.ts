@@ -5,6 +5,8 @@
 // (pg-boss, in PostgreSQL), delivered with retries and exponential backoff.
 import PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
+import { poolConfigFromUrl } from '../db/migrator.js'
+import { bossDb, closePool, createPool } from '../db/pool.js'
 import type { PushWebhookConfig } from '../config.js'
 import type { ChatEvent } from '../domain/events.js'
 import { mentionsUser } from '../domain/mentions.js'
@@ -32,7 +34,9 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   const { config, log } = deps
   const count = deps.count ?? (() => {})
   // Its own small pool: job polling never competes with requests for connections.
-  const boss = new PgBoss({ connectionString: deps.databaseUrl, max: 2, schema: 'pgboss', application_name: 'switchboard-jobs' })
+  const pool = createPool({ ...poolConfigFromUrl(deps.databaseUrl), max: 2, application_name: 'switchboard-jobs' })
+  pool.on('error', (err) => log.warn({ err }, 'job queue connection lost'))
+  const boss = new PgBoss({ db: bossDb(pool), schema: 'pgboss' })
   boss.on('error', (err) => log.warn({ err }, 'job queue error'))
   await boss.start()
   const retry = { retryLimit: config.retryLimit, retryDelay: config.retryDelaySeconds, retryBackoff: true }
@@ -95,6 +99,7 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
     },
     async stop (timeoutMs: number): Promise<void> {
       await boss.stop({ graceful: true, wait: true, timeout: timeoutMs })
+      await closePool(pool)
     }
   }
 }

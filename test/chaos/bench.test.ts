@@ -218,13 +218,32 @@ describe('npm run bench -- --smoke', () => {
     expect(st.duplicates).toBe(0)
     expect(st.clientsBehind).toBe(0)
 
+    // Device push: every member's push reached the local provider endpoint, none failed.
+    const pu = r.scenarios.push
+    expect(pu.members).toBeGreaterThan(0)
+    expect(pu.failed).toBe(0)
+    positive('push enqueued ms', pu.enqueuedMs)
+    positive('push handed to provider ms', pu.handedMs)
+    positive('push pushes/s', pu.pushesPerSec)
+    positive('push pushes per CPU-second', pu.pushesPerCpuSec)
+
+    // Attachments: a large upload, a thumbnail, and post-to-push latency with and without uploads running.
+    const at = r.scenarios.attachments
+    expect(at.largeUploadBytes).toBeGreaterThan(0)
+    positive('attachments upload seconds', at.uploadSeconds)
+    expect(at.rssGrowthMb.reps.length).toBeGreaterThanOrEqual(3)
+    latency('attachments thumbnail', at.thumbnail.latencyMs)
+    latency('attachments post→push alone', at.postToPush.alone)
+    latency('attachments post→push during uploads', at.postToPush.duringUploads)
+    expect(at.postToPush.uploadsCompleted).toBeGreaterThan(0)
+
     // Every figure keeps its repetitions with their spread, and every target was checked against each repetition.
     expect(f.ours.saturation.deliveriesPerSec.reps).toHaveLength(3)
     expect(typeof f.ours.saturation.deliveriesPerSec.unstable).toBe('boolean')
     expect(typeof f.ours.paced.latencyMs.spread.p99).toBe('number')
     for (const t of r.targets) expect(t.reps.length, t.target).toBeGreaterThanOrEqual(3)
     // Every measured window says what the machine did: load average, wait events, and batch sizes where posts flowed.
-    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'])
+    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'])
     for (const p of r.phases) {
       expect(p.loadAverage.start, p.step).toHaveLength(3)
       expect(p.waits.samples, `${p.step}: ${String(p.waits.error)}`).toBeGreaterThan(0)

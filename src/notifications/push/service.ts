@@ -6,8 +6,11 @@
 // reason; an invalid token prunes the device at once), or queued again for a
 // retry with exponential backoff and jitter, or after the provider's Retry-After.
 import PgBoss from 'pg-boss'
+import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { PushConfig } from '../../config.js'
+import { poolConfigFromUrl } from '../../db/migrator.js'
+import { bossDb, closePool, createPool } from '../../db/pool.js'
 import type { ChatEvent, ReadReceipt } from '../../domain/events.js'
 import { newId } from '../../domain/ids.js'
 import type { DevicesRepository, NewDelivery, Platform, Settlement } from '../../repositories/devices.js'
@@ -49,6 +52,7 @@ export function backoffMs (baseMs: number, attempt: number, random = Math.random
 
 export class PushService {
   private readonly boss: PgBoss
+  private readonly pool: pg.Pool
   private readonly providers = new Map<Platform, PushProvider>()
   private readonly workers = new Map<Platform, string[]>()
   private readonly observer: PushObserver
@@ -61,7 +65,9 @@ export class PushService {
     // Jobs per fetch: each worker keeps about concurrency / workers pushes in flight.
     this.batchSize = Math.max(1, Math.ceil(deps.config.concurrency / WORKERS_PER_PROVIDER / CHUNK))
     // Its own small pool: polling and job inserts never wait behind requests.
-    this.boss = new PgBoss({ connectionString: deps.databaseUrl, max: 6, schema: 'pgboss', application_name: 'switchboard-push' })
+    this.pool = createPool({ ...poolConfigFromUrl(deps.databaseUrl), max: 6, application_name: 'switchboard-push' })
+    this.pool.on('error', (err) => deps.log.warn({ err }, 'push queue connection lost'))
+    this.boss = new PgBoss({ db: bossDb(this.pool), schema: 'pgboss' })
     this.boss.on('error', (err) => deps.log.warn({ err }, 'push queue error'))
   }
 
@@ -98,6 +104,7 @@ export class PushService {
   async stop (timeoutMs: number): Promise<void> {
     clearInterval(this.purgeTimer)
     await this.boss.stop({ graceful: true, wait: true, timeout: timeoutMs })
+    await closePool(this.pool)
     await Promise.all([...this.providers.values()].map((p) => p.close()))
   }
 

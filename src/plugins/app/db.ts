@@ -1,10 +1,11 @@
 // One pg pool per app, shared by Prisma (through @prisma/adapter-pg) and by the
 // few hot-path statements that bypass the ORM.
 import fp from 'fastify-plugin'
-import pg from 'pg'
+import type pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/client.js'
 import { poolConfigFromUrl } from '../../db/migrator.js'
+import { closePool, createPool } from '../../db/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,7 +17,7 @@ export interface DbPluginOptions { databaseUrl: string }
 
 export default fp<DbPluginOptions>(async (app, opts) => {
   const { config } = app
-  const pool = new pg.Pool({
+  const pool = createPool({
     ...poolConfigFromUrl(opts.databaseUrl),
     max: config.databasePoolSize,
     connectionTimeoutMillis: config.databaseConnectTimeoutMs,
@@ -31,6 +32,6 @@ export default fp<DbPluginOptions>(async (app, opts) => {
   app.decorate('db', { pool, prisma })
   app.addHook('onClose', async () => {
     await prisma.$disconnect()
-    await pool.end()
+    await closePool(pool)
   })
 }, { name: 'db', dependencies: ['config'] })

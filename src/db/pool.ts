@@ -1,0 +1,40 @@
+// pg pools that close completely. pg's Pool.end() resolves once it has told
+// every client to end, before their sockets have closed; a PostgreSQL that
+// stops right after (the embedded one, on shutdown) then ends those sessions
+// itself, and the pool reports "terminating connection due to administrator
+// command" for a connection it had already let go.
+import pg from 'pg'
+
+const openClients = new WeakMap<pg.Pool, Set<pg.PoolClient>>()
+
+/** A pg Pool whose closePool() waits until every connection it opened is closed. */
+export function createPool (config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config)
+  const open = new Set<pg.PoolClient>()
+  openClients.set(pool, open)
+  pool.on('connect', (client) => open.add(client))
+  pool.on('remove', (client) => open.delete(client))
+  return pool
+}
+
+/** Ends the pool and waits (at most timeoutMs) for its connections' sockets to close. */
+export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void> {
+  if (!pool.ending) await pool.end()
+  const open = openClients.get(pool)
+  if (open === undefined || open.size === 0) return
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs)
+    function done () {
+      clearTimeout(timer)
+      pool.off('remove', check)
+      resolve()
+    }
+    function check () { if (open!.size === 0) done() }
+    pool.on('remove', check)
+  })
+}
+
+/** The query interface pg-boss takes in place of a pool of its own making (whose end() does not wait). */
+export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: any[] }> } {
+  return { executeSql: async (text, values) => await pool.query(text, values) }
+}
