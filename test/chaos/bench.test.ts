@@ -260,7 +260,7 @@ describe('npm run bench -- --smoke', () => {
       expect(p.batches.calls, `${p.step} ${String(p.phase)}: ${JSON.stringify(p.batches)}`).toBeGreaterThan(0)
       expect(p.batches.mean).toBeGreaterThanOrEqual(1)
     }
-    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm'].map((n) => `machine, ${n}`))
+    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'].map((n) => `machine, ${n}`))
 
     expect(r.targets.length).toBeGreaterThanOrEqual(14)
     expect(r.targets.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining([
@@ -268,6 +268,8 @@ describe('npm run bench -- --smoke', () => {
     expect(r.table).toContain('1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s')
     expect(r.table).toContain('2 posting, 32 concurrent, vs the naive server (Fastify + Prisma)')
     expect(r.table).toContain('6 reconnect storm')
+    expect(r.table).toContain('7 device pushes per second, one process')
+    expect(r.table).toContain('8 thumbnail of a')
     expect(run.output).toContain('targets met:')
     expect(run.output).toContain('machine, storm:')
   }, RUN_LIMIT_MS + STOP_LIMIT_MS + 60_000)
