@@ -1,7 +1,7 @@
 // Accounts: what a user manages of their own (credentials, sessions, email,
 // password-reset tokens, contacts), their deletion's bookkeeping and the
 // reads of their export. Through Prisma; the export and the deletion's
-// look-ups, which scan a user's whole history, read on the pool (see db.ts).
+// look-ups, which scan a user's whole history, as SQL through `$queryRaw`.
 import type { Client, Database } from './db.js'
 
 export interface SessionRow { id: string, userAgent: string | null, createdAt: Date, lastUsedAt: Date }
@@ -160,62 +160,57 @@ export interface ExportMessage {
   editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean, attachments: unknown[]
 }
 
-export function createAccountsRepository ({ prisma, pool }: Database) {
+export function createAccountsRepository ({ prisma }: Database) {
   return {
     ...accountStatements(prisma),
 
     /** Conversations where a deleted user still has something to undo: a membership, or (eraseMessages) a live message. */
     async pendingConversations (userId: string, eraseMessages: boolean): Promise<string[]> {
-      const { rows } = await pool.query<{ id: string }>(
-        `SELECT conversation_id AS id FROM memberships WHERE user_id = $1 AND left_at IS NULL
-         UNION
-         SELECT DISTINCT conversation_id FROM messages WHERE sender_id = $1 AND deleted_at IS NULL AND $2`,
-        [userId, eraseMessages])
+      const rows = await prisma.$queryRaw<Array<{ id: string }>>`
+        SELECT conversation_id AS id FROM memberships WHERE user_id = ${userId}::uuid AND left_at IS NULL
+        UNION
+        SELECT DISTINCT conversation_id FROM messages WHERE sender_id = ${userId}::uuid AND deleted_at IS NULL AND ${eraseMessages}::boolean`
       return rows.map((r) => r.id)
     },
 
     /** Deleted accounts with work left (a crash between the steps of their deletion). */
     async pendingDeletions (eraseMessages: boolean): Promise<string[]> {
-      const { rows } = await pool.query<{ id: string }>(
-        `SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
-           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
-           OR ($1 AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`,
-        [eraseMessages])
+      const rows = await prisma.$queryRaw<Array<{ id: string }>>`
+        SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
+          EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
+          OR (${eraseMessages}::boolean AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`
       return rows.map((r) => r.id)
     },
 
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
-      const { rows } = await pool.query<ExportProfile>(
-        `SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-                email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
-           FROM users WHERE id = $1`, [userId])
+      const rows = await prisma.$queryRaw<ExportProfile[]>`
+        SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
+               email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
+          FROM users WHERE id = ${userId}::uuid`
       return rows[0]
     },
 
-    async exportSessions (userId: string): Promise<ExportSession[]> {
-      const { rows } = await pool.query<ExportSession>(
-        `SELECT id, user_agent AS "userAgent", created_at AS "createdAt", revoked_at AS "revokedAt"
-           FROM sessions WHERE user_id = $1 ORDER BY created_at`, [userId])
-      return rows
+    exportSessions (userId: string): Promise<ExportSession[]> {
+      return prisma.$queryRaw<ExportSession[]>`
+        SELECT id, user_agent AS "userAgent", created_at AS "createdAt", revoked_at AS "revokedAt"
+          FROM sessions WHERE user_id = ${userId}::uuid ORDER BY created_at`
     },
 
-    async exportMemberships (userId: string): Promise<ExportMembership[]> {
-      const { rows } = await pool.query<ExportMembership>(
-        `SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
-                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq",
-                m.notification_level AS "notificationLevel", m.notifications_muted_until AS "notificationsMutedUntil"
-           FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at`, [userId])
-      return rows
+    exportMemberships (userId: string): Promise<ExportMembership[]> {
+      return prisma.$queryRaw<ExportMembership[]>`
+        SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
+               m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq",
+               m.notification_level AS "notificationLevel", m.notifications_muted_until AS "notificationsMutedUntil"
+          FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = ${userId}::uuid ORDER BY m.joined_at`
     },
 
     /** One keyset page (by id) of every message the user sent, deleted ones too. */
-    async exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
-      const { rows } = await pool.query<ExportMessage>(
-        `SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
-                COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments
-           FROM messages WHERE sender_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit])
-      return rows
+    exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
+      return prisma.$queryRaw<ExportMessage[]>`
+        SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
+               reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
+               COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments
+          FROM messages WHERE sender_id = ${userId}::uuid AND id > ${afterId}::uuid ORDER BY id LIMIT ${limit}::int`
     }
   }
 }

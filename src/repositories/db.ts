@@ -2,8 +2,9 @@
 // driver adapter. Each repository picks the driver per statement, and callers
 // never see which. Prisma (its client or `$queryRaw` through it) is the
 // default. The pool serves only statements that run per typing frame, per
-// socket opened or per page read, where Prisma's CPU per call was measured to
-// matter: 0.34 ms of this process's CPU per `$queryRaw` call and 0.44-0.49 ms
+// socket opened or closed, per page read, per session check, or per message
+// notified (push recipients, their preferences and badges, delivery records),
+// where Prisma's CPU per call was measured to matter: 0.34 ms of this process's CPU per `$queryRaw` call and 0.44-0.49 ms
 // per `findMany`, against 0.12-0.15 ms per call on the pool (the members of a
 // conversation and the session check, 4,000 calls 8 at a time, process.cpuUsage,
 // 2 cores at load average 7-11).

@@ -86,7 +86,7 @@ export function uploadStatements (db: Client) {
   }
 }
 
-export function createUploadsRepository ({ prisma, pool }: Database) {
+export function createUploadsRepository ({ prisma }: Database) {
   return {
     ...uploadStatements(prisma),
 
@@ -95,14 +95,14 @@ export function createUploadsRepository ({ prisma, pool }: Database) {
      * that message: a current member whose window holds it (as history).
      */
     async visibleAttachment (id: string, userId: string): Promise<UploadRow | null> {
-      const { rows } = await pool.query<UploadRow>(`
+      const rows = await prisma.$queryRaw<UploadRow[]>`
         SELECT u.id, u.owner_id AS "ownerId", u.conversation_id AS "conversationId", u.message_id AS "messageId", u.state, u.kind,
                u.filename, u.content_type AS "contentType", u.size, u.width, u.height, u.placeholder, u.storage_key AS "storageKey",
                u.thumbnail_key AS "thumbnailKey", u.created_at AS "createdAt", u.completed_at AS "completedAt"
           FROM uploads u
           JOIN messages m ON m.id = u.message_id AND m.deleted_at IS NULL
-          JOIN memberships me ON me.conversation_id = m.conversation_id AND me.user_id = $2::uuid AND me.left_at IS NULL
-         WHERE u.id = $1::uuid AND u.state = 'attached' AND m.seq >= me.joined_seq`, [id, userId])
+          JOIN memberships me ON me.conversation_id = m.conversation_id AND me.user_id = ${userId}::uuid AND me.left_at IS NULL
+         WHERE u.id = ${id}::uuid AND u.state = 'attached' AND m.seq >= me.joined_seq`
       return rows[0] ?? null
     },
 
@@ -116,11 +116,10 @@ export function createUploadsRepository ({ prisma, pool }: Database) {
      * before `before`, skipping rows a post is attaching right now.
      */
     async expireUnattached (before: Date, limit: number): Promise<number> {
-      const { rowCount } = await pool.query(`
+      return prisma.$executeRaw`
         UPDATE uploads SET state = 'deleting'
-         WHERE id IN (SELECT id FROM uploads WHERE state IN ('pending', 'ready') AND created_at < $1
-                       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, [before, limit])
-      return rowCount ?? 0
+         WHERE id IN (SELECT id FROM uploads WHERE state IN ('pending', 'ready') AND created_at < ${before}
+                       ORDER BY created_at LIMIT ${limit}::int FOR UPDATE SKIP LOCKED)`
     },
 
     deleting (limit: number): Promise<DeletingRow[]> {
