@@ -35,6 +35,6 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
 }
 
 /** The query interface pg-boss takes in place of a pool of its own making (whose end() does not wait). */
-export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: any[] }> } {
+export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<pg.QueryResult> } {
   return { executeSql: async (text, values) => await pool.query(text, values) }
 }
