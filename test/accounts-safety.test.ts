@@ -143,9 +143,19 @@ describe('blocks against accounts', () => {
     expect(await view(blocked)).toEqual(hidden) // shares a conversation, but blocked
     expect(await view(stranger)).toEqual(hidden) // not blocked, but shares nothing
     expect((await view(a)).online).toBe(true)
+    // The batch of a contact list applies the same rule to each user, and leaves unknown ids out.
+    const unknown = '0196a1b2-0000-7000-8000-000000000000'
+    const batch = async (who: Account) => (await api.get(`/v1/presence?userIds=${a.user.id},${unknown}`, as(who))).body.presence
+    expect(await batch(contact)).toMatchObject([{ userId: a.user.id, online: true }])
+    expect(await batch(blocked)).toEqual([{ userId: a.user.id, online: false, lastSeenAt: null }])
+    expect(await batch(stranger)).toEqual([{ userId: a.user.id, online: false, lastSeenAt: null }])
+    expectError(await api.get('/v1/presence?userIds=not-a-uuid', as(contact)), 400, 'VALIDATION_FAILED')
+    expectError(await api.get(`/v1/presence?userIds=${Array.from({ length: 101 }, () => unknown).join(',')}`, as(contact)), 400, 'VALIDATION_FAILED')
+    expectError(await api.get(`/v1/presence?userIds=${a.user.id}`), 401, 'UNAUTHORIZED')
     // The blocker still sees the blocked user's presence (the rule is one way).
     await connectReady(server.url, blocked.accessToken, sockets)
     expect((await api.get(`/v1/users/${blocked.user.id}`, as(a))).body.online).toBe(true)
+    expect((await api.get(`/v1/presence?userIds=${blocked.user.id}`, as(a))).body.presence).toMatchObject([{ userId: blocked.user.id, online: true }])
     expect((await api.del(`/v1/me/blocks/${blocked.user.id}`, as(a))).status).toBe(204)
     expect((await view(blocked)).online).toBe(true)
   })

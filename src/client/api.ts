@@ -5,7 +5,7 @@ import { createUploads } from './uploads.js'
 import type {
   AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PresenceList, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
@@ -76,7 +76,9 @@ export function createApi (t: Transport) {
   const users = {
     me: () => t.request<User>('GET', '/v1/me'),
     get: (id: string) => t.request<PublicUser>('GET', `/v1/users/${enc(id)}`),
-    search: (query: string, limit?: number) => t.request<UserList>('GET', '/v1/users', { query: { query, limit } })
+    search: (query: string, limit?: number) => t.request<UserList>('GET', '/v1/users', { query: { query, limit } }),
+    /** Presence of up to 100 users at once (a contact list); live changes then come as presence frames. */
+    presence: (userIds: string[]) => t.request<PresenceList>('GET', '/v1/presence', { query: { userIds: userIds.join(',') } })
   }
 
   const conversations = {

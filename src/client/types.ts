@@ -32,7 +32,7 @@ import type {
   PushConfigInfo as PushConfigInfoSchema, PutDeviceBody as PutDeviceBodySchema, TestPushResult as TestPushResultSchema
 } from '../schemas/devices.js'
 import type {
-  PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
+  PresenceList as PresenceListSchema, PublicUser as PublicUserSchema, User as UserSchema, UserList as UserListSchema, UserSearchQuery as UserSearchQuerySchema
 } from '../schemas/users.js'
 import type {
   AttachmentUrls as AttachmentUrlsSchema, CreatedUpload as CreatedUploadSchema, CreateUploadBody as CreateUploadBodySchema, Upload as UploadSchema
@@ -82,6 +82,7 @@ export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>
 export type UserList = S<typeof UserListSchema>
+export type PresenceList = S<typeof PresenceListSchema>
 export type UserSearchQuery = S<typeof UserSearchQuerySchema>
 export type AuthResult = S<typeof AuthResultSchema>
 export type RegisterBody = S<typeof RegisterBodySchema>

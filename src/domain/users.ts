@@ -50,6 +50,23 @@ export function createUserService (deps: Database & { presence: PresencePort }) 
       return withPresence(await deps.presence.online([user.id]))(user)
     },
 
+    /**
+     * Presence of several users at once (a contact list), with the rule of
+     * profile(): false and null for a user the caller may not see; unknown
+     * or deleted users are left out.
+     */
+    async presence (viewerId: string, userIds: string[]) {
+      const rows = await accounts.presenceVisibility(viewerId, [...new Set(userIds)])
+      const online = await deps.presence.online(rows.filter((r) => r.visible).map((r) => r.id))
+      return {
+        presence: rows.map((r) => ({
+          userId: r.id,
+          online: r.visible && online.has(r.id),
+          lastSeenAt: r.visible ? r.lastSeenAt?.toISOString() ?? null : null
+        }))
+      }
+    },
+
     /** Username prefix search (3+ characters), without presence. */
     async search (prefix: string, limit: number) {
       const found = await users.searchByPrefix(prefix.toLowerCase(), limit)

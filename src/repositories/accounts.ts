@@ -73,6 +73,21 @@ export function accountStatements (db: Client) {
       return rows.length > 0
     },
 
+    /**
+     * Of these users, the last-seen time of each existing one, and whether
+     * `viewerId` may see their presence: the viewer themself, or a user who
+     * shares a conversation with the viewer and has not blocked them.
+     */
+    presenceVisibility (viewerId: string, userIds: string[]): Promise<Array<{ id: string, lastSeenAt: Date | null, visible: boolean }>> {
+      return db.$queryRaw`
+        SELECT u.id, u.last_seen_at AS "lastSeenAt",
+               (u.id = ${viewerId}::uuid OR (
+                 EXISTS (SELECT 1 FROM memberships mine JOIN memberships other ON other.conversation_id = mine.conversation_id
+                          WHERE mine.user_id = ${viewerId}::uuid AND other.user_id = u.id AND mine.left_at IS NULL AND other.left_at IS NULL)
+                 AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = ${viewerId}::uuid))) AS visible
+          FROM users u WHERE u.id = ANY(${userIds}::uuid[]) AND u.deleted_at IS NULL`
+    },
+
     async setEmailChallenge (userId: string, data: { pendingEmail: string, emailCodeHash: string, emailCodeExpiresAt: Date }): Promise<void> {
       await db.user.update({ where: { id: userId }, data: { ...data, emailCodeAttempts: 0 }, select: { id: true } })
     },

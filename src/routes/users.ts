@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParams } from '../schemas/common.js'
-import { PublicUser, User, UserList, UserSearchQuery } from '../schemas/users.js'
+import { PresenceList, PresenceQuery, PublicUser, User, UserList, UserSearchQuery } from '../schemas/users.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { users } = app.chat
@@ -22,6 +22,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     ...auth,
     schema: { ...auth.schema, tags: ['users'], operationId: 'searchUsers', summary: 'Username prefix search (3+ characters), without presence', querystring: UserSearchQuery, response: { 200: UserList, ...errorResponses(400, 401) } }
   }, async (request) => users.search(request.query.query, request.query.limit ?? 20))
+
+  app.get('/presence', {
+    ...auth,
+    schema: { ...auth.schema, tags: ['users'], operationId: 'getPresence', summary: 'Presence of up to 100 users at once (a contact list), with the rule of GET /v1/users/:id', querystring: PresenceQuery, response: { 200: PresenceList, ...errorResponses(400, 401) } }
+  }, async (request) => users.presence(request.auth.userId, request.query.userIds.split(',')))
 }
 
 export default routes

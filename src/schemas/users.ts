@@ -34,3 +34,21 @@ export const UserSearchQuery = Type.Object({
 export type UserSearchQuery = Static<typeof UserSearchQuery>
 
 export const UserList = Type.Object({ users: Type.Array(Type.Ref('User')) }, { description: 'Users without presence (presence is for users who share a conversation)' })
+
+export const PresenceQuery = Type.Object({
+  userIds: Type.String({
+    minLength: 36,
+    maxLength: 100 * 37,
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$',
+    description: 'Up to 100 user ids, comma-separated'
+  })
+})
+
+export const PresenceList = Type.Object({
+  presence: Type.Array(Type.Object({
+    userId: Uuid,
+    online: Type.Boolean(),
+    lastSeenAt: Type.Union([Timestamp, Type.Null()])
+  }), { description: 'One entry per existing user asked for, in no particular order; false and null for a user who does not share a conversation with the caller or has blocked them' })
+})
+export type PresenceList = Static<typeof PresenceList>
