@@ -27,3 +27,41 @@ export function show (el: HTMLElement, visible: boolean): void {
 }
 
 export const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+// http(s) links in a message: the rest of the text stays text. Trailing
+// punctuation is left out of the link, as people write "see https://x.y."
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi
+const TRAILING = /[.,;:!?)\]}'"]+$/
+
+/** The text as nodes, with http(s) URLs as links that open in a new tab without access to this page. */
+export function linkify (text: string): Array<Node | string> {
+  const out: Array<Node | string> = []
+  let at = 0
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const url = match[0].replace(TRAILING, '')
+    const start = match.index
+    if (start > at) out.push(text.slice(at, start))
+    let safe: URL | undefined
+    try { safe = new URL(url) } catch { safe = undefined }
+    if (safe !== undefined && (safe.protocol === 'http:' || safe.protocol === 'https:')) {
+      out.push(h('a', { href: safe.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, url))
+    } else {
+      out.push(url)
+    }
+    at = start + url.length
+  }
+  if (at < text.length) out.push(text.slice(at))
+  return out
+}
+
+/** "Today", "Yesterday", or the date, for the separators between days. */
+export function dayLabel (iso: string, now = new Date()): string {
+  const d = new Date(iso)
+  const day = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime()
+  const diff = Math.round((day(now) - day(d)) / 86_400_000)
+  if (diff === 0) return 'Today'
+  if (diff === 1) return 'Yesterday'
+  return d.toLocaleDateString([], { weekday: diff < 7 ? 'long' : undefined, day: 'numeric', month: 'long', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric' })
+}
+
+export const dayKey = (iso: string) => new Date(iso).toDateString()

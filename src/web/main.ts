@@ -1,17 +1,26 @@
-// The web chat page: log in or register, list conversations, open one, page
-// back through history, send, and see messages, typing and presence live.
-// Everything goes through the client SDK (src/client).
+// The web chat page: log in or register (and stay signed in), list
+// conversations with presence, open one, page back through history, send
+// (through an outbox that survives going offline), reply, edit, delete, make
+// groups and manage their members, and see messages, typing, presence and
+// read receipts live. Everything goes through the client SDK (src/client).
 import { ApiError, createClient, type Attachment, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
-import { $, h, show, time } from './dom.js'
+import { $, dayKey, dayLabel, h, linkify, show, time } from './dom.js'
+import { createOutbox, type Outbox, type Pending } from './outbox.js'
 import { enablePush } from './push.js'
 import { createState } from './state.js'
+import { connectionText, errorText } from './texts.js'
 
+// The session stays across tab closes (the SDK's refresh token, rotated on
+// every refresh); logging out or a refused refresh removes it. The page runs
+// under a strict CSP and never parses user content as HTML.
 const STORAGE_KEY = 'switchboard.session'
 const TYPING_SHOWN_MS = 4000
+const OUTBOX_RETRY_MS = 5000
+const PRESENCE_BATCH = 100
 
 function savedSession (): Session | null {
   try {
-    return JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as Session | null
+    return JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Session | null
   } catch {
     return null
   }
@@ -21,15 +30,21 @@ const sdk = createClient({
   baseUrl: location.origin,
   session: savedSession(),
   onSession: (s) => {
-    if (s === null) sessionStorage.removeItem(STORAGE_KEY)
-    else sessionStorage.setItem(STORAGE_KEY, JSON.stringify(s))
+    if (s === null) localStorage.removeItem(STORAGE_KEY)
+    else localStorage.setItem(STORAGE_KEY, JSON.stringify(s))
   }
 })
 const state = createState()
 let typingTimer: ReturnType<typeof setTimeout> | undefined
+let outbox: Outbox | undefined
+let outboxTimer: ReturnType<typeof setInterval> | undefined
+let connection = 'idle'
+/** The composer's mode: a new message, a reply to one, or an edit of one of mine. */
+let composing: { kind: 'new' } | { kind: 'reply', message: Message } | { kind: 'edit', message: Message } = { kind: 'new' }
 
-const errorText = (err: unknown) => err instanceof ApiError ? err.message : 'Something went wrong; try again'
 const me = () => sdk.session?.user
+const nameOf = (c: Conversation | undefined, userId: string) => c?.members.find((x) => x.user.id === userId)?.user.displayName ?? 'Someone'
+const excerpt = (m: Message) => m.deletedAt !== null ? 'Message deleted' : m.body !== '' ? m.body.slice(0, 80) : m.attachments.length > 0 ? 'Photo' : ''
 
 /** Title of a conversation as this user sees it: a group's title, or the other person's name. */
 function titleOf (c: Conversation): string {
@@ -39,19 +54,32 @@ function titleOf (c: Conversation): string {
 }
 
 const partnerOf = (c: Conversation) => c.type === 'direct' ? c.members.find((m) => m.user.id !== me()?.id)?.user.id : undefined
+const myRole = (c: Conversation) => c.members.find((m) => m.user.id === me()?.id)?.role
+
+function setView (view: 'list' | 'conversation'): void {
+  $('chat').dataset.view = view
+}
+
+function renderBanner (): void {
+  const text = connectionText(connection, outbox?.size ?? 0)
+  $('banner').textContent = text ?? ''
+  show($('banner'), text !== undefined)
+}
 
 function renderConversations (): void {
   const list = $('conversations')
   list.replaceChildren(...state.sortedConversations().map((c) => {
     const partner = partnerOf(c)
     const last = c.lastMessage
-    const item = h('li', { class: c.id === state.currentId ? 'active' : undefined, 'data-id': c.id },
-      h('span', { class: `dot${partner !== undefined && state.online.get(partner) === true ? ' online' : ''}` }),
+    const online = partner !== undefined && state.online.get(partner) === true
+    const unread = c.unreadCount > 0 && c.id !== state.currentId
+    const button = h('button', { type: 'button', 'aria-current': c.id === state.currentId ? 'true' : undefined },
+      h('span', { class: `dot${online ? ' online' : ''}`, role: partner === undefined ? undefined : 'img', 'aria-label': partner === undefined ? undefined : online ? 'online' : 'offline' }),
       h('span', { class: 'name' }, titleOf(c)),
-      c.unreadCount > 0 && c.id !== state.currentId ? h('span', { class: 'badge' }, String(c.unreadCount)) : h('span'),
-      h('span', { class: 'last' }, last === null ? 'No messages yet' : last.deletedAt !== null ? 'Message deleted' : last.body !== '' ? last.body : last.attachments.length > 0 ? 'Photo' : ''))
-    item.addEventListener('click', () => { void openConversation(c.id) })
-    return item
+      unread ? h('span', { class: 'badge', 'aria-label': `${c.unreadCount} unread` }, String(c.unreadCount)) : h('span'),
+      h('span', { class: 'last' }, last === null ? 'No messages yet' : excerpt(last)))
+    button.addEventListener('click', () => { void openConversation(c.id) })
+    return h('li', { class: c.id === state.currentId ? 'active' : undefined, 'data-id': c.id }, button)
   }))
 }
 
@@ -73,29 +101,69 @@ function attachmentItem (a: Attachment): HTMLElement {
     const img = h('img', { class: 'thumb', alt: a.filename, 'data-attachment': a.id }) as HTMLImageElement
     if (a.width !== null && a.height !== null) img.style.aspectRatio = `${a.width} / ${a.height}`
     void urlsOf(a.id).then((u) => { if (u.thumbnailUrl !== null) img.src = u.thumbnailUrl }).catch(() => {})
-    const link = h('a', { class: 'attachment', target: '_blank', rel: 'noopener' }, img)
+    const link = h('a', { class: 'attachment', target: '_blank', rel: 'noopener noreferrer' }, img)
     void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
     return link
   }
-  const link = h('a', { class: 'attachment file', target: '_blank', rel: 'noopener' }, `${a.filename} (${Math.ceil(a.size / 1024)} KB)`)
+  const link = h('a', { class: 'attachment file', target: '_blank', rel: 'noopener noreferrer' }, `${a.filename} (${Math.ceil(a.size / 1024)} KB)`)
   void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
   return link
 }
 
+/** ✓ stored; ✓✓ read by every other member. */
+function ticks (c: Conversation | undefined, m: Message): HTMLElement {
+  const others = c?.members.filter((x) => x.user.id !== me()?.id) ?? []
+  const read = others.length > 0 && others.every((x) => x.lastReadSeq >= m.seq)
+  return h('span', { class: `ticks${read ? ' read' : ''}`, 'aria-label': read ? 'Read' : 'Sent' }, read ? '✓✓' : '✓')
+}
+
+function actionButton (label: string, action: string, id: string): HTMLElement {
+  return h('button', { type: 'button', class: 'link', 'data-action': action, 'data-id': id }, label)
+}
+
 function messageItem (m: Message): HTMLElement {
   const conversation = state.conversations.get(m.conversationId)
-  const sender = conversation?.members.find((x) => x.user.id === m.senderId)?.user.displayName ?? 'Someone'
-  const classes = ['message', m.senderId === me()?.id ? 'mine' : '', m.deletedAt !== null ? 'deleted' : ''].filter(Boolean).join(' ')
+  const mine = m.senderId === me()?.id
+  const deleted = m.deletedAt !== null
+  const classes = ['message', mine ? 'mine' : '', deleted ? 'deleted' : ''].filter(Boolean).join(' ')
+  const quoted = m.replyToId === null ? undefined : state.messageById(m.replyToId)
   return h('li', { class: classes, 'data-seq': String(m.seq), 'data-id': m.id },
-    h('span', { class: 'meta' }, `${sender} · ${time(m.createdAt)}${m.editedAt !== null ? ' · edited' : ''}`),
-    m.deletedAt === null && m.attachments.length > 0 ? h('span', { class: 'attachments' }, ...m.attachments.map(attachmentItem)) : null,
-    m.deletedAt !== null ? h('span', { class: 'body' }, 'Message deleted') : m.body === '' ? null : h('span', { class: 'body' }, m.body))
+    h('span', { class: 'meta' }, `${nameOf(conversation, m.senderId)} · ${time(m.createdAt)}${m.editedAt !== null && !deleted ? ' · edited' : ''}`),
+    m.replyToId === null || deleted ? null : h('span', { class: 'quote' }, quoted === undefined ? 'Reply to an earlier message' : `${nameOf(conversation, quoted.senderId)}: ${excerpt(quoted)}`),
+    !deleted && m.attachments.length > 0 ? h('span', { class: 'attachments' }, ...m.attachments.map(attachmentItem)) : null,
+    deleted ? h('span', { class: 'body' }, 'Message deleted') : m.body === '' ? null : h('span', { class: 'body' }, ...linkify(m.body)),
+    mine && !deleted ? h('span', { class: 'status-line' }, ticks(conversation, m)) : null,
+    deleted
+      ? null
+      : h('span', { class: 'actions' },
+        actionButton('Reply', 'reply', m.id),
+        mine && m.body !== '' ? actionButton('Edit', 'edit', m.id) : null,
+        mine ? actionButton('Delete', 'delete', m.id) : null))
+}
+
+function pendingItem (p: Pending): HTMLElement {
+  const failed = p.state === 'failed'
+  return h('li', { class: `message mine pending${failed ? ' failed' : ''}`, 'data-client-id': p.clientMessageId },
+    h('span', { class: 'meta' }, `${me()?.displayName ?? ''} · ${time(p.createdAt)}`),
+    h('span', { class: 'body' }, ...linkify(p.body)),
+    h('span', { class: 'status-line' }, failed ? `Not sent: ${p.error ?? ''}` : 'Sending…'),
+    failed ? h('span', { class: 'actions' }, actionButton('Retry', 'retry', p.clientMessageId), actionButton('Discard', 'discard', p.clientMessageId)) : null)
 }
 
 function renderMessages (stickToBottom: boolean): void {
   const box = $('messages')
   const fromBottom = box.scrollHeight - box.scrollTop
-  $('message-list').replaceChildren(...state.currentMessages().map(messageItem))
+  const items: HTMLElement[] = []
+  let day: string | undefined
+  for (const m of state.currentMessages()) {
+    if (dayKey(m.createdAt) !== day) {
+      day = dayKey(m.createdAt)
+      items.push(h('li', { class: 'day', role: 'separator' }, dayLabel(m.createdAt)))
+    }
+    items.push(messageItem(m))
+  }
+  if (state.currentId !== undefined && outbox !== undefined) items.push(...outbox.of(state.currentId).map(pendingItem))
+  $('message-list').replaceChildren(...items)
   show($('load-older'), state.hasOlder)
   box.scrollTop = stickToBottom ? box.scrollHeight : box.scrollHeight - fromBottom
 }
@@ -108,6 +176,23 @@ function renderHeader (): void {
     ? (c?.type === 'group' ? `${c.memberCount} members` : '')
     : state.online.get(partner) === true ? 'online' : 'offline'
   show($('composer'), c !== undefined)
+  show($('members-button'), c?.type === 'group')
+}
+
+function setComposing (next: typeof composing): void {
+  composing = next
+  const input = $('message-input') as HTMLInputElement
+  const c = state.current()
+  if (next.kind === 'new') {
+    show($('composer-context'), false)
+  } else {
+    $('composer-context-text').textContent = next.kind === 'reply'
+      ? `Replying to ${nameOf(c, next.message.senderId)}: ${excerpt(next.message)}`
+      : 'Editing your message'
+    show($('composer-context'), true)
+  }
+  if (next.kind === 'edit') input.value = next.message.body
+  input.focus()
 }
 
 /**
@@ -125,8 +210,21 @@ async function loadAllMembers (id: string): Promise<void> {
   if (state.currentId === id) renderMessages(false)
 }
 
+/** The presence of every direct partner in the list, so the dots are right from the start. */
+async function loadPresence (): Promise<void> {
+  const partners = [...new Set([...state.conversations.values()].map(partnerOf).filter((id): id is string => id !== undefined))]
+  for (let i = 0; i < partners.length; i += PRESENCE_BATCH) {
+    const { presence } = await sdk.users.presence(partners.slice(i, i + PRESENCE_BATCH))
+    for (const p of presence) state.online.set(p.userId, p.online)
+  }
+  renderConversations()
+  renderHeader()
+}
+
 async function openConversation (id: string): Promise<void> {
   state.open(id)
+  setView('conversation')
+  setComposing({ kind: 'new' })
   $('typing').textContent = ''
   renderHeader()
   renderConversations()
@@ -135,12 +233,6 @@ async function openConversation (id: string): Promise<void> {
   if (state.currentId !== id) return
   state.addMessages(page.messages, page.hasMore)
   renderMessages(true)
-  const partner = partnerOf(state.current()!)
-  if (partner !== undefined && !state.online.has(partner)) {
-    state.online.set(partner, (await sdk.users.get(partner)).online)
-    renderHeader()
-    renderConversations()
-  }
   await markRead()
   ;($('message-input') as HTMLInputElement).focus()
 }
@@ -167,26 +259,40 @@ async function onEvent (event: ChatEvent): Promise<void> {
   let c = state.conversations.get(event.conversationId)
   if (c === undefined || event.type === 'member.added' || event.type === 'members.added' || event.type === 'member.removed' || event.type === 'conversation.updated') {
     c = await sdk.conversations.get(event.conversationId).catch(() => undefined)
-    if (c === undefined) state.conversations.delete(event.conversationId)
-    else state.conversations.set(c.id, c)
+    if (c === undefined) {
+      state.conversations.delete(event.conversationId)
+      if (state.currentId === event.conversationId) closeConversation()
+    } else {
+      state.conversations.set(c.id, c)
+      if (partnerOf(c) !== undefined && !state.online.has(partnerOf(c)!)) void loadPresence().catch(() => {})
+    }
   }
   if (c !== undefined) c.lastSeq = Math.max(c.lastSeq, event.seq)
   if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted')) {
-    state.applyMessage(event.data, event.type === 'message.created' && event.data.senderId !== me()?.id)
+    const mine = event.data.senderId === me()?.id
+    if (mine && event.type === 'message.created') outbox?.confirmed(event.data.clientMessageId)
+    state.applyMessage(event.data, event.type === 'message.created' && !mine)
     if (state.currentId === c.id) {
       renderMessages(true)
-      if (event.data.senderId !== me()?.id) $('typing').textContent = ''
+      if (!mine) $('typing').textContent = ''
       await markRead()
     }
   }
   renderConversations()
   renderHeader()
+  if (!$('members-dialog').hidden && state.currentId === event.conversationId) renderMembers()
+}
+
+function closeConversation (): void {
+  state.close()
+  setView('list')
+  renderHeader()
+  renderMessages(true)
 }
 
 function onTyping (conversationId: string, userId: string): void {
   if (conversationId !== state.currentId) return
-  const name = state.current()?.members.find((m) => m.user.id === userId)?.user.displayName ?? 'Someone'
-  $('typing').textContent = `${name} is typing…`
+  $('typing').textContent = `${nameOf(state.current(), userId)} is typing…`
   clearTimeout(typingTimer)
   typingTimer = setTimeout(() => { $('typing').textContent = '' }, TYPING_SHOWN_MS)
 }
@@ -196,12 +302,33 @@ async function loadConversations (): Promise<void> {
   renderConversations()
   renderHeader()
   if (state.currentId !== undefined) await loadAllMembers(state.currentId)
+  await loadPresence()
+}
+
+function startOutbox (): void {
+  const user = me()
+  if (user === undefined) return
+  outbox = createOutbox(`switchboard.outbox.${user.id}`, async (p) => {
+    const m = await sdk.messages.send(p.conversationId, { body: p.body, clientMessageId: p.clientMessageId, ...(p.replyToId === undefined ? {} : { replyToId: p.replyToId }) })
+    state.applyMessage(m, false)
+    return m
+  }, () => {
+    renderBanner()
+    if (state.currentId !== undefined) renderMessages(true)
+    renderConversations()
+  }, (err) => errorText(err, 'The message was refused.'))
+  clearInterval(outboxTimer)
+  // Transient refusals (503 while the database is back, 429) are tried again without waiting for a reconnect.
+  outboxTimer = setInterval(() => { if (outbox !== undefined && outbox.size > 0 && connection === 'live') void outbox.flush() }, OUTBOX_RETRY_MS)
+  void outbox.flush()
 }
 
 async function enterChat (): Promise<void> {
   show($('login'), false)
   show($('chat'), true)
+  setView('list')
   $('me-name').textContent = me()?.displayName ?? ''
+  startOutbox()
   sdk.realtime.connect()
   await loadConversations()
   // Opened from a push notification (sw.js): that conversation first.
@@ -211,9 +338,114 @@ async function enterChat (): Promise<void> {
 
 function leaveChat (): void {
   sdk.realtime.close()
+  clearInterval(outboxTimer)
+  outbox = undefined
   state.reset()
   show($('chat'), false)
   show($('login'), true)
+}
+
+/** A user by exact username, or an error saying there is none. */
+async function userByName (raw: string) {
+  const name = raw.trim().replace(/^@/, '').toLowerCase()
+  const found = name.length < 3 ? undefined : (await sdk.users.search(name, 5)).users.find((u) => u.username === name)
+  if (found === undefined) throw new Error(`No user named “${name}”.`)
+  return found
+}
+
+const formError = (err: unknown, context: string) => err instanceof ApiError ? errorText(err, context) : err instanceof Error ? err.message : errorText(err, context)
+
+function renderMembers (): void {
+  const c = state.current()
+  if (c === undefined) return
+  const role = myRole(c)
+  const manager = role === 'owner' || role === 'admin'
+  $('member-list').replaceChildren(...c.members.map((m) => {
+    const self = m.user.id === me()?.id
+    const removable = manager && !self && m.role !== 'owner' && !(role === 'admin' && m.role === 'admin')
+    const remove = removable ? h('button', { type: 'button', class: 'link', 'data-remove': m.user.id }, 'Remove') : null
+    remove?.addEventListener('click', () => {
+      sdk.conversations.removeMember(c.id, m.user.id)
+        .then(async () => { state.conversations.set(c.id, await sdk.conversations.get(c.id)); renderMembers(); renderHeader() })
+        .catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not remove them.') })
+    })
+    return h('li', {}, h('span', { class: 'who' }, `${m.user.displayName}${self ? ' (you)' : ''} · @${m.user.username}`), h('span', { class: 'muted' }, m.role), remove)
+  }))
+  show($('add-member-form'), manager)
+}
+
+function wireDialogs (): void {
+  const groupDialog = $('group-dialog') as HTMLDialogElement
+  $('new-group').addEventListener('click', () => {
+    $('group-error').textContent = ''
+    groupDialog.showModal()
+  })
+  $('group-cancel').addEventListener('click', () => groupDialog.close())
+  $('group-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const title = ($('group-title') as HTMLInputElement).value.trim()
+    const names = ($('group-members') as HTMLInputElement).value.split(',').map((n) => n.trim()).filter(Boolean)
+    void (async () => {
+      const users = await Promise.all(names.map(userByName))
+      const c = await sdk.conversations.createGroup(title, users.map((u) => u.id))
+      state.conversations.set(c.id, c)
+      ;($('group-form') as HTMLFormElement).reset()
+      groupDialog.close()
+      await openConversation(c.id)
+    })().catch((err: unknown) => { $('group-error').textContent = formError(err, 'Could not create the group.') })
+  })
+
+  const membersDialog = $('members-dialog') as HTMLDialogElement
+  $('members-button').addEventListener('click', () => {
+    $('members-error').textContent = ''
+    renderMembers()
+    membersDialog.showModal()
+    const id = state.currentId
+    if (id !== undefined) void loadAllMembers(id).then(renderMembers).catch(() => {})
+  })
+  $('members-close').addEventListener('click', () => membersDialog.close())
+  $('add-member-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const c = state.current()
+    const input = $('add-member-username') as HTMLInputElement
+    if (c === undefined) return
+    void (async () => {
+      const user = await userByName(input.value)
+      state.conversations.set(c.id, await sdk.conversations.addMembers(c.id, [user.id]))
+      input.value = ''
+      $('members-error').textContent = ''
+      renderMembers()
+      renderHeader()
+    })().catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not add them.') })
+  })
+  $('leave-group').addEventListener('click', () => {
+    const c = state.current()
+    const self = me()
+    if (c === undefined || self === undefined || !confirm(`Leave “${titleOf(c)}”?`)) return
+    sdk.conversations.removeMember(c.id, self.id).then(() => {
+      membersDialog.close()
+      state.conversations.delete(c.id)
+      closeConversation()
+      renderConversations()
+    }).catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not leave the group.') })
+  })
+}
+
+function onMessageAction (action: string, id: string): void {
+  const c = state.current()
+  if (action === 'retry') return outbox?.retry(id)
+  if (action === 'discard') return outbox?.discard(id)
+  const m = state.messageById(id)
+  if (c === undefined || m === undefined) return
+  if (action === 'reply') setComposing({ kind: 'reply', message: m })
+  else if (action === 'edit') setComposing({ kind: 'edit', message: m })
+  else if (action === 'delete' && confirm('Delete this message for everyone?')) {
+    sdk.messages.remove(c.id, m.id).then((deleted) => {
+      state.applyMessage(deleted, false)
+      if (state.currentId === c.id) renderMessages(false)
+      renderConversations()
+    }).catch((err: unknown) => { $('typing').textContent = errorText(err, 'Could not delete it.') })
+  }
 }
 
 function wire (): void {
@@ -229,9 +461,14 @@ function wire (): void {
       ? sdk.auth.register({ username, password, ...(displayName === '' ? {} : { displayName }) })
       : sdk.auth.login({ username, password })
     done.then(() => { $('login-error').textContent = ''; return enterChat() })
-      .catch((err: unknown) => { $('login-error').textContent = errorText(err) })
+      .catch((err: unknown) => { $('login-error').textContent = errorText(err, action === 'register' ? 'Could not register.' : 'Could not log in.') })
   })
-  $('logout').addEventListener('click', () => { void sdk.logout().finally(leaveChat) })
+  $('logout').addEventListener('click', () => {
+    const user = me()
+    if (user !== undefined) localStorage.removeItem(`switchboard.outbox.${user.id}`)
+    void sdk.logout().finally(leaveChat)
+  })
+  $('back').addEventListener('click', () => { setView('list'); renderConversations() })
   $('push-toggle').addEventListener('click', () => {
     $('push-status').textContent = 'Turning notifications on…'
     enablePush(sdk).then(({ state, text }) => {
@@ -239,22 +476,21 @@ function wire (): void {
       $('push-status').textContent = text
     }).catch((err: unknown) => {
       document.body.dataset.push = 'failed'
-      $('push-status').textContent = errorText(err)
+      $('push-status').textContent = errorText(err, 'Could not turn notifications on.')
     })
   })
   $('new-chat').addEventListener('submit', (e) => {
     e.preventDefault()
     const input = $('new-chat-username') as HTMLInputElement
-    const name = input.value.trim().toLowerCase()
     void (async () => {
-      const found = (await sdk.users.search(name, 5)).users.find((u) => u.username === name)
-      if (found === undefined) throw new ApiError(404, 'NOT_FOUND', `No user named ${name}`)
+      const found = await userByName(input.value)
       const c = await sdk.conversations.openDirect(found.id)
       state.conversations.set(c.id, c)
       input.value = ''
       $('new-chat-error').textContent = ''
       await openConversation(c.id)
-    })().catch((err: unknown) => { $('new-chat-error').textContent = errorText(err) })
+      if (!state.online.has(found.id)) await loadPresence()
+    })().catch((err: unknown) => { $('new-chat-error').textContent = formError(err, 'Could not open the chat.') })
   })
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault()
@@ -262,12 +498,34 @@ function wire (): void {
     const id = state.currentId
     const body = input.value.trim()
     if (id === undefined || body === '') return
+    const mode = composing
     input.value = ''
-    sdk.messages.send(id, body).then((m) => {
-      state.applyMessage(m, false)
-      if (state.currentId === id) renderMessages(true)
-      renderConversations()
-    }).catch((err: unknown) => { $('typing').textContent = errorText(err) })
+    setComposing({ kind: 'new' })
+    if (mode.kind === 'edit') {
+      sdk.messages.edit(id, mode.message.id, body).then((m) => {
+        state.applyMessage(m, false)
+        if (state.currentId === id) renderMessages(false)
+        renderConversations()
+      }).catch((err: unknown) => {
+        input.value = body
+        setComposing(mode)
+        $('typing').textContent = errorText(err, 'Could not save the edit.')
+      })
+      return
+    }
+    // Shown at once as pending; sent now, or when the connection is back.
+    outbox?.add(id, body, mode.kind === 'reply' ? mode.message.id : undefined)
+  })
+  $('composer-cancel').addEventListener('click', () => {
+    if (composing.kind === 'edit') ($('message-input') as HTMLInputElement).value = ''
+    setComposing({ kind: 'new' })
+  })
+  $('message-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && composing.kind !== 'new') $('composer-cancel').click()
+  })
+  $('message-list').addEventListener('click', (e) => {
+    const button = (e.target as HTMLElement).closest<HTMLElement>('button[data-action]')
+    if (button !== null) onMessageAction(button.dataset.action!, button.dataset.id!)
   })
   // A photo is uploaded (progress shown where typing is), then sent with whatever is typed.
   $('attach').addEventListener('click', () => { $('attach-input').click() })
@@ -288,11 +546,13 @@ function wire (): void {
       state.applyMessage(m, false)
       if (state.currentId === id) renderMessages(true)
       renderConversations()
-    })().catch((err: unknown) => { status.textContent = errorText(err) })
+    })().catch((err: unknown) => { status.textContent = errorText(err, 'Could not send the photo.') })
   })
-  $('message-input').addEventListener('input', () => { if (state.currentId !== undefined) sdk.realtime.typing(state.currentId) })
+  $('message-input').addEventListener('input', () => { if (state.currentId !== undefined && composing.kind !== 'edit') sdk.realtime.typing(state.currentId) })
   $('load-older').addEventListener('click', () => { void loadOlder() })
   document.addEventListener('visibilitychange', () => { void markRead() })
+  window.addEventListener('online', () => { void outbox?.flush() })
+  wireDialogs()
 
   // A click on a notification while the page is open (sw.js).
   navigator.serviceWorker?.addEventListener('message', (e: MessageEvent<{ type?: string, conversationId?: string }>) => {
@@ -301,21 +561,31 @@ function wire (): void {
   })
   sdk.on('unauthenticated', leaveChat)
   sdk.realtime.on('event', (e) => { void onEvent(e) })
-  // After each (re)connect the SDK has replayed what was missed; refresh counts and order too.
-  sdk.realtime.on('synced', () => { void loadConversations().catch(() => {}) })
+  // After each (re)connect the SDK has replayed what was missed; refresh counts, order and presence too, and send what waited.
+  sdk.realtime.on('synced', () => {
+    void outbox?.flush()
+    void loadConversations().catch(() => {})
+  })
   sdk.realtime.on('typing', (t) => onTyping(t.conversationId, t.data.userId))
+  sdk.realtime.on('read', (r) => {
+    state.applyRead(r.conversationId, r.data.userId, r.data.seq)
+    if (r.conversationId === state.currentId) renderMessages(false)
+  })
   sdk.realtime.on('presence', (p) => {
     state.online.set(p.userId, p.online)
     renderConversations()
     renderHeader()
   })
   sdk.realtime.on('state', (s) => {
+    connection = s
     $('connection').className = `status${s === 'live' ? ' live' : ''}`
     $('connection').title = s
     document.body.dataset.connection = s
+    renderBanner()
   })
 }
 
 wire()
 if (sdk.session === null) show($('login'), true)
-else void enterChat().catch(leaveChat)
+// Offline at load: the chat (and the outbox) stays, and fills in when the connection is back; a refused session shows the login.
+else void enterChat().catch((err: unknown) => { if (!(err instanceof ApiError && err.transient)) leaveChat() })

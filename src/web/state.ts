@@ -28,6 +28,12 @@ export function createState () {
       hasOlder = false
     },
 
+    close (): void {
+      currentId = undefined
+      messages = new Map()
+      hasOlder = false
+    },
+
     addMessages (page: Message[], more: boolean): void {
       for (const m of page) if (m.conversationId === currentId) messages.set(m.seq, m)
       hasOlder = more
@@ -45,6 +51,14 @@ export function createState () {
     },
 
     currentMessages: (): Message[] => [...messages.values()].sort((a, b) => a.seq - b.seq),
+    /** A loaded message of the open conversation. */
+    messageById: (id: string): Message | undefined => [...messages.values()].find((m) => m.id === id),
+
+    /** A read receipt: that member has read up to seq. */
+    applyRead (conversationId: string, userId: string, seq: number): void {
+      const member = conversations.get(conversationId)?.members.find((m) => m.user.id === userId)
+      if (member !== undefined) member.lastReadSeq = Math.max(member.lastReadSeq, seq)
+    },
     oldestSeq: (): number | undefined => messages.size === 0 ? undefined : Math.min(...messages.keys()),
 
     reset (): void {
