@@ -6,39 +6,32 @@
 // test's own push service, the page registers it as a device, a message makes
 // the server send a real encrypted push there, and that push, delivered to the
 // service worker, shows the notification.
-import { existsSync } from 'node:fs'
-import { chromium, type Browser, type BrowserServer, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWeb } from '../.config/build-web.js'
+import { ensureChromium, launchBrowser, PASSWORD, type TestBrowser } from './helpers/browser.js'
 import { createDirect, post } from './helpers/chat.js'
 import { client, register, uniqueName, type Client } from './helpers/http.js'
 import { startFakeWebPush, type FakeWebPush } from './helpers/push-services.js'
 import { startServer, testConfig, type TestServer } from './helpers/server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic']
-const PASSWORD = 'correct horse battery'
 
 let web: FakeWebPush
 let server: TestServer
 let api: Client
-let chromiumProcess: BrowserServer | undefined
+let testBrowser: TestBrowser | undefined
 let browser: Browser | undefined
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (test/web.test.ts installs it when run as root)`)
-  await buildWeb()
+  ensureChromium()
   web = await startFakeWebPush()
   server = await startServer({ config: { push: { ...testConfig().push, webpush: web.config, ca: web.ca, pollIntervalMs: 500, whenOnline: true } } })
   api = client(server.url)
-  chromiumProcess = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS })
-  browser = await chromium.connect(chromiumProcess.wsEndpoint())
+  testBrowser = await launchBrowser()
+  browser = testBrowser.browser
 }, 120_000)
 
 afterAll(async () => {
-  await browser?.close().catch(() => {})
-  await chromiumProcess?.kill()
+  await testBrowser?.close()
   await server?.close()
   await web?.close()
 }, 60_000)

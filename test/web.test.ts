@@ -2,103 +2,52 @@
 // playwright-core): two people register in two browser contexts, open a
 // direct conversation and chat; each sees the other's messages, typing and
 // presence live; history pages back. Screenshots go to test/artifacts/.
-import { execSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserServer, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWeb } from '../.config/build-web.js'
+import { ensureChromium, launchBrowser, message, PASSWORD, registerIn, send, watch, type TestBrowser } from './helpers/browser.js'
 import { client, uniqueName } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic']
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url))
-const PASSWORD = 'correct horse battery'
-
-/** Installs Debian's chromium when it is missing (needs root, as in CI). */
-function ensureChromium () {
-  if (existsSync(CHROMIUM)) return
-  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: run \`apt-get update && apt-get install -y chromium\` as root`)
-  execSync('apt-get update && apt-get install -y chromium', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-}
 
 // Uploaded photos go to a folder of this file's own (local storage driver).
 const DATA_DIR = mkdtempSync(join(tmpdir(), 'sb-web-'))
 test.override('serverOptions', { config: { dataDir: DATA_DIR } })
 
 let server: TestServer
-let chromiumProcess: BrowserServer
+let testBrowser: TestBrowser
 let browser: Browser
 const problems: string[] = []
 
-// Built before the server starts: the server serves the page only if it finds it built.
+// The page is built once for the run (test/setup/web.ts), before any server starts.
 beforeAll(async () => {
   ensureChromium()
-  await buildWeb()
   await mkdir(ARTIFACTS, { recursive: true })
 }, 600_000)
 test.beforeAll(async ({ server: started }) => {
   server = started
-  // Launched as a server so that this file owns the process and can kill it:
-  // a graceful Browser.close() has been seen to hang on a loaded CI machine.
-  chromiumProcess = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS })
-  browser = await chromium.connect(chromiumProcess.wsEndpoint())
+  testBrowser = await launchBrowser()
+  browser = testBrowser.browser
 }, 600_000)
 
-/** Resolves false when `work` takes longer than `ms` (it is left to finish or fail on its own). */
-async function within (ms: number, work: Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
-  try {
-    return await Promise.race([work.then(() => true, () => true), late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 afterAll(async () => {
-  // The browser is test equipment: closed gracefully if it answers, killed if not.
-  if (browser !== undefined) {
-    await within(5_000, Promise.all(browser.contexts().map(async (c) => { await c.close() })))
-    if (!await within(5_000, browser.close())) console.warn('chromium did not close within 5 s; killing it')
-  }
-  if (chromiumProcess !== undefined && !await within(10_000, chromiumProcess.kill())) {
-    console.warn('chromium did not exit within 10 s of SIGKILL')
-  }
+  await testBrowser?.close()
   await rm(DATA_DIR, { recursive: true, force: true })
 }, 120_000)
 
 async function newPage (who: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 700 } })
   const page = await context.newPage()
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${who}: ${m.text()}`) })
-  page.on('pageerror', (err) => problems.push(`${who}: ${err.message}`))
-  page.on('response', (res) => { if (res.status() >= 400) problems.push(`${who}: ${res.status()} ${res.url()}`) })
+  watch(page, who, problems)
   await page.goto(server.url)
   return page
 }
-
-async function registerIn (page: Page, username: string, displayName: string) {
-  await page.fill('#username', username)
-  await page.fill('#password', PASSWORD)
-  await page.fill('#display-name', displayName)
-  await page.click('#register-button')
-  await page.waitForSelector('#chat:not([hidden])')
-  await page.waitForSelector('body[data-connection="live"]')
-}
-
-async function send (page: Page, text: string) {
-  await page.fill('#message-input', text)
-  await page.click('#send')
-}
-
-const message = (page: Page, text: string) => page.locator('#message-list .message .body', { hasText: text })
 
 describe('web chat page', () => {
   it('serves the page with its CSP and strict headers', async () => {

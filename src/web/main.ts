@@ -158,7 +158,7 @@ function renderMessages (stickToBottom: boolean): void {
   for (const m of state.currentMessages()) {
     if (dayKey(m.createdAt) !== day) {
       day = dayKey(m.createdAt)
-      items.push(h('li', { class: 'day', role: 'separator' }, dayLabel(m.createdAt)))
+      items.push(h('li', { class: 'day' }, dayLabel(m.createdAt)))
     }
     items.push(messageItem(m))
   }
@@ -256,6 +256,13 @@ async function loadOlder (): Promise<void> {
 }
 
 async function onEvent (event: ChatEvent): Promise<void> {
+  if (event.type === 'member.removed' && (event.data as { userId?: string }).userId === me()?.id) {
+    // Removed, or left on another device: the conversation is gone from here (fetching it would be refused).
+    state.conversations.delete(event.conversationId)
+    if (state.currentId === event.conversationId) closeConversation()
+    renderConversations()
+    return
+  }
   let c = state.conversations.get(event.conversationId)
   if (c === undefined || event.type === 'member.added' || event.type === 'members.added' || event.type === 'member.removed' || event.type === 'conversation.updated') {
     c = await sdk.conversations.get(event.conversationId).catch(() => undefined)

@@ -23,6 +23,10 @@ export interface StartOptions {
   /** Adds test-only routes or hooks before the server starts. */
   extend? (app: FastifyInstance): void | Promise<void>
   databaseUrl?: string
+  /** A port to listen on (a restart on the same address); a free one when missing. */
+  port?: number
+  /** The token secret (a restart that keeps the clients' tokens valid); a random one when missing. */
+  jwtSecret?: string
 }
 
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
@@ -41,9 +45,9 @@ export async function startServer (opts: StartOptions = {}): Promise<TestServer>
   const databaseUrl = opts.databaseUrl ?? db!.url
   const config = testConfig(opts.config)
   const server = Fastify(appServerOptions(config))
-  await server.register(fp(app), { config, databaseUrl, jwtSecret: randomBytes(32).toString('hex') })
+  await server.register(fp(app), { config, databaseUrl, jwtSecret: opts.jwtSecret ?? randomBytes(32).toString('hex') })
   if (opts.extend !== undefined) await opts.extend(server)
-  await server.listen({ host: '127.0.0.1', port: 0 })
+  await server.listen({ host: '127.0.0.1', port: opts.port ?? 0 })
   const { port } = server.server.address() as { port: number }
   let pool: pg.Pool | undefined
   return {
