@@ -1,13 +1,33 @@
 // Rate limiting is opt-in per route (config.rateLimit); breaching answers 429
-// RATE_LIMITED with Retry-After.
+// RATE_LIMITED with Retry-After. With BROKER=redis the counters live in that
+// Redis, so a limit holds across every process and machine sharing the broker
+// channel (a client spreading requests over them gets no more); otherwise
+// each process counts its own.
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
+import { Redis } from 'ioredis'
 import { AppError } from '../../domain/errors.js'
 
 export default fp(async (app) => {
+  const { config } = app
+  let redis: Redis | undefined
+  if (config.broker === 'redis' && config.redisUrl !== undefined) {
+    redis = new Redis(config.redisUrl, {
+      connectionName: `switchboard-limits:${config.brokerChannel}`,
+      // A request never waits long for its counter: without Redis the limit is skipped (skipOnError), not the request.
+      connectTimeout: 1_000,
+      commandTimeout: 500,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 5_000)
+    })
+    redis.on('error', (err: Error) => app.log.warn({ err }, 'rate-limit connection to Redis failed'))
+    app.addHook('onClose', async () => { redis?.disconnect() })
+  }
   await app.register(rateLimit, {
     global: false,
+    ...(redis === undefined ? {} : { redis, nameSpace: `${config.brokerChannel}:rate-limit:`, skipOnError: true }),
     errorResponseBuilder: (_request, context) =>
       new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`)
   })
-}, { name: 'rate-limit' })
+}, { name: 'rate-limit', dependencies: ['config'] })
