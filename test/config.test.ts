@@ -15,6 +15,7 @@ const STRINGS: Record<string, string> = {
   NODE_ENV: 'production', // with the JWT_SECRET below
   HOST: 'localhost',
   DATABASE_URL: 'postgres://u@127.0.0.1:1/other',
+  DATABASE_REPLICA_URL: 'postgres://u@127.0.0.1:2/replica',
   DATA_DIR: '.other-data',
   JWT_SECRET: 'k7Qp2xVb9RtLm4ZwHc8NsYd3FgJe6UaT',
   REDIS_URL: 'redis://127.0.0.1:1',

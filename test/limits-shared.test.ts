@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from './helpers/database.js'
-import { client, expectError, uniqueName } from './helpers/http.js'
+import { client, expectError, uniqueName, type Client } from './helpers/http.js'
 import { startDbProxy, type DbProxy } from './helpers/proxy.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
@@ -31,7 +31,7 @@ afterAll(async () => {
 describe('rate limits with BROKER=redis', () => {
   it('are shared by the processes: the limit holds over requests spread across both', async () => {
     const [a, b] = servers.map((s) => client(s.url))
-    const attempt = (api: typeof a) => api.post('/v1/auth/login', { username: uniqueName('nobody'), password: 'wrong password here' })
+    const attempt = (api: Client) => api.post('/v1/auth/login', { username: uniqueName('nobody'), password: 'wrong password here' })
     const answers = []
     for (let i = 0; i < LIMIT; i++) answers.push((await attempt(i % 2 === 0 ? a! : b!)).status)
     expect(answers).toEqual(Array(LIMIT).fill(401))

@@ -245,7 +245,9 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
         for (;;) {
           const after = this.tracker.position(conversationId) ?? 0
-          const page = await this.api.messages.events(conversationId, { after, limit })
+          // minSeq: a server reading from a replica answers from one that has what was pushed already.
+          const known = this.tracker.known(conversationId)
+          const page = await this.api.messages.events(conversationId, { after, limit, ...(known > after ? { minSeq: known } : {}) })
           for (const e of page.events) this.tracker.replayed(e as ChatEvent)
           if (!page.hasMore || page.events.length === 0) break
         }

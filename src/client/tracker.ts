@@ -34,6 +34,15 @@ export class SeqTracker<E extends Sequenced> {
     return this.lanes.get(conversationId)?.position
   }
 
+  /** The highest seq known of a conversation: its position, or a push held beyond it. */
+  known (conversationId: string): number {
+    const lane = this.lanes.get(conversationId)
+    if (lane === undefined) return 0
+    let max = lane.position ?? 0
+    for (const seq of lane.held.keys()) if (seq > max) max = seq
+    return max
+  }
+
   positions (): Record<string, number> {
     const out: Record<string, number> = {}
     for (const [id, lane] of this.lanes) if (lane.position !== undefined) out[id] = lane.position

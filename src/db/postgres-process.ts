@@ -35,7 +35,8 @@ export async function startPostgresProcess (dataDir: string, port: number, flags
     // Kept reading after start-up: a full pipe would block the server's logging.
     child.stderr.on('data', (chunk: Buffer) => {
       if (log.length < 10_000) log += chunk.toString()
-      if (log.includes('database system is ready to accept connections')) resolve()
+      // A standby (a read replica) says read-only connections.
+      if (/database system is ready to accept (read-only )?connections/.test(log)) resolve()
     })
     child.once('error', reject)
     void exited.then(() => reject(new Error(log.trim().split('\n').slice(-3).join(' ') || 'the server exited')))

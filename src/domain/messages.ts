@@ -118,17 +118,17 @@ export function createMessageService (deps: MessageDeps) {
     },
 
     /** A page of history from the caller's joining on: newest first (before, or neither), oldest first (after). */
-    async history (userId: string, conversationId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
+    async history (userId: string, conversationId: string, opts: { before?: number | undefined, after?: number | undefined, minSeq?: number | undefined, limit: number }) {
       if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
-      const rows = await repos.messages.history(conversationId, userId, cursor, opts.limit + 1)
+      const rows = await repos.messages.history(conversationId, userId, cursor, opts.limit + 1, opts.minSeq)
       if (rows === null) throw notFound('Conversation')
       return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
     },
 
     /** Events after `after`, ascending, from the caller's joining on. */
-    async events (userId: string, conversationId: string, opts: { after: number, limit: number }) {
-      const rows = await repos.events.replay(conversationId, userId, opts.after, opts.limit + 1)
+    async events (userId: string, conversationId: string, opts: { after: number, minSeq?: number | undefined, limit: number }) {
+      const rows = await repos.events.replay(conversationId, userId, opts.after, opts.limit + 1, opts.minSeq)
       if (rows === null) throw notFound('Conversation')
       return { events: rows.slice(0, opts.limit).map(toChatEvent), hasMore: rows.length > opts.limit }
     }

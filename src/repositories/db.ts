@@ -11,7 +11,12 @@
 import type pg from 'pg'
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js'
 
-export interface Database { prisma: PrismaClient, pool: pg.Pool }
+export interface Database {
+  prisma: PrismaClient
+  pool: pg.Pool
+  /** A streaming replica (DATABASE_REPLICA_URL), for reads that may lag: see member-window.ts. */
+  replica?: pg.Pool | undefined
+}
 
 /** Prisma's client, or one of its open transactions. */
 export type Client = PrismaClient | Prisma.TransactionClient

@@ -5,7 +5,7 @@
 // transaction; the replay page and the gap fill read on the pool (see db.ts).
 import type { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
-import { memberWindowPage, readMemberWindow } from './member-window.js'
+import { memberWindowPage, readMemberWindowFrom } from './member-window.js'
 
 export interface EventRow { conversationId: string, seq: number, type: string, data: unknown, createdAt: Date }
 
@@ -62,13 +62,13 @@ export function eventStatements (db: Client) {
   }
 }
 
-export function createEventsRepository ({ prisma, pool }: Database) {
+export function createEventsRepository ({ prisma, pool, replica }: Database) {
   return {
     ...eventStatements(prisma),
 
     /** `rows` events after `afterSeq`, ascending, from the user's joining on; null when they are not a member. */
-    replay (conversationId: string, userId: string, afterSeq: number, rows: number): Promise<EventRow[] | null> {
-      return readMemberWindow(pool, REPLAY, [conversationId, userId, afterSeq, rows])
+    replay (conversationId: string, userId: string, afterSeq: number, rows: number, knownSeq = 0): Promise<EventRow[] | null> {
+      return readMemberWindowFrom({ pool, replica }, conversationId, Math.max(knownSeq, afterSeq), REPLAY, [conversationId, userId, afterSeq, rows])
     },
 
     /**

@@ -27,3 +27,37 @@ export async function readMemberWindow<T extends { seq: number | null }> (pool: 
   if (rows.length === 0) return null
   return rows[0]!.seq === null ? [] : rows
 }
+
+/** Where a page may be read: the primary, and a streaming replica if there is one. */
+export interface PageSources { pool: pg.Pool, replica?: pg.Pool | undefined }
+
+// A replica that cannot be reached is not a reason to fail a read: the primary answers.
+const unreachable = (err: unknown) => {
+  const code = (err as { code?: string }).code ?? ''
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|57P0[1-3]|08\d\d\d)$/.test(code) || /timeout|terminated|Connection ended/i.test(String((err as Error).message))
+}
+
+/**
+ * A member's page, from the replica when it can answer as the primary would
+ * for this reader: it has replayed the conversation at least up to
+ * `knownSeq` (the highest seq the reader knows of: a replay's `after`, or
+ * what the client says it saw), so a page never ends before what the reader
+ * already knows. Otherwise, and when the replica does not know the reader as
+ * a member yet (a join it has not replayed), or cannot be reached, the
+ * primary answers. A replica only moves forward, so what it had at the check
+ * it still has for the page.
+ */
+export async function readMemberWindowFrom<T extends { seq: number | null }> (sources: PageSources, conversationId: string, knownSeq: number, sql: string, params: unknown[]): Promise<T[] | null> {
+  const { pool, replica } = sources
+  if (replica === undefined) return readMemberWindow(pool, sql, params)
+  try {
+    if (knownSeq > 0) {
+      const { rows } = await replica.query<{ last_seq: number }>('SELECT last_seq FROM conversations WHERE id = $1', [conversationId])
+      if (rows[0] === undefined || rows[0].last_seq < knownSeq) return await readMemberWindow(pool, sql, params)
+    }
+    return await readMemberWindow(replica, sql, params) ?? await readMemberWindow(pool, sql, params)
+  } catch (err) {
+    if (!unreachable(err)) throw err
+    return readMemberWindow(pool, sql, params)
+  }
+}

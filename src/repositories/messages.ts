@@ -1,7 +1,7 @@
 // Messages: lookups and changes under the conversation's lock (Prisma), and
 // pages of history (one statement on the pool, see member-window.ts). Posting
 // is the group commit of post-batch.ts.
-import { memberWindowPage, readMemberWindow } from './member-window.js'
+import { memberWindowPage, readMemberWindowFrom } from './member-window.js'
 import type { Client, Database } from './db.js'
 
 export const messageSelect = {
@@ -118,15 +118,16 @@ export function messageStatements (db: Client) {
   }
 }
 
-export function createMessagesRepository ({ prisma, pool }: Database) {
+export function createMessagesRepository ({ prisma, pool, replica }: Database) {
+  const sources = { pool, replica }
   return {
     ...messageStatements(prisma),
 
     /** `rows` messages of the conversation from the user's joining on, or null when they are not a member. */
-    history (conversationId: string, userId: string, cursor: HistoryCursor, rows: number): Promise<MessageRow[] | null> {
-      if ('before' in cursor) return readMemberWindow(pool, HISTORY.before, [conversationId, userId, cursor.before, rows])
-      if ('after' in cursor) return readMemberWindow(pool, HISTORY.after, [conversationId, userId, cursor.after, rows])
-      return readMemberWindow(pool, HISTORY.latest, [conversationId, userId, 0, rows])
+    history (conversationId: string, userId: string, cursor: HistoryCursor, rows: number, knownSeq = 0): Promise<MessageRow[] | null> {
+      if ('before' in cursor) return readMemberWindowFrom(sources, conversationId, knownSeq, HISTORY.before, [conversationId, userId, cursor.before, rows])
+      if ('after' in cursor) return readMemberWindowFrom(sources, conversationId, Math.max(knownSeq, cursor.after), HISTORY.after, [conversationId, userId, cursor.after, rows])
+      return readMemberWindowFrom(sources, conversationId, knownSeq, HISTORY.latest, [conversationId, userId, 0, rows])
     }
   }
 }

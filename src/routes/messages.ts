@@ -98,7 +98,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: EventsQuery,
       response: { 200: EventPage, ...errorResponses(400, 401, 404) }
     }
-  }, async (request) => messages.events(request.auth.userId, request.params.id, { after: request.query.after ?? 0, limit: request.query.limit ?? 50 }))
+  }, async (request) => messages.events(request.auth.userId, request.params.id, { after: request.query.after ?? 0, minSeq: request.query.minSeq, limit: request.query.limit ?? 50 }))
 }
 
 export default routes

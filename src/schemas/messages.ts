@@ -90,6 +90,7 @@ export const MessageParams = Type.Object({ id: Uuid, messageId: Uuid })
 export const HistoryQuery = Type.Object({
   before: Type.Optional({ ...Seq, description: 'Messages older than this seq, newest first' }),
   after: Type.Optional({ ...Seq, description: 'Messages newer than this seq, oldest first' }),
+  minSeq: Type.Optional({ ...Seq, description: 'The highest seq of this conversation the client knows of (say, of the message it just posted): with a read replica (DATABASE_REPLICA_URL), the page is read where that seq is already visible. An extension of API.md' }),
   limit: Type.Optional(PageLimit)
 })
 export type HistoryQuery = Static<typeof HistoryQuery>
@@ -101,6 +102,7 @@ export const MessagePage = Type.Object({
 
 export const EventsQuery = Type.Object({
   after: Type.Optional({ ...Seq, default: 0, description: 'The last seq the client has; events after it' }),
+  minSeq: Type.Optional({ ...Seq, description: 'The highest seq of this conversation the client knows of (say, of the message it just posted): with a read replica (DATABASE_REPLICA_URL), the page is read where that seq is already visible. An extension of API.md' }),
   limit: Type.Optional(PageLimit)
 })
 

@@ -229,7 +229,9 @@ async function openConversation (id: string): Promise<void> {
   renderHeader()
   renderConversations()
   renderMessages(true)
-  const [page] = await Promise.all([sdk.messages.history(id, { limit: 30 }), loadAllMembers(id)])
+  // minSeq: a server that reads from a replica answers from one that has what this page has seen.
+  const known = state.conversations.get(id)?.lastSeq ?? 0
+  const [page] = await Promise.all([sdk.messages.history(id, { limit: 30, ...(known > 0 ? { minSeq: known } : {}) }), loadAllMembers(id)])
   if (state.currentId !== id) return
   state.addMessages(page.messages, page.hasMore)
   renderMessages(true)

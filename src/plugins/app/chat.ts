@@ -24,6 +24,7 @@ export default fp(async (app) => {
   const deps = {
     prisma: app.db.prisma,
     pool: app.db.pool,
+    replica: app.db.replica,
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
     membersPreview: app.config.conversationMembersPreview,

@@ -9,7 +9,7 @@ import { closePool, createPool } from '../../db/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    db: { pool: pg.Pool, prisma: PrismaClient }
+    db: { pool: pg.Pool, prisma: PrismaClient, replica?: pg.Pool }
   }
 }
 
@@ -29,9 +29,22 @@ export default fp<DbPluginOptions>(async (app, opts) => {
   // crash the process; the pool replaces it on next use.
   pool.on('error', (err) => app.log.warn({ err }, 'idle database connection lost'))
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
-  app.decorate('db', { pool, prisma })
+  // Reads that may lag (history pages, replays) go to the replica when one is set (repositories/member-window.ts).
+  const replica = config.databaseReplicaUrl === undefined
+    ? undefined
+    : createPool({
+      ...poolConfigFromUrl(config.databaseReplicaUrl),
+      max: config.databasePoolSize,
+      connectionTimeoutMillis: config.databaseConnectTimeoutMs,
+      statement_timeout: config.databaseStatementTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: 'switchboard-replica'
+    })
+  replica?.on('error', (err) => app.log.warn({ err }, 'idle replica connection lost'))
+  app.decorate('db', { pool, prisma, ...(replica === undefined ? {} : { replica }) })
   app.addHook('onClose', async () => {
     await prisma.$disconnect()
     await closePool(pool)
+    if (replica !== undefined) await closePool(replica)
   })
 }, { name: 'db', dependencies: ['config'] })
