@@ -154,7 +154,7 @@ async function run (ops: Op[]): Promise<void> {
           const res = o.kind === 'edit' ? await api.patch(path, { body: `e${Math.random()}` }, as(account)) : await api.del(path, as(account))
           expect(res.status).toBe(200)
         } else if (o.kind === 'edit') {
-          await domains[o.mode].messages.edit(actor, conv, m.id, `e${Math.random()}`)
+          await domains[o.mode].messages.edit(actor, conv, m.id, { body: `e${Math.random()}` })
         } else {
           await domains[o.mode].messages.remove(actor, conv, m.id)
         }

@@ -5,7 +5,7 @@ import { createUploads } from './uploads.js'
 import type {
   AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, EditMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
@@ -146,8 +146,9 @@ export function createApi (t: Transport) {
     /** History: newest first (no cursor or `before`), oldest first with `after`. */
     history: (conversationId: string, query: HistoryQuery = {}) =>
       t.request<MessagePage>('GET', `${conv(conversationId)}/messages`, { query }),
-    edit: (conversationId: string, messageId: string, body: string) =>
-      t.request<Message>('PATCH', `${conv(conversationId)}/messages/${enc(messageId)}`, { body: { body } }),
+    /** Edits your message: a new body, or any of body, type and metadata (null clears it). */
+    edit: (conversationId: string, messageId: string, change: string | EditMessageBody) =>
+      t.request<Message>('PATCH', `${conv(conversationId)}/messages/${enc(messageId)}`, { body: typeof change === 'string' ? { body: change } : change }),
     remove: (conversationId: string, messageId: string) =>
       t.request<Message>('DELETE', `${conv(conversationId)}/messages/${enc(messageId)}`),
     /** The event log after a seq, ascending (what realtime replays for you). */

@@ -58,7 +58,9 @@ type S<T extends TSchema> = Static<T, Refs>
 
 export type User = S<typeof UserSchema>
 export type PublicUser = S<typeof PublicUserSchema>
-export type Message = S<typeof MessageSchema>
+/** App-defined data of a message (README "Threads and custom message data"): a JSON object of at most 4 KiB. */
+export type MessageMetadata = Record<string, unknown>
+export type Message = Omit<S<typeof MessageSchema>, 'metadata'> & { metadata: MessageMetadata | null }
 export type Attachment = S<typeof AttachmentSchema>
 export type Upload = S<typeof UploadSchema>
 export type CreatedUpload = S<typeof CreatedUploadSchema>
@@ -109,8 +111,8 @@ export interface AccountExport {
   messages: Array<Omit<Message, 'senderId'>>
 }
 type MessageBodies = ReturnType<typeof messageBodies>
-export type PostMessageBody = S<MessageBodies['PostMessageBody']>
-export type EditMessageBody = S<MessageBodies['EditMessageBody']>
+export type PostMessageBody = Omit<S<MessageBodies['PostMessageBody']>, 'metadata'> & { metadata?: MessageMetadata | null }
+export type EditMessageBody = Omit<S<MessageBodies['EditMessageBody']>, 'metadata'> & { metadata?: MessageMetadata | null }
 type ConversationBodies = ReturnType<typeof conversationBodies>
 export type CreateConversationBody = S<ConversationBodies['CreateConversationBody']>
 export type AddMembersBody = S<ConversationBodies['AddMembersBody']>

@@ -13,7 +13,7 @@ import { PublicUser, User } from '../schemas/users.js'
 
 const EVENT_DATA = {
   'message.created': ['Message', 'A new message'],
-  'message.updated': ['Message', 'A message was edited (editedAt set)'],
+  'message.updated': ['Message', 'A message was edited (editedAt set): its body, type or metadata'],
   'message.deleted': ['Message', 'A message was deleted: the tombstone (body empty, deletedAt set)'],
   'member.added': ['MemberEventData', 'A member joined; the added user receives the conversation from this event on'],
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],

@@ -65,7 +65,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           const written = await appendEvents(tx, conversationId, chunk.map((m) => ({
             type: 'message.deleted' as const,
             data: null,
-            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false, attachments: [] })
+            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false, attachments: [], metadata: null })
           })))
           await tx.messages.erase(chunk.map((m) => m.id), written.at)
           await tx.uploads.markDeleting({ messageIds: chunk.map((m) => m.id) })

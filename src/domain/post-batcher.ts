@@ -16,8 +16,17 @@ import { newId } from './ids.js'
 import { parseMentions } from './mentions.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
+import type { Metadata } from './custom-data.js'
 
-export interface PostInput { body?: string | undefined, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined, attachments?: string[] | undefined }
+export interface PostInput {
+  body?: string | undefined
+  clientMessageId?: string | null | undefined
+  replyToId?: string | null | undefined
+  attachments?: string[] | undefined
+  /** Checked by the caller (src/domain/custom-data.ts) before submit. */
+  type?: string | undefined
+  metadata?: Metadata | null | undefined
+}
 export interface PostResult { message: MessageView, created: boolean }
 
 interface Pending {
@@ -119,7 +128,9 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           replyToId: p.input.replyToId ?? null,
           mentionNames: mentions.names,
           mentionAll: mentions.all,
-          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
+          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments,
+          type: p.input.type === undefined || p.input.type === 'text' ? null : p.input.type,
+          metadata: p.input.metadata ?? null
         }
       }))
     } catch (err) {

@@ -1,6 +1,7 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
 import type { MemberWithUser } from '../repositories/conversations.js'
 import type { AttachmentView, MessageRow } from '../repositories/messages.js'
+import type { Metadata } from './custom-data.js'
 
 export interface MessageView {
   id: string
@@ -16,6 +17,8 @@ export interface MessageView {
   mentions: string[]
   mentionsAll: boolean
   attachments: AttachmentView[]
+  type: string
+  metadata: Metadata | null
 }
 
 export interface ConversationInfo {
@@ -66,7 +69,9 @@ export const toMessage = (m: MessageRow): MessageView => ({
   deletedAt: m.deletedAt?.toISOString() ?? null,
   mentions: m.mentions,
   mentionsAll: m.mentionsAll,
-  attachments: m.attachments
+  attachments: m.attachments,
+  type: m.type,
+  metadata: m.metadata
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({

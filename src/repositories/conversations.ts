@@ -8,6 +8,7 @@ import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
+import type { Metadata } from '../domain/custom-data.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -75,6 +76,7 @@ interface RawListRow {
   lm_mentions: string[] | null, lm_mentions_all: boolean,
   mention_count: number, notification_level: NotificationLevel | 'default', notifications_muted_until: Date | null,
   lm_attachments: AttachmentView[]
+  lm_type: string, lm_metadata: Metadata | null
 }
 
 interface RawMemberRow {
@@ -209,7 +211,8 @@ export function conversationStatements (db: Client) {
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at,
-               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments
+               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments,
+               lm.type AS lm_type, lm.metadata AS lm_metadata
           FROM page p
           -- Mentions of the caller among the unread, but for senders the caller has blocked (their
           -- messages stay unread, as the client hides them; they call for no attention).
@@ -258,7 +261,9 @@ export function conversationStatements (db: Client) {
               deletedAt: r.lm_deleted_at,
               mentions: r.lm_mentions ?? [],
               mentionsAll: r.lm_mentions_all,
-              attachments: r.lm_attachments
+              attachments: r.lm_attachments,
+              type: r.lm_type,
+              metadata: r.lm_metadata
             }
       }))
     },

@@ -2,7 +2,9 @@
 // pages of history (one statement on the pool, see member-window.ts). Posting
 // is the group commit of post-batch.ts.
 import { memberWindowPage, readMemberWindow } from './member-window.js'
+import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
+import type { Metadata } from '../domain/custom-data.js'
 
 export const messageSelect = {
   id: true,
@@ -17,7 +19,9 @@ export const messageSelect = {
   deletedAt: true,
   mentions: true,
   mentionsAll: true,
-  attachments: true
+  attachments: true,
+  type: true,
+  metadata: true
 } as const
 
 export interface MessageRow {
@@ -35,6 +39,9 @@ export interface MessageRow {
   mentions: string[]
   mentionsAll: boolean
   attachments: AttachmentView[]
+  /** App-defined kind (text by default) and data (src/domain/custom-data.ts); metadata null when deleted. */
+  type: string
+  metadata: Metadata | null
 }
 
 /** What an upload and an attachment both say of their file. */
@@ -59,11 +66,18 @@ export interface AttachmentView extends FileFacts {
 // The column is a nullable array (Prisma's lists are): a row written before it existed reads as none.
 const withMentions = <T extends { mentions: string[] | null }>(row: T): T & { mentions: string[] } => ({ ...row, mentions: row.mentions ?? [] })
 
+/** What an edit or a deletion changes. */
+export interface MessageChange {
+  body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: []
+  type?: string, metadata?: Metadata | null
+}
+
 export type HistoryCursor = { before: number } | { after: number } | { latest: true }
 
 const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
   m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments`
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments,
+  m.type, m.metadata`
 
 const HISTORY = {
   before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
@@ -80,10 +94,12 @@ export function messageStatements (db: Client) {
       return row === null ? null : withMentions(row) as unknown as MessageRow
     },
 
-    /** Changes a message; a deletion (deletedAt) also clears its mentions (and, as the caller passes, its attachments). */
-    async update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }): Promise<MessageRow> {
-      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false }
-      return withMentions(await db.message.update({ where: { id }, data: { ...data, ...cleared }, select: messageSelect })) as unknown as MessageRow
+    /** Changes a message; a deletion (deletedAt) also clears its mentions and metadata (and, as the caller passes, its attachments). */
+    async update (id: string, data: MessageChange): Promise<MessageRow> {
+      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false, metadata: null }
+      const { metadata, ...rest } = { ...data, ...cleared }
+      const json = metadata === undefined ? {} : { metadata: metadata === null ? Prisma.DbNull : metadata as Prisma.InputJsonObject }
+      return withMentions(await db.message.update({ where: { id }, data: { ...rest, ...json }, select: messageSelect })) as unknown as MessageRow
     },
 
     /**
@@ -113,7 +129,7 @@ export function messageStatements (db: Client) {
 
     /** Erases these messages as a delete does: empty body, deleted at `at`. */
     async erase (ids: string[], at: Date): Promise<void> {
-      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]' WHERE id = ANY(${ids}::uuid[])`
+      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]', metadata = NULL WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }

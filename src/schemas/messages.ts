@@ -26,7 +26,9 @@ export const Message = Type.Object({
       'empty when deleted (an extension of API.md)'
   }),
   mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
-  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' })
+  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' }),
+  type: Type.String({ description: 'An app-defined kind: text (the default) or e.g. poll, location, sticker (README "Threads and custom message data")' }),
+  metadata: Nullable(Type.Object({}, { additionalProperties: true, description: 'App-defined data of the message (a JSON object of at most 4 KiB); null when none or deleted' }))
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
 
@@ -67,21 +69,36 @@ export const Attachment = Type.Object({
 
 export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64, description: 'Client-chosen idempotency key' })
 
+const MessageType = Type.String({
+  description: 'An app-defined kind: 1-32 characters, lowercase letters, digits, _, . or -, starting with a letter (text is the default); ' +
+    'else 400 INVALID_MESSAGE_TYPE'
+})
+const MessageMetadata = Type.Unknown({
+  description: 'A JSON object of at most 4096 bytes serialized and 8 levels deep, or null: else 400 INVALID_METADATA (not an object, too deep) or ' +
+    'METADATA_TOO_LARGE'
+})
+
 /** Body schemas that carry the configured length limit. */
 export function messageBodies (maxLength: number) {
   const bodyText = `1-${maxLength} characters after trimming surrounding whitespace; stored trimmed`
   const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: bodyText })
   return {
     PostMessageBody: Type.Object({
-      body: Type.Optional({ ...Body, description: `${bodyText}; may be left out when attachments are given` }),
+      body: Type.Optional({ ...Body, description: `${bodyText}; may be left out when attachments are given, or a type other than text with metadata` }),
       attachments: Type.Optional(Type.Array(Uuid, {
         minItems: 1, maxItems: 10, uniqueItems: true,
         description: 'Ids of completed uploads of the caller for this conversation (POST /v1/uploads), at most 10; else 400 INVALID_ATTACHMENT'
       })),
       clientMessageId: Type.Optional(Nullable(ClientMessageId)),
-      replyToId: Type.Optional(Nullable(Uuid))
+      replyToId: Type.Optional(Nullable(Uuid)),
+      type: Type.Optional(MessageType),
+      metadata: Type.Optional(MessageMetadata)
     }, { additionalProperties: false }),
-    EditMessageBody: Type.Object({ body: Body }, { additionalProperties: false })
+    EditMessageBody: Type.Object({
+      body: Type.Optional(Body),
+      type: Type.Optional(MessageType),
+      metadata: Type.Optional(MessageMetadata)
+    }, { additionalProperties: false, minProperties: 1, description: 'What to change: body, type, metadata (at least one)' })
   }
 }
 
