@@ -282,7 +282,7 @@ describe('group commit of posts', () => {
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve))
     const pool = new pg.Pool({ host: '127.0.0.1', port: (blackhole.address() as { port: number }).port, user: 'x', database: 'x', connectionTimeoutMillis: 300 })
     try {
-      const batcher = createPostBatcher({ pool, publisher: { publishEvents: () => {}, publishRead: () => {} } })
+      const batcher = createPostBatcher({ pool, publisher: { publishEvents: () => {}, publishRead: () => {}, publishThreadRead: () => {} } })
       const started = Date.now()
       const results = await Promise.allSettled(Array.from({ length: 40 }, () => batcher.submit(randomUUID(), randomUUID(), { body: 'x' })))
       expect(results.every((r) => r.status === 'rejected' && isDatabaseUnavailable(r.reason))).toBe(true)

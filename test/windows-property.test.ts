@@ -56,10 +56,11 @@ test.beforeAll(async ({ server: started }) => {
     sockets.set(a.user.id, s)
   }
   const { prisma, pool } = server.app.db
-  const lost: RealtimePublisher = { publishEvents () {}, publishRead () {} }
+  const lost: RealtimePublisher = { publishEvents () {}, publishRead () {}, publishThreadRead () {} }
   const late: RealtimePublisher = {
     publishEvents: (events, userIds) => { setTimeout(() => server.app.realtime.publishEvents(events, userIds), 250) },
-    publishRead: (receipt, userIds) => { setTimeout(() => server.app.realtime.publishRead(receipt, userIds), 250) }
+    publishRead: (receipt, userIds) => { setTimeout(() => server.app.realtime.publishRead(receipt, userIds), 250) },
+    publishThreadRead: (receipt) => { setTimeout(() => server.app.realtime.publishThreadRead(receipt), 250) }
   }
   const domain = (publisher: RealtimePublisher) => {
     const deps = { prisma, pool, publisher, groupMaxMembers: 1000, membersPreview: 10 }

@@ -8,7 +8,8 @@ import type {
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, EditMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
-  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
+  FollowedThreadPage, FollowedThreadQuery
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -124,7 +125,18 @@ export function createApi (t: Transport) {
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
     /** Removes a member; your own id leaves the conversation. */
     removeMember: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/members/${enc(userId)}`),
-    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } })
+    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } }),
+    /** A thread's replies, as history() pages a conversation (post a reply: messages.send with threadRootId). */
+    thread: (id: string, rootId: string, query: HistoryQuery = {}) =>
+      t.request<MessagePage>('GET', `${conv(id)}/messages/${enc(rootId)}/thread`, { query }),
+    /** Moves your read position in a thread forward; your devices get a threadRead event. */
+    threadRead: (id: string, rootId: string, seq: number) =>
+      t.request<void>('POST', `${conv(id)}/messages/${enc(rootId)}/thread/read`, { body: { seq } })
+  }
+
+  const me = {
+    /** The threads you follow (started, replied to, mentioned in), newest activity first; pass nextCursor as cursor. */
+    threads: (query: FollowedThreadQuery = {}) => t.request<FollowedThreadPage>('GET', '/v1/me/threads', { query })
   }
 
   const messages = {
@@ -222,7 +234,7 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
+  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -139,6 +139,8 @@ export function createMessageService (deps: MessageDeps) {
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
         const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at, attachments: [] }), messageId,
           (tombstone) => tx.events.redactMessage(conversationId, messageId, message.seq, tombstone))
+        // A reply: its root's summary counts live replies only (threads.ts).
+        if (message.threadRootId !== null) await tx.messages.refreshThreads([message.threadRootId])
         // Its files go once this commits (see uploads.ts).
         if (message.attachments.length > 0) await tx.uploads.markDeleting({ messageIds: [messageId] })
         return { ...deleted, recipients: canSee(members, message.seq), released: message.attachments.length > 0 }

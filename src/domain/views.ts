@@ -19,7 +19,13 @@ export interface MessageView {
   attachments: AttachmentView[]
   type: string
   metadata: Metadata | null
+  /** A thread reply: the root it answers; null for a top-level message. */
+  threadRootId: string | null
+  /** A thread root: the summary of its live replies; null when it has none. */
+  thread: ThreadSummary | null
 }
+
+export interface ThreadSummary { replyCount: number, lastReplyAt: string, participants: string[] }
 
 export interface ConversationInfo {
   id: string
@@ -51,6 +57,8 @@ export interface ConversationView extends ConversationInfo {
   muted: boolean
   /** Unread messages that mention the caller. */
   mentionCount: number
+  /** Unread replies in the threads the caller follows here (not in unreadCount). */
+  threadUnreadCount: number
   /** The caller's notification settings here; muteUntil only while it is ahead. */
   notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
   members: MemberView[]
@@ -71,7 +79,11 @@ export const toMessage = (m: MessageRow): MessageView => ({
   mentionsAll: m.mentionsAll,
   attachments: m.attachments,
   type: m.type,
-  metadata: m.metadata
+  metadata: m.metadata,
+  threadRootId: m.threadRootId,
+  thread: m.threadReplyCount > 0 && m.threadLastReplyAt !== null
+    ? { replyCount: m.threadReplyCount, lastReplyAt: m.threadLastReplyAt.toISOString(), participants: m.threadParticipants }
+    : null
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({

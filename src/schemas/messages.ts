@@ -28,7 +28,9 @@ export const Message = Type.Object({
   mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
   attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' }),
   type: Type.String({ description: 'An app-defined kind: text (the default) or e.g. poll, location, sticker (README "Threads and custom message data")' }),
-  metadata: Nullable(Type.Object({}, { additionalProperties: true, description: 'App-defined data of the message (a JSON object of at most 4 KiB); null when none or deleted' }))
+  metadata: Nullable(Type.Object({}, { additionalProperties: true, description: 'App-defined data of the message (a JSON object of at most 4 KiB); null when none or deleted' })),
+  threadRootId: Nullable({ ...Uuid, description: 'A thread reply: the top-level message it answers; null for a message of the conversation\'s own timeline' }),
+  thread: Nullable(Type.Ref('ThreadSummary'))
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
 
@@ -53,6 +55,16 @@ export const Event = Type.Object({
       'conversation.slow_mode: { seconds, by }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
+
+export const ThreadSummary = Type.Object({
+  replyCount: Type.Integer({ minimum: 1, description: 'Replies not deleted' }),
+  lastReplyAt: Timestamp,
+  participants: Type.Array(Uuid, { maxItems: 5, description: 'The first 5 distinct senders of replies, in order of first reply' })
+}, {
+  $id: 'ThreadSummary',
+  description: 'A thread root\'s summary (null when it has no live replies); exact when read over REST. In event data it is a snapshot: clients ' +
+    'keep it from the replies they receive (the SDK\'s threadSummary)'
+})
 
 export const Attachment = Type.Object({
   id: Uuid,
@@ -92,7 +104,12 @@ export function messageBodies (maxLength: number) {
       clientMessageId: Type.Optional(Nullable(ClientMessageId)),
       replyToId: Type.Optional(Nullable(Uuid)),
       type: Type.Optional(MessageType),
-      metadata: Type.Optional(MessageMetadata)
+      metadata: Type.Optional(MessageMetadata),
+      threadRootId: Type.Optional(Nullable({
+        ...Uuid,
+        description: 'Reply in the thread of this top-level message of the conversation: one the caller can see (else 404 NOT_FOUND), ' +
+          'not deleted and not itself a reply (else 400 INVALID_THREAD_ROOT)'
+      }))
     }, { additionalProperties: false }),
     EditMessageBody: Type.Object({
       body: Type.Optional(Body),
@@ -129,3 +146,22 @@ export const EventPage = Type.Object({
 export const ReadBody = Type.Object({
   seq: { ...Seq, description: 'The newest seq the caller has read; clamped to lastSeq, never moves back' }
 }, { additionalProperties: false })
+
+export const ThreadReadBody = Type.Object({
+  seq: { ...Seq, description: 'The seq of the newest reply the caller has read; clamped to lastSeq, never moves back' }
+}, { additionalProperties: false })
+
+export const FollowedThreadQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
+})
+
+export const FollowedThreadPage = Type.Object({
+  threads: Type.Array(Type.Object({
+    conversationId: Uuid,
+    root: Type.Ref('Message'),
+    unreadCount: Type.Integer({ minimum: 0, description: 'Replies by others after lastReadSeq, within the caller\'s window' }),
+    lastReadSeq: Type.Integer({ minimum: 0, description: 'The caller\'s read position in the thread' })
+  })),
+  nextCursor: Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last page' }))
+})
