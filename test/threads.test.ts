@@ -6,7 +6,8 @@
 // /v1/me/threads lists the followed threads; notifications of a reply go to
 // the followers and the mentioned only.
 import { afterAll, describe, expect, it } from 'vitest'
-import { createClient } from '../src/client/index.js'
+import { ThreadTracker, type ThreadReadFrame } from '../src/client/index.js'
+import { recordingClient } from './helpers/sdk.js'
 import { shouldNotify } from '../src/domain/notification-preferences.js'
 import { messageRecipients } from '../src/notifications/recipients.js'
 import { createThreadsRepository } from '../src/repositories/threads.js'
@@ -251,8 +252,13 @@ describe('the SDK', () => {
   it('posts replies, pages a thread, reads it and lists the threads it follows', async () => {
     const [a, b] = await registerMany(api, 2)
     const group = await createGroup(api, a, [b])
-    const sdk = createClient({ baseUrl: server.url })
+    const rec = recordingClient(server.url)
+    const sdk = rec.sdk
     await sdk.auth.login({ username: a.user.username, password: a.password })
+    const reads: ThreadReadFrame[] = []
+    sdk.realtime.on('threadRead', (f) => reads.push(f))
+    sdk.realtime.connect()
+    await rec.until(() => rec.synced > 0, WAIT, 'the first sync')
     const root = await sdk.messages.send(group.id, 'root')
     await post(api, b, group.id, 'answer', { threadRootId: root.id })
     const mine = await sdk.messages.send(group.id, { body: 'mine', threadRootId: root.id })
@@ -261,8 +267,18 @@ describe('the SDK', () => {
     expect(page.messages.map((m) => m.body)).toEqual(['mine', 'answer'])
     const followed = await sdk.me.threads()
     expect(followed.threads[0]?.root.thread?.replyCount).toBe(2)
-    await sdk.conversations.threadRead(group.id, root.id, mine.seq)
+    const later = await post(api, b, group.id, 'later', { threadRootId: root.id })
+    expect((await sdk.conversations.get(group.id)).threadUnreadCount).toBe(1)
+    await sdk.conversations.threadRead(group.id, root.id, later.seq)
     expect((await sdk.conversations.get(group.id)).threadUnreadCount).toBe(0)
+    // The realtime connection tells this device too, typed.
+    await rec.until(() => reads.length > 0, WAIT, 'threadRead')
+    expect(reads[0]!.data).toEqual({ rootId: root.id, seq: later.seq, unreadCount: 0, threadUnreadCount: 0 })
+    await rec.until(() => rec.events.some((e) => e.seq === later.seq), WAIT, 'the last reply')
+    // The tracker keeps the thread from the events received.
+    const tracker = new ThreadTracker()
+    for (const e of rec.events) tracker.apply(e)
+    expect(tracker.summary(root.id)).toEqual((await sdk.messages.history(group.id)).messages.find((m) => m.id === root.id)?.thread)
     await sdk.logout()
   })
 })
