@@ -171,7 +171,9 @@ async function onEvent (event: ChatEvent): Promise<void> {
     else state.conversations.set(c.id, c)
   }
   if (c !== undefined) c.lastSeq = Math.max(c.lastSeq, event.seq)
-  if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted')) {
+  // The page shows the conversation's own timeline: thread replies are not in it (README "Threads and custom message data").
+  if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted') &&
+    event.data.threadRootId === null) {
     state.applyMessage(event.data, event.type === 'message.created' && event.data.senderId !== me()?.id)
     if (state.currentId === c.id) {
       renderMessages(true)
