@@ -147,6 +147,12 @@ describe('thread replies', () => {
     expect((await rootOf(a, group.id, root.id)).thread).toEqual({
       replyCount: left.length, lastReplyAt: left.at(-1).createdAt, participants: [...new Set(left.map((r) => r.senderId))].slice(0, 5)
     })
+    // An app moderator deletes one (DELETE /v1/admin/messages/:id): the same.
+    const [moderator] = await registerMany(api, 1)
+    await server.sql("UPDATE users SET app_roles = '{moderator}' WHERE id = $1", [moderator.user.id])
+    const byModerator = left.pop()!
+    expect((await api.del(`/v1/admin/messages/${byModerator.id}`, as(moderator))).status).toBe(200)
+    expect((await rootOf(a, group.id, root.id)).thread).toMatchObject({ replyCount: left.length, lastReplyAt: left.at(-1).createdAt })
     // All gone: no summary.
     await Promise.all(left.map((r) => api.del(`/v1/conversations/${group.id}/messages/${r.id}`, as(a))))
     expect((await rootOf(a, group.id, root.id)).thread).toBeNull()
