@@ -34,6 +34,7 @@ import userRoutes from './routes/users.js'
 import wsRoutes from './routes/ws.js'
 import conversationRoutes from './routes/conversations.js'
 import messageRoutes from './routes/messages.js'
+import threadRoutes from './routes/threads.js'
 import metricsRoutes from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
 import meRoutes from './routes/me.js'
@@ -142,6 +143,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(wsRoutes)
     await v1.register(conversationRoutes)
     await v1.register(messageRoutes)
+    await v1.register(threadRoutes)
     await v1.register(meRoutes)
     await v1.register(passwordResetRoutes, { prefix: '/auth' })
     await v1.register(blockRoutes)

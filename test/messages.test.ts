@@ -38,7 +38,7 @@ describe('posting', () => {
     expect(res.body).toEqual({
       id: expect.any(String), conversationId: group.id, seq: group.lastSeq + 1, senderId: b.user.id, body: 'hello',
       clientMessageId: null, replyToId: null, createdAt: expect.any(String), editedAt: null, deletedAt: null,
-      mentions: [], mentionsAll: false, attachments: []
+      mentions: [], mentionsAll: false, attachments: [], type: 'text', metadata: null, threadRootId: null, thread: null
     })
     const [stored] = await server.sql('SELECT body, seq FROM messages WHERE id = $1', [res.body.id])
     expect(stored).toEqual({ body: 'hello', seq: res.body.seq })

@@ -180,3 +180,20 @@ describe('notification preferences', () => {
     expect((await member.conversations.get(group.id)).mentionCount).toBe(0)
   })
 })
+
+describe('thread replies', () => {
+  it('make webhook jobs for the thread\'s followers and the mentioned only, not the whole group', async () => {
+    const [a, b, c, d, e] = await users(5)
+    const group = await createGroup(api, a, [b, c, d, e])
+    const root = await post(api, a, group.id, 'root')
+    // b replies mentioning d: a (started it) and d (mentioned); c and e take no part.
+    const first = await post(api, b, group.id, `re ${at(d)}`, { threadRootId: root.id })
+    expect([...(await jobsOf(first.id)).entries()].sort()).toEqual([[a.user.id, false], [d.user.id, true]].sort())
+    // c replies: the followers a, b (replied) and d (mentioned before).
+    const second = await post(api, c, group.id, 'me too', { threadRootId: root.id })
+    expect([...(await jobsOf(second.id)).keys()].sort()).toEqual([a.user.id, b.user.id, d.user.id].sort())
+    // A top-level message still reaches the whole group.
+    const top = await post(api, e, group.id, 'top')
+    expect([...(await jobsOf(top.id)).keys()].sort()).toEqual([a.user.id, b.user.id, c.user.id, d.user.id].sort())
+  })
+})

@@ -149,14 +149,19 @@ describe('group commit of posts', () => {
   it('looks up by index at any history size: no sequential scan of messages or memberships per batch', async () => {
     const users = await Promise.all(Array.from({ length: 4 }, () => register(api)))
     const group = await createGroup(api, users[0]!, users.slice(1))
+    // Every other post replies in a thread: its summary and follows are kept by index too.
+    const root = await post(api, users[0]!, group.id, 'root')
     const session = new pg.Client(server.databaseUrl)
     await session.connect()
     try {
       const postBatch = async (n: number) => {
         const ids = Array.from({ length: n }, () => randomUUID())
-        return session.query('SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])', [
+        return session.query(`SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
+          $7::int[], $8::text[], $9::boolean[], $10::jsonb[], $11::text[], $12::jsonb[], $13::uuid[])`, [
           ids, ids.map(() => group.id), ids.map((_, i) => users[i % users.length]!.user.id), ids.map(() => 'hello'),
-          ids.map((id) => id.slice(0, 8)), ids.map(() => null)])
+          ids.map((id) => id.slice(0, 8)), ids.map(() => null), [1], [users[3]!.user.username], ids.map(() => false), null,
+          ids.map((_, i) => i % 3 === 0 ? 'note' : null), ids.map((_, i) => i % 3 === 0 ? '{"k":1}' : null),
+          ids.map((_, i) => i % 2 === 0 ? root.id : null)])
       }
       // Enough calls on one connection for plpgsql to settle on a cached plan, while the tables are small.
       for (let i = 0; i < 12; i++) await postBatch(1 + (i % 3))
@@ -167,7 +172,7 @@ describe('group commit of posts', () => {
         await session.query('SELECT pg_stat_force_next_flush()')
         await new Promise((r) => setTimeout(r, 50))
         const { rows } = await session.query(`SELECT relname, seq_scan::int AS n FROM pg_stat_user_tables
-          WHERE relname IN ('messages', 'memberships') ORDER BY relname`)
+          WHERE relname IN ('messages', 'memberships', 'thread_members') ORDER BY relname`)
         return Object.fromEntries(rows.map((r: { relname: string, n: number }) => [r.relname, r.n]))
       }
       const before = await scans()
@@ -282,7 +287,7 @@ describe('group commit of posts', () => {
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve))
     const pool = new pg.Pool({ host: '127.0.0.1', port: (blackhole.address() as { port: number }).port, user: 'x', database: 'x', connectionTimeoutMillis: 300 })
     try {
-      const batcher = createPostBatcher({ pool, publisher: { publishEvents: () => {}, publishRead: () => {} } })
+      const batcher = createPostBatcher({ pool, publisher: { publishEvents: () => {}, publishRead: () => {}, publishThreadRead: () => {} } })
       const started = Date.now()
       const results = await Promise.allSettled(Array.from({ length: 40 }, () => batcher.submit(randomUUID(), randomUUID(), { body: 'x' })))
       expect(results.every((r) => r.status === 'rejected' && isDatabaseUnavailable(r.reason))).toBe(true)

@@ -27,7 +27,7 @@ const open = (who: Account) => connectReady(server.url, who.accessToken, sockets
 test.beforeAll(({ server: started }) => {
   server = started
   api = client(server.url)
-  const silent: RealtimePublisher = { publishEvents () {}, publishRead () {} }
+  const silent: RealtimePublisher = { publishEvents () {}, publishRead () {}, publishThreadRead () {} }
   const deps = { prisma: server.app.db.prisma, pool: server.app.db.pool, publisher: silent, groupMaxMembers: 1000, membersPreview: 10 }
   lost = { members: createMemberService(deps), messages: createMessageService(deps) }
 })

@@ -56,10 +56,11 @@ test.beforeAll(async ({ server: started }) => {
     sockets.set(a.user.id, s)
   }
   const { prisma, pool } = server.app.db
-  const lost: RealtimePublisher = { publishEvents () {}, publishRead () {} }
+  const lost: RealtimePublisher = { publishEvents () {}, publishRead () {}, publishThreadRead () {} }
   const late: RealtimePublisher = {
     publishEvents: (events, userIds) => { setTimeout(() => server.app.realtime.publishEvents(events, userIds), 250) },
-    publishRead: (receipt, userIds) => { setTimeout(() => server.app.realtime.publishRead(receipt, userIds), 250) }
+    publishRead: (receipt, userIds) => { setTimeout(() => server.app.realtime.publishRead(receipt, userIds), 250) },
+    publishThreadRead: (receipt) => { setTimeout(() => server.app.realtime.publishThreadRead(receipt), 250) }
   }
   const domain = (publisher: RealtimePublisher) => {
     const deps = { prisma, pool, publisher, groupMaxMembers: 1000, membersPreview: 10 }
@@ -154,7 +155,7 @@ async function run (ops: Op[]): Promise<void> {
           const res = o.kind === 'edit' ? await api.patch(path, { body: `e${Math.random()}` }, as(account)) : await api.del(path, as(account))
           expect(res.status).toBe(200)
         } else if (o.kind === 'edit') {
-          await domains[o.mode].messages.edit(actor, conv, m.id, `e${Math.random()}`)
+          await domains[o.mode].messages.edit(actor, conv, m.id, { body: `e${Math.random()}` })
         } else {
           await domains[o.mode].messages.remove(actor, conv, m.id)
         }

@@ -5,10 +5,11 @@ import { createUploads } from './uploads.js'
 import type {
   AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
-  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PresenceList, PublicUser, RegisterBody, User, UserList,
+  Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, EditMessageBody, PresenceList, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
-  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
+  FollowedThreadPage, FollowedThreadQuery
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -126,7 +127,18 @@ export function createApi (t: Transport) {
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
     /** Removes a member; your own id leaves the conversation. */
     removeMember: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/members/${enc(userId)}`),
-    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } })
+    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } }),
+    /** A thread's replies, as history() pages a conversation (post a reply: messages.send with threadRootId). */
+    thread: (id: string, rootId: string, query: HistoryQuery = {}) =>
+      t.request<MessagePage>('GET', `${conv(id)}/messages/${enc(rootId)}/thread`, { query }),
+    /** Moves your read position in a thread forward; your devices get a threadRead event. */
+    threadRead: (id: string, rootId: string, seq: number) =>
+      t.request<void>('POST', `${conv(id)}/messages/${enc(rootId)}/thread/read`, { body: { seq } })
+  }
+
+  const me = {
+    /** The threads you follow (started, replied to, mentioned in), newest activity first; pass nextCursor as cursor. */
+    threads: (query: FollowedThreadQuery = {}) => t.request<FollowedThreadPage>('GET', '/v1/me/threads', { query })
   }
 
   const messages = {
@@ -148,8 +160,9 @@ export function createApi (t: Transport) {
     /** History: newest first (no cursor or `before`), oldest first with `after`. */
     history: (conversationId: string, query: HistoryQuery = {}) =>
       t.request<MessagePage>('GET', `${conv(conversationId)}/messages`, { query }),
-    edit: (conversationId: string, messageId: string, body: string) =>
-      t.request<Message>('PATCH', `${conv(conversationId)}/messages/${enc(messageId)}`, { body: { body } }),
+    /** Edits your message: a new body, or any of body, type and metadata (null clears it). */
+    edit: (conversationId: string, messageId: string, change: string | EditMessageBody) =>
+      t.request<Message>('PATCH', `${conv(conversationId)}/messages/${enc(messageId)}`, { body: typeof change === 'string' ? { body: change } : change }),
     remove: (conversationId: string, messageId: string) =>
       t.request<Message>('DELETE', `${conv(conversationId)}/messages/${enc(messageId)}`),
     /** The event log after a seq, ascending (what realtime replays for you). */
@@ -223,7 +236,7 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
+  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -33,6 +33,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly account: Api['account']
   readonly conversations: Api['conversations']
   readonly messages: Api['messages']
+  /** What is yours across conversations: the threads you follow. */
+  readonly me: Api['me']
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
@@ -68,6 +70,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.account = api.account
     this.conversations = api.conversations
     this.messages = api.messages
+    this.me = api.me
     this.safety = api.safety
     this.moderation = api.moderation
     this.admin = api.admin
@@ -83,7 +86,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The push channel (created on first use; call connect() on it). */
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
-      auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
+      auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages, me: this.me,
       safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
@@ -104,6 +107,7 @@ export { ApiError, isApiError } from './errors.js'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
 export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
+export { ThreadTracker } from './threads.js'
 export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type { UploadData, UploadOptions, UploadProgress } from './uploads.js'

@@ -7,7 +7,7 @@ import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, TypingFrame, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
 export interface WebSocketLike {
@@ -32,6 +32,8 @@ export interface RealtimeEvents {
   userUpdated: [UserUpdatedFrame['data']]
   typing: [TypingFrame]
   read: [ReadFrame]
+  /** You read a thread on one of your devices (this one too): your position and counts after it. */
+  threadRead: [ThreadReadFrame]
   ready: [ReadyFrame]
   /** Caught up after a (re)connect: every conversation replayed to its lastSeq. */
   synced: []
@@ -177,6 +179,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       case 'presence': return this.emit('presence', (frame as unknown as PresenceFrame).data)
       case 'typing': return this.emit('typing', frame as unknown as TypingFrame)
       case 'read': return this.emit('read', frame as unknown as ReadFrame)
+      case 'thread.read': return this.emit('threadRead', frame as unknown as ThreadReadFrame)
       case 'user.updated': return this.emit('userUpdated', (frame as unknown as UserUpdatedFrame).data)
       case 'error': return this.emit('error', frame as unknown as ErrorFrame)
     }

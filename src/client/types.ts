@@ -16,12 +16,13 @@ import type {
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
-  Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies
+  Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies,
+  FollowedThreadPage as FollowedThreadPageSchema, FollowedThreadQuery as FollowedThreadQuerySchema
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
-  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
+  ReadyFrame as ReadyFrameSchema, ThreadReadFrame as ThreadReadFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
 import type {
   AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
@@ -37,7 +38,7 @@ import type {
 import type {
   AttachmentUrls as AttachmentUrlsSchema, CreatedUpload as CreatedUploadSchema, CreateUploadBody as CreateUploadBodySchema, Upload as UploadSchema
 } from '../schemas/uploads.js'
-import type { Attachment as AttachmentSchema } from '../schemas/messages.js'
+import type { Attachment as AttachmentSchema, ThreadSummary as ThreadSummarySchema } from '../schemas/messages.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -52,14 +53,18 @@ type Refs = {
   Device: typeof DeviceSchema
   Delivery: typeof DeliverySchema
   Attachment: typeof AttachmentSchema
+  ThreadSummary: typeof ThreadSummarySchema
   Upload: typeof UploadSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
 export type User = S<typeof UserSchema>
 export type PublicUser = S<typeof PublicUserSchema>
-export type Message = S<typeof MessageSchema>
+/** App-defined data of a message (README "Threads and custom message data"): a JSON object of at most 4 KiB. */
+export type MessageMetadata = Record<string, unknown>
+export type Message = Omit<S<typeof MessageSchema>, 'metadata'> & { metadata: MessageMetadata | null }
 export type Attachment = S<typeof AttachmentSchema>
+export type ThreadSummary = S<typeof ThreadSummarySchema>
 export type Upload = S<typeof UploadSchema>
 export type CreatedUpload = S<typeof CreatedUploadSchema>
 export type CreateUploadBody = S<typeof CreateUploadBodySchema>
@@ -78,6 +83,11 @@ export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>
 export type MemberListQuery = S<typeof MemberListQuerySchema>
 export type MessagePage = S<typeof MessagePageSchema>
+/** GET /v1/me/threads: the threads you follow, newest activity first. */
+export type FollowedThreadPage = Omit<S<typeof FollowedThreadPageSchema>, 'threads'> & {
+  threads: Array<Omit<S<typeof FollowedThreadPageSchema>['threads'][number], 'root'> & { root: Message }>
+}
+export type FollowedThreadQuery = S<typeof FollowedThreadQuerySchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>
@@ -110,8 +120,8 @@ export interface AccountExport {
   messages: Array<Omit<Message, 'senderId'>>
 }
 type MessageBodies = ReturnType<typeof messageBodies>
-export type PostMessageBody = S<MessageBodies['PostMessageBody']>
-export type EditMessageBody = S<MessageBodies['EditMessageBody']>
+export type PostMessageBody = Omit<S<MessageBodies['PostMessageBody']>, 'metadata'> & { metadata?: MessageMetadata | null }
+export type EditMessageBody = Omit<S<MessageBodies['EditMessageBody']>, 'metadata'> & { metadata?: MessageMetadata | null }
 type ConversationBodies = ReturnType<typeof conversationBodies>
 export type CreateConversationBody = S<ConversationBodies['CreateConversationBody']>
 export type AddMembersBody = S<ConversationBodies['AddMembersBody']>
@@ -141,6 +151,7 @@ export type ReadyFrame = S<typeof ReadyFrameSchema>
 export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>
 export type ReadFrame = S<typeof ReadFrameSchema>
+export type ThreadReadFrame = S<typeof ThreadReadFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 

@@ -4,16 +4,16 @@
 import { Type, type TSchema } from 'typebox'
 import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
-import { Attachment, Message } from '../schemas/messages.js'
+import { Attachment, Message, ThreadSummary } from '../schemas/messages.js'
 import {
   CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
-  ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
+  ReadyFrame, ThreadReadFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
 
 const EVENT_DATA = {
-  'message.created': ['Message', 'A new message'],
-  'message.updated': ['Message', 'A message was edited (editedAt set)'],
+  'message.created': ['Message', 'A new message; a thread reply carries threadRootId (README "Threads and custom message data")'],
+  'message.updated': ['Message', 'A message was edited (editedAt set): its body, type or metadata'],
   'message.deleted': ['Message', 'A message was deleted: the tombstone (body empty, deletedAt set)'],
   'member.added': ['MemberEventData', 'A member joined; the added user receives the conversation from this event on'],
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
@@ -47,8 +47,8 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Attachment, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
+  for (const s of [User, PublicUser, Attachment, ThreadSummary, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -73,6 +73,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('presence', 'PresenceFrame', 'A user who shares a conversation went online or offline', server)
   frame('typing', 'TypingServerFrame', 'Another member is typing', server)
   frame('read', 'ReadFrame', 'A member\'s read position moved (also to the reader\'s other devices)', server)
+  frame('thread.read', 'ThreadReadFrame', 'You read a thread on one of your devices: your read position there and your counts, to all your connections', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)

@@ -65,9 +65,11 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           const written = await appendEvents(tx, conversationId, chunk.map((m) => ({
             type: 'message.deleted' as const,
             data: null,
-            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false, attachments: [] })
+            dataFor: (_seq: number, at: Date) => toMessage({ ...m, body: '', deletedAt: at, mentions: [], mentionsAll: false, attachments: [], metadata: null })
           })))
           await tx.messages.erase(chunk.map((m) => m.id), written.at)
+          // Erased replies leave their threads' summaries (threads.ts).
+          await tx.messages.refreshThreads([...new Set(chunk.flatMap((m) => m.threadRootId === null ? [] : [m.threadRootId]))])
           await tx.uploads.markDeleting({ messageIds: chunk.map((m) => m.id) })
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
           await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))

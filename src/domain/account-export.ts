@@ -49,7 +49,11 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
       chunk += (first ? '' : ',') + JSON.stringify({
         id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
         replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt),
-        mentions: m.mentions, mentionsAll: m.mentionsAll, attachments: m.attachments
+        mentions: m.mentions, mentionsAll: m.mentionsAll, attachments: m.attachments, type: m.type, metadata: m.metadata,
+        threadRootId: m.threadRootId,
+        thread: m.threadReplyCount > 0 && m.threadLastReplyAt !== null
+          ? { replyCount: m.threadReplyCount, lastReplyAt: iso(m.threadLastReplyAt), participants: m.threadParticipants ?? [] }
+          : null
       })
       first = false
     }

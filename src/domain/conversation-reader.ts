@@ -55,6 +55,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       slowModeSeconds: r.slowModeSeconds,
       muted: r.muted,
       mentionCount: r.mentionCount,
+      threadUnreadCount: r.threadUnreadCount,
       notifications: toNotificationSettings(r.notifications, now),
       members: byConversation.get(r.id) ?? []
     }))

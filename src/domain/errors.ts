@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'PUSH_NOT_CONFIGURED'
   // Attachments (src/domain/uploads.ts)
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
+  // Custom data and threads (src/domain/custom-data.ts, src/domain/threads.ts)
+  | 'INVALID_MESSAGE_TYPE' | 'INVALID_METADATA' | 'METADATA_TOO_LARGE' | 'INVALID_THREAD_ROOT'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

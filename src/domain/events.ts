@@ -18,9 +18,14 @@ export interface ChatEvent {
 
 export interface ReadReceipt { conversationId: string, userId: string, seq: number }
 
+/** A member read a thread: their position and counts after it, for their own devices. */
+export interface ThreadReadReceipt { conversationId: string, userId: string, rootId: string, seq: number, unreadCount: number, threadUnreadCount: number }
+
 /** What the domain needs from the realtime layer: called only after commit. */
 export interface RealtimePublisher {
   /** Events of one conversation in seq order, for the given user ids: those whose membership window holds every one of them. */
   publishEvents (events: ChatEvent[], userIds: string[]): void
   publishRead (receipt: ReadReceipt, userIds: string[]): void
+  /** To the reader's own connections only. */
+  publishThreadRead (receipt: ThreadReadReceipt): void
 }

@@ -4,7 +4,9 @@
 // message with its event; the event is published after commit.
 import type { RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
-import type { HistoryCursor } from '../repositories/messages.js'
+import type { HistoryCursor, MessageChange } from '../repositories/messages.js'
+import { isDeepStrictEqual } from 'node:util'
+import { checkMessageType, checkMetadata, hasContent } from './custom-data.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
@@ -12,6 +14,9 @@ import { toMessage, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
 import { assertMayWrite } from './safety-moderation.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
+
+/** What an edit may change (PATCH /v1/conversations/:id/messages/:messageId). */
+export interface EditInput { body?: string | undefined, type?: string | undefined, metadata?: unknown }
 
 export interface MessageDeps extends Database {
   publisher: RealtimePublisher
@@ -43,7 +48,7 @@ export function createMessageService (deps: MessageDeps) {
 
   /** Updates a message under the next seq and writes the event carrying it. */
   async function writeChange (tx: Tx, conversationId: string, type: 'message.updated' | 'message.deleted',
-    change: (at: Date) => { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }, messageId: string,
+    change: (at: Date) => MessageChange, messageId: string,
     before?: (message: MessageView) => Promise<void>) {
     let message: MessageView | undefined
     const { events } = await appendEvents(tx, conversationId, [{
@@ -65,9 +70,22 @@ export function createMessageService (deps: MessageDeps) {
      * Posts a message (group-committed with concurrent posts); `created` is
      * false when clientMessageId matched an earlier one (nothing new is stored).
      */
-    post (userId: string, conversationId: string, input: PostInput): Promise<PostResult> {
-      if (input.body === undefined && (input.attachments?.length ?? 0) === 0) return Promise.reject(badRequest("body must have required property 'body' (or attachments)"))
-      return batcher.submit(userId, conversationId, input)
+    post (userId: string, conversationId: string, input: Omit<PostInput, 'metadata'> & { metadata?: unknown }): Promise<PostResult> {
+      let checked: PostInput
+      try {
+        const { metadata: _, ...rest } = input
+        checked = {
+          ...rest,
+          ...(input.type === undefined ? {} : { type: checkMessageType(input.type) }),
+          ...(input.metadata === undefined ? {} : { metadata: checkMetadata(input.metadata) })
+        }
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      if (!hasContent({ body: checked.body ?? '', attachments: checked.attachments ?? [], type: checked.type ?? 'text', metadata: checked.metadata ?? null })) {
+        return Promise.reject(badRequest("body must have required property 'body' (or attachments, or a type other than text with metadata)"))
+      }
+      return batcher.submit(userId, conversationId, checked)
     },
 
     /**
@@ -75,20 +93,33 @@ export function createMessageService (deps: MessageDeps) {
      * body writes nothing. Mentions are found again in the new body, against
      * the members of now (as a post's are): a name added by the edit
      * mentions, one taken out no longer does. Counts follow (they read the
-     * stored mentions); notifications are for new messages only.
+     * stored mentions); notifications are for new messages only. type and
+     * metadata change as given (metadata null clears it); what is left out
+     * stays.
      */
-    async edit (userId: string, conversationId: string, messageId: string, body: string): Promise<MessageView> {
-      body = body.trim()
+    async edit (userId: string, conversationId: string, messageId: string, input: EditInput): Promise<MessageView> {
+      const body = input.body?.trim()
+      const type = input.type === undefined ? undefined : checkMessageType(input.type)
+      const metadata = input.metadata === undefined ? undefined : checkMetadata(input.metadata)
       const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
         await assertMayWrite(tx, conversationId, me)
         if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
-        if (message.body === body) return { message: toMessage(message), events: [], recipients: [] }
-        const parsed = parseMentions(body)
-        const mentions = await tx.messages.resolveMentions(conversationId, userId, parsed.names)
-        const mentionsAll = parsed.all && conversation.type === 'group' && canManage(me.role)
-        const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ body, editedAt: at, mentions, mentionsAll }), messageId)
+        const next = { body: body ?? message.body, attachments: message.attachments, type: type ?? message.type, metadata: metadata === undefined ? message.metadata : metadata }
+        const bodyChanged = next.body !== message.body
+        if (!bodyChanged && next.type === message.type && isDeepStrictEqual(next.metadata, message.metadata)) {
+          return { message: toMessage(message), events: [], recipients: [] }
+        }
+        if (!hasContent(next)) throw badRequest('body must not be left empty: a message needs a body, files, or a type other than text with metadata')
+        let change: Omit<MessageChange, 'editedAt'> = { body: next.body, type: next.type, metadata: next.metadata }
+        if (bodyChanged) {
+          const parsed = parseMentions(next.body)
+          const mentions = await tx.messages.resolveMentions(conversationId, userId, parsed.names)
+          const mentionsAll = parsed.all && conversation.type === 'group' && canManage(me.role)
+          change = { ...change, mentions, mentionsAll }
+        }
+        const edited = await writeChange(tx, conversationId, 'message.updated', (at) => ({ ...change, editedAt: at }), messageId)
         return { ...edited, recipients: canSee(members, message.seq) }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
@@ -108,6 +139,8 @@ export function createMessageService (deps: MessageDeps) {
         if (message.deletedAt !== null) return { message: toMessage(message), events: [], recipients: [] }
         const deleted = await writeChange(tx, conversationId, 'message.deleted', (at) => ({ body: '', deletedAt: at, attachments: [] }), messageId,
           (tombstone) => tx.events.redactMessage(conversationId, messageId, message.seq, tombstone))
+        // A reply: its root's summary counts live replies only (threads.ts).
+        if (message.threadRootId !== null) await tx.messages.refreshThreads([message.threadRootId])
         // Its files go once this commits (see uploads.ts).
         if (message.attachments.length > 0) await tx.uploads.markDeleting({ messageIds: [messageId] })
         return { ...deleted, recipients: canSee(members, message.seq), released: message.attachments.length > 0 }

@@ -16,8 +16,19 @@ import { newId } from './ids.js'
 import { parseMentions } from './mentions.js'
 import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
+import type { Metadata } from './custom-data.js'
 
-export interface PostInput { body?: string | undefined, clientMessageId?: string | null | undefined, replyToId?: string | null | undefined, attachments?: string[] | undefined }
+export interface PostInput {
+  body?: string | undefined
+  clientMessageId?: string | null | undefined
+  replyToId?: string | null | undefined
+  attachments?: string[] | undefined
+  /** Checked by the caller (src/domain/custom-data.ts) before submit. */
+  type?: string | undefined
+  metadata?: Metadata | null | undefined
+  /** The root of the thread this replies in (src/domain/threads.ts). */
+  threadRootId?: string | null | undefined
+}
 export interface PostResult { message: MessageView, created: boolean }
 
 interface Pending {
@@ -119,7 +130,10 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           replyToId: p.input.replyToId ?? null,
           mentionNames: mentions.names,
           mentionAll: mentions.all,
-          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments
+          attachments: p.input.attachments === undefined || p.input.attachments.length === 0 ? null : p.input.attachments,
+          type: p.input.type === undefined || p.input.type === 'text' ? null : p.input.type,
+          metadata: p.input.metadata ?? null,
+          threadRootId: p.input.threadRootId ?? null
         }
       }))
     } catch (err) {
@@ -170,6 +184,12 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           break
         case 'bad_attachment':
           p.reject(new AppError(400, 'INVALID_ATTACHMENT', 'attachments must name completed uploads of yours for this conversation, not attached yet'))
+          break
+        case 'no_thread':
+          p.reject(notFound('Thread root message'))
+          break
+        case 'bad_thread':
+          p.reject(new AppError(400, 'INVALID_THREAD_ROOT', 'threadRootId must name a top-level message that is not deleted'))
           break
         case 'frozen':
           p.reject(new AppError(403, 'FROZEN', 'The conversation is frozen: only the owner and admins can post'))

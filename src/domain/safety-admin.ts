@@ -132,6 +132,8 @@ export function createAdminService (deps: AdminDeps) {
             return tombstone
           }
         }])
+        // A reply: its root's summary counts live replies only (threads.ts).
+        if (message.threadRootId !== null) await messages.refreshThreads([message.threadRootId])
         const members = await tx.conversations.members(conversationId)
         await audit(tx, actorId, 'message.deleted', 'message', messageId, { conversationId, senderId: message.senderId })
         return { message: tombstone!, events, recipients: members.filter((m) => m.joinedSeq <= message.seq).map((m) => m.userId) }

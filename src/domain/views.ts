@@ -1,6 +1,7 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
 import type { MemberWithUser } from '../repositories/conversations.js'
 import type { AttachmentView, MessageRow } from '../repositories/messages.js'
+import type { Metadata } from './custom-data.js'
 
 export interface MessageView {
   id: string
@@ -16,7 +17,15 @@ export interface MessageView {
   mentions: string[]
   mentionsAll: boolean
   attachments: AttachmentView[]
+  type: string
+  metadata: Metadata | null
+  /** A thread reply: the root it answers; null for a top-level message. */
+  threadRootId: string | null
+  /** A thread root: the summary of its live replies; null when it has none. */
+  thread: ThreadSummary | null
 }
+
+export interface ThreadSummary { replyCount: number, lastReplyAt: string, participants: string[] }
 
 export interface ConversationInfo {
   id: string
@@ -48,6 +57,8 @@ export interface ConversationView extends ConversationInfo {
   muted: boolean
   /** Unread messages that mention the caller. */
   mentionCount: number
+  /** Unread replies in the threads the caller follows here (not in unreadCount). */
+  threadUnreadCount: number
   /** The caller's notification settings here; muteUntil only while it is ahead. */
   notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
   members: MemberView[]
@@ -66,7 +77,13 @@ export const toMessage = (m: MessageRow): MessageView => ({
   deletedAt: m.deletedAt?.toISOString() ?? null,
   mentions: m.mentions,
   mentionsAll: m.mentionsAll,
-  attachments: m.attachments
+  attachments: m.attachments,
+  type: m.type,
+  metadata: m.metadata,
+  threadRootId: m.threadRootId,
+  thread: m.threadReplyCount > 0 && m.threadLastReplyAt !== null
+    ? { replyCount: m.threadReplyCount, lastReplyAt: m.threadLastReplyAt.toISOString(), participants: m.threadParticipants }
+    : null
 })
 
 export const toMember = (m: MemberWithUser): MemberView => ({

@@ -12,6 +12,7 @@ import type { ChatEvent } from '../domain/events.js'
 import { mentionsUser } from '../domain/mentions.js'
 import type { NotifyQuestion } from '../domain/notification-preferences.js'
 import { deliver, preview, type PushPayload } from './webhook.js'
+import { threadAudience } from './recipients.js'
 
 export const QUEUE = 'push-webhook'
 /** Parallel deliveries per process. */
@@ -24,11 +25,13 @@ export interface OfflineNotifierDeps {
   online (userIds: string[]): Promise<Set<string>>
   /** Whether each recipient should hear of each message (the preferences' one rule, shouldNotify), in the order asked. */
   shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
+  /** For each thread root, the users who follow it: a reply notifies them and the mentioned only. */
+  threadFollowers (rootIds: string[]): Promise<Map<string, string[]>>
   log: FastifyBaseLogger
   count? (outcome: 'enqueued' | 'delivered' | 'failed'): void
 }
 
-interface MessageData { id: string, conversationId: string, seq: number, senderId: string, body: string, createdAt: string, mentions: string[], mentionsAll: boolean }
+interface MessageData { id: string, conversationId: string, seq: number, senderId: string, body: string, createdAt: string, mentions: string[], mentionsAll: boolean, threadRootId?: string | null }
 
 export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   const { config, log } = deps
@@ -65,10 +68,11 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
       if (created.length === 0) return
       void (async () => {
         const online = await deps.online(memberIds)
+        const messages = created.map((e) => e.data as MessageData)
+        const audiences = await threadAudience((roots) => deps.threadFollowers(roots), messages, memberIds)
         const questions: Array<NotifyQuestion & { message: MessageData }> = []
-        for (const event of created) {
-          const m = event.data as MessageData
-          for (const recipientId of memberIds) {
+        for (const [i, m] of messages.entries()) {
+          for (const recipientId of audiences[i]!) {
             if (recipientId !== m.senderId && !online.has(recipientId)) questions.push({ recipientId, message: m })
           }
         }

@@ -3,17 +3,38 @@
 // socket (unless told otherwise), whom the notification preferences let hear
 // of it. The preferences' one rule (shouldNotify in
 // src/domain/notification-preferences.ts: the sender, blocks, mutes, levels,
-// mentions) is the same the push webhook asks.
+// mentions) is the same the push webhook asks. A thread reply is for the
+// thread's followers and the members it mentions only (threadAudience), not
+// the whole group.
 import type { ChatEvent } from '../domain/events.js'
 import type { NotifiableMessage, NotifyQuestion } from '../domain/notification-preferences.js'
 
-export interface NotifiedMessage extends NotifiableMessage { id: string, body: string, createdAt: string }
+export interface NotifiedMessage extends NotifiableMessage { id: string, body: string, createdAt: string, threadRootId?: string | null }
 
 export interface RecipientSources {
   /** Which of these users are online (on any process). */
   online (userIds: string[]): Promise<Set<string>>
   /** Whether each recipient should hear of each message, in the order asked. */
   shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
+  /** For each thread root, the users who follow it (src/repositories/threads.ts). */
+  threadFollowers (rootIds: string[]): Promise<Map<string, string[]>>
+}
+
+/**
+ * For each message, the users of `memberIds` it may notify: all of them, but
+ * for a thread reply only the thread's followers and the members it mentions
+ * (all, with @all). Followers include the reply's own sender and mentioned
+ * members: post_messages made them follow in the same transaction.
+ */
+export async function threadAudience (threadFollowers: RecipientSources['threadFollowers'], messages: Array<{ threadRootId?: string | null, mentions: string[], mentionsAll: boolean }>,
+  memberIds: string[]): Promise<string[][]> {
+  const roots = [...new Set(messages.flatMap((m) => m.threadRootId == null ? [] : [m.threadRootId]))]
+  const followers = roots.length === 0 ? new Map<string, string[]>() : await threadFollowers(roots)
+  return messages.map((m) => {
+    if (m.threadRootId == null || m.mentionsAll) return memberIds
+    const audience = new Set([...(followers.get(m.threadRootId) ?? []), ...m.mentions])
+    return memberIds.filter((id) => audience.has(id))
+  })
 }
 
 /** The message.created events of a batch, as messages. */
@@ -28,9 +49,10 @@ export function createdMessages (events: ChatEvent[]): NotifiedMessage[] {
 export async function messageRecipients (sources: RecipientSources, messages: NotifiedMessage[], memberIds: string[], { includeOnline = false } = {}): Promise<string[][]> {
   if (messages.length === 0) return []
   const online = includeOnline ? new Set<string>() : await sources.online(memberIds)
+  const audiences = await threadAudience((roots) => sources.threadFollowers(roots), messages, memberIds)
   const questions: Array<NotifyQuestion & { index: number }> = []
   messages.forEach((m, index) => {
-    for (const id of memberIds) if (id !== m.senderId && !online.has(id)) questions.push({ recipientId: id, message: m, index })
+    for (const id of audiences[index]!) if (id !== m.senderId && !online.has(id)) questions.push({ recipientId: id, message: m, index })
   })
   const answers = questions.length === 0 ? [] : await sources.shouldNotify(questions)
   const recipients: string[][] = messages.map(() => [])

@@ -14,7 +14,7 @@
 // the hub (sockets here), the broker (between processes), presence (who is
 // online anywhere) and the sequencer; plugins/app/realtime.ts only wires them.
 import { EventEmitter } from 'node:events'
-import type { ChatEvent, ReadReceipt, RealtimePublisher } from '../domain/events.js'
+import type { ChatEvent, ReadReceipt, RealtimePublisher, ThreadReadReceipt } from '../domain/events.js'
 import { toChatEvent } from '../domain/event-log.js'
 import { PresenceAnnouncer, type PresenceRecords } from '../domain/presence.js'
 import { typingRecipients, type ConversationMembers } from '../domain/typing.js'
@@ -120,6 +120,11 @@ export class RealtimeNode implements RealtimePublisher {
   publishRead (receipt: ReadReceipt, userIds: string[]): void {
     this.publishFrame(userIds, { type: 'read', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } })
     this.committed.emit('read', receipt)
+  }
+
+  publishThreadRead (receipt: ThreadReadReceipt): void {
+    const { conversationId, userId, rootId, seq, unreadCount, threadUnreadCount } = receipt
+    this.publishFrame([userId], { type: 'thread.read', conversationId, data: { rootId, seq, unreadCount, threadUnreadCount } })
   }
 
   /** An ephemeral frame (no seq, not replayable) to these users' sockets, wherever they are. */

@@ -172,7 +172,9 @@ export interface ExportMembership {
 }
 export interface ExportMessage {
   id: string, conversationId: string, seq: number, body: string, clientMessageId: string | null, replyToId: string | null, createdAt: Date,
-  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean, attachments: unknown[]
+  editedAt: Date | null, deletedAt: Date | null, mentions: string[], mentionsAll: boolean, attachments: unknown[],
+  type: string, metadata: unknown, threadRootId: string | null, threadReplyCount: number, threadLastReplyAt: Date | null,
+  threadParticipants: string[] | null
 }
 
 export function createAccountsRepository ({ prisma }: Database) {
@@ -224,7 +226,9 @@ export function createAccountsRepository ({ prisma }: Database) {
       return prisma.$queryRaw<ExportMessage[]>`
         SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
                reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
-               COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments
+               COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments, type, metadata,
+               thread_root_id AS "threadRootId", thread_reply_count AS "threadReplyCount", thread_last_reply_at AS "threadLastReplyAt",
+               thread_participants AS "threadParticipants"
           FROM messages WHERE sender_id = ${userId}::uuid AND id > ${afterId}::uuid ORDER BY id LIMIT ${limit}::int`
     }
   }

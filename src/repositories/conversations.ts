@@ -8,6 +8,7 @@ import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
+import type { Metadata } from '../domain/custom-data.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -29,6 +30,7 @@ export interface ConversationRow {
   muted: boolean
   /** Unread messages that mention the caller (see listForUser). */
   mentionCount: number
+  threadUnreadCount: number
   /** The caller's notification settings here, as stored. */
   notifications: { level: NotificationLevel | 'default', muteUntil: Date | null }
   pictureUploadId: string | null
@@ -75,6 +77,9 @@ interface RawListRow {
   lm_mentions: string[] | null, lm_mentions_all: boolean,
   mention_count: number, notification_level: NotificationLevel | 'default', notifications_muted_until: Date | null,
   lm_attachments: AttachmentView[]
+  lm_type: string, lm_metadata: Metadata | null
+  lm_thread_reply_count: number, lm_thread_last_reply_at: Date | null, lm_thread_participants: string[] | null
+  thread_unread_count: number
 }
 
 interface RawMemberRow {
@@ -209,7 +214,10 @@ export function conversationStatements (db: Client) {
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at,
-               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments
+               lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments,
+               lm.type AS lm_type, lm.metadata AS lm_metadata, lm.thread_reply_count AS lm_thread_reply_count,
+               lm.thread_last_reply_at AS lm_thread_last_reply_at, lm.thread_participants AS lm_thread_participants,
+               tu.thread_unread_count
           FROM page p
           -- Mentions of the caller among the unread, but for senders the caller has blocked (their
           -- messages stay unread, as the client hides them; they call for no attention).
@@ -221,10 +229,21 @@ export function conversationStatements (db: Client) {
                    )::int AS mention_count
               FROM messages u
              WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
-               AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL
+               AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL AND u.thread_root_id IS NULL
           ) uc
+          -- Unread replies of the threads the caller follows here (src/domain/threads.ts).
+          CROSS JOIN LATERAL (
+            SELECT count(*)::int AS thread_unread_count
+              FROM thread_members tm
+              JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= p.joined_seq
+              JOIN messages r ON r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq
+             WHERE tm.user_id = ${userId}::uuid AND tm.conversation_id = p.id AND tm.following
+               AND r.seq >= p.joined_seq AND r.sender_id <> ${userId}::uuid AND r.deleted_at IS NULL
+          ) tu
+          -- The preview is of the conversation's own timeline: not a thread reply.
           LEFT JOIN LATERAL (
-            SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq ORDER BY x.seq DESC LIMIT 1
+            SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq AND x.thread_root_id IS NULL
+             ORDER BY x.seq DESC LIMIT 1
           ) lm ON true
          ORDER BY p.last_activity_at DESC, p.id DESC`
       return rows.map((r) => ({
@@ -241,6 +260,7 @@ export function conversationStatements (db: Client) {
         slowModeSeconds: r.slow_mode_seconds,
         muted: r.muted,
         mentionCount: r.mention_count,
+        threadUnreadCount: r.thread_unread_count,
         notifications: { level: r.notification_level, muteUntil: r.notifications_muted_until },
         pictureUploadId: r.picture_upload_id,
         lastMessage: r.lm_id === null
@@ -258,7 +278,13 @@ export function conversationStatements (db: Client) {
               deletedAt: r.lm_deleted_at,
               mentions: r.lm_mentions ?? [],
               mentionsAll: r.lm_mentions_all,
-              attachments: r.lm_attachments
+              attachments: r.lm_attachments,
+              type: r.lm_type,
+              metadata: r.lm_metadata,
+              threadRootId: null,
+              threadReplyCount: r.lm_thread_reply_count,
+              threadLastReplyAt: r.lm_thread_last_reply_at,
+              threadParticipants: r.lm_thread_participants ?? []
             }
       }))
     },

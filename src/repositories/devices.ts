@@ -153,7 +153,7 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
         text: `SELECT m.user_id, count(x.seq)::int AS unread
                  FROM memberships m
                  JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq AND x.seq >= m.joined_seq
-                                AND x.sender_id <> m.user_id AND x.deleted_at IS NULL
+                                AND x.sender_id <> m.user_id AND x.deleted_at IS NULL AND x.thread_root_id IS NULL
                 WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL
                 GROUP BY m.user_id`,
         values: [userIds]

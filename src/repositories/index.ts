@@ -9,6 +9,7 @@ import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
+import { createThreadsRepository } from './threads.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
 import { createUploadsRepository, uploadStatements } from './uploads.js'
 import { createUsersRepository, userStatements } from './users.js'
@@ -28,6 +29,7 @@ export function createRepositories (db: Database) {
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
+    threads: createThreadsRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     uploads: createUploadsRepository(db),

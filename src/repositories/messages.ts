@@ -1,8 +1,10 @@
 // Messages: lookups and changes under the conversation's lock (Prisma), and
 // pages of history (one statement on the pool, see member-window.ts). Posting
 // is the group commit of post-batch.ts.
-import { memberWindowPage, readMemberWindowFrom } from './member-window.js'
+import { memberWindowPage, readMemberWindow, readMemberWindowFrom } from './member-window.js'
+import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
+import type { Metadata } from '../domain/custom-data.js'
 
 export const messageSelect = {
   id: true,
@@ -17,7 +19,13 @@ export const messageSelect = {
   deletedAt: true,
   mentions: true,
   mentionsAll: true,
-  attachments: true
+  attachments: true,
+  type: true,
+  metadata: true,
+  threadRootId: true,
+  threadReplyCount: true,
+  threadLastReplyAt: true,
+  threadParticipants: true
 } as const
 
 export interface MessageRow {
@@ -35,6 +43,15 @@ export interface MessageRow {
   mentions: string[]
   mentionsAll: boolean
   attachments: AttachmentView[]
+  /** App-defined kind (text by default) and data (src/domain/custom-data.ts); metadata null when deleted. */
+  type: string
+  metadata: Metadata | null
+  /** A thread reply: its root (src/domain/threads.ts). */
+  threadRootId: string | null
+  /** A thread root: its live replies, the newest one's time, the first 5 distinct senders. */
+  threadReplyCount: number
+  threadLastReplyAt: Date | null
+  threadParticipants: string[]
 }
 
 /** What an upload and an attachment both say of their file. */
@@ -57,19 +74,50 @@ export interface AttachmentView extends FileFacts {
 }
 
 // The column is a nullable array (Prisma's lists are): a row written before it existed reads as none.
-const withMentions = <T extends { mentions: string[] | null }>(row: T): T & { mentions: string[] } => ({ ...row, mentions: row.mentions ?? [] })
+const withMentions = <T extends { mentions: string[] | null, threadParticipants?: string[] | null }>(row: T): T & { mentions: string[] } =>
+  ({ ...row, mentions: row.mentions ?? [], threadParticipants: row.threadParticipants ?? [] })
+
+/** What an edit or a deletion changes. */
+export interface MessageChange {
+  body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: []
+  type?: string, metadata?: Metadata | null
+}
 
 export type HistoryCursor = { before: number } | { after: number } | { latest: true }
 
-const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
+export const MESSAGE_COLUMNS = `m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId", m.body,
   m.client_message_id AS "clientMessageId", m.reply_to_id AS "replyToId", m.created_at AS "createdAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments`
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", COALESCE(m.mentions, '{}') AS mentions, m.mentions_all AS "mentionsAll", m.attachments,
+  m.type, m.metadata, m.thread_root_id AS "threadRootId", m.thread_reply_count AS "threadReplyCount",
+  m.thread_last_reply_at AS "threadLastReplyAt", COALESCE(m.thread_participants, '{}') AS "threadParticipants"`
 
+// The conversation's own timeline: thread replies are read by thread (threads.ts).
 const HISTORY = {
-  before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int', 'DESC'),
-  after: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq > $3::int', 'ASC'),
+  before: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq < $3::int AND thread_root_id IS NULL', 'DESC'),
+  after: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND seq > $3::int AND thread_root_id IS NULL', 'ASC'),
   // No cursor: $3 is only typed, so that every variant takes the same parameters.
-  latest: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND $3::int IS NOT NULL', 'DESC')
+  latest: memberWindowPage('messages', MESSAGE_COLUMNS, ' AND $3::int IS NOT NULL AND thread_root_id IS NULL', 'DESC')
+}
+
+/**
+ * A page of a thread's replies as a member may read it: $1 conversation, $2
+ * user, $3 cursor seq, $4 rows, $5 root. Reads the (thread_root_id, seq) index
+ * from the member's joining on; no row when the user is not a member.
+ */
+const threadPage = (where: string, order: 'ASC' | 'DESC') => `
+  SELECT ${MESSAGE_COLUMNS}
+    FROM memberships me
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages
+       WHERE thread_root_id = $5::uuid AND conversation_id = me.conversation_id AND seq >= me.joined_seq${where}
+       ORDER BY seq ${order}
+       LIMIT $4::int) m ON true
+   WHERE me.conversation_id = $1::uuid AND me.user_id = $2::uuid AND me.left_at IS NULL
+   ORDER BY m.seq ${order}`
+const THREAD = {
+  before: threadPage(' AND seq < $3::int', 'DESC'),
+  after: threadPage(' AND seq > $3::int', 'ASC'),
+  latest: threadPage(' AND $3::int IS NOT NULL', 'DESC')
 }
 
 /** The statements that also run inside a transaction (see index.ts). */
@@ -80,10 +128,12 @@ export function messageStatements (db: Client) {
       return row === null ? null : withMentions(row) as unknown as MessageRow
     },
 
-    /** Changes a message; a deletion (deletedAt) also clears its mentions (and, as the caller passes, its attachments). */
-    async update (id: string, data: { body: string, editedAt?: Date, deletedAt?: Date, mentions?: string[], mentionsAll?: boolean, attachments?: [] }): Promise<MessageRow> {
-      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false }
-      return withMentions(await db.message.update({ where: { id }, data: { ...data, ...cleared }, select: messageSelect })) as unknown as MessageRow
+    /** Changes a message; a deletion (deletedAt) also clears its mentions and metadata (and, as the caller passes, its attachments). */
+    async update (id: string, data: MessageChange): Promise<MessageRow> {
+      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false, metadata: null }
+      const { metadata, ...rest } = { ...data, ...cleared }
+      const json = metadata === undefined ? {} : { metadata: metadata === null ? Prisma.DbNull : metadata as Prisma.InputJsonObject }
+      return withMentions(await db.message.update({ where: { id }, data: { ...rest, ...json }, select: messageSelect })) as unknown as MessageRow
     },
 
     /**
@@ -101,6 +151,25 @@ export function messageStatements (db: Client) {
       return rows.map((r) => r.id)
     },
 
+    /**
+     * Sets the summaries of these thread roots from their live replies (after
+     * a reply was deleted): the same rule post_messages keeps as replies come.
+     */
+    async refreshThreads (rootIds: string[]): Promise<void> {
+      if (rootIds.length === 0) return
+      await db.$executeRaw`
+        UPDATE messages rt
+           SET thread_reply_count = s.n, thread_last_reply_at = s.at, thread_participants = s.participants
+          FROM unnest(${rootIds}::uuid[]) AS r(id)
+          CROSS JOIN LATERAL (
+            SELECT count(*)::int AS n, max(x.created_at) AS at,
+                   ARRAY(SELECT y.sender_id FROM messages y WHERE y.thread_root_id = r.id AND y.deleted_at IS NULL
+                          GROUP BY y.sender_id ORDER BY min(y.seq) LIMIT 5) AS participants
+              FROM messages x WHERE x.thread_root_id = r.id AND x.deleted_at IS NULL
+          ) s
+         WHERE rt.id = r.id`
+    },
+
     /** A sender's live (not deleted) messages in a conversation, oldest first. */
     async liveBySender (conversationId: string, senderId: string, limit: number): Promise<MessageRow[]> {
       return (await db.message.findMany({
@@ -113,7 +182,7 @@ export function messageStatements (db: Client) {
 
     /** Erases these messages as a delete does: empty body, deleted at `at`. */
     async erase (ids: string[], at: Date): Promise<void> {
-      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]' WHERE id = ANY(${ids}::uuid[])`
+      await db.$executeRaw`UPDATE messages SET body = '', deleted_at = ${at}, mentions = '{}', mentions_all = false, attachments = '[]', metadata = NULL WHERE id = ANY(${ids}::uuid[])`
     }
   }
 }
@@ -128,6 +197,13 @@ export function createMessagesRepository ({ prisma, pool, replica }: Database) {
       if ('before' in cursor) return readMemberWindowFrom(sources, conversationId, knownSeq, HISTORY.before, [conversationId, userId, cursor.before, rows])
       if ('after' in cursor) return readMemberWindowFrom(sources, conversationId, Math.max(knownSeq, cursor.after), HISTORY.after, [conversationId, userId, cursor.after, rows])
       return readMemberWindowFrom(sources, conversationId, knownSeq, HISTORY.latest, [conversationId, userId, 0, rows])
+    },
+
+    /** `rows` replies of a thread from the user's joining on, or null when they are not a member. */
+    thread (conversationId: string, userId: string, rootId: string, cursor: HistoryCursor, rows: number): Promise<MessageRow[] | null> {
+      if ('before' in cursor) return readMemberWindow(pool, THREAD.before, [conversationId, userId, cursor.before, rows, rootId])
+      if ('after' in cursor) return readMemberWindow(pool, THREAD.after, [conversationId, userId, cursor.after, rows, rootId])
+      return readMemberWindow(pool, THREAD.latest, [conversationId, userId, 0, rows, rootId])
     }
   }
 }

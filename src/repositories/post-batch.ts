@@ -4,6 +4,7 @@
 // commits before it answers.
 import type pg from 'pg'
 import type { AttachmentView, MessageRow } from './messages.js'
+import type { Metadata } from '../domain/custom-data.js'
 
 export interface BatchPost {
   id: string
@@ -18,13 +19,18 @@ export interface BatchPost {
   mentionAll: boolean
   /** Upload ids to attach (null: none). */
   attachments: string[] | null
+  /** App-defined kind (null: text) and metadata, checked before (src/domain/custom-data.ts). */
+  type: string | null
+  metadata: Metadata | null
+  /** The root of the thread it replies in (null: top level). */
+  threadRootId: string | null
 }
 
 export type BatchOutcome =
   | { outcome: 'created' | 'existing', message: MessageRow }
   /** The same key earlier in the batch: the post at this index (0-based). */
   | { outcome: 'alias', first: number }
-  | { outcome: 'not_found' | 'bad_reply' | 'bad_attachment' | 'frozen' | 'muted' | 'blocked' }
+  | { outcome: 'not_found' | 'bad_reply' | 'bad_attachment' | 'no_thread' | 'bad_thread' | 'frozen' | 'muted' | 'blocked' }
   /** Slow mode: the sender may post again in this many seconds. */
   | { outcome: 'slow', retryAfter: number }
 
@@ -48,6 +54,12 @@ interface Row {
   mentions: string[] | null
   mentions_all: boolean | null
   attachments: AttachmentView[] | null
+  type: string | null
+  metadata: Metadata | null
+  thread_root_id: string | null
+  thread_reply_count: number | null
+  thread_last_reply_at: Date | null
+  thread_participants: string[] | null
 }
 
 const toRow = (r: Row): MessageRow => ({
@@ -63,7 +75,13 @@ const toRow = (r: Row): MessageRow => ({
   deletedAt: r.deleted_at,
   mentions: r.mentions ?? [],
   mentionsAll: r.mentions_all ?? false,
-  attachments: r.attachments ?? []
+  attachments: r.attachments ?? [],
+  type: r.type ?? 'text',
+  metadata: r.metadata,
+  threadRootId: r.thread_root_id,
+  threadReplyCount: r.thread_reply_count ?? 0,
+  threadLastReplyAt: r.thread_last_reply_at,
+  threadParticipants: r.thread_participants ?? []
 })
 
 /** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
@@ -78,13 +96,17 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
     }
   })
   const { rows } = await db.query<Row>(
-    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::text[], $9::boolean[], $10::jsonb[])',
+    'SELECT * FROM post_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::text[], $9::boolean[], $10::jsonb[], $11::text[], $12::jsonb[], $13::uuid[])',
     [
       posts.map((p) => p.id), posts.map((p) => p.conversationId), posts.map((p) => p.senderId),
       posts.map((p) => p.body), posts.map((p) => p.clientMessageId), posts.map((p) => p.replyToId),
       mentionIdx, mentionNames, posts.map((p) => p.mentionAll),
       // null when no post of the batch attaches anything: the function skips that work.
-      posts.some((p) => p.attachments !== null) ? posts.map((p) => p.attachments === null ? null : JSON.stringify(p.attachments)) : null
+      posts.some((p) => p.attachments !== null) ? posts.map((p) => p.attachments === null ? null : JSON.stringify(p.attachments)) : null,
+      // As attachments: null when every post is plain text.
+      posts.some((p) => p.type !== null) ? posts.map((p) => p.type) : null,
+      posts.some((p) => p.metadata !== null) ? posts.map((p) => p.metadata === null ? null : JSON.stringify(p.metadata)) : null,
+      posts.some((p) => p.threadRootId !== null) ? posts.map((p) => p.threadRootId) : null
     ])
   const outcomes: BatchOutcome[] = new Array<BatchOutcome>(posts.length)
   const recipients = new Map<string, string[]>()
@@ -105,6 +127,8 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
       case 'not_found':
       case 'bad_reply':
       case 'bad_attachment':
+      case 'no_thread':
+      case 'bad_thread':
       case 'frozen':
       case 'muted':
       case 'blocked':

@@ -33,7 +33,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'replyToId must name a message of this conversation the caller can see, else 400. Safety (README "Accounts and safety"): ' +
         '403 BLOCKED (a direct conversation whose other member blocked the caller), 403 MUTED (muted), 403 FROZEN (a frozen group, plain members), ' +
         '429 SLOW_MODE with Retry-After (slow mode, plain members). Mentions: the @username tokens of the body that name current members ' +
-        '(not the caller) become mentions; @all sets mentionsAll from the owner or an admin of a group (README "Mentions and notification preferences").',
+        '(not the caller) become mentions; @all sets mentionsAll from the owner or an admin of a group (README "Mentions and notification preferences"). Custom data: type and metadata (400 INVALID_MESSAGE_TYPE, INVALID_METADATA, METADATA_TOO_LARGE; README "Threads and custom message data").',
       params: IdParams,
       body: PostMessageBody,
       response: { 200: messageRef, 201: messageRef, ...errorResponses(400, 401, 403, 404, 429) }
@@ -64,14 +64,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       tags,
       operationId: 'editMessage',
-      summary: 'Edit a message (sender only); sets editedAt and writes message.updated',
+      summary: 'Edit a message (sender only): body, type and metadata; sets editedAt and writes message.updated',
       description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing. A muted member: 403 MUTED; ' +
-        'a plain member of a frozen group: 403 FROZEN. Mentions are found again in the new body, against the current members.',
+        'a plain member of a frozen group: 403 FROZEN. Mentions are found again in the new body, against the current members. ' +
+        'metadata null clears it; a change that would leave the message empty (no body, files or metadata of a non-text type): 400.',
       params: MessageParams,
       body: EditMessageBody,
       response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409) }
     }
-  }, async (request) => messages.edit(request.auth.userId, request.params.id, request.params.messageId, request.body.body))
+  }, async (request) => messages.edit(request.auth.userId, request.params.id, request.params.messageId, request.body))
 
   app.delete('/conversations/:id/messages/:messageId', {
     onRequest: app.authenticate,

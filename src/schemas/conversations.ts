@@ -54,6 +54,10 @@ export const Conversation = Type.Object({
     description: 'Of the unread messages (those unreadCount counts), the ones that mention the caller by name or by @all, but for ' +
       'senders the caller has blocked; reset by reading (an extension of API.md)'
   }),
+  threadUnreadCount: Type.Integer({
+    description: 'Unread replies (by others, within the caller\'s window) in the threads the caller follows here; not part of unreadCount; ' +
+      'lowered by POST .../messages/{messageId}/thread/read (README "Threads and custom message data")'
+  }),
   notifications: { ...ConversationNotifications, description: 'The caller\'s notification settings here (an extension of API.md)' },
   members: Type.Array(Type.Ref('Member'), {
     description: 'Current members, in joining order (then user id). All of them, except in GET /v1/conversations: there only the first ' +

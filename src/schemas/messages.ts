@@ -26,7 +26,11 @@ export const Message = Type.Object({
       'empty when deleted (an extension of API.md)'
   }),
   mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
-  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' })
+  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' }),
+  type: Type.String({ description: 'An app-defined kind: text (the default) or e.g. poll, location, sticker (README "Threads and custom message data")' }),
+  metadata: Nullable(Type.Object({}, { additionalProperties: true, description: 'App-defined data of the message (a JSON object of at most 4 KiB); null when none or deleted' })),
+  threadRootId: Nullable({ ...Uuid, description: 'A thread reply: the top-level message it answers; null for a message of the conversation\'s own timeline' }),
+  thread: Nullable(Type.Ref('ThreadSummary'))
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
 
@@ -52,6 +56,16 @@ export const Event = Type.Object({
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 
+export const ThreadSummary = Type.Object({
+  replyCount: Type.Integer({ minimum: 1, description: 'Replies not deleted' }),
+  lastReplyAt: Timestamp,
+  participants: Type.Array(Uuid, { maxItems: 5, description: 'The first 5 distinct senders of replies, in order of first reply' })
+}, {
+  $id: 'ThreadSummary',
+  description: 'A thread root\'s summary (null when it has no live replies); exact when read over REST. In event data it is a snapshot: clients ' +
+    'keep it from the replies they receive (the SDK\'s threadSummary)'
+})
+
 export const Attachment = Type.Object({
   id: Uuid,
   kind: Type.Union([Type.Literal('image'), Type.Literal('video'), Type.Literal('audio'), Type.Literal('file')]),
@@ -67,21 +81,41 @@ export const Attachment = Type.Object({
 
 export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64, description: 'Client-chosen idempotency key' })
 
+const MessageType = Type.String({
+  description: 'An app-defined kind: 1-32 characters, lowercase letters, digits, _, . or -, starting with a letter (text is the default); ' +
+    'else 400 INVALID_MESSAGE_TYPE'
+})
+const MessageMetadata = Type.Unknown({
+  description: 'A JSON object of at most 4096 bytes serialized and 8 levels deep, or null: else 400 INVALID_METADATA (not an object, too deep) or ' +
+    'METADATA_TOO_LARGE'
+})
+
 /** Body schemas that carry the configured length limit. */
 export function messageBodies (maxLength: number) {
   const bodyText = `1-${maxLength} characters after trimming surrounding whitespace; stored trimmed`
   const Body = Type.String({ minLength: 1, maxLength, pattern: '\\S', description: bodyText })
   return {
     PostMessageBody: Type.Object({
-      body: Type.Optional({ ...Body, description: `${bodyText}; may be left out when attachments are given` }),
+      body: Type.Optional({ ...Body, description: `${bodyText}; may be left out when attachments are given, or a type other than text with metadata` }),
       attachments: Type.Optional(Type.Array(Uuid, {
         minItems: 1, maxItems: 10, uniqueItems: true,
         description: 'Ids of completed uploads of the caller for this conversation (POST /v1/uploads), at most 10; else 400 INVALID_ATTACHMENT'
       })),
       clientMessageId: Type.Optional(Nullable(ClientMessageId)),
-      replyToId: Type.Optional(Nullable(Uuid))
+      replyToId: Type.Optional(Nullable(Uuid)),
+      type: Type.Optional(MessageType),
+      metadata: Type.Optional(MessageMetadata),
+      threadRootId: Type.Optional(Nullable({
+        ...Uuid,
+        description: 'Reply in the thread of this top-level message of the conversation: one the caller can see (else 404 NOT_FOUND), ' +
+          'not deleted and not itself a reply (else 400 INVALID_THREAD_ROOT)'
+      }))
     }, { additionalProperties: false }),
-    EditMessageBody: Type.Object({ body: Body }, { additionalProperties: false })
+    EditMessageBody: Type.Object({
+      body: Type.Optional(Body),
+      type: Type.Optional(MessageType),
+      metadata: Type.Optional(MessageMetadata)
+    }, { additionalProperties: false, minProperties: 1, description: 'What to change: body, type, metadata (at least one)' })
   }
 }
 
@@ -114,3 +148,22 @@ export const EventPage = Type.Object({
 export const ReadBody = Type.Object({
   seq: { ...Seq, description: 'The newest seq the caller has read; clamped to lastSeq, never moves back' }
 }, { additionalProperties: false })
+
+export const ThreadReadBody = Type.Object({
+  seq: { ...Seq, description: 'The seq of the newest reply the caller has read; clamped to lastSeq, never moves back' }
+}, { additionalProperties: false })
+
+export const FollowedThreadQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
+})
+
+export const FollowedThreadPage = Type.Object({
+  threads: Type.Array(Type.Object({
+    conversationId: Uuid,
+    root: Type.Ref('Message'),
+    unreadCount: Type.Integer({ minimum: 0, description: 'Replies by others after lastReadSeq, within the caller\'s window' }),
+    lastReadSeq: Type.Integer({ minimum: 0, description: 'The caller\'s read position in the thread' })
+  })),
+  nextCursor: Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last page' }))
+})

@@ -59,6 +59,17 @@ export const ReadFrame = Type.Object({
   data: Type.Object({ userId: Uuid, seq: Type.Integer() })
 }, { $id: 'ReadFrame' })
 
+export const ThreadReadFrame = Type.Object({
+  type: Type.Literal('thread.read'),
+  conversationId: Uuid,
+  data: Type.Object({
+    rootId: Uuid,
+    seq: Type.Integer({ description: 'The reader\'s new read position in the thread' }),
+    unreadCount: Type.Integer({ minimum: 0, description: 'The reader\'s unread replies left in this thread' }),
+    threadUnreadCount: Type.Integer({ minimum: 0, description: 'The reader\'s threadUnreadCount of the conversation after the read' })
+  })
+}, { $id: 'ThreadReadFrame', description: 'The receiver read a thread (POST .../thread/read) on one of their devices: sent to all their connections only' })
+
 export const UserUpdatedFrame = Type.Object({
   type: Type.Literal('user.updated'),
   data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
@@ -75,7 +86,7 @@ export const ErrorFrame = Type.Object({
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
 
 /**

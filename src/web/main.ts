@@ -277,7 +277,9 @@ async function onEvent (event: ChatEvent): Promise<void> {
     }
   }
   if (c !== undefined) c.lastSeq = Math.max(c.lastSeq, event.seq)
-  if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted')) {
+  // The page shows the conversation's own timeline: thread replies are not in it (README "Threads and custom message data").
+  if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted') &&
+    event.data.threadRootId === null) {
     const mine = event.data.senderId === me()?.id
     if (mine && event.type === 'message.created') outbox?.confirmed(event.data.clientMessageId)
     state.applyMessage(event.data, event.type === 'message.created' && !mine)

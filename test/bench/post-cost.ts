@@ -63,7 +63,7 @@ async function main (): Promise<void> {
     const backend = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
     const batch = (n: number, round: number): BatchPost[] => Array.from({ length: n }, (_, i) => ({
       id: newId(), conversationId: directs[i]!.id, senderId: users[i]!.id, body: BODY, clientMessageId: `k${round}-${i}-${newId()}`, replyToId: null,
-      mentionNames: [], mentionAll: false, attachments: null
+      mentionNames: [], mentionAll: false, attachments: null, type: null, metadata: null, threadRootId: null
     }))
     const viaPrisma = (posts: BatchPost[]) => prisma.$queryRaw`SELECT * FROM post_messages(
       ${posts.map((p) => p.id)}::uuid[], ${posts.map((p) => p.conversationId)}::uuid[], ${posts.map((p) => p.senderId)}::uuid[],

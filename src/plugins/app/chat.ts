@@ -5,6 +5,7 @@ import { createConversationService, type ConversationService } from '../../domai
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
 import { createUserService, type UserService } from '../../domain/users.js'
+import { createThreadService, type ThreadService } from '../../domain/threads.js'
 import type { RealtimePublisher } from '../../domain/events.js'
 import { createNotificationPreferenceService, type NotificationPreferenceService } from '../../domain/notification-preferences.js'
 
@@ -12,6 +13,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     chat: {
       conversations: ConversationService, members: MemberService, messages: MessageService, users: UserService,
+      /** Threads: replies pages, read positions, the threads a user follows. */
+      threads: ThreadService,
       /** Notification preferences (their rule, shouldNotify, serves the offline notifier). */
       preferences: NotificationPreferenceService
     }
@@ -38,6 +41,7 @@ export default fp(async (app) => {
       onFilesReleased: () => app.uploads.release(),
       ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
     }),
+    threads: createThreadService(deps),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
     preferences: createNotificationPreferenceService(app.db)
   })

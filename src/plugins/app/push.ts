@@ -7,6 +7,7 @@ import type { PushService } from '../../notifications/push/service.js'
 import type { PushProvider } from '../../notifications/push/providers/provider.js'
 import { shouldNotify } from '../../domain/notification-preferences.js'
 import { createDevicesRepository, type DevicesRepository, type Platform } from '../../repositories/devices.js'
+import { createThreadsRepository } from '../../repositories/threads.js'
 
 export interface Push {
   devices: DevicesRepository
@@ -46,6 +47,8 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
       online: (userIds) => app.presence.online(userIds),
       // The preferences' rule, as the push webhook asks it (blocks, mutes, levels, mentions).
       shouldNotify: (questions) => shouldNotify(app.db, questions),
+      // A thread reply: its followers and the mentioned only.
+      threadFollowers: (rootIds) => createThreadsRepository(app.db).followers(rootIds),
       log: app.log.child({ component: 'push' }),
       ...(app.hasDecorator('metrics') ? { observer: app.metrics.push } : {})
     })

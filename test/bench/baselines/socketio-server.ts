@@ -84,7 +84,7 @@ async function buildSocketIoServer (opts: SocketIoServerOptions) {
     const createdAt = new Date().toISOString()
     const data: MessageView = {
       id: newId(), conversationId, seq, senderId, body: request.body.body, clientMessageId: request.body.clientMessageId ?? null,
-      replyToId: null, createdAt, editedAt: null, deletedAt: null, mentions: [], mentionsAll: false, attachments: []
+      replyToId: null, createdAt, editedAt: null, deletedAt: null, mentions: [], mentionsAll: false, attachments: [], type: 'text', metadata: null, threadRootId: null, thread: null
     }
     io.to(conversationId).emit('message.created', { type: 'message.created', conversationId, seq, createdAt, data })
     return reply.code(201).send(data)

@@ -1,0 +1,84 @@
+// Threads (README "Threads and custom message data"): a reply carries
+// threadRootId and is an ordinary message of the conversation's event log, so
+// replay and resume need nothing new. It does not count in the conversation's
+// unreadCount nor show as its lastMessage. Its root keeps a summary (live
+// replies, last reply time, first 5 participants) that post_messages updates
+// in the transaction of the reply, and deletions of replies recompute. Each
+// member has a read position per thread; they follow a thread (Slack's rule)
+// when they started it, replied to it or were mentioned in it, and only the
+// threads they follow count as thread unread and are listed by /v1/me/threads.
+import type { RealtimePublisher } from './events.js'
+import { createRepositories, type Database } from '../repositories/index.js'
+import type { HistoryCursor } from '../repositories/messages.js'
+import type { ThreadCursor } from '../repositories/threads.js'
+import { badRequest, notFound } from './errors.js'
+import { isUuid } from './ids.js'
+import { toMessage, type MessageView } from './views.js'
+
+export interface ThreadDeps extends Database { publisher: RealtimePublisher }
+
+export interface FollowedThread { conversationId: string, root: MessageView, unreadCount: number, lastReadSeq: number }
+
+// The cursor of /v1/me/threads is opaque: base64url of "<last activity ISO>|<root id>".
+const encodeCursor = (c: ThreadCursor) => Buffer.from(`${c.at.toISOString()}|${c.id}`).toString('base64url')
+const CURSOR_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+function decodeCursor (cursor: string): ThreadCursor {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const [iso = '', id = ''] = parts
+  const at = new Date(iso)
+  if (parts.length !== 2 || !isUuid(id) || !CURSOR_TIME.test(iso) || Number.isNaN(at.getTime()) || at.toISOString() !== iso) {
+    throw badRequest('querystring/cursor is not a cursor this API returned')
+  }
+  return { at, id }
+}
+
+export function createThreadService (deps: ThreadDeps) {
+  const repos = createRepositories(deps)
+
+  /** The root as the caller may see it: a top-level message of the conversation within their window; else 404. */
+  async function visibleRoot (userId: string, conversationId: string, rootId: string) {
+    const [member, root] = await Promise.all([repos.conversations.findMember(conversationId, userId), repos.messages.find(conversationId, rootId)])
+    if (member === null) throw notFound('Conversation')
+    if (root === null || root.seq < member.joinedSeq || root.threadRootId !== null) throw notFound('Thread root message')
+    return root
+  }
+
+  return {
+    /** A page of a thread's replies, as history pages the conversation (keyset on seq, within the caller's window). */
+    async replies (userId: string, conversationId: string, rootId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
+      if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
+      await visibleRoot(userId, conversationId, rootId)
+      const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
+      const rows = await repos.messages.thread(conversationId, userId, rootId, cursor, opts.limit + 1)
+      if (rows === null) throw notFound('Conversation')
+      return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
+    },
+
+    /**
+     * Moves the caller's read position in a thread forward (never back; at
+     * most the conversation's lastSeq). A move is told to the caller's own
+     * connections (thread.read), with their counts after it.
+     */
+    async markRead (userId: string, conversationId: string, rootId: string, seq: number): Promise<void> {
+      await visibleRoot(userId, conversationId, rootId)
+      const moved = await repos.threads.advanceRead(conversationId, rootId, userId, seq)
+      if (moved === null) return
+      const counts = await repos.threads.unreadCounts(conversationId, rootId, userId)
+      deps.publisher.publishThreadRead({ conversationId, userId, rootId, seq: moved, ...counts })
+    },
+
+    /** The threads the caller follows, newest activity first, each with its root (and summary) and the caller's unread count. */
+    async followed (userId: string, opts: { limit: number, cursor?: string | undefined }): Promise<{ threads: FollowedThread[], nextCursor: string | null }> {
+      const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor)
+      const rows = await repos.threads.followed(userId, opts.limit + 1, after)
+      const page = rows.slice(0, opts.limit)
+      const last = page.at(-1)
+      return {
+        threads: page.map((r) => ({ conversationId: r.root.conversationId, root: toMessage(r.root), unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq })),
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeCursor({ at: last.lastActivityAt, id: last.root.id }) : null
+      }
+    }
+  }
+}
+
+export type ThreadService = ReturnType<typeof createThreadService>

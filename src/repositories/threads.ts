@@ -1,0 +1,84 @@
+// Threads: the members' read positions and follows (thread_members), their
+// unread counts and the list of the threads a user follows. The replies
+// themselves are messages (messages.ts pages them); post_messages keeps the
+// summaries and the follows as replies come.
+import type { Database } from './db.js'
+import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
+
+/** Where a page of followed threads starts: after this thread (newest activity first). */
+export interface ThreadCursor { at: Date, id: string }
+
+export interface FollowedThreadRow { root: MessageRow, lastActivityAt: Date, unreadCount: number, lastReadSeq: number }
+
+// Replies that are unread for a member: by others, not deleted, after their
+// read position and within their window. `tm` is the thread_members row, `me`
+// the membership.
+const UNREAD = `
+  SELECT count(*)::int FROM messages r
+   WHERE r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq AND r.seq >= me.joined_seq
+     AND r.sender_id <> tm.user_id AND r.deleted_at IS NULL`
+
+export function createThreadsRepository ({ pool }: Database) {
+  return {
+    /**
+     * Moves the user's read position in a thread forward to `seq` (at most
+     * the conversation's lastSeq), creating it when missing (without
+     * following). Returns the new position, or null when it did not move.
+     */
+    async advanceRead (conversationId: string, rootId: string, userId: string, seq: number): Promise<number | null> {
+      const { rows } = await pool.query<{ last_read_seq: number }>(
+        `INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
+         SELECT $2::uuid, $3::uuid, $1::uuid, LEAST($4::int, c.last_seq) FROM conversations c WHERE c.id = $1::uuid
+         ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
+          WHERE tm.last_read_seq < EXCLUDED.last_read_seq
+         RETURNING tm.last_read_seq`, [conversationId, rootId, userId, seq])
+      return rows[0]?.last_read_seq ?? null
+    },
+
+    /** The user's unread replies in one thread (whether they follow it or not) and in all the threads they follow in the conversation. */
+    async unreadCounts (conversationId: string, rootId: string, userId: string): Promise<{ unreadCount: number, threadUnreadCount: number }> {
+      const { rows } = await pool.query<{ unread: number | null, total: number | null }>(
+        `SELECT (SELECT (${UNREAD}) FROM thread_members tm WHERE tm.root_id = $2::uuid AND tm.user_id = me.user_id) AS unread,
+                (SELECT sum((${UNREAD}))::int FROM thread_members tm JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= me.joined_seq
+                  WHERE tm.user_id = me.user_id AND tm.conversation_id = me.conversation_id AND tm.following) AS total
+           FROM memberships me WHERE me.conversation_id = $1::uuid AND me.user_id = $3::uuid`, [conversationId, rootId, userId])
+      return { unreadCount: rows[0]?.unread ?? 0, threadUnreadCount: rows[0]?.total ?? 0 }
+    },
+
+    /**
+     * A page of the threads the user follows in conversations they are a
+     * member of (roots within their window), newest activity (last reply, or
+     * the root when it has none left) first, then by root id.
+     */
+    async followed (userId: string, limit: number, after?: ThreadCursor): Promise<FollowedThreadRow[]> {
+      const { rows } = await pool.query<MessageRow & { lastActivityAt: Date, unreadCount: number, lastReadSeq: number }>(
+        `SELECT ${MESSAGE_COLUMNS}, COALESCE(m.thread_last_reply_at, m.created_at) AS "lastActivityAt", tm.last_read_seq AS "lastReadSeq",
+                (${UNREAD}) AS "unreadCount"
+           FROM thread_members tm
+           JOIN memberships me ON me.conversation_id = tm.conversation_id AND me.user_id = tm.user_id AND me.left_at IS NULL
+           JOIN messages m ON m.id = tm.root_id AND m.seq >= me.joined_seq
+          WHERE tm.user_id = $1::uuid AND tm.following
+            AND ($3::timestamptz IS NULL OR (COALESCE(m.thread_last_reply_at, m.created_at), m.id) < ($3::timestamptz, $4::uuid))
+          ORDER BY COALESCE(m.thread_last_reply_at, m.created_at) DESC, m.id DESC
+          LIMIT $2::int`, [userId, limit, after?.at ?? null, after?.id ?? null])
+      return rows.map(({ lastActivityAt, unreadCount, lastReadSeq, ...root }) => ({
+        root: { ...root, mentions: root.mentions ?? [], threadParticipants: root.threadParticipants ?? [] },
+        lastActivityAt,
+        unreadCount,
+        lastReadSeq
+      }))
+    },
+
+    /** For each of these roots, the users who follow it. */
+    async followers (rootIds: string[]): Promise<Map<string, string[]>> {
+      const byRoot = new Map<string, string[]>()
+      if (rootIds.length === 0) return byRoot
+      const { rows } = await pool.query<{ root_id: string, user_id: string }>(
+        'SELECT root_id, user_id FROM thread_members WHERE root_id = ANY($1::uuid[]) AND following', [rootIds])
+      for (const r of rows) byRoot.set(r.root_id, [...(byRoot.get(r.root_id) ?? []), r.user_id])
+      return byRoot
+    }
+  }
+}
+
+export type ThreadsRepository = ReturnType<typeof createThreadsRepository>
