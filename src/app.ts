@@ -14,6 +14,7 @@ import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
+import interactionsPlugin from './plugins/app/interactions.js'
 import safetyPlugin from './plugins/app/safety.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import pushPlugin from './plugins/app/push.js'
@@ -46,6 +47,7 @@ import deviceRoutes from './routes/devices.js'
 import uploadRoutes from './routes/uploads.js'
 import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
+import reactionRoutes from './routes/reactions.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -129,6 +131,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(uploadsPlugin, { secret: opts.jwtSecret })
   await fastify.register(chatPlugin)
+  await fastify.register(interactionsPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
 
@@ -153,6 +156,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     const local = fastify.localStorage
     if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
     await v1.register(notificationRoutes)
+    await v1.register(reactionRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -59,7 +59,8 @@ const noBody = new Set([
   'GET /v1/me/notifications',
   'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
-  'PUT /v1/storage', 'GET /v1/storage'
+  'PUT /v1/storage', 'GET /v1/storage',
+  'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
@@ -80,7 +81,8 @@ function url (r: Route, ids: { id?: string, messageId?: string, userId?: string 
     .replace('{id}', ids.id ?? group.id)
     .replace('{messageId}', ids.messageId ?? ownersMessage.id)
     .replace('{userId}', ids.userId ?? admin.user.id)
-    .replace('{deviceId}', 'matrix-device') + (query[key(r)] ?? '')
+    .replace('{deviceId}', 'matrix-device')
+    .replace('{emoji}', encodeURIComponent('👍')) + (query[key(r)] ?? '')
 }
 
 function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {

@@ -8,7 +8,8 @@ import type {
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
-  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
+  ReactionResult
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -124,7 +125,13 @@ export function createApi (t: Transport) {
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
     /** Removes a member; your own id leaves the conversation. */
     removeMember: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/members/${enc(userId)}`),
-    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } })
+    markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } }),
+    /** Puts your reaction (one emoji, or :name: of a custom one) on a message; already there: the same answer. */
+    react: (id: string, messageId: string, emoji: string) =>
+      t.request<ReactionResult>('PUT', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+    /** Takes your reaction back; not there: the same answer. */
+    unreact: (id: string, messageId: string, emoji: string) =>
+      t.request<ReactionResult>('DELETE', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`)
   }
 
   const messages = {

@@ -16,11 +16,12 @@ import type {
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
-  Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies
+  Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies,
+  Reaction as ReactionSchema, ReactionResult as ReactionResultSchema
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
-  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
   ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
 import type {
@@ -52,6 +53,7 @@ type Refs = {
   Device: typeof DeviceSchema
   Delivery: typeof DeliverySchema
   Attachment: typeof AttachmentSchema
+  Reaction: typeof ReactionSchema
   Upload: typeof UploadSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
@@ -60,6 +62,10 @@ export type User = S<typeof UserSchema>
 export type PublicUser = S<typeof PublicUserSchema>
 export type Message = S<typeof MessageSchema>
 export type Attachment = S<typeof AttachmentSchema>
+/** One emoji on a message: how many reacted so, and whether you did. */
+export type Reaction = S<typeof ReactionSchema>
+/** The answer to react / unreact: the message's reactions after the change. */
+export type ReactionResult = S<typeof ReactionResultSchema>
 export type Upload = S<typeof UploadSchema>
 export type CreatedUpload = S<typeof CreatedUploadSchema>
 export type CreateUploadBody = S<typeof CreateUploadBodySchema>
@@ -121,6 +127,7 @@ export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
 export type ConversationInfo = S<typeof ConversationInfoSchema>
 export type ModerationData = S<typeof ModerationDataSchema>
 export type SlowModeData = S<typeof SlowModeDataSchema>
+export type ReactionEventData = S<typeof ReactionEventDataSchema>
 export type BlockList = S<typeof BlockListSchema>
 export type CreateReportBody = S<typeof CreateReportBodySchema>
 export type ReportCreated = S<typeof ReportCreatedSchema>
@@ -161,6 +168,8 @@ interface EventData {
   'conversation.frozen': ModerationData
   'conversation.unfrozen': ModerationData
   'conversation.slow_mode': SlowModeData
+  'reaction.added': ReactionEventData
+  'reaction.removed': ReactionEventData
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

@@ -4,9 +4,9 @@
 import { Type, type TSchema } from 'typebox'
 import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
-import { Attachment, Message } from '../schemas/messages.js'
+import { Attachment, Message, Reaction } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -26,7 +26,9 @@ const EVENT_DATA = {
   'member.unmuted': ['MemberEventData', 'A member was unmuted'],
   'conversation.frozen': ['ModerationData', 'The group is read-only for everyone but the owner and admins'],
   'conversation.unfrozen': ['ModerationData', 'The group is no longer frozen'],
-  'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)']
+  'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)'],
+  'reaction.added': ['ReactionEventData', 'A member reacted to a message (sent to the members whose window holds the message)'],
+  'reaction.removed': ['ReactionEventData', 'A member took a reaction back']
 } as const
 
 /** TypeBox JSON Schema -> AsyncAPI components: `$ref: 'X'` becomes `#/components/schemas/X`, `$id` goes. */
@@ -47,7 +49,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Attachment, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
+  for (const s of [User, PublicUser, Attachment, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData,
     ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'PUSH_NOT_CONFIGURED'
   // Attachments (src/domain/uploads.ts)
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
+  // Reactions and pins (src/domain/reactions.ts, src/domain/pins.ts)
+  | 'INVALID_REACTION' | 'TOO_MANY_REACTIONS' | 'TOO_MANY_PINS'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

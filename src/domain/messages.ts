@@ -8,7 +8,7 @@ import type { HistoryCursor } from '../repositories/messages.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
-import { toMessage, type MessageView } from './views.js'
+import { toMessage, withReactions, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
 import { assertMayWrite } from './safety-moderation.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
@@ -123,7 +123,9 @@ export function createMessageService (deps: MessageDeps) {
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
       const rows = await repos.messages.history(conversationId, userId, cursor, opts.limit + 1)
       if (rows === null) throw notFound('Conversation')
-      return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
+      const page = rows.slice(0, opts.limit).map(toMessage)
+      const reactions = await repos.reactions.summaries(page.map((m) => m.id), userId)
+      return { messages: withReactions(page, reactions), hasMore: rows.length > opts.limit }
     },
 
     /** Events after `after`, ascending, from the caller's joining on. */

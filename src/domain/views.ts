@@ -1,6 +1,7 @@
 // Stored rows to API.md's objects: timestamps as ISO strings, nulls kept.
 import type { MemberWithUser } from '../repositories/conversations.js'
 import type { AttachmentView, MessageRow } from '../repositories/messages.js'
+import type { ReactionSummary } from '../repositories/reactions.js'
 
 export interface MessageView {
   id: string
@@ -16,6 +17,8 @@ export interface MessageView {
   mentions: string[]
   mentionsAll: boolean
   attachments: AttachmentView[]
+  /** In reads only, when there are some (see withReactions). */
+  reactions?: ReactionSummary[]
 }
 
 export interface ConversationInfo {
@@ -88,3 +91,10 @@ export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', ti
 
 /** The API path of an avatar or group picture (GET /v1/media/{id}), or null. */
 export const mediaUrl = (uploadId: string | null) => uploadId === null ? null : `/v1/media/${uploadId}`
+
+/** Messages as a reader sees them: each with its reactions, when it has some (an extension of API.md's Message). */
+export const withReactions = <T extends MessageView>(messages: T[], reactions: Map<string, ReactionSummary[]>): T[] =>
+  messages.map((m) => {
+    const list = reactions.get(m.id)
+    return list === undefined ? m : { ...m, reactions: list }
+  })

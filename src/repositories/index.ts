@@ -8,6 +8,7 @@ import { conversationStatements, createConversationsRepository } from './convers
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
+import { createReactionsRepository, reactionStatements } from './reactions.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
 import { createUploadsRepository, uploadStatements } from './uploads.js'
@@ -28,6 +29,7 @@ export function createRepositories (db: Database) {
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
+    reactions: createReactionsRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     uploads: createUploadsRepository(db),
@@ -40,6 +42,7 @@ export function createRepositories (db: Database) {
         conversations: conversationStatements(client),
         events: eventStatements(client),
         messages: messageStatements(client),
+        reactions: reactionStatements(client),
         safety: safetyStatements(client),
         sessions: sessionStatements(client),
         uploads: uploadStatements(client),
@@ -57,6 +60,7 @@ export interface Transaction {
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
   messages: ReturnType<typeof messageStatements>
+  reactions: ReturnType<typeof reactionStatements>
   safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
   uploads: ReturnType<typeof uploadStatements>

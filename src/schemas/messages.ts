@@ -26,9 +26,19 @@ export const Message = Type.Object({
       'empty when deleted (an extension of API.md)'
   }),
   mentionsAll: Type.Boolean({ description: 'An @all by the owner or an admin of a group: it mentions every member (an extension of API.md)' }),
-  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' })
+  attachments: Type.Array(Type.Ref('Attachment'), { description: 'Files posted with the message, in order; [] when deleted' }),
+  reactions: Type.Optional(Type.Array(Type.Ref('Reaction'), {
+    description: 'In reads (history, pins): the reactions, one entry per emoji, ordered by the oldest reaction still there of each; absent when there are none, ' +
+      'and absent in answers to writes and in event data, where reaction.added / reaction.removed carry the changes (README "Reactions, pins and receipts"; an extension of API.md)'
+  }))
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
+
+export const Reaction = Type.Object({
+  emoji: Type.String({ description: 'One Unicode emoji, or :name: of a configured custom reaction' }),
+  count: Type.Integer({ minimum: 1, description: 'Users who reacted so' }),
+  me: Type.Boolean({ description: 'Whether the caller is one of them' })
+}, { $id: 'Reaction', description: 'One emoji on a message, counted from the reactions stored' })
 
 // Spelled out (not mapped from a list) so that Static gives the literal union.
 export const EventType = Type.Union([
@@ -36,7 +46,9 @@ export const EventType = Type.Union([
   Type.Literal('member.added'), Type.Literal('members.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated'),
   // Moderation (src/domain/safety-moderation.ts)
   Type.Literal('member.banned'), Type.Literal('member.unbanned'), Type.Literal('member.muted'), Type.Literal('member.unmuted'),
-  Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode')
+  Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode'),
+  // Reactions (src/domain/reactions.ts)
+  Type.Literal('reaction.added'), Type.Literal('reaction.removed')
 ])
 
 export const Event = Type.Object({
@@ -48,7 +60,7 @@ export const Event = Type.Object({
     description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; members.added: { userIds, by }; ' +
       'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }; ' +
       'member.banned / member.unbanned / member.muted / member.unmuted: { userId, by }; conversation.frozen / conversation.unfrozen: { by }; ' +
-      'conversation.slow_mode: { seconds, by }'
+      'conversation.slow_mode: { seconds, by }; reaction.added / reaction.removed: { messageId, messageSeq, userId, emoji }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 
@@ -112,3 +124,15 @@ export const EventPage = Type.Object({
 export const ReadBody = Type.Object({
   seq: { ...Seq, description: 'The newest seq the caller has read; clamped to lastSeq, never moves back' }
 }, { additionalProperties: false })
+
+export const ReactionParams = Type.Object({
+  id: Uuid,
+  messageId: Uuid,
+  emoji: Type.String({ minLength: 1, maxLength: 64, description: 'One Unicode emoji (URL-encoded), or :name: of a configured custom reaction (REACTIONS_CUSTOM)' })
+})
+
+export const ReactionResult = Type.Object({
+  messageId: Uuid,
+  emoji: Type.String({ description: 'The reaction as stored (an emoji written without its presentation selector gets it)' }),
+  reactions: Type.Array(Type.Ref('Reaction'), { description: 'The message\'s reactions after the change, as in history' })
+}, { description: 'The reactions of the message after the change' })

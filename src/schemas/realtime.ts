@@ -17,6 +17,13 @@ export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uui
 export const ModerationData = Type.Object({ by: Uuid }, { $id: 'ModerationData' })
 /** data of conversation.slow_mode: one post per `seconds` per plain member (0: off). */
 export const SlowModeData = Type.Object({ seconds: Type.Integer({ minimum: 0 }), by: Uuid }, { $id: 'SlowModeData' })
+/** data of reaction.added / reaction.removed: who put (or took back) which emoji on which message. */
+export const ReactionEventData = Type.Object({
+  messageId: Uuid,
+  messageSeq: Type.Integer({ description: 'The seq of the message: members whose window starts after it do not get the event' }),
+  userId: Uuid,
+  emoji: Type.String()
+}, { $id: 'ReactionEventData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */
 export const ConversationInfo = Type.Object({
   id: Uuid,

@@ -1,0 +1,23 @@
+// Reactions, pins, delivery receipts and unread totals (README "Reactions,
+// pins and receipts"): services over the same event log and publisher as the
+// chat services (plugins/app/chat.ts).
+import fp from 'fastify-plugin'
+import { createReactionService, type ReactionService } from '../../domain/reactions.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    interactions: { reactions: ReactionService }
+  }
+}
+
+export default fp(async (app) => {
+  const { config } = app
+  const deps = { prisma: app.db.prisma, pool: app.db.pool, publisher: app.realtime }
+  app.decorate('interactions', {
+    reactions: createReactionService({
+      ...deps,
+      custom: config.reactionsCustom.split(',').filter(Boolean),
+      perUserPerMessage: config.reactionsPerUserPerMessage
+    })
+  })
+}, { name: 'interactions', dependencies: ['db', 'config', 'realtime'] })
