@@ -47,7 +47,7 @@ describe('AsyncAPI document', () => {
     const sent = doc.operations.pushToClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).name)
     expect(sent.sort()).toEqual(['conversation.frozen', 'conversation.slow_mode', 'conversation.unfrozen', 'conversation.updated', 'error',
       'member.added', 'member.banned', 'member.muted', 'member.removed', 'member.unbanned', 'member.unmuted', 'member.updated', 'members.added',
-      'message.created', 'message.deleted', 'message.updated', 'pong', 'presence', 'reaction.added', 'reaction.removed', 'read', 'ready', 'typing', 'user.updated'])
+      'message.created', 'message.deleted', 'message.pinned', 'message.unpinned', 'message.updated', 'pong', 'presence', 'reaction.added', 'reaction.removed', 'read', 'ready', 'typing', 'user.updated'])
     const received = doc.operations.receiveFromClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).payload.$ref)
     expect(received).toEqual(['#/components/schemas/TypingClientFrame', '#/components/schemas/PingClientFrame'])
     const codes = doc.channels.push['x-close-codes'].map((c: any) => c.code)

@@ -60,7 +60,8 @@ const noBody = new Set([
   'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
   'PUT /v1/storage', 'GET /v1/storage',
-  'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}'
+  'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}',
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}', 'GET /v1/conversations/{id}/pins'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
@@ -70,7 +71,8 @@ const adminOnly = new Set([
   'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}',
   'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
-  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze'
+  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`

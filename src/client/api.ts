@@ -9,7 +9,7 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  ReactionResult
+  ReactionResult, Pin, PinList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -131,7 +131,12 @@ export function createApi (t: Transport) {
       t.request<ReactionResult>('PUT', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
     /** Takes your reaction back; not there: the same answer. */
     unreact: (id: string, messageId: string, emoji: string) =>
-      t.request<ReactionResult>('DELETE', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`)
+      t.request<ReactionResult>('DELETE', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+    /** Pins a message (group owner or admin; either member of a direct conversation); already pinned: the pin as it is. */
+    pin: (id: string, messageId: string) => t.request<Pin>('PUT', `${conv(id)}/pins/${enc(messageId)}`),
+    unpin: (id: string, messageId: string) => t.request<void>('DELETE', `${conv(id)}/pins/${enc(messageId)}`),
+    /** The pinned messages you can see, newest pin first. */
+    pins: (id: string) => t.request<PinList>('GET', `${conv(id)}/pins`)
   }
 
   const messages = {

@@ -17,11 +17,11 @@ import type {
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
   Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies,
-  Reaction as ReactionSchema, ReactionResult as ReactionResultSchema
+  Reaction as ReactionSchema, ReactionResult as ReactionResultSchema, Pin as PinSchema, PinList as PinListSchema
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
-  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, PinEventData as PinEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
   ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
 import type {
@@ -54,6 +54,7 @@ type Refs = {
   Delivery: typeof DeliverySchema
   Attachment: typeof AttachmentSchema
   Reaction: typeof ReactionSchema
+  Pin: typeof PinSchema
   Upload: typeof UploadSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
@@ -66,6 +67,9 @@ export type Attachment = S<typeof AttachmentSchema>
 export type Reaction = S<typeof ReactionSchema>
 /** The answer to react / unreact: the message's reactions after the change. */
 export type ReactionResult = S<typeof ReactionResultSchema>
+/** A pinned message, who pinned it and when. */
+export type Pin = S<typeof PinSchema>
+export type PinList = S<typeof PinListSchema>
 export type Upload = S<typeof UploadSchema>
 export type CreatedUpload = S<typeof CreatedUploadSchema>
 export type CreateUploadBody = S<typeof CreateUploadBodySchema>
@@ -128,6 +132,7 @@ export type ConversationInfo = S<typeof ConversationInfoSchema>
 export type ModerationData = S<typeof ModerationDataSchema>
 export type SlowModeData = S<typeof SlowModeDataSchema>
 export type ReactionEventData = S<typeof ReactionEventDataSchema>
+export type PinEventData = S<typeof PinEventDataSchema>
 export type BlockList = S<typeof BlockListSchema>
 export type CreateReportBody = S<typeof CreateReportBodySchema>
 export type ReportCreated = S<typeof ReportCreatedSchema>
@@ -170,6 +175,8 @@ interface EventData {
   'conversation.slow_mode': SlowModeData
   'reaction.added': ReactionEventData
   'reaction.removed': ReactionEventData
+  'message.pinned': PinEventData
+  'message.unpinned': PinEventData
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

@@ -6,7 +6,7 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Attachment, Message, Reaction } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -28,7 +28,9 @@ const EVENT_DATA = {
   'conversation.unfrozen': ['ModerationData', 'The group is no longer frozen'],
   'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)'],
   'reaction.added': ['ReactionEventData', 'A member reacted to a message (sent to the members whose window holds the message)'],
-  'reaction.removed': ['ReactionEventData', 'A member took a reaction back']
+  'reaction.removed': ['ReactionEventData', 'A member took a reaction back'],
+  'message.pinned': ['PinEventData', 'A message was pinned (sent to the members whose window holds the message)'],
+  'message.unpinned': ['PinEventData', 'A message was unpinned, or deleted while pinned (by: who deleted it)']
 } as const
 
 /** TypeBox JSON Schema -> AsyncAPI components: `$ref: 'X'` becomes `#/components/schemas/X`, `$id` goes. */
@@ -49,7 +51,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Attachment, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData,
+  for (const s of [User, PublicUser, Attachment, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData, PinEventData,
     ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }

@@ -11,6 +11,7 @@ import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from 
 import { toMessage, withReactions, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
 import { assertMayWrite } from './safety-moderation.js'
+import { unpinDeleted } from './pins.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
 export interface MessageDeps extends Database {
@@ -110,7 +111,9 @@ export function createMessageService (deps: MessageDeps) {
           (tombstone) => tx.events.redactMessage(conversationId, messageId, message.seq, tombstone))
         // Its files go once this commits (see uploads.ts).
         if (message.attachments.length > 0) await tx.uploads.markDeleting({ messageIds: [messageId] })
-        return { ...deleted, recipients: canSee(members, message.seq), released: message.attachments.length > 0 }
+        // Its reactions go with it (a trigger); a pin goes with an event of its own.
+        const unpinned = await unpinDeleted(tx, conversationId, [messageId], userId)
+        return { message: deleted.message, events: [...deleted.events, ...unpinned], recipients: canSee(members, message.seq), released: message.attachments.length > 0 }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
       if ('released' in result && result.released) deps.onFilesReleased?.()

@@ -10,6 +10,7 @@ import { appendEvents, inTransaction, type Tx } from './event-log.js'
 import { newId } from './ids.js'
 import { toReportView } from './safety-reports.js'
 import { toMessage, type MessageView } from './views.js'
+import { unpinDeleted } from './pins.js'
 
 export const APP_ROLES = ['admin', 'moderator'] as const
 export type AppRole = typeof APP_ROLES[number]
@@ -132,6 +133,7 @@ export function createAdminService (deps: AdminDeps) {
             return tombstone
           }
         }])
+        events.push(...await unpinDeleted(tx, conversationId, [messageId], actorId))
         const members = await tx.conversations.members(conversationId)
         await audit(tx, actorId, 'message.deleted', 'message', messageId, { conversationId, senderId: message.senderId })
         return { message: tombstone!, events, recipients: members.filter((m) => m.joinedSeq <= message.seq).map((m) => m.userId) }

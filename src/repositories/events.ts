@@ -16,7 +16,7 @@ export interface EventRow { conversationId: string, seq: number, type: string, d
  */
 export const subjectSeq = (e: string) =>
   `CASE WHEN ${e}.type IN ('message.updated', 'message.deleted') THEN (${e}.data->>'seq')::int
-        WHEN ${e}.type IN ('reaction.added', 'reaction.removed') THEN (${e}.data->>'messageSeq')::int
+        WHEN ${e}.type IN ('reaction.added', 'reaction.removed', 'message.pinned', 'message.unpinned') THEN (${e}.data->>'messageSeq')::int
         ELSE ${e}.seq END`
 
 // What happens to a message from before the member's window is not theirs to

@@ -8,6 +8,7 @@ import { conversationStatements, createConversationsRepository } from './convers
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
+import { createPinsRepository, pinStatements } from './pins.js'
 import { createReactionsRepository, reactionStatements } from './reactions.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
@@ -30,6 +31,7 @@ export function createRepositories (db: Database) {
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
     reactions: createReactionsRepository(db),
+    pins: createPinsRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     uploads: createUploadsRepository(db),
@@ -43,6 +45,7 @@ export function createRepositories (db: Database) {
         events: eventStatements(client),
         messages: messageStatements(client),
         reactions: reactionStatements(client),
+        pins: pinStatements(client),
         safety: safetyStatements(client),
         sessions: sessionStatements(client),
         uploads: uploadStatements(client),
@@ -61,6 +64,7 @@ export interface Transaction {
   events: ReturnType<typeof eventStatements>
   messages: ReturnType<typeof messageStatements>
   reactions: ReturnType<typeof reactionStatements>
+  pins: ReturnType<typeof pinStatements>
   safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
   uploads: ReturnType<typeof uploadStatements>

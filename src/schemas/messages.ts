@@ -48,7 +48,9 @@ export const EventType = Type.Union([
   Type.Literal('member.banned'), Type.Literal('member.unbanned'), Type.Literal('member.muted'), Type.Literal('member.unmuted'),
   Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode'),
   // Reactions (src/domain/reactions.ts)
-  Type.Literal('reaction.added'), Type.Literal('reaction.removed')
+  Type.Literal('reaction.added'), Type.Literal('reaction.removed'),
+  // Pins (src/domain/pins.ts)
+  Type.Literal('message.pinned'), Type.Literal('message.unpinned')
 ])
 
 export const Event = Type.Object({
@@ -60,7 +62,8 @@ export const Event = Type.Object({
     description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; members.added: { userIds, by }; ' +
       'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }; ' +
       'member.banned / member.unbanned / member.muted / member.unmuted: { userId, by }; conversation.frozen / conversation.unfrozen: { by }; ' +
-      'conversation.slow_mode: { seconds, by }; reaction.added / reaction.removed: { messageId, messageSeq, userId, emoji }'
+      'conversation.slow_mode: { seconds, by }; reaction.added / reaction.removed: { messageId, messageSeq, userId, emoji }; ' +
+      'message.pinned / message.unpinned: { messageId, messageSeq, by }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 
@@ -136,3 +139,13 @@ export const ReactionResult = Type.Object({
   emoji: Type.String({ description: 'The reaction as stored (an emoji written without its presentation selector gets it)' }),
   reactions: Type.Array(Type.Ref('Reaction'), { description: 'The message\'s reactions after the change, as in history' })
 }, { description: 'The reactions of the message after the change' })
+
+export const Pin = Type.Object({
+  message: Type.Ref('Message', { description: 'The pinned message, with its reactions' }),
+  pinnedBy: Uuid,
+  pinnedAt: Timestamp
+}, { $id: 'Pin', description: 'A pinned message, who pinned it and when' })
+
+export const PinList = Type.Object({
+  pins: Type.Array(Type.Ref('Pin'), { description: 'Newest pin first; only messages the caller can see; at most PINS_PER_CONVERSATION, so no pages' })
+})

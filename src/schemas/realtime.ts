@@ -24,6 +24,12 @@ export const ReactionEventData = Type.Object({
   userId: Uuid,
   emoji: Type.String()
 }, { $id: 'ReactionEventData' })
+/** data of message.pinned / message.unpinned: which message, and who pinned or unpinned it (or deleted it: unpinned). */
+export const PinEventData = Type.Object({
+  messageId: Uuid,
+  messageSeq: Type.Integer({ description: 'The seq of the message: members whose window starts after it do not get the event' }),
+  by: Uuid
+}, { $id: 'PinEventData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */
 export const ConversationInfo = Type.Object({
   id: Uuid,

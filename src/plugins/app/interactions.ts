@@ -2,11 +2,12 @@
 // pins and receipts"): services over the same event log and publisher as the
 // chat services (plugins/app/chat.ts).
 import fp from 'fastify-plugin'
+import { createPinService, type PinService } from '../../domain/pins.js'
 import { createReactionService, type ReactionService } from '../../domain/reactions.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    interactions: { reactions: ReactionService }
+    interactions: { reactions: ReactionService, pins: PinService }
   }
 }
 
@@ -18,6 +19,7 @@ export default fp(async (app) => {
       ...deps,
       custom: config.reactionsCustom.split(',').filter(Boolean),
       perUserPerMessage: config.reactionsPerUserPerMessage
-    })
+    }),
+    pins: createPinService({ ...deps, perConversation: config.pinsPerConversation })
   })
 }, { name: 'interactions', dependencies: ['db', 'config', 'realtime'] })
