@@ -49,6 +49,7 @@ import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
 import reactionRoutes from './routes/reactions.js'
 import pinRoutes from './routes/pins.js'
+import deliveryRoutes from './routes/delivery.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -159,6 +160,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(notificationRoutes)
     await v1.register(reactionRoutes)
     await v1.register(pinRoutes)
+    await v1.register(deliveryRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -35,6 +35,7 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/conversations/{id}/members': () => ({ userIds: [outsider.user.id] }),
   'PATCH /v1/conversations/{id}/members/{userId}': () => ({ role: 'admin' }),
   'POST /v1/conversations/{id}/read': () => ({ seq: 1 }),
+  'POST /v1/conversations/{id}/delivered': () => ({ seq: 1 }),
   'POST /v1/conversations/{id}/messages': () => ({ body: 'hello' }),
   'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' }),
   'PUT /v1/conversations/{id}/slow-mode': () => ({ seconds: 5 }),

@@ -126,6 +126,8 @@ export function createApi (t: Transport) {
     /** Removes a member; your own id leaves the conversation. */
     removeMember: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/members/${enc(userId)}`),
     markRead: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/read`, { body: { seq } }),
+    /** Acknowledges that this device received the conversation up to seq (also realtime.delivered, over the socket). */
+    delivered: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/delivered`, { body: { seq } }),
     /** Puts your reaction (one emoji, or :name: of a custom one) on a message; already there: the same answer. */
     react: (id: string, messageId: string, emoji: string) =>
       t.request<ReactionResult>('PUT', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),

@@ -56,6 +56,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       muted: r.muted,
       mentionCount: r.mentionCount,
       notifications: toNotificationSettings(r.notifications, now),
+      lastDeliveredSeq: r.lastDeliveredSeq,
       members: byConversation.get(r.id) ?? []
     }))
     return { rows, views }

@@ -35,6 +35,7 @@ export interface MemberView {
   user: { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
   role: 'owner' | 'admin' | 'member'
   lastReadSeq: number
+  lastDeliveredSeq: number
   joinedAt: string
 }
 
@@ -53,6 +54,8 @@ export interface ConversationView extends ConversationInfo {
   mentionCount: number
   /** The caller's notification settings here; muteUntil only while it is ahead. */
   notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
+  /** The caller's delivery position (at least their read position). */
+  lastDeliveredSeq: number
   members: MemberView[]
 }
 
@@ -76,6 +79,7 @@ export const toMember = (m: MemberWithUser): MemberView => ({
   user: { id: m.user.id, username: m.user.username, displayName: m.user.displayName, createdAt: m.user.createdAt.toISOString(), avatarUrl: mediaUrl(m.user.avatarUploadId) },
   role: m.role,
   lastReadSeq: m.lastReadSeq,
+  lastDeliveredSeq: m.lastDeliveredSeq,
   joinedAt: m.joinedAt.toISOString()
 })
 

@@ -20,6 +20,8 @@ export interface ConversationRow {
   lastSeq: number
   lastActivityAt: Date
   lastReadSeq: number
+  /** The caller's delivery position, at least lastReadSeq. */
+  lastDeliveredSeq: number
   unreadCount: number
   memberCount: number
   lastMessage: MessageRow | null
@@ -57,6 +59,7 @@ export interface MemberWithUser {
   conversationId: string
   role: Role
   lastReadSeq: number
+  lastDeliveredSeq: number
   joinedAt: Date
   user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId: string | null }
 }
@@ -68,7 +71,7 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
-  last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
+  last_activity_at: Date, last_read_seq: number, last_delivered_seq: number, unread_count: number, member_count: number,
   frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
@@ -78,22 +81,25 @@ interface RawListRow {
 }
 
 interface RawMemberRow {
-  conversation_id: string, role: Role, last_read_seq: number, joined_at: Date,
+  conversation_id: string, role: Role, last_read_seq: number, last_delivered_seq: number, joined_at: Date,
   user_id: string, username: string, display_name: string, user_created_at: Date, avatar_upload_id: string | null
 }
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
 // The columns of RawMemberRow, from a membership row m joined with its user u.
-/** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq 0. */
+/** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq and lastDeliveredSeq 0. */
 const memberColumns = (viewerId: string) => Prisma.sql`m.conversation_id, m.role::text AS role,
   CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0 ELSE m.last_read_seq END AS last_read_seq,
+  CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0
+       ELSE GREATEST(m.last_delivered_seq, m.last_read_seq) END AS last_delivered_seq,
   m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at, u.avatar_upload_id`
 
 const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   conversationId: r.conversation_id,
   role: r.role,
   lastReadSeq: r.last_read_seq,
+  lastDeliveredSeq: r.last_delivered_seq,
   joinedAt: r.joined_at,
   user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at, avatarUploadId: r.avatar_upload_id }
 })
@@ -197,13 +203,14 @@ export function conversationStatements (db: Client) {
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
                  c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
-                 m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until
+                 m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until,
+                 GREATEST(m.last_delivered_seq, m.last_read_seq) AS last_delivered_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
            ORDER BY c.last_activity_at DESC, c.id DESC
            LIMIT ${limit}::int
         )
-        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
+        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.last_delivered_seq, p.member_count,
                p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
                uc.unread_count, uc.mention_count, p.notification_level, p.notifications_muted_until,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
@@ -235,6 +242,7 @@ export function conversationStatements (db: Client) {
         lastSeq: r.last_seq,
         lastActivityAt: r.last_activity_at,
         lastReadSeq: r.last_read_seq,
+        lastDeliveredSeq: r.last_delivered_seq,
         unreadCount: r.unread_count,
         memberCount: r.member_count,
         frozen: r.frozen,

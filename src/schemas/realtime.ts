@@ -72,6 +72,12 @@ export const ReadFrame = Type.Object({
   data: Type.Object({ userId: Uuid, seq: Type.Integer() })
 }, { $id: 'ReadFrame' })
 
+export const DeliveredFrame = Type.Object({
+  type: Type.Literal('delivered'),
+  conversationId: Uuid,
+  data: Type.Object({ userId: Uuid, seq: Type.Integer({ description: 'The member\'s lastDeliveredSeq: their devices received everything up to it' }) })
+}, { $id: 'DeliveredFrame', description: 'Another member\'s devices received the conversation up to seq (README "Reactions, pins and receipts")' })
+
 export const UserUpdatedFrame = Type.Object({
   type: Type.Literal('user.updated'),
   data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
@@ -87,9 +93,14 @@ export const ErrorFrame = Type.Object({
 
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
+export const DeliveredClientFrame = Type.Object({
+  type: Type.Literal('delivered'),
+  conversationId: Uuid,
+  seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq this device has received; clamped to lastSeq, never moves back' })
+}, { $id: 'DeliveredClientFrame', description: 'Acknowledge receipt of a conversation up to seq (as POST /v1/conversations/:id/delivered)' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
-export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, DeliveredFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
+export const ClientFrames = [TypingClientFrame, PingClientFrame, DeliveredClientFrame] as const
 
 /**
  * Close codes with what a client does about them (README "Close codes"). Those
