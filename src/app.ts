@@ -50,6 +50,7 @@ import notificationRoutes from './routes/notifications.js'
 import reactionRoutes from './routes/reactions.js'
 import pinRoutes from './routes/pins.js'
 import deliveryRoutes from './routes/delivery.js'
+import unreadRoutes from './routes/unread.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -161,6 +162,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(reactionRoutes)
     await v1.register(pinRoutes)
     await v1.register(deliveryRoutes)
+    await v1.register(unreadRoutes)
   }, { prefix: '/v1' })
 }
 

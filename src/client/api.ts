@@ -9,7 +9,7 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  ReactionResult, Pin, PinList
+  ReactionResult, Pin, PinList, UnreadTotals
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -235,7 +235,13 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
+  /** The caller's counts across conversations. */
+  const me = {
+    /** The app badge: the same total device pushes show (README "Reactions, pins and receipts"). */
+    unread: () => t.request<UnreadTotals>('GET', '/v1/me/unread')
+  }
+
+  return { auth, users, account, me, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -31,6 +31,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly users: Api['users']
   /** The caller's own account: password, sessions, profile, email, export, deletion. */
   readonly account: Api['account']
+  /** The caller's counts across conversations: me.unread() for the app badge. */
+  readonly me: Api['me']
   readonly conversations: Api['conversations']
   readonly messages: Api['messages']
   readonly safety: Api['safety']
@@ -66,6 +68,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.auth = api.auth
     this.users = api.users
     this.account = api.account
+    this.me = api.me
     this.conversations = api.conversations
     this.messages = api.messages
     this.safety = api.safety
@@ -83,7 +86,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The push channel (created on first use; call connect() on it). */
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
-      auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
+      auth: this.auth, users: this.users, account: this.account, me: this.me, conversations: this.conversations, messages: this.messages,
       safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection

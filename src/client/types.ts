@@ -12,7 +12,8 @@ import type {
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
   MemberPage as MemberPageSchema, conversationBodies, ConversationNotifications as ConversationNotificationsSchema,
   NotificationLevel as NotificationLevelSchema, ConversationNotificationLevel as ConversationNotificationLevelSchema,
-  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema
+  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema,
+  UnreadTotals as UnreadTotalsSchema
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
@@ -83,6 +84,8 @@ export type NotificationLevel = S<typeof NotificationLevelSchema>
 export type ConversationNotificationLevel = S<typeof ConversationNotificationLevelSchema>
 export type ConversationNotifications = S<typeof ConversationNotificationsSchema>
 export type UserNotifications = S<typeof UserNotificationsSchema>
+/** GET /v1/me/unread: the badge total, unread mentions, and each conversation with something unread. */
+export type UnreadTotals = S<typeof UnreadTotalsSchema>
 export type SetConversationNotificationsBody = S<typeof SetConversationNotificationsBodySchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>

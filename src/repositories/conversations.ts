@@ -8,6 +8,7 @@ import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
+import { unreadCounts } from './unread.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -84,6 +85,9 @@ interface RawMemberRow {
   conversation_id: string, role: Role, last_read_seq: number, last_delivered_seq: number, joined_at: Date,
   user_id: string, username: string, display_name: string, user_created_at: Date, avatar_upload_id: string | null
 }
+
+// The unread counts of a row of listForUser's page (p).
+const UNREAD_OF_PAGE = Prisma.raw(unreadCounts({ conversationId: 'p.id', userId: 'p.user_id', lastReadSeq: 'p.last_read_seq', joinedSeq: 'p.joined_seq' }))
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
@@ -203,7 +207,7 @@ export function conversationStatements (db: Client) {
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
                  c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
-                 m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until,
+                 m.user_id, m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until,
                  GREATEST(m.last_delivered_seq, m.last_read_seq) AS last_delivered_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
@@ -218,18 +222,8 @@ export function conversationStatements (db: Client) {
                lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at,
                lm.mentions AS lm_mentions, lm.mentions_all AS lm_mentions_all, lm.attachments AS lm_attachments
           FROM page p
-          -- Mentions of the caller among the unread, but for senders the caller has blocked (their
-          -- messages stay unread, as the client hides them; they call for no attention).
-          CROSS JOIN LATERAL (
-            SELECT count(*)::int AS unread_count,
-                   count(*) FILTER (
-                     WHERE (u.mentions_all OR ${userId}::uuid = ANY (u.mentions))
-                       AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${userId}::uuid AND b.blocked_id = u.sender_id)
-                   )::int AS mention_count
-              FROM messages u
-             WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
-               AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL
-          ) uc
+          -- Unread and mentions: the one rule of unread.ts (also GET /v1/me/unread and push badges).
+          CROSS JOIN LATERAL (${UNREAD_OF_PAGE}) uc
           LEFT JOIN LATERAL (
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq ORDER BY x.seq DESC LIMIT 1
           ) lm ON true

@@ -123,3 +123,14 @@ export const ConversationPage = Type.Object({
 export const DeliveredBody = Type.Object({
   seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq the caller\'s device has received; clamped to lastSeq, never moves back' })
 }, { additionalProperties: false })
+
+export const UnreadTotals = Type.Object({
+  total: Type.Integer({ description: 'The badge: the sum of each conversation\'s badge (device pushes show the same figure)' }),
+  mentions: Type.Integer({ description: 'Unread mentions of the caller, in conversations neither muted nor at level none' }),
+  conversations: Type.Array(Type.Object({
+    id: Uuid,
+    unreadCount: Type.Integer({ minimum: 1, description: 'As the Conversation\'s unreadCount' }),
+    mentionCount: Type.Integer({ description: 'As the Conversation\'s mentionCount' }),
+    badge: Type.Integer({ description: 'What it adds to total: unreadCount at notification level all, mentionCount at level mentions, 0 at level none or while muted' })
+  }), { description: 'Every conversation with something unread (muted ones too, with badge 0)' })
+})
