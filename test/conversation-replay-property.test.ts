@@ -1,6 +1,6 @@
 // Property test (issue 17): random sequences of posts, edits, deletions,
 // reactions, unreactions, pins, unpins and member removals / re-adds by
-// several users, over real HTTP. One client is live on the WebSocket from the
+// several users, over real HTTP. Every user has a socket live from the
 // start; at the end every current member replays the log from seq 0 (the
 // resume path). Folding the events into per-message state (body, deleted,
 // reactions with their users, pinned), the live client and the replay must
@@ -20,6 +20,8 @@ let server: TestServer
 let api: Client
 let owner: Account
 let others: Account[]
+/** Every user's socket, live from the start (the owner's is `live`). */
+const sockets = new Map<string, TestSocket>()
 let live: TestSocket
 
 test.override('serverOptions', { config: { reactionsCustom: 'party', reactionsPerUserPerMessage: 2 } })
@@ -29,14 +31,27 @@ test.beforeAll(async ({ server: started }) => {
   owner = await register(api)
   others = []
   for (let i = 0; i < USERS; i++) others.push(await register(api))
-  live = await connect(server.url, owner.accessToken)
-  await live.next((f) => f.type === 'ready')
+  for (const a of [owner, ...others]) {
+    const s = await connect(server.url, a.accessToken)
+    await s.next((f) => f.type === 'ready')
+    sockets.set(a.user.id, s)
+  }
+  live = sockets.get(owner.user.id)!
 })
 afterAll(async () => {
-  await live?.close()
+  await Promise.all([...sockets.values()].map((s) => s.close()))
 })
 
 const as = (a: Account) => ({ token: a.accessToken })
+
+/** Waits until the socket has the event of that seq (polling: frames are read, not consumed). */
+async function arrived (socket: TestSocket, conversationId: string, seq: number): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!socket.frames.some((f) => f.conversationId === conversationId && f.seq === seq)) {
+    if (Date.now() > deadline) throw new Error(`seq ${seq} did not arrive`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 /** Operations actually made (not skipped as invalid), by kind: the runs must have covered each. */
 const made = new Map<string, number>()
 const count = (kind: string) => made.set(kind, (made.get(kind) ?? 0) + 1)
@@ -100,9 +115,12 @@ function fold (events: Array<{ seq: number, type: string, data: any }>): Map<str
   return state
 }
 
-/** The state as `viewer` sees it: reactions as history shows them (sorted by emoji: ties of time are ordered by emoji there). */
-function view (state: Map<string, MessageState>, viewer: string) {
-  return [...state.entries()].sort(([, a], [, b]) => a.seq - b.seq).map(([id, m]) => ({
+/**
+ * The state as `viewer` sees it, from `fromSeq` (their window) on: reactions as
+ * history shows them (sorted by emoji: ties of time are ordered by emoji there).
+ */
+function view (state: Map<string, MessageState>, viewer: string, fromSeq = 0) {
+  return [...state.entries()].filter(([, m]) => m.seq >= fromSeq).sort(([, a], [, b]) => a.seq - b.seq).map(([id, m]) => ({
     id,
     body: m.body,
     deleted: m.deleted,
@@ -237,7 +255,7 @@ describe('replaying the log gives exactly what a live client saw', () => {
     await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), async (ops) => {
       const { group, everyone, member } = await run(ops)
       const lastSeq = (await api.get(`/v1/conversations/${group.id}`, as(owner))).body.lastSeq as number
-      await live.next((f) => f.conversationId === group.id && f.seq === lastSeq, 20_000)
+      await arrived(live, group.id, lastSeq)
       const liveEvents = live.frames.filter((f) => f.conversationId === group.id && typeof f.seq === 'number') as Array<{ seq: number, type: string, data: any }>
 
       const ownerLog = await replay(api, owner, group.id)
@@ -245,9 +263,15 @@ describe('replaying the log gives exactly what a live client saw', () => {
       expect(view(fold(liveEvents), owner.user.id)).toEqual(view(fold(ownerLog), owner.user.id))
 
       for (const a of everyone.filter((x) => member.has(x.user.id))) {
-        const replayed = view(fold(await replay(api, a, group.id)), a.user.id)
+        const log = await replay(api, a, group.id)
+        const replayed = view(fold(log), a.user.id)
         expect(replayed).toEqual(await read(group.id, a))
-        if (a === owner) expect(view(fold(liveEvents), owner.user.id)).toEqual(replayed)
+        // Their own socket, live since before the group existed, through removals and re-adds: the same within the current window.
+        const socket = sockets.get(a.user.id)!
+        const last = log.at(-1).seq
+        await arrived(socket, group.id, last)
+        const seen = socket.frames.filter((f) => f.conversationId === group.id && typeof f.seq === 'number') as Array<{ seq: number, type: string, data: any }>
+        expect(view(fold(seen), a.user.id, member.get(a.user.id))).toEqual(replayed)
       }
     }), { numRuns: 20, endOnFailure: true })
     for (const kind of ['post', 'edit', 'delete', 'pin', 'unpin', 'react', 'react over the limit', 'unreact', 'remove', 'add']) {
