@@ -14,6 +14,7 @@ import accountsPlugin from './plugins/app/accounts.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
+import interactionsPlugin from './plugins/app/interactions.js'
 import safetyPlugin from './plugins/app/safety.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import pushPlugin from './plugins/app/push.js'
@@ -47,6 +48,10 @@ import deviceRoutes from './routes/devices.js'
 import uploadRoutes from './routes/uploads.js'
 import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
+import reactionRoutes from './routes/reactions.js'
+import pinRoutes from './routes/pins.js'
+import deliveryRoutes from './routes/delivery.js'
+import unreadRoutes from './routes/unread.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -130,6 +135,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(uploadsPlugin, { secret: opts.jwtSecret })
   await fastify.register(chatPlugin)
+  await fastify.register(interactionsPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
 
@@ -155,6 +161,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     const local = fastify.localStorage
     if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
     await v1.register(notificationRoutes)
+    await v1.register(reactionRoutes)
+    await v1.register(pinRoutes)
+    await v1.register(deliveryRoutes)
+    await v1.register(unreadRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -35,6 +35,7 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/conversations/{id}/members': () => ({ userIds: [outsider.user.id] }),
   'PATCH /v1/conversations/{id}/members/{userId}': () => ({ role: 'admin' }),
   'POST /v1/conversations/{id}/read': () => ({ seq: 1 }),
+  'POST /v1/conversations/{id}/delivered': () => ({ seq: 1 }),
   'POST /v1/conversations/{id}/messages': () => ({ body: 'hello' }),
   'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' }),
   'PUT /v1/conversations/{id}/slow-mode': () => ({ seconds: 5 }),
@@ -56,10 +57,12 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
-  'GET /v1/me/notifications',
+  'GET /v1/me/notifications', 'GET /v1/me/unread',
   'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
-  'PUT /v1/storage', 'GET /v1/storage'
+  'PUT /v1/storage', 'GET /v1/storage',
+  'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}',
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}', 'GET /v1/conversations/{id}/pins'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
 // Routes only an owner or admin may use, with the status a plain member gets.
@@ -69,7 +72,8 @@ const adminOnly = new Set([
   'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}',
   'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
-  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze'
+  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`
@@ -80,7 +84,8 @@ function url (r: Route, ids: { id?: string, messageId?: string, userId?: string 
     .replace('{id}', ids.id ?? group.id)
     .replace('{messageId}', ids.messageId ?? ownersMessage.id)
     .replace('{userId}', ids.userId ?? admin.user.id)
-    .replace('{deviceId}', 'matrix-device') + (query[key(r)] ?? '')
+    .replace('{deviceId}', 'matrix-device')
+    .replace('{emoji}', encodeURIComponent('👍')) + (query[key(r)] ?? '')
 }
 
 function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {

@@ -27,7 +27,8 @@ const STRINGS: Record<string, string> = {
   S3_REGION: 'eu-west-1',
   S3_ENDPOINT: 'http://127.0.0.1:9000',
   S3_ACCESS_KEY_ID: 'other-key',
-  S3_SECRET_ACCESS_KEY: 'other-secret'
+  S3_SECRET_ACCESS_KEY: 'other-secret',
+  REACTIONS_CUSTOM: 'party,shipit'
 }
 
 interface Schema { default?: unknown, minimum?: number, maximum?: number, type?: string, anyOf?: Array<{ const: unknown }> }

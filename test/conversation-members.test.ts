@@ -126,6 +126,7 @@ describe('GET /v1/conversations/:id/members', () => {
       user: { id: expect.any(String), username: expect.any(String), displayName: expect.stringMatching(/^Member /), avatarUrl: null, createdAt: expect.any(String) },
       role: 'member',
       lastReadSeq: 0,
+      lastDeliveredSeq: 0,
       joinedAt: expect.any(String)
     })
   }, 60_000)

@@ -25,7 +25,7 @@ describe('direct conversations', () => {
     expect(first.status).toBe(201)
     expect(first.body).toMatchObject({ type: 'direct', title: null, lastSeq: 2, lastMessage: null, unreadCount: 0 })
     expect(first.body.members.map((m: any) => m.user.id).sort()).toEqual([a.user.id, b.user.id].sort())
-    expect(first.body.members[0]).toEqual({ user: expect.objectContaining({ id: expect.any(String), username: expect.any(String) }), role: 'member', lastReadSeq: 2, joinedAt: expect.any(String) })
+    expect(first.body.members[0]).toEqual({ user: expect.objectContaining({ id: expect.any(String), username: expect.any(String) }), role: 'member', lastReadSeq: 2, lastDeliveredSeq: 2, joinedAt: expect.any(String) })
     const again = await api.post('/v1/conversations', { type: 'direct', userId: b.user.id }, as(a))
     const reverse = await api.post('/v1/conversations', { type: 'direct', userId: a.user.id }, as(b))
     expect([again.status, reverse.status]).toEqual([200, 200])

@@ -21,9 +21,11 @@
 // - member.banned, member.unbanned, member.muted, member.unmuted,
 //   conversation.slow_mode, conversation.frozen, conversation.unfrozen: one
 //   producer (the drafts of src/domain/safety-moderation.ts), as above.
-// - read: a pushed frame only (src/domain/conversations.ts markRead): read
-//   positions are not in the event log, so there is nothing stored to compare;
-//   the test checks that a read adds no event.
+// - reaction.added, reaction.removed, message.pinned, message.unpinned: one
+//   producer (the drafts of src/domain/reactions.ts and src/domain/pins.ts).
+// - read, delivered: pushed frames only (src/domain/conversations.ts markRead,
+//   src/domain/delivery.ts): positions are not in the event log, so there is
+//   nothing stored to compare; the test checks that they add no event.
 import { afterAll, expect, it } from 'vitest'
 import { EventType } from '../src/schemas/messages.js'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
@@ -140,6 +142,14 @@ it('stores and pushes the same object for every event type', async () => {
   await step(group.id, moderate('PUT', 'freeze'), ['conversation.frozen'])
   await step(group.id, moderate('DELETE', 'freeze'), ['conversation.unfrozen'])
 
+  // Reactions and pins (issue 17): one producer each (src/domain/reactions.ts, src/domain/pins.ts), as above.
+  const reaction = `/v1/conversations/${group.id}/messages/${second!.data.id}/reactions/${encodeURIComponent('👍')}`
+  const pin = `/v1/conversations/${group.id}/pins/${second!.data.id}`
+  await step(group.id, async () => { expect((await api.put(reaction, undefined, as(owner))).status).toBe(200) }, ['reaction.added'])
+  await step(group.id, async () => { expect((await api.del(reaction, as(owner))).status).toBe(200) }, ['reaction.removed'])
+  await step(group.id, async () => { expect((await api.put(pin, undefined, as(owner))).status).toBe(200) }, ['message.pinned'])
+  await step(group.id, async () => { expect((await api.del(pin, as(owner))).status).toBe(204) }, ['message.unpinned'])
+
   // A read receipt is pushed, never stored.
   const before = lastSeq.get(group.id)
   await step(group.id, async () => {
@@ -147,6 +157,13 @@ it('stores and pushes the same object for every event type', async () => {
   }, [])
   expect(await socket.next((f) => f.type === 'read' && f.conversationId === group.id)).toEqual(
     { type: 'read', conversationId: group.id, data: { userId: c.user.id, seq: before } })
+
+  // So is a delivery receipt (src/domain/delivery.ts).
+  await step(group.id, async () => {
+    expect((await api.post(`/v1/conversations/${group.id}/delivered`, { seq: before }, as(a))).status).toBe(204)
+  }, [])
+  expect(await socket.next((f) => f.type === 'delivered' && f.conversationId === group.id)).toEqual(
+    { type: 'delivered', conversationId: group.id, data: { userId: a.user.id, seq: before } })
 
   expect([...compared].sort()).toEqual([...ALL_TYPES].sort())
 })

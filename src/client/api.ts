@@ -9,7 +9,8 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  FollowedThreadPage, FollowedThreadQuery
+  FollowedThreadPage, FollowedThreadQuery,
+  ReactionResult, Pin, PinList, UnreadTotals
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -133,12 +134,27 @@ export function createApi (t: Transport) {
       t.request<MessagePage>('GET', `${conv(id)}/messages/${enc(rootId)}/thread`, { query }),
     /** Moves your read position in a thread forward; your devices get a threadRead event. */
     threadRead: (id: string, rootId: string, seq: number) =>
-      t.request<void>('POST', `${conv(id)}/messages/${enc(rootId)}/thread/read`, { body: { seq } })
+      t.request<void>('POST', `${conv(id)}/messages/${enc(rootId)}/thread/read`, { body: { seq } }),
+    /** Acknowledges that this device received the conversation up to seq (also realtime.delivered, over the socket). */
+    delivered: (id: string, seq: number) => t.request<void>('POST', `${conv(id)}/delivered`, { body: { seq } }),
+    /** Puts your reaction (one emoji, or :name: of a custom one) on a message; already there: the same answer. */
+    react: (id: string, messageId: string, emoji: string) =>
+      t.request<ReactionResult>('PUT', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+    /** Takes your reaction back; not there: the same answer. */
+    unreact: (id: string, messageId: string, emoji: string) =>
+      t.request<ReactionResult>('DELETE', `${conv(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+    /** Pins a message (group owner or admin; either member of a direct conversation); already pinned: the pin as it is. */
+    pin: (id: string, messageId: string) => t.request<Pin>('PUT', `${conv(id)}/pins/${enc(messageId)}`),
+    unpin: (id: string, messageId: string) => t.request<void>('DELETE', `${conv(id)}/pins/${enc(messageId)}`),
+    /** The pinned messages you can see, newest pin first. */
+    pins: (id: string) => t.request<PinList>('GET', `${conv(id)}/pins`)
   }
 
   const me = {
     /** The threads you follow (started, replied to, mentioned in), newest activity first; pass nextCursor as cursor. */
-    threads: (query: FollowedThreadQuery = {}) => t.request<FollowedThreadPage>('GET', '/v1/me/threads', { query })
+    threads: (query: FollowedThreadQuery = {}) => t.request<FollowedThreadPage>('GET', '/v1/me/threads', { query }),
+    /** The app badge: the same total device pushes show (README "Reactions, pins and receipts"). */
+    unread: () => t.request<UnreadTotals>('GET', '/v1/me/unread')
   }
 
   const messages = {

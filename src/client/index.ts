@@ -31,10 +31,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly users: Api['users']
   /** The caller's own account: password, sessions, profile, email, export, deletion. */
   readonly account: Api['account']
+  /** What is yours across conversations: me.unread() for the app badge, me.threads() for the threads you follow. */
+  readonly me: Api['me']
   readonly conversations: Api['conversations']
   readonly messages: Api['messages']
-  /** What is yours across conversations: the threads you follow. */
-  readonly me: Api['me']
   readonly safety: Api['safety']
   readonly moderation: Api['moderation']
   readonly admin: Api['admin']
@@ -68,6 +68,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.auth = api.auth
     this.users = api.users
     this.account = api.account
+    this.me = api.me
     this.conversations = api.conversations
     this.messages = api.messages
     this.me = api.me

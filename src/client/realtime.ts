@@ -7,7 +7,7 @@ import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, DeliveredFrame, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
 export interface WebSocketLike {
@@ -34,6 +34,8 @@ export interface RealtimeEvents {
   read: [ReadFrame]
   /** You read a thread on one of your devices (this one too): your position and counts after it. */
   threadRead: [ThreadReadFrame]
+  /** Another member's devices received a conversation up to a seq (two ticks). */
+  delivered: [DeliveredFrame]
   ready: [ReadyFrame]
   /** Caught up after a (re)connect: every conversation replayed to its lastSeq. */
   synced: []
@@ -125,6 +127,16 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     return true
   }
 
+  /**
+   * Acknowledges that this device received a conversation up to `seq` (the
+   * server coalesces acks; sending one per message is fine). False when not
+   * connected: acknowledge again after the next sync, or use
+   * conversations.delivered over REST.
+   */
+  delivered (conversationId: string, seq: number): boolean {
+    return this.sendFrame({ type: 'delivered', conversationId, seq })
+  }
+
   private sendFrame (frame: object): boolean {
     const ws = this.ws
     if (ws === null || ws.readyState !== OPEN) return false
@@ -180,6 +192,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       case 'typing': return this.emit('typing', frame as unknown as TypingFrame)
       case 'read': return this.emit('read', frame as unknown as ReadFrame)
       case 'thread.read': return this.emit('threadRead', frame as unknown as ThreadReadFrame)
+      case 'delivered': return this.emit('delivered', frame as unknown as DeliveredFrame)
       case 'user.updated': return this.emit('userUpdated', (frame as unknown as UserUpdatedFrame).data)
       case 'error': return this.emit('error', frame as unknown as ErrorFrame)
     }

@@ -12,16 +12,18 @@ import type {
   ConversationPage as ConversationPageSchema, Member as MemberSchema, MemberListQuery as MemberListQuerySchema,
   MemberPage as MemberPageSchema, conversationBodies, ConversationNotifications as ConversationNotificationsSchema,
   NotificationLevel as NotificationLevelSchema, ConversationNotificationLevel as ConversationNotificationLevelSchema,
-  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema
+  SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema,
+  UnreadTotals as UnreadTotalsSchema
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
   Message as MessageSchema, MessagePage as MessagePageSchema, messageBodies,
-  FollowedThreadPage as FollowedThreadPageSchema, FollowedThreadQuery as FollowedThreadQuerySchema
+  FollowedThreadPage as FollowedThreadPageSchema, FollowedThreadQuery as FollowedThreadQuerySchema,
+  Reaction as ReactionSchema, ReactionResult as ReactionResultSchema, Pin as PinSchema, PinList as PinListSchema
 } from '../schemas/messages.js'
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
-  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
+  MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, PinEventData as PinEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema, DeliveredFrame as DeliveredFrameSchema,
   ReadyFrame as ReadyFrameSchema, ThreadReadFrame as ThreadReadFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
 } from '../schemas/realtime.js'
 import type {
@@ -54,6 +56,8 @@ type Refs = {
   Delivery: typeof DeliverySchema
   Attachment: typeof AttachmentSchema
   ThreadSummary: typeof ThreadSummarySchema
+  Reaction: typeof ReactionSchema
+  Pin: typeof PinSchema
   Upload: typeof UploadSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
@@ -65,6 +69,13 @@ export type MessageMetadata = Record<string, unknown>
 export type Message = Omit<S<typeof MessageSchema>, 'metadata'> & { metadata: MessageMetadata | null }
 export type Attachment = S<typeof AttachmentSchema>
 export type ThreadSummary = S<typeof ThreadSummarySchema>
+/** One emoji on a message: how many reacted so, and whether you did. */
+export type Reaction = S<typeof ReactionSchema>
+/** The answer to react / unreact: the message's reactions after the change. */
+export type ReactionResult = S<typeof ReactionResultSchema>
+/** A pinned message, who pinned it and when. */
+export type Pin = S<typeof PinSchema>
+export type PinList = S<typeof PinListSchema>
 export type Upload = S<typeof UploadSchema>
 export type CreatedUpload = S<typeof CreatedUploadSchema>
 export type CreateUploadBody = S<typeof CreateUploadBodySchema>
@@ -78,6 +89,8 @@ export type NotificationLevel = S<typeof NotificationLevelSchema>
 export type ConversationNotificationLevel = S<typeof ConversationNotificationLevelSchema>
 export type ConversationNotifications = S<typeof ConversationNotificationsSchema>
 export type UserNotifications = S<typeof UserNotificationsSchema>
+/** GET /v1/me/unread: the badge total, unread mentions, and each conversation with something unread. */
+export type UnreadTotals = S<typeof UnreadTotalsSchema>
 export type SetConversationNotificationsBody = S<typeof SetConversationNotificationsBodySchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>
@@ -132,6 +145,8 @@ export type MemberUpdatedData = S<typeof MemberUpdatedDataSchema>
 export type ConversationInfo = S<typeof ConversationInfoSchema>
 export type ModerationData = S<typeof ModerationDataSchema>
 export type SlowModeData = S<typeof SlowModeDataSchema>
+export type ReactionEventData = S<typeof ReactionEventDataSchema>
+export type PinEventData = S<typeof PinEventDataSchema>
 export type BlockList = S<typeof BlockListSchema>
 export type CreateReportBody = S<typeof CreateReportBodySchema>
 export type ReportCreated = S<typeof ReportCreatedSchema>
@@ -152,6 +167,8 @@ export type PresenceFrame = S<typeof PresenceFrameSchema>
 export type TypingFrame = S<typeof TypingFrameSchema>
 export type ReadFrame = S<typeof ReadFrameSchema>
 export type ThreadReadFrame = S<typeof ThreadReadFrameSchema>
+/** Another member's devices received the conversation up to data.seq. */
+export type DeliveredFrame = S<typeof DeliveredFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 
@@ -173,6 +190,10 @@ interface EventData {
   'conversation.frozen': ModerationData
   'conversation.unfrozen': ModerationData
   'conversation.slow_mode': SlowModeData
+  'reaction.added': ReactionEventData
+  'reaction.removed': ReactionEventData
+  'message.pinned': PinEventData
+  'message.unpinned': PinEventData
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]

@@ -4,9 +4,9 @@
 import { Type, type TSchema } from 'typebox'
 import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
-import { Attachment, Message, ThreadSummary } from '../schemas/messages.js'
+import { Attachment, Message, Reaction, ThreadSummary } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, DeliveredClientFrame, DeliveredFrame, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, ThreadReadFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -26,7 +26,11 @@ const EVENT_DATA = {
   'member.unmuted': ['MemberEventData', 'A member was unmuted'],
   'conversation.frozen': ['ModerationData', 'The group is read-only for everyone but the owner and admins'],
   'conversation.unfrozen': ['ModerationData', 'The group is no longer frozen'],
-  'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)']
+  'conversation.slow_mode': ['SlowModeData', 'Slow mode changed: one post per seconds per plain member (0: off)'],
+  'reaction.added': ['ReactionEventData', 'A member reacted to a message (sent to the members whose window holds the message)'],
+  'reaction.removed': ['ReactionEventData', 'A member took a reaction back'],
+  'message.pinned': ['PinEventData', 'A message was pinned (sent to the members whose window holds the message)'],
+  'message.unpinned': ['PinEventData', 'A message was unpinned, or deleted while pinned (by: who deleted it)']
 } as const
 
 /** TypeBox JSON Schema -> AsyncAPI components: `$ref: 'X'` becomes `#/components/schemas/X`, `$id` goes. */
@@ -47,8 +51,8 @@ const schema = (s: TSchema) => stripIds(plain(s))
 
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
-  for (const s of [User, PublicUser, Attachment, ThreadSummary, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
+  for (const s of [User, PublicUser, Attachment, ThreadSummary, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData, PinEventData,
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame, DeliveredClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -74,11 +78,13 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('typing', 'TypingServerFrame', 'Another member is typing', server)
   frame('read', 'ReadFrame', 'A member\'s read position moved (also to the reader\'s other devices)', server)
   frame('thread.read', 'ThreadReadFrame', 'You read a thread on one of your devices: your read position there and your counts, to all your connections', server)
+  frame('delivered', 'DeliveredFrame', 'Another member\'s devices received the conversation up to seq (not to users that member blocked; coalesced per DELIVERY_COALESCE_MS)', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)
   frame('ping', 'PingClientFrame', 'Application-level keep-alive; answered with pong', client)
+  frame('clientDelivered', 'DeliveredClientFrame', 'Acknowledge receipt up to seq (as POST /v1/conversations/:id/delivered); a conversation the user is not in gets an error frame NOT_FOUND', client)
 
   const refs = (names: string[]) => names.map((n) => ({ $ref: `#/channels/push/messages/${n}` }))
   return {

@@ -17,6 +17,7 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
 import { toMessage } from './views.js'
 import { successor } from './members.js'
+import { unpinDeleted } from './pins.js'
 
 export const DELETED_DISPLAY_NAME = 'Deleted user'
 /** Messages erased per transaction, so a long history does not hold a conversation's lock for long. */
@@ -56,6 +57,8 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
       const me = members.find((m) => m.userId === userId)
       const recipients = members.map((m) => m.userId)
       const events: ChatEvent[] = []
+      /** Recipients of the events that go to fewer than all members, by seq. */
+      const narrowed = new Map<number, string[]>()
       let more = false
       if (erase) {
         const rows = await tx.messages.liveBySender(conversationId, userId, ERASE_CHUNK + 1)
@@ -74,6 +77,12 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
           await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))
           events.push(...written.events)
+          // Pinned ones are unpinned, each event to the members who see that message (pins.ts).
+          for (const e of await unpinDeleted(tx, conversationId, chunk.map((m) => m.id), userId)) {
+            const messageSeq = (e.data as { messageSeq: number }).messageSeq
+            events.push(e)
+            narrowed.set(e.seq, members.filter((m) => m.joinedSeq <= messageSeq).map((m) => m.userId))
+          }
         }
       }
       if (!more && me !== undefined) {
@@ -90,10 +99,22 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
         await repo.markLeft(conversationId, userId, written.at, written.lastSeq)
         events.push(...written.events)
       }
-      return { events, recipients, more }
+      return { events, recipients, narrowed, more }
     })
     if (result === null) return false
-    if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    // In seq order, as runs of events with the same recipients.
+    let run: ChatEvent[] = []
+    let runRecipients = result.recipients
+    for (const e of result.events) {
+      const to = result.narrowed.get(e.seq) ?? result.recipients
+      if (to !== runRecipients && run.length > 0) {
+        publisher.publishEvents(run, runRecipients)
+        run = []
+      }
+      runRecipients = to
+      run.push(e)
+    }
+    if (run.length > 0) publisher.publishEvents(run, runRecipients)
     return result.more
   }
 

@@ -57,6 +57,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       mentionCount: r.mentionCount,
       threadUnreadCount: r.threadUnreadCount,
       notifications: toNotificationSettings(r.notifications, now),
+      lastDeliveredSeq: r.lastDeliveredSeq,
       members: byConversation.get(r.id) ?? []
     }))
     return { rows, views }

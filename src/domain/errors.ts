@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
   // Custom data and threads (src/domain/custom-data.ts, src/domain/threads.ts)
   | 'INVALID_MESSAGE_TYPE' | 'INVALID_METADATA' | 'METADATA_TOO_LARGE' | 'INVALID_THREAD_ROOT'
+  // Reactions and pins (src/domain/reactions.ts, src/domain/pins.ts)
+  | 'INVALID_REACTION' | 'TOO_MANY_REACTIONS' | 'TOO_MANY_PINS'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

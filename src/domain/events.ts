@@ -29,3 +29,11 @@ export interface RealtimePublisher {
   /** To the reader's own connections only. */
   publishThreadRead (receipt: ThreadReadReceipt): void
 }
+
+/** A member's devices acknowledged receiving a conversation up to seq (src/domain/delivery.ts). */
+export interface DeliveryReceipt { conversationId: string, userId: string, seq: number }
+
+/** The port delivery receipts are published through: ephemeral frames, not in the event log (as read receipts). */
+export interface DeliveryPublisher {
+  publishDelivered (receipt: DeliveryReceipt, userIds: string[]): void
+}

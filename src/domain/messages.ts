@@ -10,9 +10,10 @@ import { checkMessageType, checkMetadata, hasContent } from './custom-data.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
-import { toMessage, type MessageView } from './views.js'
+import { toMessage, withReactions, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
 import { assertMayWrite } from './safety-moderation.js'
+import { unpinDeleted } from './pins.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
 /** What an edit may change (PATCH /v1/conversations/:id/messages/:messageId). */
@@ -143,7 +144,9 @@ export function createMessageService (deps: MessageDeps) {
         if (message.threadRootId !== null) await tx.messages.refreshThreads([message.threadRootId])
         // Its files go once this commits (see uploads.ts).
         if (message.attachments.length > 0) await tx.uploads.markDeleting({ messageIds: [messageId] })
-        return { ...deleted, recipients: canSee(members, message.seq), released: message.attachments.length > 0 }
+        // Its reactions go with it (a trigger); a pin goes with an event of its own.
+        const unpinned = await unpinDeleted(tx, conversationId, [messageId], userId)
+        return { message: deleted.message, events: [...deleted.events, ...unpinned], recipients: canSee(members, message.seq), released: message.attachments.length > 0 }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
       if ('released' in result && result.released) deps.onFilesReleased?.()
@@ -156,7 +159,9 @@ export function createMessageService (deps: MessageDeps) {
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
       const rows = await repos.messages.history(conversationId, userId, cursor, opts.limit + 1, opts.minSeq)
       if (rows === null) throw notFound('Conversation')
-      return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
+      const page = rows.slice(0, opts.limit).map(toMessage)
+      const reactions = await repos.reactions.summaries(page.map((m) => m.id), userId)
+      return { messages: withReactions(page, reactions), hasMore: rows.length > opts.limit }
     },
 
     /** Events after `after`, ascending, from the caller's joining on. */

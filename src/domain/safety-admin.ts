@@ -10,6 +10,7 @@ import { appendEvents, inTransaction, type Tx } from './event-log.js'
 import { newId } from './ids.js'
 import { toReportView } from './safety-reports.js'
 import { toMessage, type MessageView } from './views.js'
+import { unpinDeleted } from './pins.js'
 
 export const APP_ROLES = ['admin', 'moderator'] as const
 export type AppRole = typeof APP_ROLES[number]
@@ -132,6 +133,7 @@ export function createAdminService (deps: AdminDeps) {
             return tombstone
           }
         }])
+        events.push(...await unpinDeleted(tx, conversationId, [messageId], actorId))
         // A reply: its root's summary counts live replies only (threads.ts).
         if (message.threadRootId !== null) await messages.refreshThreads([message.threadRootId])
         const members = await tx.conversations.members(conversationId)

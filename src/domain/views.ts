@@ -2,6 +2,7 @@
 import type { MemberWithUser } from '../repositories/conversations.js'
 import type { AttachmentView, MessageRow } from '../repositories/messages.js'
 import type { Metadata } from './custom-data.js'
+import type { ReactionSummary } from '../repositories/reactions.js'
 
 export interface MessageView {
   id: string
@@ -23,6 +24,8 @@ export interface MessageView {
   threadRootId: string | null
   /** A thread root: the summary of its live replies; null when it has none. */
   thread: ThreadSummary | null
+  /** In reads only, when there are some (see withReactions). */
+  reactions?: ReactionSummary[]
 }
 
 export interface ThreadSummary { replyCount: number, lastReplyAt: string, participants: string[] }
@@ -41,6 +44,7 @@ export interface MemberView {
   user: { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
   role: 'owner' | 'admin' | 'member'
   lastReadSeq: number
+  lastDeliveredSeq: number
   joinedAt: string
 }
 
@@ -61,6 +65,8 @@ export interface ConversationView extends ConversationInfo {
   threadUnreadCount: number
   /** The caller's notification settings here; muteUntil only while it is ahead. */
   notifications: { level: 'all' | 'mentions' | 'none' | 'default', muteUntil: string | null }
+  /** The caller's delivery position (at least their read position). */
+  lastDeliveredSeq: number
   members: MemberView[]
 }
 
@@ -90,6 +96,7 @@ export const toMember = (m: MemberWithUser): MemberView => ({
   user: { id: m.user.id, username: m.user.username, displayName: m.user.displayName, createdAt: m.user.createdAt.toISOString(), avatarUrl: mediaUrl(m.user.avatarUploadId) },
   role: m.role,
   lastReadSeq: m.lastReadSeq,
+  lastDeliveredSeq: m.lastDeliveredSeq,
   joinedAt: m.joinedAt.toISOString()
 })
 
@@ -105,3 +112,10 @@ export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', ti
 
 /** The API path of an avatar or group picture (GET /v1/media/{id}), or null. */
 export const mediaUrl = (uploadId: string | null) => uploadId === null ? null : `/v1/media/${uploadId}`
+
+/** Messages as a reader sees them: each with its reactions, when it has some (an extension of API.md's Message). */
+export const withReactions = <T extends MessageView>(messages: T[], reactions: Map<string, ReactionSummary[]>): T[] =>
+  messages.map((m) => {
+    const list = reactions.get(m.id)
+    return list === undefined ? m : { ...m, reactions: list }
+  })

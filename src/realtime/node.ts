@@ -14,7 +14,7 @@
 // the hub (sockets here), the broker (between processes), presence (who is
 // online anywhere) and the sequencer; plugins/app/realtime.ts only wires them.
 import { EventEmitter } from 'node:events'
-import type { ChatEvent, ReadReceipt, RealtimePublisher, ThreadReadReceipt } from '../domain/events.js'
+import type { ChatEvent, DeliveryPublisher, DeliveryReceipt, ReadReceipt, RealtimePublisher, ThreadReadReceipt } from '../domain/events.js'
 import { toChatEvent } from '../domain/event-log.js'
 import { PresenceAnnouncer, type PresenceRecords } from '../domain/presence.js'
 import { typingRecipients, type ConversationMembers } from '../domain/typing.js'
@@ -65,7 +65,7 @@ export interface RealtimeNodeOptions {
 // Encoded here, once: every process writes this string to its sockets as it is.
 const encodeEvent = (e: ChatEvent): EncodedEvent => ({ seq: e.seq, type: e.type, at: Date.parse(e.createdAt), frame: eventFrame(e) })
 
-export class RealtimeNode implements RealtimePublisher {
+export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
   /** The sockets of this process. */
   readonly hub = new Hub()
   readonly broker: Broker
@@ -125,6 +125,10 @@ export class RealtimeNode implements RealtimePublisher {
   publishThreadRead (receipt: ThreadReadReceipt): void {
     const { conversationId, userId, rootId, seq, unreadCount, threadUnreadCount } = receipt
     this.publishFrame([userId], { type: 'thread.read', conversationId, data: { rootId, seq, unreadCount, threadUnreadCount } })
+  }
+
+  publishDelivered (receipt: DeliveryReceipt, userIds: string[]): void {
+    this.publishFrame(userIds, { type: 'delivered', conversationId: receipt.conversationId, data: { userId: receipt.userId, seq: receipt.seq } })
   }
 
   /** An ephemeral frame (no seq, not replayable) to these users' sockets, wherever they are. */

@@ -9,6 +9,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
 import type { Metadata } from '../domain/custom-data.js'
+import { unreadCounts } from './unread.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -21,6 +22,8 @@ export interface ConversationRow {
   lastSeq: number
   lastActivityAt: Date
   lastReadSeq: number
+  /** The caller's delivery position, at least lastReadSeq. */
+  lastDeliveredSeq: number
   unreadCount: number
   memberCount: number
   lastMessage: MessageRow | null
@@ -59,6 +62,7 @@ export interface MemberWithUser {
   conversationId: string
   role: Role
   lastReadSeq: number
+  lastDeliveredSeq: number
   joinedAt: Date
   user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId: string | null }
 }
@@ -70,7 +74,7 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
-  last_activity_at: Date, last_read_seq: number, unread_count: number, member_count: number,
+  last_activity_at: Date, last_read_seq: number, last_delivered_seq: number, unread_count: number, member_count: number,
   frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
@@ -83,22 +87,28 @@ interface RawListRow {
 }
 
 interface RawMemberRow {
-  conversation_id: string, role: Role, last_read_seq: number, joined_at: Date,
+  conversation_id: string, role: Role, last_read_seq: number, last_delivered_seq: number, joined_at: Date,
   user_id: string, username: string, display_name: string, user_created_at: Date, avatar_upload_id: string | null
 }
+
+// The unread counts of a row of listForUser's page (p).
+const UNREAD_OF_PAGE = Prisma.raw(unreadCounts({ conversationId: 'p.id', userId: 'p.user_id', lastReadSeq: 'p.last_read_seq', joinedSeq: 'p.joined_seq' }))
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
 // The columns of RawMemberRow, from a membership row m joined with its user u.
-/** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq 0. */
+/** The member columns as `viewerId` sees them: a member who blocked the viewer shows lastReadSeq and lastDeliveredSeq 0. */
 const memberColumns = (viewerId: string) => Prisma.sql`m.conversation_id, m.role::text AS role,
   CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0 ELSE m.last_read_seq END AS last_read_seq,
+  CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ${viewerId}::uuid) THEN 0
+       ELSE GREATEST(m.last_delivered_seq, m.last_read_seq) END AS last_delivered_seq,
   m.joined_at, u.id AS user_id, u.username, u.display_name, u.created_at AS user_created_at, u.avatar_upload_id`
 
 const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   conversationId: r.conversation_id,
   role: r.role,
   lastReadSeq: r.last_read_seq,
+  lastDeliveredSeq: r.last_delivered_seq,
   joinedAt: r.joined_at,
   user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at, avatarUploadId: r.avatar_upload_id }
 })
@@ -202,13 +212,14 @@ export function conversationStatements (db: Client) {
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
                  c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
-                 m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until
+                 m.user_id, m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until,
+                 GREATEST(m.last_delivered_seq, m.last_read_seq) AS last_delivered_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.user_id = ${userId}::uuid AND m.left_at IS NULL ${where}
            ORDER BY c.last_activity_at DESC, c.id DESC
            LIMIT ${limit}::int
         )
-        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.member_count,
+        SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.last_delivered_seq, p.member_count,
                p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
                uc.unread_count, uc.mention_count, p.notification_level, p.notifications_muted_until,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
@@ -219,18 +230,8 @@ export function conversationStatements (db: Client) {
                lm.thread_last_reply_at AS lm_thread_last_reply_at, lm.thread_participants AS lm_thread_participants,
                tu.thread_unread_count
           FROM page p
-          -- Mentions of the caller among the unread, but for senders the caller has blocked (their
-          -- messages stay unread, as the client hides them; they call for no attention).
-          CROSS JOIN LATERAL (
-            SELECT count(*)::int AS unread_count,
-                   count(*) FILTER (
-                     WHERE (u.mentions_all OR ${userId}::uuid = ANY (u.mentions))
-                       AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${userId}::uuid AND b.blocked_id = u.sender_id)
-                   )::int AS mention_count
-              FROM messages u
-             WHERE u.conversation_id = p.id AND u.seq > p.last_read_seq AND u.seq >= p.joined_seq
-               AND u.sender_id <> ${userId}::uuid AND u.deleted_at IS NULL AND u.thread_root_id IS NULL
-          ) uc
+          -- Unread and mentions: the one rule of unread.ts (also GET /v1/me/unread and push badges).
+          CROSS JOIN LATERAL (${UNREAD_OF_PAGE}) uc
           -- Unread replies of the threads the caller follows here (src/domain/threads.ts).
           CROSS JOIN LATERAL (
             SELECT count(*)::int AS thread_unread_count
@@ -254,6 +255,7 @@ export function conversationStatements (db: Client) {
         lastSeq: r.last_seq,
         lastActivityAt: r.last_activity_at,
         lastReadSeq: r.last_read_seq,
+        lastDeliveredSeq: r.last_delivered_seq,
         unreadCount: r.unread_count,
         memberCount: r.member_count,
         frozen: r.frozen,

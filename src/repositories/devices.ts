@@ -3,6 +3,7 @@
 // runs on the pool as one statement per batch, since it runs per device push.
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './db.js'
+import { unreadTotals } from './unread.js'
 
 export type Platform = 'fcm' | 'apns' | 'webpush'
 export type DeliveryKind = 'message' | 'read' | 'test'
@@ -141,25 +142,13 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
     },
 
     /**
-     * Each user's total unread: others' non-deleted messages after their read
-     * position, within their current memberships (as a conversation's
-     * unreadCount counts them, summed).
+     * Each user's badge: the total of GET /v1/me/unread (unread.ts), so the
+     * app and the push show the same figure (muted conversations and those at
+     * level none add nothing; at level mentions, their unread mentions).
      */
     async badges (userIds: string[]): Promise<Map<string, number>> {
-      const badges = new Map<string, number>(userIds.map((id) => [id, 0]))
-      if (userIds.length === 0) return badges
-      const { rows } = await pool.query<{ user_id: string, unread: number }>({
-        name: 'push-badges',
-        text: `SELECT m.user_id, count(x.seq)::int AS unread
-                 FROM memberships m
-                 JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq AND x.seq >= m.joined_seq
-                                AND x.sender_id <> m.user_id AND x.deleted_at IS NULL AND x.thread_root_id IS NULL
-                WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL
-                GROUP BY m.user_id`,
-        values: [userIds]
-      })
-      for (const r of rows) badges.set(r.user_id, r.unread)
-      return badges
+      const totals = await unreadTotals(pool, userIds)
+      return new Map([...totals].map(([id, t]) => [id, t.total]))
     },
 
     /** What a push about a message shows: the sender's name and the conversation's title (null for a direct one). */

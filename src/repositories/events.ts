@@ -9,10 +9,20 @@ import { memberWindowPage, readMemberWindowFrom } from './member-window.js'
 
 export interface EventRow { conversationId: string, seq: number, type: string, data: unknown, createdAt: Date }
 
-// The edit or deletion of a message from before the member's window is not
-// theirs to see (as the message itself is not): judged by the message's seq.
+/**
+ * The seq of the message an event is about, when it is about an earlier one:
+ * an edit or deletion (data is the Message: its seq), a reaction or a pin
+ * (data.messageSeq); else the event's own seq. `e` is the events row.
+ */
+export const subjectSeq = (e: string) =>
+  `CASE WHEN ${e}.type IN ('message.updated', 'message.deleted') THEN (${e}.data->>'seq')::int
+        WHEN ${e}.type IN ('reaction.added', 'reaction.removed', 'message.pinned', 'message.unpinned') THEN (${e}.data->>'messageSeq')::int
+        ELSE ${e}.seq END`
+
+// What happens to a message from before the member's window is not theirs to
+// see (as the message itself is not): judged by the message's seq.
 const REPLAY = memberWindowPage('events', 'm.conversation_id AS "conversationId", m.seq, m.type, m.data, m.created_at AS "createdAt"',
-  ` AND seq > $3::int AND NOT (type IN ('message.updated', 'message.deleted') AND (data->>'seq')::int < me.joined_seq)`, 'ASC')
+  ` AND seq > $3::int AND ${subjectSeq('events')} >= me.joined_seq`, 'ASC')
 
 /** The statements that also run inside a transaction (see index.ts). */
 export function eventStatements (db: Client) {
@@ -82,8 +92,7 @@ export function createEventsRepository ({ prisma, pool, replica }: Database) {
         `SELECT e.seq, e.type, e.data, e.created_at,
                 ARRAY(SELECT m.user_id FROM memberships m
                        WHERE m.conversation_id = e.conversation_id
-                         AND m.joined_seq <= CASE WHEN e.type IN ('message.updated', 'message.deleted')
-                                                  THEN (e.data->>'seq')::int ELSE e.seq END
+                         AND m.joined_seq <= ${subjectSeq('e')}
                          AND (m.left_seq IS NULL OR m.left_seq >= e.seq)) AS recipients
            FROM events e
           WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq < $3 ORDER BY e.seq`,

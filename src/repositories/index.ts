@@ -8,6 +8,8 @@ import { conversationStatements, createConversationsRepository } from './convers
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
+import { createPinsRepository, pinStatements } from './pins.js'
+import { createReactionsRepository, reactionStatements } from './reactions.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createThreadsRepository } from './threads.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
@@ -30,6 +32,8 @@ export function createRepositories (db: Database) {
     events: createEventsRepository(db),
     messages: createMessagesRepository(db),
     threads: createThreadsRepository(db),
+    reactions: createReactionsRepository(db),
+    pins: createPinsRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
     uploads: createUploadsRepository(db),
@@ -42,6 +46,8 @@ export function createRepositories (db: Database) {
         conversations: conversationStatements(client),
         events: eventStatements(client),
         messages: messageStatements(client),
+        reactions: reactionStatements(client),
+        pins: pinStatements(client),
         safety: safetyStatements(client),
         sessions: sessionStatements(client),
         uploads: uploadStatements(client),
@@ -59,6 +65,8 @@ export interface Transaction {
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
   messages: ReturnType<typeof messageStatements>
+  reactions: ReturnType<typeof reactionStatements>
+  pins: ReturnType<typeof pinStatements>
   safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>
   uploads: ReturnType<typeof uploadStatements>

@@ -47,6 +47,15 @@ export default async function wsRoutes (app: FastifyInstance) {
     })
   }
 
+  // Coalesced per member and conversation by the service (domain/delivery.ts), so no budget of its own.
+  function onDelivered (conn: Connection, conversationId: string, seq: number, log: () => FastifyBaseLogger) {
+    app.interactions.delivery.delivered(conn.userId, conversationId, seq).catch((err: unknown) => {
+      if (err instanceof AppError) return reject(conn, err.code, err.message)
+      log().warn({ err }, 'delivered frame failed')
+      conn.sendJson({ type: 'error', code: 'UNAVAILABLE', message: 'Could not handle the frame; retry' })
+    })
+  }
+
   // The 101 response and the ready frame leave in one write: the handshake
   // is written (by ws) between this hook and the handler, which uncorks once
   // ready is queued. A write system call per socket is the largest cost of
@@ -90,6 +99,7 @@ export default async function wsRoutes (app: FastifyInstance) {
       const parsed = parseClientFrame(data.toString())
       if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
       if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
+      if (parsed.frame.type === 'delivered') return onDelivered(conn, parsed.frame.conversationId, parsed.frame.seq, log)
       onTyping(conn, parsed.frame.conversationId, log)
     })
     socket.on('pong', () => { conn.alive = true })

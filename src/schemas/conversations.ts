@@ -10,6 +10,10 @@ export const Member = Type.Object({
   user: Type.Ref('User'),
   role: Role,
   lastReadSeq: Type.Integer({ description: '0 when this member has blocked the caller' }),
+  lastDeliveredSeq: Type.Integer({
+    description: 'Their devices received everything up to this seq (at least lastReadSeq: reading implies delivery); 0 when this member has blocked the caller ' +
+      '(an extension of API.md)'
+  }),
   joinedAt: Timestamp
 }, { $id: 'Member' })
 
@@ -59,6 +63,7 @@ export const Conversation = Type.Object({
       'lowered by POST .../messages/{messageId}/thread/read (README "Threads and custom message data")'
   }),
   notifications: { ...ConversationNotifications, description: 'The caller\'s notification settings here (an extension of API.md)' },
+  lastDeliveredSeq: Type.Integer({ description: 'The caller\'s delivery position: at least lastReadSeq, never down (an extension of API.md)' }),
   members: Type.Array(Type.Ref('Member'), {
     description: 'Current members, in joining order (then user id). All of them, except in GET /v1/conversations: there only the first ' +
       'CONVERSATION_MEMBERS_PREVIEW (default 10; both members of a direct conversation, always). When it holds fewer than memberCount, ' +
@@ -117,4 +122,19 @@ export const MemberPage = Type.Object({
 export const ConversationPage = Type.Object({
   conversations: Type.Array(Type.Ref('Conversation')),
   nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' })
+})
+
+export const DeliveredBody = Type.Object({
+  seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq the caller\'s device has received; clamped to lastSeq, never moves back' })
+}, { additionalProperties: false })
+
+export const UnreadTotals = Type.Object({
+  total: Type.Integer({ description: 'The badge: the sum of each conversation\'s badge (device pushes show the same figure)' }),
+  mentions: Type.Integer({ description: 'Unread mentions of the caller, in conversations neither muted nor at level none' }),
+  conversations: Type.Array(Type.Object({
+    id: Uuid,
+    unreadCount: Type.Integer({ minimum: 1, description: 'As the Conversation\'s unreadCount' }),
+    mentionCount: Type.Integer({ description: 'As the Conversation\'s mentionCount' }),
+    badge: Type.Integer({ description: 'What it adds to total: unreadCount at notification level all, mentionCount at level mentions, 0 at level none or while muted' })
+  }), { description: 'Every conversation with something unread (muted ones too, with badge 0)' })
 })

@@ -30,9 +30,19 @@ export const Message = Type.Object({
   type: Type.String({ description: 'An app-defined kind: text (the default) or e.g. poll, location, sticker (README "Threads and custom message data")' }),
   metadata: Nullable(Type.Object({}, { additionalProperties: true, description: 'App-defined data of the message (a JSON object of at most 4 KiB); null when none or deleted' })),
   threadRootId: Nullable({ ...Uuid, description: 'A thread reply: the top-level message it answers; null for a message of the conversation\'s own timeline' }),
-  thread: Nullable(Type.Ref('ThreadSummary'))
+  thread: Nullable(Type.Ref('ThreadSummary')),
+  reactions: Type.Optional(Type.Array(Type.Ref('Reaction'), {
+    description: 'In reads (history, pins): the reactions, one entry per emoji, ordered by the oldest reaction still there of each; absent when there are none, ' +
+      'and absent in answers to writes and in event data, where reaction.added / reaction.removed carry the changes (README "Reactions, pins and receipts"; an extension of API.md)'
+  }))
 }, { $id: 'Message', description: 'A message; a deleted one is a tombstone: deletedAt set, body empty' })
 export type Message = Static<typeof Message>
+
+export const Reaction = Type.Object({
+  emoji: Type.String({ description: 'One Unicode emoji, or :name: of a configured custom reaction' }),
+  count: Type.Integer({ minimum: 1, description: 'Users who reacted so' }),
+  me: Type.Boolean({ description: 'Whether the caller is one of them' })
+}, { $id: 'Reaction', description: 'One emoji on a message, counted from the reactions stored' })
 
 // Spelled out (not mapped from a list) so that Static gives the literal union.
 export const EventType = Type.Union([
@@ -40,7 +50,11 @@ export const EventType = Type.Union([
   Type.Literal('member.added'), Type.Literal('members.added'), Type.Literal('member.removed'), Type.Literal('member.updated'), Type.Literal('conversation.updated'),
   // Moderation (src/domain/safety-moderation.ts)
   Type.Literal('member.banned'), Type.Literal('member.unbanned'), Type.Literal('member.muted'), Type.Literal('member.unmuted'),
-  Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode')
+  Type.Literal('conversation.frozen'), Type.Literal('conversation.unfrozen'), Type.Literal('conversation.slow_mode'),
+  // Reactions (src/domain/reactions.ts)
+  Type.Literal('reaction.added'), Type.Literal('reaction.removed'),
+  // Pins (src/domain/pins.ts)
+  Type.Literal('message.pinned'), Type.Literal('message.unpinned')
 ])
 
 export const Event = Type.Object({
@@ -52,7 +66,8 @@ export const Event = Type.Object({
     description: 'message.*: Message (message.deleted: the tombstone); member.added / member.removed: { userId, by }; members.added: { userIds, by }; ' +
       'member.updated: { userId, role, by }; conversation.updated: { id, type, title, createdAt, lastSeq }; ' +
       'member.banned / member.unbanned / member.muted / member.unmuted: { userId, by }; conversation.frozen / conversation.unfrozen: { by }; ' +
-      'conversation.slow_mode: { seconds, by }'
+      'conversation.slow_mode: { seconds, by }; reaction.added / reaction.removed: { messageId, messageSeq, userId, emoji }; ' +
+      'message.pinned / message.unpinned: { messageId, messageSeq, by }'
   })
 }, { $id: 'Event', description: 'One entry of a conversation\'s event stream' })
 
@@ -166,4 +181,26 @@ export const FollowedThreadPage = Type.Object({
     lastReadSeq: Type.Integer({ minimum: 0, description: 'The caller\'s read position in the thread' })
   })),
   nextCursor: Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last page' }))
+})
+
+export const ReactionParams = Type.Object({
+  id: Uuid,
+  messageId: Uuid,
+  emoji: Type.String({ minLength: 1, maxLength: 64, description: 'One Unicode emoji (URL-encoded), or :name: of a configured custom reaction (REACTIONS_CUSTOM)' })
+})
+
+export const ReactionResult = Type.Object({
+  messageId: Uuid,
+  emoji: Type.String({ description: 'The reaction as stored (an emoji written without its presentation selector gets it)' }),
+  reactions: Type.Array(Type.Ref('Reaction'), { description: 'The message\'s reactions after the change, as in history' })
+}, { description: 'The reactions of the message after the change' })
+
+export const Pin = Type.Object({
+  message: Type.Ref('Message', { description: 'The pinned message, with its reactions' }),
+  pinnedBy: Uuid,
+  pinnedAt: Timestamp
+}, { $id: 'Pin', description: 'A pinned message, who pinned it and when' })
+
+export const PinList = Type.Object({
+  pins: Type.Array(Type.Ref('Pin'), { description: 'Newest pin first; only messages the caller can see; at most PINS_PER_CONVERSATION, so no pages' })
 })

@@ -17,6 +17,19 @@ export const MemberUpdatedData = Type.Object({ userId: Uuid, role: Role, by: Uui
 export const ModerationData = Type.Object({ by: Uuid }, { $id: 'ModerationData' })
 /** data of conversation.slow_mode: one post per `seconds` per plain member (0: off). */
 export const SlowModeData = Type.Object({ seconds: Type.Integer({ minimum: 0 }), by: Uuid }, { $id: 'SlowModeData' })
+/** data of reaction.added / reaction.removed: who put (or took back) which emoji on which message. */
+export const ReactionEventData = Type.Object({
+  messageId: Uuid,
+  messageSeq: Type.Integer({ description: 'The seq of the message: members whose window starts after it do not get the event' }),
+  userId: Uuid,
+  emoji: Type.String()
+}, { $id: 'ReactionEventData' })
+/** data of message.pinned / message.unpinned: which message, and who pinned or unpinned it (or deleted it: unpinned). */
+export const PinEventData = Type.Object({
+  messageId: Uuid,
+  messageSeq: Type.Integer({ description: 'The seq of the message: members whose window starts after it do not get the event' }),
+  by: Uuid
+}, { $id: 'PinEventData' })
 /** data of conversation.updated: the Conversation without members and per-member fields. */
 export const ConversationInfo = Type.Object({
   id: Uuid,
@@ -70,6 +83,12 @@ export const ThreadReadFrame = Type.Object({
   })
 }, { $id: 'ThreadReadFrame', description: 'The receiver read a thread (POST .../thread/read) on one of their devices: sent to all their connections only' })
 
+export const DeliveredFrame = Type.Object({
+  type: Type.Literal('delivered'),
+  conversationId: Uuid,
+  data: Type.Object({ userId: Uuid, seq: Type.Integer({ description: 'The member\'s lastDeliveredSeq: their devices received everything up to it' }) })
+}, { $id: 'DeliveredFrame', description: 'Another member\'s devices received the conversation up to seq (README "Reactions, pins and receipts")' })
+
 export const UserUpdatedFrame = Type.Object({
   type: Type.Literal('user.updated'),
   data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
@@ -85,9 +104,14 @@ export const ErrorFrame = Type.Object({
 
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
+export const DeliveredClientFrame = Type.Object({
+  type: Type.Literal('delivered'),
+  conversationId: Uuid,
+  seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq this device has received; clamped to lastSeq, never moves back' })
+}, { $id: 'DeliveredClientFrame', description: 'Acknowledge receipt of a conversation up to seq (as POST /v1/conversations/:id/delivered)' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
-export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
+export const ClientFrames = [TypingClientFrame, PingClientFrame, DeliveredClientFrame] as const
 
 /**
  * Close codes with what a client does about them (README "Close codes"). Those

@@ -8,12 +8,12 @@ import { AuthResult } from '../../schemas/auth.js'
 import { SessionInfo } from '../../schemas/me.js'
 import { Delivery, Device } from '../../schemas/devices.js'
 import { Conversation, Member } from '../../schemas/conversations.js'
-import { Attachment, Event, Message, ThreadSummary } from '../../schemas/messages.js'
+import { Attachment, Event, Message, Pin, Reaction, ThreadSummary } from '../../schemas/messages.js'
 import { Upload } from '../../schemas/uploads.js'
 import { Report } from '../../schemas/safety.js'
 
 export default fp(async (app) => {
-  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, ThreadSummary, Message, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload]) app.addSchema(schema)
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, ThreadSummary, Reaction, Message, Pin, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload]) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -1,0 +1,65 @@
+// Reactions: one row per (message, user, emoji). Adding and removing run under
+// the conversation's lock (Prisma, inside the writing transaction); the
+// summaries that reads attach to messages are one statement on the pool. Counts
+// are always counted from the rows, so concurrent reactions never lose one.
+import type { Client, Database } from './db.js'
+
+/** A message's reactions as its readers see them: one entry per emoji, in the order of each one's oldest reaction still there. */
+export interface ReactionSummary { emoji: string, count: number, me: boolean }
+
+const SUMMARIES = `
+  SELECT message_id, emoji, count(*)::int AS count, bool_or(user_id = $2::uuid) AS me
+    FROM message_reactions
+   WHERE message_id = ANY($1::uuid[])
+   GROUP BY message_id, emoji
+   ORDER BY message_id, min(created_at), emoji`
+
+/** The statements that also run inside a transaction (see index.ts). */
+export function reactionStatements (db: Client) {
+  return {
+    /** Adds a reaction; false when the user already has it. */
+    async add (messageId: string, userId: string, emoji: string, at: Date): Promise<boolean> {
+      const n = await db.$executeRaw`
+        INSERT INTO message_reactions (message_id, user_id, emoji, created_at)
+        VALUES (${messageId}::uuid, ${userId}::uuid, ${emoji}, ${at}::timestamptz)
+        ON CONFLICT DO NOTHING`
+      return n > 0
+    },
+
+    /** Removes a reaction; false when the user did not have it. */
+    async remove (messageId: string, userId: string, emoji: string): Promise<boolean> {
+      const n = await db.$executeRaw`
+        DELETE FROM message_reactions WHERE message_id = ${messageId}::uuid AND user_id = ${userId}::uuid AND emoji = ${emoji}`
+      return n > 0
+    },
+
+    /** The distinct emoji a user has put on a message. */
+    async ofUser (messageId: string, userId: string): Promise<string[]> {
+      const rows = await db.$queryRaw<Array<{ emoji: string }>>`
+        SELECT emoji FROM message_reactions WHERE message_id = ${messageId}::uuid AND user_id = ${userId}::uuid`
+      return rows.map((r) => r.emoji)
+    }
+  }
+}
+
+export function createReactionsRepository ({ prisma, pool }: Database) {
+  return {
+    ...reactionStatements(prisma),
+
+    /** The reactions of these messages as `viewerId` sees them (`me`: theirs); messages without any are absent. */
+    async summaries (messageIds: string[], viewerId: string): Promise<Map<string, ReactionSummary[]>> {
+      const byMessage = new Map<string, ReactionSummary[]>()
+      if (messageIds.length === 0) return byMessage
+      const { rows } = await pool.query<{ message_id: string, emoji: string, count: number, me: boolean }>(
+        { name: 'reaction-summaries', text: SUMMARIES, values: [messageIds, viewerId] })
+      for (const r of rows) {
+        const list = byMessage.get(r.message_id) ?? []
+        list.push({ emoji: r.emoji, count: r.count, me: r.me })
+        byMessage.set(r.message_id, list)
+      }
+      return byMessage
+    }
+  }
+}
+
+export type ReactionsRepository = ReturnType<typeof createReactionsRepository>

@@ -1,0 +1,76 @@
+// The one definition of what is unread, used by every count the API shows:
+// each Conversation's unreadCount and mentionCount (conversations.ts,
+// listForUser), the totals of GET /v1/me/unread and the badge of device
+// pushes (devices.ts). A change of the rule (threads, ...) is made here only.
+import type pg from 'pg'
+
+/** SQL expressions naming one membership: its conversation, user, read position and window start. */
+export interface MembershipColumns { conversationId: string, userId: string, lastReadSeq: string, joinedSeq: string }
+
+/**
+ * The messages `u` a membership counts as unread: others' non-deleted messages
+ * of the conversation's own timeline (not thread replies: those count in the
+ * thread's unread, threads.ts) after its read position, within its window.
+ */
+export const unreadMessages = (m: MembershipColumns, u = 'u') =>
+  `${u}.conversation_id = ${m.conversationId} AND ${u}.seq > ${m.lastReadSeq} AND ${u}.seq >= ${m.joinedSeq}
+   AND ${u}.sender_id <> ${m.userId} AND ${u}.deleted_at IS NULL AND ${u}.thread_root_id IS NULL`
+
+/**
+ * Of those, the ones that mention the member (by name or @all), but for
+ * senders the member has blocked: their messages stay unread (clients hide
+ * them), they call for no attention.
+ */
+export const mentionsMember = (m: MembershipColumns, u = 'u') =>
+  `(${u}.mentions_all OR ${m.userId} = ANY (${u}.mentions))
+   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${m.userId} AND b.blocked_id = ${u}.sender_id)`
+
+/** A LATERAL subquery giving unread_count and mention_count of one membership. */
+export const unreadCounts = (m: MembershipColumns) => `
+  SELECT count(*)::int AS unread_count, count(*) FILTER (WHERE ${mentionsMember(m)})::int AS mention_count
+    FROM messages u WHERE ${unreadMessages(m)}`
+
+export interface ConversationUnread {
+  id: string
+  unreadCount: number
+  mentionCount: number
+  /** What it adds to the badge: unreadCount at level all, mentionCount at level mentions, 0 at none or while muted. */
+  badge: number
+}
+
+export interface UnreadTotals { total: number, mentions: number, conversations: ConversationUnread[] }
+
+const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.user_id', lastReadSeq: 'm.last_read_seq', joinedSeq: 'm.joined_seq' }
+
+// Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
+const TOTALS = `
+  SELECT m.user_id, m.conversation_id, uc.unread_count, uc.mention_count,
+         CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
+              WHEN m.notification_level = 'default' THEN us.notification_level
+              ELSE m.notification_level END AS level
+    FROM memberships m
+    JOIN users us ON us.id = m.user_id
+   CROSS JOIN LATERAL (${unreadCounts(M)}) uc
+   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND uc.unread_count > 0
+   ORDER BY m.user_id, m.conversation_id`
+
+/**
+ * The unread counts of these users, with the badge total: every conversation
+ * with something unread, counted as in its Conversation object; `total` is the
+ * sum of what each adds to the badge, `mentions` the unread mentions of
+ * conversations that are neither muted nor at level none. One statement.
+ */
+export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+  const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, conversations: [] }]))
+  if (userIds.length === 0) return totals
+  const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, level: string }>(
+    { name: 'unread-totals', text: TOTALS, values: [userIds] })
+  for (const r of rows) {
+    const t = totals.get(r.user_id)!
+    const badge = r.level === 'all' ? r.unread_count : r.level === 'mentions' ? r.mention_count : 0
+    t.conversations.push({ id: r.conversation_id, unreadCount: r.unread_count, mentionCount: r.mention_count, badge })
+    t.total += badge
+    if (r.level !== 'none') t.mentions += r.mention_count
+  }
+  return totals
+}

@@ -1,0 +1,25 @@
+// GET /v1/me/unread: the counts for the app badge (src/repositories/unread.ts).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../schemas/common.js'
+import { UnreadTotals } from '../schemas/conversations.js'
+import { unreadTotals } from '../repositories/unread.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/me/unread', {
+    onRequest: app.authenticate,
+    schema: {
+      security: [{ bearer: [] }],
+      tags: ['conversations'],
+      operationId: 'getUnread',
+      summary: 'Unread counts for the app badge: the total, unread mentions, and each conversation with something unread',
+      description: 'Each conversation\'s unreadCount and mentionCount are those of its Conversation object (one rule). total is what device pushes show as ' +
+        'the badge: per conversation, unreadCount at notification level all, mentionCount at level mentions, nothing at level none or while muted.',
+      response: { 200: UnreadTotals, ...errorResponses(401) }
+    }
+  }, async (request) => {
+    const totals = await unreadTotals(app.db.pool, [request.auth.userId])
+    return totals.get(request.auth.userId)!
+  })
+}
+
+export default routes

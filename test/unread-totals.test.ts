@@ -1,0 +1,120 @@
+// GET /v1/me/unread (issue 17): the counts for the app badge. Each
+// conversation's counts are exactly those of its Conversation object (one
+// rule, src/repositories/unread.ts); the total follows the notification
+// settings (muted and level none add nothing, level mentions adds its
+// mentions); the device push badge is the same figure; every device of the
+// user reads the same numbers, and reading anywhere lowers them.
+import { describe, expect, it } from 'vitest'
+import { createDevicesRepository } from '../src/repositories/devices.js'
+import { createClient } from '../src/client/index.js'
+import { createDirect, createGroup, post } from './helpers/chat.js'
+import { client, type Account, type Client } from './helpers/http.js'
+import { test, type TestServer } from './helpers/server.js'
+import { users as registerMany } from './helpers/users.js'
+
+let server: TestServer
+let api: Client
+
+test.beforeAll(({ server: started }) => {
+  server = started
+  api = client(server.url)
+})
+
+const as = (who: Account) => ({ token: who.accessToken })
+const users = (n: number) => registerMany(api, n)
+async function unread (who: Account | string): Promise<any> {
+  const res = await api.get('/v1/me/unread', { token: typeof who === 'string' ? who : who.accessToken })
+  expect(res.status).toBe(200)
+  return res.body
+}
+const byId = (list: any[]) => Object.fromEntries(list.map((c) => [c.id, c]))
+const settle = (who: Account, c: string, settings: object) => api.put(`/v1/conversations/${c}/notifications`, settings, as(who))
+
+/** The counts of every conversation of the caller, as GET /v1/conversations shows them. */
+async function listed (who: Account): Promise<Record<string, { unreadCount: number, mentionCount: number }>> {
+  const res = await api.get('/v1/conversations?limit=100', as(who))
+  return Object.fromEntries(res.body.conversations.map((c: any) => [c.id, { unreadCount: c.unreadCount, mentionCount: c.mentionCount }]))
+}
+
+describe('GET /v1/me/unread', () => {
+  it('lists the conversations with something unread, counted as their Conversation objects; the total follows the notification settings', async () => {
+    const [me, a, b] = await users(3)
+    const plain = await createGroup(api, a, [me, b], 'plain')
+    const muted = await createGroup(api, a, [me], 'muted')
+    const mentionsOnly = await createGroup(api, b, [me], 'mentions only')
+    const silent = await createDirect(api, a, me)
+    const quiet = await createGroup(api, a, [me], 'nothing unread')
+
+    await post(api, a, plain.id, 'one')
+    await post(api, b, plain.id, `two @${me.user.username}`)
+    await post(api, me, plain.id, 'my own: never unread')
+    const deleted = await post(api, a, plain.id, 'deleted: not unread')
+    expect((await api.del(`/v1/conversations/${plain.id}/messages/${deleted.id}`, as(a))).status).toBe(200)
+    await post(api, a, muted.id, `muted @${me.user.username}`)
+    await post(api, a, muted.id, 'muted too')
+    await post(api, b, mentionsOnly.id, 'no mention')
+    await post(api, b, mentionsOnly.id, `hey @${me.user.username}`)
+    await post(api, b, mentionsOnly.id, 'again no mention')
+    await post(api, a, silent.id, 'direct')
+    const read = await post(api, a, quiet.id, 'read already')
+    expect((await api.post(`/v1/conversations/${quiet.id}/read`, { seq: read.seq }, as(me))).status).toBe(204)
+
+    expect((await settle(me, muted.id, { level: 'all', muteUntil: new Date(Date.now() + 3_600_000).toISOString() })).status).toBe(200)
+    expect((await settle(me, mentionsOnly.id, { level: 'mentions' })).status).toBe(200)
+    expect((await settle(me, silent.id, { level: 'none' })).status).toBe(200)
+
+    const body = await unread(me)
+    const counts = listed(me)
+    expect(byId(body.conversations)).toEqual({
+      [plain.id]: { id: plain.id, unreadCount: 2, mentionCount: 1, badge: 2 },
+      [muted.id]: { id: muted.id, unreadCount: 2, mentionCount: 1, badge: 0 },
+      [mentionsOnly.id]: { id: mentionsOnly.id, unreadCount: 3, mentionCount: 1, badge: 1 },
+      [silent.id]: { id: silent.id, unreadCount: 1, mentionCount: 0, badge: 0 }
+    })
+    expect(body.total).toBe(3)
+    expect(body.mentions).toBe(2)
+    // The same counts as each Conversation shows.
+    const fromList = await counts
+    for (const c of body.conversations) expect({ id: c.id, unreadCount: c.unreadCount, mentionCount: c.mentionCount }).toEqual({ id: c.id, ...fromList[c.id] })
+    for (const [id, c] of Object.entries(fromList)) if (c.unreadCount === 0) expect(byId(body.conversations)[id]).toBeUndefined()
+
+    // The user's own level decides where the conversation's is default.
+    expect((await api.put('/v1/me/notifications', { level: 'mentions' }, as(me))).status).toBe(200)
+    expect((await unread(me)).total).toBe(1 + 1)
+    expect((await api.put('/v1/me/notifications', { level: 'all' }, as(me))).status).toBe(200)
+
+    // The device push badge is the same figure.
+    const devices = createDevicesRepository({ prisma: server.app.db.prisma, pool: server.app.db.pool })
+    expect((await devices.badges([me.user.id])).get(me.user.id)).toBe(3)
+  })
+
+  it('is exact on every device: two sessions read the same numbers; reading on one lowers both; a removal drops the conversation', async () => {
+    const [me, a] = await users(2)
+    const group = await createGroup(api, a, [me])
+    const other = await createGroup(api, a, [me])
+    const phone = (await api.post('/v1/auth/login', { username: me.user.username, password: me.password })).body
+    const posted = []
+    for (let i = 0; i < 5; i++) posted.push(await post(api, a, group.id, `m${i}`))
+    await post(api, a, other.id, `@${me.user.username} look`)
+    const first = await unread(me)
+    expect(await unread(phone.accessToken)).toEqual(first)
+    expect(first.total).toBe(6)
+
+    expect((await api.post(`/v1/conversations/${group.id}/read`, { seq: posted[2].seq }, { token: phone.accessToken })).status).toBe(204)
+    const after = await unread(me)
+    expect(after.total).toBe(3)
+    expect(await unread(phone.accessToken)).toEqual(after)
+
+    expect((await api.del(`/v1/conversations/${other.id}/members/${me.user.id}`, as(a))).status).toBe(204)
+    expect(await unread(me)).toEqual({ total: 2, mentions: 0, conversations: [{ id: group.id, unreadCount: 2, mentionCount: 0, badge: 2 }] })
+  })
+
+  it('SDK: me.unread()', async () => {
+    const [me, a] = await users(2)
+    const group = await createGroup(api, a, [me])
+    await post(api, a, group.id, 'hi')
+    const sdk = createClient({ baseUrl: server.url })
+    await sdk.auth.login({ username: me.user.username, password: me.password })
+    expect(await sdk.me.unread()).toEqual({ total: 1, mentions: 0, conversations: [{ id: group.id, unreadCount: 1, mentionCount: 0, badge: 1 }] })
+  })
+})
