@@ -36,6 +36,7 @@ const bodies: Record<string, () => unknown> = {
   'PATCH /v1/conversations/{id}/members/{userId}': () => ({ role: 'admin' }),
   'POST /v1/conversations/{id}/read': () => ({ seq: 1 }),
   'POST /v1/conversations/{id}/delivered': () => ({ seq: 1 }),
+  'POST /v1/conversations/{id}/messages/{messageId}/thread/read': () => ({ seq: 1 }),
   'POST /v1/conversations/{id}/messages': () => ({ body: 'hello' }),
   'PATCH /v1/conversations/{id}/messages/{messageId}': () => ({ body: 'edited' }),
   'PUT /v1/conversations/{id}/slow-mode': () => ({ seconds: 5 }),
@@ -57,14 +58,15 @@ const noBody = new Set([
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'GET /v1/admin/reports', 'DELETE /v1/admin/users/{id}/suspension', 'DELETE /v1/admin/messages/{messageId}', 'GET /v1/admin/users', 'GET /v1/admin/audit',
-  'GET /v1/me/notifications', 'GET /v1/me/unread',
+  'GET /v1/me/notifications', 'GET /v1/me/unread', 'GET /v1/me/threads', 'GET /v1/presence',
+  'GET /v1/conversations/{id}/messages/{messageId}/thread',
   'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
   'PUT /v1/storage', 'GET /v1/storage',
   'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}',
   'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}', 'GET /v1/conversations/{id}/pins'
 ])
-const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
+const query: Record<string, string> = { 'GET /v1/users': '?query=abc', 'GET /v1/presence': '?userIds=0196a1b2-0000-7000-8000-000000000000' }
 // Routes only an owner or admin may use, with the status a plain member gets.
 const adminOnly = new Set([
   'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
