@@ -66,10 +66,10 @@ describe('GET /v1/me/unread', () => {
     const body = await unread(me)
     const counts = listed(me)
     expect(byId(body.conversations)).toEqual({
-      [plain.id]: { id: plain.id, unreadCount: 2, mentionCount: 1, badge: 2 },
-      [muted.id]: { id: muted.id, unreadCount: 2, mentionCount: 1, badge: 0 },
-      [mentionsOnly.id]: { id: mentionsOnly.id, unreadCount: 3, mentionCount: 1, badge: 1 },
-      [silent.id]: { id: silent.id, unreadCount: 1, mentionCount: 0, badge: 0 }
+      [plain.id]: { id: plain.id, unreadCount: 2, mentionCount: 1, threadUnreadCount: 0, badge: 2 },
+      [muted.id]: { id: muted.id, unreadCount: 2, mentionCount: 1, threadUnreadCount: 0, badge: 0 },
+      [mentionsOnly.id]: { id: mentionsOnly.id, unreadCount: 3, mentionCount: 1, threadUnreadCount: 0, badge: 1 },
+      [silent.id]: { id: silent.id, unreadCount: 1, mentionCount: 0, threadUnreadCount: 0, badge: 0 }
     })
     expect(body.total).toBe(3)
     expect(body.mentions).toBe(2)
@@ -106,7 +106,7 @@ describe('GET /v1/me/unread', () => {
     expect(await unread(phone.accessToken)).toEqual(after)
 
     expect((await api.del(`/v1/conversations/${other.id}/members/${me.user.id}`, as(a))).status).toBe(204)
-    expect(await unread(me)).toEqual({ total: 2, mentions: 0, conversations: [{ id: group.id, unreadCount: 2, mentionCount: 0, badge: 2 }] })
+    expect(await unread(me)).toEqual({ total: 2, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 2, mentionCount: 0, threadUnreadCount: 0, badge: 2 }] })
   })
 
   it('SDK: me.unread()', async () => {
@@ -115,6 +115,28 @@ describe('GET /v1/me/unread', () => {
     await post(api, a, group.id, 'hi')
     const sdk = createClient({ baseUrl: server.url })
     await sdk.auth.login({ username: me.user.username, password: me.password })
-    expect(await sdk.me.unread()).toEqual({ total: 1, mentions: 0, conversations: [{ id: group.id, unreadCount: 1, mentionCount: 0, badge: 1 }] })
+    expect(await sdk.me.unread()).toEqual({ total: 1, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 1, mentionCount: 0, threadUnreadCount: 0, badge: 1 }] })
+  })
+
+  it('counts the replies of the threads the caller follows, apart from the conversation\'s own unread, and in the badge at level all', async () => {
+    const [me, a] = await users(2)
+    const group = await createGroup(api, a, [me], 'threads')
+    const root = await post(api, me, group.id, 'my question')
+    const reply = async (body: string) => {
+      const res = await api.post(`/v1/conversations/${group.id}/messages`, { body, threadRootId: root.id }, as(a))
+      expect(res.status).toBe(201)
+      return res.body
+    }
+    await reply('an answer')
+    const last = await reply('another answer')
+    const body = await unread(me)
+    // The replies are the thread's: the conversation's own unread stays 0, its threadUnreadCount is 2, and the badge counts them.
+    expect(body).toEqual({ total: 2, mentions: 0, threads: 2, conversations: [{ id: group.id, unreadCount: 0, mentionCount: 0, threadUnreadCount: 2, badge: 2 }] })
+    const listedGroup = (await api.get('/v1/conversations?limit=100', as(me))).body.conversations.find((c: any) => c.id === group.id)
+    expect({ unreadCount: listedGroup.unreadCount, threadUnreadCount: listedGroup.threadUnreadCount }).toEqual({ unreadCount: 0, threadUnreadCount: 2 })
+    // Reading the thread clears them everywhere, the device push badge included.
+    expect((await api.post(`/v1/conversations/${group.id}/messages/${root.id}/thread/read`, { seq: last.seq }, as(me))).status).toBe(204)
+    expect(await unread(me)).toEqual({ total: 0, mentions: 0, threads: 0, conversations: [] })
+    expect((await createDevicesRepository(server.app.db).badges([me.user.id])).get(me.user.id)).toBe(0)
   })
 })

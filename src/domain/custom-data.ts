@@ -11,7 +11,8 @@ export const METADATA_MAX_BYTES = 4096
 /** Nesting limit of metadata: the object itself is depth 1. */
 export const METADATA_MAX_DEPTH = 8
 
-export type Metadata = Record<string, unknown>
+import type { Metadata } from '../repositories/messages.js'
+export type { Metadata }
 
 /** The type, checked; 400 INVALID_MESSAGE_TYPE otherwise. */
 export function checkMessageType (type: unknown): string {

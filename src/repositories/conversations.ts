@@ -8,8 +8,8 @@ import type { AttachmentView } from './messages.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
-import type { Metadata } from '../domain/custom-data.js'
-import { unreadCounts } from './unread.js'
+import type { Metadata } from './messages.js'
+import { threadUnreadCounts, unreadCounts } from './unread.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -92,7 +92,9 @@ interface RawMemberRow {
 }
 
 // The unread counts of a row of listForUser's page (p).
-const UNREAD_OF_PAGE = Prisma.raw(unreadCounts({ conversationId: 'p.id', userId: 'p.user_id', lastReadSeq: 'p.last_read_seq', joinedSeq: 'p.joined_seq' }))
+const PAGE_MEMBERSHIP = { conversationId: 'p.id', userId: 'p.user_id', lastReadSeq: 'p.last_read_seq', joinedSeq: 'p.joined_seq' }
+const UNREAD_OF_PAGE = Prisma.raw(unreadCounts(PAGE_MEMBERSHIP))
+const THREAD_UNREAD_OF_PAGE = Prisma.raw(threadUnreadCounts(PAGE_MEMBERSHIP))
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
@@ -233,14 +235,7 @@ export function conversationStatements (db: Client) {
           -- Unread and mentions: the one rule of unread.ts (also GET /v1/me/unread and push badges).
           CROSS JOIN LATERAL (${UNREAD_OF_PAGE}) uc
           -- Unread replies of the threads the caller follows here (src/domain/threads.ts).
-          CROSS JOIN LATERAL (
-            SELECT count(*)::int AS thread_unread_count
-              FROM thread_members tm
-              JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= p.joined_seq
-              JOIN messages r ON r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq
-             WHERE tm.user_id = ${userId}::uuid AND tm.conversation_id = p.id AND tm.following
-               AND r.seq >= p.joined_seq AND r.sender_id <> ${userId}::uuid AND r.deleted_at IS NULL
-          ) tu
+          CROSS JOIN LATERAL (${THREAD_UNREAD_OF_PAGE}) tu
           -- The preview is of the conversation's own timeline: not a thread reply.
           LEFT JOIN LATERAL (
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq AND x.thread_root_id IS NULL

@@ -4,7 +4,9 @@
 import { memberWindowPage, readMemberWindow, readMemberWindowFrom } from './member-window.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
-import type { Metadata } from '../domain/custom-data.js'
+
+/** App-defined data of a message: a JSON object (checked in src/domain/custom-data.ts). */
+export type Metadata = Record<string, unknown>
 
 export const messageSelect = {
   id: true,

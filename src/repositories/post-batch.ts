@@ -4,7 +4,7 @@
 // commits before it answers.
 import type pg from 'pg'
 import type { AttachmentView, MessageRow } from './messages.js'
-import type { Metadata } from '../domain/custom-data.js'
+import type { Metadata } from './messages.js'
 
 export interface BatchPost {
   id: string

@@ -30,28 +30,44 @@ export const unreadCounts = (m: MembershipColumns) => `
   SELECT count(*)::int AS unread_count, count(*) FILTER (WHERE ${mentionsMember(m)})::int AS mention_count
     FROM messages u WHERE ${unreadMessages(m)}`
 
+/**
+ * A LATERAL subquery giving thread_unread_count of one membership: replies by
+ * others, not deleted, after the member's read position in each thread they
+ * follow there (threads.ts), with the root and the reply within their window.
+ */
+export const threadUnreadCounts = (m: MembershipColumns) => `
+  SELECT count(*)::int AS thread_unread_count
+    FROM thread_members tm
+    JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= ${m.joinedSeq}
+    JOIN messages r ON r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq
+   WHERE tm.user_id = ${m.userId} AND tm.conversation_id = ${m.conversationId} AND tm.following
+     AND r.seq >= ${m.joinedSeq} AND r.sender_id <> ${m.userId} AND r.deleted_at IS NULL`
+
 export interface ConversationUnread {
   id: string
   unreadCount: number
   mentionCount: number
-  /** What it adds to the badge: unreadCount at level all, mentionCount at level mentions, 0 at none or while muted. */
+  /** Unread replies of the threads the member follows there (as the Conversation's threadUnreadCount). */
+  threadUnreadCount: number
+  /** What it adds to the badge: unreadCount + threadUnreadCount at level all, mentionCount at level mentions, 0 at none or while muted. */
   badge: number
 }
 
-export interface UnreadTotals { total: number, mentions: number, conversations: ConversationUnread[] }
+export interface UnreadTotals { total: number, mentions: number, threads: number, conversations: ConversationUnread[] }
 
 const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.user_id', lastReadSeq: 'm.last_read_seq', joinedSeq: 'm.joined_seq' }
 
 // Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
 const TOTALS = `
-  SELECT m.user_id, m.conversation_id, uc.unread_count, uc.mention_count,
+  SELECT m.user_id, m.conversation_id, uc.unread_count, uc.mention_count, tu.thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
     FROM memberships m
     JOIN users us ON us.id = m.user_id
    CROSS JOIN LATERAL (${unreadCounts(M)}) uc
-   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND uc.unread_count > 0
+   CROSS JOIN LATERAL (${threadUnreadCounts(M)}) tu
+   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (uc.unread_count > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`
 
 /**
@@ -61,16 +77,18 @@ const TOTALS = `
  * conversations that are neither muted nor at level none. One statement.
  */
 export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
-  const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, conversations: [] }]))
+  const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, threads: 0, conversations: [] }]))
   if (userIds.length === 0) return totals
-  const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, level: string }>(
+  const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }>(
     { name: 'unread-totals', text: TOTALS, values: [userIds] })
   for (const r of rows) {
     const t = totals.get(r.user_id)!
-    const badge = r.level === 'all' ? r.unread_count : r.level === 'mentions' ? r.mention_count : 0
-    t.conversations.push({ id: r.conversation_id, unreadCount: r.unread_count, mentionCount: r.mention_count, badge })
+    // A followed thread's replies are pushed to its followers, so at level all they count in the badge those pushes carry.
+    const badge = r.level === 'all' ? r.unread_count + r.thread_unread_count : r.level === 'mentions' ? r.mention_count : 0
+    t.conversations.push({ id: r.conversation_id, unreadCount: r.unread_count, mentionCount: r.mention_count, threadUnreadCount: r.thread_unread_count, badge })
     t.total += badge
     if (r.level !== 'none') t.mentions += r.mention_count
+    t.threads += r.thread_unread_count
   }
   return totals
 }

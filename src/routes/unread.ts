@@ -11,9 +11,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security: [{ bearer: [] }],
       tags: ['conversations'],
       operationId: 'getUnread',
-      summary: 'Unread counts for the app badge: the total, unread mentions, and each conversation with something unread',
-      description: 'Each conversation\'s unreadCount and mentionCount are those of its Conversation object (one rule). total is what device pushes show as ' +
-        'the badge: per conversation, unreadCount at notification level all, mentionCount at level mentions, nothing at level none or while muted.',
+      summary: 'Unread counts for the app badge: the total, unread mentions and thread replies, and each conversation with something unread',
+      description: 'Each conversation\'s unreadCount, mentionCount and threadUnreadCount are those of its Conversation object (one rule). total is what device ' +
+        'pushes show as the badge: per conversation, unreadCount + threadUnreadCount at notification level all, mentionCount at level mentions, nothing at ' +
+        'level none or while muted.',
       response: { 200: UnreadTotals, ...errorResponses(401) }
     }
   }, async (request) => {

@@ -131,10 +131,12 @@ export const DeliveredBody = Type.Object({
 export const UnreadTotals = Type.Object({
   total: Type.Integer({ description: 'The badge: the sum of each conversation\'s badge (device pushes show the same figure)' }),
   mentions: Type.Integer({ description: 'Unread mentions of the caller, in conversations neither muted nor at level none' }),
+  threads: Type.Integer({ description: 'Unread replies of the threads the caller follows, in every conversation (the sum of threadUnreadCount)' }),
   conversations: Type.Array(Type.Object({
     id: Uuid,
-    unreadCount: Type.Integer({ minimum: 1, description: 'As the Conversation\'s unreadCount' }),
+    unreadCount: Type.Integer({ minimum: 0, description: 'As the Conversation\'s unreadCount' }),
     mentionCount: Type.Integer({ description: 'As the Conversation\'s mentionCount' }),
-    badge: Type.Integer({ description: 'What it adds to total: unreadCount at notification level all, mentionCount at level mentions, 0 at level none or while muted' })
-  }), { description: 'Every conversation with something unread (muted ones too, with badge 0)' })
+    threadUnreadCount: Type.Integer({ description: 'As the Conversation\'s threadUnreadCount' }),
+    badge: Type.Integer({ description: 'What it adds to total: unreadCount + threadUnreadCount at notification level all, mentionCount at level mentions, 0 at level none or while muted' })
+  }), { description: 'Every conversation with something unread, in its own timeline or in a followed thread (muted ones too, with badge 0)' })
 })
