@@ -138,7 +138,7 @@ async function pair (): Promise<{ a: Page, b: Page, bobName: string }> {
 }
 
 describe('web page: chatting', () => {
-  it('reply, edit and delete from the message actions, seen live by the other side, with read ticks', async () => {
+  it('reply, edit, react and delete from the message actions, seen live by the other side, with read ticks', async () => {
     const { a, b } = await pair()
     await send(a, 'first message')
     await message(a, 'first message').waitFor()
@@ -160,6 +160,19 @@ describe('web page: chatting', () => {
     await a.click('#send')
     await message(b, 'first message, edited').waitFor()
     expect(await messageItem(b, 'first message, edited').locator('.meta').textContent()).toContain('edited')
+
+    // Reactions: Bob picks one, Alice sees it live and adds hers by its chip, Bob takes his back.
+    await act(b, 'first message, edited', 'react')
+    await b.locator('.picker button[aria-label="React with 👍"]').click()
+    const chip = (page: Page) => messageItem(page, 'first message, edited').locator('button.reaction')
+    await expect.poll(() => chip(a).textContent()).toBe('👍 1')
+    expect(await chip(a).getAttribute('aria-pressed')).toBe('false')
+    await chip(a).click()
+    await expect.poll(() => chip(b).textContent()).toBe('👍 2')
+    await expect.poll(() => chip(a).getAttribute('aria-pressed')).toBe('true')
+    await chip(b).click()
+    await expect.poll(() => chip(a).textContent()).toBe('👍 1')
+    await expect.poll(() => chip(b).getAttribute('aria-pressed')).toBe('false')
 
     a.once('dialog', (d) => { void d.accept() })
     await act(a, 'first message, edited', 'delete')

@@ -17,6 +17,8 @@ const STORAGE_KEY = 'switchboard.session'
 const TYPING_SHOWN_MS = 4000
 const OUTBOX_RETRY_MS = 5000
 const PRESENCE_BATCH = 100
+/** The reactions offered by the React button (any emoji works over the API). */
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
 
 function savedSession (): Session | null {
   try {
@@ -132,10 +134,15 @@ function messageItem (m: Message): HTMLElement {
     m.replyToId === null || deleted ? null : h('span', { class: 'quote' }, quoted === undefined ? 'Reply to an earlier message' : `${nameOf(conversation, quoted.senderId)}: ${excerpt(quoted)}`),
     !deleted && m.attachments.length > 0 ? h('span', { class: 'attachments' }, ...m.attachments.map(attachmentItem)) : null,
     deleted ? h('span', { class: 'body' }, 'Message deleted') : m.body === '' ? null : h('span', { class: 'body' }, ...linkify(m.body)),
+    !deleted && (m.reactions?.length ?? 0) > 0
+      ? h('span', { class: 'reactions' }, ...(m.reactions ?? []).map((r) =>
+        h('button', { type: 'button', class: `reaction${r.me ? ' me' : ''}`, 'data-action': 'toggle-reaction', 'data-id': m.id, 'data-emoji': r.emoji, 'aria-pressed': r.me ? 'true' : 'false', 'aria-label': `${r.emoji} ${r.count}` }, `${r.emoji} ${r.count}`)))
+      : null,
     mine && !deleted ? h('span', { class: 'status-line' }, ticks(conversation, m)) : null,
     deleted
       ? null
       : h('span', { class: 'actions' },
+        actionButton('React', 'react', m.id),
         actionButton('Reply', 'reply', m.id),
         mine && m.body !== '' ? actionButton('Edit', 'edit', m.id) : null,
         mine ? actionButton('Delete', 'delete', m.id) : null))
@@ -288,6 +295,11 @@ async function onEvent (event: ChatEvent): Promise<void> {
       if (!mine) $('typing').textContent = ''
       await markRead()
     }
+  }
+  if (event.type === 'reaction.added' || event.type === 'reaction.removed') {
+    const r = event.data as { messageId: string, userId: string, emoji: string }
+    state.applyReaction(r.messageId, r.emoji, event.type === 'reaction.added', r.userId === me()?.id)
+    if (state.currentId === event.conversationId) renderMessages(false)
   }
   renderConversations()
   renderHeader()
@@ -442,13 +454,37 @@ function wireDialogs (): void {
   })
 }
 
-function onMessageAction (action: string, id: string): void {
+/** Adds or takes back the caller's reaction; the reaction.* event updates every device, this one included. */
+function toggleReaction (conversationId: string, m: Message, emoji: string): void {
+  const mine = m.reactions?.find((r) => r.emoji === emoji)?.me === true
+  const done = mine ? sdk.conversations.unreact(conversationId, m.id, emoji) : sdk.conversations.react(conversationId, m.id, emoji)
+  done.catch((err: unknown) => { $('typing').textContent = errorText(err, 'Could not react.') })
+}
+
+/** A row of quick reactions under the message, until one is picked or the row is closed. */
+function showReactionPicker (conversationId: string, m: Message): void {
+  const item = $('message-list').querySelector(`li[data-id="${m.id}"]`)
+  if (item === null) return
+  item.querySelector('.picker')?.remove()
+  const picker = h('span', { class: 'picker', role: 'group', 'aria-label': 'Pick a reaction' },
+    ...QUICK_REACTIONS.map((emoji) => {
+      const b = h('button', { type: 'button', class: 'link', 'aria-label': `React with ${emoji}` }, emoji)
+      b.addEventListener('click', (e) => { e.stopPropagation(); picker.remove(); toggleReaction(conversationId, m, emoji) })
+      return b
+    }))
+  item.append(picker)
+  ;(picker.firstElementChild as HTMLElement | null)?.focus()
+}
+
+function onMessageAction (action: string, id: string, emoji?: string): void {
   const c = state.current()
   if (action === 'retry') return outbox?.retry(id)
   if (action === 'discard') return outbox?.discard(id)
   const m = state.messageById(id)
   if (c === undefined || m === undefined) return
-  if (action === 'reply') setComposing({ kind: 'reply', message: m })
+  if (action === 'react') showReactionPicker(c.id, m)
+  else if (action === 'toggle-reaction' && emoji !== undefined) toggleReaction(c.id, m, emoji)
+  else if (action === 'reply') setComposing({ kind: 'reply', message: m })
   else if (action === 'edit') setComposing({ kind: 'edit', message: m })
   else if (action === 'delete' && confirm('Delete this message for everyone?')) {
     sdk.messages.remove(c.id, m.id).then((deleted) => {
@@ -536,7 +572,7 @@ function wire (): void {
   })
   $('message-list').addEventListener('click', (e) => {
     const button = (e.target as HTMLElement).closest<HTMLElement>('button[data-action]')
-    if (button !== null) onMessageAction(button.dataset.action!, button.dataset.id!)
+    if (button !== null) onMessageAction(button.dataset.action!, button.dataset.id!, button.dataset.emoji)
   })
   // A photo is uploaded (progress shown where typing is), then sent with whatever is typed.
   $('attach').addEventListener('click', () => { $('attach-input').click() })

@@ -54,6 +54,19 @@ export function createState () {
     /** A loaded message of the open conversation. */
     messageById: (id: string): Message | undefined => [...messages.values()].find((m) => m.id === id),
 
+    /** A reaction added or removed by a member (a reaction.* event), on a loaded message; `mine` when it is the caller's. */
+    applyReaction (messageId: string, emoji: string, added: boolean, mine: boolean): void {
+      const m = [...messages.values()].find((x) => x.id === messageId)
+      if (m === undefined) return
+      const list = [...(m.reactions ?? [])]
+      const at = list.findIndex((r) => r.emoji === emoji)
+      const current = at >= 0 ? list[at]! : { emoji, count: 0, me: false }
+      const next = { emoji, count: Math.max(0, current.count + (added ? 1 : -1)), me: mine ? added : current.me }
+      if (at >= 0) list[at] = next
+      else list.push(next)
+      m.reactions = list.filter((r) => r.count > 0)
+    },
+
     /** A read receipt: that member has read up to seq. */
     applyRead (conversationId: string, userId: string, seq: number): void {
       const member = conversations.get(conversationId)?.members.find((m) => m.user.id === userId)
