@@ -15,6 +15,7 @@ import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import safetyPlugin from './plugins/app/safety.js'
+import searchPlugin from './plugins/app/search.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import pushPlugin from './plugins/app/push.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
@@ -46,6 +47,7 @@ import deviceRoutes from './routes/devices.js'
 import uploadRoutes from './routes/uploads.js'
 import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
+import searchRoutes from './routes/search.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -131,6 +133,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(chatPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
+  await fastify.register(searchPlugin, { databaseUrl: opts.databaseUrl })
 
   await fastify.register(healthRoutes)
   await fastify.register(docsRoutes)
@@ -153,6 +156,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     const local = fastify.localStorage
     if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
     await v1.register(notificationRoutes)
+    await v1.register(searchRoutes)
   }, { prefix: '/v1' })
 }
 

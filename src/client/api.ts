@@ -8,7 +8,8 @@ import type {
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
-  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications
+  ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
+  SearchMessagesQuery, SearchPage
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -221,7 +222,17 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
+  /** Message search (README "Search, channels and invitations"). */
+  const search = {
+    /**
+     * Messages of your conversations matching every term of q, newest first,
+     * each with a plain-text snippet (show it as text, not HTML). Pass
+     * nextCursor as `before` for the next page.
+     */
+    messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
+  }
+
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -39,6 +39,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Notification preferences: your level, and each conversation's level and mute. */
   readonly notifications: Api['notifications']
   readonly devices: Api['devices']
+  /** Message search (README "Search, channels and invitations"). */
+  readonly search: Api['search']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -73,6 +75,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.admin = api.admin
     this.notifications = api.notifications
     this.devices = api.devices
+    this.search = api.search
     this.uploads = api.uploads
   }
 
@@ -84,7 +87,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }

@@ -38,6 +38,9 @@ import type {
   AttachmentUrls as AttachmentUrlsSchema, CreatedUpload as CreatedUploadSchema, CreateUploadBody as CreateUploadBodySchema, Upload as UploadSchema
 } from '../schemas/uploads.js'
 import type { Attachment as AttachmentSchema } from '../schemas/messages.js'
+import type {
+  SearchHit as SearchHitSchema, SearchMessagesQuery as SearchMessagesQuerySchema, SearchPage as SearchPageSchema, Snippet as SnippetSchema
+} from '../schemas/search.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -53,6 +56,8 @@ type Refs = {
   Delivery: typeof DeliverySchema
   Attachment: typeof AttachmentSchema
   Upload: typeof UploadSchema
+  SearchSnippet: typeof SnippetSchema
+  SearchHit: typeof SearchHitSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -78,6 +83,12 @@ export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>
 export type MemberListQuery = S<typeof MemberListQuerySchema>
 export type MessagePage = S<typeof MessagePageSchema>
+/** Message search (README "Search, channels and invitations"). */
+export type SearchMessagesQuery = S<typeof SearchMessagesQuerySchema>
+export type SearchPage = S<typeof SearchPageSchema>
+export type SearchHit = S<typeof SearchHitSchema>
+/** Plain text (not HTML): show it as text; highlights are UTF-16 offsets into it. */
+export type SearchSnippet = S<typeof SnippetSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'PUSH_NOT_CONFIGURED'
   // Attachments (src/domain/uploads.ts)
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
+  // Search (src/domain/search.ts)
+  | 'INVALID_QUERY' | 'QUERY_TOO_BROAD'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {
