@@ -48,6 +48,7 @@ import uploadRoutes from './routes/uploads.js'
 import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
 import searchRoutes from './routes/search.js'
+import channelRoutes from './routes/channels.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -157,6 +158,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     if (local !== null) await v1.register(storageRoutes, { storage: local, secret: opts.jwtSecret })
     await v1.register(notificationRoutes)
     await v1.register(searchRoutes)
+    await v1.register(channelRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -9,7 +9,7 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  SearchMessagesQuery, SearchPage
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -115,11 +115,14 @@ export function createApi (t: Transport) {
     },
     /** The direct conversation with that user (created on first use). */
     openDirect: (userId: string) => t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'direct', userId } }),
-    createGroup: (title: string, memberIds: string[]) =>
-      t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds } }),
+    /** A group; `{ public: true }` makes it a channel (listed by channels.list, joinable). */
+    createGroup: (title: string, memberIds: string[], options: { public?: boolean } = {}) =>
+      t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds, ...options } }),
     rename: (id: string, title: string) => t.request<Conversation>('PATCH', conv(id), { body: { title } }),
     /** A completed image upload becomes the group's picture (owner or admin); null removes it. */
     setPicture: (id: string, uploadId: string | null) => t.request<Conversation>('PATCH', conv(id), { body: { pictureUploadId: uploadId } }),
+    /** Makes a group public (a channel) or private again (owner or admin); writes conversation.updated. */
+    setPublic: (id: string, isPublic: boolean) => t.request<Conversation>('PATCH', conv(id), { body: { public: isPublic } }),
     addMembers: (id: string, userIds: string[]) => t.request<Conversation>('POST', `${conv(id)}/members`, { body: { userIds } }),
     setRole: (id: string, userId: string, role: 'admin' | 'member') =>
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
@@ -222,6 +225,14 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
+  /** Public channels (README "Search, channels and invitations"). */
+  const channels = {
+    /** Public groups, newest first; `query` (3-100 characters) matches titles. */
+    list: (query: ChannelListQuery = {}) => t.request<ChannelPage>('GET', '/v1/channels', { query }),
+    /** Joins a public group (idempotent); answers the Conversation. */
+    join: (id: string) => t.request<Conversation>('POST', `${conv(id)}/join`)
+  }
+
   /** Message search (README "Search, channels and invitations"). */
   const search = {
     /**
@@ -232,7 +243,7 @@ export function createApi (t: Transport) {
     messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, uploads: createUploads(t) }
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, channels, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -41,6 +41,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly devices: Api['devices']
   /** Message search (README "Search, channels and invitations"). */
   readonly search: Api['search']
+  /** Public channels: the directory and joining. */
+  readonly channels: Api['channels']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -76,6 +78,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.notifications = api.notifications
     this.devices = api.devices
     this.search = api.search
+    this.channels = api.channels
     this.uploads = api.uploads
   }
 
@@ -87,7 +90,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }

@@ -41,6 +41,7 @@ import type { Attachment as AttachmentSchema } from '../schemas/messages.js'
 import type {
   SearchHit as SearchHitSchema, SearchMessagesQuery as SearchMessagesQuerySchema, SearchPage as SearchPageSchema, Snippet as SnippetSchema
 } from '../schemas/search.js'
+import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -58,6 +59,7 @@ type Refs = {
   Upload: typeof UploadSchema
   SearchSnippet: typeof SnippetSchema
   SearchHit: typeof SearchHitSchema
+  Channel: typeof ChannelSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -89,6 +91,10 @@ export type SearchPage = S<typeof SearchPageSchema>
 export type SearchHit = S<typeof SearchHitSchema>
 /** Plain text (not HTML): show it as text; highlights are UTF-16 offsets into it. */
 export type SearchSnippet = S<typeof SnippetSchema>
+/** Public channels (README "Search, channels and invitations"). */
+export type Channel = S<typeof ChannelSchema>
+export type ChannelListQuery = S<typeof ChannelListQuerySchema>
+export type ChannelPage = S<typeof ChannelPageSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>

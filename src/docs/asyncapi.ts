@@ -19,7 +19,7 @@ const EVENT_DATA = {
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
   'member.removed': ['MemberEventData', 'A member left or was removed; for the removed user this is the last event'],
   'member.updated': ['MemberUpdatedData', 'A member\'s role changed'],
-  'conversation.updated': ['ConversationInfo', 'The group was renamed or its picture changed'],
+  'conversation.updated': ['ConversationInfo', 'The group was renamed, its picture changed, or it was made public or private'],
   'member.banned': ['MemberEventData', 'A user was banned (a member.removed follows when they were a member); they cannot be added again until unbanned'],
   'member.unbanned': ['MemberEventData', 'A ban was lifted (the user is not added back)'],
   'member.muted': ['MemberEventData', 'A member was muted: their posts answer 403 MUTED'],

@@ -61,6 +61,27 @@ export function createMemberService (deps: ChatDeps) {
     },
 
     /**
+     * Joins a public group (channel): one member.added with by = the joiner,
+     * seen from that event on. A private group, a direct conversation or no
+     * conversation: 404 alike. Banned: 403 BANNED. A member already: nothing
+     * is written, the conversation is answered again.
+     */
+    async join (userId: string, conversationId: string) {
+      await write(async (tx) => {
+        const conversation = await tx.conversations.lock(conversationId)
+        if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
+        const members = await tx.conversations.members(conversationId)
+        if (members.some((m) => m.userId === userId)) return null
+        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        await assertNotBanned(tx, conversationId, [userId])
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], userId)])
+        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+        return { events, recipients: [...members.map((m) => m.userId), userId] }
+      })
+      return reader.get(userId, conversationId)
+    },
+
+    /**
      * Removes a member (owner: anyone; admin: plain members) or lets a member
      * leave. An owner who leaves hands ownership to the successor first, so
      * the leaver's own member.removed is the last event they get.

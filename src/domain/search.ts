@@ -6,7 +6,7 @@
 // full-text index. Anything else is refused before it reaches the database,
 // so no query can make it scan the table; what passes is bounded by LIMIT and
 // by the statement timeout of the search pool.
-import type { SearchRepository } from '../repositories/search.js'
+import type { SearchFilter, SearchRepository } from '../repositories/search.js'
 import { AppError, badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMessage, type MessageView } from './views.js'
@@ -124,6 +124,19 @@ export interface SearchDeps {
 
 const isStatementTimeout = (err: unknown) => (err as { code?: string } | null)?.code === '57014'
 
+/** The repository's filter for these terms (also what the bench explains). */
+export function searchFilter (userId: string, terms: SearchTerm[], opts: { conversationId?: string | undefined, beforeId?: string | undefined, limit: number, hideDeletedSenders: boolean }): SearchFilter {
+  return {
+    userId,
+    patterns: terms.filter((t) => !t.whole).map((t) => likePattern(t.text)),
+    words: terms.filter((t) => t.whole).map((t) => t.text),
+    conversationId: opts.conversationId,
+    beforeId: opts.beforeId,
+    limit: opts.limit,
+    hideDeletedSenders: opts.hideDeletedSenders
+  }
+}
+
 export function createSearchService ({ repo, hideDeletedSenders }: SearchDeps) {
   return {
     /** Messages of the caller's conversations that match q, newest first, within their membership windows. */
@@ -132,15 +145,7 @@ export function createSearchService ({ repo, hideDeletedSenders }: SearchDeps) {
       const beforeId = opts.before === undefined ? undefined : decodeCursor(opts.before)
       let rows
       try {
-        rows = await repo.messages({
-          userId,
-          patterns: terms.filter((t) => !t.whole).map((t) => likePattern(t.text)),
-          words: terms.filter((t) => t.whole).map((t) => t.text),
-          conversationId: opts.conversationId,
-          beforeId,
-          limit: opts.limit + 1,
-          hideDeletedSenders
-        })
+        rows = await repo.messages(searchFilter(userId, terms, { conversationId: opts.conversationId, beforeId, limit: opts.limit + 1, hideDeletedSenders }))
       } catch (err) {
         if (isStatementTimeout(err)) throw new AppError(400, 'QUERY_TOO_BROAD', 'The search took too long; add words, use longer ones, or give a conversationId')
         throw err

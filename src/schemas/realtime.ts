@@ -24,7 +24,8 @@ export const ConversationInfo = Type.Object({
   title: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   lastSeq: Type.Integer(),
-  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image), or null' })
+  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image), or null' }),
+  public: Type.Boolean({ description: 'A public group (channel): listed by GET /v1/channels and joinable (README "Search, channels and invitations")' })
 }, { $id: 'ConversationInfo' })
 
 export const ReadyFrame = Type.Object({

@@ -1,7 +1,9 @@
 // The chat services: conversations, members, messages and users. They hand committed
 // events to `app.realtime`, the realtime node (realtime/node.ts).
 import fp from 'fastify-plugin'
+import { createChannelDirectory, type ChannelDirectory } from '../../domain/channels.js'
 import { createConversationService, type ConversationService } from '../../domain/conversations.js'
+import { createConversationsRepository } from '../../repositories/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
 import { createUserService, type UserService } from '../../domain/users.js'
@@ -14,6 +16,8 @@ declare module 'fastify' {
       conversations: ConversationService, members: MemberService, messages: MessageService, users: UserService,
       /** Notification preferences (their rule, shouldNotify, serves the offline notifier). */
       preferences: NotificationPreferenceService
+      /** The public channel directory (joining is members.join). */
+      channels: ChannelDirectory
     }
   }
 }
@@ -38,6 +42,7 @@ export default fp(async (app) => {
       ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
     }),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
-    preferences: createNotificationPreferenceService(app.db)
+    preferences: createNotificationPreferenceService(app.db),
+    channels: createChannelDirectory(createConversationsRepository(app.db))
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })
