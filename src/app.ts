@@ -49,6 +49,7 @@ import storageRoutes from './routes/storage.js'
 import notificationRoutes from './routes/notifications.js'
 import searchRoutes from './routes/search.js'
 import channelRoutes from './routes/channels.js'
+import inviteRoutes from './routes/invites.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -159,6 +160,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(notificationRoutes)
     await v1.register(searchRoutes)
     await v1.register(channelRoutes)
+    await v1.register(inviteRoutes)
   }, { prefix: '/v1' })
 }
 

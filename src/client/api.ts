@@ -9,7 +9,7 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -233,6 +233,18 @@ export function createApi (t: Transport) {
     join: (id: string) => t.request<Conversation>('POST', `${conv(id)}/join`)
   }
 
+  /** Invite links of groups (README "Search, channels and invitations"). */
+  const invites = {
+    /** A new invite (owner or admin); its code is in this answer only. */
+    create: (conversationId: string, body: CreateInviteBody = {}) => t.request<CreatedInvite>('POST', `${conv(conversationId)}/invites`, { body }),
+    /** The group's usable invites, without their codes. */
+    list: (conversationId: string) => t.request<InviteList>('GET', `${conv(conversationId)}/invites`),
+    /** Revokes an invite named by its code or its id. */
+    revoke: (conversationId: string, codeOrId: string) => t.request<void>('DELETE', `${conv(conversationId)}/invites/${enc(codeOrId)}`),
+    /** Joins the invite's group; answers the Conversation. */
+    accept: (code: string) => t.request<Conversation>('POST', `/v1/invites/${enc(code)}/accept`)
+  }
+
   /** Message search (README "Search, channels and invitations"). */
   const search = {
     /**
@@ -243,7 +255,7 @@ export function createApi (t: Transport) {
     messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, channels, uploads: createUploads(t) }
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, channels, invites, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -43,6 +43,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly search: Api['search']
   /** Public channels: the directory and joining. */
   readonly channels: Api['channels']
+  /** Invite links of groups. */
+  readonly invites: Api['invites']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -79,6 +81,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.devices = api.devices
     this.search = api.search
     this.channels = api.channels
+    this.invites = api.invites
     this.uploads = api.uploads
   }
 
@@ -90,7 +93,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }

@@ -41,6 +41,9 @@ import type { Attachment as AttachmentSchema } from '../schemas/messages.js'
 import type {
   SearchHit as SearchHitSchema, SearchMessagesQuery as SearchMessagesQuerySchema, SearchPage as SearchPageSchema, Snippet as SnippetSchema
 } from '../schemas/search.js'
+import type {
+  CreatedInvite as CreatedInviteSchema, CreateInviteBody as CreateInviteBodySchema, Invite as InviteSchema, InviteList as InviteListSchema
+} from '../schemas/invites.js'
 import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
@@ -60,6 +63,7 @@ type Refs = {
   SearchSnippet: typeof SnippetSchema
   SearchHit: typeof SearchHitSchema
   Channel: typeof ChannelSchema
+  Invite: typeof InviteSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -95,6 +99,11 @@ export type SearchSnippet = S<typeof SnippetSchema>
 export type Channel = S<typeof ChannelSchema>
 export type ChannelListQuery = S<typeof ChannelListQuerySchema>
 export type ChannelPage = S<typeof ChannelPageSchema>
+/** Invite links (README "Search, channels and invitations"). */
+export type Invite = S<typeof InviteSchema>
+export type CreatedInvite = S<typeof CreatedInviteSchema>
+export type CreateInviteBody = S<typeof CreateInviteBodySchema>
+export type InviteList = S<typeof InviteListSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>

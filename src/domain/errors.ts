@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
   // Search (src/domain/search.ts)
   | 'INVALID_QUERY' | 'QUERY_TOO_BROAD'
+  // Invite links (src/domain/invites.ts)
+  | 'INVALID_INVITE'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

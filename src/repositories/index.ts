@@ -7,6 +7,7 @@ import { accountStatements, createAccountsRepository } from './accounts.js'
 import { conversationStatements, createConversationsRepository } from './conversations.js'
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
+import { createInvitesRepository, inviteStatements } from './invites.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
 import { createSafetyRepository, safetyStatements } from './safety.js'
 import { createSessionsRepository, sessionStatements } from './sessions.js'
@@ -27,6 +28,7 @@ export function createRepositories (db: Database) {
     accounts: createAccountsRepository(db),
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
+    invites: createInvitesRepository(db),
     messages: createMessagesRepository(db),
     safety: createSafetyRepository(db),
     sessions: createSessionsRepository(db),
@@ -39,6 +41,7 @@ export function createRepositories (db: Database) {
         accounts: accountStatements(client),
         conversations: conversationStatements(client),
         events: eventStatements(client),
+        invites: inviteStatements(client),
         messages: messageStatements(client),
         safety: safetyStatements(client),
         sessions: sessionStatements(client),
@@ -56,6 +59,7 @@ export interface Transaction {
   accounts: ReturnType<typeof accountStatements>
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
+  invites: ReturnType<typeof inviteStatements>
   messages: ReturnType<typeof messageStatements>
   safety: ReturnType<typeof safetyStatements>
   sessions: ReturnType<typeof sessionStatements>

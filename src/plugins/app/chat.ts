@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin'
 import { createChannelDirectory, type ChannelDirectory } from '../../domain/channels.js'
 import { createConversationService, type ConversationService } from '../../domain/conversations.js'
+import { createInviteService, type InviteService } from '../../domain/invites.js'
 import { createConversationsRepository } from '../../repositories/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
@@ -18,6 +19,8 @@ declare module 'fastify' {
       preferences: NotificationPreferenceService
       /** The public channel directory (joining is members.join). */
       channels: ChannelDirectory
+      /** Invite links of groups. */
+      invites: InviteService
     }
   }
 }
@@ -43,6 +46,7 @@ export default fp(async (app) => {
     }),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
     preferences: createNotificationPreferenceService(app.db),
-    channels: createChannelDirectory(createConversationsRepository(app.db))
+    channels: createChannelDirectory(createConversationsRepository(app.db)),
+    invites: createInviteService(deps)
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })
