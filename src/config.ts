@@ -49,6 +49,7 @@ export const SETTINGS = {
   searchPoolSize: ['SEARCH_POOL_SIZE', Int(1, 50, 3, 'Connections of each process for message search, apart from the main pool: at most this many searches run at once')],
   searchRateLimitPerMinute: ['SEARCH_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Message searches one user may make per minute (429 RATE_LIMITED above)')],
   inviteRateLimitPerMinute: ['INVITE_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 10, 'Invite codes one user may try to accept per minute (429 RATE_LIMITED above)')],
+  groupAdds: ['GROUP_ADDS', Type.Union([Type.Literal('direct'), Type.Literal('invite')], { default: 'direct', description: 'Adding a user to a group (creating it with members, adding members): direct adds them at once; invite makes a pending invitation they accept or decline' })],
   shutdownTimeoutMs: ['SHUTDOWN_TIMEOUT_MS', Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')],
   httpHeadersTimeoutMs: ['HTTP_HEADERS_TIMEOUT_MS', Int(500, 120000, 15000, 'A client must send complete request headers within this')],
   httpRequestTimeoutMs: ['HTTP_REQUEST_TIMEOUT_MS', Int(1000, 600000, 30000, 'A client must send a complete request within this')],

@@ -9,7 +9,7 @@ import type {
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
-  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -245,6 +245,14 @@ export function createApi (t: Transport) {
     accept: (code: string) => t.request<Conversation>('POST', `/v1/invites/${enc(code)}/accept`)
   }
 
+  /** Pending invitations to groups (GROUP_ADDS=invite); the realtime `invitation` event tells of a new one. */
+  const invitations = {
+    list: () => t.request<InvitationList>('GET', '/v1/me/invitations'),
+    /** Joins the group; answers the Conversation. */
+    accept: (conversationId: string) => t.request<Conversation>('POST', `/v1/me/invitations/${enc(conversationId)}/accept`),
+    decline: (conversationId: string) => t.request<void>('POST', `/v1/me/invitations/${enc(conversationId)}/decline`)
+  }
+
   /** Message search (README "Search, channels and invitations"). */
   const search = {
     /**
@@ -255,7 +263,7 @@ export function createApi (t: Transport) {
     messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
   }
 
-  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, channels, invites, uploads: createUploads(t) }
+  return { auth, users, account, conversations, messages, safety, moderation, admin, notifications, devices, search, channels, invites, invitations, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

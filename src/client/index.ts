@@ -45,6 +45,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly channels: Api['channels']
   /** Invite links of groups. */
   readonly invites: Api['invites']
+  /** Your pending invitations to groups (GROUP_ADDS=invite). */
+  readonly invitations: Api['invitations']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -82,6 +84,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.search = api.search
     this.channels = api.channels
     this.invites = api.invites
+    this.invitations = api.invitations
     this.uploads = api.uploads
   }
 
@@ -93,7 +96,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, invitations: this.invitations, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }

@@ -21,7 +21,8 @@ import type {
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema,
-  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
+  ReadyFrame as ReadyFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema,
+  InvitationFrame as InvitationFrameSchema
 } from '../schemas/realtime.js'
 import type {
   AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
@@ -42,7 +43,8 @@ import type {
   SearchHit as SearchHitSchema, SearchMessagesQuery as SearchMessagesQuerySchema, SearchPage as SearchPageSchema, Snippet as SnippetSchema
 } from '../schemas/search.js'
 import type {
-  CreatedInvite as CreatedInviteSchema, CreateInviteBody as CreateInviteBodySchema, Invite as InviteSchema, InviteList as InviteListSchema
+  CreatedInvite as CreatedInviteSchema, CreateInviteBody as CreateInviteBodySchema, Invite as InviteSchema, InviteList as InviteListSchema,
+  Invitation as InvitationSchema, InvitationList as InvitationListSchema
 } from '../schemas/invites.js'
 import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
 
@@ -64,6 +66,7 @@ type Refs = {
   SearchHit: typeof SearchHitSchema
   Channel: typeof ChannelSchema
   Invite: typeof InviteSchema
+  Invitation: typeof InvitationSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -104,6 +107,9 @@ export type Invite = S<typeof InviteSchema>
 export type CreatedInvite = S<typeof CreatedInviteSchema>
 export type CreateInviteBody = S<typeof CreateInviteBodySchema>
 export type InviteList = S<typeof InviteListSchema>
+/** Pending invitations (GROUP_ADDS=invite). */
+export type Invitation = S<typeof InvitationSchema>
+export type InvitationList = S<typeof InvitationListSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>
@@ -168,6 +174,8 @@ export type TypingFrame = S<typeof TypingFrameSchema>
 export type ReadFrame = S<typeof ReadFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
+/** You were invited to a group (GROUP_ADDS=invite): accept or decline with client.invitations. */
+export type InvitationFrame = S<typeof InvitationFrameSchema>
 
 /** The Event object with its data typed by event type. */
 type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>

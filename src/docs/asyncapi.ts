@@ -7,7 +7,7 @@ import { Member, Conversation } from '../schemas/conversations.js'
 import { Attachment, Message } from '../schemas/messages.js'
 import {
   CLOSE_CODES, ConversationInfo, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
-  ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
+  ReadyFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame, InvitationFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
 
@@ -48,7 +48,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
   for (const s of [User, PublicUser, Attachment, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -74,6 +74,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('typing', 'TypingServerFrame', 'Another member is typing', server)
   frame('read', 'ReadFrame', 'A member\'s read position moved (also to the reader\'s other devices)', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
+  frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

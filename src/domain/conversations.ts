@@ -21,7 +21,14 @@ export interface ChatDeps extends Database {
   membersPreview: number
   /** Called after a commit that marked files for removal (a replaced group picture). */
   onFilesReleased?: () => void
+  /** GROUP_ADDS: adding users to a group adds them (direct, the default) or invites them (invite). */
+  groupAdds?: 'direct' | 'invite'
+  /** Called after the commit that invited users (GROUP_ADDS=invite): the invitation frame to them. */
+  announceInvitation?: (userIds: string[], invitation: InvitationData) => void
 }
+
+/** The data of the invitation frame (and an item of GET /v1/me/invitations, with memberCount). */
+export interface InvitationData { conversationId: string, title: string | null, invitedBy: string, createdAt: string }
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
 export const canManage = (role: Role) => role === 'owner' || role === 'admin'
@@ -85,7 +92,16 @@ export function createConversationService (deps: ChatDeps) {
       const found = await repos.users.existing(others)
       if (found.size !== others.length) throw notFound('User')
       await assertNotBlockedBy(repos.safety, userId, others)
-      const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null, isPublic: input.public === true }, others)
+      if (deps.groupAdds !== 'invite') {
+        const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null, isPublic: input.public === true }, others)
+        return reader.get(userId, id)
+      }
+      // GROUP_ADDS=invite: the group starts with its creator; the others are invited.
+      const title = input.title.trim()
+      const id = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, [])
+      const at = new Date()
+      const invited = await repos.invites.invitations.invite(id, others, userId, at)
+      if (invited.length > 0) deps.announceInvitation?.(invited, { conversationId: id, title, invitedBy: userId, createdAt: at.toISOString() })
       return reader.get(userId, id)
     },
 

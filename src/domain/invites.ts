@@ -56,6 +56,44 @@ export function createInviteService (deps: ChatDeps) {
   }
 
   return {
+    /** The caller's pending invitations (GROUP_ADDS=invite), newest first, at most 100. */
+    async invitations (userId: string) {
+      const rows = await repos.invites.invitations.pending(userId, 100)
+      return {
+        invitations: rows.map((r) => ({
+          conversationId: r.conversationId, title: r.title, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString(), memberCount: r.memberCount
+        }))
+      }
+    },
+
+    /**
+     * Accepts an invitation: member.added with by = who invited, under the
+     * conversation's lock; the invitation goes. None pending: 404. Banned
+     * since: 403 BANNED (the invitation stays, for declining).
+     */
+    async acceptInvitation (userId: string, conversationId: string) {
+      const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+        const conversation = await tx.conversations.lock(conversationId)
+        if (conversation === null) throw notFound('Invitation')
+        const members = await tx.conversations.members(conversationId)
+        const invitedBy = await tx.invites.invitations.take(conversationId, userId)
+        if (invitedBy === null) throw notFound('Invitation')
+        if (members.some((m) => m.userId === userId)) return null
+        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        await assertNotBanned(tx, conversationId, [userId])
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], invitedBy)])
+        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+        return { events, recipients: [...members.map((m) => m.userId), userId] }
+      })
+      if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
+      return reader.get(userId, conversationId)
+    },
+
+    /** Declines (removes) an invitation; 404 when none is pending. */
+    async declineInvitation (userId: string, conversationId: string): Promise<void> {
+      if ((await repos.invites.invitations.take(conversationId, userId)) === null) throw notFound('Invitation')
+    },
+
     /** A new invite; its code is in this answer only. */
     async create (userId: string, conversationId: string, input: { expiresInSeconds?: number | undefined, maxUses?: number | undefined }): Promise<InviteView & { code: string }> {
       const code = randomBytes(24).toString('base64url')

@@ -16,6 +16,8 @@ const select = { id: true, conversationId: true, createdBy: true, createdAt: tru
 
 export function inviteStatements (db: Client) {
   return {
+    invitations: invitationStatements(db),
+
     async create (data: { id: string, conversationId: string, codeHash: string, createdBy: string, expiresAt: Date | null, maxUses: number | null }): Promise<InviteRow> {
       return db.conversationInvite.create({ data, select })
     },
@@ -55,6 +57,47 @@ export function inviteStatements (db: Client) {
       return db.conversationInvite.count({
         where: { conversationId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
       })
+    }
+  }
+}
+
+export interface InvitationRow {
+  conversationId: string
+  title: string | null
+  invitedBy: string
+  createdAt: Date
+  memberCount: number
+}
+
+/** Pending invitations to groups (GROUP_ADDS=invite). */
+export function invitationStatements (db: Client) {
+  return {
+    /** Invites these users (an invitation pending already stays as it is); returns those newly invited. */
+    async invite (conversationId: string, userIds: string[], invitedBy: string, at: Date): Promise<string[]> {
+      if (userIds.length === 0) return []
+      const rows = await db.$queryRaw<Array<{ user_id: string }>>`
+        INSERT INTO group_invitations (conversation_id, user_id, invited_by, created_at)
+        SELECT ${conversationId}::uuid, u, ${invitedBy}::uuid, ${at}::timestamptz FROM unnest(${userIds}::uuid[]) AS u
+        ON CONFLICT (conversation_id, user_id) DO NOTHING
+        RETURNING user_id`
+      return rows.map((r) => r.user_id)
+    },
+
+    /** Removes the user's invitation to the conversation; who invited them, or null when there was none. */
+    async take (conversationId: string, userId: string): Promise<string | null> {
+      const rows = await db.$queryRaw<Array<{ invited_by: string }>>`
+        DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND user_id = ${userId}::uuid RETURNING invited_by`
+      return rows[0]?.invited_by ?? null
+    },
+
+    /** The user's pending invitations, newest first. */
+    async pending (userId: string, limit: number): Promise<InvitationRow[]> {
+      return db.$queryRaw<InvitationRow[]>`
+        SELECT gi.conversation_id AS "conversationId", c.title, gi.invited_by AS "invitedBy", gi.created_at AS "createdAt", c.member_count AS "memberCount"
+          FROM group_invitations gi JOIN conversations c ON c.id = gi.conversation_id
+         WHERE gi.user_id = ${userId}::uuid
+         ORDER BY gi.created_at DESC, gi.conversation_id DESC
+         LIMIT ${limit}::int`
     }
   }
 }

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { IdParams, errorResponses } from '../schemas/common.js'
 import type { Conversation } from '../schemas/conversations.js'
-import { CreatedInvite, CreateInviteBody, InviteCodeParams, InviteList, RevokeInviteParams } from '../schemas/invites.js'
+import { CreatedInvite, CreateInviteBody, InvitationList, InviteCodeParams, InviteList, RevokeInviteParams } from '../schemas/invites.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { invites } = app.chat
@@ -77,6 +77,47 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => invites.accept(request.auth.userId, request.params.code))
+
+  // Pending invitations (GROUP_ADDS=invite): the invitee's side.
+  app.get('/me/invitations', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'listInvitations',
+      summary: 'Your pending invitations to groups (GROUP_ADDS=invite), newest first',
+      response: { 200: InvitationList, ...errorResponses(401) }
+    }
+  }, async (request) => invites.invitations(request.auth.userId))
+
+  app.post('/me/invitations/:id/accept', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'acceptInvitation',
+      summary: 'Accept an invitation to the group :id: writes member.added with by = who invited; answers the Conversation',
+      description: 'No pending invitation: 404 NOT_FOUND. Banned from the group since: 403 BANNED. A full group: 400.',
+      params: IdParams,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => invites.acceptInvitation(request.auth.userId, request.params.id))
+
+  app.post('/me/invitations/:id/decline', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'declineInvitation',
+      summary: 'Decline (remove) an invitation to the group :id',
+      description: 'No pending invitation: 404 NOT_FOUND. The group is not told.',
+      params: IdParams,
+      response: { 204: Type.Null({ description: 'Declined' }), ...errorResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    await invites.declineInvitation(request.auth.userId, request.params.id)
+    return reply.code(204).send(null)
+  })
 }
 
 export default routes

@@ -30,3 +30,15 @@ export const InviteList = Type.Object({
 
 export const InviteCodeParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) })
 export const RevokeInviteParams = Type.Object({ id: Uuid, code: Type.String({ minLength: 1, maxLength: 64, description: 'The invite\'s code, or its id' }) })
+
+export const Invitation = Type.Object({
+  conversationId: Uuid,
+  title: Type.Union([Type.String(), Type.Null()]),
+  invitedBy: Uuid,
+  createdAt: Timestamp,
+  memberCount: Type.Integer({ description: 'Current members of the group' })
+}, { $id: 'Invitation', description: 'A pending invitation to a group (GROUP_ADDS=invite)' })
+
+export const InvitationList = Type.Object({
+  invitations: Type.Array(Type.Ref('Invitation'), { description: 'Newest first, at most 100' })
+})

@@ -65,6 +65,16 @@ export const UserUpdatedFrame = Type.Object({
   data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
 }, { $id: 'UserUpdatedFrame', description: 'A user who shares a conversation with the receiver changed their profile (PATCH /v1/me)' })
 
+export const InvitationFrame = Type.Object({
+  type: Type.Literal('invitation'),
+  data: Type.Object({
+    conversationId: Uuid,
+    title: Type.Union([Type.String(), Type.Null()]),
+    invitedBy: Uuid,
+    createdAt: Timestamp
+  })
+}, { $id: 'InvitationFrame', description: 'The receiver was invited to a group (GROUP_ADDS=invite): accept or decline at /v1/me/invitations' })
+
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 
 export const ErrorFrame = Type.Object({
@@ -76,7 +86,7 @@ export const ErrorFrame = Type.Object({
 export const TypingClientFrame = Type.Object({ type: Type.Literal('typing'), conversationId: Uuid }, { $id: 'TypingClientFrame' })
 export const PingClientFrame = Type.Object({ type: Type.Literal('ping') }, { $id: 'PingClientFrame' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame] as const
 
 /**

@@ -2,7 +2,7 @@
 // events to `app.realtime`, the realtime node (realtime/node.ts).
 import fp from 'fastify-plugin'
 import { createChannelDirectory, type ChannelDirectory } from '../../domain/channels.js'
-import { createConversationService, type ConversationService } from '../../domain/conversations.js'
+import { createConversationService, type ConversationService, type InvitationData } from '../../domain/conversations.js'
 import { createInviteService, type InviteService } from '../../domain/invites.js'
 import { createConversationsRepository } from '../../repositories/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
@@ -34,6 +34,8 @@ export default fp(async (app) => {
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
     membersPreview: app.config.conversationMembersPreview,
+    groupAdds: app.config.groupAdds,
+    announceInvitation: (userIds: string[], data: InvitationData) => app.realtime.publishFrame(userIds, { type: 'invitation', data }),
     onFilesReleased: () => app.uploads.release()
   }
   app.decorate('chat', {

@@ -13,10 +13,10 @@ import { Upload } from '../../schemas/uploads.js'
 import { Report } from '../../schemas/safety.js'
 import { SearchHit, Snippet } from '../../schemas/search.js'
 import { Channel } from '../../schemas/channels.js'
-import { Invite } from '../../schemas/invites.js'
+import { Invitation, Invite } from '../../schemas/invites.js'
 
 export default fp(async (app) => {
-  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, Message, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload, Snippet, SearchHit, Channel, Invite]) app.addSchema(schema)
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, Message, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload, Snippet, SearchHit, Channel, Invite, Invitation]) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
