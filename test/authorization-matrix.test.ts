@@ -44,7 +44,8 @@ const bodies: Record<string, () => unknown> = {
   'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
   'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' }),
   'PUT /v1/me/devices/{deviceId}': () => ({ platform: 'fcm', token: 'matrix-device-token' }),
-  'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 })
+  'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 }),
+  'POST /v1/conversations/{id}/invites': () => ({ maxUses: 1 })
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
@@ -59,9 +60,13 @@ const noBody = new Set([
   'GET /v1/me/notifications',
   'GET /v1/me/devices', 'DELETE /v1/me/devices/{deviceId}', 'GET /v1/me/devices/{deviceId}/deliveries', 'POST /v1/me/devices/{deviceId}/test', 'GET /v1/push/config',
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
-  'PUT /v1/storage', 'GET /v1/storage'
+  'PUT /v1/storage', 'GET /v1/storage',
+  // Search, channels and invitations (README).
+  'GET /v1/search/messages', 'GET /v1/channels', 'POST /v1/conversations/{id}/join',
+  'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}', 'POST /v1/invites/{code}/accept',
+  'GET /v1/me/invitations', 'POST /v1/me/invitations/{id}/accept', 'POST /v1/me/invitations/{id}/decline'
 ])
-const query: Record<string, string> = { 'GET /v1/users': '?query=abc' }
+const query: Record<string, string> = { 'GET /v1/users': '?query=abc', 'GET /v1/search/messages': '?q=hello' }
 // Routes only an owner or admin may use, with the status a plain member gets.
 const adminOnly = new Set([
   'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
@@ -69,7 +74,8 @@ const adminOnly = new Set([
   'PATCH /v1/conversations/{id}/messages/{messageId}', 'DELETE /v1/conversations/{id}/messages/{messageId}',
   'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
-  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze'
+  'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
+  'POST /v1/conversations/{id}/invites', 'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`
@@ -80,7 +86,8 @@ function url (r: Route, ids: { id?: string, messageId?: string, userId?: string 
     .replace('{id}', ids.id ?? group.id)
     .replace('{messageId}', ids.messageId ?? ownersMessage.id)
     .replace('{userId}', ids.userId ?? admin.user.id)
-    .replace('{deviceId}', 'matrix-device') + (query[key(r)] ?? '')
+    .replace('{deviceId}', 'matrix-device')
+    .replace('{code}', 'matrix-invite-code') + (query[key(r)] ?? '')
 }
 
 function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {
