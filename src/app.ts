@@ -16,6 +16,7 @@ import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
 import interactionsPlugin from './plugins/app/interactions.js'
 import safetyPlugin from './plugins/app/safety.js'
+import searchPlugin from './plugins/app/search.js'
 import notificationsPlugin from './plugins/app/notifications.js'
 import pushPlugin from './plugins/app/push.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
@@ -52,6 +53,9 @@ import reactionRoutes from './routes/reactions.js'
 import pinRoutes from './routes/pins.js'
 import deliveryRoutes from './routes/delivery.js'
 import unreadRoutes from './routes/unread.js'
+import searchRoutes from './routes/search.js'
+import channelRoutes from './routes/channels.js'
+import inviteRoutes from './routes/invites.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -138,6 +142,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(interactionsPlugin)
   await fastify.register(mePlugin)
   await fastify.register(safetyPlugin)
+  await fastify.register(searchPlugin, { databaseUrl: opts.databaseUrl })
 
   await fastify.register(healthRoutes)
   await fastify.register(docsRoutes)
@@ -165,6 +170,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(pinRoutes)
     await v1.register(deliveryRoutes)
     await v1.register(unreadRoutes)
+    await v1.register(searchRoutes)
+    await v1.register(channelRoutes)
+    await v1.register(inviteRoutes)
   }, { prefix: '/v1' })
 }
 

@@ -46,7 +46,8 @@ const bodies: Record<string, () => unknown> = {
   'PUT /v1/me/notifications': () => ({ level: 'mentions' }),
   'PUT /v1/conversations/{id}/notifications': () => ({ level: 'none' }),
   'PUT /v1/me/devices/{deviceId}': () => ({ platform: 'fcm', token: 'matrix-device-token' }),
-  'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 })
+  'POST /v1/uploads': () => ({ conversationId: group.id, filename: 'matrix.txt', contentType: 'text/plain', size: 5 }),
+  'POST /v1/conversations/{id}/invites': () => ({ maxUses: 1 })
 }
 const noBody = new Set([
   'GET /v1/me', 'GET /v1/users/{id}', 'GET /v1/users', 'GET /v1/conversations', 'GET /v1/conversations/{id}',
@@ -64,9 +65,13 @@ const noBody = new Set([
   'POST /v1/uploads/{id}/complete', 'GET /v1/attachments/{id}', 'GET /v1/attachments/{id}/{variant}', 'GET /v1/media/{id}',
   'PUT /v1/storage', 'GET /v1/storage',
   'PUT /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}', 'DELETE /v1/conversations/{id}/messages/{messageId}/reactions/{emoji}',
-  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}', 'GET /v1/conversations/{id}/pins'
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}', 'GET /v1/conversations/{id}/pins',
+  // Search, channels and invitations (README).
+  'GET /v1/search/messages', 'GET /v1/channels', 'POST /v1/conversations/{id}/join',
+  'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}', 'POST /v1/invites/{code}/accept',
+  'GET /v1/me/invitations', 'POST /v1/me/invitations/{id}/accept', 'POST /v1/me/invitations/{id}/decline'
 ])
-const query: Record<string, string> = { 'GET /v1/users': '?query=abc', 'GET /v1/presence': '?userIds=0196a1b2-0000-7000-8000-000000000000' }
+const query: Record<string, string> = { 'GET /v1/users': '?query=abc', 'GET /v1/presence': '?userIds=0196a1b2-0000-7000-8000-000000000000', 'GET /v1/search/messages': '?q=hello' }
 // Routes only an owner or admin may use, with the status a plain member gets.
 const adminOnly = new Set([
   'PATCH /v1/conversations/{id}', 'POST /v1/conversations/{id}/members',
@@ -75,7 +80,8 @@ const adminOnly = new Set([
   'PUT /v1/conversations/{id}/bans/{userId}', 'DELETE /v1/conversations/{id}/bans/{userId}', 'GET /v1/conversations/{id}/bans',
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
-  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}'
+  'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}',
+  'POST /v1/conversations/{id}/invites', 'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`
@@ -87,7 +93,7 @@ function url (r: Route, ids: { id?: string, messageId?: string, userId?: string 
     .replace('{messageId}', ids.messageId ?? ownersMessage.id)
     .replace('{userId}', ids.userId ?? admin.user.id)
     .replace('{deviceId}', 'matrix-device')
-    .replace('{emoji}', encodeURIComponent('👍')) + (query[key(r)] ?? '')
+    .replace('{emoji}', encodeURIComponent('👍')).replace('{code}', 'matrix-invite-code') + (query[key(r)] ?? '')
 }
 
 function call (r: Route, token: string | undefined, ids?: Parameters<typeof url>[1]): Promise<Response> {

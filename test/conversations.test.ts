@@ -118,7 +118,7 @@ describe('groups', () => {
     const events = await api.get(`/v1/conversations/${group.id}/events?after=2`, as(b))
     expect(events.body.events).toEqual([{
       conversationId: group.id, seq: 3, type: 'conversation.updated', createdAt: expect.any(String),
-      data: { id: group.id, type: 'group', title: 'New', createdAt: group.createdAt, lastSeq: 3, pictureUrl: null }
+      data: { id: group.id, type: 'group', title: 'New', createdAt: group.createdAt, lastSeq: 3, pictureUrl: null, public: false }
     }])
     // The same title again changes nothing.
     expect((await api.patch(`/v1/conversations/${group.id}`, { title: 'New' }, as(a))).body.lastSeq).toBe(3)

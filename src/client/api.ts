@@ -10,7 +10,8 @@ import type {
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
   FollowedThreadPage, FollowedThreadQuery,
-  ReactionResult, Pin, PinList, UnreadTotals
+  ReactionResult, Pin, PinList, UnreadTotals,
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -118,11 +119,14 @@ export function createApi (t: Transport) {
     },
     /** The direct conversation with that user (created on first use). */
     openDirect: (userId: string) => t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'direct', userId } }),
-    createGroup: (title: string, memberIds: string[]) =>
-      t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds } }),
+    /** A group; `{ public: true }` makes it a channel (listed by channels.list, joinable). */
+    createGroup: (title: string, memberIds: string[], options: { public?: boolean } = {}) =>
+      t.request<Conversation>('POST', '/v1/conversations', { body: { type: 'group', title, memberIds, ...options } }),
     rename: (id: string, title: string) => t.request<Conversation>('PATCH', conv(id), { body: { title } }),
     /** A completed image upload becomes the group's picture (owner or admin); null removes it. */
     setPicture: (id: string, uploadId: string | null) => t.request<Conversation>('PATCH', conv(id), { body: { pictureUploadId: uploadId } }),
+    /** Makes a group public (a channel) or private again (owner or admin); writes conversation.updated. */
+    setPublic: (id: string, isPublic: boolean) => t.request<Conversation>('PATCH', conv(id), { body: { public: isPublic } }),
     addMembers: (id: string, userIds: string[]) => t.request<Conversation>('POST', `${conv(id)}/members`, { body: { userIds } }),
     setRole: (id: string, userId: string, role: 'admin' | 'member') =>
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
@@ -252,7 +256,45 @@ export function createApi (t: Transport) {
       t.request<ConversationNotifications>('PUT', `${conv(id)}/notifications`, { body })
   }
 
-  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, uploads: createUploads(t) }
+  /** Public channels (README "Search, channels and invitations"). */
+  const channels = {
+    /** Public groups, newest first; `query` (3-100 characters) matches titles. */
+    list: (query: ChannelListQuery = {}) => t.request<ChannelPage>('GET', '/v1/channels', { query }),
+    /** Joins a public group (idempotent); answers the Conversation. */
+    join: (id: string) => t.request<Conversation>('POST', `${conv(id)}/join`)
+  }
+
+  /** Invite links of groups (README "Search, channels and invitations"). */
+  const invites = {
+    /** A new invite (owner or admin); its code is in this answer only. */
+    create: (conversationId: string, body: CreateInviteBody = {}) => t.request<CreatedInvite>('POST', `${conv(conversationId)}/invites`, { body }),
+    /** The group's usable invites, without their codes. */
+    list: (conversationId: string) => t.request<InviteList>('GET', `${conv(conversationId)}/invites`),
+    /** Revokes an invite named by its code or its id. */
+    revoke: (conversationId: string, codeOrId: string) => t.request<void>('DELETE', `${conv(conversationId)}/invites/${enc(codeOrId)}`),
+    /** Joins the invite's group; answers the Conversation. */
+    accept: (code: string) => t.request<Conversation>('POST', `/v1/invites/${enc(code)}/accept`)
+  }
+
+  /** Pending invitations to groups (GROUP_ADDS=invite); the realtime `invitation` event tells of a new one. */
+  const invitations = {
+    list: () => t.request<InvitationList>('GET', '/v1/me/invitations'),
+    /** Joins the group; answers the Conversation. */
+    accept: (conversationId: string) => t.request<Conversation>('POST', `/v1/me/invitations/${enc(conversationId)}/accept`),
+    decline: (conversationId: string) => t.request<void>('POST', `/v1/me/invitations/${enc(conversationId)}/decline`)
+  }
+
+  /** Message search (README "Search, channels and invitations"). */
+  const search = {
+    /**
+     * Messages of your conversations matching every term of q, newest first,
+     * each with a plain-text snippet (show it as text, not HTML). Pass
+     * nextCursor as `before` for the next page.
+     */
+    messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
+  }
+
+  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, search, channels, invites, invitations, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -41,6 +41,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Notification preferences: your level, and each conversation's level and mute. */
   readonly notifications: Api['notifications']
   readonly devices: Api['devices']
+  /** Message search (README "Search, channels and invitations"). */
+  readonly search: Api['search']
+  /** Public channels: the directory and joining. */
+  readonly channels: Api['channels']
+  /** Invite links of groups. */
+  readonly invites: Api['invites']
+  /** Your pending invitations to groups (GROUP_ADDS=invite). */
+  readonly invitations: Api['invitations']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
   private readonly transport: Transport
@@ -77,6 +85,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.admin = api.admin
     this.notifications = api.notifications
     this.devices = api.devices
+    this.search = api.search
+    this.channels = api.channels
+    this.invites = api.invites
+    this.invitations = api.invitations
     this.uploads = api.uploads
   }
 
@@ -88,7 +100,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages, me: this.me,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, invitations: this.invitations, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }

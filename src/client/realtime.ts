@@ -7,7 +7,7 @@ import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, DeliveredFrame, ErrorFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
 export interface WebSocketLike {
@@ -30,6 +30,8 @@ export interface RealtimeEvents {
   presence: [PresenceFrame['data']]
   /** A contact changed their profile (display name). */
   userUpdated: [UserUpdatedFrame['data']]
+  /** You were invited to a group (GROUP_ADDS=invite). */
+  invitation: [InvitationFrame['data']]
   typing: [TypingFrame]
   read: [ReadFrame]
   /** You read a thread on one of your devices (this one too): your position and counts after it. */
@@ -194,6 +196,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       case 'thread.read': return this.emit('threadRead', frame as unknown as ThreadReadFrame)
       case 'delivered': return this.emit('delivered', frame as unknown as DeliveredFrame)
       case 'user.updated': return this.emit('userUpdated', (frame as unknown as UserUpdatedFrame).data)
+      case 'invitation': return this.emit('invitation', (frame as unknown as InvitationFrame).data)
       case 'error': return this.emit('error', frame as unknown as ErrorFrame)
     }
     if (typeof frame.conversationId !== 'string' || typeof frame.seq !== 'number') return

@@ -24,7 +24,8 @@ import type {
 import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, PinEventData as PinEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema, DeliveredFrame as DeliveredFrameSchema,
-  ReadyFrame as ReadyFrameSchema, ThreadReadFrame as ThreadReadFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema
+  ReadyFrame as ReadyFrameSchema, ThreadReadFrame as ThreadReadFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema,
+  InvitationFrame as InvitationFrameSchema
 } from '../schemas/realtime.js'
 import type {
   AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
@@ -41,6 +42,14 @@ import type {
   AttachmentUrls as AttachmentUrlsSchema, CreatedUpload as CreatedUploadSchema, CreateUploadBody as CreateUploadBodySchema, Upload as UploadSchema
 } from '../schemas/uploads.js'
 import type { Attachment as AttachmentSchema, ThreadSummary as ThreadSummarySchema } from '../schemas/messages.js'
+import type {
+  SearchHit as SearchHitSchema, SearchMessagesQuery as SearchMessagesQuerySchema, SearchPage as SearchPageSchema, Snippet as SnippetSchema
+} from '../schemas/search.js'
+import type {
+  CreatedInvite as CreatedInviteSchema, CreateInviteBody as CreateInviteBodySchema, Invite as InviteSchema, InviteList as InviteListSchema,
+  Invitation as InvitationSchema, InvitationList as InvitationListSchema
+} from '../schemas/invites.js'
+import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -59,6 +68,11 @@ type Refs = {
   Reaction: typeof ReactionSchema
   Pin: typeof PinSchema
   Upload: typeof UploadSchema
+  SearchSnippet: typeof SnippetSchema
+  SearchHit: typeof SearchHitSchema
+  Channel: typeof ChannelSchema
+  Invite: typeof InviteSchema
+  Invitation: typeof InvitationSchema
 }
 type S<T extends TSchema> = Static<T, Refs>
 
@@ -101,6 +115,24 @@ export type FollowedThreadPage = Omit<S<typeof FollowedThreadPageSchema>, 'threa
   threads: Array<Omit<S<typeof FollowedThreadPageSchema>['threads'][number], 'root'> & { root: Message }>
 }
 export type FollowedThreadQuery = S<typeof FollowedThreadQuerySchema>
+/** Message search (README "Search, channels and invitations"). */
+export type SearchMessagesQuery = S<typeof SearchMessagesQuerySchema>
+export type SearchPage = S<typeof SearchPageSchema>
+export type SearchHit = S<typeof SearchHitSchema>
+/** Plain text (not HTML): show it as text; highlights are UTF-16 offsets into it. */
+export type SearchSnippet = S<typeof SnippetSchema>
+/** Public channels (README "Search, channels and invitations"). */
+export type Channel = S<typeof ChannelSchema>
+export type ChannelListQuery = S<typeof ChannelListQuerySchema>
+export type ChannelPage = S<typeof ChannelPageSchema>
+/** Invite links (README "Search, channels and invitations"). */
+export type Invite = S<typeof InviteSchema>
+export type CreatedInvite = S<typeof CreatedInviteSchema>
+export type CreateInviteBody = S<typeof CreateInviteBodySchema>
+export type InviteList = S<typeof InviteListSchema>
+/** Pending invitations (GROUP_ADDS=invite). */
+export type Invitation = S<typeof InvitationSchema>
+export type InvitationList = S<typeof InvitationListSchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>
@@ -171,6 +203,8 @@ export type ThreadReadFrame = S<typeof ThreadReadFrameSchema>
 export type DeliveredFrame = S<typeof DeliveredFrameSchema>
 export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
+/** You were invited to a group (GROUP_ADDS=invite): accept or decline with client.invitations. */
+export type InvitationFrame = S<typeof InvitationFrameSchema>
 
 /** The Event object with its data typed by event type. */
 type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>

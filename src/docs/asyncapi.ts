@@ -6,7 +6,7 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Attachment, Message, Reaction, ThreadSummary } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, DeliveredClientFrame, DeliveredFrame, ErrorFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, DeliveredClientFrame, DeliveredFrame, ErrorFrame, InvitationFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, ThreadReadFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -19,7 +19,7 @@ const EVENT_DATA = {
   'members.added': ['MembersAddedData', 'Several users joined at once (a group created with members, or several added by one request); each receives the conversation from this event on'],
   'member.removed': ['MemberEventData', 'A member left or was removed; for the removed user this is the last event'],
   'member.updated': ['MemberUpdatedData', 'A member\'s role changed'],
-  'conversation.updated': ['ConversationInfo', 'The group was renamed or its picture changed'],
+  'conversation.updated': ['ConversationInfo', 'The group was renamed, its picture changed, or it was made public or private'],
   'member.banned': ['MemberEventData', 'A user was banned (a member.removed follows when they were a member); they cannot be added again until unbanned'],
   'member.unbanned': ['MemberEventData', 'A ban was lifted (the user is not added back)'],
   'member.muted': ['MemberEventData', 'A member was muted: their posts answer 403 MUTED'],
@@ -52,7 +52,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
   for (const s of [User, PublicUser, Attachment, ThreadSummary, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData, PinEventData,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame, DeliveredClientFrame]) {
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame, DeliveredClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -80,6 +80,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('thread.read', 'ThreadReadFrame', 'You read a thread on one of your devices: your read position there and your counts, to all your connections', server)
   frame('delivered', 'DeliveredFrame', 'Another member\'s devices received the conversation up to seq (not to users that member blocked; coalesced per DELIVERY_COALESCE_MS)', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
+  frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

@@ -48,6 +48,7 @@ export function createConversationReader (repo: ConversationsRepository, members
       createdAt: r.createdAt.toISOString(),
       lastSeq: r.lastSeq,
       pictureUrl: mediaUrl(r.pictureUploadId),
+      public: r.isPublic,
       lastMessage: r.lastMessage === null ? null : toMessage(r.lastMessage),
       unreadCount: r.unreadCount,
       memberCount: r.memberCount,

@@ -21,7 +21,14 @@ export interface ChatDeps extends Database {
   membersPreview: number
   /** Called after a commit that marked files for removal (a replaced group picture). */
   onFilesReleased?: () => void
+  /** GROUP_ADDS: adding users to a group adds them (direct, the default) or invites them (invite). */
+  groupAdds?: 'direct' | 'invite'
+  /** Called after the commit that invited users (GROUP_ADDS=invite): the invitation frame to them. */
+  announceInvitation?: (userIds: string[], invitation: InvitationData) => void
 }
+
+/** The data of the invitation frame (and an item of GET /v1/me/invitations, with memberCount). */
+export interface InvitationData { conversationId: string, title: string | null, invitedBy: string, createdAt: string }
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
 export const canManage = (role: Role) => role === 'owner' || role === 'admin'
@@ -37,7 +44,7 @@ export function createConversationService (deps: ChatDeps) {
    * (seq 1), then the others' (member.added for one, one members.added for
    * several: seq 2). Every initial member sees the conversation from seq 1.
    */
-  async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null }, otherIds: string[]) {
+  async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null, isPublic?: boolean }, otherIds: string[]) {
     const id = newId()
     const at = new Date()
     const members: Array<{ userId: string, role: Role }> = [
@@ -79,13 +86,22 @@ export function createConversationService (deps: ChatDeps) {
       }
     },
 
-    async createGroup (userId: string, input: { title: string, memberIds: string[] }) {
+    async createGroup (userId: string, input: { title: string, memberIds: string[], public?: boolean | undefined }) {
       const others = [...new Set(input.memberIds)].filter((id) => id !== userId)
       if (others.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
       const found = await repos.users.existing(others)
       if (found.size !== others.length) throw notFound('User')
       await assertNotBlockedBy(repos.safety, userId, others)
-      const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null }, others)
+      if (deps.groupAdds !== 'invite') {
+        const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null, isPublic: input.public === true }, others)
+        return reader.get(userId, id)
+      }
+      // GROUP_ADDS=invite: the group starts with its creator; the others are invited.
+      const title = input.title.trim()
+      const id = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, [])
+      const at = new Date()
+      const invited = await repos.invites.invitations.invite(id, others, userId, at)
+      if (invited.length > 0) deps.announceInvitation?.(invited, { conversationId: id, title, invitedBy: userId, createdAt: at.toISOString() })
       return reader.get(userId, id)
     },
 
@@ -94,16 +110,18 @@ export function createConversationService (deps: ChatDeps) {
      * conversation.updated. pictureUploadId names a completed image upload of
      * the caller (null removes the picture); the replaced picture's files go.
      */
-    async update (userId: string, conversationId: string, input: { title?: string | undefined, pictureUploadId?: string | null | undefined }) {
-      if (input.title === undefined && input.pictureUploadId === undefined) throw badRequest('body must have title or pictureUploadId')
+    async update (userId: string, conversationId: string, input: { title?: string | undefined, pictureUploadId?: string | null | undefined, public?: boolean | undefined }) {
+      if (input.title === undefined && input.pictureUploadId === undefined && input.public === undefined) throw badRequest('body must have title, pictureUploadId or public')
       const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
         if (conversation.type === 'direct') throw forbidden('A direct conversation has no title or picture')
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can change the group')
         const title = input.title?.trim() ?? conversation.title
         const pictureUploadId = input.pictureUploadId === undefined ? conversation.pictureUploadId : input.pictureUploadId
-        if (conversation.title === title && conversation.pictureUploadId === pictureUploadId) return null
+        const isPublic = input.public ?? conversation.isPublic
+        if (conversation.title === title && conversation.pictureUploadId === pictureUploadId && conversation.isPublic === isPublic) return null
         if (title !== conversation.title) await tx.conversations.setTitle(conversationId, title!)
+        if (isPublic !== conversation.isPublic) await tx.conversations.setPublic(conversationId, isPublic)
         let released = false
         if (pictureUploadId !== conversation.pictureUploadId) {
           if (pictureUploadId !== null && !(await tx.uploads.claim(pictureUploadId, userId, 'picture'))) {
@@ -118,7 +136,7 @@ export function createConversationService (deps: ChatDeps) {
         const { events } = await appendEvents(tx, conversationId, [{
           type: 'conversation.updated',
           data: null,
-          dataFor: (seq) => toConversationInfo({ ...conversation, title, pictureUploadId }, seq)
+          dataFor: (seq) => toConversationInfo({ ...conversation, title, pictureUploadId, isPublic }, seq)
         }])
         return { events, recipients: members.map((m) => m.userId), released }
       })

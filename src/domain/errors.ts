@@ -16,6 +16,10 @@ export type ErrorCode =
   | 'INVALID_MESSAGE_TYPE' | 'INVALID_METADATA' | 'METADATA_TOO_LARGE' | 'INVALID_THREAD_ROOT'
   // Reactions and pins (src/domain/reactions.ts, src/domain/pins.ts)
   | 'INVALID_REACTION' | 'TOO_MANY_REACTIONS' | 'TOO_MANY_PINS'
+  // Search (src/domain/search.ts)
+  | 'INVALID_QUERY' | 'QUERY_TOO_BROAD'
+  // Invite links (src/domain/invites.ts)
+  | 'INVALID_INVITE'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

@@ -37,9 +37,31 @@ export function createMemberService (deps: ChatDeps) {
   }
 
   return {
-    /** Adds users (owner or admin); existing members are skipped, removed ones come back. */
+    /**
+     * Adds users (owner or admin); existing members are skipped, removed ones
+     * come back. With GROUP_ADDS=invite they are invited instead (checked
+     * alike: known, not banned, not blocking the adder) and get an invitation
+     * frame; the group's log is unchanged until one accepts.
+     */
     async add (userId: string, conversationId: string, userIds: string[]) {
       const wanted = [...new Set(userIds)]
+      if (deps.groupAdds === 'invite') {
+        const invited = await inTransaction(repos, async (tx) => {
+          const { conversation, members, me } = await lockGroup(tx, conversationId, userId)
+          if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
+          const current = new Set(members.map((m) => m.userId))
+          const added = wanted.filter((id) => !current.has(id))
+          if (added.length === 0) return null
+          if ((await tx.users.existing(added)).size !== added.length) throw notFound('User')
+          await assertNotBanned(tx, conversationId, added)
+          await assertNotBlockedBy(tx.safety, userId, added)
+          const at = new Date()
+          const ids = await tx.invites.invitations.invite(conversationId, added, userId, at)
+          return { ids, data: { conversationId, title: conversation.title, invitedBy: userId, createdAt: at.toISOString() } }
+        })
+        if (invited !== null && invited.ids.length > 0) deps.announceInvitation?.(invited.ids, invited.data)
+        return reader.get(userId, conversationId)
+      }
       await write(async (tx) => {
         const { members, me } = await lockGroup(tx, conversationId, userId)
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
@@ -56,6 +78,27 @@ export function createMemberService (deps: ChatDeps) {
         // They see the conversation from that event on.
         await tx.conversations.addMembers(conversationId, added.map((id) => ({ userId: id, joinedSeq: lastSeq })), lastSeq, at)
         return { events, recipients: [...current, ...added] }
+      })
+      return reader.get(userId, conversationId)
+    },
+
+    /**
+     * Joins a public group (channel): one member.added with by = the joiner,
+     * seen from that event on. A private group, a direct conversation or no
+     * conversation: 404 alike. Banned: 403 BANNED. A member already: nothing
+     * is written, the conversation is answered again.
+     */
+    async join (userId: string, conversationId: string) {
+      await write(async (tx) => {
+        const conversation = await tx.conversations.lock(conversationId)
+        if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
+        const members = await tx.conversations.members(conversationId)
+        if (members.some((m) => m.userId === userId)) return null
+        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        await assertNotBanned(tx, conversationId, [userId])
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], userId)])
+        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+        return { events, recipients: [...members.map((m) => m.userId), userId] }
       })
       return reader.get(userId, conversationId)
     },

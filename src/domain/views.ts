@@ -38,6 +38,8 @@ export interface ConversationInfo {
   lastSeq: number
   /** The group picture (GET it: 302 to the image), or null. */
   pictureUrl: string | null
+  /** A public group (channel): listed and joinable by anyone not banned. */
+  public: boolean
 }
 
 export interface MemberView {
@@ -101,13 +103,14 @@ export const toMember = (m: MemberWithUser): MemberView => ({
 })
 
 /** The data of conversation.updated: the Conversation without members and without the per-member fields. */
-export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date, pictureUploadId: string | null }, lastSeq: number): ConversationInfo => ({
+export const toConversationInfo = (c: { id: string, type: 'direct' | 'group', title: string | null, createdAt: Date, pictureUploadId: string | null, isPublic: boolean }, lastSeq: number): ConversationInfo => ({
   id: c.id,
   type: c.type,
   title: c.title,
   createdAt: c.createdAt.toISOString(),
   lastSeq,
-  pictureUrl: mediaUrl(c.pictureUploadId)
+  pictureUrl: mediaUrl(c.pictureUploadId),
+  public: c.isPublic
 })
 
 /** The API path of an avatar or group picture (GET /v1/media/{id}), or null. */

@@ -37,6 +37,8 @@ export interface ConversationRow {
   /** The caller's notification settings here, as stored. */
   notifications: { level: NotificationLevel | 'default', muteUntil: Date | null }
   pictureUploadId: string | null
+  /** A public group (channel). */
+  isPublic: boolean
 }
 
 export interface LockedConversation {
@@ -46,6 +48,18 @@ export interface LockedConversation {
   createdAt: Date
   lastSeq: number
   pictureUploadId: string | null
+  isPublic: boolean
+}
+
+/** A public group as the channel directory shows it. */
+export interface ChannelRow {
+  id: string
+  title: string
+  createdAt: Date
+  memberCount: number
+  pictureUploadId: string | null
+  /** Whether the caller is a current member. */
+  joined: boolean
 }
 
 export interface MemberRow {
@@ -75,7 +89,7 @@ export type ListFilter = { id: string } | { limit: number, after?: { at: Date, i
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
   last_activity_at: Date, last_read_seq: number, last_delivered_seq: number, unread_count: number, member_count: number,
-  frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null,
+  frozen: boolean, slow_mode_seconds: number, muted: boolean, picture_upload_id: string | null, is_public: boolean,
   lm_id: string | null, lm_seq: number, lm_sender_id: string, lm_body: string, lm_client_message_id: string | null,
   lm_reply_to_id: string | null, lm_created_at: Date, lm_edited_at: Date | null, lm_deleted_at: Date | null,
   lm_mentions: string[] | null, lm_mentions_all: boolean,
@@ -120,20 +134,20 @@ export function conversationStatements (db: Client) {
   return {
     /** Locks the conversation row until the transaction ends. */
     async lock (conversationId: string): Promise<LockedConversation | null> {
-      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number, picture_upload_id: string | null }>>`
-        SELECT id, type::text AS type, title, created_at, last_seq, picture_upload_id FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
+      const rows = await db.$queryRaw<Array<{ id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number, picture_upload_id: string | null, is_public: boolean }>>`
+        SELECT id, type::text AS type, title, created_at, last_seq, picture_upload_id, is_public FROM conversations WHERE id = ${conversationId}::uuid FOR UPDATE`
       const row = rows[0]
-      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq, pictureUploadId: row.picture_upload_id }
+      return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq, pictureUploadId: row.picture_upload_id, isPublic: row.is_public }
     },
 
     findDirect (directKey: string) {
       return db.conversation.findUnique({ where: { directKey }, select: { id: true } })
     },
 
-    async create (data: { id: string, type: 'direct' | 'group', title: string | null, directKey: string | null, lastSeq: number, at: Date },
+    async create (data: { id: string, type: 'direct' | 'group', title: string | null, directKey: string | null, lastSeq: number, at: Date, isPublic?: boolean },
       members: Array<{ userId: string, role: Role }>): Promise<void> {
       await db.conversation.create({
-        data: { id: data.id, type: data.type, title: data.title, directKey: data.directKey, lastSeq: data.lastSeq, lastActivityAt: data.at, createdAt: data.at }
+        data: { id: data.id, type: data.type, title: data.title, directKey: data.directKey, lastSeq: data.lastSeq, lastActivityAt: data.at, createdAt: data.at, isPublic: data.isPublic ?? false }
       })
       await db.membership.createMany({
         data: members.map((m) => ({ conversationId: data.id, userId: m.userId, role: m.role, joinedSeq: 1, lastReadSeq: data.lastSeq, joinedAt: data.at }))
@@ -181,6 +195,26 @@ export function conversationStatements (db: Client) {
       await db.conversation.update({ where: { id }, data: { pictureUploadId }, select: { id: true } })
     },
 
+    async setPublic (id: string, isPublic: boolean): Promise<void> {
+      await db.conversation.update({ where: { id }, data: { isPublic }, select: { id: true } })
+    },
+
+    /**
+     * Public groups, newest first (keyset on id), whose title holds `query`
+     * (ILIKE pattern, already escaped) when given, and whether `userId` is a member.
+     */
+    async channels (userId: string, opts: { pattern?: string | undefined, beforeId?: string | undefined, limit: number }): Promise<ChannelRow[]> {
+      const title = opts.pattern === undefined ? Prisma.empty : Prisma.sql`AND c.title ILIKE ${opts.pattern}::text`
+      const before = opts.beforeId === undefined ? Prisma.empty : Prisma.sql`AND c.id < ${opts.beforeId}::uuid`
+      return db.$queryRaw<ChannelRow[]>`
+        SELECT c.id, c.title, c.created_at AS "createdAt", c.member_count AS "memberCount", c.picture_upload_id AS "pictureUploadId",
+               EXISTS (SELECT 1 FROM memberships m WHERE m.conversation_id = c.id AND m.user_id = ${userId}::uuid AND m.left_at IS NULL) AS joined
+          FROM conversations c
+         WHERE c.is_public AND c.type = 'group' ${title} ${before}
+         ORDER BY c.id DESC
+         LIMIT ${opts.limit}::int`
+    },
+
     async setTitle (id: string, title: string): Promise<void> {
       await db.conversation.update({ where: { id }, data: { title } })
     },
@@ -213,7 +247,7 @@ export function conversationStatements (db: Client) {
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
-                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id,
+                 c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id, c.is_public,
                  m.user_id, m.last_read_seq, m.joined_seq, m.notification_level, m.notifications_muted_until,
                  GREATEST(m.last_delivered_seq, m.last_read_seq) AS last_delivered_seq
             FROM memberships m JOIN conversations c ON c.id = m.conversation_id
@@ -222,7 +256,7 @@ export function conversationStatements (db: Client) {
            LIMIT ${limit}::int
         )
         SELECT p.id, p.type, p.title, p.created_at, p.last_seq, p.last_activity_at, p.last_read_seq, p.last_delivered_seq, p.member_count,
-               p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id,
+               p.frozen, p.slow_mode_seconds, p.muted, p.picture_upload_id, p.is_public,
                uc.unread_count, uc.mention_count, p.notification_level, p.notifications_muted_until,
                lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.body AS lm_body,
                lm.client_message_id AS lm_client_message_id, lm.reply_to_id AS lm_reply_to_id,
@@ -260,6 +294,7 @@ export function conversationStatements (db: Client) {
         threadUnreadCount: r.thread_unread_count,
         notifications: { level: r.notification_level, muteUntil: r.notifications_muted_until },
         pictureUploadId: r.picture_upload_id,
+        isPublic: r.is_public,
         lastMessage: r.lm_id === null
           ? null
           : {

@@ -7,6 +7,7 @@ import { accountStatements, createAccountsRepository } from './accounts.js'
 import { conversationStatements, createConversationsRepository } from './conversations.js'
 import type { Database } from './db.js'
 import { createEventsRepository, eventStatements } from './events.js'
+import { createInvitesRepository, inviteStatements } from './invites.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
 import { createPinsRepository, pinStatements } from './pins.js'
 import { createReactionsRepository, reactionStatements } from './reactions.js'
@@ -30,6 +31,7 @@ export function createRepositories (db: Database) {
     accounts: createAccountsRepository(db),
     conversations: createConversationsRepository(db),
     events: createEventsRepository(db),
+    invites: createInvitesRepository(db),
     messages: createMessagesRepository(db),
     threads: createThreadsRepository(db),
     reactions: createReactionsRepository(db),
@@ -45,6 +47,7 @@ export function createRepositories (db: Database) {
         accounts: accountStatements(client),
         conversations: conversationStatements(client),
         events: eventStatements(client),
+        invites: inviteStatements(client),
         messages: messageStatements(client),
         reactions: reactionStatements(client),
         pins: pinStatements(client),
@@ -64,6 +67,7 @@ export interface Transaction {
   accounts: ReturnType<typeof accountStatements>
   conversations: ReturnType<typeof conversationStatements>
   events: ReturnType<typeof eventStatements>
+  invites: ReturnType<typeof inviteStatements>
   messages: ReturnType<typeof messageStatements>
   reactions: ReturnType<typeof reactionStatements>
   pins: ReturnType<typeof pinStatements>

@@ -44,12 +44,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { userId } = request.auth
     const body = request.body
     if (body.type === 'direct') {
-      if (body.title !== undefined || body.memberIds !== undefined) throw badRequest('body: a direct conversation takes only userId')
+      if (body.title !== undefined || body.memberIds !== undefined || body.public !== undefined) throw badRequest('body: a direct conversation takes only userId')
       const { conversation, created } = await conversations.openDirect(userId, body.userId!)
       return reply.code(created ? 201 : 200).send(conversation)
     }
     if (body.userId !== undefined) throw badRequest('body: a group takes title and memberIds, not userId')
-    return reply.code(201).send(await conversations.createGroup(userId, { title: body.title!, memberIds: body.memberIds ?? [] }))
+    return reply.code(201).send(await conversations.createGroup(userId, { title: body.title!, memberIds: body.memberIds ?? [], public: body.public }))
   })
 
   app.get('/conversations', {
@@ -94,9 +94,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       tags,
       operationId: 'renameConversation',
-      summary: 'Rename a group and/or set its picture (owner or admin); writes conversation.updated',
+      summary: 'Rename a group, set its picture and/or make it public or private (owner or admin); writes conversation.updated',
       description: 'A direct conversation has no title or picture: 403. pictureUploadId: a completed image upload of the caller ' +
-        '(POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; null removes the picture; a replaced picture is deleted.',
+        '(POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; null removes the picture; a replaced picture is deleted. ' +
+        'public: a public group (channel) is listed by GET /v1/channels and joinable (README "Search, channels and invitations").',
       params: IdParams,
       body: UpdateConversationBody,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }

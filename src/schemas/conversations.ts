@@ -48,6 +48,7 @@ export const Conversation = Type.Object({
   createdAt: Timestamp,
   lastSeq: Type.Integer({ description: 'Seq of the newest event' }),
   pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image; no token needed), or null (README "Attachments")' }),
+  public: Type.Boolean({ description: 'A public group (channel): listed by GET /v1/channels, joinable with POST /v1/conversations/{id}/join; false for private groups and direct conversations (an extension of API.md)' }),
   lastMessage: Type.Union([Type.Ref('Message'), Type.Null()], { description: 'The newest message the caller can see (a tombstone if deleted)' }),
   unreadCount: Type.Integer({ description: "Others' non-deleted messages after the caller's lastReadSeq" }),
   memberCount: Type.Integer({ description: 'Number of current members (an extension of API.md)' }),
@@ -78,7 +79,8 @@ export function conversationBodies (groupMaxMembers: number) {
       type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
       userId: Type.Optional({ ...Uuid, description: 'direct: the other user' }),
       title: Type.Optional({ ...Title, description: 'group: its title, 1-100 characters' }),
-      memberIds: Type.Optional({ ...UserIds, description: `group: the other members (the caller is added as owner); at most ${groupMaxMembers - 1}` })
+      memberIds: Type.Optional({ ...UserIds, description: `group: the other members (the caller is added as owner); at most ${groupMaxMembers - 1}` }),
+      public: Type.Optional(Type.Boolean({ description: 'group: a public group (channel), listed and joinable by anyone not banned; default false. A direct conversation: 400' }))
     }, {
       additionalProperties: false,
       // The `properties` entries add no constraint; they name the required
@@ -93,7 +95,8 @@ export function conversationBodies (groupMaxMembers: number) {
 
 export const UpdateConversationBody = Type.Object({
   title: Type.Optional(Title),
-  pictureUploadId: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'A completed image upload of the caller becomes the group picture; null removes it' }))
+  pictureUploadId: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'A completed image upload of the caller becomes the group picture; null removes it' })),
+  public: Type.Optional(Type.Boolean({ description: 'Make the group public (a channel) or private again' }))
 }, { additionalProperties: false, minProperties: 1 })
 
 export const MemberParams = Type.Object({ id: Uuid, userId: Uuid })

@@ -37,7 +37,8 @@ export const ConversationInfo = Type.Object({
   title: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   lastSeq: Type.Integer(),
-  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image), or null' })
+  pictureUrl: Type.Union([Type.String(), Type.Null()], { description: 'The group picture (GET it: 302 to the image), or null' }),
+  public: Type.Boolean({ description: 'A public group (channel): listed by GET /v1/channels and joinable (README "Search, channels and invitations")' })
 }, { $id: 'ConversationInfo' })
 
 export const ReadyFrame = Type.Object({
@@ -94,6 +95,16 @@ export const UserUpdatedFrame = Type.Object({
   data: Type.Object({ id: Uuid, username: Type.String(), displayName: Type.String(), createdAt: Timestamp, avatarUrl: Type.Union([Type.String(), Type.Null()]) })
 }, { $id: 'UserUpdatedFrame', description: 'A user who shares a conversation with the receiver changed their profile (PATCH /v1/me)' })
 
+export const InvitationFrame = Type.Object({
+  type: Type.Literal('invitation'),
+  data: Type.Object({
+    conversationId: Uuid,
+    title: Type.Union([Type.String(), Type.Null()]),
+    invitedBy: Uuid,
+    createdAt: Timestamp
+  })
+}, { $id: 'InvitationFrame', description: 'The receiver was invited to a group (GROUP_ADDS=invite): accept or decline at /v1/me/invitations' })
+
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 
 export const ErrorFrame = Type.Object({
@@ -110,7 +121,7 @@ export const DeliveredClientFrame = Type.Object({
   seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq this device has received; clamped to lastSeq, never moves back' })
 }, { $id: 'DeliveredClientFrame', description: 'Acknowledge receipt of a conversation up to seq (as POST /v1/conversations/:id/delivered)' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame, DeliveredClientFrame] as const
 
 /**

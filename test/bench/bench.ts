@@ -17,6 +17,7 @@ import { runScaleout } from './scenarios/scaleout.js'
 import { runStorm } from './scenarios/storm.js'
 import { runPush } from './scenarios/push.js'
 import { runAttachments } from './scenarios/attachments.js'
+import { runSearch } from './scenarios/search.js'
 
 export interface BenchResults {
   meta: {
@@ -40,6 +41,7 @@ export interface BenchResults {
     storm?: Awaited<ReturnType<typeof runStorm>>
     push?: Awaited<ReturnType<typeof runPush>>
     attachments?: Awaited<ReturnType<typeof runAttachments>>
+    search?: Awaited<ReturnType<typeof runSearch>>
   }
   /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
   phases: PhaseRecord[]
@@ -79,7 +81,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       scaleout: async () => { scenarios.scaleout = await runScaleout(ctx, o, step, scenarios.fanout) },
       storm: async () => { scenarios.storm = await runStorm(ctx, o, step) },
       push: async () => { scenarios.push = await runPush(ctx, o, step) },
-      attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) }
+      attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) },
+      search: async () => { scenarios.search = await runSearch(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()

@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
-export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'] as const
+export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -45,6 +45,10 @@ export interface BenchOptions {
   pushMembers: number
   pushBurstMessages: number
   pushConcurrency: number
+  /** Search: messages in the table, conversations they are spread over (the searcher is in 50), one measured window. */
+  searchMessages: number
+  searchConversations: number
+  searchWindowMs: number
   /** Parent folder of the run's temp folder (the OS temp folder by default). */
   tmpDir: string | undefined
   out: string | undefined
@@ -84,6 +88,9 @@ export function presets (preset: Preset): BenchOptions {
     pushMembers: pick(1_000, 1_000, 100),
     pushBurstMessages: pick(10, 4, 2),
     pushConcurrency: 400,
+    searchMessages: pick(1_000_000, 100_000, 5_000),
+    searchConversations: pick(200, 100, 60),
+    searchWindowMs: pick(2_000, 400, 150),
     out: undefined,
     tmpDir: undefined,
     forceBuild: false,
@@ -107,6 +114,7 @@ export const USAGE = `npm run bench -- [options]
   --storm-clients N       clients of the reconnect storm (default 1000)
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
   --push-members N        members of the device-push group, all offline (default 1000)
+  --search-messages N     messages of the search scenario's table (default 1000000)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
   --tmp-dir DIR           where the run's temp folder goes (default: the OS temp folder)
   --build                 rebuild the server even when dist/ looks up to date
@@ -143,6 +151,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--receivers': o.receivers = int(flag, value()); break
       case '--senders': o.senders = int(flag, value()); break
       case '--push-members': o.pushMembers = int(flag, value()); break
+      case '--search-messages': o.searchMessages = int(flag, value()); break
       case '--rate': o.rate = int(flag, value()); break
       case '--window-ms': o.windowMs = int(flag, value()); break
       case '--connections': o.connections = list(value() ?? '').map((v) => int(flag, v)); break

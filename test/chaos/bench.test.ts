@@ -237,13 +237,22 @@ describe('npm run bench -- --smoke', () => {
     latency('attachments post→push during uploads', at.postToPush.duringUploads)
     expect(at.postToPush.uploadsCompleted).toBeGreaterThan(0)
 
+    // Search: both queries answered, their plans read the search indexes, never the whole messages table.
+    const se = r.scenarios.search
+    expect(se.queries.map((q: any) => q.name)).toEqual(['one word', 'partial word'])
+    for (const q of se.queries) {
+      latency(`search ${q.name}`, q.latencyMs)
+      expect(q.hits).toBeGreaterThan(0)
+      expect(q.plan.seqScanOfMessages).toBe(false)
+    }
+
     // Every figure keeps its repetitions with their spread, and every target was checked against each repetition.
     expect(f.ours.saturation.deliveriesPerSec.reps).toHaveLength(3)
     expect(typeof f.ours.saturation.deliveriesPerSec.unstable).toBe('boolean')
     expect(typeof f.ours.paced.latencyMs.spread.p99).toBe('number')
     for (const t of r.targets) expect(t.reps.length, t.target).toBeGreaterThanOrEqual(3)
     // Every measured window says what the machine did: load average, wait events, and batch sizes where posts flowed.
-    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'])
+    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'])
     for (const p of r.phases) {
       expect(p.loadAverage.start, p.step).toHaveLength(3)
       expect(p.waits.samples, `${p.step}: ${String(p.waits.error)}`).toBeGreaterThan(0)
@@ -260,9 +269,9 @@ describe('npm run bench -- --smoke', () => {
       expect(p.batches.calls, `${p.step} ${String(p.phase)}: ${JSON.stringify(p.batches)}`).toBeGreaterThan(0)
       expect(p.batches.mean).toBeGreaterThanOrEqual(1)
     }
-    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments'].map((n) => `machine, ${n}`))
+    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'].map((n) => `machine, ${n}`))
 
-    expect(r.targets.length).toBeGreaterThanOrEqual(14)
+    expect(r.targets.length).toBeGreaterThanOrEqual(16)
     expect(r.targets.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining([
       'fan-out deliveries/s ≥ 1.5× Socket.IO', 'posting at 32 senders ≥ 3× the naive server']))
     expect(r.table).toContain('1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s')
@@ -270,6 +279,8 @@ describe('npm run bench -- --smoke', () => {
     expect(r.table).toContain('6 reconnect storm')
     expect(r.table).toContain('7 device pushes per second, one process')
     expect(r.table).toContain('8 thumbnail of a')
+    expect(r.table).toContain('9 search, one word, member of 50')
+    expect(r.table).toContain('9 search, partial word, member of 50')
     expect(run.output).toContain('targets met:')
     expect(run.output).toContain('machine, storm:')
   }, RUN_LIMIT_MS + STOP_LIMIT_MS + 60_000)

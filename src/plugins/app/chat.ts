@@ -1,7 +1,10 @@
 // The chat services: conversations, members, messages and users. They hand committed
 // events to `app.realtime`, the realtime node (realtime/node.ts).
 import fp from 'fastify-plugin'
-import { createConversationService, type ConversationService } from '../../domain/conversations.js'
+import { createChannelDirectory, type ChannelDirectory } from '../../domain/channels.js'
+import { createConversationService, type ConversationService, type InvitationData } from '../../domain/conversations.js'
+import { createInviteService, type InviteService } from '../../domain/invites.js'
+import { createConversationsRepository } from '../../repositories/conversations.js'
 import { createMemberService, type MemberService } from '../../domain/members.js'
 import { createMessageService, type MessageService } from '../../domain/messages.js'
 import { createUserService, type UserService } from '../../domain/users.js'
@@ -17,6 +20,10 @@ declare module 'fastify' {
       threads: ThreadService,
       /** Notification preferences (their rule, shouldNotify, serves the offline notifier). */
       preferences: NotificationPreferenceService
+      /** The public channel directory (joining is members.join). */
+      channels: ChannelDirectory
+      /** Invite links of groups. */
+      invites: InviteService
     }
   }
 }
@@ -31,6 +38,8 @@ export default fp(async (app) => {
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
     membersPreview: app.config.conversationMembersPreview,
+    groupAdds: app.config.groupAdds,
+    announceInvitation: (userIds: string[], data: InvitationData) => app.realtime.publishFrame(userIds, { type: 'invitation', data }),
     onFilesReleased: () => app.uploads.release()
   }
   app.decorate('chat', {
@@ -43,6 +52,8 @@ export default fp(async (app) => {
     }),
     threads: createThreadService(deps),
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
-    preferences: createNotificationPreferenceService(app.db)
+    preferences: createNotificationPreferenceService(app.db),
+    channels: createChannelDirectory(createConversationsRepository(app.db)),
+    invites: createInviteService(deps)
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

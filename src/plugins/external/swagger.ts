@@ -11,9 +11,12 @@ import { Conversation, Member } from '../../schemas/conversations.js'
 import { Attachment, Event, Message, Pin, Reaction, ThreadSummary } from '../../schemas/messages.js'
 import { Upload } from '../../schemas/uploads.js'
 import { Report } from '../../schemas/safety.js'
+import { SearchHit, Snippet } from '../../schemas/search.js'
+import { Channel } from '../../schemas/channels.js'
+import { Invitation, Invite } from '../../schemas/invites.js'
 
 export default fp(async (app) => {
-  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, ThreadSummary, Reaction, Message, Pin, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload]) app.addSchema(schema)
+  for (const schema of [ErrorBody, User, PublicUser, AuthResult, Attachment, ThreadSummary, Reaction, Message, Pin, Event, Member, Conversation, SessionInfo, Report, Device, Delivery, Upload, Snippet, SearchHit, Channel, Invite, Invitation]) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

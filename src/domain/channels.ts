@@ -1,0 +1,61 @@
+// The channel directory: public groups, newest first, found by title
+// (README "Search, channels and invitations"). Joining is in members.ts.
+import type { ConversationsRepository } from '../repositories/conversations.js'
+import { AppError, badRequest } from './errors.js'
+import { isUuid } from './ids.js'
+import { mediaUrl } from './views.js'
+
+export interface ChannelView {
+  id: string
+  title: string
+  createdAt: string
+  memberCount: number
+  pictureUrl: string | null
+  /** Whether the caller is a member. */
+  joined: boolean
+}
+
+/** Characters of a title query: a trigram (three) at least, so the title index serves it. */
+export const CHANNEL_QUERY = { min: 3, max: 100 } as const
+
+const encodeCursor = (id: string) => Buffer.from(id).toString('base64url')
+function decodeCursor (cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!isUuid(id) || encodeCursor(id) !== cursor) throw badRequest('querystring/cursor is not a cursor this API returned')
+  return id
+}
+
+export function createChannelDirectory (repo: ConversationsRepository) {
+  return {
+    async list (userId: string, opts: { query?: string | undefined, cursor?: string | undefined, limit: number }) {
+      const query = opts.query?.trim()
+      let pattern: string | undefined
+      if (query !== undefined && query !== '') {
+        if ([...query].length < CHANNEL_QUERY.min || query.length > CHANNEL_QUERY.max) {
+          throw new AppError(400, 'INVALID_QUERY', `query must have ${CHANNEL_QUERY.min} to ${CHANNEL_QUERY.max} characters`)
+        }
+        pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+      }
+      const rows = await repo.channels(userId, {
+        pattern,
+        beforeId: opts.cursor === undefined ? undefined : decodeCursor(opts.cursor),
+        limit: opts.limit + 1
+      })
+      const page = rows.slice(0, opts.limit)
+      const last = page[page.length - 1]
+      return {
+        channels: page.map((r): ChannelView => ({
+          id: r.id,
+          title: r.title,
+          createdAt: r.createdAt.toISOString(),
+          memberCount: r.memberCount,
+          pictureUrl: mediaUrl(r.pictureUploadId),
+          joined: r.joined
+        })),
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeCursor(last.id) : null
+      }
+    }
+  }
+}
+
+export type ChannelDirectory = ReturnType<typeof createChannelDirectory>

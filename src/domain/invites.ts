@@ -1,0 +1,166 @@
+// Invite links of groups (README "Search, channels and invitations"). The
+// owner and admins create them, optionally expiring and limited in uses, list
+// and revoke them; anyone with the code joins. The code (24 random bytes) is
+// shown once and stored as its SHA-256, so the table gives no code away; a
+// wrong, revoked, expired or used-up code all answer one 404, so codes cannot
+// be probed (and accepting is rate-limited per user).
+import { createHash, randomBytes } from 'node:crypto'
+import type { ChatEvent } from './events.js'
+import type { InviteRow } from '../repositories/invites.js'
+import { createRepositories } from '../repositories/index.js'
+import { createConversationReader } from './conversation-reader.js'
+import { canManage, type ChatDeps } from './conversations.js'
+import { AppError, badRequest, forbidden, notFound } from './errors.js'
+import { appendEvents, inTransaction, lockAsMember, membersAdded, type Tx } from './event-log.js'
+import { isUuid, newId } from './ids.js'
+import { assertNotBanned } from './safety-moderation.js'
+
+/** Active (not revoked, not expired) invites a group may have at once. */
+export const MAX_ACTIVE_INVITES = 100
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+const invalidInvite = () => new AppError(404, 'INVALID_INVITE', 'No such invite, or it was revoked, has expired or is used up')
+
+export interface InviteView {
+  id: string
+  conversationId: string
+  createdBy: string
+  createdAt: string
+  expiresAt: string | null
+  maxUses: number | null
+  uses: number
+}
+
+const toInvite = (r: InviteRow): InviteView => ({
+  id: r.id,
+  conversationId: r.conversationId,
+  createdBy: r.createdBy,
+  createdAt: r.createdAt.toISOString(),
+  expiresAt: r.expiresAt?.toISOString() ?? null,
+  maxUses: r.maxUses,
+  uses: r.uses
+})
+
+const usable = (r: InviteRow, now: Date) => r.revokedAt === null && (r.expiresAt === null || r.expiresAt > now) && (r.maxUses === null || r.uses < r.maxUses)
+
+export function createInviteService (deps: ChatDeps) {
+  const repos = createRepositories(deps)
+  const reader = createConversationReader(repos.conversations, deps.membersPreview)
+
+  /** Locks the group as one of its managers: 404 for non-members, 403 for a direct conversation or a plain member. */
+  async function asManager (tx: Tx, conversationId: string, userId: string) {
+    const locked = await lockAsMember(tx, conversationId, userId)
+    if (locked.conversation.type === 'direct') throw forbidden('A direct conversation has no invites')
+    if (!canManage(locked.me.role)) throw forbidden('Only the owner or an admin can manage invites')
+    return locked
+  }
+
+  return {
+    /** The caller's pending invitations (GROUP_ADDS=invite), newest first, at most 100. */
+    async invitations (userId: string) {
+      const rows = await repos.invites.invitations.pending(userId, 100)
+      return {
+        invitations: rows.map((r) => ({
+          conversationId: r.conversationId, title: r.title, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString(), memberCount: r.memberCount
+        }))
+      }
+    },
+
+    /**
+     * Accepts an invitation: member.added with by = who invited, under the
+     * conversation's lock; the invitation goes. None pending: 404. Banned
+     * since: 403 BANNED (the invitation stays, for declining).
+     */
+    async acceptInvitation (userId: string, conversationId: string) {
+      const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+        const conversation = await tx.conversations.lock(conversationId)
+        if (conversation === null) throw notFound('Invitation')
+        const members = await tx.conversations.members(conversationId)
+        const invitedBy = await tx.invites.invitations.take(conversationId, userId)
+        if (invitedBy === null) throw notFound('Invitation')
+        if (members.some((m) => m.userId === userId)) return null
+        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        await assertNotBanned(tx, conversationId, [userId])
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], invitedBy)])
+        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+        return { events, recipients: [...members.map((m) => m.userId), userId] }
+      })
+      if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
+      return reader.get(userId, conversationId)
+    },
+
+    /** Declines (removes) an invitation; 404 when none is pending. */
+    async declineInvitation (userId: string, conversationId: string): Promise<void> {
+      if ((await repos.invites.invitations.take(conversationId, userId)) === null) throw notFound('Invitation')
+    },
+
+    /** A new invite; its code is in this answer only. */
+    async create (userId: string, conversationId: string, input: { expiresInSeconds?: number | undefined, maxUses?: number | undefined }): Promise<InviteView & { code: string }> {
+      const code = randomBytes(24).toString('base64url')
+      const row = await inTransaction(repos, async (tx) => {
+        await asManager(tx, conversationId, userId)
+        const now = new Date()
+        if ((await tx.invites.countActive(conversationId, now)) >= MAX_ACTIVE_INVITES) {
+          throw new AppError(409, 'CONFLICT', `A group has at most ${MAX_ACTIVE_INVITES} active invites; revoke one first`)
+        }
+        return tx.invites.create({
+          id: newId(),
+          conversationId,
+          codeHash: sha256(code),
+          createdBy: userId,
+          expiresAt: input.expiresInSeconds === undefined ? null : new Date(now.getTime() + input.expiresInSeconds * 1000),
+          maxUses: input.maxUses ?? null
+        })
+      })
+      return { ...toInvite(row), code }
+    },
+
+    /** The usable invites, newest first (without their codes, which are not stored). */
+    async list (userId: string, conversationId: string): Promise<{ invites: InviteView[] }> {
+      const rows = await inTransaction(repos, async (tx) => {
+        await asManager(tx, conversationId, userId)
+        return tx.invites.active(conversationId, new Date(), MAX_ACTIVE_INVITES)
+      })
+      return { invites: rows.map(toInvite) }
+    },
+
+    /** Revokes an invite named by its code or its id; 404 when the group has no such usable invite. */
+    async revoke (userId: string, conversationId: string, codeOrId: string): Promise<void> {
+      await inTransaction(repos, async (tx) => {
+        await asManager(tx, conversationId, userId)
+        const match = isUuid(codeOrId) ? { id: codeOrId } : { codeHash: sha256(codeOrId) }
+        if (!(await tx.invites.revoke(conversationId, match, new Date()))) throw notFound('Invite')
+      })
+    },
+
+    /**
+     * Joins the invite's group: member.added with by = the joiner, one use
+     * counted. A member already: answered again, no use counted. Banned:
+     * 403 BANNED. The conversation's lock is taken before the invite's (as
+     * revoking does), so the two never wait on each other in a cycle.
+     */
+    async accept (userId: string, code: string) {
+      const codeHash = sha256(code)
+      const found = await repos.invites.lockByHash(codeHash)
+      if (found === null) throw invalidInvite()
+      const conversationId = found.conversationId
+      const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+        const conversation = await tx.conversations.lock(conversationId)
+        const invite = await tx.invites.lockByHash(codeHash)
+        if (conversation === null || invite === null || !usable(invite, new Date())) throw invalidInvite()
+        const members = await tx.conversations.members(conversationId)
+        if (members.some((m) => m.userId === userId)) return null
+        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        await assertNotBanned(tx, conversationId, [userId])
+        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], userId)])
+        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+        await tx.invites.countUse(invite.id)
+        return { events, recipients: [...members.map((m) => m.userId), userId] }
+      })
+      if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
+      return reader.get(userId, conversationId)
+    }
+  }
+}
+
+export type InviteService = ReturnType<typeof createInviteService>

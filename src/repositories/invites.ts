@@ -1,0 +1,107 @@
+// Invite links of groups: rows by code hash (the code itself is never stored).
+import type { Client, Database } from './db.js'
+
+export interface InviteRow {
+  id: string
+  conversationId: string
+  createdBy: string
+  createdAt: Date
+  expiresAt: Date | null
+  maxUses: number | null
+  uses: number
+  revokedAt: Date | null
+}
+
+const select = { id: true, conversationId: true, createdBy: true, createdAt: true, expiresAt: true, maxUses: true, uses: true, revokedAt: true } as const
+
+export function inviteStatements (db: Client) {
+  return {
+    invitations: invitationStatements(db),
+
+    async create (data: { id: string, conversationId: string, codeHash: string, createdBy: string, expiresAt: Date | null, maxUses: number | null }): Promise<InviteRow> {
+      return db.conversationInvite.create({ data, select })
+    },
+
+    /** The invite of this code hash, locked until the transaction ends (a use counts under it). */
+    async lockByHash (codeHash: string): Promise<InviteRow | null> {
+      const rows = await db.$queryRaw<InviteRow[]>`
+        SELECT id, conversation_id AS "conversationId", created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt",
+               max_uses AS "maxUses", uses, revoked_at AS "revokedAt"
+          FROM conversation_invites WHERE code_hash = ${codeHash} FOR UPDATE`
+      return rows[0] ?? null
+    },
+
+    async countUse (id: string): Promise<void> {
+      await db.conversationInvite.update({ where: { id }, data: { uses: { increment: 1 } }, select: { id: true } })
+    },
+
+    /** Revokes the conversation's invite with this code hash or this id; false when there is none (or it was revoked). */
+    async revoke (conversationId: string, match: { codeHash: string } | { id: string }, at: Date): Promise<boolean> {
+      const { count } = await db.conversationInvite.updateMany({ where: { conversationId, revokedAt: null, ...match }, data: { revokedAt: at } })
+      return count > 0
+    },
+
+    /** Invites not revoked, expired or used up, newest first (at most `limit`). */
+    async active (conversationId: string, now: Date, limit: number): Promise<InviteRow[]> {
+      return db.$queryRaw<InviteRow[]>`
+        SELECT id, conversation_id AS "conversationId", created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt",
+               max_uses AS "maxUses", uses, revoked_at AS "revokedAt"
+          FROM conversation_invites
+         WHERE conversation_id = ${conversationId}::uuid AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ${now}) AND (max_uses IS NULL OR uses < max_uses)
+         ORDER BY id DESC
+         LIMIT ${limit}::int`
+    },
+
+    async countActive (conversationId: string, now: Date): Promise<number> {
+      return db.conversationInvite.count({
+        where: { conversationId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
+      })
+    }
+  }
+}
+
+export interface InvitationRow {
+  conversationId: string
+  title: string | null
+  invitedBy: string
+  createdAt: Date
+  memberCount: number
+}
+
+/** Pending invitations to groups (GROUP_ADDS=invite). */
+export function invitationStatements (db: Client) {
+  return {
+    /** Invites these users (an invitation pending already stays as it is); returns those newly invited. */
+    async invite (conversationId: string, userIds: string[], invitedBy: string, at: Date): Promise<string[]> {
+      if (userIds.length === 0) return []
+      const rows = await db.$queryRaw<Array<{ user_id: string }>>`
+        INSERT INTO group_invitations (conversation_id, user_id, invited_by, created_at)
+        SELECT ${conversationId}::uuid, u, ${invitedBy}::uuid, ${at}::timestamptz FROM unnest(${userIds}::uuid[]) AS u
+        ON CONFLICT (conversation_id, user_id) DO NOTHING
+        RETURNING user_id`
+      return rows.map((r) => r.user_id)
+    },
+
+    /** Removes the user's invitation to the conversation; who invited them, or null when there was none. */
+    async take (conversationId: string, userId: string): Promise<string | null> {
+      const rows = await db.$queryRaw<Array<{ invited_by: string }>>`
+        DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND user_id = ${userId}::uuid RETURNING invited_by`
+      return rows[0]?.invited_by ?? null
+    },
+
+    /** The user's pending invitations, newest first. */
+    async pending (userId: string, limit: number): Promise<InvitationRow[]> {
+      return db.$queryRaw<InvitationRow[]>`
+        SELECT gi.conversation_id AS "conversationId", c.title, gi.invited_by AS "invitedBy", gi.created_at AS "createdAt", c.member_count AS "memberCount"
+          FROM group_invitations gi JOIN conversations c ON c.id = gi.conversation_id
+         WHERE gi.user_id = ${userId}::uuid
+         ORDER BY gi.created_at DESC, gi.conversation_id DESC
+         LIMIT ${limit}::int`
+    }
+  }
+}
+
+export function createInvitesRepository ({ prisma }: Database) {
+  return inviteStatements(prisma)
+}

@@ -1,0 +1,78 @@
+// Message search: one statement on a pool of its own (src/plugins/app/search.ts),
+// whose connections carry a short statement_timeout, so a search can neither
+// run long nor take the connections posting needs. It reads the columns
+// themselves through two indexes (migrations 20261209000001 and 20261209000002),
+// so an edit or a deletion is reflected by the next search.
+import type pg from 'pg'
+import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
+
+export interface SearchFilter {
+  userId: string
+  /** ILIKE patterns (escaped, wrapped in %), each served by messages_body_trgm. */
+  patterns: string[]
+  /** Short whole words, all required, served by messages_body_words; empty for none. */
+  words: string[]
+  conversationId?: string | undefined
+  /** Only messages with a smaller id (ids are UUIDv7: older). */
+  beforeId?: string | undefined
+  limit: number
+  /** DELETED_ACCOUNT_MESSAGES=erase: a deleted account's messages are gone even before their erasure has run. */
+  hideDeletedSenders: boolean
+}
+
+/**
+ * The statement for this shape of filter. Every pattern is its own predicate
+ * (GIN cannot serve `ILIKE ALL(array)`), so the text depends on the number of
+ * patterns (at most a handful) and on which filters are present.
+ * The caller's windows: current memberships only (a removed member sees the
+ * conversation as a stranger does), messages from joined_seq on, not deleted.
+ */
+function statement (f: SearchFilter): { text: string, values: unknown[] } {
+  const values: unknown[] = [f.userId]
+  const p = (v: unknown) => { values.push(v); return `$${values.length}` }
+  const where: string[] = ['m.deleted_at IS NULL']
+  for (const pattern of f.patterns) where.push(`m.body ILIKE ${p(pattern)}::text`)
+  if (f.words.length > 0) where.push(`to_tsvector('simple'::regconfig, m.body) @@ plainto_tsquery('simple'::regconfig, ${p(f.words.join(' '))}::text)`)
+  if (f.beforeId !== undefined) where.push(`m.id < ${p(f.beforeId)}::uuid`)
+  if (f.hideDeletedSenders) where.push('NOT EXISTS (SELECT 1 FROM users s WHERE s.id = m.sender_id AND s.deleted_at IS NOT NULL)')
+  let mine = ''
+  if (f.conversationId !== undefined) {
+    // Also on messages itself, so that the planner reads that conversation's own statistics.
+    const id = p(f.conversationId)
+    mine = ` AND conversation_id = ${id}::uuid`
+    where.push(`m.conversation_id = ${id}::uuid`)
+  }
+  const text = `
+    WITH mine AS MATERIALIZED (
+      SELECT conversation_id, joined_seq FROM memberships
+       WHERE user_id = $1::uuid AND left_at IS NULL${mine})
+    SELECT ${MESSAGE_COLUMNS}
+      FROM messages m
+      JOIN mine ON mine.conversation_id = m.conversation_id AND m.seq >= mine.joined_seq
+     WHERE ${where.join(' AND ')}
+     ORDER BY m.id DESC
+     LIMIT ${p(f.limit)}::int`
+  return { text, values }
+}
+
+export function createSearchRepository (pool: pg.Pool) {
+  return {
+    statement,
+
+    /** Matching messages the user may see, newest first. */
+    async messages (f: SearchFilter): Promise<MessageRow[]> {
+      const { text, values } = statement(f)
+      const { rows } = await pool.query<MessageRow>(text, values)
+      return rows.map((r) => ({ ...r, mentions: r.mentions ?? [] }))
+    },
+
+    /** Whether the user is a current member of the conversation. */
+    async isMember (userId: string, conversationId: string): Promise<boolean> {
+      const { rowCount } = await pool.query('SELECT 1 FROM memberships WHERE conversation_id = $1::uuid AND user_id = $2::uuid AND left_at IS NULL',
+        [conversationId, userId])
+      return (rowCount ?? 0) > 0
+    }
+  }
+}
+
+export type SearchRepository = ReturnType<typeof createSearchRepository>

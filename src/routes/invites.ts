@@ -1,0 +1,123 @@
+// Invite links: create, list, revoke (owner or admins), accept (anyone with the code).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { IdParams, errorResponses } from '../schemas/common.js'
+import type { Conversation } from '../schemas/conversations.js'
+import { CreatedInvite, CreateInviteBody, InvitationList, InviteCodeParams, InviteList, RevokeInviteParams } from '../schemas/invites.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { invites } = app.chat
+  const security = [{ bearer: [] }]
+  const tags = ['invites']
+  const conversationRef = { $ref: 'Conversation' } as unknown as typeof Conversation
+  const managers = 'Owner or admins of a group (plain members and direct conversations: 403; non-members: 404).'
+
+  app.post('/conversations/:id/invites', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'createInvite',
+      summary: 'Create an invite link; its code is shown only in this answer',
+      description: `${managers} At most 100 usable invites per group (409 CONFLICT above).`,
+      params: IdParams,
+      body: CreateInviteBody,
+      response: { 201: CreatedInvite, ...errorResponses(400, 401, 403, 404, 409) }
+    }
+  }, async (request, reply) => reply.code(201).send(await invites.create(request.auth.userId, request.params.id, request.body ?? {})))
+
+  app.get('/conversations/:id/invites', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'listInvites',
+      summary: 'The group\'s usable invites, newest first, without their codes',
+      description: managers,
+      params: IdParams,
+      response: { 200: InviteList, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => invites.list(request.auth.userId, request.params.id))
+
+  app.delete('/conversations/:id/invites/:code', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'revokeInvite',
+      summary: 'Revoke an invite, named by its code or its id',
+      description: `${managers} No such usable invite in this group: 404 NOT_FOUND.`,
+      params: RevokeInviteParams,
+      response: { 204: Type.Null({ description: 'Revoked' }), ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await invites.revoke(request.auth.userId, request.params.id, request.params.code)
+    return reply.code(204).send(null)
+  })
+
+  app.post('/invites/:code/accept', {
+    onRequest: app.authenticate,
+    config: {
+      rateLimit: {
+        max: app.config.inviteRateLimitPerMinute,
+        timeWindow: 60_000,
+        hook: 'preHandler',
+        keyGenerator: (request: FastifyRequest) => request.auth.userId
+      }
+    },
+    schema: {
+      security,
+      tags,
+      operationId: 'acceptInvite',
+      summary: 'Join the invite\'s group: writes member.added with by = the caller; answers the Conversation',
+      description: 'A wrong, revoked, expired or used-up code: 404 INVALID_INVITE, all alike. Already a member: answered again, no use counted. ' +
+        `Banned from the group: 403 BANNED; a full group: 400. 429 RATE_LIMITED above ${app.config.inviteRateLimitPerMinute} attempts per minute.`,
+      params: InviteCodeParams,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
+    }
+  }, async (request) => invites.accept(request.auth.userId, request.params.code))
+
+  // Pending invitations (GROUP_ADDS=invite): the invitee's side.
+  app.get('/me/invitations', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'listInvitations',
+      summary: 'Your pending invitations to groups (GROUP_ADDS=invite), newest first',
+      response: { 200: InvitationList, ...errorResponses(401) }
+    }
+  }, async (request) => invites.invitations(request.auth.userId))
+
+  app.post('/me/invitations/:id/accept', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'acceptInvitation',
+      summary: 'Accept an invitation to the group :id: writes member.added with by = who invited; answers the Conversation',
+      description: 'No pending invitation: 404 NOT_FOUND. Banned from the group since: 403 BANNED. A full group: 400.',
+      params: IdParams,
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => invites.acceptInvitation(request.auth.userId, request.params.id))
+
+  app.post('/me/invitations/:id/decline', {
+    onRequest: app.authenticate,
+    schema: {
+      security,
+      tags,
+      operationId: 'declineInvitation',
+      summary: 'Decline (remove) an invitation to the group :id',
+      description: 'No pending invitation: 404 NOT_FOUND. The group is not told.',
+      params: IdParams,
+      response: { 204: Type.Null({ description: 'Declined' }), ...errorResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    await invites.declineInvitation(request.auth.userId, request.params.id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default routes

@@ -1,0 +1,44 @@
+// Invite links (README "Search, channels and invitations").
+import { Type } from 'typebox'
+import { Timestamp, Uuid } from './common.js'
+
+export const CreateInviteBody = Type.Object({
+  expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400, description: 'The invite expires this long after creation (60 s to 30 days); omitted: never' })),
+  maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'Joins it allows; omitted: no limit' }))
+}, { additionalProperties: false })
+
+const inviteFields = {
+  id: Uuid,
+  conversationId: Uuid,
+  createdBy: Uuid,
+  createdAt: Timestamp,
+  expiresAt: Type.Union([Timestamp, Type.Null()], { description: 'null: never expires' }),
+  maxUses: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no limit' }),
+  uses: Type.Integer({ description: 'Joins so far' })
+}
+
+export const Invite = Type.Object(inviteFields, { $id: 'Invite', description: 'An invite link of a group, without its code (stored hashed only)' })
+
+export const CreatedInvite = Type.Object({
+  ...inviteFields,
+  code: Type.String({ description: 'The secret of the link, shown only in this answer: POST /v1/invites/{code}/accept joins' })
+})
+
+export const InviteList = Type.Object({
+  invites: Type.Array(Type.Ref('Invite'), { description: 'Usable invites (not revoked, expired or used up), newest first' })
+})
+
+export const InviteCodeParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) })
+export const RevokeInviteParams = Type.Object({ id: Uuid, code: Type.String({ minLength: 1, maxLength: 64, description: 'The invite\'s code, or its id' }) })
+
+export const Invitation = Type.Object({
+  conversationId: Uuid,
+  title: Type.Union([Type.String(), Type.Null()]),
+  invitedBy: Uuid,
+  createdAt: Timestamp,
+  memberCount: Type.Integer({ description: 'Current members of the group' })
+}, { $id: 'Invitation', description: 'A pending invitation to a group (GROUP_ADDS=invite)' })
+
+export const InvitationList = Type.Object({
+  invitations: Type.Array(Type.Ref('Invitation'), { description: 'Newest first, at most 100' })
+})
