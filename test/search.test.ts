@@ -5,12 +5,13 @@
 // duplicates; it refuses queries it cannot answer from an index; and its
 // plans read the indexes.
 import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { createClient } from '../src/client/index.js'
-import { createSearchRepository } from '../src/repositories/search.js'
+import { searchStatement } from '../src/repositories/search.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
-import { test, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
@@ -265,10 +266,9 @@ describe('query plans', () => {
         FROM generate_series(1, 30000) AS i`, [d.id, a.user.id])
     await server.sql('UPDATE conversations SET last_seq = 30100 WHERE id = $1', [d.id])
     await server.sql('VACUUM ANALYZE messages') // as autovacuum does: statistics, and the GIN pending lists merged
-    const { statement } = createSearchRepository(undefined as never)
     const base = { userId: b.user.id, limit: 21, hideDeletedSenders: true }
-    const plan = async (f: Parameters<typeof statement>[0]) => {
-      const { text, values } = statement(f)
+    const plan = async (f: Parameters<typeof searchStatement>[0]) => {
+      const { text, values } = searchStatement(f)
       return (await server.sql(`EXPLAIN ${text}`, values)).map((r) => r['QUERY PLAN']).join('\n')
     }
     // In the big conversation, a rare term is found through the word indexes, not by reading its 30,000 rows.
@@ -287,4 +287,32 @@ describe('query plans', () => {
     const piece = (row.body as string).slice(8, 20)
     expect((await found(b, piece)).length).toBeGreaterThanOrEqual(1)
   }, 60_000)
+})
+
+describe('a search that runs too long', () => {
+  it('is cancelled at SEARCH_STATEMENT_TIMEOUT_MS and answered 400 QUERY_TOO_BROAD, and the next search works', async () => {
+    const [a, b] = await users(2)
+    const d = await createDirect(api, a, b)
+    await post(api, a, d.id, 'waiting for the lock')
+    // The same database, with the shortest timeout; a lock on messages makes the search wait past it, whatever the machine.
+    const impatient = await startServer({ databaseUrl: server.databaseUrl, config: { searchStatementTimeoutMs: 100 } })
+    // Its own token secret: log in there.
+    const token = (await client(impatient.url).post('/v1/auth/login', { username: a.user.username, password: a.password })).body.accessToken as string
+    const locker = new pg.Client(server.databaseUrl)
+    await locker.connect()
+    try {
+      await locker.query('BEGIN')
+      await locker.query('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE')
+      const started = Date.now()
+      expectError(await client(impatient.url).get('/v1/search/messages?q=waiting', { token }), 400, 'QUERY_TOO_BROAD')
+      expect(Date.now() - started).toBeLessThan(10_000)
+      await locker.query('ROLLBACK')
+      const found = await client(impatient.url).get('/v1/search/messages?q=waiting', { token })
+      expect(found.status).toBe(200)
+      expect(found.body.hits.map((r: { message: { body: string } }) => r.message.body)).toEqual(['waiting for the lock'])
+    } finally {
+      await locker.end()
+      await impatient.close()
+    }
+  })
 })

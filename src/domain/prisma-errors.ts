@@ -47,3 +47,11 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   }
   return false
 }
+
+/** A statement cancelled by statement_timeout (SQLSTATE 57014), through Prisma or from pg. */
+export function isStatementTimeout (err: unknown): boolean {
+  for (const e of chain(err)) {
+    if (e.code === '57014' || e.originalCode === '57014') return true
+  }
+  return false
+}

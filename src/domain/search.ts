@@ -10,6 +10,7 @@ import type { SearchFilter, SearchRepository } from '../repositories/search.js'
 import { AppError, badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMessage, type MessageView } from './views.js'
+import { isStatementTimeout } from './prisma-errors.js'
 
 export const SEARCH_LIMITS = {
   /** Characters of q, after trimming. */
@@ -121,8 +122,6 @@ export interface SearchDeps {
   /** DELETED_ACCOUNT_MESSAGES=erase */
   hideDeletedSenders: boolean
 }
-
-const isStatementTimeout = (err: unknown) => (err as { code?: string } | null)?.code === '57014'
 
 /** The repository's filter for these terms (also what the bench explains). */
 export function searchFilter (userId: string, terms: SearchTerm[], opts: { conversationId?: string | undefined, beforeId?: string | undefined, limit: number, hideDeletedSenders: boolean }): SearchFilter {

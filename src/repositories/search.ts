@@ -1,9 +1,10 @@
-// Message search: one statement on a pool of its own (src/plugins/app/search.ts),
-// whose connections carry a short statement_timeout, so a search can neither
-// run long nor take the connections posting needs. It reads the columns
+// Message search: one statement, through a Prisma client on a pool of its own
+// (src/plugins/app/search.ts), whose connections carry a short
+// statement_timeout, so a search can neither run long nor take the
+// connections posting needs. It reads the columns
 // themselves through two indexes (migrations 20261209000001 and 20261209000002),
 // so an edit or a deletion is reflected by the next search.
-import type pg from 'pg'
+import type { PrismaClient } from '../generated/prisma/client.js'
 import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
 
 export interface SearchFilter {
@@ -27,7 +28,8 @@ export interface SearchFilter {
  * The caller's windows: current memberships only (a removed member sees the
  * conversation as a stranger does), messages from joined_seq on, not deleted.
  */
-function statement (f: SearchFilter): { text: string, values: unknown[] } {
+/** The search statement with its bound values (also EXPLAINed by the tests and the bench). */
+export function searchStatement (f: SearchFilter): { text: string, values: unknown[] } {
   const values: unknown[] = [f.userId]
   const p = (v: unknown) => { values.push(v); return `$${values.length}` }
   const where: string[] = ['m.deleted_at IS NULL']
@@ -55,22 +57,25 @@ function statement (f: SearchFilter): { text: string, values: unknown[] } {
   return { text, values }
 }
 
-export function createSearchRepository (pool: pg.Pool) {
+export function createSearchRepository (prisma: PrismaClient) {
   return {
-    statement,
 
-    /** Matching messages the user may see, newest first. */
+    /**
+     * Matching messages the user may see, newest first. The statement is
+     * assembled from fixed fragments; every value of the query is a bound
+     * parameter ($n), never spliced into the text.
+     */
     async messages (f: SearchFilter): Promise<MessageRow[]> {
-      const { text, values } = statement(f)
-      const { rows } = await pool.query<MessageRow>(text, values)
+      const { text, values } = searchStatement(f)
+      const rows = await prisma.$queryRawUnsafe<MessageRow[]>(text, ...values)
       return rows.map((r) => ({ ...r, mentions: r.mentions ?? [] }))
     },
 
     /** Whether the user is a current member of the conversation. */
     async isMember (userId: string, conversationId: string): Promise<boolean> {
-      const { rowCount } = await pool.query('SELECT 1 FROM memberships WHERE conversation_id = $1::uuid AND user_id = $2::uuid AND left_at IS NULL',
-        [conversationId, userId])
-      return (rowCount ?? 0) > 0
+      const rows = await prisma.$queryRaw<unknown[]>`
+        SELECT 1 FROM memberships WHERE conversation_id = ${conversationId}::uuid AND user_id = ${userId}::uuid AND left_at IS NULL`
+      return rows.length > 0
     }
   }
 }

@@ -1,7 +1,10 @@
-// Message search on a pool of its own: its connections carry the search's
-// statement_timeout, and its size caps how many searches run at once, so a
-// burst of searches neither runs long nor takes the main pool from posting.
+// Message search through a Prisma client on a pool of its own: its
+// connections carry the search's statement_timeout, and its size caps how many
+// searches run at once, so a burst of searches neither runs long nor takes the
+// main pool from posting.
 import fp from 'fastify-plugin'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../../generated/prisma/client.js'
 import { poolConfigFromUrl } from '../../db/migrator.js'
 import { closePool, createPool } from '../../db/pool.js'
 import { createSearchRepository } from '../../repositories/search.js'
@@ -26,9 +29,13 @@ export default fp<SearchPluginOptions>(async (app, opts) => {
     application_name: 'switchboard-search'
   })
   pool.on('error', (err) => app.log.warn({ err }, 'idle search connection lost'))
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   app.decorate('messageSearch', createSearchService({
-    repo: createSearchRepository(pool),
+    repo: createSearchRepository(prisma),
     hideDeletedSenders: config.deletedAccountMessages === 'erase'
   }))
-  app.addHook('onClose', async () => { await closePool(pool) })
+  app.addHook('onClose', async () => {
+    await prisma.$disconnect()
+    await closePool(pool)
+  })
 }, { name: 'search', dependencies: ['db', 'config'] })

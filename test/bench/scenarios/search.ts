@@ -11,7 +11,7 @@
 // an existing large table; its time is reported), and the table is vacuumed,
 // as autovacuum would have it.
 import { parseQuery, searchFilter } from '../../../src/domain/search.js'
-import { createSearchRepository } from '../../../src/repositories/search.js'
+import { searchStatement } from '../../../src/repositories/search.js'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { migrationsDir } from '../../../src/db/migrator.js'
@@ -81,9 +81,8 @@ export async function runSearch (ctx: BenchContext, o: BenchOptions, log: (line:
     await pool.query('CHECKPOINT')
     const { rows } = await pool.query<{ whole: string, other: string }>(`SELECT ${WORD_SQL('417')} AS whole, ${WORD_SQL('123')} AS other`)
     words = { whole: rows[0]!.whole, partial: rows[0]!.other.slice(2, 7) }
-    const { statement } = createSearchRepository(pool)
     for (const [name, q] of [['one word', words.whole], ['partial word', words.partial]] as const) {
-      const { text, values } = statement(searchFilter(searcher!.id, parseQuery(q), { limit: LIMIT + 1, hideDeletedSenders: true }))
+      const { text, values } = searchStatement(searchFilter(searcher!.id, parseQuery(q), { limit: LIMIT + 1, hideDeletedSenders: true }))
       const { rows: lines } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE) ${text}`, values)
       const plan = lines.map((l) => l['QUERY PLAN']).join('\n')
       plans.set(name, {
