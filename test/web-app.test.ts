@@ -261,6 +261,31 @@ describe('web page: chatting', () => {
   }, 90_000)
 })
 
+describe('web page: search', () => {
+  it('finds a message by part of a word, marks the match, and opens its conversation; a too-short query is explained', async () => {
+    const { a, b } = await pair()
+    await conversationItem(b, 'Alice').click()
+    await send(b, 'let us meet at the observatory tonight')
+    await message(a, 'let us meet at the observatory tonight').waitFor()
+    await a.fill('#search-input', 'servat')
+    await a.press('#search-input', 'Enter')
+    const hit = a.locator('#search-results li', { hasText: 'observatory' })
+    await hit.waitFor()
+    expect(await hit.locator('mark').textContent()).toBe('servat')
+    expect(await a.locator('#conversations').isHidden()).toBe(true)
+    await hit.locator('button').click()
+    await expect.poll(() => a.textContent('#conversation-title')).toBe('Bob')
+    await message(a, 'let us meet at the observatory tonight').waitFor()
+    // One letter cannot be searched: the page says what to do (the 400 it answers is expected here).
+    await a.fill('#search-input', 'x')
+    await a.press('#search-input', 'Enter')
+    await expect.poll(() => a.textContent('#search-error')).toBe('Search for words of at least two letters (three to find parts of words).')
+    problems.length = 0
+    await a.click('#search-clear')
+    expect(await a.locator('#conversations').isVisible()).toBe(true)
+  }, 90_000)
+})
+
 describe('web page: the outbox', () => {
   it('keeps a message written while the server is down, shows it pending, and sends it once after the restart, even when answers are lost', async () => {
     const { a, b } = await pair()

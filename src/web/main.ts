@@ -3,7 +3,7 @@
 // (through an outbox that survives going offline), reply, edit, delete, make
 // groups and manage their members, and see messages, typing, presence and
 // read receipts live. Everything goes through the client SDK (src/client).
-import { ApiError, createClient, type Attachment, type ChatEvent, type Conversation, type Message, type Session } from '../client/index.js'
+import { ApiError, createClient, type Attachment, type ChatEvent, type Conversation, type Message, type SearchHit, type Session } from '../client/index.js'
 import { $, dayKey, dayLabel, h, linkify, show, time } from './dom.js'
 import { createOutbox, type Outbox, type Pending } from './outbox.js'
 import { enablePush } from './push.js'
@@ -83,6 +83,48 @@ function renderConversations (): void {
     button.addEventListener('click', () => { void openConversation(c.id) })
     return h('li', { class: c.id === state.currentId ? 'active' : undefined, 'data-id': c.id }, button)
   }))
+}
+
+/** A snippet's text with its matches marked: text nodes and <mark> elements only, never HTML. */
+function highlighted (snippet: SearchHit['snippet']): Array<Node | string> {
+  const out: Array<Node | string> = []
+  let at = 0
+  for (const { start, end } of snippet.highlights) {
+    if (start > at) out.push(snippet.text.slice(at, start))
+    out.push(h('mark', {}, snippet.text.slice(start, end)))
+    at = end
+  }
+  if (at < snippet.text.length) out.push(snippet.text.slice(at))
+  return out
+}
+
+function renderSearch (hits: SearchHit[] | undefined): void {
+  const searching = hits !== undefined
+  show($('search-results'), searching)
+  show($('conversations'), !searching)
+  show($('search-clear'), searching)
+  if (!searching) return
+  if (hits.length === 0) {
+    $('search-results').replaceChildren(h('li', { class: 'muted empty' }, 'No messages found'))
+    return
+  }
+  $('search-results').replaceChildren(...hits.map((hit) => {
+    const c = state.conversations.get(hit.message.conversationId)
+    const button = h('button', { type: 'button' },
+      h('span'),
+      h('span', { class: 'name' }, c === undefined ? 'Conversation' : titleOf(c)),
+      h('span', { class: 'muted' }, `${nameOf(c, hit.message.senderId)} · ${dayLabel(hit.message.createdAt)}`),
+      h('span', { class: 'last' }, ...highlighted(hit.snippet)))
+    button.addEventListener('click', () => { void openConversation(hit.message.conversationId) })
+    return h('li', { 'data-id': hit.message.id }, button)
+  }))
+}
+
+async function search (q: string): Promise<void> {
+  $('search-error').textContent = ''
+  if (q.trim() === '') { renderSearch(undefined); return }
+  const page = await sdk.search.messages({ q: q.trim(), limit: 20 })
+  if (($('search-input') as HTMLInputElement).value.trim() === q.trim()) renderSearch(page.hits)
 }
 
 /** Signed URLs of attachments, fetched once per page (they live for minutes; a reload fetches new ones). */
@@ -516,6 +558,15 @@ function wire (): void {
     void sdk.logout().finally(leaveChat)
   })
   $('back').addEventListener('click', () => { setView('list'); renderConversations() })
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    search(($('search-input') as HTMLInputElement).value).catch((err: unknown) => { $('search-error').textContent = errorText(err, 'Could not search.') })
+  })
+  $('search-clear').addEventListener('click', () => {
+    ;($('search-input') as HTMLInputElement).value = ''
+    $('search-error').textContent = ''
+    renderSearch(undefined)
+  })
   $('push-toggle').addEventListener('click', () => {
     $('push-status').textContent = 'Turning notifications on…'
     enablePush(sdk).then(({ state, text }) => {

@@ -23,7 +23,9 @@ const BY_CODE: Record<string, string> = {
   QUOTA_EXCEEDED: 'You’ve used all your storage.',
   UNSUPPORTED_MEDIA_TYPE: 'That kind of file can’t be sent.',
   INVALID_ATTACHMENT: 'That file can’t be sent.',
-  CONFLICT: 'That changed meanwhile. Reload and try again.'
+  CONFLICT: 'That changed meanwhile. Reload and try again.',
+  INVALID_QUERY: 'Search for words of at least two letters (three to find parts of words).',
+  QUERY_TOO_BROAD: 'That search is too broad. Add words, or use longer ones.'
 }
 
 /** What a form says for a failure; `context` words the fallback for a refusal without its own sentence. */
