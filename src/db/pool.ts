@@ -34,7 +34,13 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
   })
 }
 
-/** The query interface pg-boss takes in place of a pool of its own making (whose end() does not wait). */
-export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<pg.QueryResult> } {
-  return { executeSql: async (text, values) => await pool.query(text, values) }
+/**
+ * The query interface pg-boss takes in place of a pool of its own making
+ * (whose end() does not wait). Once the pool is closing, a query answers no
+ * rows instead of failing, as pg-boss's own does after stop(): a job handler
+ * that outlives stop()'s timeout then completes into nothing (its job expires
+ * and is retried) rather than raising an unhandled rejection.
+ */
+export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> } {
+  return { executeSql: async (text, values) => pool.ending ? { rows: [] } : await pool.query(text, values) }
 }
