@@ -187,7 +187,10 @@ describe('npm run bench -- --smoke', () => {
       const side = c[name]
       expect(side).toHaveLength(2)
       for (const l of side) {
-        positive(`connections ${name} ${l.attempted} KiB per connection`, l.perConnectionKiB)
+        // At the smoke sizes (a few hundred sockets) the RSS growth per connection is within the noise of a garbage
+        // collection and can come out negative: the figure must exist for every repetition, its sign means nothing here.
+        expect(l.perConnectionKiB.reps.length, `connections ${name} ${l.attempted} KiB per connection`).toBeGreaterThanOrEqual(3)
+        for (const v of l.perConnectionKiB.reps) expect(Number.isFinite(v), `connections ${name} ${l.attempted} KiB per connection: ${JSON.stringify(l.perConnectionKiB.reps)}`).toBe(true)
         positive(`connections ${name} ${l.attempted} opened/s`, l.openedPerSec)
         expect(l.held.median).toBe(l.attempted)
       }
