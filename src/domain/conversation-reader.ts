@@ -5,28 +5,12 @@
 // not the size of the groups others put the caller in. A member who blocked
 // the caller shows them lastReadSeq 0 (README "Accounts and safety").
 import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
-import { badRequest, notFound } from './errors.js'
-import { isUuid } from './ids.js'
+import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
+import { notFound } from './errors.js'
 import { toNotificationSettings } from './notification-preferences.js'
 import { mediaUrl, toMember, toMessage, type ConversationView, type MemberView } from './views.js'
 
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
-const encodeCursor = (row: ConversationRow) => Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url')
-
-// Only what encodeCursor writes is read back: a four-digit year from 0001 on
-// (JavaScript dates reach years PostgreSQL cannot hold, such as -271821 or 0).
-const CURSOR_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-
-function decodeCursor (cursor: string): { at: Date, id: string } {
-  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  const [iso = '', id = ''] = parts
-  const at = new Date(iso)
-  if (parts.length !== 2 || !isUuid(id) || !CURSOR_TIME.test(iso) || Number.isNaN(at.getTime()) || at.toISOString() !== iso) {
-    throw badRequest('querystring/cursor is not a cursor this API returned')
-  }
-  return { at, id }
-}
-
 export function createConversationReader (repo: ConversationsRepository, membersPreview: number) {
   async function load (userId: string, filter: ListFilter): Promise<{ rows: ConversationRow[], views: ConversationView[] }> {
     const rows = await repo.listForUser(userId, filter)
@@ -75,13 +59,13 @@ export function createConversationReader (repo: ConversationsRepository, members
 
     /** The caller's conversations, most recent activity first, each with its first `membersPreview` members. */
     async list (userId: string, opts: { limit: number, cursor?: string | undefined }) {
-      const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor)
+      const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
       const { rows, views } = await load(userId, { limit: opts.limit + 1, after })
       const hasMore = rows.length > opts.limit
       const last = rows[opts.limit - 1]
       return {
         conversations: views.slice(0, opts.limit),
-        nextCursor: hasMore && last !== undefined ? encodeCursor(last) : null
+        nextCursor: hasMore && last !== undefined ? encodeTimeIdCursor({ at: last.lastActivityAt, id: last.id }) : null
       }
     }
   }

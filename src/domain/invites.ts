@@ -10,10 +10,10 @@ import type { InviteRow } from '../repositories/invites.js'
 import { createRepositories } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
 import { canManage, type ChatDeps } from './conversations.js'
-import { AppError, badRequest, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, lockAsMember, membersAdded, type Tx } from './event-log.js'
+import { addOneMember } from './members.js'
+import { AppError, forbidden, notFound } from './errors.js'
+import { inTransaction, lockAsMember, type Tx } from './event-log.js'
 import { isUuid, newId } from './ids.js'
-import { assertNotBanned } from './safety-moderation.js'
 
 /** Active (not revoked, not expired) invites a group may have at once. */
 export const MAX_ACTIVE_INVITES = 100
@@ -78,12 +78,7 @@ export function createInviteService (deps: ChatDeps) {
         const members = await tx.conversations.members(conversationId)
         const invitedBy = await tx.invites.invitations.take(conversationId, userId)
         if (invitedBy === null) throw notFound('Invitation')
-        if (members.some((m) => m.userId === userId)) return null
-        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-        await assertNotBanned(tx, conversationId, [userId])
-        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], invitedBy)])
-        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
-        return { events, recipients: [...members.map((m) => m.userId), userId] }
+        return addOneMember(tx, conversationId, members, userId, invitedBy, deps.groupMaxMembers)
       })
       if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
       return reader.get(userId, conversationId)
@@ -148,14 +143,9 @@ export function createInviteService (deps: ChatDeps) {
         const conversation = await tx.conversations.lock(conversationId)
         const invite = await tx.invites.lockByHash(codeHash)
         if (conversation === null || invite === null || !usable(invite, new Date())) throw invalidInvite()
-        const members = await tx.conversations.members(conversationId)
-        if (members.some((m) => m.userId === userId)) return null
-        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-        await assertNotBanned(tx, conversationId, [userId])
-        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], userId)])
-        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
-        await tx.invites.countUse(invite.id)
-        return { events, recipients: [...members.map((m) => m.userId), userId] }
+        const added = await addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
+        if (added !== null) await tx.invites.countUse(invite.id)
+        return added
       })
       if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
       return reader.get(userId, conversationId)

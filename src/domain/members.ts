@@ -22,6 +22,20 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
 
 /** The member who becomes owner when the owner leaves: the longest-standing admin, else the longest-standing member. */
 /** Who becomes owner when the owner goes: the longest-standing admin, else the longest-standing member (ties by user id). */
+/**
+ * Adds one user to a group whose row lock the caller holds, with its members
+ * loaded: member.added by `by` (a join, an accepted invitation or invite
+ * link). Null when they are a member already.
+ */
+export async function addOneMember (tx: Tx, conversationId: string, members: MemberRow[], userId: string, by: string, maxMembers: number): Promise<{ events: ChatEvent[], recipients: string[] } | null> {
+  if (members.some((m) => m.userId === userId)) return null
+  if (members.length + 1 > maxMembers) throw badRequest(`A group has at most ${maxMembers} members`)
+  await assertNotBanned(tx, conversationId, [userId])
+  const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], by)])
+  await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+  return { events, recipients: [...members.map((m) => m.userId), userId] }
+}
+
 export function successor<M extends { role: string }> (members: M[]): M | undefined {
   return members.find((m) => m.role === 'admin') ?? members[0]
 }
@@ -92,13 +106,7 @@ export function createMemberService (deps: ChatDeps) {
       await write(async (tx) => {
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
-        const members = await tx.conversations.members(conversationId)
-        if (members.some((m) => m.userId === userId)) return null
-        if (members.length + 1 > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-        await assertNotBanned(tx, conversationId, [userId])
-        const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], userId)])
-        await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
-        return { events, recipients: [...members.map((m) => m.userId), userId] }
+        return addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
       })
       return reader.get(userId, conversationId)
     },

@@ -10,27 +10,15 @@
 import type { RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { HistoryCursor } from '../repositories/messages.js'
-import type { ThreadCursor } from '../repositories/threads.js'
 import { badRequest, notFound } from './errors.js'
-import { isUuid } from './ids.js'
+import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { toMessage, type MessageView } from './views.js'
 
 export interface ThreadDeps extends Database { publisher: RealtimePublisher }
 
 export interface FollowedThread { conversationId: string, root: MessageView, unreadCount: number, lastReadSeq: number }
 
-// The cursor of /v1/me/threads is opaque: base64url of "<last activity ISO>|<root id>".
-const encodeCursor = (c: ThreadCursor) => Buffer.from(`${c.at.toISOString()}|${c.id}`).toString('base64url')
-const CURSOR_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-function decodeCursor (cursor: string): ThreadCursor {
-  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  const [iso = '', id = ''] = parts
-  const at = new Date(iso)
-  if (parts.length !== 2 || !isUuid(id) || !CURSOR_TIME.test(iso) || Number.isNaN(at.getTime()) || at.toISOString() !== iso) {
-    throw badRequest('querystring/cursor is not a cursor this API returned')
-  }
-  return { at, id }
-}
+// The cursor of /v1/me/threads is opaque (cursors.ts): by last activity, then root id.
 
 export function createThreadService (deps: ThreadDeps) {
   const repos = createRepositories(deps)
@@ -69,13 +57,13 @@ export function createThreadService (deps: ThreadDeps) {
 
     /** The threads the caller follows, newest activity first, each with its root (and summary) and the caller's unread count. */
     async followed (userId: string, opts: { limit: number, cursor?: string | undefined }): Promise<{ threads: FollowedThread[], nextCursor: string | null }> {
-      const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor)
+      const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
       const rows = await repos.threads.followed(userId, opts.limit + 1, after)
       const page = rows.slice(0, opts.limit)
       const last = page.at(-1)
       return {
         threads: page.map((r) => ({ conversationId: r.root.conversationId, root: toMessage(r.root), unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq })),
-        nextCursor: rows.length > opts.limit && last !== undefined ? encodeCursor({ at: last.lastActivityAt, id: last.root.id }) : null
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.lastActivityAt, id: last.root.id }) : null
       }
     }
   }
