@@ -47,8 +47,13 @@ export async function runCluster ({ config, db, jwtSecret, log }: ClusterOptions
     })
     return worker
   }
-  for (let i = 0; i < count; i++) fork()
-  log.info({ workers: count, broker, database: db.embedded ? 'embedded' : 'DATABASE_URL' }, 'cluster started')
+  // "cluster started" once every worker listens: until then the primary deals
+  // every connection to the workers that do, so a deployment (or a test) that
+  // waits for this line knows the load is spread.
+  const listening = Array.from({ length: count }, () => fork()).map((w) => new Promise<void>((resolve) => w.once('listening', () => resolve())))
+  void Promise.all(listening).then(() => {
+    if (!stopping) log.info({ workers: count, broker, database: db.embedded ? 'embedded' : 'DATABASE_URL' }, 'cluster started')
+  })
 
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return

@@ -36,11 +36,24 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
 
 /**
  * The query interface pg-boss takes in place of a pool of its own making
- * (whose end() does not wait). Once the pool is closing, a query answers no
- * rows instead of failing, as pg-boss's own does after stop(): a job handler
- * that outlives stop()'s timeout then completes into nothing (its job expires
- * and is retried) rather than raising an unhandled rejection.
+ * (whose end() does not wait). Once the pool is closing, a query answers
+ * nothing instead of failing, as pg-boss's own does after stop(): a job
+ * handler that outlives stop()'s timeout then completes into nothing (its job
+ * expires and is retried) rather than raising an unhandled rejection, since
+ * pg-boss does not await the completion of a job.
  */
-export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> } {
-  return { executeSql: async (text, values) => pool.ending ? { rows: [] } : await pool.query(text, values) }
+export function bossDb (pool: pg.Pool): { executeSql: (text: string, values?: unknown[]) => Promise<pg.QueryResult> } {
+  // pg-boss's types promise a result; its own Db answers undefined once closed, and its callers expect that.
+  const nothing = undefined as unknown as pg.QueryResult
+  return {
+    executeSql: async (text, values) => {
+      if (pool.ending) return nothing
+      try {
+        return await pool.query(text, values)
+      } catch (err) {
+        if (pool.ending) return nothing
+        throw err
+      }
+    }
+  }
 }
