@@ -56,6 +56,7 @@ import unreadRoutes from './routes/unread.js'
 import searchRoutes from './routes/search.js'
 import channelRoutes from './routes/channels.js'
 import inviteRoutes from './routes/invites.js'
+import syncRoutes from './routes/sync.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -170,6 +171,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await v1.register(pinRoutes)
     await v1.register(deliveryRoutes)
     await v1.register(unreadRoutes)
+    await v1.register(syncRoutes)
     await v1.register(searchRoutes)
     await v1.register(channelRoutes)
     await v1.register(inviteRoutes)

@@ -48,6 +48,7 @@ export const SETTINGS = {
   conversationMembersPreview: ['CONVERSATION_MEMBERS_PREVIEW', Int(2, 100, 10, 'Members shown with each conversation of the list (all of them: GET /v1/conversations/:id/members)')],
   searchStatementTimeoutMs: ['SEARCH_STATEMENT_TIMEOUT_MS', Int(100, 60000, 2000, 'A message search running longer than this is cancelled (400 QUERY_TOO_BROAD)')],
   searchPoolSize: ['SEARCH_POOL_SIZE', Int(1, 50, 3, 'Connections of each process for message search, apart from the main pool: at most this many searches run at once')],
+  syncRateLimitPerMinute: ['SYNC_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 120, 'Pages of GET /v1/sync one user may read per minute (429 RATE_LIMITED above)')],
   searchRateLimitPerMinute: ['SEARCH_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Message searches one user may make per minute (429 RATE_LIMITED above)')],
   inviteRateLimitPerMinute: ['INVITE_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 10, 'Invite codes one user may try to accept per minute (429 RATE_LIMITED above)')],
   groupAdds: ['GROUP_ADDS', Type.Union([Type.Literal('direct'), Type.Literal('invite')], { default: 'direct', description: 'Adding a user to a group (creating it with members, adding members): direct adds them at once; invite makes a pending invitation they accept or decline' })],

@@ -57,6 +57,12 @@ export function createConversationReader (repo: ConversationsRepository, members
       return view
     },
 
+    /** These of the caller's conversations (those they are a member of), each with its first `membersPreview` members. */
+    async byIds (userId: string, ids: string[]): Promise<ConversationView[]> {
+      if (ids.length === 0) return []
+      return (await load(userId, { ids })).views
+    },
+
     /** The caller's conversations, most recent activity first, each with its first `membersPreview` members. */
     async list (userId: string, opts: { limit: number, cursor?: string | undefined }) {
       const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)

@@ -84,7 +84,7 @@ export interface MemberWithUser {
 /** Where a page of members starts: after this member in joining order. */
 export interface MemberCursor { joinedAt: Date, userId: string }
 
-export type ListFilter = { id: string } | { limit: number, after?: { at: Date, id: string } | undefined }
+export type ListFilter = { id: string } | { ids: string[] } | { limit: number, after?: { at: Date, id: string } | undefined }
 
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
@@ -240,10 +240,12 @@ export function conversationStatements (db: Client) {
     async listForUser (userId: string, filter: ListFilter): Promise<ConversationRow[]> {
       const where = 'id' in filter
         ? Prisma.sql`AND c.id = ${filter.id}::uuid`
-        : filter.after === undefined
+        : 'ids' in filter
+          ? Prisma.sql`AND c.id = ANY(${filter.ids}::uuid[])`
+          : filter.after === undefined
           ? Prisma.empty
           : Prisma.sql`AND (c.last_activity_at, c.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`
-      const limit = 'id' in filter ? 1 : filter.limit
+      const limit = 'id' in filter ? 1 : 'ids' in filter ? filter.ids.length : filter.limit
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,

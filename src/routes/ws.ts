@@ -105,7 +105,8 @@ export default async function wsRoutes (app: FastifyInstance) {
     socket.on('pong', () => { conn.alive = true })
     socket.on('close', () => { node.disconnect(conn) })
 
-    conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs })
+    // Its cursor was taken before this socket joins the fan-out (node.connect, below): see realtime/sync-clock.ts.
+    conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor: app.syncClock.current() ?? null })
     tcp.uncork()
     node.connect(conn)
     // A revocation whose close pass ran between the token check and hub.add

@@ -45,7 +45,11 @@ export const ReadyFrame = Type.Object({
   type: Type.Literal('ready'),
   userId: Uuid,
   connectionId: Type.String(),
-  heartbeatMs: Type.Integer()
+  heartbeatMs: Type.Integer(),
+  cursor: Type.Union([Type.String(), Type.Null()], {
+    description: 'A sync cursor (GET /v1/sync?since=) from before this connection joined the push: every change after it is pushed here or ' +
+      'returned by a sync from it (some by both, with the same seq). null only while the server could not read the database since it started'
+  })
 }, { $id: 'ReadyFrame', description: 'The first frame on every connection' })
 
 export const EventFrame = Type.Object({

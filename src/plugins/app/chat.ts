@@ -11,6 +11,11 @@ import { createUserService, type UserService } from '../../domain/users.js'
 import { createThreadService, type ThreadService } from '../../domain/threads.js'
 import type { RealtimePublisher } from '../../domain/events.js'
 import { createNotificationPreferenceService, type NotificationPreferenceService } from '../../domain/notification-preferences.js'
+import { createConversationReader } from '../../domain/conversation-reader.js'
+import { createSyncService, type SyncService } from '../../domain/sync.js'
+import { createSyncRepository } from '../../repositories/sync.js'
+import { unreadTotals } from '../../repositories/unread.js'
+import { SyncClock } from '../../realtime/sync-clock.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +29,11 @@ declare module 'fastify' {
       channels: ChannelDirectory
       /** Invite links of groups. */
       invites: InviteService
+      /** GET /v1/sync: what changed for an account since a cursor. */
+      sync: SyncService
     }
+    /** The sync cursor each ready frame carries (one snapshot per second, taken before the sockets it is handed to). */
+    syncClock: SyncClock
   }
 }
 
@@ -42,6 +51,15 @@ export default fp(async (app) => {
     announceInvitation: (userIds: string[], data: InvitationData) => app.realtime.publishFrame(userIds, { type: 'invitation', data }),
     onFilesReleased: () => app.uploads.release()
   }
+  const sync = createSyncService({
+    repo: createSyncRepository(app.db.prisma),
+    reader: createConversationReader(createConversationsRepository(app.db), app.config.conversationMembersPreview),
+    unread: async (userId) => (await unreadTotals(app.db.pool, [userId])).get(userId)!
+  })
+  const syncClock = new SyncClock({ take: sync.now, intervalMs: 1_000, onError: (err) => app.log.warn({ err }, 'could not take the sync cursor of ready frames') })
+  await syncClock.start()
+  app.addHook('onClose', async () => { syncClock.stop() })
+  app.decorate('syncClock', syncClock)
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),
@@ -54,6 +72,7 @@ export default fp(async (app) => {
     users: createUserService({ prisma: app.db.prisma, pool: app.db.pool, presence: app.presence }),
     preferences: createNotificationPreferenceService(app.db),
     channels: createChannelDirectory(createConversationsRepository(app.db)),
-    invites: createInviteService(deps)
+    invites: createInviteService(deps),
+    sync
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

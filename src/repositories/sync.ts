@@ -1,0 +1,110 @@
+// What changed for one account between two snapshots (the sync cursor of
+// src/domain/sync.ts): the conversations whose log moved, with the range of
+// seqs that moved, and the memberships whose own state changed. The
+// migration sync_cursor explains the transaction ids these statements compare.
+import { Prisma } from '../generated/prisma/client.js'
+import type { Client } from './db.js'
+import type { EventRow } from './events.js'
+import { subjectSeq } from './events.js'
+
+export interface SyncCandidate {
+  conversationId: string
+  /** The member's window: their first seq, and the seq of the removal that ended it (null while a member). */
+  joinedSeq: number
+  leftSeq: number | null
+  /** Seqs of the log after `fromSeq` up to `toSeq` are new to the client (none when equal). */
+  fromSeq: number
+  toSeq: number
+  /** The member's own state (read position, role, settings, window) changed since the client's snapshot. */
+  ownChanged: boolean
+  /** The member's read position (as of now). */
+  lastReadSeq: number
+}
+
+export interface SyncPosition { conversationId: string, seq: number }
+
+const changedSince = (column: string) =>
+  `(${column} >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(${column}, $2::pg_snapshot))`
+
+export function createSyncRepository (db: Client) {
+  return {
+    /**
+     * The current snapshot, and the user's conversations that changed since
+     * `since` as `until` sees them (`until` null: the statement's own
+     * snapshot, which is returned), from `after` on, in conversation id order,
+     * at most `limit`. One statement; with nothing changed it reads the
+     * user's memberships and their conversations' rows, by index.
+     */
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[] }> {
+      const rows = await db.$queryRawUnsafe<Array<{
+        snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
+        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
+      }>>(`
+        WITH now AS (SELECT pg_current_snapshot() AS t),
+        moved AS (
+          SELECT m.conversation_id, m.joined_seq, m.left_seq, m.last_read_seq, c.last_seq,
+                 ${changedSince('c.changed_xid')} AS log_moved,
+                 ${changedSince('m.changed_xid')} AS own_changed
+            FROM memberships m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.user_id = $1::uuid
+             AND m.conversation_id >= $4::uuid
+             AND (${changedSince('c.changed_xid')} OR ${changedSince('m.changed_xid')})
+           ORDER BY m.conversation_id
+           LIMIT $5::int
+        ),
+        bounds AS (
+          SELECT mv.*,
+                 CASE WHEN mv.log_moved THEN sync_visible_seq(mv.conversation_id, $2::pg_snapshot, 0, mv.last_seq) ELSE mv.last_seq END AS seen_seq,
+                 CASE WHEN $3::pg_snapshot IS NULL OR NOT mv.log_moved THEN mv.last_seq
+                      ELSE sync_visible_seq(mv.conversation_id, $3::pg_snapshot, 0, mv.last_seq) END AS until_seq
+            FROM moved mv
+        )
+        SELECT now.t::text AS snapshot, b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
+               GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
+               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
+          FROM now LEFT JOIN bounds b ON true
+         ORDER BY b.conversation_id`,
+      userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0)
+      const snapshot = rows[0]!.snapshot
+      const candidates = rows.filter((r) => r.conversation_id !== null).map((r) => ({
+        conversationId: r.conversation_id!,
+        joinedSeq: r.joined_seq,
+        leftSeq: r.left_seq,
+        fromSeq: r.from_seq,
+        toSeq: Math.max(r.from_seq, r.to_seq),
+        ownChanged: r.own_changed,
+        lastReadSeq: r.last_read_seq
+      }))
+      return { snapshot, candidates }
+    },
+
+    /**
+     * The events of each range (after fromSeq, up to toSeq), in conversation
+     * then seq order, at most `limit` in all; what happened to a message from
+     * before the member's window is left out, as replay does.
+     */
+    async events (ranges: Array<{ conversationId: string, fromSeq: number, toSeq: number, joinedSeq: number }>, limit: number): Promise<EventRow[]> {
+      const wanted = ranges.filter((r) => r.toSeq > r.fromSeq)
+      if (wanted.length === 0) return []
+      return await db.$queryRaw<EventRow[]>`
+        SELECT e.conversation_id AS "conversationId", e.seq, e.type, e.data, e.created_at AS "createdAt"
+          FROM unnest(${wanted.map((r) => r.conversationId)}::uuid[], ${wanted.map((r) => r.fromSeq)}::int[],
+                      ${wanted.map((r) => r.toSeq)}::int[], ${wanted.map((r) => r.joinedSeq)}::int[]) AS r(id, from_seq, to_seq, joined_seq)
+          CROSS JOIN LATERAL (
+            SELECT * FROM events e
+             WHERE e.conversation_id = r.id AND e.seq > r.from_seq AND e.seq <= r.to_seq
+               AND ${Prisma.raw(subjectSeq('e'))} >= r.joined_seq
+             ORDER BY e.seq LIMIT ${limit}::int) e
+         ORDER BY e.conversation_id, e.seq
+         LIMIT ${limit}::int`
+    },
+
+    /** The current snapshot (a sync cursor that starts now). */
+    async snapshot (): Promise<string> {
+      const rows = await db.$queryRaw<Array<{ t: string }>>`SELECT pg_current_snapshot()::text AS t`
+      return rows[0]!.t
+    }
+  }
+}
+
+export type SyncRepository = ReturnType<typeof createSyncRepository>
