@@ -61,7 +61,8 @@ export const SETTINGS = {
   wsMaxBacklogBytes: ['WS_MAX_BACKLOG_BYTES', Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008')],
   wsCloseGraceMs: ['WS_CLOSE_GRACE_MS', Int(100, 120000, 10000, 'A socket the server closes is cut if the close handshake takes longer')],
   wsMaxFrameBytes: ['WS_MAX_FRAME_BYTES', Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009')],
-  wsMaxConnectionsPerUser: ['WS_MAX_CONNECTIONS_PER_USER', Int(1, 1000, 20, 'Open sockets per user per process')],
+  wsMaxConnectionsPerUser: ['WS_MAX_CONNECTIONS_PER_USER', Int(1, 1000, 20, 'Open sockets per user: across all processes with BROKER=redis, per process otherwise (429 RATE_LIMITED above)')],
+  wsSlotTtlMs: ['WS_SLOT_TTL_MS', Int(1000, 3600000, 30000, 'BROKER=redis: a socket slot of a process that died lapses after this long (live ones are renewed every third of it)')],
   presenceGraceMs: ['PRESENCE_GRACE_MS', Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline')],
   typingPerSecond: ['TYPING_PER_SECOND', Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')],
 
@@ -104,6 +105,7 @@ export const SETTINGS = {
     default: 'image/jpeg,image/png,image/gif,image/webp,image/avif,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/mp4,audio/wav,audio/webm,application/pdf,application/zip,text/plain',
     description: 'Comma-separated media types accepted (type/* allows a whole type); others answer 415 UNSUPPORTED_MEDIA_TYPE'
   }), INPUT],
+  uploadBytesPerSecond: ['UPLOAD_BYTES_PER_SECOND', Int(0, 2147483647, 16777216, 'Local driver: upload bytes one process takes per second, all uploads together (0: no bound); a sender past it is slowed down by TCP, so uploads do not take the cores from posts and pushes')],
   uploadRateLimitPerMinute: ['UPLOAD_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 30, 'Uploads one user may start per minute (429 RATE_LIMITED above)')],
   uploadQuotaBytes: ['UPLOAD_QUOTA_BYTES', Int(1, Number.MAX_SAFE_INTEGER, 1073741824, 'Bytes one user may store (uploads not deleted, pending ones by their declared size); 413 QUOTA_EXCEEDED above')],
   uploadUrlTtlSeconds: ['UPLOAD_URL_TTL_SECONDS', Int(10, 86400, 900, 'An upload URL works this long')],

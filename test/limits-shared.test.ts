@@ -1,28 +1,51 @@
-// With BROKER=redis, rate limits are counted in Redis: two processes sharing
-// the broker channel share each limit, so spreading requests over them gains
-// a client nothing; and a Redis outage skips the limit instead of failing the
-// request.
+// With BROKER=redis, rate limits and sockets per user are counted in Redis:
+// two processes sharing the broker channel share each limit, so spreading
+// requests or sockets over them gains a client nothing; a killed process's
+// sockets stop counting by themselves; and a Redis outage skips the limit
+// instead of failing the request.
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createTestDatabase, type TestDatabase } from './helpers/database.js'
-import { client, expectError, uniqueName, type Client } from './helpers/http.js'
+import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { startDbProxy, type DbProxy } from './helpers/proxy.js'
+import { startNode, stopNode, type ServerNode } from './helpers/process.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { connect, type TestSocket } from './helpers/ws.js'
 
 const LIMIT = 4
+const SOCKETS = 2
+const SLOT_TTL_MS = 2_000
+const JWT_SECRET = randomBytes(32).toString('hex')
 let db: TestDatabase
 let proxy: DbProxy
+let channel: string
 const servers: TestServer[] = []
+const sockets: TestSocket[] = []
+let child: ServerNode | undefined
+const accounts: Account[] = []
 
 beforeAll(async () => {
   db = await createTestDatabase()
   // Redis behind a proxy the test can cut; the two servers share it and one broker channel.
   proxy = await startDbProxy(inject('redisUrl'))
-  const config = { broker: 'redis' as const, redisUrl: proxy.url, brokerChannel: `limits-${randomBytes(4).toString('hex')}`, authRateLimitMax: LIMIT, authRateLimitWindowMs: 60_000 }
-  for (let i = 0; i < 2; i++) servers.push(await startServer({ databaseUrl: db.url, config }))
+  channel = `limits-${randomBytes(4).toString('hex')}`
+  const config = {
+    broker: 'redis' as const, redisUrl: proxy.url, brokerChannel: channel, authRateLimitMax: LIMIT, authRateLimitWindowMs: 60_000,
+    wsMaxConnectionsPerUser: SOCKETS, wsSlotTtlMs: SLOT_TTL_MS
+  }
+  for (let i = 0; i < 2; i++) servers.push(await startServer({ databaseUrl: db.url, config, jwtSecret: JWT_SECRET }))
+  // The accounts of the socket tests, registered outside the shared login limit (which the first test spends).
+  const registrar = await startServer({ databaseUrl: db.url, jwtSecret: JWT_SECRET })
+  try {
+    for (let i = 0; i < 2; i++) accounts.push(await register(client(registrar.url)))
+  } finally {
+    await registrar.close()
+  }
 }, 120_000)
 
 afterAll(async () => {
+  for (const s of sockets) await s.close()
+  await stopNode(child, 'SIGKILL')
   for (const s of servers) await s.close()
   await proxy?.close()
   await db?.drop()
@@ -52,4 +75,52 @@ describe('rate limits with BROKER=redis', () => {
       await proxy.restore()
     }
   })
+
+  it('sockets per user: one limit over both processes; a socket closed anywhere frees its slot', async () => {
+    // The test before cut Redis: both processes count in it again once reconnected (until then each counts its own).
+    await vi.waitFor(() => { for (const s of servers) expect(s.app.limitsRedis?.status).toBe('ready') }, { timeout: 20_000, interval: 100 })
+    const account = accounts[0]!
+    const [a, b] = servers.map((s) => s.url)
+    const open = async (url: string) => {
+      const s = await connect(url, account.accessToken)
+      sockets.push(s)
+      await s.next((f) => f.type === 'ready')
+      return s
+    }
+    const refused = async (url: string) => {
+      const err = await connect(url, account.accessToken).then((s) => { sockets.push(s); return undefined }, (e: { statusCode?: number }) => e)
+      expect(err?.statusCode).toBe(429)
+    }
+    const first = await open(a!)
+    await open(b!)
+    await refused(a!)
+    await refused(b!)
+    await first.close()
+    // The slot comes back once the closing process has told Redis.
+    await vi.waitFor(async () => { await open(b!) }, { timeout: 10_000, interval: 100 })
+    await refused(a!)
+  })
+
+  it('sockets per user: the slots of a killed process lapse after WS_SLOT_TTL_MS, and the user may connect again', async () => {
+    const account = accounts[1]!
+    child = await startNode({
+      NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: db.url, BROKER: 'redis', REDIS_URL: proxy.url, BROKER_CHANNEL: channel,
+      JWT_SECRET, WS_MAX_CONNECTIONS_PER_USER: String(SOCKETS), WS_SLOT_TTL_MS: String(SLOT_TTL_MS)
+    })
+    for (let i = 0; i < SOCKETS; i++) {
+      const s = await connect(child.url, account.accessToken)
+      sockets.push(s)
+      await s.next((f) => f.type === 'ready')
+    }
+    const err = await connect(servers[0]!.url, account.accessToken).then(() => undefined, (e: { statusCode?: number }) => e)
+    expect(err?.statusCode).toBe(429)
+    // Killed: it neither closes its sockets nor gives their slots back.
+    await stopNode(child, 'SIGKILL')
+    const killedAt = Date.now()
+    await vi.waitFor(async () => {
+      const s = await connect(servers[0]!.url, account.accessToken)
+      sockets.push(s)
+    }, { timeout: 20_000, interval: 250 })
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(SLOT_TTL_MS / 2)
+  }, 120_000)
 })

@@ -101,9 +101,13 @@ describe('reads from a streaming replica', () => {
     expect(await history()).toEqual(['replicated'])
 
     // The replica stops replaying: what is posted now exists only on the primary.
+    const searched = async (q: string) => (await api.get(`/v1/search/messages?q=${q}`, { token: b.accessToken })).body.hits.map((h: { message: { body: string } }) => h.message.body)
+    expect(await searched('replicated')).toEqual(['replicated'])
     await replay(false)
     try {
       const second = await post(api, a, direct.id, 'not on the replica yet')
+      // Searches read the replica too: the new message is not found there yet.
+      expect(await searched('yet')).toEqual([])
       // Reads served by the replica show its (older) state: proof of where they were read.
       expect(await history()).toEqual(['replicated'])
       // A reader that knows the new seq gets it, from the primary: a replay after the first message, or minSeq.
@@ -121,6 +125,7 @@ describe('reads from a streaming replica', () => {
     }
     await caughtUp()
     expect(await history()).toEqual(['not on the replica yet', 'replicated'])
+    expect(await searched('yet')).toEqual(['not on the replica yet'])
   })
 
   it('leaves reads to the primary while the replica is down', async () => {
@@ -132,5 +137,8 @@ describe('reads from a streaming replica', () => {
     expect(res.status).toBe(200)
     expect(res.body.messages.map((m: { body: string }) => m.body)).toEqual(['while the replica is down'])
     expect((await api.get(`/v1/conversations/${direct.id}/events?after=0`, { token: b.accessToken })).status).toBe(200)
+    const found = await api.get('/v1/search/messages?q=down', { token: b.accessToken })
+    expect(found.status).toBe(200)
+    expect(found.body.hits.map((h: { message: { body: string } }) => h.message.body)).toEqual(['while the replica is down'])
   })
 })

@@ -19,7 +19,7 @@ describe('WebSocket upgrade', () => {
     for (const via of ['header', 'query'] as const) {
       const sock = await connect(server.url, acct.accessToken, { via })
       const ready = await sock.next()
-      expect(ready).toEqual({ type: 'ready', userId: acct.user.id, connectionId: expect.any(String), heartbeatMs: 30000 })
+      expect(ready).toEqual({ type: 'ready', userId: acct.user.id, connectionId: expect.any(String), heartbeatMs: 30000, cursor: expect.any(String) })
       await sock.close()
     }
   })

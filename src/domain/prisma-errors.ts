@@ -55,3 +55,12 @@ export function isStatementTimeout (err: unknown): boolean {
   }
   return false
 }
+
+/** A hot standby cancelled the statement: the WAL it replays conflicted with it (SQLSTATE 40001 there). */
+export function isRecoveryConflict (err: unknown): boolean {
+  for (const e of chain(err)) {
+    const code = typeof e.code === 'string' ? e.code : typeof e.originalCode === 'string' ? e.originalCode : ''
+    if (code === '40001' || /conflict with recovery/i.test(String((e as { message?: unknown }).message ?? ''))) return true
+  }
+  return false
+}

@@ -44,6 +44,13 @@ export class Hub {
 
   get size (): number { return this.count }
 
+  /** The ids of the open connections, by user. */
+  connectionIdsByUser (): Map<string, string[]> {
+    const ids = new Map<string, string[]>()
+    for (const [userId, set] of this.byUser) ids.set(userId, [...set].map((c) => c.id))
+    return ids
+  }
+
   connectionsOf (userId: string): number {
     return this.byUser.get(userId)?.size ?? 0
   }

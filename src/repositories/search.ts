@@ -6,6 +6,7 @@
 // so an edit or a deletion is reflected by the next search.
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
+import { isDatabaseUnavailable, isRecoveryConflict } from '../domain/prisma-errors.js'
 
 export interface SearchFilter {
   userId: string
@@ -63,7 +64,23 @@ export function searchStatement (f: SearchFilter): { text: string, values: unkno
   return { text, values }
 }
 
-export function createSearchRepository (prisma: PrismaClient) {
+/**
+ * `prisma` reads the primary; `replica` (DATABASE_REPLICA_URL), when set,
+ * serves the searches themselves: what it answers may be as old as its lag
+ * (README "Reads from a replica"). One it cannot reach, or whose replay
+ * cancelled the statement, leaves the search to the primary.
+ */
+export function createSearchRepository (prisma: PrismaClient, replica?: PrismaClient) {
+  const read = async (text: string, values: unknown[]): Promise<MessageRow[]> => {
+    if (replica !== undefined) {
+      try {
+        return await replica.$queryRawUnsafe<MessageRow[]>(text, ...values)
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) && !isRecoveryConflict(err)) throw err
+      }
+    }
+    return await prisma.$queryRawUnsafe<MessageRow[]>(text, ...values)
+  }
   return {
 
     /**
@@ -73,7 +90,7 @@ export function createSearchRepository (prisma: PrismaClient) {
      */
     async messages (f: SearchFilter): Promise<MessageRow[]> {
       const { text, values } = searchStatement(f)
-      const rows = await prisma.$queryRawUnsafe<MessageRow[]>(text, ...values)
+      const rows = await read(text, values)
       return rows.map((r) => ({ ...r, mentions: r.mentions ?? [] }))
     },
 

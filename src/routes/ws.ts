@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http'
 import { AppError, unauthorized } from '../domain/errors.js'
 import { Connection } from '../realtime/connection.js'
 import { CloseCode, parseClientFrame } from '../realtime/protocol.js'
+import { localSocketSlots, sharedSocketSlots } from '../realtime/socket-slots.js'
 
 function bearerToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -21,14 +22,29 @@ export default async function wsRoutes (app: FastifyInstance) {
   const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
   // Of each upgrade, until the socket is handed over: its HTTP response, and
   // the revocation stamp taken before its token was checked.
-  const upgrades = new WeakMap<FastifyRequest['raw'], { response: ServerResponse, stamp: number }>()
+  const upgrades = new WeakMap<FastifyRequest['raw'], { response: ServerResponse, stamp: number, connectionId: string }>()
+  // Sockets per user: counted in Redis across processes with BROKER=redis, else per process (realtime/socket-slots.ts).
+  const max = app.config.wsMaxConnectionsPerUser
+  const slots = app.limitsRedis === undefined
+    ? localSocketSlots(max)
+    : sharedSocketSlots({
+      redis: app.limitsRedis,
+      prefix: app.config.brokerChannel,
+      max,
+      ttlMs: app.config.wsSlotTtlMs,
+      open: () => node.hub.connectionIdsByUser(),
+      onError: (err) => app.log.warn({ err }, 'sockets per user: Redis failed; counting this process only')
+    })
+  app.addHook('onClose', async () => { slots.close() })
 
   async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply) {
-    upgrades.set(request.raw, { response: reply.raw, stamp: app.revocationStamp() })
+    const connectionId = randomUUID()
+    upgrades.set(request.raw, { response: reply.raw, stamp: app.revocationStamp(), connectionId })
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
     request.auth = await app.verifyAccessToken(token)
-    if (node.hub.connectionsOf(request.auth.userId) >= app.config.wsMaxConnectionsPerUser) {
+    // A slot taken here and never used (the handshake failed) lapses by itself (WS_SLOT_TTL_MS).
+    if (!await slots.take(request.auth.userId, connectionId, node.hub.connectionsOf(request.auth.userId))) {
       throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
     }
   }
@@ -73,7 +89,7 @@ export default async function wsRoutes (app: FastifyInstance) {
     schema: { hide: true }
   }, (socket, request) => {
     // request.raw.socket is the TCP socket the WebSocket took over at the upgrade.
-    const conn = new Connection(socket, randomUUID(), request.auth.userId, request.auth.sessionId, limits, request.raw.socket)
+    const conn = new Connection(socket, upgrades.get(request.raw)?.connectionId ?? randomUUID(), request.auth.userId, request.auth.sessionId, limits, request.raw.socket)
     const reqId = request.id
     // Made when needed (rarely): a logger kept per socket costs memory on every idle connection.
     const log = () => app.log.child({ reqId, connectionId: conn.id, userId: conn.userId })
@@ -103,7 +119,10 @@ export default async function wsRoutes (app: FastifyInstance) {
       onTyping(conn, parsed.frame.conversationId, log)
     })
     socket.on('pong', () => { conn.alive = true })
-    socket.on('close', () => { node.disconnect(conn) })
+    socket.on('close', () => {
+      node.disconnect(conn)
+      slots.release(conn.userId, conn.id)
+    })
 
     // Its cursor was taken before this socket joins the fan-out (node.connect, below): see realtime/sync-clock.ts.
     conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor: app.syncClock.current() ?? null })

@@ -10,6 +10,7 @@ import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Storage } from './storage.js'
 import type { Signer } from './signed-token.js'
+import type { ByteRate } from './byte-rate.js'
 
 export const STORAGE_ROUTE = '/v1/storage'
 
@@ -29,7 +30,7 @@ export interface LocalStorage extends Storage {
 
 const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/
 
-export function createLocalStorage (opts: { root: string, signer: Signer }): LocalStorage {
+export function createLocalStorage (opts: { root: string, signer: Signer, rate?: ByteRate }): LocalStorage {
   const root = resolve(opts.root)
   const { signer } = opts
   const path = (key: string) => {
@@ -103,7 +104,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer }): Loc
         }
       })
       try {
-        await pipeline(body, limit, createWriteStream(part))
+        await pipeline(body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream()]), createWriteStream(part))
         await rename(part, target)
         return received
       } catch (err) {

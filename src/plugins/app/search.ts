@@ -30,12 +30,27 @@ export default fp<SearchPluginOptions>(async (app, opts) => {
   })
   pool.on('error', (err) => app.log.warn({ err }, 'idle search connection lost'))
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  // With a streaming replica, searches read there (the same limits), the primary when it cannot answer.
+  const replicaPool = config.databaseReplicaUrl === undefined
+    ? undefined
+    : createPool({
+      ...poolConfigFromUrl(config.databaseReplicaUrl),
+      max: config.searchPoolSize,
+      connectionTimeoutMillis: config.databaseConnectTimeoutMs,
+      statement_timeout: config.searchStatementTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: 'switchboard-search-replica'
+    })
+  replicaPool?.on('error', (err) => app.log.warn({ err }, 'idle search replica connection lost'))
+  const replica = replicaPool === undefined ? undefined : new PrismaClient({ adapter: new PrismaPg(replicaPool) })
   app.decorate('messageSearch', createSearchService({
-    repo: createSearchRepository(prisma),
+    repo: createSearchRepository(prisma, replica),
     hideDeletedSenders: config.deletedAccountMessages === 'erase'
   }))
   app.addHook('onClose', async () => {
     await prisma.$disconnect()
+    await replica?.$disconnect()
     await closePool(pool)
+    if (replicaPool !== undefined) await closePool(replicaPool)
   })
 }, { name: 'search', dependencies: ['db', 'config'] })

@@ -6,6 +6,7 @@ import { ConfigError } from '../../config.js'
 import { createUploadService, type UploadService } from '../../domain/uploads.js'
 import { createLocalStorage, type LocalStorage } from '../../storage/local.js'
 import { createS3Storage } from '../../storage/s3.js'
+import { ByteRate } from '../../storage/byte-rate.js'
 import { createSigner } from '../../storage/signed-token.js'
 import type { Storage } from '../../storage/storage.js'
 
@@ -35,7 +36,7 @@ export default fp<{ secret: string }>(async (app, opts) => {
       credentials: config.s3AccessKeyId === undefined ? undefined : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey! }
     })
   } else {
-    local = createLocalStorage({ root: join(config.dataDir, 'uploads'), signer: createSigner(opts.secret) })
+    local = createLocalStorage({ root: join(config.dataDir, 'uploads'), signer: createSigner(opts.secret), rate: new ByteRate(config.uploadBytesPerSecond) })
     storage = local
   }
   const uploads = createUploadService({

@@ -8,6 +8,13 @@ import rateLimit from '@fastify/rate-limit'
 import { Redis } from 'ioredis'
 import { AppError } from '../../domain/errors.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Redis the limits are counted in (BROKER=redis), or undefined: each process counts its own. */
+    limitsRedis: Redis | undefined
+  }
+}
+
 export default fp(async (app) => {
   const { config } = app
   let redis: Redis | undefined
@@ -24,6 +31,7 @@ export default fp(async (app) => {
     redis.on('error', (err: Error) => app.log.warn({ err }, 'rate-limit connection to Redis failed'))
     app.addHook('onClose', async () => { redis?.disconnect() })
   }
+  app.decorate('limitsRedis', redis)
   await app.register(rateLimit, {
     global: false,
     ...(redis === undefined ? {} : { redis, nameSpace: `${config.brokerChannel}:rate-limit:`, skipOnError: true }),

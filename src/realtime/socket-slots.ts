@@ -1,0 +1,103 @@
+// WS_MAX_CONNECTIONS_PER_USER across processes (BROKER=redis): each open
+// socket holds a slot in a sorted set per user in Redis, scored by when the
+// slot lapses. An upgrade takes a slot in one script (drop the lapsed ones,
+// count, add) or is refused with 429; a closing socket gives its slot back;
+// every process renews the slots of its open sockets well before they lapse,
+// so the slots of a process that died lapse by themselves within the TTL.
+// Scores come from Redis's own clock (TIME in the scripts), so the processes'
+// clocks do not matter. One key per script: it runs on a Redis Cluster.
+//
+// Without Redis, or while it cannot be reached, each process counts its own
+// sockets (as the rate limits skip Redis when it fails: a request is answered,
+// not failed, and a limit is not a reason to refuse a user everywhere).
+import type { Redis } from 'ioredis'
+
+export interface SocketSlots {
+  /** Takes a slot for a socket about to open; false when the user has no slot left. */
+  take (userId: string, connectionId: string, localCount: number): Promise<boolean>
+  /** Gives a closed socket's slot back. */
+  release (userId: string, connectionId: string): void
+  close (): void
+}
+
+/** Each process counts its own sockets. */
+export function localSocketSlots (max: number): SocketSlots {
+  return {
+    take: async (_userId, _connectionId, localCount) => localCount < max,
+    release: () => {},
+    close: () => {}
+  }
+}
+
+// KEYS[1]: the user's set. ARGV: max, ttl (ms), connection id. 1: taken, 0: full.
+const TAKE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1`
+
+// KEYS[1]: the user's set. ARGV: ttl (ms), then the connection ids of this process to renew.
+const RENEW = `
+local t = redis.call('TIME')
+local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], until_ms, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1`
+
+export interface SharedSocketSlotsOptions {
+  redis: Redis
+  /** Prefix of the keys (the broker channel: deployments sharing a Redis do not share slots). */
+  prefix: string
+  max: number
+  ttlMs: number
+  /** The open sockets of this process, by user: what a renewal renews. */
+  open: () => Map<string, string[]>
+  onError: (err: unknown) => void
+}
+
+export function sharedSocketSlots (opts: SharedSocketSlotsOptions): SocketSlots {
+  const { redis, max, ttlMs } = opts
+  redis.defineCommand('sbTakeSocketSlot', { numberOfKeys: 1, lua: TAKE })
+  redis.defineCommand('sbRenewSocketSlots', { numberOfKeys: 1, lua: RENEW })
+  const call = redis as unknown as {
+    sbTakeSocketSlot (key: string, max: number, ttl: number, id: string): Promise<number>
+    sbRenewSocketSlots (key: string, ttl: number, ...ids: string[]): Promise<number>
+  }
+  const key = (userId: string) => `${opts.prefix}:ws-slots:{${userId}}`
+
+  let renewing = false
+  const timer = setInterval(() => {
+    if (renewing) return
+    renewing = true
+    const pipeline = redis.pipeline()
+    let n = 0
+    for (const [userId, ids] of opts.open()) {
+      if (ids.length === 0) continue
+      (pipeline as unknown as typeof call).sbRenewSocketSlots(key(userId), ttlMs, ...ids)
+      n++
+    }
+    const done = n === 0 ? Promise.resolve() : pipeline.exec().then(() => {})
+    done.catch(opts.onError).finally(() => { renewing = false })
+  }, Math.max(100, Math.floor(ttlMs / 3)))
+  timer.unref()
+
+  return {
+    async take (userId, connectionId, localCount) {
+      try {
+        return await call.sbTakeSocketSlot(key(userId), max, ttlMs, connectionId) === 1
+      } catch (err) {
+        opts.onError(err)
+        return localCount < max
+      }
+    },
+    release (userId, connectionId) {
+      redis.zrem(key(userId), connectionId).catch(opts.onError)
+    },
+    close () {
+      clearInterval(timer)
+    }
+  }
+}
