@@ -63,10 +63,11 @@ export interface RealtimeEvents {
    */
   conversation: [Conversation]
   /**
-   * You left or were removed from a conversation while away (after its last
-   * `event`s, which end with your member.removed when you saw the window
-   * open); nothing more comes from it. The per-conversation flow fires it too,
-   * for a conversation missing from the list.
+   * You left or were removed from a conversation, as a sync found it: after
+   * its last `event`s (which end with your member.removed), once that
+   * conversation's position is forgotten; nothing more comes from it. A
+   * re-base while live can report one whose member.removed was pushed. The
+   * per-conversation flow fires it too, for a conversation missing from the list.
    */
   left: [string]
   /** Sync path: the badge counts (as GET /v1/me/unread) after a sync that changed something. */
