@@ -216,6 +216,13 @@ describe('SDK realtime: catch-up through the sync cursor', () => {
     await expectExactlyTheLog(second, me, groups[1].id, seen.seq)
     await expectExactlyTheLog(second, me, groups[2].id, groups[2].lastSeq)
     expect(of(second.events, groups[0].id)).toEqual([])
+
+    // A cursor the server refuses (400) is dropped: that catch-up lists and replays, then the ready frame's cursor is kept.
+    second.sdk.realtime.close()
+    const refused = await connected(me, { ...saved, cursor: 'not-a-cursor-of-this-api' })
+    expect(refused.via).toEqual(['conversations'])
+    expect(refused.sdk.realtime.cursor).toEqual(expect.any(String))
+    await expectExactlyTheLog(refused, me, groups[1].id, seen.seq)
   }, 60_000)
 
   it('with sync: false, catches up through the conversation list and a replay per moved conversation, as before', async () => {
