@@ -38,6 +38,17 @@ it('installs from its tarball into a new project, imports, and carries real type
     '  const seq: boolean = e.data.seq',
     '  void body; void seq',
     '})',
+    // The sync cursor's surface (README "Client SDK"): typed from the schemas too.
+    "chat.realtime.on('synced', (info) => { const via: 'sync' | 'conversations' = info.via; void via })",
+    "chat.realtime.on('conversation', (c) => { const unread: number = c.unreadCount; void unread })",
+    "chat.realtime.on('left', (id) => { const left: string = id; void left })",
+    "chat.realtime.on('unread', (u) => { const total: number = u.total; void total })",
+    'const saved: string | undefined = chat.realtime.cursor',
+    "void chat.sync({ since: saved ?? '', limit: 100 }).then((page) => {",
+    "  for (const change of page.changes) { const m: 'member' | 'left' = change.membership; void m; void change.events?.[0]?.seq }",
+    '})',
+    '// @ts-expect-error mode is events or summary',
+    "void chat.sync({ mode: 'everything' })",
     ''
   ].join('\n'))
   await writeFile(join(app, 'tsconfig.json'), JSON.stringify({

@@ -77,6 +77,25 @@ describe('SeqTracker', () => {
     expect(seqs('a')).toEqual([2, 3])
   })
 
+  it('applies sync events that follow on or start a new conversation, drops duplicates, and holds past a gap for a replay', () => {
+    const { t, seqs } = tracker({ a: 2, b: 5 })
+    t.holdAll()
+    expect(t.push(ev(5, 'a'))).toBe('held')
+    expect(t.synced(ev(2, 'a'))).toBe('duplicate')
+    expect(t.synced(ev(3, 'a'))).toBe('applied')
+    expect(t.synced(ev(4, 'a'))).toBe('applied')
+    expect(t.synced(ev(9, 'b'))).toBe('held') // b has 5: 6-8 are missing
+    expect(t.synced(ev(3, 'new'))).toBe('applied') // joined at 3
+    expect(t.synced(ev(4, 'new'))).toBe('applied')
+    expect(t.releaseAll()).toEqual(['b'])
+    expect(seqs('a')).toEqual([3, 4, 5])
+    expect(seqs('new')).toEqual([3, 4])
+    expect(t.beginReplay('b')).toBe(5)
+    for (let s = 6; s <= 9; s++) t.replayed(ev(s, 'b'))
+    expect(t.endReplay('b')).toBe(false)
+    expect(seqs('b')).toEqual([6, 7, 8, 9])
+  })
+
   it('drops held pushes past its bound and replays them from the log instead', () => {
     const { t, seqs } = tracker({ c: 0 })
     t.beginReplay('c')

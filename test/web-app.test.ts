@@ -2,7 +2,8 @@
 // phone (390×844) viewport: layout that holds with long words, accessibility
 // (axe-core: no serious or critical violations), message actions, groups and
 // members, presence from the start, read ticks, friendly errors, staying
-// signed in, and the outbox across a real server restart.
+// signed in, catching up through the saved sync cursor, and the outbox across
+// a real server restart.
 import { AxeBuilder } from '@axe-core/playwright'
 import { randomBytes } from 'node:crypto'
 import type { Browser, Page } from 'playwright-core'
@@ -222,6 +223,54 @@ describe('web page: chatting', () => {
     await expect.poll(() => a.textContent('#conversation-presence')).toBe('2 members')
     expect(problems).toEqual([])
   }, 90_000)
+
+  it('keeps the sync cursor beside the session: a new tab and a reconnect catch up through GET /v1/sync, without listing every conversation again', async () => {
+    const { a, b } = await pair()
+    const saved = () => a.evaluate(() => {
+      const storage = (globalThis as any).localStorage
+      const key = Object.keys(storage).find((k) => k.startsWith('switchboard.sync.'))
+      return key === undefined ? null : JSON.parse(storage.getItem(key)) as { cursor: string, positions: Record<string, number> }
+    })
+    // Saved with the position of the conversation with Bob.
+    await expect.poll(async () => Object.keys((await saved())?.positions ?? {}).length, { timeout: 20_000 }).toBe(1)
+    const context = a.context()
+    await a.close()
+    await conversationItem(b, 'Alice').click()
+    await send(b, 'written while Alice was away')
+    await message(b, 'written while Alice was away').waitFor()
+
+    const again = await context.newPage()
+    watch(again, 'alice, new tab', problems)
+    const gets: string[] = []
+    again.on('request', (r) => { if (r.method() === 'GET') gets.push(new URL(r.url()).pathname + new URL(r.url()).search) })
+    await again.goto(server.url)
+    await again.waitForSelector('body[data-connection="live"]')
+    const bob = conversationItem(again, 'Bob')
+    await expect.poll(() => bob.textContent(), { timeout: 20_000 }).toContain('written while Alice was away')
+    // Counted once: by the list, not again by the catch-up.
+    expect(await bob.locator('.badge').textContent()).toBe('1')
+    const lists = () => gets.filter((u) => u.startsWith('/v1/conversations?') || u === '/v1/conversations')
+    const syncs = () => gets.filter((u) => u.startsWith('/v1/sync?'))
+    expect(lists()).toHaveLength(1)
+    expect(syncs().length).toBeGreaterThanOrEqual(1)
+
+    // The server drops the socket (4008): the page reconnects and catches up through one sync.
+    const session = await again.evaluate(() => JSON.parse((globalThis as any).localStorage.getItem('switchboard.session')) as { accessToken: string })
+    const sid = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString()).sid as string
+    const syncsBefore = syncs().length
+    server.app.realtime.hub.closeSession(sid, 4008, 'slow consumer (test)')
+    await expect.poll(() => syncs().length, { timeout: 20_000 }).toBeGreaterThan(syncsBefore)
+    await again.waitForSelector('body[data-connection="live"]')
+    await send(b, 'after the reconnect')
+    await expect.poll(() => bob.textContent(), { timeout: 20_000 }).toContain('after the reconnect')
+    await expect.poll(() => bob.locator('.badge').textContent()).toBe('2')
+    expect(lists()).toHaveLength(1)
+
+    await again.click('#logout')
+    await again.waitForSelector('#login:not([hidden])')
+    expect(await again.evaluate(() => Object.keys((globalThis as any).localStorage).filter((k) => k.startsWith('switchboard.sync.')))).toEqual([])
+    expect(problems).toEqual([])
+  }, 120_000)
 
   it('shows presence from the start, says what went wrong in plain words, and stays signed in until logout', async () => {
     const { a, b } = await pair()

@@ -11,7 +11,8 @@ import type {
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
   FollowedThreadPage, FollowedThreadQuery,
   ReactionResult, Pin, PinList, UnreadTotals,
-  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList,
+  SyncPage, SyncQuery
 } from './types.js'
 
 const enc = encodeURIComponent
@@ -294,7 +295,16 @@ export function createApi (t: Transport) {
     messages: (query: SearchMessagesQuery) => t.request<SearchPage>('GET', '/v1/search/messages', { query })
   }
 
-  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, search, channels, invites, invitations, uploads: createUploads(t) }
+  /**
+   * What changed for you since a cursor (GET /v1/sync): the conversations
+   * joined, left, with new events or a read position moved elsewhere, and the
+   * badge. Follow `cursor` while `hasMore`; keep the last one for the next
+   * sync. Without `since`, only a cursor that starts now. realtime does this
+   * for you after every reconnect.
+   */
+  const sync = (query: SyncQuery = {}) => t.request<SyncPage>('GET', '/v1/sync', { query })
+
+  return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, search, channels, invites, invitations, sync, uploads: createUploads(t) }
 }
 
 /** Whether a message mentions this user: by name, or by @all (from a group's owner or admin); never their own message. */

@@ -51,6 +51,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly invitations: Api['invitations']
   /** Files: upload with progress, signed URLs of attachments (README "Attachments"). */
   readonly uploads: Api['uploads']
+  /** GET /v1/sync: what changed for you since a cursor (realtime uses it to catch up after a reconnect). */
+  readonly sync: Api['sync']
   private readonly transport: Transport
   private realtimeConnection: RealtimeConnection | undefined
   private userId: string | undefined
@@ -90,6 +92,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.invites = api.invites
     this.invitations = api.invitations
     this.uploads = api.uploads
+    this.sync = api.sync
   }
 
   get session (): Session | null {
@@ -100,7 +103,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   get realtime (): RealtimeConnection {
     this.realtimeConnection ??= new RealtimeConnection(this.transport, {
       auth: this.auth, users: this.users, account: this.account, conversations: this.conversations, messages: this.messages, me: this.me,
-      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, invitations: this.invitations, uploads: this.uploads
+      safety: this.safety, moderation: this.moderation, admin: this.admin, notifications: this.notifications, devices: this.devices, search: this.search, channels: this.channels, invites: this.invites, invitations: this.invitations, sync: this.sync, uploads: this.uploads
     }, this.options)
     return this.realtimeConnection
   }
@@ -121,7 +124,7 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js
 export { SeqTracker, type PushOutcome, type Sequenced } from './tracker.js'
 export { hideBlocked, mentionsMe, newClientMessageId, type Api } from './api.js'
 export { ThreadTracker } from './threads.js'
-export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
+export { RealtimeConnection, type ConnectionState, type RealtimeEvents, type RealtimeOptions, type SyncedInfo, type WebSocketConstructor, type WebSocketLike } from './realtime.js'
 export type { FetchLike, Session } from './transport.js'
 export type { UploadData, UploadOptions, UploadProgress } from './uploads.js'
 export type * from './types.js'

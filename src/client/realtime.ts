@@ -1,13 +1,16 @@
 // The push channel, kept alive: reconnects with backoff and jitter, and after
-// every (re)connect compares each conversation's lastSeq with the local one
-// and replays what moved, so the app sees each event exactly once, in order.
+// every (re)connect catches up, so the app sees each event exactly once, in
+// order. With a sync cursor that is GET /v1/sync from it (a few requests
+// whatever the number of conversations); without one (the first connect of a
+// fresh client, or `sync: false`), GET /v1/conversations compared with the
+// local lastSeqs and a replay per conversation that moved.
 import { backoffDelay, type BackoffOptions } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, Conversation, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, SyncChange, UnreadTotals, UserUpdatedFrame } from './types.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
 export interface WebSocketLike {
@@ -23,6 +26,17 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => object
 
 export type ConnectionState = 'idle' | 'connecting' | 'syncing' | 'live' | 'reconnecting' | 'closed'
+
+/** How a catch-up was made. */
+export interface SyncedInfo {
+  /**
+   * sync: GET /v1/sync from the cursor; the conversations that changed came
+   * as `conversation` and `left` events, the badge as `unread`.
+   * conversations: GET /v1/conversations and a replay per conversation that
+   * moved (no cursor yet, or `sync: false`); list the conversations yourself.
+   */
+  via: 'sync' | 'conversations'
+}
 
 export interface RealtimeEvents {
   /** A conversation event, exactly once and in seq order per conversation. */
@@ -40,7 +54,26 @@ export interface RealtimeEvents {
   delivered: [DeliveredFrame]
   ready: [ReadyFrame]
   /** Caught up after a (re)connect: every conversation replayed to its lastSeq. */
-  synced: []
+  synced: [SyncedInfo]
+  /**
+   * Sync path: a conversation you are a member of changed while you were away
+   * (joined, new events, your read position moved on another device), as it
+   * is now (counts, lastMessage, lastSeq; the first members only, as in the
+   * list). Fires after the `event`s of that conversation in the same sync.
+   */
+  conversation: [Conversation]
+  /**
+   * You left or were removed from a conversation, as a sync found it: after
+   * its last `event`s (which end with your member.removed), once that
+   * conversation's position is forgotten; nothing more comes from it. A
+   * re-base while live can report one whose member.removed was pushed. The
+   * per-conversation flow fires it too, for a conversation missing from the list.
+   */
+  left: [string]
+  /** Sync path: the badge counts (as GET /v1/me/unread) after a sync that changed something. */
+  unread: [UnreadTotals]
+  /** The sync cursor moved (after a catch-up or a re-base): save it together with positions() to resume after a restart. */
+  cursor: [string]
   state: [ConnectionState]
   /** Closed for good: the session is gone; log in again, then connect(). */
   unauthenticated: []
@@ -59,11 +92,40 @@ export interface RealtimeOptions {
   positions?: Record<string, number>
   /** Events per replay request (1-100). */
   replayPageSize?: number
+  /**
+   * Catch up after a reconnect through GET /v1/sync from a cursor (default
+   * true). false: always GET /v1/conversations and a replay per conversation
+   * that moved.
+   */
+  sync?: boolean
+  /**
+   * A saved cursor (`cursor` after a catch-up), to resume from with the
+   * `positions` saved at the same time; without positions it is not used
+   * (the first connect lists the conversations, then takes the ready frame's).
+   * Both belong to the user of the saved `session` passed with them: a login
+   * (or another user's session) starts afresh.
+   */
+  cursor?: string
+  /** Events (and conversations) per GET /v1/sync page (1-500, default 200). */
+  syncPageSize?: number
 }
 
 const OPEN = 1
 const TYPING_INTERVAL_MS = 2_000
 const MAX_REPLAY_ROUNDS = 10
+/**
+ * Most `known` pairs sent with a sync (the API takes 500); above, none are
+ * sent and the server sends those events again (they drop out as
+ * duplicates). 250 pairs keep the request line near 12 KB, under Node's 16 KiB
+ * limit on a request's head.
+ */
+const MAX_KNOWN = 250
+/** While live, a sync re-bases the cursor once this many conversations got events since it, so `known` stays small. */
+const REBASE_AT = 200
+const REBASE_DELAY_MS = 1_000
+const MAX_SYNC_PAGES = 10_000
+
+type SyncOutcome = 'done' | 'failed' | 'fallback'
 
 export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private tracker: SeqTracker<ChatEvent>
@@ -79,14 +141,27 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private lastFrameAt = 0
   private readonly replays = new Map<string, Promise<void>>()
   private readonly typingSentAt = new Map<string, number>()
+  /** The sync cursor: every change after it was delivered, or is pushed on the socket, or comes with the next sync. */
+  private cursorNow: string | undefined
+  /** Conversations that got events since the cursor: their positions go out as `known`. */
+  private touched = new Set<string>()
+  /** The sync running (a catch-up or a re-base), so two never overlap. */
+  private syncRun: Promise<void> | undefined
+  private rebaseTimer: ReturnType<typeof setTimeout> | undefined
+  /** While a sync page's own events are applied: they are older than the next cursor, so not `known` material. */
+  private applyingSync = false
+  /** Moves on reset(): a catch-up begun for the previous user applies nothing after it. */
+  private epoch = 0
 
   constructor (private readonly transport: Transport, private readonly api: Api, private readonly options: RealtimeOptions = {}) {
     super()
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
     if (WS === undefined) throw new Error('No WebSocket available: pass options.WebSocket (e.g. the `ws` package)')
     this.WS = WS
-    this.tracker = new SeqTracker<ChatEvent>((event) => this.emit('event', event))
-    for (const [id, seq] of Object.entries(options.positions ?? {})) this.tracker.setPosition(id, seq)
+    this.tracker = new SeqTracker<ChatEvent>((event) => this.applied(event))
+    const positions = Object.entries(options.positions ?? {})
+    for (const [id, seq] of positions) this.tracker.setPosition(id, seq)
+    if (this.syncEnabled && positions.length > 0) this.cursorNow = options.cursor
   }
 
   get state (): ConnectionState {
@@ -98,10 +173,28 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     return this.tracker.positions()
   }
 
-  /** Forgets all positions (another user logged in): the next connect starts afresh. */
+  /**
+   * The sync cursor (undefined before the first catch-up, or with `sync:
+   * false`). Save it with positions(), both at the same moment, and pass both
+   * back (`cursor`, `positions` options) to resume through GET /v1/sync.
+   */
+  get cursor (): string | undefined {
+    return this.cursorNow
+  }
+
+  private get syncEnabled (): boolean {
+    return this.options.sync !== false
+  }
+
+  /** Forgets all positions and the cursor (another user logged in): the next connect starts afresh. */
   reset (): void {
-    this.tracker = new SeqTracker<ChatEvent>((event) => this.emit('event', event))
+    this.tracker = new SeqTracker<ChatEvent>((event) => this.applied(event))
     this.firstSync = true
+    this.epoch++
+    this.cursorNow = undefined
+    this.touched = new Set()
+    clearTimeout(this.rebaseTimer)
+    this.rebaseTimer = undefined
   }
 
   /** Starts (or restarts) the connection; it stays up until close(). */
@@ -116,6 +209,8 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   close (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    clearTimeout(this.rebaseTimer)
+    this.rebaseTimer = undefined
     this.drop(1000, 'client closed')
     this.setState('closed')
   }
@@ -208,12 +303,164 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.emit('ready', frame)
     this.startHeartbeat(frame.heartbeatMs)
     this.setState('syncing')
-    void this.sync()
+    void this.catchUp(frame.cursor)
+  }
+
+  /** A tracker delivered an event to the app. */
+  private applied (event: ChatEvent): void {
+    if (this.syncEnabled && !this.applyingSync) {
+      this.touched.add(event.conversationId)
+      if (this.touched.size > REBASE_AT && this.rebaseTimer === undefined && this.cursorNow !== undefined) {
+        this.rebaseTimer = setTimeout(() => {
+          this.rebaseTimer = undefined
+          void this.rebase()
+        }, REBASE_DELAY_MS)
+      }
+    }
+    this.emit('event', event)
+  }
+
+  /** After `ready`: through the cursor when there is one, else the per-conversation flow; then live. */
+  private async catchUp (readyCursor: string | null): Promise<void> {
+    const ws = this.ws
+    // A re-base still paging stops after its current page (its socket is gone).
+    if (this.syncRun !== undefined) await this.syncRun
+    if (this.ws !== ws || this.stopped) return
+    let via: SyncedInfo['via'] = 'conversations'
+    let done: boolean
+    if (this.syncEnabled && this.cursorNow !== undefined) {
+      via = 'sync'
+      const outcome = await this.exclusive(() => this.syncFromCursor(ws, true))
+      if (outcome === 'fallback') via = 'conversations'
+      done = outcome === 'fallback' ? await this.listAndReplay(ws, readyCursor) : outcome === 'done'
+    } else {
+      done = await this.listAndReplay(ws, readyCursor)
+    }
+    if (this.ws !== ws || this.stopped) return
+    if (done) {
+      this.failures = 0
+      this.setState('live')
+      this.emit('synced', { via })
+    }
+  }
+
+  /** Runs one sync at a time (a catch-up waits for a re-base to stop). */
+  private exclusive<T> (run: () => Promise<T>): Promise<T> {
+    const result = run()
+    const tracked = result.then(() => undefined, () => undefined)
+    this.syncRun = tracked
+    void tracked.then(() => { if (this.syncRun === tracked) this.syncRun = undefined })
+    return result
+  }
+
+  /**
+   * GET /v1/sync from the cursor, every page, each change's events through
+   * the tracker (duplicates drop out; past a gap they wait for a replay),
+   * then `conversation` / `left` per change and `unread`; the cursor moves
+   * once all of it is applied. `reconnect`: pushes are held until the end,
+   * as in the per-conversation flow. `fallback`: the server refused the
+   * cursor (400) or has no sync (404), which is then forgotten.
+   */
+  private async syncFromCursor (ws: WebSocketLike | null, reconnect: boolean): Promise<SyncOutcome> {
+    const first = this.firstSync
+    const epoch = this.epoch
+    const current = () => this.ws === ws && !this.stopped && this.epoch === epoch
+    const before = this.touched
+    this.touched = new Set()
+    const known = this.knownParam(before)
+    const limit = this.options.syncPageSize ?? 200
+    let cursor = this.cursorNow!
+    let unread: UnreadTotals | null = null
+    const gapped = new Set<string>()
+    let adopted = false
+    if (reconnect) this.tracker.holdAll()
+    try {
+      for (let page = 0; ; page++) {
+        if (page >= MAX_SYNC_PAGES) throw new Error('sync did not end')
+        const res = await this.api.sync({ since: cursor, limit, ...(known === undefined ? {} : { known }) })
+        if (!current()) return 'failed'
+        this.applyingSync = true
+        try {
+          for (const change of res.changes) this.applyChange(change, first, gapped)
+        } finally {
+          this.applyingSync = false
+        }
+        if (res.unread !== null) unread = res.unread
+        cursor = res.cursor
+        if (!res.hasMore) break
+      }
+      this.firstSync = false
+      if (unread !== null) this.emit('unread', unread)
+      const replays = new Set([...gapped, ...(reconnect ? this.tracker.releaseAll() : [])])
+      const done = await Promise.all([...replays].map((id) => this.replay(id)))
+      if (!current() || !done.every(Boolean)) return 'failed'
+      adopted = true
+      this.adoptCursor(cursor)
+      return 'done'
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 400 || err.status === 404)) {
+        this.cursorNow = undefined
+        return 'fallback'
+      }
+      this.emit('error', err)
+      if (reconnect && this.ws === ws) this.drop(4000, 'resync')
+      return 'failed'
+    } finally {
+      if (!adopted && this.epoch === epoch) {
+        for (const id of before) this.touched.add(id)
+        if (reconnect) this.tracker.releaseAll()
+      }
+    }
+  }
+
+  /** One change of a sync page. */
+  private applyChange (change: SyncChange, first: boolean, gapped: Set<string>): void {
+    const id = change.conversationId
+    if (first && this.tracker.position(id) === undefined && !this.tracker.isReplaying(id)) {
+      // No saved position at the first connect: it starts at its current lastSeq, as in the per-conversation flow.
+      if (change.conversation !== null) this.tracker.setPosition(id, change.conversation.lastSeq)
+    } else {
+      for (const event of change.events ?? []) if (this.tracker.synced(event) === 'held') gapped.add(id)
+    }
+    if (change.eventsContinue === true) return
+    if (change.membership === 'left') {
+      // The log is no longer readable: a gap before the removal cannot be filled, nothing more will come.
+      this.tracker.forget(id)
+      gapped.delete(id)
+      this.emit('left', id)
+    } else if (change.conversation !== null) {
+      this.emit('conversation', change.conversation)
+    }
+  }
+
+  /** `known` for a sync: the positions of the conversations that got events since the cursor, or none past MAX_KNOWN. */
+  private knownParam (ids: Set<string>): string | undefined {
+    const pairs: string[] = []
+    for (const id of ids) {
+      const position = this.tracker.position(id)
+      if (position !== undefined && position > 0) pairs.push(`${id}:${position}`)
+    }
+    return pairs.length === 0 || pairs.length > MAX_KNOWN ? undefined : pairs.join(',')
+  }
+
+  private adoptCursor (cursor: string): void {
+    if (cursor === this.cursorNow) return
+    this.cursorNow = cursor
+    this.emit('cursor', cursor)
+  }
+
+  /** While live: a sync that moves the cursor past the events already here, so the next `known` is small. */
+  private async rebase (): Promise<void> {
+    const ws = this.ws
+    if (this.stateNow !== 'live' || this.syncRun !== undefined || ws === null || this.cursorNow === undefined || this.touched.size <= REBASE_AT) return
+    await this.exclusive(() => this.syncFromCursor(ws, false))
   }
 
   /** Steps 3-4 of the README recipe: compare lastSeqs, replay what moved, then apply the held pushes. */
-  private async sync (): Promise<void> {
-    const ws = this.ws
+  private async listAndReplay (ws: WebSocketLike | null, readyCursor: string | null): Promise<boolean> {
+    // Everything delivered from here on is after the ready frame's cursor.
+    if (this.syncEnabled) this.touched = new Set()
+    const epoch = this.epoch
     this.tracker.holdAll()
     let list
     try {
@@ -222,7 +469,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       this.tracker.releaseAll()
       this.emit('error', err)
       if (this.ws === ws) this.drop(4000, 'resync')
-      return
+      return false
     }
     const listed = new Set<string>()
     const moved: string[] = []
@@ -234,18 +481,18 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     }
     // Left while away: the log is no longer readable, nothing more will come.
     for (const id of this.tracker.conversations()) {
-      if (!listed.has(id) && !this.tracker.isReplaying(id) && this.tracker.position(id) !== undefined) this.tracker.forget(id)
+      if (!listed.has(id) && !this.tracker.isReplaying(id) && this.tracker.position(id) !== undefined) {
+        this.tracker.forget(id)
+        this.emit('left', id)
+      }
     }
     this.firstSync = false
     for (const id of moved) this.tracker.beginReplay(id)
     const gaps = this.tracker.releaseAll()
     const done = await Promise.all([...moved, ...gaps].map((id) => this.replay(id, true)))
-    if (this.ws !== ws || this.stopped) return
-    if (done.every(Boolean)) {
-      this.failures = 0
-      this.setState('live')
-      this.emit('synced')
-    }
+    if (this.ws !== ws || this.stopped || this.epoch !== epoch || !done.every(Boolean)) return false
+    if (this.syncEnabled && readyCursor !== null) this.adoptCursor(readyCursor)
+    return true
   }
 
   /** Replays one conversation from its position; one loop per conversation at a time. */

@@ -1,7 +1,7 @@
 // Exactly once, in order: per conversation, the highest seq handed to the app
 // (its position), and the pushed events that cannot be applied yet. Pure
-// logic, no I/O: the realtime connection feeds it pushes and REST replays
-// and does the replaying it asks for (README "Reconnect and replay").
+// logic, no I/O: the realtime connection feeds it pushes, sync pages and REST
+// replays and does the replaying it asks for (README "Reconnect and replay").
 
 export interface Sequenced { conversationId: string, seq: number }
 
@@ -117,6 +117,24 @@ export class SeqTracker<E extends Sequenced> {
     if (lane.position !== undefined && event.seq <= lane.position) return false
     this.advance(lane, event)
     return true
+  }
+
+  /**
+   * An event from GET /v1/sync (a range of the log after the sync cursor).
+   * Applied when it follows the position, or when the conversation has none
+   * (new here: the range starts where the user's window does); a duplicate
+   * drops out; past a gap it is held like a push, and releaseAll (or
+   * endReplay) then asks for the replay that fills the gap.
+   */
+  synced (event: E): 'applied' | 'duplicate' | 'held' {
+    const lane = this.lane(event.conversationId)
+    if (lane.position !== undefined && event.seq <= lane.position) return 'duplicate'
+    if (lane.replaying || (lane.position !== undefined && event.seq !== lane.position + 1)) {
+      this.hold(lane, event)
+      return 'held'
+    }
+    this.advance(lane, event)
+    return 'applied'
   }
 
   /** The replay reached the end of the log: applies held pushes. True when it must run again. */

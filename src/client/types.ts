@@ -50,6 +50,7 @@ import type {
   Invitation as InvitationSchema, InvitationList as InvitationListSchema
 } from '../schemas/invites.js'
 import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
+import type { SyncChange as SyncChangeSchema, SyncPage as SyncPageSchema, SyncQuery as SyncQuerySchema } from '../schemas/sync.js'
 
 /** The schemas that others reference by $id, so Static can resolve Type.Ref. */
 type Refs = {
@@ -231,3 +232,10 @@ interface EventData {
 }
 export type ChatEventType = S<typeof EventSchema>['type']
 export type ChatEvent = { [K in ChatEventType]: EventBase & { type: K, data: K extends keyof EventData ? EventData[K] : unknown } }[ChatEventType]
+
+/** GET /v1/sync (README "Client SDK"): every parameter may be left out (limit 200, mode events; no since: only a cursor that starts now). */
+export type SyncQuery = Partial<S<typeof SyncQuerySchema>>
+/** One conversation that changed for the caller since the cursor: joined, left, new events, or its read position moved elsewhere. */
+export type SyncChange = Omit<S<typeof SyncChangeSchema>, 'events'> & { events?: ChatEvent[] }
+/** A page of GET /v1/sync: follow `cursor` while `hasMore`, then keep the last `cursor` for the next sync. */
+export type SyncPage = Omit<S<typeof SyncPageSchema>, 'changes'> & { changes: SyncChange[] }

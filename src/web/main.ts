@@ -14,6 +14,9 @@ import { connectionText, errorText } from './texts.js'
 // every refresh); logging out or a refused refresh removes it. The page runs
 // under a strict CSP and never parses user content as HTML.
 const STORAGE_KEY = 'switchboard.session'
+/** Beside the session: the SDK's sync cursor and positions, saved together, so a reload or a reconnect catches up through GET /v1/sync. */
+const syncKey = (userId: string) => `switchboard.sync.${userId}`
+const SYNC_SAVE_MS = 1000
 const TYPING_SHOWN_MS = 4000
 const OUTBOX_RETRY_MS = 5000
 const PRESENCE_BATCH = 100
@@ -28,9 +31,26 @@ function savedSession (): Session | null {
   }
 }
 
+/** The cursor and positions saved for this user (both or neither: the SDK resumes from them only together). */
+function savedSync (userId: string | undefined): { cursor?: string, positions?: Record<string, number> } {
+  if (userId === undefined) return {}
+  try {
+    const saved = JSON.parse(localStorage.getItem(syncKey(userId)) ?? 'null') as { cursor?: unknown, positions?: unknown } | null
+    if (typeof saved?.cursor === 'string' && typeof saved.positions === 'object' && saved.positions !== null) {
+      const positions = Object.entries(saved.positions).filter((e): e is [string, number] => Number.isSafeInteger(e[1]) && e[1] >= 0)
+      return { cursor: saved.cursor, positions: Object.fromEntries(positions) }
+    }
+  } catch {
+    // unreadable: start without it
+  }
+  return {}
+}
+
+const initialSession = savedSession()
 const sdk = createClient({
   baseUrl: location.origin,
-  session: savedSession(),
+  session: initialSession,
+  ...savedSync(initialSession?.user.id),
   onSession: (s) => {
     if (s === null) localStorage.removeItem(STORAGE_KEY)
     else localStorage.setItem(STORAGE_KEY, JSON.stringify(s))
@@ -41,6 +61,11 @@ let typingTimer: ReturnType<typeof setTimeout> | undefined
 let outbox: Outbox | undefined
 let outboxTimer: ReturnType<typeof setInterval> | undefined
 let connection = 'idle'
+let syncSaveTimer: ReturnType<typeof setTimeout> | undefined
+/** Whether the conversation list was loaded since entering the chat (a catch-up through the cursor only brings what changed). */
+let listed = false
+/** The user whose chat is shown (their saved cursor is removed when they leave). */
+let chatUserId: string | undefined
 /** The composer's mode: a new message, a reply to one, or an edit of one of mine. */
 let composing: { kind: 'new' } | { kind: 'reply', message: Message } | { kind: 'edit', message: Message } = { kind: 'new' }
 
@@ -57,6 +82,24 @@ function titleOf (c: Conversation): string {
 
 const partnerOf = (c: Conversation) => c.type === 'direct' ? c.members.find((m) => m.user.id !== me()?.id)?.user.id : undefined
 const myRole = (c: Conversation) => c.members.find((m) => m.user.id === me()?.id)?.role
+
+/** Saves the SDK's cursor with its positions, at the same moment (a pair the SDK can resume from). */
+function saveSync (): void {
+  clearTimeout(syncSaveTimer)
+  syncSaveTimer = undefined
+  const user = me()
+  const cursor = sdk.realtime.cursor
+  if (user === undefined || cursor === undefined) return
+  try {
+    localStorage.setItem(syncKey(user.id), JSON.stringify({ cursor, positions: sdk.realtime.positions() }))
+  } catch {
+    // storage full or denied: the next load lists the conversations instead
+  }
+}
+
+function saveSyncSoon (): void {
+  syncSaveTimer ??= setTimeout(saveSync, SYNC_SAVE_MS)
+}
 
 function setView (view: 'list' | 'conversation'): void {
   $('chat').dataset.view = view
@@ -248,9 +291,9 @@ function setComposing (next: typeof composing): void {
  * Loads every member of a conversation whose list entry shows only the first
  * few (a big group), so that senders and typists have names.
  */
-async function loadAllMembers (id: string): Promise<void> {
+async function loadAllMembers (id: string, again = false): Promise<void> {
   const c = state.conversations.get(id)
-  if (c === undefined || c.members.length >= c.memberCount) return
+  if (c === undefined || (!again && c.members.length >= c.memberCount)) return
   const members = await sdk.conversations.allMembers(id)
   const now = state.conversations.get(id)
   if (now === undefined) return
@@ -325,13 +368,15 @@ async function onEvent (event: ChatEvent): Promise<void> {
       if (partnerOf(c) !== undefined && !state.online.has(partnerOf(c)!)) void loadPresence().catch(() => {})
     }
   }
+  // Newer than the conversation as last read from the server (a list or a catch-up counted the others).
+  const fresh = c !== undefined && event.seq > c.lastSeq
   if (c !== undefined) c.lastSeq = Math.max(c.lastSeq, event.seq)
   // The page shows the conversation's own timeline: thread replies are not in it (README "Threads and custom message data").
   if (c !== undefined && (event.type === 'message.created' || event.type === 'message.updated' || event.type === 'message.deleted') &&
     event.data.threadRootId === null) {
     const mine = event.data.senderId === me()?.id
     if (mine && event.type === 'message.created') outbox?.confirmed(event.data.clientMessageId)
-    state.applyMessage(event.data, event.type === 'message.created' && !mine)
+    state.applyMessage(event.data, event.type === 'message.created' && !mine && fresh)
     if (state.currentId === c.id) {
       renderMessages(true)
       if (!mine) $('typing').textContent = ''
@@ -364,6 +409,7 @@ function onTyping (conversationId: string, userId: string): void {
 
 async function loadConversations (): Promise<void> {
   for (const c of await sdk.conversations.listAll()) state.conversations.set(c.id, c)
+  listed = true
   renderConversations()
   renderHeader()
   if (state.currentId !== undefined) await loadAllMembers(state.currentId)
@@ -394,14 +440,56 @@ async function enterChat (): Promise<void> {
   setView('list')
   $('me-name').textContent = me()?.displayName ?? ''
   startOutbox()
-  sdk.realtime.connect()
-  await loadConversations()
+  chatUserId = me()?.id
+  listed = false
+  // The list first, then the socket: what the catch-up brings applies to listed conversations (no fetch per event).
+  // Offline, the socket still starts; the list is loaded after its first catch-up.
+  try {
+    await loadConversations()
+  } finally {
+    sdk.realtime.connect()
+  }
   // Opened from a push notification (sw.js): that conversation first.
   const fromPush = new URLSearchParams(location.search).get('conversation')
   if (fromPush !== null && state.conversations.has(fromPush)) await openConversation(fromPush)
 }
 
+/** A conversation as the catch-up found it (joined, new messages, read elsewhere). */
+function onConversation (c: Conversation): void {
+  const shown = state.conversations.get(c.id)
+  const open = c.id === state.currentId
+  if (shown !== undefined && shown.lastSeq > c.lastSeq) {
+    // Pushes applied here are newer than this answer.
+    c.lastSeq = shown.lastSeq
+    c.lastMessage = shown.lastMessage
+    c.unreadCount = shown.unreadCount
+  }
+  // It shows the first members only: the open conversation keeps its whole list on screen until it is read again.
+  const partial = c.members.length < c.memberCount
+  if (open && partial && shown !== undefined) c.members = shown.members
+  state.conversations.set(c.id, c)
+  if (open) {
+    if (partial) void loadAllMembers(c.id, true).catch(() => {})
+    if (c.unreadCount > 0) void markRead()
+  }
+  const partner = partnerOf(c)
+  if (partner !== undefined && !state.online.has(partner)) void loadPresence().catch(() => {})
+  renderConversations()
+  renderHeader()
+}
+
+/** Left or removed while away. */
+function onLeft (id: string): void {
+  state.conversations.delete(id)
+  if (state.currentId === id) closeConversation()
+  renderConversations()
+}
+
 function leaveChat (): void {
+  if (chatUserId !== undefined) localStorage.removeItem(syncKey(chatUserId))
+  chatUserId = undefined
+  clearTimeout(syncSaveTimer)
+  syncSaveTimer = undefined
   sdk.realtime.close()
   clearInterval(outboxTimer)
   outbox = undefined
@@ -658,12 +746,22 @@ function wire (): void {
     if (e.data?.type === 'open-conversation' && id !== undefined && state.conversations.has(id)) void openConversation(id)
   })
   sdk.on('unauthenticated', leaveChat)
-  sdk.realtime.on('event', (e) => { void onEvent(e) })
-  // After each (re)connect the SDK has replayed what was missed; refresh counts, order and presence too, and send what waited.
-  sdk.realtime.on('synced', () => {
-    void outbox?.flush()
-    void loadConversations().catch(() => {})
+  sdk.realtime.on('event', (e) => {
+    saveSyncSoon()
+    void onEvent(e)
   })
+  // After each (re)connect the SDK has caught up; send what waited. Through the cursor it also brought each changed
+  // conversation (counts, order: 'conversation', 'left'); through the list, refresh counts, order and presence here.
+  sdk.realtime.on('synced', ({ via }) => {
+    saveSync()
+    void outbox?.flush()
+    if (via === 'conversations' || !listed) void loadConversations().catch(() => {})
+    else void loadPresence().catch(() => {})
+  })
+  sdk.realtime.on('conversation', onConversation)
+  sdk.realtime.on('left', onLeft)
+  sdk.realtime.on('cursor', saveSync)
+  window.addEventListener('pagehide', saveSync)
   sdk.realtime.on('typing', (t) => onTyping(t.conversationId, t.data.userId))
   sdk.realtime.on('read', (r) => {
     state.applyRead(r.conversationId, r.data.userId, r.data.seq)
