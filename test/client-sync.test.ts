@@ -249,10 +249,10 @@ describe('SDK realtime: catch-up through the sync cursor', () => {
     expect(of(rec.events, groups[1].id)).toEqual([])
   }, 60_000)
 
-  it('re-bases its cursor with a sync while live once more than 200 conversations got events, without repeating any', async () => {
+  it('re-bases its cursor with a sync while live once more than 100 conversations got events, without repeating any', async () => {
     const [me, a] = await users(2)
     const groups: any[] = []
-    for (let i = 0; i < 21; i++) groups.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => createGroup(api, a, [me], `busy ${i}-${j}`))))
+    for (let i = 0; i < 11; i++) groups.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => createGroup(api, a, [me], `busy ${i}-${j}`))))
     const rec = await connected(me)
     const cursor = rec.sdk.realtime.cursor
     const from = requests.length
@@ -268,7 +268,7 @@ describe('SDK realtime: catch-up through the sync cursor', () => {
     expect(rec.sdk.realtime.state).toBe('live')
     const syncs = getsOf(rec, from).filter((url) => url.startsWith('/v1/sync?'))
     expect(syncs.length).toBeGreaterThanOrEqual(1)
-    // Past 250 conversations `known` would be left out; here it is sent.
+    // Past 150 conversations `known` would be left out; here it is sent.
     expect(syncs[0]).toContain('known=')
     for (const m of posted) expect(of(rec.events, m.conversationId).map((e) => e.seq)).toEqual([m.seq])
   }, 180_000)

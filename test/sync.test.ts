@@ -3,6 +3,8 @@
 // changed for it (joined, left, new events, its own read position moved
 // elsewhere) and the badge, and nothing twice: a change committed while it
 // pages is in that sync or the next. The ready frame carries a cursor too.
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
@@ -227,6 +229,33 @@ describe('GET /v1/sync', () => {
     }
   }, 60_000)
 
+  it('takes a cursor and 150 known pairs in one request line; a snapshot with many writers in progress stays small', async () => {
+    const [me, a] = await users(2)
+    const direct = await createDirect(api, a, me)
+    // Twenty transactions hold xids while the cursor is taken: it names them all, compactly.
+    const held = await Promise.all(Array.from({ length: 20 }, async () => {
+      const c = new pg.Client({ connectionString: server.databaseUrl })
+      await c.connect()
+      await c.query('BEGIN')
+      await c.query('SELECT pg_current_xact_id()')
+      return c
+    }))
+    let cursor: string
+    try {
+      cursor = await start(me)
+    } finally {
+      await Promise.all(held.map((c) => c.end()))
+    }
+    expect(cursor.length).toBeLessThan(120)
+    const m = await post(api, a, direct.id, 'after the writers')
+    const known = [`${direct.id}:0`, ...Array.from({ length: 149 }, () => `${randomUUID()}:2147483647`)].join(',')
+    const page = await syncPage(me, { since: cursor, known, limit: 500 })
+    expect(eventsOf(page.changes, direct.id).map((e) => e.seq)).toEqual([m.seq])
+    const tooMany = await api.get(`/v1/sync?since=${cursor}&known=${known},${randomUUID()}:1`, as(me))
+    expect(tooMany.status).toBe(400)
+    expect(tooMany.body.code).toBe('VALIDATION_FAILED')
+  })
+
   it('answers 400 VALIDATION_FAILED to a cursor it did not write and to bad parameters', async () => {
     const [me] = await users(1)
     const bad = async (query: string) => {
@@ -235,7 +264,16 @@ describe('GET /v1/sync', () => {
       expect(res.body.code).toBe('VALIDATION_FAILED')
     }
     const encode = (c: unknown) => Buffer.from(JSON.stringify(c)).toString('base64url')
+    const raw = (bytes: number[]) => Buffer.from(bytes).toString('base64url')
     await bad('since=garbage')
+    await bad(`since=${raw([2, 0, 5, 5, 0])}`)
+    await bad(`since=${raw([1, 0, 0, 5, 0])}`)
+    await bad(`since=${raw([1, 0, 5, 5, 2, 1, 0])}`)
+    await bad(`since=${raw([1, 0, 5, 2, 1, 9])}`)
+    await bad(`since=${raw([1, 0, 5, 5, 0, 7])}`)
+    await bad(`since=${raw([1, 1, 5, 5, 0, 5, 5, 0, 1, 2])}`)
+    await bad(`since=${raw([1, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 0, 0])}`)
+    await bad(`since=${'A'.repeat(5_000)}`)
     await bad(`since=${encode({ s: '10:5:' })}`)
     await bad(`since=${encode({ s: '5:10:12' })}`)
     await bad(`since=${encode({ s: '5:10:7,6' })}`)

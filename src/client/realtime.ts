@@ -114,14 +114,13 @@ const OPEN = 1
 const TYPING_INTERVAL_MS = 2_000
 const MAX_REPLAY_ROUNDS = 10
 /**
- * Most `known` pairs sent with a sync (the API takes 500); above, none are
- * sent and the server sends those events again (they drop out as
- * duplicates). 250 pairs keep the request line near 12 KB, under Node's 16 KiB
- * limit on a request's head.
+ * Most `known` pairs sent with a sync (the API's limit: 150, about 7 KB of
+ * the request line); above, none are sent and the server sends those events
+ * again (they drop out as duplicates).
  */
-const MAX_KNOWN = 250
+const MAX_KNOWN = 150
 /** While live, a sync re-bases the cursor once this many conversations got events since it, so `known` stays small. */
-const REBASE_AT = 200
+const REBASE_AT = 100
 const REBASE_DELAY_MS = 1_000
 const MAX_SYNC_PAGES = 10_000
 

@@ -8,7 +8,7 @@ const UuidList = (max: number) => `^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,${max 
 export const SyncQuery = Type.Object({
   since: Type.Optional(Type.String({
     minLength: 1,
-    maxLength: 64_000,
+    maxLength: 4_096,
     description: 'The cursor of the last sync (or of the ready frame). Without it, the answer is only a cursor that starts now.'
   })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 200, description: 'Most events (and most conversations) on a page, 1-500' }),
@@ -19,8 +19,8 @@ export const SyncQuery = Type.Object({
   }),
   eventsFor: Type.Optional(Type.String({ pattern: UuidList(100), description: 'Summary mode: up to 100 comma-separated conversation ids whose events to include' })),
   known: Type.Optional(Type.String({
-    pattern: '^[0-9a-fA-F-]{36}:[0-9]{1,10}(,[0-9a-fA-F-]{36}:[0-9]{1,10}){0,499}$',
-    description: 'Up to 500 comma-separated conversationId:seq pairs: the client already has these conversations\' events up to seq (it got them ' +
+    pattern: '^[0-9a-fA-F-]{36}:[0-9]{1,10}(,[0-9a-fA-F-]{36}:[0-9]{1,10}){0,149}$',
+    description: 'Up to 150 comma-separated conversationId:seq pairs: the client already has these conversations\' events up to seq (it got them ' +
       'pushed after its cursor), so they are not sent again'
   }))
 }, { additionalProperties: false })
