@@ -36,7 +36,8 @@ export function isDataException (err: unknown): boolean {
 // accepting connections (SQLSTATE classes 08 and 57P).
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'P1001', 'P1002', 'P1017', 'P2024'])
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'DatabaseDoesNotExist', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection (?:is )?(?:closed|terminated)|Can't reach database server/i
+// Also Prisma's P2028 when no connection came in time for a transaction (the pool is busy: overload, not a fault).
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection (?:is )?(?:closed|terminated)|Can't reach database server|Unable to start a transaction in the given time/i
 
 export function isDatabaseUnavailable (err: unknown): boolean {
   for (const e of chain(err)) {
