@@ -127,6 +127,8 @@ describe('the sync storm (scenario 10)', () => {
       requestsMax: figure(requests.map((v) => v + 1)),
       requests: [lat(1), lat(1), lat(1)],
       bytesPerClient: figure([2048, 2048, 2048]),
+      serverCpuMsPerClient: figure([5, 5, 5]),
+      dbCpuMsPerClient: figure([5, 5, 5]),
       eventsFetched: 10,
       pushesOverlapped: 0,
       delivered: 100,

@@ -288,6 +288,9 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
       `events brought by the catch-ups: ${both((r) => int(r.eventsFetched))}; pushes dropped as already caught up: ${both((r) => int(r.pushesOverlapped))}; ` +
       `catch-up answers per client (median): ${both((r) => kb(r.bytesPerClient.median))}` +
       (sy.failures > 0 ? `; ${int(sy.failures)} requests or sockets failed and were retried (last: ${sy.lastError ?? ''})` : ''),
+    `sync storm CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included): server ` +
+      `${both((r) => `${dec(r.serverCpuMsPerClient.median, 1)} ms (${r.serverCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; PostgreSQL ` +
+      `${both((r) => `${dec(r.dbCpuMsPerClient.median, 1)} ms (${r.dbCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}`,
     `catch-up with nothing changed: server CPU per catch-up ${both((r) => `${dec(r.idle.serverCpuMs.median)} ms (${r.idle.serverCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `PostgreSQL CPU per catch-up ${both((r) => `${dec(r.idle.dbCpuMs.median)} ms (${r.idle.dbCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `catch-ups measured per repetition: ${both((r) => int(r.idle.latencyMs.count))}`

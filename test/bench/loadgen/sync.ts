@@ -50,7 +50,7 @@ interface Client {
 
 /** Frames that carry a conversationId and seq but are not events of the log (as the SDK sorts them). */
 const NOT_EVENTS = new Set(['ready', 'pong', 'presence', 'typing', 'read', 'thread.read', 'delivered', 'user.updated', 'invitation', 'error'])
-const MAX_ATTEMPTS = 30
+const MAX_ATTEMPTS = 60
 const LIST_PAGE = 100
 const EVENTS_PAGE = 100
 
@@ -69,6 +69,8 @@ let posting = false
 let poster: Promise<void> | undefined
 let posted = 0
 let postFailures = 0
+/** Posts sent and not answered yet: under the storm they queue in the poster's connections. */
+let inFlight = 0
 let closing = false
 
 function apply (c: Client, e: Ev, fromCatchUp: boolean): void {
@@ -147,7 +149,8 @@ async function get<T> (c: Client, path: string): Promise<T> {
     }
     failures++
     if (attempt >= MAX_ATTEMPTS) throw new Error(lastError)
-    await sleep(200)
+    // Backs off as a client would when the server answers 503 or 429 under the storm.
+    await sleep(Math.min(200 * attempt, 5_000))
   }
 }
 
@@ -218,8 +221,10 @@ function postLoop (rate: number): Promise<void> {
   return openLoop(rate, () => posting, (n) => {
     const conv = busy[n % busy.length]!
     const sender = users[conv.members[Math.floor(n / busy.length) % conv.members.length]!]!
+    inFlight++
     postHttp!.post(`/v1/conversations/${conv.id}/messages`, sender.token, { body: `sync storm ${n}`, clientMessageId: `y${n}` })
       .then((r) => { if (r.status === 201) posted++; else postFailures++ }, () => { postFailures++ })
+      .finally(() => { inFlight-- })
   }, 5)
 }
 
@@ -248,10 +253,13 @@ serve({
     poster = postLoop(p.rate)
   },
 
+  /** Stops posting and waits until every post sent is answered, so that nothing lands after (in the idle measurement). */
   async stopPosting () {
     posting = false
     await poster
-    return { posted, postFailures }
+    const deadline = performance.now() + 120_000
+    while (inFlight > 0 && performance.now() < deadline) await sleep(20)
+    return { posted, postFailures, inFlight }
   },
 
   /** Every client loses its connection at the same moment (sockets cut, no close handshake). */

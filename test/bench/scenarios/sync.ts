@@ -35,6 +35,9 @@ export interface SyncFlowResult {
   requestsMedian: Figure
   requestsMax: Figure
   requests: Latency[]
+  /** Server and PostgreSQL CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included). */
+  serverCpuMsPerClient: Figure
+  dbCpuMsPerClient: Figure
   /** Bytes of the catch-up answers, median client, per repetition. */
   bytesPerClient: Figure
   /** Events the catch-ups brought, pushes dropped because a catch-up had brought them, events applied in all. */
@@ -121,6 +124,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
     }, 600_000)
     await loadgen.call('startPosting', { rate: o.syncPostRate })
     const storms: Record<SyncFlow, Reconnect[]> = { sync: [], list: [] }
+    const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number }>> = { sync: [], list: [] }
     for (let rep = 0; rep < o.reps; rep++) {
       for (const flow of FLOWS) {
         await sleep(o.syncLiveMs)
@@ -128,7 +132,12 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         const watch = await ctx.machine.open({ phase: `${n} clients, ${LABEL[flow]}`, rep: rep + 1, metricsUrl: url })
         await loadgen.call('drop')
         await sleep(o.syncOutageMs)
-        storms[flow].push(await loadgen.call<Reconnect>('reconnect', { flow }, 900_000))
+        const serverBefore = cpuSnapshot(server.pids())
+        const dbBefore = cpuSnapshot(ctx.postgresPids())
+        const r = await loadgen.call<Reconnect>('reconnect', { flow }, 1_800_000)
+        // Over the whole catch-up, posting and pushes included, per reconnecting client.
+        cpu[flow].push({ serverMs: cpuSince(serverBefore, server.pids()) * 1000 / n, dbMs: cpuSince(dbBefore, ctx.postgresPids()) * 1000 / n })
+        storms[flow].push(r)
         await watch.end()
       }
     }
@@ -167,6 +176,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         requestsMax: figure(s.map((r) => r.requests.max)),
         requests: s.map((r) => r.requests),
         bytesPerClient: figure(s.map((r) => r.bytesPerClient.p50)),
+        serverCpuMsPerClient: figure(cpu[flow].map((x) => x.serverMs)),
+        dbCpuMsPerClient: figure(cpu[flow].map((x) => x.dbMs)),
         eventsFetched: c.eventsFetched,
         pushesOverlapped: c.pushesOverlapped,
         delivered: c.delivered,
