@@ -139,7 +139,7 @@ describe('the sync storm (scenario 10)', () => {
     const sync: SyncResult = {
       clients: 1_000, conversationsPerClient: 500, groupSize: 100, groups: 5_000, busyPerClient: 10, postRate: 100, outageMs: 2_000, seedSeconds: 3,
       flows: { sync: flow('sync', [1, 1, 3], [2.5, 3, 3.2]), list: flow('list', [15, 15, 15], [20, 30, 25]) },
-      posted: 1_000, postFailures: 0, expected: 100_000, missing: 0, clientsBehind: 0, failures: 0
+      posted: 1_000, postFailures: 0, postsSkipped: 0, expected: 100_000, missing: 0, clientsBehind: 0, failures: 0
     }
     const results = { meta: { machine: { cores: 2, loadAverageBefore: [0.5, 0.5, 0.5] } }, scenarios: { sync }, phases: [] } as unknown as BenchResults
     const out = report(results)

@@ -284,6 +284,7 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
     `sync storm: ${int(sy.groups)} groups of ${int(sy.groupSize)} (seeded in ${dec(sy.seedSeconds, 1)} s), each client in ${int(sy.conversationsPerClient)}, ` +
       `${int(sy.postRate)} posts/s into the busy ones, ${int(sy.outageMs)} ms away; ${int(sy.posted)} posts` +
       (sy.postFailures > 0 ? ` (${int(sy.postFailures)} failed)` : '') +
+      (sy.postsSkipped > 0 ? `, ${int(sy.postsSkipped)} not sent (200 unanswered already: the server fell behind the rate)` : '') +
       `; every client's events checked against the database: ${int(sy.expected)} events, ${int(sy.missing)} missing at the end, ${int(sy.clientsBehind)} clients behind; ` +
       `events brought by the catch-ups: ${both((r) => int(r.eventsFetched))}; pushes dropped as already caught up: ${both((r) => int(r.pushesOverlapped))}; ` +
       `catch-up answers per client (median): ${both((r) => kb(r.bytesPerClient.median))}` +

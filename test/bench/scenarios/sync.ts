@@ -62,6 +62,8 @@ export interface SyncResult {
   flows: Record<SyncFlow, SyncFlowResult>
   posted: number
   postFailures: number
+  /** Posts not sent because 200 were unanswered already (the server fell behind the rate). */
+  postsSkipped: number
   /** Every client's events of every conversation, against the database's last seqs. */
   expected: number
   /** Events still missing when the run ended (besides the lost ones each flow counted). */
@@ -75,7 +77,7 @@ interface Reconnect { allMs: number, perClientMs: Latency, requests: Latency, by
 interface Counts { delivered: number, lost: number, duplicates: number, pushesOverlapped: number, eventsFetched: number }
 interface Verify {
   clientsBehind: number, expected: number, missing: number, byFlow: Record<SyncFlow, Counts>
-  failures: number, lastError: string, posted: number, postFailures: number
+  failures: number, lastError: string, posted: number, postFailures: number, postsSkipped: number
 }
 
 /**
@@ -142,7 +144,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       }
     }
     await sleep(o.syncLiveMs)
-    await loadgen.call('stopPosting')
+    await loadgen.call('stopPosting', undefined, 300_000)
     await sleep(300)
     const v = await loadgen.call<Verify>('verify', { lastSeqs: await seeder.lastSeqs(groups.map((g) => g.id)), timeoutMs: 30_000 }, 120_000)
 
@@ -204,6 +206,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       flows: { sync: result('sync'), list: result('list') },
       posted: v.posted,
       postFailures: v.postFailures,
+      postsSkipped: v.postsSkipped,
       expected: after.expected,
       missing: Math.max(v.missing, after.missing),
       clientsBehind: v.clientsBehind,
