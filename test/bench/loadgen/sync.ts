@@ -167,7 +167,7 @@ interface SyncPage { changes: Array<{ conversationId: string, events?: Array<{ s
 
 async function catchUpBySync (c: Client): Promise<void> {
   const moved = new Set([...c.older, ...c.recent])
-  const known = [...moved].slice(-500).map((id) => `${id}:${c.have.get(id)!}`).join(',')
+  const known = [...moved].slice(-150).map((id) => `${id}:${c.have.get(id)!}`).join(',')
   let cursor = c.cursor!
   for (;;) {
     const page = await get<SyncPage>(c, `/v1/sync?since=${cursor}${known === '' ? '' : `&known=${known}`}`)
