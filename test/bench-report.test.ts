@@ -7,6 +7,9 @@ import type { PhaseRecord } from './bench/harness/machine.js'
 import { histogram } from './bench/harness/metrics.js'
 import { machineLines, renderer, warnings } from './bench/harness/render.js'
 import { figure, medianLatency, ratioFigure, spread } from './bench/harness/stats.js'
+import type { BenchResults } from './bench/bench.js'
+import { report } from './bench/report.js'
+import { layout, type SyncFlowResult, type SyncResult } from './bench/scenarios/sync.js'
 
 const record = (over: Partial<PhaseRecord>): PhaseRecord => ({
   scenario: 'fanout',
@@ -94,5 +97,65 @@ describe('the printed report', () => {
       'post_batch_size_sum 14', 'post_batch_size_count 6', 'other_bucket{le="1"} 9'
     ].join('\n')
     expect(histogram(text, 'post_batch_size')).toEqual({ count: 6, sum: 14, buckets: [{ le: 1, count: 3 }, { le: 2, count: 5 }, { le: Infinity, count: 6 }] })
+  })
+})
+
+describe('the sync storm (scenario 10)', () => {
+  it('lays groups out so that every client is in the same number of conversations, and of busy ones', () => {
+    for (const [clients, perClient] of [[1_000, 500], [200, 500], [50, 200]] as const) {
+      const { groups, busy } = layout(clients, perClient, 10)
+      const count = new Array<number>(clients).fill(0)
+      const busyCount = new Array<number>(clients).fill(0)
+      groups.forEach((g) => {
+        expect(new Set(g).size, 'a client twice in one group').toBe(g.length)
+        expect(g.length).toBeLessThanOrEqual(100)
+        for (const m of g) count[m] = count[m]! + 1
+      })
+      for (const i of busy) for (const m of groups[i]!) busyCount[m] = busyCount[m]! + 1
+      expect(new Set(count), `${clients} clients`).toEqual(new Set([perClient]))
+      expect(new Set(busyCount), `${clients} clients`).toEqual(new Set([10]))
+    }
+  })
+
+  it('prints both flows side by side and checks the sync flow against every repetition', () => {
+    const lat = (p50: number) => ({ count: 100, p50, p95: p50 * 2, p99: p50 * 3, max: p50 * 4 })
+    const flow = (f: 'sync' | 'list', requests: number[], seconds: number[], lost = 0): SyncFlowResult => ({
+      flow: f,
+      catchUpMs: figure(seconds.map((v) => v * 1000)),
+      perClientMs: [lat(1), lat(1), lat(1)],
+      requestsMedian: figure(requests),
+      requestsMax: figure(requests.map((v) => v + 1)),
+      requests: [lat(1), lat(1), lat(1)],
+      bytesPerClient: figure([2048, 2048, 2048]),
+      serverCpuMsPerClient: figure([5, 5, 5]),
+      dbCpuMsPerClient: figure([5, 5, 5]),
+      eventsFetched: 10,
+      pushesOverlapped: 0,
+      delivered: 100,
+      lost,
+      duplicates: 0,
+      idle: { latencyMs: medianLatency([lat(2), lat(2), lat(2)]), requestsPerCatchUp: f === 'sync' ? 1 : 5, serverCpuMs: figure([1, 1, 1]), dbCpuMs: figure([1, 1, 1]) }
+    })
+    const sync: SyncResult = {
+      clients: 1_000, conversationsPerClient: 500, groupSize: 100, groups: 5_000, busyPerClient: 10, postRate: 100, outageMs: 2_000, seedSeconds: 3,
+      flows: { sync: flow('sync', [1, 1, 3], [2.5, 3, 3.2]), list: flow('list', [15, 15, 15], [20, 30, 25]) },
+      posted: 1_000, postFailures: 0, postsSkipped: 0, expected: 100_000, missing: 0, clientsBehind: 0, failures: 0
+    }
+    const results = { meta: { machine: { cores: 2, loadAverageBefore: [0.5, 0.5, 0.5] } }, scenarios: { sync }, phases: [] } as unknown as BenchResults
+    const out = report(results)
+    const rows = out.table.split('\n').filter((l) => l.startsWith('| 10 '))
+    expect(rows).toHaveLength(3)
+    // Repetition 3's slowest client made 4 requests: the target misses there, whatever the median.
+    expect(rows[0]).toContain('sync: max 2 (2 / 2 / 4)')
+    expect(rows[0]).toContain('per conversation: max 16 (16 / 16 / 16)')
+    expect(rows[0]).toMatch(/\*\*no\*\* \(repetition 3: 4\) \|$/)
+    expect(rows[1]).toContain('sync: 3.00 (2.50 / 3.00 / 3.20); lost 0, duplicates 0')
+    expect(rows[1]).toMatch(/\| yes \|$/)
+    expect(rows[2]).toContain('sync (1.0 request): 2.0 / 4.0 / 6.0')
+    expect(out.targets.map((t) => t.met)).toEqual([false, true])
+
+    // A lost event fails the catch-up target even when every repetition was fast.
+    sync.flows.sync = flow('sync', [1, 1, 1], [2.5, 3, 4], 1)
+    expect(report(results).targets.map((t) => t.met)).toEqual([true, false])
   })
 })

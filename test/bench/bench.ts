@@ -18,6 +18,7 @@ import { runStorm } from './scenarios/storm.js'
 import { runPush } from './scenarios/push.js'
 import { runAttachments } from './scenarios/attachments.js'
 import { runSearch } from './scenarios/search.js'
+import { runSync } from './scenarios/sync.js'
 
 export interface BenchResults {
   meta: {
@@ -42,6 +43,7 @@ export interface BenchResults {
     push?: Awaited<ReturnType<typeof runPush>>
     attachments?: Awaited<ReturnType<typeof runAttachments>>
     search?: Awaited<ReturnType<typeof runSearch>>
+    sync?: Awaited<ReturnType<typeof runSync>>
   }
   /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
   phases: PhaseRecord[]
@@ -82,7 +84,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       storm: async () => { scenarios.storm = await runStorm(ctx, o, step) },
       push: async () => { scenarios.push = await runPush(ctx, o, step) },
       attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) },
-      search: async () => { scenarios.search = await runSearch(ctx, o, step) }
+      search: async () => { scenarios.search = await runSearch(ctx, o, step) },
+      sync: async () => { scenarios.sync = await runSync(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()

@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
-export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'] as const
+export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -49,6 +49,18 @@ export interface BenchOptions {
   searchMessages: number
   searchConversations: number
   searchWindowMs: number
+  /**
+   * Sync storm: clients, the conversations each is a member of (groups of up to 100 of the clients), how many of
+   * those are busy (posts keep flowing into them, at syncPostRate posts/s in all), the outage, the live traffic
+   * before and after each storm, and the window of the idle-sync latency measurement.
+   */
+  syncClients: number
+  syncConversations: number
+  syncBusy: number
+  syncPostRate: number
+  syncOutageMs: number
+  syncLiveMs: number
+  syncIdleWindowMs: number
   /** Parent folder of the run's temp folder (the OS temp folder by default). */
   tmpDir: string | undefined
   out: string | undefined
@@ -91,6 +103,13 @@ export function presets (preset: Preset): BenchOptions {
     searchMessages: pick(1_000_000, 100_000, 5_000),
     searchConversations: pick(200, 100, 60),
     searchWindowMs: pick(2_000, 400, 150),
+    syncClients: pick(1_000, 200, 30),
+    syncConversations: pick(500, 500, 120),
+    syncBusy: 10,
+    syncPostRate: pick(100, 100, 50),
+    syncOutageMs: pick(2_000, 800, 300),
+    syncLiveMs: pick(1_000, 300, 150),
+    syncIdleWindowMs: pick(2_000, 400, 150),
     out: undefined,
     tmpDir: undefined,
     forceBuild: false,
@@ -115,6 +134,7 @@ export const USAGE = `npm run bench -- [options]
   --brokers a,b           brokers of the scale-out scenario (postgres, redis)
   --push-members N        members of the device-push group, all offline (default 1000)
   --search-messages N     messages of the search scenario's table (default 1000000)
+  --sync-clients N        clients of the sync storm, each in 500 conversations (default 1000)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
   --tmp-dir DIR           where the run's temp folder goes (default: the OS temp folder)
   --build                 rebuild the server even when dist/ looks up to date
@@ -152,6 +172,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--senders': o.senders = int(flag, value()); break
       case '--push-members': o.pushMembers = int(flag, value()); break
       case '--search-messages': o.searchMessages = int(flag, value()); break
+      case '--sync-clients': o.syncClients = int(flag, value()); break
       case '--rate': o.rate = int(flag, value()); break
       case '--window-ms': o.windowMs = int(flag, value()); break
       case '--connections': o.connections = list(value() ?? '').map((v) => int(flag, v)); break

@@ -184,6 +184,12 @@ export function report (r: BenchResults): Report {
       `seeded in ${d1(se.seedSeconds)} s, of which ${d1(se.indexBuildSeconds)} s building the two search indexes (CREATE INDEX CONCURRENTLY)`)
   }
 
+  if (s.sync !== undefined) {
+    const out = syncRows(s.sync, x)
+    rows.push(...out.rows)
+    notes.push(...out.notes)
+  }
+
   const header = ['figure', 'Switchboard', 'baseline', 'ratio', 'target', 'met']
   const table = [header, header.map(() => '---'), ...rows].map((cols) => `| ${cols.join(' | ')} |`).join('\n')
   const cores = r.meta.machine.cores
@@ -241,5 +247,54 @@ function postingPeers (p: NonNullable<BenchResults['scenarios']['posting']>, x: 
   const notes = ['naive server posting CPU (cores: server / PostgreSQL / load generator): ' + p.levels.map((l) =>
     `${l.concurrency} concurrent: ${dec(l.naive.serverCores.median)} / ${dec(l.naive.dbCores.median)} / ${dec(l.naive.loadgenCores.median)}` +
     (l.naive.failed > 0 ? ` (${int(l.naive.failed)} posts failed)` : '')).join('; ')]
+  return { rows, notes }
+}
+
+/**
+ * The sync storm: the sync flow in the Switchboard column, the per-conversation flow (GET /v1/conversations, then
+ * /events per moved conversation) in the baseline column, repetitions of the same round side by side.
+ */
+function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Renderer): Rows {
+  const { sync, list } = sy.flows
+  const seconds = (ms: number) => dec(ms / 1000)
+  const d1 = (n: number) => dec(n, 1)
+  const kb = (b: number) => `${dec(b / 1024, 1)} KB`
+  const lostDup = (f: typeof sync) => `lost ${int(f.lost)}, duplicates ${int(f.duplicates)}`
+  const exact = sync.lost === 0 && sync.duplicates === 0 && sy.missing === 0 && sy.clientsBehind === 0
+  const requests = (f: typeof sync, name: string) =>
+    `max ${x.fig(`sync storm ${name} requests per client (max)`, f.requestsMax)}; median ${x.fig(`sync storm ${name} requests per client (median)`, f.requestsMedian, d1)}`
+  const rows: string[][] = [
+    [`10 sync storm, ${int(sy.clients)} clients in ${int(sy.conversationsPerClient)} conversations each (${sy.busyPerClient} busy, ${int(sy.postRate)} posts/s): HTTP requests per reconnecting client`,
+      `sync: ${requests(sync, 'sync')}`, `per conversation: ${requests(list, 'per-conversation')}`,
+      x.ratio(sync.requestsMedian.median / list.requestsMedian.median, ratioFigure(sync.requestsMedian, list.requestsMedian)), '≤ 3 (sync, every client)',
+      x.check(`sync storm of ${int(sy.clients)}: ≤ 3 requests per reconnecting client (sync flow, max)`, sync.requestsMax.reps, (v) => v <= 3, int)],
+    [`10 sync storm, ${int(sy.clients)} clients: all caught up (s)`,
+      `sync: ${x.fig('sync storm catch-up (sync)', sync.catchUpMs, seconds)}; ${lostDup(sync)}`,
+      `per conversation: ${x.fig('sync storm catch-up (per conversation)', list.catchUpMs, seconds)}; ${lostDup(list)}`,
+      x.ratio(sync.catchUpMs.median / list.catchUpMs.median, ratioFigure(sync.catchUpMs, list.catchUpMs)), '≤ 10 s, 0 lost, 0 dup (sync)',
+      x.check(`sync storm of ${int(sy.clients)} caught up ≤ 10 s with 0 lost / 0 duplicate (sync flow)`, sync.catchUpMs.reps, (v) => v <= 10_000, seconds,
+        exact, `${seconds(sync.catchUpMs.median)} s, ${sync.lost} lost, ${sync.duplicates} dup`)],
+    [`10 catch-up with nothing changed, member of ${int(sy.conversationsPerClient)}, one at a time: p50 / p95 / p99 (ms)`,
+      `sync (${d1(sync.idle.requestsPerCatchUp)} request): ${x.lat('idle sync latency', sync.idle.latencyMs)}`,
+      `per conversation (${d1(list.idle.requestsPerCatchUp)} requests): ${x.lat('idle per-conversation catch-up latency', list.idle.latencyMs)}`,
+      x.ratio(sync.idle.latencyMs.p50 / list.idle.latencyMs.p50, ratioFigure(percentileFigure(sync.idle.latencyMs, 'p50'), percentileFigure(list.idle.latencyMs, 'p50'))), '', '']
+  ]
+  const both = (f: (r: typeof sync) => string) => `sync ${f(sync)}, per conversation ${f(list)}`
+  const notes = [
+    `sync storm: ${int(sy.groups)} groups of ${int(sy.groupSize)} (seeded in ${dec(sy.seedSeconds, 1)} s), each client in ${int(sy.conversationsPerClient)}, ` +
+      `${int(sy.postRate)} posts/s into the busy ones, ${int(sy.outageMs)} ms away; ${int(sy.posted)} posts` +
+      (sy.postFailures > 0 ? ` (${int(sy.postFailures)} failed)` : '') +
+      (sy.postsSkipped > 0 ? `, ${int(sy.postsSkipped)} not sent (200 unanswered already: the server fell behind the rate)` : '') +
+      `; every client's events checked against the database: ${int(sy.expected)} events, ${int(sy.missing)} missing at the end, ${int(sy.clientsBehind)} clients behind; ` +
+      `events brought by the catch-ups: ${both((r) => int(r.eventsFetched))}; pushes dropped as already caught up: ${both((r) => int(r.pushesOverlapped))}; ` +
+      `catch-up answers per client (median): ${both((r) => kb(r.bytesPerClient.median))}` +
+      (sy.failures > 0 ? `; ${int(sy.failures)} requests or sockets failed and were retried (last: ${sy.lastError ?? ''})` : ''),
+    `sync storm CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included): server ` +
+      `${both((r) => `${dec(r.serverCpuMsPerClient.median, 1)} ms (${r.serverCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; PostgreSQL ` +
+      `${both((r) => `${dec(r.dbCpuMsPerClient.median, 1)} ms (${r.dbCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}`,
+    `catch-up with nothing changed: server CPU per catch-up ${both((r) => `${dec(r.idle.serverCpuMs.median)} ms (${r.idle.serverCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
+      `PostgreSQL CPU per catch-up ${both((r) => `${dec(r.idle.dbCpuMs.median)} ms (${r.idle.dbCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
+      `catch-ups measured per repetition: ${both((r) => int(r.idle.latencyMs.count))}`
+  ]
   return { rows, notes }
 }

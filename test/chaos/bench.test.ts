@@ -249,13 +249,32 @@ describe('npm run bench -- --smoke', () => {
       expect(q.plan.seqScanOfMessages).toBe(false)
     }
 
+    // Sync storm: both flows caught every client up, exactly; the sync flow in fewer requests than the per-conversation one.
+    const sy = r.scenarios.sync
+    expect(sy.conversationsPerClient).toBeGreaterThan(100)
+    expect(sy.expected).toBeGreaterThan(0)
+    expect(sy.missing).toBe(0)
+    expect(sy.clientsBehind).toBe(0)
+    for (const flow of ['sync', 'list']) {
+      const fl = sy.flows[flow]
+      positive(`sync storm ${flow} catch-up`, fl.catchUpMs)
+      positive(`sync storm ${flow} requests per client`, fl.requestsMedian)
+      expect(fl.lost, flow).toBe(0)
+      expect(fl.duplicates, flow).toBe(0)
+      expect(fl.eventsFetched, flow).toBeGreaterThan(0)
+      latency(`sync storm ${flow} catch-up with nothing changed`, fl.idle.latencyMs)
+    }
+    expect(sy.flows.sync.idle.requestsPerCatchUp).toBe(1)
+    expect(sy.flows.list.idle.requestsPerCatchUp).toBeGreaterThan(1)
+    expect(Math.max(...sy.flows.sync.requestsMax.reps)).toBeLessThan(Math.min(...sy.flows.list.requestsMedian.reps))
+
     // Every figure keeps its repetitions with their spread, and every target was checked against each repetition.
     expect(f.ours.saturation.deliveriesPerSec.reps).toHaveLength(3)
     expect(typeof f.ours.saturation.deliveriesPerSec.unstable).toBe('boolean')
     expect(typeof f.ours.paced.latencyMs.spread.p99).toBe('number')
     for (const t of r.targets) expect(t.reps.length, t.target).toBeGreaterThanOrEqual(3)
     // Every measured window says what the machine did: load average, wait events, and batch sizes where posts flowed.
-    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'])
+    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'])
     for (const p of r.phases) {
       expect(p.loadAverage.start, p.step).toHaveLength(3)
       expect(p.waits.samples, `${p.step}: ${String(p.waits.error)}`).toBeGreaterThan(0)
@@ -272,9 +291,9 @@ describe('npm run bench -- --smoke', () => {
       expect(p.batches.calls, `${p.step} ${String(p.phase)}: ${JSON.stringify(p.batches)}`).toBeGreaterThan(0)
       expect(p.batches.mean).toBeGreaterThanOrEqual(1)
     }
-    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search'].map((n) => `machine, ${n}`))
+    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'].map((n) => `machine, ${n}`))
 
-    expect(r.targets.length).toBeGreaterThanOrEqual(16)
+    expect(r.targets.length).toBeGreaterThanOrEqual(18)
     expect(r.targets.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining([
       'fan-out deliveries/s ≥ 1.5× Socket.IO', 'posting at 32 senders ≥ 3× the naive server']))
     expect(r.table).toContain('1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s')
@@ -284,8 +303,11 @@ describe('npm run bench -- --smoke', () => {
     expect(r.table).toContain('8 thumbnail of a')
     expect(r.table).toContain('9 search, one word, member of 50')
     expect(r.table).toContain('9 search, partial word, member of 50')
+    expect(r.table).toContain('10 sync storm, 30 clients in 120 conversations each')
+    expect(r.table).toContain('10 catch-up with nothing changed, member of 120')
     expect(run.output).toContain('targets met:')
     expect(run.output).toContain('machine, storm:')
+    expect(run.output).toContain('machine, sync:')
   }, RUN_LIMIT_MS + STOP_LIMIT_MS + 60_000)
 
   it('interrupted mid-run (SIGINT), stops every process it started and removes its temp folder', async () => {

@@ -69,6 +69,32 @@ export class Seeder {
     return { id, memberIndexes }
   }
 
+  /**
+   * Many groups at once (each list of user indexes is one group, its first
+   * member the owner), starting at seq 0: multi-row statements of at most
+   * CHUNK groups and 50,000 memberships each.
+   */
+  async groups (users: BenchUser[], memberLists: number[][], title = (i: number) => `bench group ${i}`): Promise<Conversation[]> {
+    const convs = memberLists.map((memberIndexes) => ({ id: newId(), memberIndexes }))
+    for (let i = 0; i < convs.length;) {
+      let rows = 0
+      let end = i
+      while (end < convs.length && end - i < CHUNK && (rows === 0 || rows + convs[end]!.memberIndexes.length <= 50_000)) rows += convs[end++]!.memberIndexes.length
+      const chunk = convs.slice(i, end)
+      await this.pool.query(
+        "INSERT INTO conversations (id, type, title) SELECT id, 'group', t FROM unnest($1::uuid[], $2::text[]) AS c(id, t)",
+        [chunk.map((c) => c.id), chunk.map((_, k) => title(i + k))])
+      await this.pool.query(
+        `INSERT INTO memberships (conversation_id, user_id, role, joined_seq)
+         SELECT c, u, CASE WHEN o THEN 'owner'::member_role ELSE 'member'::member_role END, 1
+           FROM unnest($1::uuid[], $2::uuid[], $3::boolean[]) AS m(c, u, o)`,
+        [chunk.flatMap((c) => c.memberIndexes.map(() => c.id)), chunk.flatMap((c) => c.memberIndexes.map((m) => users[m]!.id)),
+          chunk.flatMap((c) => c.memberIndexes.map((_, k) => k === 0))])
+      i = end
+    }
+    return convs
+  }
+
   /** One direct conversation per pair of user indexes. */
   async directs (users: BenchUser[], pairs: Array<[number, number]>): Promise<Conversation[]> {
     const convs = pairs.map(([a, b]) => ({ id: newId(), memberIndexes: [a, b] }))

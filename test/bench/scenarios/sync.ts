@@ -1,0 +1,221 @@
+// Scenario 10, sync storm: N clients, each a member of `syncConversations`
+// groups (groups of up to 100 of the clients, written with multi-row SQL),
+// of which `syncBusy` are busy: posts keep flowing into those. All sockets
+// are cut at once, stay away for a while, and reconnect at once; each client
+// then catches up either through GET /v1/sync from the cursor it held, or
+// through the per-conversation flow (every page of GET /v1/conversations,
+// then /events?after= for each conversation that moved). The two flows are
+// separate repetitions under the same load, in rounds (sync, then the
+// per-conversation flow). Per flow: HTTP requests per reconnecting client,
+// the time until the last one caught up, and lost and duplicate events
+// against the database. Then, with posting stopped, the cost of a catch-up
+// when nothing changed, one at a time: latency, and server and PostgreSQL
+// CPU per catch-up.
+import type { BenchContext } from '../harness/context.js'
+import { cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
+import { startWorker } from '../harness/rpc.js'
+import { Seeder } from '../harness/seed.js'
+import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { figure, medianLatency, type Figure, type Latency, type LatencyFigure } from '../harness/stats.js'
+import type { BenchOptions } from '../options.js'
+
+const LOADGEN = new URL('../loadgen/sync.ts', import.meta.url)
+const GROUP_SIZE = 100
+
+export type SyncFlow = 'sync' | 'list'
+export const FLOWS: SyncFlow[] = ['sync', 'list']
+const LABEL: Record<SyncFlow, string> = { sync: 'GET /v1/sync', list: 'per conversation' }
+
+export interface SyncFlowResult {
+  flow: SyncFlow
+  /** From the simultaneous reconnect until the last client caught up, per repetition. */
+  catchUpMs: Figure
+  perClientMs: Latency[]
+  /** HTTP requests of each client's catch-up (the socket not counted): the median and the largest, per repetition. */
+  requestsMedian: Figure
+  requestsMax: Figure
+  requests: Latency[]
+  /** Server and PostgreSQL CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included). */
+  serverCpuMsPerClient: Figure
+  dbCpuMsPerClient: Figure
+  /** Bytes of the catch-up answers, median client, per repetition. */
+  bytesPerClient: Figure
+  /** Events the catch-ups brought, pushes dropped because a catch-up had brought them, events applied in all. */
+  eventsFetched: number
+  pushesOverlapped: number
+  delivered: number
+  lost: number
+  duplicates: number
+  /** A catch-up with nothing changed, one at a time (posting stopped): its latency, requests, and CPU. */
+  idle: { latencyMs: LatencyFigure, requestsPerCatchUp: number, serverCpuMs: Figure, dbCpuMs: Figure }
+}
+
+export interface SyncResult {
+  clients: number
+  conversationsPerClient: number
+  groupSize: number
+  groups: number
+  busyPerClient: number
+  postRate: number
+  outageMs: number
+  seedSeconds: number
+  flows: Record<SyncFlow, SyncFlowResult>
+  posted: number
+  postFailures: number
+  /** Posts not sent because 200 were unanswered already (the server fell behind the rate). */
+  postsSkipped: number
+  /** Every client's events of every conversation, against the database's last seqs. */
+  expected: number
+  /** Events still missing when the run ended (besides the lost ones each flow counted). */
+  missing: number
+  clientsBehind: number
+  failures: number
+  lastError?: string
+}
+
+interface Reconnect { allMs: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency }
+interface Counts { delivered: number, lost: number, duplicates: number, pushesOverlapped: number, eventsFetched: number }
+interface Verify {
+  clientsBehind: number, expected: number, missing: number, byFlow: Record<SyncFlow, Counts>
+  failures: number, lastError: string, posted: number, postFailures: number, postsSkipped: number
+}
+
+/**
+ * Groups of `size` consecutive clients (wrapping around), laid end to end
+ * until every client is in `perClient` of them; the groups of the first
+ * `busy` rounds are the busy ones (each client is in exactly `busy` of them
+ * when `size` divides the number of clients, as at every preset's size).
+ */
+export function layout (clients: number, perClient: number, busy: number): { groups: number[][], busy: number[] } {
+  const size = Math.min(GROUP_SIZE, clients)
+  const positions = clients * perClient
+  const groups: number[][] = []
+  const busyGroups: number[] = []
+  for (let p = 0; p < positions; p += size) {
+    if (p < clients * busy) busyGroups.push(groups.length)
+    groups.push(Array.from({ length: Math.min(size, positions - p) }, (_, k) => (p + k) % clients))
+  }
+  return { groups, busy: busyGroups }
+}
+
+export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<SyncResult> {
+  const n = o.syncClients
+  const databaseUrl = await ctx.createDatabase('bench_sync')
+  const seeder = new Seeder(databaseUrl, ctx.jwtSecret)
+  let server: ServerUnderTest | undefined
+  const loadgen = startWorker(LOADGEN)
+  try {
+    const seeding = Date.now()
+    const plan = layout(n, o.syncConversations, o.syncBusy)
+    log(`sync: seeding ${n} clients in ${o.syncConversations} conversations each (${plan.groups.length} groups, ${plan.busy.length} busy)`)
+    const users = await seeder.users(n, 'y')
+    const groups = await seeder.groups(users, plan.groups, (i) => `sync ${i}`)
+    // As a long-lived table would be: visible to every snapshot, with the planner's statistics.
+    await seeder.pool.query('VACUUM ANALYZE memberships, conversations')
+    await seeder.pool.query('CHECKPOINT')
+    const seedSeconds = (Date.now() - seeding) / 1000
+
+    server = await startSwitchboard(ctx, { databaseUrl, env: { SYNC_RATE_LIMIT_PER_MINUTE: '100000' } })
+    const url = server.url
+    log(`sync: connecting ${n} clients`)
+    await loadgen.call('connect', {
+      url,
+      users: users.map((u) => ({ id: u.id, token: u.token })),
+      groups: groups.map((g) => ({ id: g.id, members: g.memberIndexes })),
+      busy: plan.busy
+    }, 600_000)
+    await loadgen.call('startPosting', { rate: o.syncPostRate })
+    const storms: Record<SyncFlow, Reconnect[]> = { sync: [], list: [] }
+    const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number }>> = { sync: [], list: [] }
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const flow of FLOWS) {
+        await sleep(o.syncLiveMs)
+        log(`sync: repetition ${rep + 1}/${o.reps}, ${LABEL[flow]}: ${n} clients drop, ${o.syncOutageMs} ms away, reconnect`)
+        const watch = await ctx.machine.open({ phase: `${n} clients, ${LABEL[flow]}`, rep: rep + 1, metricsUrl: url })
+        await loadgen.call('drop')
+        await sleep(o.syncOutageMs)
+        const serverBefore = cpuSnapshot(server.pids())
+        const dbBefore = cpuSnapshot(ctx.postgresPids())
+        const r = await loadgen.call<Reconnect>('reconnect', { flow }, 1_800_000)
+        // Over the whole catch-up, posting and pushes included, per reconnecting client.
+        cpu[flow].push({ serverMs: cpuSince(serverBefore, server.pids()) * 1000 / n, dbMs: cpuSince(dbBefore, ctx.postgresPids()) * 1000 / n })
+        storms[flow].push(r)
+        await watch.end()
+      }
+    }
+    await sleep(o.syncLiveMs)
+    await loadgen.call('stopPosting', undefined, 300_000)
+    await sleep(300)
+    const v = await loadgen.call<Verify>('verify', { lastSeqs: await seeder.lastSeqs(groups.map((g) => g.id)), timeoutMs: 30_000 }, 120_000)
+
+    // Nothing changes any more: each client's next catch-up finds nothing.
+    log('sync: catch-ups with nothing changed, one at a time')
+    await loadgen.call('freshCursors', undefined, 600_000)
+    const idle: Record<SyncFlow, Array<{ latency: Latency, requests: number, serverMs: number, dbMs: number }>> = { sync: [], list: [] }
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const flow of FLOWS) {
+        const watch = await ctx.machine.open({ phase: `nothing changed, ${LABEL[flow]}`, rep: rep + 1 })
+        const serverBefore = cpuSnapshot(server.pids())
+        const dbBefore = cpuSnapshot(ctx.postgresPids())
+        const r = await loadgen.call<{ latencyMs: Latency, count: number, requests: number }>('idle', { flow, durationMs: o.syncIdleWindowMs }, 300_000)
+        const serverMs = cpuSince(serverBefore, server.pids()) * 1000 / r.count
+        const dbMs = cpuSince(dbBefore, ctx.postgresPids()) * 1000 / r.count
+        await watch.end()
+        idle[flow].push({ latency: r.latencyMs, requests: r.requests / r.count, serverMs, dbMs })
+      }
+    }
+    const after = await loadgen.call<Verify>('verify', { lastSeqs: await seeder.lastSeqs(groups.map((g) => g.id)), timeoutMs: 5_000 }, 60_000)
+    await loadgen.call('close')
+
+    const result = (flow: SyncFlow): SyncFlowResult => {
+      const s = storms[flow]
+      const c = after.byFlow[flow]
+      return {
+        flow,
+        catchUpMs: figure(s.map((r) => r.allMs)),
+        perClientMs: s.map((r) => r.perClientMs),
+        requestsMedian: figure(s.map((r) => r.requests.p50)),
+        requestsMax: figure(s.map((r) => r.requests.max)),
+        requests: s.map((r) => r.requests),
+        bytesPerClient: figure(s.map((r) => r.bytesPerClient.p50)),
+        serverCpuMsPerClient: figure(cpu[flow].map((x) => x.serverMs)),
+        dbCpuMsPerClient: figure(cpu[flow].map((x) => x.dbMs)),
+        eventsFetched: c.eventsFetched,
+        pushesOverlapped: c.pushesOverlapped,
+        delivered: c.delivered,
+        lost: c.lost,
+        duplicates: c.duplicates,
+        idle: {
+          latencyMs: medianLatency(idle[flow].map((x) => x.latency)),
+          requestsPerCatchUp: idle[flow][0]?.requests ?? NaN,
+          serverCpuMs: figure(idle[flow].map((x) => x.serverMs)),
+          dbCpuMs: figure(idle[flow].map((x) => x.dbMs))
+        }
+      }
+    }
+    const lastError = after.lastError
+    return {
+      clients: n,
+      conversationsPerClient: o.syncConversations,
+      groupSize: Math.min(GROUP_SIZE, n),
+      groups: groups.length,
+      busyPerClient: o.syncBusy,
+      postRate: o.syncPostRate,
+      outageMs: o.syncOutageMs,
+      seedSeconds,
+      flows: { sync: result('sync'), list: result('list') },
+      posted: v.posted,
+      postFailures: v.postFailures,
+      postsSkipped: v.postsSkipped,
+      expected: after.expected,
+      missing: Math.max(v.missing, after.missing),
+      clientsBehind: v.clientsBehind,
+      failures: after.failures,
+      ...(lastError === '' ? {} : { lastError })
+    }
+  } finally {
+    loadgen.kill()
+    await server?.stop()
+    await seeder.close()
+  }
+}
