@@ -41,7 +41,7 @@ export interface SyncChange {
 
 export interface SyncPage {
   changes: SyncChange[]
-  /** The badge counts (GET /v1/me/unread), when this page changed something; else null. */
+  /** The badge counts (GET /v1/me/unread), on the last page of a sync that had changes; else null. */
   unread: UnreadTotals | null
   cursor: string
   hasMore: boolean
@@ -259,7 +259,8 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       })
       return {
         changes,
-        unread: changes.length > 0 ? await unread(userId) : null,
+        // Once per sync (its last page), when it had changes: it counts every conversation of the caller.
+        unread: next === null && (changes.length > 0 || cursor.t !== undefined) ? await unread(userId) : null,
         cursor: next === null ? encodeSyncCursor({ s: until }) : encodeSyncCursor({ s: cursor.s, t: until, c: next.conversationId, q: next.seq }),
         hasMore: next !== null
       }

@@ -41,11 +41,15 @@ export function createSyncRepository (db: Client) {
         from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
       }>>(`
         WITH now AS (SELECT pg_current_snapshot() AS t),
+        -- The caller's memberships in conversation id order (memberships_user_conversation, which also
+        -- carries changed_xid), each conversation probed by its primary key: the cost follows the caller's
+        -- memberships, never the size of the conversations table (a hash join read all of it).
         moved AS (
           SELECT m.conversation_id, m.joined_seq, m.left_seq, m.last_read_seq, c.last_seq,
                  ${changedSince('c.changed_xid')} AS log_moved,
                  ${changedSince('m.changed_xid')} AS own_changed
-            FROM memberships m JOIN conversations c ON c.id = m.conversation_id
+            FROM memberships m
+           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
            WHERE m.user_id = $1::uuid
              AND m.conversation_id >= $4::uuid
              AND (${changedSince('c.changed_xid')} OR ${changedSince('m.changed_xid')})

@@ -40,7 +40,7 @@ export const SyncChange = Type.Object({
 
 export const SyncPage = Type.Object({
   changes: Type.Array(SyncChange, { description: 'In conversation id order. A conversation appears once per sync, or on each page its events span' }),
-  unread: Type.Union([UnreadTotals, Type.Null()], { description: 'The badge counts (as GET /v1/me/unread) when this page has changes; null when it has none' }),
+  unread: Type.Union([UnreadTotals, Type.Null()], { description: 'The badge counts (as GET /v1/me/unread), on the last page of a sync that had changes; null otherwise' }),
   cursor: Type.String({ description: 'hasMore: pass it as since for the next page. Else: the cursor to keep for the next sync' }),
   hasMore: Type.Boolean()
 })
