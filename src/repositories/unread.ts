@@ -58,16 +58,20 @@ export interface UnreadTotals { total: number, mentions: number, threads: number
 const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.user_id', lastReadSeq: 'm.last_read_seq', joinedSeq: 'm.joined_seq' }
 
 // Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
+// A conversation whose last seq is the member's read position has no unread message: its count is not
+// looked for (most of a member's conversations, most of the time; a member of 500 paid 500 index probes).
 const TOTALS = `
-  SELECT m.user_id, m.conversation_id, uc.unread_count, uc.mention_count, tu.thread_unread_count,
+  SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
+         tu.thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
     FROM memberships m
     JOIN users us ON us.id = m.user_id
-   CROSS JOIN LATERAL (${unreadCounts(M)}) uc
+   CROSS JOIN LATERAL (SELECT x.last_seq FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+    LEFT JOIN LATERAL (${unreadCounts(M)} AND c.last_seq > m.last_read_seq) uc ON true
    CROSS JOIN LATERAL (${threadUnreadCounts(M)}) tu
-   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (uc.unread_count > 0 OR tu.thread_unread_count > 0)
+   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`
 
 /**
