@@ -324,9 +324,6 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (e.REDIS_URL?.includes(',') === true && !e.REDIS_CLUSTER) {
     throw new ConfigError('Invalid configuration: REDIS_URL lists several nodes, which needs REDIS_CLUSTER=true (a Redis Cluster)')
   }
-  if (e.REDIS_CLUSTER && e.BROKER !== 'redis') {
-    throw new ConfigError('Invalid configuration: REDIS_CLUSTER=true needs BROKER=redis')
-  }
   // /metrics shares the API port: beyond loopback it would show anyone the
   // process and pool figures. Refused rather than quietly switched off, so
   // a scraper is never left failing without a word.
