@@ -98,8 +98,6 @@ export class RedisClusterBroker extends WireBroker implements Broker {
   private readonly redisOptions: { password?: string, username?: string, tls?: object }
   private recovering: Promise<void> | undefined
   private closing = false
-  /** Broker messages this process received, by channel kind (a process receives only its users' traffic). */
-  readonly received = { shard: 0, broadcast: 0 }
 
   constructor (private readonly opts: RedisClusterBrokerOptions) {
     super(opts)
@@ -252,6 +250,11 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     if (sub === undefined || this.closing) return
     sub.channels.delete(channel)
     sub.redis.sunsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'could not unsubscribe from a broker channel'))
+    // A master none of whose slots this process subscribes to keeps no connection.
+    if (sub.channels.size === 0) {
+      this.connections.delete(node!)
+      sub.redis.quit().catch(() => {})
+    }
   }
 
   private subscriberFor (node: string): Subscriber {
@@ -270,11 +273,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     const sub: Subscriber = { redis, channels: new Set() }
     this.connections.set(node, sub)
     redis.on('error', (err: Error) => this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster failed'))
-    redis.on('smessage', (channel: string, payload: string) => {
-      if (channel === broadcastChannel(this.opts.channel)) this.received.broadcast++
-      else this.received.shard++
-      this.inbox.push(payload)
-    })
+    redis.on('smessage', (_channel: string, payload: string) => { this.inbox.push(payload) })
     redis.on('end', () => {
       if (this.connections.get(node) !== sub) return
       this.connections.delete(node)
