@@ -138,6 +138,30 @@ describe('BROKER=redis on a Redis Cluster (sharded pub/sub)', () => {
     expect(brokerOf(p2).subscribedShards).not.toContain(shard(p2, erin))
   })
 
+  it('a manual failover (the old master demoted, its connection open) moves a subscribed shard: the broker subscribes on the new master, later posts arrive live', async () => {
+    const [hana, ivan] = await users(api1, 2)
+    const group = await createGroup(api1, hana, [ivan])
+    let is = await open(p2, ivan.accessToken)
+    const ch = shardChannel(channel, shard(p2, ivan))
+    const master = await cluster.masterOf(ch)
+    let replica = 0
+    await expect.poll(async () => {
+      const m = (await cluster.admin(master).info('replication')).match(/slave0:ip=[^,]+,port=(\d+),state=online/)
+      replica = Number(m?.[1] ?? 0)
+      return replica
+    }, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0)
+    expect(await cluster.admin(replica).cluster('FAILOVER')).toBe('OK')
+    await expect.poll(() => cluster.masterOf(ch), { timeout: 30_000, interval: 100 }).toBe(replica)
+    await cluster.waitHealthy()
+
+    // Redis unsubscribed process 2 from the shard on the demoted master: it subscribes on the new one and has its sockets replay.
+    expect((await is.closed).code).toBe(4008)
+    is = await open(p2, ivan.accessToken)
+    expect(await cluster.shardSubscribers(ch)).toBe(1)
+    const after = await post(api1, hana, group.id, 'after the manual failover')
+    await is.next(isCreated(after.id), 30_000)
+  }, 120_000)
+
   it('the master of a subscribed shard failing over loses nothing acknowledged: sockets replay, the broker subscribes again, later posts arrive live', async () => {
     const [frank, gina] = await users(api1, 2)
     const group = await createGroup(api1, frank, [gina])

@@ -86,6 +86,8 @@ interface Subscriber { redis: Redis, channels: Set<string> }
 
 const RECOVER_FIRST_MS = 100
 const RECOVER_MAX_MS = 2_000
+/** A subscriber connection is pinged this often; one that does not answer within the same time is replaced. */
+const PING_MS = 10_000
 
 export class RedisClusterBroker extends WireBroker implements Broker {
   private readonly pub: Cluster
@@ -98,6 +100,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
   private readonly redisOptions: { password?: string, username?: string, tls?: object }
   private recovering: Promise<void> | undefined
   private closing = false
+  private pinger: NodeJS.Timeout | undefined
 
   constructor (private readonly opts: RedisClusterBrokerOptions) {
     super(opts)
@@ -129,6 +132,8 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     await this.pub.connect()
     await this.readSlots()
     await this.subscribeChannel(broadcastChannel(this.opts.channel))
+    this.pinger = setInterval(() => this.ping(), PING_MS)
+    this.pinger.unref()
   }
 
   shardOf (userId: string): number {
@@ -197,12 +202,26 @@ export class RedisClusterBroker extends WireBroker implements Broker {
 
   protected async disconnect (): Promise<void> {
     this.closing = true
+    clearInterval(this.pinger)
     const subs = [...this.connections.values()]
     this.connections.clear()
     await Promise.all([this.pub.quit().catch(() => {}), ...subs.map((s) => s.redis.quit().catch(() => {}))])
   }
 
   // Subscriptions.
+
+  // A half-open TCP connection delivers nothing and reports nothing; a PING
+  // that gets no answer finds it, and the connection's end resubscribes.
+  private ping (): void {
+    for (const [node, sub] of this.connections) {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('no answer to PING')), PING_MS) })
+      Promise.race([sub.redis.ping(), late]).catch((err: unknown) => {
+        this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster stopped answering')
+        sub.redis.disconnect()
+      }).finally(() => clearTimeout(timer))
+    }
+  }
 
   /** Reads which master owns each slot now. */
   private async readSlots (): Promise<void> {
@@ -274,6 +293,13 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     this.connections.set(node, sub)
     redis.on('error', (err: Error) => this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster failed'))
     redis.on('smessage', (_channel: string, payload: string) => { this.inbox.push(payload) })
+    // Redis unsubscribed this connection by itself: the slot of one of its
+    // channels moved to another master (a manual failover, a resharding).
+    // Ended here, the connection's channels are placed afresh (as on 'end').
+    redis.on('moved', () => {
+      this.log.warn({ node }, 'a broker channel slot moved off its master; subscribing again')
+      redis.disconnect()
+    })
     redis.on('end', () => {
       if (this.connections.get(node) !== sub) return
       this.connections.delete(node)
