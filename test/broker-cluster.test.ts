@@ -68,7 +68,8 @@ describe('BROKER=redis on a Redis Cluster (sharded pub/sub)', () => {
       brokerShards: SHARDS,
       // A failover takes a few seconds (node timeout 1 s); publications are retried over it.
       brokerPublishRetryMs: 30_000,
-      presenceGraceMs: 0
+      presenceGraceMs: 0,
+      wsMaxConnectionsPerUser: 3
     }
     ;[p1, p2] = await Promise.all([
       startServer({ databaseUrl: db.url, jwtSecret, config }),
@@ -136,6 +137,17 @@ describe('BROKER=redis on a Redis Cluster (sharded pub/sub)', () => {
     await second.close()
     await expect.poll(() => cluster.shardSubscribers(ch), { timeout: 10_000, interval: 50 }).toBe(0)
     expect(brokerOf(p2).subscribedShards).not.toContain(shard(p2, erin))
+  })
+
+  it('sockets per user are counted in the cluster: one limit over both processes', async () => {
+    const [jo] = await users(api1, 1)
+    await open(p1, jo.accessToken)
+    await open(p1, jo.accessToken)
+    await open(p2, jo.accessToken)
+    for (const p of [p1, p2]) {
+      const err = await connect(p.url, jo.accessToken).then((s) => { sockets.push(s); return undefined }, (e: { statusCode?: number }) => e)
+      expect(err?.statusCode).toBe(429)
+    }
   })
 
   it('a manual failover (the old master demoted, its connection open) moves a subscribed shard: the broker subscribes on the new master, later posts arrive live', async () => {
