@@ -18,7 +18,8 @@
 // subscriptions are kept here, one connection per master that owns a
 // subscribed channel's slot (ioredis's own sharded subscribers do not come
 // back reliably after a failover): when one of them ends (its master failed,
-// or Redis cut it off past its output buffer limit), the slot map is read
+// or Redis cut it off past its output buffer limit), stops answering PING, or
+// is unsubscribed by Redis itself (its slot moved), the slot map is read
 // again, every channel of that master is subscribed again on the slot's
 // owner now (the promoted replica), retried with backoff until it succeeds,
 // and then subscribers are told messages were lost (sockets close with 4008,
@@ -145,11 +146,20 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     let state = this.shards.get(shard)
     if (state === undefined) {
       const created: ShardState = { sockets: 0, pending: undefined }
-      created.pending = this.subscribeChannel(shardChannel(this.opts.channel, shard)).then(() => {
-        created.pending = undefined
+      // Sockets wait for it at most as long as a publication is retried (the
+      // cluster may be failing over); then they close and their clients
+      // reconnect, while the subscription is still retried here.
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('the user shard could not be subscribed in time')), this.opts.publishRetryMs)
       })
+      const subscribing = this.subscribeChannel(shardChannel(this.opts.channel, shard))
+      const pending = Promise.race([subscribing, late]).finally(() => clearTimeout(timer))
+      created.pending = pending
+      // Once subscribed (in time or later), sockets that open join at once.
+      subscribing.then(() => { if (created.pending === pending) created.pending = undefined }, () => {})
       // The sockets waiting for it handle a failure; a later join gets the same promise.
-      created.pending.catch(() => {})
+      pending.catch(() => {})
       this.shards.set(shard, state = created)
     }
     state.sockets++
@@ -333,9 +343,12 @@ export class RedisClusterBroker extends WireBroker implements Broker {
         while (!this.closing) {
           try {
             await this.readSlots()
+            // Read afresh each round: a connection that ended meanwhile left channels of its own.
             const missing = [...this.wanted].filter(([, node]) => node === undefined).map(([channel]) => channel)
+            if (missing.length === 0) return
             await Promise.all(missing.map((channel) => this.subscribeOn(channel)))
-            return
+            delay = RECOVER_FIRST_MS
+            continue
           } catch (err) {
             this.log.warn({ err }, 'broker could not subscribe again to the Redis Cluster; retrying')
             await new Promise((resolve) => setTimeout(resolve, delay))
