@@ -139,6 +139,37 @@ describe('BROKER=redis on a Redis Cluster (sharded pub/sub)', () => {
     expect(brokerOf(p2).subscribedShards).not.toContain(shard(p2, erin))
   })
 
+  it('a gap in a shard stream (events with no recipient in that shard while a member was away) is read from the log for that shard only: nobody gets an event twice', async () => {
+    const [owner, kate, leo] = await usersOutside([...brokerOf(p1).subscribedShards, ...brokerOf(p2).subscribedShards], 3) as [Account, Account, Account]
+    const group = await createGroup(api1, owner, [kate, leo])
+    const ks = await open(p2, kate.accessToken)
+    const ls = await open(p2, leo.accessToken)
+    const first = await post(api1, owner, group.id, 'all three')
+    await ks.next(isCreated(first.id))
+    await ls.next(isCreated(first.id))
+
+    // Kate leaves: what follows has no recipient in her shard, so her shard's stream on process 2 skips it.
+    expect((await api1.del(`/v1/conversations/${group.id}/members/${kate.user.id}`, { token: owner.accessToken })).status).toBe(204)
+    const away = []
+    for (let i = 0; i < 3; i++) away.push(await post(api1, owner, group.id, `without Kate ${i}`))
+    for (const m of away) await ls.next(isCreated(m.id))
+    // Back: her shard's stream sees a gap, read from the log after the hold, which holds nothing for her.
+    expect((await api1.post(`/v1/conversations/${group.id}/members`, { userIds: [kate.user.id] }, { token: owner.accessToken })).status).toBe(200)
+    const last = await post(api1, owner, group.id, 'Kate is back')
+    await ks.next(isCreated(last.id), 10_000)
+    await ls.next(isCreated(last.id))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+
+    const created = (s: TestSocket) => s.frames.filter((f) => f.type === 'message.created' && f.conversationId === group.id).map((f) => f.data.id)
+    expect(created(ks)).toEqual([first.id, last.id])
+    expect(created(ls)).toEqual([first.id, ...away.map((m) => m.id), last.id])
+    // Each socket's events arrived in ascending seq, none twice.
+    for (const s of [ks, ls]) {
+      const seqs = s.frames.filter((f) => f.conversationId === group.id && typeof f.seq === 'number').map((f) => f.seq)
+      expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b))
+    }
+  })
+
   it('sockets per user are counted in the cluster: one limit over both processes', async () => {
     const [jo] = await users(api1, 1)
     await open(p1, jo.accessToken)
