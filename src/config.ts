@@ -67,7 +67,9 @@ export const SETTINGS = {
   typingPerSecond: ['TYPING_PER_SECOND', Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')],
 
   broker: ['BROKER', Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' })],
-  redisUrl: ['REDIS_URL', Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis URL; required when BROKER=redis' }))],
+  redisUrl: ['REDIS_URL', Type.Optional(Type.String({ pattern: '^rediss?://[^,\\s]+(,rediss?://[^,\\s]+)*$', description: 'Redis URL; required when BROKER=redis. With REDIS_CLUSTER=true: one or more cluster nodes, comma-separated' }))],
+  redisCluster: ['REDIS_CLUSTER', Type.Boolean({ default: false, description: 'BROKER=redis on a Redis Cluster (7+): pushes travel by user shard over sharded pub/sub, so each process receives only its own users\' traffic' })],
+  brokerShards: ['BROKER_SHARDS', Int(1, 16384, 1024, 'REDIS_CLUSTER=true: user shards (channels) the pushes are spread over; every process of a deployment must use the same')],
   brokerChannel: ['BROKER_CHANNEL', Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' })],
   brokerQueueMaxBytes: ['BROKER_QUEUE_MAX_BYTES', Int(65536, 1073741824, 16777216, 'Broker backlog per process, each way (incoming; outgoing while the broker refuses); past it the backlog is dropped and sockets replay')],
   brokerPublishRetryMs: ['BROKER_PUBLISH_RETRY_MS', Int(100, 600000, 5000, 'A publication the broker refuses is retried this long; then every process closes its sockets (4008) so that clients replay')],
@@ -318,6 +320,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
+  }
+  if (e.REDIS_URL?.includes(',') === true && !e.REDIS_CLUSTER) {
+    throw new ConfigError('Invalid configuration: REDIS_URL lists several nodes, which needs REDIS_CLUSTER=true (a Redis Cluster)')
   }
   // /metrics shares the API port: beyond loopback it would show anyone the
   // process and pool figures. Refused rather than quietly switched off, so

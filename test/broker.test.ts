@@ -1,13 +1,16 @@
 // The multi-process brokers inside one server: large payloads, and a burst on
 // the broker that the process cannot absorb (its memory stays bounded, its
 // clients are told to replay, and it serves on afterwards).
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inject } from 'vitest'
 import { MemoryBroker, type BrokerMessage } from '../src/realtime/broker.js'
 import { pack } from '../src/realtime/broker-postgres.js'
+import { keySlot, shardChannel, shardOf } from '../src/realtime/broker-redis-cluster.js'
+import type { EncodedEvent } from '../src/realtime/events.js'
+import { EventSequencer } from '../src/realtime/sequencer.js'
 import { Outbox } from '../src/realtime/outbox.js'
 import { Inbox, joinBatch, type WireBroker } from '../src/realtime/wire.js'
 import { createGroup, post } from './helpers/chat.js'
@@ -282,5 +285,55 @@ describe.each(['postgres', 'redis'] as const)('BROKER=%s in one process', (broke
     const after = await open(b.accessToken)
     const msg = await post(api, a, group.id, 'after the reconnect')
     expect((await after.next((f) => f.type === 'message.created')).data.id).toBe(msg.id)
+  })
+})
+
+describe('sequencer with a sharded broker', () => {
+  const ev = (seq: number): EncodedEvent => ({ seq, type: 'message.created', at: 0, frame: `f${seq}` })
+
+  it('puts each (conversation, shard) stream in order on its own: the same seq on two shards reaches both shards\' users', async () => {
+    const delivered: Array<[number, string[]]> = []
+    const sequencer = new EventSequencer((e, userIds) => delivered.push([e.seq, userIds]), async () => { throw new Error('no gap expected') }, 50)
+    sequencer.accept('c', [ev(1)], ['a'], 1)
+    sequencer.accept('c', [ev(1)], ['b'], 2)
+    sequencer.accept('c', [ev(2)], ['b'], 2)
+    sequencer.accept('c', [ev(2)], ['a'], 1)
+    expect(delivered).toEqual([[1, ['a']], [1, ['b']], [2, ['b']], [2, ['a']]])
+  })
+
+  it('fills a gap in a shard stream from the log (asking for that shard), and forgets a shard\'s positions when told', async () => {
+    const delivered: Array<[number, string[]]> = []
+    const reads: Array<[string, number, number, number | undefined]> = []
+    const sequencer = new EventSequencer((e, userIds) => delivered.push([e.seq, userIds]), async (conversationId, after, before, shard) => {
+      reads.push([conversationId, after, before, shard])
+      return [{ event: ev(2), userIds: ['a'] }]
+    }, 20)
+    sequencer.accept('c', [ev(1)], ['a'], 7)
+    sequencer.accept('c', [ev(3)], ['a'], 7)
+    await expect.poll(() => delivered.length).toBe(3)
+    expect(delivered).toEqual([[1, ['a']], [2, ['a']], [3, ['a']]])
+    expect(reads).toEqual([['c', 1, 3, 7]])
+
+    // Unsubscribed from shard 7, then subscribed again: the next event starts afresh, no read.
+    sequencer.forgetShard(7)
+    sequencer.accept('c', [ev(10)], ['a'], 7)
+    expect(delivered.at(-1)).toEqual([10, ['a']])
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    expect(reads).toHaveLength(1)
+  })
+
+  it('maps a user to the same shard everywhere, and each shard channel to its own hash-tag slot', () => {
+    expect(shardOf('0b9e7a52-3f5c-4c1e-9a57-1f2d3c4b5a69', 1024)).toBe(shardOf('0b9e7a52-3f5c-4c1e-9a57-1f2d3c4b5a69', 1024))
+    const counts = new Map<number, number>()
+    for (let i = 0; i < 10_000; i++) {
+      const s = shardOf(randomUUID(), 64)
+      counts.set(s, (counts.get(s) ?? 0) + 1)
+    }
+    expect(counts.size).toBe(64)
+    for (const n of counts.values()) expect(n).toBeGreaterThan(60)
+    // Known CRC16 slots (as CLUSTER KEYSLOT gives them), and the hash tag alone counts.
+    expect(keySlot('foo')).toBe(12182)
+    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'))
+    expect(keySlot(shardChannel('a', 5))).toBe(keySlot(shardChannel('b', 5)))
   })
 })

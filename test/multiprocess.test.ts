@@ -4,6 +4,8 @@
 // and presence, in seq order; a logout on one closes sockets on the other; a
 // process killed with SIGKILL has its users go offline within
 // PRESENCE_TTL_MS, and they reconnect to the other and replay without loss.
+// `redis-cluster` is BROKER=redis with REDIS_CLUSTER=true on a Redis Cluster
+// started for it (pushes by user shard, test/broker-cluster.test.ts).
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -12,14 +14,16 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.js'
 import { raceLogouts } from './helpers/races.js'
 import { client, type Client } from './helpers/http.js'
 import { startNode, stopNode, type ServerNode } from './helpers/process.js'
+import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js'
 import { users } from './helpers/users.js'
 import { connect, type Frame, type TestSocket } from './helpers/ws.js'
 
 const TTL = 3000
 const GRACE = 300
 
-describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s', (broker) => {
+describe.each(['postgres', 'redis', 'redis-cluster'] as const)('two server processes on BROKER=%s', (broker) => {
   let db: TestDatabase
+  let cluster: RedisCluster | undefined
   let p1: ServerNode
   let p2: ServerNode
   let api1: Client
@@ -38,12 +42,14 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
 
   beforeAll(async () => {
     db = await createTestDatabase()
+    if (broker === 'redis-cluster') cluster = await startRedisCluster()
     const env = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
       DATABASE_URL: db.url,
-      BROKER: broker,
-      REDIS_URL: inject('redisUrl'),
+      BROKER: broker === 'redis-cluster' ? 'redis' : broker,
+      REDIS_URL: cluster?.url ?? inject('redisUrl'),
+      REDIS_CLUSTER: String(cluster !== undefined),
       BROKER_CHANNEL: `t_${randomBytes(4).toString('hex')}`,
       JWT_SECRET: randomBytes(32).toString('hex'),
       PRESENCE_TTL_MS: String(TTL),
@@ -60,6 +66,7 @@ describe.each(['postgres', 'redis'] as const)('two server processes on BROKER=%s
     await Promise.all(sockets.map((s) => s.close()))
     await Promise.all([stopNode(p1), stopNode(p2)])
     await db?.drop()
+    await cluster?.stop()
   })
 
   it('messages, edits and deletions made on either process reach the other, in seq order', async () => {

@@ -5,10 +5,14 @@
 import type { EncodedEvent } from './events.js'
 
 export type BrokerMessage =
-  /** Committed events of one conversation, ascending seq, already encoded as frames, for these users. */
-  | { kind: 'events', conversationId: string, userIds: string[], events: EncodedEvent[] }
-  /** An ephemeral frame (typing, read, presence), already encoded, for these users. */
-  | { kind: 'frame', type: string, userIds: string[], frame: string, exceptConnectionId?: string }
+  /**
+   * Committed events of one conversation, ascending seq, already encoded as
+   * frames, for these users. A sharded broker sends one part per user shard
+   * (the recipients of that shard); `shard` says which.
+   */
+  | { kind: 'events', conversationId: string, userIds: string[], events: EncodedEvent[], shard?: number }
+  /** An ephemeral frame (typing, read, presence), already encoded, for these users (of one shard, if `shard` is set). */
+  | { kind: 'frame', type: string, userIds: string[], frame: string, exceptConnectionId?: string, shard?: number }
   /** A session ended: its sockets close with 4001 wherever they are. */
   | { kind: 'session.revoked', sessionId: string }
 
@@ -45,6 +49,16 @@ export interface Broker {
    */
   publish (message: BrokerMessage): Promise<void>
   subscribe (subscriber: BrokerSubscriber): void
+  /**
+   * Sharded brokers only (the others deliver every message to every process):
+   * a socket of this user opened here. Resolves once the user's messages
+   * arrive at this process; undefined when they already do.
+   */
+  join? (userId: string): Promise<void> | undefined
+  /** A socket of this user closed here; returns the shard this process no longer receives, if it was the last. */
+  leave? (userId: string): number | undefined
+  /** Sharded brokers: the shard of a user. */
+  shardOf? (userId: string): number
   /** Makes one last attempt at what is still unsent, then disconnects. */
   close (): Promise<void>
 }

@@ -83,7 +83,7 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
     this.observer = opts.observer ?? noopObserver
     this.sequencer = new EventSequencer(
       (event, userIds) => this.deliverEvent(event, userIds),
-      (conversationId, after, before) => this.readGap(conversationId, after, before),
+      (conversationId, after, before, shard) => this.readGap(conversationId, after, before, shard),
       GAP_HOLD_MS,
       (err) => opts.log.warn({ err }, 'could not load missing events; clients will replay the gap')
     )
@@ -160,7 +160,7 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
     this.observer.brokerReceived(message)
     switch (message.kind) {
       case 'events':
-        this.sequencer.accept(message.conversationId, message.events, message.userIds)
+        this.sequencer.accept(message.conversationId, message.events, message.userIds, message.shard)
         break
       case 'frame':
         this.observer.framePushed(message.type, this.hub.deliver(message.userIds, message.frame, message.exceptConnectionId))
@@ -178,9 +178,24 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
     this.observer.eventPushed(event, this.hub.deliver(userIds, event.frame))
   }
 
-  private async readGap (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Pending[]> {
+  // With a sharded broker (one stream per conversation and user shard, see
+  // sequencer.ts) a gap in a shard's stream has two causes: an event still on
+  // its way or never published (its process died after commit), which is what
+  // the read is for, as with one stream; or events none of whose recipients
+  // are in that shard (a member of the shard left the conversation and came
+  // back, or events for a subset of members), which the publisher never sent
+  // to it. Telling the two apart would take the publisher knowing what every
+  // shard saw last, so the gap is read in both cases, after the same hold:
+  // the second is rare (membership changes), bounded by what was missed, and
+  // the positions of a shard are forgotten when this process unsubscribes
+  // from it, so a shard subscribed again starts afresh instead of reading
+  // everything since. Only the recipients of that shard are kept: the others
+  // get the event on their own shard's stream.
+  private async readGap (conversationId: string, afterSeq: number, beforeSeq: number, shard: number | undefined): Promise<Pending[]> {
     const found = await this.opts.eventLog.eventsBetween(conversationId, afterSeq, beforeSeq)
-    return found.map(({ event, userIds }) => ({ event: encodeEvent(toChatEvent(event)), userIds }))
+    const shardOf = this.broker.shardOf?.bind(this.broker)
+    const ofShard = (userIds: string[]) => shard === undefined || shardOf === undefined ? userIds : userIds.filter((u) => shardOf(u) === shard)
+    return found.map(({ event, userIds }) => ({ event: encodeEvent(toChatEvent(event)), userIds: ofShard(userIds) }))
   }
 
   // Pushes may be missing here, possibly the last of a conversation (no later
@@ -196,15 +211,24 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
 
   // Connections of this process.
 
-  /** A socket is ready: it gets pushes from now on, and its user is online. */
-  connect (conn: Connection): void {
+  /**
+   * A socket is ready: its user is online, and it gets pushes once the
+   * returned promise resolves (undefined: from now on). With a sharded
+   * broker, the first socket of a user shard on this process subscribes this
+   * process to that shard; until the subscription is confirmed, what is
+   * published for the user does not reach this process.
+   */
+  connect (conn: Connection): Promise<void> | undefined {
     this.hub.add(conn)
     this.presence.connected(conn.userId)
+    return this.broker.join?.(conn.userId)
   }
 
   disconnect (conn: Connection): void {
     this.hub.remove(conn)
     this.presence.disconnected(conn.userId)
+    const released = this.broker.leave?.(conn.userId)
+    if (released !== undefined) this.sequencer.forgetShard(released)
   }
 
   // Shutting down.

@@ -9,7 +9,12 @@
 import type { BrokerMessage } from './broker.js'
 
 export interface OutboxOptions {
-  send (encoded: string[]): Promise<void>
+  /**
+   * Sends encoded messages, in order; `keys[i]` is where `encoded[i]` goes
+   * (the sharded broker's shard, '' for every process; the other brokers
+   * have one channel and ignore it).
+   */
+  send (encoded: string[], keys: string[]): Promise<void>
   /** Largest backlog, in characters of encoded messages, held while sends fail. */
   maxBytes: number
   /** Longest a message waits for the broker (retries included) before it is given up. */
@@ -20,6 +25,7 @@ export interface OutboxOptions {
 
 interface Batch {
   encoded: string[]
+  keys: string[]
   since: number
   settle (err?: Error): void
   sent: Promise<void>
@@ -40,8 +46,8 @@ export class Outbox {
 
   constructor (private readonly opts: OutboxOptions) {}
 
-  /** Resolves once the message is sent; rejects if it is given up. */
-  publish (message: BrokerMessage): Promise<void> {
+  /** Resolves once the message is sent (to `key`: see send); rejects if it is given up. */
+  publish (message: BrokerMessage, key = ''): Promise<void> {
     if (this.closing) return Promise.reject(new Error('the broker is closing'))
     const encoded = JSON.stringify(message)
     if (this.bytes + encoded.length > this.opts.maxBytes) {
@@ -53,11 +59,12 @@ export class Outbox {
       const sent = new Promise<void>((resolve, reject) => { settle = (err) => err === undefined ? resolve() : reject(err) })
       // Callers that do not wait for the outcome must not see an unhandled rejection.
       sent.catch(() => {})
-      this.open = { encoded: [], since: Date.now(), settle, sent }
+      this.open = { encoded: [], keys: [], since: Date.now(), settle, sent }
       this.queue.push(this.open)
       this.start()
     }
     this.open.encoded.push(encoded)
+    this.open.keys.push(key)
     this.bytes += encoded.length
     return this.open.sent
   }
@@ -96,8 +103,9 @@ export class Outbox {
       const batches = this.queue.slice()
       const owed = this.owed
       const encoded = batches.flatMap((b) => b.encoded)
+      const keys = batches.flatMap((b) => b.keys)
       try {
-        await this.sendWithin(owed === undefined ? encoded : [owed, ...encoded])
+        await this.sendWithin(owed === undefined ? encoded : [owed, ...encoded], owed === undefined ? keys : ['', ...keys])
         if (this.owed === owed) this.owed = undefined
         // Unless they were given up meanwhile (the backlog filled up), the batches sent are the head of the queue.
         if (this.queue[0] === batches[0]) {
@@ -127,13 +135,13 @@ export class Outbox {
   }
 
   /** A send that neither succeeds nor fails (a half-open connection) counts as failed after retryMs. */
-  private async sendWithin (encoded: string[]): Promise<void> {
+  private async sendWithin (encoded: string[], keys: string[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer from the broker in ${this.opts.retryMs} ms`)), this.opts.retryMs)
     })
     try {
-      await Promise.race([this.opts.send(encoded), timeout])
+      await Promise.race([this.opts.send(encoded, keys), timeout])
     } finally {
       clearTimeout(timer)
     }

@@ -10,7 +10,7 @@
 // Without Redis, or while it cannot be reached, each process counts its own
 // sockets (as the rate limits skip Redis when it fails: a request is answered,
 // not failed, and a limit is not a reason to refuse a user everywhere).
-import type { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 
 export interface SocketSlots {
   /** Takes a slot for a socket about to open; false when the user has no slot left. */
@@ -48,7 +48,7 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`
 
 export interface SharedSocketSlotsOptions {
-  redis: Redis
+  redis: Redis | Cluster
   /** Prefix of the keys (the broker channel: deployments sharing a Redis do not share slots). */
   prefix: string
   max: number
@@ -72,14 +72,22 @@ export function sharedSocketSlots (opts: SharedSocketSlotsOptions): SocketSlots 
   const timer = setInterval(() => {
     if (renewing) return
     renewing = true
-    const pipeline = redis.pipeline()
-    let n = 0
-    for (const [userId, ids] of opts.open()) {
-      if (ids.length === 0) continue
-      (pipeline as unknown as typeof call).sbRenewSocketSlots(key(userId), ttlMs, ...ids)
-      n++
+    let done: Promise<unknown>
+    if (redis instanceof Cluster) {
+      // A pipeline on a cluster must keep to one slot: one command per user instead.
+      const renewals: Array<Promise<number>> = []
+      for (const [userId, ids] of opts.open()) if (ids.length > 0) renewals.push(call.sbRenewSocketSlots(key(userId), ttlMs, ...ids))
+      done = Promise.all(renewals)
+    } else {
+      const pipeline = redis.pipeline()
+      let n = 0
+      for (const [userId, ids] of opts.open()) {
+        if (ids.length === 0) continue
+        (pipeline as unknown as typeof call).sbRenewSocketSlots(key(userId), ttlMs, ...ids)
+        n++
+      }
+      done = n === 0 ? Promise.resolve() : pipeline.exec()
     }
-    const done = n === 0 ? Promise.resolve() : pipeline.exec().then(() => {})
     done.catch(opts.onError).finally(() => { renewing = false })
   }, Math.max(100, Math.floor(ttlMs / 3)))
   timer.unref()

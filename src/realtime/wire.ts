@@ -191,7 +191,7 @@ export abstract class WireBroker {
       onError: (err) => log.warn({ err }, 'broker message dropped')
     })
     this.outbox = new Outbox({
-      send: (encoded) => this.send(encoded),
+      send: (encoded, keys) => this.send(encoded, keys),
       maxBytes: opts.maxQueueBytes,
       retryMs: opts.publishRetryMs,
       gaveUp: (count, reason) => {
@@ -205,15 +205,23 @@ export abstract class WireBroker {
   }
 
   abstract start (): Promise<void>
-  protected abstract send (encoded: string[]): Promise<void>
+  /** Sends encoded messages in order; `keys` as route() gave them (see Outbox). */
+  protected abstract send (encoded: string[], keys: string[]): Promise<void>
   protected abstract disconnect (): Promise<void>
 
   protected resolve (_refs: string[]): Promise<Array<string | undefined>> {
     return Promise.reject(new Error('this broker does not stage payloads'))
   }
 
+  /** Where a message goes: one channel for all (key ''), unless a transport routes it in parts. */
+  protected route (message: BrokerMessage): Array<[key: string, message: BrokerMessage]> {
+    return [['', message]]
+  }
+
   publish (message: BrokerMessage): Promise<void> {
-    return this.outbox.publish(message)
+    const parts = this.route(message)
+    if (parts.length === 1) return this.outbox.publish(parts[0]![1], parts[0]![0])
+    return Promise.all(parts.map(([key, part]) => this.outbox.publish(part, key))).then(() => {})
   }
 
   subscribe (subscriber: BrokerSubscriber): void {

@@ -125,9 +125,23 @@ export default async function wsRoutes (app: FastifyInstance) {
     })
 
     // Its cursor was taken before this socket joins the fan-out (node.connect, below): see realtime/sync-clock.ts.
-    conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor: app.syncClock.current() ?? null })
-    tcp.uncork()
-    node.connect(conn)
+    const cursor = app.syncClock.current() ?? null
+    const ready = () => {
+      conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor })
+      tcp.uncork()
+    }
+    // Nothing is delivered to the socket synchronously, so ready is still its first frame.
+    const joining = node.connect(conn)
+    // A sharded broker subscribing this process to the user's shard: ready
+    // (and the client's replay after it) waits until pushes for the user arrive here.
+    if (joining === undefined) ready()
+    else {
+      joining.then(ready, (err: unknown) => {
+        log().warn({ err }, 'could not subscribe to the user shard')
+        tcp.uncork()
+        conn.close(CloseCode.goingAway, 'could not subscribe: reconnect')
+      })
+    }
     // A revocation whose close pass ran between the token check and hub.add
     // did not see this socket; from here on one would. So if any revocation
     // was seen since the check, the database decides whether this one stays.

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import { MemoryBroker, type Broker } from '../../realtime/broker.js'
 import { PostgresBroker } from '../../realtime/broker-postgres.js'
 import { RedisBroker } from '../../realtime/broker-redis.js'
+import { RedisClusterBroker } from '../../realtime/broker-redis-cluster.js'
 import { RealtimeNode } from '../../realtime/node.js'
 import { noopObserver } from '../../realtime/observer.js'
 import { MemoryPresence, type Presence } from '../../realtime/presence.js'
@@ -37,8 +38,10 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const broker: Broker = opts.broker ?? (
     config.broker === 'postgres'
       ? new PostgresBroker({ ...wire, pool: app.db.pool, clientConfig: app.db.pool.options })
-      : config.broker === 'redis'
-        ? new RedisBroker({ ...wire, url: config.redisUrl! })
+      : config.broker === 'redis' && config.redisCluster
+        ? new RedisClusterBroker({ ...wire, nodes: config.redisUrl!.split(','), shards: config.brokerShards })
+        : config.broker === 'redis'
+          ? new RedisBroker({ ...wire, url: config.redisUrl! })
         : new MemoryBroker((err) => brokerLog.error({ err }, 'broker subscriber failed')))
   const presence = opts.presence ?? (multiProcess
     ? new SharedPresence({
