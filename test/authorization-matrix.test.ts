@@ -69,7 +69,9 @@ const noBody = new Set([
   // Search, channels and invitations (README).
   'GET /v1/search/messages', 'GET /v1/channels', 'POST /v1/conversations/{id}/join',
   'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}', 'POST /v1/invites/{code}/accept',
-  'GET /v1/me/invitations', 'POST /v1/me/invitations/{id}/accept', 'POST /v1/me/invitations/{id}/decline'
+  'GET /v1/me/invitations', 'POST /v1/me/invitations/{id}/accept', 'POST /v1/me/invitations/{id}/decline',
+  // The sync cursor (README "Sync: one cursor per account"): only the caller's own changes.
+  'GET /v1/sync'
 ])
 const query: Record<string, string> = { 'GET /v1/users': '?query=abc', 'GET /v1/presence': '?userIds=0196a1b2-0000-7000-8000-000000000000', 'GET /v1/search/messages': '?q=hello' }
 // Routes only an owner or admin may use, with the status a plain member gets.

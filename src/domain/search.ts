@@ -10,7 +10,7 @@ import type { SearchFilter, SearchRepository } from '../repositories/search.js'
 import { AppError, badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMessage, type MessageView } from './views.js'
-import { isStatementTimeout } from './prisma-errors.js'
+import { isDatabaseUnavailable, isRecoveryConflict, isStatementTimeout } from './prisma-errors.js'
 
 export const SEARCH_LIMITS = {
   /** Characters of q, after trimming. */
@@ -137,6 +137,22 @@ export function searchFilter (userId: string, terms: SearchTerm[], opts: { conve
 }
 
 export function createSearchService ({ repo, hideDeletedSenders }: SearchDeps) {
+  /**
+   * From the streaming replica when there is one: what it answers may be as old
+   * as its lag (README "Reads from a replica"). One it cannot reach, or whose
+   * WAL replay cancelled the statement, leaves the search to the primary.
+   */
+  async function read (filter: SearchFilter) {
+    if (repo.hasReplica) {
+      try {
+        return await repo.messages(filter, 'replica')
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) && !isRecoveryConflict(err)) throw err
+      }
+    }
+    return await repo.messages(filter)
+  }
+
   return {
     /** Messages of the caller's conversations that match q, newest first, within their membership windows. */
     async messages (userId: string, opts: { q: string, conversationId?: string | undefined, before?: string | undefined, limit: number }): Promise<{ hits: SearchHit[], nextCursor: string | null }> {
@@ -144,7 +160,7 @@ export function createSearchService ({ repo, hideDeletedSenders }: SearchDeps) {
       const beforeId = opts.before === undefined ? undefined : decodeCursor(opts.before)
       let rows
       try {
-        rows = await repo.messages(searchFilter(userId, terms, { conversationId: opts.conversationId, beforeId, limit: opts.limit + 1, hideDeletedSenders }))
+        rows = await read(searchFilter(userId, terms, { conversationId: opts.conversationId, beforeId, limit: opts.limit + 1, hideDeletedSenders }))
       } catch (err) {
         if (isStatementTimeout(err)) throw new AppError(400, 'QUERY_TOO_BROAD', 'The search took too long; add words, use longer ones, or give a conversationId')
         throw err

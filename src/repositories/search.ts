@@ -6,7 +6,6 @@
 // so an edit or a deletion is reflected by the next search.
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
-import { isDatabaseUnavailable, isRecoveryConflict } from '../domain/prisma-errors.js'
 
 export interface SearchFilter {
   userId: string
@@ -65,32 +64,23 @@ export function searchStatement (f: SearchFilter): { text: string, values: unkno
 }
 
 /**
- * `prisma` reads the primary; `replica` (DATABASE_REPLICA_URL), when set,
- * serves the searches themselves: what it answers may be as old as its lag
- * (README "Reads from a replica"). One it cannot reach, or whose replay
- * cancelled the statement, leaves the search to the primary.
+ * `prisma` reads the primary; `replica` (DATABASE_REPLICA_URL), when set, may
+ * serve the searches themselves (src/domain/search.ts decides, and falls back).
  */
 export function createSearchRepository (prisma: PrismaClient, replica?: PrismaClient) {
-  const read = async (text: string, values: unknown[]): Promise<MessageRow[]> => {
-    if (replica !== undefined) {
-      try {
-        return await replica.$queryRawUnsafe<MessageRow[]>(text, ...values)
-      } catch (err) {
-        if (!isDatabaseUnavailable(err) && !isRecoveryConflict(err)) throw err
-      }
-    }
-    return await prisma.$queryRawUnsafe<MessageRow[]>(text, ...values)
-  }
   return {
+    /** Whether a replica can serve messages(). */
+    hasReplica: replica !== undefined,
 
     /**
      * Matching messages the user may see, newest first. The statement is
      * assembled from fixed fragments; every value of the query is a bound
      * parameter ($n), never spliced into the text.
      */
-    async messages (f: SearchFilter): Promise<MessageRow[]> {
+    async messages (f: SearchFilter, from: 'primary' | 'replica' = 'primary'): Promise<MessageRow[]> {
       const { text, values } = searchStatement(f)
-      const rows = await read(text, values)
+      const client = from === 'replica' && replica !== undefined ? replica : prisma
+      const rows = await client.$queryRawUnsafe<MessageRow[]>(text, ...values)
       return rows.map((r) => ({ ...r, mentions: r.mentions ?? [] }))
     },
 
