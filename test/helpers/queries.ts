@@ -5,6 +5,9 @@ import pg from 'pg'
 
 export interface Statement { text: string, values: unknown[] }
 
+// Statements a server sends on its own timer, whatever the requests do: not a request's (src/realtime/sync-clock.ts).
+const BACKGROUND = [/pg_current_snapshot\(\)::text AS t\b/]
+
 export async function countQueries (fn: () => Promise<unknown>): Promise<{ count: number, texts: string[], statements: Statement[] }> {
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
   const original = proto.query
@@ -12,7 +15,8 @@ export async function countQueries (fn: () => Promise<unknown>): Promise<{ count
   proto.query = function (this: unknown, ...args: unknown[]) {
     const q = args[0] as string | { text?: string, values?: unknown[] }
     const values = typeof q === 'string' ? args[1] : q?.values ?? args[1]
-    statements.push({ text: typeof q === 'string' ? q : q?.text ?? '', values: Array.isArray(values) ? values : [] })
+    const text = typeof q === 'string' ? q : q?.text ?? ''
+    if (!BACKGROUND.some((b) => b.test(text))) statements.push({ text, values: Array.isArray(values) ? values : [] })
     return original.apply(this, args)
   }
   try {
