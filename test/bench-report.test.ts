@@ -123,6 +123,7 @@ describe('the sync storm (scenario 10)', () => {
       flow: f,
       catchUpMs: figure(seconds.map((v) => v * 1000)),
       perClientMs: [lat(1), lat(1), lat(1)],
+      postsPerSec: [100, 99, 98],
       requestsMedian: figure(requests),
       requestsMax: figure(requests.map((v) => v + 1)),
       requests: [lat(1), lat(1), lat(1)],
@@ -137,7 +138,7 @@ describe('the sync storm (scenario 10)', () => {
       idle: { latencyMs: medianLatency([lat(2), lat(2), lat(2)]), requestsPerCatchUp: f === 'sync' ? 1 : 5, serverCpuMs: figure([1, 1, 1]), dbCpuMs: figure([1, 1, 1]) }
     })
     const sync: SyncResult = {
-      clients: 1_000, conversationsPerClient: 500, groupSize: 100, groups: 5_000, busyPerClient: 10, postRate: 100, outageMs: 2_000, seedSeconds: 3,
+      clients: 1_000, conversationsPerClient: 500, groupSize: 100, groups: 5_000, busyPerClient: 10, postRate: 100, outageMs: 2_000, seedSeconds: 3, onlineSettleSeconds: 3,
       flows: { sync: flow('sync', [1, 1, 3], [2.5, 3, 3.2]), list: flow('list', [15, 15, 15], [20, 30, 25]) },
       posted: 1_000, postFailures: 0, postsSkipped: 0, expected: 100_000, missing: 0, clientsBehind: 0, failures: 0
     }

@@ -281,7 +281,7 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
   ]
   const both = (f: (r: typeof sync) => string) => `sync ${f(sync)}, per conversation ${f(list)}`
   const notes = [
-    `sync storm: ${int(sy.groups)} groups of ${int(sy.groupSize)} (seeded in ${dec(sy.seedSeconds, 1)} s), each client in ${int(sy.conversationsPerClient)}, ` +
+    `sync storm: ${int(sy.groups)} groups of ${int(sy.groupSize)} (seeded in ${dec(sy.seedSeconds, 1)} s; the clients' first connection, presence included, settled in ${dec(sy.onlineSettleSeconds, 1)} s before the storms), each client in ${int(sy.conversationsPerClient)}, ` +
       `${int(sy.postRate)} posts/s into the busy ones, ${int(sy.outageMs)} ms away; ${int(sy.posted)} posts` +
       (sy.postFailures > 0 ? ` (${int(sy.postFailures)} failed)` : '') +
       (sy.postsSkipped > 0 ? `, ${int(sy.postsSkipped)} not sent (200 unanswered already: the server fell behind the rate)` : '') +
@@ -289,6 +289,7 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
       `events brought by the catch-ups: ${both((r) => int(r.eventsFetched))}; pushes dropped as already caught up: ${both((r) => int(r.pushesOverlapped))}; ` +
       `catch-up answers per client (median): ${both((r) => kb(r.bytesPerClient.median))}` +
       (sy.failures > 0 ? `; ${int(sy.failures)} requests or sockets failed and were retried (last: ${sy.lastError ?? ''})` : ''),
+    `sync storm posts answered per second during each storm (the rate is ${int(sy.postRate)}/s): ${both((r) => r.postsPerSec.map((v) => dec(v, 0)).join(' / '))}`,
     `sync storm CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included): server ` +
       `${both((r) => `${dec(r.serverCpuMsPerClient.median, 1)} ms (${r.serverCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; PostgreSQL ` +
       `${both((r) => `${dec(r.dbCpuMsPerClient.median, 1)} ms (${r.dbCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}`,

@@ -270,6 +270,22 @@ serve({
     return { posted, postFailures, inFlight, postsSkipped }
   },
 
+  /**
+   * Waits until posting keeps up with its rate again (the last storm may have left posts unanswered): at most
+   * 10 unanswered, and posts answered at 80% of the rate or more, for two seconds in a row; resolves with the
+   * time waited. Every storm then starts under the same load.
+   */
+  async steady (p: { rate: number, timeoutMs: number }) {
+    const t0 = performance.now()
+    let calm = 0
+    while (calm < 2 && performance.now() - t0 < p.timeoutMs) {
+      const before = posted + postFailures
+      await sleep(1_000)
+      calm = inFlight <= 10 && posted + postFailures - before >= 0.8 * p.rate ? calm + 1 : 0
+    }
+    return performance.now() - t0
+  },
+
   /** Every client loses its connection at the same moment (sockets cut, no close handshake). */
   drop () {
     for (const c of clients) {
@@ -283,13 +299,17 @@ serve({
   async reconnect (p: { flow: Flow }) {
     flow = p.flow
     const t0 = performance.now()
+    const postedBefore = posted
     const times = await Promise.all(clients.map(async (c) => {
       await reconnectOne(c, p.flow)
       return performance.now() - t0
     }))
     const requests = clients.map((c) => c.requests)
+    const allMs = max(times)
     return {
-      allMs: max(times),
+      allMs,
+      /** Posts answered 201 per second from the reconnect until the last client caught up: the load the storm met. */
+      postsPerSec: (posted - postedBefore) * 1000 / allMs,
       perClientMs: summarize(times),
       requests: summarize(requests),
       bytesPerClient: summarize(clients.map((c) => c.bytes))

@@ -192,6 +192,11 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
       thumbnail: { megapixels: 12, latencyMs: medianLatency(thumbReps) },
       postToPush: { rate, uploaders, uploadBytes, alone: medianLatency(alone), duringUploads: medianLatency(during), uploadsCompleted: completed }
     }
+  } catch (err) {
+    // What the server logged (its errors and warnings) tells a 500 apart from the bench's own mistake.
+    const logged = server?.output().trim() ?? ''
+    if (logged !== '' && err instanceof Error) err.message += `\nthe server's last output:\n${logged}`
+    throw err
   } finally {
     await server?.stop()
   }

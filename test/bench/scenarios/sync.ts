@@ -31,6 +31,8 @@ export interface SyncFlowResult {
   /** From the simultaneous reconnect until the last client caught up, per repetition. */
   catchUpMs: Figure
   perClientMs: Latency[]
+  /** Posts answered per second during each storm (the load it met; the rate is the scenario's postRate). */
+  postsPerSec: number[]
   /** HTTP requests of each client's catch-up (the socket not counted): the median and the largest, per repetition. */
   requestsMedian: Figure
   requestsMax: Figure
@@ -59,6 +61,8 @@ export interface SyncResult {
   postRate: number
   outageMs: number
   seedSeconds: number
+  /** From the clients' first connection until the server and database were quiet again (their presence announced). */
+  onlineSettleSeconds: number
   flows: Record<SyncFlow, SyncFlowResult>
   posted: number
   postFailures: number
@@ -73,7 +77,7 @@ export interface SyncResult {
   lastError?: string
 }
 
-interface Reconnect { allMs: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency }
+interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency }
 interface Counts { delivered: number, lost: number, duplicates: number, pushesOverlapped: number, eventsFetched: number }
 interface Verify {
   clientsBehind: number, expected: number, missing: number, byFlow: Record<SyncFlow, Counts>
@@ -124,13 +128,23 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       groups: groups.map((g) => ({ id: g.id, members: g.memberIndexes })),
       busy: plan.busy
     }, 600_000)
+    // Every client coming online at once sends each one's presence to everyone
+    // who shares a conversation (about 1,000 contacts each here: a million
+    // frames, and a contacts query that reads every membership of each). That
+    // is the first connection's cost, not a reconnect's (a client back within
+    // the grace period changes no presence): the storms start once it is over.
+    const settled = await quiet(() => [...server!.pids(), ...ctx.postgresPids()])
+    log(`sync: the clients' coming online settled in ${(settled / 1000).toFixed(1)} s`)
     await loadgen.call('startPosting', { rate: o.syncPostRate })
     const storms: Record<SyncFlow, Reconnect[]> = { sync: [], list: [] }
     const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number }>> = { sync: [], list: [] }
     for (let rep = 0; rep < o.reps; rep++) {
       for (const flow of FLOWS) {
         await sleep(o.syncLiveMs)
-        log(`sync: repetition ${rep + 1}/${o.reps}, ${LABEL[flow]}: ${n} clients drop, ${o.syncOutageMs} ms away, reconnect`)
+        // The storm before may have left the server behind the post rate: each starts with posts flowing at the rate.
+        const waited = await loadgen.call<number>('steady', { rate: o.syncPostRate, timeoutMs: 120_000 }, 180_000)
+        log(`sync: repetition ${rep + 1}/${o.reps}, ${LABEL[flow]}: ${n} clients drop, ${o.syncOutageMs} ms away, reconnect` +
+          (waited > 2_500 ? ` (after ${(waited / 1000).toFixed(1)} s for posting to keep up with its rate again)` : ''))
         const watch = await ctx.machine.open({ phase: `${n} clients, ${LABEL[flow]}`, rep: rep + 1, metricsUrl: url })
         await loadgen.call('drop')
         await sleep(o.syncOutageMs)
@@ -174,6 +188,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         flow,
         catchUpMs: figure(s.map((r) => r.allMs)),
         perClientMs: s.map((r) => r.perClientMs),
+        postsPerSec: s.map((r) => r.postsPerSec),
         requestsMedian: figure(s.map((r) => r.requests.p50)),
         requestsMax: figure(s.map((r) => r.requests.max)),
         requests: s.map((r) => r.requests),
@@ -203,6 +218,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       postRate: o.syncPostRate,
       outageMs: o.syncOutageMs,
       seedSeconds,
+      onlineSettleSeconds: settled / 1000,
       flows: { sync: result('sync'), list: result('list') },
       posted: v.posted,
       postFailures: v.postFailures,
@@ -218,4 +234,15 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
     await server?.stop()
     await seeder.close()
   }
+}
+
+/** Waits (up to 3 minutes) until `pids` use less than 0.2 cores over a second; resolves with the time waited. */
+async function quiet (pids: () => number[]): Promise<number> {
+  const start = Date.now()
+  while (Date.now() - start < 180_000) {
+    const before = cpuSnapshot(pids())
+    await sleep(1_000)
+    if (cpuSince(before, pids()) < 0.2) break
+  }
+  return Date.now() - start
 }
