@@ -28,6 +28,7 @@ export const SETTINGS = {
   databaseUrl: ['DATABASE_URL', Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset starts the embedded database' }))],
   databaseReplicaUrl: ['DATABASE_REPLICA_URL', Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'A streaming replica of DATABASE_URL: history pages and event replays read there when it has caught up with what the reader knows' }))],
   databasePoolSize: ['DATABASE_POOL_SIZE', Int(1, 200, 10, 'Connections in the pool of each process')],
+  postPoolSize: ['POST_POOL_SIZE', Int(1, 16, 2, 'Connections of each process for the group commit of posts, apart from the main pool: at most this many post_messages calls run at once, and posts never wait behind other requests for a connection')],
   databaseConnectTimeoutMs: ['DATABASE_CONNECT_TIMEOUT_MS', Int(100, 60000, 3000, 'Give up connecting to PostgreSQL after this long (requests answer 503)')],
   databaseStatementTimeoutMs: ['DATABASE_STATEMENT_TIMEOUT_MS', Int(100, 600000, 15000, 'Cancel any statement running longer than this')],
   dataDir: ['DATA_DIR', Type.String({ minLength: 1, default: '.data', description: 'Folder for local state: embedded database, development secret' })],

@@ -8,7 +8,7 @@ import { createPostBatcher } from '../src/domain/post-batcher.js'
 import { isDatabaseUnavailable } from '../src/domain/prisma-errors.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
-import { test, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 
 let server: TestServer
 let api: Client
@@ -297,6 +297,41 @@ describe('group commit of posts', () => {
       await pool.end()
       for (const socket of sockets) socket.destroy()
       await new Promise((resolve) => blackhole.close(resolve))
+    }
+  })
+
+  it('a post does not wait for the main pool: with its only connection held by a blocked request, posts still commit', async () => {
+    const own = await startServer({ config: { databasePoolSize: 1 } })
+    const ownApi = client(own.url)
+    try {
+      const [alice, bob] = [await register(ownApi), await register(ownApi)]
+      const held = await createGroup(ownApi, alice, [bob])
+      const other = await createGroup(ownApi, alice, [bob])
+      const first = await post(ownApi, alice, held.id, 'to be edited')
+      // A writer holds the group's row: the edit below waits for it on the main pool's one connection.
+      const holder = new pg.Client({ connectionString: own.databaseUrl })
+      await holder.connect()
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [held.id])
+      try {
+        const edit = ownApi.patch(`/v1/conversations/${held.id}/messages/${first.id}`, { body: 'edited' }, { token: alice.accessToken })
+        for (;;) {
+          const [row] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'switchboard'")
+          if (row.n > 0) break
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        // The main pool is exhausted, and stays so until the holder commits: the posts commit on their own connections.
+        const posted = await Promise.all([post(ownApi, alice, other.id, 'one'), post(ownApi, bob, other.id, 'two')])
+        expect(posted.map((m) => m.body)).toEqual(['one', 'two'])
+        const [{ n }] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'switchboard'")
+        expect(n).toBe(1)
+        await holder.query('COMMIT')
+        expect((await edit).status).toBe(200)
+      } finally {
+        await holder.end().catch(() => {})
+      }
+    } finally {
+      await own.close()
     }
   })
 })

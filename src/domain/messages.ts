@@ -25,6 +25,8 @@ export interface MessageDeps extends Database {
   observeBatch?: (posts: number, committed: boolean) => void
   /** Called after a commit that marked files for removal (a deleted message's attachments). */
   onFilesReleased?: () => void
+  /** Batches of posts in flight at once (POST_POOL_SIZE); 2 by default. */
+  postsInFlight?: number
 }
 
 /**
@@ -64,7 +66,7 @@ export function createMessageService (deps: MessageDeps) {
     return { message: message!, events }
   }
 
-  const batcher = createPostBatcher({ pool: deps.pool, publisher, ...(deps.observeBatch === undefined ? {} : { observeBatch: deps.observeBatch }) })
+  const batcher = createPostBatcher({ pool: deps.lane ?? deps.pool, maxInFlight: deps.postsInFlight ?? 2, publisher, ...(deps.observeBatch === undefined ? {} : { observeBatch: deps.observeBatch }) })
 
   return {
     /**

@@ -14,6 +14,11 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client.js'
 export interface Database {
   prisma: PrismaClient
   pool: pg.Pool
+  /**
+   * Connections apart from `pool` for the statements of every post and every authenticated request (the group
+   * commit, the session check), which must not queue behind a burst of reads; `pool` when unset.
+   */
+  lane?: pg.Pool | undefined
   /** A streaming replica (DATABASE_REPLICA_URL), for reads that may lag: see member-window.ts. */
   replica?: pg.Pool | undefined
 }

@@ -43,6 +43,23 @@ export const threadUnreadCounts = (m: MembershipColumns) => `
    WHERE tm.user_id = ${m.userId} AND tm.conversation_id = ${m.conversationId} AND tm.following
      AND r.seq >= ${m.joinedSeq} AND r.sender_id <> ${m.userId} AND r.deleted_at IS NULL`
 
+/**
+ * thread_unread_count of every conversation of the users `$1` (a uuid[])
+ * where a thread they follow has unread replies, counted as
+ * threadUnreadCounts counts one membership's: one read of their followed
+ * threads, where that subquery per membership probes thread_members once for
+ * each of a user's conversations (most of which have no thread they follow).
+ */
+export const threadUnreadByConversation = `
+  SELECT tm.user_id, tm.conversation_id, count(*)::int AS thread_unread_count
+    FROM thread_members tm
+    JOIN memberships tmm ON tmm.user_id = tm.user_id AND tmm.conversation_id = tm.conversation_id AND tmm.left_at IS NULL
+    JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= tmm.joined_seq
+    JOIN messages r ON r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq
+   WHERE tm.user_id = ANY($1::uuid[]) AND tm.following
+     AND r.seq >= tmm.joined_seq AND r.sender_id <> tm.user_id AND r.deleted_at IS NULL
+   GROUP BY tm.user_id, tm.conversation_id`
+
 export interface ConversationUnread {
   id: string
   unreadCount: number
@@ -60,17 +77,20 @@ const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.u
 // Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
 // A conversation whose last seq is the member's read position has no unread message: its count is not
 // looked for (most of a member's conversations, most of the time; a member of 500 paid 500 index probes).
+// The users are looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner read the users table
+// in full and probed memberships for each row (1,000 users for one caller in the sync bench; every user in production).
 const TOTALS = `
+  WITH tu AS MATERIALIZED (${threadUnreadByConversation})
   SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
-         tu.thread_unread_count,
+         COALESCE(tu.thread_unread_count, 0) AS thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
     FROM memberships m
-    JOIN users us ON us.id = m.user_id
+    JOIN users us ON us.id = m.user_id AND us.id = ANY($1::uuid[])
    CROSS JOIN LATERAL (SELECT x.last_seq FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
     LEFT JOIN LATERAL (${unreadCounts(M)} AND c.last_seq > m.last_read_seq) uc ON true
-   CROSS JOIN LATERAL (${threadUnreadCounts(M)}) tu
+    LEFT JOIN tu ON tu.user_id = m.user_id AND tu.conversation_id = m.conversation_id
    WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`
 

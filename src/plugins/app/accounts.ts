@@ -21,6 +21,7 @@ export default fp(async (app) => {
   app.decorate('accounts', createAccountService({
     prisma: app.db.prisma,
     pool: app.db.pool,
+    lane: app.db.lane,
     signAccessToken: (claims) => app.jwt.sign(claims),
     accessTokenTtlSeconds: app.config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: app.config.refreshTokenTtlSeconds,

@@ -43,6 +43,7 @@ export default fp(async (app) => {
   const deps = {
     prisma: app.db.prisma,
     pool: app.db.pool,
+    lane: app.db.lane,
     replica: app.db.replica,
     publisher,
     groupMaxMembers: app.config.groupMaxMembers,
@@ -66,6 +67,7 @@ export default fp(async (app) => {
     messages: createMessageService({
       ...deps,
       onFilesReleased: () => app.uploads.release(),
+      postsInFlight: app.config.postPoolSize,
       ...(app.hasDecorator('metrics') ? { observeBatch: app.metrics.postBatch } : {})
     }),
     threads: createThreadService(deps),

@@ -9,7 +9,16 @@ import { closePool, createPool } from '../../db/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    db: { pool: pg.Pool, prisma: PrismaClient, replica?: pg.Pool }
+    db: {
+      pool: pg.Pool
+      prisma: PrismaClient
+      /**
+       * Connections of their own (POST_POOL_SIZE + 1) for the group commit of posts and the batched session
+       * check of authenticated requests, so that neither queues behind the main pool's reads.
+       */
+      lane: pg.Pool
+      replica?: pg.Pool
+    }
   }
 }
 
@@ -29,6 +38,19 @@ export default fp<DbPluginOptions>(async (app, opts) => {
   // crash the process; the pool replaces it on next use.
   pool.on('error', (err) => app.log.warn({ err }, 'idle database connection lost'))
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  // A burst of reads (a reconnect storm's catch-ups, history pages) fills the main pool's queue. The posts'
+  // group commit (POST_POOL_SIZE batches at once) and the session check (one statement at a time) have
+  // connections of their own, so that a post waits for its batch and a request for its session check, never
+  // for those reads.
+  const lane = createPool({
+    ...poolConfigFromUrl(opts.databaseUrl),
+    max: config.postPoolSize + 1,
+    connectionTimeoutMillis: config.databaseConnectTimeoutMs,
+    statement_timeout: config.databaseStatementTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'switchboard-lane'
+  })
+  lane.on('error', (err) => app.log.warn({ err }, 'idle database connection lost'))
   // Reads that may lag (history pages, replays) go to the replica when one is set (repositories/member-window.ts).
   const replica = config.databaseReplicaUrl === undefined
     ? undefined
@@ -41,10 +63,11 @@ export default fp<DbPluginOptions>(async (app, opts) => {
       application_name: 'switchboard-replica'
     })
   replica?.on('error', (err) => app.log.warn({ err }, 'idle replica connection lost'))
-  app.decorate('db', { pool, prisma, ...(replica === undefined ? {} : { replica }) })
+  app.decorate('db', { pool, prisma, lane, ...(replica === undefined ? {} : { replica }) })
   app.addHook('onClose', async () => {
     await prisma.$disconnect()
     await closePool(pool)
+    await closePool(lane)
     if (replica !== undefined) await closePool(replica)
   })
 }, { name: 'db', dependencies: ['config'] })
