@@ -161,6 +161,28 @@ describe('GET /v1/sync', () => {
     expect(eventsOf(knowing.changes, g2.id).map((e) => e.data.body)).toEqual(['y1'])
   })
 
+  it('each changed conversation shows the counts its own GET shows (unread, mentions, followed thread replies), on every page', async () => {
+    const [me, a] = await users(2)
+    const g1 = await createGroup(api, a, [me], 'c1')
+    const g2 = await createGroup(api, a, [me], 'c2')
+    const root = await post(api, me, g1.id, 'my thread')
+    const cursor = await start(me)
+    await post(api, a, g1.id, `hey @${me.user.username}`)
+    await post(api, a, g1.id, 'in the thread', { threadRootId: root.id })
+    await post(api, a, g2.id, 'plain')
+    // One conversation per page: the first page's view gets its counts as the last one does.
+    const { pages, changes } = await syncAll(me, cursor, { limit: 1 })
+    expect(pages.length).toBeGreaterThan(1)
+    for (const id of [g1.id, g2.id]) {
+      const own = (await api.get(`/v1/conversations/${id}`, as(me))).body
+      const view = changes.find((c) => c.conversationId === id).conversation
+      expect({ unreadCount: view.unreadCount, mentionCount: view.mentionCount, threadUnreadCount: view.threadUnreadCount })
+        .toEqual({ unreadCount: own.unreadCount, mentionCount: own.mentionCount, threadUnreadCount: own.threadUnreadCount })
+    }
+    const g1View = changes.find((c) => c.conversationId === g1.id).conversation
+    expect(g1View).toMatchObject({ unreadCount: 1, mentionCount: 1, threadUnreadCount: 1 })
+  })
+
   it('the ready frame carries a cursor from before the socket: a sync from it has what was posted since', async () => {
     const [me, a] = await users(2)
     const direct = await createDirect(api, a, me)

@@ -5,6 +5,7 @@
 // not the size of the groups others put the caller in. A member who blocked
 // the caller shows them lastReadSeq 0 (README "Accounts and safety").
 import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
+import type { UnreadTotals } from '../repositories/unread.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { notFound } from './errors.js'
 import { toNotificationSettings } from './notification-preferences.js'
@@ -57,10 +58,20 @@ export function createConversationReader (repo: ConversationsRepository, members
       return view
     },
 
-    /** These of the caller's conversations (those they are a member of), each with its first `membersPreview` members. */
-    async byIds (userId: string, ids: string[]): Promise<ConversationView[]> {
+    /**
+     * These of the caller's conversations (those they are a member of), each with its first `membersPreview`
+     * members. With `unread` (from unreadTotals, which the caller reads anyway) the counts come from there
+     * instead of being counted again, conversation by conversation.
+     */
+    async byIds (userId: string, ids: string[], unread?: UnreadTotals): Promise<ConversationView[]> {
       if (ids.length === 0) return []
-      return (await load(userId, { ids })).views
+      const { views } = await load(userId, { ids, counted: unread === undefined })
+      if (unread === undefined) return views
+      const counts = new Map(unread.conversations.map((c) => [c.id, c]))
+      return views.map((v) => {
+        const c = counts.get(v.id)
+        return { ...v, unreadCount: c?.unreadCount ?? 0, mentionCount: c?.mentionCount ?? 0, threadUnreadCount: c?.threadUnreadCount ?? 0 }
+      })
     },
 
     /** The caller's conversations, most recent activity first, each with its first `membersPreview` members. */

@@ -242,7 +242,11 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       }
       const shown = included.filter((r) => r.ownChanged || r.toSeq > r.fromSeq)
       const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
-      const views = new Map((await reader.byIds(userId, current)).map((v) => [v.id, v]))
+      // The badge is read once per sync, on its last page; a page with conversations to show reads it too and takes
+      // their counts from it (the same rule, unread.ts), rather than counting those conversations a second time.
+      const last = next === null && (shown.length > 0 || cursor.t !== undefined)
+      const totals = current.length > 0 || last ? await unread(userId) : null
+      const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {
         const view = views.get(r.conversationId) ?? null
         const change: SyncChange = {
@@ -260,7 +264,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       return {
         changes,
         // Once per sync (its last page), when it had changes: it counts every conversation of the caller.
-        unread: next === null && (changes.length > 0 || cursor.t !== undefined) ? await unread(userId) : null,
+        unread: last ? totals : null,
         cursor: next === null ? encodeSyncCursor({ s: until }) : encodeSyncCursor({ s: cursor.s, t: until, c: next.conversationId, q: next.seq }),
         hasMore: next !== null
       }

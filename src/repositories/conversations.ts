@@ -84,7 +84,11 @@ export interface MemberWithUser {
 /** Where a page of members starts: after this member in joining order. */
 export interface MemberCursor { joinedAt: Date, userId: string }
 
-export type ListFilter = { id: string } | { ids: string[] } | { limit: number, after?: { at: Date, id: string } | undefined }
+/**
+ * One conversation, these (`counted: false`: their unread counts read as 0, for a caller that has them from
+ * unreadTotals already), or a page in activity order.
+ */
+export type ListFilter = { id: string } | { ids: string[], counted?: boolean } | { limit: number, after?: { at: Date, id: string } | undefined }
 
 interface RawListRow {
   id: string, type: 'direct' | 'group', title: string | null, created_at: Date, last_seq: number,
@@ -109,6 +113,8 @@ interface RawMemberRow {
 const PAGE_MEMBERSHIP = { conversationId: 'p.id', userId: 'p.user_id', lastReadSeq: 'p.last_read_seq', joinedSeq: 'p.joined_seq' }
 const UNREAD_OF_PAGE = Prisma.raw(unreadCounts(PAGE_MEMBERSHIP))
 const THREAD_UNREAD_OF_PAGE = Prisma.raw(threadUnreadCounts(PAGE_MEMBERSHIP))
+const NO_UNREAD = Prisma.raw('SELECT 0 AS unread_count, 0 AS mention_count')
+const NO_THREAD_UNREAD = Prisma.raw('SELECT 0 AS thread_unread_count')
 
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
@@ -246,6 +252,7 @@ export function conversationStatements (db: Client) {
           ? Prisma.empty
           : Prisma.sql`AND (c.last_activity_at, c.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`
       const limit = 'id' in filter ? 1 : 'ids' in filter ? filter.ids.length : filter.limit
+      const counted = !('ids' in filter) || filter.counted !== false
       const rows = await db.$queryRaw<RawListRow[]>`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count,
@@ -269,9 +276,9 @@ export function conversationStatements (db: Client) {
                tu.thread_unread_count
           FROM page p
           -- Unread and mentions: the one rule of unread.ts (also GET /v1/me/unread and push badges).
-          CROSS JOIN LATERAL (${UNREAD_OF_PAGE}) uc
+          CROSS JOIN LATERAL (${counted ? UNREAD_OF_PAGE : NO_UNREAD}) uc
           -- Unread replies of the threads the caller follows here (src/domain/threads.ts).
-          CROSS JOIN LATERAL (${THREAD_UNREAD_OF_PAGE}) tu
+          CROSS JOIN LATERAL (${counted ? THREAD_UNREAD_OF_PAGE : NO_THREAD_UNREAD}) tu
           -- The preview is of the conversation's own timeline: not a thread reply.
           LEFT JOIN LATERAL (
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq AND x.thread_root_id IS NULL
