@@ -19,6 +19,7 @@ import { runPush } from './scenarios/push.js'
 import { runAttachments } from './scenarios/attachments.js'
 import { runSearch } from './scenarios/search.js'
 import { runSync } from './scenarios/sync.js'
+import { runScaling } from './scenarios/scaling.js'
 
 export interface BenchResults {
   meta: {
@@ -44,6 +45,7 @@ export interface BenchResults {
     attachments?: Awaited<ReturnType<typeof runAttachments>>
     search?: Awaited<ReturnType<typeof runSearch>>
     sync?: Awaited<ReturnType<typeof runSync>>
+    scaling?: Awaited<ReturnType<typeof runScaling>>
   }
   /** Every measured window of every scenario: load average, other processes' CPU, wait events, batch sizes. */
   phases: PhaseRecord[]
@@ -85,7 +87,8 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       push: async () => { scenarios.push = await runPush(ctx, o, step) },
       attachments: async () => { scenarios.attachments = await runAttachments(ctx, o, step) },
       search: async () => { scenarios.search = await runSearch(ctx, o, step) },
-      sync: async () => { scenarios.sync = await runSync(ctx, o, step) }
+      sync: async () => { scenarios.sync = await runSync(ctx, o, step) },
+      scaling: async () => { scenarios.scaling = await runScaling(ctx, o, step) }
     }
     for (const name of o.scenarios) {
       const t = Date.now()

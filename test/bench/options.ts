@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench`, with the full, --quick and --smoke presets.
 
-export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'] as const
+export const SCENARIOS = ['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync', 'scaling'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /**
@@ -61,6 +61,13 @@ export interface BenchOptions {
   syncOutageMs: number
   syncLiveMs: number
   syncIdleWindowMs: number
+  /**
+   * Scaling (issue 21): the numbers of server processes (1 first: the reference), the receivers spread over them,
+   * and the posts/s spread over them (the fan-out mix); windows of windowMs, warm-ups of warmupMs.
+   */
+  scalingProcesses: number[]
+  scalingReceivers: number
+  scalingRate: number
   /** Parent folder of the run's temp folder (the OS temp folder by default). */
   tmpDir: string | undefined
   out: string | undefined
@@ -110,6 +117,9 @@ export function presets (preset: Preset): BenchOptions {
     syncOutageMs: pick(2_000, 800, 300),
     syncLiveMs: pick(1_000, 300, 150),
     syncIdleWindowMs: pick(2_000, 400, 150),
+    scalingProcesses: pick([1, 2, 4, 8], [1, 2, 4], [1, 2]),
+    scalingReceivers: pick(1_000, 500, 100),
+    scalingRate: pick(100, 100, 40),
     out: undefined,
     tmpDir: undefined,
     forceBuild: false,
@@ -135,6 +145,9 @@ export const USAGE = `npm run bench -- [options]
   --push-members N        members of the device-push group, all offline (default 1000)
   --search-messages N     messages of the search scenario's table (default 1000000)
   --sync-clients N        clients of the sync storm, each in 500 conversations (default 1000)
+  --scaling-processes A,B server processes of the scaling scenario (default 1,2,4,8; 1 is the reference)
+  --scaling-receivers N   receivers spread over them (default 1000)
+  --scaling-rate N        posts/s spread over them (default 100)
   --out FILE              results JSON (default test/bench/results/bench-<time>.json)
   --tmp-dir DIR           where the run's temp folder goes (default: the OS temp folder)
   --build                 rebuild the server even when dist/ looks up to date
@@ -173,6 +186,14 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--push-members': o.pushMembers = int(flag, value()); break
       case '--search-messages': o.searchMessages = int(flag, value()); break
       case '--sync-clients': o.syncClients = int(flag, value()); break
+      case '--scaling-processes': {
+        const counts = [...new Set(list(value() ?? '').map((v) => int(flag, v)))].sort((a, b) => a - b)
+        if (counts[0] !== 1) throw new Error(`${flag} needs 1 among its numbers: N = 1 is the reference of the ratios`)
+        o.scalingProcesses = counts
+        break
+      }
+      case '--scaling-receivers': o.scalingReceivers = int(flag, value()); break
+      case '--scaling-rate': o.scalingRate = int(flag, value()); break
       case '--rate': o.rate = int(flag, value()); break
       case '--window-ms': o.windowMs = int(flag, value()); break
       case '--connections': o.connections = list(value() ?? '').map((v) => int(flag, v)); break

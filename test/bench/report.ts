@@ -8,14 +8,17 @@ import type { BenchResults } from './bench.js'
 import { dec, int, machineLines, renderer, warnings, type Renderer, type TargetCheck } from './harness/render.js'
 import { percentileFigure, ratioFigure } from './harness/stats.js'
 import type { SystemRun } from './scenarios/fanout.js'
+import { scalingReport } from './report-scaling.js'
 
 export type { TargetCheck }
 
-export interface Report { table: string, targets: TargetCheck[], notes: string[], machine: string[], warnings: string[], unstable: string[] }
+/** `sections`: tables of their own, printed after the main one (the scaling scenario's, N by N). */
+export interface Report { table: string, sections: string[], targets: TargetCheck[], notes: string[], machine: string[], warnings: string[], unstable: string[] }
 
 export function report (r: BenchResults): Report {
   const rows: string[][] = []
   const notes: string[] = []
+  const sections: string[] = []
   const x = renderer()
   const { check, fig, lat } = x
   const d1 = (n: number) => dec(n, 1)
@@ -190,11 +193,19 @@ export function report (r: BenchResults): Report {
     notes.push(...out.notes)
   }
 
+  if (s.scaling !== undefined) {
+    const out = scalingReport(s.scaling, x)
+    rows.push(...out.rows)
+    notes.push(...out.notes)
+    sections.push(out.section)
+  }
+
   const header = ['figure', 'Switchboard', 'baseline', 'ratio', 'target', 'met']
   const table = [header, header.map(() => '---'), ...rows].map((cols) => `| ${cols.join(' | ')} |`).join('\n')
   const cores = r.meta.machine.cores
   return {
     table,
+    sections,
     targets: x.targets,
     notes,
     machine: machineLines(r.phases, cores),

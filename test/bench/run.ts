@@ -43,10 +43,10 @@ async function main (): Promise<number> {
 
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
   const results = await runBench(o, log, command)
-  const { table, targets, notes, machine, warnings, unstable } = report(results)
+  const { table, sections, targets, notes, machine, warnings, unstable } = report(results)
   const out = o.out ?? join(projectRoot, 'test', 'bench', 'results', `bench-${results.meta.startedAt.replace(/[:.]/g, '-')}.json`)
   await mkdir(dirname(out), { recursive: true })
-  await writeFile(out, `${JSON.stringify({ ...results, table, targets, notes, machine, warnings, unstable }, null, 2)}\n`)
+  await writeFile(out, `${JSON.stringify({ ...results, table, sections, targets, notes, machine, warnings, unstable }, null, 2)}\n`)
 
   const m = results.meta
   process.stdout.write([
@@ -58,6 +58,7 @@ async function main (): Promise<number> {
     '',
     table,
     '',
+    ...sections.flatMap((section) => [section, '']),
     ...notes.map((n) => `- ${n}`),
     ...machine.map((n) => `- ${n}`),
     '',

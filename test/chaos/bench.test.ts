@@ -268,13 +268,38 @@ describe('npm run bench -- --smoke', () => {
     expect(sy.flows.list.idle.requestsPerCatchUp).toBeGreaterThan(1)
     expect(Math.max(...sy.flows.sync.requestsMax.reps)).toBeLessThan(Math.min(...sy.flows.list.requestsMedian.reps))
 
+    // Scaling: N = 1 and 2 separate processes, each with both brokers; receivers spread evenly, every process
+    // delivered frames and spent CPU on them; the table N by N and its verdict are printed.
+    const sc = r.scenarios.scaling
+    expect(sc.processes).toEqual([1, 2])
+    expect(sc.redisCluster).toEqual({ masters: 3, replicas: 0, shards: 1024 })
+    expect(sc.runs.map((x: any) => `${x.processes} ${x.broker}`)).toEqual(['1 sharded', '1 global', '2 sharded', '2 global'])
+    for (const sr of sc.runs) {
+      const name = `scaling ${sr.processes} ${sr.broker}`
+      positive(`${name} µs per frame`, sr.microsPerFrame)
+      positive(`${name} frames/s`, sr.framesPerSec)
+      positive(`${name} ratio to N=1`, sr.ratioToOne)
+      expect(sr.reps).toHaveLength(3)
+      for (const rep of sr.reps) {
+        expect(rep.processes, name).toHaveLength(sr.processes)
+        for (const p of rep.processes) {
+          expect(p.sockets, name).toBeGreaterThanOrEqual(sc.receivers / sr.processes)
+          expect(p.frames, name).toBeGreaterThan(0)
+          expect(p.pacedCpuSeconds, name).toBeGreaterThan(0)
+        }
+      }
+    }
+    expect(r.sections.join('\n')).toContain('| N | sharded µs/frame | ratio to N=1 | global µs/frame | ratio to N=1 | frames/s (sharded / global) |')
+    expect(run.output).toMatch(/sharded broker within 1\.2× of N=1 at every N, every repetition: (PASS|MISS)/)
+    expect(r.table).toContain('11 scaling, N=2 processes, 100 receivers spread, 40 posts/s')
+
     // Every figure keeps its repetitions with their spread, and every target was checked against each repetition.
     expect(f.ours.saturation.deliveriesPerSec.reps).toHaveLength(3)
     expect(typeof f.ours.saturation.deliveriesPerSec.unstable).toBe('boolean')
     expect(typeof f.ours.paced.latencyMs.spread.p99).toBe('number')
     for (const t of r.targets) expect(t.reps.length, t.target).toBeGreaterThanOrEqual(3)
     // Every measured window says what the machine did: load average, wait events, and batch sizes where posts flowed.
-    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'])
+    expect([...new Set(r.phases.map((p: any) => p.scenario))]).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync', 'scaling'])
     for (const p of r.phases) {
       expect(p.loadAverage.start, p.step).toHaveLength(3)
       expect(p.waits.samples, `${p.step}: ${String(p.waits.error)}`).toBeGreaterThan(0)
@@ -291,9 +316,9 @@ describe('npm run bench -- --smoke', () => {
       expect(p.batches.calls, `${p.step} ${String(p.phase)}: ${JSON.stringify(p.batches)}`).toBeGreaterThan(0)
       expect(p.batches.mean).toBeGreaterThanOrEqual(1)
     }
-    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync'].map((n) => `machine, ${n}`))
+    expect(r.machine.map((l: string) => l.slice(0, l.indexOf(':')))).toEqual(['fanout', 'posting', 'connections', 'history', 'scaleout', 'storm', 'push', 'attachments', 'search', 'sync', 'scaling'].map((n) => `machine, ${n}`))
 
-    expect(r.targets.length).toBeGreaterThanOrEqual(18)
+    expect(r.targets.length).toBeGreaterThanOrEqual(19)
     expect(r.targets.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining([
       'fan-out deliveries/s ≥ 1.5× Socket.IO', 'posting at 32 senders ≥ 3× the naive server']))
     expect(r.table).toContain('1 fan-out vs Socket.IO 4 + Redis adapter: deliveries/s')

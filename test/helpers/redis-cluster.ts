@@ -1,7 +1,10 @@
-// A real Redis Cluster for a test: six redis-server processes on free loopback
-// ports (three masters, three replicas, joined by `redis-cli --cluster
-// create`), each with its cluster state in a temporary folder. Stopped by pid
-// and the folder removed by stop(). redis-server comes from test/setup/redis.ts.
+// A real Redis Cluster for a test or the bench: six redis-server processes on
+// free loopback ports (three masters, three replicas, joined by `redis-cli
+// --cluster create`; or three masters alone), each with its cluster state in
+// a temporary folder. Stopped by pid and the folder removed by stop().
+// redis-server comes from test/setup/redis.ts. The bench (test/bench/harness/
+// redis.ts) starts it with its own process tracking and folder, so that an
+// interrupted run stops the nodes and removes their state too.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,7 +17,7 @@ export interface ClusterNodeProcess { port: number, child: ChildProcess, exited:
 
 export interface RedisCluster {
   nodes: ClusterNodeProcess[]
-  /** Seed URLs for REDIS_URL (all six, comma-separated). */
+  /** Seed URLs for REDIS_URL (every node, comma-separated). */
   url: string
   /** A plain connection to one node (for CLUSTER and PUBSUB commands), closed by stop(). */
   admin (port: number): Redis
@@ -37,16 +40,33 @@ async function pickPort (): Promise<number> {
   }
 }
 
-async function startNode (dir: string, port: number): Promise<ClusterNodeProcess> {
+export interface RedisClusterOptions {
+  /** Replicas per master: 1 (the default) for three masters and three replicas, 0 for three masters alone. */
+  replicas?: 0 | 1
+  /** The folder for the nodes' state (made and removed by the cluster); a temporary folder by default. */
+  parentDir?: string
+  /**
+   * Told of each node process: `starting` before it is spawned (throwing refuses it), `started` with its pid,
+   * `ended` when it exits. The bench tracks its processes by pid this way.
+   */
+  processes?: { starting (): void, started (pid: number): void, ended (pid: number): void }
+}
+
+async function startNode (dir: string, port: number, track: RedisClusterOptions['processes']): Promise<ClusterNodeProcess> {
+  track?.starting()
   const child = spawn('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
     '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000',
     '--appendonly', 'no', '--save', '', '--dir', dir
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  if (child.pid !== undefined) track?.started(child.pid)
   let output = ''
   child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { output += d.toString() })
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  const exited = new Promise<void>((resolve) => child.on('exit', () => {
+    if (child.pid !== undefined) track?.ended(child.pid)
+    resolve()
+  }))
   const deadline = Date.now() + 10_000
   while (!(output.includes('Ready to accept connections') && await ping(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -58,8 +78,9 @@ async function startNode (dir: string, port: number): Promise<ClusterNodeProcess
   return { port, child, exited }
 }
 
-export async function startRedisCluster (): Promise<RedisCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-redis-cluster-'))
+export async function startRedisCluster (o: RedisClusterOptions = {}): Promise<RedisCluster> {
+  const replicas = o.replicas ?? 1
+  const dir = await mkdtemp(join(o.parentDir ?? tmpdir(), 'switchboard-redis-cluster-'))
   const nodes: ClusterNodeProcess[] = []
   const admins = new Map<number, Redis>()
   const admin = (port: number) => {
@@ -130,8 +151,8 @@ export async function startRedisCluster (): Promise<RedisCluster> {
   }
 
   try {
-    for (let i = 0; i < 6; i++) nodes.push(await startOnFreePort((port) => startNode(dir, port), { pick: pickPort }))
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 })
+    for (let i = 0; i < 3 * (1 + replicas); i++) nodes.push(await startOnFreePort((port) => startNode(dir, port, o.processes), { pick: pickPort }))
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 })
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`)
     await cluster.waitHealthy()
     cluster.url = nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(',')

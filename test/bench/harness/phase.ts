@@ -2,10 +2,12 @@
 // then repetitions of fixed-length windows, each with the load generator's
 // counts and the CPU seconds of the server processes (utime + stime deltas),
 // of the load generator and of PostgreSQL over the same window, and what the
-// machine did meanwhile (harness/machine.ts).
+// machine did meanwhile (harness/machine.ts). Against several server processes
+// (scenarios/scaling.ts), also each process's CPU and the deliveries of its
+// sockets; and idle windows, with the receivers connected and nothing posted.
 import { performance } from 'node:perf_hooks'
 import type { MachineWatcher } from './machine.js'
-import { cpuSeconds, cpuSince, cpuSnapshot, sleep } from './processes.js'
+import { cpuSeconds, cpuSecondsExact, cpuSince, cpuSnapshot, sleep } from './processes.js'
 import type { Worker } from './rpc.js'
 import { figure, medianLatency, type Figure, type Latency } from './stats.js'
 
@@ -22,9 +24,16 @@ export interface WindowResult {
   dbCores: number
   latency: Latency
   frameBytes: number
+  /** With `perProcess`: each server process (in the order of serverPids) over the window. */
+  processes?: ProcessWindow[]
 }
 
-interface Mark { elapsedMs: number, deliveries: number, posts: number, failures: number, skipped: number, frameBytes: number, latency: Latency }
+/** One server process over a window: its CPU seconds (cpuSecondsExact) and the deliveries to the receivers on it. */
+export interface ProcessWindow { pid: number, cpuSeconds: number, deliveries: number }
+
+interface Mark {
+  elapsedMs: number, deliveries: number, deliveriesByServer?: number[], posts: number, failures: number, skipped: number, frameBytes: number, latency: Latency
+}
 
 /** How long a window may wait for its first result before it ends empty. */
 const EMPTY_WINDOW_LIMIT_MS = 60_000
@@ -59,6 +68,11 @@ export interface PhaseOptions {
    */
   label?: string
   firstRep?: number
+  /**
+   * serverPids are separate servers, each serving the receivers the load generator connected to it (connect with
+   * `urls`, in the same order): each window also reports each one's CPU and deliveries.
+   */
+  perProcess?: boolean
 }
 
 export async function runPhase (loadgen: Worker, load: { senders?: number, rate?: number }, o: PhaseOptions): Promise<WindowResult[]> {
@@ -76,6 +90,7 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
       const cpu0 = cpuSeconds(pids)
       const load0 = cpuSeconds([loadgen.pid])
       const db0 = cpuSnapshot(o.dbPids())
+      const each0 = o.perProcess === true ? pids.map(cpuSecondsExact) : undefined
       if (o.midWindow !== undefined) {
         await measuredWindow(loadgen, t0, o.windowMs / 2)
         await o.midWindow(rep)
@@ -84,6 +99,7 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
       const m = await loadgen.call<Mark>('mark')
       const seconds = (performance.now() - t0) / 1000
       const cpu = cpuSeconds(pids) - cpu0
+      const processes = each0?.map((c, i) => ({ pid: pids[i]!, cpuSeconds: cpuSecondsExact(pids[i]!) - c, deliveries: m.deliveriesByServer?.[i] ?? NaN }))
       out.push({
         seconds,
         deliveriesPerSec: m.deliveries / (m.elapsedMs / 1000),
@@ -95,7 +111,8 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
         loadgenCores: (cpuSeconds([loadgen.pid]) - load0) / seconds,
         dbCores: cpuSince(db0, o.dbPids()) / seconds,
         latency: m.latency,
-        frameBytes: m.frameBytes
+        frameBytes: m.frameBytes,
+        ...(processes === undefined ? {} : { processes })
       })
       await watch?.end()
     }
@@ -103,6 +120,28 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
     await loadgen.call('stop')
   }
   return out
+}
+
+/** An idle window: each server process's CPU with the receivers connected and nothing posted. */
+export interface IdleWindow { seconds: number, processes: ProcessWindow[] }
+
+/**
+ * A window of `windowMs` with the receivers connected and nothing posted: each server process's CPU over it (what
+ * the process spends anyway: timers, heartbeats, the broker's pings), and the deliveries (none are expected).
+ * Recorded by the machine watcher as `idle` (and the label) like the loaded windows.
+ */
+export async function idleWindow (loadgen: Worker, o: Pick<PhaseOptions, 'windowMs' | 'serverPids' | 'machine' | 'label' | 'firstRep'>): Promise<IdleWindow> {
+  const watch = await o.machine?.open({ phase: `idle${o.label === undefined ? '' : `, ${o.label}`}`, rep: o.firstRep ?? 1 })
+  await loadgen.call('mark')
+  const pids = o.serverPids()
+  const t0 = performance.now()
+  const each0 = pids.map(cpuSecondsExact)
+  await sleep(o.windowMs)
+  const m = await loadgen.call<Mark>('mark')
+  const seconds = (performance.now() - t0) / 1000
+  const processes = pids.map((pid, i) => ({ pid, cpuSeconds: cpuSecondsExact(pid) - each0[i]!, deliveries: m.deliveriesByServer?.[i] ?? NaN }))
+  await watch?.end()
+  return { seconds, processes }
 }
 
 export interface PhaseSummary {

@@ -2,7 +2,7 @@
 // by pid at the end (also on failure and SIGINT). CPU time and memory are
 // read from /proc, so they cover exactly the processes under test.
 import { spawn, spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { portTaken, processAlive } from '../../../src/db/embedded.js'
 
@@ -102,6 +102,25 @@ export function cpuSeconds (pids: number[]): number {
     if (fields !== undefined) ticks += Number(fields[11]) + Number(fields[12])
   }
   return ticks / ticksPerSecond()
+}
+
+/**
+ * CPU seconds of one process so far, to the nanosecond: the time its threads spent on a CPU, summed over
+ * /proc/<pid>/task/<tid>/schedstat (utime + stime come in clock ticks, 10 ms: too coarse for a process that uses
+ * a few tens of milliseconds in a window). The threads of a Node process live as long as it does; a thread that
+ * ended between two readings would be missing from the second. Without schedstat: cpuSeconds.
+ */
+let schedstat: boolean | undefined
+export function cpuSecondsExact (pid: number): number {
+  schedstat ??= existsSync('/proc/self/schedstat')
+  if (!schedstat) return cpuSeconds([pid])
+  let tasks: string[] = []
+  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { /* gone */ }
+  let ns = 0
+  for (const tid of tasks) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) } catch { /* ended meanwhile */ }
+  }
+  return ns / 1e9
 }
 
 /**

@@ -20,8 +20,11 @@ import { openLoop } from './loops.js'
 export type Mode = 'ours' | 'naive' | 'socketio' | 'bare'
 
 export interface Receivers {
-  /** Opens the receiver of user `index`; resolves once pushes to it arrive (calls `counter` with each). */
-  open (index: number, user: { id: string, token: string }, p: { url: string, mode: Mode }): Promise<void>
+  /**
+   * Opens the receiver of user `index` on the server `url` (number `server` of the servers driven, from 0);
+   * resolves once pushes to it arrive (calls `counter` with each, and the server).
+   */
+  open (index: number, user: { id: string, token: string }, p: { url: string, mode: Mode, server: number }): Promise<void>
   closeAll (): void
 }
 
@@ -32,34 +35,36 @@ const MAX_IN_FLIGHT = 2_000
 // Keys unique to this load generator: a later one on the same database must not post retries.
 const RUN = randomBytes(4).toString('hex')
 
-/** Deliveries of bench posts, their post-to-push latency and the size of a pushed frame. */
+/** Deliveries of bench posts (in all, and per server driven), their post-to-push latency and the size of a pushed frame. */
 class DeliveryCounter {
   deliveries = 0
+  byServer: number[] = [0]
   frameBytes = 0
   readonly latency = new Samples()
 
   /** A frame as the server wrote it (JSON text): counted when it carries a bench post's body. */
-  frame (data: Buffer): void {
+  frame (data: Buffer, server = 0): void {
     const at = performance.now()
     const i = data.indexOf(MARKER)
     if (i < 0) return
     let j = i + MARKER.length
     let micros = 0
     for (let c = data[j]!; c >= 48 && c <= 57; c = data[++j]!) micros = micros * 10 + (c - 48)
-    this.count(at, micros, data.length)
+    this.count(at, micros, data.length, server)
   }
 
   /** A message already decoded by the client library: its body, and the size of the frame that carried it. */
-  body (body: string, frameBytes: number): void {
+  body (body: string, frameBytes: number, server = 0): void {
     const at = performance.now()
     if (!body.startsWith(BODY_PREFIX)) return
     let micros = 0
     for (let j = BODY_PREFIX.length, c = body.charCodeAt(j); c >= 48 && c <= 57; c = body.charCodeAt(++j)) micros = micros * 10 + (c - 48)
-    this.count(at, micros, frameBytes)
+    this.count(at, micros, frameBytes, server)
   }
 
-  private count (at: number, sentMicros: number, bytes: number): void {
+  private count (at: number, sentMicros: number, bytes: number, server: number): void {
     this.deliveries++
+    this.byServer[server]!++
     if (this.frameBytes === 0) this.frameBytes = bytes
     this.latency.push(at - sentMicros / 1000)
   }
@@ -71,7 +76,8 @@ export const counter = new DeliveryCounter()
 export function serveFanout (receivers: Receivers): void {
   let topology: FanoutTopology
   let mode: Mode
-  let http: HttpClient | undefined
+  /** One client per server driven: posts go round-robin over them. */
+  let https: HttpClient[] = []
   let posts = 0
   let failures = 0
   let skipped = 0
@@ -86,11 +92,13 @@ export function serveFanout (receivers: Receivers): void {
     const { conversationId, sender } = nthPost(topology, n)
     const body = { body: `${BODY_PREFIX}${Math.round(performance.now() * 1000)}:${PAD}`, clientMessageId: `${RUN}-${n}` }
     const path = `/v1/conversations/${conversationId}/messages`
+    // nthPost alternates the group and the direct conversations: each kind goes round-robin over the servers.
+    const http = https[(n >> 1) % https.length]!
     inFlight++
     try {
       const res = mode === 'bare'
-        ? await http!.post(path, undefined, body, { 'x-user': String(sender) })
-        : await http!.post(path, topology.users[sender]!.token, body)
+        ? await http.post(path, undefined, body, { 'x-user': String(sender) })
+        : await http.post(path, topology.users[sender]!.token, body)
       if (res.status === 200 || res.status === 201) posts++
       else failures++
     } catch {
@@ -102,14 +110,21 @@ export function serveFanout (receivers: Receivers): void {
   }
 
   serve({
-    async connect (p: { url: string, mode: Mode, topologyFile: string, concurrency?: number }) {
+    /**
+     * Opens every user's receiver: on `url`, or with `urls` (several processes serving the same users) user i's on
+     * server i mod n, and the posts go round-robin over them; deliveries are counted per server too.
+     */
+    async connect (p: { url?: string, urls?: string[], mode: Mode, topologyFile: string, concurrency?: number }) {
       // One load generator drives several servers in turn: each run starts afresh.
       topology = readTopology(p.topologyFile)
       mode = p.mode
       counter.frameBytes = 0
-      http = new HttpClient(p.url, 64)
+      const urls = p.urls ?? (p.url === undefined ? [] : [p.url])
+      if (urls.length === 0) throw new Error('connect needs url or urls')
+      counter.byServer = urls.map(() => 0)
+      https = urls.map((url) => new HttpClient(url, 64))
       const started = performance.now()
-      await inParallel(topology.users, p.concurrency ?? 100, (user, i) => receivers.open(i, user, p))
+      await inParallel(topology.users, p.concurrency ?? 100, (user, i) => receivers.open(i, user, { url: urls[i % urls.length]!, mode, server: i % urls.length }))
       return { sockets: topology.users.length, ms: performance.now() - started }
     },
 
@@ -135,9 +150,13 @@ export function serveFanout (receivers: Receivers): void {
     /** What happened since the previous mark; resets the counters. */
     mark () {
       const now = performance.now()
-      const out = { elapsedMs: now - markedAt, deliveries: counter.deliveries, posts, failures, skipped, frameBytes: counter.frameBytes, latency: counter.latency.take() }
+      const out = {
+        elapsedMs: now - markedAt, deliveries: counter.deliveries, deliveriesByServer: counter.byServer, posts, failures, skipped, frameBytes: counter.frameBytes,
+        latency: counter.latency.take()
+      }
       markedAt = now
       counter.deliveries = posts = failures = skipped = 0
+      counter.byServer = counter.byServer.map(() => 0)
       return out
     },
 
@@ -151,7 +170,8 @@ export function serveFanout (receivers: Receivers): void {
 
     close () {
       receivers.closeAll()
-      http?.close()
+      for (const http of https) http.close()
+      https = []
     }
   })
 }

@@ -10,13 +10,13 @@ import { counter, serveFanout } from './fanout-core.js'
 const sockets: Socket[] = []
 
 serveFanout({
-  open (_index, user, { url }) {
+  open (_index, user, { url, server }) {
     const socket = io(url, { transports: ['websocket'], auth: { token: user.token }, forceNew: true, reconnection: false })
     sockets.push(socket)
     // The size of the frame that carried an event: the engine hands over its text just before the event is decoded and emitted.
     let frameLength = 0
     socket.io.on('open', () => socket.io.engine.on('data', (data: string | ArrayBuffer) => { frameLength = typeof data === 'string' ? data.length : data.byteLength }))
-    socket.on('message.created', (frame: { data: MessageView }) => counter.body(frame.data.body, frameLength))
+    socket.on('message.created', (frame: { data: MessageView }) => counter.body(frame.data.body, frameLength, server))
     return new Promise((resolve, reject) => {
       socket.once('connect', () => resolve())
       socket.once('connect_error', reject)
