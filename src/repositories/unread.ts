@@ -44,21 +44,17 @@ export const threadUnreadCounts = (m: MembershipColumns) => `
      AND r.seq >= ${m.joinedSeq} AND r.sender_id <> ${m.userId} AND r.deleted_at IS NULL`
 
 /**
- * thread_unread_count of every conversation of the users `$1` (a uuid[])
- * where a thread they follow has unread replies, counted as
- * threadUnreadCounts counts one membership's: one read of their followed
- * threads, where that subquery per membership probes thread_members once for
- * each of a user's conversations (most of which have no thread they follow).
+ * thread_unread_count of the conversations of the users `$1` (a uuid[]) where
+ * they follow a thread, counted by threadUnreadCounts: driven by their
+ * followed threads, where the subquery for every membership probed
+ * thread_members once for each of a user's conversations (most of which have
+ * no thread they follow).
  */
 export const threadUnreadByConversation = `
-  SELECT tm.user_id, tm.conversation_id, count(*)::int AS thread_unread_count
-    FROM thread_members tm
-    JOIN memberships tmm ON tmm.user_id = tm.user_id AND tmm.conversation_id = tm.conversation_id AND tmm.left_at IS NULL
-    JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= tmm.joined_seq
-    JOIN messages r ON r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq
-   WHERE tm.user_id = ANY($1::uuid[]) AND tm.following
-     AND r.seq >= tmm.joined_seq AND r.sender_id <> tm.user_id AND r.deleted_at IS NULL
-   GROUP BY tm.user_id, tm.conversation_id`
+  SELECT f.user_id, f.conversation_id, tu.thread_unread_count
+    FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE user_id = ANY($1::uuid[]) AND following) f
+    JOIN memberships fm ON fm.user_id = f.user_id AND fm.conversation_id = f.conversation_id AND fm.left_at IS NULL
+   CROSS JOIN LATERAL (${threadUnreadCounts({ conversationId: 'fm.conversation_id', userId: 'fm.user_id', lastReadSeq: 'fm.last_read_seq', joinedSeq: 'fm.joined_seq' })}) tu`
 
 export interface ConversationUnread {
   id: string
