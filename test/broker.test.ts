@@ -322,6 +322,26 @@ describe('sequencer with a sharded broker', () => {
     expect(reads).toHaveLength(1)
   })
 
+  it('drops an event that arrives while its gap is read from the log, and still fills the next gap', async () => {
+    const delivered: number[] = []
+    let release!: () => void
+    const loaded = new Promise<void>((resolve) => { release = resolve })
+    const sequencer = new EventSequencer((e) => delivered.push(e.seq), async (_c, after, before) => {
+      await loaded
+      return Array.from({ length: before - after - 1 }, (_, i) => ({ event: ev(after + 1 + i), userIds: ['a'] }))
+    }, 10)
+    sequencer.accept('c', [ev(1)], ['a'])
+    sequencer.accept('c', [ev(4)], ['a'])
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    // Seq 3's publish comes late, while 2 and 3 are being read.
+    sequencer.accept('c', [ev(3)], ['a'])
+    release()
+    await expect.poll(() => delivered).toEqual([1, 2, 3, 4])
+    // Seq 5's publish is lost: 6 waits, and 5 is read from the log.
+    sequencer.accept('c', [ev(6)], ['a'])
+    await expect.poll(() => delivered).toEqual([1, 2, 3, 4, 5, 6])
+  })
+
   it('maps a user to the same shard everywhere, and each shard channel to its own hash-tag slot', () => {
     expect(shardOf('0b9e7a52-3f5c-4c1e-9a57-1f2d3c4b5a69', 1024)).toBe(shardOf('0b9e7a52-3f5c-4c1e-9a57-1f2d3c4b5a69', 1024))
     const counts = new Map<number, number>()
