@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    fileParallelism: false
+    fileParallelism: false,
+    // As in vitest.config.ts: expect.poll's 1 s default is too short on a loaded machine.
+    expect: { poll: { timeout: 10_000 } }
   }
 })

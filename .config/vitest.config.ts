@@ -15,6 +15,9 @@ export default defineConfig({
     // of a file's time is spent waiting on servers, processes and sockets, and
     // each file has its own database, so the suite takes about half as long.
     maxWorkers: Math.max(2, availableParallelism()),
+    // expect.poll waits 1 s by default: too short for a browser or a server on a
+    // loaded 2-core machine. A poll still fails, only later, when the state never comes.
+    expect: { poll: { timeout: 10_000 } },
     reporters: ['default']
   }
 })
