@@ -19,7 +19,7 @@ import { LRUCache } from 'lru-cache'
 import type { EncodedEvent } from './events.js'
 
 export interface Pending { event: EncodedEvent, userIds: string[] }
-interface State { last: number, pending: Map<number, Pending>, conversationId: string, shard: number | undefined, timer?: NodeJS.Timeout | undefined }
+interface State { last: number, pending: Map<number, Pending>, conversationId: string, shard: number | undefined, timer?: NodeJS.Timeout | undefined, filling?: boolean }
 
 export type Deliver = (event: EncodedEvent, userIds: string[]) => void
 /** The events strictly between two seqs, ascending, each with its recipients. */
@@ -85,7 +85,8 @@ export class EventSequencer {
     if (state.pending.size === 0) {
       if (state.timer !== undefined) clearTimeout(state.timer)
       state.timer = undefined
-    } else if (state.timer === undefined) {
+    } else if (state.timer === undefined && state.filling !== true) {
+      // One read of a stream's gap at a time: the one in flight flushes when it ends.
       state.timer = setTimeout(() => { void this.fillGap(state) }, this.holdMs)
       state.timer.unref()
     }
@@ -95,6 +96,7 @@ export class EventSequencer {
     state.timer = undefined
     if (state.pending.size === 0) return
     const first = Math.min(...state.pending.keys())
+    state.filling = true
     try {
       const missing = await this.loadGap(state.conversationId, state.last, first, state.shard)
       for (const { event, userIds } of missing) {
@@ -105,6 +107,8 @@ export class EventSequencer {
       }
     } catch (err) {
       this.onError(err)
+    } finally {
+      state.filling = false
     }
     // Whatever could not be loaded is skipped; clients see the gap and replay.
     if (state.last < first - 1) state.last = first - 1
