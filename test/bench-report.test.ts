@@ -164,34 +164,44 @@ describe('the sync storm (scenario 10)', () => {
 })
 
 describe('the scaling scenario (11)', () => {
-  it('charges each process its paced CPU less its idle CPU (scaled to the same length), per frame it delivered; the median over processes', () => {
+  it('charges each process its paced CPU less its idle CPU (scaled to the same length), and its broker CPU, per frame it delivered; the median over processes', () => {
     const paced = {
       seconds: 2, deliveriesPerSec: 1_500,
-      processes: [{ pid: 1, cpuSeconds: 0.1, deliveries: 1_000 }, { pid: 2, cpuSeconds: 0.2, deliveries: 1_000 }, { pid: 3, cpuSeconds: 0.05, deliveries: 1_000 }]
+      processes: [
+        { pid: 1, cpuSeconds: 0.1, deliveries: 1_000, brokerCpuSeconds: 0.01 },
+        { pid: 2, cpuSeconds: 0.2, deliveries: 1_000, brokerCpuSeconds: 0.03 },
+        { pid: 3, cpuSeconds: 0.05, deliveries: 1_000, brokerCpuSeconds: 0.02 }
+      ]
     } as unknown as WindowResult
     const idle = { seconds: 1, processes: [{ cpuSeconds: 0.01, deliveries: 0 }, { cpuSeconds: 0.02, deliveries: 0 }, { cpuSeconds: 0.01, deliveries: 0 }] }
     const rep = repetition(idle, paced, [10, 10, 10])
     // (0.1 - 0.02) s / 1000 frames = 80 µs; (0.2 - 0.04) / 1000 = 160 µs; (0.05 - 0.02) / 1000 = 30 µs.
     expect(rep.processes.map((p) => Math.round(p.microsPerFrame))).toEqual([80, 160, 30])
     expect(Math.round(rep.microsPerFrame)).toBe(80)
+    // The broker's own CPU, with no idle window taken off: 10, 30 and 20 µs per frame.
+    expect(rep.processes.map((p) => Math.round(p.brokerMicrosPerFrame))).toEqual([10, 30, 20])
+    expect(Math.round(rep.brokerMicrosPerFrame)).toBe(20)
     expect(rep.framesPerSec).toBe(1_500)
   })
 
-  it('prints N by N with both brokers and their ratios to N = 1, and checks the sharded one against 1.2x in every repetition', () => {
-    const run = (broker: 'sharded' | 'global', processes: number, micros: number[]): ScalingRun => ({
-      broker, processes, microsPerFrame: figure(micros), framesPerSec: figure([5_000, 5_000, 5_000]), ratioToOne: figure([1, 1, 1]),
+  it('prints N by N with both brokers and their ratios to N = 1, and checks the sharded broker\'s CPU against 1.2x in every repetition', () => {
+    const run = (broker: 'sharded' | 'global', processes: number, micros: number[], processMicros = [50, 50, 50]): ScalingRun => ({
+      broker, processes, brokerMicrosPerFrame: figure(micros), microsPerFrame: figure(processMicros), framesPerSec: figure([5_000, 5_000, 5_000]),
+      ratioToOne: figure([1, 1, 1]), brokerRatioToOne: figure([1, 1, 1]),
       paced: { dbCores: figure([0.1, 0.1, 0.1]), loadgenCores: figure([0.1, 0.1, 0.1]), postsPerSec: figure([100, 100, 100]), latencyMs: medianLatency([]), failures: 0, skipped: 0 } as unknown as ScalingRun['paced'],
       reps: []
     })
     const scaling: ScalingResult = {
       receivers: 1_000, groupSize: 100, rate: 100, processes: [1, 2, 4], redisCluster: { masters: 3, replicas: 0, shards: 1024 },
       runs: [run('sharded', 1, [20, 20, 20]), run('global', 1, [20, 20, 20]), run('sharded', 2, [21, 22, 23]), run('global', 2, [25, 25, 25]),
-        run('sharded', 4, [22, 25, 23]), run('global', 4, [40, 40, 40])]
+        // The whole process doubles at N = 4 (the machine); the target is the broker's figure.
+        run('sharded', 4, [22, 25, 23], [100, 100, 100]), run('global', 4, [40, 40, 40])]
     }
     const results = { meta: { machine: { cores: 2, loadAverageBefore: [0.5, 0.5, 0.5] } }, scenarios: { scaling }, phases: [] } as unknown as BenchResults
     const out = report(results)
     const rows = out.table.split('\n').filter((l) => l.startsWith('| 11 '))
     expect(rows).toHaveLength(3)
+    expect(rows[1]).toContain('broker CPU per delivered frame per process')
     expect(rows[1]).toContain('sharded 22.0 (21.0 / 22.0 / 23.0)')
     expect(rows[1]).toContain('global 25.0 (25.0 / 25.0 / 25.0), to N=1 1.25 (1.25 / 1.25 / 1.25)')
     expect(rows[1]).toMatch(/\| 1\.10 \(1\.05 \/ 1\.10 \/ 1\.15\) \| ≤ 1\.2× N=1 \(sharded\) \| yes \|$/)
@@ -200,7 +210,8 @@ describe('the scaling scenario (11)', () => {
     expect(out.targets.map((t) => t.met)).toEqual([true, false])
     expect(out.sections).toHaveLength(1)
     const section = out.sections[0]!
-    expect(section).toContain('| 4 | 23.0 (22.0 / 25.0 / 23.0) | 1.15 (1.10 / 1.25 / 1.15) | 40.0 (40.0 / 40.0 / 40.0) | 2.00 (2.00 / 2.00 / 2.00) | 5,000 / 5,000 |')
+    expect(section).toContain('| 4 | 23.0 (22.0 / 25.0 / 23.0) | 1.15 (1.10 / 1.25 / 1.15) | 40.0 (40.0 / 40.0 / 40.0) | 2.00 (2.00 / 2.00 / 2.00) | ' +
+      '100.0 (100.0 / 100.0 / 100.0) | 2.00 (2.00 / 2.00 / 2.00) | 50.0 (50.0 / 50.0 / 50.0) | 1.00 (1.00 / 1.00 / 1.00) | 5,000 / 5,000 |')
     expect(section).toContain('every repetition: MISS (N=4 repetition 2: 1.25)')
   })
 })

@@ -1,6 +1,7 @@
 // GET /metrics: Prometheus text with live counters for HTTP, sockets, pushes,
 // post-to-push latency, broker lag and the database pool; optional token.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Client } from './helpers/http.js'
@@ -71,6 +72,38 @@ describe('metrics', () => {
     expect(calls).toBeLessThanOrEqual(n)
     expect(after.committed - (Number.isNaN(before.committed) ? 0 : before.committed)).toBe(calls)
     expect(after.upTo256 - before.upTo256).toBe(calls)
+  })
+})
+
+describe('metrics with a Redis broker', () => {
+  let server: TestServer
+  let api: Client
+  beforeAll(async () => {
+    server = await startServer({ config: { broker: 'redis', brokerChannel: `metrics-${randomUUID()}`, redisUrl: inject('redisUrl') } })
+    api = client(server.url)
+  })
+  afterAll(async () => { await server.close() })
+
+  it('counts the CPU the broker costs, each way, growing with the traffic it carries', async () => {
+    const scrape = async () => {
+      const text = (await api.get('/metrics')).body as string
+      return { received: value(text, 'broker_cpu_seconds_total{direction="received"}'), sent: value(text, 'broker_cpu_seconds_total{direction="sent"}') }
+    }
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const sock = await connect(server.url, b.accessToken)
+    await sock.next((f) => f.type === 'ready')
+    const before = await scrape()
+    for (let i = 0; i < 20; i++) {
+      await post(api, a, group.id, `m${i}`)
+      await sock.next((f) => f.type === 'message.created' && f.data.body === `m${i}`)
+    }
+    const after = await scrape()
+    expect(after.received).toBeGreaterThan(before.received)
+    expect(after.sent).toBeGreaterThan(before.sent)
+    // Microseconds per message, not milliseconds: the meter counts the broker's work, not the rest of the request.
+    expect((after.received - before.received) / 20).toBeLessThan(0.005)
+    await sock.close()
   })
 })
 

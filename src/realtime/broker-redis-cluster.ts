@@ -26,6 +26,7 @@
 // clients replay).
 import { Cluster, Redis, type ClusterNode } from 'ioredis'
 import type { Broker, BrokerMessage } from './broker.js'
+import { meterRedisReads } from './cpu-meter.js'
 import { joinBatch, WireBroker, type WireBrokerOptions } from './wire.js'
 
 export interface RedisClusterBrokerOptions extends WireBrokerOptions {
@@ -127,6 +128,8 @@ export class RedisClusterBroker extends WireBroker implements Broker {
       }
     })
     this.pub.on('error', (err: Error) => this.log.warn({ err, connection: 'publisher' }, 'broker connection to the Redis Cluster failed'))
+    // The replies to publications count as sending (one connection per master).
+    this.pub.on('+node', (redis: Redis) => meterRedisReads(redis, this.cpu.sent))
   }
 
   async start (): Promise<void> {
@@ -303,6 +306,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     this.connections.set(node, sub)
     redis.on('error', (err: Error) => this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster failed'))
     redis.on('smessage', (_channel: string, payload: string) => { this.inbox.push(payload) })
+    meterRedisReads(redis, this.cpu.received)
     // Redis unsubscribed this connection by itself: the slot of one of its
     // channels moved to another master (a manual failover, a resharding).
     // Ended here, the connection's channels are placed afresh (as on 'end').

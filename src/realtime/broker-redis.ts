@@ -6,6 +6,7 @@
 // that fell past its output buffer limit), subscribers are told messages were lost.
 import { Redis } from 'ioredis'
 import type { Broker } from './broker.js'
+import { meterRedisReads } from './cpu-meter.js'
 import { joinBatch, WireBroker, type WireBrokerOptions } from './wire.js'
 
 export interface RedisBrokerOptions extends WireBrokerOptions {
@@ -41,6 +42,9 @@ export class RedisBroker extends WireBroker implements Broker {
     for (const [name, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => this.log.warn({ err, connection: name }, 'broker connection to Redis failed'))
     }
+    // The publisher's replies count as sending, the subscription's reads as receiving.
+    meterRedisReads(this.pub, this.cpu.sent)
+    meterRedisReads(this.sub, this.cpu.received)
     this.sub.on('message', (channel: string, payload: string) => {
       if (channel === opts.channel) this.inbox.push(payload)
     })

@@ -2,6 +2,7 @@
 // itself). Routes and sockets only see this interface; the in-process broker
 // is here, the multi-process ones (PostgreSQL LISTEN/NOTIFY, Redis pub/sub)
 // are in broker-postgres.ts and broker-redis.ts.
+import type { BrokerCpu } from './cpu-meter.js'
 import type { EncodedEvent } from './events.js'
 
 export type BrokerMessage =
@@ -61,6 +62,8 @@ export interface Broker {
   shardOf? (userId: string): number
   /** Makes one last attempt at what is still unsent, then disconnects. */
   close (): Promise<void>
+  /** The multi-process brokers: the CPU this process spends carrying messages (frames written to sockets left out). */
+  readonly cpu?: BrokerCpu
 }
 
 /**

@@ -163,7 +163,7 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
         this.sequencer.accept(message.conversationId, message.events, message.userIds, message.shard)
         break
       case 'frame':
-        this.observer.framePushed(message.type, this.hub.deliver(message.userIds, message.frame, message.exceptConnectionId))
+        this.observer.framePushed(message.type, this.toSockets(message.userIds, message.frame, message.exceptConnectionId))
         break
       case 'session.revoked':
         // Revoked on another process: this one's session cache must not keep it alive.
@@ -175,7 +175,13 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
 
   /** An event in seq order (from the sequencer) to its own recipients' sockets on this process. */
   private deliverEvent (event: EncodedEvent, userIds: string[]): void {
-    this.observer.eventPushed(event, this.hub.deliver(userIds, event.frame))
+    this.observer.eventPushed(event, this.toSockets(userIds, event.frame))
+  }
+
+  /** The hub's part of a delivery, left out of the broker's CPU (which counts what carrying the message cost). */
+  private toSockets (userIds: string[], frame: string, exceptConnectionId?: string): number {
+    const meter = this.broker.cpu?.received
+    return meter === undefined ? this.hub.deliver(userIds, frame, exceptConnectionId) : meter.exclude(() => this.hub.deliver(userIds, frame, exceptConnectionId))
   }
 
   // With a sharded broker (one stream per conversation and user shard, see

@@ -6,6 +6,7 @@
 // nor grows its memory.
 import { randomUUID } from 'node:crypto'
 import { deliverTo, type BrokerMessage, type BrokerSubscriber } from './broker.js'
+import { CpuMeter, type BrokerCpu } from './cpu-meter.js'
 import { Outbox } from './outbox.js'
 
 /** Marks a payload that stands for a staged one (PostgreSQL: a row id). */
@@ -23,6 +24,8 @@ export interface InboxOptions {
   onError (err: unknown): void
   /** Longest run of deliveries before other work gets a turn. */
   sliceMs?: number
+  /** Counts the CPU of decoding and handing on what arrived. */
+  meter?: CpuMeter
 }
 
 /** References resolved per read: bounds what one read holds in memory. */
@@ -124,6 +127,11 @@ export class Inbox {
   }
 
   private deliverWire (wire: string): void {
+    if (this.opts.meter === undefined) this.decode(wire)
+    else this.opts.meter.count(() => this.decode(wire))
+  }
+
+  private decode (wire: string): void {
     let messages: BrokerMessage[]
     try {
       messages = JSON.parse(wire) as BrokerMessage[]
@@ -175,11 +183,14 @@ export abstract class WireBroker {
   /** Tells this process's loss notices from the others'. */
   private readonly id = randomUUID()
   private readonly outbox: Outbox
+  /** What carrying messages costs this process, each way (see cpu-meter.ts). */
+  readonly cpu: BrokerCpu = { received: new CpuMeter(), sent: new CpuMeter() }
 
   constructor (opts: WireBrokerOptions) {
     const { log } = opts
     this.log = log
     this.inbox = new Inbox({
+      meter: this.cpu.received,
       maxBytes: opts.maxQueueBytes,
       deliver: (message) => {
         const notice = message as unknown as LossNotice
@@ -191,7 +202,7 @@ export abstract class WireBroker {
       onError: (err) => log.warn({ err }, 'broker message dropped')
     })
     this.outbox = new Outbox({
-      send: (encoded, keys) => this.send(encoded, keys),
+      send: (encoded, keys) => this.cpu.sent.count(() => this.send(encoded, keys)),
       maxBytes: opts.maxQueueBytes,
       retryMs: opts.publishRetryMs,
       gaveUp: (count, reason) => {
@@ -219,6 +230,10 @@ export abstract class WireBroker {
   }
 
   publish (message: BrokerMessage): Promise<void> {
+    return this.cpu.sent.count(() => this.publishParts(message))
+  }
+
+  private publishParts (message: BrokerMessage): Promise<void> {
     const parts = this.route(message)
     if (parts.length === 1) return this.outbox.publish(parts[0]![1], parts[0]![0])
     return Promise.all(parts.map(([key, part]) => this.outbox.publish(part, key))).then(() => {})

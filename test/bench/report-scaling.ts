@@ -1,7 +1,8 @@
 // The scaling scenario (11) in the report: rows of the main table with the
 // target (the sharded broker's CPU per delivered frame per process within
 // 1.2× of N = 1, every repetition), and its own table, N by N, the two brokers
-// side by side, with a PASS/MISS line.
+// side by side (their broker CPU, and beside it the whole process's), with a
+// PASS/MISS line.
 import { dec, int, type Renderer } from './harness/render.js'
 import { ratioFigure } from './harness/stats.js'
 import { brokerLabel, type ScalingResult, type ScalingRun } from './scenarios/scaling.js'
@@ -22,26 +23,30 @@ export function scalingReport (sc: ScalingResult, x: Renderer): ScalingReport {
     const sharded = run('sharded', n)
     const global = run('global', n)
     const one = { sharded: run('sharded', 1), global: run('global', 1) }
-    const cell = (r: ScalingRun | undefined) => r === undefined ? 'n/a' : x.fig(`scaling N=${n} ${r.broker} µs per frame`, r.microsPerFrame, d1)
-    const ratioCell = (r: ScalingRun | undefined, base: ScalingRun | undefined) => r === undefined || base === undefined
+    type Of = 'broker' | 'process'
+    const fig = (r: ScalingRun, of: Of) => of === 'broker' ? r.brokerMicrosPerFrame : r.microsPerFrame
+    const cell = (r: ScalingRun | undefined, of: Of) => r === undefined ? 'n/a' : x.fig(`scaling N=${n} ${r.broker} ${of} µs per frame`, fig(r, of), d1)
+    const ratioCell = (r: ScalingRun | undefined, base: ScalingRun | undefined, of: Of) => r === undefined || base === undefined
       ? 'n/a'
-      : x.ratio(r.microsPerFrame.median / base.microsPerFrame.median, ratioFigure(r.microsPerFrame, base.microsPerFrame))
+      : x.ratio(fig(r, of).median / fig(base, of).median, ratioFigure(fig(r, of), fig(base, of)))
     let met = ''
     if (n !== 1 && sharded !== undefined && one.sharded !== undefined) {
-      const perRep = ratioFigure(sharded.microsPerFrame, one.sharded.microsPerFrame)
+      const perRep = ratioFigure(sharded.brokerMicrosPerFrame, one.sharded.brokerMicrosPerFrame)
       met = x.check(`scaling: sharded broker CPU per delivered frame per process at N=${n} ≤ ${SCALING_LIMIT}× N=1`, perRep.reps, (v) => v <= SCALING_LIMIT,
-        (v) => dec(v), true, dec(sharded.microsPerFrame.median / one.sharded.microsPerFrame.median))
+        (v) => dec(v), true, dec(sharded.brokerMicrosPerFrame.median / one.sharded.brokerMicrosPerFrame.median))
       checked++
       const missed = perRep.reps.flatMap((v, i) => v <= SCALING_LIMIT ? [] : [`repetition ${i + 1}: ${dec(v)}`])
       if (missed.length > 0) misses.push(`N=${n} ${missed.join(', ')}`)
     }
-    rows.push([`11 scaling, N=${n} process${n === 1 ? '' : 'es'}, ${int(sc.receivers)} receivers spread, ${int(sc.rate)} posts/s: CPU per delivered frame per process (µs)`,
-      `sharded ${cell(sharded)}`, `global ${cell(global)}, to N=1 ${ratioCell(global, one.global)}`, ratioCell(sharded, one.sharded),
+    rows.push([`11 scaling, N=${n} process${n === 1 ? '' : 'es'}, ${int(sc.receivers)} receivers spread, ${int(sc.rate)} posts/s: broker CPU per delivered frame per process (µs)`,
+      `sharded ${cell(sharded, 'broker')}`, `global ${cell(global, 'broker')}, to N=1 ${ratioCell(global, one.global, 'broker')}`, ratioCell(sharded, one.sharded, 'broker'),
       n === 1 ? '' : `≤ ${SCALING_LIMIT}× N=1 (sharded)`, met])
-    lines.push([String(n), cell(sharded), ratioCell(sharded, one.sharded), cell(global), ratioCell(global, one.global),
+    lines.push([String(n), cell(sharded, 'broker'), ratioCell(sharded, one.sharded, 'broker'), cell(global, 'broker'), ratioCell(global, one.global, 'broker'),
+      cell(sharded, 'process'), ratioCell(sharded, one.sharded, 'process'), cell(global, 'process'), ratioCell(global, one.global, 'process'),
       `${int(sharded?.framesPerSec.median ?? NaN)} / ${int(global?.framesPerSec.median ?? NaN)}`])
   }
-  const header = ['N', 'sharded µs/frame', 'ratio to N=1', 'global µs/frame', 'ratio to N=1', 'frames/s (sharded / global)']
+  const header = ['N', 'sharded broker µs/frame', 'ratio to N=1', 'global broker µs/frame', 'ratio to N=1',
+    'sharded process µs/frame', 'ratio to N=1', 'global process µs/frame', 'ratio to N=1', 'frames/s (sharded / global)']
   const verdict = checked === 0
     ? 'no N other than 1 was measured'
     : misses.length === 0 ? 'PASS' : `MISS (${misses.join('; ')})`
@@ -55,8 +60,10 @@ export function scalingReport (sc: ScalingResult, x: Renderer): ScalingReport {
     [header, header.map(() => '---'), ...lines].map((cols) => `| ${cols.join(' | ')} |`).join('\n'),
     '',
     `sharded broker within ${SCALING_LIMIT}× of N=1 at every N, every repetition: ${verdict}`,
-    'µs/frame of a process = (its CPU in the paced window − its CPU in an idle window of the same length, receivers connected and nothing posted) ' +
-      '/ the frames its sockets delivered in the paced window; the median over the N processes. CPU from /proc (each thread\'s schedstat).'
+    'broker µs/frame of a process = its broker_cpu_seconds_total over the paced window (both ways: reading and decoding broker messages up to the ' +
+      'frames handed to its sockets, their writes left out; encoding and publishing) / the frames its sockets delivered in that window; ' +
+      'process µs/frame = (its CPU in the paced window − its CPU in an idle window of the same length, receivers connected and nothing posted) ' +
+      '/ the same frames, CPU from /proc (each thread\'s schedstat). Each the median over the N processes.'
   ].join('\n')
   const notes = sc.runs.map((r) => {
     const last = r.reps[r.reps.length - 1]

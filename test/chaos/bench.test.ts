@@ -277,6 +277,7 @@ describe('npm run bench -- --smoke', () => {
     for (const sr of sc.runs) {
       const name = `scaling ${sr.processes} ${sr.broker}`
       positive(`${name} µs per frame`, sr.microsPerFrame)
+      positive(`${name} broker µs per frame`, sr.brokerMicrosPerFrame)
       positive(`${name} frames/s`, sr.framesPerSec)
       positive(`${name} ratio to N=1`, sr.ratioToOne)
       expect(sr.reps).toHaveLength(3)
@@ -286,6 +287,7 @@ describe('npm run bench -- --smoke', () => {
           expect(p.sockets, name).toBeGreaterThanOrEqual(sc.receivers / sr.processes)
           expect(p.frames, name).toBeGreaterThan(0)
           expect(p.pacedCpuSeconds, name).toBeGreaterThan(0)
+          expect(p.brokerCpuSeconds, name).toBeGreaterThan(0)
         }
       }
     }

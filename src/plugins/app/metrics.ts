@@ -1,7 +1,7 @@
 // Prometheus metrics, on a registry of this app (not prom-client's global
 // one, so several apps can live in one process): HTTP rate and latency, open
 // sockets, pushes, post-to-push latency, broker lag, database pool, webhook
-// deliveries, device pushes per provider, group-commit batch sizes, and the process defaults (CPU,
+// deliveries, device pushes per provider, group-commit batch sizes, the broker's CPU, and the process defaults (CPU,
 // memory, event-loop lag).
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -68,6 +68,23 @@ export default fp(async (app) => {
     help: 'Open WebSocket connections on this process',
     registers,
     collect () { this.set(app.hasDecorator('realtime') ? app.realtime.hub.size : 0) }
+  })
+  // Read from the broker's meters (realtime/cpu-meter.ts); none for the in-process broker.
+  const brokerCpuCounted = { received: 0, sent: 0 }
+  new Counter({
+    name: 'broker_cpu_seconds_total',
+    help: 'CPU this process spent carrying messages between processes: received (reading and decoding them, up to the frames handed to sockets) and sent (encoding and publishing)',
+    labelNames: ['direction'],
+    registers,
+    collect () {
+      const cpu = app.hasDecorator('realtime') ? app.realtime.broker.cpu : undefined
+      if (cpu === undefined) return
+      for (const direction of ['received', 'sent'] as const) {
+        const micros = cpu[direction].micros
+        this.inc({ direction }, (micros - brokerCpuCounted[direction]) / 1e6)
+        brokerCpuCounted[direction] = micros
+      }
+    }
   })
   const pool = () => app.db.pool
   new Gauge({ name: 'db_pool_connections_total', help: 'Connections in the database pool', registers, collect () { this.set(pool().totalCount) } })

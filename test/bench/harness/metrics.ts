@@ -35,6 +35,12 @@ export async function scrapeText (baseUrl: string): Promise<string> {
   return await res.text()
 }
 
+/** broker_cpu_seconds_total of a server, both directions: what carrying broker messages cost it so far (NaN without the counter). */
+export async function brokerCpuSeconds (baseUrl: string): Promise<number> {
+  const text = await scrapeText(baseUrl)
+  return text.includes('broker_cpu_seconds_total{') ? sum(text, 'broker_cpu_seconds_total') : Number.NaN
+}
+
 export interface Histogram { count: number, sum: number, buckets: Array<{ le: number, count: number }> }
 
 /** An unlabelled histogram of a scrape: its count, sum and cumulative buckets (ascending). */

@@ -29,7 +29,7 @@ export interface WindowResult {
 }
 
 /** One server process over a window: its CPU seconds (cpuSecondsExact) and the deliveries to the receivers on it. */
-export interface ProcessWindow { pid: number, cpuSeconds: number, deliveries: number }
+export interface ProcessWindow { pid: number, cpuSeconds: number, deliveries: number, brokerCpuSeconds?: number }
 
 interface Mark {
   elapsedMs: number, deliveries: number, deliveriesByServer?: number[], posts: number, failures: number, skipped: number, frameBytes: number, latency: Latency
@@ -73,6 +73,8 @@ export interface PhaseOptions {
    * `urls`, in the same order): each window also reports each one's CPU and deliveries.
    */
   perProcess?: boolean
+  /** With perProcess: each server's broker CPU so far (broker_cpu_seconds_total), read at both ends of each window. */
+  brokerCpu?: () => Promise<number[]>
 }
 
 export async function runPhase (loadgen: Worker, load: { senders?: number, rate?: number }, o: PhaseOptions): Promise<WindowResult[]> {
@@ -91,6 +93,7 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
       const load0 = cpuSeconds([loadgen.pid])
       const db0 = cpuSnapshot(o.dbPids())
       const each0 = o.perProcess === true ? pids.map(cpuSecondsExact) : undefined
+      const broker0 = await o.brokerCpu?.()
       if (o.midWindow !== undefined) {
         await measuredWindow(loadgen, t0, o.windowMs / 2)
         await o.midWindow(rep)
@@ -99,7 +102,13 @@ export async function runPhase (loadgen: Worker, load: { senders?: number, rate?
       const m = await loadgen.call<Mark>('mark')
       const seconds = (performance.now() - t0) / 1000
       const cpu = cpuSeconds(pids) - cpu0
-      const processes = each0?.map((c, i) => ({ pid: pids[i]!, cpuSeconds: cpuSecondsExact(pids[i]!) - c, deliveries: m.deliveriesByServer?.[i] ?? NaN }))
+      const broker1 = await o.brokerCpu?.()
+      const processes = each0?.map((c, i): ProcessWindow => ({
+        pid: pids[i]!,
+        cpuSeconds: cpuSecondsExact(pids[i]!) - c,
+        deliveries: m.deliveriesByServer?.[i] ?? NaN,
+        ...(broker0 === undefined || broker1 === undefined ? {} : { brokerCpuSeconds: broker1[i]! - broker0[i]! })
+      }))
       out.push({
         seconds,
         deliveriesPerSec: m.deliveries / (m.elapsedMs / 1000),

@@ -9,19 +9,24 @@
 // its own users' traffic) and the single-Redis one (one global channel: every
 // process receives everything and filters).
 //
-// The figure, per process: (its CPU in the paced window − its CPU in an idle
-// window of the same length, receivers connected and nothing posted) / the
-// frames its sockets delivered in the paced window; the median over the N
-// processes. Everything a process does for the traffic counts (taking posts,
-// the database, publishing, receiving from the broker, writing frames): what
-// grows with N is what a process does for frames it does not deliver. Each
-// repetition is an idle window and then a paced one; the ratio of a
-// repetition to N = 1 pairs it with N = 1's repetition of the same number.
+// The issue's figure, per process: its broker CPU in the paced window (its
+// broker_cpu_seconds_total, both ways: reading and decoding what arrives up to
+// the frames handed to its sockets, encoding and publishing; src/realtime/
+// cpu-meter.ts) / the frames its sockets delivered in that window; the median
+// over the N processes. What grows with N is what a process's broker does for
+// frames it does not deliver. Beside it, the whole process: (its CPU in the
+// paced window − its CPU in an idle window of the same length, receivers
+// connected and nothing posted) / the same frames; everything counts there
+// (taking posts, the database, writing frames), and so do the machine's
+// limits (N processes on two cores). Each repetition is an idle window and
+// then a paced one; the ratio of a repetition to N = 1 pairs it with N = 1's
+// repetition of the same number.
 import type { RedisCluster } from '../../helpers/redis-cluster.js'
 import type { BenchContext } from '../harness/context.js'
 import { idleWindow, runPhase, summarizePhase, type PhaseSummary, type WindowResult } from '../harness/phase.js'
 import { sleep } from '../harness/processes.js'
 import { startBenchRedisCluster, startRedis, type RedisServer } from '../harness/redis.js'
+import { brokerCpuSeconds } from '../harness/metrics.js'
 import { socketsByPid, startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { figure, median, ratioFigure, type Figure } from '../harness/stats.js'
 import { GROUP_SIZE } from '../harness/topology.js'
@@ -52,6 +57,10 @@ export interface ScalingProcess {
   frames: number
   /** (paced − idle) CPU per frame delivered, µs. */
   microsPerFrame: number
+  /** Its broker's CPU in the paced window (broker_cpu_seconds_total). */
+  brokerCpuSeconds: number
+  /** That per frame delivered, µs. */
+  brokerMicrosPerFrame: number
 }
 
 export interface ScalingRep {
@@ -60,6 +69,8 @@ export interface ScalingRep {
   processes: ScalingProcess[]
   /** The median over processes of microsPerFrame. */
   microsPerFrame: number
+  /** The median over processes of brokerMicrosPerFrame. */
+  brokerMicrosPerFrame: number
   /** Frames delivered per second, all processes. */
   framesPerSec: number
   /** Frames that arrived during the idle window (stragglers of the previous paced window; none expected). */
@@ -70,9 +81,13 @@ export interface ScalingRun {
   broker: ScalingBroker
   processes: number
   microsPerFrame: Figure
+  /** The broker's CPU per delivered frame per process (the issue's figure). */
+  brokerMicrosPerFrame: Figure
   framesPerSec: Figure
-  /** Each repetition over N = 1's repetition of the same number (same broker). */
+  /** Each repetition over N = 1's repetition of the same number (same broker), whole process. */
   ratioToOne: Figure
+  /** The same for the broker's figure. */
+  brokerRatioToOne: Figure
   paced: PhaseSummary
   reps: ScalingRep[]
 }
@@ -116,7 +131,9 @@ export async function runScaling (ctx: BenchContext, o: BenchOptions, log: (line
   }
   for (const run of runs) {
     const one = runs.find((x) => x.broker === run.broker && x.processes === 1)
-    if (one !== undefined) run.ratioToOne = ratioFigure(run.microsPerFrame, one.microsPerFrame)
+    if (one === undefined) continue
+    run.ratioToOne = ratioFigure(run.microsPerFrame, one.microsPerFrame)
+    run.brokerRatioToOne = ratioFigure(run.brokerMicrosPerFrame, one.brokerMicrosPerFrame)
   }
   return {
     receivers: o.scalingReceivers,
@@ -171,7 +188,8 @@ async function measure (ctx: BenchContext, o: BenchOptions, loadgen: ReturnType<
         machine: ctx.machine,
         label,
         firstRep: rep + 1,
-        perProcess: true
+        perProcess: true,
+        brokerCpu: () => Promise.all(servers.map((x) => brokerCpuSeconds(x.url)))
       })
       windows.push(paced!)
       reps.push(repetition(idle, paced!, sockets))
@@ -184,8 +202,10 @@ async function measure (ctx: BenchContext, o: BenchOptions, loadgen: ReturnType<
     broker: s.broker,
     processes: s.n,
     microsPerFrame: figure(reps.map((r) => r.microsPerFrame)),
+    brokerMicrosPerFrame: figure(reps.map((r) => r.brokerMicrosPerFrame)),
     framesPerSec: figure(reps.map((r) => r.framesPerSec)),
     ratioToOne: figure([]),
+    brokerRatioToOne: figure([]),
     paced: summarizePhase(windows),
     reps
   }
@@ -195,13 +215,16 @@ async function measure (ctx: BenchContext, o: BenchOptions, loadgen: ReturnType<
 export function repetition (idle: { seconds: number, processes: Array<{ cpuSeconds: number, deliveries: number }> }, paced: WindowResult, sockets: number[]): ScalingRep {
   const processes = paced.processes!.map((p, i): ScalingProcess => {
     const idleCpuSeconds = idle.processes[i]!.cpuSeconds * (paced.seconds / idle.seconds)
+    const brokerCpuSeconds = p.brokerCpuSeconds ?? NaN
     return {
       pid: p.pid,
       sockets: sockets[i] ?? NaN,
       idleCpuSeconds,
       pacedCpuSeconds: p.cpuSeconds,
       frames: p.deliveries,
-      microsPerFrame: p.deliveries > 0 ? ((p.cpuSeconds - idleCpuSeconds) / p.deliveries) * 1e6 : NaN
+      microsPerFrame: p.deliveries > 0 ? ((p.cpuSeconds - idleCpuSeconds) / p.deliveries) * 1e6 : NaN,
+      brokerCpuSeconds,
+      brokerMicrosPerFrame: p.deliveries > 0 ? (brokerCpuSeconds / p.deliveries) * 1e6 : NaN
     }
   })
   return {
@@ -209,6 +232,7 @@ export function repetition (idle: { seconds: number, processes: Array<{ cpuSecon
     pacedSeconds: paced.seconds,
     processes,
     microsPerFrame: median(processes.map((p) => p.microsPerFrame)),
+    brokerMicrosPerFrame: median(processes.map((p) => p.brokerMicrosPerFrame)),
     framesPerSec: paced.deliveriesPerSec,
     idleFrames: idle.processes.reduce((sum, p) => sum + (Number.isFinite(p.deliveries) ? p.deliveries : 0), 0)
   }
