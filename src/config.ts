@@ -73,6 +73,7 @@ export const SETTINGS = {
   brokerShards: ['BROKER_SHARDS', Int(1, 16384, 1024, 'REDIS_CLUSTER=true: user shards (channels) the pushes are spread over; every process of a deployment must use the same')],
   brokerChannel: ['BROKER_CHANNEL', Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,63}$', default: 'switchboard', description: 'Broker channel; instances that share it share one live stream' })],
   brokerQueueMaxBytes: ['BROKER_QUEUE_MAX_BYTES', Int(65536, 1073741824, 16777216, 'Broker backlog per process, each way (incoming; outgoing while the broker refuses); past it the backlog is dropped and sockets replay')],
+  brokerCpuMetrics: ['BROKER_CPU_METRICS', Type.Boolean({ default: false, description: 'Measure the CPU the broker costs this process, each way (metric broker_cpu_seconds_total); each measured span costs about a microsecond more' })],
   brokerPublishRetryMs: ['BROKER_PUBLISH_RETRY_MS', Int(100, 600000, 5000, 'A publication the broker refuses is retried this long; then every process closes its sockets (4008) so that clients replay')],
   presenceTtlMs: ['PRESENCE_TTL_MS', Int(1000, 3600000, 30000, 'A process that stops (kill -9) has its users shown offline within this long')],
   clusterWorkers: ['CLUSTER_WORKERS', Int(0, 256, 0, 'Worker processes of `npm run start:cluster` (0: one per core)')],

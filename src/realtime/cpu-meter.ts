@@ -1,32 +1,17 @@
 // The CPU time this process spends on one kind of work, measured around it
 // with process.cpuUsage (the process's CPU, so work of other threads that runs
-// at the same instant counts too: a small error on short spans). A reading
-// costs a system call (about a microsecond, as much as some of the spans it
-// measures), so one span in SAMPLE is measured, at random, and counted SAMPLE
-// times, less what the two readings themselves cost (measured once). The
-// broker meters what it costs to carry messages between processes, both ways
-// (metric broker_cpu_seconds_total, README "The scaling bench").
-const SAMPLE = 16
-
-let readingCost: number | undefined
-/** The CPU of an empty measured span (two readings), µs: the median of many. */
-function emptySpanMicros (): number {
-  if (readingCost === undefined) {
-    const spans: number[] = []
-    for (let i = 0; i < 201; i++) {
-      const d = process.cpuUsage(process.cpuUsage())
-      spans.push(d.user + d.system)
-    }
-    readingCost = spans.sort((a, b) => a - b)[100]!
-  }
-  return readingCost
-}
-
+// at the same instant counts too: a small error on short spans). A reading is
+// a system call of about a microsecond, so the meter is off unless asked for
+// (BROKER_CPU_METRICS): measuring every span of a busy broker costs a few
+// percent of the process. (Measuring one span in 16 at random instead made
+// the figure unstable: a few long spans, a garbage collection in one, weigh
+// 16 times when drawn.) The broker meters what it costs to carry messages
+// between processes, both ways (metric broker_cpu_seconds_total, README "The
+// scaling bench").
 export class CpuMeter {
-  /** CPU counted so far, microseconds (an estimate: see SAMPLE). */
+  /** CPU counted so far, microseconds. */
   micros = 0
   private depth = 0
-  private sampled = false
   private since: NodeJS.CpuUsage | undefined
 
   /** Counts the CPU of `fn` (its synchronous part; nested counts count once). */
@@ -41,7 +26,7 @@ export class CpuMeter {
 
   /** Leaves the CPU of `fn` out of the count that encloses it, if any. */
   exclude<T> (fn: () => T): T {
-    if (this.depth === 0 || !this.sampled) return fn()
+    if (this.depth === 0) return fn()
     this.add()
     const depth = this.depth
     this.depth = 0
@@ -49,26 +34,23 @@ export class CpuMeter {
       return fn()
     } finally {
       this.depth = depth
-      this.sampled = true
       this.since = process.cpuUsage()
     }
   }
 
   /** Opens a span closed by end() (for work between two event listeners). */
   begin (): void {
-    if (this.depth++ !== 0) return
-    this.sampled = Math.random() * SAMPLE < 1
-    if (this.sampled) this.since = process.cpuUsage()
+    if (this.depth++ === 0) this.since = process.cpuUsage()
   }
 
   end (): void {
     if (this.depth === 0) return
-    if (--this.depth === 0 && this.sampled) this.add()
+    if (--this.depth === 0) this.add()
   }
 
   private add (): void {
     const spent = process.cpuUsage(this.since)
-    this.micros += Math.max(0, spent.user + spent.system - emptySpanMicros()) * SAMPLE
+    this.micros += spent.user + spent.system
   }
 }
 

@@ -169,6 +169,8 @@ export interface WireBrokerOptions {
   /** How long a publication is retried before it is given up (and every process told). */
   publishRetryMs: number
   log: BrokerLog
+  /** Measure the CPU carrying messages costs (BROKER_CPU_METRICS). */
+  meterCpu?: boolean
 }
 
 /**
@@ -183,14 +185,15 @@ export abstract class WireBroker {
   /** Tells this process's loss notices from the others'. */
   private readonly id = randomUUID()
   private readonly outbox: Outbox
-  /** What carrying messages costs this process, each way (see cpu-meter.ts). */
-  readonly cpu: BrokerCpu = { received: new CpuMeter(), sent: new CpuMeter() }
+  /** What carrying messages costs this process, each way, when measured (see cpu-meter.ts). */
+  readonly cpu: BrokerCpu | undefined
 
   constructor (opts: WireBrokerOptions) {
     const { log } = opts
     this.log = log
+    const cpu = this.cpu = opts.meterCpu === true ? { received: new CpuMeter(), sent: new CpuMeter() } : undefined
     this.inbox = new Inbox({
-      meter: this.cpu.received,
+      ...(cpu === undefined ? {} : { meter: cpu.received }),
       maxBytes: opts.maxQueueBytes,
       deliver: (message) => {
         const notice = message as unknown as LossNotice
@@ -202,7 +205,7 @@ export abstract class WireBroker {
       onError: (err) => log.warn({ err }, 'broker message dropped')
     })
     this.outbox = new Outbox({
-      send: (encoded, keys) => this.cpu.sent.count(() => this.send(encoded, keys)),
+      send: (encoded, keys) => cpu === undefined ? this.send(encoded, keys) : cpu.sent.count(() => this.send(encoded, keys)),
       maxBytes: opts.maxQueueBytes,
       retryMs: opts.publishRetryMs,
       gaveUp: (count, reason) => {
@@ -230,7 +233,7 @@ export abstract class WireBroker {
   }
 
   publish (message: BrokerMessage): Promise<void> {
-    return this.cpu.sent.count(() => this.publishParts(message))
+    return this.cpu === undefined ? this.publishParts(message) : this.cpu.sent.count(() => this.publishParts(message))
   }
 
   private publishParts (message: BrokerMessage): Promise<void> {

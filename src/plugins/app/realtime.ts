@@ -34,7 +34,9 @@ export default fp<RealtimeOptions>(async (app, opts) => {
   const presenceRecords = createPresenceRepository(app.db)
 
   const brokerLog = app.log.child({ broker: config.broker })
-  const wire = { channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, publishRetryMs: config.brokerPublishRetryMs, log: brokerLog }
+  const wire = {
+    channel: config.brokerChannel, maxQueueBytes: config.brokerQueueMaxBytes, publishRetryMs: config.brokerPublishRetryMs, log: brokerLog, meterCpu: config.brokerCpuMetrics
+  }
   const broker: Broker = opts.broker ?? (
     config.broker === 'postgres'
       ? new PostgresBroker({ ...wire, pool: app.db.pool, clientConfig: app.db.pool.options })

@@ -46,6 +46,8 @@ const SHARDS = 1024
  * refreshes and heartbeat pings.
  */
 const QUIET_TIMERS = { WS_SLOT_TTL_MS: '3600000', PRESENCE_TTL_MS: '3600000', WS_HEARTBEAT_MS: '600000' }
+/** The broker's own CPU, the issue's figure (off by default: see src/realtime/cpu-meter.ts). */
+const METERED = { BROKER_CPU_METRICS: 'true' }
 
 export interface ScalingProcess {
   pid: number
@@ -121,7 +123,7 @@ export async function runScaling (ctx: BenchContext, o: BenchOptions, log: (line
       for (const broker of SCALING_BROKERS) {
         log(`scaling: ${n} process${n === 1 ? '' : 'es'}, ${brokerLabel(broker)}`)
         const b = brokers[broker]
-        runs.push(await measure(ctx, o, loadgen, { n, broker, databaseUrl, topologyFile, env: { ...QUIET_TIMERS, ...b.env }, brokerPids: b.pids }))
+        runs.push(await measure(ctx, o, loadgen, { n, broker, databaseUrl, topologyFile, env: { ...QUIET_TIMERS, ...METERED, ...b.env }, brokerPids: b.pids }))
       }
     }
   } finally {
