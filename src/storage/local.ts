@@ -79,22 +79,10 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
     },
 
     async write (key, body) {
-      const target = path(key)
-      await mkdir(dirname(target), { recursive: true })
-      const part = `${target}.part-${randomBytes(6).toString('hex')}`
-      try {
-        await pipeline(async function * () { yield body }, createWriteStream(part))
-        await rename(part, target)
-      } catch (err) {
-        await rm(part, { force: true })
-        throw err
-      }
+      await writeDurably(path(key), [async function * () { yield body }])
     },
 
     async receive (key, body, maxBytes) {
-      const target = path(key)
-      await mkdir(dirname(target), { recursive: true })
-      const part = `${target}.part-${randomBytes(6).toString('hex')}`
       let received = 0
       const limit = new Transform({
         transform (chunk: Buffer, _encoding, done) {
@@ -103,14 +91,8 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
           else done(null, chunk)
         }
       })
-      try {
-        await pipeline(body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream()]), createWriteStream(part))
-        await rename(part, target)
-        return received
-      } catch (err) {
-        await rm(part, { force: true })
-        throw err
-      }
+      await writeDurably(path(key), [body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream()])])
+      return received
     },
 
     async remove (keys) {
@@ -122,5 +104,41 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
     },
 
     async close () {}
+  }
+}
+
+/**
+ * Writes a file that is whole or absent, also after a crash: the bytes go to a
+ * temporary file, are flushed to the disk (fdatasync), and only then renamed
+ * to `target`, whose folder is flushed too, so that an upload is not answered
+ * as stored while its bytes are still only in the page cache (a crash would
+ * leave an empty or partial file under a ready upload). Flushing each file as
+ * it completes also spreads the disk writes of many uploads over time, rather
+ * than leaving them to the kernel's periodic writeback, whose bursts delay the
+ * database's own WAL flushes (README "Attachments").
+ */
+async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>): Promise<void> {
+  const folder = dirname(target)
+  await mkdir(folder, { recursive: true })
+  const part = `${target}.part-${randomBytes(6).toString('hex')}`
+  try {
+    await pipeline([...sources, createWriteStream(part, { flags: 'wx' })] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream])
+    // The bytes of the closed file, through a handle of its own (the page cache is the file's, not the handle's).
+    const file = await open(part, 'r+')
+    try {
+      await file.datasync()
+    } finally {
+      await file.close()
+    }
+  } catch (err) {
+    await rm(part, { force: true })
+    throw err
+  }
+  await rename(part, target)
+  const dir = await open(folder, 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
   }
 }
