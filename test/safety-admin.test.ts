@@ -120,6 +120,39 @@ describe('app roles and the admin API', () => {
     ])
   })
 
+  it('an admin deletes a suspended user\'s account for them (a data-erasure request): erased as by DELETE /v1/me, audited; moderators and self refused', async () => {
+    const [admin, mod, a, b] = await users(4)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [admin.user.id])
+    await server.sql("UPDATE users SET app_roles = '{moderator}' WHERE id = $1", [mod.user.id])
+    const group = await createGroup(api, a, [b])
+    const secret = `secret of b ${Date.now()}`
+    const m = await post(api, b, group.id, secret)
+    expect((await api.put(`/v1/admin/users/${b.user.id}/suspension`, { reason: 'spam' }, as(admin))).status).toBe(204)
+    expectError(await api.post('/v1/auth/login', { username: b.user.username, password: b.password }), 403, 'SUSPENDED')
+
+    const sa = await connectReady(server.url, a.accessToken, opened)
+    expectError(await api.del(`/v1/admin/users/${b.user.id}`, as(mod)), 403, 'FORBIDDEN')
+    expectError(await api.del(`/v1/admin/users/${b.user.id}`, as(a)), 403, 'FORBIDDEN')
+    expectError(await api.del(`/v1/admin/users/${admin.user.id}`, as(admin)), 403, 'FORBIDDEN')
+    expectError(await api.del('/v1/admin/users/01890000-0000-7000-8000-000000000000', as(admin)), 404, 'NOT_FOUND')
+    expect((await api.del(`/v1/admin/users/${b.user.id}`, as(admin))).status).toBe(204)
+
+    // The other member sees what DELETE /v1/me shows: the message erased, the user gone from the group.
+    expect((await sa.next((f) => f.type === 'message.deleted')).data.id).toBe(m.id)
+    expect((await sa.next((f) => f.type === 'member.removed')).data.userId).toBe(b.user.id)
+    const history = (await api.get(`/v1/conversations/${group.id}/messages`, as(a))).body.messages
+    expect(JSON.stringify(history)).not.toContain(secret)
+    expect((await api.get(`/v1/users/${b.user.id}`, as(a))).body).toMatchObject({ displayName: 'Deleted user' })
+    expectError(await api.post('/v1/auth/login', { username: b.user.username, password: b.password }), 401, 'INVALID_CREDENTIALS')
+    // Once: a second request finds no account to delete.
+    expectError(await api.del(`/v1/admin/users/${b.user.id}`, as(admin)), 404, 'NOT_FOUND')
+
+    const audit = (await api.get('/v1/admin/audit?limit=100', as(admin))).body.entries
+    const entry = audit.find((e: any) => e.action === 'user.deleted' && e.targetId === b.user.id)
+    expect(entry).toMatchObject({ actorId: admin.user.id, targetType: 'user' })
+    expect(entry.data).toEqual({ appRoles: [], suspended: true })
+  })
+
   it('pages users and the audit log with cursors', async () => {
     const [admin] = await users(1)
     await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [admin.user.id])

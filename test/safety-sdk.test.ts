@@ -63,5 +63,9 @@ describe('SDK safety', () => {
     await staff.admin.unsuspend(idOf(member))
     expect((await staff.admin.users({ query: member.session!.user.username })).users[0]!.suspendedAt).toBeNull()
     expect((await staff.admin.audit()).entries.map((e) => e.action).slice(0, 4)).toEqual(['user.unsuspended', 'user.suspended', 'message.deleted', 'report.resolved'])
+    // A data-erasure request: the operator deletes the account for the user.
+    await staff.admin.deleteUser(idOf(member))
+    expect((await staff.admin.audit()).entries[0]).toMatchObject({ action: 'user.deleted', targetId: idOf(member) })
+    expect(await codeOf(staff.admin.deleteUser(idOf(member)))).toBe('NOT_FOUND')
   })
 })

@@ -225,6 +225,8 @@ export function createApi (t: Transport) {
     suspend: (userId: string, reason?: string) =>
       t.request<void>('PUT', `/v1/admin/users/${enc(userId)}/suspension`, { body: reason === undefined ? {} : { reason } }),
     unsuspend: (userId: string) => t.request<void>('DELETE', `/v1/admin/users/${enc(userId)}/suspension`),
+    /** Deletes a user's account for them (app role admin): as `me.deleteAccount` does, audited. */
+    deleteUser: (userId: string) => t.request<void>('DELETE', `/v1/admin/users/${enc(userId)}`),
     deleteMessage: (messageId: string) => t.request<Message>('DELETE', `/v1/admin/messages/${enc(messageId)}`),
     users: (query: { query?: string, limit?: number, cursor?: string } = {}) => t.request<AdminUserPage>('GET', '/v1/admin/users', { query }),
     audit: (query: { limit?: number, cursor?: string } = {}) => t.request<AuditPage>('GET', '/v1/admin/audit', { query })

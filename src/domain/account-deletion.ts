@@ -36,8 +36,9 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
   const repos = createRepositories(deps)
   const erase = deps.messages === 'erase'
 
-  function eraseIdentity (userId: string): Promise<string[]> {
+  function eraseIdentity (userId: string, within?: (tx: Tx) => Promise<void>): Promise<string[]> {
     return repos.transaction(async (tx) => {
+      await within?.(tx)
       const sessions = await tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date())
       await tx.safety.eraseAccount(userId, erase)
       // Its avatar and uploads never posted go now; attached ones with their messages (below), or stay when messages are kept.
@@ -125,9 +126,13 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
   }
 
   return {
-    /** Deletes the account (its password was checked by the caller). */
-    async deleteAccount (userId: string): Promise<void> {
-      const sessions = await eraseIdentity(userId)
+    /**
+     * Deletes the account (its password was checked by the caller, or an
+     * operator asked for it). `within` runs in the transaction that erases
+     * the identity (an operator's audit entry), and can refuse by throwing.
+     */
+    async deleteAccount (userId: string, within?: (tx: Tx) => Promise<void>): Promise<void> {
+      const sessions = await eraseIdentity(userId, within)
       if (sessions.length > 0) deps.onSessionsRevoked(sessions, userId)
       await leaveAll(userId)
       deps.onFilesReleased?.()

@@ -19,6 +19,8 @@ export interface AdminDeps extends Database {
   publisher: RealtimePublisher
   /** A session was revoked: its sockets close and every process forgets it. */
   onSessionRevoked (sessionId: string, userId: string): void
+  /** Deletes an account as DELETE /v1/me does (account-deletion.ts), running `within` in its first transaction. */
+  deleteAccount (userId: string, within: (tx: Tx) => Promise<void>): Promise<void>
 }
 
 export interface Page { limit: number, cursor?: string | undefined }
@@ -100,6 +102,22 @@ export function createAdminService (deps: AdminDeps) {
         return sessions
       })
       for (const sessionId of revoked) deps.onSessionRevoked(sessionId, targetId)
+    },
+
+    /**
+     * Deletes a user's account for them, exactly as DELETE /v1/me does (a
+     * suspended user cannot log in to do it; a data-erasure request comes to
+     * the operator). Admins only, never their own (DELETE /v1/me is theirs);
+     * an account already deleted answers 404. Audited in the transaction that
+     * erases the identity.
+     */
+    async deleteUser (actorId: string, targetId: string) {
+      if (targetId === actorId) throw forbidden('Delete your own account with DELETE /v1/me')
+      const target = await safety.userModeration(targetId)
+      if (target === null || target.deletedAt !== null) throw notFound('User')
+      await deps.deleteAccount(targetId, async (tx) => {
+        await audit(tx, actorId, 'user.deleted', 'user', targetId, { appRoles: rolesOf(target), suspended: target.suspendedAt !== null })
+      })
     },
 
     async unsuspend (actorId: string, targetId: string) {

@@ -113,8 +113,8 @@ export function safetyStatements (db: Client) {
       return db.report.findUnique({ where: { id: reportId } })
     },
 
-    userModeration (userId: string): Promise<{ appRoles: string[] | null, suspendedAt: Date | null } | null> {
-      return db.user.findUnique({ where: { id: userId }, select: { appRoles: true, suspendedAt: true } })
+    userModeration (userId: string): Promise<{ appRoles: string[] | null, suspendedAt: Date | null, deletedAt: Date | null } | null> {
+      return db.user.findUnique({ where: { id: userId }, select: { appRoles: true, suspendedAt: true, deletedAt: true } })
     },
 
     /** Sets or clears the suspension; false when the user does not exist. */

@@ -69,6 +69,23 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
+  app.delete('/users/:id', {
+    onRequest: app.authenticate,
+    preHandler: role(['admin']),
+    schema: {
+      security, tags, operationId: 'adminDeleteUser',
+      summary: 'Delete a user\'s account for them, as DELETE /v1/me does (audited)',
+      description: 'App role admin (else 403 FORBIDDEN). For a data-erasure request of a user who cannot delete the account ' +
+        'themself (a suspended one cannot log in). Personal data erased, sessions ended (sockets close with 4001), the user ' +
+        'leaves every conversation, messages erased unless DELETED_ACCOUNT_MESSAGES=keep. Not your own account (403: use ' +
+        'DELETE /v1/me); an unknown or already deleted account: 404.',
+      params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await admin.deleteUser(request.auth.userId, request.params.id)
+    return reply.code(204).send(null)
+  })
+
   app.delete('/messages/:messageId', {
     ...asStaff,
     schema: {

@@ -291,7 +291,8 @@ describe('npm run bench -- --smoke', () => {
         }
       }
     }
-    expect(r.sections.join('\n')).toContain('| N | sharded µs/frame | ratio to N=1 | global µs/frame | ratio to N=1 | frames/s (sharded / global) |')
+    expect(r.sections.join('\n')).toContain('| N | sharded broker µs/frame | ratio to N=1 | global broker µs/frame | ratio to N=1 | ' +
+      'sharded process µs/frame | ratio to N=1 | global process µs/frame | ratio to N=1 | frames/s (sharded / global) |')
     expect(run.output).toMatch(/sharded broker within 1\.2× of N=1 at every N, every repetition: (PASS|MISS)/)
     expect(r.table).toContain('11 scaling, N=2 processes, 100 receivers spread, 40 posts/s')
 

@@ -22,7 +22,9 @@ export default fp(async (app) => {
       prisma,
       pool,
       publisher: app.realtime,
-      onSessionRevoked: (sessionId, userId) => { app.sessionEvents.emit('revoked', { sessionId, userId }) }
+      onSessionRevoked: (sessionId, userId) => { app.sessionEvents.emit('revoked', { sessionId, userId }) },
+      // The account plugin (me.ts) registers after this one; it is there by the time a request asks.
+      deleteAccount: (userId, within) => app.me.deletion.deleteAccount(userId, within)
     })
   })
 }, { name: 'safety', dependencies: ['db', 'accounts', 'realtime'] })
