@@ -70,11 +70,6 @@ export class EventSequencer {
   }
 
   private flush (state: State): void {
-    // An event can arrive while its gap is read from the log (a late publish):
-    // the log's copy was delivered, so this one is dropped. Left pending, it
-    // would be taken for the start of a gap that never fills, and hold back
-    // every later event of the stream.
-    for (const seq of state.pending.keys()) if (seq <= state.last) state.pending.delete(seq)
     let next = state.pending.get(state.last + 1)
     while (next !== undefined) {
       state.pending.delete(state.last + 1)
@@ -112,6 +107,11 @@ export class EventSequencer {
     }
     // Whatever could not be loaded is skipped; clients see the gap and replay.
     if (state.last < first - 1) state.last = first - 1
+    // An event can arrive while its gap is read (a late publish): the log's
+    // copy was delivered, so this one is dropped. Left pending, it would be
+    // taken for the start of a gap that never fills, and hold back every later
+    // event of the stream. (Only here does the position jump past pending ones.)
+    for (const seq of state.pending.keys()) if (seq <= state.last) state.pending.delete(seq)
     this.flush(state)
   }
 }

@@ -112,10 +112,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
  * temporary file, are flushed to the disk (fdatasync), and only then renamed
  * to `target`, whose folder is flushed too, so that an upload is not answered
  * as stored while its bytes are still only in the page cache (a crash would
- * leave an empty or partial file under a ready upload). Flushing each file as
- * it completes also spreads the disk writes of many uploads over time, rather
- * than leaving them to the kernel's periodic writeback, whose bursts delay the
- * database's own WAL flushes (README "Attachments").
+ * leave an empty or partial file under a ready upload).
  */
 async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>): Promise<void> {
   const folder = dirname(target)

@@ -51,7 +51,7 @@ export function scalingReport (sc: ScalingResult, x: Renderer): ScalingReport {
     ? 'no N other than 1 was measured'
     : misses.length === 0 ? 'PASS' : `MISS (${misses.join('; ')})`
   const section = [
-    `Scaling (scenario 11): CPU per delivered frame per process, ${int(sc.receivers)} receivers (one socket per user) spread over N server processes ` +
+    `Scaling (scenario 11): broker CPU (and the whole process's CPU) per delivered frame per process, ${int(sc.receivers)} receivers (one socket per user) spread over N server processes ` +
       `(receiver i on process i mod N), ${int(sc.rate)} posts/s round-robin over them (every other post into a group of ${int(sc.groupSize)}, the others into direct conversations). ` +
       `sharded: ${brokerLabel('sharded')}, ${sc.redisCluster.masters} masters, ${sc.redisCluster.replicas === 0 ? 'no replicas' : `${sc.redisCluster.replicas} replica each`}, ` +
       `${int(sc.redisCluster.shards)} user shards; global: ${brokerLabel('global')}. Each cell the median of the repetitions, every repetition in brackets; ` +
