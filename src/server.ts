@@ -2,6 +2,7 @@
 // DATABASE_URL is set), timeouts, listen, and graceful shutdown. With
 // `--cluster` (npm run start:cluster) this process becomes the primary of a
 // node:cluster (cluster.ts) and its workers run the server below.
+import './heap.js'
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import cluster from 'node:cluster'

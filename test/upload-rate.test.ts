@@ -1,7 +1,9 @@
 // UPLOAD_BYTES_PER_SECOND (issue 15): the local driver's uploads of one
 // process share one budget of bytes per second, so that many uploads at once
 // leave the cores to posts and pushes. Uploads past it still complete, only
-// later; a post meanwhile is answered at once.
+// later; a post meanwhile is answered at once. Whose bytes go first: the
+// upload with the fewest left, so uploads sent together finish one after
+// another (src/storage/byte-rate.ts).
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -55,5 +57,18 @@ describe('UPLOAD_BYTES_PER_SECOND', () => {
     expect(tookMs).toBeGreaterThanOrEqual(2_500)
     // The post did not wait for the uploads' budget.
     expect(postMs).toBeLessThan(tookMs)
+  }, 60_000)
+
+  it('gives the budget to the upload with the fewest bytes left: two sent together finish one after the other', async () => {
+    const [a, b] = await registerMany(api, 2)
+    const group = await createGroup(api, a, [b])
+    const bytes = Buffer.alloc(SIZE, 'y')
+    const started = Date.now()
+    // Shared evenly, both would end together after about two seconds; served by bytes left, one ends after
+    // about 7/8 of that (every 8th turn goes to the longest-waiting chunk, so the other keeps moving).
+    const [first, second] = (await Promise.all([upload(a, group.id, bytes), upload(b, group.id, bytes)]))
+      .map((t) => t - started).sort((x, y) => x - y) as [number, number]
+    expect(second).toBeGreaterThanOrEqual(1_500)
+    expect(first).toBeLessThan(second * 0.8)
   }, 60_000)
 })

@@ -11,7 +11,14 @@
 // account erased): rows are marked deleting in that transaction and purged
 // after commit; the sweeper purges what a crash left and expires uploads never
 // attached.
+// Create, complete and the start of a local PUT go through a gate of
+// `limits.concurrency` at a time per process: a burst of uploads (fifty
+// clients completing together) would otherwise queue all its database calls
+// and file work ahead of every post's next step on the event loop; behind the
+// gate the uploads wait their turn and the posts and pushes keep theirs
+// (README "Attachments", the bench's scenario 8).
 import { buffer } from 'node:stream/consumers'
+import pLimit from 'p-limit'
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { FileFacts } from '../repositories/messages.js'
 import type { UploadKind, UploadRow } from '../repositories/uploads.js'
@@ -28,6 +35,8 @@ export interface UploadLimits {
   downloadUrlTtlSeconds: number
   unattachedTtlSeconds: number
   thumbnailSize: number
+  /** Upload requests one process works on at once (UPLOAD_CONCURRENCY). */
+  concurrency: number
 }
 
 export interface UploadDeps extends Database {
@@ -67,6 +76,7 @@ export function createUploadService (deps: UploadDeps) {
   const repos = createRepositories(deps)
   const repo = repos.uploads
   const seconds = (s: number) => new Date(Date.now() + s * 1000).toISOString()
+  const gate = pLimit(limits.concurrency)
 
   /** Removes a refused upload: its object, then its row; nothing of it stays. */
   async function refuse (upload: UploadRow, error: AppError): Promise<never> {
@@ -106,7 +116,7 @@ export function createUploadService (deps: UploadDeps) {
       purge().catch((err: unknown) => deps.onError(err, 'could not remove released files; the sweeper retries'))
     },
 
-    async create (userId: string, input: CreateUploadInput) {
+    create: (userId: string, input: CreateUploadInput) => gate(async () => {
       const contentType = input.contentType.toLowerCase()
       if (!allowedType(limits.allowedTypes, contentType)) throw unsupported(`Uploads of ${contentType} are not accepted`)
       const kind = kindOf(contentType)
@@ -122,17 +132,17 @@ export function createUploadService (deps: UploadDeps) {
       const target = await storage.uploadTarget(storageKey, { contentType, size: input.size, expiresInSeconds: limits.uploadUrlTtlSeconds })
       const upload = await repo.find(id)
       return { upload: toView(upload!), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }
-    },
+    }),
 
     /** The pending upload a local-driver PUT writes (its declared size bounds the body). */
-    async pendingForWrite (storageKey: string) {
+    pendingForWrite: (storageKey: string) => gate(async () => {
       const id = /^uploads\/([0-9a-f-]{36})\/original$/.exec(storageKey)?.[1]
       const upload = id === undefined ? null : await repo.find(id)
       return upload?.state === 'pending' ? upload : null
-    },
+    }),
 
     /** Checks the bytes that arrived and makes the upload ready; completing again answers the same. */
-    async complete (userId: string, id: string): Promise<UploadView> {
+    complete: (userId: string, id: string): Promise<UploadView> => gate(async () => {
       const upload = await repo.find(id)
       if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
       if (upload.state !== 'pending') return toView(upload)
@@ -164,7 +174,7 @@ export function createUploadService (deps: UploadDeps) {
         return toView(now)
       }
       return toView((await repo.find(id))!)
-    },
+    }),
 
     /** Signed URLs of an attachment, for a member who can see its message. */
     async attachmentUrls (userId: string, id: string) {

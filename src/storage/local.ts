@@ -91,7 +91,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
           else done(null, chunk)
         }
       })
-      await writeDurably(path(key), [body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream()])])
+      await writeDurably(path(key), [body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream(maxBytes)])])
       return received
     },
 

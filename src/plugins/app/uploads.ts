@@ -49,7 +49,8 @@ export default fp<{ secret: string }>(async (app, opts) => {
       uploadUrlTtlSeconds: config.uploadUrlTtlSeconds,
       downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
       unattachedTtlSeconds: config.uploadUnattachedTtlSeconds,
-      thumbnailSize: config.thumbnailSize
+      thumbnailSize: config.thumbnailSize,
+      concurrency: config.uploadConcurrency
     },
     onError: (err, what) => app.log.warn({ err }, what)
   })

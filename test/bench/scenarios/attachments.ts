@@ -6,15 +6,21 @@
 // c. post→push latency at a steady post rate, alone and while 50 clients
 //    upload 1 MB files in a loop (create, PUT, complete): the uploads must not
 //    raise it above its target (p99 ≤ 25 ms, the post→push target of scenario 1).
+//    The uploaders run in a load-generator process of their own: this
+//    process, which times the posts, does nothing else meanwhile.
 import { readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import WebSocket from 'ws'
 import { thumbnailOf } from '../../../src/domain/media.js'
 import type { BenchContext } from '../harness/context.js'
+import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { figure, medianLatency, summarize, type Figure, type LatencyFigure } from '../harness/stats.js'
+import { textStream, upload } from '../loadgen/upload-client.js'
 import type { BenchOptions } from '../options.js'
+
+const UPLOADERS = new URL('../loadgen/uploads.ts', import.meta.url)
 
 export interface AttachmentsResult {
   largeUploadBytes: number
@@ -27,37 +33,6 @@ export interface AttachmentsResult {
 
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function json (res: Response): Promise<any> {
-  if (!res.ok) throw new Error(`${res.status} ${await res.text()}`)
-  return res.status === 204 ? null : res.json()
-}
-
-/** One upload through the API: create, PUT the bytes (a Buffer, or a stream of `size` bytes), complete. */
-async function upload (url: string, token: string, conversationId: string, size: number, body: Buffer | (() => ReadableStream<Uint8Array>), filename: string, contentType: string) {
-  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-  const created = await json(await fetch(`${url}/v1/uploads`, { method: 'POST', headers: auth, body: JSON.stringify({ conversationId, filename, contentType, size }) }))
-  const target = /^https?:/.test(created.uploadUrl as string) ? created.uploadUrl as string : url + (created.uploadUrl as string)
-  const payload = Buffer.isBuffer(body) ? body : body()
-  await json(await fetch(target, { method: 'PUT', headers: { ...created.headers, 'content-length': String(size) }, body: payload, duplex: 'half' } as RequestInit))
-  return json(await fetch(`${url}/v1/uploads/${created.upload.id as string}/complete`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }))
-}
-
-/** `size` bytes of text, made as they are read: the load generator holds 1 MiB at a time. */
-function textStream (size: number): () => ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(1 << 20).fill(0x61)
-  return () => {
-    let left = size
-    return new ReadableStream({
-      pull (controller) {
-        if (left <= 0) return controller.close()
-        const n = Math.min(left, chunk.length)
-        controller.enqueue(chunk.subarray(0, n))
-        left -= n
-      }
-    })
-  }
-}
 
 export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<AttachmentsResult> {
   const pick = <T>(full: T, quick: T, smoke: T): T => o.preset === 'full' ? full : o.preset === 'quick' ? quick : smoke
@@ -97,6 +72,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
   }
 
   let server: ServerUnderTest | undefined
+  let uploadersLoadgen: Worker | undefined
   try {
     server = await startSwitchboard(ctx, {
       databaseUrl,
@@ -163,26 +139,25 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     const alone = []
     const during = []
     let completed = 0
-    const payload = Buffer.alloc(uploadBytes, 0x62)
+    uploadersLoadgen = startWorker(UPLOADERS)
+    const uploadersStart = { url, tokens: users.slice(2).map((u) => u.token), conversationId: group.id, bytes: uploadBytes }
+    // Warm-up of the uploaders, as of the posts: the load generator's first
+    // requests (its connections, its code compiled) are not the server's cost.
+    await uploadersLoadgen.call('start', uploadersStart)
+    await sleep(windowMs / 2)
+    await uploadersLoadgen.call('stop')
     for (let rep = 0; rep < o.reps; rep++) {
       log(`attachments: post→push alone, repetition ${rep + 1}/${o.reps}`)
       let watch = await ctx.machine.open({ phase: 'post→push alone', rep: rep + 1 })
       alone.push(await measure())
       await watch.end()
       log(`attachments: post→push with ${uploaders} uploaders of 1 MB, repetition ${rep + 1}/${o.reps}`)
-      let stop = false
-      const loops = users.slice(2).map(async (u) => {
-        while (!stop) {
-          await upload(url, u.token, group.id, uploadBytes, payload, 'one.txt', 'text/plain')
-          completed++
-        }
-      })
+      await uploadersLoadgen.call('start', uploadersStart)
       await sleep(300)
       watch = await ctx.machine.open({ phase: `post→push with ${uploaders} uploaders`, rep: rep + 1 })
       during.push(await measure())
       await watch.end()
-      stop = true
-      await Promise.all(loops)
+      completed += (await uploadersLoadgen.call<{ completed: number }>('stop')).completed
     }
     ws.close()
     return {
@@ -198,6 +173,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     if (logged !== '' && err instanceof Error) err.message += `\nthe server's last output:\n${logged}`
     throw err
   } finally {
+    uploadersLoadgen?.kill()
     await server?.stop()
   }
 }
