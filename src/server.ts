@@ -2,7 +2,6 @@
 // DATABASE_URL is set), timeouts, listen, and graceful shutdown. With
 // `--cluster` (npm run start:cluster) this process becomes the primary of a
 // node:cluster (cluster.ts) and its workers run the server below.
-import './heap.js'
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import cluster from 'node:cluster'
@@ -15,6 +14,7 @@ import app, { appServerOptions } from './app.js'
 import { runCluster, SHUTDOWN_MESSAGE } from './cluster.js'
 import { ConfigError, loadConfig, type AppConfig } from './config.js'
 import { openDatabase, openMigratedDatabase } from './db/bootstrap.js'
+import { tuneHeap } from './heap.js'
 
 /** Outside production a missing JWT_SECRET is generated once and kept in DATA_DIR. */
 async function developmentSecret (config: AppConfig): Promise<string> {
@@ -28,6 +28,7 @@ async function developmentSecret (config: AppConfig): Promise<string> {
 }
 
 async function main () {
+  tuneHeap()
   let config: AppConfig
   try {
     config = loadConfig()

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { socketBytesReceived } from '../heap.js'
 import type { Storage } from './storage.js'
 import type { Signer } from './signed-token.js'
 import type { ByteRate } from './byte-rate.js'
@@ -87,6 +88,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
       const limit = new Transform({
         transform (chunk: Buffer, _encoding, done) {
           received += chunk.length
+          socketBytesReceived(chunk.length)
           if (received > maxBytes) done(new TooLargeError(`more than ${maxBytes} bytes`))
           else done(null, chunk)
         }
