@@ -2,7 +2,7 @@
 // every YOUNG_COLLECTION_BYTES of upload bytes it takes in, so that the
 // socket buffers of a large upload are freed as it streams (the server's
 // memory does not grow by tens of megabytes during a 100 MB upload).
-import { PerformanceObserver, constants } from 'node:perf_hooks'
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
 import { socketBytesReceived, YOUNG_COLLECTION_BYTES } from '../src/heap.js'
 
