@@ -92,6 +92,16 @@ describe('the printed report', () => {
     expect(history).toMatch(/PostgreSQL wait events not sampled \(connection refused\)/)
   })
 
+  it('names the windows in which the disk stalled (the probe\'s slowest flush), or says none did', () => {
+    const quiet = machineLines([record({ disk: { flushes: 50, maxMs: 12.4, stalls: 0 } })], 2)[0]!
+    expect(quiet).toMatch(/disk flushes \(a 4 KiB write and fdatasync every 100 ms\) slowest 12 ms; no stall of 50 ms or more$/)
+    const stalled = machineLines([
+      record({ phase: 'post→push alone', rep: 1, disk: { flushes: 50, maxMs: 8, stalls: 0 } }),
+      record({ phase: 'post→push with 50 uploaders', rep: 2, disk: { flushes: 48, maxMs: 327.3, stalls: 3 } })
+    ], 2)[0]!
+    expect(stalled).toMatch(/slowest 327 ms; stalls of 50 ms or more in 1 of 2 windows \(post→push with 50 uploaders rep 2: 327 ms\)/)
+  })
+
   it('reads a histogram from Prometheus text', () => {
     const text = [
       '# TYPE post_batch_size histogram',

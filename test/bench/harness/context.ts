@@ -106,7 +106,7 @@ export async function createContext (log: (line: string) => void, parentDir = tm
     const pid = postmasterPid()
     return pid === undefined || mine.includes(pid) ? mine : [...mine, ...postgresPids()]
   }
-  const machine = createMachineWatcher(server.adminUrl, ownPids)
+  const machine = createMachineWatcher(server.adminUrl, ownPids, dir)
   atTeardown('the wait-event sampler', () => machine.close())
   const dropDatabase = async (name: string) => {
     await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)

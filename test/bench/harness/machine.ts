@@ -2,9 +2,14 @@
 // at its start and end, the CPU that processes outside the run took, the
 // wait events of PostgreSQL's active backends (sampled on a connection of
 // its own), and the batch sizes of the server's group commit (from its
-// /metrics, scraped before and after). A figure from a busy machine or a
-// database that waited on locks then says so beside it.
+// /metrics, scraped before and after), and the disk's flush latency (a
+// probe writes 4 KiB and flushes it every 100 ms to a file beside the
+// database's: a commit waits for the same device). A figure from a busy
+// machine, a database that waited on locks or a disk that stalled then says
+// so beside it.
 import { readFileSync } from 'node:fs'
+import { open as openFile, rm, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
@@ -13,6 +18,10 @@ import { cpuSince, cpuSnapshot, sleep, ticksPerSecond } from './processes.js'
 
 /** How often the wait events are sampled. */
 const SAMPLE_EVERY_MS = 200
+/** How often the disk probe writes and flushes. */
+const PROBE_EVERY_MS = 100
+/** A flush at least this long is a stall of the disk. */
+export const DISK_STALL_MS = 50
 
 const WAITS_SQL = `
   SELECT CASE WHEN backend_type = 'client backend' THEN '' ELSE backend_type || ' ' END ||
@@ -42,6 +51,8 @@ export interface PhaseRecord {
    * Divided by `samples`: the mean number of backends in that state.
    */
   waits: { samples: number, events: Record<string, number>, error?: string }
+  /** The disk probe's flushes in the window: how many, the slowest (ms), and how many took DISK_STALL_MS or more. */
+  disk?: { flushes: number, maxMs: number, stalls: number }
   /** Posts per post_messages call over the window (from post_batch_size); absent when not scraped. */
   batches?: { calls: number, posts: number, mean: number, maxAtMost: number } | { error: string }
 }
@@ -70,7 +81,7 @@ function machineCpu (): { busy: number, steal: number } {
   return { busy: (user + nice + system + irq + softirq) / hz, steal: steal / hz }
 }
 
-interface Accumulator { samples: number, events: Record<string, number> }
+interface Accumulator { samples: number, events: Record<string, number>, disk: { flushes: number, maxMs: number, stalls: number } }
 
 async function batchesSince (url: string, before: Promise<Histogram | Error>): Promise<PhaseRecord['batches']> {
   const [a, b] = await Promise.all([before, scrapeHistogram(url)])
@@ -90,7 +101,7 @@ const scrapeHistogram = (url: string): Promise<Histogram | Error> =>
  * sampler sees every database's backends); `ownPids` are the run's own
  * processes, whose CPU is not the machine's other load.
  */
-export function createMachineWatcher (adminUrl: string, ownPids: () => number[]): MachineWatcher {
+export function createMachineWatcher (adminUrl: string, ownPids: () => number[], probeDir?: string): MachineWatcher {
   const records: PhaseRecord[] = []
   const open = new Set<Accumulator>()
   let client: pg.Client | undefined
@@ -141,8 +152,41 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[])
     }
   }
 
+  // The disk probe: one flush at a time while any window is open; its slow flushes are the disk's, not the run's.
+  const probeFile = probeDir === undefined ? undefined : join(probeDir, 'disk-probe')
+  let probe: FileHandle | undefined
+  let probing: Promise<void> = Promise.resolve()
+  let probeRunning = false
+  async function probeWhileOpen (): Promise<void> {
+    probe ??= await openFile(probeFile!, 'w')
+    const block = Buffer.alloc(4096, 1)
+    let at = 0
+    while (open.size > 0 && !closed) {
+      const t = performance.now()
+      await probe.write(block, 0, block.length, at)
+      await probe.datasync()
+      const ms = performance.now() - t
+      at = (at + block.length) % (1 << 20)
+      for (const acc of open) {
+        acc.disk.flushes++
+        acc.disk.maxMs = Math.max(acc.disk.maxMs, ms)
+        if (ms >= DISK_STALL_MS) acc.disk.stalls++
+      }
+      await sleep(Math.max(0, PROBE_EVERY_MS - (performance.now() - t)))
+    }
+  }
+  function ensureProbing (): void {
+    if (probeFile === undefined || probeRunning || closed) return
+    probeRunning = true
+    probing = probeWhileOpen().catch((err: unknown) => { lastError = err instanceof Error ? err.message : String(err) }).finally(() => {
+      probeRunning = false
+      if (open.size > 0) ensureProbing()
+    })
+  }
+
   /** One sampling loop while any window is open (a window opened as the loop ends starts another). */
   function ensureSampling (): void {
+    ensureProbing()
     if (running || failed || closed) return
     running = true
     sampling = sampleWhileOpen().finally(() => {
@@ -158,7 +202,7 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[])
       const { scenario, step } = watcher
       const batchesBefore = o.metricsUrl === undefined ? undefined : scrapeHistogram(o.metricsUrl)
       await batchesBefore
-      const acc: Accumulator = { samples: 0, events: {} }
+      const acc: Accumulator = { samples: 0, events: {}, disk: { flushes: 0, maxMs: 0, stalls: 0 } }
       open.add(acc)
       ensureSampling()
       const startedAt = new Date()
@@ -186,6 +230,7 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[])
             otherCores: Math.max(0, (machine1.busy - machine0.busy - own) / seconds),
             stealCores: (machine1.steal - machine0.steal) / seconds,
             waits: { samples: acc.samples, events: acc.events, ...(acc.samples === 0 && lastError !== undefined ? { error: lastError } : {}) },
+            ...(acc.disk.flushes === 0 ? {} : { disk: { ...acc.disk } }),
             ...(o.metricsUrl === undefined ? {} : { batches: await batchesSince(o.metricsUrl, batchesBefore!) })
           }
           records.push(record)
@@ -197,6 +242,9 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[])
     async close () {
       closed = true
       await sampling
+      await probing
+      await probe?.close().catch(() => {})
+      if (probeFile !== undefined) await rm(probeFile, { force: true })
       await client?.end().catch(() => {})
     }
   }

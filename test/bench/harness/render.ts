@@ -3,7 +3,7 @@
 // too far to quote the median; each target checked against every
 // repetition, naming the ones that missed; and per scenario a line on what
 // the machine did meanwhile (harness/machine.ts).
-import type { PhaseRecord } from './machine.js'
+import { DISK_STALL_MS, type PhaseRecord } from './machine.js'
 import { median, UNSTABLE_SPREAD, type Figure, type LatencyFigure } from './stats.js'
 
 export interface TargetCheck {
@@ -98,6 +98,14 @@ export function machineLines (records: PhaseRecord[], cores: number): string[] {
     parts.push(samples === 0
       ? `PostgreSQL wait events not sampled${rs.find((r) => r.waits.error !== undefined)?.waits.error === undefined ? '' : ` (${rs.find((r) => r.waits.error !== undefined)!.waits.error!})`}`
       : `PostgreSQL active backends per sample (${samples} samples): ${top.length === 0 ? 'none' : top.map(([e, n]) => `${e} ${dec(n / samples)}`).join(', ')}`)
+    const probed = rs.filter((r) => r.disk !== undefined)
+    if (probed.length > 0) {
+      const stalled = probed.filter((r) => r.disk!.stalls > 0)
+      parts.push(`disk flushes (a 4 KiB write and fdatasync every 100 ms) slowest ${dec(Math.max(...probed.map((r) => r.disk!.maxMs)), 0)} ms; ` +
+        (stalled.length === 0
+          ? `no stall of ${DISK_STALL_MS} ms or more`
+          : `stalls of ${DISK_STALL_MS} ms or more in ${stalled.length} of ${probed.length} windows (${stalled.map((r) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}: ${dec(r.disk!.maxMs, 0)} ms`).join(', ')})`))
+    }
     const byPhase = new Map<string, Array<{ calls: number, posts: number, mean: number, maxAtMost: number }>>()
     for (const r of rs) {
       if (r.batches === undefined || 'error' in r.batches || r.batches.calls === 0) continue
