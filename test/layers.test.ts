@@ -20,7 +20,7 @@ const RANKS: Array<[RegExp, number, string]> = [
   [/^(realtime|notifications|mail)\//, 3, 'realtime'],
   [/^domain\//, 2, 'domain'],
   [/^(repositories|storage)\//, 1, 'repositories'],
-  [/^(config|log-redaction)\.ts$|^(schemas|db|generated|types)\//, 0, 'base']
+  [/^(config|log-redaction|heap)\.ts$|^(schemas|db|generated|types)\//, 0, 'base']
 ]
 
 function layer (file: string): { rank: number, name: string } | undefined {

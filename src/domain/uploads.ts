@@ -125,13 +125,12 @@ export function createUploadService (deps: UploadDeps) {
       if (conversationId !== null && (await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
       const id = newId()
       const storageKey = storageKeys(id).original
-      const accepted = await repos.transaction((tx) => tx.uploads.insertWithinQuota({
+      const upload = await repos.transaction((tx) => tx.uploads.insertWithinQuota({
         id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
       }, limits.quotaBytes))
-      if (!accepted) throw new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${limits.quotaBytes} bytes; delete some first`)
+      if (upload === null) throw new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${limits.quotaBytes} bytes; delete some first`)
       const target = await storage.uploadTarget(storageKey, { contentType, size: input.size, expiresInSeconds: limits.uploadUrlTtlSeconds })
-      const upload = await repo.find(id)
-      return { upload: toView(upload!), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }
+      return { upload: toView(upload), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }
     }),
 
     /** The pending upload a local-driver PUT writes (its declared size bounds the body). */
@@ -167,13 +166,12 @@ export function createUploadService (deps: UploadDeps) {
         if (image.stripped !== null) await storage.write(upload.storageKey, image.stripped, contentType)
         ready = { ...ready, size: image.stripped?.length ?? size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey }
       }
-      if (!(await repo.markReady(id, ready))) {
-        // Swept (or completed by a concurrent call) meanwhile.
-        const now = await repo.find(id)
-        if (now === null || now.state === 'deleting') throw notFound('Upload')
-        return toView(now)
-      }
-      return toView((await repo.find(id))!)
+      const done = await repo.markReady(id, ready)
+      if (done !== null) return toView(done)
+      // Swept (or completed by a concurrent call) meanwhile.
+      const now = await repo.find(id)
+      if (now === null || now.state === 'deleting') throw notFound('Upload')
+      return toView(now)
     }),
 
     /** Signed URLs of an attachment, for a member who can see its message. */

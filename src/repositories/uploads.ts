@@ -39,21 +39,20 @@ export function uploadStatements (db: Client) {
      * Inserts a pending upload unless it would take the owner past `quota`
      * bytes (uploads not being deleted; pending ones by their declared size).
      * Owners are serialized by an advisory lock, so two requests cannot both
-     * take the last bytes. Returns false when refused.
+     * take the last bytes. Returns the new row, or null when refused.
      */
-    async insertWithinQuota (row: Pick<UploadRow, 'id' | 'ownerId' | 'conversationId' | 'kind' | 'filename' | 'contentType' | 'size' | 'storageKey'>, quota: number): Promise<boolean> {
+    async insertWithinQuota (row: Pick<UploadRow, 'id' | 'ownerId' | 'conversationId' | 'kind' | 'filename' | 'contentType' | 'size' | 'storageKey'>, quota: number): Promise<UploadRow | null> {
       await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${row.ownerId}))`
       const [used] = await db.$queryRaw<Array<{ bytes: bigint | null }>>`
         SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${row.ownerId}::uuid AND state <> 'deleting'`
-      if (Number(used?.bytes ?? 0) + row.size > quota) return false
-      await db.upload.create({ data: { ...row, state: 'pending' } })
-      return true
+      if (Number(used?.bytes ?? 0) + row.size > quota) return null
+      return db.upload.create({ data: { ...row, state: 'pending' } })
     },
 
-    /** Marks a pending upload ready with what completing found; false when it was no longer pending. */
-    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey'>): Promise<boolean> {
-      const { count } = await db.upload.updateMany({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
-      return count === 1
+    /** Marks a pending upload ready with what completing found: the row as it now is, or null when it was no longer pending. */
+    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey'>): Promise<UploadRow | null> {
+      const [row] = await db.upload.updateManyAndReturn({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
+      return row ?? null
     },
 
     /** Uploads whose files are to go: state deleting (removed by purge). */
