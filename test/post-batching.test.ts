@@ -127,6 +127,27 @@ describe('group commit of posts', () => {
     expect(r2).toMatchObject({ status: 201, body: { seq: 4 } })
   })
 
+  it('a post does not wait for a transaction that only references its conversation (a foreign-key check\'s lock)', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    // What inserting a row that references the conversation holds until commit (an upload, a membership, a pin):
+    // its foreign-key check's KEY SHARE lock on the conversation's row.
+    const holder = new pg.Client({ connectionString: server.databaseUrl })
+    await holder.connect()
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR KEY SHARE', [group.id])
+      let timer: NodeJS.Timeout | undefined
+      const held = new Promise<'held'>((resolve) => { timer = setTimeout(() => resolve('held'), 20_000) })
+      const answer = await Promise.race([api.post(`/v1/conversations/${group.id}/messages`, { body: 'not held' }, { token: b.accessToken }), held])
+      clearTimeout(timer)
+      expect(answer).toMatchObject({ status: 201, body: { seq: 3 } })
+    } finally {
+      await holder.query('COMMIT')
+      await holder.end()
+    }
+  }, 30_000)
+
   it('gives back the seqs of refused posts and leaves the activity time of their conversation alone', async () => {
     const [owner, member, outsider] = await Promise.all([register(api), register(api), register(api)])
     const group = await createGroup(api, owner, [member])
@@ -334,4 +355,34 @@ describe('group commit of posts', () => {
       await own.close()
     }
   })
+
+  it('a post held past the statement timeout answers 503 UNAVAILABLE with Retry-After, not 500; its retry commits once', async () => {
+    const own = await startServer({ config: { databaseStatementTimeoutMs: 500 } })
+    const ownApi = client(own.url)
+    try {
+      const [alice, bob] = [await register(ownApi), await register(ownApi)]
+      const group = await createGroup(ownApi, alice, [bob])
+      const holder = new pg.Client({ connectionString: own.databaseUrl })
+      await holder.connect()
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [group.id])
+      try {
+        const posts = await Promise.all(['one', 'two', 'three'].map((body) =>
+          ownApi.post(`/v1/conversations/${group.id}/messages`, { body, clientMessageId: `held-${body}` }, { token: bob.accessToken })))
+        for (const r of posts) {
+          expect(r).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } })
+          expect(r.headers.get('retry-after')).toBe('1')
+        }
+      } finally {
+        await holder.query('COMMIT')
+        await holder.end()
+      }
+      const retried = await ownApi.post(`/v1/conversations/${group.id}/messages`, { body: 'one', clientMessageId: 'held-one' }, { token: bob.accessToken })
+      expect(retried).toMatchObject({ status: 201, body: { seq: 3, body: 'one' } })
+      const [{ n }] = await own.sql('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [group.id])
+      expect(n).toBe(1)
+    } finally {
+      await own.close()
+    }
+  }, 30_000)
 })

@@ -14,7 +14,7 @@ import { postBatch } from '../repositories/post-batch.js'
 import { AppError, badRequest, notFound, RetryLaterError } from './errors.js'
 import { newId } from './ids.js'
 import { parseMentions } from './mentions.js'
-import { isDatabaseUnavailable, isDataException, isUniqueViolation } from './prisma-errors.js'
+import { isDatabaseUnavailable, isDataException, isStatementTimeout, isUniqueViolation } from './prisma-errors.js'
 import { toMessage, type MessageView } from './views.js'
 import type { Metadata } from './custom-data.js'
 
@@ -138,7 +138,9 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       }))
     } catch (err) {
       deps.observeBatch?.(batch.length, false)
-      if (isDatabaseUnavailable(err)) throw err
+      // Unreachable, or cancelled by the statement timeout (a lock held too long): every post of the batch answers
+      // 503 at once; split in halves, each would wait out the timeout again.
+      if (isDatabaseUnavailable(err) || isStatementTimeout(err)) throw err
       if (batch.length === 1) {
         // The key committed elsewhere is visible now: once more finds that original.
         if (isUniqueViolation(err) && !retried) return commit(batch, true)

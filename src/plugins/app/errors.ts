@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import { AppError, RetryLaterError, type ErrorCode } from '../../domain/errors.js'
-import { isDatabaseUnavailable } from '../../domain/prisma-errors.js'
+import { isDatabaseUnavailable, isStatementTimeout } from '../../domain/prisma-errors.js'
 import { sendError } from '../../routes/error-reply.js'
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -26,6 +26,11 @@ function classify (err: FastifyError | AppError | Error, request: FastifyRequest
     request.log.warn({ err }, 'database unavailable')
     return { status: 503, code: 'UNAVAILABLE', message: 'The database is unavailable; retry shortly' }
   }
+  if (isStatementTimeout(err)) {
+    // DATABASE_STATEMENT_TIMEOUT_MS cancelled it (a held lock, an overloaded database): nothing was written.
+    request.log.warn({ err }, 'database statement timed out')
+    return { status: 503, code: 'UNAVAILABLE', message: 'The database did not answer in time; retry shortly' }
+  }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
   if (status >= 400 && status < 500) {
     // Fastify's own client errors: malformed JSON, body too large, bad media type...
@@ -42,7 +47,7 @@ export default fp(async (app) => {
   app.setErrorHandler((err, request, reply) => {
     const { status, code, message } = classify(err as FastifyError, request)
     if (err instanceof RetryLaterError) reply.header('retry-after', String(err.retryAfterSeconds))
-    if (status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
+    if ((status === 429 || status === 503) && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     return sendError(reply, status, code, message)
   })
   app.setNotFoundHandler((request, reply) =>
