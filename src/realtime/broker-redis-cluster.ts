@@ -129,7 +129,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     })
     this.pub.on('error', (err: Error) => this.log.warn({ err, connection: 'publisher' }, 'broker connection to the Redis Cluster failed'))
     // The replies to publications count as sending (one connection per master).
-    this.pub.on('+node', (redis: Redis) => { if (this.cpu !== undefined) meterRedisReads(redis, this.cpu.sent) })
+    this.pub.on('+node', (redis: Redis) => meterRedisReads(redis, this.cpu?.sent))
   }
 
   async start (): Promise<void> {
@@ -306,7 +306,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     this.connections.set(node, sub)
     redis.on('error', (err: Error) => this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster failed'))
     redis.on('smessage', (_channel: string, payload: string) => { this.inbox.push(payload) })
-    if (this.cpu !== undefined) meterRedisReads(redis, this.cpu.received)
+    meterRedisReads(redis, this.cpu?.received)
     // Redis unsubscribed this connection by itself: the slot of one of its
     // channels moved to another master (a manual failover, a resharding).
     // Ended here, the connection's channels are placed afresh (as on 'end').

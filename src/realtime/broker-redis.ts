@@ -43,10 +43,8 @@ export class RedisBroker extends WireBroker implements Broker {
       conn.on('error', (err: Error) => this.log.warn({ err, connection: name }, 'broker connection to Redis failed'))
     }
     // The publisher's replies count as sending, the subscription's reads as receiving.
-    if (this.cpu !== undefined) {
-      meterRedisReads(this.pub, this.cpu.sent)
-      meterRedisReads(this.sub, this.cpu.received)
-    }
+    meterRedisReads(this.pub, this.cpu?.sent)
+    meterRedisReads(this.sub, this.cpu?.received)
     this.sub.on('message', (channel: string, payload: string) => {
       if (channel === opts.channel) this.inbox.push(payload)
     })

@@ -54,6 +54,11 @@ export class CpuMeter {
   }
 }
 
+/** `fn`, its CPU counted in `meter` when there is one (the meter is off unless asked for). */
+export function counted<T> (meter: CpuMeter | undefined, fn: () => T): T {
+  return meter === undefined ? fn() : meter.count(fn)
+}
+
 /** What a broker costs this process: `received` from its connection's bytes to the events handed to the sockets (their writes left out), `sent` from a publication to its commands. */
 export interface BrokerCpu { received: CpuMeter, sent: CpuMeter }
 
@@ -63,7 +68,8 @@ export interface BrokerCpu { received: CpuMeter, sent: CpuMeter }
  * ioredis puts its parser first among the socket's data listeners, so one
  * listener is put before it and one after.
  */
-export function meterRedisReads (redis: { on (event: 'connect', listener: () => void): unknown, stream?: unknown }, meter: CpuMeter): void {
+export function meterRedisReads (redis: { on (event: 'connect', listener: () => void): unknown, stream?: unknown }, meter: CpuMeter | undefined): void {
+  if (meter === undefined) return
   redis.on('connect', () => {
     const stream = redis.stream as NodeJS.EventEmitter | undefined
     if (stream === undefined) return

@@ -6,7 +6,7 @@
 // nor grows its memory.
 import { randomUUID } from 'node:crypto'
 import { deliverTo, type BrokerMessage, type BrokerSubscriber } from './broker.js'
-import { CpuMeter, type BrokerCpu } from './cpu-meter.js'
+import { counted, CpuMeter, type BrokerCpu } from './cpu-meter.js'
 import { Outbox } from './outbox.js'
 
 /** Marks a payload that stands for a staged one (PostgreSQL: a row id). */
@@ -127,8 +127,7 @@ export class Inbox {
   }
 
   private deliverWire (wire: string): void {
-    if (this.opts.meter === undefined) this.decode(wire)
-    else this.opts.meter.count(() => this.decode(wire))
+    counted(this.opts.meter, () => this.decode(wire))
   }
 
   private decode (wire: string): void {
@@ -205,7 +204,7 @@ export abstract class WireBroker {
       onError: (err) => log.warn({ err }, 'broker message dropped')
     })
     this.outbox = new Outbox({
-      send: (encoded, keys) => cpu === undefined ? this.send(encoded, keys) : cpu.sent.count(() => this.send(encoded, keys)),
+      send: (encoded, keys) => counted(cpu?.sent, () => this.send(encoded, keys)),
       maxBytes: opts.maxQueueBytes,
       retryMs: opts.publishRetryMs,
       gaveUp: (count, reason) => {
@@ -233,7 +232,7 @@ export abstract class WireBroker {
   }
 
   publish (message: BrokerMessage): Promise<void> {
-    return this.cpu === undefined ? this.publishParts(message) : this.cpu.sent.count(() => this.publishParts(message))
+    return counted(this.cpu?.sent, () => this.publishParts(message))
   }
 
   private publishParts (message: BrokerMessage): Promise<void> {
