@@ -106,8 +106,6 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
   const open = new Set<Accumulator>()
   let client: pg.Client | undefined
   let connecting: Promise<pg.Client | Error> | undefined
-  let sampling: Promise<void> = Promise.resolve()
-  let running = false
   let failed = false
   let lastError: string | undefined
   let closed = false
@@ -129,16 +127,6 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
     return connecting
   }
 
-  async function sampleWhileOpen (): Promise<void> {
-    const c = await connection()
-    if (c instanceof Error) { failed = true; return }
-    while (open.size > 0 && !failed && !closed) {
-      const t = performance.now()
-      await sampleInto(c, open)
-      await sleep(Math.max(0, SAMPLE_EVERY_MS - (performance.now() - t)))
-    }
-  }
-
   async function sampleInto (c: pg.Client, into: Iterable<Accumulator>): Promise<void> {
     try {
       const { rows } = await c.query<{ event: string, n: number }>(WAITS_SQL)
@@ -152,16 +140,45 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
     }
   }
 
-  // The disk probe: one flush at a time while any window is open; its slow flushes are the disk's, not the run's.
+  /**
+   * Runs `tick` every `everyMs` while any window is open, one loop at a time
+   * (a window opened as the loop ends starts another), until `stopped`.
+   */
+  function whileOpen (everyMs: number, tick: () => Promise<void>, stopped: () => boolean) {
+    let running = false
+    let loop: Promise<void> = Promise.resolve()
+    const start = (): void => {
+      if (running || stopped() || closed) return
+      running = true
+      loop = (async () => {
+        while (open.size > 0 && !stopped() && !closed) {
+          const t = performance.now()
+          await tick()
+          await sleep(Math.max(0, everyMs - (performance.now() - t)))
+        }
+      })().finally(() => {
+        running = false
+        if (open.size > 0) start()
+      })
+    }
+    return { start, finished: () => loop }
+  }
+
+  const sampler = whileOpen(SAMPLE_EVERY_MS, async () => {
+    const c = await connection()
+    if (c instanceof Error) failed = true
+    else await sampleInto(c, open)
+  }, () => failed)
+
+  // The disk probe: one flush at a time; its slow flushes are the disk's, not the run's.
   const probeFile = probeDir === undefined ? undefined : join(probeDir, 'disk-probe')
+  const block = Buffer.alloc(4096, 1)
   let probe: FileHandle | undefined
-  let probing: Promise<void> = Promise.resolve()
-  let probeRunning = false
-  async function probeWhileOpen (): Promise<void> {
-    probe ??= await openFile(probeFile!, 'w')
-    const block = Buffer.alloc(4096, 1)
-    let at = 0
-    while (open.size > 0 && !closed) {
+  let probeFailed = probeFile === undefined
+  let at = 0
+  const prober = whileOpen(PROBE_EVERY_MS, async () => {
+    try {
+      probe ??= await openFile(probeFile!, 'w')
       const t = performance.now()
       await probe.write(block, 0, block.length, at)
       await probe.datasync()
@@ -172,28 +189,11 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
         acc.disk.maxMs = Math.max(acc.disk.maxMs, ms)
         if (ms >= DISK_STALL_MS) acc.disk.stalls++
       }
-      await sleep(Math.max(0, PROBE_EVERY_MS - (performance.now() - t)))
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err)
+      probeFailed = true
     }
-  }
-  function ensureProbing (): void {
-    if (probeFile === undefined || probeRunning || closed) return
-    probeRunning = true
-    probing = probeWhileOpen().catch((err: unknown) => { lastError = err instanceof Error ? err.message : String(err) }).finally(() => {
-      probeRunning = false
-      if (open.size > 0) ensureProbing()
-    })
-  }
-
-  /** One sampling loop while any window is open (a window opened as the loop ends starts another). */
-  function ensureSampling (): void {
-    ensureProbing()
-    if (running || failed || closed) return
-    running = true
-    sampling = sampleWhileOpen().finally(() => {
-      running = false
-      if (open.size > 0) ensureSampling()
-    })
-  }
+  }, () => probeFailed)
 
   const watcher: MachineWatcher = {
     scenario: '',
@@ -204,7 +204,8 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
       await batchesBefore
       const acc: Accumulator = { samples: 0, events: {}, disk: { flushes: 0, maxMs: 0, stalls: 0 } }
       open.add(acc)
-      ensureSampling()
+      sampler.start()
+      prober.start()
       const startedAt = new Date()
       const t0 = performance.now()
       const load0 = loadavg()
@@ -241,8 +242,7 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
     records: () => records,
     async close () {
       closed = true
-      await sampling
-      await probing
+      await Promise.all([sampler.finished(), prober.finished()])
       await probe?.close().catch(() => {})
       if (probeFile !== undefined) await rm(probeFile, { force: true })
       await client?.end().catch(() => {})
