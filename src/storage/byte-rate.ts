@@ -76,20 +76,22 @@ export class ByteRate {
       const i = this.next()
       const chunk = this.waiting[i]!
       // A chunk larger than the burst goes once the bucket is full, leaving it in debt.
-      if (this.tokens < Math.min(chunk.bytes, this.burstBytes)) break
+      const need = Math.min(chunk.bytes, this.burstBytes)
+      if (this.tokens < need) return this.wakeWhenRefilled(need)
       this.tokens -= chunk.bytes
       this.waiting.splice(i, 1)
       this.turns++
       chunk.go()
     }
-    if (this.waiting.length > 0 && this.timer === undefined) {
-      const need = Math.min(this.waiting[this.next()]!.bytes, this.burstBytes)
-      const waitMs = Math.max(1, Math.ceil((need - this.tokens) * 1000 / this.bytesPerSecond))
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.drain()
-      }, waitMs)
-      this.timer.unref()
-    }
+  }
+
+  /** Drains again once the bucket holds `need` bytes. */
+  private wakeWhenRefilled (need: number): void {
+    if (this.timer !== undefined) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.drain()
+    }, Math.max(1, Math.ceil((need - this.tokens) * 1000 / this.bytesPerSecond)))
+    this.timer.unref()
   }
 }
