@@ -23,7 +23,7 @@ export default fp(async (app) => {
       info: {
         title: 'Switchboard chat API',
         version: '1.0.0',
-        description: 'REST half of the Switchboard client contract (the whole contract, with the event stream, is at /docs/contract). The WebSocket channel (GET /v1/ws) is described by the AsyncAPI document at /docs/asyncapi.json and in the README.',
+        description: 'REST half of the Switchboard client contract (the whole contract, with the event stream, is at /docs/contract). The WebSocket channel (GET /v1/ws) is described by the AsyncAPI document at /docs/asyncapi.json and in the README. Any route may answer 503 UNAVAILABLE with a Retry-After header when the database is unreachable or a statement ran past the statement timeout; nothing was written, and a post retried with its clientMessageId is stored once.',
         license: { name: 'MIT', identifier: 'MIT' }
       },
       // Relative: the paths are served by whichever host served this document.
