@@ -139,9 +139,9 @@ describe('DELETE /v1/me', () => {
     // 1,200 messages written directly (the erase works in chunks of 500).
     await server.sql(`
       WITH n AS (SELECT generate_series(1, 1200) AS i)
-      INSERT INTO messages (id, conversation_id, seq, sender_id, body)
-      SELECT gen_random_uuid(), $1, 100 + i, $2, 'bulk ' || i FROM n`, [direct.id, a.user.id])
-    await server.sql('UPDATE conversations SET last_seq = 1300 WHERE id = $1', [direct.id])
+      INSERT INTO messages (id, conversation_id, seq, sender_id, body, timeline_ord)
+      SELECT gen_random_uuid(), $1, 100 + i, $2, 'bulk ' || i, (SELECT timeline_count FROM conversations WHERE id = $1) + i FROM n`, [direct.id, a.user.id])
+    await server.sql('UPDATE conversations SET last_seq = 1300, timeline_count = timeline_count + 1200 WHERE id = $1', [direct.id])
     expect((await api.request('DELETE', '/v1/me', { body: { password: a.password }, token: a.accessToken })).status).toBe(204)
     const [left] = await server.sql('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1 AND deleted_at IS NULL', [a.user.id])
     expect(left.n).toBe(0)

@@ -46,8 +46,10 @@ describe('GET /v1/me/export', () => {
     const rows = 20_000
     const bodyChars = 2_000
     await server.sql(`
-      INSERT INTO messages (id, conversation_id, seq, sender_id, body)
-      SELECT gen_random_uuid(), $1, 10 + i, $2, repeat('x', $3) FROM generate_series(1, $4) AS i`, [direct.id, a.user.id, bodyChars, rows])
+      INSERT INTO messages (id, conversation_id, seq, sender_id, body, timeline_ord)
+      SELECT gen_random_uuid(), $1, 10 + i, $2, repeat('x', $3), (SELECT timeline_count FROM conversations WHERE id = $1) + i
+        FROM generate_series(1, $4) AS i`, [direct.id, a.user.id, bodyChars, rows])
+    await server.sql('UPDATE conversations SET timeline_count = timeline_count + $2 WHERE id = $1', [direct.id, rows])
 
     // What stays reachable, not garbage awaiting collection: collect, then measure.
     setFlagsFromString('--expose-gc')

@@ -186,9 +186,10 @@ describe('group commit of posts', () => {
       }
       // Enough calls on one connection for plpgsql to settle on a cached plan, while the tables are small.
       for (let i = 0; i < 12; i++) await postBatch(1 + (i % 3))
-      await session.query('UPDATE conversations SET last_seq = last_seq + 100000 WHERE id = $1', [group.id])
-      await session.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)
-        SELECT gen_random_uuid(), $1, s, $2, 'old', now() FROM generate_series(1000, 100000) AS s`, [group.id, users[0]!.user.id])
+      await session.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, timeline_ord)
+        SELECT gen_random_uuid(), $1, s, $2, 'old', now(), (SELECT timeline_count FROM conversations WHERE id = $1) + s - 999
+          FROM generate_series(1000, 100000) AS s`, [group.id, users[0]!.user.id])
+      await session.query('UPDATE conversations SET last_seq = last_seq + 100000, timeline_count = timeline_count + 99001 WHERE id = $1', [group.id])
       const scans = async () => {
         await session.query('SELECT pg_stat_force_next_flush()')
         await new Promise((r) => setTimeout(r, 50))
@@ -252,8 +253,8 @@ describe('group commit of posts', () => {
       await other.query("SET session_replication_role = 'replica'")
       await other.query('BEGIN')
       const id = randomUUID()
-      await other.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, created_at)
-        VALUES ($1, $2, 1000000, $3, 'written elsewhere', 'contested', now())`, [id, group.id, b.user.id])
+      await other.query(`INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_message_id, created_at, timeline_ord)
+        VALUES ($1, $2, 1000000, $3, 'written elsewhere', 'contested', now(), 1000000)`, [id, group.id, b.user.id])
       const answer = api.post(`/v1/conversations/${group.id}/messages`, { body: 'mine', clientMessageId: 'contested' }, { token: b.accessToken })
       // The batch is now waiting on the uncommitted key.
       await expect.poll(async () => (await server.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0].n).toBe(1)

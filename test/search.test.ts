@@ -261,10 +261,10 @@ describe('query plans', () => {
     const [a, b] = await users(2)
     const d = await createDirect(api, a, b)
     await server.sql(`
-      INSERT INTO messages (id, conversation_id, seq, sender_id, body)
-      SELECT gen_random_uuid(), $1, 100 + i, $2, 'bulk ' || md5(i::text) || ' ' || md5((i * 7)::text)
+      INSERT INTO messages (id, conversation_id, seq, sender_id, body, timeline_ord)
+      SELECT gen_random_uuid(), $1, 100 + i, $2, 'bulk ' || md5(i::text) || ' ' || md5((i * 7)::text), i
         FROM generate_series(1, 30000) AS i`, [d.id, a.user.id])
-    await server.sql('UPDATE conversations SET last_seq = 30100 WHERE id = $1', [d.id])
+    await server.sql('UPDATE conversations SET last_seq = 30100, timeline_count = 30000 WHERE id = $1', [d.id])
     await server.sql('VACUUM ANALYZE messages') // as autovacuum does: statistics, and the GIN pending lists merged
     const base = { userId: b.user.id, limit: 21, hideDeletedSenders: true }
     const plan = async (f: Parameters<typeof searchStatement>[0]) => {

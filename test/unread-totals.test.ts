@@ -6,10 +6,12 @@
 // user reads the same numbers, and reading anywhere lowers them.
 import { describe, expect, it } from 'vitest'
 import { createDevicesRepository } from '../src/repositories/devices.js'
+import { TOTALS } from '../src/repositories/unread.js'
 import { createClient } from '../src/client/index.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
+import { seedMessages } from './helpers/seed.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
@@ -138,5 +140,56 @@ describe('GET /v1/me/unread', () => {
     expect((await api.post(`/v1/conversations/${group.id}/messages/${root.id}/thread/read`, { seq: last.seq }, as(me))).status).toBe(204)
     expect(await unread(me)).toEqual({ total: 0, mentions: 0, threads: 0, conversations: [] })
     expect((await createDevicesRepository(server.app.db).badges([me.user.id])).get(me.user.id)).toBe(0)
+  })
+
+  // The counts subtract numbers of the conversation's timeline instead of counting the messages after the read
+  // position (migration timeline_ord): checked here against that plain count, over a history that has every
+  // case the rule names, for members whose read positions and windows differ.
+  it('equal the plain count of the rule, with deletions, own messages, thread replies, mentions, windows and read positions', async () => {
+    const [a, b, c, late] = await users(4)
+    const group = await createGroup(api, a, [b, c], 'mixed')
+    const seen: any[] = []
+    for (let i = 0; i < 30; i++) {
+      const who = [a, b, c][i % 3]!
+      const mention = i % 4 === 0 ? ` @${[a, b, c][(i + 1) % 3]!.user.username}` : ''
+      const extra = i % 5 === 3 && seen.length > 0 ? { threadRootId: seen[0].id } : {}
+      const m = await post(api, who, group.id, `m${i}${mention}`, extra)
+      if (!('threadRootId' in extra)) seen.push(m)
+      if (i === 12) expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [late.user.id] }, as(a))).status).toBe(200)
+      if (i === 15) expect((await api.post(`/v1/conversations/${group.id}/read`, { seq: m.seq }, as(b))).status).toBe(204)
+    }
+    for (const m of [seen[2], seen[9], seen[seen.length - 2]]) {
+      const sender = [a, b, c].find((u) => u.user.id === m.senderId)!
+      expect((await api.del(`/v1/conversations/${group.id}/messages/${m.id}`, as(sender))).status).toBe(200)
+    }
+    // The plain count of unread.ts's rule, message by message.
+    const plain = async (who: Account) => (await server.sql(`
+      SELECT count(*)::int AS unread,
+             count(*) FILTER (WHERE u.mentions_all OR $2::uuid = ANY (u.mentions))::int AS mentions
+        FROM memberships m JOIN messages u ON u.conversation_id = m.conversation_id
+       WHERE m.conversation_id = $1 AND m.user_id = $2 AND u.seq > m.last_read_seq AND u.seq >= m.joined_seq
+         AND u.sender_id <> m.user_id AND u.deleted_at IS NULL AND u.thread_root_id IS NULL`, [group.id, who.user.id]))[0]
+    for (const who of [a, b, c, late]) {
+      const expected = await plain(who)
+      expect(expected.unread).toBeGreaterThan(0)
+      const got = (await listed(who))[group.id]
+      expect({ who: who.user.username, ...got }).toEqual({ who: who.user.username, unreadCount: expected.unread, mentionCount: expected.mentions })
+      const totals = byId((await unread(who)).conversations)[group.id]
+      expect({ unreadCount: totals.unreadCount, mentionCount: totals.mentionCount }).toEqual(got)
+    }
+  })
+
+  it('do not read the unread messages: a member with 5,000 unread costs what one with 5 does', async () => {
+    const [me, a] = await users(2)
+    const group = await createGroup(api, a, [me], 'busy and unread')
+    await post(api, a, group.id, 'the first')
+    await seedMessages(server, group.id, a.user.id, 5_000)
+    await post(api, a, group.id, `and @${me.user.username}`)
+    const body = await unread(me)
+    expect(byId(body.conversations)[group.id]).toMatchObject({ unreadCount: 5_002, mentionCount: 1 })
+    // The statement of the badge, as the server runs it: the buffers it reads do not follow the 5,002 messages.
+    const { rows } = await server.app.db.pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${TOTALS}`, [[me.user.id]])
+    const plan = rows[0]['QUERY PLAN'][0].Plan
+    expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(200)
   })
 })

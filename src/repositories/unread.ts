@@ -8,13 +8,23 @@ import type pg from 'pg'
 export interface MembershipColumns { conversationId: string, userId: string, lastReadSeq: string, joinedSeq: string }
 
 /**
- * The messages `u` a membership counts as unread: others' non-deleted messages
- * of the conversation's own timeline (not thread replies: those count in the
+ * The messages a membership counts as unread: others' non-deleted messages of
+ * the conversation's own timeline (not thread replies: those count in the
  * thread's unread, threads.ts) after its read position, within its window.
+ *
+ * They are not counted one by one: that cost grew with what the member had
+ * not read (a muted busy group, a member away for a week) on every badge,
+ * list page and sync. Each timeline message carries its number in the
+ * timeline and the conversation the count so far (migration timeline_ord), so
+ * the messages after the position are `timelineCount` minus the number of the
+ * last one at or before it (one index probe); from those the deleted ones and
+ * the member's own are subtracted, each counted on a partial index of its own
+ * (few: deletions are rare, and one's own messages are read).
  */
-export const unreadMessages = (m: MembershipColumns, u = 'u') =>
-  `${u}.conversation_id = ${m.conversationId} AND ${u}.seq > ${m.lastReadSeq} AND ${u}.seq >= ${m.joinedSeq}
-   AND ${u}.sender_id <> ${m.userId} AND ${u}.deleted_at IS NULL AND ${u}.thread_root_id IS NULL`
+export interface ConversationColumns { lastSeq: string, timelineCount: string }
+
+/** The seq after which a membership counts unread: its read position, or the seq before its window. */
+const countsFrom = (m: MembershipColumns) => `GREATEST(${m.lastReadSeq}, ${m.joinedSeq} - 1)`
 
 /**
  * Of those, the ones that mention the member (by name or @all), but for
@@ -25,10 +35,27 @@ export const mentionsMember = (m: MembershipColumns, u = 'u') =>
   `(${u}.mentions_all OR ${m.userId} = ANY (${u}.mentions))
    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${m.userId} AND b.blocked_id = ${u}.sender_id)`
 
-/** A LATERAL subquery giving unread_count and mention_count of one membership. */
-export const unreadCounts = (m: MembershipColumns) => `
-  SELECT count(*)::int AS unread_count, count(*) FILTER (WHERE ${mentionsMember(m)})::int AS mention_count
-    FROM messages u WHERE ${unreadMessages(m)}`
+/**
+ * A LATERAL subquery giving unread_count and mention_count of one membership,
+ * as one row, or none when the conversation has nothing after the position
+ * (most of a member's conversations, most of the time: no index is probed).
+ * Mentions are counted on the index of the messages that mention anyone
+ * (messages_mentioning_timeline), whose condition is repeated for the planner.
+ */
+export const unreadCounts = (m: MembershipColumns, c: ConversationColumns) => {
+  const from = countsFrom(m)
+  const timeline = (x: string) => `${x}.conversation_id = ${m.conversationId} AND ${x}.thread_root_id IS NULL`
+  return `
+  SELECT (${c.timelineCount}
+          - COALESCE((SELECT x.timeline_ord FROM messages x WHERE ${timeline('x')} AND x.seq <= ${from} ORDER BY x.seq DESC LIMIT 1), 0)
+          - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.deleted_at IS NOT NULL AND x.seq > ${from})
+          - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.sender_id = ${m.userId} AND x.seq > ${from} AND x.deleted_at IS NULL)
+         )::int AS unread_count,
+         (SELECT count(*) FROM messages u
+           WHERE ${timeline('u')} AND (u.mentions_all OR cardinality(u.mentions) > 0) AND u.seq > ${from}
+             AND u.deleted_at IS NULL AND u.sender_id <> ${m.userId} AND ${mentionsMember(m)})::int AS mention_count
+   WHERE ${c.lastSeq} > ${from}`
+}
 
 /**
  * A LATERAL subquery giving thread_unread_count of one membership: replies by
@@ -75,7 +102,7 @@ const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.u
 // looked for (most of a member's conversations, most of the time; a member of 500 paid 500 index probes).
 // The users are looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner read the users table
 // in full and probed memberships for each row (1,000 users for one caller in the sync bench; every user in production).
-const TOTALS = `
+export const TOTALS = `
   WITH tu AS MATERIALIZED (${threadUnreadByConversation})
   SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
          COALESCE(tu.thread_unread_count, 0) AS thread_unread_count,
@@ -84,8 +111,8 @@ const TOTALS = `
               ELSE m.notification_level END AS level
     FROM memberships m
     JOIN users us ON us.id = m.user_id AND us.id = ANY($1::uuid[])
-   CROSS JOIN LATERAL (SELECT x.last_seq FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
-    LEFT JOIN LATERAL (${unreadCounts(M)} AND c.last_seq > m.last_read_seq) uc ON true
+   CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+    LEFT JOIN LATERAL (${unreadCounts(M, { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })}) uc ON true
     LEFT JOIN tu ON tu.user_id = m.user_id AND tu.conversation_id = m.conversation_id
    WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`

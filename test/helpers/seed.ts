@@ -7,13 +7,14 @@ import type { TestServer } from './server.js'
  * Returns the first and last seq written.
  */
 export async function seedMessages (server: TestServer, conversationId: string, senderId: string, count: number) {
-  const [conv] = await server.sql<{ last_seq: number }>('SELECT last_seq FROM conversations WHERE id = $1', [conversationId])
+  const [conv] = await server.sql<{ last_seq: number, timeline_count: number }>('SELECT last_seq, timeline_count FROM conversations WHERE id = $1', [conversationId])
   const first = conv!.last_seq + 1
   const last = conv!.last_seq + count
+  // Each numbered in the conversation's timeline, as post_messages does (migration timeline_ord).
   await server.sql(`
-    INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)
-    SELECT gen_random_uuid(), $1, s, $2, 'm' || s, now() FROM generate_series($3::int, $4::int) AS s`,
-  [conversationId, senderId, first, last])
+    INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, timeline_ord)
+    SELECT gen_random_uuid(), $1, s, $2, 'm' || s, now(), $5::int + s - $3::int + 1 FROM generate_series($3::int, $4::int) AS s`,
+  [conversationId, senderId, first, last, conv!.timeline_count])
   await server.sql(`
     INSERT INTO events (conversation_id, seq, type, data, created_at)
     SELECT conversation_id, seq, 'message.created',
@@ -22,6 +23,7 @@ export async function seedMessages (server: TestServer, conversationId: string, 
            created_at
       FROM messages WHERE conversation_id = $1 AND seq BETWEEN $2 AND $3`,
   [conversationId, first, last])
-  await server.sql('UPDATE conversations SET last_seq = $2, last_activity_at = now() WHERE id = $1', [conversationId, last])
+  await server.sql('UPDATE conversations SET last_seq = $2, timeline_count = timeline_count + $3, last_activity_at = now() WHERE id = $1',
+    [conversationId, last, count])
   return { first, last }
 }

@@ -64,13 +64,14 @@ async function buildNaiveServer (opts: NaiveServerOptions) {
       if (membership === null || membership.leftAt !== null) return null
       const conversation = await tx.conversation.update({
         where: { id: conversationId },
-        data: { lastSeq: { increment: 1 }, lastActivityAt: new Date() }
+        data: { lastSeq: { increment: 1 }, timelineCount: { increment: 1 }, lastActivityAt: new Date() }
       })
       const created = await tx.message.create({
         data: {
           id: newId(),
           conversationId,
           seq: conversation.lastSeq,
+          timelineOrd: conversation.timelineCount,
           senderId: userId,
           body: request.body.body,
           clientMessageId: request.body.clientMessageId ?? null

@@ -119,11 +119,11 @@ export class Seeder {
    */
   async history (conversationId: string, senderId: string, count: number): Promise<void> {
     await this.pool.query(`
-      INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)
+      INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, timeline_ord)
       SELECT uuidv7(), $1, s, $2, 'history message ' || s || ' with a body of about sixty characters',
-             now() - make_interval(secs => $3 - s)
+             now() - make_interval(secs => $3 - s), s
         FROM generate_series(1, $3::int) AS s`, [conversationId, senderId, count])
-    await this.pool.query('UPDATE conversations SET last_seq = $2 WHERE id = $1', [conversationId, count])
+    await this.pool.query('UPDATE conversations SET last_seq = $2, timeline_count = $2 WHERE id = $1', [conversationId, count])
     await this.pool.query('VACUUM ANALYZE messages')
     // Writes the seeded pages back now rather than during the measurements.
     await this.pool.query('CHECKPOINT')

@@ -67,12 +67,13 @@ export async function runSearch (ctx: BenchContext, o: BenchOptions, log: (line:
     const { pool } = seeder
     await pool.query('DROP INDEX messages_body_trgm, messages_body_words')
     await pool.query(`
-      INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)
+      INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, timeline_ord)
       SELECT uuidv7(), ($1::uuid[])[1 + s % $3], 1 + s / $3, $2,
              'a note on ' || ${WORD_SQL(`abs(hashint4(s)) % ${VOCABULARY}`)} || ' and ' || ${WORD_SQL(`${VOCABULARY} + abs(hashint4(-1 - s)) % 5000`)} || ' for the team',
-             now() - make_interval(secs => $4 - s)
+             now() - make_interval(secs => $4 - s), 1 + s / $3
         FROM generate_series(0, $4::int - 1) AS s`, [ids, sender!.id, total, o.searchMessages])
-    await pool.query('UPDATE conversations c SET last_seq = (SELECT max(seq) FROM messages m WHERE m.conversation_id = c.id) WHERE id = ANY($1::uuid[])', [ids])
+    await pool.query(`UPDATE conversations c SET (last_seq, timeline_count) = (SELECT max(seq), max(seq) FROM messages m WHERE m.conversation_id = c.id)
+      WHERE id = ANY($1::uuid[])`, [ids])
     const building = Date.now()
     for (const name of INDEX_MIGRATIONS) await pool.query(await readFile(join(migrationsDir, name, 'migration.sql'), 'utf8'))
     indexBuildSeconds = (Date.now() - building) / 1000
