@@ -37,8 +37,13 @@ export const mentionsMember = (m: MembershipColumns, u = 'u') =>
 
 /**
  * A LATERAL subquery giving unread_count and mention_count of one membership,
- * as one row, or none when the conversation has nothing after the position
- * (most of a member's conversations, most of the time: no index is probed).
+ * as one row, or none when the conversation's log has nothing after the
+ * position. The timeline messages after it (`after`) are found first, with one
+ * index probe; only when there are some are the deleted, own and mentioning
+ * ones looked for: a log that moved by other events only (reactions, edits,
+ * members; most of a member's conversations, most of the time) costs the
+ * probe. OFFSET 0 keeps each part a subquery of its own, so that the planner
+ * neither evaluates the probe once per use nor the counts again in a filter.
  * Mentions are counted on the index of the messages that mention anyone
  * (messages_mentioning_timeline), whose condition is repeated for the planner.
  */
@@ -46,15 +51,17 @@ export const unreadCounts = (m: MembershipColumns, c: ConversationColumns) => {
   const from = countsFrom(m)
   const timeline = (x: string) => `${x}.conversation_id = ${m.conversationId} AND ${x}.thread_root_id IS NULL`
   return `
-  SELECT (${c.timelineCount}
-          - COALESCE((SELECT x.timeline_ord FROM messages x WHERE ${timeline('x')} AND x.seq <= ${from} ORDER BY x.seq DESC LIMIT 1), 0)
-          - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.deleted_at IS NOT NULL AND x.seq > ${from})
-          - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.sender_id = ${m.userId} AND x.seq > ${from} AND x.deleted_at IS NULL)
-         )::int AS unread_count,
-         (SELECT count(*) FROM messages u
+  SELECT CASE WHEN t.after > 0 THEN (t.after
+           - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.deleted_at IS NOT NULL AND x.seq > ${from})
+           - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.sender_id = ${m.userId} AND x.seq > ${from} AND x.deleted_at IS NULL)
+         )::int ELSE 0 END AS unread_count,
+         CASE WHEN t.after > 0 THEN (SELECT count(*) FROM messages u
            WHERE ${timeline('u')} AND (u.mentions_all OR cardinality(u.mentions) > 0) AND u.seq > ${from}
-             AND u.deleted_at IS NULL AND u.sender_id <> ${m.userId} AND ${mentionsMember(m)})::int AS mention_count
-   WHERE ${c.lastSeq} > ${from}`
+             AND u.deleted_at IS NULL AND u.sender_id <> ${m.userId} AND ${mentionsMember(m)})::int ELSE 0 END AS mention_count
+    FROM (SELECT ${c.timelineCount}
+                 - COALESCE((SELECT x.timeline_ord FROM messages x WHERE ${timeline('x')} AND x.seq <= ${from} ORDER BY x.seq DESC LIMIT 1), 0) AS after
+           WHERE ${c.lastSeq} > ${from} OFFSET 0) t
+  OFFSET 0`
 }
 
 /**
