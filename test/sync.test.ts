@@ -183,6 +183,30 @@ describe('GET /v1/sync', () => {
     expect(g1View).toMatchObject({ unreadCount: 1, mentionCount: 1, threadUnreadCount: 1 })
   })
 
+  // The badge comes from the statement that finds the changes, as of its snapshot: it counts every conversation
+  // of the caller, the unchanged and the muted ones too, exactly as GET /v1/me/unread does.
+  it('the last page carries the badge of GET /v1/me/unread: conversations unchanged since the cursor, muted ones and levels included', async () => {
+    const [me, a] = await users(2)
+    const before = await createGroup(api, a, [me], 'unread before the cursor')
+    const muted = await createGroup(api, a, [me], 'muted')
+    const mentions = await createGroup(api, a, [me], 'mentions only')
+    expect((await api.put(`/v1/conversations/${muted.id}/notifications`, { level: 'default', muteUntil: new Date(Date.now() + 86_400_000).toISOString() }, as(me))).status).toBe(200)
+    expect((await api.put(`/v1/conversations/${mentions.id}/notifications`, { level: 'mentions' }, as(me))).status).toBe(200)
+    await post(api, a, before.id, 'from before')
+    const cursor = await start(me)
+    await post(api, a, muted.id, `muted @${me.user.username}`)
+    await post(api, a, mentions.id, 'no mention')
+    await post(api, a, mentions.id, `hey @${me.user.username}`)
+    for (const limit of [1, 50]) {
+      const { pages } = await syncAll(me, cursor, { limit })
+      expect(pages.slice(0, -1).every((p) => p.unread === null)).toBe(true)
+      const badge = pages[pages.length - 1].unread
+      expect(badge).toEqual((await api.get('/v1/me/unread', as(me))).body)
+      expect(badge).toMatchObject({ total: 2, mentions: 1 })
+      expect(badge.conversations.map((c: any) => c.id).sort()).toEqual([before.id, muted.id, mentions.id].sort())
+    }
+  })
+
   it('the ready frame carries a cursor from before the socket: a sync from it has what was posted since', async () => {
     const [me, a] = await users(2)
     const direct = await createDirect(api, a, me)

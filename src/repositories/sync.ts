@@ -6,6 +6,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import type { Client } from './db.js'
 import type { EventRow } from './events.js'
 import { subjectSeq } from './events.js'
+import { totalsFromRows, unreadRows, type UnreadRow, type UnreadTotals } from './unread.js'
 
 export interface SyncCandidate {
   conversationId: string
@@ -35,26 +36,34 @@ export function createSyncRepository (db: Client) {
      * at most `limit`. One statement; with nothing changed it reads the
      * user's memberships and their conversations' rows, by index.
      */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[] }> {
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[], unread: UnreadTotals | null }> {
       const rows = await db.$queryRawUnsafe<Array<{
         snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
-        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
+        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number, badge: UnreadRow[] | string | null
       }>>(`
         WITH now AS (SELECT pg_current_snapshot() AS t),
-        -- The caller's memberships in conversation id order (memberships_user_conversation, which also
-        -- carries changed_xid), each conversation probed by its primary key: the cost follows the caller's
-        -- memberships, never the size of the conversations table (a hash join read all of it).
-        moved AS (
-          SELECT m.conversation_id, m.joined_seq, m.left_seq, m.last_read_seq, c.last_seq,
+        -- The caller's memberships (memberships_user_conversation, in conversation id order), each
+        -- conversation probed by its primary key: the cost follows the caller's memberships, never the
+        -- size of the conversations table (a hash join read all of it). Read once, for the page and the badge.
+        mine AS MATERIALIZED (
+          SELECT m.*, c.last_seq, c.timeline_count,
                  ${changedSince('c.changed_xid')} AS log_moved,
                  ${changedSince('m.changed_xid')} AS own_changed
             FROM memberships m
-           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
            WHERE m.user_id = $1::uuid
-             AND m.conversation_id >= $4::uuid
-             AND (${changedSince('c.changed_xid')} OR ${changedSince('m.changed_xid')})
-           ORDER BY m.conversation_id
+        ),
+        moved AS (
+          SELECT mi.conversation_id, mi.joined_seq, mi.left_seq, mi.last_read_seq, mi.last_seq, mi.log_moved, mi.own_changed
+            FROM mine mi
+           WHERE mi.conversation_id >= $4::uuid AND (mi.log_moved OR mi.own_changed)
+           ORDER BY mi.conversation_id
            LIMIT $5::int
+        ),
+        -- The badge (unread.ts), as of this statement's snapshot, when the page may end a sync with changes.
+        badge AS (
+          SELECT json_agg(r) AS rows FROM (${unreadRows('ARRAY[$1::uuid]', 'mine m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
+           WHERE $6::int > 0 OR $4::uuid <> '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (SELECT 1 FROM moved)
         ),
         bounds AS (
           SELECT mv.*,
@@ -65,7 +74,8 @@ export function createSyncRepository (db: Client) {
         )
         SELECT now.t::text AS snapshot, b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
                GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
-               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
+               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq,
+               CASE WHEN row_number() OVER (ORDER BY b.conversation_id) = 1 THEN (SELECT rows FROM badge) END AS badge
           FROM now LEFT JOIN bounds b ON true
          ORDER BY b.conversation_id`,
       userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0)
@@ -79,7 +89,10 @@ export function createSyncRepository (db: Client) {
         ownChanged: r.own_changed,
         lastReadSeq: r.last_read_seq
       }))
-      return { snapshot, candidates }
+      const badge = rows[0]!.badge
+      const badgeRows = typeof badge === 'string' ? JSON.parse(badge) as UnreadRow[] | null : badge
+      const unread = badgeRows === null ? null : totalsFromRows([userId], badgeRows).get(userId)!
+      return { snapshot, candidates, unread }
     },
 
     /**
