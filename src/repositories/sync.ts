@@ -3,7 +3,7 @@
 // seqs that moved, and the memberships whose own state changed. The
 // migration sync_cursor explains the transaction ids these statements compare.
 import { Prisma } from '../generated/prisma/client.js'
-import type { Client } from './db.js'
+import type { Database } from './db.js'
 import type { EventRow } from './events.js'
 import { subjectSeq } from './events.js'
 import { totalsFromRows, unreadRows, type UnreadRow, type UnreadTotals } from './unread.js'
@@ -27,20 +27,9 @@ export interface SyncPosition { conversationId: string, seq: number }
 const changedSince = (column: string) =>
   `(${column} >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(${column}, $2::pg_snapshot))`
 
-export function createSyncRepository (db: Client) {
-  return {
-    /**
-     * The current snapshot, and the user's conversations that changed since
-     * `since` as `until` sees them (`until` null: the statement's own
-     * snapshot, which is returned), from `after` on, in conversation id order,
-     * at most `limit`. One statement; with nothing changed it reads the
-     * user's memberships and their conversations' rows, by index.
-     */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[], unread: UnreadTotals | null }> {
-      const rows = await db.$queryRawUnsafe<Array<{
-        snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
-        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number, badge: UnreadRow[] | string | null
-      }>>(`
+// The statement of `candidates`: on the pool, prepared once per connection (it is the largest of a sync, and
+// planning it on every call, as an unnamed statement through Prisma, cost more than running it).
+const CANDIDATES = `
         WITH now AS (SELECT pg_current_snapshot() AS t),
         -- The caller's memberships (memberships_user_conversation, in conversation id order), each
         -- conversation probed by its primary key: the cost follows the caller's memberships, never the
@@ -77,8 +66,26 @@ export function createSyncRepository (db: Client) {
                LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq,
                CASE WHEN row_number() OVER (ORDER BY b.conversation_id) = 1 THEN (SELECT rows FROM badge) END AS badge
           FROM now LEFT JOIN bounds b ON true
-         ORDER BY b.conversation_id`,
-      userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0)
+         ORDER BY b.conversation_id`
+
+export function createSyncRepository ({ prisma: db, pool }: Database) {
+  return {
+    /**
+     * The current snapshot, and the user's conversations that changed since
+     * `since` as `until` sees them (`until` null: the statement's own
+     * snapshot, which is returned), from `after` on, in conversation id order,
+     * at most `limit`. One statement; with nothing changed it reads the
+     * user's memberships and their conversations' rows, by index.
+     */
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[], unread: UnreadTotals | null }> {
+      const { rows } = await pool.query<{
+        snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
+        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number, badge: UnreadRow[] | null
+      }>({
+        name: 'sync-candidates',
+        text: CANDIDATES,
+        values: [userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0]
+      })
       const snapshot = rows[0]!.snapshot
       const candidates = rows.filter((r) => r.conversation_id !== null).map((r) => ({
         conversationId: r.conversation_id!,
@@ -90,8 +97,7 @@ export function createSyncRepository (db: Client) {
         lastReadSeq: r.last_read_seq
       }))
       const badge = rows[0]!.badge
-      const badgeRows = typeof badge === 'string' ? JSON.parse(badge) as UnreadRow[] | null : badge
-      const unread = badgeRows === null ? null : totalsFromRows([userId], badgeRows).get(userId)!
+      const unread = badge === null ? null : totalsFromRows([userId], badge).get(userId)!
       return { snapshot, candidates, unread }
     },
 

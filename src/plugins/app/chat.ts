@@ -53,7 +53,7 @@ export default fp(async (app) => {
     onFilesReleased: () => app.uploads.release()
   }
   const sync = createSyncService({
-    repo: createSyncRepository(app.db.prisma),
+    repo: createSyncRepository(app.db),
     reader: createConversationReader(createConversationsRepository(app.db), app.config.conversationMembersPreview),
     unread: async (userId) => (await unreadTotals(app.db.pool, [userId])).get(userId)!
   })
