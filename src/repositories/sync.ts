@@ -49,24 +49,32 @@ const CANDIDATES = `
            ORDER BY mi.conversation_id
            LIMIT $5::int
         ),
-        -- The badge (unread.ts), as of this statement's snapshot, when the page may end a sync with changes.
-        badge AS (
-          SELECT json_agg(r) AS rows FROM (${unreadRows('ARRAY[$1::uuid]', 'mine m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
-           WHERE $6::int > 0 OR $4::uuid <> '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (SELECT 1 FROM moved)
-        ),
         bounds AS (
           SELECT mv.*,
                  CASE WHEN mv.log_moved THEN sync_visible_seq(mv.conversation_id, $2::pg_snapshot, 0, mv.last_seq) ELSE mv.last_seq END AS seen_seq,
                  CASE WHEN $3::pg_snapshot IS NULL OR NOT mv.log_moved THEN mv.last_seq
                       ELSE sync_visible_seq(mv.conversation_id, $3::pg_snapshot, 0, mv.last_seq) END AS until_seq
             FROM moved mv
+        ),
+        ranged AS (
+          SELECT b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
+                 GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
+                 LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
+            FROM bounds b
+        ),
+        -- The badge (unread.ts), as of this statement's snapshot, on the page that ends a sync with changes: read
+        -- when this page has something or continues a sync, and surely is the last (its conversations and the
+        -- seqs of their ranges, an upper bound of their events, fit in a page; else the sync reads it apart).
+        badge AS (
+          SELECT json_agg(r) AS rows FROM (${unreadRows('ARRAY[$1::uuid]', 'mine m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
+           WHERE ($6::int > 0 OR $4::uuid <> '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (SELECT 1 FROM moved))
+             AND (SELECT count(*) FROM ranged) < $5::int
+             AND (SELECT COALESCE(sum(GREATEST(0, rg.to_seq - rg.from_seq)), 0) FROM ranged rg) < $5::int
         )
-        SELECT now.t::text AS snapshot, b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
-               GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
-               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq,
-               CASE WHEN row_number() OVER (ORDER BY b.conversation_id) = 1 THEN (SELECT rows FROM badge) END AS badge
-          FROM now LEFT JOIN bounds b ON true
-         ORDER BY b.conversation_id`
+        SELECT now.t::text AS snapshot, rg.*,
+               CASE WHEN row_number() OVER (ORDER BY rg.conversation_id) = 1 THEN (SELECT rows FROM badge) END AS badge
+          FROM now LEFT JOIN ranged rg ON true
+         ORDER BY rg.conversation_id`
 
 export function createSyncRepository ({ prisma: db, pool }: Database) {
   return {

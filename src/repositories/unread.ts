@@ -46,6 +46,10 @@ export const mentionsMember = (m: MembershipColumns, u = 'u') =>
  * neither evaluates the probe once per use nor the counts again in a filter.
  * Mentions are counted on the index of the messages that mention anyone
  * (messages_mentioning_timeline), whose condition is repeated for the planner.
+ * The member's own are counted on messages_own_timeline, by a row comparison
+ * that only its column order serves: with \`seq > from\` alone, a generic plan
+ * took the (conversation_id, seq) index and read every message after the
+ * position, the cost this design removes.
  */
 export const unreadCounts = (m: MembershipColumns, c: ConversationColumns) => {
   const from = countsFrom(m)
@@ -53,7 +57,8 @@ export const unreadCounts = (m: MembershipColumns, c: ConversationColumns) => {
   return `
   SELECT CASE WHEN t.after > 0 THEN (t.after
            - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.deleted_at IS NOT NULL AND x.seq > ${from})
-           - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.sender_id = ${m.userId} AND x.seq > ${from} AND x.deleted_at IS NULL)
+           - (SELECT count(*) FROM messages x WHERE ${timeline('x')} AND x.sender_id = ${m.userId} AND x.deleted_at IS NULL
+                AND (x.conversation_id, x.sender_id, x.seq) > (${m.conversationId}, ${m.userId}, ${from}))
          )::int ELSE 0 END AS unread_count,
          CASE WHEN t.after > 0 THEN (SELECT count(*) FROM messages u
            WHERE ${timeline('u')} AND (u.mentions_all OR cardinality(u.mentions) > 0) AND u.seq > ${from}

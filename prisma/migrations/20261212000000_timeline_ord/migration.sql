@@ -23,7 +23,7 @@ UPDATE conversations c SET timeline_count = x.n
 
 CREATE INDEX "messages_deleted_timeline" ON "messages"("conversation_id", "seq")
   WHERE "deleted_at" IS NOT NULL AND "thread_root_id" IS NULL;
-CREATE INDEX "messages_own_timeline" ON "messages"("conversation_id", "sender_id", "seq")
+CREATE INDEX "messages_own_timeline" ON "messages"("conversation_id", "sender_id", "seq", "deleted_at")
   WHERE "thread_root_id" IS NULL;
 CREATE INDEX "messages_mentioning_timeline" ON "messages"("conversation_id", "seq")
   WHERE "thread_root_id" IS NULL AND ("mentions_all" OR cardinality("mentions") > 0);
