@@ -211,7 +211,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       const cursor = decodeSyncCursor(opts.since)
       const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
       // One more than a page tells whether another follows.
-      const { snapshot, candidates, unread: badge } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
+      const { snapshot, candidates } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
       const until = cursor.t ?? snapshot
       const known = opts.known ?? new Map<string, number>()
       const withEvents = (id: string) => opts.mode === 'events' || (opts.eventsFor?.includes(id) ?? false)
@@ -242,12 +242,10 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       }
       const shown = included.filter((r) => r.ownChanged || r.toSeq > r.fromSeq)
       const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
-      // The badge is sent once per sync, on its last page; a page with conversations to show takes their counts from
-      // it (the same rule, unread.ts), rather than counting those conversations a second time. The candidates
-      // statement reads it with the memberships it reads anyway, as of its own snapshot, whenever it found changes
-      // or continues a sync: the statement of GET /v1/me/unread only if that did not happen.
+      // The badge is read once per sync, on its last page; a page with conversations to show reads it too and takes
+      // their counts from it (the same rule, unread.ts), rather than counting those conversations a second time.
       const last = next === null && (shown.length > 0 || cursor.t !== undefined)
-      const totals = current.length > 0 || last ? badge ?? await unread(userId) : null
+      const totals = current.length > 0 || last ? await unread(userId) : null
       const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {
         const view = views.get(r.conversationId) ?? null

@@ -6,7 +6,6 @@ import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './db.js'
 import type { EventRow } from './events.js'
 import { subjectSeq } from './events.js'
-import { totalsFromRows, unreadRows, type UnreadRow, type UnreadTotals } from './unread.js'
 
 export interface SyncCandidate {
   conversationId: string
@@ -27,26 +26,23 @@ export interface SyncPosition { conversationId: string, seq: number }
 const changedSince = (column: string) =>
   `(${column} >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(${column}, $2::pg_snapshot))`
 
-// The statement of `candidates`: on the pool, prepared once per connection (it is the largest of a sync, and
-// planning it on every call, as an unnamed statement through Prisma, cost more than running it).
+// The statement of `candidates`: on the pool, prepared once per connection (it runs on every reconnect of every
+// device; planned on every call as an unnamed statement through Prisma, see README "The posting path's driver").
 const CANDIDATES = `
         WITH now AS (SELECT pg_current_snapshot() AS t),
-        -- The caller's memberships (memberships_user_conversation, in conversation id order), each
-        -- conversation probed by its primary key: the cost follows the caller's memberships, never the
-        -- size of the conversations table (a hash join read all of it). Read once, for the page and the badge.
-        mine AS MATERIALIZED (
-          SELECT m.*, c.last_seq, c.timeline_count,
+        -- The caller's memberships in conversation id order (memberships_user_conversation, which also
+        -- carries changed_xid), each conversation probed by its primary key: the cost follows the caller's
+        -- memberships, never the size of the conversations table (a hash join read all of it).
+        moved AS (
+          SELECT m.conversation_id, m.joined_seq, m.left_seq, m.last_read_seq, c.last_seq,
                  ${changedSince('c.changed_xid')} AS log_moved,
                  ${changedSince('m.changed_xid')} AS own_changed
             FROM memberships m
-           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
            WHERE m.user_id = $1::uuid
-        ),
-        moved AS (
-          SELECT mi.conversation_id, mi.joined_seq, mi.left_seq, mi.last_read_seq, mi.last_seq, mi.log_moved, mi.own_changed
-            FROM mine mi
-           WHERE mi.conversation_id >= $4::uuid AND (mi.log_moved OR mi.own_changed)
-           ORDER BY mi.conversation_id
+             AND m.conversation_id >= $4::uuid
+             AND (${changedSince('c.changed_xid')} OR ${changedSince('m.changed_xid')})
+           ORDER BY m.conversation_id
            LIMIT $5::int
         ),
         bounds AS (
@@ -55,26 +51,12 @@ const CANDIDATES = `
                  CASE WHEN $3::pg_snapshot IS NULL OR NOT mv.log_moved THEN mv.last_seq
                       ELSE sync_visible_seq(mv.conversation_id, $3::pg_snapshot, 0, mv.last_seq) END AS until_seq
             FROM moved mv
-        ),
-        ranged AS (
-          SELECT b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
-                 GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
-                 LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
-            FROM bounds b
-        ),
-        -- The badge (unread.ts), as of this statement's snapshot, on the page that ends a sync with changes: read
-        -- when this page has something or continues a sync, and surely is the last (its conversations and the
-        -- seqs of their ranges, an upper bound of their events, fit in a page; else the sync reads it apart).
-        badge AS (
-          SELECT json_agg(r) AS rows FROM (${unreadRows('ARRAY[$1::uuid]', 'mine m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
-           WHERE ($6::int > 0 OR $4::uuid <> '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (SELECT 1 FROM moved))
-             AND (SELECT count(*) FROM ranged) < $5::int
-             AND (SELECT COALESCE(sum(GREATEST(0, rg.to_seq - rg.from_seq)), 0) FROM ranged rg) < $5::int
         )
-        SELECT now.t::text AS snapshot, rg.*,
-               CASE WHEN row_number() OVER (ORDER BY rg.conversation_id) = 1 THEN (SELECT rows FROM badge) END AS badge
-          FROM now LEFT JOIN ranged rg ON true
-         ORDER BY rg.conversation_id`
+        SELECT now.t::text AS snapshot, b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
+               GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
+               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
+          FROM now LEFT JOIN bounds b ON true
+         ORDER BY b.conversation_id`
 
 export function createSyncRepository ({ prisma: db, pool }: Database) {
   return {
@@ -85,10 +67,10 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
      * at most `limit`. One statement; with nothing changed it reads the
      * user's memberships and their conversations' rows, by index.
      */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[], unread: UnreadTotals | null }> {
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[] }> {
       const { rows } = await pool.query<{
         snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
-        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number, badge: UnreadRow[] | null
+        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
       }>({
         name: 'sync-candidates',
         text: CANDIDATES,
@@ -104,9 +86,7 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
         ownChanged: r.own_changed,
         lastReadSeq: r.last_read_seq
       }))
-      const badge = rows[0]!.badge
-      const unread = badge === null ? null : totalsFromRows([userId], badge).get(userId)!
-      return { snapshot, candidates, unread }
+      return { snapshot, candidates }
     },
 
     /**
