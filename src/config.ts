@@ -21,6 +21,7 @@ export const SETTINGS = {
   env: ['NODE_ENV', Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' })],
   host: ['HOST', Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' })],
   port: ['PORT', Int(0, 65535, 3000, 'HTTP port (0 picks a free one)')],
+  listenBacklog: ['LISTEN_BACKLOG', Int(1, 65535, 4096, 'Connections the kernel holds for the server to accept (a reconnect storm opens thousands at once; capped by net.core.somaxconn)')],
   logLevel: ['LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })],
   trustProxy: ['TRUST_PROXY', Type.String({ default: 'false', description: 'Proxies in front whose X-Forwarded-For is trusted: false, their number (hops), or their addresses and CIDR ranges (comma-separated)' }), INPUT],
   corsOrigins: ['CORS_ORIGINS', Type.String({ default: '', description: 'Comma-separated allowed browser origins; empty allows none' }), INPUT],

@@ -77,7 +77,7 @@ async function main () {
   }
 
   await server.register(fp(app), { config, databaseUrl: db.url, jwtSecret })
-  await server.listen({ host: config.host, port: config.port })
+  await server.listen({ host: config.host, port: config.port, backlog: config.listenBacklog })
 }
 
 async function startPrimary (config: AppConfig) {

@@ -47,7 +47,7 @@ export async function startServer (opts: StartOptions = {}): Promise<TestServer>
   const server = Fastify(appServerOptions(config))
   await server.register(fp(app), { config, databaseUrl, jwtSecret: opts.jwtSecret ?? randomBytes(32).toString('hex') })
   if (opts.extend !== undefined) await opts.extend(server)
-  await server.listen({ host: '127.0.0.1', port: opts.port ?? 0 })
+  await server.listen({ host: '127.0.0.1', port: opts.port ?? 0, backlog: config.listenBacklog })
   const { port } = server.server.address() as { port: number }
   let pool: pg.Pool | undefined
   return {
