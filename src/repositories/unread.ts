@@ -47,7 +47,7 @@ export const mentionsMember = (m: MembershipColumns, u = 'u') =>
  * Mentions are counted on the index of the messages that mention anyone
  * (messages_mentioning_timeline), whose condition is repeated for the planner.
  * The member's own are counted on messages_own_timeline, by a row comparison
- * that only its column order serves: with \`seq > from\` alone, a generic plan
+ * that only its column order serves: with `seq > from` alone, a generic plan
  * took the (conversation_id, seq) index and read every message after the
  * position, the cost this design removes.
  */
@@ -83,15 +83,15 @@ export const threadUnreadCounts = (m: MembershipColumns) => `
      AND r.seq >= ${m.joinedSeq} AND r.sender_id <> ${m.userId} AND r.deleted_at IS NULL`
 
 /**
- * thread_unread_count of the conversations of the users `users` (a uuid[]
- * expression) where they follow a thread, counted by threadUnreadCounts:
- * driven by their followed threads, where the subquery for every membership
- * probed thread_members once for each of a user's conversations (most of
- * which have no thread they follow).
+ * thread_unread_count of the conversations of the users `$1` (a uuid[]) where
+ * they follow a thread, counted by threadUnreadCounts: driven by their
+ * followed threads, where the subquery for every membership probed
+ * thread_members once for each of a user's conversations (most of which have
+ * no thread they follow).
  */
-export const threadUnreadByConversation = (users: string) => `
+export const threadUnreadByConversation = `
   SELECT f.user_id, f.conversation_id, tu.thread_unread_count
-    FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE user_id = ANY(${users}) AND following) f
+    FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE user_id = ANY($1::uuid[]) AND following) f
     JOIN memberships fm ON fm.user_id = f.user_id AND fm.conversation_id = f.conversation_id AND fm.left_at IS NULL
    CROSS JOIN LATERAL (${threadUnreadCounts({ conversationId: 'fm.conversation_id', userId: 'fm.user_id', lastReadSeq: 'fm.last_read_seq', joinedSeq: 'fm.joined_seq' })}) tu`
 
@@ -109,52 +109,23 @@ export interface UnreadTotals { total: number, mentions: number, threads: number
 
 const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.user_id', lastReadSeq: 'm.last_read_seq', joinedSeq: 'm.joined_seq' }
 
-/** A row of the badge: one conversation of one user with something unread, and the user's effective level there. */
-export interface UnreadRow { user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }
-
-/**
- * The statement of the badge's rows for the users `users` (a uuid[]
- * expression), over `memberships`: a FROM item naming their memberships `m`
- * (all columns of memberships) with their conversation's `c` columns.
- * Effective level as notification-preferences.ts decides it: the
- * membership's, or the user's when default; none while muted. The users are
- * looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner
- * read the users table in full and probed memberships for each row (1,000
- * users for one caller in the sync bench; every user in production).
- */
-export const unreadRows = (users: string, memberships: string, c: ConversationColumns) => `
-  WITH tu AS MATERIALIZED (${threadUnreadByConversation(users)})
+// Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
+// The users are looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner read the users table
+// in full and probed memberships for each row (1,000 users for one caller in the sync bench; every user in production).
+export const TOTALS = `
+  WITH tu AS MATERIALIZED (${threadUnreadByConversation})
   SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
          COALESCE(tu.thread_unread_count, 0) AS thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
-    FROM ${memberships}
-    JOIN users us ON us.id = m.user_id AND us.id = ANY(${users})
-    LEFT JOIN LATERAL (${unreadCounts(M, c)}) uc ON true
+    FROM memberships m
+    JOIN users us ON us.id = m.user_id AND us.id = ANY($1::uuid[])
+   CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+    LEFT JOIN LATERAL (${unreadCounts(M, { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })}) uc ON true
     LEFT JOIN tu ON tu.user_id = m.user_id AND tu.conversation_id = m.conversation_id
-   WHERE m.user_id = ANY(${users}) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
+   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`
-
-export const TOTALS = unreadRows('$1::uuid[]',
-  'memberships m CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c',
-  { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })
-
-/** The badge counts of `userIds` from their rows (unreadRows). */
-export function totalsFromRows (userIds: string[], rows: UnreadRow[]): Map<string, UnreadTotals> {
-  const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, threads: 0, conversations: [] }]))
-  for (const r of rows) {
-    const t = totals.get(r.user_id)
-    if (t === undefined) continue
-    // A followed thread's replies are pushed to its followers, so at level all they count in the badge those pushes carry.
-    const badge = r.level === 'all' ? r.unread_count + r.thread_unread_count : r.level === 'mentions' ? r.mention_count : 0
-    t.conversations.push({ id: r.conversation_id, unreadCount: r.unread_count, mentionCount: r.mention_count, threadUnreadCount: r.thread_unread_count, badge })
-    t.total += badge
-    if (r.level !== 'none') t.mentions += r.mention_count
-    t.threads += r.thread_unread_count
-  }
-  return totals
-}
 
 /**
  * The unread counts of these users, with the badge total: every conversation
@@ -163,7 +134,18 @@ export function totalsFromRows (userIds: string[], rows: UnreadRow[]): Map<strin
  * conversations that are neither muted nor at level none. One statement.
  */
 export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
-  if (userIds.length === 0) return new Map()
-  const { rows } = await pool.query<UnreadRow>({ name: 'unread-totals', text: TOTALS, values: [userIds] })
-  return totalsFromRows(userIds, rows)
+  const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, threads: 0, conversations: [] }]))
+  if (userIds.length === 0) return totals
+  const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }>(
+    { name: 'unread-totals', text: TOTALS, values: [userIds] })
+  for (const r of rows) {
+    const t = totals.get(r.user_id)!
+    // A followed thread's replies are pushed to its followers, so at level all they count in the badge those pushes carry.
+    const badge = r.level === 'all' ? r.unread_count + r.thread_unread_count : r.level === 'mentions' ? r.mention_count : 0
+    t.conversations.push({ id: r.conversation_id, unreadCount: r.unread_count, mentionCount: r.mention_count, threadUnreadCount: r.thread_unread_count, badge })
+    t.total += badge
+    if (r.level !== 'none') t.mentions += r.mention_count
+    t.threads += r.thread_unread_count
+  }
+  return totals
 }
