@@ -45,6 +45,9 @@ describe('metrics', () => {
     expect(value(text, 'db_pool_connections_total')).toBeGreaterThanOrEqual(1)
     expect(value(text, 'db_pool_requests_waiting')).toBe(0)
     expect(value(text, 'db_pool_connections_max')).toBe(server.app.config.databasePoolSize)
+    // GET /v1/sync's turns: none running or waiting once answered (test/sync-admission.test.ts fills the queue).
+    expect(value(text, 'sync_running')).toBe(0)
+    expect(value(text, 'sync_queued')).toBe(0)
     expect(text).toContain('process_cpu_seconds_total')
     // Not measured unless BROKER_CPU_METRICS is set (and never for the in-process broker).
     expect(text).not.toContain('broker_cpu_seconds_total{')

@@ -26,6 +26,8 @@ export function newClientMessageId (): string {
 }
 
 const SEND_ATTEMPTS = 3
+/** A sync may wait its turn on the server (SYNC_QUEUE_TIMEOUT_MS, 30 s by default) before it is read. */
+const SYNC_TIMEOUT_MS = 60_000
 
 export function createApi (t: Transport) {
   const auth = {
@@ -302,9 +304,12 @@ export function createApi (t: Transport) {
    * joined, left, with new events or a read position moved elsewhere, and the
    * badge. Follow `cursor` while `hasMore`; keep the last one for the next
    * sync. Without `since`, only a cursor that starts now. realtime does this
-   * for you after every reconnect.
+   * for you after every reconnect. In a reconnect storm the server queues
+   * syncs and answers each in turn (up to SYNC_QUEUE_TIMEOUT_MS, 30 s by
+   * default), so a sync waits up to a minute before it times out; a 503
+   * carries a Retry-After (ApiError.retryAfter).
    */
-  const sync = (query: SyncQuery = {}) => t.request<SyncPage>('GET', '/v1/sync', { query })
+  const sync = (query: SyncQuery = {}) => t.request<SyncPage>('GET', '/v1/sync', { query, timeoutMs: SYNC_TIMEOUT_MS })
 
   return { auth, users, account, conversations, messages, me, safety, moderation, admin, notifications, devices, search, channels, invites, invitations, sync, uploads: createUploads(t) }
 }

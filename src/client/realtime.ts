@@ -123,6 +123,8 @@ const MAX_KNOWN = 150
 const REBASE_AT = 100
 const REBASE_DELAY_MS = 1_000
 const MAX_SYNC_PAGES = 10_000
+/** Tries of one sync page answered 503 or 429 (each after its Retry-After) before the socket is dropped and reconnects. */
+const SYNC_PAGE_ATTEMPTS = 5
 
 type SyncOutcome = 'done' | 'failed' | 'fallback'
 
@@ -376,8 +378,8 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     try {
       for (let page = 0; ; page++) {
         if (page >= MAX_SYNC_PAGES) throw new Error('sync did not end')
-        const res = await this.api.sync({ since: cursor, limit, ...(known === undefined ? {} : { known }) })
-        if (!current()) return 'failed'
+        const res = await this.syncPage({ since: cursor, limit, ...(known === undefined ? {} : { known }) }, current)
+        if (res === undefined || !current()) return 'failed'
         this.applyingSync = true
         try {
           for (const change of res.changes) this.applyChange(change, first, gapped)
@@ -408,6 +410,25 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       if (!adopted && this.epoch === epoch) {
         for (const id of before) this.touched.add(id)
         if (reconnect) this.tracker.releaseAll()
+      }
+    }
+  }
+
+  /**
+   * One page of a sync. A server in a reconnect storm answers 503 (its queue of syncs is full) or 429 with a
+   * Retry-After: the page is asked again after it (jittered), on the same socket, up to SYNC_PAGE_ATTEMPTS times;
+   * undefined when the socket changed meanwhile.
+   */
+  private async syncPage (query: Parameters<Api['sync']>[0], current: () => boolean): Promise<Awaited<ReturnType<Api['sync']>> | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.api.sync(query)
+      } catch (err) {
+        const passing = err instanceof ApiError && (err.status === 503 || err.status === 429)
+        if (!passing || attempt >= SYNC_PAGE_ATTEMPTS) throw err
+        const waitMs = err.retryAfter !== undefined ? err.retryAfter * 1000 * (1 + Math.random() / 2) : backoffDelay(attempt - 1)
+        await new Promise((resolve) => setTimeout(resolve, waitMs))
+        if (!current()) return undefined
       }
     }
   }

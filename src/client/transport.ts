@@ -38,6 +38,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | null>
   /** Send the access token (default true). */
   auth?: boolean
+  /** This request's timeout (ms), instead of the client's `timeoutMs`. */
+  timeoutMs?: number
 }
 
 /** Refresh this long before the access token expires. */
@@ -134,7 +136,7 @@ export class Transport {
       headers['content-type'] = 'application/json'
     }
     const controller = typeof AbortController === 'function' ? new AbortController() : undefined
-    const timer = controller === undefined ? undefined : setTimeout(() => controller.abort(), this.options.timeoutMs ?? 15_000)
+    const timer = controller === undefined ? undefined : setTimeout(() => controller.abort(), opts.timeoutMs ?? this.options.timeoutMs ?? 15_000)
     let res
     let text: string
     try {

@@ -34,9 +34,9 @@ export const forbidden = (message = 'Not allowed') => new AppError(403, 'FORBIDD
 export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`)
 export const unavailable = (message = 'Service temporarily unavailable') => new AppError(503, 'UNAVAILABLE', message)
 
-/** A refusal that passes with time: answered with a Retry-After header of that many seconds. */
+/** A refusal that passes with time: answered with a Retry-After header of that many seconds (429, or 503 when the server is busy). */
 export class RetryLaterError extends AppError {
-  constructor (code: ErrorCode, message: string, readonly retryAfterSeconds: number) {
-    super(429, code, message)
+  constructor (code: ErrorCode, message: string, readonly retryAfterSeconds: number, statusCode: 429 | 503 = 429) {
+    super(statusCode, code, message)
   }
 }

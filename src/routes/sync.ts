@@ -26,7 +26,7 @@ function parseIds (text: string | undefined): string[] | undefined {
 }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { sync } = app.chat
+  const { sync, syncAdmission } = app.chat
 
   app.get('/sync', {
     onRequest: app.authenticate,
@@ -46,19 +46,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Everything that changed for the caller since a cursor: conversations joined and left, their new events, own read positions, the badge',
       description: 'Keyset-paged: follow cursor while hasMore, then keep the last cursor for the next sync. Exact under concurrency: a change ' +
         'committed while a client pages is in that sync or the next, never in both, never in neither. A sync with nothing changed is one ' +
-        'indexed query. The ready frame of the WebSocket carries a cursor too (README "Sync"). Bad cursors answer 400 VALIDATION_FAILED.',
+        'indexed query. The ready frame of the WebSocket carries a cursor too (README "Sync"). Bad cursors answer 400 VALIDATION_FAILED. ' +
+        'Each process reads SYNC_CONCURRENCY pages at once and queues the others in arrival order; a page that finds the queue full, or ' +
+        'that waited SYNC_QUEUE_TIMEOUT_MS, answers 503 UNAVAILABLE with a Retry-After of about the time the queue takes to drain.',
       querystring: SyncQuery,
-      response: { 200: SyncPage, ...errorResponses(400, 401, 429) }
+      response: { 200: SyncPage, ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request) => {
     const q = request.query
-    return await sync.sync(request.auth.userId, {
-      since: q.since,
-      limit: q.limit,
-      mode: q.mode,
-      eventsFor: parseIds(q.eventsFor),
-      known: parseKnown(q.known)
-    })
+    const opts = { since: q.since, limit: q.limit, mode: q.mode, eventsFor: parseIds(q.eventsFor), known: parseKnown(q.known) }
+    // In turn with the other syncs of this process (a reconnect storm's); skipped when the client left while it waited.
+    return await syncAdmission.run(() => sync.sync(request.auth.userId, opts), () => request.raw.socket.destroyed)
   })
 }
 

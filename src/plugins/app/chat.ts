@@ -12,6 +12,7 @@ import { createThreadService, type ThreadService } from '../../domain/threads.js
 import type { RealtimePublisher } from '../../domain/events.js'
 import { createNotificationPreferenceService, type NotificationPreferenceService } from '../../domain/notification-preferences.js'
 import { createConversationReader } from '../../domain/conversation-reader.js'
+import { createAdmission, type Admission } from '../../domain/admission.js'
 import { createSyncService, type SyncService } from '../../domain/sync.js'
 import { createSyncRepository } from '../../repositories/sync.js'
 import { unreadTotals } from '../../repositories/unread.js'
@@ -31,6 +32,8 @@ declare module 'fastify' {
       invites: InviteService
       /** GET /v1/sync: what changed for an account since a cursor. */
       sync: SyncService
+      /** Its pages run SYNC_CONCURRENCY at a time, the others wait in turn (domain/admission.ts). */
+      syncAdmission: Admission
     }
     /** The sync cursor each ready frame carries (one snapshot per second, taken before the sockets it is handed to). */
     syncClock: SyncClock
@@ -75,6 +78,12 @@ export default fp(async (app) => {
     preferences: createNotificationPreferenceService(app.db),
     channels: createChannelDirectory(createConversationsRepository(app.db)),
     invites: createInviteService(deps),
-    sync
+    sync,
+    syncAdmission: createAdmission({
+      concurrency: app.config.syncConcurrency,
+      maxQueued: app.config.syncQueueMax,
+      maxWaitMs: app.config.syncQueueTimeoutMs,
+      what: 'Syncs'
+    })
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

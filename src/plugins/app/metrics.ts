@@ -1,7 +1,7 @@
 // Prometheus metrics, on a registry of this app (not prom-client's global
 // one, so several apps can live in one process): HTTP rate and latency, open
 // sockets, pushes, post-to-push latency, broker lag, database pool, webhook
-// deliveries, device pushes per provider, group-commit batch sizes, the broker's CPU, and the process defaults (CPU,
+// deliveries, device pushes per provider, group-commit batch sizes, the broker's CPU, GET /v1/sync's queue, and the process defaults (CPU,
 // memory, event-loop lag).
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -91,6 +91,25 @@ export default fp(async (app) => {
   new Gauge({ name: 'db_pool_connections_idle', help: 'Idle connections in the database pool', registers, collect () { this.set(pool().idleCount) } })
   new Gauge({ name: 'db_pool_requests_waiting', help: 'Queries waiting for a pool connection', registers, collect () { this.set(pool().waitingCount) } })
   new Gauge({ name: 'db_pool_connections_max', help: 'Size limit of the database pool', registers, collect () { this.set(app.config.databasePoolSize) } })
+  // GET /v1/sync's turns (domain/admission.ts): a queue that grows in a reconnect storm and drains after it.
+  const syncAdmission = () => app.hasDecorator('chat') ? app.chat.syncAdmission : undefined
+  new Gauge({ name: 'sync_running', help: 'Pages of GET /v1/sync being read (at most SYNC_CONCURRENCY)', registers, collect () { this.set(syncAdmission()?.active ?? 0) } })
+  new Gauge({ name: 'sync_queued', help: 'Pages of GET /v1/sync waiting for their turn', registers, collect () { this.set(syncAdmission()?.queued ?? 0) } })
+  const syncCounted = { refused: 0, dropped: 0 }
+  new Counter({
+    name: 'sync_turns_missed_total',
+    help: 'Pages of GET /v1/sync not read: refused (503, queue full or waited SYNC_QUEUE_TIMEOUT_MS) or dropped (the client left while it waited)',
+    labelNames: ['outcome'],
+    registers,
+    collect () {
+      const a = syncAdmission()
+      if (a === undefined) return
+      for (const outcome of ['refused', 'dropped'] as const) {
+        this.inc({ outcome }, a[outcome] - syncCounted[outcome])
+        syncCounted[outcome] = a[outcome]
+      }
+    }
+  })
 
   app.addHook('onResponse', async (request, reply) => {
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }

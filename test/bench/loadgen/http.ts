@@ -2,7 +2,12 @@
 // costs the generator more CPU per request than the thing it measures).
 import { Agent, request } from 'node:http'
 
-export interface HttpResult { status: number, body: string }
+export interface HttpResult {
+  status: number
+  body: string
+  /** Seconds of the Retry-After header (NaN without one). */
+  retryAfter: number
+}
 
 export class HttpClient {
   private readonly agent: Agent
@@ -26,7 +31,7 @@ export class HttpClient {
       const req = request({ host: this.host, port: this.port, path, method, agent: this.agent, headers: h }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), retryAfter: Number(res.headers['retry-after'] ?? NaN) }))
         res.on('error', reject)
       })
       req.on('error', reject)

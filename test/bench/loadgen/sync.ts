@@ -141,18 +141,21 @@ async function open (c: Client): Promise<string | null> {
 async function get<T> (c: Client, path: string): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     c.requests++
+    let retryAfter = NaN
     try {
       const r = await http!.get(path, c.user.token)
       c.bytes += r.body.length
       if (r.status === 200) return JSON.parse(r.body) as T
       lastError = `GET ${path.split('?')[0]!}: ${r.status} ${r.body.slice(0, 200)}`
+      retryAfter = r.retryAfter
     } catch (err) {
       lastError = `GET ${path.split('?')[0]!}: ${err instanceof Error ? err.message : String(err)}`
     }
     failures++
     if (attempt >= MAX_ATTEMPTS) throw new Error(lastError)
-    // Backs off as a client would when the server answers 503 or 429 under the storm.
-    await sleep(Math.min(200 * attempt, 5_000))
+    // Backs off as a client would when the server answers 503 or 429 under the storm: after its Retry-After (with the
+    // SDK's jitter) when it gives one.
+    await sleep(retryAfter > 0 ? retryAfter * 1000 * (1 + Math.random() / 2) : Math.min(200 * attempt, 5_000))
   }
 }
 
