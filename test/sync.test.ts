@@ -183,8 +183,8 @@ describe('GET /v1/sync', () => {
     expect(g1View).toMatchObject({ unreadCount: 1, mentionCount: 1, threadUnreadCount: 1 })
   })
 
-  // The badge comes from the statement that finds the changes, as of its snapshot: it counts every conversation
-  // of the caller, the unchanged and the muted ones too, exactly as GET /v1/me/unread does.
+  // The badge of the last page counts every conversation of the caller, the unchanged and the muted ones too, and
+  // followed threads' replies where the conversation itself is read, exactly as GET /v1/me/unread does.
   it('the last page carries the badge of GET /v1/me/unread: conversations unchanged since the cursor, muted ones and levels included', async () => {
     const [me, a] = await users(2)
     const before = await createGroup(api, a, [me], 'unread before the cursor')
@@ -193,6 +193,11 @@ describe('GET /v1/sync', () => {
     expect((await api.put(`/v1/conversations/${muted.id}/notifications`, { level: 'default', muteUntil: new Date(Date.now() + 86_400_000).toISOString() }, as(me))).status).toBe(200)
     expect((await api.put(`/v1/conversations/${mentions.id}/notifications`, { level: 'mentions' }, as(me))).status).toBe(200)
     await post(api, a, before.id, 'from before')
+    // Read up to its end, but for a reply in a thread I follow: only the thread's count is unread there.
+    const threaded = await createGroup(api, a, [me], 'thread unread, conversation read')
+    const root = await post(api, me, threaded.id, 'my thread')
+    const reply = await post(api, a, threaded.id, 'a reply', { threadRootId: root.id })
+    expect((await api.post(`/v1/conversations/${threaded.id}/read`, { seq: reply.seq }, as(me))).status).toBe(204)
     const cursor = await start(me)
     await post(api, a, muted.id, `muted @${me.user.username}`)
     await post(api, a, mentions.id, 'no mention')
@@ -202,8 +207,9 @@ describe('GET /v1/sync', () => {
       expect(pages.slice(0, -1).every((p) => p.unread === null)).toBe(true)
       const badge = pages[pages.length - 1].unread
       expect(badge).toEqual((await api.get('/v1/me/unread', as(me))).body)
-      expect(badge).toMatchObject({ total: 2, mentions: 1 })
-      expect(badge.conversations.map((c: any) => c.id).sort()).toEqual([before.id, muted.id, mentions.id].sort())
+      expect(badge).toMatchObject({ total: 3, mentions: 1, threads: 1 })
+      expect(badge.conversations.map((c: any) => c.id).sort()).toEqual([before.id, muted.id, mentions.id, threaded.id].sort())
+      expect(badge.conversations.find((c: any) => c.id === threaded.id)).toMatchObject({ unreadCount: 0, threadUnreadCount: 1, badge: 1 })
     }
   })
 

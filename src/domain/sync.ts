@@ -242,10 +242,11 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       }
       const shown = included.filter((r) => r.ownChanged || r.toSeq > r.fromSeq)
       const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
-      // The badge is read once per sync, on its last page; a page with conversations to show reads it too and takes
-      // their counts from it (the same rule, unread.ts), rather than counting those conversations a second time.
+      // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
+      // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
+      // badge reads every membership of the caller, and a long catch-up has several pages.
       const last = next === null && (shown.length > 0 || cursor.t !== undefined)
-      const totals = current.length > 0 || last ? await unread(userId) : null
+      const totals = last ? await unread(userId) : null
       const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {
         const view = views.get(r.conversationId) ?? null
