@@ -40,6 +40,46 @@ describe('GET /v1/me/export', () => {
     expectError(await api.get('/v1/me/export'), 401, 'UNAUTHORIZED')
   })
 
+  it('has the rest of what is stored about the caller: reactions, devices without their tokens, uploads, threads, invitations, invite links', async () => {
+    const [a, b, c] = await Promise.all([register(api), register(api), register(api)])
+    const as = (who: typeof a) => ({ token: who.accessToken })
+    const group = await createGroup(api, a, [b], 'export extras')
+    const theirs = await post(api, b, group.id, 'a message of b')
+    expect((await api.put(`/v1/conversations/${group.id}/messages/${theirs.id}/reactions/${encodeURIComponent('👍')}`, undefined, as(a))).status).toBe(200)
+    const reply = await post(api, a, group.id, 'my reply in its thread', { threadRootId: theirs.id })
+    const link = await api.post(`/v1/conversations/${group.id}/invites`, { maxUses: 5 }, as(a))
+    expect(link.status).toBe(201)
+    // A file: created, sent, completed through the API (the local storage driver).
+    const bytes = Buffer.from('my notes')
+    const created = await api.post('/v1/uploads', { conversationId: group.id, filename: 'notes.txt', contentType: 'text/plain', size: bytes.length }, as(a))
+    expect(created.status).toBe(201)
+    expect((await fetch(new URL(created.body.uploadUrl, server.url), { method: created.body.method, headers: created.body.headers, body: bytes })).ok).toBe(true)
+    expect((await api.post(`/v1/uploads/${created.body.upload.id}/complete`, undefined, as(a))).status).toBe(200)
+    // A device (registering one needs a push provider configured: test/push-devices.test.ts) and pending
+    // invitations, one received and one sent (GROUP_ADDS=invite: test/invitations.test.ts), stored as those make them.
+    const secret = 'f'.repeat(64)
+    await server.sql("INSERT INTO devices (user_id, device_id, session_id, platform, token, locale) SELECT $1, 'phone-1', id, 'apns', $2, 'fr-FR' FROM sessions WHERE user_id = $1 LIMIT 1", [a.user.id, secret])
+    const other = await createGroup(api, c, [], 'invited to')
+    await server.sql('INSERT INTO group_invitations (conversation_id, user_id, invited_by) VALUES ($1, $2, $3), ($4, $5, $2)', [other.id, a.user.id, c.user.id, group.id, c.user.id])
+
+    const doc = (await api.get('/v1/me/export', as(a))).body
+    expect(doc.reactions).toEqual([{ messageId: theirs.id, conversationId: group.id, emoji: '👍', createdAt: expect.any(String) }])
+    expect(doc.devices).toEqual([{ deviceId: 'phone-1', platform: 'apns', appId: null, locale: 'fr-FR', createdAt: expect.any(String), updatedAt: expect.any(String) }])
+    expect(JSON.stringify(doc)).not.toContain(secret)
+    expect(doc.uploads).toEqual([expect.objectContaining({ id: created.body.upload.id, filename: 'notes.txt', contentType: 'text/plain', size: bytes.length, conversationId: group.id })])
+    expect(doc.threads).toEqual([{ rootId: theirs.id, conversationId: group.id, following: true, lastReadSeq: reply.seq }])
+    expect(doc.invitations).toEqual(expect.arrayContaining([
+      { conversationId: other.id, userId: a.user.id, invitedBy: c.user.id, createdAt: expect.any(String) },
+      { conversationId: group.id, userId: c.user.id, invitedBy: a.user.id, createdAt: expect.any(String) }
+    ]))
+    expect(doc.invitations).toHaveLength(2)
+    expect(doc.inviteLinks).toEqual([expect.objectContaining({ id: link.body.id, conversationId: group.id, maxUses: 5, uses: 0, revokedAt: null })])
+    expect(JSON.stringify(doc)).not.toContain(link.body.code)
+    // b's export has b's own message and nothing of a's reaction, upload, device, invitations or links.
+    const theirsDoc = (await api.get('/v1/me/export', as(b))).body
+    expect(theirsDoc).toMatchObject({ reactions: [], devices: [], uploads: [], invitations: [], inviteLinks: [] })
+  })
+
   it('streams 20,000 messages with bounded heap growth', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const direct = await createDirect(api, a, b)

@@ -163,6 +163,19 @@ export interface AccountExport {
   blocks: Array<{ userId: string, blockedAt: string }>
   /** The reports the caller made (without the message body a report kept). */
   reports: Array<{ id: string, userId: string, messageId: string | null, conversationId: string | null, reason: string, note: string | null, status: 'open' | 'resolved', createdAt: string }>
+  reactions: Array<{ messageId: string, conversationId: string, emoji: string, createdAt: string }>
+  /** Devices registered for push, without their push tokens and keys. */
+  devices: Array<{ deviceId: string, platform: string, appId: string | null, locale: string | null, createdAt: string, updatedAt: string }>
+  /** The files the caller uploaded that are still stored. */
+  uploads: Array<{
+    id: string, kind: string, filename: string, contentType: string, size: number, width: number | null, height: number | null, state: string,
+    conversationId: string | null, messageId: string | null, createdAt: string, completedAt: string | null
+  }>
+  threads: Array<{ rootId: string, conversationId: string, following: boolean, lastReadSeq: number }>
+  /** Pending group invitations, received (userId is the caller) and sent (invitedBy is the caller). */
+  invitations: Array<{ conversationId: string, userId: string, invitedBy: string, createdAt: string }>
+  /** Invite links the caller made, without their codes. */
+  inviteLinks: Array<{ id: string, conversationId: string, createdAt: string, expiresAt: string | null, maxUses: number | null, uses: number, revokedAt: string | null }>
   messages: Array<Omit<Message, 'senderId'>>
 }
 type MessageBodies = ReturnType<typeof messageBodies>

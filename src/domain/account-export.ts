@@ -1,6 +1,7 @@
 // GET /v1/me/export: everything stored about the caller, as one JSON document
 // written piece by piece. Messages are read in keyset pages (sender, id) and
 // written out page by page, so memory stays flat however many there are.
+import { createAccountExportRepository } from '../repositories/account-export.js'
 import { createAccountsRepository } from '../repositories/accounts.js'
 import type { Database } from '../repositories/index.js'
 import { createSafetyRepository } from '../repositories/safety.js'
@@ -10,7 +11,10 @@ const PAGE = 1000
 
 const iso = (d: Date | null) => d?.toISOString() ?? null
 
-/** The caller's data as JSON text chunks: profile, sessions, memberships, blocks, reports made, then messages. */
+/**
+ * The caller's data as JSON text chunks: profile, sessions, memberships, blocks, reports made, reactions, push
+ * devices, uploads, threads, invitations received and sent, invite links made, then messages.
+ */
 export async function * exportAccount (db: Database, userId: string): AsyncGenerator<string> {
   const accounts = createAccountsRepository(db)
   const safety = createSafetyRepository(db)
@@ -38,6 +42,18 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
     id: r.id, userId: r.targetUserId, messageId: r.messageId, conversationId: r.conversationId, reason: r.reason, note: r.note,
     status: r.status, createdAt: iso(r.createdAt)
   })))
+  const more = createAccountExportRepository(db)
+  const reactions = await more.reactions(userId)
+  yield ',"reactions":' + JSON.stringify(reactions.map((r) => ({ ...r, createdAt: iso(r.createdAt) })))
+  const devices = await more.devices(userId)
+  yield ',"devices":' + JSON.stringify(devices.map((d) => ({ ...d, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) })))
+  const uploads = await more.uploads(userId)
+  yield ',"uploads":' + JSON.stringify(uploads.map((u) => ({ ...u, createdAt: iso(u.createdAt), completedAt: iso(u.completedAt) })))
+  yield ',"threads":' + JSON.stringify(await more.threads(userId))
+  const invitations = await more.invitations(userId)
+  yield ',"invitations":' + JSON.stringify(invitations.map((i) => ({ ...i, createdAt: iso(i.createdAt) })))
+  const links = await more.inviteLinks(userId)
+  yield ',"inviteLinks":' + JSON.stringify(links.map((l) => ({ ...l, createdAt: iso(l.createdAt), expiresAt: iso(l.expiresAt), revokedAt: iso(l.revokedAt) })))
   yield ',"messages":['
   let after = '00000000-0000-0000-0000-000000000000'
   let first = true

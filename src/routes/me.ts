@@ -104,9 +104,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security, tags, operationId: 'exportMe',
       summary: 'Everything stored about the caller, as one JSON document (streamed)',
-      description: '{ exportedAt, profile, sessions, memberships, blocks, reports, messages }: profile with email and app roles, every session ' +
-        '(revoked ones too), every membership (left ones too), everyone the caller blocked, the reports the caller made, every message the ' +
-        'caller sent. Streamed: its size has no limit.',
+      description: '{ exportedAt, profile, sessions, memberships, blocks, reports, reactions, devices, uploads, threads, invitations, inviteLinks, ' +
+        'messages }: profile with email and app roles, every session (revoked ones too), every membership (left ones too), everyone the caller ' +
+        'blocked, the reports the caller made, the caller\'s reactions, push devices (without their tokens), stored uploads, threads, pending ' +
+        'invitations received and sent, invite links made (without their codes), every message the caller sent. Streamed: its size has no limit.',
       response: {
         200: { description: 'The export', content: { 'application/json': { schema: { type: 'object' } } } },
         ...errorResponses(401, 429)
