@@ -50,6 +50,16 @@ describe('DELETE /v1/me', () => {
     const d1 = await post(api, a, direct.id, secrets[1]!)
     expect((await api.patch(`/v1/conversations/${direct.id}/messages/${d1.id}`, { body: secrets[2] }, { token: a.accessToken })).status).toBe(200)
 
+    // A thread a follows (by replying), a pending invitation a received and a push device: stored as those make them.
+    const inThread = await post(api, a, group.id, 'in the thread of b', { threadRootId: (await post(api, b, group.id, 'a thread root')).id })
+    const elsewhere = await createGroup(api, c, [b], 'a is invited here')
+    await server.sql('INSERT INTO group_invitations (conversation_id, user_id, invited_by) VALUES ($1, $2, $3)', [elsewhere.id, a.user.id, c.user.id])
+    await server.sql("INSERT INTO devices (user_id, device_id, session_id, platform, token) SELECT $1, 'phone', id, 'fcm', 'tok' FROM sessions WHERE user_id = $1 LIMIT 1", [a.user.id])
+    const personal = async () => (await server.sql(`
+      SELECT (SELECT count(*) FROM thread_members WHERE user_id = $1)::int AS threads, (SELECT count(*) FROM group_invitations WHERE user_id = $1)::int AS invitations,
+             (SELECT count(*) FROM devices WHERE user_id = $1)::int AS devices`, [a.user.id]))[0]
+    expect(await personal()).toEqual({ threads: 1, invitations: 1, devices: 1 })
+
     const aSocket = await connectReady(server.url, a.accessToken, sockets)
     const bSocket = await connectReady(server.url, b.accessToken, sockets)
     const cSocket = await connectReady(server.url, c.accessToken, sockets)
@@ -74,7 +84,7 @@ describe('DELETE /v1/me', () => {
     await bSocket.next((f) => f.type === 'member.removed' && f.conversationId === direct.id)
     await cSocket.next((f) => f.type === 'member.removed' && f.conversationId === group.id)
     const erased = bSocket.frames.filter((f) => f.type === 'message.deleted').map((f) => f.data.id).sort()
-    expect(erased).toEqual([g1.id, d1.id].sort())
+    expect(erased).toEqual([g1.id, d1.id, inThread.id].sort())
 
     // The group lives on with b as owner.
     const after = await api.get(`/v1/conversations/${group.id}`, { token: b.accessToken })
@@ -113,6 +123,7 @@ describe('DELETE /v1/me', () => {
     expect(row).toMatchObject({ display_name: 'Deleted user', password_hash: '', email: null, pending_email: null })
     expect(row.deleted_at).not.toBeNull()
     expect(await server.sql('SELECT 1 FROM sessions WHERE user_id = $1', [a.user.id])).toHaveLength(0)
+    expect(await personal()).toEqual({ threads: 0, invitations: 0, devices: 0 })
     const dump = JSON.stringify(await server.sql('SELECT body FROM messages UNION ALL SELECT data::text FROM events'))
     for (const text of secrets) expect(dump).not.toContain(text)
   })

@@ -153,9 +153,12 @@ export function accountStatements (db: Client) {
         select: { id: true }
       })
       const sessions = await db.session.findMany({ where: { userId }, select: { id: true } })
-      // Refresh tokens go with their sessions (cascade).
+      // Refresh tokens and push devices go with their sessions (cascade).
       await db.session.deleteMany({ where: { userId } })
       await db.passwordReset.deleteMany({ where: { userId } })
+      // What only the user saw: invitations to groups they can no longer accept, the threads they followed.
+      await db.groupInvitation.deleteMany({ where: { userId } })
+      await db.threadMember.deleteMany({ where: { userId } })
       return sessions.map((s) => s.id)
     }
   }
