@@ -426,7 +426,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       } catch (err) {
         const passing = err instanceof ApiError && (err.status === 503 || err.status === 429)
         if (!passing || attempt >= SYNC_PAGE_ATTEMPTS) throw err
-        const waitMs = err.retryAfter !== undefined ? err.retryAfter * 1000 * (1 + Math.random() / 2) : backoffDelay(attempt - 1)
+        const waitMs = err.retryAfter !== undefined ? err.retryAfter * 1000 * (1 + Math.random() / 2) : backoffDelay(attempt - 1, this.options.backoff)
         await new Promise((resolve) => setTimeout(resolve, waitMs))
         if (!current()) return undefined
       }
