@@ -92,7 +92,7 @@ export const SETTINGS = {
   emailCodeTtlMinutes: ['EMAIL_CODE_TTL_MINUTES', Int(1, 1440, 15, 'A mailed email-verification code works within this long (5 wrong tries void it)')],
   accountMailRateLimitMax: ['ACCOUNT_MAIL_RATE_LIMIT_MAX', Int(1, 100000, 5, 'Password-reset requests and confirmations, and email-code requests, per client address per window')],
   accountMailRateLimitWindowMs: ['ACCOUNT_MAIL_RATE_LIMIT_WINDOW_MS', Int(1000, 86400000, 900000, 'Window of ACCOUNT_MAIL_RATE_LIMIT_MAX')],
-  deletedAccountMessages: ['DELETED_ACCOUNT_MESSAGES', Type.Union([Type.Literal('erase'), Type.Literal('keep')], { default: 'erase', description: 'Messages of a deleted account: erase (bodies cleared as deletes are, redacted in the event log) or keep (bodies stay, the sender is shown as a deleted user)' })],
+  deletedAccountMessages: ['DELETED_ACCOUNT_MESSAGES', Type.Union([Type.Literal('erase'), Type.Literal('keep')], { default: 'erase', description: 'Messages and reactions of a deleted account: erase (bodies cleared as deletes are, redacted in the event log; reactions taken back) or keep (bodies and reactions stay, the sender is shown as a deleted user)' })],
   reactionsCustom: ['REACTIONS_CUSTOM', Type.String({ default: '', pattern: '^([a-z0-9_+-]{1,32}(,[a-z0-9_+-]{1,32})*)?$', description: 'Comma-separated names of custom reactions, used as :name: (e.g. party,shipit); empty: Unicode emoji only' })],
   reactionsPerUserPerMessage: ['REACTIONS_PER_USER_PER_MESSAGE', Int(1, 1000, 20, 'Distinct reactions one user may put on one message (409 TOO_MANY_REACTIONS above)')],
   pinsPerConversation: ['PINS_PER_CONVERSATION', Int(1, 1000, 50, 'Pinned messages per conversation (409 TOO_MANY_PINS above)')],

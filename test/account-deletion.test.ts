@@ -144,6 +144,40 @@ describe('DELETE /v1/me', () => {
     }
   })
 
+  it('takes back its reactions, where it is still a member and where it left, and readers are told', async () => {
+    const [a, b, c] = await Promise.all([register(api), register(api), register(api)])
+    const stays = await createGroup(api, b, [a, c], 'a stays here')
+    const leaves = await createGroup(api, b, [a, c], 'a leaves this one')
+    const m1 = await post(api, b, stays.id, 'react to me')
+    const m2 = await post(api, c, leaves.id, 'and to me')
+    const react = async (who: Account, conversationId: string, messageId: string, emoji: string) =>
+      expect((await api.put(`/v1/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`, undefined, { token: who.accessToken })).status).toBe(200)
+    await react(a, stays.id, m1.id, '👍')
+    await react(a, stays.id, m1.id, '🎉')
+    await react(c, stays.id, m1.id, '👍')
+    await react(a, leaves.id, m2.id, '❤️')
+    expect((await api.request('DELETE', `/v1/conversations/${leaves.id}/members/${a.user.id}`, { token: a.accessToken })).status).toBe(204)
+    const bSocket = await connectReady(server.url, b.accessToken, sockets)
+
+    expect((await api.request('DELETE', '/v1/me', { body: { password: a.password }, token: a.accessToken })).status).toBe(204)
+
+    const removed = async (conversationId: string, n: number) => {
+      for (let i = 0; i < n; i++) await bSocket.next((f) => f.type === 'reaction.removed' && f.conversationId === conversationId && f.data.userId === a.user.id)
+      return bSocket.frames.filter((f) => f.type === 'reaction.removed' && f.conversationId === conversationId).map((f) => f.data.emoji).sort()
+    }
+    expect(await removed(stays.id, 2)).toEqual(['🎉', '👍'])
+    expect(await removed(leaves.id, 1)).toEqual(['❤️'])
+    // What readers see: c's reaction alone on m1, none on m2; in the log, a reaction.removed for each.
+    const shown = async (conversationId: string, id: string) =>
+      (await api.get(`/v1/conversations/${conversationId}/messages`, { token: b.accessToken })).body.messages.find((m: any) => m.id === id).reactions
+    expect(await shown(stays.id, m1.id)).toEqual([{ emoji: '👍', count: 1, me: false }])
+    expect(await shown(leaves.id, m2.id) ?? []).toEqual([])
+    expect((await replay(api, c, leaves.id)).filter((e) => e.type === 'reaction.removed').map((e) => e.data)).toEqual([
+      { messageId: m2.id, messageSeq: m2.seq, userId: a.user.id, emoji: '❤️' }
+    ])
+    expect(await server.sql('SELECT 1 FROM message_reactions WHERE user_id = $1', [a.user.id])).toHaveLength(0)
+  })
+
   it('erases a long history in chunks, every message', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const direct = await createDirect(api, a, b)

@@ -7,7 +7,8 @@
 // 2. in every conversation where it has messages or is a member, one
 //    transaction per conversation (chunked for long histories): its messages
 //    are erased as deletes are (message.deleted, earlier events redacted to the
-//    tombstone) unless DELETED_ACCOUNT_MESSAGES=keep, and it leaves
+//    tombstone) and its reactions taken back (reaction.removed) unless
+//    DELETED_ACCOUNT_MESSAGES=keep, and it leaves
 //    (member.removed; an owner hands ownership on first, as on leaving).
 // The row itself stays: messages keep their senderId, and that id now shows a
 // deleted user. A crash between steps leaves a row marked deleted with work
@@ -18,9 +19,10 @@ import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-l
 import { toMessage } from './views.js'
 import { successor } from './members.js'
 import { unpinDeleted } from './pins.js'
+import { membersSeeing, type ReactionEventData } from './reactions.js'
 
 export const DELETED_DISPLAY_NAME = 'Deleted user'
-/** Messages erased per transaction, so a long history does not hold a conversation's lock for long. */
+/** Messages erased (or reactions taken back) per transaction, so a long history does not hold a conversation's lock for long. */
 const ERASE_CHUNK = 500
 
 export interface AccountDeletionDeps extends Database {
@@ -83,6 +85,24 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
             const messageSeq = (e.data as { messageSeq: number }).messageSeq
             events.push(e)
             narrowed.set(e.seq, members.filter((m) => m.joinedSeq <= messageSeq).map((m) => m.userId))
+          }
+        }
+      }
+      if (erase && !more) {
+        // Its reactions are taken back (its own messages' went with them), each
+        // reaction.removed to the members who see that message, as an unreact.
+        const rows = await tx.reactions.ofUserIn(conversationId, userId, ERASE_CHUNK + 1)
+        more = rows.length > ERASE_CHUNK
+        const chunk = rows.slice(0, ERASE_CHUNK)
+        if (chunk.length > 0) {
+          await tx.reactions.removeAll(userId, chunk)
+          const written = await appendEvents(tx, conversationId, chunk.map((r) => ({
+            type: 'reaction.removed' as const,
+            data: { messageId: r.messageId, messageSeq: r.messageSeq, userId, emoji: r.emoji } satisfies ReactionEventData
+          })))
+          for (const e of written.events) {
+            events.push(e)
+            narrowed.set(e.seq, membersSeeing(members, (e.data as ReactionEventData).messageSeq))
           }
         }
       }

@@ -184,12 +184,15 @@ export function createAccountsRepository ({ prisma }: Database) {
   return {
     ...accountStatements(prisma),
 
-    /** Conversations where a deleted user still has something to undo: a membership, or (eraseMessages) a live message. */
+    /** Conversations where a deleted user still has something to undo: a membership, or (eraseMessages) a live message or a reaction. */
     async pendingConversations (userId: string, eraseMessages: boolean): Promise<string[]> {
       const rows = await prisma.$queryRaw<Array<{ id: string }>>`
         SELECT conversation_id AS id FROM memberships WHERE user_id = ${userId}::uuid AND left_at IS NULL
         UNION
-        SELECT DISTINCT conversation_id FROM messages WHERE sender_id = ${userId}::uuid AND deleted_at IS NULL AND ${eraseMessages}::boolean`
+        SELECT DISTINCT conversation_id FROM messages WHERE sender_id = ${userId}::uuid AND deleted_at IS NULL AND ${eraseMessages}::boolean
+        UNION
+        SELECT DISTINCT m.conversation_id FROM message_reactions r JOIN messages m ON m.id = r.message_id
+         WHERE r.user_id = ${userId}::uuid AND ${eraseMessages}::boolean`
       return rows.map((r) => r.id)
     },
 
@@ -198,7 +201,8 @@ export function createAccountsRepository ({ prisma }: Database) {
       const rows = await prisma.$queryRaw<Array<{ id: string }>>`
         SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (
           EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.left_at IS NULL)
-          OR (${eraseMessages}::boolean AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL)))`
+          OR (${eraseMessages}::boolean AND EXISTS (SELECT 1 FROM messages g WHERE g.sender_id = u.id AND g.deleted_at IS NULL))
+          OR (${eraseMessages}::boolean AND EXISTS (SELECT 1 FROM message_reactions r WHERE r.user_id = u.id)))`
       return rows.map((r) => r.id)
     },
 

@@ -33,6 +33,22 @@ export function reactionStatements (db: Client) {
       return n > 0
     },
 
+    /** Up to `limit` of a user's reactions in one conversation, by message seq (a deleted account's, to take back). */
+    ofUserIn (conversationId: string, userId: string, limit: number): Promise<Array<{ messageId: string, messageSeq: number, emoji: string }>> {
+      return db.$queryRaw`
+        SELECT r.message_id AS "messageId", m.seq AS "messageSeq", r.emoji
+          FROM message_reactions r JOIN messages m ON m.id = r.message_id
+         WHERE r.user_id = ${userId}::uuid AND m.conversation_id = ${conversationId}::uuid
+         ORDER BY m.seq, r.created_at, r.emoji LIMIT ${limit}::int`
+    },
+
+    /** Removes these reactions of a user. */
+    async removeAll (userId: string, reactions: Array<{ messageId: string, emoji: string }>): Promise<void> {
+      await db.$executeRaw`
+        DELETE FROM message_reactions r USING unnest(${reactions.map((x) => x.messageId)}::uuid[], ${reactions.map((x) => x.emoji)}::text[]) AS x(message_id, emoji)
+         WHERE r.user_id = ${userId}::uuid AND r.message_id = x.message_id AND r.emoji = x.emoji`
+    },
+
     /** The distinct emoji a user has put on a message. */
     async ofUser (messageId: string, userId: string): Promise<string[]> {
       const rows = await db.$queryRaw<Array<{ emoji: string }>>`

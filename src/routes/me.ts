@@ -86,8 +86,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security, tags, operationId: 'deleteMe',
       summary: 'Delete the account',
       description: 'Every session ends and its sockets close (4001); the user leaves every conversation (member.removed, an owner hands ' +
-        'ownership on as on leaving); display name, username, email and password hash are erased. Messages follow DELETED_ACCOUNT_MESSAGES: ' +
-        'erase (default: bodies cleared as deletes are, with message.deleted events, earlier events redacted) or keep. ' +
+        'ownership on as on leaving); display name, username, email and password hash are erased. Messages and reactions follow DELETED_ACCOUNT_MESSAGES: ' +
+        'erase (default: bodies cleared as deletes are, with message.deleted events, earlier events redacted; every reaction taken back ' +
+        'with reaction.removed) or keep. ' +
         'Their senderId then shows a deleted user ("Deleted user").',
       body: DeleteMeBody,
       response: { 204: Type.Null(), ...errorResponses(400, 401, 429) }
