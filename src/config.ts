@@ -151,7 +151,8 @@ export const SETTINGS = {
   pushConcurrency: ['PUSH_CONCURRENCY', Int(1, 1000, 100, 'Pushes in flight per provider per process'), INPUT],
   pushTimeoutMs: ['PUSH_TIMEOUT_MS', Int(100, 120000, 10000, 'A provider request not answered within this is retried'), INPUT],
   pushDeliveryRetentionHours: ['PUSH_DELIVERY_RETENTION_HOURS', Int(1, 8760, 168, 'Delivery records (GET /v1/me/devices/:id/deliveries) are kept this long'), INPUT],
-  pushTestRateLimitPerMinute: ['PUSH_TEST_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 5, 'Test pushes (POST /v1/me/devices/:id/test) per user per minute'), INPUT]
+  pushTestRateLimitPerMinute: ['PUSH_TEST_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 5, 'Test pushes (POST /v1/me/devices/:id/test) per user per minute'), INPUT],
+  pushReadCoalesceSeconds: ['PUSH_READ_COALESCE_SECONDS', Int(1, 3600, 10, 'Badge updates after reads: at most one per user and conversation per this many seconds (the first at once, the rest at the end of the slot)'), INPUT]
 } as const satisfies Record<string, Setting>
 
 type Settings = typeof SETTINGS
@@ -198,6 +199,8 @@ export interface PushConfig {
   timeoutMs: number
   retentionHours: number
   testPerMinute: number
+  /** Badge updates after reads: one per user and conversation per slot of this many seconds. */
+  readCoalesceSeconds: number
 }
 
 export interface PushWebhookConfig {
@@ -302,7 +305,8 @@ function pushConfig (e: Env): PushConfig {
     concurrency: e.PUSH_CONCURRENCY,
     timeoutMs: e.PUSH_TIMEOUT_MS,
     retentionHours: e.PUSH_DELIVERY_RETENTION_HOURS,
-    testPerMinute: e.PUSH_TEST_RATE_LIMIT_PER_MINUTE
+    testPerMinute: e.PUSH_TEST_RATE_LIMIT_PER_MINUTE,
+    readCoalesceSeconds: e.PUSH_READ_COALESCE_SECONDS
   }
 }
 

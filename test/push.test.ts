@@ -40,7 +40,8 @@ beforeAll(async () => {
         retryDelayMs: 200,
         retryLimit: 3,
         timeoutMs: 5_000,
-        testPerMinute: 2
+        testPerMinute: 2,
+        readCoalesceSeconds: 2
       }
     }
   })
@@ -83,8 +84,36 @@ describe('APNs', () => {
     // Bob reads the group elsewhere (the web page): his phone's badge drops to 1, silently.
     expect((await api.post(`/v1/conversations/${group.id}/read`, { seq: message.seq }, { token: bob.accessToken })).status).toBe(204)
     const silent = await until(() => forToken(apns.received, token).find((r) => r.payload.type === 'read'), 'the silent badge update')
-    expect(silent.headers).toMatchObject({ 'apns-push-type': 'background', 'apns-priority': '5' })
-    expect(silent.payload.aps).toEqual({ badge: 1, 'content-available': 1 })
+    // Apple's background pushes may not carry a badge (and are throttled): an alert push with only the badge, not urgent.
+    expect(silent.headers).toMatchObject({ 'apns-push-type': 'alert', 'apns-priority': '5' })
+    expect(silent.payload.aps).toEqual({ badge: 1 })
+  })
+
+  it('coalesces badge updates of reads: a chat read message by message sends a few, the last with the final badge; none when the badge did not change', async () => {
+    const [alice, bob] = await Promise.all([register(api), register(api)])
+    const token = apnsToken()
+    await putDevice(bob, 'iphone', { platform: 'apns', token })
+    const direct = await createDirect(api, alice, bob)
+    const messages = []
+    for (let i = 0; i < 20; i++) messages.push(await post(api, alice, direct.id, `live ${i}`))
+    await until(async () => (await deliveries(bob, 'iphone')).filter((d) => d.kind === 'message' && d.status === 'accepted').length === 20, 'the message pushes')
+    const reads = () => forToken(apns.received, token).filter((r) => r.payload.type === 'read')
+
+    // Bob reads on the web as the messages come in: 20 read positions within a slot or two.
+    for (const m of messages) expect((await api.post(`/v1/conversations/${direct.id}/read`, { seq: m.seq }, { token: bob.accessToken })).status).toBe(204)
+    await until(() => reads().at(-1)?.payload.aps.badge === 0, 'the badge update to 0')
+    // Slots are 2 s; 20 reads made in well under one span at most two slots: at most 3 pushes, not 20.
+    await new Promise((resolve) => setTimeout(resolve, 2 * 2_000 + 1_000))
+    expect(reads().length).toBeGreaterThanOrEqual(1)
+    expect(reads().length).toBeLessThanOrEqual(3)
+    expect(reads().at(-1)!.payload).toMatchObject({ type: 'read', conversationId: direct.id, seq: String(messages.at(-1)!.seq), badge: '0' })
+
+    // A read that leaves the badge as the phone has it (bob's own message) sends nothing.
+    const own = await post(api, bob, direct.id, 'my own')
+    const before = reads().length
+    expect((await api.post(`/v1/conversations/${direct.id}/read`, { seq: own.seq }, { token: bob.accessToken })).status).toBe(204)
+    await new Promise((resolve) => setTimeout(resolve, 2_000 + 1_000))
+    expect(reads().length).toBe(before)
   })
 
   it('prunes a device at once on 410 Unregistered and on 400 BadDeviceToken, keeping the reason', async () => {

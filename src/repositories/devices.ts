@@ -151,6 +151,27 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
       return new Map([...totals].map(([id, t]) => [id, t.total]))
     },
 
+    /** The badge each device of the user was last sent (its newest delivery not failed): a badge update it already has is not sent again. */
+    async lastBadges (userId: string): Promise<Map<string, number>> {
+      const { rows } = await pool.query<{ device_id: string, badge: number | null }>({
+        name: 'push-last-badges',
+        text: `SELECT DISTINCT ON (device_id) device_id, (payload->>'badge')::int AS badge FROM push_deliveries
+                WHERE user_id = $1::uuid AND status <> 'failed' ORDER BY device_id, created_at DESC`,
+        values: [userId]
+      })
+      return new Map(rows.filter((r) => r.badge !== null).map((r) => [r.device_id, r.badge!]))
+    },
+
+    /** The user's read position in a conversation they are a member of, or null. */
+    async readPosition (userId: string, conversationId: string): Promise<number | null> {
+      const { rows } = await pool.query<{ last_read_seq: number }>({
+        name: 'push-read-position',
+        text: 'SELECT last_read_seq FROM memberships WHERE conversation_id = $1::uuid AND user_id = $2::uuid AND left_at IS NULL',
+        values: [conversationId, userId]
+      })
+      return rows[0]?.last_read_seq ?? null
+    },
+
     /** What a push about a message shows: the sender's name and the conversation's title (null for a direct one). */
     async messageContext (conversationId: string, senderIds: string[]): Promise<{ title: string | null, type: string, names: Map<string, string> }> {
       const { rows } = await pool.query<{ title: string | null, type: string, id: string | null, display_name: string | null }>({

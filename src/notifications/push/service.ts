@@ -38,6 +38,11 @@ export interface PushServiceDeps extends RecipientSources {
 
 /** One job carries up to CHUNK deliveries of one provider: the queue's own writes are paid per chunk, not per push. */
 interface JobData { deliveryIds: string[] }
+/** A badge update owed to a user's devices: they read this conversation elsewhere. */
+interface ReadJob { userId: string, conversationId: string }
+
+/** Badge updates after reads, coalesced per user and conversation (see onRead). */
+const READ_QUEUE = 'push-read'
 
 export const queueName = (platform: Platform) => `push-${platform}`
 const WORKERS_PER_PROVIDER = 4
@@ -55,6 +60,7 @@ export class PushService {
   private readonly pool: pg.Pool
   private readonly providers = new Map<Platform, PushProvider>()
   private readonly workers = new Map<Platform, string[]>()
+  private readWorker: string | undefined
   private readonly observer: PushObserver
   private readonly batchSize: number
   private purgeTimer: NodeJS.Timeout | undefined
@@ -92,6 +98,10 @@ export class PushService {
         ids.push(holder.id)
       }
     }
+    await this.boss.createQueue(READ_QUEUE, { name: READ_QUEUE, retryLimit: 3, retryDelay: 1, retryBackoff: true, expireInSeconds: 60 })
+    this.readWorker = await this.boss.work<ReadJob>(READ_QUEUE, { batchSize: 20, pollingIntervalSeconds: config.pollIntervalMs / 1000 }, async (jobs) => {
+      for (const job of jobs) await this.enqueueRead(job.data)
+    })
     const purge = () => {
       this.deps.devices.purgeDeliveries(new Date(Date.now() - config.retentionHours * 3_600_000))
         .catch((err: unknown) => this.deps.log.warn({ err }, 'could not purge old push deliveries'))
@@ -117,10 +127,19 @@ export class PushService {
       .catch((err: unknown) => this.deps.log.error({ err, events: created.length }, 'could not enqueue device pushes'))
   }
 
-  /** A user read on one device: every device of theirs gets the lower badge, silently. */
+  /**
+   * A user read on one device: every device of theirs gets the lower badge,
+   * silently. Coalesced per user and conversation across processes (pg-boss's
+   * debounce, slots of PUSH_READ_COALESCE_SECONDS): the first read of a slot is
+   * pushed at once, the reads after it once at the next slot, with the badge
+   * and position as they are then. Someone reading a live chat message by
+   * message does not send a push per message.
+   */
   onRead (receipt: ReadReceipt): void {
     if (this.providers.size === 0) return
-    this.enqueueRead(receipt)
+    const job: ReadJob = { userId: receipt.userId, conversationId: receipt.conversationId }
+    this.boss.sendDebounced(READ_QUEUE, job, {}, this.deps.config.readCoalesceSeconds, `${job.userId}:${job.conversationId}`)
+      .then((id) => { if (id !== null && this.readWorker !== undefined) this.boss.notifyWorker(this.readWorker) })
       .catch((err: unknown) => this.deps.log.error({ err }, 'could not enqueue badge update pushes'))
   }
 
@@ -167,14 +186,18 @@ export class PushService {
     await this.enqueue(rows)
   }
 
-  private async enqueueRead (receipt: ReadReceipt): Promise<void> {
+  /** The badge and read position as they are now, to each device of the user that was last sent another badge. */
+  private async enqueueRead ({ userId, conversationId }: ReadJob): Promise<void> {
     const { devices } = this.deps
-    const targets = await devices.targets([receipt.userId], this.platforms)
+    const targets = await devices.targets([userId], this.platforms)
     if (targets.length === 0) return
-    const badge = (await devices.badges([receipt.userId])).get(receipt.userId) ?? 0
-    const notice: Notice = { kind: 'read', title: '', body: '', badge, conversationId: receipt.conversationId, seq: receipt.seq }
-    await this.enqueue(targets.map((t) => ({
-      id: newId(), userId: t.userId, deviceId: t.deviceId, provider: t.platform, kind: 'read', conversationId: receipt.conversationId, seq: receipt.seq, payload: notice
+    const [badges, seq, last] = await Promise.all([devices.badges([userId]), devices.readPosition(userId, conversationId), devices.lastBadges(userId)])
+    // Left the conversation since: nothing to clear there.
+    if (seq === null) return
+    const badge = badges.get(userId) ?? 0
+    const notice: Notice = { kind: 'read', title: '', body: '', badge, conversationId, seq }
+    await this.enqueue(targets.filter((t) => last.get(t.deviceId) !== badge).map((t) => ({
+      id: newId(), userId: t.userId, deviceId: t.deviceId, provider: t.platform, kind: 'read', conversationId, seq, payload: notice
     })))
   }
 

@@ -14,8 +14,10 @@ const TOKEN_RENEW_MS = 50 * 60_000
 const INVALID = new Set(['BadDeviceToken', 'Unregistered', 'DeviceTokenNotForTopic', 'ExpiredToken'])
 
 export function apnsPayload (n: Notice): string {
+  // A badge update is an alert push with only the badge: Apple's background pushes
+  // (content-available) may not set a badge, and are throttled to a few an hour.
   const aps: Record<string, unknown> = isSilent(n)
-    ? { badge: n.badge, 'content-available': 1 }
+    ? { badge: n.badge }
     : { alert: { title: n.title, body: n.body }, badge: n.badge, sound: 'default', ...(n.conversationId === undefined ? {} : { 'thread-id': n.conversationId }) }
   return JSON.stringify({ aps, ...dataFields(n) })
 }
@@ -75,7 +77,8 @@ export function createApnsProvider (apns: NonNullable<PushConfig['apns']>, opts:
     const headers: Record<string, string> = {
       authorization: `bearer ${await bearer(renew)}`,
       'apns-topic': target.appId ?? apns.topic,
-      'apns-push-type': silent ? 'background' : 'alert',
+      'apns-push-type': 'alert',
+      // A badge update is not urgent: delivered as the device's power allows.
       'apns-priority': silent ? '5' : '10',
       'apns-expiration': String(opts.ttlSeconds === 0 ? 0 : Math.floor(Date.now() / 1000) + opts.ttlSeconds),
       'apns-id': id

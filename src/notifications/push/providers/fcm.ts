@@ -31,12 +31,12 @@ export function fcmMessage (token: string, n: Notice, ttlSeconds: number): Recor
     },
     apns: {
       headers: {
-        'apns-push-type': silent ? 'background' : 'alert',
+        'apns-push-type': 'alert',
         'apns-priority': silent ? '5' : '10',
         'apns-expiration': String(expiration),
         ...(tag === undefined ? {} : { 'apns-collapse-id': silent ? `read-${tag}` : tag })
       },
-      payload: { aps: silent ? { badge: n.badge, 'content-available': 1 } : { badge: n.badge, sound: 'default', ...(n.conversationId === undefined ? {} : { 'thread-id': n.conversationId }) } }
+      payload: { aps: silent ? { badge: n.badge } : { badge: n.badge, sound: 'default', ...(n.conversationId === undefined ? {} : { 'thread-id': n.conversationId }) } }
     },
     webpush: {
       headers: { TTL: String(ttlSeconds), Urgency: silent ? 'normal' : 'high', ...(tag === undefined ? {} : { Topic: tag }) }
