@@ -108,6 +108,13 @@ describe('APNs', () => {
     expect(reads().length).toBeLessThanOrEqual(3)
     expect(reads().at(-1)!.payload).toMatchObject({ type: 'read', conversationId: direct.id, seq: String(messages.at(-1)!.seq), badge: '0' })
 
+    // Reading a followed thread elsewhere lowers the badge on the phone too (its replies are in the badge).
+    const root = await post(api, bob, direct.id, 'a thread of mine')
+    const reply = await post(api, alice, direct.id, 'a reply in it', { threadRootId: root.id })
+    await until(() => forToken(apns.received, token).find((r) => r.payload.type === 'message' && r.payload.messageId === reply.id && r.payload.aps.badge === 1), 'the reply push, badge 1')
+    expect((await api.post(`/v1/conversations/${direct.id}/messages/${root.id}/thread/read`, { seq: reply.seq }, { token: bob.accessToken })).status).toBe(204)
+    await until(() => { const last = forToken(apns.received, token).at(-1); return last?.payload.type === 'read' && last.payload.aps.badge === 0 }, 'the badge update after the thread read')
+
     // A read that leaves the badge as the phone has it (bob's own message) sends nothing.
     const own = await post(api, bob, direct.id, 'my own')
     const before = reads().length

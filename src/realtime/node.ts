@@ -70,7 +70,11 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
   readonly hub = new Hub()
   readonly broker: Broker
   readonly presence: Presence
-  /** Committed events as the domain handed them over, on the process that committed them (the offline notifier and device push listen). */
+  /**
+   * Committed events as the domain handed them over, on the process that
+   * committed them (the offline notifier and device push listen); `read` for
+   * a conversation's or a thread's read position moved (its seq is the one read).
+   */
   readonly committed = new EventEmitter<{ events: [events: ChatEvent[], userIds: string[]], read: [receipt: ReadReceipt] }>()
   private readonly sequencer: EventSequencer
   private readonly announcer: PresenceAnnouncer
@@ -125,6 +129,8 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
   publishThreadRead (receipt: ThreadReadReceipt): void {
     const { conversationId, userId, rootId, seq, unreadCount, threadUnreadCount } = receipt
     this.publishFrame([userId], { type: 'thread.read', conversationId, data: { rootId, seq, unreadCount, threadUnreadCount } })
+    // A followed thread's replies are in the badge: the user's other devices get it lowered, as for a read of the conversation.
+    this.committed.emit('read', { conversationId, userId, seq })
   }
 
   publishDelivered (receipt: DeliveryReceipt, userIds: string[]): void {
