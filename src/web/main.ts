@@ -3,9 +3,11 @@
 // (through an outbox that survives going offline), reply, edit, delete, make
 // groups and manage their members, and see messages, typing, presence and
 // read receipts live. Everything goes through the client SDK (src/client).
-import { ApiError, createClient, type Attachment, type ChatEvent, type Conversation, type Message, type SearchHit, type Session } from '../client/index.js'
-import { $, dayKey, dayLabel, h, linkify, show, time } from './dom.js'
-import { createOutbox, type Outbox, type Pending } from './outbox.js'
+import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type SearchHit, type Session } from '../client/index.js'
+import { $, dayKey, dayLabel, h, show } from './dom.js'
+import { createMessageView, excerpt, nameOf } from './message-view.js'
+import { createGroupDialogs } from './group-dialogs.js'
+import { createOutbox, type Outbox } from './outbox.js'
 import { enablePush } from './push.js'
 import { createState } from './state.js'
 import { connectionText, errorText } from './texts.js'
@@ -70,8 +72,6 @@ let chatUserId: string | undefined
 let composing: { kind: 'new' } | { kind: 'reply', message: Message } | { kind: 'edit', message: Message } = { kind: 'new' }
 
 const me = () => sdk.session?.user
-const nameOf = (c: Conversation | undefined, userId: string) => c?.members.find((x) => x.user.id === userId)?.user.displayName ?? 'Someone'
-const excerpt = (m: Message) => m.deletedAt !== null ? 'Message deleted' : m.body !== '' ? m.body.slice(0, 80) : m.attachments.length > 0 ? 'Photo' : ''
 
 /** Title of a conversation as this user sees it: a group's title, or the other person's name. */
 function titleOf (c: Conversation): string {
@@ -81,7 +81,6 @@ function titleOf (c: Conversation): string {
 }
 
 const partnerOf = (c: Conversation) => c.type === 'direct' ? c.members.find((m) => m.user.id !== me()?.id)?.user.id : undefined
-const myRole = (c: Conversation) => c.members.find((m) => m.user.id === me()?.id)?.role
 
 /** Saves the SDK's cursor with its positions, at the same moment (a pair the SDK can resume from). */
 function saveSync (): void {
@@ -170,77 +169,12 @@ async function search (q: string): Promise<void> {
   if (($('search-input') as HTMLInputElement).value.trim() === q.trim()) renderSearch(page.hits)
 }
 
-/** Signed URLs of attachments, fetched once per page (they live for minutes; a reload fetches new ones). */
-const signedUrls = new Map<string, Promise<{ url: string, thumbnailUrl: string | null }>>()
-const urlsOf = (id: string) => {
-  let urls = signedUrls.get(id)
-  if (urls === undefined) {
-    urls = sdk.uploads.urls(id)
-    urls.catch(() => signedUrls.delete(id))
-    signedUrls.set(id, urls)
-  }
-  return urls
-}
-
-/** An attachment: a thumbnail for images (sized before it loads), a download link for anything else. */
-function attachmentItem (a: Attachment): HTMLElement {
-  if (a.kind === 'image' && a.thumbnailUrl !== null) {
-    const img = h('img', { class: 'thumb', alt: a.filename, 'data-attachment': a.id }) as HTMLImageElement
-    if (a.width !== null && a.height !== null) img.style.aspectRatio = `${a.width} / ${a.height}`
-    void urlsOf(a.id).then((u) => { if (u.thumbnailUrl !== null) img.src = u.thumbnailUrl }).catch(() => {})
-    const link = h('a', { class: 'attachment', target: '_blank', rel: 'noopener noreferrer' }, img)
-    void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
-    return link
-  }
-  const link = h('a', { class: 'attachment file', target: '_blank', rel: 'noopener noreferrer' }, `${a.filename} (${Math.ceil(a.size / 1024)} KB)`)
-  void urlsOf(a.id).then((u) => link.setAttribute('href', u.url)).catch(() => {})
-  return link
-}
-
-/** ✓ stored; ✓✓ read by every other member. */
-function ticks (c: Conversation | undefined, m: Message): HTMLElement {
-  const others = c?.members.filter((x) => x.user.id !== me()?.id) ?? []
-  const read = others.length > 0 && others.every((x) => x.lastReadSeq >= m.seq)
-  return h('span', { class: `ticks${read ? ' read' : ''}`, 'aria-label': read ? 'Read' : 'Sent' }, read ? '✓✓' : '✓')
-}
-
-function actionButton (label: string, action: string, id: string): HTMLElement {
-  return h('button', { type: 'button', class: 'link', 'data-action': action, 'data-id': id }, label)
-}
-
-function messageItem (m: Message): HTMLElement {
-  const conversation = state.conversations.get(m.conversationId)
-  const mine = m.senderId === me()?.id
-  const deleted = m.deletedAt !== null
-  const classes = ['message', mine ? 'mine' : '', deleted ? 'deleted' : ''].filter(Boolean).join(' ')
-  const quoted = m.replyToId === null ? undefined : state.messageById(m.replyToId)
-  return h('li', { class: classes, 'data-seq': String(m.seq), 'data-id': m.id },
-    h('span', { class: 'meta' }, `${nameOf(conversation, m.senderId)} · ${time(m.createdAt)}${m.editedAt !== null && !deleted ? ' · edited' : ''}`),
-    m.replyToId === null || deleted ? null : h('span', { class: 'quote' }, quoted === undefined ? 'Reply to an earlier message' : `${nameOf(conversation, quoted.senderId)}: ${excerpt(quoted)}`),
-    !deleted && m.attachments.length > 0 ? h('span', { class: 'attachments' }, ...m.attachments.map(attachmentItem)) : null,
-    deleted ? h('span', { class: 'body' }, 'Message deleted') : m.body === '' ? null : h('span', { class: 'body' }, ...linkify(m.body)),
-    !deleted && (m.reactions?.length ?? 0) > 0
-      ? h('span', { class: 'reactions' }, ...(m.reactions ?? []).map((r) =>
-        h('button', { type: 'button', class: `reaction${r.me ? ' me' : ''}`, 'data-action': 'toggle-reaction', 'data-id': m.id, 'data-emoji': r.emoji, 'aria-pressed': r.me ? 'true' : 'false', 'aria-label': `${r.emoji} ${r.count}` }, `${r.emoji} ${r.count}`)))
-      : null,
-    mine && !deleted ? h('span', { class: 'status-line' }, ticks(conversation, m)) : null,
-    deleted
-      ? null
-      : h('span', { class: 'actions' },
-        actionButton('React', 'react', m.id),
-        actionButton('Reply', 'reply', m.id),
-        mine && m.body !== '' ? actionButton('Edit', 'edit', m.id) : null,
-        mine ? actionButton('Delete', 'delete', m.id) : null))
-}
-
-function pendingItem (p: Pending): HTMLElement {
-  const failed = p.state === 'failed'
-  return h('li', { class: `message mine pending${failed ? ' failed' : ''}`, 'data-client-id': p.clientMessageId },
-    h('span', { class: 'meta' }, `${me()?.displayName ?? ''} · ${time(p.createdAt)}`),
-    h('span', { class: 'body' }, ...linkify(p.body)),
-    h('span', { class: 'status-line' }, failed ? `Not sent: ${p.error ?? ''}` : 'Sending…'),
-    failed ? h('span', { class: 'actions' }, actionButton('Retry', 'retry', p.clientMessageId), actionButton('Discard', 'discard', p.clientMessageId)) : null)
-}
+const view = createMessageView({
+  me,
+  conversation: (id) => state.conversations.get(id),
+  messageById: (id) => state.messageById(id),
+  urls: (id) => sdk.uploads.urls(id)
+})
 
 function renderMessages (stickToBottom: boolean): void {
   const box = $('messages')
@@ -252,9 +186,9 @@ function renderMessages (stickToBottom: boolean): void {
       day = dayKey(m.createdAt)
       items.push(h('li', { class: 'day' }, dayLabel(m.createdAt)))
     }
-    items.push(messageItem(m))
+    items.push(view.messageItem(m))
   }
-  if (state.currentId !== undefined && outbox !== undefined) items.push(...outbox.of(state.currentId).map(pendingItem))
+  if (state.currentId !== undefined && outbox !== undefined) items.push(...outbox.of(state.currentId).map(view.pendingItem))
   $('message-list').replaceChildren(...items)
   show($('load-older'), state.hasOlder)
   box.scrollTop = stickToBottom ? box.scrollHeight : box.scrollHeight - fromBottom
@@ -390,7 +324,7 @@ async function onEvent (event: ChatEvent): Promise<void> {
   }
   renderConversations()
   renderHeader()
-  if (!$('members-dialog').hidden && state.currentId === event.conversationId) renderMembers()
+  if (!$('members-dialog').hidden && state.currentId === event.conversationId) groups.renderMembers()
 }
 
 function closeConversation (): void {
@@ -498,91 +432,17 @@ function leaveChat (): void {
   show($('login'), true)
 }
 
-/** A user by exact username, or an error saying there is none. */
-async function userByName (raw: string) {
-  const name = raw.trim().replace(/^@/, '').toLowerCase()
-  const found = name.length < 3 ? undefined : (await sdk.users.search(name, 5)).users.find((u) => u.username === name)
-  if (found === undefined) throw new Error(`No user named “${name}”.`)
-  return found
-}
-
-const formError = (err: unknown, context: string) => err instanceof ApiError ? errorText(err, context) : err instanceof Error ? err.message : errorText(err, context)
-
-function renderMembers (): void {
-  const c = state.current()
-  if (c === undefined) return
-  const role = myRole(c)
-  const manager = role === 'owner' || role === 'admin'
-  $('member-list').replaceChildren(...c.members.map((m) => {
-    const self = m.user.id === me()?.id
-    const removable = manager && !self && m.role !== 'owner' && !(role === 'admin' && m.role === 'admin')
-    const remove = removable ? h('button', { type: 'button', class: 'link', 'data-remove': m.user.id }, 'Remove') : null
-    remove?.addEventListener('click', () => {
-      sdk.conversations.removeMember(c.id, m.user.id)
-        .then(async () => { state.conversations.set(c.id, await sdk.conversations.get(c.id)); renderMembers(); renderHeader() })
-        .catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not remove them.') })
-    })
-    return h('li', {}, h('span', { class: 'who' }, `${m.user.displayName}${self ? ' (you)' : ''} · @${m.user.username}`), h('span', { class: 'muted' }, m.role), remove)
-  }))
-  show($('add-member-form'), manager)
-}
-
-function wireDialogs (): void {
-  const groupDialog = $('group-dialog') as HTMLDialogElement
-  $('new-group').addEventListener('click', () => {
-    $('group-error').textContent = ''
-    groupDialog.showModal()
-  })
-  $('group-cancel').addEventListener('click', () => groupDialog.close())
-  $('group-form').addEventListener('submit', (e) => {
-    e.preventDefault()
-    const title = ($('group-title') as HTMLInputElement).value.trim()
-    const names = ($('group-members') as HTMLInputElement).value.split(',').map((n) => n.trim()).filter(Boolean)
-    void (async () => {
-      const users = await Promise.all(names.map(userByName))
-      const c = await sdk.conversations.createGroup(title, users.map((u) => u.id))
-      state.conversations.set(c.id, c)
-      ;($('group-form') as HTMLFormElement).reset()
-      groupDialog.close()
-      await openConversation(c.id)
-    })().catch((err: unknown) => { $('group-error').textContent = formError(err, 'Could not create the group.') })
-  })
-
-  const membersDialog = $('members-dialog') as HTMLDialogElement
-  $('members-button').addEventListener('click', () => {
-    $('members-error').textContent = ''
-    renderMembers()
-    membersDialog.showModal()
-    const id = state.currentId
-    if (id !== undefined) void loadAllMembers(id).then(renderMembers).catch(() => {})
-  })
-  $('members-close').addEventListener('click', () => membersDialog.close())
-  $('add-member-form').addEventListener('submit', (e) => {
-    e.preventDefault()
-    const c = state.current()
-    const input = $('add-member-username') as HTMLInputElement
-    if (c === undefined) return
-    void (async () => {
-      const user = await userByName(input.value)
-      state.conversations.set(c.id, await sdk.conversations.addMembers(c.id, [user.id]))
-      input.value = ''
-      $('members-error').textContent = ''
-      renderMembers()
-      renderHeader()
-    })().catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not add them.') })
-  })
-  $('leave-group').addEventListener('click', () => {
-    const c = state.current()
-    const self = me()
-    if (c === undefined || self === undefined || !confirm(`Leave “${titleOf(c)}”?`)) return
-    sdk.conversations.removeMember(c.id, self.id).then(() => {
-      membersDialog.close()
-      state.conversations.delete(c.id)
-      closeConversation()
-      renderConversations()
-    }).catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not leave the group.') })
-  })
-}
+const groups = createGroupDialogs({
+  sdk,
+  state,
+  me,
+  titleOf,
+  openConversation,
+  loadAllMembers,
+  afterChange: renderHeader,
+  afterLeave: () => { closeConversation(); renderConversations() }
+})
+const { formError, userByName } = groups
 
 /** Adds or takes back the caller's reaction; the reaction.* event updates every device, this one included. */
 function toggleReaction (conversationId: string, m: Message, emoji: string): void {
@@ -738,7 +598,7 @@ function wire (): void {
   $('load-older').addEventListener('click', () => { void loadOlder() })
   document.addEventListener('visibilitychange', () => { void markRead() })
   window.addEventListener('online', () => { void outbox?.flush() })
-  wireDialogs()
+  groups.wire()
 
   // A click on a notification while the page is open (sw.js).
   navigator.serviceWorker?.addEventListener('message', (e: MessageEvent<{ type?: string, conversationId?: string }>) => {
