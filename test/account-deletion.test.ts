@@ -178,6 +178,24 @@ describe('DELETE /v1/me', () => {
     expect(await server.sql('SELECT 1 FROM message_reactions WHERE user_id = $1', [a.user.id])).toHaveLength(0)
   })
 
+  it('tells of an erased message only the members whose window holds it, as replay does', async () => {
+    const [owner, gone, late] = await Promise.all([register(api), register(api), register(api)])
+    const group = await createGroup(api, owner, [gone], 'before the late joiner')
+    const early = await post(api, gone, group.id, 'posted before late joined')
+    expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [late.user.id] }, { token: owner.accessToken })).status).toBe(200)
+    const after = await post(api, gone, group.id, 'posted after late joined')
+    const lateSocket = await connectReady(server.url, late.accessToken, sockets)
+    const ownerSocket = await connectReady(server.url, owner.accessToken, sockets)
+    expect((await api.request('DELETE', '/v1/me', { body: { password: gone.password }, token: gone.accessToken })).status).toBe(204)
+    // member.removed comes after the message.deleted events (seq order).
+    await lateSocket.next((f) => f.type === 'member.removed' && f.conversationId === group.id)
+    await ownerSocket.next((f) => f.type === 'member.removed' && f.conversationId === group.id)
+    const deleted = (socket: TestSocket) => socket.frames.filter((f) => f.type === 'message.deleted').map((f) => f.data.id).sort()
+    expect(deleted(lateSocket)).toEqual([after.id])
+    expect(deleted(ownerSocket)).toEqual([early.id, after.id].sort())
+    expect((await replay(api, late, group.id)).filter((e) => e.type === 'message.deleted').map((e) => e.data.id)).toEqual([after.id])
+  })
+
   it('erases a long history in chunks, every message', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const direct = await createDirect(api, a, b)

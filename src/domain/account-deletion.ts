@@ -62,6 +62,16 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
       const events: ChatEvent[] = []
       /** Recipients of the events that go to fewer than all members, by seq. */
       const narrowed = new Map<number, string[]>()
+      // An event about a message goes to the members whose window holds it. Those
+      // sets are nested (a later message is seen by at least the same members), so
+      // one of a given size is one set: kept once, runs of events share it.
+      const bySize = new Map<number, string[]>()
+      const about = (seq: number, messageSeq: number) => {
+        const seeing = membersSeeing(members, messageSeq)
+        if (seeing.length === recipients.length) return
+        if (!bySize.has(seeing.length)) bySize.set(seeing.length, seeing)
+        narrowed.set(seq, bySize.get(seeing.length)!)
+      }
       let more = false
       if (erase) {
         const rows = await tx.messages.liveBySender(conversationId, userId, ERASE_CHUNK + 1)
@@ -80,11 +90,11 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           // Earlier events of these messages show the tombstone too: a replay brings no erased text back.
           await tx.events.redactMessages(conversationId, chunk[0]!.seq, chunk.map((m, i) => ({ id: m.id, data: written.events[i]!.data })))
           events.push(...written.events)
+          chunk.forEach((m, i) => about(written.events[i]!.seq, m.seq))
           // Pinned ones are unpinned, each event to the members who see that message (pins.ts).
           for (const e of await unpinDeleted(tx, conversationId, chunk.map((m) => m.id), userId)) {
-            const messageSeq = (e.data as { messageSeq: number }).messageSeq
             events.push(e)
-            narrowed.set(e.seq, members.filter((m) => m.joinedSeq <= messageSeq).map((m) => m.userId))
+            about(e.seq, (e.data as { messageSeq: number }).messageSeq)
           }
         }
       }
@@ -102,7 +112,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
           })))
           for (const e of written.events) {
             events.push(e)
-            narrowed.set(e.seq, membersSeeing(members, (e.data as ReactionEventData).messageSeq))
+            about(e.seq, (e.data as ReactionEventData).messageSeq)
           }
         }
       }
