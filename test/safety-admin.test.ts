@@ -162,3 +162,28 @@ describe('app roles and the admin API', () => {
     expect(second.users[0].username > first.users[1].username).toBe(true)
   })
 })
+
+describe('an operator deleting a message with a file', () => {
+  it('leaves a tombstone without the attachment, in the answer, history and replay, and the file goes', async () => {
+    const [a, b, op] = await users(3)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [op.user.id])
+    const group = await createGroup(api, a, [b])
+    const bytes = Buffer.from('a file the operator removes\n')
+    const created = await api.post('/v1/uploads', { conversationId: group.id, filename: 'offensive-name.txt', contentType: 'text/plain', size: bytes.length }, as(a))
+    expect(created.status).toBe(201)
+    expect((await fetch(new URL(created.body.uploadUrl, server.url), { method: 'PUT', headers: created.body.headers, body: bytes })).ok).toBe(true)
+    const done = await api.post(`/v1/uploads/${created.body.upload.id}/complete`, undefined, as(a))
+    expect(done.status).toBe(200)
+    const m = await post(api, a, group.id, 'a file', { attachments: [done.body.id] })
+    expect(m.attachments).toHaveLength(1)
+
+    const tomb = await api.del(`/v1/admin/messages/${m.id}`, as(op))
+    expect(tomb.status).toBe(200)
+    expect(tomb.body.attachments).toEqual([])
+    const shown = (await api.get(`/v1/conversations/${group.id}/messages`, as(b))).body.messages.find((x: any) => x.id === m.id)
+    expect(shown.attachments).toEqual([])
+    expect((await replay(api, b, group.id)).filter((e) => e.data?.id === m.id).map((e) => e.data.attachments)).toEqual([[], []])
+    expect(JSON.stringify(await replay(api, b, group.id))).not.toContain('offensive-name')
+    await expect.poll(async () => (await server.sql('SELECT state FROM uploads WHERE id = $1', [done.body.id])).length).toBe(0)
+  })
+})

@@ -21,6 +21,8 @@ export interface AdminDeps extends Database {
   onSessionRevoked (sessionId: string, userId: string): void
   /** Deletes an account as DELETE /v1/me does (account-deletion.ts), running `within` in its first transaction. */
   deleteAccount (userId: string, within: (tx: Tx) => Promise<void>): Promise<void>
+  /** Called after commits that marked files for removal (see uploads.ts). */
+  onFilesReleased?: () => void
 }
 
 export interface Page { limit: number, cursor?: string | undefined }
@@ -154,11 +156,15 @@ export function createAdminService (deps: AdminDeps) {
         events.push(...await unpinDeleted(tx, conversationId, [messageId], actorId))
         // A reply: its root's summary counts live replies only (threads.ts).
         if (message.threadRootId !== null) await messages.refreshThreads([message.threadRootId])
+        // Its files go once this commits (see uploads.ts), as on the sender's delete.
+        const released = message.attachments.length > 0
+        if (released) await tx.uploads.markDeleting({ messageIds: [messageId] })
         const members = await tx.conversations.members(conversationId)
         await audit(tx, actorId, 'message.deleted', 'message', messageId, { conversationId, senderId: message.senderId })
-        return { message: tombstone!, events, recipients: members.filter((m) => m.joinedSeq <= message.seq).map((m) => m.userId) }
+        return { message: tombstone!, events, recipients: members.filter((m) => m.joinedSeq <= message.seq).map((m) => m.userId), released }
       })
       if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+      if ('released' in result && result.released) deps.onFilesReleased?.()
       return result.message
     },
 

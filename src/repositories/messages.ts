@@ -132,7 +132,8 @@ export function messageStatements (db: Client) {
 
     /** Changes a message; a deletion (deletedAt) also clears its mentions and metadata (and, as the caller passes, its attachments). */
     async update (id: string, data: MessageChange): Promise<MessageRow> {
-      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false, metadata: null }
+      // A tombstone keeps nothing of what the message said or carried, whoever deletes it.
+      const cleared = data.deletedAt === undefined ? {} : { mentions: [], mentionsAll: false, metadata: null, attachments: [] as [] }
       const { metadata, ...rest } = { ...data, ...cleared }
       const json = metadata === undefined ? {} : { metadata: metadata === null ? Prisma.DbNull : metadata as Prisma.InputJsonObject }
       return withMentions(await db.message.update({ where: { id }, data: { ...rest, ...json }, select: messageSelect })) as unknown as MessageRow

@@ -24,7 +24,8 @@ export default fp(async (app) => {
       publisher: app.realtime,
       onSessionRevoked: (sessionId, userId) => { app.sessionEvents.emit('revoked', { sessionId, userId }) },
       // The account plugin (me.ts) registers after this one; it is there by the time a request asks.
-      deleteAccount: (userId, within) => app.me.deletion.deleteAccount(userId, within)
+      deleteAccount: (userId, within) => app.me.deletion.deleteAccount(userId, within),
+      onFilesReleased: () => app.uploads.release()
     })
   })
 }, { name: 'safety', dependencies: ['db', 'accounts', 'realtime'] })
