@@ -116,6 +116,17 @@ describe('push webhook', () => {
     expect(new Set(recipients)).toEqual(new Set([carol.user.id]))
     await sock.close()
   })
+
+  it('sends nothing, preview included, for a suspended member', async () => {
+    const [alice, suspended, carol] = await Promise.all([register(api), register(api), register(api)])
+    const group = await createGroup(api, alice, [suspended, carol])
+    await server.sql('UPDATE users SET suspended_at = now() WHERE id = $1', [suspended.user.id])
+    const message = await post(api, alice, group.id, 'for members in good standing')
+    await until(() => hook.received.some((r) => JSON.parse(r.body).messageId === message.id && r.answered === 204), 20_000, 'carol\'s delivery')
+    await new Promise((r) => setTimeout(r, 1_000))
+    const recipients = hook.received.filter((r) => JSON.parse(r.body).messageId === message.id).map((r) => JSON.parse(r.body).recipientId)
+    expect(new Set(recipients)).toEqual(new Set([carol.user.id]))
+  })
 })
 
 describe('webhook signing', () => {

@@ -50,7 +50,8 @@ export function createNotificationPreferencesRepository ({ prisma, pool }: Datab
     /**
      * The preferences of each (conversation, user) pair that is a current
      * membership (others are left out), with the blocks of `senderIds` by
-     * that user: one statement for any number of pairs.
+     * that user: one statement for any number of pairs. A suspended or deleted
+     * account is left out: it is told of nothing (device push and the webhook ask here).
      */
     async forRecipients (pairs: Array<{ conversationId: string, userId: string }>, senderIds: string[]): Promise<RecipientPreferences[]> {
       if (pairs.length === 0) return []
@@ -63,7 +64,7 @@ export function createNotificationPreferencesRepository ({ prisma, pool }: Datab
                 ARRAY(SELECT b.blocked_id FROM blocks b WHERE b.blocker_id = m.user_id AND b.blocked_id = ANY ($3::uuid[])) AS blocked
            FROM unnest($1::uuid[], $2::uuid[]) AS q(conversation_id, user_id)
            JOIN memberships m ON m.conversation_id = q.conversation_id AND m.user_id = q.user_id AND m.left_at IS NULL
-           JOIN users u ON u.id = m.user_id`,
+           JOIN users u ON u.id = m.user_id AND u.suspended_at IS NULL AND u.deleted_at IS NULL`,
         [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId), senderIds])
       return rows.map((r) => ({
         conversationId: r.conversation_id,
