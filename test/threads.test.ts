@@ -209,6 +209,22 @@ describe('following and thread unread', () => {
     expect((await conversation(c, group.id)).threadUnreadCount).toBe(2)
   })
 
+  it('a mention by someone the member blocked does not make them follow: no thread unread, no badge', async () => {
+    const [owner, blocker, blocked] = await registerMany(api, 3)
+    const group = await createGroup(api, owner, [blocker, blocked])
+    expect((await api.put(`/v1/me/blocks/${blocked.user.id}`, undefined, as(blocker))).status).toBe(204)
+    const root = await post(api, owner, group.id, 'a root the blocker never touched')
+    const r = await reply(blocked, group.id, root.id, `hey ${at(blocker)} look`)
+    expect(r.mentions).toEqual([blocker.user.id])
+    await reply(owner, group.id, root.id, 'another reply')
+    const unread = (await api.get('/v1/me/unread', as(blocker))).body
+    // The badge has the root (a message of the conversation) and nothing of the thread.
+    expect({ total: unread.total, threads: unread.threads, followed: (await myThreads(blocker)).threads.length }).toEqual({ total: 1, threads: 0, followed: 0 })
+    // The same mention by someone not blocked makes its target follow, as before.
+    await reply(owner, group.id, root.id, `and ${at(blocker)} too`)
+    expect((await myThreads(blocker)).threads).toHaveLength(1)
+  })
+
   it('/v1/me/threads pages newest activity first by keyset, and leaves out conversations the caller left', async () => {
     const [a, b] = await registerMany(api, 2)
     const group = await createGroup(api, a, [b])
