@@ -80,6 +80,30 @@ describe('GET /v1/me/export', () => {
     expect(theirsDoc).toMatchObject({ reactions: [], devices: [], uploads: [], invitations: [], inviteLinks: [] })
   })
 
+  it('shows a removed member nothing of what happened after: the title as they last saw it, their threads up to their removal', async () => {
+    const [owner, removed, other] = await Promise.all([register(api), register(api), register(api)])
+    const as = (who: typeof owner) => ({ token: who.accessToken })
+    const renamedBefore = await createGroup(api, owner, [removed, other], 'first name')
+    expect((await api.patch(`/v1/conversations/${renamedBefore.id}`, { title: 'as they knew it' }, as(owner))).status).toBe(200)
+    const renamedAfter = await createGroup(api, owner, [removed, other], 'before removal')
+    const root = await post(api, removed, renamedBefore.id, 'my root')
+    await post(api, other, renamedBefore.id, 'a reply they saw', { threadRootId: root.id })
+    for (const g of [renamedBefore, renamedAfter]) expect((await api.del(`/v1/conversations/${g.id}/members/${removed.user.id}`, as(owner))).status).toBe(204)
+    for (const g of [renamedBefore, renamedAfter]) expect((await api.patch(`/v1/conversations/${g.id}`, { title: 'SECRET renamed after removal' }, as(owner))).status).toBe(200)
+    await post(api, other, renamedBefore.id, 'SECRET reply after removal', { threadRootId: root.id })
+    await post(api, owner, renamedBefore.id, 'SECRET another', { threadRootId: root.id })
+
+    const doc = (await api.get('/v1/me/export', as(removed))).body
+    expect(JSON.stringify(doc)).not.toContain('SECRET')
+    const titles = Object.fromEntries(doc.memberships.map((m: any) => [m.conversationId, m.title]))
+    expect(titles).toEqual({ [renamedBefore.id]: 'as they knew it', [renamedAfter.id]: null })
+    const mine = doc.messages.find((m: any) => m.id === root.id)
+    expect(mine.thread).toMatchObject({ replyCount: 1, participants: [other.user.id] })
+    // Still a member, the owner's export has the title of now.
+    const owners = (await api.get('/v1/me/export', as(owner))).body.memberships.find((m: any) => m.conversationId === renamedAfter.id)
+    expect(owners.title).toBe('SECRET renamed after removal')
+  })
+
   it('streams 20,000 messages with bounded heap growth', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const direct = await createDirect(api, a, b)

@@ -220,23 +220,54 @@ export function createAccountsRepository ({ prisma }: Database) {
           FROM sessions WHERE user_id = ${userId}::uuid ORDER BY created_at`
     },
 
+    /**
+     * The user's memberships, left ones too. A left one shows the title as the
+     * user last saw it: that of the last rename before they left, or the
+     * current one when it was not renamed since; null when it was renamed only
+     * after (what it was called before is not kept).
+     */
     exportMemberships (userId: string): Promise<ExportMembership[]> {
       return prisma.$queryRaw<ExportMembership[]>`
-        SELECT m.conversation_id AS "conversationId", c.type::text AS type, c.title, m.role::text AS role,
+        SELECT m.conversation_id AS "conversationId", c.type::text AS type,
+               CASE WHEN m.left_seq IS NULL THEN c.title
+                    ELSE COALESCE(
+                      (SELECT e.data->>'title' FROM events e
+                        WHERE e.conversation_id = m.conversation_id AND e.seq <= m.left_seq AND e.type = 'conversation.updated'
+                        ORDER BY e.seq DESC LIMIT 1),
+                      CASE WHEN NOT EXISTS (SELECT 1 FROM events e WHERE e.conversation_id = m.conversation_id AND e.seq > m.left_seq
+                                                                    AND e.type = 'conversation.updated')
+                           THEN c.title END)
+               END AS title,
+               m.role::text AS role,
                m.joined_at AS "joinedAt", m.left_at AS "leftAt", m.last_read_seq AS "lastReadSeq",
                m.notification_level AS "notificationLevel", m.notifications_muted_until AS "notificationsMutedUntil"
           FROM memberships m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = ${userId}::uuid ORDER BY m.joined_at`
     },
 
-    /** One keyset page (by id) of every message the user sent, deleted ones too. */
+    /**
+     * One keyset page (by id) of every message the user sent, deleted ones too.
+     * The thread summary of a root in a conversation the user left counts the
+     * replies up to their leaving only: what came after is not theirs to see.
+     */
     exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       return prisma.$queryRaw<ExportMessage[]>`
-        SELECT id, conversation_id AS "conversationId", seq, body, client_message_id AS "clientMessageId",
-               reply_to_id AS "replyToId", created_at AS "createdAt", edited_at AS "editedAt", deleted_at AS "deletedAt",
-               COALESCE(mentions, '{}') AS mentions, mentions_all AS "mentionsAll", attachments, type, metadata,
-               thread_root_id AS "threadRootId", thread_reply_count AS "threadReplyCount", thread_last_reply_at AS "threadLastReplyAt",
-               thread_participants AS "threadParticipants"
-          FROM messages WHERE sender_id = ${userId}::uuid AND id > ${afterId}::uuid ORDER BY id LIMIT ${limit}::int`
+        SELECT g.id, g.conversation_id AS "conversationId", g.seq, g.body, g.client_message_id AS "clientMessageId",
+               g.reply_to_id AS "replyToId", g.created_at AS "createdAt", g.edited_at AS "editedAt", g.deleted_at AS "deletedAt",
+               COALESCE(g.mentions, '{}') AS mentions, g.mentions_all AS "mentionsAll", g.attachments, g.type, g.metadata,
+               g.thread_root_id AS "threadRootId",
+               CASE WHEN ms.left_seq IS NULL OR g.thread_reply_count = 0 THEN g.thread_reply_count
+                    ELSE (SELECT count(*)::int FROM messages r WHERE r.thread_root_id = g.id AND r.deleted_at IS NULL AND r.seq <= ms.left_seq)
+               END AS "threadReplyCount",
+               CASE WHEN ms.left_seq IS NULL OR g.thread_reply_count = 0 THEN g.thread_last_reply_at
+                    ELSE (SELECT max(r.created_at) FROM messages r WHERE r.thread_root_id = g.id AND r.deleted_at IS NULL AND r.seq <= ms.left_seq)
+               END AS "threadLastReplyAt",
+               CASE WHEN ms.left_seq IS NULL OR g.thread_reply_count = 0 THEN g.thread_participants
+                    ELSE ARRAY(SELECT r.sender_id FROM messages r WHERE r.thread_root_id = g.id AND r.deleted_at IS NULL AND r.seq <= ms.left_seq
+                                GROUP BY r.sender_id ORDER BY min(r.seq) LIMIT 5)
+               END AS "threadParticipants"
+          FROM messages g
+          LEFT JOIN memberships ms ON ms.conversation_id = g.conversation_id AND ms.user_id = g.sender_id
+         WHERE g.sender_id = ${userId}::uuid AND g.id > ${afterId}::uuid ORDER BY g.id LIMIT ${limit}::int`
     }
   }
 }
