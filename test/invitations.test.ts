@@ -77,6 +77,24 @@ describe('GROUP_ADDS=invite', () => {
     expectError(await api.post(`/v1/conversations/${g.id}/members`, { userIds: [d.user.id] }, as(owner)), 403, 'BANNED')
   })
 
+  it('an invitation stands only while its inviter can add members: demoted or gone, it is withdrawn', async () => {
+    const [owner, adm, c, d] = await users(4)
+    const g = await createGroup(api, owner, [adm], 'inviters')
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(adm))).status).toBe(200)
+    const role = (r: string) => api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role: r }, as(owner))
+    expect((await role('admin')).status).toBe(200)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [c.user.id] }, as(adm))).status).toBe(200)
+    expect((await pending(c)).map((i) => i.invitedBy)).toEqual([adm.user.id])
+    expect((await role('member')).status).toBe(200)
+    expect(await pending(c)).toEqual([])
+    expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(c)), 404, 'NOT_FOUND')
+    // Invited again by an admin who then leaves: withdrawn too.
+    expect((await role('admin')).status).toBe(200)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [d.user.id] }, as(adm))).status).toBe(200)
+    expect((await api.del(`/v1/conversations/${g.id}/members/${adm.user.id}`, as(adm))).status).toBe(204)
+    expect(await pending(d)).toEqual([])
+  })
+
   it('works through the SDK, with the realtime invitation event', async () => {
     const [owner, a] = await users(2)
     const session = (x: Account) => ({ user: x.user as any, accessToken: x.accessToken, refreshToken: x.refreshToken, expiresAt: Date.now() + 600_000 })

@@ -94,6 +94,24 @@ describe('invite links', () => {
     expectError(await api.post(`/v1/conversations/${d.id}/invites`, {}, as(owner)), 403, 'FORBIDDEN')
   })
 
+  it('stand only while their maker can add members: an admin demoted or removed takes their links with them', async () => {
+    const [owner, adm, x, y, z] = await users(5)
+    const g = await createGroup(api, owner, [adm], 'admins come and go')
+    const promote = (role: string) => api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role }, as(owner))
+    expect((await promote('admin')).status).toBe(200)
+    const byAdmin = await createInvite(adm, g.id)
+    const byOwner = await createInvite(owner, g.id)
+    expect((await promote('member')).status).toBe(200)
+    expectError(await accept(x, byAdmin.code), 404, 'INVALID_INVITE')
+    expect((await api.get(`/v1/conversations/${g.id}/invites`, as(owner))).body.invites.map((i: any) => i.id)).toEqual([byOwner.id])
+    expect((await promote('admin')).status).toBe(200)
+    const again = await createInvite(adm, g.id)
+    expect((await api.del(`/v1/conversations/${g.id}/members/${adm.user.id}`, as(owner))).status).toBe(204)
+    expectError(await accept(y, again.code), 404, 'INVALID_INVITE')
+    // The owner's link still lets people in.
+    expect((await accept(z, byOwner.code)).status).toBe(200)
+  })
+
   it('refuses a banned user with 403 BANNED, and counts concurrent accepts against the use limit exactly', async () => {
     const [owner, banned, ...many] = await users(8)
     const g = await createGroup(api, owner, [], 'bans')

@@ -137,6 +137,18 @@ const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
 
 /** The statements that also run inside a transaction (see index.ts). */
 export function conversationStatements (db: Client) {
+  /**
+   * Invite links and pending invitations stand for the group only while their
+   * maker can add members: a removed or demoted admin's ones no longer let
+   * anyone in (an admin removed for abuse cannot hand out a link made before).
+   */
+  async function revokeInvitesOf (conversationId: string, userId: string, at: Date): Promise<void> {
+    await db.$executeRaw`
+      UPDATE conversation_invites SET revoked_at = ${at}::timestamptz
+       WHERE conversation_id = ${conversationId}::uuid AND created_by = ${userId}::uuid AND revoked_at IS NULL`
+    await db.$executeRaw`DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND invited_by = ${userId}::uuid`
+  }
+
   return {
     /** Locks the conversation row until the transaction ends. */
     async lock (conversationId: string): Promise<LockedConversation | null> {
@@ -189,12 +201,16 @@ export function conversationStatements (db: Client) {
     },
 
     /** Ends a member's window at `seq`, the seq of their member.removed. */
+    /** The member leaves (or is removed): what they could add members with goes with their authority. */
     async markLeft (conversationId: string, userId: string, at: Date, seq: number): Promise<void> {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at, leftSeq: seq } })
+      await revokeInvitesOf(conversationId, userId, at)
     },
 
+    /** A member made a plain member loses what they could add members with, as on leaving. */
     async setRole (conversationId: string, userId: string, role: Role): Promise<void> {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { role } })
+      if (role === 'member') await revokeInvitesOf(conversationId, userId, new Date())
     },
 
     async setPicture (id: string, pictureUploadId: string | null): Promise<void> {
