@@ -2,11 +2,13 @@
 // with one error handler and one not-found handler. server.ts and the tests
 // both build it (wrapped in fastify-plugin, so its decorators reach the root);
 // only server.ts listens.
-import { LogController, type FastifyHttpOptions, type FastifyPluginAsync } from 'fastify'
-import type { Server } from 'node:http'
+import { LogController, type FastifyError, type FastifyHttpOptions, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import { STATUS_CODES, type Server } from 'node:http'
+import type { Socket } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'
 import { redactUrl } from './log-redaction.js'
+import { sendError } from './routes/error-reply.js'
 import configPlugin from './plugins/app/config.js'
 import dbPlugin from './plugins/app/db.js'
 import errorsPlugin from './plugins/app/errors.js'
@@ -76,6 +78,48 @@ function trustProxyOption (trust: AppConfig['trustProxy']): boolean | string[] |
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
 }
 
+/** The longest path parameter the router matches (every one is an id or a short code). */
+const MAX_PARAM_LENGTH = 200
+
+/**
+ * Errors Fastify answers before a route (and so the error handler) is reached:
+ * a malformed percent-encoding in the path (FST_ERR_BAD_URL), a path parameter
+ * past MAX_PARAM_LENGTH (FST_ERR_MAX_PARAM_LENGTH, 414 by default), a failing
+ * async route constraint (FST_ERR_ASYNC_CONSTRAINT). They get the error body
+ * and stable codes of every other answer, not Fastify's FST_ERR_* codes.
+ */
+function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id)
+  if (error.code === 'FST_ERR_BAD_URL') return sendError(reply, 400, 'VALIDATION_FAILED', 'Malformed percent-encoding in the URL path')
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendError(reply, 400, 'VALIDATION_FAILED', `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+  }
+  const status = typeof error.statusCode === 'number' ? error.statusCode : 500
+  if (status >= 400 && status < 500) return sendError(reply, status, 'VALIDATION_FAILED', error.message)
+  request.log.error({ err: error }, 'request failed')
+  return sendError(reply, 500, 'INTERNAL_ERROR', 'Internal server error')
+}
+
+/**
+ * A request Node's HTTP parser refuses (malformed, headers too large, not
+ * complete in time) never reaches Fastify: answered on the raw socket, as
+ * Fastify's default does, but with the error body and a stable code.
+ */
+function clientError (err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'VALIDATION_FAILED', 'The request was not complete in time']
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'PAYLOAD_TOO_LARGE', 'Request headers are too large']
+      : [400, 'VALIDATION_FAILED', 'Malformed HTTP request']
+  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], code, message })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
 /** Fastify's own options, shared by server.ts and the tests. */
 export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server> {
   return {
@@ -115,7 +159,9 @@ export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server>
     },
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 200 }
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError
   }
 }
 

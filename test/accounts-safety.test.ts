@@ -150,6 +150,7 @@ describe('blocks against accounts', () => {
     expect(await batch(blocked)).toEqual([{ userId: a.user.id, online: false, lastSeenAt: null }])
     expect(await batch(stranger)).toEqual([{ userId: a.user.id, online: false, lastSeenAt: null }])
     expectError(await api.get('/v1/presence?userIds=not-a-uuid', as(contact)), 400, 'VALIDATION_FAILED')
+    expectError(await api.get(`/v1/presence?userIds=${a.user.id.toUpperCase()}`, as(contact)), 400, 'VALIDATION_FAILED')
     expectError(await api.get(`/v1/presence?userIds=${Array.from({ length: 101 }, () => unknown).join(',')}`, as(contact)), 400, 'VALIDATION_FAILED')
     expectError(await api.get(`/v1/presence?userIds=${a.user.id}`), 401, 'UNAUTHORIZED')
     // The blocker still sees the blocked user's presence (the rule is one way).

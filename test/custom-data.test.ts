@@ -96,6 +96,17 @@ describe('custom data', () => {
     expect(history.body.messages).toHaveLength(cases.length + 2)
   })
 
+  it('metadata nested thousands of levels deep answers 400 INVALID_METADATA on post and edit, not 500', async () => {
+    const [a] = await registerMany(api, 1)
+    const group = await createGroup(api, a, [])
+    const deep = (depth: number) => `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`
+    for (const depth of [5_000, 30_000]) {
+      expectError(await api.request('POST', path(group.id), { rawBody: `{"body":"x","type":"poll","metadata":${deep(depth)}}`, ...as(a) }), 400, 'INVALID_METADATA')
+    }
+    const message = await post(api, a, group.id, 'target')
+    expectError(await api.request('PATCH', `${path(group.id)}/${message.id}`, { rawBody: `{"metadata":${deep(30_000)}}`, ...as(a) }), 400, 'INVALID_METADATA')
+  })
+
   it('an edit changes metadata and type (null clears), keeps what it leaves out, and is pushed; a deletion clears metadata', async () => {
     const [a, b] = await registerMany(api, 2)
     const group = await createGroup(api, a, [b])

@@ -1,5 +1,6 @@
 // Every failure, including framework-level ones, answers API.md's error body
 // with a stable code, never a stack trace, and the server keeps serving.
+import { connect as tcpConnect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createGroup, post } from './helpers/chat.js'
@@ -74,7 +75,8 @@ describe('error responses', () => {
       ['body/userId', c.user.id, (v) => api.post('/v1/conversations', { type: 'direct', userId: v }, as)],
       ['body/memberIds/0', c.user.id, (v) => api.post('/v1/conversations', { type: 'group', title: 't', memberIds: [v] }, as)],
       ['body/userIds/0', c.user.id, (v) => api.post(`/v1/conversations/${group.id}/members`, { userIds: [v] }, as)],
-      ['body/replyToId', message.id, (v) => api.post(`/v1/conversations/${group.id}/messages`, { body: 'x', replyToId: v }, as)]
+      ['body/replyToId', message.id, (v) => api.post(`/v1/conversations/${group.id}/messages`, { body: 'x', replyToId: v }, as)],
+      ['querystring/userIds', b.user.id, (v) => api.get(`/v1/presence?userIds=${encodeURIComponent(v)}`, as)]
     ]
     for (const [field, id, call] of calls) {
       for (const v of spellings(id)) {
@@ -152,6 +154,43 @@ describe('error responses', () => {
   it('unsupported content type: 415 with a code', async () => {
     const res = await api.request('POST', '/v1/auth/login', { rawBody: 'username=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
     expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  // Fastify answers these before a route (and the error handler) is reached: they had Fastify's
+  // FST_ERR_BAD_URL / FST_ERR_MAX_PARAM_LENGTH codes (414), and Node's refusals no code at all.
+  it('framework-level refusals (bad percent-encoding, an overlong path parameter, a malformed request) keep the stable codes', async () => {
+    const a = await register(api)
+    const as = { token: a.accessToken }
+    const badUrl = await api.get('/v1/conversations/%FF', { ...as, headers: { 'x-request-id': 'trace-bad-url' } })
+    expectError(badUrl, 400, 'VALIDATION_FAILED')
+    expect(badUrl.headers.get('x-request-id')).toBe('trace-bad-url')
+    expectError(await api.put(`/v1/conversations/${crypto.randomUUID()}/messages/${crypto.randomUUID()}/reactions/%E0%A4`, undefined, as), 400, 'VALIDATION_FAILED')
+    expectError(await api.get(`/v1/conversations/${'a'.repeat(201)}`, as), 400, 'VALIDATION_FAILED')
+    for (const contentType of ['application/json;;', 'no slash', 'application/json; charset=latin1']) {
+      const res = await api.request('POST', '/v1/auth/login', { rawBody: '{}', headers: { 'content-type': contentType } })
+      expect(res.status).toBeGreaterThanOrEqual(400)
+      expect(res.status).toBeLessThan(500)
+      expect(res.body.code).toMatch(/^(VALIDATION_FAILED|UNSUPPORTED_MEDIA_TYPE)$/)
+    }
+    // Node's HTTP parser refuses these; the answer is written on the socket, which then closes.
+    const raw = async (request: string) => await new Promise<{ status: number, body: any }>((resolve, reject) => {
+      let text = ''
+      const socket = tcpConnect(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(request))
+      socket.setEncoding('utf8')
+      socket.on('data', (chunk: string) => { text += chunk })
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        const [head = '', body = ''] = text.split('\r\n\r\n')
+        if (!/^HTTP\/1\.1 \d{3} /.test(head)) { reject(new Error(`no HTTP answer: ${JSON.stringify(text)}`)); return }
+        resolve({ status: Number(head.slice(9, 12)), body: JSON.parse(body) })
+      })
+    })
+    const malformed = await raw('GET /health HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n')
+    expect(malformed).toEqual({ status: 400, body: { statusCode: 400, error: 'Bad Request', code: 'VALIDATION_FAILED', message: expect.any(String) } })
+    const overflow = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`)
+    expect(overflow.status).toBe(431)
+    expect(overflow.body.code).toBe('PAYLOAD_TOO_LARGE')
+    expect((await api.get('/health')).status).toBe(200)
   })
 
   it('an internal failure: 500 INTERNAL_ERROR without details', async () => {

@@ -115,6 +115,14 @@ describe('notification preferences', () => {
     expectError(await api.put('/v1/me/notifications', {}, as(b)), 400, 'VALIDATION_FAILED')
     expectError(await api.put(`/v1/conversations/${group.id}/notifications`, { level: 'all', muteUntil: 'tomorrow' }, as(b)), 400, 'VALIDATION_FAILED')
     expectError(await api.put(`/v1/conversations/${group.id}/notifications`, { muteUntil: null }, as(b)), 400, 'VALIDATION_FAILED')
+    // A date-time the schema takes but JavaScript or PostgreSQL cannot hold (a leap second, year 0000, before
+    // 0001 or past 9999 in UTC) is refused, not a 500 nor a stored mute that breaks GET /v1/me/export.
+    for (const muteUntil of ['2026-12-31T23:59:60Z', '0000-01-01T00:00:00Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:59:59-23:59']) {
+      expectError(await api.put(`/v1/conversations/${group.id}/notifications`, { level: 'all', muteUntil }, as(b)), 400, 'VALIDATION_FAILED')
+    }
+    expect(await setHere(b, group.id, { level: 'default', muteUntil: '9999-12-31T23:59:59.999Z' })).toEqual({ level: 'default', muteUntil: '9999-12-31T23:59:59.999Z' })
+    expect((await api.get('/v1/me/export', as(b))).status).toBe(200)
+    expect(await setHere(b, group.id, { level: 'default', muteUntil: null })).toEqual({ level: 'default', muteUntil: null })
     expectError(await api.put(`/v1/conversations/${group.id}/notifications`, { level: 'all' }, as(stranger)), 404, 'NOT_FOUND')
     expectError(await api.put('/v1/conversations/not-a-uuid/notifications', { level: 'all' }, as(b)), 400, 'VALIDATION_FAILED')
     expectError(await api.get('/v1/me/notifications'), 401, 'UNAUTHORIZED')

@@ -47,11 +47,12 @@ export function checkMetadata (metadata: unknown): Metadata | null {
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new AppError(400, 'INVALID_METADATA', 'metadata must be a JSON object or null')
   }
-  if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > METADATA_MAX_BYTES) {
-    throw new AppError(400, 'METADATA_TOO_LARGE', `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`)
-  }
+  // Depth first: JSON.stringify recurses, so a value nested thousands deep must be refused before it.
   if (depthOf(metadata) > METADATA_MAX_DEPTH) {
     throw new AppError(400, 'INVALID_METADATA', `metadata must be nested at most ${METADATA_MAX_DEPTH} levels deep`)
+  }
+  if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > METADATA_MAX_BYTES) {
+    throw new AppError(400, 'METADATA_TOO_LARGE', `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`)
   }
   return metadata as Metadata
 }

@@ -8,6 +8,7 @@ import type { Database } from '../repositories/db.js'
 import {
   createNotificationPreferencesRepository, type ConversationNotificationLevel, type NotificationLevel, type RecipientPreferences
 } from '../repositories/notification-preferences.js'
+import { parseDateTime } from './cursors.js'
 import { notFound } from './errors.js'
 import { mentionsUser } from './mentions.js'
 
@@ -83,7 +84,7 @@ export function createNotificationPreferenceService (db: Database) {
     /** Sets the caller's settings in a conversation (muteUntil omitted: kept); 404 unless a current member. */
     async setConversation (userId: string, conversationId: string, input: { level: ConversationNotificationLevel, muteUntil?: string | null | undefined }):
     Promise<NotificationSettings> {
-      const muteUntil = input.muteUntil === undefined ? undefined : input.muteUntil === null ? null : new Date(input.muteUntil)
+      const muteUntil = input.muteUntil === undefined ? undefined : input.muteUntil === null ? null : parseDateTime(input.muteUntil, 'body/muteUntil')
       const saved = await repo.setConversation(conversationId, userId, input.level, muteUntil)
       if (saved === null) throw notFound('Conversation')
       return toNotificationSettings(saved, new Date())

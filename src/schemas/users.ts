@@ -35,12 +35,15 @@ export type UserSearchQuery = Static<typeof UserSearchQuery>
 
 export const UserList = Type.Object({ users: Type.Array(Type.Ref('User')) }, { description: 'Users without presence (presence is for users who share a conversation)' })
 
+// An id in its one spelling, lower-case hex (src/domain/ids.ts): upper case answers 400 here as everywhere.
+const ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
 export const PresenceQuery = Type.Object({
   userIds: Type.String({
     minLength: 36,
     maxLength: 100 * 37,
-    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$',
-    description: 'Up to 100 user ids, comma-separated'
+    pattern: `^${ID}(,${ID}){0,99}$`,
+    description: 'Up to 100 user ids, comma-separated, lower case'
   })
 })
 
