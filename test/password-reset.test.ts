@@ -121,6 +121,7 @@ describe('password reset', () => {
     expect(await server.sql('SELECT 1 FROM password_resets WHERE user_id = $1', [noEmail.user.id])).toHaveLength(0)
     expectError(await api.post('/v1/auth/password-reset', {}), 400, 'VALIDATION_FAILED')
     expectError(await api.post('/v1/auth/password-reset', { username: 'a', email: 'b@c.d' }), 400, 'VALIDATION_FAILED')
+    expectError(await api.post('/v1/auth/password-reset', { foo: 1 }), 400, 'VALIDATION_FAILED')
     expectError(await api.post('/v1/auth/password-reset/confirm', { token: 'x', newPassword: 'short' }), 400, 'VALIDATION_FAILED')
   })
 
