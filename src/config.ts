@@ -66,6 +66,7 @@ export const SETTINGS = {
   wsMaxBacklogBytes: ['WS_MAX_BACKLOG_BYTES', Int(16384, 67108864, 1048576, 'Unsent bytes per socket before it is closed with 4008')],
   wsCloseGraceMs: ['WS_CLOSE_GRACE_MS', Int(100, 120000, 10000, 'A socket the server closes is cut if the close handshake takes longer')],
   wsMaxFrameBytes: ['WS_MAX_FRAME_BYTES', Int(1024, 1048576, 16384, 'Largest client frame; bigger ones close the socket with 1009')],
+  wsFramesPerSecond: ['WS_FRAMES_PER_SECOND', Int(1, 100000, 50, 'Client frames of any type per second per socket (twice that as a burst); more get error RATE_LIMITED and count as refused frames (1008 when it goes on)')],
   wsMaxConnectionsPerUser: ['WS_MAX_CONNECTIONS_PER_USER', Int(1, 1000, 20, 'Open sockets per user: across all processes with BROKER=redis, per process otherwise (429 RATE_LIMITED above)')],
   wsSlotTtlMs: ['WS_SLOT_TTL_MS', Int(1000, 3600000, 30000, 'BROKER=redis: a socket slot of a process that died lapses after this long (live ones are renewed every third of it)')],
   presenceGraceMs: ['PRESENCE_GRACE_MS', Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline')],

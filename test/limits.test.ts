@@ -36,6 +36,45 @@ describe('posting rate limit', () => {
   })
 })
 
+describe('rate limit of the other routes that write an event pushed to the members', () => {
+  // Each is an event in the log pushed to every member, as a post is: posting's budget (5 here) per user and route.
+  // A burst of 20 at once: some are answered, the rest 429 RATE_LIMITED with Retry-After; nothing else.
+  async function expectLimited (what: string, send: (i: number) => Promise<{ status: number, headers: Headers, body: any }>, ok: number[]) {
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i)))
+    const limited = burst.filter((r) => r.status === 429)
+    const statuses = [...new Set(burst.map((r) => r.status))].sort()
+    expect({ what, statuses: statuses.filter((s) => s !== 429 && !ok.includes(s)), answered: burst.length - limited.length > 0, limited: limited.length > 0 })
+      .toEqual({ what, statuses: [], answered: true, limited: true })
+    for (const r of limited) {
+      expectError(r, 429, 'RATE_LIMITED')
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    }
+  }
+
+  it('edits, deletions, renames, role changes, removals and moderation changes answer 429 RATE_LIMITED past the budget', async () => {
+    const [a, b, c] = await users(3)
+    const group = await createGroup(api, a, [b])
+    const base = `/v1/conversations/${group.id}`
+    const m = (await api.post(`${base}/messages`, { body: 'target' }, as(a))).body
+    await expectLimited('edit', (i) => api.patch(`${base}/messages/${m.id}`, { body: `edit ${i}` }, as(a)), [200])
+    await expectLimited('rename', (i) => api.patch(base, { title: `title ${i}` }, as(a)), [200])
+    // The budget is per user: another member is not held back by the owner's (b is a plain member: 403).
+    expectError(await api.patch(base, { title: 'mine' }, as(b)), 403, 'FORBIDDEN')
+    await expectLimited('role', (i) => api.patch(`${base}/members/${b.user.id}`, { role: i % 2 === 0 ? 'admin' : 'member' }, as(a)), [200])
+    await expectLimited('mute', () => api.put(`${base}/mutes/${b.user.id}`, undefined, as(a)), [204])
+    await expectLimited('unmute', () => api.del(`${base}/mutes/${b.user.id}`, as(a)), [204])
+    await expectLimited('slow mode', (i) => api.put(`${base}/slow-mode`, { seconds: i % 2 }, as(a)), [204])
+    await expectLimited('freeze', () => api.put(`${base}/freeze`, undefined, as(a)), [204])
+    await expectLimited('unfreeze', () => api.del(`${base}/freeze`, as(a)), [204])
+    // A ban can be set ahead, on a user who is not a member; again, it writes nothing.
+    await expectLimited('ban', () => api.put(`${base}/bans/${c.user.id}`, undefined, as(a)), [204])
+    await expectLimited('unban', () => api.del(`${base}/bans/${c.user.id}`, as(a)), [204])
+    // Deleting again answers the tombstone; removing a non-member answers 404: each one still counts.
+    await expectLimited('delete', () => api.del(`${base}/messages/${m.id}`, as(a)), [200])
+    await expectLimited('remove', () => api.del(`${base}/members/${b.user.id}`, as(a)), [204, 404])
+  })
+})
+
 describe('group size', () => {
   it('refuses a group or an addition past GROUP_MAX_MEMBERS with 400', async () => {
     const [a, b, c, d] = await users(4)

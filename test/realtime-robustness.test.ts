@@ -86,6 +86,42 @@ describe('bad frames', () => {
   })
 })
 
+describe('frame rate (WS_FRAMES_PER_SECOND, default 50 a second, 100 as a burst)', () => {
+  it('answers a flood of valid frames with error RATE_LIMITED past the budget, then closes it with 1008', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    for (let i = 0; i < 3000; i++) s.send('{"type":"ping"}')
+    expect((await s.closed).code).toBe(1008)
+    const limited = s.frames.filter((f) => f.type === 'error')
+    expect(limited.length).toBeGreaterThan(0)
+    for (const f of limited) expect(f).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) })
+    // The burst and whatever refilled while the flood was read were answered; the rest was not.
+    const pongs = s.frames.filter((f) => f.type === 'pong').length
+    expect(pongs).toBeGreaterThanOrEqual(100)
+    expect(pongs).toBeLessThan(1000)
+    // The user is not shut out: a new socket works.
+    const again = await open(a.accessToken)
+    again.send({ type: 'ping' })
+    expect(await again.next((f) => f.type === 'pong')).toEqual({ type: 'pong' })
+  })
+
+  it('does not limit normal use: typing, an acknowledgement per message and pings, even in a burst', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const posted = []
+    for (let i = 0; i < 40; i++) posted.push(await post(api, a, group.id, `m${i}`))
+    const s = await open(b.accessToken)
+    s.send({ type: 'typing', conversationId: group.id })
+    for (const m of posted) {
+      s.send({ type: 'delivered', conversationId: group.id, seq: m.seq })
+      s.send({ type: 'ping' })
+    }
+    for (let i = 0; i < posted.length; i++) await s.next((f) => f.type === 'pong')
+    await s.none((f) => f.type === 'error')
+    expect(s.ws.readyState).toBe(s.ws.OPEN)
+  })
+})
+
 describe('slow consumers', () => {
   it('closes a reader that never reads with 4008 while others keep receiving', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])

@@ -1,7 +1,7 @@
 // The upgrade is authenticated: no valid token, no socket.
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { client, register, type Client } from './helpers/http.js'
+import { client, expectError, register, type Client } from './helpers/http.js'
 import { startServer, test, type TestServer } from './helpers/server.js'
 import { connect } from './helpers/ws.js'
 
@@ -41,6 +41,25 @@ describe('WebSocket upgrade', () => {
     for (const claims of [{ sub: acct.user.id, sid: 'not-a-uuid' }, { sub: acct.user.id, sid: sid.toUpperCase() }, { sub: 'x', sid }]) {
       await expect(connect(server.url, server.app.jwt.sign(claims))).rejects.toMatchObject({ statusCode: 401 })
     }
+  })
+
+  it('answers a plain GET without the upgrade with 426 UPGRADE_REQUIRED and the error body, after the token check', async () => {
+    const acct = await register(api)
+    for (const res of [
+      await api.get('/v1/ws', { token: acct.accessToken }),
+      await api.get(`/v1/ws?access_token=${encodeURIComponent(acct.accessToken)}`)
+    ]) {
+      expectError(res, 426, 'UPGRADE_REQUIRED')
+      expect(res.headers.get('upgrade')).toBe('websocket')
+    }
+    expectError(await api.get('/v1/ws'), 401, 'UNAUTHORIZED')
+    expectError(await api.get('/v1/ws', { token: 'garbage' }), 401, 'UNAUTHORIZED')
+    // The upgrade itself is unchanged.
+    const sock = await connect(server.url, acct.accessToken)
+    expect(await sock.next()).toMatchObject({ type: 'ready', userId: acct.user.id })
+    sock.send({ type: 'ping' })
+    expect(await sock.next()).toEqual({ type: 'pong' })
+    await sock.close()
   })
 
   it('refuses an expired token with 401', async () => {

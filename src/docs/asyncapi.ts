@@ -82,7 +82,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
-  frame('error', 'ErrorFrame', 'A client frame was refused; the connection stays usable', server)
+  frame('error', 'ErrorFrame', 'A client frame was refused (invalid, or past WS_FRAMES_PER_SECOND: RATE_LIMITED); the connection stays usable, but more than 20 refused frames in a minute close it with 1008', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)
   frame('ping', 'PingClientFrame', 'Application-level keep-alive; answered with pong', client)
   frame('clientDelivered', 'DeliveredClientFrame', 'Acknowledge receipt up to seq (as POST /v1/conversations/:id/delivered); a conversation the user is not in gets an error frame NOT_FOUND', client)
@@ -107,7 +107,8 @@ export function asyncApiDocument (host: string, secure: boolean) {
         address: '/v1/ws',
         title: 'Push channel',
         description: 'Authenticate at the upgrade with `Authorization: Bearer <accessToken>` or `?access_token=` (browsers). ' +
-          'A bad token is refused with HTTP 401 before any socket opens. One JSON object per text frame.',
+          'A bad token is refused with HTTP 401 before any socket opens; a plain GET (no upgrade) answers HTTP 426 UPGRADE_REQUIRED. ' +
+          'One JSON object per text frame. A client sends at most WS_FRAMES_PER_SECOND frames of any type per second per socket (default 50, twice that as a burst); more get error RATE_LIMITED.',
         messages,
         bindings: {
           ws: {

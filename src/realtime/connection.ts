@@ -1,10 +1,12 @@
 // One client socket: sending with the slow-consumer rule, heartbeat state,
-// and the per-connection budgets (typing rate, abuse strikes).
+// and the per-connection budgets (frame rate, typing rate, abuse strikes).
 import type { WebSocket } from 'ws'
 import { CloseCode, type ServerFrame } from './protocol.js'
 
 export interface ConnectionLimits {
   maxBacklogBytes: number
+  /** Client frames of any type per second (twice that as a burst): WS_FRAMES_PER_SECOND. */
+  framesPerSecond: number
   typingPerSecond: number
   /** How long a peer has to complete the close handshake before it is cut. */
   closeGraceMs: number
@@ -27,6 +29,8 @@ export class Connection {
   // Allocated on first use: most sockets never send a typing frame or a bad
   // one, and every byte here is multiplied by the idle connections held.
   private strikes: number[] | undefined
+  private frameTokens: number
+  private framesRefilledAt = Date.now()
   private typingTokens: number
   private typingRefilledAt = Date.now()
 
@@ -38,6 +42,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly stream?: Corkable
   ) {
+    this.frameTokens = limits.framesPerSecond * 2
     this.typingTokens = limits.typingPerSecond * 2
   }
 
@@ -99,6 +104,21 @@ export class Connection {
     this.strikes = (this.strikes ?? []).filter((t) => now - t < STRIKE_WINDOW_MS)
     this.strikes.push(now)
     return this.strikes.length > STRIKE_LIMIT
+  }
+
+  /**
+   * Token bucket for every client frame, whatever its type or validity: a
+   * burst of two seconds' worth, then the rate. Each frame costs a parse and
+   * an answer (a pong, an error, a database call), so none is free.
+   */
+  takeFrameToken (): boolean {
+    const now = Date.now()
+    const cap = this.limits.framesPerSecond * 2
+    this.frameTokens = Math.min(cap, this.frameTokens + ((now - this.framesRefilledAt) / 1000) * this.limits.framesPerSecond)
+    this.framesRefilledAt = now
+    if (this.frameTokens < 1) return false
+    this.frameTokens -= 1
+    return true
   }
 
   /** Token bucket for typing frames: a burst of two seconds' worth, then the rate. */

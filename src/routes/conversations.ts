@@ -23,6 +23,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     timeWindow: 60_000,
     keyGenerator: (request: FastifyRequest) => request.auth.userId
   })
+  // Renaming and role changes write an event pushed to every member, as a post is: posting's budget
+  // per user (POST_RATE_LIMIT_PER_SECOND per route), as reactions and pins have.
+  const limited = {
+    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
+  }
+  const budget = 'Posting\'s budget per user (POST_RATE_LIMIT_PER_SECOND): 429 RATE_LIMITED with Retry-After above it.'
 
   app.post('/conversations', {
     onRequest: app.authenticate,
@@ -90,6 +96,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch('/conversations/:id', {
     onRequest: app.authenticate,
     preValidation: trimFields('title'),
+    config: limited,
     schema: {
       security,
       tags,
@@ -97,10 +104,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Rename a group, set its picture and/or make it public or private (owner or admin); writes conversation.updated',
       description: 'A direct conversation has no title or picture: 403. pictureUploadId: a completed image upload of the caller ' +
         '(POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; null removes the picture; a replaced picture is deleted. ' +
-        'public: a public group (channel) is listed by GET /v1/channels and joinable (README "Search, channels and invitations").',
+        `public: a public group (channel) is listed by GET /v1/channels and joinable (README "Search, channels and invitations"). ${budget}`,
       params: IdParams,
       body: UpdateConversationBody,
-      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => conversations.update(request.auth.userId, request.params.id, request.body))
 
@@ -123,28 +130,31 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/conversations/:id/members/:userId', {
     onRequest: app.authenticate,
+    config: limited,
     schema: {
       security,
       tags,
       operationId: 'setMemberRole',
       summary: "Change a member's role to admin or member (owner only); writes member.updated",
+      description: budget,
       params: MemberParams,
       body: SetRoleBody,
-      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => members.setRole(request.auth.userId, request.params.id, request.params.userId, request.body.role))
 
   app.delete('/conversations/:id/members/:userId', {
     onRequest: app.authenticate,
+    config: limited,
     schema: {
       security,
       tags,
       operationId: 'removeMember',
       summary: 'Remove a member (owner: anyone; admin: plain members), or leave (your own id); writes member.removed',
       description: 'When the owner leaves, the longest-standing admin (else member) becomes owner (member.updated, before the member.removed). ' +
-        'A removed member gets 404 for the conversation from then on. A direct conversation: 403.',
+        `A removed member gets 404 for the conversation from then on. A direct conversation: 403. ${budget}`,
       params: MemberParams,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await members.remove(request.auth.userId, request.params.id, request.params.userId)

@@ -12,19 +12,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearer: [] }]
   const tags = ['messages']
   const messageRef = { $ref: 'Message' } as unknown as typeof Message
+  // Per user, counted after authentication. Each write is an event pushed to every member, so posting,
+  // editing and deleting (as reacting and pinning) have the same budget per route: POST_RATE_LIMIT_PER_SECOND.
+  const limited = {
+    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
+  }
+  const budget = 'Posting\'s budget per user (POST_RATE_LIMIT_PER_SECOND): 429 RATE_LIMITED with Retry-After above it.'
 
   app.post('/conversations/:id/messages', {
     onRequest: app.authenticate,
     preValidation: trimBody,
-    // Per user, counted after authentication.
-    config: {
-      rateLimit: {
-        max: app.config.postRateLimitPerSecond,
-        timeWindow: 1000,
-        hook: 'preHandler',
-        keyGenerator: (request: FastifyRequest) => request.auth.userId
-      }
-    },
+    config: limited,
     schema: {
       security,
       tags,
@@ -60,6 +58,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch('/conversations/:id/messages/:messageId', {
     onRequest: app.authenticate,
     preValidation: trimBody,
+    config: limited,
     schema: {
       security,
       tags,
@@ -67,23 +66,24 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Edit a message (sender only): body, type and metadata; sets editedAt and writes message.updated',
       description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing. A muted member: 403 MUTED; ' +
         'a plain member of a frozen group: 403 FROZEN. Mentions are found again in the new body, against the current members. ' +
-        'metadata null clears it; a change that would leave the message empty (no body, files or metadata of a non-text type): 400.',
+        `metadata null clears it; a change that would leave the message empty (no body, files or metadata of a non-text type): 400. ${budget}`,
       params: MessageParams,
       body: EditMessageBody,
-      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409) }
+      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async (request) => messages.edit(request.auth.userId, request.params.id, request.params.messageId, request.body))
 
   app.delete('/conversations/:id/messages/:messageId', {
     onRequest: app.authenticate,
+    config: limited,
     schema: {
       security,
       tags,
       operationId: 'deleteMessage',
       summary: 'Delete a message (sender, or group owner/admin): answers the tombstone; writes message.deleted',
-      description: 'Earlier events of the message are redacted to the tombstone. Deleting again answers the tombstone and writes nothing.',
+      description: `Earlier events of the message are redacted to the tombstone. Deleting again answers the tombstone and writes nothing. ${budget}`,
       params: MessageParams,
-      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: messageRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => messages.remove(request.auth.userId, request.params.id, request.params.messageId))
 

@@ -1,14 +1,17 @@
 // GET /v1/ws: the push channel. The token is checked before the upgrade, so a
-// bad one gets a plain HTTP 401 and no socket is ever opened. This route adapts
+// bad one gets a plain HTTP 401 and no socket is ever opened; a plain GET (no
+// upgrade) with a good one gets 426 UPGRADE_REQUIRED. This route adapts
 // the socket: it parses client frames, calls the realtime node, and answers
 // refused frames; what a frame does is the node's (realtime/node.ts).
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
+import type { WebSocket } from 'ws'
 import { AppError, unauthorized } from '../domain/errors.js'
 import { Connection } from '../realtime/connection.js'
 import { CloseCode, parseClientFrame } from '../realtime/protocol.js'
 import { localSocketSlots, sharedSocketSlots } from '../realtime/socket-slots.js'
+import { sendError } from './error-reply.js'
 
 function bearerToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -19,7 +22,12 @@ function bearerToken (request: FastifyRequest): string | undefined {
 
 export default async function wsRoutes (app: FastifyInstance) {
   const node = app.realtime
-  const limits = { maxBacklogBytes: app.config.wsMaxBacklogBytes, typingPerSecond: app.config.typingPerSecond, closeGraceMs: app.config.wsCloseGraceMs }
+  const limits = {
+    maxBacklogBytes: app.config.wsMaxBacklogBytes,
+    framesPerSecond: app.config.wsFramesPerSecond,
+    typingPerSecond: app.config.typingPerSecond,
+    closeGraceMs: app.config.wsCloseGraceMs
+  }
   // Of each upgrade, until the socket is handed over: its HTTP response, and
   // the revocation stamp taken before its token was checked.
   const upgrades = new WeakMap<FastifyRequest['raw'], { response: ServerResponse, stamp: number, connectionId: string }>()
@@ -43,6 +51,8 @@ export default async function wsRoutes (app: FastifyInstance) {
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
     request.auth = await app.verifyAccessToken(token)
+    // A plain GET opens no socket, so it takes no slot: the HTTP handler answers it.
+    if (!request.ws) return
     // A slot taken here and never used (the handshake failed) lapses by itself (WS_SLOT_TTL_MS).
     if (!await slots.take(request.auth.userId, connectionId, node.hub.connectionsOf(request.auth.userId))) {
       throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
@@ -82,12 +92,14 @@ export default async function wsRoutes (app: FastifyInstance) {
     done()
   }
 
-  app.get('/ws', {
-    websocket: true,
-    onRequest: authenticateUpgrade,
-    preHandler: holdHandshake,
-    schema: { hide: true }
-  }, (socket, request) => {
+  // A GET without an upgrade (a browser tab, a proxy that dropped the Upgrade
+  // header): the error body with a stable code, and the protocol to upgrade to.
+  function plainGet (_request: FastifyRequest, reply: FastifyReply) {
+    reply.header('upgrade', 'websocket')
+    return sendError(reply, 426, 'UPGRADE_REQUIRED', 'GET /v1/ws is a WebSocket: open it with an upgrade (Connection: Upgrade, Upgrade: websocket)')
+  }
+
+  function openSocket (socket: WebSocket, request: FastifyRequest) {
     // request.raw.socket is the TCP socket the WebSocket took over at the upgrade.
     const conn = new Connection(socket, upgrades.get(request.raw)?.connectionId ?? randomUUID(), request.auth.userId, request.auth.sessionId, limits, request.raw.socket)
     const reqId = request.id
@@ -111,6 +123,10 @@ export default async function wsRoutes (app: FastifyInstance) {
 
     // Listeners go on before anything async, or early frames would be lost.
     socket.on('message', (data, isBinary) => {
+      // Closing (1008, 4008, ...): what the peer still sends until the close completes is not read.
+      if (!conn.open) return
+      // Every frame, valid or not, spends the connection's frame budget first (WS_FRAMES_PER_SECOND).
+      if (!conn.takeFrameToken()) return reject(conn, 'RATE_LIMITED', 'Too many frames; slow down')
       if (isBinary) return reject(conn, 'MALFORMED_FRAME', 'Binary frames are not supported')
       const parsed = parseClientFrame(data.toString())
       if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
@@ -154,5 +170,15 @@ export default async function wsRoutes (app: FastifyInstance) {
         conn.close(CloseCode.goingAway, 'could not check the session: reconnect')
       })
     }
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    onRequest: authenticateUpgrade,
+    preHandler: holdHandshake,
+    schema: { hide: true },
+    handler: plainGet,
+    wsHandler: openSocket
   })
 }
