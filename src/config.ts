@@ -44,6 +44,7 @@ export const SETTINGS = {
   authRateLimitMax: ['AUTH_RATE_LIMIT_MAX', Int(1, 100000, 30, 'Register or login requests per client address per window')],
   authRateLimitWindowMs: ['AUTH_RATE_LIMIT_WINDOW_MS', Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX')],
   postRateLimitPerSecond: ['POST_RATE_LIMIT_PER_SECOND', Int(1, 100000, 30, 'Messages one user may post per second')],
+  profileRateLimitPerMinute: ['PROFILE_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 10, 'Profile changes (PATCH /v1/me: each tells every contact) one user may make per minute')],
   membershipRateLimitPerMinute: ['MEMBERSHIP_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute')],
   messageMaxLength: ['MESSAGE_MAX_LENGTH', Int(1, 100000, 4000, 'Longest message body in characters')],
   groupMaxMembers: ['GROUP_MAX_MEMBERS', Int(2, 100000, 1000, 'Most members a group may have')],

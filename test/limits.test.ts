@@ -8,7 +8,7 @@ import { users as registerMany } from './helpers/users.js'
 let server: TestServer
 let api: Client
 
-test.override('serverOptions', { config: { postRateLimitPerSecond: 5, groupMaxMembers: 3, messageMaxLength: 10 } })
+test.override('serverOptions', { config: { postRateLimitPerSecond: 5, profileRateLimitPerMinute: 3, groupMaxMembers: 3, messageMaxLength: 10 } })
 test.beforeAll(({ server: started }) => {
   server = started
   api = client(server.url)
@@ -72,6 +72,30 @@ describe('rate limit of the other routes that write an event pushed to the membe
     // Deleting again answers the tombstone; removing a non-member answers 404: each one still counts.
     await expectLimited('delete', () => api.del(`${base}/messages/${m.id}`, as(a)), [200])
     await expectLimited('remove', () => api.del(`${base}/members/${b.user.id}`, as(a)), [204, 404])
+  })
+
+  it('and every other write a user makes has a budget: reads, receipts, blocks, devices, settings, invites, sessions, the profile', async () => {
+    const [a, b, c] = await users(3)
+    const group = await createGroup(api, a, [b])
+    const base = `/v1/conversations/${group.id}`
+    const m = (await api.post(`${base}/messages`, { body: 'target' }, as(b))).body
+    await api.post(`${base}/messages`, { body: 'reply', threadRootId: m.id }, as(a))
+    await expectLimited('read', () => api.post(`${base}/read`, { seq: m.seq }, as(a)), [204])
+    await expectLimited('thread read', () => api.post(`${base}/messages/${m.id}/thread/read`, { seq: m.seq }, as(a)), [204])
+    await expectLimited('delivered', () => api.post(`${base}/delivered`, { seq: m.seq }, as(a)), [204])
+    await expectLimited('block', () => api.put(`/v1/me/blocks/${c.user.id}`, undefined, as(a)), [204])
+    await expectLimited('unblock', () => api.del(`/v1/me/blocks/${c.user.id}`, as(a)), [204])
+    await expectLimited('device', (i) => api.put(`/v1/me/devices/d${i}`, { platform: 'fcm', token: `registration-token-${i}` }, as(a)), [200, 503])
+    await expectLimited('settings', () => api.put('/v1/me/notifications', { level: 'all' }, as(a)), [200])
+    await expectLimited('conversation settings', () => api.put(`${base}/notifications`, { level: 'all' }, as(a)), [200])
+    await expectLimited('invite', () => api.post(`${base}/invites`, {}, as(a)), [201, 409])
+    await expectLimited('end other sessions', () => api.post('/v1/me/sessions/end-others', undefined, as(a)), [200])
+    // The profile tells every contact: its own, smaller budget per minute (3 here).
+    // A burst that lands at once is answered up to the budget exactly (the limiter's in-memory counter is read per request).
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => api.patch('/v1/me', { displayName: `Name ${i}` }, as(c))))
+    expect(burst.map((r) => r.status).sort()).toEqual([...Array(3).fill(200), ...Array(17).fill(429)])
+    // Per user: b is not held back by a's budgets.
+    expect((await api.post(`${base}/read`, { seq: m.seq }, as(b))).status).toBe(204)
   })
 })
 

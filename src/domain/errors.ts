@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'VALIDATION_FAILED' | 'UNAUTHORIZED' | 'INVALID_CREDENTIALS' | 'FORBIDDEN' | 'NOT_FOUND'
   | 'USERNAME_TAKEN' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED'
   | 'INTERNAL_ERROR' | 'UNAVAILABLE'
+  // The WebSocket route answering a plain GET (routes/ws.ts)
+  | 'UPGRADE_REQUIRED'
   // Accounts (routes/me.ts, routes/password-reset.ts)
   | 'MAIL_NOT_CONFIGURED' | 'INVALID_RESET_TOKEN' | 'INVALID_CODE' | 'EMAIL_TAKEN'
   // Safety (src/domain/safety-*.ts)

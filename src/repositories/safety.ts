@@ -153,8 +153,9 @@ export function createSafetyRepository ({ prisma }: Database) {
   return {
     ...safetyStatements(prisma),
 
+    /** Blocks; already blocked: nothing changes. One statement, so concurrent blocks of the same user both succeed. */
     async block (blockerId: string, blockedId: string): Promise<void> {
-      await prisma.block.upsert({ where: { blockerId_blockedId: { blockerId, blockedId } }, create: { blockerId, blockedId }, update: {} })
+      await prisma.$executeRaw`INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid) ON CONFLICT DO NOTHING`
     },
 
     async unblock (blockerId: string, blockedId: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errorResponses } from '../schemas/common.js'
 import { BlockList, UserIdParams } from '../schemas/safety.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { blocks } = app.safety
@@ -10,6 +11,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/me/blocks/:userId', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -19,7 +21,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         '(403 BLOCKED), and no longer gets their presence, typing or read receipts; the caller gets no offline notification of their messages. ' +
         'Messages in shared groups stay in the log: clients hide them with GET /v1/me/blocks. Blocking oneself: 400; unknown user: 404.',
       params: UserIdParams,
-      response: { 204: Type.Null({ description: 'Blocked' }), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null({ description: 'Blocked' }), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await blocks.block(request.auth.userId, request.params.userId)
@@ -28,10 +30,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/me/blocks/:userId', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'unblockUser', summary: 'Unblock a user (not blocked: no change)',
       params: UserIdParams,
-      response: { 204: Type.Null({ description: 'Unblocked' }), ...errorResponses(400, 401) }
+      response: { 204: Type.Null({ description: 'Unblocked' }), ...errorResponses(400, 401, 429) }
     }
   }, async (request, reply) => {
     await blocks.unblock(request.auth.userId, request.params.userId)

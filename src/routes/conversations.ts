@@ -9,6 +9,7 @@ import {
 } from '../schemas/conversations.js'
 import { ReadBody } from '../schemas/messages.js'
 import { trimFields } from './trim.js'
+import { WRITE_BUDGET_TEXT, writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { conversations, members } = app.chat
@@ -25,10 +26,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   })
   // Renaming and role changes write an event pushed to every member, as a post is: posting's budget
   // per user (POST_RATE_LIMIT_PER_SECOND per route), as reactions and pins have.
-  const limited = {
-    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
-  }
-  const budget = 'Posting\'s budget per user (POST_RATE_LIMIT_PER_SECOND): 429 RATE_LIMITED with Retry-After above it.'
+  const limited = writeBudget(app)
+  const budget = WRITE_BUDGET_TEXT
 
   app.post('/conversations', {
     onRequest: app.authenticate,
@@ -163,6 +162,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations/:id/read', {
     onRequest: app.authenticate,
+    config: limited,
     schema: {
       security,
       tags,
@@ -170,7 +170,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: "Move the caller's read position forward (never back; at most lastSeq)",
       params: IdParams,
       body: ReadBody,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await conversations.markRead(request.auth.userId, request.params.id, request.body.seq)

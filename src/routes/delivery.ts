@@ -4,12 +4,14 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { DeliveredBody } from '../schemas/conversations.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { delivery } = app.interactions
 
   app.post('/conversations/:id/delivered', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security: [{ bearer: [] }],
       tags: ['conversations'],
@@ -20,7 +22,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'Members only (others: 404).',
       params: IdParams,
       body: DeliveredBody,
-      response: { 204: Type.Null({ description: 'Stored' }), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null({ description: 'Stored' }), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await delivery.delivered(request.auth.userId, request.params.id, request.body.seq)

@@ -7,6 +7,7 @@ import { AppError, badRequest, notFound, unauthorized } from '../domain/errors.j
 import type { DeviceRecord } from '../repositories/devices.js'
 import { errorResponses } from '../schemas/common.js'
 import { DeliveryList, DeliveryQuery, DeviceList, DeviceParams, PushConfigInfo, PutDeviceBody, TestPushResult, type Device } from '../schemas/devices.js'
+import { writeBudget } from './budgets.js'
 
 const toDevice = (d: DeviceRecord): Device => ({
   deviceId: d.deviceId, platform: d.platform, appId: d.appId, locale: d.locale, createdAt: d.createdAt.toISOString(), updatedAt: d.updatedAt.toISOString()
@@ -38,6 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/me/devices/:deviceId', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'putDevice',
       summary: 'Register or update a push device of this session',
@@ -46,7 +48,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'A push token registered before by another device or account moves here. 503 PUSH_NOT_CONFIGURED when the server has no credentials for the platform.',
       params: DeviceParams,
       body: PutDeviceBody,
-      response: { 200: deviceRef, ...errorResponses(400, 401, 503) }
+      response: { 200: deviceRef, ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request) => {
     const { platform, token, subscription, appId, locale } = request.body
@@ -73,9 +75,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/me/devices/:deviceId', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'deleteDevice', summary: 'Remove a push device and its delivery records',
-      params: DeviceParams, response: { 204: Type.Null(), ...errorResponses(401, 404) }
+      params: DeviceParams, response: { 204: Type.Null(), ...errorResponses(401, 404, 429) }
     }
   }, async (request, reply) => {
     if (!await push.devices.remove(request.auth.userId, request.params.deviceId)) throw notFound('Device')

@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import { IdParams, errorResponses } from '../schemas/common.js'
 import type { Conversation } from '../schemas/conversations.js'
 import { CreatedInvite, CreateInviteBody, InvitationList, InviteCodeParams, InviteList, RevokeInviteParams } from '../schemas/invites.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { invites } = app.chat
@@ -15,6 +16,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations/:id/invites', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -23,7 +25,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: `${managers} At most 100 usable invites per group (409 CONFLICT above).`,
       params: IdParams,
       body: CreateInviteBody,
-      response: { 201: CreatedInvite, ...errorResponses(400, 401, 403, 404, 409) }
+      response: { 201: CreatedInvite, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async (request, reply) => reply.code(201).send(await invites.create(request.auth.userId, request.params.id, request.body ?? {})))
 
@@ -42,6 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/conversations/:id/invites/:code', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -49,7 +52,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Revoke an invite, named by its code or its id',
       description: `${managers} No such usable invite in this group: 404 NOT_FOUND.`,
       params: RevokeInviteParams,
-      response: { 204: Type.Null({ description: 'Revoked' }), ...errorResponses(400, 401, 403, 404) }
+      response: { 204: Type.Null({ description: 'Revoked' }), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await invites.revoke(request.auth.userId, request.params.id, request.params.code)
@@ -92,6 +95,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/me/invitations/:id/accept', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -99,12 +103,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Accept an invitation to the group :id: writes member.added with by = who invited; answers the Conversation',
       description: 'No pending invitation: 404 NOT_FOUND. Banned from the group since: 403 BANNED. A full group: 400.',
       params: IdParams,
-      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => invites.acceptInvitation(request.auth.userId, request.params.id))
 
   app.post('/me/invitations/:id/decline', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -112,7 +117,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Decline (remove) an invitation to the group :id',
       description: 'No pending invitation: 404 NOT_FOUND. The group is not told.',
       params: IdParams,
-      response: { 204: Type.Null({ description: 'Declined' }), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null({ description: 'Declined' }), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await invites.declineInvitation(request.auth.userId, request.params.id)

@@ -9,6 +9,7 @@ import { errorResponses, IdParams } from '../schemas/common.js'
 import { Accepted, ChangePasswordBody, DeleteMeBody, EmailBody, EmailCodeBody, EmailResult, EndedCount, SessionList, UpdateMeBody } from '../schemas/me.js'
 import type { User } from '../schemas/users.js'
 import { trimFields } from './trim.js'
+import { perUser, writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { self, recovery, deletion } = app.me
@@ -46,11 +47,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/me/sessions/:id', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'endSession',
       summary: 'End one session of the account (its refresh token stops working, its sockets close with 4001)',
       params: IdParams,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await self.endSession(request.auth.userId, request.params.id)
@@ -59,15 +61,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/me/sessions/end-others', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'endOtherSessions',
       summary: 'Log out everywhere else: every session but this one ends',
-      response: { 200: EndedCount, ...errorResponses(401) }
+      response: { 200: EndedCount, ...errorResponses(401, 429) }
     }
   }, async (request) => ({ ended: await self.endOtherSessions(request.auth.userId, request.auth.sessionId) }))
 
   app.patch('/me', {
     onRequest: app.authenticate,
+    config: perUser(app.config.profileRateLimitPerMinute, 60_000),
     preValidation: trimFields('displayName'),
     schema: {
       security, tags, operationId: 'updateMe',
@@ -75,7 +79,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'avatarUploadId: a completed image upload of the caller (POST /v1/uploads without conversationId), else 400 INVALID_ATTACHMENT; ' +
         'null removes the avatar; a replaced avatar is deleted. An empty body: 400.',
       body: UpdateMeBody,
-      response: { 200: userRef, ...errorResponses(400, 401) }
+      response: { 200: userRef, ...errorResponses(400, 401, 429) }
     }
   }, async (request) => self.updateProfile(request.auth.userId, request.body))
 

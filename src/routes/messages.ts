@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { IdParams, errorResponses } from '../schemas/common.js'
 import { trimFields } from './trim.js'
 import { EventPage, EventsQuery, HistoryQuery, Message, MessagePage, MessageParams, messageBodies } from '../schemas/messages.js'
+import { WRITE_BUDGET_TEXT, writeBudget } from './budgets.js'
 
 const trimBody = trimFields('body')
 
@@ -14,10 +14,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const messageRef = { $ref: 'Message' } as unknown as typeof Message
   // Per user, counted after authentication. Each write is an event pushed to every member, so posting,
   // editing and deleting (as reacting and pinning) have the same budget per route: POST_RATE_LIMIT_PER_SECOND.
-  const limited = {
-    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
-  }
-  const budget = 'Posting\'s budget per user (POST_RATE_LIMIT_PER_SECOND): 429 RATE_LIMITED with Retry-After above it.'
+  const limited = writeBudget(app)
+  const budget = WRITE_BUDGET_TEXT
 
   app.post('/conversations/:id/messages', {
     onRequest: app.authenticate,

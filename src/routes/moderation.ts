@@ -1,9 +1,9 @@
 // Group moderation by its owner and admins (src/domain/safety-moderation.ts).
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { BanList, ConversationUserParams, SlowModeBody } from '../schemas/safety.js'
+import { WRITE_BUDGET_TEXT, writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { moderation } = app.safety
@@ -12,11 +12,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const noContent = (description: string) => Type.Null({ description })
   // Each write is an event pushed to every member, as a post is: posting's budget per user
   // (POST_RATE_LIMIT_PER_SECOND per route), as reactions and pins have.
-  const limited = {
-    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
-  }
+  const limited = writeBudget(app)
   const role = 'Owner or admin of a group; an admin acts only on plain members, nobody on the owner (403 FORBIDDEN). Non-members: 404.'
-  const who = `${role} Posting's budget per user (POST_RATE_LIMIT_PER_SECOND): 429 RATE_LIMITED with Retry-After above it.`
+  const who = `${role} ${WRITE_BUDGET_TEXT}`
 
   app.put('/conversations/:id/bans/:userId', {
     onRequest: app.authenticate,

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { ConversationNotifications, SetConversationNotificationsBody, SetUserNotificationsBody, UserNotifications } from '../schemas/conversations.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { preferences } = app.chat
@@ -21,16 +22,18 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/me/notifications', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'setNotificationSettings',
       summary: 'Set the caller\'s notification level: all (default), mentions or none',
       body: SetUserNotificationsBody,
-      response: { 200: UserNotifications, ...errorResponses(400, 401) }
+      response: { 200: UserNotifications, ...errorResponses(400, 401, 429) }
     }
   }, async (request) => preferences.setUser(request.auth.userId, request.body.level))
 
   app.put('/conversations/:id/notifications', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'setConversationNotifications',
       summary: 'Set the caller\'s notification level in a conversation (default: the user\'s level) and mute it until a time',
@@ -39,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'Anyone but a current member gets the 404 of a missing conversation.',
       params: IdParams,
       body: SetConversationNotificationsBody,
-      response: { 200: ConversationNotifications, ...errorResponses(400, 401, 404) }
+      response: { 200: ConversationNotifications, ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request) => preferences.setConversation(request.auth.userId, request.params.id, request.body))
 }

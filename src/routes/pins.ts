@@ -1,17 +1,15 @@
 // Pinned messages (src/domain/pins.ts).
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { MessageParams, Pin, PinList } from '../schemas/messages.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { pins } = app.interactions
   const security = [{ bearer: [] }]
   // Each change is an event in the log, as a post is: the same budget per user (POST_RATE_LIMIT_PER_SECOND).
-  const limited = {
-    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
-  }
+  const limited = writeBudget(app)
   const tags = ['messages']
   const pinRef = { $ref: 'Pin' } as unknown as typeof Pin
   const who = 'Owner or admin of a group (plain members: 403 FORBIDDEN); in a direct conversation, either member. ' +

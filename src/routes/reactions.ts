@@ -1,16 +1,14 @@
 // Reactions to messages (src/domain/reactions.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { errorResponses } from '../schemas/common.js'
 import { ReactionParams, ReactionResult } from '../schemas/messages.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { reactions } = app.interactions
   const security = [{ bearer: [] }]
   // Each change is an event in the log, as a post is: the same budget per user (POST_RATE_LIMIT_PER_SECOND).
-  const limited = {
-    rateLimit: { max: app.config.postRateLimitPerSecond, timeWindow: 1000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.auth.userId }
-  }
+  const limited = writeBudget(app)
   const tags = ['messages']
   const rules = 'A member who can see the message (their window holds it); a deleted message: 409 CONFLICT. ' +
     'As posting: 403 MUTED (muted), 403 FROZEN (frozen group, plain members), 403 BLOCKED (a direct conversation whose other member blocked the caller). ' +

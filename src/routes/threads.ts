@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errorResponses } from '../schemas/common.js'
 import { FollowedThreadPage, FollowedThreadQuery, HistoryQuery, MessagePage, MessageParams, ThreadReadBody } from '../schemas/messages.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { threads } = app.chat
@@ -29,6 +30,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/conversations/:id/messages/:messageId/thread/read', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -38,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'as a thread.read frame with the counts after it. Reading does not follow a thread.',
       params: MessageParams,
       body: ThreadReadBody,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 404) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 429) }
     }
   }, async (request, reply) => {
     await threads.markRead(request.auth.userId, request.params.id, request.params.messageId, request.body.seq)

@@ -35,6 +35,7 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
     authRateLimitMax: 100_000,
     postRateLimitPerSecond: 100_000,
     membershipRateLimitPerMinute: 100_000,
+    profileRateLimitPerMinute: 100_000,
     accountMailRateLimitMax: 100_000,
     ...overrides
   }

@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import { AppError, RetryLaterError, type ErrorCode } from '../../domain/errors.js'
-import { isDatabaseUnavailable, isStatementTimeout } from '../../domain/prisma-errors.js'
+import { isDatabaseUnavailable, isDataException, isStatementTimeout, isUniqueViolation } from '../../domain/prisma-errors.js'
 import { sendError } from '../../routes/error-reply.js'
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -30,6 +30,16 @@ function classify (err: FastifyError | AppError | Error, request: FastifyRequest
     // DATABASE_STATEMENT_TIMEOUT_MS cancelled it (a held lock, an overloaded database): nothing was written.
     request.log.warn({ err }, 'database statement timed out')
     return { status: 503, code: 'UNAVAILABLE', message: 'The database did not answer in time; retry shortly' }
+  }
+  if (isUniqueViolation(err)) {
+    // Two requests wrote the same row at once and no rule above expected it: the loser may retry, it did no harm.
+    request.log.warn({ err }, 'concurrent write of the same row')
+    return { status: 409, code: 'CONFLICT', message: 'Another request changed this at the same moment; retry' }
+  }
+  if (isDataException(err)) {
+    // A value the database cannot take (out of range, malformed) that validation let through.
+    request.log.warn({ err }, 'value refused by the database')
+    return { status: 400, code: 'VALIDATION_FAILED', message: 'A value in the request is out of range or malformed' }
   }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
   if (status >= 400 && status < 500) {

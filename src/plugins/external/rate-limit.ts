@@ -6,6 +6,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { Cluster, Redis } from 'ioredis'
+import { createRequire } from 'node:module'
 import { AppError } from '../../domain/errors.js'
 
 declare module 'fastify' {
@@ -13,6 +14,39 @@ declare module 'fastify' {
     /** The Redis the limits are counted in (BROKER=redis), or undefined: each process counts its own. */
     limitsRedis: Redis | Cluster | undefined
   }
+}
+
+type Counted = (error: Error | null, result?: { current: number, ttl: number }) => void
+interface CounterStore {
+  incr (key: string, cb: Counted, timeWindow: number, max: number): void
+  read (key: string, cb: Counted, timeWindow: number, max: number): void
+}
+interface StoreOptions { continueExceeding?: boolean, exponentialBackoff?: boolean, cache?: number }
+// The library's own in-memory store (it has no types of its own to import).
+const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore') as
+  new (continueExceeding?: boolean, exponentialBackoff?: boolean, cache?: number) => CounterStore
+
+/**
+ * The library's in-memory store hands every request of a key the same counter
+ * object, which the limiter reads after an await (@fastify/rate-limit 11.2):
+ * requests of one burst that land in one turn of the event loop all read the
+ * burst's final count, so all of them are refused, the first `max` too. This
+ * one hands each request a copy of the count as it was when it was taken.
+ */
+class SnapshotStore {
+  private readonly inner: CounterStore
+  constructor (options: StoreOptions) {
+    this.inner = new LocalStore(options.continueExceeding, options.exponentialBackoff, options.cache)
+  }
+
+  private static copy (cb: Counted): Counted {
+    return (error, result) => cb(error, result === undefined ? undefined : { current: result.current, ttl: result.ttl })
+  }
+
+  incr (key: string, cb: Counted, timeWindow: number, max: number): void { this.inner.incr(key, SnapshotStore.copy(cb), timeWindow, max) }
+  read (key: string, cb: Counted, timeWindow: number, max: number): void { this.inner.read(key, SnapshotStore.copy(cb), timeWindow, max) }
+  // Typed by the library as the route's options; it is given the route's merged rate-limit parameters.
+  child (routeParams: object): SnapshotStore { return new SnapshotStore(routeParams as StoreOptions) }
 }
 
 export default fp(async (app) => {
@@ -55,7 +89,9 @@ export default fp(async (app) => {
   // Its types name only a Redis; its store uses defineCommand and one key per call, which a Cluster serves alike.
   await app.register(rateLimit, {
     global: false,
-    ...(redis === undefined ? {} : { redis: redis as Redis, nameSpace: `${config.brokerChannel}:rate-limit:`, skipOnError: true }),
+    ...(redis === undefined
+      ? { store: SnapshotStore }
+      : { redis: redis as Redis, nameSpace: `${config.brokerChannel}:rate-limit:`, skipOnError: true }),
     errorResponseBuilder: (_request, context) =>
       new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`)
   })
