@@ -156,4 +156,26 @@ describe('delivery receipts', () => {
     await sender.until(() => seen.some((f) => f.data.seq === m2.seq), 20_000, 'second tick')
     expect(seen.at(-1)).toEqual({ type: 'delivered', conversationId: group.id, data: { userId: b.user.id, seq: m2.seq } })
   })
+
+  it('the SDK coalesces acks: one per message in a tight loop, over many conversations, stays within the frame budget', async () => {
+    const [owner, b] = await users(2)
+    const groups = await Promise.all(Array.from({ length: 12 }, (_, i) => createGroup(api, owner, [b], `acks ${i}`)))
+    const last = await Promise.all(groups.map((g) => post(api, owner, g.id, 'latest')))
+    const receiver = recordingClient(server.url)
+    sdks.push(receiver)
+    const errors: unknown[] = []
+    receiver.sdk.realtime.on('error', (err) => errors.push(err))
+    await receiver.sdk.auth.login({ username: b.user.username, password: b.password })
+    receiver.sdk.realtime.connect()
+    await receiver.until(() => receiver.synced >= 1, 10_000, 'receiver sync')
+    // 12 conversations × every seq up to the last, 100 times over: 1,200+ acks at once.
+    for (let round = 0; round < 100; round++) {
+      for (const [i, g] of groups.entries()) for (let seq = 1; seq <= last[i]!.seq; seq++) receiver.sdk.realtime.delivered(g.id, seq)
+    }
+    const stored = async () => (await server.sql('SELECT count(*)::int AS n FROM memberships WHERE user_id = $1 AND last_delivered_seq >= 2', [b.user.id]))[0].n
+    await expect.poll(stored, { timeout: 20_000 }).toBe(groups.length)
+    expect(receiver.sdk.realtime.state).toBe('live')
+    expect(receiver.synced).toBe(1)
+    expect(errors).toEqual([])
+  })
 })

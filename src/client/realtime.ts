@@ -11,6 +11,7 @@ import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
 import type { ChatEvent, Conversation, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, SyncChange, UnreadTotals, UserUpdatedFrame } from './types.js'
+import { DeliveryAcks } from './acks.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
 export interface WebSocketLike {
@@ -153,6 +154,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private applyingSync = false
   /** Moves on reset(): a catch-up begun for the previous user applies nothing after it. */
   private epoch = 0
+  private readonly acks = new DeliveryAcks((conversationId, seq) => this.sendFrame({ type: 'delivered', conversationId, seq }))
 
   constructor (private readonly transport: Transport, private readonly api: Api, private readonly options: RealtimeOptions = {}) {
     super()
@@ -209,6 +211,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Closes for good (until connect()). */
   close (): void {
     this.stopped = true
+    this.acks.stop()
     clearTimeout(this.timer)
     clearTimeout(this.rebaseTimer)
     this.rebaseTimer = undefined
@@ -226,13 +229,16 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   }
 
   /**
-   * Acknowledges that this device received a conversation up to `seq` (the
-   * server coalesces acks; sending one per message is fine). False when not
+   * Acknowledges that this device received a conversation up to `seq`;
+   * sending one per message is fine: they are coalesced (acks.ts), the
+   * highest seq per conversation a few times a second. False when not
    * connected: acknowledge again after the next sync, or use
    * conversations.delivered over REST.
    */
   delivered (conversationId: string, seq: number): boolean {
-    return this.sendFrame({ type: 'delivered', conversationId, seq })
+    if (this.ws === null || this.ws.readyState !== OPEN) return false
+    this.acks.add(conversationId, seq)
+    return true
   }
 
   private sendFrame (frame: object): boolean {

@@ -137,7 +137,7 @@ export const CLOSE_CODES = [
   { code: 1000, name: 'normal', meaning: 'normal closure', client: 'nothing' },
   { code: 1001, name: 'goingAway', meaning: 'the server is shutting down', client: 'reconnect with backoff and replay' },
   { code: 1006, meaning: 'no close frame: network loss, or a dead peer cut by the heartbeat', client: 'reconnect with backoff and replay' },
-  { code: 1008, name: 'policyViolation', meaning: 'policy violation: too many invalid frames', client: 'fix the client' },
+  { code: 1008, name: 'policyViolation', meaning: 'policy violation: too many refused frames (invalid, or over the frame budget)', client: 'fix the client' },
   { code: 1009, name: 'tooBig', meaning: 'a frame was too big', client: 'fix the client' },
   { code: 4001, name: 'sessionEnded', meaning: 'the session was logged out or revoked', client: 'log in again' },
   { code: 4008, name: 'slowConsumer', meaning: 'slow consumer: too much unsent data', client: 'reconnect and replay' }
