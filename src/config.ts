@@ -37,6 +37,7 @@ export const SETTINGS = {
 
   jwtSecret: ['JWT_SECRET', Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for access tokens; required in production' }))],
   accessTokenTtlSeconds: ['ACCESS_TOKEN_TTL_SECONDS', Int(10, 86400, 900, 'Lifetime of an access token')],
+  sessionsPerUser: ['SESSIONS_PER_USER', Int(1, 10000, 100, 'Live sessions (logged-in devices) one user keeps; a login past them ends the one used longest ago')],
   refreshTokenTtlSeconds: ['REFRESH_TOKEN_TTL_SECONDS', Int(60, 31536000, 2592000, 'A refresh token unused for this long expires')],
   refreshReuseGraceSeconds: ['REFRESH_REUSE_GRACE_SECONDS', Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session')],
 
@@ -154,6 +155,7 @@ export const SETTINGS = {
   pushTimeoutMs: ['PUSH_TIMEOUT_MS', Int(100, 120000, 10000, 'A provider request not answered within this is retried'), INPUT],
   pushDeliveryRetentionHours: ['PUSH_DELIVERY_RETENTION_HOURS', Int(1, 8760, 168, 'Delivery records (GET /v1/me/devices/:id/deliveries) are kept this long'), INPUT],
   pushTestRateLimitPerMinute: ['PUSH_TEST_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 5, 'Test pushes (POST /v1/me/devices/:id/test) per user per minute'), INPUT],
+  pushDevicesPerUser: ['PUSH_DEVICES_PER_USER', Int(1, 1000, 20, 'Push devices one user keeps; registering one more drops the one updated longest ago'), INPUT],
   pushReadCoalesceSeconds: ['PUSH_READ_COALESCE_SECONDS', Int(1, 3600, 10, 'Badge updates after reads: at most one per user and conversation per this many seconds (the first at once, the rest at the end of the slot)'), INPUT]
 } as const satisfies Record<string, Setting>
 
@@ -203,6 +205,8 @@ export interface PushConfig {
   testPerMinute: number
   /** Badge updates after reads: one per user and conversation per slot of this many seconds. */
   readCoalesceSeconds: number
+  /** Push devices one user keeps (the one updated longest ago goes first). */
+  devicesPerUser: number
 }
 
 export interface PushWebhookConfig {
@@ -308,7 +312,8 @@ function pushConfig (e: Env): PushConfig {
     timeoutMs: e.PUSH_TIMEOUT_MS,
     retentionHours: e.PUSH_DELIVERY_RETENTION_HOURS,
     testPerMinute: e.PUSH_TEST_RATE_LIMIT_PER_MINUTE,
-    readCoalesceSeconds: e.PUSH_READ_COALESCE_SECONDS
+    readCoalesceSeconds: e.PUSH_READ_COALESCE_SECONDS,
+    devicesPerUser: e.PUSH_DEVICES_PER_USER
   }
 }
 

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { createDirect, createGroup } from './helpers/chat.js'
-import { test, type TestServer } from './helpers/server.js'
+import { startServer, test, type TestServer } from './helpers/server.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
 
 let server: TestServer
@@ -87,6 +87,27 @@ describe('sessions', () => {
     expect((await first.closed).code).toBe(4001)
     const left = await api.get('/v1/me/sessions', { token: phone.accessToken })
     expect(left.body.sessions.map((s: any) => s.current)).toEqual([true])
+  })
+
+  it('keeps at most SESSIONS_PER_USER live sessions: a login past them ends the one used longest ago, its socket too', async () => {
+    const capped = await startServer({ config: { sessionsPerUser: 3 } })
+    try {
+      const k = client(capped.url)
+      const a = await register(k)
+      const second = (await k.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+      const third = (await k.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+      // The first (registration) session is used again: the second is now the one used longest ago.
+      const refreshed = (await k.post('/v1/auth/refresh', { refreshToken: a.refreshToken })).body
+      const secondSocket = await connectReady(capped.url, second.accessToken, sockets)
+      const fourth = (await k.post('/v1/auth/login', { username: a.user.username, password: a.password })).body
+      expect((await secondSocket.closed).code).toBe(4001)
+      expectError(await k.post('/v1/auth/refresh', { refreshToken: second.refreshToken }), 401, 'UNAUTHORIZED')
+      const live = (await k.get('/v1/me/sessions', { token: fourth.accessToken })).body.sessions
+      expect(live).toHaveLength(3)
+      for (const pair of [refreshed, third, fourth]) expect((await k.get('/v1/me', { token: pair.accessToken })).status).toBe(200)
+    } finally {
+      await capped.close()
+    }
   })
 })
 

@@ -58,6 +58,19 @@ describe('device registry', () => {
     expectError(await api.get('/v1/me/devices/iphone-1/deliveries', { token: a.accessToken }), 404, 'NOT_FOUND')
   })
 
+  it('keeps at most PUSH_DEVICES_PER_USER (20) devices a user: one more drops the one updated longest ago', async () => {
+    const a = await register(api)
+    for (let i = 1; i <= 20; i++) expect((await putDevice(a, `phone-${i}`, { platform: 'fcm', token: fcmToken() })).status).toBe(200)
+    // phone-1 is used again (its token refreshed): phone-2 is now the one updated longest ago.
+    expect((await putDevice(a, 'phone-1', { platform: 'fcm', token: fcmToken() })).status).toBe(200)
+    expect((await putDevice(a, 'phone-21', { platform: 'fcm', token: fcmToken() })).status).toBe(200)
+    const ids = (await api.get('/v1/me/devices', { token: a.accessToken })).body.devices.map((d: any) => d.deviceId)
+    expect(ids).toHaveLength(20)
+    expect(ids).toContain('phone-1')
+    expect(ids).toContain('phone-21')
+    expect(ids).not.toContain('phone-2')
+  })
+
   it('moves a push token to the account that registers it last', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const token = fcmToken()

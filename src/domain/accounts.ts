@@ -23,8 +23,10 @@ export interface AccountServiceDeps extends Database {
   refreshTokenTtlSeconds: number
   /** How long a just-exchanged refresh token still gets the pair it was exchanged for. */
   refreshReuseGraceSeconds: number
-  /** Called after a session is revoked (logout or token reuse). */
+  /** Called after a session is revoked (logout, token reuse, or one login too many). */
   onSessionRevoked (sessionId: string, userId: string): void
+  /** Live sessions a user keeps: a login past them ends the one used longest ago. */
+  sessionsPerUser: number
 }
 
 export interface ClientInfo { userAgent?: string | undefined }
@@ -40,10 +42,12 @@ export function createAccountService (deps: AccountServiceDeps) {
   async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId?: string | null }, client: ClientInfo) {
     const refreshToken = randomBytes(32).toString('base64url')
     const sessionId = newId()
-    await repos.transaction(async (tx) => {
+    const ended = await repos.transaction(async (tx) => {
       await tx.sessions.create({ id: sessionId, userId: user.id, userAgent: client.userAgent?.slice(0, 256) ?? null })
       await tx.sessions.addRefreshToken({ tokenHash: hashToken(refreshToken), sessionId, expiresAt: refreshExpiry() })
+      return tx.sessions.revokeBeyond(user.id, deps.sessionsPerUser, new Date())
     })
+    for (const id of ended) deps.onSessionRevoked(id, user.id)
     return answer(user, { accessToken: deps.signAccessToken({ sub: user.id, sid: sessionId }), refreshToken })
   }
 

@@ -81,9 +81,11 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
     /**
      * Registers or updates a device for the session. The same push token
      * registered elsewhere before (another account on the same phone) moves
-     * here. Null when the session has ended.
+     * here. A user keeps at most `maxPerUser` devices: registering one more
+     * drops the one updated longest ago (an old phone, a reinstall that got a
+     * new id). Null when the session has ended.
      */
-    async upsert (d: DeviceInput): Promise<DeviceRecord | null> {
+    async upsert (d: DeviceInput, maxPerUser: number): Promise<DeviceRecord | null> {
       const data = { sessionId: d.sessionId, platform: d.platform, token: d.token, keys: d.keys === null ? Prisma.DbNull : { p256dh: d.keys.p256dh, auth: d.keys.auth }, appId: d.appId, locale: d.locale }
       const [, row, ended] = await prisma.$transaction([
         prisma.device.deleteMany({ where: { platform: d.platform, token: d.token, NOT: { userId: d.userId, deviceId: d.deviceId } } }),
@@ -94,7 +96,10 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
           select: deviceSelect
         }),
         // A session that ended while this request was on its way keeps no device (its trigger ran before this row existed).
-        prisma.device.deleteMany({ where: { sessionId: d.sessionId, session: { revokedAt: { not: null } } } })
+        prisma.device.deleteMany({ where: { sessionId: d.sessionId, session: { revokedAt: { not: null } } } }),
+        prisma.$executeRaw`
+          DELETE FROM devices WHERE user_id = ${d.userId}::uuid AND device_id IN (
+            SELECT device_id FROM devices WHERE user_id = ${d.userId}::uuid ORDER BY updated_at DESC, created_at DESC, device_id OFFSET ${maxPerUser}::int)`
       ])
       return ended.count > 0 ? null : row as DeviceRecord
     },

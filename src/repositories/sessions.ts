@@ -31,6 +31,17 @@ export function sessionStatements (db: Client) {
     },
     async revoke (sessionId: string, now: Date): Promise<void> {
       await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now } })
+    },
+    /** Ends the user's live sessions past the `keep` used last (by their last login or token exchange); their ids. */
+    async revokeBeyond (userId: string, keep: number, now: Date): Promise<string[]> {
+      const rows = await db.$queryRaw<Array<{ id: string }>>`
+        UPDATE sessions SET revoked_at = ${now}::timestamptz WHERE id IN (
+          SELECT s.id FROM sessions s
+           WHERE s.user_id = ${userId}::uuid AND s.revoked_at IS NULL
+           ORDER BY COALESCE((SELECT max(t.created_at) FROM refresh_tokens t WHERE t.session_id = s.id), s.created_at) DESC, s.created_at DESC, s.id
+          OFFSET ${keep}::int)
+        RETURNING id`
+      return rows.map((r) => r.id)
     }
   }
 }

@@ -45,7 +45,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Register or update a push device of this session',
       description: 'fcm and apns take `token`, webpush takes `subscription` (PushSubscription.toJSON()). The device belongs to the session of the ' +
         'access token: logout, ending the session, a password change that ends other sessions, suspension or deletion of the account remove it. ' +
-        'A push token registered before by another device or account moves here. 503 PUSH_NOT_CONFIGURED when the server has no credentials for the platform.',
+        'A push token registered before by another device or account moves here. A user keeps at most PUSH_DEVICES_PER_USER devices: one more ' +
+        'drops the one updated longest ago. 503 PUSH_NOT_CONFIGURED when the server has no credentials for the platform.',
       params: DeviceParams,
       body: PutDeviceBody,
       response: { 200: deviceRef, ...errorResponses(400, 401, 429, 503) }
@@ -68,7 +69,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       keys: platform === 'webpush' ? { p256dh: subscription!.keys.p256dh, auth: subscription!.keys.auth } : null,
       appId: appId ?? null,
       locale: locale ?? null
-    })
+    }, config.push.devicesPerUser)
     if (device === null) throw unauthorized('The session of this access token has ended')
     return toDevice(device)
   })

@@ -26,6 +26,7 @@ export default fp(async (app) => {
     accessTokenTtlSeconds: app.config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: app.config.refreshTokenTtlSeconds,
     refreshReuseGraceSeconds: app.config.refreshReuseGraceSeconds,
+    sessionsPerUser: app.config.sessionsPerUser,
     onSessionRevoked: (sessionId, userId) => { sessionEvents.emit('revoked', { sessionId, userId }) }
   }))
 }, { name: 'accounts', dependencies: ['db', 'jwt', 'config'] })
