@@ -3,6 +3,7 @@
 // placeholder (a ThumbHash: about 25 bytes that clients decode into a blurred
 // preview while the thumbnail loads).
 import { fileTypeFromBuffer } from 'file-type'
+import pLimit from 'p-limit'
 import sharp, { type FormatEnum } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
 import type { UploadKind } from '../repositories/uploads.js'
@@ -63,8 +64,20 @@ export async function thumbnailOf (input: Buffer, size: number): Promise<{ thumb
   return { thumbnail, placeholder }
 }
 
+/**
+ * One image at a time per process: a decode may hold the whole raster (an image
+ * of MAX_PIXELS is 400 MB as RGBA once rotated), and libvips already spreads one
+ * image over every core, so uploads completing together (UPLOAD_CONCURRENCY)
+ * queue here instead of multiplying that memory.
+ */
+const oneAtATime = pLimit(1)
+
 /** Processes an image upload; throws when the bytes are no decodable image. */
-export async function processImage (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
+export function processImage (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
+  return oneAtATime(() => processImageNow(input, contentType, thumbnailSize))
+}
+
+async function processImageNow (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
   const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata()
   // Orientation 5-8 swaps width and height once applied.
   const swapped = (meta.orientation ?? 1) >= 5
