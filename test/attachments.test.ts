@@ -93,6 +93,12 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
   const users = (n: number) => registerMany(api, n)
   const abs = (url: string) => new URL(url, server.url).toString()
   const stored = (key: string) => server.app.storage.size(key)
+  /** The keys an upload's files are stored under now (a pending one's bytes are at its incoming key). */
+  const filesOf = async (id: string): Promise<string[]> => {
+    const [row] = await server.sql('SELECT storage_key, thumbnail_key FROM uploads WHERE id = $1', [id])
+    return [row.storage_key, `uploads/${id}/incoming`, ...(row.thumbnail_key === null ? [] : [row.thumbnail_key])]
+  }
+  const allGone = async (keys: string[]) => (await Promise.all(keys.map(stored))).every((size) => size === null)
 
   async function start (who: Account, conversationId: string | null, bytes: Buffer, filename: string, contentType: string, size = bytes.length) {
     const res = await api.post('/v1/uploads', { conversationId, filename, contentType, size }, as(who))
@@ -194,7 +200,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const { a, group } = await setup()
     const created = await start(a, group.id, Buffer.from('not a picture at all'), 'cat.png', 'image/png')
     expect((await send(created, Buffer.from('not a picture at all'))).ok).toBe(true)
-    const key = `uploads/${created.upload.id}/original`
+    const key = `uploads/${created.upload.id}/incoming`
     expect(await stored(key)).toBe(20)
     expectError(await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(a)), 415, 'UNSUPPORTED_MEDIA_TYPE')
     expect(await stored(key)).toBeNull()
@@ -202,6 +208,25 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     // A PNG declared as JPEG is taken for what it is.
     const png = await sharp({ create: { width: 8, height: 8, channels: 4, background: '#00ff00' } }).png().toBuffer()
     expect(await upload(a, group.id, png, 'green.jpg', 'image/jpeg')).toMatchObject({ contentType: 'image/png', kind: 'image', width: 8 })
+  })
+
+  it('bytes sent to the upload URL after completing change nothing that was checked and posted', async () => {
+    const { a, b, group } = await setup()
+    const checked = Buffer.from('the words that were checked')
+    const created = await start(a, group.id, checked, 'notes.txt', 'text/plain')
+    expect((await send(created, checked)).ok).toBe(true)
+    expect((await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(a))).status).toBe(200)
+    await post(api, a, group.id, 'read this', { attachments: [created.upload.id] })
+    // The URL is used again, with other bytes of the same size (the store may take them, at a key nothing serves).
+    const again = await send(created, Buffer.from('<script>x</script> swapped!!'))
+    if (driver.name === 'local') expect(again.status).toBe(404)
+    const urls = (await api.get(`/v1/attachments/${created.upload.id}`, as(b))).body
+    expect(await (await fetch(abs(urls.url))).text()).toBe(checked.toString())
+    // Deleting the upload's message takes every file it had, the unused bytes too.
+    const files = await filesOf(created.upload.id)
+    const m = (await api.get(`/v1/conversations/${group.id}/messages`, as(a))).body.messages.find((x: any) => x.attachments.length > 0)
+    expect((await api.del(`/v1/conversations/${group.id}/messages/${m.id}`, as(a))).status).toBe(200)
+    await until(() => allGone(files), 'files removed')
   })
 
   it('a size other than declared is refused and nothing half-written stays', async () => {
@@ -212,7 +237,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
       expect(put.status).toBe(400)
       expect(((await put.json()) as { code: string }).code).toBe('SIZE_MISMATCH')
     }
-    const key = `uploads/${fewer.upload.id}/original`
+    const key = `uploads/${fewer.upload.id}/incoming`
     const complete = await api.post(`/v1/uploads/${fewer.upload.id}/complete`, undefined, as(a))
     expectError(complete, driver.name === 'local' ? 409 : 400, driver.name === 'local' ? 'UPLOAD_INCOMPLETE' : 'SIZE_MISMATCH')
     expect(await stored(key)).toBeNull()
@@ -221,7 +246,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const longer = await send(more, Buffer.alloc(300_000, 65)).catch(() => null)
     if (driver.name === 'local') expect(longer?.status).toBe(413)
     else await api.post(`/v1/uploads/${more.upload.id}/complete`, undefined, as(a)).then((r) => expectError(r, 400, 'SIZE_MISMATCH'))
-    expect(await stored(`uploads/${more.upload.id}/original`)).toBeNull()
+    expect(await stored(`uploads/${more.upload.id}/incoming`)).toBeNull()
     if (driver.name === 'local') {
       const { readdir } = await import('node:fs/promises')
       const folder = join(server.app.config.dataDir, 'uploads', 'uploads', more.upload.id)
@@ -277,6 +302,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect(part.headers.get('content-range')).toBe('bytes 5-9/20')
     expect(await part.text()).toBe('56789')
     expect((await fetch(abs(url), { headers: { range: 'bytes=50-60' } })).status).toBe(416)
+    if (driver.name === 'local') expect((await fetch(abs(url), { method: 'HEAD', headers: { range: 'bytes=50-60' } })).status).toBe(416)
     const forged = abs(url).replace(/token=([^.]+)\./, 'token=$1x.')
     expect((await fetch(forged)).status).toBe(403)
   })
@@ -286,9 +312,11 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const done = await upload(a, group.id, await photo())
     const message = await post(api, a, group.id, 'soon gone', { attachments: [done.id] })
     const urls = (await api.get(`/v1/attachments/${done.id}`, as(b))).body
+    const files = await filesOf(done.id)
+    expect(await stored(files[0]!)).not.toBeNull()
     const deleted = await api.del(`/v1/conversations/${group.id}/messages/${message.id}`, as(a))
     expect(deleted.body).toMatchObject({ body: '', attachments: [] })
-    await until(async () => (await stored(`uploads/${done.id}/original`)) === null && (await stored(`uploads/${done.id}/thumbnail`)) === null, 'files removed')
+    await until(() => allGone(files), 'files removed')
     await until(async () => (await server.sql('SELECT id FROM uploads WHERE id = $1', [done.id])).length === 0, 'row removed')
     expect((await fetch(abs(urls.url))).status).not.toBe(200)
     expectError(await api.get(`/v1/attachments/${done.id}`, as(b)), 404, 'NOT_FOUND')
@@ -303,10 +331,12 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const kept = await upload(a, group.id, Buffer.from('kept'), 'kept.txt', 'text/plain')
     await post(api, a, group.id, 'keep', { attachments: [kept.id] })
     await server.sql("UPDATE uploads SET created_at = now() - interval '2 days' WHERE id = ANY($1::uuid[])", [[old.id, kept.id]])
+    const [oldFiles, freshFiles, keptFiles] = await Promise.all([filesOf(old.id), filesOf(fresh.id), filesOf(kept.id)])
+    expect(await stored(oldFiles[0]!)).toBe(3)
     await server.app.uploads.sweep()
-    expect(await stored(`uploads/${old.id}/original`)).toBeNull()
-    expect(await stored(`uploads/${fresh.id}/original`)).toBe(5)
-    expect(await stored(`uploads/${kept.id}/original`)).toBe(4)
+    expect(await allGone(oldFiles)).toBe(true)
+    expect(await stored(freshFiles[0]!)).toBe(5)
+    expect(await stored(keptFiles[0]!)).toBe(4)
     expect((await server.sql('SELECT id FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id', [[old.id, fresh.id, kept.id]])).map((r) => r.id).sort())
       .toEqual([fresh.id, kept.id].sort())
   })
@@ -318,10 +348,9 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const loose = await upload(b, group.id, Buffer.from('loose'), 'l.txt', 'text/plain')
     const avatar = await upload(b, null, await photo(40, 40), 'me.jpg')
     expect((await api.patch('/v1/me', { avatarUploadId: avatar.id }, as(b))).status).toBe(200)
+    const files = new Map(await Promise.all([posted.id, loose.id, avatar.id].map(async (id) => [id, await filesOf(id)] as const)))
     expect((await api.request('DELETE', '/v1/me', { body: { password: b.password }, token: b.accessToken })).status).toBe(204)
-    for (const id of [posted.id, loose.id, avatar.id]) {
-      await until(async () => (await stored(`uploads/${id}/original`)) === null, `files of ${id} removed`)
-    }
+    for (const [id, keys] of files) await until(() => allGone(keys), `files of ${id} removed`)
     await until(async () => (await server.sql('SELECT id FROM uploads WHERE owner_id = $1', [b.user.id])).length === 0, 'rows removed')
     const history = await api.get(`/v1/conversations/${group.id}/messages`, as(a))
     expect(history.body.messages.find((m: any) => m.senderId === b.user.id)?.attachments).toEqual([])
@@ -341,8 +370,9 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).width).toBe(30)
     // A new avatar replaces the old one, whose files go.
     const second = await upload(a, null, await photo(20, 20), 'a2.jpg')
+    const [firstFiles, secondFiles] = await Promise.all([filesOf(first.id), filesOf(second.id)])
     expect((await api.patch('/v1/me', { avatarUploadId: second.id }, as(a))).body.avatarUrl).toBe(`/v1/media/${second.id}`)
-    await until(async () => (await stored(`uploads/${first.id}/original`)) === null, 'old avatar removed')
+    await until(() => allGone(firstFiles), 'old avatar removed')
     expect((await fetch(abs(`/v1/media/${first.id}`), { redirect: 'manual' })).status).toBe(404)
     // Someone else's upload, or a file that is no image, cannot be an avatar.
     const text = await upload(a, null, Buffer.from('hi'), 'hi.txt', 'text/plain')
@@ -350,7 +380,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const theirs = await upload(b, null, await photo(), 'b.jpg')
     expectError(await api.patch('/v1/me', { avatarUploadId: theirs.id }, as(a)), 400, 'INVALID_ATTACHMENT')
     expect((await api.patch('/v1/me', { avatarUploadId: null }, as(a))).body.avatarUrl).toBeNull()
-    await until(async () => (await stored(`uploads/${second.id}/original`)) === null, 'cleared avatar removed')
+    await until(() => allGone(secondFiles), 'cleared avatar removed')
 
     const pic = await upload(a, null, await photo(50, 50), 'group.jpg')
     const renamed = await api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: pic.id }, as(a))

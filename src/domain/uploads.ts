@@ -17,6 +17,7 @@
 // and file work ahead of every post's next step on the event loop; behind the
 // gate the uploads wait their turn and the posts and pushes keep theirs
 // (README "Attachments", the bench's scenario 8).
+import { randomBytes } from 'node:crypto'
 import { buffer } from 'node:stream/consumers'
 import pLimit from 'p-limit'
 import { createRepositories, type Database } from '../repositories/index.js'
@@ -89,7 +90,8 @@ export function createUploadService (deps: UploadDeps) {
   async function purge (limit = 500): Promise<number> {
     const rows = await repo.deleting(limit)
     if (rows.length === 0) return 0
-    await storage.remove(rows.flatMap((r) => [r.storageKey, ...(r.thumbnailKey === null ? [] : [r.thumbnailKey])]))
+    // The incoming key too: an upload URL used again after completing leaves bytes there.
+    await storage.remove(rows.flatMap((r) => [...new Set([r.storageKey, storageKeys(r.id).incoming]), ...(r.thumbnailKey === null ? [] : [r.thumbnailKey])]))
     await repo.dropDeleted(rows.map((r) => r.id))
     return rows.length
   }
@@ -124,7 +126,8 @@ export function createUploadService (deps: UploadDeps) {
       const conversationId = input.conversationId ?? null
       if (conversationId !== null && (await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
       const id = newId()
-      const storageKey = storageKeys(id).original
+      // Pending, the upload's key is where its bytes are sent (see storageKeys); completing moves it.
+      const storageKey = storageKeys(id).incoming
       const upload = await repos.transaction((tx) => tx.uploads.insertWithinQuota({
         id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
       }, limits.quotaBytes))
@@ -135,9 +138,10 @@ export function createUploadService (deps: UploadDeps) {
 
     /** The pending upload a local-driver PUT writes (its declared size bounds the body). */
     pendingForWrite: (storageKey: string) => gate(async () => {
-      const id = /^uploads\/([0-9a-f-]{36})\/original$/.exec(storageKey)?.[1]
+      const id = /^uploads\/([0-9a-f-]{36})\/(?:incoming|original)$/.exec(storageKey)?.[1]
       const upload = id === undefined ? null : await repo.find(id)
-      return upload?.state === 'pending' ? upload : null
+      // Only the key its URL was issued for, while it is pending.
+      return upload?.state === 'pending' && upload.storageKey === storageKey ? upload : null
     }),
 
     /** Checks the bytes that arrived and makes the upload ready; completing again answers the same. */
@@ -145,30 +149,47 @@ export function createUploadService (deps: UploadDeps) {
       const upload = await repo.find(id)
       if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
       if (upload.state !== 'pending') return toView(upload)
-      const size = await storage.size(upload.storageKey)
-      if (size === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
-      if (size !== upload.size) return refuse(upload, new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
-      const contentType = await sniff(await storage.head(upload.storageKey, SNIFF_BYTES), upload.contentType)
-      if (contentType === null) return refuse(upload, unsupported(`The bytes are not ${upload.contentType}`))
-      if (!allowedType(limits.allowedTypes, contentType)) return refuse(upload, unsupported(`The bytes are ${contentType}, which is not accepted`))
+      if ((await storage.size(upload.storageKey)) === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
+      // The bytes are first copied to a key of this completion's own, and checked there: what is checked is what
+      // is kept, and bytes sent to the upload URL later (used again, or a PUT still in flight) never reach it.
+      const version = randomBytes(6).toString('hex')
+      const keys = storageKeys(id)
+      const kept = keys.original(version)
+      await storage.copy(upload.storageKey, kept, upload.contentType)
+      const refuseKept = async (error: AppError) => {
+        await storage.remove([kept])
+        return refuse(upload, error)
+      }
+      const size = await storage.size(kept) ?? 0
+      if (size !== upload.size) return refuseKept(new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
+      const contentType = await sniff(await storage.head(kept, SNIFF_BYTES), upload.contentType)
+      if (contentType === null) return refuseKept(unsupported(`The bytes are not ${upload.contentType}`))
+      if (!allowedType(limits.allowedTypes, contentType)) return refuseKept(unsupported(`The bytes are ${contentType}, which is not accepted`))
       const kind = kindOf(contentType)
-      if (size > limits.maxBytes[kind]) return refuse(upload, tooLarge(kind, limits.maxBytes[kind]))
-      let ready = { kind, contentType, size, width: null as number | null, height: null as number | null, placeholder: null as string | null, thumbnailKey: null as string | null }
+      if (size > limits.maxBytes[kind]) return refuseKept(tooLarge(kind, limits.maxBytes[kind]))
+      let ready = {
+        kind, contentType, size, width: null as number | null, height: null as number | null, placeholder: null as string | null,
+        thumbnailKey: null as string | null, storageKey: kept
+      }
       if (kind === 'image') {
         let image
         try {
-          image = await processImage(await buffer(await storage.read(upload.storageKey)), contentType, limits.thumbnailSize)
+          image = await processImage(await buffer(await storage.read(kept)), contentType, limits.thumbnailSize)
         } catch {
-          return refuse(upload, unsupported(`The bytes are no image that can be decoded (${contentType})`))
+          return refuseKept(unsupported(`The bytes are no image that can be decoded (${contentType})`))
         }
-        const thumbnailKey = storageKeys(id).thumbnail
+        const thumbnailKey = keys.thumbnail(version)
         await storage.write(thumbnailKey, image.thumbnail, 'image/webp')
-        if (image.stripped !== null) await storage.write(upload.storageKey, image.stripped, contentType)
+        if (image.stripped !== null) await storage.write(kept, image.stripped, contentType)
         ready = { ...ready, size: image.stripped?.length ?? size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey }
       }
       const done = await repo.markReady(id, ready)
-      if (done !== null) return toView(done)
-      // Swept (or completed by a concurrent call) meanwhile.
+      if (done !== null) {
+        await storage.remove([upload.storageKey])
+        return toView(done)
+      }
+      // Swept (or completed by a concurrent call) meanwhile: this completion's files are not used.
+      await storage.remove([ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])])
       const now = await repo.find(id)
       if (now === null || now.state === 'deleting') throw notFound('Upload')
       return toView(now)

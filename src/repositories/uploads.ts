@@ -50,7 +50,7 @@ export function uploadStatements (db: Client) {
     },
 
     /** Marks a pending upload ready with what completing found: the row as it now is, or null when it was no longer pending. */
-    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey'>): Promise<UploadRow | null> {
+    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>): Promise<UploadRow | null> {
       const [row] = await db.upload.updateManyAndReturn({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
       return row ?? null
     },

@@ -9,7 +9,7 @@ import { Type } from 'typebox'
 import { AppError, notFound } from '../domain/errors.js'
 import { contentDisposition } from '../storage/s3.js'
 import { createSigner } from '../storage/signed-token.js'
-import { TooLargeError, type LocalStorage } from '../storage/local.js'
+import { NotWantedError, TooLargeError, type LocalStorage } from '../storage/local.js'
 import { errorResponses } from '../schemas/common.js'
 import { StorageQuery } from '../schemas/uploads.js'
 
@@ -41,8 +41,10 @@ const routes: FastifyPluginAsyncTypebox<{ storage: LocalStorage, secret: string 
     if (upload === null) throw notFound('Upload')
     let received: number
     try {
-      received = await storage.receive(grant.k, request.raw, grant.s ?? upload.size)
+      received = await storage.receive(grant.k, request.raw, grant.s ?? upload.size,
+        async () => (await app.uploads.pendingForWrite(grant.k)) !== null)
     } catch (err) {
+      if (err instanceof NotWantedError) throw notFound('Upload')
       if (err instanceof TooLargeError) {
         // The rest of the body is not read: close the connection after answering.
         reply.header('connection', 'close')
@@ -81,7 +83,8 @@ const routes: FastifyPluginAsyncTypebox<{ storage: LocalStorage, secret: string 
       if (result.statusCode === 404 || result.type === 'directory') throw notFound('File')
       if (result.statusCode === 416) {
         result.stream.resume()
-        return reply.code(416).headers(result.headers).send(null)
+        // An empty body, not null: Fastify's HEAD route resumes the payload it is given.
+        return reply.code(416).headers(result.headers).send('')
       }
       throw (result.metadata as { error?: Error }).error ?? new Error('could not serve the file')
     }

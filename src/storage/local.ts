@@ -26,8 +26,11 @@ export interface LocalStorage extends Storage {
    * Writes a stream to `key`, refusing more than `maxBytes`: the temporary
    * file is removed on any failure, so nothing half-written stays.
    */
-  receive (key: string, body: Readable, maxBytes: number): Promise<number>
+  receive (key: string, body: Readable, maxBytes: number, stillWanted?: () => Promise<boolean>): Promise<number>
 }
+
+/** The upload stopped wanting the bytes while they arrived (completed or deleted meanwhile): nothing was kept. */
+export class NotWantedError extends Error {}
 
 const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/
 
@@ -83,7 +86,11 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
       await writeDurably(path(key), [async function * () { yield body }])
     },
 
-    async receive (key, body, maxBytes) {
+    async copy (from, to) {
+      await writeDurably(path(to), [createReadStream(path(from))])
+    },
+
+    async receive (key, body, maxBytes, stillWanted) {
       let received = 0
       const limit = new Transform({
         transform (chunk: Buffer, _encoding, done) {
@@ -93,7 +100,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
           else done(null, chunk)
         }
       })
-      await writeDurably(path(key), [body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream(maxBytes)])])
+      await writeDurably(path(key), [body, limit, ...(opts.rate === undefined ? [] : [opts.rate.stream(maxBytes)])], stillWanted)
       return received
     },
 
@@ -116,7 +123,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
  * as stored while its bytes are still only in the page cache (a crash would
  * leave an empty or partial file under a ready upload).
  */
-async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>): Promise<void> {
+async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>, stillWanted?: () => Promise<boolean>): Promise<void> {
   const folder = dirname(target)
   await mkdir(folder, { recursive: true })
   const part = `${target}.part-${randomBytes(6).toString('hex')}`
@@ -129,6 +136,8 @@ async function writeDurably (target: string, sources: Array<NodeJS.ReadableStrea
     } finally {
       await file.close()
     }
+    // Asked last, just before the bytes take the key: a PUT that outlived its upload's pending state keeps nothing.
+    if (stillWanted !== undefined && !await stillWanted()) throw new NotWantedError('the upload no longer takes bytes')
   } catch (err) {
     await rm(part, { force: true })
     throw err

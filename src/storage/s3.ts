@@ -1,7 +1,7 @@
 // The s3 driver: any S3-compatible store through the AWS SDK. Clients PUT and
 // GET the bytes with presigned URLs; the app only reads an object's head (type
 // sniffing) and images (thumbnails) and writes thumbnails.
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { Readable } from 'node:stream'
 import type { Storage } from './storage.js'
@@ -38,11 +38,12 @@ export function createS3Storage (opts: S3Options): Storage {
   return {
     driver: 's3',
 
-    async uploadTarget (key, { contentType, expiresInSeconds }) {
-      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket, Key: key, ContentType: contentType }), {
+    async uploadTarget (key, { contentType, size, expiresInSeconds }) {
+      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket, Key: key, ContentType: contentType, ContentLength: size }), {
         expiresIn: expiresInSeconds,
-        // Signed as a header: the client must send exactly this Content-Type.
-        signableHeaders: new Set(['content-type'])
+        // Signed as headers: the client must send exactly this Content-Type, and exactly the declared
+        // number of bytes (every HTTP client sends Content-Length itself; browsers do not let a page set it).
+        signableHeaders: new Set(['content-type', 'content-length'])
       })
       return { url, method: 'PUT', headers: { 'content-type': contentType } }
     },
@@ -84,6 +85,10 @@ export function createS3Storage (opts: S3Options): Storage {
 
     async write (key, body, contentType) {
       await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType }))
+    },
+
+    async copy (from, to, contentType) {
+      await client.send(new CopyObjectCommand({ Bucket, Key: to, CopySource: `${Bucket}/${from}`, ContentType: contentType, MetadataDirective: 'REPLACE' }))
     },
 
     async remove (keys) {

@@ -33,13 +33,22 @@ export interface Storage {
   /** The whole object as a stream. */
   read (key: string): Promise<Readable>
   write (key: string, body: Buffer, contentType: string): Promise<void>
+  /** Copies an object to another key (whole, or not at all). */
+  copy (from: string, to: string, contentType: string): Promise<void>
   /** Deletes these objects; missing ones are no error. */
   remove (keys: string[]): Promise<void>
   close (): Promise<void>
 }
 
-/** Keys of an upload's files. */
+/**
+ * Keys of an upload's files. The client sends the bytes to `incoming`, the only
+ * key an upload URL is ever issued for; completing checks them there and copies
+ * what it accepted to a key of its own (`original` with a random suffix, made
+ * once per completion), so nothing sent later (a URL used again, a PUT still
+ * in flight) can replace what was checked and posted.
+ */
 export const storageKeys = (uploadId: string) => ({
-  original: `uploads/${uploadId}/original`,
-  thumbnail: `uploads/${uploadId}/thumbnail`
+  incoming: `uploads/${uploadId}/incoming`,
+  original: (version: string) => `uploads/${uploadId}/original-${version}`,
+  thumbnail: (version: string) => `uploads/${uploadId}/thumbnail-${version}`
 })
