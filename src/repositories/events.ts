@@ -3,9 +3,9 @@
 // (conversations.lock, or allocate here) before it writes, so seqs are handed
 // out one transaction at a time. Writes go through Prisma inside the writing
 // transaction; the replay page and the gap fill read on the pool (see db.ts).
-import type { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 import { memberWindowPage, readMemberWindowFrom } from './member-window.js'
+import { Prisma } from '../generated/prisma/client.js'
 
 export interface EventRow { conversationId: string, seq: number, type: string, data: unknown, createdAt: Date }
 
@@ -25,6 +25,13 @@ const REPLAY = memberWindowPage('events', 'm.conversation_id AS "conversationId"
   ` AND seq > $3::int AND ${subjectSeq('events')} >= me.joined_seq`, 'ASC')
 
 /** The statements that also run inside a transaction (see index.ts). */
+/**
+ * What a redacted event keeps of its own: the thread summary and edit time it
+ * had when written. The tombstone's are of the moment of deletion, which a
+ * reader whose window ended earlier (a member who left) must not learn.
+ */
+const keepOwn = (row: string) => Prisma.raw(`jsonb_build_object('thread', ${row}.data->'thread', 'editedAt', ${row}.data->'editedAt')`)
+
 export function eventStatements (db: Client) {
   return {
     /**
@@ -56,7 +63,7 @@ export function eventStatements (db: Client) {
      */
     async redactMessage (conversationId: string, messageId: string, fromSeq: number, tombstone: unknown): Promise<void> {
       await db.$executeRaw`
-        UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb
+        UPDATE events SET data = ${JSON.stringify(tombstone)}::jsonb || ${keepOwn('events')}
          WHERE conversation_id = ${conversationId}::uuid AND seq >= ${fromSeq}::int
            AND type IN ('message.created', 'message.updated') AND data->>'id' = ${messageId}`
     },
@@ -64,7 +71,7 @@ export function eventStatements (db: Client) {
     /** As redactMessage, for many messages at once (from the first's seq on), each with its own tombstone. */
     async redactMessages (conversationId: string, fromSeq: number, tombstones: Array<{ id: string, data: unknown }>): Promise<void> {
       await db.$executeRaw`
-        UPDATE events e SET data = t.data
+        UPDATE events e SET data = t.data || ${keepOwn('e')}
           FROM unnest(${tombstones.map((t) => t.id)}::text[], ${tombstones.map((t) => JSON.stringify(t.data))}::jsonb[]) AS t(id, data)
          WHERE e.conversation_id = ${conversationId}::uuid AND e.seq >= ${fromSeq}::int
            AND e.type IN ('message.created', 'message.updated') AND e.data->>'id' = t.id`
