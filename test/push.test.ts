@@ -123,6 +123,20 @@ describe('APNs', () => {
     expect(reads().length).toBe(before)
   })
 
+  it('a push waiting for its retry is not sent once its message was deleted (its text would be)', async () => {
+    const [alice, bob] = await Promise.all([register(api), register(api)])
+    const token = apnsToken()
+    apns.behaviours.throttle.set(token, { times: 1, retryAfter: '2' })
+    await putDevice(bob, 'iphone', { platform: 'apns', token })
+    const direct = await createDirect(api, alice, bob)
+    const message = await post(api, alice, direct.id, 'sent in haste')
+    await until(() => forToken(apns.received, token).length === 1, 'the throttled first attempt')
+    expect((await api.del(`/v1/conversations/${direct.id}/messages/${message.id}`, { token: alice.accessToken })).status).toBe(200)
+    const record = await until(async () => (await deliveries(bob, 'iphone')).find((d) => d.status === 'failed'), 'the delivery settled')
+    expect(record).toMatchObject({ kind: 'message', seq: message.seq, reason: 'message deleted' })
+    expect(forToken(apns.received, token).filter((r) => r.answered === 200)).toEqual([])
+  })
+
   it('prunes a device at once on 410 Unregistered and on 400 BadDeviceToken, keeping the reason', async () => {
     const [alice, bob, carol] = await Promise.all([register(api), register(api), register(api)])
     const gone = apnsToken()

@@ -39,10 +39,21 @@ export function createAccountService (deps: AccountServiceDeps) {
   // One statement at a time: the checks that arrive meanwhile go together in the next.
   const sessionActive = createBatchLoader((ids: string[]) => sessions.active(ids), { maxInFlight: 1 })
 
-  async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId?: string | null }, client: ClientInfo) {
+  /**
+   * A new session, once the account is checked again under its row lock: a
+   * login whose password check raced a password change, a deletion or a
+   * suspension gets no session that would outlive them. `verifiedHash` is the
+   * hash the password was checked against (absent for a new account).
+   */
+  async function startSession (user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId?: string | null }, client: ClientInfo, verifiedHash?: string) {
     const refreshToken = randomBytes(32).toString('base64url')
     const sessionId = newId()
     const ended = await repos.transaction(async (tx) => {
+      const now = await tx.accounts.lockForSession(user.id)
+      if (now === null || now.deletedAt !== null || (verifiedHash !== undefined && now.passwordHash !== verifiedHash)) {
+        throw new AppError(401, 'INVALID_CREDENTIALS', 'Wrong username or password')
+      }
+      if (now.suspendedAt !== null) throw new AppError(403, 'SUSPENDED', 'This account has been suspended')
       await tx.sessions.create({ id: sessionId, userId: user.id, userAgent: client.userAgent?.slice(0, 256) ?? null })
       await tx.sessions.addRefreshToken({ tokenHash: hashToken(refreshToken), sessionId, expiresAt: refreshExpiry() })
       return tx.sessions.revokeBeyond(user.id, deps.sessionsPerUser, new Date())
@@ -83,7 +94,7 @@ export function createAccountService (deps: AccountServiceDeps) {
       const ok = await verifyPassword(found?.passwordHash, input.password)
       if (found === null || !ok) throw new AppError(401, 'INVALID_CREDENTIALS', 'Wrong username or password')
       await assertNotSuspended(repos, found.id)
-      return startSession(found, client)
+      return startSession(found, client, found.passwordHash)
     },
 
     async refresh (refreshToken: string) {

@@ -13,6 +13,19 @@ export const deletedUsername = (userId: string) => `~${userId.replace(/-/g, '').
 /** The statements that also run inside a transaction (see index.ts). */
 export function accountStatements (db: Client) {
   return {
+    /**
+     * Locks the account's row until the transaction ends and reads what a new
+     * session depends on. A password change, a deletion and a suspension each
+     * update this row before they end the sessions, so a login holding the lock
+     * either sees their change or has its session ended by them.
+     */
+    async lockForSession (userId: string): Promise<{ passwordHash: string, deletedAt: Date | null, suspendedAt: Date | null } | null> {
+      const rows = await db.$queryRaw<Array<{ password_hash: string, deleted_at: Date | null, suspended_at: Date | null }>>`
+        SELECT password_hash, deleted_at, suspended_at FROM users WHERE id = ${userId}::uuid FOR UPDATE`
+      const row = rows[0]
+      return row === undefined ? null : { passwordHash: row.password_hash, deletedAt: row.deleted_at, suspendedAt: row.suspended_at }
+    },
+
     /** A live (not deleted) account with its password hash. */
     findLive (userId: string) {
       return db.user.findFirst({

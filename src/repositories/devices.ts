@@ -209,27 +209,35 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
 
     /**
      * Marks these deliveries sent and returns them with their device as it is
-     * now. A delivery whose device is gone (removed, pruned, session ended) is
-     * settled as failed and not returned.
+     * now. A delivery whose device is gone (removed, pruned, session ended), or
+     * whose message was deleted meanwhile, is settled as failed and not returned.
      */
     async claim (ids: string[]): Promise<ClaimedDelivery[]> {
       if (ids.length === 0) return []
       const { rows } = await pool.query<{
         id: string, user_id: string, device_id: string, kind: DeliveryKind, payload: unknown, attempts: number,
-        token: string | null, keys: WebPushKeys | null, app_id: string | null, locale: string | null
+        token: string | null, keys: WebPushKeys | null, app_id: string | null, locale: string | null, gone: string | null
       }>({
         name: 'push-claim',
+        // A push that can no longer go: its device is gone, or (a retry, a queue behind) its message was deleted
+        // since, whose text the push carries: settled failed with the reason, not sent.
         text: `UPDATE push_deliveries p
-                  SET status = CASE WHEN d.token IS NULL THEN 'failed' ELSE 'sent' END,
-                      reason = CASE WHEN d.token IS NULL THEN 'device removed' ELSE p.reason END,
-                      attempts = p.attempts + CASE WHEN d.token IS NULL THEN 0 ELSE 1 END,
+                  SET status = CASE WHEN q.gone IS NULL THEN 'sent' ELSE 'failed' END,
+                      reason = COALESCE(q.gone, p.reason),
+                      attempts = p.attempts + CASE WHEN q.gone IS NULL THEN 1 ELSE 0 END,
                       updated_at = now()
-                 FROM push_deliveries q LEFT JOIN devices d ON d.user_id = q.user_id AND d.device_id = q.device_id
-                WHERE q.id = p.id AND p.id = ANY($1::uuid[]) AND p.status IN ('queued', 'sent')
-            RETURNING p.id, p.user_id, p.device_id, p.kind, p.payload, p.attempts, d.token, d.keys, d.app_id, d.locale`,
+                 FROM (SELECT q.id, d.token, d.keys, d.app_id, d.locale,
+                              CASE WHEN d.token IS NULL THEN 'device removed'
+                                   WHEN q.kind = 'message' AND EXISTS (
+                                     SELECT 1 FROM messages m WHERE m.conversation_id = q.conversation_id AND m.seq = q.seq AND m.deleted_at IS NOT NULL)
+                                   THEN 'message deleted' END AS gone
+                         FROM push_deliveries q LEFT JOIN devices d ON d.user_id = q.user_id AND d.device_id = q.device_id
+                        WHERE q.id = ANY($1::uuid[])) q
+                WHERE q.id = p.id AND p.status IN ('queued', 'sent')
+            RETURNING p.id, p.user_id, p.device_id, p.kind, p.payload, p.attempts, q.token, q.keys, q.app_id, q.locale, q.gone`,
         values: [ids]
       })
-      return rows.filter((r) => r.token !== null).map((r) => ({
+      return rows.filter((r) => r.gone === null && r.token !== null).map((r) => ({
         id: r.id, userId: r.user_id, deviceId: r.device_id, kind: r.kind, payload: r.payload, attempts: r.attempts,
         token: r.token!, keys: r.keys, appId: r.app_id, locale: r.locale
       }))
