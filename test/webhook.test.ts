@@ -117,6 +117,18 @@ describe('push webhook', () => {
     await sock.close()
   })
 
+  it('does not retry a delivery whose message was deleted since: its preview is not sent again', async () => {
+    const [alice, bob] = await Promise.all([register(api), register(api)])
+    const direct = await createDirect(api, alice, bob)
+    const message = await post(api, alice, direct.id, 'oops, wrong chat')
+    const attempts = () => hook.received.filter((r) => JSON.parse(r.body).messageId === message.id)
+    await until(() => attempts().length === 1, 20_000, 'the first (refused) attempt')
+    expect((await api.del(`/v1/conversations/${direct.id}/messages/${message.id}`, { token: alice.accessToken })).status).toBe(200)
+    // Retries come 1-2 s, then 2-4 s later: none of them is sent.
+    await new Promise((r) => setTimeout(r, 7_000))
+    expect(attempts()).toHaveLength(1)
+  }, 40_000)
+
   it('sends nothing, preview included, for a suspended member', async () => {
     const [alice, suspended, carol] = await Promise.all([register(api), register(api), register(api)])
     const group = await createGroup(api, alice, [suspended, carol])

@@ -50,6 +50,9 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   for (let i = 0; i < WORKERS; i++) {
     workerIds.push(await boss.work<PushPayload>(QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
       if (job === undefined) return
+      // A message deleted since it was queued (a retry, a queue behind) is not told of: the payload carries its preview.
+      const { rows } = await pool.query<{ gone: boolean }>('SELECT deleted_at IS NOT NULL AS gone FROM messages WHERE id = $1::uuid', [job.data.messageId])
+      if (rows[0]?.gone !== false) return
       try {
         await deliver(config, job.data, job.id)
         count('delivered')
