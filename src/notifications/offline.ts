@@ -27,6 +27,8 @@ export interface OfflineNotifierDeps {
   shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
   /** For each thread root, the users who follow it: a reply notifies them and the mentioned only. */
   threadFollowers (rootIds: string[]): Promise<Map<string, string[]>>
+  /** Whether a message still exists undeleted. */
+  messageLive (messageId: string): Promise<boolean>
   log: FastifyBaseLogger
   count? (outcome: 'enqueued' | 'delivered' | 'failed'): void
 }
@@ -51,8 +53,7 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
     workerIds.push(await boss.work<PushPayload>(QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
       if (job === undefined) return
       // A message deleted since it was queued (a retry, a queue behind) is not told of: the payload carries its preview.
-      const { rows } = await pool.query<{ gone: boolean }>('SELECT deleted_at IS NOT NULL AS gone FROM messages WHERE id = $1::uuid', [job.data.messageId])
-      if (rows[0]?.gone !== false) return
+      if (!await deps.messageLive(job.data.messageId)) return
       try {
         await deliver(config, job.data, job.id)
         count('delivered')

@@ -125,6 +125,11 @@ const THREAD = {
 /** The statements that also run inside a transaction (see index.ts). */
 export function messageStatements (db: Client) {
   return {
+    /** Whether the message exists and is not deleted (a notification queued for it may still go). */
+    async isLive (id: string): Promise<boolean> {
+      return (await db.message.count({ where: { id, deletedAt: null } })) > 0
+    },
+
     async find (conversationId: string, id: string): Promise<MessageRow | null> {
       const row = await db.message.findFirst({ where: { id, conversationId }, select: messageSelect })
       return row === null ? null : withMentions(row) as unknown as MessageRow

@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin'
 import type { OfflineNotifier } from '../../notifications/offline.js'
 import { shouldNotify } from '../../domain/notification-preferences.js'
+import { createMessagesRepository } from '../../repositories/messages.js'
 import { createThreadsRepository } from '../../repositories/threads.js'
 
 declare module 'fastify' {
@@ -17,12 +18,14 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
   // Loaded only when configured: pg-boss is a large import for every start.
   const { startOfflineNotifier } = await import('../../notifications/offline.js')
   const threads = createThreadsRepository(app.db)
+  const messages = createMessagesRepository(app.db)
   const notifier = await startOfflineNotifier({
     databaseUrl: opts.databaseUrl,
     config,
     online: (userIds) => app.presence.online(userIds),
     shouldNotify: (questions) => shouldNotify(app.db, questions),
     threadFollowers: (rootIds) => threads.followers(rootIds),
+    messageLive: (id) => messages.isLive(id),
     log: app.log.child({ component: 'push-webhook' }),
     ...(app.hasDecorator('metrics') ? { count: app.metrics.webhook } : {})
   })
