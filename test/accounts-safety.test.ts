@@ -36,7 +36,7 @@ const tokenOf = (text: string) => /^([A-Za-z0-9_-]{43})$/m.exec(text)![1]!
 
 async function withEmail (a: Account): Promise<string> {
   const email = `${a.user.username}@example.test`
-  expect((await api.post('/v1/me/email', { email }, as(a))).status).toBe(202)
+  expect((await api.post('/v1/me/email', { email, password: a.password }, as(a))).status).toBe(202)
   const code = /\b(\d{6})\b/.exec((await smtp.next(email)).text)![1]!
   expect((await api.post('/v1/me/email/verify', { code }, as(a))).status).toBe(200)
   return email

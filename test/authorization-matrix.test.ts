@@ -28,7 +28,7 @@ const bodies: Record<string, () => unknown> = {
   'POST /v1/me/password': () => ({ currentPassword: 'x', newPassword: 'password123' }),
   'PATCH /v1/me': () => ({ displayName: 'matrix' }),
   'DELETE /v1/me': () => ({ password: 'x' }),
-  'POST /v1/me/email': () => ({ email: 'matrix@example.test' }),
+  'POST /v1/me/email': () => ({ email: 'matrix@example.test', password: 'x' }),
   'POST /v1/me/email/verify': () => ({ code: '123456' }),
   'POST /v1/conversations': () => ({ type: 'group', title: 'matrix', memberIds: [] }),
   'PATCH /v1/conversations/{id}': () => ({ title: 'renamed' }),

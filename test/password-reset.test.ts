@@ -25,7 +25,7 @@ afterAll(async () => {
 })
 
 async function withEmail (a: Account, email: string): Promise<void> {
-  const res = await api.post('/v1/me/email', { email }, { token: a.accessToken })
+  const res = await api.post('/v1/me/email', { email, password: a.password }, { token: a.accessToken })
   expect(res.status).toBe(202)
   const mail = await smtp.next(email)
   const code = /\b(\d{6})\b/.exec(mail.text)![1]!
@@ -40,7 +40,7 @@ describe('email', () => {
   it('becomes the account email only with the mailed code; wrong codes count, five void it', async () => {
     const a = await register(api)
     const email = `${a.user.username}@example.test`
-    expect((await api.post('/v1/me/email', { email }, { token: a.accessToken })).status).toBe(202)
+    expect((await api.post('/v1/me/email', { email, password: a.password }, { token: a.accessToken })).status).toBe(202)
     const mail = await smtp.next(email)
     expect(mail.from).toBe('no-reply@switchboard.test')
     const code = /\b(\d{6})\b/.exec(mail.text)![1]!
@@ -58,10 +58,61 @@ describe('email', () => {
     const b = await register(api)
     const email = `${a.user.username}@example.test`
     await withEmail(a, email)
-    await api.post('/v1/me/email', { email }, { token: b.accessToken })
+    await api.post('/v1/me/email', { email, password: b.password }, { token: b.accessToken })
     const code = /\b(\d{6})\b/.exec((await smtp.next(email)).text)![1]!
     expectError(await api.post('/v1/me/email/verify', { code }, { token: b.accessToken }), 409, 'EMAIL_TAKEN')
-    expectError(await api.post('/v1/me/email', { email: 'not an address' }, { token: b.accessToken }), 400, 'VALIDATION_FAILED')
+    expectError(await api.post('/v1/me/email', { email: 'not an address', password: b.password }, { token: b.accessToken }), 400, 'VALIDATION_FAILED')
+  })
+
+  it('needs the current password: an access token alone cannot move the account to another address', async () => {
+    const a = await register(api)
+    const thief = `thief-${a.user.username}@example.test`
+    expectError(await api.post('/v1/me/email', { email: thief }, { token: a.accessToken }), 400, 'VALIDATION_FAILED')
+    expectError(await api.post('/v1/me/email', { email: thief, password: 'not the password' }, { token: a.accessToken }), 401, 'INVALID_CREDENTIALS')
+    const rows = await server.sql('SELECT pending_email, email_code_hash FROM users WHERE id = $1', [a.user.id])
+    expect(rows[0]).toEqual({ pending_email: null, email_code_hash: null })
+  })
+
+  it('parallel guesses get five tries in all, not five each', async () => {
+    const a = await register(api)
+    const email = `${a.user.username}@example.test`
+    expect((await api.post('/v1/me/email', { email, password: a.password }, { token: a.accessToken })).status).toBe(202)
+    const code = /\b(\d{6})\b/.exec((await smtp.next(email)).text)![1]!
+    const wrong = Array.from({ length: 20 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'))
+    const answers = await Promise.all(wrong.map((guess) => api.post('/v1/me/email/verify', { code: guess }, { token: a.accessToken })))
+    for (const res of answers) expectError(res, 400, 'INVALID_CODE')
+    const rows = await server.sql('SELECT email_code_attempts FROM users WHERE id = $1', [a.user.id])
+    expect(rows[0].email_code_attempts).toBe(5)
+    expectError(await api.post('/v1/me/email/verify', { code }, { token: a.accessToken }), 400, 'INVALID_CODE')
+  })
+
+  it('tells the previous address when the email changes, with the new one masked', async () => {
+    const a = await register(api)
+    const first = `${a.user.username}@example.test`
+    await withEmail(a, first)
+    const second = `new-${a.user.username}@example.test`
+    await withEmail(a, second)
+    const notice = await smtp.next(first)
+    expect(notice.raw).toMatch(/^Subject: Your email address was changed\r?$/m)
+    expect(notice.text).toContain(`n***@example.test`)
+    expect(notice.text).not.toContain(second)
+    // A reset now goes to the new address only.
+    expect((await api.post('/v1/auth/password-reset', { email: first })).status).toBe(202)
+    expect((await api.post('/v1/auth/password-reset', { email: second })).status).toBe(202)
+    expect(tokenOf((await smtp.next(second)).text)).toHaveLength(43)
+  })
+
+  it('a code taken for a new request no longer counts: only the newest code confirms', async () => {
+    const a = await register(api)
+    const first = `one-${a.user.username}@example.test`
+    const second = `two-${a.user.username}@example.test`
+    await api.post('/v1/me/email', { email: first, password: a.password }, { token: a.accessToken })
+    const oldCode = /\b(\d{6})\b/.exec((await smtp.next(first)).text)![1]!
+    await api.post('/v1/me/email', { email: second, password: a.password }, { token: a.accessToken })
+    const newCode = /\b(\d{6})\b/.exec((await smtp.next(second)).text)![1]!
+    if (oldCode !== newCode) expectError(await api.post('/v1/me/email/verify', { code: oldCode }, { token: a.accessToken }), 400, 'INVALID_CODE')
+    const ok = await api.post('/v1/me/email/verify', { code: newCode }, { token: a.accessToken })
+    expect(ok.body).toEqual({ email: second })
   })
 })
 
@@ -145,7 +196,7 @@ describe('password reset', () => {
       const p = client(plain.url)
       expectError(await p.post('/v1/auth/password-reset', { username: 'whoever' }), 503, 'MAIL_NOT_CONFIGURED')
       const a = await register(p)
-      expectError(await p.post('/v1/me/email', { email: 'a@example.test' }, { token: a.accessToken }), 503, 'MAIL_NOT_CONFIGURED')
+      expectError(await p.post('/v1/me/email', { email: 'a@example.test', password: a.password }, { token: a.accessToken }), 503, 'MAIL_NOT_CONFIGURED')
     } finally {
       await plain.close()
     }

@@ -68,7 +68,7 @@ export function createApi (t: Transport) {
     /** A completed image upload (uploads.upload(null, file)) becomes the avatar; null removes it. */
     setAvatar: (uploadId: string | null) => t.request<User>('PATCH', '/v1/me', { body: { avatarUploadId: uploadId } }),
     /** Mails a 6-digit code to the address; verifyEmail(code) makes it the account's email. */
-    requestEmail: (email: string) => t.request<{ accepted: true }>('POST', '/v1/me/email', { body: { email } }),
+    requestEmail: (email: string, password: string) => t.request<{ accepted: true }>('POST', '/v1/me/email', { body: { email, password } }),
     verifyEmail: (code: string) => t.request<{ email: string }>('POST', '/v1/me/email/verify', { body: { code } }),
     /** Everything stored about the caller. */
     export: () => t.request<AccountExport>('GET', '/v1/me/export'),

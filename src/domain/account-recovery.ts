@@ -97,26 +97,46 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
       })
     },
 
-    /** Checks a mailed code; five wrong tries void it. */
+    /**
+     * Checks a mailed code; five tries void it (each try is counted before the comparison, so parallel guesses get
+     * five in all). The previous address, if any, is told of the change.
+     */
     async verifyEmail (userId: string, code: string): Promise<{ email: string }> {
-      const user = await repo.findLive(userId)
-      if (user === null) throw unauthorized()
       const invalid = new AppError(400, 'INVALID_CODE', 'The code is wrong or expired; request a new one')
-      if (user.pendingEmail === null || user.emailCodeHash === null || user.emailCodeExpiresAt === null ||
-        user.emailCodeExpiresAt.getTime() < Date.now() || user.emailCodeAttempts >= MAX_CODE_ATTEMPTS) throw invalid
-      if (!timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(user.emailCodeHash))) {
-        await repo.countEmailAttempt(userId)
+      const challenge = await repo.takeEmailAttempt(userId, MAX_CODE_ATTEMPTS, new Date())
+      if (challenge === null) {
+        if ((await repo.findLive(userId)) === null) throw unauthorized()
         throw invalid
       }
+      if (!timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(challenge.emailCodeHash))) throw invalid
+      const email = challenge.pendingEmail
+      let confirmed: boolean
       try {
-        await repo.confirmEmail(userId, user.pendingEmail, new Date())
+        confirmed = await repo.confirmEmail(userId, challenge.emailCodeHash, email, new Date())
       } catch (err) {
         if (isUniqueViolation(err)) throw new AppError(409, 'EMAIL_TAKEN', 'That address belongs to another account')
         throw err
       }
-      return { email: user.pendingEmail }
+      // A new code was requested since this one was taken: this one no longer counts.
+      if (!confirmed) throw invalid
+      if (challenge.email !== null && challenge.email !== email) {
+        const previous = challenge.email
+        mailer().send({
+          to: previous,
+          subject: 'Your email address was changed',
+          text: `The email address of ${challenge.username} is now ${maskAddress(email)}; password reset mails go there from now on.\n\n` +
+            'If you did not make this change, sign in and change your password at once, then set your address again.'
+        }).catch((err: unknown) => deps.onError(err, 'email change notice failed'))
+      }
+      return { email }
     }
   }
+}
+
+/** `jane.doe@example.com` → `j***@example.com`: enough to recognise, not to learn the address. */
+function maskAddress (address: string): string {
+  const at = address.lastIndexOf('@')
+  return `${address.slice(0, 1)}***${address.slice(at)}`
 }
 
 export type AccountRecoveryService = ReturnType<typeof createAccountRecoveryService>

@@ -106,16 +106,27 @@ export function accountStatements (db: Client) {
       await db.user.update({ where: { id: userId }, data: { ...data, emailCodeAttempts: 0 }, select: { id: true } })
     },
 
-    async countEmailAttempt (userId: string): Promise<void> {
-      await db.user.update({ where: { id: userId }, data: { emailCodeAttempts: { increment: 1 } }, select: { id: true } })
+    /**
+     * Takes one try of the live account's current email code, in one statement: concurrent guesses each take one, and
+     * none is taken once `maxAttempts` are used or the code expired. The challenge to compare with, or null.
+     */
+    async takeEmailAttempt (userId: string, maxAttempts: number, now: Date) {
+      const rows = await db.user.updateManyAndReturn({
+        where: { id: userId, deletedAt: null, pendingEmail: { not: null }, emailCodeHash: { not: null }, emailCodeExpiresAt: { gt: now }, emailCodeAttempts: { lt: maxAttempts } },
+        data: { emailCodeAttempts: { increment: 1 } },
+        select: { username: true, email: true, pendingEmail: true, emailCodeHash: true }
+      })
+      const row = rows[0]
+      return row === undefined ? null : { username: row.username, email: row.email, pendingEmail: row.pendingEmail!, emailCodeHash: row.emailCodeHash! }
     },
 
-    async confirmEmail (userId: string, email: string, now: Date): Promise<void> {
-      await db.user.update({
-        where: { id: userId },
-        data: { email, emailVerifiedAt: now, pendingEmail: null, emailCodeHash: null, emailCodeExpiresAt: null, emailCodeAttempts: 0 },
-        select: { id: true }
+    /** Makes the pending address the account's email if the challenge is still the one of this code hash; false if it changed meanwhile. */
+    async confirmEmail (userId: string, emailCodeHash: string, email: string, now: Date): Promise<boolean> {
+      const { count } = await db.user.updateMany({
+        where: { id: userId, deletedAt: null, emailCodeHash, pendingEmail: email },
+        data: { email, emailVerifiedAt: now, pendingEmail: null, emailCodeHash: null, emailCodeExpiresAt: null, emailCodeAttempts: 0 }
       })
+      return count === 1
     },
 
     /** A live account by username or verified email (both lower case). */

@@ -132,10 +132,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security, tags, operationId: 'requestEmail',
       summary: 'Mail a 6-digit code to an address; it becomes the account\'s email once the code is confirmed',
+      description: 'Needs the current password (401 INVALID_CREDENTIALS otherwise). Once the code is confirmed, the previous address, if any, ' +
+        'is told of the change.',
       body: EmailBody,
       response: { 202: Accepted, ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request, reply) => {
+    await self.checkPassword(request.auth.userId, request.body.password)
     await recovery.requestEmail(request.auth.userId, request.body.email)
     return reply.code(202).send({ accepted: true })
   })

@@ -26,7 +26,10 @@ export const SessionInfo = Type.Object({
 }, { $id: 'SessionInfo' })
 export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref('SessionInfo')) })
 
-export const EmailBody = Type.Object({ email: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', description: 'An email address' }) }, { additionalProperties: false })
+export const EmailBody = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', description: 'An email address' }),
+  password: Type.String({ minLength: 1, maxLength: 256, description: 'The current password: a stolen access token alone cannot move the account to another address' })
+}, { additionalProperties: false })
 export type EmailBody = Static<typeof EmailBody>
 export const EmailCodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'The 6 digits of the mail' }) }, { additionalProperties: false })
 export type EmailCodeBody = Static<typeof EmailCodeBody>
