@@ -128,6 +128,18 @@ describe('refresh and logout', () => {
     expectError(await api.get('/v1/me', { token: next.body.accessToken }), 401, 'UNAUTHORIZED')
   })
 
+  it('the grace window ends once the new pair was used: the old token then revokes the session', async () => {
+    const acct = await register(api)
+    const first = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    const second = await api.post('/v1/auth/refresh', { refreshToken: first.body.refreshToken })
+    expect(second.status).toBe(200)
+    // Within seconds of its exchange, but its successor was exchanged too: a reuse, not a retry.
+    const reuse = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })
+    expectError(reuse, 401, 'UNAUTHORIZED')
+    expect(reuse.body.message).toMatch(/reuse/)
+    expectError(await api.get('/v1/me', { token: second.body.accessToken }), 401, 'UNAUTHORIZED')
+  })
+
   it('the grace window does not outlive a logout: the old token then gets 401, not the sealed pair', async () => {
     const acct = await register(api)
     const first = await api.post('/v1/auth/refresh', { refreshToken: acct.refreshToken })

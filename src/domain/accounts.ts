@@ -119,7 +119,10 @@ export function createAccountService (deps: AccountServiceDeps) {
           const pair = token.successor !== null && now.getTime() - token.rotatedAt.getTime() <= graceMs
             ? openSuccessor(refreshToken, tokenHash, token.successor)
             : undefined
-          if (pair !== undefined) {
+          // Only while the pair it was exchanged for is unused: once that refresh token was exchanged in turn, the
+          // holder of the old one is not the client that moved on, and the pair would be dead anyway.
+          const successor = pair === undefined ? null : await sessions.findToken(hashToken(pair.refreshToken))
+          if (pair !== undefined && successor !== null && successor.rotatedAt === null) {
             const user = await users.findById(token.session.userId)
             if (user === null) throw unauthorized('Invalid or expired refresh token')
             return answer(user, pair)
