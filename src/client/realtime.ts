@@ -10,110 +10,15 @@ import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, Conversation, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, SyncChange, UnreadTotals, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, SyncChange, UnreadTotals, UserUpdatedFrame } from './types.js'
 import { DeliveryAcks } from './acks.js'
+import { Replayer } from './replayer.js'
+import type { ConnectionState, RealtimeEvents, RealtimeOptions, SyncedInfo, WebSocketConstructor, WebSocketLike } from './realtime-types.js'
 
-/** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
-export interface WebSocketLike {
-  readonly readyState: number
-  send (data: string): void
-  close (code?: number, reason?: string): void
-  onopen: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
-  onclose: ((ev: { code: number, reason: string }) => void) | null
-  onerror: ((ev: unknown) => void) | null
-}
-/** A WebSocket class, e.g. globalThis.WebSocket or `import WebSocket from 'ws'`. */
-export type WebSocketConstructor = new (url: string) => object
-
-export type ConnectionState = 'idle' | 'connecting' | 'syncing' | 'live' | 'reconnecting' | 'closed'
-
-/** How a catch-up was made. */
-export interface SyncedInfo {
-  /**
-   * sync: GET /v1/sync from the cursor; the conversations that changed came
-   * as `conversation` and `left` events, the badge as `unread`.
-   * conversations: GET /v1/conversations and a replay per conversation that
-   * moved (no cursor yet, or `sync: false`); list the conversations yourself.
-   */
-  via: 'sync' | 'conversations'
-}
-
-export interface RealtimeEvents {
-  /** A conversation event, exactly once and in seq order per conversation. */
-  event: [ChatEvent]
-  presence: [PresenceFrame['data']]
-  /** A contact changed their profile (display name). */
-  userUpdated: [UserUpdatedFrame['data']]
-  /** You were invited to a group (GROUP_ADDS=invite). */
-  invitation: [InvitationFrame['data']]
-  typing: [TypingFrame]
-  read: [ReadFrame]
-  /** You read a thread on one of your devices (this one too): your position and counts after it. */
-  threadRead: [ThreadReadFrame]
-  /** Another member's devices received a conversation up to a seq (two ticks). */
-  delivered: [DeliveredFrame]
-  ready: [ReadyFrame]
-  /** Caught up after a (re)connect: every conversation replayed to its lastSeq. */
-  synced: [SyncedInfo]
-  /**
-   * Sync path: a conversation you are a member of changed while you were away
-   * (joined, new events, your read position moved on another device), as it
-   * is now (counts, lastMessage, lastSeq; the first members only, as in the
-   * list). Fires after the `event`s of that conversation in the same sync.
-   */
-  conversation: [Conversation]
-  /**
-   * You left or were removed from a conversation, as a sync found it: after
-   * its last `event`s (which end with your member.removed), once that
-   * conversation's position is forgotten; nothing more comes from it. A
-   * re-base while live can report one whose member.removed was pushed. The
-   * per-conversation flow fires it too, for a conversation missing from the list.
-   */
-  left: [string]
-  /** Sync path: the badge counts (as GET /v1/me/unread) after a sync that changed something. */
-  unread: [UnreadTotals]
-  /** The sync cursor moved (after a catch-up or a re-base): save it together with positions() to resume after a restart. */
-  cursor: [string]
-  state: [ConnectionState]
-  /** Closed for good: the session is gone; log in again, then connect(). */
-  unauthenticated: []
-  /** Error frames (ErrorFrame) and failures the connection recovers from. */
-  error: [unknown]
-}
-
-export interface RealtimeOptions {
-  WebSocket?: WebSocketConstructor
-  backoff?: Partial<BackoffOptions>
-  /**
-   * Saved positions (conversationId -> last seq the app has). Without one, a
-   * conversation known at the first connect starts at its current lastSeq
-   * (load its history over REST); one that appears later is replayed from its start.
-   */
-  positions?: Record<string, number>
-  /** Events per replay request (1-100). */
-  replayPageSize?: number
-  /**
-   * Catch up after a reconnect through GET /v1/sync from a cursor (default
-   * true). false: always GET /v1/conversations and a replay per conversation
-   * that moved.
-   */
-  sync?: boolean
-  /**
-   * A saved cursor (`cursor` after a catch-up), to resume from with the
-   * `positions` saved at the same time; without positions it is not used
-   * (the first connect lists the conversations, then takes the ready frame's).
-   * Both belong to the user of the saved `session` passed with them: a login
-   * (or another user's session) starts afresh.
-   */
-  cursor?: string
-  /** Events (and conversations) per GET /v1/sync page (1-500, default 200). */
-  syncPageSize?: number
-}
+export type { ConnectionState, RealtimeEvents, RealtimeOptions, SyncedInfo, WebSocketConstructor, WebSocketLike } from './realtime-types.js'
 
 const OPEN = 1
 const TYPING_INTERVAL_MS = 2_000
-const MAX_REPLAY_ROUNDS = 10
 /**
  * Most `known` pairs sent with a sync (the API's limit: 150, about 7 KB of
  * the request line); above, none are sent and the server sends those events
@@ -141,7 +46,6 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private timer: ReturnType<typeof setTimeout> | undefined
   private heartbeat: ReturnType<typeof setInterval> | undefined
   private lastFrameAt = 0
-  private readonly replays = new Map<string, Promise<void>>()
   private readonly typingSentAt = new Map<string, number>()
   /** The sync cursor: every change after it was delivered, or is pushed on the socket, or comes with the next sync. */
   private cursorNow: string | undefined
@@ -155,12 +59,21 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Moves on reset(): a catch-up begun for the previous user applies nothing after it. */
   private epoch = 0
   private readonly acks = new DeliveryAcks((conversationId, seq) => this.sendFrame({ type: 'delivered', conversationId, seq }))
+  private readonly replayer: Replayer
 
   constructor (private readonly transport: Transport, private readonly api: Api, private readonly options: RealtimeOptions = {}) {
     super()
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
     if (WS === undefined) throw new Error('No WebSocket available: pass options.WebSocket (e.g. the `ws` package)')
     this.WS = WS
+    this.replayer = new Replayer(api, {
+      tracker: () => this.tracker,
+      failed: (err) => {
+        this.emit('error', err)
+        // A full resync on a fresh connection retries everything.
+        this.drop(4000, 'resync')
+      }
+    }, options.replayPageSize)
     this.tracker = new SeqTracker<ChatEvent>((event) => this.applied(event))
     const positions = Object.entries(options.positions ?? {})
     for (const [id, seq] of positions) this.tracker.setPosition(id, seq)
@@ -303,7 +216,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     }
     if (typeof frame.conversationId !== 'string' || typeof frame.seq !== 'number') return
     const event = frame as unknown as ChatEvent
-    if (this.tracker.push(event) === 'replay') this.replay(event.conversationId)
+    if (this.tracker.push(event) === 'replay') this.replayer.replay(event.conversationId)
   }
 
   private onReady (frame: ReadyFrame): void {
@@ -384,7 +297,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     try {
       for (let page = 0; ; page++) {
         if (page >= MAX_SYNC_PAGES) throw new Error('sync did not end')
-        const res = await this.syncPage({ since: cursor, limit, ...(known === undefined ? {} : { known }) }, current)
+        const res = await syncPage(this.api, { since: cursor, limit, ...(known === undefined ? {} : { known }) }, current, this.options.backoff)
         if (res === undefined || !current()) return 'failed'
         this.applyingSync = true
         try {
@@ -399,7 +312,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       this.firstSync = false
       if (unread !== null) this.emit('unread', unread)
       const replays = new Set([...gapped, ...(reconnect ? this.tracker.releaseAll() : [])])
-      const done = await Promise.all([...replays].map((id) => this.replay(id)))
+      const done = await Promise.all([...replays].map((id) => this.replayer.replay(id)))
       if (!current() || !done.every(Boolean)) return 'failed'
       adopted = true
       this.adoptCursor(cursor)
@@ -416,25 +329,6 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       if (!adopted && this.epoch === epoch) {
         for (const id of before) this.touched.add(id)
         if (reconnect) this.tracker.releaseAll()
-      }
-    }
-  }
-
-  /**
-   * One page of a sync. A server in a reconnect storm answers 503 (its queue of syncs is full) or 429 with a
-   * Retry-After: the page is asked again after it (jittered), on the same socket, up to SYNC_PAGE_ATTEMPTS times;
-   * undefined when the socket changed meanwhile.
-   */
-  private async syncPage (query: Parameters<Api['sync']>[0], current: () => boolean): Promise<Awaited<ReturnType<Api['sync']>> | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.api.sync(query)
-      } catch (err) {
-        const passing = err instanceof ApiError && (err.status === 503 || err.status === 429)
-        if (!passing || attempt >= SYNC_PAGE_ATTEMPTS) throw err
-        const waitMs = err.retryAfter !== undefined ? err.retryAfter * 1000 * (1 + Math.random() / 2) : backoffDelay(attempt - 1, this.options.backoff)
-        await new Promise((resolve) => setTimeout(resolve, waitMs))
-        if (!current()) return undefined
       }
     }
   }
@@ -515,49 +409,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.firstSync = false
     for (const id of moved) this.tracker.beginReplay(id)
     const gaps = this.tracker.releaseAll()
-    const done = await Promise.all([...moved, ...gaps].map((id) => this.replay(id, true)))
+    const done = await Promise.all([...moved, ...gaps].map((id) => this.replayer.replay(id, true)))
     if (this.ws !== ws || this.stopped || this.epoch !== epoch || !done.every(Boolean)) return false
     if (this.syncEnabled && readyCursor !== null) this.adoptCursor(readyCursor)
     return true
-  }
-
-  /** Replays one conversation from its position; one loop per conversation at a time. */
-  private replay (conversationId: string, begun = false): Promise<boolean> {
-    const running = this.replays.get(conversationId)
-    if (running !== undefined) return running.then(() => true)
-    if (!begun) this.tracker.beginReplay(conversationId)
-    const run = this.runReplay(conversationId).finally(() => this.replays.delete(conversationId))
-    this.replays.set(conversationId, run.then(() => undefined))
-    return run
-  }
-
-  private async runReplay (conversationId: string): Promise<boolean> {
-    const limit = this.options.replayPageSize ?? 100
-    try {
-      for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
-        for (;;) {
-          const after = this.tracker.position(conversationId) ?? 0
-          // minSeq: a server reading from a replica answers from one that has what was pushed already.
-          const known = this.tracker.known(conversationId)
-          const page = await this.api.messages.events(conversationId, { after, limit, ...(known > after ? { minSeq: known } : {}) })
-          for (const e of page.events) this.tracker.replayed(e as ChatEvent)
-          if (!page.hasMore || page.events.length === 0) break
-        }
-        if (!this.tracker.endReplay(conversationId)) return true
-        this.tracker.beginReplay(conversationId)
-      }
-      throw new Error(`replay of ${conversationId} did not catch up`)
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        this.tracker.forget(conversationId)
-        return true
-      }
-      this.tracker.abortReplay(conversationId)
-      this.emit('error', err)
-      // A full resync on a fresh connection retries everything.
-      this.drop(4000, 'resync')
-      return false
-    }
   }
 
   private startHeartbeat (heartbeatMs: number): void {
@@ -604,5 +459,24 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.drop(1000, 'unauthenticated')
     this.setState('closed')
     this.emit('unauthenticated')
+  }
+}
+
+/**
+ * One page of a sync. A server in a reconnect storm answers 503 (its queue of syncs is full) or 429 with a
+ * Retry-After: the page is asked again after it (jittered), on the same socket, up to SYNC_PAGE_ATTEMPTS times;
+ * undefined when the socket changed meanwhile.
+ */
+async function syncPage (api: Api, query: Parameters<Api['sync']>[0], current: () => boolean, backoff?: Partial<BackoffOptions>): Promise<Awaited<ReturnType<Api['sync']>> | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api.sync(query)
+    } catch (err) {
+      const passing = err instanceof ApiError && (err.status === 503 || err.status === 429)
+      if (!passing || attempt >= SYNC_PAGE_ATTEMPTS) throw err
+      const waitMs = err.retryAfter !== undefined ? err.retryAfter * 1000 * (1 + Math.random() / 2) : backoffDelay(attempt - 1, backoff)
+      await new Promise((resolve) => setTimeout(resolve, waitMs))
+      if (!current()) return undefined
+    }
   }
 }

@@ -1,0 +1,59 @@
+// Replays of single conversations over GET /v1/conversations/:id/events, from
+// the position the tracker holds: one loop per conversation at a time, each
+// until the tracker has nothing held past a gap (realtime.ts starts them).
+import type { Api } from './api.js'
+import { ApiError } from './errors.js'
+import type { SeqTracker } from './tracker.js'
+import type { ChatEvent } from './types.js'
+
+const MAX_REPLAY_ROUNDS = 10
+
+export interface ReplayerHost {
+  /** The tracker now (a reset replaces it). */
+  tracker (): SeqTracker<ChatEvent>
+  /** A replay failed: report it and resync on a fresh connection. */
+  failed (err: unknown): void
+}
+
+export class Replayer {
+  private readonly running = new Map<string, Promise<void>>()
+
+  constructor (private readonly api: Api, private readonly host: ReplayerHost, private readonly pageSize = 100) {}
+
+  /** Replays one conversation from its position; true once caught up (or forgotten: no longer readable). */
+  replay (conversationId: string, begun = false): Promise<boolean> {
+    const running = this.running.get(conversationId)
+    if (running !== undefined) return running.then(() => true)
+    if (!begun) this.host.tracker().beginReplay(conversationId)
+    const run = this.run(conversationId).finally(() => this.running.delete(conversationId))
+    this.running.set(conversationId, run.then(() => undefined))
+    return run
+  }
+
+  private async run (conversationId: string): Promise<boolean> {
+    const tracker = this.host.tracker()
+    try {
+      for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
+        for (;;) {
+          const after = tracker.position(conversationId) ?? 0
+          // minSeq: a server reading from a replica answers from one that has what was pushed already.
+          const known = tracker.known(conversationId)
+          const page = await this.api.messages.events(conversationId, { after, limit: this.pageSize, ...(known > after ? { minSeq: known } : {}) })
+          for (const e of page.events) tracker.replayed(e as ChatEvent)
+          if (!page.hasMore || page.events.length === 0) break
+        }
+        if (!tracker.endReplay(conversationId)) return true
+        tracker.beginReplay(conversationId)
+      }
+      throw new Error(`replay of ${conversationId} did not catch up`)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        tracker.forget(conversationId)
+        return true
+      }
+      tracker.abortReplay(conversationId)
+      this.host.failed(err)
+      return false
+    }
+  }
+}
