@@ -268,6 +268,51 @@ describe('following and thread unread', () => {
     expect(sorted(toSecond!)).toEqual(sorted([a.user.id, b.user.id, d.user.id]))
     expect(sorted(toPlain!)).toEqual(sorted([a.user.id, b.user.id, c.user.id, d.user.id]))
   })
+
+  it('a follow from an earlier window counts nowhere: removed, then added back, the member is not told of the old thread\'s new replies', async () => {
+    const [a, b, c, author] = await registerMany(api, 4)
+    const group = await createGroup(api, a, [b, c, author])
+    const root = await post(api, a, group.id, 'root')
+    const theirs = await post(api, author, group.id, 'a root of their own')
+    await reply(b, group.id, root.id, 'b follows')
+    await reply(c, group.id, root.id, 'c replies')
+    expect((await myThreads(b)).threads.map((t: any) => t.root.id)).toEqual([root.id])
+    for (const who of [b, author]) expect((await api.del(`/v1/conversations/${group.id}/members/${who.user.id}`, as(a))).status).toBe(204)
+    const away = await reply(c, group.id, root.id, 'while b is away')
+    for (const who of [b, author]) expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [who.user.id] }, as(a))).status).toBe(200)
+    // Back in a new window that starts after both roots: neither thread is theirs to see.
+    const socket = await connectReady(server.url, b.accessToken, sockets)
+    const later = await reply(c, group.id, root.id, 'after the re-add')
+    const toAuthor = await reply(c, group.id, theirs.id, 'first reply, after the re-add')
+    // The replies themselves are in the new window: pushed as any message of it.
+    await socket.next((f) => f.type === 'message.created' && f.data.id === toAuthor.id, WAIT)
+    for (const who of [b, author]) {
+      expect((await conversation(who, group.id)).threadUnreadCount).toBe(0)
+      expect((await myThreads(who)).threads).toEqual([])
+      expect((await api.get('/v1/me/unread', as(who))).body).toMatchObject({ total: 0, threads: 0 })
+      for (const r of [root, theirs]) {
+        expectError(await api.get(threadPath(group.id, r.id), as(who)), 404, 'NOT_FOUND')
+        expectError(await api.post(`${threadPath(group.id, r.id)}/read`, { seq: later.seq }, as(who)), 404, 'NOT_FOUND')
+      }
+    }
+    // An edit of the old root is not pushed to them.
+    expect((await api.patch(`/v1/conversations/${group.id}/messages/${root.id}`, { body: 'root, edited' }, as(a))).status).toBe(200)
+    await socket.none((f) => f.type === 'message.updated', 500)
+    // Notifications (device push and the webhook ask the same): nothing as a follower of the old threads.
+    const threads = createThreadsRepository(server.app.db)
+    const sources = {
+      online: async () => new Set<string>(),
+      shouldNotify: (q: Parameters<typeof shouldNotify>[1]) => shouldNotify(server.app.db, q),
+      threadFollowers: (roots: string[]) => threads.followers(roots)
+    }
+    const members = [a, b, c, author].map((x) => x.user.id)
+    const [toLater, toTheirs] = await messageRecipients(sources, [later, toAuthor], members)
+    expect(toLater).toEqual([a.user.id])
+    expect(toTheirs).toEqual([])
+    // Nor while away: the reply of that time reaches only the members then.
+    const [toAway] = await messageRecipients(sources, [away], [a.user.id, c.user.id])
+    expect(toAway).toEqual([a.user.id])
+  })
 })
 
 describe('the SDK', () => {

@@ -69,12 +69,23 @@ export function createThreadsRepository ({ pool }: Database) {
       }))
     },
 
-    /** For each of these roots, the users who follow it. */
+    /**
+     * For each of these roots, the users who follow it: current members whose
+     * window holds the root, as the counts and the list above have it. A
+     * follow from an earlier window (removed, then added back after the root)
+     * is left out: its thread is neither listed nor counted for them, so its
+     * replies must not notify them as a follower either.
+     */
     async followers (rootIds: string[]): Promise<Map<string, string[]>> {
       const byRoot = new Map<string, string[]>()
       if (rootIds.length === 0) return byRoot
       const { rows } = await pool.query<{ root_id: string, user_id: string }>(
-        'SELECT root_id, user_id FROM thread_members WHERE root_id = ANY($1::uuid[]) AND following', [rootIds])
+        `SELECT tm.root_id, tm.user_id
+           FROM thread_members tm
+           JOIN messages rt ON rt.id = tm.root_id
+           JOIN memberships me ON me.conversation_id = tm.conversation_id AND me.user_id = tm.user_id AND me.left_at IS NULL
+                              AND me.joined_seq <= rt.seq
+          WHERE tm.root_id = ANY($1::uuid[]) AND tm.following`, [rootIds])
       for (const r of rows) byRoot.set(r.root_id, [...(byRoot.get(r.root_id) ?? []), r.user_id])
       return byRoot
     }
