@@ -64,7 +64,7 @@ describe('a deleted account and the safety rows', () => {
     expect(deleted.status).toBe(204)
 
     expect(await server.sql('SELECT 1 FROM blocks WHERE blocker_id = $1 OR blocked_id = $1', [a.user.id])).toEqual([])
-    expect((await api.get('/v1/me/blocks', as(c))).body).toEqual({ blocks: [] })
+    expect((await api.get('/v1/me/blocks', as(c))).body).toEqual({ blocks: [], nextCursor: null })
     expect(await server.sql('SELECT app_roles FROM users WHERE id = $1', [a.user.id])).toEqual([{ app_roles: [] }])
 
     const reports = [

@@ -3,7 +3,8 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
-import { client, expectError, type Account, type Client } from './helpers/http.js'
+import { client, expectError, uniqueName, type Account, type Client } from './helpers/http.js'
+import { countQueries, rowsRead } from './helpers/queries.js'
 import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
@@ -60,6 +61,98 @@ describe('the block list', () => {
     expectError(await api.put('/v1/me/blocks/nope', undefined, as(a)), 400, 'VALIDATION_FAILED')
     expectError(await api.get('/v1/me/blocks'), 401, 'UNAUTHORIZED')
   })
+})
+
+/** Every page of the caller's blocks, `limit` at a time, following nextCursor. */
+async function blockPages (who: Account, limit: number) {
+  const pages: Array<{ blocks: any[], nextCursor: string | null }> = []
+  let cursor: string | null = null
+  do {
+    const res: any = await api.get(`/v1/me/blocks?limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`, as(who))
+    expect(res.status).toBe(200)
+    pages.push(res.body)
+    cursor = res.body.nextCursor
+  } while (cursor !== null && pages.length < 1000)
+  return { pages, ids: pages.flatMap((p) => p.blocks.map((b) => b.userId as string)) }
+}
+
+/** Newest first, then the id descending (PostgreSQL orders uuids as their lower-case text). */
+const newestFirst = (rows: Array<{ id: string, at: string }>) =>
+  [...rows].sort((x, y) => x.at === y.at ? (x.id < y.id ? 1 : -1) : (x.at < y.at ? 1 : -1)).map((r) => r.id)
+
+describe('the block list in pages', () => {
+  it('pages 7 blocks 3 at a time: each exactly once, most recent first then user id, nextCursor null on the last page', async () => {
+    const [a, ...targets] = await users(8)
+    for (const t of targets) expect((await block(a, t)).status).toBe(204)
+    // Runs sharing one created_at, so the order falls back to the user id.
+    const at = ['2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-02T10:00:00.000Z',
+      '2026-03-03T10:00:00.000Z', '2026-03-03T10:00:00.000Z', '2026-02-01T10:00:00.000Z']
+    const rows = targets.map((t, i) => ({ id: t.user.id, at: at[i]! }))
+    await server.sql(`UPDATE blocks b SET created_at = t.at FROM unnest($2::uuid[], $3::timestamptz[]) AS t(id, at)
+      WHERE b.blocker_id = $1 AND b.blocked_id = t.id`, [a.user.id, rows.map((r) => r.id), rows.map((r) => r.at)])
+    const expected = newestFirst(rows)
+
+    const { pages, ids } = await blockPages(a, 3)
+    expect(pages.map((p) => p.blocks.length)).toEqual([3, 3, 1])
+    expect(pages.map((p) => typeof p.nextCursor)).toEqual(['string', 'string', 'object'])
+    expect(pages.at(-1)!.nextCursor).toBeNull()
+    expect(ids).toEqual(expected)
+    const byId = new Map(rows.map((r) => [r.id, r.at]))
+    for (const b of pages.flatMap((p) => p.blocks)) expect(b.blockedAt).toBe(byId.get(b.userId))
+
+    // A page that ends exactly at the last block says so; no limit: the default page of 50, all of them.
+    expect((await api.get('/v1/me/blocks?limit=7', as(a))).body.nextCursor).toBeNull()
+    const whole = (await api.get('/v1/me/blocks', as(a))).body
+    expect({ ids: whole.blocks.map((b: any) => b.userId), nextCursor: whole.nextCursor }).toEqual({ ids: expected, nextCursor: null })
+
+    // A cursor stays good when the block it names is lifted: the next page is the same.
+    await api.del(`/v1/me/blocks/${expected[2]}`, as(a))
+    const next = (await api.get(`/v1/me/blocks?limit=3&cursor=${pages[0]!.nextCursor}`, as(a))).body
+    expect(next.blocks.map((b: any) => b.userId)).toEqual(expected.slice(3, 6))
+  })
+
+  it('refuses bad cursors and limits with 400 VALIDATION_FAILED', async () => {
+    const [a] = await users(1)
+    const b64 = (text: string) => Buffer.from(text).toString('base64url')
+    const uuid = a.user.id
+    for (const q of [
+      'limit=0', 'limit=101', 'limit=x', 'cursor=', 'cursor=garbage',
+      `cursor=${b64('2026-01-01T00:00:00.000Z|not-a-uuid')}`,
+      `cursor=${b64(`2026-13-01T00:00:00.000Z|${uuid}`)}`,
+      `cursor=${b64(`2026-01-01T00:00:00Z|${uuid}`)}`,
+      `cursor=${'A'.repeat(201)}`
+    ]) expectError(await api.get(`/v1/me/blocks?${q}`, as(a)), 400, 'VALIDATION_FAILED')
+    expect((await api.get('/v1/me/blocks?limit=100', as(a))).status).toBe(200)
+  })
+
+  it('costs the same at any depth: a shallow or a deep page of 5,000 blocks reads only its own rows', async () => {
+    const [a] = await users(1)
+    const prefix = uniqueName('bl')
+    const N = 5000
+    await server.sql(`INSERT INTO users (id, username, display_name, password_hash, created_at)
+      SELECT gen_random_uuid(), $1 || '_' || i, 'Blocked ' || i, 'not-a-hash', now() FROM generate_series(1, $2::int) AS i`, [prefix, N])
+    // In runs of 7 sharing one created_at.
+    await server.sql(`INSERT INTO blocks (blocker_id, blocked_id, created_at)
+      SELECT $1, u.id, now() - interval '1 day' + (u.n / 7) * interval '1 second'
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users WHERE username LIKE $2 || '\\_%') u`, [a.user.id, prefix])
+    // As autovacuum would after such a load: the planner then knows this blocker has many rows.
+    await server.sql('ANALYZE blocks')
+    const { pages, ids } = await blockPages(a, 100)
+    expect(ids).toHaveLength(N)
+    expect(new Set(ids).size).toBe(N)
+    const rows = await server.sql<{ id: string, at: Date }>('SELECT blocked_id AS id, created_at AS at FROM blocks WHERE blocker_id = $1', [a.user.id])
+    expect(ids).toEqual(newestFirst(rows.map((r) => ({ id: r.id, at: r.at.toISOString() }))))
+
+    for (const cursor of [pages[0]!.nextCursor, pages.at(-3)!.nextCursor]) {
+      let res: any
+      const { statements } = await countQueries(async () => { res = await api.get(`/v1/me/blocks?limit=50&cursor=${cursor}`, as(a)) })
+      expect(res.body.blocks).toHaveLength(50)
+      // The page and the one row that tells whether there is more.
+      const read = await rowsRead(server.sql, statements, 'blocks')
+      expect(read).toBeGreaterThanOrEqual(50)
+      expect(read).toBeLessThanOrEqual(51)
+    }
+  }, 60_000)
 })
 
 describe('a blocked user', () => {

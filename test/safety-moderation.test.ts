@@ -2,7 +2,8 @@
 // each an event in the log, each judged under the conversation's lock.
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, replay } from './helpers/chat.js'
-import { client, expectError, type Account, type Client } from './helpers/http.js'
+import { client, expectError, uniqueName, type Account, type Client } from './helpers/http.js'
+import { countQueries, rowsRead } from './helpers/queries.js'
 import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
@@ -69,6 +70,106 @@ describe('ban', () => {
     const direct = await createDirect(api, owner, m1)
     expectError(await api.put(path(direct, 'bans', m1), undefined, as(owner)), 403, 'FORBIDDEN')
   })
+})
+
+/** Every page of a group's bans as `who` sees them, `limit` at a time, following nextCursor. */
+async function banPages (who: Account, group: { id: string }, limit: number) {
+  const pages: Array<{ bans: any[], nextCursor: string | null }> = []
+  let cursor: string | null = null
+  do {
+    const res: any = await api.get(`${path(group, 'bans')}?limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`, as(who))
+    expect(res.status).toBe(200)
+    pages.push(res.body)
+    cursor = res.body.nextCursor
+  } while (cursor !== null && pages.length < 1000)
+  return { pages, ids: pages.flatMap((p) => p.bans.map((b) => b.userId as string)) }
+}
+
+/** Newest first, then the id descending (PostgreSQL orders uuids as their lower-case text). */
+const newestFirst = (rows: Array<{ id: string, at: string }>) =>
+  [...rows].sort((x, y) => x.at === y.at ? (x.id < y.id ? 1 : -1) : (x.at < y.at ? 1 : -1)).map((r) => r.id)
+
+describe('the ban list in pages', () => {
+  it('pages 7 bans 3 at a time for the owner and admins: each exactly once, newest first then user id, nextCursor null on the last page', async () => {
+    const { owner, admin, m1, group } = await team()
+    const banned = await users(7)
+    for (const u of banned) expect((await api.put(path(group, 'bans', u), undefined, as(admin))).status).toBe(204)
+    // Runs sharing one created_at, so the order falls back to the user id.
+    const at = ['2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-02T10:00:00.000Z',
+      '2026-03-03T10:00:00.000Z', '2026-03-03T10:00:00.000Z', '2026-02-01T10:00:00.000Z']
+    const rows = banned.map((u, i) => ({ id: u.user.id, at: at[i]! }))
+    await server.sql(`UPDATE conversation_bans b SET created_at = t.at FROM unnest($2::uuid[], $3::timestamptz[]) AS t(id, at)
+      WHERE b.conversation_id = $1 AND b.user_id = t.id`, [group.id, rows.map((r) => r.id), rows.map((r) => r.at)])
+    const expected = newestFirst(rows)
+
+    for (const who of [owner, admin]) {
+      const { pages, ids } = await banPages(who, group, 3)
+      expect(pages.map((p) => p.bans.length)).toEqual([3, 3, 1])
+      expect(pages.map((p) => typeof p.nextCursor)).toEqual(['string', 'string', 'object'])
+      expect(pages.at(-1)!.nextCursor).toBeNull()
+      expect(ids).toEqual(expected)
+      const byId = new Map(rows.map((r) => [r.id, r.at]))
+      for (const b of pages.flatMap((p) => p.bans)) expect(b).toEqual({ userId: b.userId, by: admin.user.id, createdAt: byId.get(b.userId) })
+    }
+
+    // A page that ends exactly at the last ban says so; no limit: the default page of 50, all of them.
+    expect((await api.get(`${path(group, 'bans')}?limit=7`, as(owner))).body.nextCursor).toBeNull()
+    const whole = (await api.get(path(group, 'bans'), as(owner))).body
+    expect({ ids: whole.bans.map((b: any) => b.userId), nextCursor: whole.nextCursor }).toEqual({ ids: expected, nextCursor: null })
+
+    // A cursor stays good when the ban it names is lifted: the next page is the same.
+    const first = (await api.get(`${path(group, 'bans')}?limit=3`, as(owner))).body
+    expect((await api.del(`${path(group, 'bans')}/${expected[2]}`, as(owner))).status).toBe(204)
+    const next = (await api.get(`${path(group, 'bans')}?limit=3&cursor=${first.nextCursor}`, as(owner))).body
+    expect(next.bans.map((b: any) => b.userId)).toEqual(expected.slice(3, 6))
+
+    // Still only the owner and admins, with a cursor or without.
+    expectError(await api.get(`${path(group, 'bans')}?limit=3&cursor=${first.nextCursor}`, as(m1)), 403, 'FORBIDDEN')
+    expectError(await api.get(`${path(group, 'bans')}?limit=3`, as(banned[0]!)), 404, 'NOT_FOUND')
+  })
+
+  it('refuses bad cursors and limits with 400 VALIDATION_FAILED', async () => {
+    const { owner, group } = await team()
+    const b64 = (text: string) => Buffer.from(text).toString('base64url')
+    const uuid = owner.user.id
+    for (const q of [
+      'limit=0', 'limit=101', 'limit=x', 'cursor=', 'cursor=garbage',
+      `cursor=${b64('2026-01-01T00:00:00.000Z|not-a-uuid')}`,
+      `cursor=${b64(`2026-13-01T00:00:00.000Z|${uuid}`)}`,
+      `cursor=${b64(`2026-01-01T00:00:00Z|${uuid}`)}`,
+      `cursor=${'A'.repeat(201)}`
+    ]) expectError(await api.get(`${path(group, 'bans')}?${q}`, as(owner)), 400, 'VALIDATION_FAILED')
+    expect((await api.get(`${path(group, 'bans')}?limit=100`, as(owner))).status).toBe(200)
+  })
+
+  it('costs the same at any depth: a shallow or a deep page of 5,000 bans reads only its own rows', async () => {
+    const { owner, group } = await team()
+    const prefix = uniqueName('bn')
+    const N = 5000
+    await server.sql(`INSERT INTO users (id, username, display_name, password_hash, created_at)
+      SELECT gen_random_uuid(), $1 || '_' || i, 'Banned ' || i, 'not-a-hash', now() FROM generate_series(1, $2::int) AS i`, [prefix, N])
+    // In runs of 7 sharing one created_at.
+    await server.sql(`INSERT INTO conversation_bans (conversation_id, user_id, by_id, created_at)
+      SELECT $1, u.id, $3, now() - interval '1 day' + (u.n / 7) * interval '1 second'
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users WHERE username LIKE $2 || '\\_%') u`, [group.id, prefix, owner.user.id])
+    // As autovacuum would after such a load: the planner then knows this group has many rows.
+    await server.sql('ANALYZE conversation_bans')
+    const { pages, ids } = await banPages(owner, group, 100)
+    expect(ids).toHaveLength(N)
+    expect(new Set(ids).size).toBe(N)
+    const rows = await server.sql<{ id: string, at: Date }>('SELECT user_id AS id, created_at AS at FROM conversation_bans WHERE conversation_id = $1', [group.id])
+    expect(ids).toEqual(newestFirst(rows.map((r) => ({ id: r.id, at: r.at.toISOString() }))))
+
+    for (const cursor of [pages[0]!.nextCursor, pages.at(-3)!.nextCursor]) {
+      let res: any
+      const { statements } = await countQueries(async () => { res = await api.get(`${path(group, 'bans')}?limit=50&cursor=${cursor}`, as(owner)) })
+      expect(res.body.bans).toHaveLength(50)
+      // The page and the one row that tells whether there is more.
+      const read = await rowsRead(server.sql, statements, 'conversation_bans')
+      expect(read).toBeGreaterThanOrEqual(50)
+      expect(read).toBeLessThanOrEqual(51)
+    }
+  }, 60_000)
 })
 
 describe('mute', () => {

@@ -68,4 +68,33 @@ describe('SDK safety', () => {
     expect((await staff.admin.audit()).entries[0]).toMatchObject({ action: 'user.deleted', targetId: idOf(member) })
     expect(await codeOf(staff.admin.deleteUser(idOf(member)))).toBe('NOT_FOUND')
   })
+
+  it('pages blocks and bans: blocks()/bans() take limit and cursor; allBlocks, blockedIds and allBans follow every page', async () => {
+    const owner = await signUp()
+    const group = await owner.conversations.createGroup('g', [])
+    // More than one page of 100 (the page size of the all* calls), written straight to the database.
+    const prefix = uniqueName('sp')
+    const others = await server.sql<{ id: string }>(`INSERT INTO users (id, username, display_name, password_hash)
+      SELECT gen_random_uuid(), $1 || '_' || i, 'Other ' || i, 'not-a-hash' FROM generate_series(1, 205) AS i RETURNING id`, [prefix])
+    const ids = others.map((o) => o.id)
+    await server.sql('INSERT INTO blocks (blocker_id, blocked_id) SELECT $1, unnest($2::uuid[])', [idOf(owner), ids])
+    await server.sql('INSERT INTO conversation_bans (conversation_id, user_id, by_id) SELECT $1, unnest($2::uuid[]), $3', [group.id, ids, idOf(owner)])
+
+    const first = await owner.safety.blocks({ limit: 2 })
+    expect(first.blocks).toHaveLength(2)
+    const second = await owner.safety.blocks({ limit: 2, cursor: first.nextCursor! })
+    expect(second.blocks.map((b) => b.userId)).not.toContain(first.blocks[0]!.userId)
+    const blocks = await owner.safety.allBlocks()
+    expect(blocks.slice(0, 4).map((b) => b.userId)).toEqual([...first.blocks, ...second.blocks].map((b) => b.userId))
+    expect(blocks.map((b) => b.userId).sort()).toEqual([...ids].sort())
+    expect(await owner.safety.blockedIds()).toEqual(new Set(ids))
+
+    const page = await owner.moderation.bans(group.id, { limit: 3 })
+    expect(page.bans).toHaveLength(3)
+    expect(page.nextCursor).toEqual(expect.any(String))
+    const bans = await owner.moderation.allBans(group.id)
+    expect(bans.map((b) => b.userId).sort()).toEqual([...ids].sort())
+    expect(bans.slice(0, 3)).toEqual(page.bans)
+    expect(await codeOf(owner.safety.blocks({ cursor: 'garbage' }))).toBe('VALIDATION_FAILED')
+  })
 })

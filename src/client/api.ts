@@ -3,7 +3,7 @@ import type { Transport, Session } from './transport.js'
 import { ApiError } from './errors.js'
 import { createUploads } from './uploads.js'
 import type {
-  AdminUserPage, AuditPage, BanList, BlockList, CreateReportBody, Report, ReportCreated, ReportPage,
+  AdminUserPage, AuditPage, BanList, BanListQuery, BlockList, BlockListQuery, CreateReportBody, Report, ReportCreated, ReportPage,
   AuthResult, Conversation, ConversationListQuery, ConversationPage, EventPage, EventsQuery, HistoryQuery, LoginBody,
   Member, MemberListQuery, MemberPage, Message, MessagePage, PostMessageBody, EditMessageBody, PresenceList, PublicUser, RegisterBody, User, UserList,
   AccountExport, ChangePasswordBody, PasswordResetConfirm, PasswordResetRequest, SessionList,
@@ -197,11 +197,22 @@ export function createApi (t: Transport) {
   const safety = {
     block: (userId: string) => t.request<void>('PUT', `/v1/me/blocks/${enc(userId)}`),
     unblock: (userId: string) => t.request<void>('DELETE', `/v1/me/blocks/${enc(userId)}`),
-    /** Everyone you have blocked: hide their messages in shared groups (see hideBlocked). */
-    blocks: () => t.request<BlockList>('GET', '/v1/me/blocks'),
-    /** The ids of blocks(), as a set to filter with. */
+    /** A page of the users you have blocked, most recent first; pass nextCursor as cursor (see allBlocks, blockedIds). */
+    blocks: (query: BlockListQuery = {}) => t.request<BlockList>('GET', '/v1/me/blocks', { query }),
+    /** Every page of blocks(): everyone you have blocked. */
+    async allBlocks (): Promise<BlockList['blocks']> {
+      const all: BlockList['blocks'] = []
+      let cursor: string | undefined
+      do {
+        const page = await safety.blocks({ limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        all.push(...page.blocks)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    },
+    /** The ids of everyone you have blocked (every page), as a set to filter with: hide their messages in shared groups (see hideBlocked). */
     async blockedIds (): Promise<Set<string>> {
-      return new Set((await safety.blocks()).blocks.map((b) => b.userId))
+      return new Set((await safety.allBlocks()).map((b) => b.userId))
     },
     /** Report a message you can see, or a user: exactly one of messageId and userId. */
     report: (body: CreateReportBody) => t.request<ReportCreated>('POST', '/v1/reports', { body })
@@ -211,7 +222,19 @@ export function createApi (t: Transport) {
   const moderation = {
     ban: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/bans/${enc(userId)}`),
     unban: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/bans/${enc(userId)}`),
-    bans: (id: string) => t.request<BanList>('GET', `${conv(id)}/bans`),
+    /** A page of the users banned from a group, newest first; pass nextCursor as cursor (see allBans). */
+    bans: (id: string, query: BanListQuery = {}) => t.request<BanList>('GET', `${conv(id)}/bans`, { query }),
+    /** Every page of bans(). */
+    async allBans (id: string): Promise<BanList['bans']> {
+      const all: BanList['bans'] = []
+      let cursor: string | undefined
+      do {
+        const page = await moderation.bans(id, { limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        all.push(...page.bans)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    },
     mute: (id: string, userId: string) => t.request<void>('PUT', `${conv(id)}/mutes/${enc(userId)}`),
     unmute: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/mutes/${enc(userId)}`),
     /** One post per `seconds` per plain member; 0 turns slow mode off. */

@@ -28,8 +28,8 @@ import type {
   InvitationFrame as InvitationFrameSchema
 } from '../schemas/realtime.js'
 import type {
-  AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BlockList as BlockListSchema,
-  CreateReportBody as CreateReportBodySchema, Report as ReportSchema, ReportCreated as ReportCreatedSchema, ReportPage as ReportPageSchema
+  AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BanListQuery as BanListQuerySchema,
+  BlockList as BlockListSchema, BlockListQuery as BlockListQuerySchema, CreateReportBody as CreateReportBodySchema, Report as ReportSchema, ReportCreated as ReportCreatedSchema, ReportPage as ReportPageSchema
 } from '../schemas/safety.js'
 import type {
   Delivery as DeliverySchema, DeliveryList as DeliveryListSchema, Device as DeviceSchema, DeviceList as DeviceListSchema,
@@ -193,12 +193,16 @@ export type ModerationData = S<typeof ModerationDataSchema>
 export type SlowModeData = S<typeof SlowModeDataSchema>
 export type ReactionEventData = S<typeof ReactionEventDataSchema>
 export type PinEventData = S<typeof PinEventDataSchema>
+/** GET /v1/me/blocks: a page, most recent first; pass nextCursor as cursor. */
 export type BlockList = S<typeof BlockListSchema>
+export type BlockListQuery = S<typeof BlockListQuerySchema>
 export type CreateReportBody = S<typeof CreateReportBodySchema>
 export type ReportCreated = S<typeof ReportCreatedSchema>
 export type Report = S<typeof ReportSchema>
 export type ReportPage = S<typeof ReportPageSchema>
+/** GET /v1/conversations/:id/bans: a page, newest first; pass nextCursor as cursor. */
 export type BanList = S<typeof BanListSchema>
+export type BanListQuery = S<typeof BanListQuerySchema>
 export type AdminUserPage = S<typeof AdminUserPageSchema>
 export type AuditPage = S<typeof AuditPageSchema>
 export type Device = S<typeof DeviceSchema>

@@ -4,9 +4,10 @@
 // group, and no longer sees the blocker's presence, typing or read receipts;
 // the blocker gets no offline notification of their messages. In a shared
 // group the messages stay in the log (replay stays exact): the client hides
-// them with the list from GET /v1/me/blocks.
+// them with the list from GET /v1/me/blocks (keyset pages, most recent first).
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { SafetyRepository } from '../repositories/safety.js'
+import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { AppError, badRequest, notFound } from './errors.js'
 import type { Tx } from './event-log.js'
 
@@ -47,10 +48,20 @@ export function createBlockService (deps: Database) {
       await safety.unblock(userId, targetId)
     },
 
-    /** Everyone the caller has blocked, most recent first. */
-    async list (userId: string): Promise<{ blocks: BlockView[] }> {
-      const rows = await safety.blocks(userId)
-      return { blocks: rows.map((r) => ({ userId: r.blockedId, username: r.username, displayName: r.displayName, blockedAt: r.createdAt.toISOString() })) }
+    /**
+     * Up to `limit` of the users the caller has blocked, most recent first
+     * (then user id), after `cursor`; 400 VALIDATION_FAILED for a cursor this
+     * API did not write.
+     */
+    async list (userId: string, opts: { limit: number, cursor?: string | undefined }): Promise<{ blocks: BlockView[], nextCursor: string | null }> {
+      const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
+      const rows = await safety.blocks(userId, after, opts.limit + 1)
+      const page = rows.slice(0, opts.limit)
+      const last = page[page.length - 1]
+      return {
+        blocks: page.map((r) => ({ userId: r.blockedId, username: r.username, displayName: r.displayName, blockedAt: r.createdAt.toISOString() })),
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.createdAt, id: last.blockedId }) : null
+      }
     },
 
     /** Of `candidates`, those who have blocked `userId` (a profile hides its presence from them). */

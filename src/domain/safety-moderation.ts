@@ -8,6 +8,7 @@ import type { ChatEvent, RealtimePublisher } from './events.js'
 import type { MemberRow } from '../repositories/conversations.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { canManage } from './conversations.js'
+import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
 
@@ -87,12 +88,22 @@ export function createModerationService (deps: ModerationDeps) {
       })
     },
 
-    /** The banned users of a group, newest first (owner and admins). */
-    async bans (userId: string, conversationId: string) {
+    /**
+     * Up to `limit` banned users of a group, newest first (then user id),
+     * after `cursor` (owner and admins); 400 VALIDATION_FAILED for a cursor
+     * this API did not write.
+     */
+    async bans (userId: string, conversationId: string, opts: { limit: number, cursor?: string | undefined }) {
+      const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
       return inTransaction(repos, async (tx) => {
         await lockAsManager(tx, conversationId, userId)
-        const rows = await tx.safety.bans(conversationId)
-        return { bans: rows.map((r) => ({ userId: r.userId, by: r.byId, createdAt: r.createdAt.toISOString() })) }
+        const rows = await tx.safety.bans(conversationId, after, opts.limit + 1)
+        const page = rows.slice(0, opts.limit)
+        const last = page[page.length - 1]
+        return {
+          bans: page.map((r) => ({ userId: r.userId, by: r.byId, createdAt: r.createdAt.toISOString() })),
+          nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.createdAt, id: last.userId }) : null
+        }
       })
     },
 

@@ -2,7 +2,7 @@
 // suspension and the audit log. All through Prisma: none of these runs per
 // frame or per socket. The moderation flags are also judged by post_messages
 // (see post-batch.ts), under the conversation's row lock.
-import type { Prisma } from '../generated/prisma/client.js'
+import { Prisma } from '../generated/prisma/client.js'
 import type { Client, Database } from './db.js'
 
 export interface ReportRow {
@@ -22,6 +22,16 @@ export interface ReportRow {
 }
 
 export interface BlockRow { blockedId: string, username: string, displayName: string, createdAt: Date }
+
+export interface BanRow { userId: string, byId: string, createdAt: Date }
+
+/** Where a page of blocks or bans starts: after this row, newest first (created at, then the listed user's id). */
+export interface NewestFirstCursor { at: Date, id: string }
+
+// Keyset on the row value, so the index on (owner, created_at, id) bounds the scan at any depth.
+// `columns` is a constant of this file, never input.
+const after = (c: NewestFirstCursor | undefined, columns: string) =>
+  c === undefined ? Prisma.empty : Prisma.sql`AND (${Prisma.raw(columns)}) < (${c.at}::timestamptz, ${c.id}::uuid)`
 
 export interface AdminUserRow {
   id: string, username: string, displayName: string, createdAt: Date, appRoles: string[] | null, suspendedAt: Date | null
@@ -75,8 +85,14 @@ export function safetyStatements (db: Client) {
       return count > 0
     },
 
-    bans (conversationId: string): Promise<Array<{ userId: string, byId: string, createdAt: Date }>> {
-      return db.conversationBan.findMany({ where: { conversationId }, orderBy: { createdAt: 'desc' }, select: { userId: true, byId: true, createdAt: true } })
+    /** Up to `take` bans of the conversation after the cursor, newest first (then user id); index conversation_bans_newest. */
+    bans (conversationId: string, cursor: NewestFirstCursor | undefined, take: number): Promise<BanRow[]> {
+      return db.$queryRaw<BanRow[]>`
+        SELECT b.user_id AS "userId", b.by_id AS "byId", b.created_at AS "createdAt"
+          FROM conversation_bans b
+         WHERE b.conversation_id = ${conversationId}::uuid ${after(cursor, 'b.created_at, b.user_id')}
+         ORDER BY b.created_at DESC, b.user_id DESC
+         LIMIT ${take}::int`
     },
 
     /** Mutes or unmutes a member; false when that changed nothing. */
@@ -172,14 +188,14 @@ export function createSafetyRepository ({ prisma }: Database) {
       return prisma.report.findMany({ where: { reporterId }, orderBy: { id: 'asc' } })
     },
 
-    /** Everyone the user has blocked, most recent first. */
-    async blocks (blockerId: string): Promise<BlockRow[]> {
-      const rows = await prisma.block.findMany({
-        where: { blockerId },
-        orderBy: { createdAt: 'desc' },
-        include: { blocked: { select: { username: true, displayName: true } } }
-      })
-      return rows.map((r) => ({ blockedId: r.blockedId, username: r.blocked.username, displayName: r.blocked.displayName, createdAt: r.createdAt }))
+    /** Up to `take` of the users the user has blocked after the cursor, most recent first (then user id); index blocks_by_blocker_newest. */
+    blocks (blockerId: string, cursor: NewestFirstCursor | undefined, take: number): Promise<BlockRow[]> {
+      return prisma.$queryRaw<BlockRow[]>`
+        SELECT b.blocked_id AS "blockedId", u.username, u.display_name AS "displayName", b.created_at AS "createdAt"
+          FROM blocks b JOIN users u ON u.id = b.blocked_id
+         WHERE b.blocker_id = ${blockerId}::uuid ${after(cursor, 'b.created_at, b.blocked_id')}
+         ORDER BY b.created_at DESC, b.blocked_id DESC
+         LIMIT ${take}::int`
     },
 
     /** A message as a report sees it, and whether the reporter may see it (a member from its seq on). */

@@ -2,7 +2,7 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParams } from '../schemas/common.js'
-import { BanList, ConversationUserParams, SlowModeBody } from '../schemas/safety.js'
+import { BanList, BanListQuery, ConversationUserParams, SlowModeBody } from '../schemas/safety.js'
 import { WRITE_BUDGET_TEXT, writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -45,10 +45,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/conversations/:id/bans', {
     onRequest: app.authenticate,
     schema: {
-      security, tags, operationId: 'listBans', summary: 'The banned users of a group, newest first',
-      description: role, params: IdParams, response: { 200: BanList, ...errorResponses(400, 401, 403, 404) }
+      security, tags, operationId: 'listBans', summary: 'The banned users of a group, newest first (then user id), a page at a time',
+      description: `${role} Keyset pages with an opaque cursor: the same cost at any depth. Follow nextCursor until it is null. A bad cursor: 400 VALIDATION_FAILED.`,
+      params: IdParams, querystring: BanListQuery, response: { 200: BanList, ...errorResponses(400, 401, 403, 404) }
     }
-  }, async (request) => moderation.bans(request.auth.userId, request.params.id))
+  }, async (request) => moderation.bans(request.auth.userId, request.params.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor }))
 
   app.put('/conversations/:id/mutes/:userId', {
     onRequest: app.authenticate,

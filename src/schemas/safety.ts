@@ -9,9 +9,18 @@ export const UserIdParams = Type.Object({ userId: Uuid })
 export const ConversationUserParams = Type.Object({ id: Uuid, userId: Uuid })
 export const MessageIdParams = Type.Object({ messageId: Uuid })
 
+// The cursor of the blocks and bans pages (src/domain/cursors.ts): base64url of a time and an id, 82 characters.
+const PageCursor = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
+const NextCursor = Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last page' }))
+
+export const BlockListQuery = Type.Object({ limit: Type.Optional(PageLimit), cursor: PageCursor })
+export type BlockListQuery = Static<typeof BlockListQuery>
+
 export const BlockList = Type.Object({
-  blocks: Type.Array(Type.Object({ userId: Uuid, username: Type.String(), displayName: Type.String(), blockedAt: Timestamp }))
-}, { description: 'Everyone the caller has blocked, most recent first' })
+  blocks: Type.Array(Type.Object({ userId: Uuid, username: Type.String(), displayName: Type.String(), blockedAt: Timestamp }),
+    { description: 'Most recent first (then user id, descending)' }),
+  nextCursor: NextCursor
+}, { description: 'A page of the users the caller has blocked, most recent first' })
 
 export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'sexual', 'violence', 'self_harm', 'impersonation', 'other'] as const
 export const ReportReason = Type.Union([
@@ -81,7 +90,13 @@ export const AuditPage = Type.Object({
   nextCursor: Nullable(Type.String())
 })
 
-export const BanList = Type.Object({ bans: Type.Array(Type.Object({ userId: Uuid, by: Uuid, createdAt: Timestamp })) })
+export const BanListQuery = Type.Object({ limit: Type.Optional(PageLimit), cursor: PageCursor })
+export type BanListQuery = Static<typeof BanListQuery>
+
+export const BanList = Type.Object({
+  bans: Type.Array(Type.Object({ userId: Uuid, by: Uuid, createdAt: Timestamp }), { description: 'Newest first (then user id, descending)' }),
+  nextCursor: NextCursor
+}, { description: 'A page of the users banned from a group, newest first' })
 
 export const SlowModeBody = Type.Object({
   seconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'One post per this many seconds per plain member; 0 turns slow mode off' })
