@@ -95,6 +95,20 @@ describe('GROUP_ADDS=invite', () => {
     expect(await pending(d)).toEqual([])
   })
 
+  it('joining another way (an invite link) ends the invitation: once removed, it neither lists the group nor lets them back in', async () => {
+    const [owner, x] = await users(2)
+    const g = await createGroup(api, owner, [x], 'joined by link')
+    expect((await pending(x)).map((i) => i.conversationId)).toEqual([g.id])
+    const link = await api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner))
+    expect((await api.post(`/v1/invites/${link.body.code}/accept`, undefined, as(x))).status).toBe(200)
+    expect(await pending(x)).toEqual([])
+    expect((await api.del(`/v1/conversations/${g.id}/members/${x.user.id}`, as(owner))).status).toBe(204)
+    expect((await api.patch(`/v1/conversations/${g.id}`, { title: 'renamed after the removal' }, as(owner))).status).toBe(200)
+    expect(await pending(x)).toEqual([])
+    expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(x)), 404, 'NOT_FOUND')
+    expectError(await api.get(`/v1/conversations/${g.id}`, as(x)), 404, 'NOT_FOUND')
+  })
+
   it('works through the SDK, with the realtime invitation event', async () => {
     const [owner, a] = await users(2)
     const session = (x: Account) => ({ user: x.user as any, accessToken: x.accessToken, refreshToken: x.refreshToken, expiresAt: Date.now() + 600_000 })

@@ -33,6 +33,7 @@ export async function addOneMember (tx: Tx, conversationId: string, members: Mem
   await assertNotBanned(tx, conversationId, [userId])
   const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], by)])
   await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
+  await tx.invites.invitations.dropFor(conversationId, [userId])
   return { events, recipients: [...members.map((m) => m.userId), userId] }
 }
 
@@ -91,6 +92,7 @@ export function createMemberService (deps: ChatDeps) {
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded(added, userId)])
         // They see the conversation from that event on.
         await tx.conversations.addMembers(conversationId, added.map((id) => ({ userId: id, joinedSeq: lastSeq })), lastSeq, at)
+        await tx.invites.invitations.dropFor(conversationId, added)
         return { events, recipients: [...current, ...added] }
       })
       return reader.get(userId, conversationId)

@@ -90,6 +90,15 @@ export function invitationStatements (db: Client) {
       return rows[0]?.invited_by ?? null
     },
 
+    /**
+     * Drops these users' invitations to the conversation: they became members another way (an invite link, a join,
+     * an add). An invitation kept past that would list the group to them after they leave or are removed, and
+     * accepting it would bring them back in past a removal.
+     */
+    async dropFor (conversationId: string, userIds: string[]): Promise<void> {
+      await db.$executeRaw`DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND user_id = ANY(${userIds}::uuid[])`
+    },
+
     /** The user's pending invitations, newest first. */
     async pending (userId: string, limit: number): Promise<InvitationRow[]> {
       return db.$queryRaw<InvitationRow[]>`
