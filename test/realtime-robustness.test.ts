@@ -71,6 +71,34 @@ describe('bad frames', () => {
     expect(await s.next((f) => f.type === 'pong')).toEqual({ type: 'pong' })
   })
 
+  it('a frame type no string can be made of is an unknown frame, not a crash of the process', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    // String() of this object throws: the frame's handling did, as an uncaught exception in the socket's listener.
+    s.send('{"type":{"toString":1}}')
+    expect(await s.next((f) => f.type === 'error')).toEqual({ type: 'error', code: 'UNKNOWN_FRAME', message: 'Unknown frame type of type object' })
+    s.send('{"type":[{"toString":1}]}')
+    expect(await s.next((f) => f.type === 'error')).toMatchObject({ code: 'UNKNOWN_FRAME' })
+    s.send({ type: 'ping' })
+    expect(await s.next((f) => f.type === 'pong')).toEqual({ type: 'pong' })
+  })
+
+  it('refuses frames too deep or too many-valued to be a client frame before parsing them (cheap to refuse, within 16 KiB)', async () => {
+    const a = await register(api)
+    const s = await open(a.accessToken)
+    const deep = '{"type":"ping","x":' + '['.repeat(8000) + ']'.repeat(8000) + '}'
+    const wide = '{"type":"ping","x":[' + Array(5000).fill('[]').join(',') + ']}'
+    expect(Buffer.byteLength(deep)).toBeLessThan(16 * 1024)
+    expect(Buffer.byteLength(wide)).toBeLessThan(16 * 1024)
+    s.send(deep)
+    expect(await s.next((f) => f.type === 'error')).toEqual({ type: 'error', code: 'VALIDATION_FAILED', message: 'Frame nests deeper than 8 levels' })
+    s.send(wide)
+    expect(await s.next((f) => f.type === 'error')).toEqual({ type: 'error', code: 'VALIDATION_FAILED', message: 'Frame holds more than 64 values' })
+    // Brackets, commas and escaped quotes inside strings are text, not structure.
+    s.send(JSON.stringify({ type: 'ping', note: '[[[[[[[[[[{{{{{{{{{{,,,,,,,,' + ',\\"['.repeat(100) }))
+    expect(await s.next((f) => f.type === 'pong')).toEqual({ type: 'pong' })
+  })
+
   it('closes a frame over 16 KiB with 1009', async () => {
     const a = await register(api)
     const s = await open(a.accessToken)

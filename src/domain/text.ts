@@ -17,19 +17,30 @@ function problem (s: string): string | undefined {
  * the path like `body/title`; undefined when all are fine. Iterative: any depth.
  */
 export function invalidText (value: unknown, path: string): string | undefined {
-  const stack: Array<[unknown, string]> = [[value, path]]
+  // Each entry names its parent entry and key; a path is built only for the
+  // one string at fault, so deep nesting costs a step per value, not its depth.
+  const stack: Node[] = [{ value, key: path, parent: undefined }]
   while (stack.length > 0) {
-    const [v, at] = stack.pop()!
+    const node = stack.pop()!
+    const v = node.value
     if (typeof v === 'string') {
       const p = problem(v)
-      if (p !== undefined) return `${at} ${p}`
+      if (p !== undefined) return `${pathOf(node)} ${p}`
     } else if (typeof v === 'object' && v !== null) {
       for (const [key, inner] of Object.entries(v)) {
         const p = problem(key)
-        if (p !== undefined) return `${at} ${p}`
-        stack.push([inner, `${at}/${key}`])
+        if (p !== undefined) return `${pathOf(node)} ${p}`
+        stack.push({ value: inner, key, parent: node })
       }
     }
   }
   return undefined
+}
+
+interface Node { value: unknown, key: string, parent: Node | undefined }
+
+function pathOf (node: Node): string {
+  const keys: string[] = []
+  for (let n: Node | undefined = node; n !== undefined; n = n.parent) keys.push(n.key)
+  return keys.reverse().join('/')
 }

@@ -25,8 +25,47 @@ export type ParseResult = { ok: true, frame: ClientFrame } | { ok: false, code: 
 const validator = createValidator(false)
 const validators = new Map<unknown, ValidateFunction>(ClientFrames.map((schema) => [schema.properties.type.const, validator.compile(schema)]))
 
+/**
+ * What a client frame may hold: client frames are flat objects of two or three
+ * fields, so these bounds are far above any valid frame.
+ */
+export const FRAME_SHAPE = { maxDepth: 8, maxValues: 64 }
+
+/**
+ * Why JSON text is too complex for a client frame (nested deeper than
+ * `maxDepth`, or more than `maxValues` arrays, objects and members: commas and
+ * opening brackets outside strings), or undefined. A linear scan of the raw
+ * text before JSON.parse: a 16 KiB frame of 8,000 nested arrays, or of 5,000
+ * empty ones, costs JSON.parse and the walks after it about a millisecond, so
+ * frames within the frame budget could hold a core; the scan costs microseconds.
+ */
+export function frameShapeProblem (raw: string, shape = FRAME_SHAPE): string | undefined {
+  let depth = 0
+  let values = 0
+  let inString = false
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > shape.maxDepth) return `Frame nests deeper than ${shape.maxDepth} levels`
+      if (++values > shape.maxValues) return `Frame holds more than ${shape.maxValues} values`
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    } else if (c === 0x2c) {
+      if (++values > shape.maxValues) return `Frame holds more than ${shape.maxValues} values`
+    }
+  }
+  return undefined
+}
+
 /** Parses one client frame; never throws. */
 export function parseClientFrame (raw: string): ParseResult {
+  const shapeProblem = frameShapeProblem(raw)
+  if (shapeProblem !== undefined) return { ok: false, code: 'VALIDATION_FAILED', message: shapeProblem }
   let value: unknown
   try {
     value = JSON.parse(raw)
@@ -42,7 +81,9 @@ export function parseClientFrame (raw: string): ParseResult {
   const { type } = value as { type?: unknown }
   const validate = validators.get(type)
   if (validate === undefined) {
-    return { ok: false, code: 'UNKNOWN_FRAME', message: `Unknown frame type ${JSON.stringify(String(type)).slice(0, 40)}` }
+    // Only a string is shown: String() of an object may run (or fail in) a `toString` the client sent.
+    const shown = typeof type === 'string' ? JSON.stringify(type).slice(0, 40) : `of type ${Array.isArray(type) ? 'array' : type === null ? 'null' : typeof type}`
+    return { ok: false, code: 'UNKNOWN_FRAME', message: `Unknown frame type ${shown}` }
   }
   if (!validate(value)) {
     // Worded as REST validation errors are: `frame/conversationId must match format "uuid"`.

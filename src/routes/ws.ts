@@ -128,11 +128,17 @@ export default async function wsRoutes (app: FastifyInstance) {
       // Every frame, valid or not, spends the connection's frame budget first (WS_FRAMES_PER_SECOND).
       if (!conn.takeFrameToken()) return reject(conn, 'RATE_LIMITED', 'Too many frames; slow down')
       if (isBinary) return reject(conn, 'MALFORMED_FRAME', 'Binary frames are not supported')
-      const parsed = parseClientFrame(data.toString())
-      if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
-      if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
-      if (parsed.frame.type === 'delivered') return onDelivered(conn, parsed.frame.conversationId, parsed.frame.seq, log)
-      onTyping(conn, parsed.frame.conversationId, log)
+      // A listener that throws is an uncaught exception: the process would go down with every socket on it.
+      try {
+        const parsed = parseClientFrame(data.toString())
+        if (!parsed.ok) return reject(conn, parsed.code, parsed.message)
+        if (parsed.frame.type === 'ping') return conn.sendJson({ type: 'pong' })
+        if (parsed.frame.type === 'delivered') return onDelivered(conn, parsed.frame.conversationId, parsed.frame.seq, log)
+        onTyping(conn, parsed.frame.conversationId, log)
+      } catch (err) {
+        log().error({ err }, 'client frame failed')
+        conn.close(CloseCode.internalError, 'internal error')
+      }
     })
     socket.on('pong', () => { conn.alive = true })
     socket.on('close', () => {

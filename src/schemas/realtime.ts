@@ -138,7 +138,9 @@ export const CLOSE_CODES = [
   { code: 1001, name: 'goingAway', meaning: 'the server is shutting down', client: 'reconnect with backoff and replay' },
   { code: 1006, meaning: 'no close frame: network loss, or a dead peer cut by the heartbeat', client: 'reconnect with backoff and replay' },
   { code: 1008, name: 'policyViolation', meaning: 'policy violation: too many refused frames (invalid, or over the frame budget)', client: 'fix the client' },
+  { code: 1007, meaning: 'a text frame was not valid UTF-8', client: 'fix the client' },
   { code: 1009, name: 'tooBig', meaning: 'a frame was too big', client: 'fix the client' },
+  { code: 1011, name: 'internalError', meaning: 'the server failed handling a frame of this socket (a defect; it is logged)', client: 'reconnect with backoff and replay' },
   { code: 4001, name: 'sessionEnded', meaning: 'the session was logged out or revoked', client: 'log in again' },
   { code: 4008, name: 'slowConsumer', meaning: 'slow consumer: too much unsent data', client: 'reconnect and replay' }
 ] as const
