@@ -142,6 +142,77 @@ describe('idempotent posting with clientMessageId', () => {
     const events = await replay(api, a, group.id)
     expect(events.map((e) => e.seq)).toEqual([1, 2])
   })
+
+  // Found by an audit: the retry answered the root's stored summary, which counts every live reply.
+  it('answers a re-added member\'s root without the thread summary of replies posted while they were out', async () => {
+    const [owner, x, other] = await users(3)
+    const g = await createGroup(api, owner, [x, other], 'retry')
+    const root = await post(api, x, g.id, 'my root', { clientMessageId: 'k1' })
+    expect((await api.del(`/v1/conversations/${g.id}/members/${x.user.id}`, as(owner))).status).toBe(204)
+    await post(api, other, g.id, 'reply while x is out', { threadRootId: root.id })
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [x.user.id] }, as(owner))).status).toBe(200)
+
+    // the export (README "Export") already hides the gap's reply from this root's summary
+    const exported = (await api.get('/v1/me/export', as(x))).body.messages.find((m: any) => m.id === root.id)
+    expect(exported.thread).toBeNull()
+
+    const retry = await api.post(messagesPath(g.id), { body: 'my root', clientMessageId: 'k1' }, as(x))
+    expect(retry.status).toBe(200)
+    expect(retry.body.id).toBe(root.id)
+    // x never saw the reply: its count, time and author must not be told
+    expect(retry.body.thread).toBeNull()
+  })
+
+  it('answers a root\'s thread summary as its sender may see it: the export\'s, the stored one within their current window', async () => {
+    const [owner, x, seen, unseen] = await users(4)
+    const g = await createGroup(api, owner, [x, seen, unseen])
+    const root = await post(api, x, g.id, 'root', { clientMessageId: 'r1' })
+    await post(api, seen, g.id, 'before the removal', { threadRootId: root.id })
+    expect((await api.del(`/v1/conversations/${g.id}/members/${x.user.id}`, as(owner))).status).toBe(204)
+    await post(api, unseen, g.id, 'while x is out', { threadRootId: root.id })
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [x.user.id] }, as(owner))).status).toBe(200)
+    const last = await post(api, seen, g.id, 'after the re-add', { threadRootId: root.id })
+    const current = await post(api, x, g.id, 'root of this window', { clientMessageId: 'r2' })
+    await post(api, unseen, g.id, 'reply x sees', { threadRootId: current.id })
+
+    const retry = await api.post(messagesPath(g.id), { body: 'root', clientMessageId: 'r1' }, as(x))
+    expect(retry.status).toBe(200)
+    expect(retry.body.thread).toEqual({ replyCount: 2, lastReplyAt: last.createdAt, participants: [seen.user.id] })
+    const exported = (await api.get('/v1/me/export', as(x))).body.messages
+    expect(exported.find((m: any) => m.id === root.id).thread).toEqual(retry.body.thread)
+    // In the sender's current window the stored summary is theirs, as history shows it.
+    const again = await api.post(messagesPath(g.id), { body: 'root of this window', clientMessageId: 'r2' }, as(x))
+    expect(again.status).toBe(200)
+    expect(again.body.thread).toMatchObject({ replyCount: 1, participants: [unseen.user.id] })
+    const history = (await api.get(messagesPath(g.id), as(x))).body.messages
+    expect(again.body).toEqual(history.find((m: any) => m.id === current.id))
+  })
+
+  it('answers a message an admin deleted meanwhile with its tombstone, as history shows it', async () => {
+    const [owner, x, other] = await users(3)
+    const g = await createGroup(api, owner, [x, other])
+    const bytes = Buffer.from('secret notes')
+    const created = await api.post('/v1/uploads', { conversationId: g.id, filename: 'notes.txt', contentType: 'text/plain', size: bytes.length }, as(x))
+    expect(created.status).toBe(201)
+    expect((await fetch(new URL(created.body.uploadUrl, server.url), { method: created.body.method, headers: created.body.headers, body: bytes })).ok).toBe(true)
+    expect((await api.post(`/v1/uploads/${created.body.upload.id}/complete`, undefined, as(x))).status).toBe(200)
+    const input = {
+      body: `secret for @${other.user.username}`, type: 'poll', metadata: { question: 'secret?' },
+      attachments: [created.body.upload.id], clientMessageId: 'gone'
+    }
+    const original = await post(api, x, g.id, input.body, input)
+    expect(original).toMatchObject({ mentions: [other.user.id], metadata: { question: 'secret?' }, attachments: [expect.objectContaining({ id: created.body.upload.id })] })
+    const tombstone = await api.del(messagesPath(g.id, original.id), as(owner))
+    expect(tombstone.status).toBe(200)
+
+    const retry = await api.post(messagesPath(g.id), input, as(x))
+    expect(retry.status).toBe(200)
+    expect(retry.body).toMatchObject({ id: original.id, body: '', deletedAt: expect.any(String), mentions: [], mentionsAll: false, metadata: null, attachments: [] })
+    expect(retry.body).toEqual(tombstone.body)
+    const history = (await api.get(messagesPath(g.id), as(x))).body.messages
+    expect(retry.body).toEqual(history.find((m: any) => m.id === original.id))
+    expect(JSON.stringify(retry.body)).not.toContain('secret')
+  })
 })
 
 describe('concurrent posting', () => {

@@ -5,6 +5,7 @@ import { createAccountExportRepository } from '../repositories/account-export.js
 import { createAccountsRepository } from '../repositories/accounts.js'
 import type { Database } from '../repositories/index.js'
 import { createSafetyRepository } from '../repositories/safety.js'
+import { createThreadsRepository } from '../repositories/threads.js'
 import { mediaUrl } from './views.js'
 
 const PAGE = 1000
@@ -18,6 +19,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null
 export async function * exportAccount (db: Database, userId: string): AsyncGenerator<string> {
   const accounts = createAccountsRepository(db)
   const safety = createSafetyRepository(db)
+  const threads = createThreadsRepository(db)
   const user = await accounts.exportProfile(userId)
   if (user === undefined) return
   const profile = {
@@ -60,8 +62,11 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
   for (;;) {
     const rows = await accounts.exportMessages(userId, after, PAGE)
     if (rows.length === 0) break
+    // A root's summary counts only the replies the caller could see: none from while they were out.
+    const seen = await threads.authorSummaries(rows.filter((m) => m.threadReplyCount > 0).map((m) => m.id))
     let chunk = ''
-    for (const m of rows) {
+    for (const stored of rows) {
+      const m = { ...stored, ...seen.get(stored.id) }
       chunk += (first ? '' : ',') + JSON.stringify({
         id: m.id, conversationId: m.conversationId, seq: m.seq, body: m.body, clientMessageId: m.clientMessageId,
         replyToId: m.replyToId, createdAt: iso(m.createdAt), editedAt: iso(m.editedAt), deletedAt: iso(m.deletedAt),

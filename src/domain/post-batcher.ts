@@ -10,7 +10,9 @@
 // single post, so latency does not suffer.
 import type pg from 'pg'
 import type { RealtimePublisher } from './events.js'
-import { postBatch } from '../repositories/post-batch.js'
+import { postBatch, type BatchOutcome } from '../repositories/post-batch.js'
+import type { MessageRow } from '../repositories/messages.js'
+import { authorSummaries } from '../repositories/threads.js'
 import { AppError, badRequest, notFound, RetryLaterError } from './errors.js'
 import { newId } from './ids.js'
 import { parseMentions } from './mentions.js'
@@ -168,11 +170,16 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       deps.publisher.publishEvents(list.map((data) => ({ conversationId, seq: data.seq, type: 'message.created' as const, createdAt: data.createdAt, data })),
         recipients.get(conversationId) ?? [])
     }
+    const failed = await ownThreadSummaries(outcomes, views)
     batch.forEach((p, i) => {
       const o = outcomes[i]!
       // The same key earlier in the batch: that post's answer, as a retry's.
       const j = o.outcome === 'alias' ? o.first : i
       const answer = outcomes[j]!
+      if (failed.has(j)) {
+        p.reject(failed.get(j))
+        return
+      }
       switch (answer.outcome) {
         case 'created':
         case 'existing':
@@ -209,6 +216,31 @@ export function createPostBatcher (deps: PostBatcherDeps) {
           p.reject(new Error('post_messages answered an alias of an alias'))
       }
     })
+  }
+
+  /**
+   * A retry is answered with the original as stored, and a root's stored
+   * thread summary counts every live reply. The sender sees none posted while
+   * they were out of the conversation (README "membership windows"): for a
+   * retried root with replies, its summary as its author may see it (the same
+   * as the export shows) replaces the stored one in `views`. Only that read can
+   * fail here, after the commit: the posts it was for are answered with its
+   * error (returned by index), the others as usual.
+   */
+  async function ownThreadSummaries (outcomes: BatchOutcome[], views: Array<MessageView | undefined>): Promise<Map<number, unknown>> {
+    const retried: Array<{ i: number, message: MessageRow }> = []
+    outcomes.forEach((o, i) => {
+      if (o.outcome === 'existing' && o.message.threadReplyCount > 0) retried.push({ i, message: o.message })
+    })
+    const failed = new Map<number, unknown>()
+    if (retried.length === 0) return failed
+    try {
+      const seen = await authorSummaries(deps.pool, [...new Set(retried.map((r) => r.message.id))])
+      for (const { i, message } of retried) views[i] = toMessage({ ...message, ...seen.get(message.id) })
+    } catch (err) {
+      for (const { i } of retried) failed.set(i, err)
+    }
+    return failed
   }
 
   return {

@@ -3,7 +3,6 @@
 // reads of their export. Through Prisma; the export and the deletion's
 // look-ups, which scan a user's whole history, as SQL through `$queryRaw`.
 import type { Client, Database } from './db.js'
-import { Prisma } from '../generated/prisma/client.js'
 
 export interface SessionRow { id: string, userAgent: string | null, createdAt: Date, lastUsedAt: Date }
 
@@ -205,21 +204,6 @@ export interface ExportMessage {
   threadParticipants: string[] | null
 }
 
-/**
- * A live reply r of root g that g's author could see: not posted after one of
- * their removals from the conversation unless they were added back before it
- * (the member.removed / member(s).added events of the log are the windows).
- */
-const VISIBLE_REPLY = Prisma.sql`r.thread_root_id = g.id AND r.deleted_at IS NULL
-  AND NOT EXISTS (
-    SELECT 1 FROM events rm
-     WHERE rm.conversation_id = g.conversation_id AND rm.type = 'member.removed' AND rm.data->>'userId' = g.sender_id::text AND rm.seq < r.seq
-       AND NOT EXISTS (
-         SELECT 1 FROM events ad
-          WHERE ad.conversation_id = g.conversation_id AND ad.seq > rm.seq AND ad.seq <= r.seq
-            AND ((ad.type = 'member.added' AND ad.data->>'userId' = g.sender_id::text)
-              OR (ad.type = 'members.added' AND ad.data->'userIds' ? g.sender_id::text))))`
-
 export function createAccountsRepository ({ prisma }: Database) {
   return {
     ...accountStatements(prisma),
@@ -285,10 +269,9 @@ export function createAccountsRepository ({ prisma }: Database) {
     },
 
     /**
-     * One keyset page (by id) of every message the user sent, deleted ones too.
-     * The thread summary of a root the user posted before leaving (and maybe
-     * coming back) counts only the replies they could see: none posted while
-     * they were out of the conversation (VISIBLE_REPLY).
+     * One keyset page (by id) of every message the user sent, deleted ones too,
+     * with the thread summaries as stored: what of them the user may see is
+     * threads.ts authorSummaries.
      */
     exportMessages (userId: string, afterId: string, limit: number): Promise<ExportMessage[]> {
       return prisma.$queryRaw<ExportMessage[]>`
@@ -296,17 +279,9 @@ export function createAccountsRepository ({ prisma }: Database) {
                g.reply_to_id AS "replyToId", g.created_at AS "createdAt", g.edited_at AS "editedAt", g.deleted_at AS "deletedAt",
                COALESCE(g.mentions, '{}') AS mentions, g.mentions_all AS "mentionsAll", g.attachments, g.type, g.metadata,
                g.thread_root_id AS "threadRootId",
-               CASE WHEN g.thread_reply_count = 0 OR (ms.left_seq IS NULL AND g.seq >= ms.joined_seq) THEN g.thread_reply_count
-                    ELSE (SELECT count(*)::int FROM messages r WHERE ${VISIBLE_REPLY})
-               END AS "threadReplyCount",
-               CASE WHEN g.thread_reply_count = 0 OR (ms.left_seq IS NULL AND g.seq >= ms.joined_seq) THEN g.thread_last_reply_at
-                    ELSE (SELECT max(r.created_at) FROM messages r WHERE ${VISIBLE_REPLY})
-               END AS "threadLastReplyAt",
-               CASE WHEN g.thread_reply_count = 0 OR (ms.left_seq IS NULL AND g.seq >= ms.joined_seq) THEN g.thread_participants
-                    ELSE ARRAY(SELECT r.sender_id FROM messages r WHERE ${VISIBLE_REPLY} GROUP BY r.sender_id ORDER BY min(r.seq) LIMIT 5)
-               END AS "threadParticipants"
+               g.thread_reply_count AS "threadReplyCount", g.thread_last_reply_at AS "threadLastReplyAt",
+               g.thread_participants AS "threadParticipants"
           FROM messages g
-          LEFT JOIN memberships ms ON ms.conversation_id = g.conversation_id AND ms.user_id = g.sender_id
          WHERE g.sender_id = ${userId}::uuid AND g.id > ${afterId}::uuid ORDER BY g.id LIMIT ${limit}::int`
     }
   }

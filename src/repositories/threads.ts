@@ -2,6 +2,7 @@
 // unread counts and the list of the threads a user follows. The replies
 // themselves are messages (messages.ts pages them); post_messages keeps the
 // summaries and the follows as replies come.
+import type pg from 'pg'
 import type { Database } from './db.js'
 import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
 
@@ -18,8 +19,61 @@ const UNREAD = `
    WHERE r.thread_root_id = tm.root_id AND r.seq > tm.last_read_seq AND r.seq >= me.joined_seq
      AND r.sender_id <> tm.user_id AND r.deleted_at IS NULL`
 
+/** A root's thread summary, as stored on it (messages.thread_*). */
+export type ThreadSummaryRow = Pick<MessageRow, 'threadReplyCount' | 'threadLastReplyAt' | 'threadParticipants'>
+
+/**
+ * A live reply r of root g that g's author could see: not posted after one of
+ * their removals from the conversation unless they were added back before it
+ * (the member.removed / member(s).added events of the log are the windows).
+ */
+const VISIBLE_REPLY = `r.thread_root_id = g.id AND r.deleted_at IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM events rm
+     WHERE rm.conversation_id = g.conversation_id AND rm.type = 'member.removed' AND rm.data->>'userId' = g.sender_id::text AND rm.seq < r.seq
+       AND NOT EXISTS (
+         SELECT 1 FROM events ad
+          WHERE ad.conversation_id = g.conversation_id AND ad.seq > rm.seq AND ad.seq <= r.seq
+            AND ((ad.type = 'member.added' AND ad.data->>'userId' = g.sender_id::text)
+              OR (ad.type = 'members.added' AND ad.data->'userIds' ? g.sender_id::text))))`
+
+// The stored summary is the author's own when it counts nothing, or when the
+// root lies in their current window (no removal since it, so they saw every reply).
+const STORED_IS_AUTHORS = '(g.thread_reply_count = 0 OR (ms.left_seq IS NULL AND g.seq >= ms.joined_seq))'
+
+/**
+ * The thread summary of each of these roots as its author may see it: only
+ * the replies posted within their membership windows (README "membership
+ * windows"), none from while they were out. What the export (GET /v1/me/export)
+ * and the idempotent retry of a post (its answer is the stored original) show
+ * of the caller's own messages. Roots not found are left out of the map.
+ */
+export async function authorSummaries (db: pg.Pool, rootIds: string[]): Promise<Map<string, ThreadSummaryRow>> {
+  const byRoot = new Map<string, ThreadSummaryRow>()
+  if (rootIds.length === 0) return byRoot
+  const { rows } = await db.query<ThreadSummaryRow & { id: string }>(
+    `SELECT g.id,
+            CASE WHEN ${STORED_IS_AUTHORS} THEN g.thread_reply_count
+                 ELSE (SELECT count(*)::int FROM messages r WHERE ${VISIBLE_REPLY})
+            END AS "threadReplyCount",
+            CASE WHEN ${STORED_IS_AUTHORS} THEN g.thread_last_reply_at
+                 ELSE (SELECT max(r.created_at) FROM messages r WHERE ${VISIBLE_REPLY})
+            END AS "threadLastReplyAt",
+            COALESCE(CASE WHEN ${STORED_IS_AUTHORS} THEN g.thread_participants
+                          ELSE ARRAY(SELECT r.sender_id FROM messages r WHERE ${VISIBLE_REPLY} GROUP BY r.sender_id ORDER BY min(r.seq) LIMIT 5)
+                     END, '{}') AS "threadParticipants"
+       FROM messages g
+       LEFT JOIN memberships ms ON ms.conversation_id = g.conversation_id AND ms.user_id = g.sender_id
+      WHERE g.id = ANY($1::uuid[])`, [rootIds])
+  for (const { id, ...summary } of rows) byRoot.set(id, summary)
+  return byRoot
+}
+
 export function createThreadsRepository ({ pool }: Database) {
   return {
+    /** See authorSummaries. */
+    authorSummaries: (rootIds: string[]) => authorSummaries(pool, rootIds),
+
     /**
      * Moves the user's read position in a thread forward to `seq` (at most
      * the conversation's lastSeq), creating it when missing (without
