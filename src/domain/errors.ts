@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'PUSH_NOT_CONFIGURED'
   // Attachments (src/domain/uploads.ts)
   | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
+  // Local driver downloads (routes/storage.ts): If-Match / If-Unmodified-Since do not hold
+  | 'PRECONDITION_FAILED'
   // Custom data and threads (src/domain/custom-data.ts, src/domain/threads.ts)
   | 'INVALID_MESSAGE_TYPE' | 'INVALID_METADATA' | 'METADATA_TOO_LARGE' | 'INVALID_THREAD_ROOT'
   // Reactions and pins (src/domain/reactions.ts, src/domain/pins.ts)

@@ -20,6 +20,8 @@ export class TooLargeError extends Error {}
 
 export interface LocalStorage extends Storage {
   readonly driver: 'local'
+  /** Absolute path of the folder the keys live in (any characters: not a URL path). */
+  readonly root: string
   /** Absolute path of a key (inside the root). */
   path (key: string): string
   /**
@@ -48,6 +50,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
 
   return {
     driver: 'local',
+    root,
     path,
 
     async uploadTarget (key, { contentType, size, expiresInSeconds }) {

@@ -16,6 +16,29 @@ export interface S3Options {
 
 const missing = (err: unknown) => err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey')
 
+/** Types served as they are though not media: browsers show them as text or hand them to a viewer, never run them as a page. */
+const PASSIVE = new Set(['text/plain', 'application/pdf', 'application/zip', 'application/octet-stream'])
+
+/**
+ * What a presigned GET makes the store send. S3 lets a URL override only
+ * Content-Type, Content-Disposition, Cache-Control (and Content-Language,
+ * Content-Encoding, Expires): no X-Content-Type-Options, no CSP sandbox, as
+ * the local driver sends. So the type and the disposition must be safe by
+ * themselves: inline only for media a browser shows as such (raster images,
+ * video, audio; never SVG, HTML or XML, which run script); any other file is
+ * an attachment, and goes as application/octet-stream unless its type is one
+ * no browser renders as a page (a text/html upload would otherwise be a page
+ * of the bucket's origin to a browser that ignored the attachment).
+ */
+export function servedAs (contentType: string, disposition: 'inline' | 'attachment'): { contentType: string, disposition: 'inline' | 'attachment' } {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  const media = /^(image\/(jpeg|png|gif|webp|avif)|(video|audio)\/[a-z0-9][a-z0-9.+-]*)$/.test(type) && !/xml|html|script/.test(type)
+  return {
+    contentType: media || PASSIVE.has(type) ? contentType : 'application/octet-stream',
+    disposition: media && disposition === 'inline' ? 'inline' : 'attachment'
+  }
+}
+
 /** RFC 6266 filename parameters: an ASCII fallback and the UTF-8 name. */
 export function contentDisposition (disposition: 'inline' | 'attachment', filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_')
@@ -49,11 +72,14 @@ export function createS3Storage (opts: S3Options): Storage {
     },
 
     async downloadUrl (key, { expiresInSeconds, contentType, filename, disposition }) {
+      const served = servedAs(contentType, disposition)
       return getSignedUrl(client, new GetObjectCommand({
         Bucket,
         Key: key,
-        ResponseContentType: contentType,
-        ResponseContentDisposition: contentDisposition(disposition, filename)
+        ResponseContentType: served.contentType,
+        ResponseContentDisposition: contentDisposition(served.disposition, filename),
+        // The bytes of a key never change (each completion writes keys of its own): kept until the URL expires.
+        ResponseCacheControl: `private, max-age=${expiresInSeconds}, immutable`
       }), { expiresIn: expiresInSeconds })
     },
 
@@ -83,12 +109,17 @@ export function createS3Storage (opts: S3Options): Storage {
       return object.Body as Readable
     },
 
+    // What the app writes is stored as an attachment: a GET without the overrides of a presigned URL (a bucket or
+    // CDN made public by mistake) downloads it instead of showing it. S3 keeps no X-Content-Type-Options per object
+    // (only Content-Type, Content-Disposition, Cache-Control, Content-Encoding, Content-Language, Expires and x-amz-meta-*).
     async write (key, body, contentType) {
-      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType }))
+      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType, ContentDisposition: 'attachment' }))
     },
 
     async copy (from, to, contentType) {
-      await client.send(new CopyObjectCommand({ Bucket, Key: to, CopySource: `${Bucket}/${from}`, ContentType: contentType, MetadataDirective: 'REPLACE' }))
+      await client.send(new CopyObjectCommand({
+        Bucket, Key: to, CopySource: `${Bucket}/${from}`, ContentType: contentType, ContentDisposition: 'attachment', MetadataDirective: 'REPLACE'
+      }))
     },
 
     async remove (keys) {
