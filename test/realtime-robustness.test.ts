@@ -250,6 +250,24 @@ describe('connection limits', () => {
       await open(a.accessToken, capped.url)
       await open(a.accessToken, capped.url)
       await expect(connect(capped.url, a.accessToken)).rejects.toMatchObject({ statusCode: 429 })
+
+      // Upgrades in parallel: each handshake under way holds its slot, so no more than the limit open.
+      const b = await register(client(capped.url))
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => connect(capped.url, b.accessToken)))
+      for (const r of results) if (r.status === 'fulfilled') sockets.push(r.value)
+      const refused = results.filter((r) => r.status === 'rejected' && (r.reason as { statusCode?: number }).statusCode === 429).length
+      expect({ opened: results.filter((r) => r.status === 'fulfilled').length, refused }).toEqual({ opened: 2, refused: 18 })
+      // Closing one gives its slot back.
+      const first = results.find((r) => r.status === 'fulfilled')!.value
+      await first.close()
+      await expect.poll(async () => {
+        try {
+          sockets.push(await connect(capped.url, b.accessToken))
+          return true
+        } catch {
+          return false
+        }
+      }, { timeout: 5000 }).toBe(true)
     } finally {
       await capped.close()
     }

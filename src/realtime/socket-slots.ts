@@ -13,19 +13,49 @@
 import { Cluster, type Redis } from 'ioredis'
 
 export interface SocketSlots {
-  /** Takes a slot for a socket about to open; false when the user has no slot left. */
+  /**
+   * Takes a slot for a socket about to open; false when the user has no slot
+   * left. `localCount`: the user's sockets open in this process.
+   */
   take (userId: string, connectionId: string, localCount: number): Promise<boolean>
+  /** The socket of a slot opened: from now on it is one of the `localCount`. */
+  opened (userId: string, connectionId: string): void
   /** Gives a closed socket's slot back. */
   release (userId: string, connectionId: string): void
   close (): void
 }
 
-/** Each process counts its own sockets. */
-export function localSocketSlots (max: number): SocketSlots {
+/**
+ * Each process counts its own sockets: those open, and the upgrades between
+ * their slot and their socket (a handshake under way is not open yet, so
+ * counting open sockets alone let 30 parallel upgrades of one user all in
+ * under a limit of 3). A handshake that never completes holds its slot
+ * `pendingMs` at most.
+ */
+export function localSocketSlots (max: number, pendingMs = 10_000): SocketSlots {
+  const pending = new Map<string, Map<string, number>>()
+  const drop = (userId: string, connectionId: string) => {
+    const mine = pending.get(userId)
+    if (mine === undefined) return
+    mine.delete(connectionId)
+    if (mine.size === 0) pending.delete(userId)
+  }
   return {
-    take: async (_userId, _connectionId, localCount) => localCount < max,
-    release: () => {},
-    close: () => {}
+    take: async (userId, connectionId, localCount) => {
+      const now = Date.now()
+      const mine = pending.get(userId) ?? new Map<string, number>()
+      for (const [id, until] of mine) if (until <= now) mine.delete(id)
+      if (localCount + mine.size >= max) {
+        if (mine.size === 0) pending.delete(userId)
+        return false
+      }
+      mine.set(connectionId, now + pendingMs)
+      pending.set(userId, mine)
+      return true
+    },
+    opened: drop,
+    release: drop,
+    close: () => pending.clear()
   }
 }
 
@@ -101,6 +131,8 @@ export function sharedSocketSlots (opts: SharedSocketSlotsOptions): SocketSlots 
         return localCount < max
       }
     },
+    // Redis holds the slot from the take: an open socket adds nothing.
+    opened () {},
     release (userId, connectionId) {
       redis.zrem(key(userId), connectionId).catch(opts.onError)
     },

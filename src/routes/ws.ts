@@ -154,6 +154,8 @@ export default async function wsRoutes (app: FastifyInstance) {
     }
     // Nothing is delivered to the socket synchronously, so ready is still its first frame.
     const joining = node.connect(conn)
+    // Now counted among the user's open sockets: its slot is no longer a handshake under way.
+    slots.opened(conn.userId, conn.id)
     // A sharded broker subscribing this process to the user's shard: ready
     // (and the client's replay after it) waits until pushes for the user arrive here.
     if (joining === undefined) ready()
