@@ -226,6 +226,20 @@ describe('a blocked user', () => {
     await sa.next((f) => f.type === 'typing' && f.data.userId === b.user.id)
   })
 
+  it('in their direct conversation, where the blocked user cannot post, their typing is not relayed either', async () => {
+    const [a, b] = await users(2)
+    const direct = await createDirect(api, a, b)
+    await block(a, b)
+    const sa = await connectReady(server.url, a.accessToken, opened)
+    const sb = await connectReady(server.url, b.accessToken, opened)
+    sb.send({ type: 'typing', conversationId: direct.id })
+    // Dropped without an error (the client is not misbehaving), and the socket goes on.
+    sb.send({ type: 'ping' })
+    await sb.next((f) => f.type === 'pong')
+    await sa.none((f) => f.type === 'typing', 300)
+    expect(sb.frames.filter((f) => f.type === 'error')).toEqual([])
+  })
+
   it('sends the blocker no offline notification of their messages', async () => {
     const [a, b, c] = await users(3)
     const group = await createGroup(api, c, [a, b])

@@ -242,6 +242,32 @@ describe('slow mode', () => {
 })
 
 describe('freeze', () => {
+  it('typing is relayed only from those who may post: not from a muted member, nor from a plain member of a frozen group', async () => {
+    const { owner, admin, m1, group } = await team()
+    const so = await connectReady(server.url, owner.accessToken, opened)
+    const s1 = await connectReady(server.url, m1.accessToken, opened)
+    const typingOf = (who: Account) => (f: any) => f.type === 'typing' && f.data.userId === who.user.id
+    const typeAndCheck = async (who: Account, socket: TestSocket) => {
+      socket.send({ type: 'typing', conversationId: group.id })
+      socket.send({ type: 'ping' })
+      await socket.next((f) => f.type === 'pong')
+    }
+    expect((await api.put(path(group, 'mutes', m1), undefined, as(owner))).status).toBe(204)
+    await typeAndCheck(m1, s1)
+    await so.none(typingOf(m1), 300)
+    expect(s1.frames.filter((f) => f.type === 'error')).toEqual([])
+    expect((await api.del(path(group, 'mutes', m1), as(owner))).status).toBe(204)
+    await typeAndCheck(m1, s1)
+    await so.next(typingOf(m1))
+
+    expect((await api.put(path(group, 'freeze'), undefined, as(owner))).status).toBe(204)
+    await typeAndCheck(m1, s1)
+    await so.none(typingOf(m1), 300)
+    const sa = await connectReady(server.url, admin.accessToken, opened)
+    await typeAndCheck(admin, sa)
+    await so.next(typingOf(admin))
+  })
+
   it('read-only for plain members (403 FROZEN), the owner and admins still post; unfreeze lifts it; both are events', async () => {
     const { owner, admin, m1, group } = await team()
     const s = await connectReady(server.url, m1.accessToken, opened)

@@ -411,17 +411,42 @@ export function createConversationsRepository ({ prisma, pool }: Database) {
      * The current members' ids, without those `hiddenFrom` has blocked; on
      * the pool, as it is read for every typing frame.
      */
-    async memberIds (conversationId: string, hiddenFrom?: string): Promise<string[]> {
-      const { rows } = await pool.query<{ user_id: string }>(
-        hiddenFrom === undefined
-          ? 'SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL'
-          : `SELECT m.user_id FROM memberships m
-              WHERE m.conversation_id = $1 AND m.left_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)`,
-        hiddenFrom === undefined ? [conversationId] : [conversationId, hiddenFrom])
+    async memberIds (conversationId: string): Promise<string[]> {
+      const { rows } = await pool.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])
       return rows.map((r) => r.user_id)
+    },
+
+    /**
+     * Typing (domain/typing.ts): whether `userId` is a current member who may post (the rules of post_messages:
+     * not muted, not a plain member of a frozen group, not blocked by the other member of a direct conversation),
+     * and the other current members but those `userId` has blocked.
+     */
+    async typingAudience (conversationId: string, userId: string): Promise<TypingAudience> {
+      const { rows } = await pool.query<{ may_post: boolean | null, recipients: string[] }>(
+        `SELECT (SELECT ms.muted_at IS NULL AND (c.frozen_at IS NULL OR ms.role <> 'member')
+                        AND NOT (c.type = 'direct' AND EXISTS (
+                          SELECT 1 FROM memberships o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = ms.user_id
+                           WHERE o.conversation_id = c.id AND o.user_id <> ms.user_id))
+                   FROM memberships ms JOIN conversations c ON c.id = ms.conversation_id
+                  WHERE ms.conversation_id = $1 AND ms.user_id = $2 AND ms.left_at IS NULL) AS may_post,
+                ARRAY(SELECT m.user_id FROM memberships m
+                       WHERE m.conversation_id = $1 AND m.left_at IS NULL AND m.user_id <> $2
+                         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = m.user_id)) AS recipients`,
+        [conversationId, userId])
+      const row = rows[0]!
+      return { member: row.may_post !== null, mayPost: row.may_post === true, recipients: row.recipients }
     }
   }
+}
+
+/** Who would be told that a user is typing in a conversation, and whether they may (domain/typing.ts). */
+export interface TypingAudience {
+  /** The typer is a current member. */
+  member: boolean
+  /** The typer may post now: not muted, not a plain member of a frozen group, not blocked in a direct conversation. */
+  mayPost: boolean
+  /** The other current members, without those the typer has blocked. */
+  recipients: string[]
 }
 
 export type ConversationsRepository = ReturnType<typeof createConversationsRepository>
