@@ -113,6 +113,30 @@ describe('typing', () => {
     expect(await cs.next((f) => f.type === 'error')).toMatchObject({ code: 'NOT_FOUND' })
   })
 
+  it('is relayed once a second per user and conversation, however many sockets the user types from', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    const group = await createGroup(api, a, [b])
+    const bs = await open(b.accessToken)
+    const mine = await Promise.all(Array.from({ length: 5 }, () => open(a.accessToken)))
+    const started = Date.now()
+    for (const s of mine) s.send({ type: 'typing', conversationId: group.id })
+    for (const s of mine) {
+      s.send({ type: 'ping' })
+      await s.next((f) => f.type === 'pong')
+    }
+    await bs.next((f) => f.type === 'typing')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // One per second at most since the first was sent (five without the bound; a slow machine only widens it).
+    const relayed = bs.frames.filter((f) => f.type === 'typing').length
+    expect(relayed).toBeLessThanOrEqual(1 + Math.floor((Date.now() - started) / 1000))
+    expect(relayed).toBeLessThan(5)
+    for (const s of mine) expect(s.frames.filter((f) => f.type === 'error')).toEqual([])
+    // A second later it is relayed again.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    mine[0]!.send({ type: 'typing', conversationId: group.id })
+    await bs.next((f) => f.type === 'typing' && bs.frames.filter((g) => g.type === 'typing').length === relayed + 1)
+  })
+
   it('is rate-limited per connection with an error frame', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
     const group = await createGroup(api, a, [b])

@@ -35,6 +35,8 @@ const GAP_HOLD_MS = 200
  * a statement per socket. Presence is not a race; 20 ms is not seen.
  */
 const PRESENCE_GATHER_MS = 20
+/** Typing frames relayed per user and conversation: one per this long, from each process. */
+const TYPING_RELAY_MS = 1000
 
 /** The event log, as the sequencer reads a gap in it. */
 export interface EventLogReader {
@@ -79,6 +81,8 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
   private readonly sequencer: EventSequencer
   private readonly announcer: PresenceAnnouncer
   private readonly observer: RealtimeObserver
+  /** When each user last had a typing frame relayed in each conversation (`user:conversation`). */
+  private readonly typedAt = new Map<string, number>()
   private heartbeat: NodeJS.Timeout | undefined
 
   constructor (private readonly opts: RealtimeNodeOptions) {
@@ -147,10 +151,22 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
     this.publish({ kind: 'session.revoked', sessionId })
   }
 
-  /** A user types in a conversation: the other members are told, by the domain's rule (a non-member gets NOT_FOUND). */
+  /**
+   * A user types in a conversation: the other members are told, by the domain's rule (a non-member gets
+   * NOT_FOUND). At most one frame per user and conversation per TYPING_RELAY_MS is relayed from this process:
+   * the budget of typing frames is per socket, and a user's 20 sockets at that budget would otherwise send each
+   * member of a 1,000-member group 60 frames a second (the SDK sends one per 2 s; a client shows one for seconds).
+   */
   async typing (userId: string, conversationId: string): Promise<void> {
+    // Membership first: a member removed a moment ago gets NOT_FOUND, whenever they last typed.
     const others = await typingRecipients(this.opts.members, conversationId, userId)
-    if (others.length > 0) this.publishFrame(others, { type: 'typing', conversationId, data: { userId } })
+    if (others.length === 0) return
+    const key = `${userId}:${conversationId}`
+    const now = Date.now()
+    if (now - (this.typedAt.get(key) ?? -Infinity) < TYPING_RELAY_MS) return
+    if (this.typedAt.size >= 10_000) for (const [k, at] of this.typedAt) if (now - at >= TYPING_RELAY_MS) this.typedAt.delete(k)
+    this.typedAt.set(key, now)
+    this.publishFrame(others, { type: 'typing', conversationId, data: { userId } })
   }
 
   // As Broker.publish promises: every process gets the message (a retried one
