@@ -8,6 +8,7 @@ import { countQueries, rowsRead } from './helpers/queries.js'
 import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
+import { allPages, newestFirst } from './helpers/pages.js'
 
 let server: TestServer
 let api: Client
@@ -63,22 +64,7 @@ describe('the block list', () => {
   })
 })
 
-/** Every page of the caller's blocks, `limit` at a time, following nextCursor. */
-async function blockPages (who: Account, limit: number) {
-  const pages: Array<{ blocks: any[], nextCursor: string | null }> = []
-  let cursor: string | null = null
-  do {
-    const res: any = await api.get(`/v1/me/blocks?limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`, as(who))
-    expect(res.status).toBe(200)
-    pages.push(res.body)
-    cursor = res.body.nextCursor
-  } while (cursor !== null && pages.length < 1000)
-  return { pages, ids: pages.flatMap((p) => p.blocks.map((b) => b.userId as string)) }
-}
-
-/** Newest first, then the id descending (PostgreSQL orders uuids as their lower-case text). */
-const newestFirst = (rows: Array<{ id: string, at: string }>) =>
-  [...rows].sort((x, y) => x.at === y.at ? (x.id < y.id ? 1 : -1) : (x.at < y.at ? 1 : -1)).map((r) => r.id)
+const blockPages = (who: Account, limit: number) => allPages(api, who, '/v1/me/blocks', 'blocks', limit)
 
 describe('the block list in pages', () => {
   it('pages 7 blocks 3 at a time: each exactly once, most recent first then user id, nextCursor null on the last page', async () => {

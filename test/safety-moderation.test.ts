@@ -7,6 +7,7 @@ import { countQueries, rowsRead } from './helpers/queries.js'
 import { test, type TestServer } from './helpers/server.js'
 import { users as registerMany } from './helpers/users.js'
 import { connectReady, type TestSocket } from './helpers/ws.js'
+import { allPages, newestFirst } from './helpers/pages.js'
 
 let server: TestServer
 let api: Client
@@ -72,22 +73,7 @@ describe('ban', () => {
   })
 })
 
-/** Every page of a group's bans as `who` sees them, `limit` at a time, following nextCursor. */
-async function banPages (who: Account, group: { id: string }, limit: number) {
-  const pages: Array<{ bans: any[], nextCursor: string | null }> = []
-  let cursor: string | null = null
-  do {
-    const res: any = await api.get(`${path(group, 'bans')}?limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`, as(who))
-    expect(res.status).toBe(200)
-    pages.push(res.body)
-    cursor = res.body.nextCursor
-  } while (cursor !== null && pages.length < 1000)
-  return { pages, ids: pages.flatMap((p) => p.bans.map((b) => b.userId as string)) }
-}
-
-/** Newest first, then the id descending (PostgreSQL orders uuids as their lower-case text). */
-const newestFirst = (rows: Array<{ id: string, at: string }>) =>
-  [...rows].sort((x, y) => x.at === y.at ? (x.id < y.id ? 1 : -1) : (x.at < y.at ? 1 : -1)).map((r) => r.id)
+const banPages = (who: Account, group: { id: string }, limit: number) => allPages(api, who, path(group, 'bans'), 'bans', limit)
 
 describe('the ban list in pages', () => {
   it('pages 7 bans 3 at a time for the owner and admins: each exactly once, newest first then user id, nextCursor null on the last page', async () => {
