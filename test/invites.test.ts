@@ -126,6 +126,22 @@ describe('invite links', () => {
     expect((await api.get(`/v1/conversations/${g.id}`, as(owner))).body.memberCount).toBe(4)
   })
 
+  it('count toward the cap of 100 only while listed: a used-up invite frees its place, and creations racing for it stop at the cap', async () => {
+    const [owner, joiner] = await users(2)
+    const g = await createGroup(api, owner, [], 'at the cap')
+    const made = await Promise.all(Array.from({ length: 99 }, () => api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner))))
+    expect(made.filter((r) => r.status !== 201)).toEqual([])
+    const once = await createInvite(owner, g.id, { maxUses: 1 })
+    expectError(await api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner)), 409, 'CONFLICT')
+    expect((await accept(joiner, once.code)).status).toBe(200)
+    const listed = async () => (await api.get(`/v1/conversations/${g.id}/invites`, as(owner))).body.invites as any[]
+    expect(await listed()).toHaveLength(99)
+    const racing = await Promise.all(Array.from({ length: 6 }, () => api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner))))
+    expect(racing.filter((r) => r.status === 201)).toHaveLength(1)
+    for (const r of racing.filter((r) => r.status !== 201)) expectError(r, 409, 'CONFLICT')
+    expect(await listed()).toHaveLength(100)
+  })
+
   it('rate-limits accepting per user (429), so codes cannot be guessed by trying', async () => {
     const [guesser] = await users(1)
     const answers = []

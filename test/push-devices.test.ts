@@ -2,12 +2,14 @@
 // them and go when it ends; tokens move between accounts; platforms without
 // credentials are refused. Real server, real HTTP, real PostgreSQL.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
-import { client, expectError, register, type Account, type Client } from './helpers/http.js'
+import { createGroup, post } from './helpers/chat.js'
+import { client, expectError, register, type Account, type Client, type Response } from './helpers/http.js'
 import { apnsToken, fcmToken, startFakeApns, startFakeWebPush, type FakeApns, type FakeWebPush } from './helpers/push-services.js'
 import { startServer, testConfig, type TestServer } from './helpers/server.js'
 
@@ -117,6 +119,70 @@ describe('device registry', () => {
   it('publishes the push configuration for web pages', async () => {
     const res = await api.get('/v1/push/config')
     expect(res.body).toEqual({ platforms: ['fcm', 'apns', 'webpush'], vapidPublicKey: web.config.publicKey })
+  })
+})
+
+// Registrations in parallel with each other, with the logout of their session
+// and with the deletion of their account: what stays once all have answered.
+describe('registrations racing', () => {
+  const login = async (a: Account): Promise<Account> => {
+    const res = await api.post('/v1/auth/login', { username: a.user.username, password: a.password })
+    if (res.status !== 200) throw new Error(`login: ${res.status}`)
+    return { ...a, accessToken: res.body.accessToken, refreshToken: res.body.refreshToken }
+  }
+  const fcmDevice = (who: Account, deviceId: string) => putDevice(who, deviceId, { platform: 'fcm', token: fcmToken() })
+  const unexpected = (rs: Response[]) => rs.filter((r) => r.status !== 200 && !(r.status === 401 && r.body?.code === 'UNAUTHORIZED')).map((r) => `${r.status} ${JSON.stringify(r.body)}`)
+
+  it('keeps at most PUSH_DEVICES_PER_USER (20) devices a user when 40 register at once from two sessions', async () => {
+    for (let round = 0; round < 2; round++) {
+      const a = await register(api)
+      const sessions = [a, await login(a)]
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fcmDevice(sessions[i % 2]!, `phone-${i}`)))
+      expect(results.map((r) => r.status)).toEqual(Array(40).fill(200))
+      const [{ n }] = await server.sql('SELECT count(*)::int AS n FROM devices WHERE user_id = $1', [a.user.id])
+      expect(n).toBe(20)
+      expect((await api.get('/v1/me/devices', { token: a.accessToken })).body.devices).toHaveLength(20)
+    }
+  })
+
+  it('keeps no device on a session that logout ended while its registrations were under way (each answered 200 or 401)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const s = await login(await register(api))
+      const regs = Array.from({ length: 30 }, async (_, i) => { await sleep(i * 2); return fcmDevice(s, `tab-${i}`) })
+      const logout = sleep(25).then(() => api.post('/v1/auth/logout', { refreshToken: s.refreshToken }))
+      const [out, ...rs] = await Promise.all([logout, ...regs])
+      expect(out.status).toBe(204)
+      expect(unexpected(rs)).toEqual([])
+      expect(await server.sql('SELECT device_id FROM devices WHERE user_id = $1', [s.user.id])).toEqual([])
+    }
+  })
+
+  it('answers 401 (never 500) to registrations racing the deletion of the account, and keeps none of its devices', async () => {
+    for (let round = 0; round < 4; round++) {
+      const a = await register(api)
+      const regs = Array.from({ length: 40 }, async (_, i) => { await sleep(i * 20); return fcmDevice(a, `d-${i}`) })
+      const [deleted, ...rs] = await Promise.all([api.request('DELETE', '/v1/me', { body: { password: a.password }, token: a.accessToken }), ...regs])
+      expect(deleted.status).toBe(204)
+      expect(unexpected(rs)).toEqual([])
+      expect(await server.sql('SELECT device_id FROM devices WHERE user_id = $1', [a.user.id])).toEqual([])
+    }
+  })
+
+  it('queues no push for a device left on an ended session: only live sessions are push targets', async () => {
+    const [alice, bob] = await Promise.all([register(api), register(api)])
+    const old = await login(bob)
+    await fcmDevice(bob, 'live')
+    await fcmDevice(old, 'stale')
+    const [stale] = await server.sql('SELECT * FROM devices WHERE user_id = $1 AND device_id = $2', [bob.user.id, 'stale'])
+    expect((await api.post('/v1/auth/logout', { refreshToken: old.refreshToken })).status).toBe(204)
+    // What a registration that slipped past the logout would leave behind.
+    await server.sql('INSERT INTO devices (user_id, device_id, session_id, platform, token) VALUES ($1, $2, $3, $4, $5)',
+      [stale.user_id, stale.device_id, stale.session_id, stale.platform, stale.token])
+    const group = await createGroup(api, alice, [bob])
+    await post(api, alice, group.id, 'for live sessions only')
+    const queued = async () => (await server.sql("SELECT device_id FROM push_deliveries WHERE user_id = $1 AND kind = 'message'", [bob.user.id])).map((r) => r.device_id)
+    await expect.poll(queued).toContain('live')
+    expect(await queued()).toEqual(['live'])
   })
 })
 

@@ -74,6 +74,9 @@ export interface ClaimedDelivery {
 
 export interface Settlement { id: string, status: DeliveryStatus, reason: string | null }
 
+/** A registration may wait its turn behind the user's others (one at a time): as long as a locked conversation's writes may. */
+const UPSERT_TX = { maxWait: 10_000, timeout: 15_000 }
+
 const deviceSelect = { deviceId: true, platform: true, token: true, keys: true, appId: true, locale: true, createdAt: true, updatedAt: true } as const
 
 export function createDevicesRepository ({ prisma, pool }: Database) {
@@ -83,25 +86,39 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
      * registered elsewhere before (another account on the same phone) moves
      * here. A user keeps at most `maxPerUser` devices: registering one more
      * drops the one updated longest ago (an old phone, a reinstall that got a
-     * new id). Null when the session has ended.
+     * new id). Null when the session has ended (or is gone with its account).
+     *
+     * The session row is locked (FOR SHARE) and checked live before anything
+     * is written: a logout or a deletion racing this waits for it to commit,
+     * then its trigger or cascade takes the new device; one that committed
+     * first is seen here (401, not a foreign key error). The user row is
+     * locked before it (FOR KEY SHARE, as the device's foreign key would lock
+     * it later) and checked not deleted: a deletion locks the user row, then
+     * the sessions, and the other order deadlocks with it. A user's
+     * registrations then go one at a time (an advisory lock on the user,
+     * whatever the session), so each trim counts the others' new devices.
      */
     async upsert (d: DeviceInput, maxPerUser: number): Promise<DeviceRecord | null> {
       const data = { sessionId: d.sessionId, platform: d.platform, token: d.token, keys: d.keys === null ? Prisma.DbNull : { p256dh: d.keys.p256dh, auth: d.keys.auth }, appId: d.appId, locale: d.locale }
-      const [, row, ended] = await prisma.$transaction([
-        prisma.device.deleteMany({ where: { platform: d.platform, token: d.token, NOT: { userId: d.userId, deviceId: d.deviceId } } }),
-        prisma.device.upsert({
+      return prisma.$transaction(async (tx) => {
+        const live = await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${d.userId}::uuid AND deleted_at IS NULL FOR KEY SHARE`
+        if (live.length === 0) return null
+        const [session] = await tx.$queryRaw<Array<{ revoked_at: Date | null }>>`
+          SELECT revoked_at FROM sessions WHERE id = ${d.sessionId}::uuid AND user_id = ${d.userId}::uuid FOR SHARE`
+        if (session === undefined || session.revoked_at !== null) return null
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('devices:' || ${d.userId}))`
+        await tx.device.deleteMany({ where: { platform: d.platform, token: d.token, NOT: { userId: d.userId, deviceId: d.deviceId } } })
+        const row = await tx.device.upsert({
           where: { userId_deviceId: { userId: d.userId, deviceId: d.deviceId } },
           create: { userId: d.userId, deviceId: d.deviceId, ...data },
           update: { ...data, updatedAt: new Date() },
           select: deviceSelect
-        }),
-        // A session that ended while this request was on its way keeps no device (its trigger ran before this row existed).
-        prisma.device.deleteMany({ where: { sessionId: d.sessionId, session: { revokedAt: { not: null } } } }),
-        prisma.$executeRaw`
+        })
+        await tx.$executeRaw`
           DELETE FROM devices WHERE user_id = ${d.userId}::uuid AND device_id IN (
             SELECT device_id FROM devices WHERE user_id = ${d.userId}::uuid ORDER BY updated_at DESC, created_at DESC, device_id OFFSET ${maxPerUser}::int)`
-      ])
-      return ended.count > 0 ? null : row as DeviceRecord
+        return row as DeviceRecord
+      }, UPSERT_TX)
     },
 
     async list (userId: string): Promise<DeviceRecord[]> {
@@ -133,14 +150,16 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
 
     /**
      * The devices, on these platforms, of those users who may get pushes:
-     * not suspended, not deleted.
+     * not suspended, not deleted; and only of live sessions (ending one
+     * removes its devices: this keeps one left by a race from getting pushes).
      */
     async targets (userIds: string[], platforms: Platform[]): Promise<Array<{ userId: string, deviceId: string, platform: Platform }>> {
       if (userIds.length === 0 || platforms.length === 0) return []
       const { rows } = await pool.query<{ user_id: string, device_id: string, platform: Platform }>({
         name: 'push-targets',
-        text: `SELECT d.user_id, d.device_id, d.platform FROM devices d JOIN users u ON u.id = d.user_id
-                WHERE d.user_id = ANY($1::uuid[]) AND d.platform = ANY($2::text[]) AND u.deleted_at IS NULL AND u.suspended_at IS NULL`,
+        text: `SELECT d.user_id, d.device_id, d.platform FROM devices d JOIN users u ON u.id = d.user_id JOIN sessions s ON s.id = d.session_id
+                WHERE d.user_id = ANY($1::uuid[]) AND d.platform = ANY($2::text[]) AND u.deleted_at IS NULL AND u.suspended_at IS NULL
+                  AND s.revoked_at IS NULL`,
         values: [userIds, platforms]
       })
       return rows.map((r) => ({ userId: r.user_id, deviceId: r.device_id, platform: r.platform }))
@@ -219,8 +238,8 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
         token: string | null, keys: WebPushKeys | null, app_id: string | null, locale: string | null, gone: string | null
       }>({
         name: 'push-claim',
-        // A push that can no longer go: its device is gone, or (a retry, a queue behind) its message was deleted
-        // since, whose text the push carries: settled failed with the reason, not sent.
+        // A push that can no longer go: its device is gone (or is left on an ended session), or (a retry, a queue
+        // behind) its message was deleted since, whose text the push carries: settled failed with the reason, not sent.
         text: `UPDATE push_deliveries p
                   SET status = CASE WHEN q.gone IS NULL THEN 'sent' ELSE 'failed' END,
                       reason = COALESCE(q.gone, p.reason),
@@ -231,7 +250,9 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
                                    WHEN q.kind = 'message' AND EXISTS (
                                      SELECT 1 FROM messages m WHERE m.conversation_id = q.conversation_id AND m.seq = q.seq AND m.deleted_at IS NOT NULL)
                                    THEN 'message deleted' END AS gone
-                         FROM push_deliveries q LEFT JOIN devices d ON d.user_id = q.user_id AND d.device_id = q.device_id
+                         FROM push_deliveries q
+                              LEFT JOIN (devices d JOIN sessions s ON s.id = d.session_id AND s.revoked_at IS NULL)
+                                     ON d.user_id = q.user_id AND d.device_id = q.device_id
                         WHERE q.id = ANY($1::uuid[])) q
                 WHERE q.id = p.id AND p.status IN ('queued', 'sent')
             RETURNING p.id, p.user_id, p.device_id, p.kind, p.payload, p.attempts, q.token, q.keys, q.app_id, q.locale, q.gone`,

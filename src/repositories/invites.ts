@@ -53,10 +53,13 @@ export function inviteStatements (db: Client) {
          LIMIT ${limit}::int`
     },
 
+    /** How many invites `active` would list without its limit: a used-up invite no longer counts toward the cap. */
     async countActive (conversationId: string, now: Date): Promise<number> {
-      return db.conversationInvite.count({
-        where: { conversationId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
-      })
+      const [row] = await db.$queryRaw<Array<{ n: number }>>`
+        SELECT count(*)::int AS n FROM conversation_invites
+         WHERE conversation_id = ${conversationId}::uuid AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ${now}) AND (max_uses IS NULL OR uses < max_uses)`
+      return row?.n ?? 0
     }
   }
 }
