@@ -287,6 +287,34 @@ describe('SDK', () => {
   })
 })
 
+describe('a hostile Web Push endpoint (any https URL a user registers)', () => {
+  it('answering an endless body: 4 KiB of it are read, the push settles, the server goes on', async () => {
+    const bob = await register(api)
+    const sub = web.subscribe()
+    web.behaviours.hostile.set(sub.id, 'endless')
+    await putDevice(bob, 'evil', { platform: 'webpush', subscription: sub.json })
+    const res = await api.post('/v1/me/devices/evil/test', undefined, { token: bob.accessToken })
+    expect(res.status).toBe(202)
+    // The web-push library read it whole into one string: the process died past ~512 MiB.
+    const record = await until(async () => (await deliveries(bob, 'evil')).find((d) => d.id === res.body.deliveryId && d.status === 'accepted'), 'the settled push')
+    expect(record).toMatchObject({ provider: 'webpush' })
+    await until(() => (web.behaviours.closed.get(sub.id) ?? 0) > 0 ? true : undefined, 'the answer dropped')
+    expect((await api.get('/v1/me', { token: bob.accessToken })).status).toBe(200)
+  })
+
+  it('dripping its answer: the push gives up at PUSH_TIMEOUT_MS, whatever keeps arriving', async () => {
+    const bob = await register(api)
+    const sub = web.subscribe()
+    web.behaviours.hostile.set(sub.id, 'drip')
+    await putDevice(bob, 'slow', { platform: 'webpush', subscription: sub.json })
+    const res = await api.post('/v1/me/devices/slow/test', undefined, { token: bob.accessToken })
+    const record = await until(async () => (await deliveries(bob, 'slow')).find((d) => d.id === res.body.deliveryId && /no answer within 5000 ms/.test(d.reason ?? '')), 'the timed-out push')
+    expect(record.status).not.toBe('accepted')
+    // An idle timeout alone never fired: a byte came every 200 ms.
+    expect(web.behaviours.closed.get(sub.id) ?? 0).toBeGreaterThan(0)
+  }, 60_000)
+})
+
 describe('test pushes and metrics', () => {
   it('sends a test push, traceable in deliveries, rate-limited per user', async () => {
     const bob = await register(api)

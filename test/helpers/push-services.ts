@@ -38,9 +38,15 @@ export interface Behaviours {
   unavailable: Map<string, number>
   /** Delay the answer by this many ms. */
   slow: Map<string, number>
+  /**
+   * Web Push only, as a hostile endpoint a user registered: 201 and a body that never ends, either as fast as it
+   * is read (`endless`) or a byte every 200 ms (`drip`). `closed` counts the answers the client stopped reading.
+   */
+  hostile: Map<string, 'endless' | 'drip'>
+  closed: Map<string, number>
 }
 
-const behaviours = (): Behaviours => ({ gone: new Set(), throttle: new Map(), unavailable: new Map(), slow: new Map() })
+const behaviours = (): Behaviours => ({ gone: new Set(), throttle: new Map(), unavailable: new Map(), slow: new Map(), hostile: new Map(), closed: new Map() })
 
 /** What a fake service received: the decoded payload and headers, with what it answered. */
 export interface Received { at: number, token: string, headers: Record<string, string>, payload: any, bytes: number, answered: number }
@@ -304,6 +310,18 @@ export async function startFakeWebPush (): Promise<FakeWebPush> {
         } catch (err) {
           return answer(400, `cannot decrypt: ${(err as Error).message}`)
         }
+      }
+      const hostile = b.hostile.get(id)
+      if (hostile !== undefined) {
+        received.push({ at: Date.now(), token: id, headers, payload, bytes: body.length, answered: 201 })
+        res.writeHead(201, { 'content-type': 'text/plain' })
+        const chunk = Buffer.alloc(hostile === 'endless' ? 64 * 1024 : 1, 'x')
+        const timer = setInterval(() => { if (!res.destroyed) res.write(chunk) }, hostile === 'endless' ? 1 : 200)
+        res.on('close', () => {
+          clearInterval(timer)
+          b.closed.set(id, (b.closed.get(id) ?? 0) + 1)
+        })
+        return
       }
       const s = await scripted(b, id)
       if (s === 'gone') return answer(410, 'push subscription has unsubscribed or expired')
