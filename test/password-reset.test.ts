@@ -64,6 +64,15 @@ describe('email', () => {
     expectError(await api.post('/v1/me/email', { email: 'not an address', password: b.password }, { token: b.accessToken }), 400, 'VALIDATION_FAILED')
   })
 
+  it('takes only addresses the mailer sends to as written: others are 400, never a 503 nor another mailbox', async () => {
+    const a = await register(api)
+    for (const email of ['a@b.c:', 'a@<b.c', 'a"b@c.d', '::@::.::', ',,,@,,,.,,,', 'victim@b.example>', '(x)victim@b.example', 'x:victim@b.example', 'a@localhost']) {
+      expectError(await api.post('/v1/me/email', { email, password: a.password }, { token: a.accessToken }), 400, 'VALIDATION_FAILED')
+    }
+    const rows = await server.sql('SELECT pending_email FROM users WHERE id = $1', [a.user.id])
+    expect(rows[0]).toEqual({ pending_email: null })
+  })
+
   it('needs the current password: an access token alone cannot move the account to another address', async () => {
     const a = await register(api)
     const thief = `thief-${a.user.username}@example.test`

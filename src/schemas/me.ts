@@ -26,8 +26,17 @@ export const SessionInfo = Type.Object({
 }, { $id: 'SessionInfo' })
 export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref('SessionInfo')) })
 
+/**
+ * The WHATWG HTML rule for a valid email address (what `<input type=email>`
+ * accepts), with at least one dot in the domain. The looser `x@y.z` rule let
+ * through `a@b.c:`, `a"b@c.d` or `victim@b.example>`, which the mailer reads as
+ * no recipient (a 503) or as another address than the one stored (several
+ * accounts verifying one mailbox under different spellings).
+ */
+const EMAIL_PATTERN = "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+
 export const EmailBody = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', description: 'An email address' }),
+  email: Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN, description: 'An email address (the HTML form rule, with a dot in the domain)' }),
   password: Type.String({ minLength: 1, maxLength: 256, description: 'The current password: a stolen access token alone cannot move the account to another address' })
 }, { additionalProperties: false })
 export type EmailBody = Static<typeof EmailBody>
