@@ -3,7 +3,7 @@
 // both build it (wrapped in fastify-plugin, so its decorators reach the root);
 // only server.ts listens.
 import { LogController, type FastifyError, type FastifyHttpOptions, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
-import { STATUS_CODES, type Server } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { AppConfig } from './config.js'
@@ -120,6 +120,16 @@ function clientError (err: Error & { code?: string }, socket: Socket) {
   socket.destroy(err)
 }
 
+/**
+ * A request with an `Expect` other than 100-continue never reaches Fastify
+ * either: Node answers 417 with no body unless this listener answers it.
+ */
+function expectationFailed (_req: IncomingMessage, res: ServerResponse) {
+  const body = JSON.stringify({ statusCode: 417, error: STATUS_CODES[417], code: 'VALIDATION_FAILED', message: 'Only Expect: 100-continue is supported' })
+  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+  res.end(body)
+}
+
 /** Fastify's own options, shared by server.ts and the tests. */
 export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server> {
   return {
@@ -166,6 +176,7 @@ export function appServerOptions (config: AppConfig): FastifyHttpOptions<Server>
 }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  fastify.server.on('checkExpectation', expectationFailed)
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(errorsPlugin)
   await fastify.register(validationPlugin)

@@ -190,6 +190,9 @@ describe('error responses', () => {
     const overflow = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`)
     expect(overflow.status).toBe(431)
     expect(overflow.body.code).toBe('PAYLOAD_TOO_LARGE')
+    // An Expect Node does not know: it answered 417 with no body.
+    const expectation = await raw('GET /health HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n')
+    expect(expectation).toEqual({ status: 417, body: { statusCode: 417, error: 'Expectation Failed', code: 'VALIDATION_FAILED', message: expect.any(String) } })
     expect((await api.get('/health')).status).toBe(200)
   })
 
