@@ -156,6 +156,10 @@ export const SETTINGS = {
   pushDeliveryRetentionHours: ['PUSH_DELIVERY_RETENTION_HOURS', Int(1, 8760, 168, 'Delivery records (GET /v1/me/devices/:id/deliveries) are kept this long'), INPUT],
   pushTestRateLimitPerMinute: ['PUSH_TEST_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 5, 'Test pushes (POST /v1/me/devices/:id/test) per user per minute'), INPUT],
   pushDevicesPerUser: ['PUSH_DEVICES_PER_USER', Int(1, 1000, 20, 'Push devices one user keeps; registering one more drops the one updated longest ago'), INPUT],
+  webpushEndpointHosts: ['WEBPUSH_ENDPOINT_HOSTS', Type.String({
+    default: 'fcm.googleapis.com,updates.push.services.mozilla.com,push.apple.com,notify.windows.com',
+    description: 'Comma-separated hosts a Web Push subscription endpoint may be on (a host or any subdomain of it; * allows any): the endpoint is a URL a user gives, which the server then POSTs to'
+  }), INPUT],
   pushReadCoalesceSeconds: ['PUSH_READ_COALESCE_SECONDS', Int(1, 3600, 10, 'Badge updates after reads: at most one per user and conversation per this many seconds (the first at once, the rest at the end of the slot)'), INPUT]
 } as const satisfies Record<string, Setting>
 
@@ -207,6 +211,8 @@ export interface PushConfig {
   readCoalesceSeconds: number
   /** Push devices one user keeps (the one updated longest ago goes first). */
   devicesPerUser: number
+  /** WEBPUSH_ENDPOINT_HOSTS, lower case: hosts (and their subdomains) a subscription endpoint may be on; `*` any. */
+  webpushEndpointHosts: string[]
 }
 
 export interface PushWebhookConfig {
@@ -313,7 +319,8 @@ function pushConfig (e: Env): PushConfig {
     retentionHours: e.PUSH_DELIVERY_RETENTION_HOURS,
     testPerMinute: e.PUSH_TEST_RATE_LIMIT_PER_MINUTE,
     readCoalesceSeconds: e.PUSH_READ_COALESCE_SECONDS,
-    devicesPerUser: e.PUSH_DEVICES_PER_USER
+    devicesPerUser: e.PUSH_DEVICES_PER_USER,
+    webpushEndpointHosts: e.WEBPUSH_ENDPOINT_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
+import { webPushEndpointAllowed } from '../src/notifications/push/endpoint-hosts.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, expectError, register, type Account, type Client, type Response } from './helpers/http.js'
 import { apnsToken, fcmToken, startFakeApns, startFakeWebPush, type FakeApns, type FakeWebPush } from './helpers/push-services.js'
@@ -54,6 +55,12 @@ describe('device registry', () => {
     expectError(await putDevice(a, 'x', { platform: 'fcm' }), 400, 'VALIDATION_FAILED')
     expectError(await putDevice(a, 'bad id!', { platform: 'fcm', token: fcmToken() }), 400, 'VALIDATION_FAILED')
     expectError(await putDevice(a, 'x', { platform: 'webpush', subscription: { endpoint: 'http://insecure.test/x', keys: { p256dh: 'a', auth: 'b' } } }), 400, 'VALIDATION_FAILED')
+    // The server POSTs to the endpoint and shows its answer in the deliveries: only known push services (WEBPUSH_ENDPOINT_HOSTS).
+    for (const endpoint of ['https://169.254.169.254/latest/meta-data', 'https://internal.corp/x', 'https://user:pw@fcm.googleapis.com/x', 'https://evilfcm.googleapis.com.attacker.test/x']) {
+      const refused = await putDevice(a, 'x', { platform: 'webpush', subscription: { endpoint, keys: { p256dh: 'B'.repeat(87), auth: 'a'.repeat(22) } } })
+      expectError(refused, 400, 'VALIDATION_FAILED')
+      expect(refused.body.message).toContain('WEBPUSH_ENDPOINT_HOSTS')
+    }
 
     expect((await api.del('/v1/me/devices/iphone-1', { token: a.accessToken })).status).toBe(204)
     expectError(await api.del('/v1/me/devices/iphone-1', { token: a.accessToken }), 404, 'NOT_FOUND')
@@ -233,5 +240,20 @@ describe('push settings', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('Web Push endpoint hosts', () => {
+  it('are the configured hosts and their subdomains, over https, without credentials', () => {
+    const hosts = ['fcm.googleapis.com', 'notify.windows.com']
+    expect(webPushEndpointAllowed('https://fcm.googleapis.com/fcm/send/abc', hosts)).toBe(true)
+    expect(webPushEndpointAllowed('https://wns2-by3p.notify.windows.com/w/?token=x', hosts)).toBe(true)
+    expect(webPushEndpointAllowed('https://FCM.googleapis.com/x', hosts)).toBe(true)
+    expect(webPushEndpointAllowed('https://notify.windows.com.attacker.test/x', hosts)).toBe(false)
+    expect(webPushEndpointAllowed('https://xnotify.windows.com/x', hosts)).toBe(false)
+    expect(webPushEndpointAllowed('http://fcm.googleapis.com/x', hosts)).toBe(false)
+    expect(webPushEndpointAllowed('https://a:b@fcm.googleapis.com/x', hosts)).toBe(false)
+    expect(webPushEndpointAllowed('not a url', hosts)).toBe(false)
+    expect(webPushEndpointAllowed('https://anything.test/x', ['*'])).toBe(true)
   })
 })

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError, badRequest, notFound, unauthorized } from '../domain/errors.js'
+import { webPushEndpointAllowed } from '../notifications/push/endpoint-hosts.js'
 import type { DeviceRecord } from '../repositories/devices.js'
 import { errorResponses } from '../schemas/common.js'
 import { DeliveryList, DeliveryQuery, DeviceList, DeviceParams, PushConfigInfo, PutDeviceBody, TestPushResult, type Device } from '../schemas/devices.js'
@@ -55,6 +56,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { platform, token, subscription, appId, locale } = request.body
     if (platform === 'webpush') {
       if (subscription === undefined || token !== undefined) throw badRequest('A webpush device takes `subscription` (and no `token`)')
+      if (!webPushEndpointAllowed(subscription.endpoint, config.push.webpushEndpointHosts)) {
+        throw badRequest('The subscription endpoint is not on a push service this server sends to (WEBPUSH_ENDPOINT_HOSTS)')
+      }
     } else if (token === undefined || subscription !== undefined) {
       throw badRequest(`A ${platform} device takes \`token\` (and no \`subscription\`)`)
     }

@@ -30,8 +30,11 @@ export interface StartOptions {
 }
 
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
+  const loaded = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }, { dotenv: false })
   return {
-    ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }, { dotenv: false }),
+    ...loaded,
+    // The fake push services of the tests listen on loopback.
+    push: { ...loaded.push, webpushEndpointHosts: [...loaded.push.webpushEndpointHosts, '127.0.0.1'] },
     authRateLimitMax: 100_000,
     postRateLimitPerSecond: 100_000,
     membershipRateLimitPerMinute: 100_000,

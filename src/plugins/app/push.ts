@@ -33,7 +33,7 @@ export default fp<{ databaseUrl: string }>(async (app, opts) => {
   if (config.fcm !== undefined) providers.push((await import('../../notifications/push/providers/fcm.js')).createFcmProvider(config.fcm, common))
   if (config.apns !== undefined) providers.push((await import('../../notifications/push/providers/apns.js')).createApnsProvider(config.apns, common))
   if (config.webpush !== undefined) {
-    providers.push((await import('../../notifications/push/providers/webpush.js')).createWebPushProvider(config.webpush, { ...common, concurrency: config.concurrency }))
+    providers.push((await import('../../notifications/push/providers/webpush.js')).createWebPushProvider(config.webpush, { ...common, concurrency: config.concurrency, endpointHosts: config.webpushEndpointHosts }))
   }
 
   let service: PushService | undefined

@@ -12,6 +12,7 @@ import { Agent, request } from 'node:https'
 import webpush from 'web-push'
 import type { PushConfig } from '../../../config.js'
 import { collapseId, dataFields, fit, isSilent, type Notice } from '../notice.js'
+import { webPushEndpointAllowed } from '../endpoint-hosts.js'
 import { certificates, describe, passing, retryAfterMs, type PushProvider, type SendResult } from './provider.js'
 
 /** A 4,096-byte aes128gcm record holds 3,993 bytes of plaintext after its header, tag and padding; kept below. */
@@ -65,13 +66,15 @@ function post (details: ReturnType<typeof webpush.generateRequestDetails>, agent
   })
 }
 
-export function createWebPushProvider (vapid: NonNullable<PushConfig['webpush']>, opts: { ca: string | undefined, timeoutMs: number, ttlSeconds: number, concurrency: number }): PushProvider {
+export function createWebPushProvider (vapid: NonNullable<PushConfig['webpush']>, opts: { ca: string | undefined, timeoutMs: number, ttlSeconds: number, concurrency: number, endpointHosts: string[] }): PushProvider {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency, ...(opts.ca === undefined ? {} : { ca: certificates(opts.ca) }) })
   const vapidDetails = { subject: vapid.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey }
   return {
     platform: 'webpush',
     async send (target, notice): Promise<SendResult> {
       if (target.keys === null) return { status: 'invalid', reason: 'subscription without keys' }
+      // Registered before WEBPUSH_ENDPOINT_HOSTS was narrowed: pruned, not sent to.
+      if (!webPushEndpointAllowed(target.token, opts.endpointHosts)) return { status: 'invalid', reason: 'endpoint host not in WEBPUSH_ENDPOINT_HOSTS' }
       const payload = fit(notice, WEBPUSH_MAX_PAYLOAD, webPushPayload)
       if (payload === undefined) return { status: 'failed', reason: 'payload too large' }
       try {
