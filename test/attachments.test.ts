@@ -391,6 +391,28 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expectError(await api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: bPic.id }, as(b)), 403, 'FORBIDDEN')
   })
 
+  it('avatars and group pictures set in parallel: only the one in use stays, the replaced ones go', async () => {
+    const [a, owner] = await users(2)
+    const group = await createGroup(api, owner, [])
+    const [avatars, pictures] = await Promise.all([
+      Promise.all(Array.from({ length: 6 }, async (_, i) => upload(a, null, await photo(20 + i, 20), `a${i}.jpg`))),
+      Promise.all(Array.from({ length: 6 }, async (_, i) => upload(owner, null, await photo(20 + i, 20), `g${i}.jpg`)))
+    ])
+    const changes = await Promise.all([
+      ...avatars.map((u) => api.patch('/v1/me', { avatarUploadId: u.id }, as(a))),
+      ...pictures.map((u) => api.patch(`/v1/conversations/${group.id}`, { pictureUploadId: u.id }, as(owner)))
+    ])
+    expect(changes.map((r) => r.status)).toEqual(changes.map(() => 200))
+    const [{ avatar }] = await server.sql('SELECT avatar_upload_id AS avatar FROM users WHERE id = $1', [a.user.id])
+    const [{ picture }] = await server.sql('SELECT picture_upload_id AS picture FROM conversations WHERE id = $1', [group.id])
+    // Each change replaced the one set before it: one stays in use, the others are on their way out (or gone).
+    expect((await server.sql("SELECT id FROM uploads WHERE owner_id = $1 AND state = 'avatar'", [a.user.id])).map((r) => r.id)).toEqual([avatar])
+    expect((await server.sql("SELECT id FROM uploads WHERE owner_id = $1 AND state = 'picture'", [owner.user.id])).map((r) => r.id)).toEqual([picture])
+    for (const replaced of [...avatars.filter((u) => u.id !== avatar), ...pictures.filter((u) => u.id !== picture)]) {
+      expect((await fetch(abs(`/v1/media/${replaced.id}`), { redirect: 'manual' })).status).toBe(404)
+    }
+  })
+
   it('the SDK uploads with progress, posts the upload and fetches it back', async () => {
     const { a, b, group } = await setup()
     const sdk = createClient({ baseUrl: server.url, session: { user: a.user as any, accessToken: a.accessToken, refreshToken: a.refreshToken, expiresAt: Date.now() + 600_000 } })

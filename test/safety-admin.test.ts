@@ -153,6 +153,24 @@ describe('app roles and the admin API', () => {
     expect(entry.data).toEqual({ appRoles: [], suspended: true })
   })
 
+  it('one account deleted in parallel by admins and by itself: one deletion is done (and audited when an admin\'s), the others answer 404 (401 its own)', async () => {
+    const [admin, other] = await users(2)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = ANY($1::uuid[])", [[admin.user.id, other.user.id]])
+    for (let round = 0; round < 3; round++) {
+      const [victim] = await users(1)
+      const [own, ...byAdmins] = await Promise.all([
+        api.request('DELETE', '/v1/me', { body: { password: victim.password }, token: victim.accessToken }),
+        ...Array.from({ length: 6 }, (_, i) => api.del(`/v1/admin/users/${victim.user.id}`, as(i % 2 === 0 ? admin : other)))
+      ])
+      const done = byAdmins.filter((r) => r.status === 204).length
+      expect(done + (own.status === 204 ? 1 : 0)).toBe(1)
+      for (const r of byAdmins.filter((x) => x.status !== 204)) expectError(r, 404, 'NOT_FOUND')
+      if (own.status !== 204) expectError(own, 401, 'UNAUTHORIZED')
+      const [{ n }] = await server.sql("SELECT count(*)::int AS n FROM audit_log WHERE action = 'user.deleted' AND target_id = $1", [victim.user.id])
+      expect(n).toBe(done)
+    }
+  })
+
   it('pages users and the audit log with cursors', async () => {
     const [admin] = await users(1)
     await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [admin.user.id])

@@ -11,8 +11,13 @@
 //    DELETED_ACCOUNT_MESSAGES=keep, and it leaves
 //    (member.removed; an owner hands ownership on first, as on leaving).
 // The row itself stays: messages keep their senderId, and that id now shows a
-// deleted user. A crash between steps leaves a row marked deleted with work
-// left; finishPending (run at start-up) completes it: every step is idempotent.
+// deleted user. Step 1 starts by locking the account's row FOR UPDATE: every
+// write that makes the account a member or stores something of it holds that
+// row's lock in its transaction (live-accounts.ts), so it committed before the
+// erasure (and step 2, which lists the conversations only after that, sees
+// it) or it finds the account deleted and refuses. A crash between steps
+// leaves a row marked deleted with work left; finishPending (run at start-up)
+// completes it: every step is idempotent.
 import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
@@ -38,8 +43,10 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
   const repos = createRepositories(deps)
   const erase = deps.messages === 'erase'
 
-  function eraseIdentity (userId: string, within?: (tx: Tx) => Promise<void>): Promise<string[]> {
+  /** Step 1; null when the account is deleted already (a deletion in parallel took it first). */
+  function eraseIdentity (userId: string, within?: (tx: Tx) => Promise<void>): Promise<string[] | null> {
     return repos.transaction(async (tx) => {
+      if (!(await tx.accounts.lockLive([userId], 'update')).has(userId)) return null
       await within?.(tx)
       const sessions = await tx.accounts.eraseIdentity(userId, DELETED_DISPLAY_NAME, new Date())
       await tx.safety.eraseAccount(userId, erase)
@@ -149,6 +156,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
     return result.more
   }
 
+  /** Step 2. One listing is enough: once the erasure committed, no write can make the account a member again. */
   async function leaveAll (userId: string): Promise<void> {
     for (const conversationId of await repos.accounts.pendingConversations(userId, erase)) {
       while (await step(userId, conversationId));
@@ -159,13 +167,18 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
     /**
      * Deletes the account (its password was checked by the caller, or an
      * operator asked for it). `within` runs in the transaction that erases
-     * the identity (an operator's audit entry), and can refuse by throwing.
+     * the identity, under the account's row lock (an operator's audit entry),
+     * and can refuse by throwing. False, with nothing done (`within` not
+     * run), when the account is unknown or deleted already: of deletions in
+     * parallel, one does it.
      */
-    async deleteAccount (userId: string, within?: (tx: Tx) => Promise<void>): Promise<void> {
+    async deleteAccount (userId: string, within?: (tx: Tx) => Promise<void>): Promise<boolean> {
       const sessions = await eraseIdentity(userId, within)
+      if (sessions === null) return false
       if (sessions.length > 0) deps.onSessionsRevoked(sessions, userId)
       await leaveAll(userId)
       deps.onFilesReleased?.()
+      return true
     },
 
     /** Finishes deletions that were interrupted (a crash between the steps); returns how many. */

@@ -8,6 +8,8 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, unauthorized } from './errors.js'
 import { hashPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
+import { inTransaction } from './event-log.js'
+import { lockLive } from './live-accounts.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const MAX_CODE_ATTEMPTS = 5
@@ -68,8 +70,13 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
     async confirmReset (token: string, newPassword: string): Promise<void> {
       const passwordHash = await hashPassword(newPassword)
       const now = new Date()
+      const tokenHash = sha256(token)
       const result = await repos.transaction(async ({ accounts: r }) => {
-        const userId = await r.useReset(sha256(token), now)
+        // The account's row before its token's, as a deletion takes them (it erases the row, then deletes the tokens):
+        // taken the other way round, the two could wait on each other.
+        const owner = await r.resetOwner(tokenHash)
+        if (owner === null || !(await r.lockLive([owner], 'update')).has(owner)) return null
+        const userId = await r.useReset(tokenHash, now)
         if (userId === null) return null
         await r.setPassword(userId, passwordHash)
         await r.voidResets(userId, now)
@@ -79,14 +86,22 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
       if (result.ended.length > 0) deps.onSessionsRevoked(result.ended, result.userId)
     },
 
-    /** Mails a code to the address; it becomes the account's email once the code comes back. */
+    /**
+     * Mails a code to the address; it becomes the account's email once the code comes back. The pending address is
+     * stored under the account's row lock: a request racing the deletion lands before the erasure (which clears it)
+     * or answers 401 and mails nothing.
+     */
     async requestEmail (userId: string, email: string): Promise<void> {
       const send = mailer()
       const address = email.toLowerCase()
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
-      const user = await repo.findLive(userId)
-      if (user === null) throw unauthorized()
-      await repo.setEmailChallenge(userId, { pendingEmail: address, emailCodeHash: sha256(code), emailCodeExpiresAt: new Date(Date.now() + deps.codeTtlMinutes * 60_000) })
+      const user = await inTransaction(repos, async (tx) => {
+        await lockLive(tx, userId, [], 'update')
+        const live = await tx.accounts.findLive(userId)
+        if (live === null) throw unauthorized()
+        await tx.accounts.setEmailChallenge(userId, { pendingEmail: address, emailCodeHash: sha256(code), emailCodeExpiresAt: new Date(Date.now() + deps.codeTtlMinutes * 60_000) })
+        return live
+      })
       await send.send({
         to: address,
         subject: 'Your verification code',

@@ -5,6 +5,8 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, badRequest, notFound, unauthorized } from './errors.js'
 import { mediaUrl } from './views.js'
 import { hashPassword, verifyPassword } from './passwords.js'
+import { inTransaction } from './event-log.js'
+import { lockLive } from './live-accounts.js'
 
 export interface UserProfile { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
 
@@ -45,7 +47,10 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
       await checkPassword(userId, currentPassword)
       const passwordHash = await hashPassword(newPassword)
       const now = new Date()
-      const ended = await repos.transaction(async ({ accounts: r }) => {
+      const ended = await repos.transaction(async (tx) => {
+        // Deleted meanwhile: 401, and no password hash written back onto the erased row.
+        await lockLive(tx, userId, [], 'update')
+        const r = tx.accounts
         await r.setPassword(userId, passwordHash)
         await r.voidResets(userId, now)
         return r.revokeSessions(userId, { except: sessionId }, now)
@@ -77,11 +82,16 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
     /**
      * Changes the display name and/or the avatar: avatarUploadId names a
      * completed image upload of the caller (null removes the avatar); the
-     * replaced avatar's files go.
+     * replaced avatar's files go. Under the account's row lock: parallel
+     * changes take turns, each replacing the avatar the one before set (read
+     * unlocked, two both replaced the same one and the other's stayed in state
+     * avatar for good); a change racing the deletion lands before the erasure or
+     * answers 401, never bringing the name back.
      */
     async updateProfile (userId: string, input: { displayName?: string | undefined, avatarUploadId?: string | null | undefined }): Promise<UserProfile> {
       if (input.displayName === undefined && input.avatarUploadId === undefined) throw badRequest('body must have displayName or avatarUploadId')
-      const { row, released } = await repos.transaction(async (tx) => {
+      const { row, released } = await inTransaction(repos, async (tx) => {
+        await lockLive(tx, userId, [], 'update')
         let released = false
         const data: { displayName?: string, avatarUploadId?: string | null } = {}
         if (input.displayName !== undefined) data.displayName = input.displayName.trim()

@@ -12,6 +12,7 @@ import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
 import { assertNotBlockedBy, withoutBlockedBy } from './safety-blocks.js'
+import { assertLive, lockLive } from './live-accounts.js'
 
 export interface ChatDeps extends Database {
   /** Called only after commit. */
@@ -43,8 +44,11 @@ export function createConversationService (deps: ChatDeps) {
    * Creates a conversation whose first events are the creator's member.added
    * (seq 1), then the others' (member.added for one, one members.added for
    * several: seq 2). Every initial member sees the conversation from seq 1.
+   * `invited` (GROUP_ADDS=invite) are invited in the same transaction. The
+   * creator and everyone named are locked live first (live-accounts.ts): a
+   * deleted creator 401, a deleted other 404.
    */
-  async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null, isPublic?: boolean }, otherIds: string[]) {
+  async function create (creatorId: string, data: { type: 'direct' | 'group', title: string | null, directKey: string | null, isPublic?: boolean }, otherIds: string[], invited: string[] = []) {
     const id = newId()
     const at = new Date()
     const members: Array<{ userId: string, role: Role }> = [
@@ -53,12 +57,14 @@ export function createConversationService (deps: ChatDeps) {
     ]
     const drafts = [membersAdded([creatorId], creatorId), ...(otherIds.length > 0 ? [membersAdded(otherIds, creatorId)] : [])]
     const events: ChatEvent[] = drafts.map((d, i) => toChatEvent({ conversationId: id, seq: i + 1, type: d.type, data: d.data, createdAt: at }))
-    await inTransaction(repos, async (tx) => {
+    const invitedIds = await inTransaction(repos, async (tx) => {
+      assertLive(await lockLive(tx, creatorId, [...otherIds, ...invited]), [...otherIds, ...invited])
       await tx.conversations.create({ id, ...data, lastSeq: events.length, at }, members)
       await tx.events.insert(events.map((e) => ({ ...e, createdAt: at })))
+      return invited.length === 0 ? [] : tx.invites.invitations.invite(id, invited, creatorId, at)
     })
     publisher.publishEvents(events, members.map((m) => m.userId))
-    return id
+    return { id, at, invited: invitedIds }
   }
 
   return {
@@ -75,7 +81,7 @@ export function createConversationService (deps: ChatDeps) {
       if (existing !== null) return { conversation: await reader.get(userId, existing.id), created: false }
       await assertNotBlockedBy(repos.safety, userId, [otherId])
       try {
-        const id = await create(userId, { type: 'direct', title: null, directKey }, [otherId])
+        const { id } = await create(userId, { type: 'direct', title: null, directKey }, [otherId])
         return { conversation: await reader.get(userId, id), created: true }
       } catch (err) {
         // Both users opened it at once: the other request's row won.
@@ -92,15 +98,13 @@ export function createConversationService (deps: ChatDeps) {
       const found = await repos.users.existing(others)
       if (found.size !== others.length) throw notFound('User')
       await assertNotBlockedBy(repos.safety, userId, others)
+      const title = input.title.trim()
       if (deps.groupAdds !== 'invite') {
-        const id = await create(userId, { type: 'group', title: input.title.trim(), directKey: null, isPublic: input.public === true }, others)
+        const { id } = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, others)
         return reader.get(userId, id)
       }
       // GROUP_ADDS=invite: the group starts with its creator; the others are invited.
-      const title = input.title.trim()
-      const id = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, [])
-      const at = new Date()
-      const invited = await repos.invites.invitations.invite(id, others, userId, at)
+      const { id, at, invited } = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, [], others)
       if (invited.length > 0) deps.announceInvitation?.(invited, { conversationId: id, title, invitedBy: userId, createdAt: at.toISOString() })
       return reader.get(userId, id)
     },

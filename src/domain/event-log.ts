@@ -8,8 +8,9 @@ import { notFound } from './errors.js'
 
 export type Tx = Transaction
 
-// Writers of one conversation queue on its row lock; give them time to get a
-// connection and to finish, within the statement timeout.
+// Writers of one conversation queue on its row lock (and those of one account
+// on the account's: live-accounts.ts); give them time to get a connection and
+// to finish, within the statement timeout.
 const TX_OPTIONS = { maxWaitMs: 10_000, timeoutMs: 15_000 }
 
 export function inTransaction<T> (repos: Repositories, fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import { addOneMember } from './members.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { inTransaction, lockAsMember, type Tx } from './event-log.js'
 import { isUuid, newId } from './ids.js'
+import { lockLive } from './live-accounts.js'
 
 /** Active (not revoked, not expired) invites a group may have at once. */
 export const MAX_ACTIVE_INVITES = 100
@@ -73,6 +74,8 @@ export function createInviteService (deps: ChatDeps) {
      */
     async acceptInvitation (userId: string, conversationId: string) {
       const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+        // The joiner's row before the conversation's (live-accounts.ts): a deleted account does not join.
+        await lockLive(tx, userId)
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null) throw notFound('Invitation')
         const members = await tx.conversations.members(conversationId)
@@ -131,8 +134,9 @@ export function createInviteService (deps: ChatDeps) {
     /**
      * Joins the invite's group: member.added with by = the joiner, one use
      * counted. A member already: answered again, no use counted. Banned:
-     * 403 BANNED. The conversation's lock is taken before the invite's (as
-     * revoking does), so the two never wait on each other in a cycle.
+     * 403 BANNED. The joiner's row is locked first (live-accounts.ts), then the
+     * conversation's, then the invite's (as revoking does), so none of them
+     * wait on each other in a cycle.
      */
     async accept (userId: string, code: string) {
       const codeHash = sha256(code)
@@ -140,6 +144,7 @@ export function createInviteService (deps: ChatDeps) {
       if (found === null) throw invalidInvite()
       const conversationId = found.conversationId
       const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+        await lockLive(tx, userId)
         const conversation = await tx.conversations.lock(conversationId)
         const invite = await tx.invites.lockByHash(codeHash)
         if (conversation === null || invite === null || !usable(invite, new Date())) throw invalidInvite()

@@ -10,6 +10,7 @@ import { badRequest, forbidden, notFound } from './errors.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertNotBanned } from './safety-moderation.js'
 import { appendEvents, inTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
+import { assertLive, lockLive } from './live-accounts.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
 
@@ -25,7 +26,9 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
 /**
  * Adds one user to a group whose row lock the caller holds, with its members
  * loaded: member.added by `by` (a join, an accepted invitation or invite
- * link). Null when they are a member already.
+ * link). Null when they are a member already. The caller locked the user's
+ * row live before the conversation's (live-accounts.ts lockLive), so a deleted
+ * account never becomes a member again.
  */
 export async function addOneMember (tx: Tx, conversationId: string, members: MemberRow[], userId: string, by: string, maxMembers: number): Promise<{ events: ChatEvent[], recipients: string[] } | null> {
   if (members.some((m) => m.userId === userId)) return null
@@ -62,12 +65,14 @@ export function createMemberService (deps: ChatDeps) {
       const wanted = [...new Set(userIds)]
       if (deps.groupAdds === 'invite') {
         const invited = await inTransaction(repos, async (tx) => {
+          // Before the group's lock (live-accounts.ts); only those not members yet must be live.
+          const live = await lockLive(tx, userId, wanted)
           const { conversation, members, me } = await lockGroup(tx, conversationId, userId)
           if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
           const current = new Set(members.map((m) => m.userId))
           const added = wanted.filter((id) => !current.has(id))
           if (added.length === 0) return null
-          if ((await tx.users.existing(added)).size !== added.length) throw notFound('User')
+          assertLive(live, added)
           await assertNotBanned(tx, conversationId, added)
           await assertNotBlockedBy(tx.safety, userId, added)
           const at = new Date()
@@ -78,13 +83,14 @@ export function createMemberService (deps: ChatDeps) {
         return reader.get(userId, conversationId)
       }
       await write(async (tx) => {
+        const live = await lockLive(tx, userId, wanted)
         const { members, me } = await lockGroup(tx, conversationId, userId)
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
         const current = new Set(members.map((m) => m.userId))
         const added = wanted.filter((id) => !current.has(id))
         if (added.length === 0) return null
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
-        if ((await tx.users.existing(added)).size !== added.length) throw notFound('User')
+        assertLive(live, added)
         await assertNotBanned(tx, conversationId, added)
         await assertNotBlockedBy(tx.safety, userId, added)
         // One event however many join: its push reaches every member once,
@@ -106,6 +112,7 @@ export function createMemberService (deps: ChatDeps) {
      */
     async join (userId: string, conversationId: string) {
       await write(async (tx) => {
+        await lockLive(tx, userId)
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
         return addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)

@@ -19,8 +19,11 @@ export interface AdminDeps extends Database {
   publisher: RealtimePublisher
   /** A session was revoked: its sockets close and every process forgets it. */
   onSessionRevoked (sessionId: string, userId: string): void
-  /** Deletes an account as DELETE /v1/me does (account-deletion.ts), running `within` in its first transaction. */
-  deleteAccount (userId: string, within: (tx: Tx) => Promise<void>): Promise<void>
+  /**
+   * Deletes an account as DELETE /v1/me does (account-deletion.ts), running `within` in its first transaction
+   * under the account's row lock; false when the account is unknown or deleted already.
+   */
+  deleteAccount (userId: string, within: (tx: Tx) => Promise<void>): Promise<boolean>
   /** Called after commits that marked files for removal (see uploads.ts). */
   onFilesReleased?: () => void
 }
@@ -111,15 +114,16 @@ export function createAdminService (deps: AdminDeps) {
      * suspended user cannot log in to do it; a data-erasure request comes to
      * the operator). Admins only, never their own (DELETE /v1/me is theirs);
      * an account already deleted answers 404. Audited in the transaction that
-     * erases the identity.
+     * erases the identity, which checks the account under its row lock: of
+     * parallel deletions one is done and audited, the others answer 404.
      */
     async deleteUser (actorId: string, targetId: string) {
       if (targetId === actorId) throw forbidden('Delete your own account with DELETE /v1/me')
-      const target = await safety.userModeration(targetId)
-      if (target === null || target.deletedAt !== null) throw notFound('User')
-      await deps.deleteAccount(targetId, async (tx) => {
-        await audit(tx, actorId, 'user.deleted', 'user', targetId, { appRoles: rolesOf(target), suspended: target.suspendedAt !== null })
+      const deleted = await deps.deleteAccount(targetId, async (tx) => {
+        const target = await tx.safety.userModeration(targetId)
+        await audit(tx, actorId, 'user.deleted', 'user', targetId, { appRoles: rolesOf(target), suspended: target?.suspendedAt != null })
       })
+      if (!deleted) throw notFound('User')
     },
 
     async unsuspend (actorId: string, targetId: string) {

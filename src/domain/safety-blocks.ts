@@ -8,8 +8,9 @@
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { SafetyRepository } from '../repositories/safety.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
-import { AppError, badRequest, notFound } from './errors.js'
-import type { Tx } from './event-log.js'
+import { AppError, badRequest } from './errors.js'
+import { inTransaction, type Tx } from './event-log.js'
+import { assertLive, lockLive } from './live-accounts.js'
 
 export interface BlockView { userId: string, username: string, displayName: string, blockedAt: string }
 
@@ -36,11 +37,18 @@ export function createBlockService (deps: Database) {
   const repos = createRepositories(deps)
   const safety: SafetyRepository = repos.safety
   return {
-    /** Blocks a user; blocking again changes nothing. */
+    /**
+     * Blocks a user; blocking again changes nothing. Both accounts are locked
+     * live (live-accounts.ts): a deletion of either erases its blocks both
+     * ways, and a block racing it lands before that or is refused (the caller
+     * deleted: 401; the user to block: 404).
+     */
     async block (userId: string, targetId: string): Promise<void> {
       if (targetId === userId) throw badRequest('params/userId must be another user than the caller')
-      if ((await repos.users.existing([targetId])).size === 0) throw notFound('User')
-      await safety.block(userId, targetId)
+      await inTransaction(repos, async (tx) => {
+        assertLive(await lockLive(tx, userId, [targetId]), [targetId])
+        await tx.safety.block(userId, targetId)
+      })
     },
 
     /** Unblocks; unblocking a user not blocked changes nothing. */

@@ -3,10 +3,16 @@
 // a message of a conversation they are a member of, from their joining on,
 // and not deleted; any user but themself. Anything else is 404, as for a
 // message that does not exist. A message report keeps its body as it was.
+// A report is stored with the reporter's and the reported user's rows locked
+// live (live-accounts.ts): a deletion erases the notes of its reports and
+// (erase) the bodies kept of its messages, so a report racing it lands before
+// that or is refused, never keeping them past it.
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { ReportRow } from '../repositories/safety.js'
 import { badRequest, notFound } from './errors.js'
 import { newId } from './ids.js'
+import { inTransaction } from './event-log.js'
+import { lockLive } from './live-accounts.js'
 
 import type { REPORT_REASONS } from '../schemas/safety.js'
 
@@ -30,8 +36,14 @@ export const toReportView = (r: ReportRow) => ({
   createdAt: r.createdAt.toISOString()
 })
 
-export function createReportService (deps: Database) {
+export interface ReportDeps extends Database {
+  /** DELETED_ACCOUNT_MESSAGES: with erase (the default), a deleted account's message is gone, even before its erasure has run. */
+  deletedAccountMessages?: 'erase' | 'keep'
+}
+
+export function createReportService (deps: ReportDeps) {
   const repos = createRepositories(deps)
+  const erase = deps.deletedAccountMessages !== 'keep'
   return {
     async create (reporterId: string, input: ReportInput) {
       if ((input.messageId === undefined) === (input.userId === undefined)) throw badRequest('body must have exactly one of messageId and userId')
@@ -44,10 +56,17 @@ export function createReportService (deps: Database) {
         target = { targetUserId: message.senderId, messageId: input.messageId, conversationId: message.conversationId, snapshot: message.body }
       } else {
         if (input.userId === reporterId) throw badRequest('body/userId: you cannot report yourself')
-        if ((await repos.users.existing([input.userId!])).size === 0) throw notFound('User')
         target = { targetUserId: input.userId!, messageId: null, conversationId: null, snapshot: null }
       }
-      const row = await repos.safety.createReport({ id: newId(), reporterId, reason: input.reason, note, ...target })
+      const row = await inTransaction(repos, async (tx) => {
+        // The reporter deleted meanwhile: 401.
+        const live = await lockLive(tx, reporterId, [target.targetUserId])
+        if (!live.has(target.targetUserId)) {
+          if (target.messageId === null) throw notFound('User')
+          if (erase) throw notFound('Message')
+        }
+        return tx.safety.createReport({ id: newId(), reporterId, reason: input.reason, note, ...target })
+      })
       return { id: row.id, status: 'open' as const, createdAt: row.createdAt.toISOString() }
     }
   }

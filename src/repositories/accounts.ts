@@ -25,6 +25,33 @@ export function accountStatements (db: Client) {
       return row === undefined ? null : { passwordHash: row.password_hash, deletedAt: row.deleted_at, suspendedAt: row.suspended_at }
     },
 
+    /**
+     * Locks the rows of those of these accounts that are live (not deleted)
+     * until the transaction ends, and returns their ids: the one way a write
+     * keeps an account from being deleted under it. Deleting an account
+     * takes its row FOR UPDATE first (and its erase UPDATE changes the unique
+     * username), so a write holding this lock commits before the erasure (and
+     * the deletion's later steps see what it wrote), or waits for it and finds
+     * the account gone (the WHERE is checked again on the row the erasure left).
+     * - 'share' (FOR KEY SHARE, what a foreign key check takes) for writes that
+     *   only need the accounts to stay: it conflicts with nothing but FOR UPDATE,
+     *   so it never waits on (nor stalls) presence's last-seen updates;
+     * - 'update' (FOR UPDATE) for writes that change the row itself.
+     * In id order, so transactions locking overlapping sets never wait on each
+     * other in a cycle. Take it before any conversation's lock: a transaction
+     * holding an account's row FOR UPDATE never waits on a conversation.
+     */
+    async lockLive (userIds: string[], mode: 'share' | 'update'): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set()
+      const ids = [...new Set(userIds)]
+      const rows = mode === 'update'
+        ? await db.$queryRaw<Array<{ id: string }>>`
+            SELECT id FROM users WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL ORDER BY id FOR UPDATE`
+        : await db.$queryRaw<Array<{ id: string }>>`
+            SELECT id FROM users WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL ORDER BY id FOR KEY SHARE`
+      return new Set(rows.map((r) => r.id))
+    },
+
     /** A live (not deleted) account with its password hash. */
     findLive (userId: string) {
       return db.user.findFirst({
@@ -138,6 +165,11 @@ export function accountStatements (db: Client) {
 
     async addReset (data: { tokenHash: string, userId: string, expiresAt: Date }): Promise<void> {
       await db.passwordReset.create({ data, select: { tokenHash: true } })
+    },
+
+    /** Whose reset token this is (used or not), or null; it locks nothing. */
+    async resetOwner (tokenHash: string): Promise<string | null> {
+      return (await db.passwordReset.findUnique({ where: { tokenHash }, select: { userId: true } }))?.userId ?? null
     },
 
     /** Uses a reset token once: the user id for the one caller that wins, else null. */

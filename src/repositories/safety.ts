@@ -159,6 +159,15 @@ export function safetyStatements (db: Client) {
       if (eraseMessages) await db.report.updateMany({ where: { targetUserId: userId, snapshot: { not: null } }, data: { snapshot: null } })
     },
 
+    /** Blocks; already blocked: nothing changes. One statement, so concurrent blocks of the same user both succeed. */
+    async block (blockerId: string, blockedId: string): Promise<void> {
+      await db.$executeRaw`INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid) ON CONFLICT DO NOTHING`
+    },
+
+    createReport (data: { id: string, reporterId: string, reason: string, note: string | null, targetUserId: string, messageId: string | null, conversationId: string | null, snapshot: string | null }): Promise<ReportRow> {
+      return db.report.create({ data })
+    },
+
     async audit (entry: { id: string, actorId: string, action: string, targetType: string, targetId: string, data: Record<string, unknown> }): Promise<void> {
       await db.auditEntry.create({ data: { ...entry, data: entry.data as Prisma.InputJsonValue } })
     }
@@ -168,11 +177,6 @@ export function safetyStatements (db: Client) {
 export function createSafetyRepository ({ prisma }: Database) {
   return {
     ...safetyStatements(prisma),
-
-    /** Blocks; already blocked: nothing changes. One statement, so concurrent blocks of the same user both succeed. */
-    async block (blockerId: string, blockedId: string): Promise<void> {
-      await prisma.$executeRaw`INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid) ON CONFLICT DO NOTHING`
-    },
 
     async unblock (blockerId: string, blockedId: string): Promise<void> {
       await prisma.block.deleteMany({ where: { blockerId, blockedId } })
@@ -204,10 +208,6 @@ export function createSafetyRepository ({ prisma }: Database) {
       if (message === null) return null
       const member = await prisma.membership.findFirst({ where: { conversationId: message.conversationId, userId: reporterId, leftAt: null, joinedSeq: { lte: message.seq } }, select: { userId: true } })
       return { senderId: message.senderId, conversationId: message.conversationId, body: message.body, deletedAt: message.deletedAt, visible: member !== null }
-    },
-
-    createReport (data: { id: string, reporterId: string, reason: string, note: string | null, targetUserId: string, messageId: string | null, conversationId: string | null, snapshot: string | null }): Promise<ReportRow> {
-      return prisma.report.create({ data })
     },
 
     /** Reports of a status, newest first, after the cursor (a report id). */

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { exportAccount } from '../domain/account-export.js'
+import { unauthorized } from '../domain/errors.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { Accepted, ChangePasswordBody, DeleteMeBody, EmailBody, EmailCodeBody, EmailResult, EndedCount, SessionList, UpdateMeBody } from '../schemas/me.js'
 import type { User } from '../schemas/users.js'
@@ -99,7 +100,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     await self.checkPassword(request.auth.userId, request.body.password)
-    await deletion.deleteAccount(request.auth.userId)
+    // Deleted meanwhile (a parallel request took it first): 401, as the deleted session's token gets from now on.
+    if (!(await deletion.deleteAccount(request.auth.userId))) throw unauthorized()
     return reply.code(204).send(null)
   })
 

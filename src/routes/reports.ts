@@ -16,7 +16,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'createReport',
       summary: 'Report a message or a user to the operator',
       description: 'Exactly one of messageId and userId (else 400). A message must be one the caller can see (a member, from their joining on, ' +
-        'not deleted), else 404 NOT_FOUND as for one that does not exist; reporting oneself or one\'s own message: 400.',
+        'not deleted, and with DELETED_ACCOUNT_MESSAGES=erase not of a deleted account), else 404 NOT_FOUND as for one that does not exist; ' +
+        'a deleted user: 404; reporting oneself or one\'s own message: 400.',
       body: CreateReportBody,
       response: { 201: ReportCreated, ...errorResponses(400, 401, 404, 429) }
     }

@@ -16,7 +16,7 @@ export default fp(async (app) => {
   const { prisma, pool } = app.db
   app.decorate('safety', {
     blocks: createBlockService({ prisma, pool }),
-    reports: createReportService({ prisma, pool }),
+    reports: createReportService({ prisma, pool, deletedAccountMessages: app.config.deletedAccountMessages }),
     moderation: createModerationService({ prisma, pool, publisher: app.realtime }),
     admin: createAdminService({
       prisma,
@@ -28,4 +28,4 @@ export default fp(async (app) => {
       onFilesReleased: () => app.uploads.release()
     })
   })
-}, { name: 'safety', dependencies: ['db', 'accounts', 'realtime'] })
+}, { name: 'safety', dependencies: ['db', 'config', 'accounts', 'realtime'] })
