@@ -125,6 +125,8 @@ export const SETTINGS = {
   uploadUnattachedTtlSeconds: ['UPLOAD_UNATTACHED_TTL_SECONDS', Int(1, 2592000, 86400, 'Uploads never attached to a message (nor made an avatar or picture) are deleted after this long')],
   uploadSweepIntervalMs: ['UPLOAD_SWEEP_INTERVAL_MS', Int(100, 86400000, 600000, 'How often unattached uploads and interrupted deletions are swept')],
   thumbnailSize: ['THUMBNAIL_SIZE', Int(32, 2048, 320, 'Thumbnails fit in a square of this many pixels')],
+  imageMaxFrames: ['IMAGE_MAX_FRAMES', Int(1, 100000, 300, 'Frames an animated image (GIF, WebP) may have: a chat\'s GIFs and stickers have tens to a few hundred (300 is 10 s at 30 fps); more: completing answers 400 IMAGE_TOO_COMPLEX')],
+  imageTimeoutSeconds: ['IMAGE_TIMEOUT_SECONDS', Int(1, 3600, 10, 'Longest the work on one image upload (metadata stripped, thumbnail) may take; past it completing answers 400 IMAGE_TOO_COMPLEX. Images are processed one at a time per process: this bounds how long one holds the others')],
 
   pushWebhookUrl: ['PUSH_WEBHOOK_URL', Type.Optional(Type.String({ pattern: '^https?://', description: 'POST offline-message notifications here; unset: off' })), INPUT],
   pushWebhookSecret: ['PUSH_WEBHOOK_SECRET', Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key signing each webhook request' })), INPUT],

@@ -13,7 +13,7 @@ export type ErrorCode =
   // Device push (routes/devices.ts)
   | 'PUSH_NOT_CONFIGURED'
   // Attachments (src/domain/uploads.ts)
-  | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT'
+  | 'FILE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'SIZE_MISMATCH' | 'UPLOAD_INCOMPLETE' | 'INVALID_ATTACHMENT' | 'IMAGE_TOO_COMPLEX'
   // Local driver downloads (routes/storage.ts): If-Match / If-Unmodified-Since do not hold
   | 'PRECONDITION_FAILED'
   // Custom data and threads (src/domain/custom-data.ts, src/domain/threads.ts)

@@ -3,10 +3,10 @@
 // placeholder (a ThumbHash: about 25 bytes that clients decode into a blurred
 // preview while the thumbnail loads).
 import { fileTypeFromBuffer } from 'file-type'
-import pLimit from 'p-limit'
 import sharp, { type FormatEnum } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
 import type { UploadKind } from '../repositories/uploads.js'
+import { AppError } from './errors.js'
 
 /** Bytes file-type needs to recognise every format it knows. */
 export const SNIFF_BYTES = 4100
@@ -50,12 +50,22 @@ export interface ImageResult {
   placeholder: string
 }
 
-/** Decoding stops at this many pixels (a decompression bomb is refused, not decoded). */
+export interface ImageLimits {
+  thumbnailSize: number
+  /** Frames an animation may have (IMAGE_MAX_FRAMES). */
+  maxFrames: number
+  /** Time the work on one image may take (IMAGE_TIMEOUT_SECONDS). */
+  timeoutSeconds: number
+}
+
+/** Decoding stops at this many pixels (a decompression bomb is refused, not decoded); an animation counts all its frames. */
 const MAX_PIXELS = 100_000_000
 
-/** Thumbnail and placeholder of an image; ThumbHash takes at most 100×100 pixels. */
-export async function thumbnailOf (input: Buffer, size: number): Promise<{ thumbnail: Buffer, placeholder: string }> {
-  const thumbnail = await sharp(input, { limitInputPixels: MAX_PIXELS }).rotate()
+const tooComplex = (message: string) => new AppError(400, 'IMAGE_TOO_COMPLEX', message)
+
+/** Thumbnail and placeholder of an image (its first frame); ThumbHash takes at most 100×100 pixels. */
+export async function thumbnailOf (input: Buffer, size: number, timeoutSeconds = 0): Promise<{ thumbnail: Buffer, placeholder: string }> {
+  const thumbnail = await sharp(input, { limitInputPixels: MAX_PIXELS }).timeout({ seconds: timeoutSeconds }).rotate()
     .resize(size, size, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 75 })
     .toBuffer()
@@ -65,32 +75,46 @@ export async function thumbnailOf (input: Buffer, size: number): Promise<{ thumb
 }
 
 /**
- * One image at a time per process: a decode may hold the whole raster (an image
- * of MAX_PIXELS is 400 MB as RGBA once rotated), and libvips already spreads one
- * image over every core, so uploads completing together (UPLOAD_CONCURRENCY)
- * queue here instead of multiplying that memory.
+ * Processes an image upload; throws IMAGE_TOO_COMPLEX (an AppError) for an
+ * animation of more than `maxFrames` frames or work past `timeoutSeconds`, and
+ * any other error when the bytes are no decodable image. The caller runs one
+ * at a time per process (uploads.ts): a decode may hold the whole raster (an
+ * image of MAX_PIXELS is 400 MB as RGBA once rotated), and libvips already
+ * spreads one image over every core.
  */
-const oneAtATime = pLimit(1)
-
-/** Processes an image upload; throws when the bytes are no decodable image. */
-export function processImage (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
-  return oneAtATime(() => processImageNow(input, contentType, thumbnailSize))
-}
-
-async function processImageNow (input: Buffer, contentType: string, thumbnailSize: number): Promise<ImageResult> {
-  const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata()
-  // Orientation 5-8 swaps width and height once applied.
-  const swapped = (meta.orientation ?? 1) >= 5
-  const width = swapped ? meta.height : meta.width
-  const height = swapped ? meta.width : meta.height
-  const tagged = meta.exif !== undefined || meta.xmp !== undefined || meta.iptc !== undefined || (meta.comments?.length ?? 0) > 0
-  // sharp writes no metadata unless asked: re-encoding in the same format strips it.
-  // Orientation is applied to the pixels first, so the stripped image still shows upright.
-  const stripped = tagged
-    ? await sharp(input, { limitInputPixels: MAX_PIXELS, animated: contentType === 'image/gif' || contentType === 'image/webp' }).rotate()
-      .toFormat(meta.format as keyof FormatEnum, contentType === 'image/jpeg' ? { quality: 90, mozjpeg: false } : {})
-      .toBuffer()
-    : null
-  const { thumbnail, placeholder } = await thumbnailOf(input, thumbnailSize)
-  return { width, height, stripped, thumbnail, placeholder }
+export async function processImage (input: Buffer, contentType: string, limits: ImageLimits): Promise<ImageResult> {
+  const deadline = Date.now() + limits.timeoutSeconds * 1000
+  const tooSlow = () => tooComplex(`The image took more than ${limits.timeoutSeconds} s to process; send a smaller one`)
+  // sharp counts whole seconds from the start of each pipeline; each gets what is left of the image's time.
+  const left = () => {
+    const ms = deadline - Date.now()
+    if (ms <= 0) throw tooSlow()
+    return { seconds: Math.ceil(ms / 1000) }
+  }
+  try {
+    // Reads the header only: frames are counted before any is decoded.
+    const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata()
+    const frames = meta.pages ?? 1
+    if (frames > limits.maxFrames) throw tooComplex(`An animation may have at most ${limits.maxFrames} frames; this one has ${frames}`)
+    // Orientation 5-8 swaps width and height once applied.
+    const swapped = (meta.orientation ?? 1) >= 5
+    const width = swapped ? meta.height : meta.width
+    const height = swapped ? meta.width : meta.height
+    const tagged = meta.exif !== undefined || meta.xmp !== undefined || meta.iptc !== undefined || (meta.comments?.length ?? 0) > 0
+    // sharp writes no metadata unless asked: re-encoding in the same format strips it.
+    // Orientation is applied to the pixels first, so the stripped image still shows upright.
+    const stripped = tagged
+      ? await sharp(input, { limitInputPixels: MAX_PIXELS, animated: contentType === 'image/gif' || contentType === 'image/webp' })
+        .timeout(left()).rotate()
+        .toFormat(meta.format as keyof FormatEnum, contentType === 'image/jpeg' ? { quality: 90, mozjpeg: false } : {})
+        .toBuffer()
+      : null
+    const { thumbnail, placeholder } = await thumbnailOf(input, limits.thumbnailSize, left().seconds)
+    return { width, height, stripped, thumbnail, placeholder }
+  } catch (err) {
+    if (err instanceof AppError) throw err
+    // sharp stops a pipeline past its timeout with "timeout: N% complete".
+    if (/\btimeout\b/.test((err as Error).message) || Date.now() >= deadline) throw tooSlow()
+    throw err
+  }
 }

@@ -16,7 +16,11 @@
 // clients completing together) would otherwise queue all its database calls
 // and file work ahead of every post's next step on the event loop; behind the
 // gate the uploads wait their turn and the posts and pushes keep theirs
-// (README "Attachments", the bench's scenario 8).
+// (README "Attachments", the bench's scenario 8). An image's work is not done
+// in the gate: images are processed one at a time per process, taking turns
+// by owner, bounded in frames and time (IMAGE_MAX_FRAMES, IMAGE_TIMEOUT_SECONDS),
+// so one user's slow images hold up neither other users' requests nor, beyond
+// one image, their images.
 import { randomBytes } from 'node:crypto'
 import { buffer } from 'node:stream/consumers'
 import pLimit from 'p-limit'
@@ -26,7 +30,8 @@ import type { UploadKind, UploadRow } from '../repositories/uploads.js'
 import { storageKeys, type Storage } from '../storage/storage.js'
 import { AppError, notFound } from './errors.js'
 import { newId } from './ids.js'
-import { allowedType, inline, kindOf, processImage, sniff, SNIFF_BYTES } from './media.js'
+import { allowedType, inline, kindOf, processImage, sniff, SNIFF_BYTES, type ImageLimits } from './media.js'
+import { createTurns } from './turns.js'
 
 export interface UploadLimits {
   maxBytes: Record<UploadKind, number>
@@ -35,7 +40,8 @@ export interface UploadLimits {
   uploadUrlTtlSeconds: number
   downloadUrlTtlSeconds: number
   unattachedTtlSeconds: number
-  thumbnailSize: number
+  /** Thumbnail size, and the frames and time an image may take (THUMBNAIL_SIZE, IMAGE_MAX_FRAMES, IMAGE_TIMEOUT_SECONDS). */
+  image: ImageLimits
   /** Upload requests one process works on at once (UPLOAD_CONCURRENCY). */
   concurrency: number
 }
@@ -54,6 +60,9 @@ export interface UploadView extends FileFacts {
 }
 
 export interface CreateUploadInput { conversationId?: string | null | undefined, filename: string, contentType: string, size: number }
+
+/** What completing stores of an upload. */
+type Ready = Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>
 
 const toView = (u: UploadRow): UploadView => ({
   id: u.id,
@@ -78,6 +87,8 @@ export function createUploadService (deps: UploadDeps) {
   const repo = repos.uploads
   const seconds = (s: number) => new Date(Date.now() + s * 1000).toISOString()
   const gate = pLimit(limits.concurrency)
+  // One image at a time per process, taking turns by owner (see complete).
+  const images = createTurns(1)
 
   /** Removes a refused upload: its object, then its row; nothing of it stays. */
   async function refuse (upload: UploadRow, error: AppError): Promise<never> {
@@ -108,6 +119,50 @@ export function createUploadService (deps: UploadDeps) {
       filename: u.filename,
       disposition: inline(u.contentType) ? 'inline' : 'attachment'
     })
+  }
+
+  /** A refused completion: its own copy of the bytes, then the upload (see refuse). */
+  async function refuseKept (upload: UploadRow, kept: string, error: AppError): Promise<never> {
+    await storage.remove([kept])
+    return refuse(upload, error)
+  }
+
+  /**
+   * complete's checks: the stored size is the declared one, the real type read from the bytes is accepted
+   * within its kind's limit. The bytes are first copied to a key of this completion's own, and checked there:
+   * what is checked is what is kept, and bytes sent to the upload URL later (used again, or a PUT still in
+   * flight) never reach it. Answers the upload as it is when it is not pending.
+   */
+  async function check (userId: string, id: string): Promise<UploadView | { upload: UploadRow, version: string, ready: Ready }> {
+    const upload = await repo.find(id)
+    if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
+    if (upload.state !== 'pending') return toView(upload)
+    if ((await storage.size(upload.storageKey)) === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
+    const version = randomBytes(6).toString('hex')
+    const kept = storageKeys(id).original(version)
+    await storage.copy(upload.storageKey, kept, upload.contentType)
+    const size = await storage.size(kept) ?? 0
+    if (size !== upload.size) return refuseKept(upload, kept, new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
+    const contentType = await sniff(await storage.head(kept, SNIFF_BYTES), upload.contentType)
+    if (contentType === null) return refuseKept(upload, kept, unsupported(`The bytes are not ${upload.contentType}`))
+    if (!allowedType(limits.allowedTypes, contentType)) return refuseKept(upload, kept, unsupported(`The bytes are ${contentType}, which is not accepted`))
+    const kind = kindOf(contentType)
+    if (size > limits.maxBytes[kind]) return refuseKept(upload, kept, tooLarge(kind, limits.maxBytes[kind]))
+    return { upload, version, ready: { kind, contentType, size, width: null, height: null, placeholder: null, thumbnailKey: null, storageKey: kept } }
+  }
+
+  /** complete's last step: the upload is made ready with what was found, unless it was swept or completed meanwhile. */
+  async function finish (upload: UploadRow, ready: Ready): Promise<UploadView> {
+    const done = await repo.markReady(upload.id, ready)
+    if (done !== null) {
+      await storage.remove([upload.storageKey])
+      return toView(done)
+    }
+    // Swept (or completed by a concurrent call) meanwhile: this completion's files are not used.
+    await storage.remove([ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])])
+    const now = await repo.find(upload.id)
+    if (now === null || now.state === 'deleting') throw notFound('Upload')
+    return toView(now)
   }
 
   return {
@@ -144,56 +199,38 @@ export function createUploadService (deps: UploadDeps) {
       return upload?.state === 'pending' && upload.storageKey === storageKey ? upload : null
     }),
 
-    /** Checks the bytes that arrived and makes the upload ready; completing again answers the same. */
-    complete: (userId: string, id: string): Promise<UploadView> => gate(async () => {
-      const upload = await repo.find(id)
-      if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
-      if (upload.state !== 'pending') return toView(upload)
-      if ((await storage.size(upload.storageKey)) === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
-      // The bytes are first copied to a key of this completion's own, and checked there: what is checked is what
-      // is kept, and bytes sent to the upload URL later (used again, or a PUT still in flight) never reach it.
-      const version = randomBytes(6).toString('hex')
-      const keys = storageKeys(id)
-      const kept = keys.original(version)
-      await storage.copy(upload.storageKey, kept, upload.contentType)
-      const refuseKept = async (error: AppError) => {
-        await storage.remove([kept])
-        return refuse(upload, error)
-      }
-      const size = await storage.size(kept) ?? 0
-      if (size !== upload.size) return refuseKept(new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
-      const contentType = await sniff(await storage.head(kept, SNIFF_BYTES), upload.contentType)
-      if (contentType === null) return refuseKept(unsupported(`The bytes are not ${upload.contentType}`))
-      if (!allowedType(limits.allowedTypes, contentType)) return refuseKept(unsupported(`The bytes are ${contentType}, which is not accepted`))
-      const kind = kindOf(contentType)
-      if (size > limits.maxBytes[kind]) return refuseKept(tooLarge(kind, limits.maxBytes[kind]))
-      let ready = {
-        kind, contentType, size, width: null as number | null, height: null as number | null, placeholder: null as string | null,
-        thumbnailKey: null as string | null, storageKey: kept
-      }
-      if (kind === 'image') {
-        let image
+    /**
+     * Checks the bytes that arrived and makes the upload ready; completing again answers the same.
+     * Three steps: the checks (in the gate), an image's work (in its owner's turn, out of the gate),
+     * then storing the result (in the gate again).
+     */
+    async complete (userId: string, id: string): Promise<UploadView> {
+      const checked = await gate(() => check(userId, id))
+      if (!('ready' in checked)) return checked
+      const { upload, version, ready } = checked
+      if (ready.kind !== 'image') return gate(() => finish(upload, ready))
+      // An image waits for its turn and is worked on holding no upload slot: one user's slow images leave the
+      // slots to everyone else's requests, and their turns come one at a time (createTurns), so another user's
+      // image waits for the one being processed, not for all of theirs. The bytes are read only in the turn, so
+      // images waiting hold none of them in memory.
+      const image = await images(userId, async () => {
+        const bytes = await buffer(await storage.read(ready.storageKey))
         try {
-          image = await processImage(await buffer(await storage.read(kept)), contentType, limits.thumbnailSize)
-        } catch {
-          return refuseKept(unsupported(`The bytes are no image that can be decoded (${contentType})`))
+          return await processImage(bytes, ready.contentType, limits.image)
+        } catch (err) {
+          return err instanceof AppError ? err : unsupported(`The bytes are no image that can be decoded (${ready.contentType})`)
         }
-        const thumbnailKey = keys.thumbnail(version)
+      })
+      if (image instanceof AppError) return gate(() => refuseKept(upload, ready.storageKey, image))
+      return gate(async () => {
+        const thumbnailKey = storageKeys(id).thumbnail(version)
         await storage.write(thumbnailKey, image.thumbnail, 'image/webp')
-        if (image.stripped !== null) await storage.write(kept, image.stripped, contentType)
-        ready = { ...ready, size: image.stripped?.length ?? size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey }
-      }
-      const done = await repo.markReady(id, ready)
-      if (done !== null) {
-        await storage.remove([upload.storageKey])
-        return toView(done)
-      }
-      // Swept (or completed by a concurrent call) meanwhile: this completion's files are not used.
-      await storage.remove([ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])])
-      const now = await repo.find(id)
-      if (now === null || now.state === 'deleting') throw notFound('Upload')
-      return toView(now)
-    }),
+        if (image.stripped !== null) await storage.write(ready.storageKey, image.stripped, ready.contentType)
+        return finish(upload, {
+          ...ready, size: image.stripped?.length ?? ready.size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey
+        })
+      })
+    },
 
     /** Signed URLs of an attachment, for a member who can see its message. */
     async attachmentUrls (userId: string, id: string) {

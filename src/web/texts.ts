@@ -21,6 +21,7 @@ const BY_CODE: Record<string, string> = {
   PAYLOAD_TOO_LARGE: 'That’s too long.',
   FILE_TOO_LARGE: 'That file is too large.',
   QUOTA_EXCEEDED: 'You’ve used all your storage.',
+  IMAGE_TOO_COMPLEX: 'That image is too large or its animation too long.',
   UNSUPPORTED_MEDIA_TYPE: 'That kind of file can’t be sent.',
   INVALID_ATTACHMENT: 'That file can’t be sent.',
   CONFLICT: 'That changed meanwhile. Reload and try again.',

@@ -49,7 +49,7 @@ export default fp<{ secret: string }>(async (app, opts) => {
       uploadUrlTtlSeconds: config.uploadUrlTtlSeconds,
       downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
       unattachedTtlSeconds: config.uploadUnattachedTtlSeconds,
-      thumbnailSize: config.thumbnailSize,
+      image: { thumbnailSize: config.thumbnailSize, maxFrames: config.imageMaxFrames, timeoutSeconds: config.imageTimeoutSeconds },
       concurrency: config.uploadConcurrency
     },
     onError: (err, what) => app.log.warn({ err }, what)
