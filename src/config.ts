@@ -73,6 +73,7 @@ export const SETTINGS = {
   wsSlotTtlMs: ['WS_SLOT_TTL_MS', Int(1000, 3600000, 30000, 'BROKER=redis: a socket slot of a process that died lapses after this long (live ones are renewed every third of it)')],
   presenceGraceMs: ['PRESENCE_GRACE_MS', Int(0, 600000, 5000, 'Delay before a user whose last socket closed is shown offline')],
   typingPerSecond: ['TYPING_PER_SECOND', Int(1, 100, 3, 'Typing frames per second per socket (twice that as a burst)')],
+  typingRelayMs: ['TYPING_RELAY_MS', Int(0, 60000, 1000, 'Typing frames relayed per user and conversation: one per this long per process, the others dropped (0: every one)')],
 
   broker: ['BROKER', Type.Union([Type.Literal('memory'), Type.Literal('postgres'), Type.Literal('redis')], { default: 'memory', description: 'How pushes cross processes: memory (one process), postgres (LISTEN/NOTIFY on DATABASE_URL) or redis (REDIS_URL)' })],
   redisUrl: ['REDIS_URL', Type.Optional(Type.String({ pattern: '^rediss?://[^,\\s]+(,rediss?://[^,\\s]+)*$', description: 'Redis URL; required when BROKER=redis. With REDIS_CLUSTER=true: one or more cluster nodes, comma-separated' }))],

@@ -42,7 +42,8 @@ async function until (what: string, condition: () => boolean): Promise<void> {
 }
 const hasSeq = (s: TestSocket, conversationId: string, seq: number) => s.frames.some((f) => f.conversationId === conversationId && f.seq === seq)
 
-test.override('serverOptions', { config: { typingPerSecond: 10_000 } })
+// Every typing frame is relayed (TYPING_RELAY_MS 0): the property counts them.
+test.override('serverOptions', { config: { typingPerSecond: 10_000, typingRelayMs: 0 } })
 test.beforeAll(async ({ server: started }) => {
   server = started
   api = client(server.url)

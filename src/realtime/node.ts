@@ -35,8 +35,6 @@ const GAP_HOLD_MS = 200
  * a statement per socket. Presence is not a race; 20 ms is not seen.
  */
 const PRESENCE_GATHER_MS = 20
-/** Typing frames relayed per user and conversation: one per this long, from each process. */
-const TYPING_RELAY_MS = 1000
 
 /** The event log, as the sequencer reads a gap in it. */
 export interface EventLogReader {
@@ -62,6 +60,8 @@ export interface RealtimeNodeOptions {
   observer?: RealtimeObserver
   log: NodeLog
   heartbeatMs: number
+  /** TYPING_RELAY_MS: typing frames relayed per user and conversation, one per this long (0: every one). */
+  typingRelayMs: number
 }
 
 // Encoded here, once: every process writes this string to its sockets as it is.
@@ -153,7 +153,7 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
 
   /**
    * A user types in a conversation: the other members are told, by the domain's rule (a non-member gets
-   * NOT_FOUND). At most one frame per user and conversation per TYPING_RELAY_MS is relayed from this process:
+   * NOT_FOUND). At most one frame per user and conversation per `typingRelayMs` is relayed from this process:
    * the budget of typing frames is per socket, and a user's 20 sockets at that budget would otherwise send each
    * member of a 1,000-member group 60 frames a second (the SDK sends one per 2 s; a client shows one for seconds).
    */
@@ -163,9 +163,12 @@ export class RealtimeNode implements RealtimePublisher, DeliveryPublisher {
     if (others.length === 0) return
     const key = `${userId}:${conversationId}`
     const now = Date.now()
-    if (now - (this.typedAt.get(key) ?? -Infinity) < TYPING_RELAY_MS) return
-    if (this.typedAt.size >= 10_000) for (const [k, at] of this.typedAt) if (now - at >= TYPING_RELAY_MS) this.typedAt.delete(k)
-    this.typedAt.set(key, now)
+    const interval = this.opts.typingRelayMs
+    if (interval > 0) {
+      if (now - (this.typedAt.get(key) ?? -Infinity) < interval) return
+      if (this.typedAt.size >= 10_000) for (const [k, at] of this.typedAt) if (now - at >= interval) this.typedAt.delete(k)
+      this.typedAt.set(key, now)
+    }
     this.publishFrame(others, { type: 'typing', conversationId, data: { userId } })
   }
 

@@ -64,7 +64,8 @@ export default fp<RealtimeOptions>(async (app, opts) => {
     sessions: { forget: app.forgetSession, forgetAll: app.forgetAllSessions },
     observer: app.hasDecorator('metrics') ? app.metrics.realtime : noopObserver,
     log: app.log,
-    heartbeatMs: config.wsHeartbeatMs
+    heartbeatMs: config.wsHeartbeatMs,
+    typingRelayMs: config.typingRelayMs
   })
   await node.start()
   app.sessionEvents.on('revoked', ({ sessionId }) => node.endSession(sessionId))
