@@ -2,6 +2,7 @@
 // push path (recipients, badges, claiming and settling a batch of deliveries)
 // runs on the pool as one statement per batch, since it runs per device push.
 import { Prisma } from '../generated/prisma/client.js'
+import { accountStatements } from './accounts.js'
 import type { Database } from './db.js'
 import { unreadTotals } from './unread.js'
 
@@ -101,8 +102,7 @@ export function createDevicesRepository ({ prisma, pool }: Database) {
     async upsert (d: DeviceInput, maxPerUser: number): Promise<DeviceRecord | null> {
       const data = { sessionId: d.sessionId, platform: d.platform, token: d.token, keys: d.keys === null ? Prisma.DbNull : { p256dh: d.keys.p256dh, auth: d.keys.auth }, appId: d.appId, locale: d.locale }
       return prisma.$transaction(async (tx) => {
-        const live = await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${d.userId}::uuid AND deleted_at IS NULL FOR KEY SHARE`
-        if (live.length === 0) return null
+        if ((await accountStatements(tx).lockLive([d.userId], 'share')).size === 0) return null
         const [session] = await tx.$queryRaw<Array<{ revoked_at: Date | null }>>`
           SELECT revoked_at FROM sessions WHERE id = ${d.sessionId}::uuid AND user_id = ${d.userId}::uuid FOR SHARE`
         if (session === undefined || session.revoked_at !== null) return null
