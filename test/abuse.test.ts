@@ -72,4 +72,11 @@ describe('CORS', () => {
     const other = await pre('https://evil.example')
     expect(other.headers.get('access-control-allow-origin')).toBeNull()
   })
+
+  it('an OPTIONS that is not a preflight is answered, not refused in plain text', async () => {
+    const res = await api.request('OPTIONS', '/v1/auth/login', { headers: { origin: 'https://app.example' } })
+    expect(res.status).toBe(204)
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST')
+  })
 })
