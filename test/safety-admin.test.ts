@@ -179,6 +179,16 @@ describe('app roles and the admin API', () => {
     const second = (await api.get(`/v1/admin/users?limit=2&cursor=${first.nextCursor}`, as(admin))).body
     expect(second.users[0].username > first.users[1].username).toBe(true)
   })
+
+  it('refuses a cursor that is not one of its pages with 400 VALIDATION_FAILED, not a database error', async () => {
+    const [admin] = await users(1)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [admin.user.id])
+    for (const path of ['/v1/admin/reports?cursor=x', '/v1/admin/audit?cursor=not-a-uuid', `/v1/admin/reports?cursor=${'1'.repeat(36)}`, "/v1/admin/users?cursor=a'b", '/v1/admin/users?cursor=%00']) {
+      const res = await api.get(path, as(admin))
+      expect(res.status, path).toBe(400)
+      expect(res.body.code, path).toBe('VALIDATION_FAILED')
+    }
+  })
 })
 
 describe('an operator deleting a message with a file', () => {

@@ -54,7 +54,9 @@ export const Report = Type.Object({
   createdAt: Timestamp
 }, { $id: 'Report' })
 
-const Cursor = Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' }))
+// Report and audit pages resume after an id; the users page after a username.
+const Cursor = Type.Optional(Type.String({ format: 'uuid', description: 'nextCursor of the previous page' }))
+const UsernameCursor = Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.]+$', description: 'nextCursor of the previous page' }))
 
 export const ReportListQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved')], { default: 'open' })),
@@ -72,7 +74,7 @@ export const SuspendBody = Type.Object({ reason: Type.Optional(Type.String({ max
 export const AdminUserQuery = Type.Object({
   query: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', description: 'Username prefix' })),
   limit: Type.Optional(PageLimit),
-  cursor: Cursor
+  cursor: UsernameCursor
 })
 export const AdminUserPage = Type.Object({
   users: Type.Array(Type.Object({
