@@ -155,6 +155,34 @@ describe('the account writing of itself while it is deleted', () => {
     }
   })
 
+  test('thread reads in flight: no thread position of it stays', async () => {
+    const [other] = await users(api, 1)
+    for (let round = 0; round < ROUNDS; round++) {
+      const [victim] = await users(api, 1)
+      const group = await createGroup(api, other, [victim])
+      const roots = await Promise.all(Array.from({ length: 8 }, (_, i) => post(api, other, group.id, `root ${i}`)))
+      for (const root of roots) await post(api, other, group.id, 'a reply', { threadRootId: root.id })
+      const results = await raceDeletion(api, victim, 40, 3, (i) =>
+        api.post(`/v1/conversations/${group.id}/messages/${roots[i % roots.length]!.id}/thread/read`, { seq: 1_000 }, as(victim)))
+      expect(unexpected(results, ['204', '401 UNAUTHORIZED', '404 NOT_FOUND'])).toEqual([])
+      const [row] = await server.sql('SELECT count(*)::int AS n FROM thread_members WHERE user_id = $1', [victim.user.id])
+      expect(row.n).toBe(0)
+    }
+  })
+
+  test('uploads created in flight: none of it stays but to be removed', async () => {
+    const [other] = await users(api, 1)
+    for (let round = 0; round < ROUNDS; round++) {
+      const [victim] = await users(api, 1)
+      const group = await createGroup(api, other, [victim])
+      const results = await raceDeletion(api, victim, 30, 4, (i) =>
+        api.post('/v1/uploads', { conversationId: group.id, filename: `holiday ${i}.txt`, contentType: 'text/plain', size: 10 }, as(victim)))
+      expect(unexpected(results, ['201', '401 UNAUTHORIZED', '404 NOT_FOUND'])).toEqual([])
+      const [row] = await server.sql("SELECT count(*)::int AS n FROM uploads WHERE owner_id = $1 AND state <> 'deleting'", [victim.user.id])
+      expect(row.n).toBe(0)
+    }
+  })
+
   test('blocks and reports in flight, its own and others\': no block, note or message body of it stays', async () => {
     const others = await users(api, 10)
     for (let round = 0; round < ROUNDS; round++) {

@@ -30,6 +30,7 @@ import type { UploadKind, UploadRow } from '../repositories/uploads.js'
 import { storageKeys, type Storage } from '../storage/storage.js'
 import { AppError, notFound } from './errors.js'
 import { newId } from './ids.js'
+import { lockLive } from './live-accounts.js'
 import { allowedType, inline, kindOf, processImage, sniff, SNIFF_BYTES, type ImageLimits } from './media.js'
 import { createTurns } from './turns.js'
 
@@ -183,9 +184,13 @@ export function createUploadService (deps: UploadDeps) {
       const id = newId()
       // Pending, the upload's key is where its bytes are sent (see storageKeys); completing moves it.
       const storageKey = storageKeys(id).incoming
-      const upload = await repos.transaction((tx) => tx.uploads.insertWithinQuota({
-        id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
-      }, limits.quotaBytes))
+      const upload = await repos.transaction(async (tx) => {
+        // Deleted meanwhile: 401, and no upload left behind its erasure (which marks the live account's uploads for removal).
+        await lockLive(tx, userId)
+        return tx.uploads.insertWithinQuota({
+          id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
+        }, limits.quotaBytes)
+      })
       if (upload === null) throw new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${limits.quotaBytes} bytes; delete some first`)
       const target = await storage.uploadTarget(storageKey, { contentType, size: input.size, expiresInSeconds: limits.uploadUrlTtlSeconds })
       return { upload: toView(upload), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }

@@ -81,8 +81,14 @@ export function createThreadsRepository ({ pool }: Database) {
      */
     async advanceRead (conversationId: string, rootId: string, userId: string, seq: number): Promise<number | null> {
       const { rows } = await pool.query<{ last_read_seq: number }>(
+        // The account's row is locked and found live (as accounts.lockLive):
+        // a read racing the account's deletion waits for its erasure, then
+        // finds it deleted and writes nothing (the erasure deletes the rows
+        // of a live account's reads, and ones written after it would stay).
         `INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
-         SELECT $2::uuid, $3::uuid, $1::uuid, LEAST($4::int, c.last_seq) FROM conversations c WHERE c.id = $1::uuid
+         SELECT $2::uuid, u.id, $1::uuid, LEAST($4::int, c.last_seq)
+           FROM conversations c, (SELECT id FROM users WHERE id = $3::uuid AND deleted_at IS NULL FOR KEY SHARE) u
+          WHERE c.id = $1::uuid
          ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
           WHERE tm.last_read_seq < EXCLUDED.last_read_seq
          RETURNING tm.last_read_seq`, [conversationId, rootId, userId, seq])
