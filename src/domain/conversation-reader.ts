@@ -4,7 +4,8 @@
 // shows the first `membersPreview` of each, so that its cost follows its size,
 // not the size of the groups others put the caller in. A member who blocked
 // the caller shows them lastReadSeq 0 (README "Accounts and safety").
-import type { ConversationRow, ConversationsRepository, ListFilter } from '../repositories/conversations.js'
+import type { ListFilter } from '../repositories/conversation-pages.js'
+import type { ConversationRow, ConversationsRepository } from '../repositories/conversations.js'
 import type { UnreadTotals } from '../repositories/unread.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { notFound } from './errors.js'

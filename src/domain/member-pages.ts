@@ -2,7 +2,8 @@
 // keyset on (joined at, user id): a page costs the same at any depth of a
 // group of any size. Only current members may page; anyone else gets the 404
 // of a missing conversation.
-import type { ConversationsRepository, MemberCursor, MemberWithUser } from '../repositories/conversations.js'
+import type { MemberCursor } from '../repositories/conversation-pages.js'
+import type { ConversationsRepository, MemberWithUser } from '../repositories/conversations.js'
 import { badRequest, notFound } from './errors.js'
 import { isUuid } from './ids.js'
 import { toMember, type MemberView } from './views.js'
