@@ -95,6 +95,19 @@ describe('GROUP_ADDS=invite', () => {
     expect(await pending(d)).toEqual([])
   })
 
+  it('an invitation from an admin who is then suspended admits nobody until the suspension is lifted', async () => {
+    const [op, owner, adm, invitee] = await users(4)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [op.user.id])
+    const g = await createGroup(api, owner, [adm], 'suspended inviter')
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(adm))).status).toBe(200)
+    expect((await api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role: 'admin' }, as(owner))).status).toBe(200)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [invitee.user.id] }, as(adm))).status).toBe(200)
+    expect((await api.put(`/v1/admin/users/${adm.user.id}/suspension`, { reason: 'abuse' }, as(op))).status).toBe(204)
+    expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(invitee)), 404, 'NOT_FOUND')
+    expect((await api.del(`/v1/admin/users/${adm.user.id}/suspension`, as(op))).status).toBe(204)
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(invitee))).status).toBe(200)
+  })
+
   it('joining another way (an invite link) ends the invitation: once removed, it neither lists the group nor lets them back in', async () => {
     const [owner, x] = await users(2)
     const g = await createGroup(api, owner, [x], 'joined by link')

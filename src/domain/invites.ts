@@ -42,6 +42,12 @@ const toInvite = (r: InviteRow): InviteView => ({
   uses: r.uses
 })
 
+/** Whether a user is suspended (or gone): their invite links and invitations let nobody in meanwhile. */
+async function suspended (tx: Tx, userId: string): Promise<boolean> {
+  const user = await tx.safety.userModeration(userId)
+  return user === null || user.suspendedAt !== null || user.deletedAt !== null
+}
+
 const usable = (r: InviteRow, now: Date) => r.revokedAt === null && (r.expiresAt === null || r.expiresAt > now) && (r.maxUses === null || r.uses < r.maxUses)
 
 export function createInviteService (deps: ChatDeps) {
@@ -80,7 +86,9 @@ export function createInviteService (deps: ChatDeps) {
         if (conversation === null) throw notFound('Invitation')
         const members = await tx.conversations.members(conversationId)
         const invitedBy = await tx.invites.invitations.take(conversationId, userId)
-        if (invitedBy === null) throw notFound('Invitation')
+        // An invitation stands only while its sender may add members: not while they are suspended
+        // (rolled back, so it is there again once the suspension is lifted).
+        if (invitedBy === null || await suspended(tx, invitedBy)) throw notFound('Invitation')
         return addOneMember(tx, conversationId, members, userId, invitedBy, deps.groupMaxMembers)
       })
       if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
@@ -147,7 +155,7 @@ export function createInviteService (deps: ChatDeps) {
         await lockLive(tx, userId)
         const conversation = await tx.conversations.lock(conversationId)
         const invite = await tx.invites.lockByHash(codeHash)
-        if (conversation === null || invite === null || !usable(invite, new Date())) throw invalidInvite()
+        if (conversation === null || invite === null || !usable(invite, new Date()) || await suspended(tx, invite.createdBy)) throw invalidInvite()
         const added = await addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
         if (added !== null) await tx.invites.countUse(invite.id)
         return added

@@ -98,7 +98,7 @@ export function createAdminService (deps: AdminDeps) {
       if (targetId === actorId) throw forbidden('You cannot suspend yourself')
       const revoked = await inTransaction(repos, async (tx) => {
         const target = await tx.safety.userModeration(targetId)
-        if (target === null) throw notFound('User')
+        if (target === null || target.deletedAt !== null) throw notFound('User')
         if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden('Only an admin can suspend an admin or a moderator')
         const now = new Date()
         if (target.suspendedAt === null) await tx.safety.setSuspended(targetId, now)
@@ -126,9 +126,13 @@ export function createAdminService (deps: AdminDeps) {
       if (!deleted) throw notFound('User')
     },
 
-    async unsuspend (actorId: string, targetId: string) {
+    /** Lifts a suspension; as suspending, only an admin lifts an admin's or a moderator's. */
+    async unsuspend (actorId: string, actorRoles: string[], targetId: string) {
       await inTransaction(repos, async (tx) => {
-        if (!await tx.safety.setSuspended(targetId, null)) throw notFound('User')
+        const target = await tx.safety.userModeration(targetId)
+        if (target === null || target.deletedAt !== null) throw notFound('User')
+        if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden('Only an admin can lift the suspension of an admin or a moderator')
+        await tx.safety.setSuspended(targetId, null)
         await audit(tx, actorId, 'user.unsuspended', 'user', targetId)
       })
     },

@@ -81,7 +81,12 @@ export function createModerationService (deps: ModerationDeps) {
 
     async unban (userId: string, conversationId: string, targetId: string) {
       await write(async (tx) => {
-        const { members } = await lockAsManager(tx, conversationId, userId)
+        const { members, me } = await lockAsManager(tx, conversationId, userId)
+        // The owner's bans (of admins among others) are the owner's to lift: an admin acts only on plain members.
+        if (me.role === 'admin') {
+          const by = await tx.safety.bannedBy(conversationId, targetId)
+          if (by !== null && members.some((m) => m.userId === by && m.role === 'owner')) throw forbidden('Only the owner can lift a ban the owner made')
+        }
         if (!await tx.safety.removeBan(conversationId, targetId)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: 'member.unbanned', data: { userId: targetId, by: userId } }])
         return { events, recipients: recipientsOf(members) }

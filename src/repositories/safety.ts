@@ -80,6 +80,12 @@ export function safetyStatements (db: Client) {
     },
 
     /** Removes a ban; false when there was none. */
+    /** Who banned the user from the conversation; null when they are not banned. */
+    async bannedBy (conversationId: string, userId: string): Promise<string | null> {
+      const ban = await db.conversationBan.findUnique({ where: { conversationId_userId: { conversationId, userId } }, select: { byId: true } })
+      return ban?.byId ?? null
+    },
+
     async removeBan (conversationId: string, userId: string): Promise<boolean> {
       const { count } = await db.conversationBan.deleteMany({ where: { conversationId, userId } })
       return count > 0

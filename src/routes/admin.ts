@@ -62,10 +62,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     ...asStaff,
     schema: {
       security, tags, operationId: 'adminUnsuspendUser', summary: 'Lift a suspension (audited); the user logs in again',
-      description: staffNote, params: IdParams, response: { 204: Type.Null({ description: 'Unsuspended' }), ...errorResponses(400, 401, 403, 404) }
+      description: `${staffNote} Only an admin lifts the suspension of an admin or a moderator (else 403 FORBIDDEN).`, params: IdParams, response: { 204: Type.Null({ description: 'Unsuspended' }), ...errorResponses(400, 401, 403, 404) }
     }
   }, async (request, reply) => {
-    await admin.unsuspend(request.auth.userId, request.params.id)
+    await admin.unsuspend(request.auth.userId, request.appRoles, request.params.id)
     return reply.code(204).send(null)
   })
 

@@ -35,7 +35,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: limited,
     schema: {
       security, tags, operationId: 'unbanMember', summary: 'Lift a ban: writes member.unbanned (the user is not added back)',
-      description: who, params: ConversationUserParams, response: { 204: noContent('Unbanned'), ...errorResponses(400, 401, 403, 404, 429) }
+      description: `${who} A ban the owner made is lifted by the owner only.`, params: ConversationUserParams, response: { 204: noContent('Unbanned'), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await moderation.unban(request.auth.userId, request.params.id, request.params.userId)

@@ -56,7 +56,8 @@ export const Report = Type.Object({
 
 // Report and audit pages resume after an id; the users page after a username.
 const Cursor = Type.Optional(Type.String({ format: 'uuid', description: 'nextCursor of the previous page' }))
-const UsernameCursor = Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.]+$', description: 'nextCursor of the previous page' }))
+// (A deleted account's username is `~` and hex, repositories/accounts.ts: a page may end on one.)
+const UsernameCursor = Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^~?[A-Za-z0-9_.]+$', description: 'nextCursor of the previous page' }))
 
 export const ReportListQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved')], { default: 'open' })),
