@@ -211,7 +211,9 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       const cursor = decodeSyncCursor(opts.since)
       const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
       // One more than a page tells whether another follows.
-      const { snapshot, candidates } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
+      const { snapshot, future, badgeChanged, candidates } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
+      // The SDK lists afresh on a 400 (a cursor this database did not write), rather than skip what it missed.
+      if (future) throw badRequest('querystring/since is not a cursor this API returned')
       const until = cursor.t ?? snapshot
       const known = opts.known ?? new Map<string, number>()
       const withEvents = (id: string) => opts.mode === 'events' || (opts.eventsFor?.includes(id) ?? false)
@@ -231,11 +233,14 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       let included: SyncCandidate[] = ranges
       let next: SyncPosition | null = null
       if (events.length > opts.limit) {
-        // Cut inside the conversation of the last event of the page: it continues on the next one.
         const last = pageEvents[pageEvents.length - 1]!
         const at = ranges.findIndex((r) => r.conversationId === last.conversationId)
         included = ranges.slice(0, at + 1)
-        next = { conversationId: last.conversationId, seq: last.seq }
+        // Cut inside the conversation of the last event of the page: it continues on the next one. Cut right
+        // after its last event (the one past the page is another's): the next page starts at the next conversation.
+        next = events[opts.limit]!.conversationId === last.conversationId
+          ? { conversationId: last.conversationId, seq: last.seq }
+          : { conversationId: ranges[at + 1]!.conversationId, seq: 0 }
       } else if (candidates.length > opts.limit) {
         // The next conversation starts the next page.
         next = { conversationId: candidates[opts.limit]!.conversationId, seq: 0 }
@@ -245,7 +250,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
       // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
       // badge reads every membership of the caller, and a long catch-up has several pages.
-      const last = next === null && (shown.length > 0 || cursor.t !== undefined)
+      const last = next === null && (shown.length > 0 || cursor.t !== undefined || badgeChanged)
       const totals = last ? await unread(userId) : null
       const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {

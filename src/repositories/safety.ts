@@ -165,9 +165,16 @@ export function safetyStatements (db: Client) {
       if (eraseMessages) await db.report.updateMany({ where: { targetUserId: userId, snapshot: { not: null } }, data: { snapshot: null } })
     },
 
-    /** Blocks; already blocked: nothing changes. One statement, so concurrent blocks of the same user both succeed. */
+    /**
+     * Blocks; already blocked: nothing changes. One statement, so concurrent
+     * blocks of the same user both succeed. A new block changes the blocker's
+     * badge, which their next sync answers (migration sync_badge_changes).
+     */
     async block (blockerId: string, blockedId: string): Promise<void> {
-      await db.$executeRaw`INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid) ON CONFLICT DO NOTHING`
+      await db.$executeRaw`
+        WITH added AS (
+          INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid) ON CONFLICT DO NOTHING RETURNING blocker_id)
+        UPDATE users SET badge_changed_xid = pg_current_xact_id() WHERE id IN (SELECT blocker_id FROM added)`
     },
 
     createReport (data: { id: string, reporterId: string, reason: string, note: string | null, targetUserId: string, messageId: string | null, conversationId: string | null, snapshot: string | null }): Promise<ReportRow> {
@@ -184,8 +191,11 @@ export function createSafetyRepository ({ prisma }: Database) {
   return {
     ...safetyStatements(prisma),
 
+    /** As block: a block removed changes the blocker's badge. */
     async unblock (blockerId: string, blockedId: string): Promise<void> {
-      await prisma.block.deleteMany({ where: { blockerId, blockedId } })
+      await prisma.$executeRaw`
+        WITH removed AS (DELETE FROM blocks WHERE blocker_id = ${blockerId}::uuid AND blocked_id = ${blockedId}::uuid RETURNING blocker_id)
+        UPDATE users SET badge_changed_xid = pg_current_xact_id() WHERE id IN (SELECT blocker_id FROM removed)`
     },
 
     /** For the export: the user's blocks, oldest first. */

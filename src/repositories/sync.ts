@@ -41,7 +41,10 @@ const CANDIDATES = `
            CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
            WHERE m.user_id = $1::uuid
              AND m.conversation_id >= $4::uuid
-             AND (${changedSince('c.changed_xid')} OR ${changedSince('m.changed_xid')})
+             -- A conversation the member left moves on without them: only their own change (the leave, in the
+             -- transaction of its member.removed) is theirs. (Counted, every message of every group they ever
+             -- left made empty candidates, and pages, on every sync.)
+             AND ((${changedSince('c.changed_xid')} AND m.left_seq IS NULL) OR ${changedSince('m.changed_xid')})
            ORDER BY m.conversation_id
            LIMIT $5::int
         ),
@@ -52,7 +55,14 @@ const CANDIDATES = `
                       ELSE sync_visible_seq(mv.conversation_id, $3::pg_snapshot, 0, mv.last_seq) END AS until_seq
             FROM moved mv
         )
-        SELECT now.t::text AS snapshot, b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
+        SELECT now.t::text AS snapshot,
+               -- A cursor past the database's own next transaction was not written by this database as it is now
+               -- (forged, or from before a restore or a failover that lost transactions): its sync would skip changes.
+               (pg_snapshot_xmax($2::pg_snapshot) > pg_snapshot_xmax(now.t)
+                 OR COALESCE(pg_snapshot_xmax($3::pg_snapshot) > pg_snapshot_xmax(now.t), false)) AS future,
+               -- The badge changed outside conversations and memberships (migration sync_badge_changes).
+               COALESCE((SELECT ${changedSince('u.badge_changed_xid')} FROM users u WHERE u.id = $1::uuid), false) AS badge_changed,
+               b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
                GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
                LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
           FROM now LEFT JOIN bounds b ON true
@@ -65,18 +75,20 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
      * `since` as `until` sees them (`until` null: the statement's own
      * snapshot, which is returned), from `after` on, in conversation id order,
      * at most `limit`. One statement; with nothing changed it reads the
-     * user's memberships and their conversations' rows, by index.
+     * user's memberships and their conversations' rows, by index. `future`:
+     * a snapshot given is past the database's (not a cursor of it);
+     * `badgeChanged`: the badge changed outside the conversations since `since`.
      */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, candidates: SyncCandidate[] }> {
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, future: boolean, badgeChanged: boolean, candidates: SyncCandidate[] }> {
       const { rows } = await pool.query<{
-        snapshot: string, conversation_id: string | null, joined_seq: number, left_seq: number | null,
+        snapshot: string, future: boolean, badge_changed: boolean, conversation_id: string | null, joined_seq: number, left_seq: number | null,
         from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
       }>({
         name: 'sync-candidates',
         text: CANDIDATES,
         values: [userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0]
       })
-      const snapshot = rows[0]!.snapshot
+      const { snapshot, future, badge_changed: badgeChanged } = rows[0]!
       const candidates = rows.filter((r) => r.conversation_id !== null).map((r) => ({
         conversationId: r.conversation_id!,
         joinedSeq: r.joined_seq,
@@ -86,7 +98,7 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
         ownChanged: r.own_changed,
         lastReadSeq: r.last_read_seq
       }))
-      return { snapshot, candidates }
+      return { snapshot, future, badgeChanged, candidates }
     },
 
     /**

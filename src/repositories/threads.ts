@@ -85,13 +85,20 @@ export function createThreadsRepository ({ pool }: Database) {
         // a read racing the account's deletion waits for its erasure, then
         // finds it deleted and writes nothing (the erasure deletes the rows
         // of a live account's reads, and ones written after it would stay).
-        `INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
-         SELECT $2::uuid, u.id, $1::uuid, LEAST($4::int, c.last_seq)
-           FROM conversations c, (SELECT id FROM users WHERE id = $3::uuid AND deleted_at IS NULL FOR KEY SHARE) u
-          WHERE c.id = $1::uuid
-         ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
-          WHERE tm.last_read_seq < EXCLUDED.last_read_seq
-         RETURNING tm.last_read_seq`, [conversationId, rootId, userId, seq])
+        // A move marks the membership changed: the member's other devices get
+        // the conversation's thread counts and the badge from their next sync.
+        `WITH moved AS (
+           INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
+           SELECT $2::uuid, u.id, $1::uuid, LEAST($4::int, c.last_seq)
+             FROM conversations c, (SELECT id FROM users WHERE id = $3::uuid AND deleted_at IS NULL FOR KEY SHARE) u
+            WHERE c.id = $1::uuid
+           ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
+            WHERE tm.last_read_seq < EXCLUDED.last_read_seq
+           RETURNING tm.last_read_seq),
+         marked AS (
+           UPDATE memberships SET changed_xid = pg_current_xact_id()
+            WHERE conversation_id = $1::uuid AND user_id = $3::uuid AND EXISTS (SELECT 1 FROM moved))
+         SELECT last_read_seq FROM moved`, [conversationId, rootId, userId, seq])
       return rows[0]?.last_read_seq ?? null
     },
 
