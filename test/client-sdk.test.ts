@@ -1,6 +1,7 @@
 // The SDK's REST side against the real server: typed calls, errors, and the
 // token lifecycle (refresh on 401, a single refresh for concurrent calls,
-// idempotent retries of a send whose answer was lost).
+// clients sharing one saved session, idempotent retries of a send whose
+// answer was lost).
 import { describe, expect, it } from 'vitest'
 import { ApiError, createClient, type FetchLike, type Session } from '../src/client/index.js'
 import { client, register, uniqueName, type Client } from './helpers/http.js'
@@ -120,6 +121,75 @@ describe('SDK auth and REST', () => {
     await expect(sdk.users.me()).rejects.toMatchObject({ status: 401 })
     expect(unauthenticated).toBe(1)
     expect(sdk.session).toBeNull()
+  })
+
+  it('clients sharing one saved session (tabs) read the newest before refreshing, under a shared lock: neither is logged out', async () => {
+    const account = await register(api)
+    // The store both clients save to (localStorage of a browser's tabs), and a lock they share (navigator.locks).
+    let saved: Session | null = { user: account.user, accessToken: account.accessToken, refreshToken: account.refreshToken, expiresAt: Date.now() + 600_000 }
+    let queue: Promise<unknown> = Promise.resolve()
+    const refreshLock = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = queue.then(fn)
+      queue = run.catch(() => {})
+      return run
+    }
+    const tab = () => {
+      const counting = countingFetch()
+      const writes: Array<Session | null> = []
+      const sdk = createClient({
+        baseUrl: server.url,
+        fetch: counting.f,
+        session: saved,
+        onSession: (s) => { writes.push(s); saved = s },
+        loadSession: () => saved,
+        refreshLock
+      })
+      let unauthenticated = 0
+      sdk.on('unauthenticated', () => { unauthenticated++ })
+      const events: Array<Session | null> = []
+      sdk.on('session', (s) => events.push(s))
+      return { sdk, writes, events, count: counting.count, unauthenticated: () => unauthenticated }
+    }
+    const a = tab()
+    const b = tab()
+    /** Both clients' access tokens are due (as after a while in the background). */
+    const expireHeld = () => {
+      for (const t of [a, b]) t.sdk.adoptSession({ ...t.sdk.session!, expiresAt: Date.now() - 1 })
+      saved = { ...saved!, expiresAt: Date.now() - 1 }
+    }
+
+    // One after the other: a refreshes; b then takes a's saved tokens instead of presenting the rotated one.
+    expireHeld()
+    await a.sdk.users.me()
+    expect(a.count('POST /v1/auth/refresh')).toBe(1)
+    await b.sdk.users.me()
+    expect(b.count('POST /v1/auth/refresh')).toBe(0)
+    expect(b.sdk.session).toEqual(saved)
+    // Taken from the store: reported as the session event, not saved again.
+    expect(b.events.at(-1)).toEqual(saved)
+    expect(b.writes).toEqual([])
+
+    // At the same moment, several rounds: one refresh per round (the lock), the other client reads its result.
+    for (let round = 0; round < 3; round++) {
+      expireHeld()
+      const before = a.count('POST /v1/auth/refresh') + b.count('POST /v1/auth/refresh')
+      await Promise.all([a.sdk.users.me(), b.sdk.users.me(), a.sdk.conversations.list(), b.sdk.conversations.list()])
+      expect(a.count('POST /v1/auth/refresh') + b.count('POST /v1/auth/refresh'), `round ${round}`).toBe(before + 1)
+      expect(a.sdk.session!.refreshToken).toBe(saved!.refreshToken)
+      expect(b.sdk.session!.refreshToken).toBe(saved!.refreshToken)
+    }
+
+    // Neither was logged out, and the session is alive on the server.
+    expect([a.unauthenticated(), b.unauthenticated()]).toEqual([0, 0])
+    expect((await b.sdk.auth.refresh()).user.id).toBe(account.user.id)
+    expect((await a.sdk.users.me()).id).toBe(account.user.id)
+    // Logged out in one: the other's refresh is refused (nothing newer saved), and it logs out too.
+    await a.sdk.logout()
+    expect(saved).toBeNull()
+    b.sdk.adoptSession({ ...b.sdk.session!, expiresAt: Date.now() - 1 })
+    await expect(b.sdk.users.me()).rejects.toMatchObject({ status: 401 })
+    expect(b.unauthenticated()).toBe(1)
+    expect(b.sdk.session).toBeNull()
   })
 
   it('retries a send whose answer was lost, without posting twice', async () => {

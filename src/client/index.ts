@@ -13,8 +13,23 @@ export interface ClientOptions extends RealtimeOptions {
   fetch?: FetchLike
   /** A saved session to resume. */
   session?: Session | null
-  /** Called on every change of the session (save it to resume later; null: logged out). */
+  /**
+   * Called on every change of the session made here (save it to resume later; null: logged out).
+   * Not called for a session taken from loadSession or adoptSession: that one is saved already.
+   */
   onSession?: (session: Session | null) => void
+  /**
+   * The newest saved session, where several clients share one (tabs of a browser, with localStorage).
+   * Read before each refresh: a session of the same user saved by another client that refreshed is used
+   * instead (its access token as is if it is not about to expire), rather than presenting the refresh
+   * token held here, which that refresh rotated (the server would take it for a reuse and end the session).
+   */
+  loadSession?: () => Session | null
+  /**
+   * Runs a refresh alone among the clients sharing the saved session, e.g.
+   * `(fn) => navigator.locks.request('my-app.refresh', fn)`; the saved session is read inside it.
+   */
+  refreshLock?: <T>(fn: () => Promise<T>) => Promise<T>
   /** Per-request timeout (ms), default 15000. */
   timeoutMs?: number
 }
@@ -63,12 +78,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       baseUrl: options.baseUrl,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.loadSession === undefined ? {} : { loadSession: options.loadSession }),
+      ...(options.refreshLock === undefined ? {} : { refreshLock: options.refreshLock }),
       session: options.session ?? null,
-      onSession: (session) => {
+      onSession: (session, adopted) => {
         // Positions belong to a user: another login starts the stream afresh.
         if (session?.user.id !== this.userId) this.realtimeConnection?.reset()
         this.userId = session?.user.id
-        options.onSession?.(session)
+        if (!adopted) options.onSession?.(session)
         this.emit('session', session)
       },
       onUnauthenticated: () => this.emit('unauthenticated')
@@ -97,6 +114,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   get session (): Session | null {
     return this.transport.session
+  }
+
+  /**
+   * Uses a session saved elsewhere from now on (another tab refreshed, logged in, or logged out: null),
+   * without reporting it to onSession. Another user's session starts the realtime stream afresh.
+   */
+  adoptSession (session: Session | null): void {
+    this.transport.adoptSession(session)
   }
 
   /** The push channel (created on first use; call connect() on it). */

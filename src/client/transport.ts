@@ -1,6 +1,8 @@
 // HTTP for the SDK: JSON over the platform's fetch, the session's tokens, and
 // refresh on 401. One refresh at a time (single flight): a refresh token is
 // single-use, and presenting a rotated one would revoke the whole session.
+// Where several clients share one saved session (tabs of a browser), each
+// reads the newest saved one before refreshing, under a lock they share.
 import { ApiError } from './errors.js'
 import type { AuthResult, User } from './types.js'
 
@@ -25,8 +27,15 @@ export interface TransportOptions {
   fetch?: FetchLike
   /** A saved session to start from (see onSession). */
   session?: Session | null
-  /** Called whenever the session changes (login, refresh, logout, revocation): persist it here. */
-  onSession?: (session: Session | null) => void
+  /**
+   * Called whenever the session changes (login, refresh, logout, revocation): persist it here.
+   * `adopted`: the session came from loadSession or adoptSession (it is saved already).
+   */
+  onSession?: (session: Session | null, adopted: boolean) => void
+  /** The newest saved session (shared with other clients, e.g. other tabs), read before a refresh. */
+  loadSession?: () => Session | null
+  /** Runs a refresh alone among the clients that share the saved session (e.g. navigator.locks in browsers). */
+  refreshLock?: <T>(fn: () => Promise<T>) => Promise<T>
   /** Called when the session is gone for good (refresh refused): the user must log in again. */
   onUnauthenticated?: () => void
   /** Per-request timeout (ms). */
@@ -66,7 +75,13 @@ export class Transport {
 
   setSession (session: Session | null): void {
     this.current = session
-    this.options.onSession?.(session)
+    this.options.onSession?.(session, false)
+  }
+
+  /** Takes a session saved elsewhere (another client refreshed or logged in): used from now on, not saved again. */
+  adoptSession (session: Session | null): void {
+    this.current = session
+    this.options.onSession?.(session, true)
   }
 
   /** Stores the answer of register, login or refresh. */
@@ -89,22 +104,55 @@ export class Transport {
     return (await this.refresh()).accessToken
   }
 
-  /** Exchanges the refresh token for new tokens; concurrent callers share one request. */
+  /**
+   * New tokens: those another client saved meanwhile if they are still good,
+   * else an exchange of the refresh token; concurrent callers share one request.
+   */
   refresh (): Promise<Session> {
-    this.refreshing ??= this.doRefresh().finally(() => { this.refreshing = null })
+    const lock = this.options.refreshLock
+    this.refreshing ??= (lock === undefined ? this.doRefresh() : lock(() => this.doRefresh())).finally(() => { this.refreshing = null })
     return this.refreshing
   }
 
+  /**
+   * The saved session when another client has replaced the one held here: the
+   * same user's, with another refresh token, and not older (a refresh there).
+   */
+  private newerSaved (held: Session): Session | undefined {
+    let saved: Session | null
+    try {
+      saved = this.options.loadSession?.() ?? null
+    } catch {
+      return undefined
+    }
+    if (saved === null || saved.user?.id !== held.user.id || saved.refreshToken === held.refreshToken) return undefined
+    return saved.expiresAt >= held.expiresAt ? saved : undefined
+  }
+
   private async doRefresh (): Promise<Session> {
-    const session = this.current
-    if (session === null) throw new ApiError(401, 'UNAUTHORIZED', 'Not logged in')
+    const held = this.current
+    if (held === null) throw new ApiError(401, 'UNAUTHORIZED', 'Not logged in')
+    // Another client (tab) refreshed: its refresh token is the live one, and
+    // presenting the one held here would be taken for a stolen token's reuse.
+    const saved = this.newerSaved(held)
+    if (saved !== undefined) {
+      this.adoptSession(saved)
+      if (saved.expiresAt - Date.now() > EXPIRY_MARGIN_MS) return saved
+    }
+    const session = saved ?? held
     try {
       const result = await this.send<AuthResult>('POST', '/v1/auth/refresh', { body: { refreshToken: session.refreshToken } }, undefined)
       return this.accept(result)
     } catch (err) {
-      // Refused (expired, logged out, revoked): only a new login helps. A
-      // network failure keeps the session for the next try.
+      // Refused (expired, logged out, revoked): only a new login helps, unless
+      // another client saved new tokens meanwhile. A network failure keeps the
+      // session for the next try.
       if (err instanceof ApiError && err.status === 401 && this.current === session) {
+        const newer = this.newerSaved(session)
+        if (newer !== undefined) {
+          this.adoptSession(newer)
+          return newer
+        }
         this.setSession(null)
         this.options.onUnauthenticated?.()
       }

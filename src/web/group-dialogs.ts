@@ -16,6 +16,8 @@ export interface GroupDialogDeps {
   afterChange: () => void
   /** The caller left the open group. */
   afterLeave: () => void
+  /** Moves when the chat is left (logout): an answer that comes later changes nothing. */
+  generation: () => number
 }
 
 export const formError = (err: unknown, context: string) => err instanceof ApiError ? errorText(err, context) : err instanceof Error ? err.message : errorText(err, context)
@@ -42,8 +44,15 @@ export function createGroupDialogs (deps: GroupDialogDeps) {
       const removable = manager && !self && m.role !== 'owner' && !(role === 'admin' && m.role === 'admin')
       const remove = removable ? h('button', { type: 'button', class: 'link', 'data-remove': m.user.id }, 'Remove') : null
       remove?.addEventListener('click', () => {
+        const since = deps.generation()
         sdk.conversations.removeMember(c.id, m.user.id)
-          .then(async () => { state.conversations.set(c.id, await sdk.conversations.get(c.id)); renderMembers(); deps.afterChange() })
+          .then(async () => {
+            const now = await sdk.conversations.get(c.id)
+            if (since !== deps.generation()) return
+            state.conversations.set(c.id, now)
+            renderMembers()
+            deps.afterChange()
+          })
           .catch((err: unknown) => { $('members-error').textContent = formError(err, 'Could not remove them.') })
       })
       return h('li', {}, h('span', { class: 'who' }, `${m.user.displayName}${self ? ' (you)' : ''} · @${m.user.username}`), h('span', { class: 'muted' }, m.role), remove)
@@ -62,9 +71,11 @@ export function createGroupDialogs (deps: GroupDialogDeps) {
       e.preventDefault()
       const title = ($('group-title') as HTMLInputElement).value.trim()
       const names = ($('group-members') as HTMLInputElement).value.split(',').map((n) => n.trim()).filter(Boolean)
+      const since = deps.generation()
       void (async () => {
         const users = await Promise.all(names.map(userByName))
         const c = await sdk.conversations.createGroup(title, users.map((u) => u.id))
+        if (since !== deps.generation()) return
         state.conversations.set(c.id, c)
         ;($('group-form') as HTMLFormElement).reset()
         groupDialog.close()
@@ -86,9 +97,12 @@ export function createGroupDialogs (deps: GroupDialogDeps) {
       const c = state.current()
       const input = $('add-member-username') as HTMLInputElement
       if (c === undefined) return
+      const since = deps.generation()
       void (async () => {
         const user = await userByName(input.value)
-        state.conversations.set(c.id, await sdk.conversations.addMembers(c.id, [user.id]))
+        const now = await sdk.conversations.addMembers(c.id, [user.id])
+        if (since !== deps.generation()) return
+        state.conversations.set(c.id, now)
         input.value = ''
         $('members-error').textContent = ''
         renderMembers()
@@ -99,7 +113,9 @@ export function createGroupDialogs (deps: GroupDialogDeps) {
       const c = state.current()
       const self = me()
       if (c === undefined || self === undefined || !confirm(`Leave “${deps.titleOf(c)}”?`)) return
+      const since = deps.generation()
       sdk.conversations.removeMember(c.id, self.id).then(() => {
+        if (since !== deps.generation()) return
         membersDialog.close()
         state.conversations.delete(c.id)
         deps.afterLeave()

@@ -2,22 +2,18 @@
 // conversations with presence, open one, page back through history, send
 // (through an outbox that survives going offline), reply, edit, delete, make
 // groups and manage their members, and see messages, typing, presence and
-// read receipts live. Everything goes through the client SDK (src/client).
-import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type SearchHit, type Session } from '../client/index.js'
+// read receipts live; leave nothing behind at logout, and share the session
+// with the other tabs (session.ts). Everything goes through the client SDK (src/client).
+import { ApiError, createClient, type ChatEvent, type Conversation, type Message, type SearchHit } from '../client/index.js'
 import { $, dayKey, dayLabel, h, show } from './dom.js'
 import { createMessageView, excerpt, nameOf } from './message-view.js'
 import { createGroupDialogs } from './group-dialogs.js'
 import { createOutbox, type Outbox } from './outbox.js'
-import { enablePush } from './push.js'
+import { closeNotifications, enablePush } from './push.js'
+import { onSavedSessionChange, outboxKey, refreshLock, savedSession, savedSync, saveSession, syncKey } from './session.js'
 import { createState } from './state.js'
-import { connectionText, errorText } from './texts.js'
+import { connectionText, errorText, SIGNED_OUT } from './texts.js'
 
-// The session stays across tab closes (the SDK's refresh token, rotated on
-// every refresh); logging out or a refused refresh removes it. The page runs
-// under a strict CSP and never parses user content as HTML.
-const STORAGE_KEY = 'switchboard.session'
-/** Beside the session: the SDK's sync cursor and positions, saved together, so a reload or a reconnect catches up through GET /v1/sync. */
-const syncKey = (userId: string) => `switchboard.sync.${userId}`
 const SYNC_SAVE_MS = 1000
 const TYPING_SHOWN_MS = 4000
 const OUTBOX_RETRY_MS = 5000
@@ -25,38 +21,14 @@ const PRESENCE_BATCH = 100
 /** The reactions offered by the React button (any emoji works over the API). */
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
 
-function savedSession (): Session | null {
-  try {
-    return JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Session | null
-  } catch {
-    return null
-  }
-}
-
-/** The cursor and positions saved for this user (both or neither: the SDK resumes from them only together). */
-function savedSync (userId: string | undefined): { cursor?: string, positions?: Record<string, number> } {
-  if (userId === undefined) return {}
-  try {
-    const saved = JSON.parse(localStorage.getItem(syncKey(userId)) ?? 'null') as { cursor?: unknown, positions?: unknown } | null
-    if (typeof saved?.cursor === 'string' && typeof saved.positions === 'object' && saved.positions !== null) {
-      const positions = Object.entries(saved.positions).filter((e): e is [string, number] => Number.isSafeInteger(e[1]) && e[1] >= 0)
-      return { cursor: saved.cursor, positions: Object.fromEntries(positions) }
-    }
-  } catch {
-    // unreadable: start without it
-  }
-  return {}
-}
-
 const initialSession = savedSession()
 const sdk = createClient({
   baseUrl: location.origin,
   session: initialSession,
   ...savedSync(initialSession?.user.id),
-  onSession: (s) => {
-    if (s === null) localStorage.removeItem(STORAGE_KEY)
-    else localStorage.setItem(STORAGE_KEY, JSON.stringify(s))
-  }
+  onSession: saveSession,
+  loadSession: savedSession,
+  ...refreshLock()
 })
 const state = createState()
 let typingTimer: ReturnType<typeof setTimeout> | undefined
@@ -66,8 +38,10 @@ let connection = 'idle'
 let syncSaveTimer: ReturnType<typeof setTimeout> | undefined
 /** Whether the conversation list was loaded since entering the chat (a catch-up through the cursor only brings what changed). */
 let listed = false
-/** The user whose chat is shown (their saved cursor is removed when they leave). */
+/** The user whose chat is shown (their saved cursor and outbox are removed when they leave). */
 let chatUserId: string | undefined
+/** Moves when the chat is left: work begun before (a list, a fetch after an event, a new chat) then shows nothing. */
+let generation = 0
 /** The composer's mode: a new message, a reply to one, or an edit of one of mine. */
 let composing: { kind: 'new' } | { kind: 'reply', message: Message } | { kind: 'edit', message: Message } = { kind: 'new' }
 
@@ -165,8 +139,9 @@ function renderSearch (hits: SearchHit[] | undefined): void {
 async function search (q: string): Promise<void> {
   $('search-error').textContent = ''
   if (q.trim() === '') { renderSearch(undefined); return }
+  const since = generation
   const page = await sdk.search.messages({ q: q.trim(), limit: 20 })
-  if (($('search-input') as HTMLInputElement).value.trim() === q.trim()) renderSearch(page.hits)
+  if (since === generation && ($('search-input') as HTMLInputElement).value.trim() === q.trim()) renderSearch(page.hits)
 }
 
 const view = createMessageView({
@@ -238,9 +213,11 @@ async function loadAllMembers (id: string, again = false): Promise<void> {
 
 /** The presence of every direct partner in the list, so the dots are right from the start. */
 async function loadPresence (): Promise<void> {
+  const since = generation
   const partners = [...new Set([...state.conversations.values()].map(partnerOf).filter((id): id is string => id !== undefined))]
   for (let i = 0; i < partners.length; i += PRESENCE_BATCH) {
     const { presence } = await sdk.users.presence(partners.slice(i, i + PRESENCE_BATCH))
+    if (since !== generation) return
     for (const p of presence) state.online.set(p.userId, p.online)
   }
   renderConversations()
@@ -293,7 +270,9 @@ async function onEvent (event: ChatEvent): Promise<void> {
   }
   let c = state.conversations.get(event.conversationId)
   if (c === undefined || event.type === 'member.added' || event.type === 'members.added' || event.type === 'member.removed' || event.type === 'conversation.updated') {
+    const since = generation
     c = await sdk.conversations.get(event.conversationId).catch(() => undefined)
+    if (since !== generation) return
     if (c === undefined) {
       state.conversations.delete(event.conversationId)
       if (state.currentId === event.conversationId) closeConversation()
@@ -342,7 +321,10 @@ function onTyping (conversationId: string, userId: string): void {
 }
 
 async function loadConversations (): Promise<void> {
-  for (const c of await sdk.conversations.listAll()) state.conversations.set(c.id, c)
+  const since = generation
+  const all = await sdk.conversations.listAll()
+  if (since !== generation) return
+  for (const c of all) state.conversations.set(c.id, c)
   listed = true
   renderConversations()
   renderHeader()
@@ -353,7 +335,7 @@ async function loadConversations (): Promise<void> {
 function startOutbox (): void {
   const user = me()
   if (user === undefined) return
-  outbox = createOutbox(`switchboard.outbox.${user.id}`, async (p) => {
+  outbox = createOutbox(outboxKey(user.id), async (p) => {
     const m = await sdk.messages.send(p.conversationId, { body: p.body, clientMessageId: p.clientMessageId, ...(p.replyToId === undefined ? {} : { replyToId: p.replyToId }) })
     state.applyMessage(m, false)
     return m
@@ -419,17 +401,76 @@ function onLeft (id: string): void {
   renderConversations()
 }
 
-function leaveChat (): void {
-  if (chatUserId !== undefined) localStorage.removeItem(syncKey(chatUserId))
+/**
+ * Back to the login screen, leaving nothing of the user behind for the next
+ * person at this computer: their saved cursor and outbox, and everything the
+ * chat screen, its dialogs and the notifications show. `notice`: why, when it
+ * was not this tab's Log out.
+ */
+function leaveChat (notice = ''): void {
+  const shown = !$('chat').hidden
+  generation++
+  if (chatUserId !== undefined) {
+    localStorage.removeItem(syncKey(chatUserId))
+    localStorage.removeItem(outboxKey(chatUserId))
+  }
   chatUserId = undefined
   clearTimeout(syncSaveTimer)
   syncSaveTimer = undefined
   sdk.realtime.close()
   clearInterval(outboxTimer)
+  outbox?.remove()
   outbox = undefined
+  clearTimeout(typingTimer)
   state.reset()
+  view.clear()
+  clearScreen()
+  ;($('login-form') as HTMLFormElement).reset()
+  // A second call (a refused session also fails what was loading) keeps the first one's notice.
+  if (shown) $('login-error').textContent = notice
   show($('chat'), false)
   show($('login'), true)
+  void closeNotifications()
+}
+
+/** Empties every part of the chat screen a user's content fills (state is already reset). */
+function clearScreen (): void {
+  composing = { kind: 'new' }
+  for (const id of ['message-input', 'search-input', 'new-chat-username', 'attach-input', 'add-member-username']) ($(id) as HTMLInputElement).value = ''
+  for (const id of ['me-name', 'typing', 'composer-context-text', 'search-error', 'new-chat-error', 'push-status', 'banner', 'group-error', 'members-error']) $(id).textContent = ''
+  for (const id of ['message-list', 'search-results', 'conversations', 'member-list']) $(id).replaceChildren()
+  for (const id of ['composer-context', 'banner', 'search-results', 'search-clear', 'add-member-form']) show($(id), false)
+  show($('conversations'), true)
+  delete document.body.dataset.push
+  ;($('group-form') as HTMLFormElement).reset()
+  for (const id of ['group-dialog', 'members-dialog']) ($(id) as HTMLDialogElement).close()
+  setView('list')
+  renderHeader()
+  renderMessages(true)
+}
+
+/**
+ * Another tab changed the saved session. The same user's newer one (that tab
+ * refreshed) is used here as is; gone (logged out there, or refused) leaves
+ * the chat; another user's (logged in there) leaves this user's chat and
+ * enters theirs: every tab shows the account a reload would show.
+ */
+function onSavedSession (): void {
+  const saved = savedSession()
+  const held = sdk.session
+  if (saved === null) {
+    if (held === null && chatUserId === undefined) return
+    sdk.adoptSession(null)
+    leaveChat(SIGNED_OUT)
+    return
+  }
+  if (held !== null && saved.user.id === held.user.id) {
+    if (saved.refreshToken !== held.refreshToken && saved.expiresAt >= held.expiresAt) sdk.adoptSession(saved)
+    return
+  }
+  if (held !== null || chatUserId !== undefined) leaveChat()
+  sdk.adoptSession(saved)
+  void enterChat().catch((err: unknown) => { if (!(err instanceof ApiError && err.transient)) leaveChat() })
 }
 
 const groups = createGroupDialogs({
@@ -440,7 +481,8 @@ const groups = createGroupDialogs({
   openConversation,
   loadAllMembers,
   afterChange: renderHeader,
-  afterLeave: () => { closeConversation(); renderConversations() }
+  afterLeave: () => { closeConversation(); renderConversations() },
+  generation: () => generation
 })
 const { formError, userByName } = groups
 
@@ -497,14 +539,15 @@ function wire (): void {
     const done = action === 'register'
       ? sdk.auth.register({ username, password, ...(displayName === '' ? {} : { displayName }) })
       : sdk.auth.login({ username, password })
-    done.then(() => { $('login-error').textContent = ''; return enterChat() })
+    done.then(() => {
+      $('login-error').textContent = ''
+      // Nothing typed stays in the (hidden) form while the chat is open.
+      for (const id of ['password', 'display-name']) ($(id) as HTMLInputElement).value = ''
+      return enterChat()
+    })
       .catch((err: unknown) => { $('login-error').textContent = errorText(err, action === 'register' ? 'Could not register.' : 'Could not log in.') })
   })
-  $('logout').addEventListener('click', () => {
-    const user = me()
-    if (user !== undefined) localStorage.removeItem(`switchboard.outbox.${user.id}`)
-    void sdk.logout().finally(leaveChat)
-  })
+  $('logout').addEventListener('click', () => { void sdk.logout().finally(() => leaveChat()) })
   $('back').addEventListener('click', () => { setView('list'); renderConversations() })
   $('search-form').addEventListener('submit', (e) => {
     e.preventDefault()
@@ -528,9 +571,11 @@ function wire (): void {
   $('new-chat').addEventListener('submit', (e) => {
     e.preventDefault()
     const input = $('new-chat-username') as HTMLInputElement
+    const since = generation
     void (async () => {
       const found = await userByName(input.value)
       const c = await sdk.conversations.openDirect(found.id)
+      if (since !== generation) return
       state.conversations.set(c.id, c)
       input.value = ''
       $('new-chat-error').textContent = ''
@@ -605,7 +650,8 @@ function wire (): void {
     const id = e.data?.conversationId
     if (e.data?.type === 'open-conversation' && id !== undefined && state.conversations.has(id)) void openConversation(id)
   })
-  sdk.on('unauthenticated', leaveChat)
+  sdk.on('unauthenticated', () => leaveChat(SIGNED_OUT))
+  onSavedSessionChange(onSavedSession)
   sdk.realtime.on('event', (e) => {
     saveSyncSoon()
     void onEvent(e)

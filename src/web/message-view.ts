@@ -60,6 +60,11 @@ export function createMessageView (deps: MessageViewDeps) {
   }
 
   return {
+    /** Forgets the signed URLs (at logout: they belong to the user who could see those attachments). */
+    clear (): void {
+      signedUrls.clear()
+    },
+
     messageItem (m: Message): HTMLElement {
       const conversation = deps.conversation(m.conversationId)
       const mine = m.senderId === me()?.id

@@ -20,6 +20,8 @@ export type Send = (p: Pending) => Promise<Message>
 export function createOutbox (storageKey: string, send: Send, onChange: () => void, describe: (err: unknown) => string) {
   let items: Pending[] = load()
   let flushing = false
+  /** Removed at logout: a send still in flight then neither saves nor shows anything. */
+  let closed = false
 
   function load (): Pending[] {
     try {
@@ -30,6 +32,7 @@ export function createOutbox (storageKey: string, send: Send, onChange: () => vo
     }
   }
   function save (): void {
+    if (closed) return
     if (items.length === 0) localStorage.removeItem(storageKey)
     else localStorage.setItem(storageKey, JSON.stringify(items))
     onChange()
@@ -68,17 +71,24 @@ export function createOutbox (storageKey: string, send: Send, onChange: () => vo
       save()
     },
 
+    /** Drops every message and the saved copy, for good (the user logged out or was signed out). */
+    remove (): void {
+      closed = true
+      items = []
+      localStorage.removeItem(storageKey)
+    },
+
     /**
      * Sends the waiting messages one at a time, oldest first; stops at the
      * first that gets no answer (offline: the next connection calls flush again).
      */
     async flush (): Promise<void> {
-      if (flushing) return
+      if (flushing || closed) return
       flushing = true
       try {
         for (;;) {
           const next = items.find((p) => p.state === 'waiting')
-          if (next === undefined) return
+          if (next === undefined || closed) return
           try {
             await send(next)
             drop(next.clientMessageId)

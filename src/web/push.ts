@@ -51,3 +51,14 @@ export async function enablePush (sdk: SwitchboardClient): Promise<{ state: Push
   })
   return { state: 'subscribed', text: 'Notifications on' }
 }
+
+/** Closes the notifications sw.js shows (with message text) and clears the app badge: at logout they were the previous user's. */
+export async function closeNotifications (): Promise<void> {
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration()
+    for (const n of await registration?.getNotifications() ?? []) n.close()
+    await navigator.clearAppBadge?.()
+  } catch {
+    // best effort: no service worker, or notifications not allowed
+  }
+}

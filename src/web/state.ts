@@ -79,6 +79,7 @@ export function createState () {
       online.clear()
       messages = new Map()
       currentId = undefined
+      hasOlder = false
     }
   }
 }

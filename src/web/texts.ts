@@ -2,6 +2,9 @@
 // error's stable code (API.md), never the server's wording for developers.
 import { ApiError } from '../client/index.js'
 
+/** Said on the login screen when the session ended without this tab's Log out (refused, or ended in another tab). */
+export const SIGNED_OUT = 'You were signed out. Log in again.'
+
 const BY_CODE: Record<string, string> = {
   NETWORK_ERROR: 'Can’t reach the server. Check your connection.',
   TIMEOUT: 'The server is taking too long. Try again in a moment.',
@@ -9,7 +12,7 @@ const BY_CODE: Record<string, string> = {
   USERNAME_TAKEN: 'That username is taken. Pick another one.',
   RATE_LIMITED: 'Too many tries. Wait a moment and try again.',
   UNAVAILABLE: 'The server is busy. Try again in a moment.',
-  UNAUTHORIZED: 'You were signed out. Log in again.',
+  UNAUTHORIZED: SIGNED_OUT,
   SUSPENDED: 'This account has been suspended.',
   NOT_FOUND: 'That no longer exists, or you can’t see it.',
   FORBIDDEN: 'You’re not allowed to do that here.',
