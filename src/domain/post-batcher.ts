@@ -10,10 +10,11 @@
 // single post, so latency does not suffer.
 import type pg from 'pg'
 import type { RealtimePublisher } from './events.js'
-import { postBatch, type BatchOutcome } from '../repositories/post-batch.js'
+import { createdEvents, postBatch, type BatchOutcome } from '../repositories/post-batch.js'
 import type { MessageRow } from '../repositories/messages.js'
 import { authorSummaries } from '../repositories/threads.js'
 import { AppError, badRequest, notFound, RetryLaterError } from './errors.js'
+import { toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
 import { parseMentions } from './mentions.js'
 import { isDatabaseUnavailable, isDataException, isStatementTimeout, isUniqueViolation } from './prisma-errors.js'
@@ -48,7 +49,14 @@ export interface PostBatcherDeps {
   maxInFlight?: number
   /** Told of every post_messages call: the posts it carried and whether it committed (for metrics). */
   observeBatch?: (posts: number, committed: boolean) => void
+  /** How long a batch whose answer was lost is looked for once the database answers again (ms; default 60 s). */
+  lostAnswerSearchMs?: number
 }
+
+const LOST_FIRST_MS = 250
+const LOST_MAX_MS = 5_000
+/** Message ids of lost answers kept to look for (a bound on memory through a long outage). */
+const LOST_MAX_IDS = 10_000
 
 export function createPostBatcher (deps: PostBatcherDeps) {
   const maxBatch = deps.maxBatch ?? 256
@@ -56,6 +64,10 @@ export function createPostBatcher (deps: PostBatcherDeps) {
   const queue: Pending[] = []
   let inFlight = 0
   let scheduled = false
+
+  /** Message ids of batches whose answer was lost, and until when each is looked for (see publishIfStored). */
+  const lost = new Map<string, number>()
+  let lostTimer: NodeJS.Timeout | undefined
 
   /** Conversations with a batch in flight (one at most each, see take). */
   const busy = new Set<string>()
@@ -99,6 +111,47 @@ export function createPostBatcher (deps: PostBatcherDeps) {
     }
   }
 
+  /**
+   * A batch whose call failed with the connection (lost, reset, timed out)
+   * may have committed before its answer was lost: its posts answer 503 and
+   * their senders retry (an idempotent retry finds the stored message, and
+   * publishes nothing), but the other members would get no push of what was
+   * stored, nor learn of a gap, until the conversation's next event. So the
+   * batch's messages are looked for (by the ids given to them here) once the
+   * database answers again, and what was stored is published as committed
+   * (recipients by membership window). Pushed twice if it had been published
+   * already: clients and the sequencer drop a seq they have.
+   */
+  function publishIfStored (messageIds: string[]): void {
+    const until = Date.now() + (deps.lostAnswerSearchMs ?? 60_000)
+    for (const id of messageIds) if (lost.size < LOST_MAX_IDS) lost.set(id, until)
+    if (lostTimer === undefined) scheduleLostSearch(LOST_FIRST_MS)
+  }
+
+  // One search for every lost answer, however many batches failed (an outage fails them all).
+  function scheduleLostSearch (delay: number): void {
+    lostTimer = setTimeout(() => { void searchLost(delay) }, delay)
+    lostTimer.unref()
+  }
+
+  async function searchLost (delay: number): Promise<void> {
+    const now = Date.now()
+    for (const [id, until] of lost) if (until < now) lost.delete(id)
+    const ids = [...lost.keys()].slice(0, 1_000)
+    if (ids.length === 0) {
+      lostTimer = undefined
+      return
+    }
+    try {
+      const found = await createdEvents(deps.pool, ids)
+      for (const id of ids) lost.delete(id)
+      for (const { event, userIds } of found) deps.publisher.publishEvents([toChatEvent(event)], userIds)
+      scheduleLostSearch(LOST_FIRST_MS)
+    } catch {
+      scheduleLostSearch(Math.min(delay * 2, LOST_MAX_MS))
+    }
+  }
+
   /** Answers every post of a batch; a post already answered ignores a later answer. */
   async function run (batch: Pending[]): Promise<void> {
     try {
@@ -119,12 +172,13 @@ export function createPostBatcher (deps: PostBatcherDeps) {
    */
   async function commit (batch: Pending[], retried = false): Promise<void> {
     let result: Awaited<ReturnType<typeof postBatch>>
+    const ids = batch.map(() => newId())
     try {
-      result = await postBatch(deps.pool, batch.map((p) => {
+      result = await postBatch(deps.pool, batch.map((p, i) => {
         const body = (p.input.body ?? '').trim()
         const mentions = parseMentions(body)
         return {
-          id: newId(),
+          id: ids[i]!,
           conversationId: p.conversationId,
           senderId: p.userId,
           body,
@@ -142,7 +196,11 @@ export function createPostBatcher (deps: PostBatcherDeps) {
       deps.observeBatch?.(batch.length, false)
       // Unreachable, or cancelled by the statement timeout (a lock held too long): every post of the batch answers
       // 503 at once; split in halves, each would wait out the timeout again.
-      if (isDatabaseUnavailable(err) || isStatementTimeout(err)) throw err
+      if (isDatabaseUnavailable(err) || isStatementTimeout(err)) {
+        // A statement timeout rolls back; a lost connection may have lost only the answer.
+        if (isDatabaseUnavailable(err)) publishIfStored(ids)
+        throw err
+      }
       if (batch.length === 1) {
         // The key committed elsewhere is visible now: once more finds that original.
         if (isUniqueViolation(err) && !retried) return commit(batch, true)

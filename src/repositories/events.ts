@@ -19,6 +19,13 @@ export const subjectSeq = (e: string) =>
         WHEN ${e}.type IN ('reaction.added', 'reaction.removed', 'message.pinned', 'message.unpinned') THEN (${e}.data->>'messageSeq')::int
         ELSE ${e}.seq END`
 
+/** The users whose membership window [joined_seq, left_seq] holds the event `e` (for an event about a message: holds the message). */
+export const windowRecipients = (e: string) =>
+  `ARRAY(SELECT m.user_id FROM memberships m
+          WHERE m.conversation_id = ${e}.conversation_id
+            AND m.joined_seq <= ${subjectSeq(e)}
+            AND (m.left_seq IS NULL OR m.left_seq >= ${e}.seq))`
+
 // What happens to a message from before the member's window is not theirs to
 // see (as the message itself is not): judged by the message's seq.
 const REPLAY = memberWindowPage('events', 'm.conversation_id AS "conversationId", m.seq, m.type, m.data, m.created_at AS "createdAt"',
@@ -96,11 +103,7 @@ export function createEventsRepository ({ prisma, pool, replica }: Database) {
      */
     async eventsBetween (conversationId: string, afterSeq: number, beforeSeq: number): Promise<Array<{ event: EventRow, userIds: string[] }>> {
       const { rows } = await pool.query<{ seq: number, type: string, data: unknown, created_at: Date, recipients: string[] }>(
-        `SELECT e.seq, e.type, e.data, e.created_at,
-                ARRAY(SELECT m.user_id FROM memberships m
-                       WHERE m.conversation_id = e.conversation_id
-                         AND m.joined_seq <= ${subjectSeq('e')}
-                         AND (m.left_seq IS NULL OR m.left_seq >= e.seq)) AS recipients
+        `SELECT e.seq, e.type, e.data, e.created_at, ${windowRecipients('e')} AS recipients
            FROM events e
           WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq < $3 ORDER BY e.seq`,
         [conversationId, afterSeq, beforeSeq])

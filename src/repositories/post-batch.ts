@@ -3,6 +3,7 @@
 // locks, judges, numbers and stores the whole batch in one round trip and
 // commits before it answers.
 import type pg from 'pg'
+import { windowRecipients, type EventRow } from './events.js'
 import type { AttachmentView, MessageRow } from './messages.js'
 import type { Metadata } from './messages.js'
 
@@ -142,4 +143,21 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
     }
   }
   return { outcomes, recipients }
+}
+
+/**
+ * The message.created events of those of these messages that are stored (a
+ * batch whose answer was lost may have committed), each with its recipients
+ * by membership window, as the gap fill reads them.
+ */
+export async function createdEvents (db: pg.Pool, messageIds: string[]): Promise<Array<{ event: EventRow, userIds: string[] }>> {
+  const { rows } = await db.query<{ conversation_id: string, seq: number, type: string, data: unknown, created_at: Date, recipients: string[] }>(
+    `SELECT e.conversation_id, e.seq, e.type, e.data, e.created_at, ${windowRecipients('e')} AS recipients
+       FROM messages msg JOIN events e ON e.conversation_id = msg.conversation_id AND e.seq = msg.seq
+      WHERE msg.id = ANY($1::uuid[])
+      ORDER BY e.conversation_id, e.seq`, [messageIds])
+  return rows.map((r) => ({
+    event: { conversationId: r.conversation_id, seq: r.seq, type: r.type, createdAt: r.created_at, data: r.data },
+    userIds: r.recipients
+  }))
 }
