@@ -3,7 +3,7 @@
 // event written in the changing transaction, published after commit.
 import type { ChatEvent, RealtimePublisher } from './events.js'
 import type { Role } from '../repositories/conversations.js'
-import { createRepositories, type Database } from '../repositories/index.js'
+import { createRepositories, type Database, type Repositories } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { createMemberPages } from './member-pages.js'
@@ -33,6 +33,19 @@ export interface InvitationData { conversationId: string, title: string | null, 
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
 export const canManage = (role: Role) => role === 'owner' || role === 'admin'
+
+/**
+ * For the reads of a group's owner and admins (its bans, its invites): 404
+ * for non-members, 403 for a direct conversation or a plain member, as
+ * lockAsMember's writes answer, but read without locking the conversation
+ * (a member looping such a read would hold up its posts).
+ */
+export async function assertManager (repos: Pick<Repositories, 'conversations'>, conversationId: string, userId: string, refusals: { direct: string, member: string }): Promise<void> {
+  const found = await repos.conversations.memberAndType(conversationId, userId)
+  if (found === null) throw notFound('Conversation')
+  if (found.type === 'direct') throw forbidden(refusals.direct)
+  if (!canManage(found.me.role)) throw forbidden(refusals.member)
+}
 
 export function createConversationService (deps: ChatDeps) {
   const { publisher } = deps

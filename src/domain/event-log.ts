@@ -27,10 +27,14 @@ export interface EventDraft {
 /**
  * Locks a conversation (until the transaction ends) and loads its members:
  * the one way every write checks that the caller is a member, so the member
- * list it checks is the one it changes. A stranger and a removed member get
- * the same 404 as a conversation that does not exist.
+ * list it checks is the one it changes (read again under the lock). A
+ * stranger and a removed member get the same 404 as a conversation that does
+ * not exist.
  */
 export async function lockAsMember (tx: Tx, conversationId: string, userId: string): Promise<{ conversation: LockedConversation, members: MemberRow[], me: MemberRow }> {
+  // A stranger's request never takes the lock (an indexed read first): else
+  // anyone could loop a write on a public channel and hold up its posts.
+  if ((await tx.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
   const conversation = await tx.conversations.lock(conversationId)
   const members = conversation === null ? [] : await tx.conversations.members(conversationId)
   const me = members.find((m) => m.userId === userId)

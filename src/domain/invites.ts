@@ -9,7 +9,7 @@ import type { ChatEvent } from './events.js'
 import type { InviteRow } from '../repositories/invites.js'
 import { createRepositories } from '../repositories/index.js'
 import { createConversationReader } from './conversation-reader.js'
-import { canManage, type ChatDeps } from './conversations.js'
+import { assertManager, canManage, type ChatDeps } from './conversations.js'
 import { addOneMember } from './members.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { inTransaction, lockAsMember, type Tx } from './event-log.js'
@@ -48,6 +48,8 @@ async function suspended (tx: Tx, userId: string): Promise<boolean> {
   return user === null || user.suspendedAt !== null || user.deletedAt !== null
 }
 
+const MANAGER_REFUSALS = { direct: 'A direct conversation has no invites', member: 'Only the owner or an admin can manage invites' }
+
 const usable = (r: InviteRow, now: Date) => r.revokedAt === null && (r.expiresAt === null || r.expiresAt > now) && (r.maxUses === null || r.uses < r.maxUses)
 
 export function createInviteService (deps: ChatDeps) {
@@ -57,8 +59,8 @@ export function createInviteService (deps: ChatDeps) {
   /** Locks the group as one of its managers: 404 for non-members, 403 for a direct conversation or a plain member. */
   async function asManager (tx: Tx, conversationId: string, userId: string) {
     const locked = await lockAsMember(tx, conversationId, userId)
-    if (locked.conversation.type === 'direct') throw forbidden('A direct conversation has no invites')
-    if (!canManage(locked.me.role)) throw forbidden('Only the owner or an admin can manage invites')
+    if (locked.conversation.type === 'direct') throw forbidden(MANAGER_REFUSALS.direct)
+    if (!canManage(locked.me.role)) throw forbidden(MANAGER_REFUSALS.member)
     return locked
   }
 
@@ -123,10 +125,8 @@ export function createInviteService (deps: ChatDeps) {
 
     /** The usable invites, newest first (without their codes, which are not stored). */
     async list (userId: string, conversationId: string): Promise<{ invites: InviteView[] }> {
-      const rows = await inTransaction(repos, async (tx) => {
-        await asManager(tx, conversationId, userId)
-        return tx.invites.active(conversationId, new Date(), MAX_ACTIVE_INVITES)
-      })
+      await assertManager(repos, conversationId, userId, MANAGER_REFUSALS)
+      const rows = await repos.invites.active(conversationId, new Date(), MAX_ACTIVE_INVITES)
       return { invites: rows.map(toInvite) }
     },
 

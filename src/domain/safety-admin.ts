@@ -145,6 +145,10 @@ export function createAdminService (deps: AdminDeps) {
     async deleteMessage (actorId: string, messageId: string): Promise<MessageView> {
       const conversationId = await safety.messageConversation(messageId)
       if (conversationId === null) throw notFound('Message')
+      // Deleted already: answered without taking the conversation's lock (looped, it would hold up the posts).
+      const before = await repos.messages.find(conversationId, messageId)
+      if (before === null) throw notFound('Message')
+      if (before.deletedAt !== null) return toMessage(before)
       const result = await inTransaction(repos, async (tx) => {
         await tx.conversations.lock(conversationId)
         const messages = tx.messages

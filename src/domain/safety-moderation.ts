@@ -7,7 +7,7 @@
 import type { ChatEvent, RealtimePublisher } from './events.js'
 import type { MemberRow } from '../repositories/conversations.js'
 import { createRepositories, type Database } from '../repositories/index.js'
-import { canManage } from './conversations.js'
+import { assertManager, canManage } from './conversations.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
@@ -32,11 +32,13 @@ export async function assertMayWrite (tx: Tx, conversationId: string, me: Member
   if (muted) throw new AppError(403, 'MUTED', 'You are muted in this conversation')
 }
 
+const MANAGER_REFUSALS = { direct: 'A direct conversation has no moderators', member: 'Only the owner or an admin can moderate the conversation' }
+
 /** Locks a group as one of its managers; 404 for non-members, 403 for a direct conversation or a plain member. */
 async function lockAsManager (tx: Tx, conversationId: string, userId: string) {
   const locked = await lockAsMember(tx, conversationId, userId)
-  if (locked.conversation.type === 'direct') throw forbidden('A direct conversation has no moderators')
-  if (!canManage(locked.me.role)) throw forbidden('Only the owner or an admin can moderate the conversation')
+  if (locked.conversation.type === 'direct') throw forbidden(MANAGER_REFUSALS.direct)
+  if (!canManage(locked.me.role)) throw forbidden(MANAGER_REFUSALS.member)
   return locked
 }
 
@@ -100,16 +102,14 @@ export function createModerationService (deps: ModerationDeps) {
      */
     async bans (userId: string, conversationId: string, opts: { limit: number, cursor?: string | undefined }) {
       const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
-      return inTransaction(repos, async (tx) => {
-        await lockAsManager(tx, conversationId, userId)
-        const rows = await tx.safety.bans(conversationId, after, opts.limit + 1)
-        const page = rows.slice(0, opts.limit)
-        const last = page[page.length - 1]
-        return {
-          bans: page.map((r) => ({ userId: r.userId, by: r.byId, createdAt: r.createdAt.toISOString() })),
-          nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.createdAt, id: last.userId }) : null
-        }
-      })
+      await assertManager(repos, conversationId, userId, MANAGER_REFUSALS)
+      const rows = await repos.safety.bans(conversationId, after, opts.limit + 1)
+      const page = rows.slice(0, opts.limit)
+      const last = page[page.length - 1]
+      return {
+        bans: page.map((r) => ({ userId: r.userId, by: r.byId, createdAt: r.createdAt.toISOString() })),
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.createdAt, id: last.userId }) : null
+      }
     },
 
     /** Mutes (or unmutes) a member: member.muted / member.unmuted. */

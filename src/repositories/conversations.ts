@@ -122,6 +122,14 @@ export function conversationStatements (db: Client) {
       return db.membership.findFirst({ where: { conversationId, userId, leftAt: null }, select: memberSelect })
     },
 
+    /** The caller's current membership and the conversation's type, read without a lock (null: not a member). */
+    async memberAndType (conversationId: string, userId: string): Promise<{ me: MemberRow, type: 'direct' | 'group' } | null> {
+      const me = await db.membership.findFirst({ where: { conversationId, userId, leftAt: null }, select: { ...memberSelect, conversation: { select: { type: true } } } })
+      if (me === null) return null
+      const { conversation, ...member } = me
+      return { me: member, type: conversation.type as 'direct' | 'group' }
+    },
+
     /** Current members, in joining order. */
     members (conversationId: string): Promise<MemberRow[]> {
       return db.membership.findMany({

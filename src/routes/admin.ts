@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { errorResponses, IdParams } from '../schemas/common.js'
+import { writeBudget } from './budgets.js'
 import { Message } from '../schemas/messages.js'
 import { AdminUserPage, AdminUserQuery, AuditPage, AuditQuery, MessageIdParams, Report, ReportListQuery, ReportPage, ResolveReportBody, SuspendBody } from '../schemas/safety.js'
 import type { AppRole } from '../domain/safety-admin.js'
@@ -38,20 +39,22 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/reports/:id/resolve', {
     ...asStaff,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'adminResolveReport', summary: 'Resolve a report (audited)',
       description: `${staffNote} Already resolved: 409 CONFLICT.`,
       params: IdParams, body: ResolveReportBody,
-      response: { 200: { $ref: 'Report' } as unknown as typeof Report, ...errorResponses(400, 401, 403, 404, 409) }
+      response: { 200: { $ref: 'Report' } as unknown as typeof Report, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async (request) => admin.resolveReport(request.auth.userId, request.params.id, request.body))
 
   app.put('/users/:id/suspension', {
     ...asStaff,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'adminSuspendUser', summary: 'Suspend a user: every session ends, sockets close (4001), login answers 403 SUSPENDED (audited)',
       description: `${staffNote} Only an admin suspends an admin or a moderator; nobody suspends themself (403).`,
-      params: IdParams, body: SuspendBody, response: { 204: Type.Null({ description: 'Suspended' }), ...errorResponses(400, 401, 403, 404) }
+      params: IdParams, body: SuspendBody, response: { 204: Type.Null({ description: 'Suspended' }), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await admin.suspend(request.auth.userId, request.appRoles, request.params.id, request.body?.reason ?? null)
@@ -60,9 +63,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/users/:id/suspension', {
     ...asStaff,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'adminUnsuspendUser', summary: 'Lift a suspension (audited); the user logs in again',
-      description: `${staffNote} Only an admin lifts the suspension of an admin or a moderator (else 403 FORBIDDEN).`, params: IdParams, response: { 204: Type.Null({ description: 'Unsuspended' }), ...errorResponses(400, 401, 403, 404) }
+      description: `${staffNote} Only an admin lifts the suspension of an admin or a moderator (else 403 FORBIDDEN).`, params: IdParams, response: { 204: Type.Null({ description: 'Unsuspended' }), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await admin.unsuspend(request.auth.userId, request.appRoles, request.params.id)
@@ -71,6 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/users/:id', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     preHandler: role(['admin']),
     schema: {
       security, tags, operationId: 'adminDeleteUser',
@@ -79,7 +84,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'themself (a suspended one cannot log in). Personal data erased, sessions ended (sockets close with 4001), the user ' +
         'leaves every conversation, messages erased unless DELETED_ACCOUNT_MESSAGES=keep. Not your own account (403: use ' +
         'DELETE /v1/me); an unknown or already deleted account: 404.',
-      params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 401, 403, 404) }
+      params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request, reply) => {
     await admin.deleteUser(request.auth.userId, request.params.id)
@@ -88,10 +93,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/messages/:messageId', {
     ...asStaff,
+    config: writeBudget(app),
     schema: {
       security, tags, operationId: 'adminDeleteMessage', summary: 'Delete any message: the tombstone, a message.deleted event, earlier events redacted (audited)',
       description: staffNote, params: MessageIdParams,
-      response: { 200: { $ref: 'Message' } as unknown as typeof Message, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: { $ref: 'Message' } as unknown as typeof Message, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => admin.deleteMessage(request.auth.userId, request.params.messageId))
 

@@ -54,13 +54,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => app.accounts.refresh(request.body.refreshToken))
 
   app.post('/logout', {
+    config: limited,
     schema: {
       security,
       tags: ['auth'],
       operationId: 'logout',
       summary: 'End the session of a refresh token; its sockets are closed with 4001',
       body: RefreshBody,
-      response: { 204: Type.Null(), ...errorResponses(400, 401) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 429) }
     }
   }, async (request, reply) => {
     await app.accounts.logout(request.body.refreshToken)

@@ -31,6 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/conversations/:id/invites', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -38,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The group\'s usable invites, newest first, without their codes',
       description: managers,
       params: IdParams,
-      response: { 200: InviteList, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: InviteList, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => invites.list(request.auth.userId, request.params.id))
 

@@ -44,10 +44,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/conversations/:id/bans', {
     onRequest: app.authenticate,
+    config: limited,
     schema: {
       security, tags, operationId: 'listBans', summary: 'The banned users of a group, newest first (then user id), a page at a time',
       description: `${role} Keyset pages with an opaque cursor: the same cost at any depth. Follow nextCursor until it is null. A bad cursor: 400 VALIDATION_FAILED.`,
-      params: IdParams, querystring: BanListQuery, response: { 200: BanList, ...errorResponses(400, 401, 403, 404) }
+      params: IdParams, querystring: BanListQuery, response: { 200: BanList, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => moderation.bans(request.auth.userId, request.params.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor }))
 

@@ -3,10 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.js'
 import { UnreadTotals } from '../schemas/conversations.js'
 import { unreadTotals } from '../repositories/unread.js'
+import { perUser } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me/unread', {
     onRequest: app.authenticate,
+    // It counts every membership of the caller, as a sync's badge does: the same budget (SYNC_RATE_LIMIT_PER_MINUTE).
+    config: perUser(app.config.syncRateLimitPerMinute, 60_000),
     schema: {
       security: [{ bearer: [] }],
       tags: ['conversations'],
@@ -15,7 +18,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Each conversation\'s unreadCount, mentionCount and threadUnreadCount are those of its Conversation object (one rule). total is what device ' +
         'pushes show as the badge: per conversation, unreadCount + threadUnreadCount at notification level all, mentionCount at level mentions, nothing at ' +
         'level none or while muted.',
-      response: { 200: UnreadTotals, ...errorResponses(401) }
+      response: { 200: UnreadTotals, ...errorResponses(401, 429) }
     }
   }, async (request) => {
     const totals = await unreadTotals(app.db.pool, [request.auth.userId])

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { AttachmentUrls, CreatedUpload, CreateUploadBody, Upload, VariantParams } from '../schemas/uploads.js'
+import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { uploads } = app
@@ -44,6 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/uploads/:id/complete', {
     onRequest: app.authenticate,
+    config: writeBudget(app),
     schema: {
       security,
       tags,
@@ -55,7 +57,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'IMAGE_MAX_FRAMES frames, or an image not processed within IMAGE_TIMEOUT_SECONDS: 400 IMAGE_TOO_COMPLEX. Images get width, height, a ' +
         'thumbnail and a placeholder, and lose their metadata (EXIF, GPS, XMP, IPTC). Completing again answers the same upload.',
       params: IdParams,
-      response: { 200: uploadRef, ...errorResponses(400, 401, 404, 409, 413, 415) }
+      response: { 200: uploadRef, ...errorResponses(400, 401, 404, 409, 413, 415, 429) }
     }
   }, async (request) => uploads.complete(request.auth.userId, request.params.id))
 
