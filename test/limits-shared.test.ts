@@ -1,10 +1,13 @@
 // With BROKER=redis, rate limits and sockets per user are counted in Redis:
 // two processes sharing the broker channel share each limit, so spreading
 // requests or sockets over them gains a client nothing; a killed process's
-// sockets stop counting by themselves; and a Redis outage skips the limit
-// instead of failing the request.
+// sockets stop counting by themselves; a Redis outage skips the limit
+// instead of failing the request; and sockets closed during an outage give
+// their slots back once Redis is back.
 import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
+import type { AppConfig } from '../src/config.js'
 import { createTestDatabase, type TestDatabase } from './helpers/database.js'
 import { client, expectError, register, uniqueName, type Account, type Client } from './helpers/http.js'
 import { startDbProxy, type DbProxy } from './helpers/proxy.js'
@@ -23,13 +26,14 @@ const servers: TestServer[] = []
 const sockets: TestSocket[] = []
 let child: ServerNode | undefined
 const accounts: Account[] = []
+let config: Partial<AppConfig>
 
 beforeAll(async () => {
   db = await createTestDatabase()
   // Redis behind a proxy the test can cut; the two servers share it and one broker channel.
   proxy = await startDbProxy(inject('redisUrl'))
   channel = `limits-${randomBytes(4).toString('hex')}`
-  const config = {
+  config = {
     broker: 'redis' as const, redisUrl: proxy.url, brokerChannel: channel, authRateLimitMax: LIMIT, authRateLimitWindowMs: 60_000,
     wsMaxConnectionsPerUser: SOCKETS, wsSlotTtlMs: SLOT_TTL_MS
   }
@@ -37,7 +41,7 @@ beforeAll(async () => {
   // The accounts of the socket tests, registered outside the shared login limit (which the first test spends).
   const registrar = await startServer({ databaseUrl: db.url, jwtSecret: JWT_SECRET })
   try {
-    for (let i = 0; i < 2; i++) accounts.push(await register(client(registrar.url)))
+    for (let i = 0; i < 3; i++) accounts.push(await register(client(registrar.url)))
   } finally {
     await registrar.close()
   }
@@ -123,4 +127,36 @@ describe('rate limits with BROKER=redis', () => {
     }, { timeout: 20_000, interval: 250 })
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(SLOT_TTL_MS / 2)
   }, 120_000)
+
+  it('sockets per user: sockets closed while Redis was unreachable give their slots back once it is back', async () => {
+    // Slots that would outlast the test if nothing gave them back.
+    const server = await startServer({ databaseUrl: db.url, jwtSecret: JWT_SECRET, config: { ...config, wsSlotTtlMs: 60_000 } })
+    servers.push(server)
+    const account = accounts[2]!
+    const open = async () => {
+      const s = await connect(server.url, account.accessToken)
+      sockets.push(s)
+      await s.next((f) => f.type === 'ready')
+      return s
+    }
+    const held = [await open(), await open()]
+    await proxy.cut()
+    try {
+      // The user's network changes during the outage: both sockets close; their releases cannot reach Redis.
+      for (const s of held) await s.close()
+    } finally {
+      await proxy.restore()
+    }
+    // Both connections back (the broker's, once back, closes the sockets open then with 4008, to replay).
+    const subscriber = (server.app.realtime.broker as unknown as { sub: Redis }).sub
+    await vi.waitFor(() => {
+      expect(server.app.limitsRedis?.status).toBe('ready')
+      expect(subscriber.status).toBe('ready')
+    }, { timeout: 20_000, interval: 100 })
+    // Counted in Redis again: the user gets the sockets of their limit, and no more.
+    await open()
+    await open()
+    const err = await connect(server.url, account.accessToken).then((s) => { sockets.push(s); return undefined }, (e: { statusCode?: number }) => e)
+    expect(err?.statusCode).toBe(429)
+  }, 60_000)
 })

@@ -27,6 +27,7 @@
 import { Cluster, Redis, type ClusterNode } from 'ioredis'
 import type { Broker, BrokerMessage } from './broker.js'
 import { meterRedisReads } from './cpu-meter.js'
+import { PING_MS, pingOrCut, QUIT_MS, quitWithin } from './redis-liveness.js'
 import { joinBatch, WireBroker, type WireBrokerOptions } from './wire.js'
 
 export interface RedisClusterBrokerOptions extends WireBrokerOptions {
@@ -88,8 +89,6 @@ interface Subscriber { redis: Redis, channels: Set<string> }
 
 const RECOVER_FIRST_MS = 100
 const RECOVER_MAX_MS = 2_000
-/** A subscriber connection is pinged this often; one that does not answer within the same time is replaced. */
-const PING_MS = 10_000
 
 export class RedisClusterBroker extends WireBroker implements Broker {
   private readonly pub: Cluster
@@ -218,7 +217,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
     clearInterval(this.pinger)
     const subs = [...this.connections.values()]
     this.connections.clear()
-    await Promise.all([this.pub.quit().catch(() => {}), ...subs.map((s) => s.redis.quit().catch(() => {}))])
+    await Promise.all([this.pub.quit().catch(() => {}), ...subs.map((s) => quitWithin(s.redis, QUIT_MS))])
   }
 
   // Subscriptions.
@@ -227,12 +226,7 @@ export class RedisClusterBroker extends WireBroker implements Broker {
   // that gets no answer finds it, and the connection's end resubscribes.
   private ping (): void {
     for (const [node, sub] of this.connections) {
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('no answer to PING')), PING_MS) })
-      Promise.race([sub.redis.ping(), late]).catch((err: unknown) => {
-        this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster stopped answering')
-        sub.redis.disconnect()
-      }).finally(() => clearTimeout(timer))
+      pingOrCut(sub.redis, PING_MS, (err) => this.log.warn({ err, node }, 'broker subscriber connection to the Redis Cluster stopped answering'))
     }
   }
 

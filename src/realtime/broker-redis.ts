@@ -3,10 +3,12 @@
 // subscribes; a payload has no practical size limit, so nothing is staged.
 // Pub/sub keeps nothing for a subscriber that is away: when the subscription
 // comes back after an interruption (including Redis cutting off a subscriber
-// that fell past its output buffer limit), subscribers are told messages were lost.
+// that fell past its output buffer limit, or a PING on it that got no answer:
+// a half-open connection), subscribers are told messages were lost.
 import { Redis } from 'ioredis'
 import type { Broker } from './broker.js'
 import { meterRedisReads } from './cpu-meter.js'
+import { cut, PING_MS, pingOrCut, QUIT_MS, quitWithin } from './redis-liveness.js'
 import { joinBatch, WireBroker, type WireBrokerOptions } from './wire.js'
 
 export interface RedisBrokerOptions extends WireBrokerOptions {
@@ -18,6 +20,7 @@ export class RedisBroker extends WireBroker implements Broker {
   private readonly pub: Redis
   private readonly sub: Redis
   private interrupted = false
+  private pinger: NodeJS.Timeout | undefined
 
   constructor (private readonly opts: RedisBrokerOptions) {
     super(opts)
@@ -62,6 +65,12 @@ export class RedisBroker extends WireBroker implements Broker {
     await Promise.all([this.pub.connect(), this.sub.connect()])
     await this.sub.subscribe(this.opts.channel)
     this.interrupted = false
+    // The subscriber only ever reads: without a PING a half-open connection
+    // would go unnoticed. Cut, it reconnects, and 'ready' above calls lost().
+    this.pinger = setInterval(() => {
+      pingOrCut(this.sub, PING_MS, (err) => this.log.warn({ err, connection: 'subscriber' }, 'broker connection to Redis stopped answering; reconnecting'))
+    }, PING_MS)
+    this.pinger.unref()
   }
 
   protected async send (encoded: string[]): Promise<void> {
@@ -69,13 +78,14 @@ export class RedisBroker extends WireBroker implements Broker {
       await this.pub.publish(this.opts.channel, joinBatch(encoded))
     } catch (err) {
       // Nothing comes back on this connection: the retry needs a new one.
-      if (err instanceof Error && err.message === 'Command timed out') this.pub.disconnect(true)
+      if (err instanceof Error && err.message === 'Command timed out') cut(this.pub, true)
       throw err
     }
   }
 
   protected async disconnect (): Promise<void> {
+    clearInterval(this.pinger)
     this.sub.removeAllListeners('ready')
-    await Promise.all([this.pub.quit().catch(() => {}), this.sub.quit().catch(() => {})])
+    await Promise.all([quitWithin(this.pub, QUIT_MS), quitWithin(this.sub, QUIT_MS)])
   }
 }

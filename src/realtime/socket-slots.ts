@@ -10,6 +10,15 @@
 // Without Redis, or while it cannot be reached, each process counts its own
 // sockets (as the rate limits skip Redis when it fails: a request is answered,
 // not failed, and a limit is not a reason to refuse a user everywhere).
+//
+// A socket that closes while Redis cannot be reached cannot give its slot
+// back then; left in Redis, the slot would count against its user until it
+// lapses (WS_SLOT_TTL_MS), and refuse them sockets under their limit once
+// Redis is back. So a release that fails is kept and sent again when the
+// connection is ready again and with every renewal, until it succeeds or the
+// slot has lapsed anyway. (The other way, each renewal replacing all of its
+// process's slots, would need every slot tagged with its process and would
+// still miss users who have no socket left on it, whom no renewal visits.)
 import { Cluster, type Redis } from 'ioredis'
 
 export interface SocketSlots {
@@ -77,6 +86,9 @@ for i = 2, #ARGV do redis.call('ZADD', KEYS[1], until_ms, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`
 
+/** Failed releases kept for a retry, at most (past it the oldest are left to lapse by themselves). */
+const UNRELEASED_MAX = 10_000
+
 export interface SharedSocketSlotsOptions {
   redis: Redis | Cluster
   /** Prefix of the keys (the broker channel: deployments sharing a Redis do not share slots). */
@@ -98,8 +110,29 @@ export function sharedSocketSlots (opts: SharedSocketSlotsOptions): SocketSlots 
   }
   const key = (userId: string) => `${opts.prefix}:ws-slots:{${userId}}`
 
+  // Failed releases by connection id, oldest first, with when the socket closed.
+  const unreleased = new Map<string, { userId: string, closedAt: number }>()
+  const release = (userId: string, connectionId: string, closedAt: number, retry: boolean) => {
+    redis.zrem(key(userId), connectionId).catch((err: unknown) => {
+      // Reported once per socket, not at every retry.
+      if (!retry) opts.onError(err)
+      unreleased.set(connectionId, { userId, closedAt })
+      if (unreleased.size > UNRELEASED_MAX) unreleased.delete(unreleased.keys().next().value!)
+    })
+  }
+  const retryReleases = () => {
+    const now = Date.now()
+    for (const [connectionId, { userId, closedAt }] of unreleased) {
+      unreleased.delete(connectionId)
+      // A slot lapses ttlMs after its last renewal at the latest, which came before its socket closed.
+      if (now - closedAt < ttlMs) release(userId, connectionId, closedAt, true)
+    }
+  }
+  redis.on('ready', retryReleases)
+
   let renewing = false
   const timer = setInterval(() => {
+    retryReleases()
     if (renewing) return
     renewing = true
     let done: Promise<unknown>
@@ -134,10 +167,11 @@ export function sharedSocketSlots (opts: SharedSocketSlotsOptions): SocketSlots 
     // Redis holds the slot from the take: an open socket adds nothing.
     opened () {},
     release (userId, connectionId) {
-      redis.zrem(key(userId), connectionId).catch(opts.onError)
+      release(userId, connectionId, Date.now(), false)
     },
     close () {
       clearInterval(timer)
+      redis.off('ready', retryReleases)
     }
   }
 }

@@ -18,6 +18,12 @@ export interface DbProxy {
   failOn (text: string | undefined, mode?: 'reset' | 'stall'): void
   /** Connections failed by failOn so far. */
   readonly failures: number
+  /**
+   * Stalls, as failOn's 'stall' does, every live connection whose client has
+   * sent this text (case-insensitive) in its first 4 KiB (a Redis client's
+   * name, sent when it connects); returns how many. Later connections pass.
+   */
+  stallLive (text: string): number
 }
 
 export async function startDbProxy (targetUrl: string): Promise<DbProxy> {
@@ -27,20 +33,25 @@ export async function startDbProxy (targetUrl: string): Promise<DbProxy> {
   let port = 0
   let fault: { text: string, mode: 'reset' | 'stall' } | undefined
   let failures = 0
+  // Of each live connection: what its client sent first, and how to stall it.
+  const live = new Map<Socket, { sent: string, stall: () => void }>()
 
   const listen = () => new Promise<void>((resolve, reject) => {
     server = createServer((client) => {
       const upstream = connect(Number(target.port), target.hostname)
       sockets.add(client).add(upstream)
       let stalled = false
+      const entry = { sent: '', stall: () => { stalled = true } }
+      live.set(client, entry)
       // The end of the previous chunk, so that a command split across two chunks is still seen.
       let tail = ''
-      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
+      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); live.delete(client) }
       client.on('error', drop).on('close', drop)
       upstream.on('error', drop).on('close', drop)
       client.on('data', (chunk: Buffer) => {
         if (stalled) return
         const text = tail + chunk.toString('latin1').toLowerCase()
+        if (entry.sent.length < 4096) entry.sent += text
         tail = text.slice(-64)
         if (fault !== undefined && text.includes(fault.text)) {
           failures++
@@ -76,6 +87,13 @@ export async function startDbProxy (targetUrl: string): Promise<DbProxy> {
     restore: listen,
     close: stop,
     failOn (text, mode = 'reset') { fault = text === undefined ? undefined : { text: text.toLowerCase(), mode } },
-    get failures () { return failures }
+    get failures () { return failures },
+    stallLive (text) {
+      let n = 0
+      for (const entry of live.values()) {
+        if (entry.sent.includes(text.toLowerCase())) { entry.stall(); n++ }
+      }
+      return n
+    }
   }
 }

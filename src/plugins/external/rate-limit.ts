@@ -58,6 +58,15 @@ export default fp(async (app) => {
       // A request never waits long for its counter: without Redis the limit is skipped (skipOnError), not the request.
       connectTimeout: 1_000,
       commandTimeout: 500,
+      // A connection that stops answering (half-open: a partition, a stuck
+      // middlebox) would cost every request the commandTimeout, for as long as
+      // it lasts, and pile up the commands sent on it: once nothing has come
+      // back for this long it is destroyed and replaced. Until the new one is
+      // ready, commands fail at once (no offline queue), so requests skip the
+      // limit without waiting.
+      socketTimeout: 1_000,
+      // A command that timed out may have been counted: sending it again on the new connection would count it twice.
+      autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 5_000)
@@ -73,6 +82,8 @@ export default fp(async (app) => {
           connectionName: options.connectionName,
           connectTimeout: options.connectTimeout,
           commandTimeout: options.commandTimeout,
+          socketTimeout: options.socketTimeout,
+          autoResendUnfulfilledCommands: options.autoResendUnfulfilledCommands,
           maxRetriesPerRequest: options.maxRetriesPerRequest,
           ...(first.password === '' ? {} : { password: decodeURIComponent(first.password) }),
           ...(first.username === '' ? {} : { username: decodeURIComponent(first.username) }),
