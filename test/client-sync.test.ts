@@ -9,6 +9,7 @@ import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
 import { recordingClient, type RecordingClient } from './helpers/sdk.js'
 import { test, type TestServer } from './helpers/server.js'
+import { clockPast } from './helpers/sync-clock.js'
 import { users as registerMany } from './helpers/users.js'
 
 /** Every request the server received: method, URL and the bearer token (to tell one client's requests). */
@@ -63,24 +64,6 @@ async function connected (who: Account, options: Parameters<typeof recordingClie
   return rec
 }
 
-/**
- * Waits until the cursor the server hands to new sockets (taken once a second)
- * is past everything done so far for `who`: a sync from it finds nothing.
- */
-async function clockPast (who: Account): Promise<void> {
-  const end = Date.now() + 30_000
-  for (;;) {
-    const cursor = server.app.syncClock.current()
-    if (cursor !== undefined) {
-      const res = await api.get(`/v1/sync?since=${cursor}`, as(who))
-      expect(res.status).toBe(200)
-      if (res.body.changes.length === 0) return
-    }
-    if (Date.now() > end) throw new Error('the sync clock did not pass the set-up')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
 /** The GET requests this client made from `from` on (its REST calls carry its session's token). */
 function getsOf (rec: RecordingClient, from: number): string[] {
   const token = rec.sdk.session?.accessToken
@@ -121,7 +104,7 @@ describe('SDK realtime: catch-up through the sync cursor', () => {
     const leaving = await createGroup(api, a, [me], 'to be removed from')
     const joining = await createGroup(api, a, [b], 'to be added to')
     // So that the first cursor (the ready frame's) does not bring the set-up again.
-    await clockPast(me)
+    await clockPast(server, api, me)
     const rec = await connected(me)
     expect(rec.via).toEqual(['conversations'])
     expect(rec.sdk.realtime.cursor).toEqual(expect.any(String))

@@ -40,6 +40,8 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private ws: WebSocketLike | null = null
   private stateNow: ConnectionState = 'idle'
   private stopped = true
+  /** Moves on every connect() and close(): an open() begun before them (awaiting a token) opens nothing. */
+  private generation = 0
   private failures = 0
   private firstSync = true
   private checkAuth = false
@@ -102,7 +104,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     return this.options.sync !== false
   }
 
-  /** Forgets all positions and the cursor (another user logged in): the next connect starts afresh. */
+  /**
+   * Forgets all positions and the cursor (another user logged in, or the session ended): the socket, the old
+   * user's, is dropped and opened again with the new session (none: the connection ends `unauthenticated`).
+   */
   reset (): void {
     this.tracker = new SeqTracker<ChatEvent>((event) => this.applied(event))
     this.firstSync = true
@@ -111,6 +116,14 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.touched = new Set()
     clearTimeout(this.rebaseTimer)
     this.rebaseTimer = undefined
+    this.acks.stop()
+    if (this.stopped) return
+    this.failures = 0
+    if (this.ws !== null) return this.drop(4000, 'session changed')
+    // Between sockets: an open() awaiting the old session's token opens nothing; this one takes the new session.
+    this.generation++
+    clearTimeout(this.timer)
+    void this.open()
   }
 
   /** Starts (or restarts) the connection; it stays up until close(). */
@@ -118,12 +131,14 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     if (!this.stopped) return
     this.stopped = false
     this.failures = 0
+    this.generation++
     void this.open()
   }
 
   /** Closes for good (until connect()). */
   close (): void {
     this.stopped = true
+    this.generation++
     this.acks.stop()
     clearTimeout(this.timer)
     clearTimeout(this.rebaseTimer)
@@ -169,6 +184,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
 
   private async open (): Promise<void> {
     if (this.stopped) return
+    const generation = this.generation
     this.setState(this.failures === 0 ? 'connecting' : 'reconnecting')
     let token: string
     try {
@@ -178,16 +194,21 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       token = await this.transport.accessToken()
       this.checkAuth = false
     } catch (err) {
+      if (generation !== this.generation) return
       if (err instanceof ApiError && err.status === 401) return this.unauthenticated()
       this.emit('error', err)
       return this.retry()
     }
-    if (this.stopped) return
+    if (this.stopped || generation !== this.generation || this.ws !== null) return
     const url = `${this.transport.baseUrl.replace(/^http/, 'ws')}/v1/ws?access_token=${encodeURIComponent(token)}`
     const ws = new this.WS(url) as WebSocketLike
     this.ws = ws
     let opened = false
-    ws.onopen = () => { opened = true }
+    ws.onopen = () => {
+      opened = true
+      // Replaced meanwhile (close(), a reset): nobody listens to this one.
+      if (this.ws !== ws) ws.close(1000, 'client closed')
+    }
     ws.onmessage = (ev) => { if (this.ws === ws) this.onFrame(ev.data) }
     ws.onerror = () => {}
     ws.onclose = (ev) => { if (this.ws === ws) this.onClose(ev.code, opened) }
@@ -292,6 +313,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     let cursor = this.cursorNow!
     let unread: UnreadTotals | null = null
     const gapped = new Set<string>()
+    /** Conversations reported left -> the seq of their removal; applied once the sync is adopted (a cut sync is sent again). */
+    const lefts = new Map<string, number>()
+    // A left change without events (those up to `known` are not sent again) ended at or before the position here now.
+    const startedAt = this.tracker.positions()
     let adopted = false
     if (reconnect) this.tracker.holdAll()
     try {
@@ -301,7 +326,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         if (res === undefined || !current()) return 'failed'
         this.applyingSync = true
         try {
-          for (const change of res.changes) this.applyChange(change, first, gapped)
+          for (const change of res.changes) this.applyChange(change, first, gapped, lefts, startedAt)
         } finally {
           this.applyingSync = false
         }
@@ -311,11 +336,13 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       }
       this.firstSync = false
       if (unread !== null) this.emit('unread', unread)
+      this.keepReadded(lefts, gapped)
       const replays = new Set([...gapped, ...(reconnect ? this.tracker.releaseAll() : [])])
       const done = await Promise.all([...replays].map((id) => this.replayer.replay(id)))
       if (!current() || !done.every(Boolean)) return 'failed'
       adopted = true
       this.adoptCursor(cursor)
+      this.settleLefts(lefts)
       return 'done'
     } catch (err) {
       if (err instanceof ApiError && (err.status === 400 || err.status === 404)) {
@@ -334,7 +361,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   }
 
   /** One change of a sync page. */
-  private applyChange (change: SyncChange, first: boolean, gapped: Set<string>): void {
+  private applyChange (change: SyncChange, first: boolean, gapped: Set<string>, lefts: Map<string, number>, startedAt: Record<string, number>): void {
     const id = change.conversationId
     if (first && this.tracker.position(id) === undefined && !this.tracker.isReplaying(id)) {
       // No saved position at the first connect: it starts at its current lastSeq, as in the per-conversation flow.
@@ -344,12 +371,35 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     }
     if (change.eventsContinue === true) return
     if (change.membership === 'left') {
-      // The log is no longer readable: a gap before the removal cannot be filled, nothing more will come.
-      this.tracker.forget(id)
+      // The log is no longer readable: a gap before the removal (its events end the change) cannot be filled.
+      lefts.set(id, change.events?.at(-1)?.seq ?? startedAt[id] ?? 0)
       gapped.delete(id)
-      this.emit('left', id)
     } else if (change.conversation !== null) {
       this.emit('conversation', change.conversation)
+    }
+  }
+
+  /**
+   * Conversations a sync reports left but that were re-added since (its snapshot came before the re-add): events
+   * past the removal are already applied, or held (then replayed). Those stay; held events up to the removal go.
+   */
+  private keepReadded (lefts: Map<string, number>, gapped: Set<string>): void {
+    for (const [id, removal] of lefts) {
+      this.tracker.dropHeldThrough(id, removal)
+      const position = this.tracker.position(id) ?? 0
+      if (this.tracker.known(id) <= removal) continue
+      lefts.delete(id)
+      if (this.tracker.known(id) > position) gapped.add(id)
+    }
+  }
+
+  /** After the cursor moved past them: forgets the conversations left for good and tells the app, once. */
+  private settleLefts (lefts: Map<string, number>): void {
+    for (const [id, removal] of lefts) {
+      // Re-added while the replays ran: its pushes came after the removal.
+      if (this.tracker.known(id) > removal || this.tracker.isReplaying(id)) continue
+      this.tracker.forget(id)
+      this.emit('left', id)
     }
   }
 
@@ -399,20 +449,42 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       if (local === undefined && this.firstSync) this.tracker.setPosition(c.id, c.lastSeq)
       else if (local === undefined || c.lastSeq > local) moved.push(c.id)
     }
-    // Left while away: the log is no longer readable, nothing more will come.
-    for (const id of this.tracker.conversations()) {
-      if (!listed.has(id) && !this.tracker.isReplaying(id) && this.tracker.position(id) !== undefined) {
-        this.tracker.forget(id)
-        this.emit('left', id)
-      }
-    }
+    // Not listed: left while away, or moved up the list (it is paged by last activity) while it was paged.
+    const unlisted = this.tracker.conversations().filter((id) => !listed.has(id) && !this.tracker.isReplaying(id) && this.tracker.position(id) !== undefined)
+    for (const id of await this.movedOrLeft(unlisted)) moved.push(id)
+    if (this.epoch !== epoch) return false
     this.firstSync = false
     for (const id of moved) this.tracker.beginReplay(id)
     const gaps = this.tracker.releaseAll()
     const done = await Promise.all([...moved, ...gaps].map((id) => this.replayer.replay(id, true)))
     if (this.ws !== ws || this.stopped || this.epoch !== epoch || !done.every(Boolean)) return false
+    // A replay answered 404: left, the log is no longer readable.
+    for (const id of moved) if (!this.tracker.has(id)) this.emit('left', id)
     if (this.syncEnabled && readyCursor !== null) this.adoptCursor(readyCursor)
     return true
+  }
+
+  /**
+   * Conversations missing from the paged list: one with pushes held since the listing began moved up it; the
+   * others are asked for, and only a 404 means left. Returns those to replay; forgets the left and says so.
+   */
+  private async movedOrLeft (unlisted: string[]): Promise<string[]> {
+    const moved: string[] = []
+    await Promise.all(unlisted.map(async (id) => {
+      const local = this.tracker.position(id) ?? 0
+      if (this.tracker.known(id) > local) return moved.push(id)
+      const tracker = this.tracker
+      try {
+        const c = await this.api.conversations.get(id)
+        if (c.lastSeq > local) moved.push(id)
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) return moved.push(id)
+        if (this.tracker !== tracker || tracker.known(id) > local) return moved.push(id)
+        tracker.forget(id)
+        this.emit('left', id)
+      }
+    }))
+    return moved
   }
 
   private startHeartbeat (heartbeatMs: number): void {

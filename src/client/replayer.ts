@@ -16,22 +16,29 @@ export interface ReplayerHost {
 }
 
 export class Replayer {
-  private readonly running = new Map<string, Promise<void>>()
+  private readonly running = new Map<string, { tracker: SeqTracker<ChatEvent>, done: Promise<boolean> }>()
 
   constructor (private readonly api: Api, private readonly host: ReplayerHost, private readonly pageSize = 100) {}
 
-  /** Replays one conversation from its position; true once caught up (or forgotten: no longer readable). */
+  /**
+   * Replays one conversation from its position; true once caught up (or forgotten: no longer readable).
+   * A replay already running for the same tracker is joined, then run again from where it ended (events may have
+   * come after its last page); one failed answers false; one for a tracker from before a reset is not joined.
+   */
   replay (conversationId: string, begun = false): Promise<boolean> {
+    const tracker = this.host.tracker()
     const running = this.running.get(conversationId)
-    if (running !== undefined) return running.then(() => true)
-    if (!begun) this.host.tracker().beginReplay(conversationId)
-    const run = this.run(conversationId).finally(() => this.running.delete(conversationId))
-    this.running.set(conversationId, run.then(() => undefined))
-    return run
+    if (running !== undefined && running.tracker === tracker) return running.done.then((ok) => ok && this.replay(conversationId))
+    if (!begun) tracker.beginReplay(conversationId)
+    const entry = { tracker, done: Promise.resolve(false) }
+    entry.done = this.run(conversationId, tracker).finally(() => {
+      if (this.running.get(conversationId) === entry) this.running.delete(conversationId)
+    })
+    this.running.set(conversationId, entry)
+    return entry.done
   }
 
-  private async run (conversationId: string): Promise<boolean> {
-    const tracker = this.host.tracker()
+  private async run (conversationId: string, tracker: SeqTracker<ChatEvent>): Promise<boolean> {
     try {
       for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
         for (;;) {
@@ -52,7 +59,8 @@ export class Replayer {
         return true
       }
       tracker.abortReplay(conversationId)
-      this.host.failed(err)
+      // A replay for the user before a reset resyncs nothing of the new one's.
+      if (this.host.tracker() === tracker) this.host.failed(err)
       return false
     }
   }

@@ -20,13 +20,18 @@ interface Lane<E> {
 
 export class SeqTracker<E extends Sequenced> {
   private readonly lanes = new Map<string, Lane<E>>()
+  /** Forgotten conversations' last positions: a re-add starts there, not at 0 (the log before it was delivered). */
+  private readonly gone = new Map<string, number>()
   private holdingAll = false
 
   constructor (private readonly apply: (event: E) => void, private readonly maxHeld = MAX_HELD) {}
 
   private lane (conversationId: string): Lane<E> {
     let lane = this.lanes.get(conversationId)
-    if (lane === undefined) this.lanes.set(conversationId, lane = { position: undefined, held: new Map(), replaying: false, overflowed: false })
+    if (lane === undefined) {
+      this.lanes.set(conversationId, lane = { position: this.gone.get(conversationId), held: new Map(), replaying: false, overflowed: false })
+      this.gone.delete(conversationId)
+    }
     return lane
   }
 
@@ -54,9 +59,22 @@ export class SeqTracker<E extends Sequenced> {
     this.lane(conversationId).position = seq
   }
 
-  /** Forgets a conversation (the user left it). */
+  /** Forgets a conversation (the user left it); a later re-add resumes after its last position. */
   forget (conversationId: string): void {
+    const position = this.lanes.get(conversationId)?.position
+    if (position !== undefined) this.gone.set(conversationId, position)
     this.lanes.delete(conversationId)
+  }
+
+  /** True while the conversation is tracked (not forgotten). */
+  has (conversationId: string): boolean {
+    return this.lanes.has(conversationId)
+  }
+
+  /** Drops held events up to `seq` (a removal: the gap before it cannot be filled). */
+  dropHeldThrough (conversationId: string, seq: number): void {
+    const lane = this.lanes.get(conversationId)
+    if (lane !== undefined) for (const held of [...lane.held.keys()]) if (held <= seq) lane.held.delete(held)
   }
 
   conversations (): string[] {
