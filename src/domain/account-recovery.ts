@@ -10,6 +10,7 @@ import { hashPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { inTransaction } from './event-log.js'
 import { lockLive } from './live-accounts.js'
+import { wrongPassword } from './account-self.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const MAX_CODE_ATTEMPTS = 5
@@ -91,7 +92,8 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
      * stored under the account's row lock: a request racing the deletion lands before the erasure (which clears it)
      * or answers 401 and mails nothing.
      */
-    async requestEmail (userId: string, email: string): Promise<void> {
+    /** `checkedHash`: the password hash the caller's password was checked against; changed meanwhile, 401 INVALID_CREDENTIALS. */
+    async requestEmail (userId: string, email: string, checkedHash: string): Promise<void> {
       const send = mailer()
       const address = email.toLowerCase()
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
@@ -99,6 +101,7 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
         await lockLive(tx, userId, [], 'update')
         const live = await tx.accounts.findLive(userId)
         if (live === null) throw unauthorized()
+        if (live.passwordHash !== checkedHash) throw wrongPassword()
         await tx.accounts.setEmailChallenge(userId, { pendingEmail: address, emailCodeHash: sha256(code), emailCodeExpiresAt: new Date(Date.now() + deps.codeTtlMinutes * 60_000) })
         return live
       })
@@ -127,7 +130,13 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
       const email = challenge.pendingEmail
       let confirmed: boolean
       try {
-        confirmed = await repo.confirmEmail(userId, challenge.emailCodeHash, email, new Date())
+        // Reset tokens mailed to the previous address end with it (its mailbox may be why the address changes).
+        confirmed = await repos.transaction(async (tx) => {
+          const now = new Date()
+          if (!(await tx.accounts.confirmEmail(userId, challenge.emailCodeHash, email, now))) return false
+          await tx.accounts.voidResets(userId, now)
+          return true
+        })
       } catch (err) {
         if (isUniqueViolation(err)) throw new AppError(409, 'EMAIL_TAKEN', 'That address belongs to another account')
         throw err

@@ -5,7 +5,7 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, badRequest, notFound, unauthorized } from './errors.js'
 import { mediaUrl } from './views.js'
 import { hashPassword, verifyPassword } from './passwords.js'
-import { inTransaction } from './event-log.js'
+import { inTransaction, type Tx } from './event-log.js'
 import { lockLive } from './live-accounts.js'
 
 export interface UserProfile { id: string, username: string, displayName: string, createdAt: string, avatarUrl: string | null }
@@ -20,6 +20,16 @@ export interface AccountSelfDeps extends Database {
 }
 
 export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
+
+/**
+ * Inside the transaction that locked the account's row: 401 INVALID_CREDENTIALS
+ * unless its password hash is still the one the password was checked against.
+ * A password checked, then changed by a request in parallel, no longer
+ * authorises anything (changing it again, deleting the account, the email).
+ */
+export async function assertPasswordUnchanged (tx: Tx, userId: string, checkedHash: string): Promise<void> {
+  if ((await tx.accounts.findLive(userId))?.passwordHash !== checkedHash) throw wrongPassword()
+}
 
 export function createAccountSelfService (deps: AccountSelfDeps) {
   const repos = createRepositories(deps)
@@ -44,12 +54,14 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
 
     /** Sets a new password; every other session of the user ends. */
     async changePassword (userId: string, sessionId: string, currentPassword: string, newPassword: string): Promise<void> {
-      await checkPassword(userId, currentPassword)
+      const checked = await checkPassword(userId, currentPassword)
       const passwordHash = await hashPassword(newPassword)
       const now = new Date()
       const ended = await repos.transaction(async (tx) => {
         // Deleted meanwhile: 401, and no password hash written back onto the erased row.
         await lockLive(tx, userId, [], 'update')
+        // Changed meanwhile (two changes at once, the owner's and a thief's with the old password): only the first stands.
+        await assertPasswordUnchanged(tx, userId, checked.passwordHash)
         const r = tx.accounts
         await r.setPassword(userId, passwordHash)
         await r.voidResets(userId, now)

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { exportAccount } from '../domain/account-export.js'
+import { assertPasswordUnchanged } from '../domain/account-self.js'
 import { unauthorized } from '../domain/errors.js'
 import { errorResponses, IdParams } from '../schemas/common.js'
 import { Accepted, ChangePasswordBody, DeleteMeBody, EmailBody, EmailCodeBody, EmailResult, EndedCount, SessionList, UpdateMeBody } from '../schemas/me.js'
@@ -99,9 +100,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: Type.Null(), ...errorResponses(400, 401, 429) }
     }
   }, async (request, reply) => {
-    await self.checkPassword(request.auth.userId, request.body.password)
+    const checked = await self.checkPassword(request.auth.userId, request.body.password)
     // Deleted meanwhile (a parallel request took it first): 401, as the deleted session's token gets from now on.
-    if (!(await deletion.deleteAccount(request.auth.userId))) throw unauthorized()
+    // The password changed meanwhile: 401 INVALID_CREDENTIALS (checked again under the account's lock).
+    if (!(await deletion.deleteAccount(request.auth.userId, (tx) => assertPasswordUnchanged(tx, request.auth.userId, checked.passwordHash)))) throw unauthorized()
     return reply.code(204).send(null)
   })
 
@@ -140,8 +142,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 202: Accepted, ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request, reply) => {
-    await self.checkPassword(request.auth.userId, request.body.password)
-    await recovery.requestEmail(request.auth.userId, request.body.email)
+    const checked = await self.checkPassword(request.auth.userId, request.body.password)
+    await recovery.requestEmail(request.auth.userId, request.body.email, checked.passwordHash)
     return reply.code(202).send({ accepted: true })
   })
 

@@ -33,10 +33,10 @@ export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref('SessionI
  * no recipient (a 503) or as another address than the one stored (several
  * accounts verifying one mailbox under different spellings).
  */
-const EMAIL_PATTERN = "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+const EMAIL_PATTERN = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 
 export const EmailBody = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN, description: 'An email address (the HTML form rule, with a dot in the domain)' }),
+  email: Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN, description: 'An email address (the HTML form rule, with a dot in the domain; the local part a dot-atom: no leading, trailing or double dot)' }),
   password: Type.String({ minLength: 1, maxLength: 256, description: 'The current password: a stolen access token alone cannot move the account to another address' })
 }, { additionalProperties: false })
 export type EmailBody = Static<typeof EmailBody>

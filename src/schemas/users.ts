@@ -5,7 +5,11 @@ export const USERNAME_PATTERN = '^[A-Za-z0-9_.]{3,32}$'
 
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: USERNAME_PATTERN, description: '3-32 of A-Z a-z 0-9 _ . ; case-insensitive' })
 export const Password = Type.String({ minLength: 8, maxLength: 256 })
-export const DisplayName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })
+// At least one character that shows (not a space, a control, a format character such as a zero-width space, nor a
+// blank that Unicode counts as a letter or symbol: Hangul fillers, the braille blank), and no control or bidi
+// override anywhere: a name must not look blank nor reorder the text around it.
+const VISIBLE_NAME = '^(?=.*[^\\s\\p{Cc}\\p{Cf}\\p{Z}\\u115F\\u1160\\u3164\\uFFA0\\u2800])[^\\p{Cc}\\u202A-\\u202E\\u2066-\\u2069]+$'
+export const DisplayName = Type.String({ minLength: 1, maxLength: 64, pattern: VISIBLE_NAME, description: '1-64 characters, at least one visible; no control characters or bidi overrides' })
 
 export const User = Type.Object({
   id: Uuid,
