@@ -1,9 +1,11 @@
 // Email verification and password reset by mail. Codes and tokens are random
 // and stored only as SHA-256 hashes. A reset request is answered before any
-// of its work is done, and the same work (look-up, token) is done whether or
-// not the account exists: the answer and its timing say nothing about which
-// accounts exist. Requests are worked off one at a time, in order.
+// of its work is done: the answer and its timing say nothing about which
+// accounts exist. Requests are looked up one at a time, in order; their mails
+// go out apart (a few at once), so a mail to an existing account does not
+// delay the requests behind it.
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import pLimit from 'p-limit'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { AppError, unauthorized } from './errors.js'
 import { hashPassword } from './passwords.js'
@@ -14,6 +16,8 @@ import { wrongPassword } from './account-self.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const MAX_CODE_ATTEMPTS = 5
+/** Reset mails sent at once (each its own SMTP exchange). */
+const RESET_MAILS_AT_ONCE = 8
 
 /** A mail to send; the port that mail/mailer.ts implements. */
 export interface Mail { to: string, subject: string, text: string }
@@ -37,6 +41,9 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
   const repos = createRepositories(deps)
   const repo = repos.accounts
   let queue: Promise<void> = Promise.resolve()
+  /** Reset mails on their way (RESET_MAILS_AT_ONCE at a time, outside the queue). */
+  const sends = pLimit(RESET_MAILS_AT_ONCE)
+  const sending = new Set<Promise<void>>()
 
   function mailer (): Mailer {
     if (deps.mailer === undefined) throw mailNotConfigured()
@@ -49,12 +56,16 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
     const user = await repo.findForReset(identifier.toLowerCase())
     if (user === null || user.email === null) return
     await repo.addReset({ tokenHash, userId: user.id, expiresAt: new Date(Date.now() + deps.resetTtlMinutes * 60_000) })
-    await mailer().send({
-      to: user.email,
+    // Sent apart from the queue: a mail in the queue held up the next request (another account's) for as long as
+    // the mail server took, so the time one's own reset mail took to come told whether the one asked before existed.
+    const sent = sends(() => mailer().send({
+      to: user.email!,
       subject: 'Reset your password',
       text: `Someone asked to reset the password of ${user.username}. If it was you, use this token within ${deps.resetTtlMinutes} minutes:\n\n${token}\n\n` +
         'If it was not you, ignore this mail: your password stays as it is.'
-    })
+    })).catch((err: unknown) => deps.onError(err, 'password reset mail failed'))
+    sending.add(sent)
+    void sent.finally(() => sending.delete(sent))
   }
 
   return {
@@ -65,7 +76,10 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
     },
 
     /** Resolves when every reset request so far has been worked off (tests, shutdown). */
-    idle: (): Promise<void> => queue,
+    idle: async (): Promise<void> => {
+      await queue
+      await Promise.all([...sending])
+    },
 
     /** Sets the password with a mailed token (once); every session of the account ends. */
     async confirmReset (token: string, newPassword: string): Promise<void> {
