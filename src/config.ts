@@ -44,6 +44,8 @@ export const SETTINGS = {
   bodyLimitBytes: ['BODY_LIMIT_BYTES', Int(1024, 10485760, 65536, 'Largest accepted request body')],
   authRateLimitMax: ['AUTH_RATE_LIMIT_MAX', Int(1, 100000, 30, 'Register or login requests per client address per window')],
   authRateLimitWindowMs: ['AUTH_RATE_LIMIT_WINDOW_MS', Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX')],
+  loginRateLimitPerUsername: ['LOGIN_RATE_LIMIT_PER_USERNAME', Int(1, 100000, 20, 'Login attempts per username per 15 minutes, from every address together (whether or not the account exists)')],
+  emailCodesPerDay: ['EMAIL_CODES_PER_DAY', Int(1, 1000, 10, 'Email codes (POST /v1/me/email) one account may ask for per day')],
   postRateLimitPerSecond: ['POST_RATE_LIMIT_PER_SECOND', Int(1, 100000, 30, 'Messages one user may post per second')],
   profileRateLimitPerMinute: ['PROFILE_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 10, 'Profile changes (PATCH /v1/me: each tells every contact) one user may make per minute')],
   membershipRateLimitPerMinute: ['MEMBERSHIP_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute')],

@@ -103,6 +103,7 @@ describe.each(['postgres', 'redis'] as const)('publications the broker refuses, 
       BROKER_PUBLISH_RETRY_MS: String(RETRY_MS),
       JWT_SECRET: randomBytes(32).toString('hex'),
       AUTH_RATE_LIMIT_MAX: '100000',
+      LOGIN_RATE_LIMIT_PER_USERNAME: '100000',
       POST_RATE_LIMIT_PER_SECOND: '100000'
     }
     const viaProxy = broker === 'postgres' ? { DATABASE_URL: proxy.url } : { REDIS_URL: proxy.url }

@@ -35,7 +35,7 @@ describe('npm run start:cluster', () => {
   it('serves from every worker on the embedded database, with one live stream, and stops cleanly on SIGTERM', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'switchboard-cluster-'))
     await chmod(dataDir, 0o755)
-    node = await startNode({ DATA_DIR: dataDir, CLUSTER_WORKERS: '2', NODE_ENV: 'test', LOG_LEVEL: 'info', AUTH_RATE_LIMIT_MAX: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', WS_MAX_CONNECTIONS_PER_USER: '100' }, ['--cluster'])
+    node = await startNode({ DATA_DIR: dataDir, CLUSTER_WORKERS: '2', NODE_ENV: 'test', LOG_LEVEL: 'info', AUTH_RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_PER_USERNAME: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', WS_MAX_CONNECTIONS_PER_USER: '100' }, ['--cluster'])
     const primary = node.proc.child.pid!
     // The first worker to listen answers the readiness check; the primary says "cluster started" once both do.
     await vi.waitFor(() => expect(node!.proc.stdout()).toContain('"msg":"cluster started"'), { timeout: 60_000, interval: 100 })

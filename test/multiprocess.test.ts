@@ -55,6 +55,7 @@ describe.each(['postgres', 'redis', 'redis-cluster'] as const)('two server proce
       PRESENCE_TTL_MS: String(TTL),
       PRESENCE_GRACE_MS: String(GRACE),
       AUTH_RATE_LIMIT_MAX: '100000',
+      LOGIN_RATE_LIMIT_PER_USERNAME: '100000',
       POST_RATE_LIMIT_PER_SECOND: '100000',
       MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000'
     }

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { AuthResult, LoginBody, RefreshBody, RegisterBody } from '../schemas/auth.js'
 import { errorResponses } from '../schemas/common.js'
 import { trimFields } from './trim.js'
+import { extraBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { authRateLimitMax: max, authRateLimitWindowMs: timeWindow } = app.config
@@ -27,8 +28,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(201).send(result)
   })
 
+  // Password guessing spread over many addresses: every address's attempts at one username count together too.
+  const perUsername = extraBudget(app, app.config.loginRateLimitPerUsername, 15 * 60_000,
+    (request) => `login-username:${String((request.body as { username?: unknown } | undefined)?.username ?? '').toLowerCase()}`)
   app.post('/login', {
     config: limited,
+    preHandler: perUsername,
     schema: {
       security,
       tags: ['auth'],

@@ -11,7 +11,7 @@ import { errorResponses, IdParams } from '../schemas/common.js'
 import { Accepted, ChangePasswordBody, DeleteMeBody, EmailBody, EmailCodeBody, EmailResult, EndedCount, SessionList, UpdateMeBody } from '../schemas/me.js'
 import type { User } from '../schemas/users.js'
 import { trimFields } from './trim.js'
-import { perUser, writeBudget } from './budgets.js'
+import { extraBudget, perUser, writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { self, recovery, deletion } = app.me
@@ -130,9 +130,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       .send(stream)
   })
 
+  // Per account too: a fresh code resets its five tries, so codes asked for from many addresses were guesses without end.
+  const codesPerAccount = extraBudget(app, config.emailCodesPerDay, 24 * 3600_000, (request) => `email-codes:${request.auth.userId}`)
   app.post('/me/email', {
     onRequest: app.authenticate,
     config: mailLimited,
+    preHandler: codesPerAccount,
     schema: {
       security, tags, operationId: 'requestEmail',
       summary: 'Mail a 6-digit code to an address; it becomes the account\'s email once the code is confirmed',

@@ -36,7 +36,7 @@ describe('database outage', () => {
 
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    proc = spawnServer({ DATABASE_URL: dbUrl, PORT: String(port), LOG_LEVEL: 'error', DATABASE_CONNECT_TIMEOUT_MS: '1000', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', JWT_SECRET: 'k'.repeat(48) })
+    proc = spawnServer({ DATABASE_URL: dbUrl, PORT: String(port), LOG_LEVEL: 'error', DATABASE_CONNECT_TIMEOUT_MS: '1000', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_PER_USERNAME: '100000', JWT_SECRET: 'k'.repeat(48) })
     await waitForReady(url, proc)
     const api = client(url)
     const users = await Promise.all(Array.from({ length: 3 }, () => register(api)))

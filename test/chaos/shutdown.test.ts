@@ -22,7 +22,7 @@ describe('SIGTERM under load', () => {
     db = await createTestDatabase()
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const proc = spawnServer({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', SHUTDOWN_TIMEOUT_MS: '5000', JWT_SECRET: 'k'.repeat(48) })
+    const proc = spawnServer({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_PER_USERNAME: '100000', SHUTDOWN_TIMEOUT_MS: '5000', JWT_SECRET: 'k'.repeat(48) })
     procs.push(proc)
     await waitForReady(url, proc)
     const api = client(url)

@@ -52,7 +52,7 @@ describe('soak', () => {
     db = await createTestDatabase()
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    proc = spawnServer({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'error', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', JWT_SECRET: 'k'.repeat(48), PRESENCE_GRACE_MS: '500', DATABASE_POOL_SIZE: '20', HTTP_KEEPALIVE_TIMEOUT_MS: '2000' }, { nodeArgs: ['--trace-gc'] })
+    proc = spawnServer({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'error', POST_RATE_LIMIT_PER_SECOND: '100000', MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000', AUTH_RATE_LIMIT_MAX: '100000', LOGIN_RATE_LIMIT_PER_USERNAME: '100000', JWT_SECRET: 'k'.repeat(48), PRESENCE_GRACE_MS: '500', DATABASE_POOL_SIZE: '20', HTTP_KEEPALIVE_TIMEOUT_MS: '2000' }, { nodeArgs: ['--trace-gc'] })
     await waitForReady(url, proc)
     const pid = proc.child.pid!
     const api = client(url)

@@ -36,6 +36,8 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
     // The fake push services of the tests listen on loopback.
     push: { ...loaded.push, webpushEndpointHosts: [...loaded.push.webpushEndpointHosts, '127.0.0.1'] },
     authRateLimitMax: 100_000,
+    loginRateLimitPerUsername: 100_000,
+    emailCodesPerDay: 1_000,
     postRateLimitPerSecond: 100_000,
     membershipRateLimitPerMinute: 100_000,
     profileRateLimitPerMinute: 100_000,

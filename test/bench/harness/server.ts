@@ -58,6 +58,7 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
     POST_RATE_LIMIT_PER_SECOND: '100000',
     MEMBERSHIP_RATE_LIMIT_PER_MINUTE: '100000',
     AUTH_RATE_LIMIT_MAX: '100000',
+    LOGIN_RATE_LIMIT_PER_USERNAME: '100000',
     WS_MAX_CONNECTIONS_PER_USER: '1000',
     BROKER: 'memory',
     ...(opts.cluster === undefined
