@@ -3,6 +3,7 @@
 // let hear of it (shouldNotify in src/domain/notification-preferences.ts:
 // blocks, mutes, levels, mentions), gets a webhook job in a durable queue
 // (pg-boss, in PostgreSQL), delivered with retries and exponential backoff.
+// The same rule is asked again before each attempt (stillNotified).
 import PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import { poolConfigFromUrl } from '../db/migrator.js'
@@ -12,7 +13,7 @@ import type { ChatEvent } from '../domain/events.js'
 import { mentionsUser } from '../domain/mentions.js'
 import type { NotifyQuestion } from '../domain/notification-preferences.js'
 import { deliver, preview, type PushPayload } from './webhook.js'
-import { threadAudience } from './recipients.js'
+import { stillNotified, threadAudience } from './recipients.js'
 
 export const QUEUE = 'push-webhook'
 /** Parallel deliveries per process. */
@@ -23,7 +24,7 @@ export interface OfflineNotifierDeps {
   config: PushWebhookConfig
   /** Which of these users are online (on any process). */
   online (userIds: string[]): Promise<Set<string>>
-  /** Whether each recipient should hear of each message (the preferences' one rule, shouldNotify), in the order asked. */
+  /** Whether each recipient should hear of each message (the preferences' one rule, shouldNotify), in the order asked: at queue time and before each attempt. */
   shouldNotify (questions: NotifyQuestion[]): Promise<boolean[]>
   /** For each thread root, the users who follow it: a reply notifies them and the mentioned only. */
   threadFollowers (rootIds: string[]): Promise<Map<string, string[]>>
@@ -52,8 +53,12 @@ export async function startOfflineNotifier (deps: OfflineNotifierDeps) {
   for (let i = 0; i < WORKERS; i++) {
     workerIds.push(await boss.work<PushPayload>(QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
       if (job === undefined) return
-      // A message deleted since it was queued (a retry, a queue behind) is not told of: the payload carries its preview.
+      // Asked again before each attempt (a retry, a queue behind): a message deleted since, or a recipient the
+      // rule no longer lets hear of it (suspended, deleted, removed, blocking the sender, muted, level none),
+      // completes the job unsent: the payload carries the preview.
       if (!await deps.messageLive(job.data.messageId)) return
+      const [notified] = await stillNotified(deps.shouldNotify, [job.data])
+      if (notified !== true) return
       try {
         await deliver(config, job.data, job.id)
         count('delivered')

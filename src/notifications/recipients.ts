@@ -5,7 +5,8 @@
 // src/domain/notification-preferences.ts: the sender, blocks, mutes, levels,
 // mentions) is the same the push webhook asks. A thread reply is for the
 // thread's followers and the members it mentions only (threadAudience), not
-// the whole group.
+// the whole group. The same rule is asked again before each attempt to send
+// (stillNotified), for the webhook and device push alike.
 import type { ChatEvent } from '../domain/events.js'
 import type { NotifiableMessage, NotifyQuestion } from '../domain/notification-preferences.js'
 
@@ -58,4 +59,30 @@ export async function messageRecipients (sources: RecipientSources, messages: No
   const recipients: string[][] = messages.map(() => [])
   questions.forEach((q, i) => { if (answers[i] === true) recipients[q.index]!.push(q.recipientId) })
   return recipients
+}
+
+/** What a queued notification (webhook job, device delivery) keeps of its message and recipient. */
+export interface QueuedNotification {
+  recipientId: string
+  conversationId: string
+  seq: number
+  senderId: string
+  /** Whether the message mentioned the recipient when it was queued (by name or by @all). */
+  mentioned?: boolean | undefined
+}
+
+/**
+ * Whether each queued notification may still go, asked before every attempt
+ * (the first, after a queue behind, and each retry): the rule that queued it
+ * (shouldNotify), as things are now. A recipient suspended, deleted, removed
+ * (or whose window no longer holds the message), blocking the sender, muted
+ * there or at level none since is told nothing: the payload carries the text.
+ * Mentions are those of queue time (an edit notifies nobody).
+ */
+export async function stillNotified (shouldNotify: RecipientSources['shouldNotify'], queued: QueuedNotification[]): Promise<boolean[]> {
+  if (queued.length === 0) return []
+  return await shouldNotify(queued.map((q) => ({
+    recipientId: q.recipientId,
+    message: { conversationId: q.conversationId, seq: q.seq, senderId: q.senderId, mentions: q.mentioned === true ? [q.recipientId] : [], mentionsAll: false }
+  })))
 }

@@ -38,6 +38,8 @@ export interface Behaviours {
   unavailable: Map<string, number>
   /** Delay the answer by this many ms. */
   slow: Map<string, number>
+  /** Hold the first request until `release` settles, setting `arrived` (a test acts while a push is in flight). */
+  hold: Map<string, { arrived: boolean, release: Promise<unknown> }>
   /**
    * Web Push only, as a hostile endpoint a user registered: 201 and a body that never ends, either as fast as it
    * is read (`endless`) or a byte every 200 ms (`drip`). `closed` counts the answers the client stopped reading.
@@ -46,7 +48,7 @@ export interface Behaviours {
   closed: Map<string, number>
 }
 
-const behaviours = (): Behaviours => ({ gone: new Set(), throttle: new Map(), unavailable: new Map(), slow: new Map(), hostile: new Map(), closed: new Map() })
+const behaviours = (): Behaviours => ({ gone: new Set(), throttle: new Map(), unavailable: new Map(), slow: new Map(), hold: new Map(), hostile: new Map(), closed: new Map() })
 
 /** What a fake service received: the decoded payload and headers, with what it answered. */
 export interface Received { at: number, token: string, headers: Record<string, string>, payload: any, bytes: number, answered: number }
@@ -68,6 +70,11 @@ function flatHeaders (h: Record<string, string | string[] | undefined>): Record<
 
 /** Decides the scripted answer of a token, or undefined to go on with the normal checks. */
 async function scripted (b: Behaviours, token: string): Promise<'gone' | { status: number, retryAfter?: string } | undefined> {
+  const hold = b.hold.get(token)
+  if (hold !== undefined && !hold.arrived) {
+    hold.arrived = true
+    await hold.release
+  }
   const slow = b.slow.get(token)
   if (slow !== undefined) await wait(slow)
   if (b.gone.has(token)) return 'gone'

@@ -15,6 +15,8 @@ export interface Notice {
   messageId?: string
   senderId?: string
   senderName?: string
+  /** Whether the message mentioned the recipient when queued: the rule asked again before each attempt reads it (never sent). */
+  mentioned?: boolean
 }
 
 /** A notice silent on the device: it only sets the badge (read elsewhere). */

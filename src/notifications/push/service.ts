@@ -5,6 +5,8 @@
 // it concurrently, and settles each: accepted, failed (with the provider's
 // reason; an invalid token prunes the device at once), or queued again for a
 // retry with exponential backoff and jitter, or after the provider's Retry-After.
+// Before each attempt, a message push asks the rule that queued it again
+// (stillNotified): one its recipient may no longer hear of is not sent.
 import PgBoss from 'pg-boss'
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
@@ -13,8 +15,9 @@ import { poolConfigFromUrl } from '../../db/migrator.js'
 import { bossDb, closePool, createPool } from '../../db/pool.js'
 import type { ChatEvent, ReadReceipt } from '../../domain/events.js'
 import { newId } from '../../domain/ids.js'
-import type { DevicesRepository, NewDelivery, Platform, Settlement } from '../../repositories/devices.js'
-import { createdMessages, messageRecipients, type NotifiedMessage, type RecipientSources } from '../recipients.js'
+import type { ClaimedDelivery, DevicesRepository, NewDelivery, Platform, Settlement } from '../../repositories/devices.js'
+import { mentionsUser } from '../../domain/mentions.js'
+import { createdMessages, messageRecipients, stillNotified, type NotifiedMessage, type QueuedNotification, type RecipientSources } from '../recipients.js'
 import { preview } from '../webhook.js'
 import type { Notice } from './notice.js'
 import type { PushProvider } from './providers/provider.js'
@@ -179,7 +182,7 @@ export class PushService {
         senderName
       }
       for (const t of targets) {
-        const notice: Notice = { ...base, badge: badges.get(t.userId) ?? 0 }
+        const notice: Notice = { ...base, badge: badges.get(t.userId) ?? 0, mentioned: mentionsUser(m, t.userId) }
         rows.push({ id: newId(), userId: t.userId, deviceId: t.deviceId, provider: t.platform, kind: 'message', conversationId: m.conversationId, seq: m.seq, payload: notice })
       }
     }
@@ -222,6 +225,26 @@ export class PushService {
     }))
   }
 
+  /**
+   * Of these message pushes, those whose recipient the rule that queued them
+   * (stillNotified: membership window, suspension, deletion, blocks, mutes,
+   * levels) no longer lets hear of their message: they carry its text.
+   */
+  private async noLongerNotified (claimed: ClaimedDelivery[]): Promise<Set<string>> {
+    const refused = new Set<string>()
+    const asked: Array<{ id: string, queued: QueuedNotification }> = []
+    for (const d of claimed) {
+      if (d.kind !== 'message') continue
+      const { conversationId, seq, senderId, mentioned } = d.payload as Notice
+      // One that does not say what it is about cannot be checked: not sent.
+      if (conversationId === undefined || seq === undefined || senderId === undefined) refused.add(d.id)
+      else asked.push({ id: d.id, queued: { recipientId: d.userId, conversationId, seq, senderId, mentioned } })
+    }
+    const answers = await stillNotified(this.deps.shouldNotify, asked.map((a) => a.queued))
+    asked.forEach((a, i) => { if (answers[i] !== true) refused.add(a.id) })
+    return refused
+  }
+
   /** One batch of one provider's queue. */
   private async work (provider: PushProvider, jobs: Array<PgBoss.Job<JobData>>): Promise<void> {
     const { config, devices, log } = this.deps
@@ -229,7 +252,12 @@ export class PushService {
     const settlements: Settlement[] = []
     const retries: Array<{ deliveryId: string, delayMs: number }> = []
     const invalid: Array<{ userId: string, deviceId: string, token: string }> = []
-    await Promise.all(claimed.map(async (d) => {
+    const refused = await this.noLongerNotified(claimed)
+    for (const id of refused) {
+      settlements.push({ id, status: 'failed', reason: 'no longer notified' })
+      this.observer.outcome(provider.platform, 'failed')
+    }
+    await Promise.all(claimed.filter((d) => !refused.has(d.id)).map(async (d) => {
       const started = performance.now()
       const result = await provider.send({ token: d.token, keys: d.keys, appId: d.appId }, d.payload as Notice, d.id)
       this.observer.latency(provider.platform, (performance.now() - started) / 1000)
