@@ -1,6 +1,6 @@
 // Replays of single conversations over GET /v1/conversations/:id/events, from
 // the position the tracker holds: one loop per conversation at a time, each
-// until the tracker has nothing held past a gap (realtime.ts starts them).
+// until the tracker has nothing held past a gap (realtime.ts and catch-up.ts start them).
 import type { Api } from './api.js'
 import { ApiError } from './errors.js'
 import type { SeqTracker } from './tracker.js'
