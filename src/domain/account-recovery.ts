@@ -12,7 +12,7 @@ import { hashPassword } from './passwords.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { inTransaction } from './event-log.js'
 import { lockLive } from './live-accounts.js'
-import { wrongPassword } from './account-self.js'
+import { assertPasswordUnchanged } from './account-self.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const MAX_CODE_ATTEMPTS = 5
@@ -113,9 +113,7 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
       const user = await inTransaction(repos, async (tx) => {
         await lockLive(tx, userId, [], 'update')
-        const live = await tx.accounts.findLive(userId)
-        if (live === null) throw unauthorized()
-        if (live.passwordHash !== checkedHash) throw wrongPassword()
+        const live = await assertPasswordUnchanged(tx, userId, checkedHash)
         await tx.accounts.setEmailChallenge(userId, { pendingEmail: address, emailCodeHash: sha256(code), emailCodeExpiresAt: new Date(Date.now() + deps.codeTtlMinutes * 60_000) })
         return live
       })

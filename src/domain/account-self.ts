@@ -22,13 +22,17 @@ export interface AccountSelfDeps extends Database {
 export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
 
 /**
- * Inside the transaction that locked the account's row: 401 INVALID_CREDENTIALS
- * unless its password hash is still the one the password was checked against.
+ * Inside the transaction that locked the account's row: the live account (401
+ * when deleted), 401 INVALID_CREDENTIALS unless its password hash is still the
+ * one the password was checked against.
  * A password checked, then changed by a request in parallel, no longer
  * authorises anything (changing it again, deleting the account, the email).
  */
-export async function assertPasswordUnchanged (tx: Tx, userId: string, checkedHash: string): Promise<void> {
-  if ((await tx.accounts.findLive(userId))?.passwordHash !== checkedHash) throw wrongPassword()
+export async function assertPasswordUnchanged (tx: Tx, userId: string, checkedHash: string) {
+  const live = await tx.accounts.findLive(userId)
+  if (live === null) throw unauthorized()
+  if (live.passwordHash !== checkedHash) throw wrongPassword()
+  return live
 }
 
 export function createAccountSelfService (deps: AccountSelfDeps) {

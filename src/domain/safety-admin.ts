@@ -54,6 +54,17 @@ async function audit (tx: Tx, actorId: string, action: string, targetType: strin
   await tx.safety.audit({ id: newId(), actorId, action, targetType, targetId, data })
 }
 
+/**
+ * The live account an operator suspends or unsuspends (404 for an unknown or
+ * deleted one); only an admin acts on an admin or a moderator (403 `refusal`).
+ */
+async function staffMayAct (tx: Tx, actorRoles: string[], targetId: string, refusal: string) {
+  const target = await tx.safety.userModeration(targetId)
+  if (target === null || target.deletedAt !== null) throw notFound('User')
+  if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden(refusal)
+  return target
+}
+
 /** Keyset page over uuidv7 ids, newest first. */
 function page<T extends { id: string }> (rows: T[], limit: number) {
   return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.id : null }
@@ -97,9 +108,7 @@ export function createAdminService (deps: AdminDeps) {
     async suspend (actorId: string, actorRoles: string[], targetId: string, reason: string | null) {
       if (targetId === actorId) throw forbidden('You cannot suspend yourself')
       const revoked = await inTransaction(repos, async (tx) => {
-        const target = await tx.safety.userModeration(targetId)
-        if (target === null || target.deletedAt !== null) throw notFound('User')
-        if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden('Only an admin can suspend an admin or a moderator')
+        const target = await staffMayAct(tx, actorRoles, targetId, 'Only an admin can suspend an admin or a moderator')
         const now = new Date()
         if (target.suspendedAt === null) await tx.safety.setSuspended(targetId, now)
         const sessions = await tx.safety.revokeSessions(targetId, now)
@@ -129,9 +138,7 @@ export function createAdminService (deps: AdminDeps) {
     /** Lifts a suspension; as suspending, only an admin lifts an admin's or a moderator's. */
     async unsuspend (actorId: string, actorRoles: string[], targetId: string) {
       await inTransaction(repos, async (tx) => {
-        const target = await tx.safety.userModeration(targetId)
-        if (target === null || target.deletedAt !== null) throw notFound('User')
-        if (rolesOf(target).length > 0 && !actorRoles.includes('admin')) throw forbidden('Only an admin can lift the suspension of an admin or a moderator')
+        await staffMayAct(tx, actorRoles, targetId, 'Only an admin can lift the suspension of an admin or a moderator')
         await tx.safety.setSuspended(targetId, null)
         await audit(tx, actorId, 'user.unsuspended', 'user', targetId)
       })

@@ -103,7 +103,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const checked = await self.checkPassword(request.auth.userId, request.body.password)
     // Deleted meanwhile (a parallel request took it first): 401, as the deleted session's token gets from now on.
     // The password changed meanwhile: 401 INVALID_CREDENTIALS (checked again under the account's lock).
-    if (!(await deletion.deleteAccount(request.auth.userId, (tx) => assertPasswordUnchanged(tx, request.auth.userId, checked.passwordHash)))) throw unauthorized()
+    if (!(await deletion.deleteAccount(request.auth.userId, async (tx) => { await assertPasswordUnchanged(tx, request.auth.userId, checked.passwordHash) }))) throw unauthorized()
     return reply.code(204).send(null)
   })
 
