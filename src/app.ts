@@ -13,6 +13,7 @@ import configPlugin from './plugins/app/config.js'
 import dbPlugin from './plugins/app/db.js'
 import errorsPlugin from './plugins/app/errors.js'
 import accountsPlugin from './plugins/app/accounts.js'
+import sessionRetentionPlugin from './plugins/app/retention.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import realtimePlugin from './plugins/app/realtime.js'
 import chatPlugin from './plugins/app/chat.js'
@@ -193,6 +194,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(accountsPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(realtimePlugin)
+  await fastify.register(sessionRetentionPlugin)
   await fastify.register(notificationsPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(pushPlugin, { databaseUrl: opts.databaseUrl })
   await fastify.register(uploadsPlugin, { secret: opts.jwtSecret })

@@ -39,6 +39,8 @@ export const SETTINGS = {
   accessTokenTtlSeconds: ['ACCESS_TOKEN_TTL_SECONDS', Int(10, 86400, 900, 'Lifetime of an access token')],
   sessionsPerUser: ['SESSIONS_PER_USER', Int(1, 10000, 100, 'Live sessions (logged-in devices) one user keeps; a login past them ends the one used longest ago')],
   refreshTokenTtlSeconds: ['REFRESH_TOKEN_TTL_SECONDS', Int(60, 31536000, 2592000, 'A refresh token unused for this long expires')],
+  sessionHistoryDays: ['SESSION_HISTORY_DAYS', Int(0, 3650, 30, 'Ended sessions (logged out, revoked or lapsed) are kept this long, in the data export, then deleted with their tokens')],
+  retentionSweepIntervalMs: ['RETENTION_SWEEP_INTERVAL_MS', Int(100, 86400000, 3600000, 'How often lapsed sessions, expired refresh tokens, old ended sessions and old password resets are swept')],
   refreshReuseGraceSeconds: ['REFRESH_REUSE_GRACE_SECONDS', Int(0, 60, 5, 'A refresh token exchanged this recently gets the same new pair again (concurrent tabs, retries) instead of revoking the session')],
 
   bodyLimitBytes: ['BODY_LIMIT_BYTES', Int(1024, 10485760, 65536, 'Largest accepted request body')],

@@ -18,7 +18,7 @@ test.beforeAll(({ server: started }) => {
 describe('GET /v1/me/export', () => {
   it('has the profile, sessions, memberships and own messages, and nothing of others', async () => {
     const [a, b] = await Promise.all([register(api), register(api)])
-    await server.sql("UPDATE users SET email = 'mine@example.test', email_verified_at = now() WHERE id = $1", [a.user.id])
+    await server.sql("UPDATE users SET email = 'mine@example.test', email_verified_at = now(), pending_email = 'next@example.test' WHERE id = $1", [a.user.id])
     const direct = await createDirect(api, a, b)
     const group = await createGroup(api, b, [a], 'export group')
     const mine = await post(api, a, direct.id, 'my own words')
@@ -29,7 +29,7 @@ describe('GET /v1/me/export', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-disposition')).toContain('attachment')
     const doc = res.body
-    expect(doc.profile).toMatchObject({ ...a.user, email: 'mine@example.test' })
+    expect(doc.profile).toMatchObject({ ...a.user, email: 'mine@example.test', pendingEmail: 'next@example.test' })
     expect(doc.sessions).toHaveLength(2)
     expect(doc.sessions.filter((s: any) => s.revokedAt !== null)).toHaveLength(1)
     expect(doc.memberships.map((m: any) => m.conversationId).sort()).toEqual([direct.id, group.id].sort())

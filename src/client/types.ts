@@ -152,7 +152,7 @@ export type PasswordResetConfirm = S<typeof ResetConfirmBodySchema>
 /** GET /v1/me/export: everything stored about the caller. */
 export interface AccountExport {
   exportedAt: string
-  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, appRoles: string[], notificationLevel: NotificationLevel }
+  profile: User & { lastSeenAt: string | null, email: string | null, emailVerifiedAt: string | null, pendingEmail: string | null, appRoles: string[], notificationLevel: NotificationLevel }
   sessions: Array<{ id: string, userAgent: string | null, createdAt: string, revokedAt: string | null }>
   memberships: Array<{
     conversationId: string, type: 'direct' | 'group', title: string | null, role: string, joinedAt: string, leftAt: string | null, lastReadSeq: number,

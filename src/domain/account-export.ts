@@ -25,6 +25,8 @@ export async function * exportAccount (db: Database, userId: string): AsyncGener
   const profile = {
     id: user.id, username: user.username, displayName: user.displayName, createdAt: iso(user.createdAt), avatarUrl: mediaUrl(user.avatarUploadId),
     lastSeenAt: iso(user.lastSeenAt), email: user.email, emailVerifiedAt: iso(user.emailVerifiedAt),
+    // An address given for a change and not confirmed yet is stored about the user too.
+    pendingEmail: user.pendingEmail,
     appRoles: (await safety.appRoles(userId)) ?? [],
     notificationLevel: user.notificationLevel
   }

@@ -17,6 +17,8 @@ export interface AccountSelfDeps extends Database {
   announceProfile (userIds: string[], profile: UserProfile): void
   /** Called after a commit that marked files for removal (a replaced avatar). */
   onFilesReleased?: () => void
+  /** A session whose refresh token expired is listed until the access token issued with it has expired too. */
+  accessTokenTtlSeconds: number
 }
 
 export const wrongPassword = () => new AppError(401, 'INVALID_CREDENTIALS', 'Wrong password')
@@ -75,7 +77,7 @@ export function createAccountSelfService (deps: AccountSelfDeps) {
     },
 
     async sessions (userId: string, currentSessionId: string) {
-      const rows = await repo.liveSessions(userId)
+      const rows = await repo.liveSessions(userId, new Date(), deps.accessTokenTtlSeconds)
       return {
         sessions: rows.map((s) => ({
           id: s.id,

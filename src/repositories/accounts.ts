@@ -64,12 +64,19 @@ export function accountStatements (db: Client) {
       await db.user.update({ where: { id: userId }, data: { passwordHash }, select: { id: true } })
     },
 
-    /** Live sessions, newest first; last use is the newest refresh token (login or exchange). */
-    liveSessions (userId: string): Promise<SessionRow[]> {
+    /**
+     * Live sessions, newest first; last use is the newest refresh token (login
+     * or exchange). Those that still work: not ended, and with a refresh token not
+     * expired or an access token issued with one not expired (a session past
+     * both lapsed: it is ended by the retention sweep, domain/session-retention.ts).
+     */
+    liveSessions (userId: string, now: Date, accessTokenTtlSeconds: number): Promise<SessionRow[]> {
+      const accessIssuedAfter = new Date(now.getTime() - accessTokenTtlSeconds * 1000)
       return db.$queryRaw<SessionRow[]>`
         SELECT s.id, s.user_agent AS "userAgent", s.created_at AS "createdAt",
                COALESCE((SELECT max(t.created_at) FROM refresh_tokens t WHERE t.session_id = s.id), s.created_at) AS "lastUsedAt"
           FROM sessions s WHERE s.user_id = ${userId}::uuid AND s.revoked_at IS NULL
+           AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id AND (t.expires_at > ${now} OR t.created_at > ${accessIssuedAfter}))
          ORDER BY s.created_at DESC, s.id DESC`
     },
 
@@ -222,7 +229,7 @@ export function accountStatements (db: Client) {
 
 export interface ExportProfile {
   id: string, username: string, displayName: string, createdAt: Date, lastSeenAt: Date | null, email: string | null, emailVerifiedAt: Date | null,
-  notificationLevel: string, avatarUploadId: string | null
+  pendingEmail: string | null, notificationLevel: string, avatarUploadId: string | null
 }
 export interface ExportSession { id: string, userAgent: string | null, createdAt: Date, revokedAt: Date | null }
 export interface ExportMembership {
@@ -265,7 +272,7 @@ export function createAccountsRepository ({ prisma }: Database) {
     async exportProfile (userId: string): Promise<ExportProfile | undefined> {
       const rows = await prisma.$queryRaw<ExportProfile[]>`
         SELECT id, username, display_name AS "displayName", created_at AS "createdAt", last_seen_at AS "lastSeenAt",
-               email, email_verified_at AS "emailVerifiedAt", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
+               email, email_verified_at AS "emailVerifiedAt", pending_email AS "pendingEmail", notification_level AS "notificationLevel", avatar_upload_id AS "avatarUploadId"
           FROM users WHERE id = ${userId}::uuid`
       return rows[0]
     },

@@ -67,6 +67,43 @@ export function createSessionsRepository ({ prisma, pool, lane }: Database) {
       })
       const live = new Set(rows.map((r) => r.id))
       return sessionIds.map((id) => live.has(id))
+    },
+
+    // The retention sweep (domain/session-retention.ts): each statement does at most `limit` rows.
+
+    /** Deletes exchanged refresh tokens past their expiry (refused then anyway, known or not); how many. */
+    async deleteExpiredTokens (now: Date, limit: number): Promise<number> {
+      return prisma.$executeRaw`
+        DELETE FROM refresh_tokens WHERE token_hash IN (
+          SELECT token_hash FROM refresh_tokens WHERE expires_at <= ${now} AND rotated_at IS NOT NULL LIMIT ${limit}::int)`
+    },
+
+    /**
+     * Ends the sessions that lapsed: their newest refresh token expired
+     * unexchanged, and the access token issued with it too. Their ids and users,
+     * for the same signal as a logout (sockets closed with 4001, devices gone).
+     */
+    lapse (now: Date, accessTokenTtlSeconds: number, limit: number): Promise<Array<{ id: string, userId: string }>> {
+      const accessIssuedBefore = new Date(now.getTime() - accessTokenTtlSeconds * 1000)
+      return prisma.$queryRaw<Array<{ id: string, userId: string }>>`
+        UPDATE sessions SET revoked_at = ${now} WHERE revoked_at IS NULL AND id IN (
+          SELECT t.session_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id AND s.revoked_at IS NULL
+           WHERE t.expires_at <= ${now} AND t.rotated_at IS NULL AND t.created_at <= ${accessIssuedBefore}
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.session_id = t.session_id AND (n.expires_at > ${now} OR n.created_at > ${accessIssuedBefore}))
+           LIMIT ${limit}::int)
+        RETURNING id, user_id AS "userId"`
+    },
+
+    /** Deletes sessions that ended before `before`, with their refresh tokens; how many. */
+    async deleteEnded (before: Date, limit: number): Promise<number> {
+      return prisma.$executeRaw`
+        DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE revoked_at < ${before} LIMIT ${limit}::int)`
+    },
+
+    /** Deletes password resets that expired before `before` (used or not); how many. */
+    async deleteOldResets (before: Date, limit: number): Promise<number> {
+      return prisma.$executeRaw`
+        DELETE FROM password_resets WHERE token_hash IN (SELECT token_hash FROM password_resets WHERE expires_at < ${before} LIMIT ${limit}::int)`
     }
   }
 }

@@ -37,6 +37,7 @@ export default fp(async (app) => {
       announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile }),
       onFilesReleased: () => app.uploads.release()
     }),
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     recovery,
     deletion: createAccountDeletionService({
       ...app.db,
