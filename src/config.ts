@@ -48,6 +48,7 @@ export const SETTINGS = {
   authRateLimitWindowMs: ['AUTH_RATE_LIMIT_WINDOW_MS', Int(1000, 3600000, 60000, 'Window of AUTH_RATE_LIMIT_MAX')],
   loginRateLimitPerUsername: ['LOGIN_RATE_LIMIT_PER_USERNAME', Int(1, 100000, 20, 'Login attempts per username per 15 minutes, from every address together (whether or not the account exists)')],
   emailCodesPerDay: ['EMAIL_CODES_PER_DAY', Int(1, 1000, 10, 'Email codes (POST /v1/me/email) one account may ask for per day')],
+  passwordResetMailsPerHour: ['PASSWORD_RESET_MAILS_PER_HOUR', Int(1, 100000, 3, 'Password-reset mails one account is sent per hour, whoever asks from wherever; past it a request answers the same 202 and mails nothing')],
   postRateLimitPerSecond: ['POST_RATE_LIMIT_PER_SECOND', Int(1, 100000, 30, 'Messages one user may post per second')],
   profileRateLimitPerMinute: ['PROFILE_RATE_LIMIT_PER_MINUTE', Int(1, 10000, 10, 'Profile changes (PATCH /v1/me: each tells every contact) one user may make per minute')],
   membershipRateLimitPerMinute: ['MEMBERSHIP_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Conversations one user may create or open, and member additions they may make, per minute')],

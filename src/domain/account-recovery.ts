@@ -3,7 +3,9 @@
 // of its work is done: the answer and its timing say nothing about which
 // accounts exist. Requests are looked up one at a time, in order; their mails
 // go out apart (a few at once), so a mail to an existing account does not
-// delay the requests behind it.
+// delay the requests behind it. Each account is sent a few reset mails an hour
+// at most, whoever asks: past that, a request is answered the same and does
+// nothing (requests from many addresses could otherwise bomb a mailbox).
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
 import pLimit from 'p-limit'
 import { createRepositories, type Database } from '../repositories/index.js'
@@ -29,6 +31,13 @@ export interface Mailer {
 
 export interface AccountRecoveryDeps extends Database {
   mailer: Mailer | undefined
+  /**
+   * Counts a reset mail for the account: true while its mails of the hour
+   * (from the first one counted) are within PASSWORD_RESET_MAILS_PER_HOUR,
+   * this one included. Counted where the rate limits are (every process
+   * together with BROKER=redis).
+   */
+  resetMailBudget (userId: string): Promise<boolean>
   resetTtlMinutes: number
   codeTtlMinutes: number
   onSessionsRevoked (sessionIds: string[], userId: string): void
@@ -55,6 +64,8 @@ export function createAccountRecoveryService (deps: AccountRecoveryDeps) {
     const tokenHash = sha256(token)
     const user = await repo.findForReset(identifier.toLowerCase())
     if (user === null || user.email === null) return
+    // Counted by account, not by the name asked for: its username and its email, in any case, are one budget.
+    if (!(await deps.resetMailBudget(user.id))) return
     await repo.addReset({ tokenHash, userId: user.id, expiresAt: new Date(Date.now() + deps.resetTtlMinutes * 60_000) })
     // Sent apart from the queue: a mail in the queue held up the next request (another account's) for as long as
     // the mail server took, so the time one's own reset mail took to come told whether the one asked before existed.

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { DisplayName, Password, Username } from './users.js'
+import { CurrentPassword, DisplayName, Password, Username } from './users.js'
 
 export const RegisterBody = Type.Object({
   username: Username,
@@ -10,7 +10,7 @@ export type RegisterBody = Static<typeof RegisterBody>
 
 export const LoginBody = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 32 }),
-  password: Type.String({ minLength: 1, maxLength: 256 })
+  password: CurrentPassword
 }, { additionalProperties: false })
 export type LoginBody = Static<typeof LoginBody>
 

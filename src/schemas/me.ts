@@ -1,9 +1,7 @@
 // Schemas of the caller's own account (routes/me.ts, routes/password-reset.ts).
 import { Type, type Static } from 'typebox'
 import { Timestamp, Uuid } from './common.js'
-import { DisplayName, Password } from './users.js'
-
-const CurrentPassword = Type.String({ minLength: 1, maxLength: 256 })
+import { CurrentPassword, DisplayName, Password } from './users.js'
 
 export const ChangePasswordBody = Type.Object({ currentPassword: CurrentPassword, newPassword: Password }, { additionalProperties: false })
 export type ChangePasswordBody = Static<typeof ChangePasswordBody>
@@ -37,7 +35,7 @@ const EMAIL_PATTERN = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/
 
 export const EmailBody = Type.Object({
   email: Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN, description: 'An email address (the HTML form rule, with a dot in the domain; the local part a dot-atom: no leading, trailing or double dot)' }),
-  password: Type.String({ minLength: 1, maxLength: 256, description: 'The current password: a stolen access token alone cannot move the account to another address' })
+  password: { ...CurrentPassword, description: 'The current password: a stolen access token alone cannot move the account to another address' }
 }, { additionalProperties: false })
 export type EmailBody = Static<typeof EmailBody>
 export const EmailCodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'The 6 digits of the mail' }) }, { additionalProperties: false })

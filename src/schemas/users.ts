@@ -4,7 +4,17 @@ import { PageLimit, Timestamp, Uuid } from './common.js'
 export const USERNAME_PATTERN = '^[A-Za-z0-9_.]{3,32}$'
 
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: USERNAME_PATTERN, description: '3-32 of A-Z a-z 0-9 _ . ; case-insensitive' })
-export const Password = Type.String({ minLength: 8, maxLength: 256 })
+// A password is hashed and compared in Unicode NFKC (domain/passwords.ts), and its length is counted there too
+// (x-nfkc-length, domain/validator.ts): 8-256 characters whether typed composed ("é") or decomposed ("e" + U+0301).
+// As sent it may be longer, by up to four code points a character (the longest canonical decomposition, as of U+1F82).
+export const Password = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  'x-nfkc-length': { minLength: 8, maxLength: 256 },
+  description: '8-256 characters, counted once normalised to Unicode NFKC (as it is hashed and compared)'
+})
+/** A password to check against the account's: any length a Password may be sent with. */
+export const CurrentPassword = Type.String({ minLength: 1, maxLength: 1024, description: 'Compared once normalised to Unicode NFKC' })
 // At least one character that shows (not a space, a control, a format character such as a zero-width space, nor a
 // blank that Unicode counts as a letter or symbol: Hangul fillers, the braille blank), and no control or bidi
 // override anywhere: a name must not look blank nor reorder the text around it.

@@ -39,6 +39,7 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
     authRateLimitMax: 100_000,
     loginRateLimitPerUsername: 100_000,
     emailCodesPerDay: 1_000,
+    passwordResetMailsPerHour: 100_000,
     postRateLimitPerSecond: 100_000,
     membershipRateLimitPerMinute: 100_000,
     profileRateLimitPerMinute: 100_000,

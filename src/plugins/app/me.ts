@@ -6,6 +6,7 @@ import { createAccountDeletionService, type AccountDeletionService } from '../..
 import { createAccountRecoveryService, type AccountRecoveryService } from '../../domain/account-recovery.js'
 import { createAccountSelfService, type AccountSelfService } from '../../domain/account-self.js'
 import { createMailer } from '../../mail/mailer.js'
+import { keyBudget } from '../external/rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,9 +23,11 @@ export default fp(async (app) => {
   if ((config.smtpUrl === undefined) !== (config.mailFrom === undefined)) {
     app.log.warn('SMTP_URL and MAIL_FROM must both be set for account mail; sending none (MAIL_NOT_CONFIGURED)')
   }
+  const resetMails = keyBudget(app, config.passwordResetMailsPerHour, 3_600_000)
   const recovery = createAccountRecoveryService({
     ...app.db,
     mailer,
+    resetMailBudget: (userId) => resetMails(`reset-mails:${userId}`),
     resetTtlMinutes: config.passwordResetTtlMinutes,
     codeTtlMinutes: config.emailCodeTtlMinutes,
     onSessionsRevoked,
@@ -34,10 +37,10 @@ export default fp(async (app) => {
     self: createAccountSelfService({
       ...app.db,
       onSessionsRevoked,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       announceProfile: (userIds, profile) => app.realtime.publishFrame(userIds, { type: 'user.updated', data: profile }),
       onFilesReleased: () => app.uploads.release()
     }),
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     recovery,
     deletion: createAccountDeletionService({
       ...app.db,
@@ -59,4 +62,4 @@ export default fp(async (app) => {
     await recovery.idle()
     mailer?.close()
   })
-}, { name: 'me', dependencies: ['db', 'config', 'accounts', 'realtime', 'uploads'] })
+}, { name: 'me', dependencies: ['db', 'config', 'rate-limit', 'accounts', 'realtime', 'uploads'] })

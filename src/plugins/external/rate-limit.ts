@@ -3,6 +3,7 @@
 // Redis, so a limit holds across every process and machine sharing the broker
 // channel (a client spreading requests over them gets no more); otherwise
 // each process counts its own.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { Cluster, Redis } from 'ioredis'
@@ -47,6 +48,23 @@ class SnapshotStore {
   read (key: string, cb: Counted, timeWindow: number, max: number): void { this.inner.read(key, SnapshotStore.copy(cb), timeWindow, max) }
   // Typed by the library as the route's options; it is given the route's merged rate-limit parameters.
   child (routeParams: object): SnapshotStore { return new SnapshotStore(routeParams as StoreOptions) }
+}
+
+/**
+ * A budget counted by key alone, for work done apart from any request (after
+ * the answer, once the key is known): resolves true while `key` has been
+ * counted at most `max` times in `timeWindow` ms, this time included. It lives
+ * in the same store as the route limits (Redis with BROKER=redis: one count
+ * for every process; else each process counts its own), and like them is
+ * skipped, not failed, while Redis is unreachable.
+ */
+export function keyBudget (app: FastifyInstance, max: number, timeWindow: number): (key: string) => Promise<boolean> {
+  const limit = app.createRateLimit({ max, timeWindow, keyGenerator: (holder) => (holder as unknown as { budgetKey: string }).budgetKey })
+  return async (budgetKey) => {
+    // Of what it is given, the limiter (@fastify/rate-limit 11.2) reads only what keyGenerator reads and a route's group id.
+    const counted = await limit({ budgetKey, routeOptions: { config: {} } } as unknown as FastifyRequest)
+    return counted.isAllowed || !counted.isExceeded
+  }
 }
 
 export default fp(async (app) => {
