@@ -26,8 +26,14 @@ function secretValues (query: unknown): number {
   return n
 }
 
-/** The request URL for the log, each secret parameter's value replaced by [redacted]. */
-export function redactUrl (url: string, query: unknown): string {
+// Invite codes travel in the path (POST /v1/invites/:code/accept, DELETE
+// /v1/conversations/:id/invites/:code): stored hashed, they would be in
+// plain text in every request line of the log, and reading the log would let anyone join.
+const SECRET_PATHS = [/^(\/v1\/invites\/)[^/?#]+/, /^(\/v1\/conversations\/[^/?#]+\/invites\/)[^/?#]+/]
+
+/** The request URL for the log, invite codes and each secret parameter's value replaced by [redacted]. */
+export function redactUrl (raw: string, query: unknown): string {
+  const url = SECRET_PATHS.reduce((u, re) => u.replace(re, '$1[redacted]'), raw)
   // The router splits the query off at the first ? or #.
   const at = url.search(/[?#]/)
   if (at === -1) return url

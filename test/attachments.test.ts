@@ -210,6 +210,72 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect(await upload(a, group.id, png, 'green.jpg', 'image/jpeg')).toMatchObject({ contentType: 'image/png', kind: 'image', width: 8 })
   })
 
+  it('completions of one upload sent together all answer the ready upload, also one that finds its bytes moved on', async () => {
+    const { a, b, group } = await setup()
+    const bytes = Buffer.from('completed twice over')
+    // A burst, as a client retrying on a slow answer sends it.
+    const burst = await start(a, group.id, bytes, 'burst.txt', 'text/plain')
+    expect((await send(burst, bytes)).ok).toBe(true)
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api.post(`/v1/uploads/${burst.upload.id}/complete`, undefined, as(a))))
+    expect(answers.map((r) => [r.status, r.body.state])).toEqual(answers.map(() => [200, 'ready']))
+
+    // The narrow case made certain: one completion is held just before it looks at (size) or copies (copy) the
+    // bytes, while another completes the upload and removes them. It answered 409 UPLOAD_INCOMPLETE (size) or
+    // 500 (copy; with the local driver, an uncaught error that ended the process).
+    const storage = server.app.storage as unknown as Record<'size' | 'copy', (...args: unknown[]) => Promise<unknown>>
+    for (const step of ['size', 'copy'] as const) {
+      const created = await start(a, group.id, bytes, `${step}.txt`, 'text/plain')
+      expect((await send(created, bytes)).ok).toBe(true)
+      const incoming = `uploads/${created.upload.id}/incoming`
+      const original = storage[step]
+      let reached!: () => void
+      let release!: () => void
+      const atStep = new Promise<void>((resolve) => { reached = resolve })
+      const released = new Promise<void>((resolve) => { release = resolve })
+      let held = false
+      storage[step] = async (...args: unknown[]) => {
+        if (!held && args[0] === incoming) {
+          held = true
+          reached()
+          await released
+        }
+        return original.apply(storage, args)
+      }
+      try {
+        const first = api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(a))
+        await atStep
+        const second = await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(a))
+        expect(second.status).toBe(200)
+        release()
+        const answer = await first
+        expect([step, answer.status, answer.body]).toEqual([step, 200, second.body])
+      } finally {
+        release()
+        storage[step] = original
+      }
+      await post(api, a, group.id, step, { attachments: [created.upload.id] })
+      const { url } = (await api.get(`/v1/attachments/${created.upload.id}`, as(b))).body
+      expect(await (await fetch(abs(url))).text()).toBe(bytes.toString())
+    }
+    expect((await api.get(`/v1/conversations/${group.id}`, as(a))).status).toBe(200)
+  })
+
+  it('an AVIF with metadata is kept as an AVIF without it (it was refused as no image)', async () => {
+    const { a, b, group } = await setup()
+    const avif = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366cc' } })
+      .avif().withExif({ IFD0: { Make: 'PhoneCo' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } }).toBuffer()
+    expect((await sharp(avif).metadata()).exif).toBeDefined()
+    const done = await upload(a, group.id, avif, 'shot.avif', 'image/avif')
+    expect(done).toMatchObject({ state: 'ready', kind: 'image', contentType: 'image/avif', width: 40, height: 30, placeholder: expect.any(String) })
+    await post(api, a, group.id, 'avif', { attachments: [done.id] })
+    const urls = (await api.get(`/v1/attachments/${done.id}`, as(b))).body
+    const got = Buffer.from(await (await fetch(abs(urls.url))).arrayBuffer())
+    expect(got.length).toBe(done.size)
+    const meta = await sharp(got).metadata()
+    expect([meta.format, meta.compression, meta.width, meta.height, meta.exif]).toEqual(['heif', 'av1', 40, 30, undefined])
+    expect((await fetch(abs(urls.thumbnailUrl))).status).toBe(200)
+  })
+
   it('bytes sent to the upload URL after completing change nothing that was checked and posted', async () => {
     const { a, b, group } = await setup()
     const checked = Buffer.from('the words that were checked')
@@ -322,6 +388,22 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expectError(await api.get(`/v1/attachments/${done.id}`, as(b)), 404, 'NOT_FOUND')
     const created = (await replay(api, b, group.id)).find((e) => e.type === 'message.created' && e.data.id === message.id)
     expect(created.data.attachments).toEqual([])
+  })
+
+  it.runIf(driver.name === 'local')('files that go take their upload\'s folder with them: none is left behind per upload', async () => {
+    const { a, group } = await setup()
+    const folders = join(server.app.config.dataDir, 'uploads', 'uploads')
+    const { readdir } = await import('node:fs/promises')
+    const posted = await upload(a, group.id, await photo(), 'gone.jpg')
+    const message = await post(api, a, group.id, 'soon gone', { attachments: [posted.id] })
+    const refused = await start(a, group.id, Buffer.from('no png'), 'x.png', 'image/png')
+    expect((await send(refused, Buffer.from('no png'))).ok).toBe(true)
+    expectError(await api.post(`/v1/uploads/${refused.upload.id}/complete`, undefined, as(a)), 415, 'UNSUPPORTED_MEDIA_TYPE')
+    expect((await readdir(folders)).includes(posted.id)).toBe(true)
+    expect((await api.del(`/v1/conversations/${group.id}/messages/${message.id}`, as(a))).status).toBe(200)
+    await until(async () => (await server.sql('SELECT id FROM uploads WHERE id = $1', [posted.id])).length === 0, 'row removed')
+    const left = await readdir(folders)
+    expect([left.includes(posted.id), left.includes(refused.upload.id)]).toEqual([false, false])
   })
 
   it('the sweeper removes uploads never attached within the setting', async () => {

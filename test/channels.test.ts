@@ -5,6 +5,7 @@
 // to the members); banned users refused; joining twice changes nothing;
 // private groups and direct conversations never listed nor joinable.
 import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createClient } from '../src/client/index.js'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
@@ -41,6 +42,31 @@ async function listChannels (who: Account, params: Record<string, string | numbe
   return res.body
 }
 const join = (who: Account, id: string) => api.post(`/v1/conversations/${id}/join`, undefined, as(who))
+
+/**
+ * Runs `fn` while another transaction holds the conversation's row lock, as a
+ * long post batch or moderation change would. A request that needs the lock
+ * waits for it, so `fn` sees its answer only if it never asked for the lock
+ * (given 20 s, to tell waiting from a slow machine).
+ */
+async function whileLocked<T> (conversationId: string, request: () => Promise<T>): Promise<T | 'waited for the lock'> {
+  const holder = new pg.Client({ connectionString: server.databaseUrl })
+  await holder.connect()
+  try {
+    await holder.query('BEGIN')
+    await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversationId])
+    const answer = request()
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<'waited for the lock'>((resolve) => { timer = setTimeout(() => resolve('waited for the lock'), 20_000) })
+    const first = await Promise.race([answer, waited])
+    clearTimeout(timer)
+    await holder.query('ROLLBACK')
+    await answer
+    return first
+  } finally {
+    await holder.end()
+  }
+}
 
 describe('public groups', () => {
   it('are public from creation or by the owner or an admin later, shown by conversation.updated; members cannot change it', async () => {
@@ -159,6 +185,32 @@ describe('POST /v1/conversations/:id/join', () => {
     expect((await api.patch(`/v1/conversations/${ch.id}`, { public: false }, as(owner))).status).toBe(200)
     expectError(await join(stranger, ch.id), 404, 'NOT_FOUND')
     expect((await listChannels(stranger, { query: ch.title })).channels).toEqual([])
+  })
+})
+
+describe('a public group nobody is left in', () => {
+  it('leaves the directory and takes no joins: a joiner would be a plain member of a group nobody owns or moderates', async () => {
+    const [owner, member, stranger] = await users(3)
+    const title = `${tag()} abandoned`
+    const ch = await createChannel(owner, title, [member])
+    // The owner goes: the member is its owner now, and it stays public.
+    expect((await api.del(`/v1/conversations/${ch.id}/members/${owner.user.id}`, as(owner))).status).toBe(204)
+    expect((await listChannels(stranger, { query: title })).channels.map((c) => c.id)).toEqual([ch.id])
+    // The last one goes.
+    expect((await api.del(`/v1/conversations/${ch.id}/members/${member.user.id}`, as(member))).status).toBe(204)
+    expect((await listChannels(stranger, { query: title })).channels).toEqual([])
+    expectError(await join(stranger, ch.id), 404, 'NOT_FOUND')
+    expectError(await join(owner, ch.id), 404, 'NOT_FOUND')
+  })
+})
+
+describe('joining and the conversation\'s lock', () => {
+  it('a stranger joining a private group is answered 404 without taking the group\'s lock', async () => {
+    const [owner, stranger] = await users(2)
+    const g = await createGroup(api, owner, [], 'private, busy')
+    const answer = await whileLocked(g.id, () => join(stranger, g.id))
+    expect(answer).not.toBe('waited for the lock')
+    expectError(answer as Awaited<ReturnType<typeof join>>, 404, 'NOT_FOUND')
   })
 })
 

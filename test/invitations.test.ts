@@ -3,6 +3,7 @@
 // `invitation` frame, lists their invitations, and accepts (member.added with
 // by = who invited, seen from then on) or declines. The default (direct) is
 // covered by the existing member tests.
+import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createClient, type WebSocketConstructor } from '../src/client/index.js'
@@ -120,6 +121,30 @@ describe('GROUP_ADDS=invite', () => {
     expect(await pending(x)).toEqual([])
     expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(x)), 404, 'NOT_FOUND')
     expectError(await api.get(`/v1/conversations/${g.id}`, as(x)), 404, 'NOT_FOUND')
+  })
+
+  it('accepting without an invitation answers 404 without taking the group\'s lock', async () => {
+    const [owner, stranger] = await users(2)
+    const g = await createGroup(api, owner, [], 'private, busy')
+    // Another transaction holds the group's row lock (a long post batch, a moderation change).
+    const holder = new pg.Client({ connectionString: server.databaseUrl })
+    await holder.connect()
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [g.id])
+      const answer = api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(stranger))
+      let timer: NodeJS.Timeout | undefined
+      // 20 s tells a request waiting for the lock from a slow machine.
+      const waited = new Promise<'waited for the lock'>((resolve) => { timer = setTimeout(() => resolve('waited for the lock'), 20_000) })
+      const first = await Promise.race([answer, waited])
+      clearTimeout(timer)
+      await holder.query('ROLLBACK')
+      await answer
+      expect(first).not.toBe('waited for the lock')
+      expectError(first as Awaited<typeof answer>, 404, 'NOT_FOUND')
+    } finally {
+      await holder.end()
+    }
   })
 
   it('works through the SDK, with the realtime invitation event', async () => {

@@ -125,6 +125,24 @@ describe('removing and leaving', () => {
     ])
   })
 
+  it('a muted heir is unmuted as they become owner (member.unmuted), since nobody may lift an owner\'s mute', async () => {
+    const [owner, heir, other] = await users(3)
+    const group = await createGroup(api, owner, [heir])
+    await api.post(membersPath(group.id), { userIds: [other.user.id] }, as(owner))
+    expect((await api.put(`/v1/conversations/${group.id}/mutes/${heir.user.id}`, undefined, as(owner))).status).toBe(204)
+    const before = (await api.get(`/v1/conversations/${group.id}`, as(owner))).body.lastSeq
+    expect((await api.del(membersPath(group.id, owner), as(owner))).status).toBe(204)
+    const view = (await api.get(`/v1/conversations/${group.id}`, as(heir))).body
+    expect(roleOf(view, heir)).toBe('owner')
+    expect(view.muted).toBe(false)
+    expect((await post(api, heir, group.id, 'the new owner speaks')).body).toBe('the new owner speaks')
+    expect((await replay(api, other, group.id, before)).slice(0, 3).map((e) => [e.type, e.data])).toEqual([
+      ['member.updated', { userId: heir.user.id, role: 'owner', by: owner.user.id }],
+      ['member.unmuted', { userId: heir.user.id, by: owner.user.id }],
+      ['member.removed', { userId: owner.user.id, by: owner.user.id }]
+    ])
+  })
+
   it('without admins, the longest-standing member becomes owner', async () => {
     const [owner, m1, m2] = await users(3)
     const group = await createGroup(api, owner, [m1])

@@ -296,6 +296,32 @@ describe('editing', () => {
     expectError(await api.patch(messagesPath(two.id, msg.id), { body: 'there' }, as(a)), 404, 'NOT_FOUND')
     expectError(await api.del(messagesPath(two.id, msg.id), as(a)), 404, 'NOT_FOUND')
   })
+
+  it('a user blocked by the other member of a direct conversation cannot edit their messages there: 403 BLOCKED, nothing reaches the blocker', async () => {
+    const [a, b] = await users(2)
+    const direct = await createDirect(api, a, b)
+    const fromB = await post(api, b, direct.id, 'hello')
+    const fromA = await post(api, a, direct.id, 'hi')
+    expect((await api.put(`/v1/me/blocks/${b.user.id}`, undefined, as(a))).status).toBe(204)
+
+    // Before, the edit went through and the blocker got the new text (message.updated), as a post the block refuses.
+    expectError(await api.patch(messagesPath(direct.id, fromB.id), { body: 'said after the block' }, as(b)), 403, 'BLOCKED')
+    const events = await replay(api, a, direct.id, fromA.seq)
+    expect(events).toEqual([])
+    expect((await allHistory(a, direct.id)).find((m) => m.id === fromB.id).body).toBe('hello')
+    // The blocker still edits; unblocking lifts it.
+    expect((await api.patch(messagesPath(direct.id, fromA.id), { body: 'hi again' }, as(a))).status).toBe(200)
+    expect((await api.del(`/v1/me/blocks/${b.user.id}`, as(a))).status).toBe(204)
+    expect((await api.patch(messagesPath(direct.id, fromB.id), { body: 'hello again' }, as(b))).status).toBe(200)
+  })
+
+  it('in a group, a member who blocked the sender does not stop their edits (their messages stay in the log; clients hide them)', async () => {
+    const [a, b] = await users(2)
+    const group = await createGroup(api, a, [b])
+    const msg = await post(api, b, group.id, 'draft')
+    expect((await api.put(`/v1/me/blocks/${b.user.id}`, undefined, as(a))).status).toBe(204)
+    expect((await api.patch(messagesPath(group.id, msg.id), { body: 'final' }, as(b))).status).toBe(200)
+  })
 })
 
 describe('deleting', () => {

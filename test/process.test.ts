@@ -61,6 +61,13 @@ describe('embedded database', () => {
       for (const name of ['access%5Ftoken', 'access%5ftoken', '%61ccess%5F%74oken']) {
         await fetch(`${url}/v1/me?x=1&${name}=${refreshed.body.accessToken}&y=2`)
       }
+      // Invite codes travel in the path; stored hashed, they must not be in the log either.
+      const other = await register(api)
+      const group = await api.post('/v1/conversations', { type: 'group', title: 'logged', memberIds: [] }, { token: acct.accessToken })
+      const invite = await api.post(`/v1/conversations/${group.body.id}/invites`, {}, { token: acct.accessToken })
+      expect(invite.status).toBe(201)
+      expect((await api.post(`/v1/invites/${invite.body.code}/accept`, undefined, { token: other.accessToken })).status).toBe(200)
+      expect((await api.del(`/v1/conversations/${group.body.id}/invites/${invite.body.code}`, { token: acct.accessToken })).status).toBe(204)
       const sock = await connect(url, refreshed.body.accessToken, { via: 'query', queryName: 'access%5Ftoken' })
       await sock.next((f) => f.type === 'ready')
       await sock.close()
@@ -74,7 +81,7 @@ describe('embedded database', () => {
       const completed = lines.filter((l) => l.msg === 'request completed')
       expect(completed.length).toBeGreaterThan(0)
       for (const l of completed) expect(l.requestId).toEqual(expect.any(String))
-      for (const secret of [acct.password, 'wrong password here', acct.refreshToken, session.body.refreshToken, refreshed.body.refreshToken, refreshed.body.accessToken]) {
+      for (const secret of [invite.body.code, acct.password, 'wrong password here', acct.refreshToken, session.body.refreshToken, refreshed.body.refreshToken, refreshed.body.accessToken]) {
         expect(first.stdout() + first.stderr()).not.toContain(secret)
       }
 

@@ -94,6 +94,31 @@ describe('thread replies', () => {
     expectError(await api.get(`${threadPath(group.id, root.id)}?after=1&before=5`, as(c)), 400, 'VALIDATION_FAILED')
   })
 
+  it('carry their reactions in thread pages, per viewer, as history carries a message\'s', async () => {
+    const [a, b] = await registerMany(api, 2)
+    const group = await createGroup(api, a, [b])
+    const root = await post(api, a, group.id, 'vote')
+    const r1 = await reply(b, group.id, root.id, 'yes')
+    const r2 = await reply(a, group.id, root.id, 'no')
+    const react = (who: Account, messageId: string, emoji: string) =>
+      api.put(`/v1/conversations/${group.id}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`, undefined, as(who))
+    expect((await react(a, r1.id, '👍')).status).toBe(200)
+    expect((await react(b, r1.id, '👍')).status).toBe(200)
+    expect((await react(b, r1.id, '🎉')).status).toBe(200)
+
+    // Before, a thread page showed no reactions at all: a client opening the thread never saw them.
+    for (const query of ['', `?after=${root.seq}`, `?before=${r2.seq + 1}`]) {
+      const page = await api.get(`${threadPath(group.id, root.id)}${query}`, as(a))
+      expect(page.status).toBe(200)
+      const byId = new Map(page.body.messages.map((m: any) => [m.id, m]))
+      expect((byId.get(r1.id) as any).reactions).toEqual([{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: false }])
+      // A reply nobody reacted to has none, as in history.
+      expect((byId.get(r2.id) as any).reactions).toBeUndefined()
+    }
+    const asB = await api.get(threadPath(group.id, root.id), as(b))
+    expect(asB.body.messages.find((m: any) => m.id === r1.id).reactions).toEqual([{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: true }])
+  })
+
   it('refuse a root that is missing, elsewhere, outside the window, deleted or itself a reply, each alone in its group commit', async () => {
     const [a, b, late, outsider] = await registerMany(api, 4)
     const group = await createGroup(api, a, [b])

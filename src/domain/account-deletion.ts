@@ -22,7 +22,7 @@ import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
 import { toMessage } from './views.js'
-import { successor } from './members.js'
+import { handOver, successor } from './members.js'
 import { unpinDeleted } from './pins.js'
 import { membersSeeing, type ReactionEventData } from './reactions.js'
 
@@ -128,10 +128,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
         const remaining = members.filter((m) => m.userId !== userId)
         // As when an owner leaves.
         const heir = me.role === 'owner' ? successor(remaining) : undefined
-        if (heir !== undefined) {
-          await repo.setRole(conversationId, heir.userId, 'owner')
-          drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
-        }
+        if (heir !== undefined) drafts.push(...await handOver(tx, conversationId, heir.userId, userId))
         drafts.push({ type: 'member.removed', data: { userId, by: userId } })
         const written = await appendEvents(tx, conversationId, drafts)
         await repo.markLeft(conversationId, userId, written.at, written.lastSeq)

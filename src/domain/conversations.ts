@@ -11,7 +11,7 @@ import { appendEvents, inTransaction, lockAsMember, membersAdded, toChatEvent } 
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
-import { assertNotBlockedBy, withoutBlockedBy } from './safety-blocks.js'
+import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertLive, lockLive } from './live-accounts.js'
 
 export interface ChatDeps extends Database {
@@ -162,16 +162,19 @@ export function createConversationService (deps: ChatDeps) {
       return reader.get(userId, conversationId)
     },
 
-    /** lastReadSeq becomes max(old, min(seq, lastSeq)); a move is published as a read receipt. */
+    /**
+     * lastReadSeq becomes max(old, min(seq, lastSeq)); a move is published as a
+     * read receipt to the members (not those the reader has blocked) read with
+     * it, under the member list's lock (repositories/receipts.ts): a member
+     * removed meanwhile is either not told, or told before their member.removed.
+     */
     async markRead (userId: string, conversationId: string, seq: number) {
       const moved = await repo.advanceRead(conversationId, userId, seq)
       if (moved === null) {
         if ((await repo.findMember(conversationId, userId)) === null) throw notFound('Conversation')
         return
       }
-      const members = await repo.members(conversationId)
-      // Not to users the reader has blocked.
-      publisher.publishRead({ conversationId, userId, seq: moved }, await withoutBlockedBy(repos.safety, userId, members.map((m) => m.userId)))
+      publisher.publishRead({ conversationId, userId, seq: moved.seq }, moved.recipients)
     }
   }
 }

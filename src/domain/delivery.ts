@@ -3,15 +3,15 @@
 // lastDeliveredSeq (never down, at most lastSeq, shown as at least
 // lastReadSeq), and the other members get a `delivered` frame: ephemeral, not
 // in the event log, to the current members but those the acknowledging user
-// has blocked, as read receipts go. Acks of one member in one conversation are
-// coalesced: the first is stored and announced at once, later ones within
-// DELIVERY_COALESCE_MS wait and go as one, with the highest seq, so a client
-// that acknowledges every message costs one write and one frame per window.
+// has blocked, as read receipts go (read in the transaction of the move).
+// Acks of one member in one conversation are coalesced: the first is stored
+// and announced at once, later ones within DELIVERY_COALESCE_MS wait and go
+// as one, with the highest seq, so a client that acknowledges every message
+// costs one write and one frame per window.
 import type { DeliveryPublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { createDeliveryRepository } from '../repositories/delivery.js'
 import { notFound } from './errors.js'
-import { withoutBlockedBy } from './safety-blocks.js'
 
 export interface DeliveryDeps extends Database {
   publisher: DeliveryPublisher
@@ -30,14 +30,14 @@ export function createDeliveryService (deps: DeliveryDeps) {
 
   /** Stores one position and announces it; NOT_FOUND for a non-member. */
   async function write (userId: string, conversationId: string, seq: number): Promise<void> {
+    // Who is told is read with the move, under the member list's lock (repositories/receipts.ts): a member removed
+    // meanwhile is either not told, or told before their member.removed is published.
     const moved = await delivery.advance(conversationId, userId, seq)
     if (moved === null) {
       if ((await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
       return
     }
-    const others = (await repos.conversations.memberIds(conversationId)).filter((id) => id !== userId)
-    const to = await withoutBlockedBy(repos.safety, userId, others)
-    if (to.length > 0) deps.publisher.publishDelivered({ conversationId, userId, seq: moved }, to)
+    if (moved.recipients.length > 0) deps.publisher.publishDelivered({ conversationId, userId, seq: moved.seq }, moved.recipients)
   }
 
   function settle (waiters: Waiter[], err: unknown) {

@@ -84,6 +84,9 @@ export function createInviteService (deps: ChatDeps) {
       const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
         // The joiner's row before the conversation's (live-accounts.ts): a deleted account does not join.
         await lockLive(tx, userId)
+        // No invitation, no lock of the group (an indexed read first, as lockAsMember does): else anyone
+        // could loop this on any group and hold up its posts.
+        if (!(await tx.invites.invitations.has(conversationId, userId))) throw notFound('Invitation')
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null) throw notFound('Invitation')
         const members = await tx.conversations.members(conversationId)

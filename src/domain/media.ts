@@ -61,6 +61,16 @@ export interface ImageLimits {
 /** Decoding stops at this many pixels (a decompression bomb is refused, not decoded); an animation counts all its frames. */
 const MAX_PIXELS = 100_000_000
 
+/**
+ * Options of the re-encoding in the image's own format. AVIF is sharp's heif format, which takes no default
+ * compression: without one every AVIF with metadata (as cameras write them) failed to encode and was refused.
+ */
+function encoding (contentType: string): Record<string, unknown> {
+  if (contentType === 'image/jpeg') return { quality: 90, mozjpeg: false }
+  if (contentType === 'image/avif') return { compression: 'av1' }
+  return {}
+}
+
 const tooComplex = (message: string) => new AppError(400, 'IMAGE_TOO_COMPLEX', message)
 
 /** Thumbnail and placeholder of an image (its first frame); ThumbHash takes at most 100×100 pixels. */
@@ -106,7 +116,7 @@ export async function processImage (input: Buffer, contentType: string, limits: 
     const stripped = tagged
       ? await sharp(input, { limitInputPixels: MAX_PIXELS, animated: contentType === 'image/gif' || contentType === 'image/webp' })
         .timeout(left()).rotate()
-        .toFormat(meta.format as keyof FormatEnum, contentType === 'image/jpeg' ? { quality: 90, mozjpeg: false } : {})
+        .toFormat(meta.format as keyof FormatEnum, encoding(contentType))
         .toBuffer()
       : null
     const { thumbnail, placeholder } = await thumbnailOf(input, limits.thumbnailSize, left().seconds)

@@ -21,8 +21,6 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
   return locked
 }
 
-/** The member who becomes owner when the owner leaves: the longest-standing admin, else the longest-standing member. */
-/** Who becomes owner when the owner goes: the longest-standing admin, else the longest-standing member (ties by user id). */
 /**
  * Adds one user to a group whose row lock the caller holds, with its members
  * loaded: member.added by `by` (a join, an accepted invitation or invite
@@ -40,8 +38,24 @@ export async function addOneMember (tx: Tx, conversationId: string, members: Mem
   return { events, recipients: [...members.map((m) => m.userId), userId] }
 }
 
+/** Who becomes owner when the owner goes: the longest-standing admin, else the longest-standing member (ties by user id). */
 export function successor<M extends { role: string }> (members: M[]): M | undefined {
   return members.find((m) => m.role === 'admin') ?? members[0]
+}
+
+/**
+ * Makes `heirId` the owner of a group whose row lock the caller holds, as its
+ * owner goes (`by`): member.updated, and member.unmuted when the heir was
+ * muted, since nobody may act on the owner (the owner included), so a muted
+ * heir would have stayed unable to post for good.
+ */
+export async function handOver (tx: Tx, conversationId: string, heirId: string, by: string): Promise<EventDraft[]> {
+  const { muted } = await tx.safety.writeFlags(conversationId, heirId)
+  // setRole lifts the mute of an owner.
+  await tx.conversations.setRole(conversationId, heirId, 'owner')
+  const drafts: EventDraft[] = [{ type: 'member.updated', data: { userId: heirId, role: 'owner', by } }]
+  if (muted) drafts.push({ type: 'member.unmuted', data: { userId: heirId, by } })
+  return drafts
 }
 
 export function createMemberService (deps: ChatDeps) {
@@ -113,6 +127,10 @@ export function createMemberService (deps: ChatDeps) {
     async join (userId: string, conversationId: string) {
       await write(async (tx) => {
         await lockLive(tx, userId)
+        // A stranger's request never takes the lock of a group it cannot join (an indexed read first, as
+        // lockAsMember does): else anyone could loop joins of a private group and hold up its posts.
+        const kind = await tx.conversations.kind(conversationId)
+        if (kind === null || kind.type !== 'group' || !kind.isPublic) throw notFound('Conversation')
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
         return addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
@@ -136,12 +154,8 @@ export function createMemberService (deps: ChatDeps) {
           if (me.role === 'admin' && target.role === 'admin') throw forbidden('Only the owner can remove an admin')
         }
         const remaining = members.filter((m) => m.userId !== targetId)
-        const drafts: EventDraft[] = []
         const heir = target.role === 'owner' ? successor(remaining) : undefined
-        if (heir !== undefined) {
-          await tx.conversations.setRole(conversationId, heir.userId, 'owner')
-          drafts.push({ type: 'member.updated', data: { userId: heir.userId, role: 'owner', by: userId } })
-        }
+        const drafts: EventDraft[] = heir === undefined ? [] : await handOver(tx, conversationId, heir.userId, userId)
         drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
         // Their window ends with their own member.removed (the last event they get).

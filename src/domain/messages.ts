@@ -12,7 +12,7 @@ import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
 import { toMessage, withReactions, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
-import { assertMayWrite } from './safety-moderation.js'
+import { assertMayInteract } from './reactions.js'
 import { unpinDeleted } from './pins.js'
 import { createPostBatcher, type PostInput, type PostResult } from './post-batcher.js'
 
@@ -98,7 +98,8 @@ export function createMessageService (deps: MessageDeps) {
      * mentions, one taken out no longer does. Counts follow (they read the
      * stored mentions); notifications are for new messages only. type and
      * metadata change as given (metadata null clears it); what is left out
-     * stays.
+     * stays. Refused as a post is: 403 MUTED, FROZEN, or BLOCKED (a direct
+     * conversation whose other member blocked the caller).
      */
     async edit (userId: string, conversationId: string, messageId: string, input: EditInput): Promise<MessageView> {
       const body = input.body?.trim()
@@ -107,7 +108,8 @@ export function createMessageService (deps: MessageDeps) {
       const result = await inTransaction(repos, async (tx) => {
         const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
-        await assertMayWrite(tx, conversationId, me)
+        // An edit puts new text before the others, as a post does: the rules of posting (MUTED, FROZEN, BLOCKED).
+        await assertMayInteract(tx, conversation, members, me)
         if (message.deletedAt !== null) throw new AppError(409, 'CONFLICT', 'The message has been deleted')
         const next = { body: body ?? message.body, attachments: message.attachments, type: type ?? message.type, metadata: metadata === undefined ? message.metadata : metadata }
         const bodyChanged = next.body !== message.body

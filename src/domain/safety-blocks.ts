@@ -15,7 +15,7 @@ import { assertLive, lockLive } from './live-accounts.js'
 export interface BlockView { userId: string, username: string, displayName: string, blockedAt: string }
 
 /** The block statements, on the pool or inside a transaction. */
-type Blocks = Pick<Tx['safety'], 'blockersOf' | 'blockedBy'>
+type Blocks = Pick<Tx['safety'], 'blockersOf'>
 
 /** Of `candidates`, those who have blocked `userId`. */
 export function blockersOf (db: Blocks, userId: string, candidates: string[]): Promise<string[]> {
@@ -25,12 +25,6 @@ export function blockersOf (db: Blocks, userId: string, candidates: string[]): P
 /** Refuses with 403 BLOCKED when any of `others` has blocked `userId`. */
 export async function assertNotBlockedBy (db: Blocks, userId: string, others: string[]): Promise<void> {
   if ((await db.blockersOf(userId, others)).length > 0) throw new AppError(403, 'BLOCKED', 'A user you named has blocked you')
-}
-
-/** `userIds` without those `userId` has blocked: who may see `userId`'s ephemeral frames (read receipts). */
-export async function withoutBlockedBy (db: Blocks, userId: string, userIds: string[]): Promise<string[]> {
-  const hidden = await db.blockedBy(userId, userIds)
-  return hidden.size === 0 ? userIds : userIds.filter((id) => !hidden.has(id))
 }
 
 export function createBlockService (deps: Database) {

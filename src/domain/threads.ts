@@ -12,7 +12,7 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import type { HistoryCursor } from '../repositories/messages.js'
 import { badRequest, notFound } from './errors.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
-import { toMessage, type MessageView } from './views.js'
+import { toMessage, withReactions, type MessageView } from './views.js'
 
 export interface ThreadDeps extends Database { publisher: RealtimePublisher }
 
@@ -39,20 +39,27 @@ export function createThreadService (deps: ThreadDeps) {
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
       const rows = await repos.messages.thread(conversationId, userId, rootId, cursor, opts.limit + 1)
       if (rows === null) throw notFound('Conversation')
-      return { messages: rows.slice(0, opts.limit).map(toMessage), hasMore: rows.length > opts.limit }
+      // As history: each reply with its reactions (README "Reactions, pins and receipts").
+      const page = rows.slice(0, opts.limit).map(toMessage)
+      return { messages: withReactions(page, await repos.reactions.summaries(page.map((m) => m.id), userId)), hasMore: rows.length > opts.limit }
     },
 
     /**
      * Moves the caller's read position in a thread forward (never back; at
      * most the conversation's lastSeq). A move is told to the caller's own
-     * connections (thread.read), with their counts after it.
+     * connections (thread.read), with their counts after it, read in the
+     * transaction of the move: a member removed meanwhile gets it before
+     * their member.removed, or not at all.
      */
     async markRead (userId: string, conversationId: string, rootId: string, seq: number): Promise<void> {
       await visibleRoot(userId, conversationId, rootId)
       const moved = await repos.threads.advanceRead(conversationId, rootId, userId, seq)
-      if (moved === null) return
-      const counts = await repos.threads.unreadCounts(conversationId, rootId, userId)
-      deps.publisher.publishThreadRead({ conversationId, userId, rootId, seq: moved, ...counts })
+      if (moved === null) {
+        // Removed since visibleRoot: as if removed before.
+        if ((await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
+        return
+      }
+      deps.publisher.publishThreadRead({ conversationId, userId, rootId, ...moved })
     },
 
     /** The threads the caller follows, newest activity first, each with its root (and summary) and the caller's unread count. */

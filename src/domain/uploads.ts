@@ -138,10 +138,15 @@ export function createUploadService (deps: UploadDeps) {
     const upload = await repo.find(id)
     if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
     if (upload.state !== 'pending') return toView(upload)
-    if ((await storage.size(upload.storageKey)) === null) throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
+    if ((await storage.size(upload.storageKey)) === null) return settled(userId, id)
     const version = randomBytes(6).toString('hex')
     const kept = storageKeys(id).original(version)
-    await storage.copy(upload.storageKey, kept, upload.contentType)
+    try {
+      await storage.copy(upload.storageKey, kept, upload.contentType)
+    } catch (err) {
+      if ((await storage.size(upload.storageKey)) !== null) throw err
+      return settled(userId, id)
+    }
     const size = await storage.size(kept) ?? 0
     if (size !== upload.size) return refuseKept(upload, kept, new AppError(400, 'SIZE_MISMATCH', `Declared ${upload.size} bytes, received ${size}`))
     const contentType = await sniff(await storage.head(kept, SNIFF_BYTES), upload.contentType)
@@ -150,6 +155,18 @@ export function createUploadService (deps: UploadDeps) {
     const kind = kindOf(contentType)
     if (size > limits.maxBytes[kind]) return refuseKept(upload, kept, tooLarge(kind, limits.maxBytes[kind]))
     return { upload, version, ready: { kind, contentType, size, width: null, height: null, placeholder: null, thumbnailKey: null, storageKey: kept } }
+  }
+
+  /**
+   * complete's answer when the bytes are not (or no longer) at the upload's key. A completion of the same upload
+   * running at once may have kept its copy, made it ready and removed them (this call found it pending a moment
+   * before): the upload as it now is, as completing again answers. Still pending: nothing was sent yet.
+   */
+  async function settled (userId: string, id: string): Promise<UploadView> {
+    const now = await repo.find(id)
+    if (now === null || now.ownerId !== userId || now.state === 'deleting') throw notFound('Upload')
+    if (now.state !== 'pending') return toView(now)
+    throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
   }
 
   /** complete's last step: the upload is made ready with what was found, unless it was swept or completed meanwhile. */

@@ -1,10 +1,11 @@
 // Conversations and their memberships: locks, members, roles, read
 // positions; the pages clients read are in conversation-pages.ts. All through
-// Prisma, but the member ids read per typing frame (on the pool, see db.ts).
+// Prisma, but what runs per typing frame and per read (on the pool, see db.ts).
 import { Prisma } from '../generated/prisma/client.js'
 import { conversationPageStatements } from './conversation-pages.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
+import { inReceiptTransaction, lockMemberList, receiptAudience, type Receipt } from './receipts.js'
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -103,6 +104,12 @@ export function conversationStatements (db: Client) {
       return row === undefined ? null : { id: row.id, type: row.type, title: row.title, createdAt: row.created_at, lastSeq: row.last_seq, pictureUploadId: row.picture_upload_id, isPublic: row.is_public }
     },
 
+    /** The conversation's type and whether it is a public group, read without a lock (null: no such conversation). */
+    async kind (conversationId: string): Promise<{ type: 'direct' | 'group', isPublic: boolean } | null> {
+      const row = await db.conversation.findUnique({ where: { id: conversationId }, select: { type: true, isPublic: true } })
+      return row === null ? null : { type: row.type as 'direct' | 'group', isPublic: row.isPublic }
+    },
+
     findDirect (directKey: string) {
       return db.conversation.findUnique({ where: { directKey }, select: { id: true } })
     },
@@ -158,11 +165,18 @@ export function conversationStatements (db: Client) {
     async markLeft (conversationId: string, userId: string, at: Date, seq: number): Promise<void> {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at, leftSeq: seq } })
       await revokeInvitesOf(conversationId, userId, at)
+      // The last member gone (member_count follows by trigger), a public group leaves the directory and stops
+      // taking joins: whoever joined next would be a plain member of a group nobody owns or can moderate.
+      await db.$executeRaw`
+        UPDATE conversations SET is_public = false WHERE id = ${conversationId}::uuid AND is_public AND member_count = 0`
     },
 
-    /** A member made a plain member loses what they could add members with, as on leaving. */
+    /**
+     * A member made a plain member loses what they could add members with, as on leaving. An owner is never
+     * muted (nobody may act on the owner, the owner included: a muted heir would stay muted for good).
+     */
     async setRole (conversationId: string, userId: string, role: Role): Promise<void> {
-      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { role } })
+      await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: role === 'owner' ? { role, mutedAt: null } : { role } })
       if (role === 'member') await revokeInvitesOf(conversationId, userId, new Date())
     },
 
@@ -192,20 +206,6 @@ export function conversationStatements (db: Client) {
 
     async setTitle (id: string, title: string): Promise<void> {
       await db.conversation.update({ where: { id }, data: { title } })
-    },
-
-    /**
-     * Moves the read position forward to `seq` (at most lastSeq). Returns the
-     * new position, or null when it did not move or the caller is no member.
-     */
-    async advanceRead (conversationId: string, userId: string, seq: number): Promise<number | null> {
-      const rows = await db.$queryRaw<Array<{ last_read_seq: number }>>`
-        UPDATE memberships m SET last_read_seq = LEAST(${seq}::int, c.last_seq)
-          FROM conversations c
-         WHERE c.id = m.conversation_id AND m.conversation_id = ${conversationId}::uuid AND m.user_id = ${userId}::uuid
-           AND m.left_at IS NULL AND m.last_read_seq < LEAST(${seq}::int, c.last_seq)
-        RETURNING m.last_read_seq`
-      return rows[0]?.last_read_seq ?? null
     }
   }
 }
@@ -215,12 +215,29 @@ export function createConversationsRepository ({ prisma, pool }: Database) {
     ...conversationStatements(prisma),
 
     /**
-     * The current members' ids, without those `hiddenFrom` has blocked; on
-     * the pool, as it is read for every typing frame.
+     * Moves the read position forward to `seq` (at most lastSeq), on the pool
+     * as it runs for every read. The new position and who is told of it (the
+     * current members, the reader's own other devices included, but those the
+     * reader has blocked), read in the same transaction under the member
+     * list's lock (receipts.ts); null when it did not move or the caller is
+     * no member.
      */
-    async memberIds (conversationId: string): Promise<string[]> {
-      const { rows } = await pool.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE conversation_id = $1 AND left_at IS NULL', [conversationId])
-      return rows.map((r) => r.user_id)
+    advanceRead (conversationId: string, userId: string, seq: number): Promise<Receipt | null> {
+      return inReceiptTransaction(pool, async (tx) => {
+        if (!(await lockMemberList(tx, conversationId, userId))) return null
+        const { rows } = await tx.query<Receipt>({
+          name: 'read-advance',
+          text: `WITH moved AS (
+                   UPDATE memberships m SET last_read_seq = LEAST($3::int, c.last_seq)
+                     FROM conversations c
+                    WHERE c.id = m.conversation_id AND m.conversation_id = $1::uuid AND m.user_id = $2::uuid
+                      AND m.left_at IS NULL AND m.last_read_seq < LEAST($3::int, c.last_seq)
+                   RETURNING m.last_read_seq)
+                 SELECT last_read_seq AS seq, ${receiptAudience(false)} AS recipients FROM moved`,
+          values: [conversationId, userId, seq]
+        })
+        return rows[0] ?? null
+      })
     },
 
     /**

@@ -86,6 +86,13 @@ export function invitationStatements (db: Client) {
       return rows.map((r) => r.user_id)
     },
 
+    /** Whether the user has an invitation to the conversation pending (read without a lock). */
+    async has (conversationId: string, userId: string): Promise<boolean> {
+      const rows = await db.$queryRaw<unknown[]>`
+        SELECT 1 FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND user_id = ${userId}::uuid`
+      return rows.length > 0
+    },
+
     /** Removes the user's invitation to the conversation; who invited them, or null when there was none. */
     async take (conversationId: string, userId: string): Promise<string | null> {
       const rows = await db.$queryRaw<Array<{ invited_by: string }>>`

@@ -5,11 +5,15 @@
 import type pg from 'pg'
 import type { Database } from './db.js'
 import { MESSAGE_COLUMNS, type MessageRow } from './messages.js'
+import { inReceiptTransaction, lockMemberList } from './receipts.js'
 
 /** Where a page of followed threads starts: after this thread (newest activity first). */
 export interface ThreadCursor { at: Date, id: string }
 
 export interface FollowedThreadRow { root: MessageRow, lastActivityAt: Date, unreadCount: number, lastReadSeq: number }
+
+/** A thread read position that moved, and the reader's unread counts after it. */
+export interface ThreadReceipt { seq: number, unreadCount: number, threadUnreadCount: number }
 
 // Replies that are unread for a member: by others, not deleted, after their
 // read position and within their window. `tm` is the thread_members row, `me`
@@ -77,39 +81,52 @@ export function createThreadsRepository ({ pool }: Database) {
     /**
      * Moves the user's read position in a thread forward to `seq` (at most
      * the conversation's lastSeq), creating it when missing (without
-     * following). Returns the new position, or null when it did not move.
+     * following). Returns the new position with the user's unread counts
+     * after it (the thread's, whether they follow it or not, and all the
+     * threads they follow in the conversation), or null when it did not move
+     * or the user is no current member. In one transaction under the member
+     * list's lock (receipts.ts): a member removed meanwhile either moves
+     * nothing, or has the thread.read frame published before their member.removed.
      */
-    async advanceRead (conversationId: string, rootId: string, userId: string, seq: number): Promise<number | null> {
-      const { rows } = await pool.query<{ last_read_seq: number }>(
-        // The account's row is locked and found live (as accounts.lockLive):
-        // a read racing the account's deletion waits for its erasure, then
-        // finds it deleted and writes nothing (the erasure deletes the rows
-        // of a live account's reads, and ones written after it would stay).
+    advanceRead (conversationId: string, rootId: string, userId: string, seq: number): Promise<ThreadReceipt | null> {
+      return inReceiptTransaction(pool, async (tx) => {
+        // The account's row is locked and found live (as accounts.lockLive,
+        // and before the conversation's, in that lock order): a read racing
+        // the account's deletion waits for its erasure, then finds it deleted
+        // and writes nothing (the erasure deletes the rows of a live
+        // account's reads, and ones written after it would stay).
+        const live = await tx.query({ name: 'thread-read-live', text: 'SELECT 1 FROM users WHERE id = $1::uuid AND deleted_at IS NULL FOR KEY SHARE', values: [userId] })
+        if (live.rowCount === 0) return null
+        if (!(await lockMemberList(tx, conversationId, userId))) return null
         // A move marks the membership changed: the member's other devices get
         // the conversation's thread counts and the badge from their next sync.
-        `WITH moved AS (
-           INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
-           SELECT $2::uuid, u.id, $1::uuid, LEAST($4::int, c.last_seq)
-             FROM conversations c, (SELECT id FROM users WHERE id = $3::uuid AND deleted_at IS NULL FOR KEY SHARE) u
-            WHERE c.id = $1::uuid
-           ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
-            WHERE tm.last_read_seq < EXCLUDED.last_read_seq
-           RETURNING tm.last_read_seq),
-         marked AS (
-           UPDATE memberships SET changed_xid = pg_current_xact_id()
-            WHERE conversation_id = $1::uuid AND user_id = $3::uuid AND EXISTS (SELECT 1 FROM moved))
-         SELECT last_read_seq FROM moved`, [conversationId, rootId, userId, seq])
-      return rows[0]?.last_read_seq ?? null
-    },
-
-    /** The user's unread replies in one thread (whether they follow it or not) and in all the threads they follow in the conversation. */
-    async unreadCounts (conversationId: string, rootId: string, userId: string): Promise<{ unreadCount: number, threadUnreadCount: number }> {
-      const { rows } = await pool.query<{ unread: number | null, total: number | null }>(
-        `SELECT (SELECT (${UNREAD}) FROM thread_members tm WHERE tm.root_id = $2::uuid AND tm.user_id = me.user_id) AS unread,
-                (SELECT sum((${UNREAD}))::int FROM thread_members tm JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= me.joined_seq
-                  WHERE tm.user_id = me.user_id AND tm.conversation_id = me.conversation_id AND tm.following) AS total
-           FROM memberships me WHERE me.conversation_id = $1::uuid AND me.user_id = $3::uuid`, [conversationId, rootId, userId])
-      return { unreadCount: rows[0]?.unread ?? 0, threadUnreadCount: rows[0]?.total ?? 0 }
+        const { rows } = await tx.query<{ last_read_seq: number }>({
+          name: 'thread-read-advance',
+          text: `WITH moved AS (
+                   INSERT INTO thread_members AS tm (root_id, user_id, conversation_id, last_read_seq)
+                   SELECT $2::uuid, me.user_id, $1::uuid, LEAST($4::int, c.last_seq)
+                     FROM conversations c JOIN memberships me ON me.conversation_id = c.id AND me.user_id = $3::uuid AND me.left_at IS NULL
+                    WHERE c.id = $1::uuid
+                   ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_seq = EXCLUDED.last_read_seq
+                    WHERE tm.last_read_seq < EXCLUDED.last_read_seq
+                   RETURNING tm.last_read_seq),
+                 marked AS (
+                   UPDATE memberships SET changed_xid = pg_current_xact_id()
+                    WHERE conversation_id = $1::uuid AND user_id = $3::uuid AND EXISTS (SELECT 1 FROM moved))
+                 SELECT last_read_seq FROM moved`,
+          values: [conversationId, rootId, userId, seq]
+        })
+        if (rows[0] === undefined) return null
+        const counts = await tx.query<{ unread: number | null, total: number | null }>({
+          name: 'thread-read-counts',
+          text: `SELECT (SELECT (${UNREAD}) FROM thread_members tm WHERE tm.root_id = $2::uuid AND tm.user_id = me.user_id) AS unread,
+                        (SELECT sum((${UNREAD}))::int FROM thread_members tm JOIN messages rt ON rt.id = tm.root_id AND rt.seq >= me.joined_seq
+                          WHERE tm.user_id = me.user_id AND tm.conversation_id = me.conversation_id AND tm.following) AS total
+                   FROM memberships me WHERE me.conversation_id = $1::uuid AND me.user_id = $3::uuid`,
+          values: [conversationId, rootId, userId]
+        })
+        return { seq: rows[0].last_read_seq, unreadCount: counts.rows[0]?.unread ?? 0, threadUnreadCount: counts.rows[0]?.total ?? 0 }
+      })
     },
 
     /**

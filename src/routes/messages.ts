@@ -63,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'editMessage',
       summary: 'Edit a message (sender only): body, type and metadata; sets editedAt and writes message.updated',
       description: 'A deleted message cannot be edited: 409 CONFLICT. An unchanged body writes nothing. A muted member: 403 MUTED; ' +
-        'a plain member of a frozen group: 403 FROZEN. Mentions are found again in the new body, against the current members. ' +
+        'a plain member of a frozen group: 403 FROZEN; a direct conversation whose other member blocked the caller: 403 BLOCKED. Mentions are found again in the new body, against the current members. ' +
         `metadata null clears it; a change that would leave the message empty (no body, files or metadata of a non-text type): 400. ${budget}`,
       params: MessageParams,
       body: EditMessageBody,

@@ -2,8 +2,7 @@
 // uploads (PUT, streamed to a temporary file that is renamed only once every
 // byte arrived) and serves downloads (with HTTP range requests) at
 // /v1/storage?token=..., a signed, expiring token (see signed-token.ts).
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -81,8 +80,11 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
       }
     },
 
+    // The file is opened first: a missing one rejects here. A stream opening it itself reports that as an
+    // 'error' event, which, emitted before anything listens (copy's writeDurably awaits a mkdir first), was an
+    // uncaught exception that ended the process (two completions of one upload at once: test/attachments.test.ts).
     async read (key) {
-      return createReadStream(path(key))
+      return (await open(path(key), 'r')).createReadStream()
     },
 
     async write (key, body) {
@@ -90,7 +92,13 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
     },
 
     async copy (from, to) {
-      await writeDurably(path(to), [createReadStream(path(from))])
+      const source = (await open(path(from), 'r')).createReadStream()
+      try {
+        await writeDurably(path(to), [source])
+      } finally {
+        // Closes the file also when writeDurably failed before reading it (a stream that ended is left as it is).
+        source.destroy()
+      }
     },
 
     async receive (key, body, maxBytes, stillWanted) {
@@ -110,8 +118,9 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
     async remove (keys) {
       await Promise.all(keys.map(async (key) => {
         await rm(path(key), { force: true })
-        // The upload's folder goes with its last file.
-        await rm(dirname(path(key)), { recursive: false, force: true }).catch(() => {})
+        // The upload's folder goes with its last file (rmdir refuses a folder that still holds one; rm, without
+        // recursive, refused every folder, and each upload ever made left its empty folder for good).
+        await rmdir(dirname(path(key))).catch(() => {})
       }))
     },
 
@@ -128,10 +137,10 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
  */
 async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>, stillWanted?: () => Promise<boolean>): Promise<void> {
   const folder = dirname(target)
-  await mkdir(folder, { recursive: true })
   const part = `${target}.part-${randomBytes(6).toString('hex')}`
+  const output = await createPart(folder, part)
   try {
-    await pipeline([...sources, createWriteStream(part, { flags: 'wx' })] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream])
+    await pipeline([...sources, output.createWriteStream()] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream])
     // The bytes of the closed file, through a handle of its own (the page cache is the file's, not the handle's).
     const file = await open(part, 'r+')
     try {
@@ -151,5 +160,20 @@ async function writeDurably (target: string, sources: Array<NodeJS.ReadableStrea
     await dir.sync()
   } finally {
     await dir.close()
+  }
+}
+
+/**
+ * Creates the temporary file of a write, and its folder. remove() takes an upload's folder with its last file,
+ * so the folder made here may go before the file is created in it: it is made again then.
+ */
+async function createPart (folder: string, part: string): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(folder, { recursive: true })
+    try {
+      return await open(part, 'wx')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err
+    }
   }
 }

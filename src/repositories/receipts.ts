@@ -1,0 +1,63 @@
+// Receipts (a read, a delivery, a thread read): a member's position moves and
+// the users told of it are read in one transaction on the pool, after taking
+// the conversation's row FOR KEY SHARE. Every change of the member list
+// (adding, removing, leaving, banning, an account's deletion) locks that row
+// FOR UPDATE first, so it either committed before the lock was granted (then
+// the statements after it see the change: a removed reader's position does
+// not move, a removed member is not told) or waits for this commit: the
+// receipt is published as soon as this commits, while the removal still has
+// its own statements and commit to run before it publishes its member.removed.
+// KEY SHARE waits only for the writers that lock the row FOR UPDATE (through
+// lockAsMember: membership changes, but also edits, reactions, pins,
+// moderation), and never for posts (FOR NO KEY UPDATE) nor other receipts.
+import type pg from 'pg'
+
+/** A position that moved, and the users whose sockets are told of it. */
+export interface Receipt { seq: number, recipients: string[] }
+
+/**
+ * Runs `fn` in one transaction on a connection of `pool`; it commits when
+ * `fn` resolves and rolls back when it throws. `fn` takes lockMemberList
+ * before it reads who is told.
+ */
+export async function inReceiptTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const db = await pool.connect()
+  try {
+    await db.query('BEGIN')
+    const result = await fn(db)
+    await db.query('COMMIT')
+    db.release()
+    return result
+  } catch (err) {
+    // A connection that cannot roll back is not given back to the pool.
+    await db.query('ROLLBACK').then(() => db.release(), (rollbackErr: unknown) => db.release(rollbackErr as Error))
+    throw err
+  }
+}
+
+/**
+ * Holds the conversation's member list as it is until the transaction ends
+ * (see above), when `userId` is a current member: false (and no lock) for
+ * anyone else, so a stranger's loop of receipts holds up nothing. Whether
+ * they are still a member once the lock is granted is for the next statement.
+ */
+export async function lockMemberList (db: pg.PoolClient, conversationId: string, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'receipt-lock-members',
+    text: `SELECT 1 FROM conversations c
+            WHERE c.id = $1::uuid
+              AND EXISTS (SELECT 1 FROM memberships m WHERE m.conversation_id = $1::uuid AND m.user_id = $2::uuid AND m.left_at IS NULL)
+              FOR KEY SHARE OF c`,
+    values: [conversationId, userId]
+  })
+  return rowCount === 1
+}
+
+/**
+ * The SQL of who is told of `$2`'s receipt in conversation `$1`: its current
+ * members, but those `$2` has blocked (who see none of their ephemeral frames).
+ */
+export const receiptAudience = (excludeSelf: boolean) => `
+  ARRAY(SELECT o.user_id FROM memberships o
+         WHERE o.conversation_id = $1::uuid AND o.left_at IS NULL${excludeSelf ? ' AND o.user_id <> $2::uuid' : ''}
+           AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2::uuid AND b.blocked_id = o.user_id))`
