@@ -5,7 +5,17 @@ import { Prisma } from '../generated/prisma/client.js'
 import { conversationPageStatements } from './conversation-pages.js'
 import type { Client, Database } from './db.js'
 import type { MessageRow } from './messages.js'
-import { inReceiptTransaction, lockMemberList, receiptAudience, type Receipt } from './receipts.js'
+import { advanceReceipt, type Receipt } from './receipts.js'
+
+const READ_MOVE = {
+  name: 'read-advance',
+  update: `UPDATE memberships m SET last_read_seq = LEAST($3::int, c.last_seq)
+             FROM conversations c
+            WHERE c.id = m.conversation_id AND m.conversation_id = $1::uuid AND m.user_id = $2::uuid
+              AND m.left_at IS NULL AND m.last_read_seq < LEAST($3::int, c.last_seq)
+           RETURNING m.last_read_seq AS seq`,
+  excludeSelf: false
+}
 
 export type Role = 'owner' | 'admin' | 'member'
 export type NotificationLevel = 'all' | 'mentions' | 'none'
@@ -222,23 +232,7 @@ export function createConversationsRepository ({ prisma, pool }: Database) {
      * list's lock (receipts.ts); null when it did not move or the caller is
      * no member.
      */
-    advanceRead (conversationId: string, userId: string, seq: number): Promise<Receipt | null> {
-      return inReceiptTransaction(pool, async (tx) => {
-        if (!(await lockMemberList(tx, conversationId, userId))) return null
-        const { rows } = await tx.query<Receipt>({
-          name: 'read-advance',
-          text: `WITH moved AS (
-                   UPDATE memberships m SET last_read_seq = LEAST($3::int, c.last_seq)
-                     FROM conversations c
-                    WHERE c.id = m.conversation_id AND m.conversation_id = $1::uuid AND m.user_id = $2::uuid
-                      AND m.left_at IS NULL AND m.last_read_seq < LEAST($3::int, c.last_seq)
-                   RETURNING m.last_read_seq)
-                 SELECT last_read_seq AS seq, ${receiptAudience(false)} AS recipients FROM moved`,
-          values: [conversationId, userId, seq]
-        })
-        return rows[0] ?? null
-      })
-    },
+    advanceRead: (conversationId: string, userId: string, seq: number): Promise<Receipt | null> => advanceReceipt(pool, READ_MOVE, conversationId, userId, seq),
 
     /**
      * Typing (domain/typing.ts): whether `userId` is a current member who may post (the rules of post_messages:

@@ -2,7 +2,17 @@
 // receiving a conversation. One transaction on the pool per (coalesced) ack:
 // the move and who is told of it, under the member list's lock (receipts.ts).
 import type { Database } from './db.js'
-import { inReceiptTransaction, lockMemberList, receiptAudience, type Receipt } from './receipts.js'
+import { advanceReceipt, type Receipt } from './receipts.js'
+
+const DELIVERY_MOVE = {
+  name: 'delivery-advance',
+  update: `UPDATE memberships m SET last_delivered_seq = LEAST($3::int, c.last_seq)
+             FROM conversations c
+            WHERE c.id = m.conversation_id AND m.conversation_id = $1::uuid AND m.user_id = $2::uuid AND m.left_at IS NULL
+              AND GREATEST(m.last_delivered_seq, m.last_read_seq) < LEAST($3::int, c.last_seq)
+           RETURNING m.last_delivered_seq AS seq`,
+  excludeSelf: true
+}
 
 export function createDeliveryRepository ({ pool }: Database) {
   return {
@@ -13,22 +23,6 @@ export function createDeliveryRepository ({ pool }: Database) {
      * user has blocked), or null when it did not move or the user is not a
      * current member.
      */
-    advance (conversationId: string, userId: string, seq: number): Promise<Receipt | null> {
-      return inReceiptTransaction(pool, async (tx) => {
-        if (!(await lockMemberList(tx, conversationId, userId))) return null
-        const { rows } = await tx.query<Receipt>({
-          name: 'delivery-advance',
-          text: `WITH moved AS (
-                   UPDATE memberships m SET last_delivered_seq = LEAST($3::int, c.last_seq)
-                     FROM conversations c
-                    WHERE c.id = m.conversation_id AND m.conversation_id = $1::uuid AND m.user_id = $2::uuid AND m.left_at IS NULL
-                      AND GREATEST(m.last_delivered_seq, m.last_read_seq) < LEAST($3::int, c.last_seq)
-                   RETURNING m.last_delivered_seq)
-                 SELECT last_delivered_seq AS seq, ${receiptAudience(true)} AS recipients FROM moved`,
-          values: [conversationId, userId, seq]
-        })
-        return rows[0] ?? null
-      })
-    }
+    advance: (conversationId: string, userId: string, seq: number): Promise<Receipt | null> => advanceReceipt(pool, DELIVERY_MOVE, conversationId, userId, seq)
   }
 }

@@ -54,6 +54,25 @@ export async function lockMemberList (db: pg.PoolClient, conversationId: string,
 }
 
 /**
+ * A member's position moved by `update` (an UPDATE of memberships for
+ * conversation $1 and user $2, to $3 at most, RETURNING the new position as
+ * `seq`), and who is told of it, in one receipt transaction: null when it did
+ * not move or the user is no current member. `excludeSelf`: the mover's own
+ * devices are not told.
+ */
+export function advanceReceipt (pool: pg.Pool, move: { name: string, update: string, excludeSelf: boolean }, conversationId: string, userId: string, seq: number): Promise<Receipt | null> {
+  return inReceiptTransaction(pool, async (tx) => {
+    if (!(await lockMemberList(tx, conversationId, userId))) return null
+    const { rows } = await tx.query<Receipt>({
+      name: move.name,
+      text: `WITH moved AS (${move.update}) SELECT seq, ${receiptAudience(move.excludeSelf)} AS recipients FROM moved`,
+      values: [conversationId, userId, seq]
+    })
+    return rows[0] ?? null
+  })
+}
+
+/**
  * The SQL of who is told of `$2`'s receipt in conversation `$1`: its current
  * members, but those `$2` has blocked (who see none of their ephemeral frames).
  */
