@@ -20,7 +20,7 @@
 // completes it: every step is idempotent.
 import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
-import { appendEvents, inTransaction, type EventDraft, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, type EventDraft, type Tx } from './event-log.js'
 import { toMessage } from './views.js'
 import { handOver, successor } from './members.js'
 import { unpinDeleted } from './pins.js'
@@ -59,7 +59,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
 
   /** One step in one conversation, under its lock; false once nothing is left to do there. */
   async function step (userId: string, conversationId: string): Promise<boolean> {
-    const result = await inTransaction(repos, async (tx: Tx) => {
+    const result = await inConversationTransaction(repos, conversationId, async (tx: Tx) => {
       const conversation = await tx.conversations.lock(conversationId)
       if (conversation === null) return null
       const repo = tx.conversations

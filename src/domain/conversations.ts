@@ -7,7 +7,7 @@ import { createRepositories, type Database, type Repositories } from '../reposit
 import { createConversationReader } from './conversation-reader.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
 import { createMemberPages } from './member-pages.js'
-import { appendEvents, inTransaction, lockAsMember, membersAdded, toChatEvent } from './event-log.js'
+import { appendEvents, inConversationTransaction, inTransaction, lockAsMember, membersAdded, toChatEvent } from './event-log.js'
 import { newId } from './ids.js'
 import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
@@ -129,7 +129,7 @@ export function createConversationService (deps: ChatDeps) {
      */
     async update (userId: string, conversationId: string, input: { title?: string | undefined, pictureUploadId?: string | null | undefined, public?: boolean | undefined }) {
       if (input.title === undefined && input.pictureUploadId === undefined && input.public === undefined) throw badRequest('body must have title, pictureUploadId or public')
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
         if (conversation.type === 'direct') throw forbidden('A direct conversation has no title or picture')
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can change the group')

@@ -17,6 +17,15 @@ export function inTransaction<T> (repos: Repositories, fn: (tx: Tx) => Promise<T
   return repos.transaction(fn, TX_OPTIONS)
 }
 
+/**
+ * `inTransaction` for a write that locks one conversation (lockAsMember, or its
+ * lock): such writes of one conversation take turns for a connection, so that
+ * a burst of them holds one of the pool's connections, not all of them.
+ */
+export function inConversationTransaction<T> (repos: Repositories, conversationId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return repos.conversationTransaction(conversationId, fn, TX_OPTIONS)
+}
+
 export interface EventDraft {
   type: ChatEventType
   /** The event's data, or a function of its seq and time (for data that names them, or a change made at that time). */

@@ -12,7 +12,7 @@ import { createConversationReader } from './conversation-reader.js'
 import { assertManager, canManage, type ChatDeps } from './conversations.js'
 import { addOneMember } from './members.js'
 import { AppError, forbidden, notFound } from './errors.js'
-import { inTransaction, lockAsMember, type Tx } from './event-log.js'
+import { inConversationTransaction, lockAsMember, type Tx } from './event-log.js'
 import { isUuid, newId } from './ids.js'
 import { lockLive } from './live-accounts.js'
 
@@ -81,7 +81,7 @@ export function createInviteService (deps: ChatDeps) {
      * since: 403 BANNED (the invitation stays, for declining).
      */
     async acceptInvitation (userId: string, conversationId: string) {
-      const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
         // The joiner's row before the conversation's (live-accounts.ts): a deleted account does not join.
         await lockLive(tx, userId)
         // No invitation, no lock of the group (an indexed read first, as lockAsMember does): else anyone
@@ -108,7 +108,7 @@ export function createInviteService (deps: ChatDeps) {
     /** A new invite; its code is in this answer only. */
     async create (userId: string, conversationId: string, input: { expiresInSeconds?: number | undefined, maxUses?: number | undefined }): Promise<InviteView & { code: string }> {
       const code = randomBytes(24).toString('base64url')
-      const row = await inTransaction(repos, async (tx) => {
+      const row = await inConversationTransaction(repos, conversationId, async (tx) => {
         await asManager(tx, conversationId, userId)
         const now = new Date()
         if ((await tx.invites.countActive(conversationId, now)) >= MAX_ACTIVE_INVITES) {
@@ -135,7 +135,7 @@ export function createInviteService (deps: ChatDeps) {
 
     /** Revokes an invite named by its code or its id; 404 when the group has no such usable invite. */
     async revoke (userId: string, conversationId: string, codeOrId: string): Promise<void> {
-      await inTransaction(repos, async (tx) => {
+      await inConversationTransaction(repos, conversationId, async (tx) => {
         await asManager(tx, conversationId, userId)
         const match = isUuid(codeOrId) ? { id: codeOrId } : { codeHash: sha256(codeOrId) }
         if (!(await tx.invites.revoke(conversationId, match, new Date()))) throw notFound('Invite')
@@ -154,7 +154,7 @@ export function createInviteService (deps: ChatDeps) {
       const found = await repos.invites.lockByHash(codeHash)
       if (found === null) throw invalidInvite()
       const conversationId = found.conversationId
-      const result = await inTransaction(repos, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx): Promise<{ events: ChatEvent[], recipients: string[] } | null> => {
         await lockLive(tx, userId)
         const conversation = await tx.conversations.lock(conversationId)
         const invite = await tx.invites.lockByHash(codeHash)

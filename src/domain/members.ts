@@ -9,7 +9,7 @@ import { canManage, type ChatDeps } from './conversations.js'
 import { badRequest, forbidden, notFound } from './errors.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertNotBanned } from './safety-moderation.js'
-import { appendEvents, inTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 import { assertLive, lockLive } from './live-accounts.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
@@ -63,8 +63,8 @@ export function createMemberService (deps: ChatDeps) {
   const repos = createRepositories(deps)
   const reader = createConversationReader(repos.conversations, deps.membersPreview)
 
-  async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
-    const result = await inTransaction(repos, fn)
+  async function write (conversationId: string, fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
+    const result = await inConversationTransaction(repos, conversationId, fn)
     if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
   }
 
@@ -78,7 +78,7 @@ export function createMemberService (deps: ChatDeps) {
     async add (userId: string, conversationId: string, userIds: string[]) {
       const wanted = [...new Set(userIds)]
       if (deps.groupAdds === 'invite') {
-        const invited = await inTransaction(repos, async (tx) => {
+        const invited = await inConversationTransaction(repos, conversationId, async (tx) => {
           // Before the group's lock (live-accounts.ts); only those not members yet must be live.
           const live = await lockLive(tx, userId, wanted)
           const { conversation, members, me } = await lockGroup(tx, conversationId, userId)
@@ -96,7 +96,7 @@ export function createMemberService (deps: ChatDeps) {
         if (invited !== null && invited.ids.length > 0) deps.announceInvitation?.(invited.ids, invited.data)
         return reader.get(userId, conversationId)
       }
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const live = await lockLive(tx, userId, wanted)
         const { members, me } = await lockGroup(tx, conversationId, userId)
         if (!canManage(me.role)) throw forbidden('Only the owner or an admin can add members')
@@ -125,7 +125,7 @@ export function createMemberService (deps: ChatDeps) {
      * is written, the conversation is answered again.
      */
     async join (userId: string, conversationId: string) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         await lockLive(tx, userId)
         // A stranger's request never takes the lock of a group it cannot join (an indexed read first, as
         // lockAsMember does): else anyone could loop joins of a private group and hold up its posts.
@@ -144,7 +144,7 @@ export function createMemberService (deps: ChatDeps) {
      * the leaver's own member.removed is the last event they get.
      */
     async remove (userId: string, conversationId: string, targetId: string) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members, me } = await lockGroup(tx, conversationId, userId)
         const target = members.find((m) => m.userId === targetId)
         if (target === undefined) throw notFound('Member')
@@ -166,7 +166,7 @@ export function createMemberService (deps: ChatDeps) {
 
     /** Makes a member an admin or a plain member again (owner only). */
     async setRole (userId: string, conversationId: string, targetId: string, role: 'admin' | 'member') {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members, me } = await lockGroup(tx, conversationId, userId)
         if (me.role !== 'owner') throw forbidden('Only the owner can change roles')
         const target = members.find((m) => m.userId === targetId)

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { checkMessageType, checkMetadata, hasContent } from './custom-data.js'
 import { canManage } from './conversations.js'
 import { AppError, badRequest, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, lockAsMember, toChatEvent, type Tx } from './event-log.js'
 import { toMessage, withReactions, type MessageView } from './views.js'
 import { parseMentions } from './mentions.js'
 import { assertMayInteract } from './reactions.js'
@@ -105,7 +105,7 @@ export function createMessageService (deps: MessageDeps) {
       const body = input.body?.trim()
       const type = input.type === undefined ? undefined : checkMessageType(input.type)
       const metadata = input.metadata === undefined ? undefined : checkMetadata(input.metadata)
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         if (message.senderId !== userId) throw forbidden('Only the sender can edit a message')
         // An edit puts new text before the others, as a post does: the rules of posting (MUTED, FROZEN, BLOCKED).
@@ -137,7 +137,7 @@ export function createMessageService (deps: MessageDeps) {
      * tombstone. Deleting a tombstone again changes nothing.
      */
     async remove (userId: string, conversationId: string, messageId: string): Promise<MessageView> {
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         const { conversation, members, me, message } = await lockMessage(tx, userId, conversationId, messageId)
         const moderator = conversation.type === 'group' && canManage(me.role)
         if (message.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner or admin can delete a message')

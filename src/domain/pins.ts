@@ -9,7 +9,7 @@ import type { ChatEvent, RealtimePublisher } from './events.js'
 import { createRepositories, type Database } from '../repositories/index.js'
 import { canManage } from './conversations.js'
 import { AppError, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, lockAsMember, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, lockAsMember, type Tx } from './event-log.js'
 import { assertMayInteract, lockLiveMessage, membersSeeing } from './reactions.js'
 import { toMessage, withReactions, type MessageView } from './views.js'
 import type { LockedConversation, MemberRow } from '../repositories/conversations.js'
@@ -54,7 +54,7 @@ export function createPinService (deps: PinDeps) {
   return {
     /** Pins a message the caller can see; already pinned: the pin as it is, nothing written. */
     async pin (userId: string, conversationId: string, messageId: string): Promise<PinView> {
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         const { conversation, members, me, message } = await lockLiveMessage(tx, userId, conversationId, messageId)
         assertMayPin(conversation, me)
         await assertMayInteract(tx, conversation, members, me)
@@ -80,7 +80,7 @@ export function createPinService (deps: PinDeps) {
 
     /** Unpins a message the caller can see; not pinned: nothing written. */
     async unpin (userId: string, conversationId: string, messageId: string): Promise<void> {
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         const { conversation, members, me } = await lockAsMember(tx, conversationId, userId)
         const message = await tx.messages.find(conversationId, messageId)
         if (message === null || message.seq < me.joinedSeq) throw notFound('Message')

@@ -9,7 +9,7 @@ import type { LockedConversation, MemberRow } from '../repositories/conversation
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { ReactionSummary } from '../repositories/reactions.js'
 import { AppError, notFound } from './errors.js'
-import { appendEvents, inTransaction, lockAsMember, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, lockAsMember, type Tx } from './event-log.js'
 import { assertMayWrite } from './safety-moderation.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 
@@ -91,7 +91,7 @@ export function createReactionService (deps: ReactionDeps) {
 
   async function change (userId: string, conversationId: string, messageId: string, raw: string, add: boolean) {
     const emoji = parse(raw)
-    const result = await inTransaction(repos, async (tx) => {
+    const result = await inConversationTransaction(repos, conversationId, async (tx) => {
       const { conversation, members, me, message } = await lockLiveMessage(tx, userId, conversationId, messageId)
       await assertMayInteract(tx, conversation, members, me)
       const mine = await tx.reactions.ofUser(messageId, userId)

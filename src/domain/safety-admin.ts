@@ -6,7 +6,7 @@
 import type { RealtimePublisher } from './events.js'
 import { createRepositories, type Database, type Repositories } from '../repositories/index.js'
 import { AppError, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, inTransaction, type Tx } from './event-log.js'
 import { newId } from './ids.js'
 import { toReportView } from './safety-reports.js'
 import { toMessage, type MessageView } from './views.js'
@@ -156,7 +156,7 @@ export function createAdminService (deps: AdminDeps) {
       const before = await repos.messages.find(conversationId, messageId)
       if (before === null) throw notFound('Message')
       if (before.deletedAt !== null) return toMessage(before)
-      const result = await inTransaction(repos, async (tx) => {
+      const result = await inConversationTransaction(repos, conversationId, async (tx) => {
         await tx.conversations.lock(conversationId)
         const messages = tx.messages
         const message = await messages.find(conversationId, messageId)

@@ -10,7 +10,7 @@ import { createRepositories, type Database } from '../repositories/index.js'
 import { assertManager, canManage } from './conversations.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { AppError, forbidden, notFound } from './errors.js'
-import { appendEvents, inTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
+import { appendEvents, inConversationTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
 
 export interface ModerationDeps extends Database { publisher: RealtimePublisher }
 
@@ -53,8 +53,8 @@ export function createModerationService (deps: ModerationDeps) {
   const { publisher } = deps
   const repos = createRepositories(deps)
 
-  async function write (fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
-    const result = await inTransaction(repos, fn)
+  async function write (conversationId: string, fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
+    const result = await inConversationTransaction(repos, conversationId, fn)
     if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
   }
 
@@ -67,7 +67,7 @@ export function createModerationService (deps: ModerationDeps) {
      */
     async ban (userId: string, conversationId: string, targetId: string) {
       if (targetId === userId) throw forbidden('You cannot ban yourself')
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members, me } = await lockAsManager(tx, conversationId, userId)
         const target = members.find((m) => m.userId === targetId)
         checkTarget(me, target)
@@ -82,7 +82,7 @@ export function createModerationService (deps: ModerationDeps) {
     },
 
     async unban (userId: string, conversationId: string, targetId: string) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members, me } = await lockAsManager(tx, conversationId, userId)
         // The owner's bans (of admins among others) are the owner's to lift: an admin acts only on plain members.
         if (me.role === 'admin') {
@@ -114,7 +114,7 @@ export function createModerationService (deps: ModerationDeps) {
 
     /** Mutes (or unmutes) a member: member.muted / member.unmuted. */
     async setMuted (userId: string, conversationId: string, targetId: string, muted: boolean) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members, me } = await lockAsManager(tx, conversationId, userId)
         const target = members.find((m) => m.userId === targetId)
         if (target === undefined) throw notFound('Member')
@@ -128,7 +128,7 @@ export function createModerationService (deps: ModerationDeps) {
 
     /** Slow mode: one post per `seconds` per plain member (0 turns it off); conversation.slow_mode. */
     async setSlowMode (userId: string, conversationId: string, seconds: number) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members } = await lockAsManager(tx, conversationId, userId)
         if (!await tx.safety.setSlowMode(conversationId, seconds)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: 'conversation.slow_mode', data: { seconds, by: userId } }])
@@ -138,7 +138,7 @@ export function createModerationService (deps: ModerationDeps) {
 
     /** Freezes (read-only for all but the owner and admins) or unfreezes: conversation.frozen / conversation.unfrozen. */
     async setFrozen (userId: string, conversationId: string, frozen: boolean) {
-      await write(async (tx) => {
+      await write(conversationId, async (tx) => {
         const { members } = await lockAsManager(tx, conversationId, userId)
         if (!await tx.safety.setFrozen(conversationId, frozen)) return null
         const { events } = await appendEvents(tx, conversationId, [{ type: frozen ? 'conversation.frozen' : 'conversation.unfrozen', data: { by: userId } }])
