@@ -1,6 +1,7 @@
 // Attachments end to end over real HTTP, against both storage drivers: local
 // (files under a temporary DATA_DIR, served by the app) and s3 (a real
 // S3-compatible server, s3rver, started here on loopback).
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +31,15 @@ async function photo (width = 64, height = 48): Promise<Buffer> {
     .jpeg()
     .withExif({ IFD0: { Copyright: 'Someone', Make: 'PhoneCo' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 0/1' } })
     .toBuffer()
+}
+
+/**
+ * A JPEG that grows once its metadata is stripped: noise saved at quality 30, with EXIF. Stripping re-encodes
+ * it (at quality 90), which takes about 1.7 times its bytes.
+ */
+async function grower (width = 300, height = 200): Promise<Buffer> {
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 30 }).withExif({ IFD0: { Make: 'PhoneCo' } }).toBuffer()
 }
 
 async function until (check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
@@ -335,6 +345,65 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     for (let i = 0; i < 13; i++) statuses.push((await api.post('/v1/uploads', { filename: 'r.txt', contentType: 'text/plain', size: 1 }, as(r))).status)
     expect(statuses.filter((s) => s === 201)).toHaveLength(12)
     expectError(await api.post('/v1/uploads', { filename: 'r.txt', contentType: 'text/plain', size: 1 }, as(r)), 429, 'RATE_LIMITED')
+  })
+
+  it('an image that grows without its metadata: its size is what is stored, and that counts against the quota', async () => {
+    const [a, full] = await users(2)
+    const quota = LIMITS.uploadQuotaBytes!
+    const bytes = await grower()
+    const usage = async (who: Account) => Number((await server.sql('SELECT coalesce(sum(size), 0)::bigint AS n FROM uploads WHERE owner_id = $1', [who.user.id]))[0].n)
+
+    // Room to spare: the upload reports, and the quota counts, the bytes stored and served, not the ones declared.
+    const done = await upload(a, null, bytes, 'noisy.jpg')
+    const [row] = await server.sql('SELECT storage_key FROM uploads WHERE id = $1', [done.id])
+    const stored = await server.app.storage.size(row.storage_key)
+    expect(stored).toBeGreaterThan(bytes.length)
+    expect(done.size).toBe(stored)
+    expect(await usage(a)).toBe(stored)
+    expect(await server.app.storage.size(`uploads/${done.id}/incoming`)).toBeNull()
+
+    // No room for the growth: the declared bytes fit, the stored ones would not. It was kept, past the quota.
+    await start(full, null, Buffer.alloc(0), 'a.pdf', 'application/pdf', 2_000_000)
+    await start(full, null, Buffer.alloc(0), 'b.pdf', 'application/pdf', quota - 2_000_000 - bytes.length - 10)
+    const keys: string[] = []
+    const storage = server.app.storage as unknown as Record<'copy' | 'write', (key: string, ...rest: unknown[]) => Promise<void>>
+    const [copy, write] = [storage.copy, storage.write]
+    storage.copy = async (from: string, to: unknown, ...rest: unknown[]) => { keys.push(to as string); return copy.call(storage, from, to, ...rest) }
+    storage.write = async (key: string, ...rest: unknown[]) => { keys.push(key); return write.call(storage, key, ...rest) }
+    try {
+      const created = await start(full, null, bytes, 'noisy.jpg', 'image/jpeg')
+      expect((await send(created, bytes)).ok).toBe(true)
+      expectError(await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(full)), 413, 'QUOTA_EXCEEDED')
+      expect(await usage(full)).toBeLessThanOrEqual(quota)
+      // Nothing of it stays: no row, no bytes (sent, checked, re-encoded or thumbnail).
+      expect(await server.sql('SELECT id FROM uploads WHERE id = $1', [created.upload.id])).toEqual([])
+      expect(keys.filter((k) => k.startsWith(`uploads/${created.upload.id}/`)).length).toBeGreaterThanOrEqual(2)
+      expect(await allGone([`uploads/${created.upload.id}/incoming`, ...keys])).toBe(true)
+      expectError(await api.post(`/v1/uploads/${created.upload.id}/complete`, undefined, as(full)), 404, 'NOT_FOUND')
+    } finally {
+      Object.assign(storage, { copy, write })
+    }
+  })
+
+  it.runIf(driver.name === 'local')('an image whose stripped bytes pass the image limit is refused with FILE_TOO_LARGE', async () => {
+    // A server of its own: an image limit between the bytes sent and the bytes stripping makes of them.
+    const bytes = await grower()
+    const started = await driver.start()
+    const small = await startServer({ config: { ...LIMITS, ...started.config, uploadMaxImageBytes: bytes.length + 100 } })
+    try {
+      const other = client(small.url)
+      const [a] = await registerMany(other, 1)
+      const created = await other.post('/v1/uploads', { filename: 'noisy.jpg', contentType: 'image/jpeg', size: bytes.length }, as(a))
+      expect(created.status).toBe(201)
+      expect((await fetch(new URL(created.body.uploadUrl, small.url), { method: 'PUT', headers: created.body.headers, body: bytes })).ok).toBe(true)
+      const res = await other.post(`/v1/uploads/${created.body.upload.id}/complete`, undefined, as(a))
+      expectError(res, 413, 'FILE_TOO_LARGE')
+      expect(res.body.message).toContain('without its metadata')
+      expect(await small.sql('SELECT id FROM uploads WHERE id = $1', [created.body.upload.id])).toEqual([])
+    } finally {
+      await small.close()
+      await started.stop()
+    }
   })
 
   it('downloads only for members who can see the message; a removed member\'s earlier URL works until it expires', async () => {

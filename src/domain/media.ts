@@ -61,6 +61,9 @@ export interface ImageLimits {
 /** Decoding stops at this many pixels (a decompression bomb is refused, not decoded); an animation counts all its frames. */
 const MAX_PIXELS = 100_000_000
 
+/** libvips' refusal of an input past `limitInputPixels`, which it reads from the header alone. */
+const PIXEL_LIMIT = /exceeds pixel limit/i
+
 /**
  * Options of the re-encoding in the image's own format. AVIF is sharp's heif format, which takes no default
  * compression: without one every AVIF with metadata (as cameras write them) failed to encode and was refused.
@@ -72,6 +75,8 @@ function encoding (contentType: string): Record<string, unknown> {
 }
 
 const tooComplex = (message: string) => new AppError(400, 'IMAGE_TOO_COMPLEX', message)
+const tooManyPixels = (pixels?: number) => tooComplex(
+  `An image may have at most ${MAX_PIXELS} pixels (an animation: all its frames together)${pixels === undefined ? '' : `; this one has ${pixels}`}; send a smaller one`)
 
 /** Thumbnail and placeholder of an image (its first frame); ThumbHash takes at most 100×100 pixels. */
 export async function thumbnailOf (input: Buffer, size: number, timeoutSeconds = 0): Promise<{ thumbnail: Buffer, placeholder: string }> {
@@ -86,8 +91,9 @@ export async function thumbnailOf (input: Buffer, size: number, timeoutSeconds =
 
 /**
  * Processes an image upload; throws IMAGE_TOO_COMPLEX (an AppError) for an
- * animation of more than `maxFrames` frames or work past `timeoutSeconds`, and
- * any other error when the bytes are no decodable image. The caller runs one
+ * image of more than MAX_PIXELS pixels (all frames of an animation counted),
+ * an animation of more than `maxFrames` frames or work past `timeoutSeconds`,
+ * and any other error when the bytes are no decodable image. The caller runs one
  * at a time per process (uploads.ts): a decode may hold the whole raster (an
  * image of MAX_PIXELS is 400 MB as RGBA once rotated), and libvips already
  * spreads one image over every core.
@@ -106,6 +112,9 @@ export async function processImage (input: Buffer, contentType: string, limits: 
     const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata()
     const frames = meta.pages ?? 1
     if (frames > limits.maxFrames) throw tooComplex(`An animation may have at most ${limits.maxFrames} frames; this one has ${frames}`)
+    // The header's limit is per frame; re-encoding an animation decodes every frame (README "Attachments").
+    const pixels = meta.width * (meta.pageHeight ?? meta.height) * frames
+    if (pixels > MAX_PIXELS) throw tooManyPixels(pixels)
     // Orientation 5-8 swaps width and height once applied.
     const swapped = (meta.orientation ?? 1) >= 5
     const width = swapped ? meta.height : meta.width
@@ -123,6 +132,8 @@ export async function processImage (input: Buffer, contentType: string, limits: 
     return { width, height, stripped, thumbnail, placeholder }
   } catch (err) {
     if (err instanceof AppError) throw err
+    // A single frame past the limit is refused by libvips from its header, before any decode.
+    if (PIXEL_LIMIT.test((err as Error).message)) throw tooManyPixels()
     // sharp stops a pipeline past its timeout with "timeout: N% complete".
     if (/\btimeout\b/.test((err as Error).message) || Date.now() >= deadline) throw tooSlow()
     throw err

@@ -4,7 +4,10 @@
 //    bytes (a presigned PUT, or the app's own route for the local driver);
 // 2. complete: the stored size must be the declared one, the real type is
 //    read from the bytes, images get dimensions, metadata stripped, a
-//    thumbnail and a placeholder; a refusal removes the object and the row;
+//    thumbnail and a placeholder; a refusal removes the object and the row.
+//    What is stored is what counts: an image re-encoded without its metadata
+//    can grow, and its new size is the one reported, held to the kind's limit
+//    and to the quota again;
 // 3. a post names ready uploads (post_messages attaches them); downloads get
 //    short-lived signed URLs, only for members who can see the message.
 // Files go when what holds them goes (message deleted, avatar replaced,
@@ -26,7 +29,7 @@ import { buffer } from 'node:stream/consumers'
 import pLimit from 'p-limit'
 import { createRepositories, type Database } from '../repositories/index.js'
 import type { FileFacts } from '../repositories/messages.js'
-import type { UploadKind, UploadRow } from '../repositories/uploads.js'
+import type { ReadyFacts, UploadKind, UploadRow } from '../repositories/uploads.js'
 import { storageKeys, type Storage } from '../storage/storage.js'
 import { AppError, notFound } from './errors.js'
 import { newId } from './ids.js'
@@ -62,9 +65,6 @@ export interface UploadView extends FileFacts {
 
 export interface CreateUploadInput { conversationId?: string | null | undefined, filename: string, contentType: string, size: number }
 
-/** What completing stores of an upload. */
-type Ready = Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>
-
 const toView = (u: UploadRow): UploadView => ({
   id: u.id,
   state: u.state as UploadView['state'],
@@ -79,8 +79,9 @@ const toView = (u: UploadRow): UploadView => ({
   createdAt: u.createdAt.toISOString()
 })
 
-const tooLarge = (kind: UploadKind, max: number) => new AppError(413, 'FILE_TOO_LARGE', `A ${kind} upload may be at most ${max} bytes`)
+const tooLarge = (kind: UploadKind, max: number, more = '') => new AppError(413, 'FILE_TOO_LARGE', `A ${kind} upload may be at most ${max} bytes${more}`)
 const unsupported = (message: string) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', message)
+const overQuota = (quota: number) => new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${quota} bytes; delete some first`)
 
 export function createUploadService (deps: UploadDeps) {
   const { storage, limits } = deps
@@ -134,7 +135,7 @@ export function createUploadService (deps: UploadDeps) {
    * what is checked is what is kept, and bytes sent to the upload URL later (used again, or a PUT still in
    * flight) never reach it. Answers the upload as it is when it is not pending.
    */
-  async function check (userId: string, id: string): Promise<UploadView | { upload: UploadRow, version: string, ready: Ready }> {
+  async function check (userId: string, id: string): Promise<UploadView | { upload: UploadRow, version: string, ready: ReadyFacts }> {
     const upload = await repo.find(id)
     if (upload === null || upload.ownerId !== userId || upload.state === 'deleting') throw notFound('Upload')
     if (upload.state !== 'pending') return toView(upload)
@@ -169,15 +170,26 @@ export function createUploadService (deps: UploadDeps) {
     throw new AppError(409, 'UPLOAD_INCOMPLETE', 'Nothing was uploaded yet: send the bytes to uploadUrl first')
   }
 
-  /** complete's last step: the upload is made ready with what was found, unless it was swept or completed meanwhile. */
-  async function finish (upload: UploadRow, ready: Ready): Promise<UploadView> {
-    const done = await repo.markReady(upload.id, ready)
+  /**
+   * complete's last step: the upload is made ready with what was found, unless it was swept or completed meanwhile.
+   * The quota counts what is stored: bytes stored beyond the declared ones (an image re-encoded without its
+   * metadata can grow) are checked against it again, and an upload they would take past it is refused.
+   */
+  async function finish (upload: UploadRow, ready: ReadyFacts): Promise<UploadView> {
+    const done = ready.size > upload.size
+      ? await repos.transaction((tx) => tx.uploads.markReadyWithinQuota(upload.id, upload.ownerId, ready, limits.quotaBytes))
+      : await repo.markReady(upload.id, ready)
+    const ours = [ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])]
+    if (done === 'over') {
+      await storage.remove([...ours, upload.storageKey])
+      throw overQuota(limits.quotaBytes)
+    }
     if (done !== null) {
       await storage.remove([upload.storageKey])
       return toView(done)
     }
     // Swept (or completed by a concurrent call) meanwhile: this completion's files are not used.
-    await storage.remove([ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])])
+    await storage.remove(ours)
     const now = await repo.find(upload.id)
     if (now === null || now.state === 'deleting') throw notFound('Upload')
     return toView(now)
@@ -208,7 +220,7 @@ export function createUploadService (deps: UploadDeps) {
           id, ownerId: userId, conversationId, kind, filename: input.filename, contentType, size: input.size, storageKey
         }, limits.quotaBytes)
       })
-      if (upload === null) throw new AppError(413, 'QUOTA_EXCEEDED', `Your uploads may take at most ${limits.quotaBytes} bytes; delete some first`)
+      if (upload === null) throw overQuota(limits.quotaBytes)
       const target = await storage.uploadTarget(storageKey, { contentType, size: input.size, expiresInSeconds: limits.uploadUrlTtlSeconds })
       return { upload: toView(upload), uploadUrl: target.url, method: target.method, headers: target.headers, expiresAt: seconds(limits.uploadUrlTtlSeconds) }
     }),
@@ -244,12 +256,18 @@ export function createUploadService (deps: UploadDeps) {
         }
       })
       if (image instanceof AppError) return gate(() => refuseKept(upload, ready.storageKey, image))
+      // What is stored is what counts: the image without its metadata, whose size the limits apply to.
+      const size = image.stripped?.length ?? ready.size
+      if (size > limits.maxBytes.image) {
+        return gate(() => refuseKept(upload, ready.storageKey,
+          tooLarge('image', limits.maxBytes.image, `; without its metadata this one takes ${size}`)))
+      }
       return gate(async () => {
         const thumbnailKey = storageKeys(id).thumbnail(version)
         await storage.write(thumbnailKey, image.thumbnail, 'image/webp')
         if (image.stripped !== null) await storage.write(ready.storageKey, image.stripped, ready.contentType)
         return finish(upload, {
-          ...ready, size: image.stripped?.length ?? ready.size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey
+          ...ready, size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey
         })
       })
     },

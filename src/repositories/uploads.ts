@@ -26,10 +26,34 @@ export interface UploadRow {
   completedAt: Date | null
 }
 
+/** What completing stores of an upload. */
+export type ReadyFacts = Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>
+
 export interface DeletingRow { id: string, storageKey: string, thumbnailKey: string | null }
 
 /** The statements that also run inside a transaction (see index.ts). */
 export function uploadStatements (db: Client) {
+  /**
+   * Bytes the owner's uploads take (not being deleted; pending ones by their declared size), but `except`'s,
+   * with the owner's uploads serialized by an advisory lock until the transaction ends: two requests cannot
+   * both take the last bytes.
+   */
+  async function lockedUsage (ownerId: string, except?: string): Promise<number> {
+    await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${ownerId}))`
+    const [used] = except === undefined
+      ? await db.$queryRaw<Array<{ bytes: bigint | null }>>`
+          SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting'`
+      : await db.$queryRaw<Array<{ bytes: bigint | null }>>`
+          SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting' AND id <> ${except}::uuid`
+    return Number(used?.bytes ?? 0)
+  }
+
+  /** Marks a pending upload ready with what completing found: the row as it now is, or null when it was no longer pending. */
+  async function markReady (id: string, data: ReadyFacts): Promise<UploadRow | null> {
+    const [row] = await db.upload.updateManyAndReturn({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
+    return row ?? null
+  }
+
   return {
     find (id: string): Promise<UploadRow | null> {
       return db.upload.findUnique({ where: { id } })
@@ -37,22 +61,24 @@ export function uploadStatements (db: Client) {
 
     /**
      * Inserts a pending upload unless it would take the owner past `quota`
-     * bytes (uploads not being deleted; pending ones by their declared size).
-     * Owners are serialized by an advisory lock, so two requests cannot both
-     * take the last bytes. Returns the new row, or null when refused.
+     * bytes (see lockedUsage; in a transaction). Returns the new row, or null when refused.
      */
     async insertWithinQuota (row: Pick<UploadRow, 'id' | 'ownerId' | 'conversationId' | 'kind' | 'filename' | 'contentType' | 'size' | 'storageKey'>, quota: number): Promise<UploadRow | null> {
-      await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${row.ownerId}))`
-      const [used] = await db.$queryRaw<Array<{ bytes: bigint | null }>>`
-        SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${row.ownerId}::uuid AND state <> 'deleting'`
-      if (Number(used?.bytes ?? 0) + row.size > quota) return null
+      if ((await lockedUsage(row.ownerId)) + row.size > quota) return null
       return db.upload.create({ data: { ...row, state: 'pending' } })
     },
 
-    /** Marks a pending upload ready with what completing found: the row as it now is, or null when it was no longer pending. */
-    async markReady (id: string, data: Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>): Promise<UploadRow | null> {
-      const [row] = await db.upload.updateManyAndReturn({ where: { id, state: 'pending' }, data: { ...data, state: 'ready', completedAt: new Date() } })
-      return row ?? null
+    markReady,
+
+    /**
+     * markReady for a completion that stores more bytes than were declared (an image re-encoded without its
+     * metadata), which the quota counted so far: made ready only if the stored size keeps the owner within
+     * `quota` (see lockedUsage; in a transaction). Past it the pending row is deleted: 'over'. null: no longer pending.
+     */
+    async markReadyWithinQuota (id: string, ownerId: string, data: ReadyFacts, quota: number): Promise<UploadRow | 'over' | null> {
+      if ((await lockedUsage(ownerId, id)) + data.size <= quota) return markReady(id, data)
+      const { count } = await db.upload.deleteMany({ where: { id, state: 'pending' } })
+      return count === 1 ? 'over' : null
     },
 
     /** Uploads whose files are to go: state deleting (removed by purge). */

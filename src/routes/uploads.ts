@@ -53,9 +53,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Finish an upload once its bytes are sent: checks the size, reads the real type from the bytes, makes thumbnails',
       description: 'Nothing uploaded yet: 409 UPLOAD_INCOMPLETE (send the bytes, then complete again). Any other refusal removes the upload and its ' +
         'bytes: a size other than declared: 400 SIZE_MISMATCH; bytes that are not of the declared type (a .png that is text) or of a type not ' +
-        'accepted: 415 UNSUPPORTED_MEDIA_TYPE; a real kind whose limit the size passes: 413 FILE_TOO_LARGE; an animation of more than ' +
-        'IMAGE_MAX_FRAMES frames, or an image not processed within IMAGE_TIMEOUT_SECONDS: 400 IMAGE_TOO_COMPLEX. Images get width, height, a ' +
-        'thumbnail and a placeholder, and lose their metadata (EXIF, GPS, XMP, IPTC). Completing again answers the same upload.',
+        'accepted: 415 UNSUPPORTED_MEDIA_TYPE; a real kind whose limit the size passes: 413 FILE_TOO_LARGE; an image of more than 100 million ' +
+        'pixels (an animation: all its frames), an animation of more than IMAGE_MAX_FRAMES frames, or an image not processed within ' +
+        'IMAGE_TIMEOUT_SECONDS: 400 IMAGE_TOO_COMPLEX. Images get width, height, a thumbnail and a placeholder, and lose their metadata ' +
+        '(EXIF, GPS, XMP, IPTC): re-encoded, one can grow, and `size` is then what is stored, which counts against the quota; past the ' +
+        'image limit or the quota it is refused (413 FILE_TOO_LARGE, 413 QUOTA_EXCEEDED). Completing again answers the same upload.',
       params: IdParams,
       response: { 200: uploadRef, ...errorResponses(400, 401, 404, 409, 413, 415, 429) }
     }
