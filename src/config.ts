@@ -105,6 +105,7 @@ export const SETTINGS = {
   reactionsCustom: ['REACTIONS_CUSTOM', Type.String({ default: '', pattern: '^([a-z0-9_+-]{1,32}(,[a-z0-9_+-]{1,32})*)?$', description: 'Comma-separated names of custom reactions, used as :name: (e.g. party,shipit); empty: Unicode emoji only' })],
   reactionsPerUserPerMessage: ['REACTIONS_PER_USER_PER_MESSAGE', Int(1, 1000, 20, 'Distinct reactions one user may put on one message (409 TOO_MANY_REACTIONS above)')],
   pinsPerConversation: ['PINS_PER_CONVERSATION', Int(1, 1000, 50, 'Pinned messages per conversation (409 TOO_MANY_PINS above)')],
+  reactionsDistinctPerMessage: ['REACTIONS_DISTINCT_PER_MESSAGE', Int(1, 1000, 20, 'Distinct reactions (emoji) one message may carry from all its reactors together; adding one already there is always allowed (409 TOO_MANY_REACTIONS above)')],
   deliveryCoalesceMs: ['DELIVERY_COALESCE_MS', Int(0, 60000, 500, 'Delivery acknowledgements of one member in one conversation within this window are stored and announced once, with the highest seq')],
 
   storageDriver: ['STORAGE_DRIVER', Type.Union([Type.Literal('local'), Type.Literal('s3')], { default: 'local', description: 'Where uploaded files live: local (under DATA_DIR/uploads, served by the app) or s3 (any S3-compatible store, S3_*)' })],

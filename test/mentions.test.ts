@@ -102,7 +102,7 @@ describe('mentions', () => {
     expect(await mentionCount(owner, group.id)).toBe(2)
   })
 
-  it('are parsed again by an edit, against the members of now; a deletion clears them', async () => {
+  it('are parsed again by an edit, against the members of now who can see the message; a deletion clears them', async () => {
     const [owner, b, c, d] = await users(4)
     const group = await createGroup(api, owner, [b, c])
     const socket = await connectReady(server.url, owner.accessToken, sockets)
@@ -110,9 +110,9 @@ describe('mentions', () => {
     expect(await mentionCount(c, group.id)).toBe(1)
     await addMember(owner, group.id, d)
 
-    // d joined after the message: mentioned now, but the message is outside d's window, so nothing counts for d.
+    // d joined after the message: it is outside d's window, so the edit does not mention d (the name stays text).
     const edited = await edit(b, group.id, message.id, `${at(owner)} and ${at(d)} instead`)
-    expect(edited.mentions).toEqual([owner.user.id, d.user.id])
+    expect(edited.mentions).toEqual([owner.user.id])
     const pushed = await socket.next((f) => f.type === 'message.updated' && f.data.id === message.id, 20_000)
     expect(pushed.data).toEqual(edited)
     expect((await replay(api, owner, group.id, edited.seq - 1)).find((e) => e.type === 'message.updated')?.data).toEqual(edited)
@@ -120,11 +120,12 @@ describe('mentions', () => {
     expect(await mentionCount(owner, group.id)).toBe(1)
     expect(await mentionCount(d, group.id)).toBe(0)
 
-    // A mention added to a message already read does not count again.
+    // A mention added to a message already read does not count again; d, who sees this one, is mentioned by the edit.
     const later = await post(api, b, group.id, 'plain')
     await read(c, group.id, later.seq)
-    await edit(b, group.id, later.id, `plain ${at(c)}`)
+    expect((await edit(b, group.id, later.id, `plain ${at(c)} ${at(d)}`)).mentions).toEqual([c.user.id, d.user.id])
     expect(await mentionCount(c, group.id)).toBe(0)
+    expect(await mentionCount(d, group.id)).toBe(1)
 
     // Only the sender edits; an admin deletes: the tombstone has no mentions, in the log neither.
     expectError(await api.patch(`/v1/conversations/${group.id}/messages/${message.id}`, { body: `${at(c)}` }, as(owner)), 403, 'FORBIDDEN')

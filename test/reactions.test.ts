@@ -19,7 +19,7 @@ let api: Client
 const sockets: TestSocket[] = []
 const sdks: RecordingClient[] = []
 
-test.override('serverOptions', { config: { reactionsCustom: 'party,shipit', reactionsPerUserPerMessage: 3 } })
+test.override('serverOptions', { config: { reactionsCustom: 'party,shipit', reactionsPerUserPerMessage: 3, reactionsDistinctPerMessage: 4 } })
 test.beforeAll(({ server: started }) => {
   server = started
   api = client(server.url)
@@ -127,6 +127,36 @@ describe('reactions', () => {
     expect((await react(owner, group.id, message.id, '😀')).status).toBe(200)
     expect((await unreact(b, group.id, message.id, '🎉')).status).toBe(200)
     expect((await react(b, group.id, message.id, '😀')).status).toBe(200)
+  })
+
+  it('a message carries at most REACTIONS_DISTINCT_PER_MESSAGE different ones from all users, even added at once: 409 TOO_MANY_REACTIONS; one already there is always allowed', async () => {
+    const people = await users(6)
+    const [owner, ...others] = people
+    const group = await createGroup(api, owner, others)
+    const message = await post(api, owner, group.id, 'pile on')
+    const emojis = ['😀', '🎉', '🚀', '👍', '❤️', '🔥']
+    // Six users add six different emoji at once: four fit, two are refused.
+    const answers = await Promise.all(people.map((p, i) => react(p, group.id, message.id, emojis[i]!)))
+    const refused = people.filter((_, i) => answers[i]!.status !== 200)
+    expect(refused).toHaveLength(2)
+    for (const res of answers.filter((r) => r.status !== 200)) {
+      expectError(res, 409, 'TOO_MANY_REACTIONS')
+      expect(res.body.message).toMatch(/4 different reactions/)
+    }
+    const shown = async () => (await historyOf(owner, group.id, message.id)).reactions as Array<{ emoji: string, count: number }>
+    const kept = (await shown()).map((r) => r.emoji)
+    expect(kept).toHaveLength(4)
+    // The log has exactly the four that were added.
+    const added = (await replay(api, owner, group.id)).filter((e) => e.type === 'reaction.added')
+    expect(new Set(added.map((e) => e.data.emoji))).toEqual(new Set(kept))
+
+    // An emoji already there is always allowed; a new one is not, until one goes away.
+    expect((await react(refused[0]!, group.id, message.id, kept[0]!)).status).toBe(200)
+    expectError(await react(refused[1]!, group.id, message.id, '🌈'), 409, 'TOO_MANY_REACTIONS')
+    const lone = people[emojis.indexOf(kept[1]!)]!
+    expect((await unreact(lone, group.id, message.id, kept[1]!)).status).toBe(200)
+    expect((await react(refused[1]!, group.id, message.id, '🌈')).status).toBe(200)
+    expect((await shown()).map((r) => r.emoji).sort()).toEqual([kept[0], kept[2], kept[3], '🌈'].sort())
   })
 
   it('only members who see the message: strangers, removed members and later joiners get 404; events skip those who cannot see it', async () => {

@@ -128,6 +128,9 @@ describe('thread replies', () => {
     const r1 = await reply(b, group.id, root.id, 'r1')
     const gone = await post(api, a, group.id, 'to delete')
     expect((await api.del(`/v1/conversations/${group.id}/messages/${gone.id}`, as(a))).status).toBe(200)
+    // A thread whose root and replies are all from before late joined.
+    const quiet = await post(api, a, group.id, 'quiet')
+    await reply(b, group.id, quiet.id, 'before late')
     expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [late.user.id] }, as(a))).status).toBe(200)
 
     const path = `/v1/conversations/${group.id}/messages`
@@ -147,11 +150,41 @@ describe('thread replies', () => {
       expect(good.status).toBe(201)
     }
     expect((await rootOf(a, group.id, root.id)).thread.replyCount).toBe(1 + cases.length)
-    // Reading and paging need a visible top-level root too.
-    expectError(await api.get(threadPath(group.id, root.id), as(late)), 404, 'NOT_FOUND')
+    // Reading and paging need a top-level root the caller can see, or a thread with replies in their window (see below).
+    expectError(await api.get(threadPath(group.id, quiet.id), as(late)), 404, 'NOT_FOUND')
     expectError(await api.get(threadPath(group.id, r1.id), as(a)), 404, 'NOT_FOUND')
     expectError(await api.get(threadPath(group.id, root.id), as(outsider)), 404, 'NOT_FOUND')
-    expectError(await api.post(`${threadPath(group.id, root.id)}/read`, { seq: 1 }, as(late)), 404, 'NOT_FOUND')
+    expectError(await api.post(`${threadPath(group.id, quiet.id)}/read`, { seq: 1 }, as(late)), 404, 'NOT_FOUND')
+  })
+
+  it('a member who joined after the root pages and reads the replies from their joining on, the root withheld as in history', async () => {
+    const [a, b, late, outsider] = await registerMany(api, 4)
+    const group = await createGroup(api, a, [b])
+    const root = await post(api, a, group.id, 'root before late')
+    const early = await reply(b, group.id, root.id, 'before late')
+    expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [late.user.id] }, as(a))).status).toBe(200)
+    const socket = await connectReady(server.url, late.accessToken, sockets)
+    const r2 = await reply(b, group.id, root.id, 'after late joined')
+    const r3 = await reply(a, group.id, root.id, 'and another')
+
+    // The replies of late's window are pushed to them...
+    const pushed = await socket.next((f) => f.type === 'message.created' && f.data.id === r3.id, WAIT)
+    expect(pushed.data.threadRootId).toBe(root.id)
+    // ...so the thread's page serves them (and only them), newest first and after a seq alike; the root stays out of history.
+    const page = await api.get(threadPath(group.id, root.id), as(late))
+    expect(page.status).toBe(200)
+    expect(page.body.messages.map((m: any) => m.id)).toEqual([r3.id, r2.id])
+    expect(page.body.hasMore).toBe(false)
+    const after = await api.get(`${threadPath(group.id, root.id)}?after=0`, as(late))
+    expect(after.body.messages.map((m: any) => m.id)).toEqual([r2.id, r3.id])
+    expect(page.body.messages.some((m: any) => m.id === early.id)).toBe(false)
+    expect(await rootOf(late, group.id, root.id)).toBeUndefined()
+    // Reading it moves their position; the thread is not theirs to follow, so no thread unread anywhere.
+    expect((await api.post(`${threadPath(group.id, root.id)}/read`, { seq: r3.seq }, as(late))).status).toBe(204)
+    expect((await conversation(late, group.id)).threadUnreadCount).toBe(0)
+    // The root itself is still not theirs: no reply to it, and strangers see nothing.
+    expectError(await api.post(`/v1/conversations/${group.id}/messages`, { body: 'x', threadRootId: root.id }, as(late)), 404, 'NOT_FOUND')
+    expectError(await api.get(threadPath(group.id, root.id), as(outsider)), 404, 'NOT_FOUND')
   })
 
   it('keep the summary exact under concurrent replies by many users, and on deletion of replies', async () => {
@@ -305,7 +338,7 @@ describe('following and thread unread', () => {
     for (const who of [b, author]) expect((await api.del(`/v1/conversations/${group.id}/members/${who.user.id}`, as(a))).status).toBe(204)
     const away = await reply(c, group.id, root.id, 'while b is away')
     for (const who of [b, author]) expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [who.user.id] }, as(a))).status).toBe(200)
-    // Back in a new window that starts after both roots: neither thread is theirs to see.
+    // Back in a new window that starts after both roots: neither thread is theirs to follow.
     const socket = await connectReady(server.url, b.accessToken, sockets)
     const later = await reply(c, group.id, root.id, 'after the re-add')
     const toAuthor = await reply(c, group.id, theirs.id, 'first reply, after the re-add')
@@ -315,10 +348,15 @@ describe('following and thread unread', () => {
       expect((await conversation(who, group.id)).threadUnreadCount).toBe(0)
       expect((await myThreads(who)).threads).toEqual([])
       expect((await api.get('/v1/me/unread', as(who))).body).toMatchObject({ total: 0, threads: 0 })
-      for (const r of [root, theirs]) {
-        expectError(await api.get(threadPath(group.id, r.id), as(who)), 404, 'NOT_FOUND')
-        expectError(await api.post(`${threadPath(group.id, r.id)}/read`, { seq: later.seq }, as(who)), 404, 'NOT_FOUND')
+      // Their pages hold the replies of the new window only (not those of the earlier one, nor of the time away), and reading them counts nowhere.
+      for (const [r, inWindow] of [[root, later], [theirs, toAuthor]]) {
+        const page = await api.get(threadPath(group.id, r.id), as(who))
+        expect(page.status).toBe(200)
+        expect(page.body.messages.map((m: any) => m.id)).toEqual([inWindow.id])
+        expect((await api.post(`${threadPath(group.id, r.id)}/read`, { seq: later.seq }, as(who))).status).toBe(204)
       }
+      expect((await conversation(who, group.id)).threadUnreadCount).toBe(0)
+      expect((await myThreads(who)).threads).toEqual([])
     }
     // An edit of the old root is not pushed to them.
     expect((await api.patch(`/v1/conversations/${group.id}/messages/${root.id}`, { body: 'root, edited' }, as(a))).status).toBe(200)

@@ -1,7 +1,8 @@
 // Mentions: the @username tokens of a body. The service only finds the names
-// here; which of them become mentions (current members other than the sender)
-// is decided where the message is stored, under the conversation's lock: by
-// post_messages for posts, by the edit's transaction for edits.
+// here; which of them become mentions (current members other than the sender,
+// whose window holds the message) is decided where the message is stored,
+// under the conversation's lock: by post_messages for posts, by the edit's
+// transaction for edits (a member who joined after the message is not one).
 
 /** At most this many distinct @names of one body are looked up; the rest stay plain text. */
 export const MAX_MENTIONS = 50

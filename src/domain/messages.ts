@@ -94,12 +94,13 @@ export function createMessageService (deps: MessageDeps) {
     /**
      * Edits the caller's own message; writes message.updated. An unchanged
      * body writes nothing. Mentions are found again in the new body, against
-     * the members of now (as a post's are): a name added by the edit
-     * mentions, one taken out no longer does. Counts follow (they read the
-     * stored mentions); notifications are for new messages only. type and
-     * metadata change as given (metadata null clears it); what is left out
-     * stays. Refused as a post is: 403 MUTED, FROZEN, or BLOCKED (a direct
-     * conversation whose other member blocked the caller).
+     * the members of now whose window holds the message (a post's are the
+     * members of its moment): a name added by the edit mentions, one taken
+     * out no longer does, one who joined after the message is text. Counts
+     * follow (they read the stored mentions); notifications are for new
+     * messages only. type and metadata change as given (metadata null clears
+     * it); what is left out stays. Refused as a post is: 403 MUTED, FROZEN,
+     * or BLOCKED (a direct conversation whose other member blocked the caller).
      */
     async edit (userId: string, conversationId: string, messageId: string, input: EditInput): Promise<MessageView> {
       const body = input.body?.trim()
@@ -120,7 +121,7 @@ export function createMessageService (deps: MessageDeps) {
         let change: Omit<MessageChange, 'editedAt'> = { body: next.body, type: next.type, metadata: next.metadata }
         if (bodyChanged) {
           const parsed = parseMentions(next.body)
-          const mentions = await tx.messages.resolveMentions(conversationId, userId, parsed.names)
+          const mentions = await tx.messages.resolveMentions(conversationId, userId, parsed.names, message.seq)
           const mentionsAll = parsed.all && conversation.type === 'group' && canManage(me.role)
           change = { ...change, mentions, mentionsAll }
         }

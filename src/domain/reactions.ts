@@ -20,6 +20,8 @@ export interface ReactionDeps extends Database {
   /** Names of the custom reactions (REACTIONS_CUSTOM), used as `:name:`. */
   custom: readonly string[]
   perUserPerMessage: number
+  /** Distinct emoji one message may carry from all its reactors (REACTIONS_DISTINCT_PER_MESSAGE). */
+  distinctPerMessage: number
 }
 
 /** data of reaction.added / reaction.removed. */
@@ -100,6 +102,13 @@ export function createReactionService (deps: ReactionDeps) {
       if (add) {
         if (mine.length >= deps.perUserPerMessage) {
           throw new AppError(409, 'TOO_MANY_REACTIONS', `At most ${deps.perUserPerMessage} different reactions per message`)
+        }
+        // Judged under the conversation's lock, as the write below: concurrent
+        // adds of new emoji cannot pass the cap together. One already there
+        // is always allowed (it adds a count, not an entry).
+        const on = await tx.reactions.distinctOn(messageId, emoji)
+        if (!on.present && on.distinct >= deps.distinctPerMessage) {
+          throw new AppError(409, 'TOO_MANY_REACTIONS', `This message already has ${deps.distinctPerMessage} different reactions, the most it may have: add one of those`)
         }
       }
       const data: ReactionEventData = { messageId, messageSeq: message.seq, userId, emoji }

@@ -23,19 +23,25 @@ export interface FollowedThread { conversationId: string, root: MessageView, unr
 export function createThreadService (deps: ThreadDeps) {
   const repos = createRepositories(deps)
 
-  /** The root as the caller may see it: a top-level message of the conversation within their window; else 404. */
-  async function visibleRoot (userId: string, conversationId: string, rootId: string) {
+  /**
+   * A thread the caller may read: its root is a top-level message of the
+   * conversation, within their window, or from before it when the thread has
+   * a reply within it (pushed to them as any message of their window: its
+   * page must not be a 404). The root itself is never shown here, so one
+   * from before the window stays withheld, as history withholds it. Else 404.
+   */
+  async function readableThread (userId: string, conversationId: string, rootId: string): Promise<void> {
     const [member, root] = await Promise.all([repos.conversations.findMember(conversationId, userId), repos.messages.find(conversationId, rootId)])
     if (member === null) throw notFound('Conversation')
-    if (root === null || root.seq < member.joinedSeq || root.threadRootId !== null) throw notFound('Thread root message')
-    return root
+    if (root === null || root.threadRootId !== null) throw notFound('Thread root message')
+    if (root.seq < member.joinedSeq && !(await repos.threads.hasReplyFrom(rootId, member.joinedSeq))) throw notFound('Thread root message')
   }
 
   return {
     /** A page of a thread's replies, as history pages the conversation (keyset on seq, within the caller's window). */
     async replies (userId: string, conversationId: string, rootId: string, opts: { before?: number | undefined, after?: number | undefined, limit: number }) {
       if (opts.before !== undefined && opts.after !== undefined) throw badRequest('querystring must have either before or after, not both')
-      await visibleRoot(userId, conversationId, rootId)
+      await readableThread(userId, conversationId, rootId)
       const cursor: HistoryCursor = opts.before !== undefined ? { before: opts.before } : opts.after !== undefined ? { after: opts.after } : { latest: true }
       const rows = await repos.messages.thread(conversationId, userId, rootId, cursor, opts.limit + 1)
       if (rows === null) throw notFound('Conversation')
@@ -52,10 +58,10 @@ export function createThreadService (deps: ThreadDeps) {
      * their member.removed, or not at all.
      */
     async markRead (userId: string, conversationId: string, rootId: string, seq: number): Promise<void> {
-      await visibleRoot(userId, conversationId, rootId)
+      await readableThread(userId, conversationId, rootId)
       const moved = await repos.threads.advanceRead(conversationId, rootId, userId, seq)
       if (moved === null) {
-        // Removed since visibleRoot: as if removed before.
+        // Removed since readableThread: as if removed before.
         if ((await repos.conversations.findMember(conversationId, userId)) === null) throw notFound('Conversation')
         return
       }

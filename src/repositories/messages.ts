@@ -146,14 +146,17 @@ export function messageStatements (db: Client) {
 
     /**
      * Of these lower-case usernames, the current members of the conversation
-     * other than `senderId`, as user ids in the order of the names.
+     * other than `senderId` whose window holds the message of `messageSeq`
+     * (one who joined after it can never see it, so it mentions them not), as
+     * user ids in the order of the names.
      */
-    async resolveMentions (conversationId: string, senderId: string, names: string[]): Promise<string[]> {
+    async resolveMentions (conversationId: string, senderId: string, names: string[], messageSeq: number): Promise<string[]> {
       if (names.length === 0) return []
       const rows = await db.$queryRaw<Array<{ id: string }>>`
         SELECT u.id FROM unnest(${names}::text[]) WITH ORDINALITY AS n(name, ord)
           JOIN users u ON u.username = n.name
           JOIN memberships m ON m.conversation_id = ${conversationId}::uuid AND m.user_id = u.id AND m.left_at IS NULL
+                            AND m.joined_seq <= ${messageSeq}::int
          WHERE u.id <> ${senderId}::uuid
          ORDER BY n.ord`
       return rows.map((r) => r.id)

@@ -49,6 +49,18 @@ export function reactionStatements (db: Client) {
          WHERE r.user_id = ${userId}::uuid AND r.message_id = x.message_id AND r.emoji = x.emoji`
     },
 
+    /**
+     * Whether a message already carries this emoji (from anyone), and how
+     * many distinct emoji it carries: what the cap of distinct reactions per
+     * message is judged on, under the conversation's lock.
+     */
+    async distinctOn (messageId: string, emoji: string): Promise<{ present: boolean, distinct: number }> {
+      const rows = await db.$queryRaw<Array<{ present: boolean | null, n: number }>>`
+        SELECT bool_or(emoji = ${emoji}) AS present, count(DISTINCT emoji)::int AS n
+          FROM message_reactions WHERE message_id = ${messageId}::uuid`
+      return { present: rows[0]?.present === true, distinct: rows[0]?.n ?? 0 }
+    },
+
     /** The distinct emoji a user has put on a message. */
     async ofUser (messageId: string, userId: string): Promise<string[]> {
       const rows = await db.$queryRaw<Array<{ emoji: string }>>`

@@ -154,6 +154,21 @@ export function createThreadsRepository ({ pool }: Database) {
     },
 
     /**
+     * Whether the thread of this root has a reply (live or deleted) at or
+     * after `seq`: a member who joined after the root has been shown that
+     * reply, so the thread is theirs to page from their joining on. Reads
+     * the (thread_root_id, seq) index.
+     */
+    async hasReplyFrom (rootId: string, seq: number): Promise<boolean> {
+      const { rows } = await pool.query<{ found: boolean }>({
+        name: 'thread-has-reply-from',
+        text: 'SELECT EXISTS (SELECT 1 FROM messages WHERE thread_root_id = $1::uuid AND seq >= $2::int) AS found',
+        values: [rootId, seq]
+      })
+      return rows[0]?.found === true
+    },
+
+    /**
      * For each of these roots, the users who follow it: current members whose
      * window holds the root, as the counts and the list above have it. A
      * follow from an earlier window (removed, then added back after the root)

@@ -22,7 +22,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'addReaction',
       summary: 'React to a message: writes reaction.added; already reacted so: the same answer, nothing written',
-      description: `${rules} At most REACTIONS_PER_USER_PER_MESSAGE different reactions per user per message: 409 TOO_MANY_REACTIONS.`,
+      description: `${rules} At most REACTIONS_PER_USER_PER_MESSAGE different reactions per user per message, and REACTIONS_DISTINCT_PER_MESSAGE ` +
+        'different reactions on one message from all users together (adding one already there is always allowed): 409 TOO_MANY_REACTIONS.',
       params: ReactionParams,
       response: { 200: ReactionResult, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }

@@ -20,7 +20,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listThreadReplies',
       summary: 'A thread\'s replies: newest first before a seq (or the newest page), or oldest first after a seq',
       description: 'As the history of a conversation (same parameters and shape), for the replies whose threadRootId is messageId, from the ' +
-        'caller\'s joining on. messageId must be a top-level message the caller can see: else 404.',
+        'caller\'s joining on. messageId must be a top-level message the caller can see, or one from before their joining whose thread ' +
+        'has a reply from their joining on (the replies pushed to them; the root stays withheld, as in history): else 404.',
       params: MessageParams,
       querystring: HistoryQuery,
       response: { 200: MessagePage, ...errorResponses(400, 401, 404) }

@@ -19,7 +19,8 @@ export default fp(async (app) => {
     reactions: createReactionService({
       ...deps,
       custom: config.reactionsCustom.split(',').filter(Boolean),
-      perUserPerMessage: config.reactionsPerUserPerMessage
+      perUserPerMessage: config.reactionsPerUserPerMessage,
+      distinctPerMessage: config.reactionsDistinctPerMessage
     }),
     pins: createPinService({ ...deps, perConversation: config.pinsPerConversation }),
     delivery: createDeliveryService({ ...deps, coalesceMs: config.deliveryCoalesceMs })
