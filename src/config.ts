@@ -62,6 +62,7 @@ export const SETTINGS = {
   syncQueueMax: ['SYNC_QUEUE_MAX', Int(0, 1000000, 10000, 'Pages of GET /v1/sync that may wait for their turn in each process; one more answers 503 UNAVAILABLE with Retry-After')],
   syncQueueTimeoutMs: ['SYNC_QUEUE_TIMEOUT_MS', Int(100, 600000, 30000, 'A page of GET /v1/sync that waited this long for its turn answers 503 UNAVAILABLE with Retry-After instead')],
   searchRateLimitPerMinute: ['SEARCH_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Message searches one user may make per minute (429 RATE_LIMITED above)')],
+  invitationsMaxPending: ['INVITATIONS_MAX_PENDING', Int(1, 1000, 100, 'Pending invitations (GROUP_ADDS=invite) one user may have at once: inviting them past it answers 409 TOO_MANY_INVITATIONS')],
   inviteRateLimitPerMinute: ['INVITE_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 10, 'Invite codes one user may try to accept per minute (429 RATE_LIMITED above)')],
   groupAdds: ['GROUP_ADDS', Type.Union([Type.Literal('direct'), Type.Literal('invite')], { default: 'direct', description: 'Adding a user to a group (creating it with members, adding members): direct adds them at once; invite makes a pending invitation they accept or decline' })],
   shutdownTimeoutMs: ['SHUTDOWN_TIMEOUT_MS', Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')],
@@ -104,8 +105,8 @@ export const SETTINGS = {
   deletedAccountMessages: ['DELETED_ACCOUNT_MESSAGES', Type.Union([Type.Literal('erase'), Type.Literal('keep')], { default: 'erase', description: 'Messages and reactions of a deleted account: erase (bodies cleared as deletes are, redacted in the event log; reactions taken back) or keep (bodies and reactions stay, the sender is shown as a deleted user)' })],
   reactionsCustom: ['REACTIONS_CUSTOM', Type.String({ default: '', pattern: '^([a-z0-9_+-]{1,32}(,[a-z0-9_+-]{1,32})*)?$', description: 'Comma-separated names of custom reactions, used as :name: (e.g. party,shipit); empty: Unicode emoji only' })],
   reactionsPerUserPerMessage: ['REACTIONS_PER_USER_PER_MESSAGE', Int(1, 1000, 20, 'Distinct reactions one user may put on one message (409 TOO_MANY_REACTIONS above)')],
-  pinsPerConversation: ['PINS_PER_CONVERSATION', Int(1, 1000, 50, 'Pinned messages per conversation (409 TOO_MANY_PINS above)')],
   reactionsDistinctPerMessage: ['REACTIONS_DISTINCT_PER_MESSAGE', Int(1, 1000, 20, 'Distinct reactions (emoji) one message may carry from all its reactors together; adding one already there is always allowed (409 TOO_MANY_REACTIONS above)')],
+  pinsPerConversation: ['PINS_PER_CONVERSATION', Int(1, 1000, 50, 'Pinned messages per conversation (409 TOO_MANY_PINS above)')],
   deliveryCoalesceMs: ['DELIVERY_COALESCE_MS', Int(0, 60000, 500, 'Delivery acknowledgements of one member in one conversation within this window are stored and announced once, with the highest seq')],
 
   storageDriver: ['STORAGE_DRIVER', Type.Union([Type.Literal('local'), Type.Literal('s3')], { default: 'local', description: 'Where uploaded files live: local (under DATA_DIR/uploads, served by the app) or s3 (any S3-compatible store, S3_*)' })],

@@ -136,6 +136,26 @@ describe('GET /v1/channels', () => {
     // % and _ are literal.
     expect((await listChannels(viewer, { query: `${t}%` })).channels).toEqual([])
   })
+
+  it('counts a query in characters after trimming, as titles are counted: emoji are one each, and past 100 either way is INVALID_QUERY', async () => {
+    const [owner, viewer] = await users(2)
+    const t = tag()
+    // A title of 100 characters, 90 of them emoji (two UTF-16 units each).
+    const emoji = '🎉'.repeat(90)
+    const made = await createChannel(owner, `${t.slice(0, 10)}${emoji}`)
+    const get = (query: string) => api.get(`/v1/channels?query=${encodeURIComponent(query)}`, as(viewer))
+    for (const query of [emoji, `${t.slice(0, 10)}${emoji}`, `  ${t.slice(0, 10)}${emoji}  `]) {
+      const res = await get(query)
+      expect(res.status).toBe(200)
+      expect(res.body.channels.map((c: any) => c.id)).toEqual([made.id])
+    }
+    for (const query of ['🎉'.repeat(101), 'a'.repeat(101), `${t.slice(0, 10)}${emoji}x`, '🎉🎉', ' 🎉🎉 ']) {
+      const res = await get(query)
+      expectError(res, 400, 'INVALID_QUERY')
+      expect(res.body.message).toBe('query must have 3 to 100 characters')
+    }
+    expect((await get('🎉🎉🎉')).status).toBe(200)
+  })
 })
 
 describe('POST /v1/conversations/:id/join', () => {

@@ -49,7 +49,7 @@ describe('invite links', () => {
     const stored = JSON.stringify(await server.sql('SELECT * FROM conversation_invites WHERE id = $1', [invite.id]))
     expect(stored).not.toContain(invite.code)
     const listed = (await api.get(`/v1/conversations/${g.id}/invites`, as(owner))).body.invites
-    expect(listed).toEqual([{ id: invite.id, conversationId: g.id, createdBy: admin.user.id, createdAt: invite.createdAt, expiresAt: invite.expiresAt, maxUses: 5, uses: 0 }])
+    expect(listed).toEqual([{ id: invite.id, conversationId: g.id, createdBy: admin.user.id, createdAt: invite.createdAt, expiresAt: invite.expiresAt, maxUses: 5, uses: 0, paused: false }])
     expectError(await api.get(`/v1/conversations/${g.id}/invites`, as(member)), 403, 'FORBIDDEN')
     expectError(await api.post(`/v1/conversations/${g.id}/invites`, {}, as(member)), 403, 'FORBIDDEN')
     expectError(await api.get(`/v1/conversations/${g.id}/invites`, as(joiner)), 404, 'NOT_FOUND')
@@ -110,6 +110,41 @@ describe('invite links', () => {
     expectError(await accept(y, again.code), 404, 'INVALID_INVITE')
     // The owner's link still lets people in.
     expect((await accept(z, byOwner.code)).status).toBe(200)
+  })
+
+  it('of a suspended maker are listed as paused and admit nobody until it is lifted; a deleted maker\'s are neither listed nor counted', async () => {
+    const [op, owner, adm, joiner] = await users(4)
+    await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [op.user.id])
+    const g = await createGroup(api, owner, [adm], 'paused links')
+    expect((await api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role: 'admin' }, as(owner))).status).toBe(200)
+    const byAdmin = await createInvite(adm, g.id)
+    expect(byAdmin.paused).toBe(false)
+    // The admin's links fill the group's places but one (stored as the route stores them, to keep the test quick).
+    await server.sql(`INSERT INTO conversation_invites (id, conversation_id, code_hash, created_by)
+      SELECT gen_random_uuid(), $1, md5(random()::text) || md5(random()::text), $2 FROM generate_series(1, 98)`, [g.id, adm.user.id])
+    const byOwner = await createInvite(owner, g.id)
+    const listed = async () => (await api.get(`/v1/conversations/${g.id}/invites`, as(owner))).body.invites as any[]
+    const paused = async () => Object.fromEntries((await listed()).map((i) => [i.id, i.paused]))
+    expectError(await api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner)), 409, 'CONFLICT')
+
+    expect((await api.put(`/v1/admin/users/${adm.user.id}/suspension`, { reason: 'abuse' }, as(op))).status).toBe(204)
+    const whileSuspended = await paused()
+    expect(Object.keys(whileSuspended)).toHaveLength(100)
+    expect(whileSuspended[byAdmin.id]).toBe(true)
+    expect(whileSuspended[byOwner.id]).toBe(false)
+    expect(Object.values(whileSuspended).filter((p) => p)).toHaveLength(99)
+    expectError(await accept(joiner, byAdmin.code), 404, 'INVALID_INVITE')
+    // They admit again once the suspension is lifted, so they keep their places meanwhile.
+    expectError(await api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner)), 409, 'CONFLICT')
+    expect((await api.del(`/v1/admin/users/${adm.user.id}/suspension`, as(op))).status).toBe(204)
+    expect(Object.values(await paused()).every((p) => p === false)).toBe(true)
+    expect((await accept(joiner, byAdmin.code)).status).toBe(200)
+
+    // A deleted maker's links never admit again (as an account deletion leaves them between erasing the account and
+    // leaving its groups, which revokes them): not listed, and they free their places at once.
+    await server.sql('UPDATE users SET deleted_at = now() WHERE id = $1', [adm.user.id])
+    expect((await listed()).map((i) => i.id)).toEqual([byOwner.id])
+    expect((await api.post(`/v1/conversations/${g.id}/invites`, {}, as(owner))).status).toBe(201)
   })
 
   it('refuses a banned user with 403 BANNED, and counts concurrent accepts against the use limit exactly', async () => {

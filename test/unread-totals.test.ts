@@ -108,7 +108,7 @@ describe('GET /v1/me/unread', () => {
     expect(await unread(phone.accessToken)).toEqual(after)
 
     expect((await api.del(`/v1/conversations/${other.id}/members/${me.user.id}`, as(a))).status).toBe(204)
-    expect(await unread(me)).toEqual({ total: 2, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 2, mentionCount: 0, threadUnreadCount: 0, badge: 2 }] })
+    expect(await unread(me)).toEqual({ total: 2, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 2, mentionCount: 0, threadUnreadCount: 0, badge: 2 }], nextCursor: null })
   })
 
   it('SDK: me.unread()', async () => {
@@ -117,7 +117,40 @@ describe('GET /v1/me/unread', () => {
     await post(api, a, group.id, 'hi')
     const sdk = createClient({ baseUrl: server.url })
     await sdk.auth.login({ username: me.user.username, password: me.password })
-    expect(await sdk.me.unread()).toEqual({ total: 1, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 1, mentionCount: 0, threadUnreadCount: 0, badge: 1 }] })
+    expect(await sdk.me.unread()).toEqual({ total: 1, mentions: 0, threads: 0, conversations: [{ id: group.id, unreadCount: 1, mentionCount: 0, threadUnreadCount: 0, badge: 1 }], nextCursor: null })
+  })
+
+  it('lists the conversations a page at a time (limit, cursor), by id, while the totals count every one of them', async () => {
+    const [me, a] = await users(2)
+    const groups: string[] = []
+    for (let i = 0; i < 7; i++) {
+      const g = await createGroup(api, a, [me], `paged ${i}`)
+      await post(api, a, g.id, 'one')
+      if (i % 2 === 0) await post(api, a, g.id, `two @${me.user.username}`)
+      groups.push(g.id)
+    }
+    const all = await unread(me)
+    expect(all).toMatchObject({ total: 11, mentions: 4, threads: 0, nextCursor: null })
+    expect(all.conversations.map((c: any) => c.id)).toEqual([...groups].sort())
+    const pages: any[] = []
+    let cursor: string | null = null
+    do {
+      const res: { status: number, body: any } = await api.get(`/v1/me/unread?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`, as(me))
+      expect(res.status).toBe(200)
+      pages.push(res.body)
+      cursor = res.body.nextCursor
+    } while (cursor !== null)
+    expect(pages.map((p) => p.conversations.length)).toEqual([3, 3, 1])
+    for (const p of pages) expect(p).toMatchObject({ total: 11, mentions: 4, threads: 0 })
+    expect(pages.flatMap((p) => p.conversations)).toEqual(all.conversations)
+    for (const bad of ['limit=0', 'limit=101', 'cursor=nope']) expect((await api.get(`/v1/me/unread?${bad}`, as(me))).body.code).toBe('VALIDATION_FAILED')
+
+    const sdk = createClient({ baseUrl: server.url })
+    await sdk.auth.login({ username: me.user.username, password: me.password })
+    const first = await sdk.me.unread({ limit: 2 })
+    expect(first.conversations).toEqual(all.conversations.slice(0, 2))
+    expect((await sdk.me.unread({ limit: 2, cursor: first.nextCursor! })).conversations).toEqual(all.conversations.slice(2, 4))
+    expect(await sdk.me.unreadAll()).toEqual(all)
   })
 
   it('counts the replies of the threads the caller follows, apart from the conversation\'s own unread, and in the badge at level all', async () => {
@@ -133,12 +166,12 @@ describe('GET /v1/me/unread', () => {
     const last = await reply('another answer')
     const body = await unread(me)
     // The replies are the thread's: the conversation's own unread stays 0, its threadUnreadCount is 2, and the badge counts them.
-    expect(body).toEqual({ total: 2, mentions: 0, threads: 2, conversations: [{ id: group.id, unreadCount: 0, mentionCount: 0, threadUnreadCount: 2, badge: 2 }] })
+    expect(body).toEqual({ total: 2, mentions: 0, threads: 2, conversations: [{ id: group.id, unreadCount: 0, mentionCount: 0, threadUnreadCount: 2, badge: 2 }], nextCursor: null })
     const listedGroup = (await api.get('/v1/conversations?limit=100', as(me))).body.conversations.find((c: any) => c.id === group.id)
     expect({ unreadCount: listedGroup.unreadCount, threadUnreadCount: listedGroup.threadUnreadCount }).toEqual({ unreadCount: 0, threadUnreadCount: 2 })
     // Reading the thread clears them everywhere, the device push badge included.
     expect((await api.post(`/v1/conversations/${group.id}/messages/${root.id}/thread/read`, { seq: last.seq }, as(me))).status).toBe(204)
-    expect(await unread(me)).toEqual({ total: 0, mentions: 0, threads: 0, conversations: [] })
+    expect(await unread(me)).toEqual({ total: 0, mentions: 0, threads: 0, conversations: [], nextCursor: null })
     expect((await createDevicesRepository(server.app.db).badges([me.user.id])).get(me.user.id)).toBe(0)
   })
 

@@ -10,7 +10,7 @@ import type {
   DeliveryList, Device, DeviceList, PushConfigInfo, PutDeviceBody, TestPushResult,
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
   FollowedThreadPage, FollowedThreadQuery,
-  ReactionResult, Pin, PinList, UnreadTotals,
+  ReactionResult, Pin, PinList, UnreadTotals, UnreadQuery,
   SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList,
   SyncPage, SyncQuery
 } from './types.js'
@@ -160,8 +160,26 @@ export function createApi (t: Transport) {
   const me = {
     /** The threads you follow (started, replied to, mentioned in), newest activity first; pass nextCursor as cursor. */
     threads: (query: FollowedThreadQuery = {}) => t.request<FollowedThreadPage>('GET', '/v1/me/threads', { query }),
-    /** The app badge: the same total device pushes show (README "Reactions, pins and receipts"). */
-    unread: () => t.request<UnreadTotals>('GET', '/v1/me/unread')
+    /**
+     * The app badge: the same total device pushes show (README "Reactions, pins and receipts"), and the first page
+     * of the conversations with something unread; pass nextCursor as cursor for the next (or use unreadAll).
+     */
+    unread: (query: UnreadQuery = {}) => t.request<UnreadTotals>('GET', '/v1/me/unread', { query }),
+    /**
+     * Every page of unread(): the totals of the last page read, with all the conversations (nextCursor null).
+     * Each page counts toward the same budget as a sync (SYNC_RATE_LIMIT_PER_MINUTE).
+     */
+    async unreadAll (): Promise<UnreadTotals> {
+      const conversations: UnreadTotals['conversations'] = []
+      let page: UnreadTotals
+      let cursor: string | undefined
+      do {
+        page = await me.unread({ limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        conversations.push(...page.conversations)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return { ...page, conversations, nextCursor: null }
+    }
   }
 
   const messages = {

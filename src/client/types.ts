@@ -13,7 +13,7 @@ import type {
   MemberPage as MemberPageSchema, conversationBodies, ConversationNotifications as ConversationNotificationsSchema,
   NotificationLevel as NotificationLevelSchema, ConversationNotificationLevel as ConversationNotificationLevelSchema,
   SetConversationNotificationsBody as SetConversationNotificationsBodySchema, UserNotifications as UserNotificationsSchema,
-  UnreadTotals as UnreadTotalsSchema
+  UnreadTotals as UnreadTotalsSchema, UnreadQuery as UnreadQuerySchema
 } from '../schemas/conversations.js'
 import type {
   Event as EventSchema, EventPage as EventPageSchema, EventsQuery as EventsQuerySchema, HistoryQuery as HistoryQuerySchema,
@@ -104,8 +104,13 @@ export type NotificationLevel = S<typeof NotificationLevelSchema>
 export type ConversationNotificationLevel = S<typeof ConversationNotificationLevelSchema>
 export type ConversationNotifications = S<typeof ConversationNotificationsSchema>
 export type UserNotifications = S<typeof UserNotificationsSchema>
-/** GET /v1/me/unread: the badge total, unread mentions, and each conversation with something unread. */
+/**
+ * GET /v1/me/unread: the badge total, unread mentions and thread replies (of every conversation), and a page of
+ * the conversations with something unread (by id; nextCursor null on the last page).
+ */
 export type UnreadTotals = S<typeof UnreadTotalsSchema>
+/** GET /v1/me/unread's page of conversations: limit 1-100 (default 50), cursor = the previous page's nextCursor. */
+export type UnreadQuery = S<typeof UnreadQuerySchema>
 export type SetConversationNotificationsBody = S<typeof SetConversationNotificationsBodySchema>
 export type ConversationListQuery = S<typeof ConversationListQuerySchema>
 export type MemberPage = S<typeof MemberPageSchema>

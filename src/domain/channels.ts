@@ -15,7 +15,11 @@ export interface ChannelView {
   joined: boolean
 }
 
-/** Characters of a title query: a trigram (three) at least, so the title index serves it. */
+/**
+ * Characters (Unicode code points, as titles are bounded and stored) of a title query, after trimming: a trigram
+ * (three) at least, so the title index serves it. Counted here only, so a query past either end answers
+ * INVALID_QUERY whatever it is made of (an emoji is one character, though two UTF-16 units).
+ */
 export const CHANNEL_QUERY = { min: 3, max: 100 } as const
 
 const encodeCursor = (id: string) => Buffer.from(id).toString('base64url')
@@ -31,7 +35,8 @@ export function createChannelDirectory (repo: ConversationsRepository) {
       const query = opts.query?.trim()
       let pattern: string | undefined
       if (query !== undefined && query !== '') {
-        if ([...query].length < CHANNEL_QUERY.min || query.length > CHANNEL_QUERY.max) {
+        const length = [...query].length
+        if (length < CHANNEL_QUERY.min || length > CHANNEL_QUERY.max) {
           throw new AppError(400, 'INVALID_QUERY', `query must have ${CHANNEL_QUERY.min} to ${CHANNEL_QUERY.max} characters`)
         }
         pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`

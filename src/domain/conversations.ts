@@ -13,6 +13,7 @@ import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertLive, lockLive } from './live-accounts.js'
+import { inviteToGroup } from './invitations.js'
 
 export interface ChatDeps extends Database {
   /** Called only after commit. */
@@ -26,6 +27,8 @@ export interface ChatDeps extends Database {
   groupAdds?: 'direct' | 'invite'
   /** Called after the commit that invited users (GROUP_ADDS=invite): the invitation frame to them. */
   announceInvitation?: (userIds: string[], invitation: InvitationData) => void
+  /** INVITATIONS_MAX_PENDING: pending invitations one user may have at once (100 when missing). */
+  invitationsMaxPending?: number
 }
 
 /** The data of the invitation frame (and an item of GET /v1/me/invitations, with memberCount). */
@@ -74,7 +77,7 @@ export function createConversationService (deps: ChatDeps) {
       assertLive(await lockLive(tx, creatorId, [...otherIds, ...invited]), [...otherIds, ...invited])
       await tx.conversations.create({ id, ...data, lastSeq: events.length, at }, members)
       await tx.events.insert(events.map((e) => ({ ...e, createdAt: at })))
-      return invited.length === 0 ? [] : tx.invites.invitations.invite(id, invited, creatorId, at)
+      return inviteToGroup(tx, id, members.length, invited, creatorId, at, deps)
     })
     publisher.publishEvents(events, members.map((m) => m.userId))
     return { id, at, invited: invitedIds }

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'INVALID_QUERY' | 'QUERY_TOO_BROAD'
   // Invite links (src/domain/invites.ts)
   | 'INVALID_INVITE'
+  // Invitations (GROUP_ADDS=invite; src/domain/invitations.ts)
+  | 'TOO_MANY_INVITATIONS'
 
 export class AppError extends Error {
   constructor (readonly statusCode: number, readonly code: ErrorCode, message: string) {

@@ -15,6 +15,7 @@ import { AppError, forbidden, notFound } from './errors.js'
 import { inConversationTransaction, lockAsMember, type Tx } from './event-log.js'
 import { isUuid, newId } from './ids.js'
 import { lockLive } from './live-accounts.js'
+import { DEFAULT_INVITATIONS_MAX_PENDING } from './invitations.js'
 
 /** Active (not revoked, not expired) invites a group may have at once. */
 export const MAX_ACTIVE_INVITES = 100
@@ -30,6 +31,8 @@ export interface InviteView {
   expiresAt: string | null
   maxUses: number | null
   uses: number
+  /** Its maker is suspended: it admits nobody until the suspension is lifted. */
+  paused: boolean
 }
 
 const toInvite = (r: InviteRow): InviteView => ({
@@ -39,7 +42,8 @@ const toInvite = (r: InviteRow): InviteView => ({
   createdAt: r.createdAt.toISOString(),
   expiresAt: r.expiresAt?.toISOString() ?? null,
   maxUses: r.maxUses,
-  uses: r.uses
+  uses: r.uses,
+  paused: r.paused ?? false
 })
 
 /** Whether a user is suspended (or gone): their invite links and invitations let nobody in meanwhile. */
@@ -65,9 +69,9 @@ export function createInviteService (deps: ChatDeps) {
   }
 
   return {
-    /** The caller's pending invitations (GROUP_ADDS=invite), newest first, at most 100. */
+    /** The caller's pending invitations (GROUP_ADDS=invite), newest first: all of them, as a user has at most INVITATIONS_MAX_PENDING. */
     async invitations (userId: string) {
-      const rows = await repos.invites.invitations.pending(userId, 100)
+      const rows = await repos.invites.invitations.pending(userId, deps.invitationsMaxPending ?? DEFAULT_INVITATIONS_MAX_PENDING)
       return {
         invitations: rows.map((r) => ({
           conversationId: r.conversationId, title: r.title, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString(), memberCount: r.memberCount
@@ -126,7 +130,7 @@ export function createInviteService (deps: ChatDeps) {
       return { ...toInvite(row), code }
     },
 
-    /** The usable invites, newest first (without their codes, which are not stored). */
+    /** The invites not revoked, expired or used up, newest first (without their codes, which are not stored); a suspended maker's are `paused`. */
     async list (userId: string, conversationId: string): Promise<{ invites: InviteView[] }> {
       await assertManager(repos, conversationId, userId, MANAGER_REFUSALS)
       const rows = await repos.invites.active(conversationId, new Date(), MAX_ACTIVE_INVITES)

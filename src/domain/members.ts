@@ -11,6 +11,7 @@ import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertNotBanned } from './safety-moderation.js'
 import { appendEvents, inConversationTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 import { assertLive, lockLive } from './live-accounts.js'
+import { assertPlaceFor, inviteToGroup } from './invitations.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
 
@@ -30,7 +31,7 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
  */
 export async function addOneMember (tx: Tx, conversationId: string, members: MemberRow[], userId: string, by: string, maxMembers: number): Promise<{ events: ChatEvent[], recipients: string[] } | null> {
   if (members.some((m) => m.userId === userId)) return null
-  if (members.length + 1 > maxMembers) throw badRequest(`A group has at most ${maxMembers} members`)
+  await assertPlaceFor(tx, conversationId, members.length, userId, maxMembers)
   await assertNotBanned(tx, conversationId, [userId])
   const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], by)])
   await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
@@ -90,7 +91,7 @@ export function createMemberService (deps: ChatDeps) {
           await assertNotBanned(tx, conversationId, added)
           await assertNotBlockedBy(tx.safety, userId, added)
           const at = new Date()
-          const ids = await tx.invites.invitations.invite(conversationId, added, userId, at)
+          const ids = await inviteToGroup(tx, conversationId, members.length, added, userId, at, deps)
           return { ids, data: { conversationId, title: conversation.title, invitedBy: userId, createdAt: at.toISOString() } }
         })
         if (invited !== null && invited.ids.length > 0) deps.announceInvitation?.(invited.ids, invited.data)
@@ -104,6 +105,11 @@ export function createMemberService (deps: ChatDeps) {
         const added = wanted.filter((id) => !current.has(id))
         if (added.length === 0) return null
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
+        // Pending invitations to others hold their places (invitations.ts).
+        const { pending, invited } = await tx.invites.invitations.places(conversationId, added)
+        if (members.length + added.length + pending - invited.length > deps.groupMaxMembers) {
+          throw badRequest(`A group has at most ${deps.groupMaxMembers} members, pending invitations included`)
+        }
         assertLive(live, added)
         await assertNotBanned(tx, conversationId, added)
         await assertNotBlockedBy(tx.safety, userId, added)

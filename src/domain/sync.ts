@@ -22,6 +22,7 @@ import { isUuid } from './ids.js'
 import type { ConversationView } from './views.js'
 import type { SyncCandidate, SyncPosition, SyncRepository } from '../repositories/sync.js'
 import type { UnreadTotals } from '../repositories/unread.js'
+import { unreadPage, type UnreadPage } from './unread-pages.js'
 
 /** What the cursor carries: the snapshot of the client's last sync, and within a sync, its own snapshot and position. */
 interface Cursor { s: string, t?: string, c?: string, q?: number }
@@ -41,8 +42,8 @@ export interface SyncChange {
 
 export interface SyncPage {
   changes: SyncChange[]
-  /** The badge counts (GET /v1/me/unread), on the last page of a sync that had changes; else null. */
-  unread: UnreadTotals | null
+  /** The badge counts (the first page of GET /v1/me/unread), on the last page of a sync that had changes; else null. */
+  unread: UnreadPage | null
   cursor: string
   hasMore: boolean
 }
@@ -270,7 +271,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       return {
         changes,
         // Once per sync (its last page), when it had changes: it counts every conversation of the caller.
-        unread: last ? totals : null,
+        unread: totals === null ? null : unreadPage(totals),
         cursor: next === null ? encodeSyncCursor({ s: until }) : encodeSyncCursor({ s: cursor.s, t: until, c: next.conversationId, q: next.seq }),
         hasMore: next !== null
       }

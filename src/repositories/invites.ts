@@ -10,6 +10,8 @@ export interface InviteRow {
   maxUses: number | null
   uses: number
   revokedAt: Date | null
+  /** Listed invites only: whether its maker is suspended (it admits nobody meanwhile). */
+  paused?: boolean
 }
 
 const select = { id: true, conversationId: true, createdBy: true, createdAt: true, expiresAt: true, maxUses: true, uses: true, revokedAt: true } as const
@@ -41,24 +43,32 @@ export function inviteStatements (db: Client) {
       return count > 0
     },
 
-    /** Invites not revoked, expired or used up, newest first (at most `limit`). */
+    /**
+     * Invites not revoked, expired or used up, newest first (at most `limit`), with whether their maker is
+     * suspended (`paused`: they admit nobody until the suspension is lifted, then admit again). A deleted maker's
+     * invites are not among them: they never admit anyone again (the deletion revokes them as it leaves the group).
+     */
     async active (conversationId: string, now: Date, limit: number): Promise<InviteRow[]> {
       return db.$queryRaw<InviteRow[]>`
-        SELECT id, conversation_id AS "conversationId", created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt",
-               max_uses AS "maxUses", uses, revoked_at AS "revokedAt"
-          FROM conversation_invites
-         WHERE conversation_id = ${conversationId}::uuid AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > ${now}) AND (max_uses IS NULL OR uses < max_uses)
-         ORDER BY id DESC
+        SELECT i.id, i.conversation_id AS "conversationId", i.created_by AS "createdBy", i.created_at AS "createdAt", i.expires_at AS "expiresAt",
+               i.max_uses AS "maxUses", i.uses, i.revoked_at AS "revokedAt", u.suspended_at IS NOT NULL AS paused
+          FROM conversation_invites i JOIN users u ON u.id = i.created_by AND u.deleted_at IS NULL
+         WHERE i.conversation_id = ${conversationId}::uuid AND i.revoked_at IS NULL
+           AND (i.expires_at IS NULL OR i.expires_at > ${now}) AND (i.max_uses IS NULL OR i.uses < i.max_uses)
+         ORDER BY i.id DESC
          LIMIT ${limit}::int`
     },
 
-    /** How many invites `active` would list without its limit: a used-up invite no longer counts toward the cap. */
+    /**
+     * How many invites `active` would list without its limit, toward the cap: a used-up invite, or one of a
+     * deleted maker, no longer counts; a paused one does (it admits again once its maker's suspension is lifted).
+     */
     async countActive (conversationId: string, now: Date): Promise<number> {
       const [row] = await db.$queryRaw<Array<{ n: number }>>`
-        SELECT count(*)::int AS n FROM conversation_invites
-         WHERE conversation_id = ${conversationId}::uuid AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > ${now}) AND (max_uses IS NULL OR uses < max_uses)`
+        SELECT count(*)::int AS n
+          FROM conversation_invites i JOIN users u ON u.id = i.created_by AND u.deleted_at IS NULL
+         WHERE i.conversation_id = ${conversationId}::uuid AND i.revoked_at IS NULL
+           AND (i.expires_at IS NULL OR i.expires_at > ${now}) AND (i.max_uses IS NULL OR i.uses < i.max_uses)`
       return row?.n ?? 0
     }
   }
@@ -84,6 +94,38 @@ export function invitationStatements (db: Client) {
         ON CONFLICT (conversation_id, user_id) DO NOTHING
         RETURNING user_id`
       return rows.map((r) => r.user_id)
+    },
+
+    /**
+     * The conversation's pending invitations: how many in all, and which of `userIds` have one. They hold places
+     * of the group (domain/invitations.ts); read under the conversation's row lock, which every change of them
+     * holds but an invitee's accept or decline (which only lowers them).
+     */
+    async places (conversationId: string, userIds: string[] = []): Promise<{ pending: number, invited: string[] }> {
+      const [row] = await db.$queryRaw<Array<{ pending: number, invited: string[] }>>`
+        SELECT count(*)::int AS pending, COALESCE(array_agg(user_id::text) FILTER (WHERE user_id = ANY(${userIds}::uuid[])), '{}') AS invited
+          FROM group_invitations WHERE conversation_id = ${conversationId}::uuid`
+      return row ?? { pending: 0, invited: [] }
+    },
+
+    /**
+     * Serializes the invitations to these users until the transaction ends (an advisory lock per user, taken in
+     * the order of their keys, so two inviters of overlapping users never wait on each other in a cycle): their
+     * pending counts, read after it, stay true until the insert.
+     */
+    async lockInvitees (userIds: string[]): Promise<void> {
+      if (userIds.length === 0) return
+      await db.$executeRaw`
+        SELECT pg_advisory_xact_lock(k) FROM (
+          SELECT DISTINCT hashtext('invitations:' || u::text) AS k FROM unnest(${userIds}::uuid[]) AS u ORDER BY k OFFSET 0) keys`
+    },
+
+    /** How many invitations each of these users has pending (users with none are left out). */
+    async pendingCounts (userIds: string[]): Promise<Map<string, number>> {
+      if (userIds.length === 0) return new Map()
+      const rows = await db.$queryRaw<Array<{ user_id: string, n: number }>>`
+        SELECT user_id, count(*)::int AS n FROM group_invitations WHERE user_id = ANY(${userIds}::uuid[]) GROUP BY user_id`
+      return new Map(rows.map((r) => [r.user_id, r.n]))
     },
 
     /** Whether the user has an invitation to the conversation pending (read without a lock). */

@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'joinChannel',
       summary: 'Join a public group: writes member.added with by = the caller; answers the Conversation',
       description: 'Joining again changes nothing and answers the same. A private group, a direct conversation or an unknown id: 404 NOT_FOUND alike. ' +
-        'Banned from it: 403 BANNED. A full group (GROUP_MAX_MEMBERS): 400. The joiner sees the conversation from their member.added on. ' +
+        'Banned from it: 403 BANNED. A full group (GROUP_MAX_MEMBERS, counting the places its pending invitations hold): 400. The joiner sees the conversation from their member.added on. ' +
         'At most MEMBERSHIP_RATE_LIMIT_PER_MINUTE joins per user per minute: 429 above it.',
       params: IdParams,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }

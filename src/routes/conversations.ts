@@ -41,9 +41,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Unknown user ids answer 404. Group: memberIds are deduplicated and the caller is left out of them; its first events are the ' +
         'creator\'s member.added (seq 1) and the others\' member.added (one) or members.added (several, one event: seq 2). ' +
         'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with adding members: 429 above it. Naming a user who blocked the caller (a new direct ' +
-        'conversation, or a group member): 403 BLOCKED.',
+        'conversation, or a group member): 403 BLOCKED. GROUP_ADDS=invite: an invitee with INVITATIONS_MAX_PENDING pending already: 409 TOO_MANY_INVITATIONS.',
       body: CreateConversationBody,
-      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
+      response: { 200: conversationRef, 201: conversationRef, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async (request, reply) => {
     const { userId } = request.auth
@@ -119,11 +119,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'addMembers',
       summary: 'Add members to a group (owner or admin); writes member.added (one new member) or one members.added (several)',
       description: 'Current members are skipped; a removed member comes back and sees the conversation from the event that added them on. ' +
-        'Unknown user ids: 404. Past the group size limit: 400. A direct conversation: 403. A user banned from the group: 403 BANNED; ' +
-        'a user who blocked the caller: 403 BLOCKED. Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with POST /v1/conversations: 429 above it.',
+        'Unknown user ids: 404. Past the group size limit (members and pending invitations): 400. A direct conversation: 403. A user banned from the group: 403 BANNED; ' +
+        'a user who blocked the caller: 403 BLOCKED. GROUP_ADDS=invite: an invitee with INVITATIONS_MAX_PENDING pending already: 409 TOO_MANY_INVITATIONS. ' +
+        'Shares MEMBERSHIP_RATE_LIMIT_PER_MINUTE with POST /v1/conversations: 429 above it.',
       params: IdParams,
       body: AddMembersBody,
-      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
+      response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async (request) => members.add(request.auth.userId, request.params.id, request.body.userIds))
 

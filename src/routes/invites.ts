@@ -76,7 +76,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'acceptInvite',
       summary: 'Join the invite\'s group: writes member.added with by = the caller; answers the Conversation',
       description: 'A wrong, revoked, expired or used-up code: 404 INVALID_INVITE, all alike. Already a member: answered again, no use counted. ' +
-        `Banned from the group: 403 BANNED; a full group: 400. 429 RATE_LIMITED above ${app.config.inviteRateLimitPerMinute} attempts per minute.`,
+        `Banned from the group: 403 BANNED; a full group (counting the places its pending invitations hold): 400. 429 RATE_LIMITED above ${app.config.inviteRateLimitPerMinute} attempts per minute.`,
       params: InviteCodeParams,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }

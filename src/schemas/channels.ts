@@ -3,7 +3,9 @@ import { Type } from 'typebox'
 import { PageLimit, Timestamp, Uuid } from './common.js'
 
 export const ChannelListQuery = Type.Object({
-  query: Type.Optional(Type.String({ maxLength: 100, description: 'Only channels whose title holds this, case-insensitively: 3-100 characters (else 400 INVALID_QUERY); empty: all' })),
+  // Its length is checked by the directory (domain/channels.ts CHANNEL_QUERY), after trimming, in characters: the answer
+  // past either end is INVALID_QUERY, as the contract says. The request line's own limit bounds what arrives.
+  query: Type.Optional(Type.String({ description: 'Only channels whose title holds this, case-insensitively: 3-100 characters after trimming (else 400 INVALID_QUERY); empty: all' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
   limit: Type.Optional(PageLimit)
 })

@@ -141,5 +141,12 @@ export const UnreadTotals = Type.Object({
     mentionCount: Type.Integer({ description: 'As the Conversation\'s mentionCount' }),
     threadUnreadCount: Type.Integer({ description: 'As the Conversation\'s threadUnreadCount' }),
     badge: Type.Integer({ description: 'What it adds to total: unreadCount + threadUnreadCount at notification level all, mentionCount at level mentions, 0 at level none or while muted' })
-  }), { description: 'Every conversation with something unread, in its own timeline or in a followed thread (muted ones too, with badge 0)' })
+  }), { description: 'The conversations with something unread, in their own timeline or in a followed thread (muted ones too, with badge 0), by id, ' +
+    'a page at a time (the totals count them all)' }),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page of conversations; null on the last page' })
+})
+
+export const UnreadQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
 })

@@ -14,7 +14,8 @@ const inviteFields = {
   createdAt: Timestamp,
   expiresAt: Type.Union([Timestamp, Type.Null()], { description: 'null: never expires' }),
   maxUses: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no limit' }),
-  uses: Type.Integer({ description: 'Joins so far' })
+  uses: Type.Integer({ description: 'Joins so far' }),
+  paused: Type.Boolean({ description: 'true while its maker\'s account is suspended: it admits nobody (404 INVALID_INVITE) until the suspension is lifted, and still counts toward the 100; revoke it to free its place' })
 }
 
 export const Invite = Type.Object(inviteFields, { $id: 'Invite', description: 'An invite link of a group, without its code (stored hashed only)' })
@@ -25,7 +26,7 @@ export const CreatedInvite = Type.Object({
 })
 
 export const InviteList = Type.Object({
-  invites: Type.Array(Type.Ref('Invite'), { description: 'Usable invites (not revoked, expired or used up), newest first' })
+  invites: Type.Array(Type.Ref('Invite'), { description: 'Invites not revoked, expired or used up, newest first; those of a suspended maker are paused' })
 })
 
 export const InviteCodeParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) })
@@ -40,5 +41,5 @@ export const Invitation = Type.Object({
 }, { $id: 'Invitation', description: 'A pending invitation to a group (GROUP_ADDS=invite)' })
 
 export const InvitationList = Type.Object({
-  invitations: Type.Array(Type.Ref('Invitation'), { description: 'Newest first, at most 100' })
+  invitations: Type.Array(Type.Ref('Invitation'), { description: 'Newest first: all of them (a user has at most INVITATIONS_MAX_PENDING pending, 100 by default)' })
 })

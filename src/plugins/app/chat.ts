@@ -52,6 +52,7 @@ export default fp(async (app) => {
     groupMaxMembers: app.config.groupMaxMembers,
     membersPreview: app.config.conversationMembersPreview,
     groupAdds: app.config.groupAdds,
+    invitationsMaxPending: app.config.invitationsMaxPending,
     announceInvitation: (userIds: string[], data: InvitationData) => app.realtime.publishFrame(userIds, { type: 'invitation', data }),
     onFilesReleased: () => app.uploads.release()
   }
