@@ -19,6 +19,7 @@ type Setting = readonly [name: string, schema: TSchema, role?: typeof INPUT]
 
 export const SETTINGS = {
   env: ['NODE_ENV', Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' })],
+  passwordHashCost: ['PASSWORD_HASH_COST', Type.Union([Type.Literal('standard'), Type.Literal('test')], { default: 'standard', description: 'argon2id cost of new password hashes: standard (19 MiB, 2 passes, as OWASP recommends) or test (1 MiB, 1 pass; only with NODE_ENV=test, for test suites)' })],
   host: ['HOST', Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to' })],
   port: ['PORT', Int(0, 65535, 3000, 'HTTP port (0 picks a free one)')],
   listenBacklog: ['LISTEN_BACKLOG', Int(1, 65535, 4096, 'Connections the kernel holds for the server to accept (a reconnect storm opens thousands at once; capped by net.core.somaxconn)')],
@@ -354,6 +355,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
   }
   if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
+  if (e.PASSWORD_HASH_COST === 'test' && e.NODE_ENV !== 'test') {
+    throw new ConfigError('Invalid configuration: PASSWORD_HASH_COST=test is for test suites only (it needs NODE_ENV=test)')
+  }
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
   }
   if (e.REDIS_URL?.includes(',') === true && !e.REDIS_CLUSTER) {

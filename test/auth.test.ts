@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { client, expectError, register, uniqueName, type Client } from './helpers/http.js'
 import { startServer, test, type TestServer } from './helpers/server.js'
 import { ageRotation } from './helpers/users.js'
+import { loadConfig } from '../src/config.js'
+import { hashPassword, setPasswordHashCost, verifyPassword } from '../src/domain/passwords.js'
 
 let server: TestServer
 let api: Client
@@ -171,6 +173,19 @@ describe('refresh and logout', () => {
     expect(hashes).not.toContain(acct.refreshToken)
     const [user] = await server.sql('SELECT password_hash FROM users WHERE id = $1', [acct.user.id])
     expect(user.password_hash).toMatch(/^\$argon2id\$/)
+  })
+
+  it('hashes passwords with argon2id at the cost OWASP recommends, unless a test suite asks for less', async () => {
+    // The servers of this suite hash at the test cost (test/helpers/server.ts); a deployment cannot.
+    expect(loadConfig({}, { dotenv: false }).passwordHashCost).toBe('standard')
+    setPasswordHashCost('standard')
+    try {
+      expect(await hashPassword('correct horse battery')).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+    } finally {
+      setPasswordHashCost('test')
+    }
+    // A hash of either cost is verified (the cost is read from the hash).
+    expect(await verifyPassword(await hashPassword('correct horse battery'), 'correct horse battery')).toBe(true)
   })
 })
 

@@ -3,7 +3,7 @@
 // another setting's field, or a variable missing from the operator docs.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { EnvSchema, loadConfig, SETTINGS } from '../src/config.js'
+import { ConfigError, EnvSchema, loadConfig, SETTINGS } from '../src/config.js'
 
 const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }, { dotenv: false })
 
@@ -86,5 +86,30 @@ describe('settings declaration', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
     const missing = entries.map(([, [name]]) => name).filter((name) => !example.includes(name) || !readme.includes(`\`${name}\``))
     expect(missing).toEqual([])
+  })
+})
+
+describe('refusals', () => {
+  // The process shows these and exits 1 before anything listens (test/process.test.ts starts it for two of them).
+  it.each([
+    [{ PORT: 'not-a-port' }, /PORT must be integer/],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL must match pattern/],
+    [{ NODE_ENV: 'production', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET is required/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'change-me-change-me-change-me-change-me', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /JWT_SECRET looks like a placeholder/],
+    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, /ACCESS_TOKEN_TTL_SECONDS must be >= 10/],
+    [{ BROKER: 'redis' }, /REDIS_URL is required when BROKER=redis/],
+    [{ HOST: '0.0.0.0', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /METRICS_TOKEN is required when HOST=0\.0\.0\.0/],
+    [{ TRUST_PROXY: 'true', DATABASE_URL: 'postgresql://127.0.0.1:1/x' }, /TRUST_PROXY=true would trust every X-Forwarded-For hop/],
+    [{ PASSWORD_HASH_COST: 'test' }, /PASSWORD_HASH_COST=test is for test suites only/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'k7Qp2xVb9RtLm4ZwHc8NsYd3FgJe6UaT', PASSWORD_HASH_COST: 'test' }, /PASSWORD_HASH_COST=test is for test suites only/]
+  ])('refuses %j and names the setting', (env, message) => {
+    let thrown: unknown
+    try {
+      loadConfig(env, { dotenv: false })
+    } catch (err) {
+      thrown = err
+    }
+    expect(thrown).toBeInstanceOf(ConfigError)
+    expect((thrown as Error).message).toMatch(message)
   })
 })

@@ -132,12 +132,12 @@ describe('one user\'s slow images and everyone else', () => {
   beforeAll(async () => { ({ server, api, stop } = await serve({})) })
   afterAll(async () => { await stop?.() })
 
-  // Eight animations within the limits that take a while each (about a second on an idle 2-core machine),
+  // Six animations within the limits that take a while each (about a second on an idle 2-core machine),
   // completed at once. Once the first has come back the others are all at the server, queued behind each other;
   // the count of those that come back while another user's requests run says what these waited for: none (for
   // a file), or the one being processed (for an image). Were the images holding the upload slots while they
   // waited (4), the other user's requests would wait for four of them, in either case.
-  const SLOW = 8
+  const SLOW = 6
   async function slowImages (attacker: Account) {
     const slow = await animation(100, 316)
     const ids = await Promise.all(Array.from({ length: SLOW }, (_, i) => send(api, server, attacker, slow, `slow${i}.webp`, 'image/webp')))

@@ -9,7 +9,27 @@
 import { hash, verify } from '@node-rs/argon2'
 
 // 2 is Algorithm.Argon2id, a const enum that isolated modules cannot import.
-const options = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 }
+const STANDARD = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 }
+// PASSWORD_HASH_COST=test, which loadConfig takes only with NODE_ENV=test: still argon2id, at 1 MiB and one
+// pass, for test suites that register thousands of users (the standard cost is about 30 ms of a core each).
+const TEST = { algorithm: 2, memoryCost: 1024, timeCost: 1, parallelism: 1 }
+let options = STANDARD
+
+// Verifying against a real hash when the user does not exist keeps login's
+// timing the same for unknown users and wrong passwords.
+let decoy: Promise<string> | undefined
+
+export type PasswordHashCost = 'standard' | 'test'
+
+/**
+ * The cost of the hashes this process makes from now on (the app sets it from its configuration at start).
+ * Verification reads the cost from each hash, so hashes of either cost are checked alike.
+ */
+export function setPasswordHashCost (cost: PasswordHashCost): void {
+  const next = cost === 'test' ? TEST : STANDARD
+  if (next !== options) decoy = undefined
+  options = next
+}
 
 /** The form a password is hashed and compared in, and measured in (schemas/users.ts). */
 export const normalisePassword = (password: string) => password.normalize('NFKC')
@@ -18,10 +38,6 @@ export const normalisePassword = (password: string) => password.normalize('NFKC'
 export const passwordLength = (password: string) => [...normalisePassword(password)].length
 
 export const hashPassword = (password: string) => hash(normalisePassword(password), options)
-
-// Verifying against a real hash when the user does not exist keeps login's
-// timing the same for unknown users and wrong passwords.
-let decoy: Promise<string> | undefined
 
 /**
  * Whether `password` is the one of this hash: its normalised form, or, when that

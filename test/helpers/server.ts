@@ -36,6 +36,8 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
     ...loaded,
     // The fake push services of the tests listen on loopback.
     push: { ...loaded.push, webpushEndpointHosts: [...loaded.push.webpushEndpointHosts, '127.0.0.1'] },
+    // argon2id at 1 MiB and one pass: the suite registers thousands of users (test/auth.test.ts checks the standard cost).
+    passwordHashCost: 'test',
     authRateLimitMax: 100_000,
     loginRateLimitPerUsername: 100_000,
     emailCodesPerDay: 1_000,

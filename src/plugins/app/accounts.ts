@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createAccountService, type AccountService } from '../../domain/accounts.js'
+import { setPasswordHashCost } from '../../domain/passwords.js'
 
 export interface SessionRevokedEvent { sessionId: string, userId: string }
 
@@ -15,6 +16,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
+  setPasswordHashCost(app.config.passwordHashCost)
   const sessionEvents = new EventEmitter<{ revoked: [SessionRevokedEvent] }>()
   sessionEvents.setMaxListeners(0)
   app.decorate('sessionEvents', sessionEvents)
