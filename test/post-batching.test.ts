@@ -38,7 +38,7 @@ async function holdLocks (conversationIds: string[]) {
     /** Resolves once `n` post_messages calls wait on the held locks. */
     async waiting (n: number) {
       for (;;) {
-        const [row] = await server.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%post_messages%'")
+        const [row] = await server.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%post_messages%'")
         if (row.n >= n) return
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
@@ -338,14 +338,14 @@ describe('group commit of posts', () => {
       try {
         const edit = ownApi.patch(`/v1/conversations/${held.id}/messages/${first.id}`, { body: 'edited' }, { token: alice.accessToken })
         for (;;) {
-          const [row] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'switchboard'")
+          const [row] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'switchboard'")
           if (row.n > 0) break
           await new Promise((resolve) => setTimeout(resolve, 20))
         }
         // The main pool is exhausted, and stays so until the holder commits: the posts commit on their own connections.
         const posted = await Promise.all([post(ownApi, alice, other.id, 'one'), post(ownApi, bob, other.id, 'two')])
         expect(posted.map((m) => m.body)).toEqual(['one', 'two'])
-        const [{ n }] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'switchboard'")
+        const [{ n }] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'switchboard'")
         expect(n).toBe(1)
         await holder.query('COMMIT')
         expect((await edit).status).toBe(200)
