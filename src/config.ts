@@ -64,6 +64,7 @@ export const SETTINGS = {
   syncQueueTimeoutMs: ['SYNC_QUEUE_TIMEOUT_MS', Int(100, 600000, 30000, 'A page of GET /v1/sync that waited this long for its turn answers 503 UNAVAILABLE with Retry-After instead')],
   searchRateLimitPerMinute: ['SEARCH_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 60, 'Message searches one user may make per minute (429 RATE_LIMITED above)')],
   invitationsMaxPending: ['INVITATIONS_MAX_PENDING', Int(1, 1000, 100, 'Pending invitations (GROUP_ADDS=invite) one user may have at once: inviting them past it answers 409 TOO_MANY_INVITATIONS')],
+  invitationTtlDays: ['INVITATION_TTL_DAYS', Int(1, 365, 30, 'A pending invitation (GROUP_ADDS=invite) expires this many days after it was sent: no longer listed, acceptable nor holding a place in its group')],
   inviteRateLimitPerMinute: ['INVITE_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 10, 'Invite codes one user may try to accept per minute (429 RATE_LIMITED above)')],
   groupAdds: ['GROUP_ADDS', Type.Union([Type.Literal('direct'), Type.Literal('invite')], { default: 'direct', description: 'Adding a user to a group (creating it with members, adding members): direct adds them at once; invite makes a pending invitation they accept or decline' })],
   shutdownTimeoutMs: ['SHUTDOWN_TIMEOUT_MS', Int(100, 300000, 10000, 'Longest wait for in-flight work on shutdown')],
@@ -354,10 +355,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       throw new ConfigError('Invalid configuration: JWT_SECRET looks like a placeholder; use 32+ random characters in production')
     }
   }
-  if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
   if (e.PASSWORD_HASH_COST === 'test' && e.NODE_ENV !== 'test') {
     throw new ConfigError('Invalid configuration: PASSWORD_HASH_COST=test is for test suites only (it needs NODE_ENV=test)')
   }
+  if (e.BROKER === 'redis' && e.REDIS_URL === undefined) {
     throw new ConfigError('Invalid configuration: REDIS_URL is required when BROKER=redis (e.g. redis://127.0.0.1:6379)')
   }
   if (e.REDIS_URL?.includes(',') === true && !e.REDIS_CLUSTER) {

@@ -3,12 +3,12 @@
 import { describe, expect, it } from 'vitest'
 import { CloseCode } from '../src/realtime/protocol.js'
 import type { ServerFrame } from '../src/realtime/protocol.js'
-import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from '../src/client/index.js'
+import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, InvitationWithdrawnFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from '../src/client/index.js'
 import { client, type Client } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
 
 // The protocol's ServerFrame (derived in realtime/protocol.ts) and the SDK's types must agree.
-type SdkFrame = ReadyFrame | ChatEvent | { type: 'presence', data: PresenceFrame['data'] } | TypingFrame | ReadFrame | ThreadReadFrame | DeliveredFrame | UserUpdatedFrame | InvitationFrame | { type: 'pong' } | ErrorFrame
+type SdkFrame = ReadyFrame | ChatEvent | { type: 'presence', data: PresenceFrame['data'] } | TypingFrame | ReadFrame | ThreadReadFrame | DeliveredFrame | UserUpdatedFrame | InvitationFrame | InvitationWithdrawnFrame | { type: 'pong' } | ErrorFrame
 type Same<A, B> = [A] extends [B] ? true : false
 const serverFramesFitSdk: Same<Exclude<ServerFrame, { type: ChatEvent['type'] }>, SdkFrame> = true
 
@@ -45,7 +45,7 @@ describe('AsyncAPI document', () => {
     expect(doc.servers.service).toMatchObject({ protocol: 'ws', host: new URL(server.url).host })
     expect(doc.channels.push.address).toBe('/v1/ws')
     const sent = doc.operations.pushToClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).name)
-    expect(sent.sort()).toEqual(['conversation.frozen', 'conversation.slow_mode', 'conversation.unfrozen', 'conversation.updated', 'delivered', 'error', 'invitation',
+    expect(sent.sort()).toEqual(['conversation.frozen', 'conversation.slow_mode', 'conversation.unfrozen', 'conversation.updated', 'delivered', 'error', 'invitation', 'invitation.withdrawn',
       'member.added', 'member.banned', 'member.muted', 'member.removed', 'member.unbanned', 'member.unmuted', 'member.updated', 'members.added',
       'message.created', 'message.deleted', 'message.pinned', 'message.unpinned', 'message.updated', 'pong', 'presence', 'reaction.added', 'reaction.removed', 'read', 'ready', 'thread.read', 'typing', 'user.updated'])
     const received = doc.operations.receiveFromClient.messages.map((m: any) => (resolve(doc, m.$ref) as any).payload.$ref)

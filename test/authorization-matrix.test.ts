@@ -70,6 +70,7 @@ const noBody = new Set([
   'GET /v1/search/messages', 'GET /v1/channels', 'POST /v1/conversations/{id}/join',
   'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}', 'POST /v1/invites/{code}/accept',
   'GET /v1/me/invitations', 'POST /v1/me/invitations/{id}/accept', 'POST /v1/me/invitations/{id}/decline',
+  'GET /v1/conversations/{id}/invitations', 'DELETE /v1/conversations/{id}/invitations/{userId}',
   // The sync cursor (README "Sync: one cursor per account"): only the caller's own changes.
   'GET /v1/sync'
 ])
@@ -83,7 +84,8 @@ const adminOnly = new Set([
   'PUT /v1/conversations/{id}/mutes/{userId}', 'DELETE /v1/conversations/{id}/mutes/{userId}',
   'PUT /v1/conversations/{id}/slow-mode', 'PUT /v1/conversations/{id}/freeze', 'DELETE /v1/conversations/{id}/freeze',
   'PUT /v1/conversations/{id}/pins/{messageId}', 'DELETE /v1/conversations/{id}/pins/{messageId}',
-  'POST /v1/conversations/{id}/invites', 'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}'
+  'POST /v1/conversations/{id}/invites', 'GET /v1/conversations/{id}/invites', 'DELETE /v1/conversations/{id}/invites/{code}',
+  'GET /v1/conversations/{id}/invitations', 'DELETE /v1/conversations/{id}/invitations/{userId}'
 ])
 
 const key = (r: Route) => `${r.method} ${r.path}`

@@ -87,3 +87,54 @@ describe('pending invitations of one user', () => {
     expect(await pending(victim)).toHaveLength(MAX_PENDING)
   })
 })
+
+describe('places freed by withdrawal and expiry', () => {
+  const age = (groupId: string, who: Account) =>
+    server.sql("UPDATE group_invitations SET created_at = created_at - interval '31 days' WHERE conversation_id = $1 AND user_id = $2", [groupId, who.user.id])
+  const listed = async (owner: Account, groupId: string) =>
+    ((await api.get(`/v1/conversations/${groupId}/invitations`, as(owner))).body.invitations as any[]).map((i) => i.user.id).sort()
+
+  it('a withdrawn invitation frees its place in a full group: a new invitation fits, the withdrawn one answers 404', async () => {
+    const [owner, a, b, c, d] = await users(5)
+    const g = await createGroup(api, owner, [a, b, c], 'full of invitations')
+    expectError(await invite(owner, g.id, [d]), 400, 'VALIDATION_FAILED')
+    expect((await api.del(`/v1/conversations/${g.id}/invitations/${b.user.id}`, as(owner))).status).toBe(204)
+    expect((await invite(owner, g.id, [d])).status).toBe(200)
+    expectError(await acceptInvitation(b, g.id), 404, 'NOT_FOUND')
+    expect(await listed(owner, g.id)).toEqual([a, c, d].map((u) => u.user.id).sort())
+    for (const who of [a, c, d]) expect((await acceptInvitation(who, g.id)).status).toBe(200)
+    expect((await api.get(`/v1/conversations/${g.id}`, as(owner))).body.memberCount).toBe(MAX_MEMBERS)
+  })
+
+  it('an expired invitation (INVITATION_TTL_DAYS) is neither listed, nor acceptable, nor holding a place; it can be sent afresh', async () => {
+    const [owner, a, b, c, d] = await users(5)
+    const g = await createGroup(api, owner, [a, b, c], 'expiring')
+    expectError(await invite(owner, g.id, [d]), 400, 'VALIDATION_FAILED')
+    await age(g.id, a)
+    expect(await pending(a)).toEqual([])
+    expect(await listed(owner, g.id)).toEqual([b, c].map((u) => u.user.id).sort())
+    expectError(await acceptInvitation(a, g.id), 404, 'NOT_FOUND')
+    expectError(await api.post(`/v1/me/invitations/${g.id}/decline`, undefined, as(a)), 404, 'NOT_FOUND')
+    // Its place is free: another invitation fits.
+    expect((await invite(owner, g.id, [d])).status).toBe(200)
+    expectError(await invite(owner, g.id, [a]), 400, 'VALIDATION_FAILED')
+    expect((await api.del(`/v1/conversations/${g.id}/invitations/${d.user.id}`, as(owner))).status).toBe(204)
+    // Sent again, it is a new invitation with a new expiry, and it is accepted.
+    expect((await invite(owner, g.id, [a])).status).toBe(200)
+    const [fresh] = await pending(a)
+    expect(Date.parse(fresh.expiresAt)).toBeGreaterThan(Date.now() + 29 * 86_400_000)
+    expect((await acceptInvitation(a, g.id)).status).toBe(200)
+  })
+
+  it('expired invitations no longer count toward a user\'s INVITATIONS_MAX_PENDING', async () => {
+    const [victim, inviter, friend] = await users(3)
+    const groups = []
+    for (let i = 0; i < MAX_PENDING; i++) groups.push(await createGroup(api, inviter, [victim], `old ${i}`))
+    const wanted = await createGroup(api, friend, [], 'a friend\'s, later')
+    expectError(await invite(friend, wanted.id, [victim]), 409, 'TOO_MANY_INVITATIONS')
+    await age(groups[0].id, victim)
+    expect(await pending(victim)).toHaveLength(MAX_PENDING - 1)
+    expect((await invite(friend, wanted.id, [victim])).status).toBe(200)
+    expect((await acceptInvitation(victim, wanted.id)).status).toBe(200)
+  })
+})

@@ -39,7 +39,9 @@ describe('GROUP_ADDS=invite', () => {
     expect(g.memberCount).toBe(1)
     const frame = await socketA.next((f) => f.type === 'invitation', 20_000)
     expect(frame.data).toMatchObject({ conversationId: g.id, title: 'invited', invitedBy: owner.user.id })
-    expect(await pending(a)).toEqual([{ conversationId: g.id, title: 'invited', invitedBy: owner.user.id, createdAt: frame.data.createdAt, memberCount: 1 }])
+    expect(await pending(a)).toEqual([{ conversationId: g.id, title: 'invited', invitedBy: owner.user.id, createdAt: frame.data.createdAt, expiresAt: frame.data.expiresAt, memberCount: 1 }])
+    // It expires INVITATION_TTL_DAYS (30 by default) after it was sent.
+    expect(Date.parse(frame.data.expiresAt) - Date.parse(frame.data.createdAt)).toBe(30 * 86_400_000)
     // Not a member yet: the conversation is a stranger's.
     expectError(await api.get(`/v1/conversations/${g.id}`, as(a)), 404, 'NOT_FOUND')
     await post(api, owner, g.id, 'before accepting')
@@ -147,8 +149,8 @@ describe('GROUP_ADDS=invite', () => {
     }
   })
 
-  it('works through the SDK, with the realtime invitation event', async () => {
-    const [owner, a] = await users(2)
+  it('works through the SDK, with the realtime invitation and invitationWithdrawn events', async () => {
+    const [owner, a, b] = await users(3)
     const session = (x: Account) => ({ user: x.user as any, accessToken: x.accessToken, refreshToken: x.refreshToken, expiresAt: Date.now() + 600_000 })
     const sdk = createClient({ baseUrl: server.url, session: session(a), WebSocket: WebSocket as unknown as WebSocketConstructor })
     const got = new Promise<any>((resolve) => sdk.realtime.on('invitation', resolve))
@@ -160,8 +162,123 @@ describe('GROUP_ADDS=invite', () => {
       expect((await got).conversationId).toBe(g.id)
       expect((await sdk.invitations.list()).invitations.map((i) => i.conversationId)).toEqual([g.id])
       expect((await sdk.invitations.accept(g.id)).memberCount).toBe(2)
+      // The group's side, with a's SDK as its admin: list and withdraw; the invitee's SDK hears of it.
+      expect((await api.patch(`/v1/conversations/${g.id}/members/${a.user.id}`, { role: 'admin' }, as(owner))).status).toBe(200)
+      const invitee = createClient({ baseUrl: server.url, session: session(b), WebSocket: WebSocket as unknown as WebSocketConstructor })
+      const withdrawn = new Promise<any>((resolve) => invitee.realtime.on('invitationWithdrawn', resolve))
+      const inviteeReady = new Promise<void>((resolve) => invitee.realtime.on('ready', () => resolve()))
+      invitee.realtime.connect()
+      await inviteeReady
+      try {
+        await sdk.conversations.addMembers(g.id, [b.user.id])
+        const listed = await sdk.conversations.allInvitations(g.id)
+        expect(listed.map((i) => [i.user.id, i.user.username, i.invitedBy])).toEqual([[b.user.id, b.user.username, a.user.id]])
+        expect((await sdk.conversations.invitations(g.id, { limit: 1 })).nextCursor).toBeNull()
+        await sdk.conversations.withdrawInvitation(g.id, b.user.id)
+        expect(await withdrawn).toEqual({ conversationId: g.id })
+        expect((await invitee.invitations.list()).invitations).toEqual([])
+        expect(await sdk.conversations.allInvitations(g.id)).toEqual([])
+      } finally {
+        invitee.realtime.close()
+      }
     } finally {
       sdk.realtime.close()
     }
+  })
+})
+
+describe('a group\'s pending invitations, managed by its owner and admins', () => {
+  const list = (who: Account, groupId: string, query = '') => api.get(`/v1/conversations/${groupId}/invitations${query}`, as(who))
+  const withdraw = (who: Account, groupId: string, invitee: Account) => api.del(`/v1/conversations/${groupId}/invitations/${invitee.user.id}`, as(who))
+
+  it('are listed newest first, each with its invitee, who invited and when, a keyset page at a time', async () => {
+    const [owner, adm, plain, stranger, ...invitees] = await users(9)
+    const g = await createGroup(api, owner, [adm, plain], 'listed')
+    for (const who of [adm, plain]) expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(who))).status).toBe(200)
+    expect((await api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role: 'admin' }, as(owner))).status).toBe(200)
+    for (const [i, u] of invitees.entries()) {
+      expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [u.user.id] }, as(i % 2 === 0 ? owner : adm))).status).toBe(200)
+    }
+    const all = await list(owner, g.id, '?limit=100')
+    expect(all.status).toBe(200)
+    expect(all.body.nextCursor).toBeNull()
+    const items = all.body.invitations as any[]
+    expect(items).toHaveLength(invitees.length)
+    // Newest first, then the invitee's id descending.
+    const desc = (x: string, y: string) => (x < y ? 1 : x > y ? -1 : 0)
+    const order = [...items].sort((x, y) => desc(x.createdAt, y.createdAt) || desc(x.user.id, y.user.id))
+    expect(items).toEqual(order)
+    for (const [i, u] of invitees.entries()) {
+      const item = items.find((x) => x.user.id === u.user.id)
+      expect(item).toEqual({
+        user: { id: u.user.id, username: u.user.username, displayName: u.user.displayName, createdAt: u.user.createdAt, avatarUrl: null },
+        invitedBy: i % 2 === 0 ? owner.user.id : adm.user.id,
+        createdAt: expect.any(String),
+        expiresAt: new Date(Date.parse(item.createdAt) + 30 * 86_400_000).toISOString()
+      })
+    }
+    // Pages of 2 walk the same list once, by an admin too.
+    const walked: any[] = []
+    let cursor: string | null = null
+    do {
+      const page = await list(adm, g.id, `?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)
+      expect(page.status).toBe(200)
+      expect(page.body.invitations.length).toBeLessThanOrEqual(2)
+      walked.push(...page.body.invitations)
+      cursor = page.body.nextCursor
+    } while (cursor !== null)
+    expect(walked).toEqual(items)
+    // Accepted, declined and withdrawn invitations are not listed.
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(invitees[0]!))).status).toBe(200)
+    expect((await api.post(`/v1/me/invitations/${g.id}/decline`, undefined, as(invitees[1]!))).status).toBe(204)
+    expect((await withdraw(adm, g.id, invitees[2]!)).status).toBe(204)
+    expect((await list(owner, g.id)).body.invitations.map((x: any) => x.user.id).sort()).toEqual(invitees.slice(3).map((u) => u.user.id).sort())
+    // Plain members 403, strangers (and a missing group) 404, bad pages 400.
+    expectError(await list(plain, g.id), 403, 'FORBIDDEN')
+    expectError(await list(stranger, g.id), 404, 'NOT_FOUND')
+    expectError(await list(invitees[3]!, g.id), 404, 'NOT_FOUND')
+    expectError(await list(owner, '01936b2e-0000-7000-8000-000000000000'), 404, 'NOT_FOUND')
+    for (const q of ['?limit=0', '?limit=101', '?cursor=bm90LWEtY3Vyc29y', '?cursor=']) expectError(await list(owner, g.id, q), 400, 'VALIDATION_FAILED')
+  })
+
+  it('withdrawn, an invitation is gone for its invitee: a frame tells their sockets, accepting answers 404, and it can be sent again', async () => {
+    const [owner, plain, stranger, invitee, other] = await users(5)
+    const g = await createGroup(api, owner, [plain], 'withdrawing')
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(plain))).status).toBe(200)
+    const socket = await connectReady(server.url, invitee.accessToken, sockets)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [invitee.user.id, other.user.id] }, as(owner))).status).toBe(200)
+    await socket.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    const lastSeq = (await api.get(`/v1/conversations/${g.id}`, as(owner))).body.lastSeq
+    // Only the group's owner and admins: a plain member 403, a stranger or the invitee 404; nothing changes.
+    expectError(await withdraw(plain, g.id, invitee), 403, 'FORBIDDEN')
+    expectError(await withdraw(stranger, g.id, invitee), 404, 'NOT_FOUND')
+    expectError(await withdraw(invitee, g.id, invitee), 404, 'NOT_FOUND')
+    expect((await pending(invitee)).map((i) => i.conversationId)).toEqual([g.id])
+
+    expect((await withdraw(owner, g.id, invitee)).status).toBe(204)
+    const frame = await socket.next((f) => f.type === 'invitation.withdrawn', 20_000)
+    expect(frame).toEqual({ type: 'invitation.withdrawn', data: { conversationId: g.id } })
+    expect(await pending(invitee)).toEqual([])
+    expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(invitee)), 404, 'NOT_FOUND')
+    expectError(await api.post(`/v1/me/invitations/${g.id}/decline`, undefined, as(invitee)), 404, 'NOT_FOUND')
+    expectError(await api.get(`/v1/conversations/${g.id}`, as(invitee)), 404, 'NOT_FOUND')
+    // The other invitation stands; the group's log is unchanged.
+    expect((await pending(other)).map((i) => i.conversationId)).toEqual([g.id])
+    expect((await api.get(`/v1/conversations/${g.id}`, as(owner))).body.lastSeq).toBe(lastSeq)
+    // Withdrawn twice, or never invited: 204, nothing happens, no second frame.
+    expect((await withdraw(owner, g.id, invitee)).status).toBe(204)
+    expect((await withdraw(owner, g.id, stranger)).status).toBe(204)
+    expect((await withdraw(owner, g.id, plain)).status).toBe(204)
+    expect((await api.get(`/v1/conversations/${g.id}`, as(owner))).body.memberCount).toBe(2)
+    // Invited again, the invitee gets a new invitation (the frame after it: no second withdrawn frame in between).
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [invitee.user.id] }, as(owner))).status).toBe(200)
+    const again = await socket.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    expect(socket.frames.filter((f) => f.type === 'invitation.withdrawn')).toHaveLength(1)
+    expect((await pending(invitee))[0].createdAt).toBe(again.data.createdAt)
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(invitee))).status).toBe(200)
+    // A direct conversation has no invitations.
+    const direct = await api.post('/v1/conversations', { type: 'direct', userId: plain.user.id }, as(owner))
+    expectError(await withdraw(owner, direct.body.id, invitee), 403, 'FORBIDDEN')
+    expectError(await list(owner, direct.body.id), 403, 'FORBIDDEN')
   })
 })

@@ -11,7 +11,7 @@ import type {
   ConversationNotifications, NotificationLevel, SetConversationNotificationsBody, UserNotifications,
   FollowedThreadPage, FollowedThreadQuery,
   ReactionResult, Pin, PinList, UnreadTotals, UnreadQuery,
-  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList,
+  SearchMessagesQuery, SearchPage, ChannelListQuery, ChannelPage, CreateInviteBody, CreatedInvite, InviteList, InvitationList, GroupInvitationList, GroupInvitationListQuery,
   SyncPage, SyncQuery
 } from './types.js'
 
@@ -130,7 +130,23 @@ export function createApi (t: Transport) {
     setPicture: (id: string, uploadId: string | null) => t.request<Conversation>('PATCH', conv(id), { body: { pictureUploadId: uploadId } }),
     /** Makes a group public (a channel) or private again (owner or admin); writes conversation.updated. */
     setPublic: (id: string, isPublic: boolean) => t.request<Conversation>('PATCH', conv(id), { body: { public: isPublic } }),
+    /** Adds users to a group (owner or admin); with GROUP_ADDS=invite it invites them instead (see invitations()). */
     addMembers: (id: string, userIds: string[]) => t.request<Conversation>('POST', `${conv(id)}/members`, { body: { userIds } }),
+    /** A page of a group's pending invitations (owner or admin), newest first; pass nextCursor as cursor (see allInvitations). */
+    invitations: (id: string, query: GroupInvitationListQuery = {}) => t.request<GroupInvitationList>('GET', `${conv(id)}/invitations`, { query }),
+    /** Every page of invitations(). */
+    async allInvitations (id: string): Promise<GroupInvitationList['invitations']> {
+      const all: GroupInvitationList['invitations'] = []
+      let cursor: string | undefined
+      do {
+        const page = await conversations.invitations(id, { limit: 100, ...(cursor === undefined ? {} : { cursor }) })
+        all.push(...page.invitations)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    },
+    /** Withdraws a user's pending invitation (owner or admin), freeing its place; none pending: nothing happens. */
+    withdrawInvitation: (id: string, userId: string) => t.request<void>('DELETE', `${conv(id)}/invitations/${enc(userId)}`),
     setRole: (id: string, userId: string, role: 'admin' | 'member') =>
       t.request<Conversation>('PATCH', `${conv(id)}/members/${enc(userId)}`, { body: { role } }),
     /** Removes a member; your own id leaves the conversation. */
@@ -322,7 +338,10 @@ export function createApi (t: Transport) {
     accept: (code: string) => t.request<Conversation>('POST', `/v1/invites/${enc(code)}/accept`)
   }
 
-  /** Pending invitations to groups (GROUP_ADDS=invite); the realtime `invitation` event tells of a new one. */
+  /**
+   * Your pending invitations to groups (GROUP_ADDS=invite); the realtime `invitation` event tells of a new one,
+   * `invitationWithdrawn` of one withdrawn. Each expires at its expiresAt.
+   */
   const invitations = {
     list: () => t.request<InvitationList>('GET', '/v1/me/invitations'),
     /** Joins the group; answers the Conversation. */

@@ -1,6 +1,6 @@
 // The connection's public shapes: what it needs of a WebSocket, the events it
 // emits and its options (realtime.ts).
-import type { Conversation, DeliveredFrame, ChatEvent, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UnreadTotals, UserUpdatedFrame } from './types.js'
+import type { Conversation, DeliveredFrame, ChatEvent, InvitationFrame, InvitationWithdrawnFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UnreadTotals, UserUpdatedFrame } from './types.js'
 import type { BackoffOptions } from './backoff.js'
 
 /** What the SDK needs of a WebSocket: the browser's, React Native's and the `ws` package's all fit. */
@@ -37,6 +37,8 @@ export interface RealtimeEvents {
   userUpdated: [UserUpdatedFrame['data']]
   /** You were invited to a group (GROUP_ADDS=invite). */
   invitation: [InvitationFrame['data']]
+  /** Your pending invitation to a group was withdrawn by its owner or an admin: drop it from your list. */
+  invitationWithdrawn: [InvitationWithdrawnFrame['data']]
   typing: [TypingFrame]
   read: [ReadFrame]
   /** You read a thread on one of your devices (this one too): your position and counts after it. */

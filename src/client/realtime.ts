@@ -10,7 +10,7 @@ import { ApiError } from './errors.js'
 import type { Api } from './api.js'
 import { SeqTracker } from './tracker.js'
 import type { Transport } from './transport.js'
-import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
+import type { ChatEvent, DeliveredFrame, ErrorFrame, InvitationFrame, InvitationWithdrawnFrame, PresenceFrame, ReadFrame, ReadyFrame, ThreadReadFrame, TypingFrame, UserUpdatedFrame } from './types.js'
 import { DeliveryAcks } from './acks.js'
 import { Replayer } from './replayer.js'
 import { CatchUp } from './catch-up.js'
@@ -210,6 +210,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       case 'delivered': return this.emit('delivered', frame as unknown as DeliveredFrame)
       case 'user.updated': return this.emit('userUpdated', (frame as unknown as UserUpdatedFrame).data)
       case 'invitation': return this.emit('invitation', (frame as unknown as InvitationFrame).data)
+      case 'invitation.withdrawn': return this.emit('invitationWithdrawn', (frame as unknown as InvitationWithdrawnFrame).data)
       case 'error': return this.emit('error', frame as unknown as ErrorFrame)
     }
     if (typeof frame.conversationId !== 'string' || typeof frame.seq !== 'number') return

@@ -25,7 +25,7 @@ import type {
   ConversationInfo as ConversationInfoSchema, ErrorFrame as ErrorFrameSchema, MemberEventData as MemberEventDataSchema, MembersAddedData as MembersAddedDataSchema,
   MemberUpdatedData as MemberUpdatedDataSchema, ModerationData as ModerationDataSchema, ReactionEventData as ReactionEventDataSchema, PinEventData as PinEventDataSchema, SlowModeData as SlowModeDataSchema, PresenceFrame as PresenceFrameSchema, ReadFrame as ReadFrameSchema, DeliveredFrame as DeliveredFrameSchema,
   ReadyFrame as ReadyFrameSchema, ThreadReadFrame as ThreadReadFrameSchema, TypingServerFrame as TypingFrameSchema, UserUpdatedFrame as UserUpdatedFrameSchema,
-  InvitationFrame as InvitationFrameSchema
+  InvitationFrame as InvitationFrameSchema, InvitationWithdrawnFrame as InvitationWithdrawnFrameSchema
 } from '../schemas/realtime.js'
 import type {
   AdminUserPage as AdminUserPageSchema, AuditPage as AuditPageSchema, BanList as BanListSchema, BanListQuery as BanListQuerySchema,
@@ -47,7 +47,8 @@ import type {
 } from '../schemas/search.js'
 import type {
   CreatedInvite as CreatedInviteSchema, CreateInviteBody as CreateInviteBodySchema, Invite as InviteSchema, InviteList as InviteListSchema,
-  Invitation as InvitationSchema, InvitationList as InvitationListSchema
+  Invitation as InvitationSchema, InvitationList as InvitationListSchema,
+  GroupInvitationList as GroupInvitationListSchema, GroupInvitationListQuery as GroupInvitationListQuerySchema
 } from '../schemas/invites.js'
 import type { Channel as ChannelSchema, ChannelListQuery as ChannelListQuerySchema, ChannelPage as ChannelPageSchema } from '../schemas/channels.js'
 import type { SyncChange as SyncChangeSchema, SyncPage as SyncPageSchema, SyncQuery as SyncQuerySchema } from '../schemas/sync.js'
@@ -139,6 +140,9 @@ export type InviteList = S<typeof InviteListSchema>
 /** Pending invitations (GROUP_ADDS=invite). */
 export type Invitation = S<typeof InvitationSchema>
 export type InvitationList = S<typeof InvitationListSchema>
+/** A page of a group's pending invitations (its owner and admins), newest first. */
+export type GroupInvitationList = S<typeof GroupInvitationListSchema>
+export type GroupInvitationListQuery = S<typeof GroupInvitationListQuerySchema>
 export type HistoryQuery = S<typeof HistoryQuerySchema>
 export type EventsQuery = S<typeof EventsQuerySchema>
 export type EventPage = S<typeof EventPageSchema>
@@ -228,6 +232,8 @@ export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 /** You were invited to a group (GROUP_ADDS=invite): accept or decline with client.invitations. */
 export type InvitationFrame = S<typeof InvitationFrameSchema>
+/** Your pending invitation to a group was withdrawn by its owner or an admin: drop it from your list. */
+export type InvitationWithdrawnFrame = S<typeof InvitationWithdrawnFrameSchema>
 
 /** The Event object with its data typed by event type. */
 type EventBase = Omit<S<typeof EventSchema>, 'type' | 'data'>

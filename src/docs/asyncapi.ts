@@ -6,7 +6,7 @@ import { Timestamp, Uuid } from '../schemas/common.js'
 import { Member, Conversation } from '../schemas/conversations.js'
 import { Attachment, Message, Reaction, ThreadSummary } from '../schemas/messages.js'
 import {
-  CLOSE_CODES, ConversationInfo, DeliveredClientFrame, DeliveredFrame, ErrorFrame, InvitationFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
+  CLOSE_CODES, ConversationInfo, DeliveredClientFrame, DeliveredFrame, ErrorFrame, InvitationFrame, InvitationWithdrawnFrame, MemberEventData, MembersAddedData, MemberUpdatedData, ModerationData, PingClientFrame, PinEventData, ReactionEventData, SlowModeData, PongFrame, PresenceFrame, ReadFrame,
   ReadyFrame, ThreadReadFrame, TypingClientFrame, TypingServerFrame, UserUpdatedFrame
 } from '../schemas/realtime.js'
 import { PublicUser, User } from '../schemas/users.js'
@@ -52,7 +52,7 @@ const schema = (s: TSchema) => stripIds(plain(s))
 export function asyncApiDocument (host: string, secure: boolean) {
   const schemas: Record<string, unknown> = {}
   for (const s of [User, PublicUser, Attachment, ThreadSummary, Reaction, Message, Member, Conversation, MemberEventData, MembersAddedData, MemberUpdatedData, ConversationInfo, ModerationData, SlowModeData, ReactionEventData, PinEventData,
-    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame, DeliveredClientFrame]) {
+    ReadyFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, InvitationWithdrawnFrame, PongFrame, ErrorFrame, TypingClientFrame, PingClientFrame, DeliveredClientFrame]) {
     schemas[String((s as { $id?: string }).$id)] = schema(s)
   }
   const messages: Record<string, unknown> = {}
@@ -80,7 +80,8 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('thread.read', 'ThreadReadFrame', 'You read a thread on one of your devices: your read position there and your counts, to all your connections', server)
   frame('delivered', 'DeliveredFrame', 'Another member\'s devices received the conversation up to seq (not to users that member blocked; coalesced per DELIVERY_COALESCE_MS)', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
-  frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations', server)
+  frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations before expiresAt', server)
+  frame('invitation.withdrawn', 'InvitationWithdrawnFrame', 'The group\'s owner or an admin withdrew the receiver\'s pending invitation (DELETE /v1/conversations/:id/invitations/:userId): drop it from the list; accepting it answers 404. Sent once, after the commit, to every socket of the invitee', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused (invalid, or past WS_FRAMES_PER_SECOND: RATE_LIMITED); the connection stays usable, but more than 20 refused frames in a minute close it with 1008', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

@@ -13,7 +13,7 @@ import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertLive, lockLive } from './live-accounts.js'
-import { inviteToGroup } from './invitations.js'
+import { invitationExpiry, inviteToGroup } from './invitations.js'
 
 export interface ChatDeps extends Database {
   /** Called only after commit. */
@@ -29,10 +29,14 @@ export interface ChatDeps extends Database {
   announceInvitation?: (userIds: string[], invitation: InvitationData) => void
   /** INVITATIONS_MAX_PENDING: pending invitations one user may have at once (100 when missing). */
   invitationsMaxPending?: number
+  /** INVITATION_TTL_DAYS: an invitation expires this many days after it was sent (30 when missing). */
+  invitationTtlDays?: number
+  /** Called after the commit that withdrew an invitation: the invitation.withdrawn frame to its invitee. */
+  announceInvitationWithdrawn?: (userId: string, conversationId: string) => void
 }
 
 /** The data of the invitation frame (and an item of GET /v1/me/invitations, with memberCount). */
-export interface InvitationData { conversationId: string, title: string | null, invitedBy: string, createdAt: string }
+export interface InvitationData { conversationId: string, title: string | null, invitedBy: string, createdAt: string, expiresAt: string }
 
 /** Owners and admins manage a group; a direct conversation has no managers. */
 export const canManage = (role: Role) => role === 'owner' || role === 'admin'
@@ -121,7 +125,7 @@ export function createConversationService (deps: ChatDeps) {
       }
       // GROUP_ADDS=invite: the group starts with its creator; the others are invited.
       const { id, at, invited } = await create(userId, { type: 'group', title, directKey: null, isPublic: input.public === true }, [], others)
-      if (invited.length > 0) deps.announceInvitation?.(invited, { conversationId: id, title, invitedBy: userId, createdAt: at.toISOString() })
+      if (invited.length > 0) deps.announceInvitation?.(invited, { conversationId: id, title, invitedBy: userId, createdAt: at.toISOString(), expiresAt: invitationExpiry(deps, at) })
       return reader.get(userId, id)
     },
 

@@ -15,7 +15,9 @@ import { AppError, forbidden, notFound } from './errors.js'
 import { inConversationTransaction, lockAsMember, type Tx } from './event-log.js'
 import { isUuid, newId } from './ids.js'
 import { lockLive } from './live-accounts.js'
-import { DEFAULT_INVITATIONS_MAX_PENDING } from './invitations.js'
+import { DEFAULT_INVITATIONS_MAX_PENDING, invitationCutoff, invitationExpiry } from './invitations.js'
+import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
+import { mediaUrl } from './views.js'
 
 /** Active (not revoked, not expired) invites a group may have at once. */
 export const MAX_ACTIVE_INVITES = 100
@@ -53,6 +55,7 @@ async function suspended (tx: Tx, userId: string): Promise<boolean> {
 }
 
 const MANAGER_REFUSALS = { direct: 'A direct conversation has no invites', member: 'Only the owner or an admin can manage invites' }
+const INVITATION_MANAGERS = { direct: 'A direct conversation has no invitations', member: 'Only the owner or an admin can manage invitations' }
 
 const usable = (r: InviteRow, now: Date) => r.revokedAt === null && (r.expiresAt === null || r.expiresAt > now) && (r.maxUses === null || r.uses < r.maxUses)
 
@@ -61,20 +64,25 @@ export function createInviteService (deps: ChatDeps) {
   const reader = createConversationReader(repos.conversations, deps.membersPreview)
 
   /** Locks the group as one of its managers: 404 for non-members, 403 for a direct conversation or a plain member. */
-  async function asManager (tx: Tx, conversationId: string, userId: string) {
+  async function asManager (tx: Tx, conversationId: string, userId: string, refusals = MANAGER_REFUSALS) {
     const locked = await lockAsMember(tx, conversationId, userId)
-    if (locked.conversation.type === 'direct') throw forbidden(MANAGER_REFUSALS.direct)
-    if (!canManage(locked.me.role)) throw forbidden(MANAGER_REFUSALS.member)
+    if (locked.conversation.type === 'direct') throw forbidden(refusals.direct)
+    if (!canManage(locked.me.role)) throw forbidden(refusals.member)
     return locked
   }
 
   return {
     /** The caller's pending invitations (GROUP_ADDS=invite), newest first: all of them, as a user has at most INVITATIONS_MAX_PENDING. */
     async invitations (userId: string) {
-      const rows = await repos.invites.invitations.pending(userId, deps.invitationsMaxPending ?? DEFAULT_INVITATIONS_MAX_PENDING)
+      const rows = await repos.invites.invitations.pending(userId, deps.invitationsMaxPending ?? DEFAULT_INVITATIONS_MAX_PENDING, invitationCutoff(deps))
       return {
         invitations: rows.map((r) => ({
-          conversationId: r.conversationId, title: r.title, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString(), memberCount: r.memberCount
+          conversationId: r.conversationId,
+          title: r.title,
+          invitedBy: r.invitedBy,
+          createdAt: r.createdAt.toISOString(),
+          expiresAt: invitationExpiry(deps, r.createdAt),
+          memberCount: r.memberCount
         }))
       }
     },
@@ -90,15 +98,16 @@ export function createInviteService (deps: ChatDeps) {
         await lockLive(tx, userId)
         // No invitation, no lock of the group (an indexed read first, as lockAsMember does): else anyone
         // could loop this on any group and hold up its posts.
-        if (!(await tx.invites.invitations.has(conversationId, userId))) throw notFound('Invitation')
+        const cutoff = invitationCutoff(deps)
+        if (!(await tx.invites.invitations.has(conversationId, userId, cutoff))) throw notFound('Invitation')
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null) throw notFound('Invitation')
         const members = await tx.conversations.members(conversationId)
-        const invitedBy = await tx.invites.invitations.take(conversationId, userId)
+        const invitedBy = await tx.invites.invitations.take(conversationId, userId, cutoff)
         // An invitation stands only while its sender may add members: not while they are suspended
         // (rolled back, so it is there again once the suspension is lifted).
         if (invitedBy === null || await suspended(tx, invitedBy)) throw notFound('Invitation')
-        return addOneMember(tx, conversationId, members, userId, invitedBy, deps.groupMaxMembers)
+        return addOneMember(tx, conversationId, members, userId, invitedBy, deps)
       })
       if (result !== null) deps.publisher.publishEvents(result.events, result.recipients)
       return reader.get(userId, conversationId)
@@ -106,7 +115,44 @@ export function createInviteService (deps: ChatDeps) {
 
     /** Declines (removes) an invitation; 404 when none is pending. */
     async declineInvitation (userId: string, conversationId: string): Promise<void> {
-      if ((await repos.invites.invitations.take(conversationId, userId)) === null) throw notFound('Invitation')
+      if ((await repos.invites.invitations.take(conversationId, userId, invitationCutoff(deps))) === null) throw notFound('Invitation')
+    },
+
+    /**
+     * Up to `limit` pending invitations of a group, newest first (then the
+     * invitee's id), after `cursor` (owner and admins, read without locking
+     * the group, as its bans and invites are); 400 VALIDATION_FAILED for a
+     * cursor this API did not write.
+     */
+    async groupInvitations (userId: string, conversationId: string, opts: { limit: number, cursor?: string | undefined }) {
+      const after = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor)
+      await assertManager(repos, conversationId, userId, INVITATION_MANAGERS)
+      const rows = await repos.invites.invitations.groupPage(conversationId, invitationCutoff(deps), after, opts.limit + 1)
+      const page = rows.slice(0, opts.limit)
+      const last = page[page.length - 1]
+      return {
+        invitations: page.map((r) => ({
+          user: { id: r.user.id, username: r.user.username, displayName: r.user.displayName, createdAt: r.user.createdAt.toISOString(), avatarUrl: mediaUrl(r.user.avatarUploadId) },
+          invitedBy: r.invitedBy,
+          createdAt: r.createdAt.toISOString(),
+          expiresAt: invitationExpiry(deps, r.createdAt)
+        })),
+        nextCursor: rows.length > opts.limit && last !== undefined ? encodeTimeIdCursor({ at: last.createdAt, id: last.user.id }) : null
+      }
+    },
+
+    /**
+     * Withdraws a pending invitation (owner or admins), under the group's
+     * lock: its place is free, accepting it answers 404, and the invitee's
+     * sockets get invitation.withdrawn after the commit. None pending:
+     * nothing happens (204, as unbanning one not banned).
+     */
+    async withdrawInvitation (userId: string, conversationId: string, inviteeId: string): Promise<void> {
+      const withdrawn = await inConversationTransaction(repos, conversationId, async (tx) => {
+        await asManager(tx, conversationId, userId, INVITATION_MANAGERS)
+        return tx.invites.invitations.withdraw(conversationId, inviteeId, invitationCutoff(deps))
+      })
+      if (withdrawn) deps.announceInvitationWithdrawn?.(inviteeId, conversationId)
     },
 
     /** A new invite; its code is in this answer only. */
@@ -163,7 +209,7 @@ export function createInviteService (deps: ChatDeps) {
         const conversation = await tx.conversations.lock(conversationId)
         const invite = await tx.invites.lockByHash(codeHash)
         if (conversation === null || invite === null || !usable(invite, new Date()) || await suspended(tx, invite.createdBy)) throw invalidInvite()
-        const added = await addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
+        const added = await addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps)
         if (added !== null) await tx.invites.countUse(invite.id)
         return added
       })

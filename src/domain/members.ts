@@ -11,7 +11,7 @@ import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertNotBanned } from './safety-moderation.js'
 import { appendEvents, inConversationTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 import { assertLive, lockLive } from './live-accounts.js'
-import { assertPlaceFor, inviteToGroup } from './invitations.js'
+import { assertPlaceFor, invitationCutoff, invitationExpiry, inviteToGroup, type InvitationLimits } from './invitations.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
 
@@ -29,9 +29,9 @@ async function lockGroup (tx: Tx, conversationId: string, userId: string): Promi
  * row live before the conversation's (live-accounts.ts lockLive), so a deleted
  * account never becomes a member again.
  */
-export async function addOneMember (tx: Tx, conversationId: string, members: MemberRow[], userId: string, by: string, maxMembers: number): Promise<{ events: ChatEvent[], recipients: string[] } | null> {
+export async function addOneMember (tx: Tx, conversationId: string, members: MemberRow[], userId: string, by: string, limits: InvitationLimits): Promise<{ events: ChatEvent[], recipients: string[] } | null> {
   if (members.some((m) => m.userId === userId)) return null
-  await assertPlaceFor(tx, conversationId, members.length, userId, maxMembers)
+  await assertPlaceFor(tx, conversationId, members.length, userId, limits)
   await assertNotBanned(tx, conversationId, [userId])
   const { events, at, lastSeq } = await appendEvents(tx, conversationId, [membersAdded([userId], by)])
   await tx.conversations.addMembers(conversationId, [{ userId, joinedSeq: lastSeq }], lastSeq, at)
@@ -92,7 +92,7 @@ export function createMemberService (deps: ChatDeps) {
           await assertNotBlockedBy(tx.safety, userId, added)
           const at = new Date()
           const ids = await inviteToGroup(tx, conversationId, members.length, added, userId, at, deps)
-          return { ids, data: { conversationId, title: conversation.title, invitedBy: userId, createdAt: at.toISOString() } }
+          return { ids, data: { conversationId, title: conversation.title, invitedBy: userId, createdAt: at.toISOString(), expiresAt: invitationExpiry(deps, at) } }
         })
         if (invited !== null && invited.ids.length > 0) deps.announceInvitation?.(invited.ids, invited.data)
         return reader.get(userId, conversationId)
@@ -106,7 +106,7 @@ export function createMemberService (deps: ChatDeps) {
         if (added.length === 0) return null
         if (members.length + added.length > deps.groupMaxMembers) throw badRequest(`A group has at most ${deps.groupMaxMembers} members`)
         // Pending invitations to others hold their places (invitations.ts).
-        const { pending, invited } = await tx.invites.invitations.places(conversationId, added)
+        const { pending, invited } = await tx.invites.invitations.places(conversationId, added, invitationCutoff(deps))
         if (members.length + added.length + pending - invited.length > deps.groupMaxMembers) {
           throw badRequest(`A group has at most ${deps.groupMaxMembers} members, pending invitations included`)
         }
@@ -139,7 +139,7 @@ export function createMemberService (deps: ChatDeps) {
         if (kind === null || kind.type !== 'group' || !kind.isPublic) throw notFound('Conversation')
         const conversation = await tx.conversations.lock(conversationId)
         if (conversation === null || conversation.type !== 'group' || !conversation.isPublic) throw notFound('Conversation')
-        return addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps.groupMaxMembers)
+        return addOneMember(tx, conversationId, await tx.conversations.members(conversationId), userId, userId, deps)
       })
       return reader.get(userId, conversationId)
     },

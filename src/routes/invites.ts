@@ -4,7 +4,9 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { IdParams, errorResponses } from '../schemas/common.js'
 import type { Conversation } from '../schemas/conversations.js'
-import { CreatedInvite, CreateInviteBody, InvitationList, InviteCodeParams, InviteList, RevokeInviteParams } from '../schemas/invites.js'
+import {
+  CreatedInvite, CreateInviteBody, GroupInvitationList, GroupInvitationListQuery, InvitationList, InvitationParams, InviteCodeParams, InviteList, RevokeInviteParams
+} from '../schemas/invites.js'
 import { writeBudget } from './budgets.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -82,6 +84,40 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => invites.accept(request.auth.userId, request.params.code))
 
+  // Pending invitations (GROUP_ADDS=invite): the group's side.
+  app.get('/conversations/:id/invitations', {
+    onRequest: app.authenticate,
+    config: writeBudget(app),
+    schema: {
+      security,
+      tags,
+      operationId: 'listGroupInvitations',
+      summary: 'The group\'s pending invitations (GROUP_ADDS=invite), newest first, a page at a time, each with its invitee',
+      description: `${managers} Expired invitations are not listed. Keyset pages with an opaque cursor: the same cost at any depth. ` +
+        'Follow nextCursor until it is null. A bad cursor: 400 VALIDATION_FAILED.',
+      params: IdParams,
+      querystring: GroupInvitationListQuery,
+      response: { 200: GroupInvitationList, ...errorResponses(400, 401, 403, 404, 429) }
+    }
+  }, async (request) => invites.groupInvitations(request.auth.userId, request.params.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor }))
+
+  app.delete('/conversations/:id/invitations/:userId', {
+    onRequest: app.authenticate,
+    config: writeBudget(app),
+    schema: {
+      security,
+      tags,
+      operationId: 'withdrawInvitation',
+      summary: 'Withdraw the pending invitation of :userId: its place in the group is free, and the invitee gets an invitation.withdrawn frame',
+      description: `${managers} No invitation pending for that user: 204 all the same, nothing happens.`,
+      params: InvitationParams,
+      response: { 204: Type.Null({ description: 'Withdrawn, or none was pending' }), ...errorResponses(400, 401, 403, 404, 429) }
+    }
+  }, async (request, reply) => {
+    await invites.withdrawInvitation(request.auth.userId, request.params.id, request.params.userId)
+    return reply.code(204).send(null)
+  })
+
   // Pending invitations (GROUP_ADDS=invite): the invitee's side.
   app.get('/me/invitations', {
     onRequest: app.authenticate,
@@ -90,6 +126,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'listInvitations',
       summary: 'Your pending invitations to groups (GROUP_ADDS=invite), newest first',
+      description: 'All of them (at most INVITATIONS_MAX_PENDING); an invitation expires INVITATION_TTL_DAYS after it was sent (expiresAt) and is no longer listed.',
       response: { 200: InvitationList, ...errorResponses(401) }
     }
   }, async (request) => invites.invitations(request.auth.userId))
@@ -102,7 +139,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'acceptInvitation',
       summary: 'Accept an invitation to the group :id: writes member.added with by = who invited; answers the Conversation',
-      description: 'No pending invitation: 404 NOT_FOUND. Banned from the group since: 403 BANNED. A full group: 400.',
+      description: 'No pending invitation (none sent, declined, withdrawn or expired): 404 NOT_FOUND. Banned from the group since: 403 BANNED. A full group: 400.',
       params: IdParams,
       response: { 200: conversationRef, ...errorResponses(400, 401, 403, 404, 429) }
     }

@@ -105,9 +105,15 @@ export const InvitationFrame = Type.Object({
     conversationId: Uuid,
     title: Type.Union([Type.String(), Type.Null()]),
     invitedBy: Uuid,
-    createdAt: Timestamp
+    createdAt: Timestamp,
+    expiresAt: Type.String({ format: 'date-time', description: 'ISO 8601, UTC: past it the invitation is gone (INVITATION_TTL_DAYS after createdAt)' })
   })
 }, { $id: 'InvitationFrame', description: 'The receiver was invited to a group (GROUP_ADDS=invite): accept or decline at /v1/me/invitations' })
+
+export const InvitationWithdrawnFrame = Type.Object({
+  type: Type.Literal('invitation.withdrawn'),
+  data: Type.Object({ conversationId: Uuid })
+}, { $id: 'InvitationWithdrawnFrame', description: 'The group\'s owner or an admin withdrew the receiver\'s pending invitation (GROUP_ADDS=invite): it is gone from /v1/me/invitations, accepting it answers 404' })
 
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 
@@ -125,7 +131,7 @@ export const DeliveredClientFrame = Type.Object({
   seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'The newest seq this device has received; clamped to lastSeq, never moves back' })
 }, { $id: 'DeliveredClientFrame', description: 'Acknowledge receipt of a conversation up to seq (as POST /v1/conversations/:id/delivered)' })
 
-export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, PongFrame, ErrorFrame] as const
+export const ServerFrames = [ReadyFrame, EventFrame, PresenceFrame, TypingServerFrame, ReadFrame, ThreadReadFrame, DeliveredFrame, UserUpdatedFrame, InvitationFrame, InvitationWithdrawnFrame, PongFrame, ErrorFrame] as const
 export const ClientFrames = [TypingClientFrame, PingClientFrame, DeliveredClientFrame] as const
 
 /**
