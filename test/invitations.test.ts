@@ -98,6 +98,50 @@ describe('GROUP_ADDS=invite', () => {
     expect(await pending(d)).toEqual([])
   })
 
+  // Each way an inviter loses the right to add members withdraws their invitations as an explicit withdrawal
+  // does: the invitee's sockets get invitation.withdrawn once, after the commit; another inviter's stand, untold.
+  const endings: Array<[string, (g: string, owner: Account, adm: Account) => Promise<{ status: number }>]> = [
+    ['leaves', (g, _owner, adm) => api.del(`/v1/conversations/${g}/members/${adm.user.id}`, as(adm))],
+    ['is removed', (g, owner, adm) => api.del(`/v1/conversations/${g}/members/${adm.user.id}`, as(owner))],
+    ['is made a plain member', (g, owner, adm) => api.patch(`/v1/conversations/${g}/members/${adm.user.id}`, { role: 'member' }, as(owner))],
+    ['is banned', (g, owner, adm) => api.put(`/v1/conversations/${g}/bans/${adm.user.id}`, undefined, as(owner))],
+    ['deletes their account', (_g, _owner, adm) => api.request('DELETE', '/v1/me', { body: { password: adm.password }, token: adm.accessToken })]
+  ]
+  it.each(endings)('an inviter who %s withdraws their invitations: each invitee gets invitation.withdrawn, others\' invitations stand', async (_how, end) => {
+    const [owner, adm, x, y, z] = await users(5)
+    const g = await createGroup(api, owner, [adm], 'inviter goes')
+    expect((await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(adm))).status).toBe(200)
+    expect((await api.patch(`/v1/conversations/${g.id}/members/${adm.user.id}`, { role: 'admin' }, as(owner))).status).toBe(200)
+    const socketX = await connectReady(server.url, x.accessToken, sockets)
+    const socketY = await connectReady(server.url, y.accessToken, sockets)
+    const socketZ = await connectReady(server.url, z.accessToken, sockets)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [x.user.id, z.user.id] }, as(adm))).status).toBe(200)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [y.user.id] }, as(owner))).status).toBe(200)
+    await socketX.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    await socketY.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    await socketZ.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    // z's invitation has expired (past INVITATION_TTL_DAYS): gone for z already, its end is no news.
+    await server.sql("UPDATE group_invitations SET created_at = created_at - interval '31 days' WHERE conversation_id = $1 AND user_id = $2", [g.id, z.user.id])
+
+    expect((await end(g.id, owner, adm)).status).toBeLessThan(300)
+    const frame = await socketX.next((f) => f.type === 'invitation.withdrawn', 20_000)
+    expect(frame).toEqual({ type: 'invitation.withdrawn', data: { conversationId: g.id } })
+    expect(await pending(x)).toEqual([])
+    expectError(await api.post(`/v1/me/invitations/${g.id}/accept`, undefined, as(x)), 404, 'NOT_FOUND')
+    // Once: invited again, the new invitation's frame comes with no second withdrawn frame before it.
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [x.user.id] }, as(owner))).status).toBe(200)
+    await socketX.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    expect(socketX.frames.filter((f) => f.type === 'invitation.withdrawn')).toHaveLength(1)
+    // The owner's invitation stands, and its invitee was told nothing: the one withdrawn frame they get is the owner's own withdrawal.
+    expect((await pending(y)).map((i) => [i.conversationId, i.invitedBy])).toEqual([[g.id, owner.user.id]])
+    expect((await api.del(`/v1/conversations/${g.id}/invitations/${y.user.id}`, as(owner))).status).toBe(204)
+    await socketY.next((f) => f.type === 'invitation.withdrawn', 20_000)
+    expect(socketY.frames.filter((f) => f.type === 'invitation.withdrawn')).toHaveLength(1)
+    expect((await api.post(`/v1/conversations/${g.id}/members`, { userIds: [z.user.id] }, as(owner))).status).toBe(200)
+    await socketZ.next((f) => f.type === 'invitation' && f.data.conversationId === g.id, 20_000)
+    expect(socketZ.frames.filter((f) => f.type === 'invitation.withdrawn')).toEqual([])
+  })
+
   it('an invitation from an admin who is then suspended admits nobody until the suspension is lifted', async () => {
     const [op, owner, adm, invitee] = await users(4)
     await server.sql("UPDATE users SET app_roles = '{admin}' WHERE id = $1", [op.user.id])

@@ -37,7 +37,7 @@ export interface RealtimeEvents {
   userUpdated: [UserUpdatedFrame['data']]
   /** You were invited to a group (GROUP_ADDS=invite). */
   invitation: [InvitationFrame['data']]
-  /** Your pending invitation to a group was withdrawn by its owner or an admin: drop it from your list. */
+  /** Your pending invitation to a group was withdrawn (by its owner or an admin, or as its inviter left, was removed, banned, demoted or deleted): drop it from your list. */
   invitationWithdrawn: [InvitationWithdrawnFrame['data']]
   typing: [TypingFrame]
   read: [ReadFrame]

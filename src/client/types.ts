@@ -232,7 +232,7 @@ export type ErrorFrame = S<typeof ErrorFrameSchema>
 export type UserUpdatedFrame = S<typeof UserUpdatedFrameSchema>
 /** You were invited to a group (GROUP_ADDS=invite): accept or decline with client.invitations. */
 export type InvitationFrame = S<typeof InvitationFrameSchema>
-/** Your pending invitation to a group was withdrawn by its owner or an admin: drop it from your list. */
+/** Your pending invitation to a group was withdrawn (by its owner or an admin, or as its inviter left, was removed, banned, demoted or deleted): drop it from your list. */
 export type InvitationWithdrawnFrame = S<typeof InvitationWithdrawnFrameSchema>
 
 /** The Event object with its data typed by event type. */

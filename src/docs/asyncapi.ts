@@ -81,7 +81,7 @@ export function asyncApiDocument (host: string, secure: boolean) {
   frame('delivered', 'DeliveredFrame', 'Another member\'s devices received the conversation up to seq (not to users that member blocked; coalesced per DELIVERY_COALESCE_MS)', server)
   frame('user.updated', 'UserUpdatedFrame', 'A user who shares a conversation changed their profile (PATCH /v1/me)', server)
   frame('invitation', 'InvitationFrame', 'The receiver was invited to a group (GROUP_ADDS=invite); accept or decline at /v1/me/invitations before expiresAt', server)
-  frame('invitation.withdrawn', 'InvitationWithdrawnFrame', 'The group\'s owner or an admin withdrew the receiver\'s pending invitation (DELETE /v1/conversations/:id/invitations/:userId): drop it from the list; accepting it answers 404. Sent once, after the commit, to every socket of the invitee', server)
+  frame('invitation.withdrawn', 'InvitationWithdrawnFrame', 'The receiver\'s pending invitation was withdrawn: by the group\'s owner or an admin (DELETE /v1/conversations/:id/invitations/:userId), or as its inviter left, was removed, banned, made a plain member or deleted their account: drop it from the list; accepting it answers 404. Sent once, after the commit, to every socket of the invitee', server)
   frame('pong', 'PongFrame', 'Answer to ping', server)
   frame('error', 'ErrorFrame', 'A client frame was refused (invalid, or past WS_FRAMES_PER_SECOND: RATE_LIMITED); the connection stays usable, but more than 20 refused frames in a minute close it with 1008', server)
   frame('clientTyping', 'TypingClientFrame', 'Tell the other members you are typing (at most TYPING_PER_SECOND per second)', client)

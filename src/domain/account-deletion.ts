@@ -25,13 +25,16 @@ import { toMessage } from './views.js'
 import { handOver, successor } from './members.js'
 import { unpinDeleted } from './pins.js'
 import { membersSeeing, type ReactionEventData } from './reactions.js'
+import { withdrawnInvitees, type AnnounceInvitationWithdrawn, type InvitationLimits } from './invitations.js'
 
 export const DELETED_DISPLAY_NAME = 'Deleted user'
 /** Messages erased (or reactions taken back) per transaction, so a long history does not hold a conversation's lock for long. */
 const ERASE_CHUNK = 500
 
-export interface AccountDeletionDeps extends Database {
+export interface AccountDeletionDeps extends Database, Pick<InvitationLimits, 'invitationTtlDays'> {
   publisher: RealtimePublisher
+  /** Called after the commit in which the account left a group: the invitations it had sent there are withdrawn. */
+  announceInvitationWithdrawn?: AnnounceInvitationWithdrawn
   messages: 'erase' | 'keep'
   onSessionsRevoked (sessionIds: string[], userId: string): void
   /** Called after commits that marked files for removal (see uploads.ts). */
@@ -80,6 +83,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
         narrowed.set(seq, bySize.get(seeing.length)!)
       }
       let more = false
+      let withdrawn: string[] = []
       if (erase) {
         const rows = await tx.messages.liveBySender(conversationId, userId, ERASE_CHUNK + 1)
         more = rows.length > ERASE_CHUNK
@@ -131,10 +135,11 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
         if (heir !== undefined) drafts.push(...await handOver(tx, conversationId, heir.userId, userId))
         drafts.push({ type: 'member.removed', data: { userId, by: userId } })
         const written = await appendEvents(tx, conversationId, drafts)
-        await repo.markLeft(conversationId, userId, written.at, written.lastSeq)
+        // The invitations it sent there end as it leaves.
+        withdrawn = withdrawnInvitees(await repo.markLeft(conversationId, userId, written.at, written.lastSeq), deps)
         events.push(...written.events)
       }
-      return { events, recipients, narrowed, more }
+      return { events, recipients, narrowed, more, withdrawn }
     })
     if (result === null) return false
     // In seq order, as runs of events with the same recipients.
@@ -150,6 +155,7 @@ export function createAccountDeletionService (deps: AccountDeletionDeps) {
       run.push(e)
     }
     if (run.length > 0) publisher.publishEvents(run, runRecipients)
+    if (result.withdrawn.length > 0) deps.announceInvitationWithdrawn?.(result.withdrawn, conversationId)
     return result.more
   }
 

@@ -13,7 +13,7 @@ import { isUniqueViolation } from './prisma-errors.js'
 import { toConversationInfo } from './views.js'
 import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertLive, lockLive } from './live-accounts.js'
-import { invitationExpiry, inviteToGroup } from './invitations.js'
+import { invitationExpiry, inviteToGroup, type AnnounceInvitationWithdrawn } from './invitations.js'
 
 export interface ChatDeps extends Database {
   /** Called only after commit. */
@@ -31,8 +31,11 @@ export interface ChatDeps extends Database {
   invitationsMaxPending?: number
   /** INVITATION_TTL_DAYS: an invitation expires this many days after it was sent (30 when missing). */
   invitationTtlDays?: number
-  /** Called after the commit that withdrew an invitation: the invitation.withdrawn frame to its invitee. */
-  announceInvitationWithdrawn?: (userId: string, conversationId: string) => void
+  /**
+   * Called after a commit that withdrew invitations (by the group's owner or an admin, or as their inviter
+   * left, was removed, banned, made a plain member or deleted): the invitation.withdrawn frame to each invitee.
+   */
+  announceInvitationWithdrawn?: AnnounceInvitationWithdrawn
 }
 
 /** The data of the invitation frame (and an item of GET /v1/me/invitations, with memberCount). */

@@ -22,6 +22,21 @@ const ttlMs = (limits: Pick<InvitationLimits, 'invitationTtlDays'>) => (limits.i
 /** Invitations made at or before this time have expired. */
 export const invitationCutoff = (limits: Pick<InvitationLimits, 'invitationTtlDays'>, now = new Date()): Date => new Date(now.getTime() - ttlMs(limits))
 
+/**
+ * Tells these invitees, after the commit, that their invitations to the conversation are withdrawn: the
+ * invitation.withdrawn frame to their sockets (wired in plugins/app, as the realtime node's publishFrame).
+ */
+export type AnnounceInvitationWithdrawn = (userIds: string[], conversationId: string) => void
+
+/**
+ * The invitees to tell of invitations that ended with their inviter's authority (repositories/conversations.ts
+ * revokeInvitesOf): those still pending; an expired one was gone for its invitee already, as on a withdrawal.
+ */
+export function withdrawnInvitees (ended: Array<{ userId: string, createdAt: Date }>, limits: Pick<InvitationLimits, 'invitationTtlDays'>): string[] {
+  const cutoff = invitationCutoff(limits)
+  return ended.filter((i) => i.createdAt > cutoff).map((i) => i.userId)
+}
+
 /** When an invitation made at `createdAt` expires (ISO). */
 export const invitationExpiry = (limits: Pick<InvitationLimits, 'invitationTtlDays'>, createdAt: Date): string => new Date(createdAt.getTime() + ttlMs(limits)).toISOString()
 

@@ -152,7 +152,7 @@ export function createInviteService (deps: ChatDeps) {
         await asManager(tx, conversationId, userId, INVITATION_MANAGERS)
         return tx.invites.invitations.withdraw(conversationId, inviteeId, invitationCutoff(deps))
       })
-      if (withdrawn) deps.announceInvitationWithdrawn?.(inviteeId, conversationId)
+      if (withdrawn) deps.announceInvitationWithdrawn?.([inviteeId], conversationId)
     },
 
     /** A new invite; its code is in this answer only. */

@@ -11,9 +11,12 @@ import { assertNotBlockedBy } from './safety-blocks.js'
 import { assertNotBanned } from './safety-moderation.js'
 import { appendEvents, inConversationTransaction, lockAsMember, membersAdded, type EventDraft, type Tx } from './event-log.js'
 import { assertLive, lockLive } from './live-accounts.js'
-import { assertPlaceFor, invitationCutoff, invitationExpiry, inviteToGroup, type InvitationLimits } from './invitations.js'
+import { assertPlaceFor, invitationCutoff, invitationExpiry, inviteToGroup, withdrawnInvitees, type InvitationLimits } from './invitations.js'
 
 interface Locked { conversation: LockedConversation, members: MemberRow[], me: MemberRow }
+
+/** What a membership change committed: its events and their recipients, and the invitees whose invitations it withdrew. */
+interface Written { events: ChatEvent[], recipients: string[], withdrawn?: string[] }
 
 /** Locks a group and loads its members; 404 for non-members, 403 for a direct conversation. */
 async function lockGroup (tx: Tx, conversationId: string, userId: string): Promise<Locked> {
@@ -64,9 +67,11 @@ export function createMemberService (deps: ChatDeps) {
   const repos = createRepositories(deps)
   const reader = createConversationReader(repos.conversations, deps.membersPreview)
 
-  async function write (conversationId: string, fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
+  async function write (conversationId: string, fn: (tx: Tx) => Promise<Written | null>) {
     const result = await inConversationTransaction(repos, conversationId, fn)
-    if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    if (result === null) return
+    if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    if (result.withdrawn !== undefined && result.withdrawn.length > 0) deps.announceInvitationWithdrawn?.(result.withdrawn, conversationId)
   }
 
   return {
@@ -164,9 +169,9 @@ export function createMemberService (deps: ChatDeps) {
         const drafts: EventDraft[] = heir === undefined ? [] : await handOver(tx, conversationId, heir.userId, userId)
         drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
-        // Their window ends with their own member.removed (the last event they get).
-        await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
-        return { events, recipients: members.map((m) => m.userId) }
+        // Their window ends with their own member.removed (the last event they get); their invitations end with it.
+        const ended = await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
+        return { events, recipients: members.map((m) => m.userId), withdrawn: withdrawnInvitees(ended, deps) }
       })
     },
 
@@ -179,9 +184,10 @@ export function createMemberService (deps: ChatDeps) {
         if (target === undefined) throw notFound('Member')
         if (target.role === 'owner') throw forbidden("The owner's role cannot be changed")
         if (target.role === role) return null
-        await tx.conversations.setRole(conversationId, targetId, role)
+        // Made a plain member, their invitations end.
+        const ended = await tx.conversations.setRole(conversationId, targetId, role)
         const { events } = await appendEvents(tx, conversationId, [{ type: 'member.updated', data: { userId: targetId, role, by: userId } }])
-        return { events, recipients: members.map((m) => m.userId) }
+        return { events, recipients: members.map((m) => m.userId), withdrawn: withdrawnInvitees(ended, deps) }
       })
       return reader.get(userId, conversationId)
     }

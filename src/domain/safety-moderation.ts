@@ -11,8 +11,13 @@ import { assertManager, canManage } from './conversations.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { AppError, forbidden, notFound } from './errors.js'
 import { appendEvents, inConversationTransaction, lockAsMember, type EventDraft, type Tx } from './event-log.js'
+import { withdrawnInvitees, type AnnounceInvitationWithdrawn, type InvitationLimits } from './invitations.js'
 
-export interface ModerationDeps extends Database { publisher: RealtimePublisher }
+export interface ModerationDeps extends Database, Pick<InvitationLimits, 'invitationTtlDays'> {
+  publisher: RealtimePublisher
+  /** Called after the commit of a ban that withdrew the banned inviter's invitations (GROUP_ADDS=invite). */
+  announceInvitationWithdrawn?: AnnounceInvitationWithdrawn
+}
 
 /** Refuses with 403 BANNED when any of `userIds` is banned from the conversation (inside its lock). */
 export async function assertNotBanned (tx: Tx, conversationId: string, userIds: string[]): Promise<void> {
@@ -53,9 +58,11 @@ export function createModerationService (deps: ModerationDeps) {
   const { publisher } = deps
   const repos = createRepositories(deps)
 
-  async function write (conversationId: string, fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[] } | null>) {
+  async function write (conversationId: string, fn: (tx: Tx) => Promise<{ events: ChatEvent[], recipients: string[], withdrawn?: string[] } | null>) {
     const result = await inConversationTransaction(repos, conversationId, fn)
-    if (result !== null && result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    if (result === null) return
+    if (result.events.length > 0) publisher.publishEvents(result.events, result.recipients)
+    if (result.withdrawn !== undefined && result.withdrawn.length > 0) deps.announceInvitationWithdrawn?.(result.withdrawn, conversationId)
   }
 
   const recipientsOf = (members: MemberRow[]) => members.map((m) => m.userId)
@@ -76,8 +83,9 @@ export function createModerationService (deps: ModerationDeps) {
         const drafts: EventDraft[] = [{ type: 'member.banned', data: { userId: targetId, by: userId } }]
         if (target !== undefined) drafts.push({ type: 'member.removed', data: { userId: targetId, by: userId } })
         const { events, at, lastSeq } = await appendEvents(tx, conversationId, drafts)
-        if (target !== undefined) await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
-        return { events, recipients: recipientsOf(members) }
+        // A banned inviter's invitations end with their membership.
+        const ended = target === undefined ? [] : await tx.conversations.markLeft(conversationId, targetId, at, lastSeq)
+        return { events, recipients: recipientsOf(members), withdrawn: withdrawnInvitees(ended, deps) }
       })
     },
 

@@ -48,7 +48,11 @@ export function createAccountExportRepository ({ prisma }: Database) {
           FROM thread_members WHERE user_id = ${userId}::uuid ORDER BY conversation_id, root_id`
     },
 
-    /** Pending group invitations the user received or sent. */
+    /**
+     * The group invitations the user received or sent, as stored: expired ones too (past INVITATION_TTL_DAYS; no
+     * longer listed or acceptable, their rows go with their group's next invitation). They are data kept about the
+     * user, as ended sessions are, and each carries createdAt, from which its expiry follows.
+     */
     invitations (userId: string): Promise<ExportInvitation[]> {
       return prisma.$queryRaw<ExportInvitation[]>`
         SELECT conversation_id AS "conversationId", user_id AS "userId", invited_by AS "invitedBy", created_at AS "createdAt"

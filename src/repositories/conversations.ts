@@ -87,6 +87,12 @@ export interface MemberWithUser {
   user: { id: string, username: string, displayName: string, createdAt: Date, avatarUploadId: string | null }
 }
 
+/**
+ * A group invitation deleted because its inviter can no longer add members (revokeInvitesOf): its invitee, and
+ * when it was sent (an expired one's end is no news to them: domain/invitations.ts withdrawnInvitees).
+ */
+export interface EndedInvitation { userId: string, createdAt: Date }
+
 const memberSelect = { conversationId: true, userId: true, role: true, joinedSeq: true, lastReadSeq: true, joinedAt: true } as const
 
 /** The statements that also run inside a transaction (see index.ts). */
@@ -96,11 +102,13 @@ export function conversationStatements (db: Client) {
    * maker can add members: a removed or demoted admin's ones no longer let
    * anyone in (an admin removed for abuse cannot hand out a link made before).
    */
-  async function revokeInvitesOf (conversationId: string, userId: string, at: Date): Promise<void> {
+  async function revokeInvitesOf (conversationId: string, userId: string, at: Date): Promise<EndedInvitation[]> {
     await db.$executeRaw`
       UPDATE conversation_invites SET revoked_at = ${at}::timestamptz
        WHERE conversation_id = ${conversationId}::uuid AND created_by = ${userId}::uuid AND revoked_at IS NULL`
-    await db.$executeRaw`DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND invited_by = ${userId}::uuid`
+    return db.$queryRaw<EndedInvitation[]>`
+      DELETE FROM group_invitations WHERE conversation_id = ${conversationId}::uuid AND invited_by = ${userId}::uuid
+      RETURNING user_id AS "userId", created_at AS "createdAt"`
   }
 
   return {
@@ -170,24 +178,28 @@ export function conversationStatements (db: Client) {
               joined_at = EXCLUDED.joined_at, left_at = NULL, left_seq = NULL`
     },
 
-    /** Ends a member's window at `seq`, the seq of their member.removed. */
-    /** The member leaves (or is removed): what they could add members with goes with their authority. */
-    async markLeft (conversationId: string, userId: string, at: Date, seq: number): Promise<void> {
+    /**
+     * Ends a member's window at `seq`, the seq of their member.removed. The member leaves (or is removed): what
+     * they could add members with goes with their authority; returns the invitations of theirs that ended.
+     */
+    async markLeft (conversationId: string, userId: string, at: Date, seq: number): Promise<EndedInvitation[]> {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: { leftAt: at, leftSeq: seq } })
-      await revokeInvitesOf(conversationId, userId, at)
+      const ended = await revokeInvitesOf(conversationId, userId, at)
       // The last member gone (member_count follows by trigger), a public group leaves the directory and stops
       // taking joins: whoever joined next would be a plain member of a group nobody owns or can moderate.
       await db.$executeRaw`
         UPDATE conversations SET is_public = false WHERE id = ${conversationId}::uuid AND is_public AND member_count = 0`
+      return ended
     },
 
     /**
      * A member made a plain member loses what they could add members with, as on leaving. An owner is never
      * muted (nobody may act on the owner, the owner included: a muted heir would stay muted for good).
+     * Returns the invitations of theirs that ended (none unless made a plain member).
      */
-    async setRole (conversationId: string, userId: string, role: Role): Promise<void> {
+    async setRole (conversationId: string, userId: string, role: Role): Promise<EndedInvitation[]> {
       await db.membership.update({ where: { conversationId_userId: { conversationId, userId } }, data: role === 'owner' ? { role, mutedAt: null } : { role } })
-      if (role === 'member') await revokeInvitesOf(conversationId, userId, new Date())
+      return role === 'member' ? revokeInvitesOf(conversationId, userId, new Date()) : []
     },
 
     async setPicture (id: string, pictureUploadId: string | null): Promise<void> {

@@ -113,7 +113,7 @@ export const InvitationFrame = Type.Object({
 export const InvitationWithdrawnFrame = Type.Object({
   type: Type.Literal('invitation.withdrawn'),
   data: Type.Object({ conversationId: Uuid })
-}, { $id: 'InvitationWithdrawnFrame', description: 'The group\'s owner or an admin withdrew the receiver\'s pending invitation (GROUP_ADDS=invite): it is gone from /v1/me/invitations, accepting it answers 404' })
+}, { $id: 'InvitationWithdrawnFrame', description: 'The receiver\'s pending invitation (GROUP_ADDS=invite) was withdrawn, by the group\'s owner or an admin or because its inviter left, was removed, banned, made a plain member or deleted their account; it is gone from /v1/me/invitations, accepting it answers 404' })
 
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
 

@@ -54,7 +54,7 @@ export default fp(async (app) => {
     groupAdds: app.config.groupAdds,
     invitationsMaxPending: app.config.invitationsMaxPending,
     announceInvitation: (userIds: string[], data: InvitationData) => app.realtime.publishFrame(userIds, { type: 'invitation', data }),
-    announceInvitationWithdrawn: (userId: string, conversationId: string) => app.realtime.publishFrame([userId], { type: 'invitation.withdrawn', data: { conversationId } }),
+    announceInvitationWithdrawn: (userIds: string[], conversationId: string) => app.realtime.publishFrame(userIds, { type: 'invitation.withdrawn', data: { conversationId } }),
     invitationTtlDays: app.config.invitationTtlDays,
     onFilesReleased: () => app.uploads.release()
   }

@@ -46,6 +46,8 @@ export default fp(async (app) => {
       ...app.db,
       publisher: app.realtime,
       messages: config.deletedAccountMessages,
+      invitationTtlDays: config.invitationTtlDays,
+      announceInvitationWithdrawn: (userIds, conversationId) => app.realtime.publishFrame(userIds, { type: 'invitation.withdrawn', data: { conversationId } }),
       onSessionsRevoked,
       onFilesReleased: () => app.uploads.release()
     })

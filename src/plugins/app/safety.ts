@@ -17,7 +17,13 @@ export default fp(async (app) => {
   app.decorate('safety', {
     blocks: createBlockService({ prisma, pool }),
     reports: createReportService({ prisma, pool, deletedAccountMessages: app.config.deletedAccountMessages }),
-    moderation: createModerationService({ prisma, pool, publisher: app.realtime }),
+    moderation: createModerationService({
+      prisma,
+      pool,
+      publisher: app.realtime,
+      invitationTtlDays: app.config.invitationTtlDays,
+      announceInvitationWithdrawn: (userIds, conversationId) => app.realtime.publishFrame(userIds, { type: 'invitation.withdrawn', data: { conversationId } })
+    }),
     admin: createAdminService({
       prisma,
       pool,
