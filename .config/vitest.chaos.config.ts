@@ -6,7 +6,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/chaos/**/*.test.ts'],
-    globalSetup: ['test/setup/global.ts'],
+    globalSetup: ['test/setup/global.ts', 'test/setup/server-build.ts'],
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',

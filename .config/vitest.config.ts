@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/chaos/**', 'node_modules/**'],
-    globalSetup: ['test/setup/global.ts', 'test/setup/redis.ts', 'test/setup/web.ts'],
+    globalSetup: ['test/setup/global.ts', 'test/setup/redis.ts', 'test/setup/web.ts', 'test/setup/server-build.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,8 +1,9 @@
 // Reports, app roles (granted by `npm run admin`), the /v1/admin API and its
 // audit log, over real HTTP and WebSocket against real PostgreSQL.
 import { execFile } from 'node:child_process'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { createGroup, post, replay } from './helpers/chat.js'
 import { client, expectError, type Account, type Client } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
@@ -25,9 +26,14 @@ const as = (who: Account) => ({ token: who.accessToken })
 const users = (n: number) => registerMany(api, n)
 const run = promisify(execFile)
 
-/** The real command, against the test server's database. */
-const adminCommand = (...args: string[]) =>
-  run('npx', ['tsx', 'src/cli/admin.ts', ...args], { env: { ...process.env, DATABASE_URL: server.databaseUrl, NODE_ENV: 'test' } })
+/** The real command (`npm run admin`; its transpiled form when the run has one), against the test server's database. */
+function adminCommand (...args: string[]) {
+  const options = { env: { ...process.env, DATABASE_URL: server.databaseUrl, NODE_ENV: 'test' } }
+  const build = inject('serverBuild')
+  return build === undefined || build === ''
+    ? run('npx', ['tsx', 'src/cli/admin.ts', ...args], options)
+    : run(process.execPath, [join(build, 'cli', 'admin.js'), ...args], options)
+}
 
 describe('reports', () => {
   it('reports a message the reporter can see, or a user; anything else is 404; bad bodies 400', async () => {

@@ -1,6 +1,8 @@
 // Runs the real server entry point (src/server.ts) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { inject } from 'vitest'
 import { startOnFreePort } from '../../src/db/embedded.js'
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
@@ -19,7 +21,10 @@ export interface ServerProcess {
 export function spawnServer (env: Record<string, string>, opts: { args?: string[], nodeArgs?: string[], ownGroup?: boolean } = {}): ServerProcess {
   const base = { ...process.env }
   delete base.DATABASE_URL
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts', ...(opts.args ?? [])], {
+  // The sources transpiled once for the run (test/setup/server-build.ts), else compiled by tsx as it starts.
+  const build = inject('serverBuild')
+  const entry = build === undefined || build === '' ? ['--import', 'tsx', 'src/server.ts'] : [join(build, 'server.js')]
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry, ...(opts.args ?? [])], {
     cwd: projectRoot,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
