@@ -8,6 +8,7 @@ import pg from 'pg'
 import type { TestProject } from 'vitest/node'
 import { startEmbeddedPostgres } from '../../src/db/embedded.js'
 import { applyMigrations } from '../../src/db/migrator.js'
+import { sharedSetup } from './shared.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,34 +17,34 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup (project: TestProject) {
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-test-'))
-  await chmod(dir, 0o755) // the database runs as the `postgres` user when tests run as root
-  const external = process.env.TEST_DATABASE_URL
-  const server = external === undefined ? await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), fast: true }) : undefined
-  const adminUrl = external ?? server!.adminUrl
-  const template = `switchboard_template_${process.pid}`
+export default function setup (project: TestProject) {
+  return sharedSetup(project, 'postgres', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchboard-test-'))
+    await chmod(dir, 0o755) // the database runs as the `postgres` user when tests run as root
+    const external = process.env.TEST_DATABASE_URL
+    const server = external === undefined ? await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), fast: true }) : undefined
+    const adminUrl = external ?? server!.adminUrl
+    const template = `switchboard_template_${process.pid}`
 
-  const admin = new pg.Client(adminUrl)
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS "${template}"`)
-  await admin.query(`CREATE DATABASE "${template}"`)
-  await admin.end()
-  const templateUrl = new URL(adminUrl)
-  templateUrl.pathname = `/${template}`
-  await applyMigrations(templateUrl.toString())
+    const admin = new pg.Client(adminUrl)
+    await admin.connect()
+    await admin.query(`DROP DATABASE IF EXISTS "${template}"`)
+    await admin.query(`CREATE DATABASE "${template}"`)
+    await admin.end()
+    const templateUrl = new URL(adminUrl)
+    templateUrl.pathname = `/${template}`
+    await applyMigrations(templateUrl.toString())
 
-  project.provide('pgAdminUrl', adminUrl)
-  project.provide('pgTemplate', template)
-
-  return async () => {
-    if (external !== undefined) {
-      const c = new pg.Client(adminUrl)
-      await c.connect()
-      await c.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`)
-      await c.end()
+    const stop = async () => {
+      if (external !== undefined) {
+        const c = new pg.Client(adminUrl)
+        await c.connect()
+        await c.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`)
+        await c.end()
+      }
+      await server?.stop()
+      await rm(dir, { recursive: true, force: true })
     }
-    await server?.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+    return { provide: { pgAdminUrl: adminUrl, pgTemplate: template }, stop }
+  })
 }

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
 import type { TestProject } from 'vitest/node'
 import { startOnFreePort } from '../../src/db/embedded.js'
+import { sharedSetup } from './shared.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -39,15 +40,17 @@ export function ping (port: number): Promise<boolean> {
   })
 }
 
-export default async function setup (project: TestProject) {
-  if (!installed()) install()
-  // Another free port when this one was taken between the probe and the start.
-  const { port, child, exited } = await startOnFreePort((port) => startRedis(port))
-  project.provide('redisUrl', `redis://127.0.0.1:${port}`)
-  return async () => {
-    if (child.exitCode === null) child.kill('SIGTERM')
-    await exited
-  }
+export default function setup (project: TestProject) {
+  return sharedSetup(project, 'redis', async () => {
+    if (!installed()) install()
+    // Another free port when this one was taken between the probe and the start.
+    const { port, child, exited } = await startOnFreePort((port) => startRedis(port))
+    const stop = async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await exited
+    }
+    return { provide: { redisUrl: `redis://127.0.0.1:${port}` }, stop }
+  })
 }
 
 async function startRedis (port: number) {

@@ -10,6 +10,7 @@ import { readdir, rm } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestProject } from 'vitest/node'
+import { sharedSetup } from './shared.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,19 +31,20 @@ async function sources (dir: string): Promise<string[]> {
   return files.flat()
 }
 
-export default async function setup (project: TestProject) {
-  // Its own folder per run (runs may overlap on one checkout), at the depth of src/ and dist/.
-  const outdir = join(root, `.test-build-${process.pid}`)
-  await build({
-    entryPoints: await sources(join(root, 'src')),
-    outdir,
-    outbase: join(root, 'src'),
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'inline',
-    logLevel: 'warning'
+export default function setup (project: TestProject) {
+  return sharedSetup(project, 'server-build', async () => {
+    // Its own folder per run (runs may overlap on one checkout), at the depth of src/ and dist/.
+    const outdir = join(root, `.test-build-${process.pid}`)
+    await build({
+      entryPoints: await sources(join(root, 'src')),
+      outdir,
+      outbase: join(root, 'src'),
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'inline',
+      logLevel: 'warning'
+    })
+    return { provide: { serverBuild: outdir }, stop: async () => { await rm(outdir, { recursive: true, force: true }) } }
   })
-  project.provide('serverBuild', outdir)
-  return async () => { await rm(outdir, { recursive: true, force: true }) }
 }
