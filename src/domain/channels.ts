@@ -1,8 +1,8 @@
 // The channel directory: public groups, newest first, found by title
 // (README "Search, channels and invitations"). Joining is in members.ts.
+import { decodeIdCursor, encodeIdCursor } from './cursors.js'
 import type { ConversationsRepository } from '../repositories/conversations.js'
-import { AppError, badRequest } from './errors.js'
-import { isUuid } from './ids.js'
+import { AppError } from './errors.js'
 import { mediaUrl } from './views.js'
 
 export interface ChannelView {
@@ -22,12 +22,8 @@ export interface ChannelView {
  */
 export const CHANNEL_QUERY = { min: 3, max: 100 } as const
 
-const encodeCursor = (id: string) => Buffer.from(id).toString('base64url')
-function decodeCursor (cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8')
-  if (!isUuid(id) || encodeCursor(id) !== cursor) throw badRequest('querystring/cursor is not a cursor this API returned')
-  return id
-}
+const encodeCursor = encodeIdCursor
+const decodeCursor = (cursor: string) => decodeIdCursor(cursor)
 
 export function createChannelDirectory (repo: ConversationsRepository) {
   return {

@@ -8,6 +8,16 @@ import { isUuid } from './ids.js'
 
 export interface TimeIdCursor { at: Date, id: string }
 
+/** The opaque cursor of pages ordered by an id alone (search hits, channels, unread conversations): base64url of it. */
+export const encodeIdCursor = (id: string) => Buffer.from(id).toString('base64url')
+
+/** The id of a cursor encodeIdCursor made; anything else is a 400 naming the parameter it came in. */
+export function decodeIdCursor (cursor: string, param = 'cursor'): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!isUuid(id) || encodeIdCursor(id) !== cursor) throw badRequest(`querystring/${param} is not a cursor this API returned`)
+  return id
+}
+
 /**
  * Whether a time can be stored and read back: a valid Date from year 0001 to
  * 9999 in UTC. JavaScript dates reach years PostgreSQL cannot hold (such as

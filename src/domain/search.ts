@@ -6,9 +6,9 @@
 // full-text index. Anything else is refused before it reaches the database,
 // so no query can make it scan the table; what passes is bounded by LIMIT and
 // by the statement timeout of the search pool.
+import { decodeIdCursor, encodeIdCursor } from './cursors.js'
 import type { SearchFilter, SearchRepository } from '../repositories/search.js'
-import { AppError, badRequest, notFound } from './errors.js'
-import { isUuid } from './ids.js'
+import { AppError, notFound } from './errors.js'
 import { toMessage, type MessageView } from './views.js'
 import { isDatabaseUnavailable, isRecoveryConflict, isStatementTimeout } from './prisma-errors.js'
 
@@ -108,12 +108,8 @@ export function makeSnippet (body: string, terms: SearchTerm[]): Snippet {
 }
 
 // The cursor is opaque to clients: base64url of the last hit's message id.
-const encodeCursor = (id: string) => Buffer.from(id).toString('base64url')
-function decodeCursor (cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8')
-  if (!isUuid(id) || encodeCursor(id) !== cursor) throw badRequest('querystring/before is not a cursor this API returned')
-  return id
-}
+const encodeCursor = encodeIdCursor
+const decodeCursor = (cursor: string) => decodeIdCursor(cursor, 'before')
 
 export interface SearchHit { message: MessageView, snippet: Snippet }
 

@@ -3,9 +3,8 @@
 // conversations with something unread, which grows with the memberships, is
 // served a keyset page at a time, by conversation id, as every list of the
 // API is. A sync's `unread` is the first page.
+import { decodeIdCursor, encodeIdCursor } from './cursors.js'
 import type { ConversationUnread, UnreadTotals } from '../repositories/unread.js'
-import { badRequest } from './errors.js'
-import { isUuid } from './ids.js'
 
 export interface UnreadPage {
   total: number
@@ -19,12 +18,8 @@ export interface UnreadPage {
 /** The page size of a sync's `unread`, and of GET /v1/me/unread without `limit` (the API's default page). */
 export const UNREAD_PAGE_DEFAULT = 50
 
-const encodeCursor = (id: string) => Buffer.from(id).toString('base64url')
-function decodeCursor (cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8')
-  if (!isUuid(id) || encodeCursor(id) !== cursor) throw badRequest('querystring/cursor is not a cursor this API returned')
-  return id
-}
+const encodeCursor = encodeIdCursor
+const decodeCursor = (cursor: string) => decodeIdCursor(cursor)
 
 /**
  * One page of `totals.conversations` (ordered by id, as unreadTotals reads
