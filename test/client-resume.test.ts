@@ -9,7 +9,6 @@ import { createGroup, post, replay } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
 import { recordingClient, type RecordingClient } from './helpers/sdk.js'
 import { test, type TestServer } from './helpers/server.js'
-import { clockPast } from './helpers/sync-clock.js'
 import { users as registerMany } from './helpers/users.js'
 
 let server: TestServer
@@ -112,7 +111,6 @@ describe('SDK realtime: catch-up racing changes', () => {
     const leaving = await createGroup(api, a, [me], 'leaving')
     const others = []
     for (let i = 0; i < 3; i++) others.push(await createGroup(api, a, [me], `other ${i}`))
-    await clockPast(server, api, me)
     let failNext = false
     let failed = 0
     const cut: FetchLike = async (url, init) => {

@@ -112,7 +112,7 @@ export class CatchUp {
     let done: boolean
     if (this.syncEnabled && this.cursorNow !== undefined) {
       via = 'sync'
-      const outcome = await this.exclusive(() => this.syncFromCursor(ws, true))
+      const outcome = await this.exclusive(() => this.syncFromCursor(ws, true, readyCursor ?? undefined))
       if (outcome === 'fallback') via = 'conversations'
       done = outcome === 'fallback' ? await this.listAndReplay(ws, readyCursor) : outcome === 'done'
     } else {
@@ -136,10 +136,12 @@ export class CatchUp {
    * the tracker (duplicates drop out; past a gap they wait for a replay),
    * then `conversation` / `left` per change and `unread`; the cursor moves
    * once all of it is applied. `reconnect`: pushes are held until the end,
-   * as in the per-conversation flow. `fallback`: the server refused the
-   * cursor (400) or has no sync (404), which is then forgotten.
+   * as in the per-conversation flow. `until`: the ready frame's cursor, where
+   * the sync ends (what came after it is pushed on this socket). `fallback`:
+   * the server refused the cursor (400) or has no sync (404), which is then
+   * forgotten.
    */
-  private async syncFromCursor (ws: WebSocketLike | null, reconnect: boolean): Promise<SyncOutcome> {
+  private async syncFromCursor (ws: WebSocketLike | null, reconnect: boolean, until?: string): Promise<SyncOutcome> {
     const first = this.firstSync
     const epoch = this.epoch
     const current = () => this.host.socket() === ws && !this.host.stopped() && this.epoch === epoch
@@ -159,7 +161,7 @@ export class CatchUp {
     try {
       for (let page = 0; ; page++) {
         if (page >= MAX_SYNC_PAGES) throw new Error('sync did not end')
-        const res = await syncPage(this.api, { since: cursor, limit, ...(known === undefined ? {} : { known }) }, current, this.options.backoff)
+        const res = await syncPage(this.api, { since: cursor, limit, ...(known === undefined ? {} : { known }), ...(page === 0 && until !== undefined ? { until } : {}) }, current, this.options.backoff)
         if (res === undefined || !current()) return 'failed'
         this.applyingSync = true
         try {

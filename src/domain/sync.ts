@@ -50,6 +50,11 @@ export interface SyncPage {
 
 export interface SyncOptions {
   since?: string | undefined
+  /**
+   * A cursor (the ready frame's) to sync up to instead of now: the changes after it come on the socket. Only on a
+   * sync's first page (later pages carry the snapshot they read as of).
+   */
+  until?: string | undefined
   limit: number
   /** events (default): every change with its events; summary: the conversations' state, events only for `eventsFor`. */
   mode: 'events' | 'summary'
@@ -169,8 +174,8 @@ export function encodeSyncCursor (c: Cursor): string {
 const uuidOf = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 
 /** The cursor, or 400 VALIDATION_FAILED for anything this API did not write. */
-export function decodeSyncCursor (cursor: string): Cursor {
-  const invalid = () => badRequest('querystring/since is not a cursor this API returned')
+export function decodeSyncCursor (cursor: string, param: 'since' | 'until' = 'since'): Cursor {
+  const invalid = () => badRequest(`querystring/${param} is not a cursor this API returned`)
   if (cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid()
   try {
     const r = new Reader(Buffer.from(cursor, 'base64url'))
@@ -210,11 +215,19 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
         return { changes: [], unread: null, cursor: await this.now(), hasMore: false }
       }
       const cursor = decodeSyncCursor(opts.since)
+      // A later page of a sync (its cursor carries the snapshot the sync reads as of).
+      const paging = cursor.t !== undefined
+      if (opts.until !== undefined && cursor.t === undefined) {
+        const until = decodeSyncCursor(opts.until, 'until')
+        // A page's cursor is not a place to sync up to.
+        if (until.t !== undefined) throw badRequest('querystring/until is not a cursor of a ready frame or of a sync\'s last page')
+        cursor.t = until.s
+      }
       const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
       // One more than a page tells whether another follows.
       const { snapshot, future, badgeChanged, candidates } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
       // The SDK lists afresh on a 400 (a cursor this database did not write), rather than skip what it missed.
-      if (future) throw badRequest('querystring/since is not a cursor this API returned')
+      if (future) throw badRequest(`querystring/${opts.until !== undefined && !paging ? 'since or until' : 'since'} is not a cursor this API returned`)
       const until = cursor.t ?? snapshot
       const known = opts.known ?? new Map<string, number>()
       const withEvents = (id: string) => opts.mode === 'events' || (opts.eventsFor?.includes(id) ?? false)
@@ -251,7 +264,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
       // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
       // badge reads every membership of the caller, and a long catch-up has several pages.
-      const last = next === null && (shown.length > 0 || cursor.t !== undefined || badgeChanged)
+      const last = next === null && (shown.length > 0 || paging || badgeChanged)
       const totals = last ? await unread(userId) : null
       const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {

@@ -33,6 +33,9 @@ export class Connection {
   private framesRefilledAt = Date.now()
   private typingTokens: number
   private typingRefilledAt = Date.now()
+  /** Frames sent before the ready frame (holdUntilReady), and their bytes: they follow it. */
+  private early: Array<string | Buffer> | undefined
+  private earlyBytes = 0
 
   constructor (
     readonly socket: WebSocket,
@@ -57,6 +60,7 @@ export class Connection {
    */
   send (data: string | Buffer): void {
     if (!this.open) return
+    if (this.early !== undefined) return this.hold(data)
     // While corked, the frames of this turn sit in the buffer too; they say
     // nothing about the reader, so the bound applies to what was left before.
     const backlog = this.corked ? this.backlogAtCork : this.socket.bufferedAmount
@@ -65,6 +69,31 @@ export class Connection {
       return
     }
     this.socket.send(data, TEXT)
+  }
+
+  /** Until ready(): frames sent to this socket wait, so that the ready frame is its first. */
+  holdUntilReady (): void {
+    this.early ??= []
+  }
+
+  /** Sends the ready frame, then the frames held until it. */
+  ready (frame: ServerFrame): void {
+    const early = this.early ?? []
+    this.early = undefined
+    this.earlyBytes = 0
+    this.sendJson(frame)
+    for (const data of early) this.send(data)
+  }
+
+  private hold (data: string | Buffer): void {
+    // The same bound as a backlog: a socket waiting for its ready frame does not buffer without limit either.
+    this.earlyBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length
+    if (this.earlyBytes > this.limits.maxBacklogBytes) {
+      this.early = undefined
+      this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
+      return
+    }
+    this.early!.push(data)
   }
 
   /**

@@ -1,47 +1,47 @@
-// The sync cursor of the ready frame, without a database call per socket
-// opened: a snapshot this process takes about every second (one statement),
-// handed to each socket that opens after it was taken. A cursor older than
-// the socket is safe: everything committed after it is either pushed on the
-// socket (committed after the socket joined the fan-out) or returned by a
-// sync from it; what both bring twice carries the same seq (the client drops
-// it). A cursor newer than the socket would not be: a commit between the two
-// would be in neither. So the snapshot handed out is always one taken before.
+// The sync cursor of the ready frame: a snapshot taken after the socket
+// joined the fan-out, so that a client may sync up to it (`until`) and take
+// everything after it from the socket. Everything committed after the
+// snapshot is pushed on the socket (it committed after the socket joined);
+// everything it sees is returned by a sync up to it; what both bring carries
+// the same seq (the client drops it). A snapshot taken before the socket
+// joined would not do as `until`: a commit between the two would be in
+// neither.
+//
+// One statement serves every socket that asked while the one before was
+// running: a reconnect storm of a thousand sockets costs a statement per
+// database round trip, not one per socket.
 export interface SyncClockOptions {
   /** A cursor that starts now (src/domain/sync.ts). */
   take: () => Promise<string>
-  intervalMs: number
-  onError: (err: unknown) => void
 }
 
 export class SyncClock {
-  private last: string | undefined
-  private timer: NodeJS.Timeout | undefined
-  private taking: Promise<void> | undefined
+  /** The snapshot statement running now. */
+  private running: Promise<string> | undefined
+  /** The one that starts when `running` ends, shared by every caller that came while it ran. */
+  private next: Promise<string> | undefined
 
   constructor (private readonly opts: SyncClockOptions) {}
 
-  /** Takes the first snapshot, then one per interval. */
-  async start (): Promise<void> {
-    await this.tick()
-    this.timer = setInterval(() => { void this.tick() }, this.opts.intervalMs)
-    this.timer.unref()
+  /** A cursor of a snapshot taken after this call. */
+  after (): Promise<string> {
+    // Nothing running: one started now is after the call.
+    if (this.running === undefined) return this.take()
+    // The one running may have started before the call: the next one, once it ends.
+    this.next ??= this.running.then(ignore, ignore).then(() => {
+      this.next = undefined
+      return this.take()
+    })
+    return this.next
   }
 
-  /** The latest snapshot taken (all of them before this call). */
-  current (): string | undefined {
-    return this.last
-  }
-
-  stop (): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  private tick (): Promise<void> {
-    // One at a time: a slow database does not pile statements up.
-    this.taking ??= this.opts.take()
-      .then((cursor) => { this.last = cursor }, (err: unknown) => this.opts.onError(err))
-      .finally(() => { this.taking = undefined })
-    return this.taking
+  private take (): Promise<string> {
+    const taking = this.opts.take()
+    this.running = taking
+    const done = () => { if (this.running === taking) this.running = undefined }
+    taking.then(done, done)
+    return taking
   }
 }
+
+const ignore = () => undefined

@@ -54,7 +54,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const q = request.query
-    const opts = { since: q.since, limit: q.limit, mode: q.mode, eventsFor: parseIds(q.eventsFor), known: parseKnown(q.known) }
+    const opts = { since: q.since, until: q.until, limit: q.limit, mode: q.mode, eventsFor: parseIds(q.eventsFor), known: parseKnown(q.known) }
     // In turn with the other syncs of this process (a reconnect storm's); skipped when the client left while it waited.
     return await syncAdmission.run(() => sync.sync(request.auth.userId, opts), () => request.raw.socket.destroyed)
   })

@@ -146,26 +146,30 @@ export default async function wsRoutes (app: FastifyInstance) {
       slots.release(conn.userId, conn.id)
     })
 
-    // Its cursor was taken before this socket joins the fan-out (node.connect, below): see realtime/sync-clock.ts.
-    const cursor = app.syncClock.current() ?? null
-    const ready = () => {
-      conn.sendJson({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor })
+    const ready = (cursor: string | null) => {
+      conn.ready({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor })
       tcp.uncork()
     }
-    // Nothing is delivered to the socket synchronously, so ready is still its first frame.
+    // What is sent to the socket before its ready frame (a push, a presence change) follows it.
+    conn.holdUntilReady()
     const joining = node.connect(conn)
     // Now counted among the user's open sockets: its slot is no longer a handshake under way.
     slots.opened(conn.userId, conn.id)
-    // A sharded broker subscribing this process to the user's shard: ready
-    // (and the client's replay after it) waits until pushes for the user arrive here.
-    if (joining === undefined) ready()
-    else {
-      joining.then(ready, (err: unknown) => {
-        log().warn({ err }, 'could not subscribe to the user shard')
-        tcp.uncork()
-        conn.close(CloseCode.goingAway, 'could not subscribe: reconnect')
+    // A sharded broker subscribing this process to the user's shard: ready (and the client's catch-up after it)
+    // waits until pushes for the user arrive here. Then the ready frame's cursor, a snapshot taken after that
+    // (realtime/sync-clock.ts): a client may sync up to it and take the rest from the socket. Without one (the
+    // database did not answer), null: the client syncs up to now.
+    void (joining ?? Promise.resolve()).then(async () => {
+      const cursor = await app.syncClock.after().catch((err: unknown) => {
+        log().warn({ err }, 'could not take the sync cursor of the ready frame')
+        return null
       })
-    }
+      ready(cursor)
+    }, (err: unknown) => {
+      log().warn({ err }, 'could not subscribe to the user shard')
+      tcp.uncork()
+      conn.close(CloseCode.goingAway, 'could not subscribe: reconnect')
+    }).catch((err: unknown) => { log().error({ err }, 'could not send the ready frame') })
     // A revocation whose close pass ran between the token check and hub.add
     // did not see this socket; from here on one would. So if any revocation
     // was seen since the check, the database decides whether this one stays.

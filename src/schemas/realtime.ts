@@ -47,8 +47,9 @@ export const ReadyFrame = Type.Object({
   connectionId: Type.String(),
   heartbeatMs: Type.Integer(),
   cursor: Type.Union([Type.String(), Type.Null()], {
-    description: 'A sync cursor (GET /v1/sync?since=) from before this connection joined the push: every change after it is pushed here or ' +
-      'returned by a sync from it (some by both, with the same seq). null only while the server could not read the database since it started'
+    description: 'A sync cursor taken after this connection joined the push: every change after it is pushed here, every change before it ' +
+      'is returned by a sync up to it (GET /v1/sync?since=<kept>&until=<this>; some by both, with the same seq). null when the server could not ' +
+      'read the database'
   })
 }, { $id: 'ReadyFrame', description: 'The first frame on every connection' })
 

@@ -11,6 +11,13 @@ export const SyncQuery = Type.Object({
     maxLength: 4_096,
     description: 'The cursor of the last sync (or of the ready frame). Without it, the answer is only a cursor that starts now.'
   })),
+  until: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 4_096,
+    description: 'The cursor of the ready frame of the socket the client is on: the sync ends there instead of now, and what changed ' +
+      'after it comes on that socket (a catch-up after a reconnect then brings what happened while away, not what is pushed meanwhile). ' +
+      'Read on a sync\'s first page; later pages carry it in their cursor.'
+  })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 200, description: 'Most events (and most conversations) on a page, 1-500' }),
   mode: Type.Union([Type.Literal('events'), Type.Literal('summary')], {
     default: 'events',

@@ -5,7 +5,7 @@ import pg from 'pg'
 
 export interface Statement { text: string, values: unknown[] }
 
-// Statements a server sends on its own timer, whatever the requests do: not a request's (src/realtime/sync-clock.ts).
+// Statements a server sends for sockets as they open (the ready frame's cursor, src/realtime/sync-clock.ts): not a request's.
 const BACKGROUND = [/pg_current_snapshot\(\)::text AS t\b/]
 
 export async function countQueries (fn: () => Promise<unknown>): Promise<{ count: number, texts: string[], statements: Statement[] }> {

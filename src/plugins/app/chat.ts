@@ -63,10 +63,7 @@ export default fp(async (app) => {
     reader: createConversationReader(createConversationsRepository(app.db), app.config.conversationMembersPreview),
     unread: async (userId) => (await unreadTotals(app.db.pool, [userId])).get(userId)!
   })
-  const syncClock = new SyncClock({ take: sync.now, intervalMs: 1_000, onError: (err) => app.log.warn({ err }, 'could not take the sync cursor of ready frames') })
-  await syncClock.start()
-  app.addHook('onClose', async () => { syncClock.stop() })
-  app.decorate('syncClock', syncClock)
+  app.decorate('syncClock', new SyncClock({ take: sync.now }))
   app.decorate('chat', {
     conversations: createConversationService(deps),
     members: createMemberService(deps),

@@ -5,10 +5,11 @@
 // events in seq order and remembers its position in each. After a reconnect
 // it catches up in one of two ways (the flow of the repetition):
 //
-// - sync: GET /v1/sync?since=<the cursor it holds>, following hasMore, with
-//   `known` = its positions in the conversations that moved since it took
-//   that cursor (events it already got pushed are not sent again); it then
-//   keeps the last page's cursor;
+// - sync: GET /v1/sync?since=<the cursor it holds>&until=<the ready frame's
+//   cursor>, following hasMore, with `known` = its positions in the
+//   conversations that moved since it took that cursor (events it already got
+//   pushed are not sent again); it then keeps the last page's cursor (the
+//   ready frame's: what came after it is pushed on the socket);
 // - list: GET /v1/conversations, every page, then /events?after=<position>
 //   for each conversation whose lastSeq moved (the SDK's recipe, README
 //   "Reconnect and replay"); it keeps the ready frame's cursor.
@@ -168,12 +169,13 @@ function adopt (c: Client, cursor: string): void {
 
 interface SyncPage { changes: Array<{ conversationId: string, events?: Array<{ seq: number }> }>, cursor: string, hasMore: boolean }
 
-async function catchUpBySync (c: Client): Promise<void> {
+/** A sync from the cursor the client holds, up to `until` (the ready frame's cursor: what came after it is pushed on the socket). */
+async function catchUpBySync (c: Client, until: string | null): Promise<void> {
   const moved = new Set([...c.older, ...c.recent])
   const known = [...moved].slice(-150).map((id) => `${id}:${c.have.get(id)!}`).join(',')
   let cursor = c.cursor!
-  for (;;) {
-    const page = await get<SyncPage>(c, `/v1/sync?since=${cursor}${known === '' ? '' : `&known=${known}`}`)
+  for (let first = true; ; first = false) {
+    const page = await get<SyncPage>(c, `/v1/sync?since=${cursor}${known === '' ? '' : `&known=${known}`}${first && until !== null ? `&until=${until}` : ''}`)
     for (const ch of page.changes) for (const e of ch.events ?? []) apply(c, { conversationId: ch.conversationId, seq: e.seq }, true)
     cursor = page.cursor
     if (!page.hasMore) break
@@ -213,9 +215,9 @@ async function reconnectOne (c: Client, how: Flow | 'first'): Promise<void> {
   c.bytes = 0
   const readyCursor = await open(c)
   if (how === 'sync') {
-    await catchUpBySync(c)
+    await catchUpBySync(c, readyCursor)
   } else {
-    // The ready frame's cursor was taken before the socket joined the fan-out; null only before the server took its first.
+    // The ready frame's cursor was taken after the socket joined the fan-out; null only when the database did not answer.
     adopt(c, readyCursor ?? (await get<{ cursor: string }>(c, '/v1/sync')).cursor)
     if (how === 'list') await catchUpByList(c)
   }
@@ -333,7 +335,7 @@ serve({
       c.requests = 0
       c.held = []
       const t = performance.now()
-      if (p.flow === 'sync') await catchUpBySync(c)
+      if (p.flow === 'sync') await catchUpBySync(c, null)
       else await catchUpByList(c)
       samples.push(performance.now() - t)
       requests += c.requests
@@ -347,7 +349,7 @@ serve({
     flow = 'sync'
     await inParallel(clients, 16, async (c) => {
       c.held = []
-      await catchUpBySync(c)
+      await catchUpBySync(c, null)
       release(c)
     })
   },
