@@ -36,6 +36,8 @@ export class Connection {
   /** Frames sent before the ready frame (holdUntilReady), and their bytes: they follow it. */
   private early: Array<string | Buffer> | undefined
   private earlyBytes = 0
+  /** Sends the ready frame at once (without its cursor), for a close that comes before it; dropped once it is sent. */
+  private readyNow: (() => void) | undefined
 
   constructor (
     readonly socket: WebSocket,
@@ -71,29 +73,35 @@ export class Connection {
     this.socket.send(data, TEXT)
   }
 
-  /** Until ready(): frames sent to this socket wait, so that the ready frame is its first. */
-  holdUntilReady (): void {
+  /**
+   * Until ready(): frames sent to this socket wait, so that the ready frame is its first. A close before it
+   * (a broker that overflowed, a revoked session, a shutdown) calls `readyNow` first, which sends it as it can.
+   */
+  holdUntilReady (readyNow: () => void): void {
     this.early ??= []
+    this.readyNow = readyNow
   }
 
-  /** Sends the ready frame, then the frames held until it. */
+  /** Sends the ready frame, then the frames held until it (or, when they overflowed, closes with 4008 after it). Once. */
   ready (frame: ServerFrame): void {
-    const early = this.early ?? []
+    if (this.early === undefined) return
+    const early = this.early
+    const overflowed = this.earlyBytes > this.limits.maxBacklogBytes
     this.early = undefined
     this.earlyBytes = 0
+    this.readyNow = undefined
     this.sendJson(frame)
+    if (overflowed) return this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
     for (const data of early) this.send(data)
   }
 
   private hold (data: string | Buffer): void {
-    // The same bound as a backlog: a socket waiting for its ready frame does not buffer without limit either.
+    // The same bound as a backlog: a socket waiting for its ready frame does not buffer without limit either. Past
+    // it the frames are dropped, and the socket closes with 4008 right after its ready frame (the client replays).
+    if (this.earlyBytes > this.limits.maxBacklogBytes) return
     this.earlyBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length
-    if (this.earlyBytes > this.limits.maxBacklogBytes) {
-      this.early = undefined
-      this.close(CloseCode.slowConsumer, 'slow consumer: replay from your last seq')
-      return
-    }
-    this.early!.push(data)
+    if (this.earlyBytes > this.limits.maxBacklogBytes) this.early!.length = 0
+    else this.early!.push(data)
   }
 
   /**
@@ -121,6 +129,7 @@ export class Connection {
 
   close (code: number, reason: string): void {
     if (this.closing) return
+    if (this.early !== undefined) this.readyNow?.()
     this.closing = true
     this.socket.close(code, reason)
     // A peer that does not read will not read the close frame either.

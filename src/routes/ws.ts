@@ -150,8 +150,9 @@ export default async function wsRoutes (app: FastifyInstance) {
       conn.ready({ type: 'ready', userId: conn.userId, connectionId: conn.id, heartbeatMs: app.config.wsHeartbeatMs, cursor })
       tcp.uncork()
     }
-    // What is sent to the socket before its ready frame (a push, a presence change) follows it.
-    conn.holdUntilReady()
+    // What is sent to the socket before its ready frame (a push, a presence change) follows it; a close before
+    // it sends it first, without a cursor.
+    conn.holdUntilReady(() => ready(null))
     const joining = node.connect(conn)
     // Now counted among the user's open sockets: its slot is no longer a handshake under way.
     slots.opened(conn.userId, conn.id)
