@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
 import { createKeyedQueue } from '../src/db/keyed-queue.js'
+import { RECEIPT_TURNS } from '../src/repositories/receipts.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
 import { client, type Account, type Client } from './helpers/http.js'
 import { test, type TestServer } from './helpers/server.js'
@@ -87,6 +88,27 @@ describe('writes to one busy conversation', () => {
     expect(shown.body).toBe('edited')
     expect(shown.reactions).toEqual([{ emoji: '👍', count: reactors.length, me: false }])
   })
+
+  it('read receipts waiting for a write hold at most RECEIPT_TURNS connections: other conversations go on, every receipt lands', async () => {
+    const [owner, x, y, ...readers] = await users(api, 10)
+    const group = await createGroup(api, owner, readers)
+    const message = await post(api, owner, group.id, 'read me')
+    const direct = await createDirect(api, x, y)
+
+    const release = await holdLock(group.id)
+    // Seven members read it (each receipt takes the conversation's row FOR KEY SHARE, which waits for FOR UPDATE).
+    const reads = readers.map((r) => api.post(`/v1/conversations/${group.id}/read`, { seq: message.seq }, as(r)))
+    await until(async () => (await waitingOnLocks()) >= 1)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+
+    // Another conversation answers while they wait (it answered 503 when each receipt waited with a connection).
+    expect((await api.get(`/v1/conversations/${direct.id}/messages`, as(y))).status).toBe(200)
+    expect(await waitingOnLocks()).toBe(RECEIPT_TURNS)
+
+    await release()
+    expect((await Promise.all(reads)).map((r) => r.status)).toEqual(reads.map(() => 204))
+    for (const r of readers) expect((await api.get(`/v1/conversations/${group.id}`, as(r))).body.unreadCount).toBe(0)
+  })
 })
 
 describe('the keyed queue under it', () => {
@@ -124,6 +146,25 @@ describe('the keyed queue under it', () => {
     await first
     await third
     expect(ran).toEqual(['first', 'third'])
+  })
+
+  it('with a limit, runs that many tasks of one key at once, the next one as soon as one ends', async () => {
+    const queue = createKeyedQueue(2)
+    let running = 0
+    let most = 0
+    const order: number[] = []
+    const task = (i: number, ms: number) => async () => {
+      running++
+      most = Math.max(most, running)
+      await sleep(ms)
+      running--
+      order.push(i)
+    }
+    await Promise.all([queue('k', 5_000, task(1, 150), late), queue('k', 5_000, task(2, 20), late), queue('k', 5_000, task(3, 20), late),
+      queue('k', 5_000, task(4, 20), late), queue('other', 5_000, task(5, 10), late)])
+    // 1 and 2 start; 3 takes 2's turn, 4 takes 3's: all while 1 runs.
+    expect(most).toBe(3)
+    expect(order).toEqual([5, 2, 3, 4, 1])
   })
 
   it('goes on after a task that failed', async () => {

@@ -1,32 +1,47 @@
-// One task at a time per key, in arrival order, each waiting a bounded time
-// for its turn. A task that could not start in time is never run (its caller
-// has its refusal), and the line goes on behind it. A key leaves the map when
-// its last task ends: nothing stays behind for keys no longer in use.
+// At most `limit` tasks at a time per key (one by default), the others in
+// arrival order, each waiting a bounded time for its turn. A task that could
+// not start in time is never run (its caller has its refusal), and the line
+// goes on behind it. A key leaves the map when its last task ends: nothing
+// stays behind for keys no longer in use.
 
 export type KeyedQueue = <T>(key: string, maxWaitMs: number, task: () => Promise<T>, onTimeout: () => Error) => Promise<T>
 
-export function createKeyedQueue (): KeyedQueue {
-  // The end of each key's line: settles when its last task (run or given up) is out of the way.
-  const tails = new Map<string, Promise<void>>()
+interface Line {
+  /** Tasks of the key running now (at most the limit). */
+  running: number
+  /** Starts of the tasks waiting for a turn, in arrival order. */
+  waiting: Array<() => void>
+}
+
+export function createKeyedQueue (limit = 1): KeyedQueue {
+  const lines = new Map<string, Line>()
   return <T>(key: string, maxWaitMs: number, task: () => Promise<T>, onTimeout: () => Error) => {
-    const before = tails.get(key)
-    let leave!: () => void
-    const left = new Promise<void>((resolve) => { leave = resolve })
-    const tail = before === undefined ? left : before.then(() => left)
-    tails.set(key, tail)
-    void tail.then(() => { if (tails.get(key) === tail) tails.delete(key) })
-    if (before === undefined) return run(task, leave)
+    let line = lines.get(key)
+    if (line === undefined) {
+      line = { running: 0, waiting: [] }
+      lines.set(key, line)
+    }
+    const l = line
+    // A task that ends hands its turn to the next one waiting, if any.
+    const leave = () => {
+      const next = l.waiting.shift()
+      if (next !== undefined) next()
+      else if (--l.running === 0) lines.delete(key)
+    }
+    if (l.running < limit) {
+      l.running++
+      return run(task, leave)
+    }
     return new Promise<T>((resolve, reject) => {
-      let late = false
-      const timer = setTimeout(() => {
-        late = true
-        reject(onTimeout())
-      }, maxWaitMs)
-      void before.then(() => {
-        if (late) return leave()
+      const start = () => {
         clearTimeout(timer)
         run(task, leave).then(resolve, reject)
-      })
+      }
+      const timer = setTimeout(() => {
+        l.waiting.splice(l.waiting.indexOf(start), 1)
+        reject(onTimeout())
+      }, maxWaitMs)
+      l.waiting.push(start)
     })
   }
 }

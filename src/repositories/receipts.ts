@@ -10,17 +10,47 @@
 // KEY SHARE waits only for the writers that lock the row FOR UPDATE (through
 // lockAsMember: membership changes, but also edits, reactions, pins,
 // moderation), and never for posts (FOR NO KEY UPDATE) nor other receipts.
+//
+// While such a writer holds the row, the receipts of its conversation wait
+// for it, each with a connection: a burst of them (the read and delivered
+// receipts of a busy group) took every connection of the pool, and every
+// other request of the process answered 503. So at most RECEIPT_TURNS receipt
+// transactions per conversation hold a connection at once in each process;
+// the others wait in memory, in turn, at most as long as a request waits for
+// a connection (then 503, as when none came).
 import type pg from 'pg'
+import { createKeyedQueue, type KeyedQueue } from '../db/keyed-queue.js'
 
 /** A position that moved, and the users whose sockets are told of it. */
 export interface Receipt { seq: number, recipients: string[] }
 
+/** Receipt transactions of one conversation holding a connection at once, per process. */
+export const RECEIPT_TURNS = 2
+/** One line per pool (per app). */
+const receiptQueues = new WeakMap<pg.Pool, KeyedQueue>()
+
+/** A receipt whose turn did not come in time: the pool's own message for a connection that did not (503). */
+class ReceiptTurnTimeout extends Error {
+  constructor () { super('timeout exceeded when trying to connect (waiting for a turn of the conversation\'s receipts)') }
+}
+
 /**
- * Runs `fn` in one transaction on a connection of `pool`; it commits when
- * `fn` resolves and rolls back when it throws. `fn` takes lockMemberList
- * before it reads who is told.
+ * Runs `fn` in one transaction on a connection of `pool`, in turn with the
+ * other receipts of the conversation (see above); it commits when `fn`
+ * resolves and rolls back when it throws. `fn` takes lockMemberList before it
+ * reads who is told.
  */
-export async function inReceiptTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+export function inReceiptTransaction<T> (pool: pg.Pool, conversationId: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  let queue = receiptQueues.get(pool)
+  if (queue === undefined) {
+    queue = createKeyedQueue(RECEIPT_TURNS)
+    receiptQueues.set(pool, queue)
+  }
+  const waitMs = pool.options.connectionTimeoutMillis ?? 10_000
+  return queue(conversationId, waitMs > 0 ? waitMs : 10_000, () => receiptTransaction(pool, fn), () => new ReceiptTurnTimeout())
+}
+
+async function receiptTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const db = await pool.connect()
   try {
     await db.query('BEGIN')
@@ -61,7 +91,7 @@ export async function lockMemberList (db: pg.PoolClient, conversationId: string,
  * devices are not told.
  */
 export function advanceReceipt (pool: pg.Pool, move: { name: string, update: string, excludeSelf: boolean }, conversationId: string, userId: string, seq: number): Promise<Receipt | null> {
-  return inReceiptTransaction(pool, async (tx) => {
+  return inReceiptTransaction(pool, conversationId, async (tx) => {
     if (!(await lockMemberList(tx, conversationId, userId))) return null
     const { rows } = await tx.query<Receipt>({
       name: move.name,

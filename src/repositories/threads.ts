@@ -89,7 +89,7 @@ export function createThreadsRepository ({ pool }: Database) {
      * nothing, or has the thread.read frame published before their member.removed.
      */
     advanceRead (conversationId: string, rootId: string, userId: string, seq: number): Promise<ThreadReceipt | null> {
-      return inReceiptTransaction(pool, async (tx) => {
+      return inReceiptTransaction(pool, conversationId, async (tx) => {
         // The account's row is locked and found live (as accounts.lockLive,
         // and before the conversation's, in that lock order): a read racing
         // the account's deletion waits for its erasure, then finds it deleted
