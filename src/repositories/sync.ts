@@ -124,7 +124,9 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
 
     /** The current snapshot (a sync cursor that starts now). */
     async snapshot (): Promise<string> {
-      const rows = await db.$queryRaw<Array<{ t: string }>>`SELECT pg_current_snapshot()::text AS t`
+      // On the pool, prepared once per connection: it runs for the sockets that open (realtime/sync-clock.ts), as
+      // often as one a database round trip in a burst of upgrades, where Prisma's per-call cost showed.
+      const { rows } = await pool.query<{ t: string }>({ name: 'sync-snapshot', text: 'SELECT pg_current_snapshot()::text AS t' })
       return rows[0]!.t
     }
   }
