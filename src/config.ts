@@ -129,7 +129,7 @@ export const SETTINGS = {
   uploadBytesPerSecond: ['UPLOAD_BYTES_PER_SECOND', Int(0, 2147483647, 16777216, 'Local driver: upload bytes one process takes per second, all uploads together (0: no bound); a sender past it is slowed down by TCP, so uploads do not take the cores from posts and pushes')],
   uploadConcurrency: ['UPLOAD_CONCURRENCY', Int(1, 1000, 4, 'Upload requests (create, complete, the start of a local PUT) one process works on at once; the others wait their turn, so a burst of uploads does not queue ahead of posts and pushes')],
   uploadRateLimitPerMinute: ['UPLOAD_RATE_LIMIT_PER_MINUTE', Int(1, 100000, 30, 'Uploads one user may start per minute (429 RATE_LIMITED above)')],
-  uploadQuotaBytes: ['UPLOAD_QUOTA_BYTES', Int(1, Number.MAX_SAFE_INTEGER, 1073741824, 'Bytes one user may store (uploads not deleted, pending ones by their declared size); 413 QUOTA_EXCEEDED above')],
+  uploadQuotaBytes: ['UPLOAD_QUOTA_BYTES', Int(1, Number.MAX_SAFE_INTEGER, 1073741824, 'Bytes one user may store (uploads not deleted, with their thumbnails; pending ones by their declared size); 413 QUOTA_EXCEEDED above')],
   uploadUrlTtlSeconds: ['UPLOAD_URL_TTL_SECONDS', Int(10, 86400, 900, 'An upload URL works this long')],
   downloadUrlTtlSeconds: ['DOWNLOAD_URL_TTL_SECONDS', Int(1, 86400, 300, 'A signed download URL works this long (a removed member keeps access at most this long)')],
   uploadUnattachedTtlSeconds: ['UPLOAD_UNATTACHED_TTL_SECONDS', Int(1, 2592000, 86400, 'Uploads never attached to a message (nor made an avatar or picture) are deleted after this long')],

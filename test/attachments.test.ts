@@ -351,16 +351,31 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     const [a, full] = await users(2)
     const quota = LIMITS.uploadQuotaBytes!
     const bytes = await grower()
-    const usage = async (who: Account) => Number((await server.sql('SELECT coalesce(sum(size), 0)::bigint AS n FROM uploads WHERE owner_id = $1', [who.user.id]))[0].n)
+    const usage = async (who: Account) => Number((await server.sql('SELECT coalesce(sum(size + thumbnail_size), 0)::bigint AS n FROM uploads WHERE owner_id = $1', [who.user.id]))[0].n)
 
-    // Room to spare: the upload reports, and the quota counts, the bytes stored and served, not the ones declared.
+    // Room to spare: the upload reports the bytes stored and served, not the ones declared; the quota counts them
+    // and its thumbnail's.
     const done = await upload(a, null, bytes, 'noisy.jpg')
-    const [row] = await server.sql('SELECT storage_key FROM uploads WHERE id = $1', [done.id])
-    const stored = await server.app.storage.size(row.storage_key)
+    const [row] = await server.sql('SELECT storage_key, thumbnail_key, thumbnail_size FROM uploads WHERE id = $1', [done.id])
+    const stored = (await server.app.storage.size(row.storage_key))!
+    const thumbnail = (await server.app.storage.size(row.thumbnail_key))!
     expect(stored).toBeGreaterThan(bytes.length)
     expect(done.size).toBe(stored)
-    expect(await usage(a)).toBe(stored)
+    expect(thumbnail).toBeGreaterThan(0)
+    expect(row.thumbnail_size).toBe(thumbnail)
+    expect(await usage(a)).toBe(stored + thumbnail)
     expect(await server.app.storage.size(`uploads/${done.id}/incoming`)).toBeNull()
+
+    // Room for the image but not its thumbnail: refused too, nothing kept.
+    const [thumbs] = await users(1)
+    for (let fill = quota - stored - thumbnail + 1, i = 0; fill > 0; fill -= 2_000_000, i++) {
+      await start(thumbs, null, Buffer.alloc(0), `${i}.pdf`, 'application/pdf', Math.min(fill, 2_000_000))
+    }
+    const tight = await start(thumbs, null, bytes, 'noisy.jpg', 'image/jpeg')
+    expect((await send(tight, bytes)).ok).toBe(true)
+    expectError(await api.post(`/v1/uploads/${tight.upload.id}/complete`, undefined, as(thumbs)), 413, 'QUOTA_EXCEEDED')
+    expect(await server.sql('SELECT id FROM uploads WHERE id = $1', [tight.upload.id])).toEqual([])
+    expect(await usage(thumbs)).toBeLessThanOrEqual(quota)
 
     // No room for the growth: the declared bytes fit, the stored ones would not. It was kept, past the quota.
     await start(full, null, Buffer.alloc(0), 'a.pdf', 'application/pdf', 2_000_000)

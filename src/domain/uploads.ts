@@ -155,7 +155,7 @@ export function createUploadService (deps: UploadDeps) {
     if (!allowedType(limits.allowedTypes, contentType)) return refuseKept(upload, kept, unsupported(`The bytes are ${contentType}, which is not accepted`))
     const kind = kindOf(contentType)
     if (size > limits.maxBytes[kind]) return refuseKept(upload, kept, tooLarge(kind, limits.maxBytes[kind]))
-    return { upload, version, ready: { kind, contentType, size, width: null, height: null, placeholder: null, thumbnailKey: null, storageKey: kept } }
+    return { upload, version, ready: { kind, contentType, size, width: null, height: null, placeholder: null, thumbnailKey: null, thumbnailSize: 0, storageKey: kept } }
   }
 
   /**
@@ -173,10 +173,11 @@ export function createUploadService (deps: UploadDeps) {
   /**
    * complete's last step: the upload is made ready with what was found, unless it was swept or completed meanwhile.
    * The quota counts what is stored: bytes stored beyond the declared ones (an image re-encoded without its
-   * metadata can grow) are checked against it again, and an upload they would take past it is refused.
+   * metadata can grow, and its thumbnail counts too) are checked against it again, and an upload they would take
+   * past it is refused.
    */
   async function finish (upload: UploadRow, ready: ReadyFacts): Promise<UploadView> {
-    const done = ready.size > upload.size
+    const done = ready.size + ready.thumbnailSize > upload.size
       ? await repos.transaction((tx) => tx.uploads.markReadyWithinQuota(upload.id, upload.ownerId, ready, limits.quotaBytes))
       : await repo.markReady(upload.id, ready)
     const ours = [ready.storageKey, ...(ready.thumbnailKey === null ? [] : [ready.thumbnailKey])]
@@ -267,7 +268,7 @@ export function createUploadService (deps: UploadDeps) {
         await storage.write(thumbnailKey, image.thumbnail, 'image/webp')
         if (image.stripped !== null) await storage.write(ready.storageKey, image.stripped, ready.contentType)
         return finish(upload, {
-          ...ready, size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey
+          ...ready, size, width: image.width, height: image.height, placeholder: image.placeholder, thumbnailKey, thumbnailSize: image.thumbnail.length
         })
       })
     },

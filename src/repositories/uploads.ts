@@ -22,19 +22,21 @@ export interface UploadRow {
   placeholder: string | null
   storageKey: string
   thumbnailKey: string | null
+  /** Bytes of the thumbnail (0 without one): counted against the quota with `size`. */
+  thumbnailSize: number
   createdAt: Date
   completedAt: Date | null
 }
 
 /** What completing stores of an upload. */
-export type ReadyFacts = Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'storageKey'>
+export type ReadyFacts = Pick<UploadRow, 'kind' | 'contentType' | 'size' | 'width' | 'height' | 'placeholder' | 'thumbnailKey' | 'thumbnailSize' | 'storageKey'>
 
 export interface DeletingRow { id: string, storageKey: string, thumbnailKey: string | null }
 
 /** The statements that also run inside a transaction (see index.ts). */
 export function uploadStatements (db: Client) {
   /**
-   * Bytes the owner's uploads take (not being deleted; pending ones by their declared size), but `except`'s,
+   * Bytes the owner's uploads take with their thumbnails (not being deleted; pending ones by their declared size), but `except`'s,
    * with the owner's uploads serialized by an advisory lock until the transaction ends: two requests cannot
    * both take the last bytes.
    */
@@ -42,9 +44,9 @@ export function uploadStatements (db: Client) {
     await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${ownerId}))`
     const [used] = except === undefined
       ? await db.$queryRaw<Array<{ bytes: bigint | null }>>`
-          SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting'`
+          SELECT sum(size + thumbnail_size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting'`
       : await db.$queryRaw<Array<{ bytes: bigint | null }>>`
-          SELECT sum(size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting' AND id <> ${except}::uuid`
+          SELECT sum(size + thumbnail_size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting' AND id <> ${except}::uuid`
     return Number(used?.bytes ?? 0)
   }
 
@@ -72,11 +74,11 @@ export function uploadStatements (db: Client) {
 
     /**
      * markReady for a completion that stores more bytes than were declared (an image re-encoded without its
-     * metadata), which the quota counted so far: made ready only if the stored size keeps the owner within
+     * metadata, or with its thumbnail), which the quota counted so far: made ready only if the stored size keeps the owner within
      * `quota` (see lockedUsage; in a transaction). Past it the pending row is deleted: 'over'. null: no longer pending.
      */
     async markReadyWithinQuota (id: string, ownerId: string, data: ReadyFacts, quota: number): Promise<UploadRow | 'over' | null> {
-      if ((await lockedUsage(ownerId, id)) + data.size <= quota) return markReady(id, data)
+      if ((await lockedUsage(ownerId, id)) + data.size + data.thumbnailSize <= quota) return markReady(id, data)
       const { count } = await db.upload.deleteMany({ where: { id, state: 'pending' } })
       return count === 1 ? 'over' : null
     },
