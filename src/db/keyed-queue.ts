@@ -53,3 +53,20 @@ async function run<T> (task: () => Promise<T>, leave: () => void): Promise<T> {
     leave()
   }
 }
+
+/** A task whose turn did not come in time: to the API, a connection that did not come (P2024, 503 UNAVAILABLE). */
+export class TurnTimeout extends Error {
+  readonly code = 'P2024'
+}
+
+// One queue per owner (a pool: one per app) and purpose.
+const queues = new WeakMap<object, Map<string, KeyedQueue>>()
+
+/** The queue named `name` of `owner` (made on first use, with `limit` tasks at a time per key). */
+export function queueOf (owner: object, name: string, limit = 1): KeyedQueue {
+  let named = queues.get(owner)
+  if (named === undefined) queues.set(owner, named = new Map())
+  let queue = named.get(name)
+  if (queue === undefined) named.set(name, queue = createKeyedQueue(limit))
+  return queue
+}

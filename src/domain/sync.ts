@@ -217,7 +217,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       const cursor = decodeSyncCursor(opts.since)
       // A later page of a sync (its cursor carries the snapshot the sync reads as of).
       const paging = cursor.t !== undefined
-      if (opts.until !== undefined && cursor.t === undefined) {
+      if (opts.until !== undefined && !paging) {
         const until = decodeSyncCursor(opts.until, 'until')
         // A page's cursor is not a place to sync up to.
         if (until.t !== undefined) throw badRequest('querystring/until is not a cursor of a ready frame or of a sync\'s last page')

@@ -129,7 +129,11 @@ export class Connection {
 
   close (code: number, reason: string): void {
     if (this.closing) return
-    if (this.early !== undefined) this.readyNow?.()
+    if (this.early !== undefined) {
+      this.readyNow?.()
+      // Frames held past the bound close the socket (4008) right after its ready frame.
+      if (this.closing) return
+    }
     this.closing = true
     this.socket.close(code, reason)
     // A peer that does not read will not read the close frame either.

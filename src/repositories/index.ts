@@ -6,7 +6,7 @@
 import { accountStatements, createAccountsRepository } from './accounts.js'
 import { conversationStatements, createConversationsRepository } from './conversations.js'
 import type { Database } from './db.js'
-import { createKeyedQueue, type KeyedQueue } from '../db/keyed-queue.js'
+import { queueOf, TurnTimeout } from '../db/keyed-queue.js'
 import { createEventsRepository, eventStatements } from './events.js'
 import { createInvitesRepository, inviteStatements } from './invites.js'
 import { createMessagesRepository, messageStatements } from './messages.js'
@@ -32,21 +32,8 @@ export interface TransactionOptions {
 // requests of every other conversation timed out waiting for one (503). So the transactions that lock one
 // conversation take a connection one at a time in each process: the others wait in memory, in turn, at most as
 // long as a transaction waits for a connection. One queue per pool (per app).
-const conversationQueues = new WeakMap<object, KeyedQueue>()
-
-/** The answer of a write whose turn did not come in time: the pool's code for a connection that did not (503). */
-class TurnTimeout extends Error {
-  readonly code = 'P2024'
-  constructor () { super('Timed out waiting for a turn to write to the conversation') }
-}
-
 export function createRepositories (db: Database) {
-  let queue = conversationQueues.get(db.pool)
-  if (queue === undefined) {
-    queue = createKeyedQueue()
-    conversationQueues.set(db.pool, queue)
-  }
-  const conversationQueue = queue
+  const conversationQueue = queueOf(db.pool, 'conversation-writes')
   const repositories = {
     accounts: createAccountsRepository(db),
     conversations: createConversationsRepository(db),
@@ -85,7 +72,7 @@ export function createRepositories (db: Database) {
     conversationTransaction<T> (conversationId: string, fn: (tx: Transaction) => Promise<T>, opts: TransactionOptions): Promise<T> {
       const started = Date.now()
       return conversationQueue(conversationId, opts.maxWaitMs, () =>
-        repositories.transaction(fn, { ...opts, maxWaitMs: Math.max(1, opts.maxWaitMs - (Date.now() - started)) }), () => new TurnTimeout())
+        repositories.transaction(fn, { ...opts, maxWaitMs: Math.max(1, opts.maxWaitMs - (Date.now() - started)) }), () => new TurnTimeout('Timed out waiting for a turn to write to the conversation'))
     }
   }
   return repositories

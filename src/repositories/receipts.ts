@@ -19,21 +19,13 @@
 // the others wait in memory, in turn, at most as long as a request waits for
 // a connection (then 503, as when none came).
 import type pg from 'pg'
-import { createKeyedQueue, type KeyedQueue } from '../db/keyed-queue.js'
+import { queueOf, TurnTimeout } from '../db/keyed-queue.js'
 
 /** A position that moved, and the users whose sockets are told of it. */
 export interface Receipt { seq: number, recipients: string[] }
 
 /** Receipt transactions of one conversation holding a connection at once, per process. */
 export const RECEIPT_TURNS = 2
-/** One line per pool (per app). */
-const receiptQueues = new WeakMap<pg.Pool, KeyedQueue>()
-
-/** A receipt whose turn did not come in time: the pool's own message for a connection that did not (503). */
-class ReceiptTurnTimeout extends Error {
-  constructor () { super('timeout exceeded when trying to connect (waiting for a turn of the conversation\'s receipts)') }
-}
-
 /**
  * Runs `fn` in one transaction on a connection of `pool`, in turn with the
  * other receipts of the conversation (see above); it commits when `fn`
@@ -41,13 +33,10 @@ class ReceiptTurnTimeout extends Error {
  * reads who is told.
  */
 export function inReceiptTransaction<T> (pool: pg.Pool, conversationId: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  let queue = receiptQueues.get(pool)
-  if (queue === undefined) {
-    queue = createKeyedQueue(RECEIPT_TURNS)
-    receiptQueues.set(pool, queue)
-  }
-  const waitMs = pool.options.connectionTimeoutMillis ?? 10_000
-  return queue(conversationId, waitMs > 0 ? waitMs : 10_000, () => receiptTransaction(pool, fn), () => new ReceiptTurnTimeout())
+  const queue = queueOf(pool, 'receipts', RECEIPT_TURNS)
+  // As long as a request waits for a connection (0: the pool's "no limit"; a turn still has one).
+  return queue(conversationId, pool.options.connectionTimeoutMillis || 10_000, () => receiptTransaction(pool, fn),
+    () => new TurnTimeout('Timed out waiting for a turn of the conversation\'s receipts'))
 }
 
 async function receiptTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {

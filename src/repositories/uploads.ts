@@ -42,11 +42,9 @@ export function uploadStatements (db: Client) {
    */
   async function lockedUsage (ownerId: string, except?: string): Promise<number> {
     await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('uploads:' || ${ownerId}))`
-    const [used] = except === undefined
-      ? await db.$queryRaw<Array<{ bytes: bigint | null }>>`
-          SELECT sum(size + thumbnail_size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting'`
-      : await db.$queryRaw<Array<{ bytes: bigint | null }>>`
-          SELECT sum(size + thumbnail_size)::bigint AS bytes FROM uploads WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting' AND id <> ${except}::uuid`
+    const [used] = await db.$queryRaw<Array<{ bytes: bigint | null }>>`
+      SELECT sum(size + thumbnail_size)::bigint AS bytes FROM uploads
+       WHERE owner_id = ${ownerId}::uuid AND state <> 'deleting' AND id IS DISTINCT FROM ${except ?? null}::uuid`
     return Number(used?.bytes ?? 0)
   }
 
