@@ -135,6 +135,8 @@ describe('the sync storm (scenario 10)', () => {
       flow: f,
       catchUpMs: figure(seconds.map((v) => v * 1000)),
       perClientMs: [lat(1), lat(1), lat(1)],
+      readyMs: [lat(1), lat(1), lat(1)],
+      presence: [{ online: 0, offline: 0 }, { online: 0, offline: 0 }, { online: 0, offline: 0 }],
       postsPerSec: [100, 99, 98],
       requestsMedian: figure(requests),
       requestsMax: figure(requests.map((v) => v + 1)),

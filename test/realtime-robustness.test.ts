@@ -1,5 +1,6 @@
 // The push channel under real-world conditions: presence with a grace period,
 // bad frames, slow readers, session ends, shutdown, reconnect and replay.
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDirect, createGroup, post, replay } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
@@ -52,6 +53,57 @@ describe('presence', () => {
     const profile = await api.get(`/v1/users/${b.user.id}`, { token: a.accessToken })
     expect(profile.body).toMatchObject({ online: false, lastSeenAt: offline.data.lastSeenAt })
     await ss.none((f) => f.type === 'presence' && f.data.userId === b.user.id, 0)
+  })
+
+  it('a reconnect whose upgrade outlasts the grace period keeps the user online; a refused one takes them offline then', async () => {
+    const [a, b] = await Promise.all([register(api), register(api)])
+    await createDirect(api, a, b)
+    const as = await open(a.accessToken)
+    const b1 = await open(b.accessToken)
+    await as.next((f) => f.type === 'presence' && f.data.userId === b.user.id && f.data.online === true)
+    // Sessions of b that this process has not checked yet: their upgrades read the sessions table.
+    const login = async () => (await api.post('/v1/auth/login', { username: b.user.username, password: b.password })).body as { accessToken: string, refreshToken: string }
+    const [second, third] = [await login(), await login()]
+    expect((await api.post('/v1/auth/logout', { refreshToken: third.refreshToken })).status).toBe(204)
+
+    // A storm's upgrades wait for the database: here the session check waits on a lock held past the grace period.
+    const holder = new pg.Client({ connectionString: server.databaseUrl })
+    await holder.connect()
+    const hold = async () => {
+      await holder.query('BEGIN')
+      await holder.query('LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE')
+    }
+    const waitingOnTheLock = () => expect.poll(async () => (await server.sql(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))[0].n, { timeout: 10_000 }).toBeGreaterThanOrEqual(1)
+    try {
+      await hold()
+      await b1.close()
+      const reconnecting = connect(server.url, second.accessToken)
+      await waitingOnTheLock()
+      await as.none((f) => f.type === 'presence' && f.data.userId === b.user.id, GRACE + 300)
+      await holder.query('COMMIT')
+      const b2 = await reconnecting
+      sockets.push(b2)
+      await b2.next((f) => f.type === 'ready')
+      // Nobody saw b leave, nor come back.
+      await as.none((f) => f.type === 'presence' && f.data.userId === b.user.id, 300)
+      expect((await api.get(`/v1/users/${b.user.id}`, { token: a.accessToken })).body.online).toBe(true)
+
+      // The same wait, but the session was logged out: once the upgrade is refused, b is offline at once.
+      await hold()
+      await b2.close()
+      const refused = connect(server.url, third.accessToken)
+      await waitingOnTheLock()
+      await as.none((f) => f.type === 'presence' && f.data.userId === b.user.id, GRACE + 300)
+      const released = Date.now()
+      await holder.query('COMMIT')
+      await expect(refused).rejects.toMatchObject({ statusCode: 401 })
+      const offline = await as.next((f) => f.type === 'presence' && f.data.userId === b.user.id)
+      expect(offline.data.online).toBe(false)
+      expect(Date.now() - released).toBeLessThan(GRACE)
+    } finally {
+      await holder.end()
+    }
   })
 })
 

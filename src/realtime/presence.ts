@@ -1,9 +1,11 @@
 // Presence: a user is online while they have a connection, and goes offline a
-// grace period after the last one closes, so a quick reconnect does not flap.
+// grace period after the last one closes, so a quick reconnect does not flap
+// (nor a slow one that started within it: local-presence.ts).
 // Who is told of a change, and what, is the domain's (domain/presence.ts).
 // This is the single-process implementation; shared-presence.ts spans processes.
 import { EventEmitter } from 'node:events'
 import type { PresenceChange } from '../domain/presence.js'
+import { LocalPresence } from './local-presence.js'
 
 export type { PresenceChange }
 
@@ -14,6 +16,12 @@ export interface Presence {
   connected (userId: string): void
   /** A connection of the user closed on this process. */
   disconnected (userId: string): void
+  /**
+   * A connection of the user is being opened on this process (its upgrade is
+   * under way): the grace period of an earlier one does not end their presence
+   * before the returned function is called (once the upgrade ended, opened or not).
+   */
+  arriving (userId: string): () => void
   /** Emits 'change' (PresenceChange) when a user goes online or offline. */
   readonly events: EventEmitter<{ change: [PresenceChange] }>
   close (): Promise<void>
@@ -22,46 +30,32 @@ export interface Presence {
 /** Presence of a single process. */
 export class MemoryPresence implements Presence {
   readonly events = new EventEmitter<{ change: [PresenceChange] }>()
-  private readonly connections = new Map<string, number>()
-  private readonly offlineTimers = new Map<string, NodeJS.Timeout>()
+  private readonly local: LocalPresence
 
-  constructor (private readonly graceMs: number) {}
+  constructor (graceMs: number) {
+    this.local = new LocalPresence(graceMs, {
+      online: (userId) => this.events.emit('change', { userId, online: true, at: new Date() }),
+      offline: (userId) => this.events.emit('change', { userId, online: false, at: new Date() })
+    })
+  }
 
   async online (userIds: string[]): Promise<Set<string>> {
-    return new Set(userIds.filter((id) => this.connections.has(id) || this.offlineTimers.has(id)))
+    return new Set(userIds.filter((id) => this.local.has(id)))
   }
 
   connected (userId: string): void {
-    const n = this.connections.get(userId) ?? 0
-    this.connections.set(userId, n + 1)
-    const pending = this.offlineTimers.get(userId)
-    if (pending !== undefined) {
-      // Back within the grace period: nobody saw them leave.
-      clearTimeout(pending)
-      this.offlineTimers.delete(userId)
-      return
-    }
-    if (n === 0) this.events.emit('change', { userId, online: true, at: new Date() })
+    this.local.connected(userId)
   }
 
   disconnected (userId: string): void {
-    const n = this.connections.get(userId) ?? 0
-    if (n > 1) {
-      this.connections.set(userId, n - 1)
-      return
-    }
-    this.connections.delete(userId)
-    const timer = setTimeout(() => {
-      this.offlineTimers.delete(userId)
-      this.events.emit('change', { userId, online: false, at: new Date() })
-    }, this.graceMs)
-    timer.unref()
-    this.offlineTimers.set(userId, timer)
+    this.local.disconnected(userId)
+  }
+
+  arriving (userId: string): () => void {
+    return this.local.arriving(userId)
   }
 
   async close (): Promise<void> {
-    for (const t of this.offlineTimers.values()) clearTimeout(t)
-    this.offlineTimers.clear()
-    this.connections.clear()
+    this.local.clear()
   }
 }

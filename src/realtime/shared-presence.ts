@@ -7,6 +7,7 @@
 // others, and their users go offline within PRESENCE_TTL_MS.
 import { EventEmitter } from 'node:events'
 import type { PresenceRepository } from '../repositories/presence.js'
+import { LocalPresence } from './local-presence.js'
 import type { Presence, PresenceChange } from './presence.js'
 
 export interface SharedPresenceOptions {
@@ -21,8 +22,7 @@ export interface SharedPresenceOptions {
 
 export class SharedPresence implements Presence {
   readonly events = new EventEmitter<{ change: [PresenceChange] }>()
-  private readonly connections = new Map<string, number>()
-  private readonly offlineTimers = new Map<string, NodeJS.Timeout>()
+  private readonly local: LocalPresence
   /** Store operations of one user, run one after another. */
   private readonly chains = new Map<string, Promise<void>>()
   private readonly timers: NodeJS.Timeout[]
@@ -32,6 +32,13 @@ export class SharedPresence implements Presence {
   private closed = false
 
   constructor (private readonly opts: SharedPresenceOptions) {
+    this.local = new LocalPresence(opts.graceMs, {
+      online: (userId) => this.enqueue(userId, () => this.register(userId)),
+      offline: (userId) => this.enqueue(userId, async () => {
+        if (this.local.has(userId)) return // reconnected here meanwhile
+        if (await this.opts.store.disconnect(this.opts.processId, userId)) this.emit(userId, false)
+      })
+    })
     // An entry lives 60 % of the bound and is refreshed every 20 %, so a late
     // heartbeat or two do not expire it; a dead process's entries expire
     // within 60 % and a sweep (every 20 %) finds them: offline within ~80 %.
@@ -46,39 +53,20 @@ export class SharedPresence implements Presence {
   async online (userIds: string[]): Promise<Set<string>> {
     const found = await this.opts.store.online(userIds)
     // Local knowledge first: a connect of this process may still be on its way to the store.
-    for (const id of userIds) if (this.isLocal(id)) found.add(id)
+    for (const id of userIds) if (this.local.has(id)) found.add(id)
     return found
   }
 
   connected (userId: string): void {
-    const n = this.connections.get(userId) ?? 0
-    this.connections.set(userId, n + 1)
-    const pending = this.offlineTimers.get(userId)
-    if (pending !== undefined) {
-      // Back within the grace period: the entry was kept, nobody saw them leave.
-      clearTimeout(pending)
-      this.offlineTimers.delete(userId)
-      return
-    }
-    if (n === 0) this.enqueue(userId, () => this.register(userId))
+    this.local.connected(userId)
   }
 
   disconnected (userId: string): void {
-    const n = this.connections.get(userId) ?? 0
-    if (n > 1) {
-      this.connections.set(userId, n - 1)
-      return
-    }
-    this.connections.delete(userId)
-    const timer = setTimeout(() => {
-      this.offlineTimers.delete(userId)
-      this.enqueue(userId, async () => {
-        if (this.isLocal(userId)) return // reconnected here meanwhile
-        if (await this.opts.store.disconnect(this.opts.processId, userId)) this.emit(userId, false)
-      })
-    }, this.opts.graceMs)
-    timer.unref()
-    this.offlineTimers.set(userId, timer)
+    this.local.disconnected(userId)
+  }
+
+  arriving (userId: string): () => void {
+    return this.local.arriving(userId)
   }
 
   /**
@@ -90,20 +78,14 @@ export class SharedPresence implements Presence {
     if (this.closed) return
     this.closed = true
     for (const t of this.timers) clearInterval(t)
-    for (const t of this.offlineTimers.values()) clearTimeout(t)
-    this.offlineTimers.clear()
-    this.connections.clear()
+    this.local.clear()
     await Promise.all(this.chains.values())
     await this.opts.store.expireProcess(this.opts.processId, this.opts.graceMs)
       .catch((err: unknown) => this.opts.onError(err, 'could not release presence entries'))
   }
 
-  private isLocal (userId: string): boolean {
-    return this.connections.has(userId) || this.offlineTimers.has(userId)
-  }
-
   private async register (userId: string): Promise<void> {
-    if (!this.isLocal(userId) || this.closed) return
+    if (!this.local.has(userId) || this.closed) return
     if (await this.opts.store.connect(this.opts.processId, userId, this.entryTtlMs)) this.emit(userId, true)
   }
 
@@ -123,7 +105,7 @@ export class SharedPresence implements Presence {
     if (this.beating || this.closed) return
     this.beating = true
     try {
-      const local = [...new Set([...this.connections.keys(), ...this.offlineTimers.keys()])]
+      const local = this.local.users()
       const found = await this.opts.store.refresh(this.opts.processId, local, this.entryTtlMs)
       // Entries swept while this process was stalled, or whose connect failed: register again.
       for (const userId of local) {

@@ -20,6 +20,8 @@ function bearerToken (request: FastifyRequest): string | undefined {
   return typeof query.access_token === 'string' ? query.access_token : undefined
 }
 
+interface Upgrade { response: ServerResponse, stamp: number, connectionId: string, arrived?: () => void }
+
 export default async function wsRoutes (app: FastifyInstance) {
   const node = app.realtime
   const limits = {
@@ -28,9 +30,10 @@ export default async function wsRoutes (app: FastifyInstance) {
     typingPerSecond: app.config.typingPerSecond,
     closeGraceMs: app.config.wsCloseGraceMs
   }
-  // Of each upgrade, until the socket is handed over: its HTTP response, and
-  // the revocation stamp taken before its token was checked.
-  const upgrades = new WeakMap<FastifyRequest['raw'], { response: ServerResponse, stamp: number, connectionId: string }>()
+  // Of each upgrade, until the socket is handed over: its HTTP response, the
+  // revocation stamp taken before its token was checked, and, once the token
+  // is good, the end of its user's arrival (presence: realtime/local-presence.ts).
+  const upgrades = new WeakMap<FastifyRequest['raw'], Upgrade>()
   // Sockets per user: counted in Redis across processes with BROKER=redis, else per process (realtime/socket-slots.ts).
   const max = app.config.wsMaxConnectionsPerUser
   const slots = app.limitsRedis === undefined
@@ -47,15 +50,34 @@ export default async function wsRoutes (app: FastifyInstance) {
 
   async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply) {
     const connectionId = randomUUID()
-    upgrades.set(request.raw, { response: reply.raw, stamp: app.revocationStamp(), connectionId })
+    const upgrade: Upgrade = { response: reply.raw, stamp: app.revocationStamp(), connectionId }
+    upgrades.set(request.raw, upgrade)
     const token = bearerToken(request)
     if (token === undefined || token === '') throw unauthorized()
-    request.auth = await app.verifyAccessToken(token)
-    // A plain GET opens no socket, so it takes no slot: the HTTP handler answers it.
-    if (!request.ws) return
-    // A slot taken here and never used (the handshake failed) lapses by itself (WS_SLOT_TTL_MS).
-    if (!await slots.take(request.auth.userId, connectionId, node.hub.connectionsOf(request.auth.userId))) {
-      throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
+    // Once the token is ours (before its session is checked, a database read at times), the user is coming back:
+    // a presence grace period that ends while the upgrade is under way (a reconnect storm queues upgrades for
+    // seconds) keeps them online. Ended when the socket is handed over (openSocket), when the upgrade is refused,
+    // or when the connection closes before either. A plain GET opens no socket: nobody arrives.
+    const tcp = request.raw.socket
+    const arrive = ({ userId }: { userId: string }) => {
+      const arrived = node.presence.arriving(userId)
+      tcp.once('close', arrived)
+      upgrade.arrived = () => {
+        tcp.off('close', arrived)
+        arrived()
+      }
+    }
+    try {
+      request.auth = await app.verifyAccessToken(token, request.ws ? arrive : undefined)
+      // A plain GET opens no socket, so it takes no slot: the HTTP handler answers it.
+      if (!request.ws) return
+      // A slot taken here and never used (the handshake failed) lapses by itself (WS_SLOT_TTL_MS).
+      if (!await slots.take(request.auth.userId, connectionId, node.hub.connectionsOf(request.auth.userId))) {
+        throw new AppError(429, 'RATE_LIMITED', 'Too many open connections for this user')
+      }
+    } catch (err) {
+      upgrade.arrived?.()
+      throw err
     }
   }
 
@@ -154,6 +176,7 @@ export default async function wsRoutes (app: FastifyInstance) {
     // it sends it first, without a cursor.
     conn.holdUntilReady(() => ready(null))
     const joining = node.connect(conn)
+    upgrade?.arrived?.()
     // Now counted among the user's open sockets: its slot is no longer a handshake under way.
     slots.opened(conn.userId, conn.id)
     // A sharded broker subscribing this process to the user's shard: ready (and the client's catch-up after it)

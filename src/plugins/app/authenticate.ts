@@ -16,8 +16,11 @@ export interface Auth { userId: string, sessionId: string }
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate (request: FastifyRequest): Promise<void>
-    /** Verifies an access token (signature, expiry, live session); throws a 401 AppError. */
-    verifyAccessToken (token: string): Promise<Auth>
+    /**
+     * Verifies an access token (signature, expiry, live session); throws a 401 AppError. `signed` is called
+     * once the token is known to be ours and unexpired, before its session is checked (a database read at times).
+     */
+    verifyAccessToken (token: string, signed?: (auth: Auth) => void): Promise<Auth>
     /** Drops a session from the cache of live sessions (revoked elsewhere). */
     forgetSession (sessionId: string): void
     /** Drops every cached session (a revocation elsewhere may have been missed). */
@@ -54,10 +57,11 @@ export default fp(async (app) => {
   app.decorate('revokedSince', async (sessionId: string, stamp: number) =>
     liveSessions.changedSince(stamp) && !(await app.accounts.isSessionActive(sessionId)))
 
-  async function checkSession (claims: AccessClaims): Promise<Auth> {
+  async function checkSession (claims: AccessClaims, signed?: (auth: Auth) => void): Promise<Auth> {
     // Signed by us, but checked as any input: a claim that is not a canonical
     // id would fail its SQL (500), or not match the ids it is compared with.
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || !isUuid(claims.sub) || !isUuid(claims.sid)) throw unauthorized()
+    signed?.({ userId: claims.sub, sessionId: claims.sid })
     if (!liveSessions.has(claims.sid)) {
       const stamp = liveSessions.stamp()
       if (!(await app.accounts.isSessionActive(claims.sid))) throw unauthorized('The session has been logged out or revoked')
@@ -76,14 +80,14 @@ export default fp(async (app) => {
 
   app.decorateRequest('auth', null as unknown as Auth)
 
-  app.decorate('verifyAccessToken', async (token: string) => {
+  app.decorate('verifyAccessToken', async (token: string, signed?: (auth: Auth) => void) => {
     let claims: AccessClaims
     try {
       claims = app.jwt.verify<AccessClaims>(token)
     } catch (err) {
       throw verifyError(err)
     }
-    return checkSession(claims)
+    return checkSession(claims, signed)
   })
 
   app.decorate('authenticate', async (request: FastifyRequest) => {

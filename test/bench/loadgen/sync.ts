@@ -46,6 +46,8 @@ interface Client {
   older: Set<string>
   requests: number
   bytes: number
+  /** Milliseconds from the start of the last reconnect until its ready frame. */
+  readyMs: number
   onReady: ((cursor: string | null) => void) | undefined
 }
 
@@ -75,6 +77,8 @@ let postFailures = 0
 let inFlight = 0
 let postsSkipped = 0
 let closing = false
+/** Presence frames received by all clients, by what they said: a reconnect within the grace period should bring none. */
+const presenceFrames = { online: 0, offline: 0 }
 
 function apply (c: Client, e: Ev, fromCatchUp: boolean): void {
   const at = c.have.get(e.conversationId)
@@ -94,6 +98,11 @@ function apply (c: Client, e: Ev, fromCatchUp: boolean): void {
 
 function onFrame (c: Client, data: WebSocket.RawData): void {
   const frame = JSON.parse(data.toString()) as { type?: string, conversationId?: unknown, seq?: unknown, cursor?: string | null }
+  if (frame.type === 'presence') {
+    if ((frame as { online?: unknown }).online === true) presenceFrames.online++
+    else presenceFrames.offline++
+    return
+  }
   if (frame.type === 'ready') {
     const resolve = c.onReady
     c.onReady = undefined
@@ -213,7 +222,9 @@ function release (c: Client): void {
 async function reconnectOne (c: Client, how: Flow | 'first'): Promise<void> {
   c.requests = 0
   c.bytes = 0
+  const t0 = performance.now()
   const readyCursor = await open(c)
+  c.readyMs = performance.now() - t0
   if (how === 'sync') {
     await catchUpBySync(c, readyCursor)
   } else {
@@ -252,7 +263,7 @@ serve({
     http = new HttpClient(p.url, Math.max(16, p.users.length))
     postHttp = new HttpClient(p.url, 16)
     clients = p.users.map((user) => ({
-      user, ws: undefined, have: new Map(), held: undefined, cursor: null, recent: new Set(), older: new Set(), requests: 0, bytes: 0, onReady: undefined
+      user, ws: undefined, have: new Map(), held: undefined, cursor: null, recent: new Set(), older: new Set(), requests: 0, bytes: 0, readyMs: 0, onReady: undefined
     }))
     // Seeded groups start at seq 0.
     for (const g of p.groups) for (const m of g.members) clients[m]!.have.set(g.id, 0)
@@ -305,6 +316,7 @@ serve({
     flow = p.flow
     const t0 = performance.now()
     const postedBefore = posted
+    const presenceBefore = { ...presenceFrames }
     const times = await Promise.all(clients.map(async (c) => {
       await reconnectOne(c, p.flow)
       return performance.now() - t0
@@ -317,7 +329,10 @@ serve({
       postsPerSec: (posted - postedBefore) * 1000 / allMs,
       perClientMs: summarize(times),
       requests: summarize(requests),
-      bytesPerClient: summarize(clients.map((c) => c.bytes))
+      bytesPerClient: summarize(clients.map((c) => c.bytes)),
+      readyMs: summarize(clients.map((c) => c.readyMs)),
+      presenceOnline: presenceFrames.online - presenceBefore.online,
+      presenceOffline: presenceFrames.offline - presenceBefore.offline
     }
   },
 

@@ -31,6 +31,10 @@ export interface SyncFlowResult {
   /** From the simultaneous reconnect until the last client caught up, per repetition. */
   catchUpMs: Figure
   perClientMs: Latency[]
+  /** From the reconnect until each client's ready frame, per repetition. */
+  readyMs: Latency[]
+  /** Presence frames the clients received during each storm (a reconnect within the grace period should bring none). */
+  presence: Array<{ online: number, offline: number }>
   /** Posts answered per second during each storm (the load it met; the rate is the scenario's postRate). */
   postsPerSec: number[]
   /** HTTP requests of each client's catch-up (the socket not counted): the median and the largest, per repetition. */
@@ -77,7 +81,7 @@ export interface SyncResult {
   lastError?: string
 }
 
-interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency }
+interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number }
 interface Counts { delivered: number, lost: number, duplicates: number, pushesOverlapped: number, eventsFetched: number }
 interface Verify {
   clientsBehind: number, expected: number, missing: number, byFlow: Record<SyncFlow, Counts>
@@ -188,6 +192,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         flow,
         catchUpMs: figure(s.map((r) => r.allMs)),
         perClientMs: s.map((r) => r.perClientMs),
+        readyMs: s.map((r) => r.readyMs),
+        presence: s.map((r) => ({ online: r.presenceOnline, offline: r.presenceOffline })),
         postsPerSec: s.map((r) => r.postsPerSec),
         requestsMedian: figure(s.map((r) => r.requests.p50)),
         requestsMax: figure(s.map((r) => r.requests.max)),
