@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from '../src/domain/prisma-errors.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, test, type TestServer } from './helpers/server.js'
+import { connect } from './helpers/ws.js'
 
 let server: TestServer
 let api: Client
@@ -322,7 +323,7 @@ describe('group commit of posts', () => {
     }
   })
 
-  it('a post does not wait for the main pool: with its only connection held by a blocked request, posts still commit', async () => {
+  it('a post does not wait for the main pool: with its only connection held by a blocked request, posts still commit and sockets get ready', async () => {
     const own = await startServer({ config: { databasePoolSize: 1 } })
     const ownApi = client(own.url)
     try {
@@ -345,6 +346,14 @@ describe('group commit of posts', () => {
         // The main pool is exhausted, and stays so until the holder commits: the posts commit on their own connections.
         const posted = await Promise.all([post(ownApi, alice, other.id, 'one'), post(ownApi, bob, other.id, 'two')])
         expect(posted.map((m) => m.body)).toEqual(['one', 'two'])
+        // Nor does a socket's ready frame, whose sync cursor is a snapshot taken on the same connections.
+        const socket = await connect(own.url, bob.accessToken)
+        try {
+          const ready = await socket.next((f) => f.type === 'ready')
+          expect(ready.cursor).toEqual(expect.any(String))
+        } finally {
+          await socket.close()
+        }
         const [{ n }] = await own.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'switchboard'")
         expect(n).toBe(1)
         await holder.query('COMMIT')

@@ -68,7 +68,7 @@ const CANDIDATES = `
           FROM now LEFT JOIN bounds b ON true
          ORDER BY b.conversation_id`
 
-export function createSyncRepository ({ prisma: db, pool }: Database) {
+export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
   return {
     /**
      * The current snapshot, and the user's conversations that changed since
@@ -124,9 +124,11 @@ export function createSyncRepository ({ prisma: db, pool }: Database) {
 
     /** The current snapshot (a sync cursor that starts now). */
     async snapshot (): Promise<string> {
-      // On the pool, prepared once per connection: it runs for the sockets that open (realtime/sync-clock.ts), as
-      // often as one a database round trip in a burst of upgrades, where Prisma's per-call cost showed.
-      const { rows } = await pool.query<{ t: string }>({ name: 'sync-snapshot', text: 'SELECT pg_current_snapshot()::text AS t' })
+      // Prepared once per connection: it runs for the sockets that open (realtime/sync-clock.ts), as often as one
+      // a database round trip in a burst of upgrades, where Prisma's per-call cost showed. On the lane, as the
+      // session check: a socket's ready frame waits for it, and did wait behind a burst of reads that took the
+      // pool (up to 26 s in the bench's per-conversation storm, test/post-batching.test.ts).
+      const { rows } = await (lane ?? pool).query<{ t: string }>({ name: 'sync-snapshot', text: 'SELECT pg_current_snapshot()::text AS t' })
       return rows[0]!.t
     }
   }
