@@ -137,6 +137,7 @@ describe('the sync storm (scenario 10)', () => {
       perClientMs: [lat(1), lat(1), lat(1)],
       readyMs: [lat(1), lat(1), lat(1)],
       presence: [{ online: 0, offline: 0 }, { online: 0, offline: 0 }, { online: 0, offline: 0 }],
+      socketFailures: [[], [], []],
       postsPerSec: [100, 99, 98],
       requestsMedian: figure(requests),
       requestsMax: figure(requests.map((v) => v + 1)),

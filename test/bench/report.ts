@@ -301,7 +301,8 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
       `catch-up answers per client (median): ${both((r) => kb(r.bytesPerClient.median))}` +
       (sy.failures > 0 ? `; ${int(sy.failures)} requests or sockets failed and were retried (last: ${sy.lastError ?? ''})` : ''),
     `sync storm ready frame after the reconnect, p50 / p95 / max per storm (ms): ${both((r) => r.readyMs.map((l) => `${dec(l.p50, 0)} / ${dec(l.p95, 0)} / ${dec(l.max, 0)}`).join('; '))}; ` +
-      `presence frames received during each storm (online / offline): ${both((r) => r.presence.map((v) => `${int(v.online)} / ${int(v.offline)}`).join('; '))}`,
+      `presence frames received during each storm (online / offline): ${both((r) => r.presence.map((v) => `${int(v.online)} / ${int(v.offline)}`).join('; '))}; ` +
+      `sockets failed and retried during each storm: ${both((r) => r.socketFailures.map((f) => f.length === 0 ? 'none' : f.join(', ')).join('; '))}`,
     `sync storm posts answered per second during each storm (the rate is ${int(sy.postRate)}/s): ${both((r) => r.postsPerSec.map((v) => dec(v, 0)).join(' / '))}`,
     `sync storm CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included): server ` +
       `${both((r) => `${dec(r.serverCpuMsPerClient.median, 1)} ms (${r.serverCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; PostgreSQL ` +

@@ -77,6 +77,11 @@ let postFailures = 0
 let inFlight = 0
 let postsSkipped = 0
 let closing = false
+/** Sockets that failed (before ready, or closed by the server after), by reason: a retry opens its socket late. */
+const socketFailures = new Map<string, number>()
+function socketFailure (reason: string): void {
+  socketFailures.set(reason, (socketFailures.get(reason) ?? 0) + 1)
+}
 /** Presence frames received by all clients, by what they said: a reconnect within the grace period should bring none. */
 const presenceFrames = { online: 0, offline: 0 }
 
@@ -134,12 +139,14 @@ async function open (c: Client): Promise<string | null> {
           // Closed by the server (say, as a slow consumer): counted, and caught up again as a client would.
           failures++
           lastError = `socket closed by the server (${code})`
+          socketFailure(lastError)
           if (!closing) reconnectOne(c, flow).catch((err: unknown) => { lastError = `reconnect: ${err instanceof Error ? err.message : String(err)}` })
         })
       })
     } catch (err) {
       failures++
       lastError = `socket: ${err instanceof Error ? err.message : String(err)}`
+      socketFailure(lastError)
       c.ws?.terminate()
       if (attempt >= MAX_ATTEMPTS) throw err
       await sleep(200)
@@ -317,6 +324,7 @@ serve({
     const t0 = performance.now()
     const postedBefore = posted
     const presenceBefore = { ...presenceFrames }
+    socketFailures.clear()
     const times = await Promise.all(clients.map(async (c) => {
       await reconnectOne(c, p.flow)
       return performance.now() - t0
@@ -332,7 +340,9 @@ serve({
       bytesPerClient: summarize(clients.map((c) => c.bytes)),
       readyMs: summarize(clients.map((c) => c.readyMs)),
       presenceOnline: presenceFrames.online - presenceBefore.online,
-      presenceOffline: presenceFrames.offline - presenceBefore.offline
+      presenceOffline: presenceFrames.offline - presenceBefore.offline,
+      // The most frequent reasons sockets failed during the storm (from its start until all caught up).
+      socketFailures: [...socketFailures.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([reason, n]) => `${n} × ${reason}`)
     }
   },
 

@@ -35,6 +35,8 @@ export interface SyncFlowResult {
   readyMs: Latency[]
   /** Presence frames the clients received during each storm (a reconnect within the grace period should bring none). */
   presence: Array<{ online: number, offline: number }>
+  /** The most frequent reasons sockets failed during each storm, with their counts. */
+  socketFailures: string[][]
   /** Posts answered per second during each storm (the load it met; the rate is the scenario's postRate). */
   postsPerSec: number[]
   /** HTTP requests of each client's catch-up (the socket not counted): the median and the largest, per repetition. */
@@ -81,7 +83,7 @@ export interface SyncResult {
   lastError?: string
 }
 
-interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number }
+interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number, socketFailures: string[] }
 interface Counts { delivered: number, lost: number, duplicates: number, pushesOverlapped: number, eventsFetched: number }
 interface Verify {
   clientsBehind: number, expected: number, missing: number, byFlow: Record<SyncFlow, Counts>
@@ -194,6 +196,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         perClientMs: s.map((r) => r.perClientMs),
         readyMs: s.map((r) => r.readyMs),
         presence: s.map((r) => ({ online: r.presenceOnline, offline: r.presenceOffline })),
+        socketFailures: s.map((r) => r.socketFailures),
         postsPerSec: s.map((r) => r.postsPerSec),
         requestsMedian: figure(s.map((r) => r.requests.p50)),
         requestsMax: figure(s.map((r) => r.requests.max)),
