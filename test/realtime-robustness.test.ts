@@ -93,11 +93,12 @@ describe('presence', () => {
       // period is over), and is not left online with no socket.
       await hold()
       await b2.close()
-      const refused = connect(server.url, third.accessToken)
+      // Its refusal may land before the COMMIT's answer: the expectation is attached now, not after.
+      const refused = expect(connect(server.url, third.accessToken)).rejects.toMatchObject({ statusCode: 401 })
       await waitingOnTheLock()
       await as.none((f) => f.type === 'presence' && f.data.userId === b.user.id, GRACE + 300)
       await holder.query('COMMIT')
-      await expect(refused).rejects.toMatchObject({ statusCode: 401 })
+      await refused
       const offline = await as.next((f) => f.type === 'presence' && f.data.userId === b.user.id)
       expect(offline.data.online).toBe(false)
       expect((await api.get(`/v1/users/${b.user.id}`, { token: a.accessToken })).body.online).toBe(false)
