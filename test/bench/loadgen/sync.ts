@@ -77,12 +77,14 @@ let postFailures = 0
 let inFlight = 0
 let postsSkipped = 0
 let closing = false
-/** Sockets that failed (before ready, or closed by the server after), by reason: a retry opens its socket late. */
+/** Sockets that failed (before ready, or closed by the server after) during the storm, by reason: a retry opens its socket late. */
 const socketFailures = new Map<string, number>()
-function socketFailure (reason: string): void {
+function socketFailed (reason: string): void {
+  failures++
+  lastError = reason
   socketFailures.set(reason, (socketFailures.get(reason) ?? 0) + 1)
 }
-/** Presence frames received by all clients, by what they said: a reconnect within the grace period should bring none. */
+/** Presence frames received by all clients during the storm, by what they said: a reconnect within the grace period should bring none. */
 const presenceFrames = { online: 0, offline: 0 }
 
 function apply (c: Client, e: Ev, fromCatchUp: boolean): void {
@@ -104,7 +106,7 @@ function apply (c: Client, e: Ev, fromCatchUp: boolean): void {
 function onFrame (c: Client, data: WebSocket.RawData): void {
   const frame = JSON.parse(data.toString()) as { type?: string, conversationId?: unknown, seq?: unknown, cursor?: string | null }
   if (frame.type === 'presence') {
-    if ((frame as { online?: unknown }).online === true) presenceFrames.online++
+    if ((frame as { data?: { online?: unknown } }).data?.online === true) presenceFrames.online++
     else presenceFrames.offline++
     return
   }
@@ -137,16 +139,12 @@ async function open (c: Client): Promise<string | null> {
           c.ws = undefined
           if (!ready) return reject(new Error(`socket closed before ready (${code})`))
           // Closed by the server (say, as a slow consumer): counted, and caught up again as a client would.
-          failures++
-          lastError = `socket closed by the server (${code})`
-          socketFailure(lastError)
+          socketFailed(`socket closed by the server (${code})`)
           if (!closing) reconnectOne(c, flow).catch((err: unknown) => { lastError = `reconnect: ${err instanceof Error ? err.message : String(err)}` })
         })
       })
     } catch (err) {
-      failures++
-      lastError = `socket: ${err instanceof Error ? err.message : String(err)}`
-      socketFailure(lastError)
+      socketFailed(`socket: ${err instanceof Error ? err.message : String(err)}`)
       c.ws?.terminate()
       if (attempt >= MAX_ATTEMPTS) throw err
       await sleep(200)
@@ -323,7 +321,7 @@ serve({
     flow = p.flow
     const t0 = performance.now()
     const postedBefore = posted
-    const presenceBefore = { ...presenceFrames }
+    presenceFrames.online = presenceFrames.offline = 0
     socketFailures.clear()
     const times = await Promise.all(clients.map(async (c) => {
       await reconnectOne(c, p.flow)
@@ -339,8 +337,8 @@ serve({
       requests: summarize(requests),
       bytesPerClient: summarize(clients.map((c) => c.bytes)),
       readyMs: summarize(clients.map((c) => c.readyMs)),
-      presenceOnline: presenceFrames.online - presenceBefore.online,
-      presenceOffline: presenceFrames.offline - presenceBefore.offline,
+      presenceOnline: presenceFrames.online,
+      presenceOffline: presenceFrames.offline,
       // The most frequent reasons sockets failed during the storm (from its start until all caught up).
       socketFailures: [...socketFailures.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([reason, n]) => `${n} × ${reason}`)
     }
