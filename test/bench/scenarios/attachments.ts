@@ -16,6 +16,7 @@ import type { BenchContext } from '../harness/context.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
+import { scrapeText } from '../harness/metrics.js'
 import { figure, medianLatency, summarize, type Figure, type LatencyFigure } from '../harness/stats.js'
 import { textStream, upload } from '../loadgen/upload-client.js'
 import type { BenchOptions } from '../options.js'
@@ -26,12 +27,42 @@ export interface AttachmentsResult {
   largeUploadBytes: number
   /** Server RSS growth during the large upload, MB (peak minus before), per repetition. */
   rssGrowthMb: Figure
+  /** Per repetition, where the server's memory grew (after the upload, against before it): RSS, V8's spaces, the mappings. */
+  memory: string[]
   uploadSeconds: Figure
   thumbnail: { megapixels: number, latencyMs: LatencyFigure }
   postToPush: { rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number }
 }
 
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+const statusKiB = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+/** Where a process's memory is (MB): RSS anonymous and file-backed, V8's spaces and external memory (from /metrics); and its young and full collections so far. */
+async function memoryOf (pid: number, url: string): Promise<Record<string, number>> {
+  const text = await scrapeText(url)
+  const out: Record<string, number> = { rssAnonMb: statusKiB(pid, 'RssAnon') / 1024, rssFileMb: statusKiB(pid, 'RssFile') / 1024 }
+  for (const m of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([a-z_]+)"\} ([0-9.e+]+)$/gm)) out[m[1]!] = Number(m[2]) / 1048576
+  for (const m of text.matchAll(/^nodejs_(external_memory_bytes|heap_size_used_bytes) ([0-9.e+]+)$/gm)) out[m[1]!] = Number(m[2]) / 1048576
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="([a-z]+)"\} ([0-9.e+]+)$/gm)) out[`gc_${m[1]!}`] = Number(m[2])
+  return out
+}
+/** RSS (KiB) of each mapping of a process, from /proc/PID/smaps. */
+function smaps (pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  let key = ''
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    // A mapping by its start and name: the brk heap keeps its start as it grows.
+    if (head !== null) { key = `${head[2] === '' ? 'anonymous' : head[2]!} at ${head[1]!.split('-')[0]!}`; continue }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+    if (rss !== null) out.set(key, Number(rss[1]))
+  }
+  return out
+}
+/** The mappings whose RSS changed by half a MB or more (a new one counts whole). */
+const smapsDelta = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const)
+  .filter(([, d]) => Math.abs(d) >= 512).map(([k, d]) => `${k} ${(d / 1024).toFixed(1)}`).join(', ')
+/** What changed between two readings of memoryOf. */
+const memoryDelta = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).map((k) => `${k} ${(b[k]! - (a[k] ?? 0)).toFixed(1)}`).filter((s) => !s.endsWith(' 0.0') && !s.endsWith(' -0.0')).join(', ')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<AttachmentsResult> {
@@ -89,11 +120,14 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     // a. The large upload, streamed; RSS sampled every 20 ms.
     const growth: number[] = []
     const seconds: number[] = []
+    const memory: string[] = []
     await upload(url, sender.token, group.id, 1 << 20, textStream(1 << 20), 'warm.txt', 'text/plain')
     for (let rep = 0; rep < o.reps; rep++) {
       log(`attachments: ${largeBytes / 1048576} MB upload, repetition ${rep + 1}/${o.reps}`)
       await sleep(200)
       const before = rssKiB(server.pid)
+      const memBefore = await memoryOf(server.pid, url)
+      const mapsBefore = smaps(server.pid)
       let peak = before
       const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(server!.pid)) }, 20)
       const watch = await ctx.machine.open({ phase: 'large upload', rep: rep + 1 })
@@ -106,6 +140,8 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
       seconds.push((performance.now() - t) / 1000)
       await watch.end()
       growth.push((peak - before) / 1024)
+      memory.push(`repetition ${rep + 1}: ${memoryDelta(memBefore, await memoryOf(server.pid, url))}; mappings grown (MB): ${smapsDelta(mapsBefore, smaps(server.pid)) || 'none'}`)
+      log(`attachments: ${memory[memory.length - 1]!}`)
     }
 
     // c. Post→push latency: one receiver; the sender posts at `rate`.
@@ -163,6 +199,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     return {
       largeUploadBytes: largeBytes,
       rssGrowthMb: figure(growth),
+      memory,
       uploadSeconds: figure(seconds),
       thumbnail: { megapixels: 12, latencyMs: medianLatency(thumbReps) },
       postToPush: { rate, uploaders, uploadBytes, alone: medianLatency(alone), duringUploads: medianLatency(during), uploadsCompleted: completed }
