@@ -153,6 +153,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
           (waited > 2_500 ? ` (after ${(waited / 1000).toFixed(1)} s for posting to keep up with its rate again)` : ''))
         const watch = await ctx.machine.open({ phase: `${n} clients, ${LABEL[flow]}`, rep: rep + 1, metricsUrl: url })
         await loadgen.call('drop')
+        if (process.env.PGSS_EXPERIMENT !== undefined && flow === 'sync') { await seeder.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); await seeder.pool.query('SELECT pg_stat_statements_reset()') }
         await sleep(o.syncOutageMs)
         const serverBefore = cpuSnapshot(server.pids())
         const dbBefore = cpuSnapshot(ctx.postgresPids())
@@ -160,6 +161,10 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         // Over the whole catch-up, posting and pushes included, per reconnecting client.
         cpu[flow].push({ serverMs: cpuSince(serverBefore, server.pids()) * 1000 / n, dbMs: cpuSince(dbBefore, ctx.postgresPids()) * 1000 / n })
         storms[flow].push(r)
+        if (process.env.PGSS_EXPERIMENT !== undefined && flow === 'sync') {
+          const { rows } = await seeder.pool.query(`SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_plan_time::numeric, 0) AS plan_ms, plans, shared_blks_hit AS hit, shared_blks_read AS read, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS q FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25`)
+          ;(await import('node:fs')).writeFileSync(`/tmp/pgss-${rep + 1}.txt`, rows.map((x) => JSON.stringify(x)).join('\n'))
+        }
         await watch.end()
       }
     }
