@@ -25,6 +25,8 @@ export interface EmbeddedOptions {
    * a terminal's Ctrl-C then reaches only the server, which stops it last.
    */
   ownProcessGroup?: boolean
+  /** Statement statistics (pg_stat_statements, planning included) for the bench's diagnostics; off by default. */
+  statementStats?: boolean
   log?: (line: string) => void
 }
 
@@ -143,7 +145,7 @@ export async function startEmbeddedPostgres (opts: EmbeddedOptions): Promise<Emb
   // TCP on loopback only, and no Unix socket: its lock file in /tmp is shared
   // by every server on the machine and can be left behind by a killed one.
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300']
-  if (process.env.PGSS_EXPERIMENT !== undefined) flags.push('-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on', '-c', 'pg_stat_statements.track=all')
+  if (opts.statementStats === true) flags.push('-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on')
   if (opts.fast === true) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off')
 
   // The server's last words, for the error when it exits instead of starting.

@@ -63,7 +63,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
       log(`pinned: servers under test on CPU ${servers}; database, Redis and load generators on CPU ${others}`)
     }
     log('starting the embedded PostgreSQL')
-    const ctx = await createContext(log, o.tmpDir === undefined ? undefined : resolve(o.tmpDir))
+    const ctx = await createContext(log, o.tmpDir === undefined ? undefined : resolve(o.tmpDir), { statementStats: o.pgStats })
     const { rows, settings } = await import('pg').then(async ({ default: pg }) => {
       const client = new pg.Client(await ctx.createDatabase('bench_probe'))
       await client.connect()

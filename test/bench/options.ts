@@ -76,6 +76,8 @@ export interface BenchOptions {
   cpuProfDir: string | undefined
   /** Servers under test on CPUs 1..N-1, everything else on CPU 0 (taskset). */
   pin: boolean
+  /** PostgreSQL with pg_stat_statements: the sync storms note the statements they ran. */
+  pgStats: boolean
 }
 
 export function presets (preset: Preset): BenchOptions {
@@ -124,7 +126,8 @@ export function presets (preset: Preset): BenchOptions {
     tmpDir: undefined,
     forceBuild: false,
     cpuProfDir: undefined,
-    pin: false
+    pin: false,
+    pgStats: false
   }
 }
 
@@ -153,6 +156,8 @@ export const USAGE = `npm run bench -- [options]
   --build                 rebuild the server even when dist/ looks up to date
   --pin                   servers under test on CPUs 1..N-1, the database, Redis and the
                           load generators on CPU 0 (taskset), so they do not share cores
+  --pg-stats              PostgreSQL with pg_stat_statements (adds a little to every statement):
+                          each sync storm notes the statements it ran, their time and buffers
   --cpu-prof DIR          run the servers under node --cpu-prof, profiles into DIR
                           (summarize one with: npx tsx test/bench/profile-top.ts FILE)`
 
@@ -174,6 +179,7 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--quick': case '--smoke': break
       case '--build': o.forceBuild = true; break
       case '--pin': o.pin = true; break
+      case '--pg-stats': o.pgStats = true; break
       case '--scenarios': {
         const names = list(value() ?? '')
         for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n} (${SCENARIOS.join(', ')})`)

@@ -61,12 +61,12 @@ export async function ensureBuild (force: boolean, log: (line: string) => void):
 }
 
 /** The run's temp folder (in `parentDir`, the OS temp folder by default) and its database. */
-export async function createContext (log: (line: string) => void, parentDir = tmpdir()): Promise<BenchContext> {
+export async function createContext (log: (line: string) => void, parentDir = tmpdir(), opts: { statementStats?: boolean } = {}): Promise<BenchContext> {
   const making = mkdtemp(join(parentDir, 'switchboard-bench-'))
   const starting = making.then(async (dir) => {
     log(`temp folder ${dir}`)
     await chmod(dir, 0o755) // the database runs as the `postgres` user when the bench runs as root
-    return await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), log })
+    return await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), log, statementStats: opts.statementStats === true })
   })
   // Registered before the folder and the database exist: an interrupt meanwhile waits for them, then releases them.
   atTeardown('the database and the temp folder', async () => {

@@ -14,6 +14,7 @@
 import type { BenchContext } from '../harness/context.js'
 import { cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
 import { startWorker } from '../harness/rpc.js'
+import { describeStatements, resetStatementStats, topStatements } from '../harness/pg-stats.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
 import { figure, medianLatency, type Figure, type Latency, type LatencyFigure } from '../harness/stats.js'
@@ -81,6 +82,8 @@ export interface SyncResult {
   clientsBehind: number
   failures: number
   lastError?: string
+  /** With --pg-stats: per storm of the sync flow, the database's costliest statements (harness/pg-stats.ts). */
+  statements?: string[]
 }
 
 interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number, socketFailures: string[] }
@@ -144,6 +147,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
     await loadgen.call('startPosting', { rate: o.syncPostRate })
     const storms: Record<SyncFlow, Reconnect[]> = { sync: [], list: [] }
     const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number }>> = { sync: [], list: [] }
+    // With --pg-stats: per storm of the sync flow, the statements it ran.
+    const statements: string[] = []
     for (let rep = 0; rep < o.reps; rep++) {
       for (const flow of FLOWS) {
         await sleep(o.syncLiveMs)
@@ -153,7 +158,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
           (waited > 2_500 ? ` (after ${(waited / 1000).toFixed(1)} s for posting to keep up with its rate again)` : ''))
         const watch = await ctx.machine.open({ phase: `${n} clients, ${LABEL[flow]}`, rep: rep + 1, metricsUrl: url })
         await loadgen.call('drop')
-        if (process.env.PGSS_EXPERIMENT !== undefined && flow === 'sync') { await seeder.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); await seeder.pool.query('SELECT pg_stat_statements_reset()') }
+        if (o.pgStats && flow === 'sync') await resetStatementStats(seeder.pool)
         await sleep(o.syncOutageMs)
         const serverBefore = cpuSnapshot(server.pids())
         const dbBefore = cpuSnapshot(ctx.postgresPids())
@@ -161,10 +166,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         // Over the whole catch-up, posting and pushes included, per reconnecting client.
         cpu[flow].push({ serverMs: cpuSince(serverBefore, server.pids()) * 1000 / n, dbMs: cpuSince(dbBefore, ctx.postgresPids()) * 1000 / n })
         storms[flow].push(r)
-        if (process.env.PGSS_EXPERIMENT !== undefined && flow === 'sync') {
-          const { rows } = await seeder.pool.query(`SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round(total_plan_time::numeric, 0) AS plan_ms, plans, shared_blks_hit AS hit, shared_blks_read AS read, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS q FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25`)
-          ;(await import('node:fs')).writeFileSync(`/tmp/pgss-${rep + 1}.txt`, rows.map((x) => JSON.stringify(x)).join('\n'))
-        }
+        if (o.pgStats && flow === 'sync') statements.push(describeStatements(await topStatements(seeder.pool)))
         await watch.end()
       }
     }
@@ -241,7 +243,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       missing: Math.max(v.missing, after.missing),
       clientsBehind: v.clientsBehind,
       failures: after.failures,
-      ...(lastError === '' ? {} : { lastError })
+      ...(lastError === '' ? {} : { lastError }),
+      ...(statements.length === 0 ? {} : { statements })
     }
   } finally {
     loadgen.kill()
