@@ -145,6 +145,7 @@ describe('the sync storm (scenario 10)', () => {
       bytesPerClient: figure([2048, 2048, 2048]),
       serverCpuMsPerClient: figure([5, 5, 5]),
       dbCpuMsPerClient: figure([5, 5, 5]),
+      loadgenCpuMsPerClient: figure([5, 5, 5]),
       eventsFetched: 10,
       pushesOverlapped: 0,
       delivered: 100,

@@ -308,7 +308,8 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
     `sync storm posts answered per second during each storm (the rate is ${int(sy.postRate)}/s): ${both((r) => r.postsPerSec.map((v) => dec(v, 0)).join(' / '))}`,
     `sync storm CPU from the reconnect until all caught up, per reconnecting client (posting and pushes included): server ` +
       `${both((r) => `${dec(r.serverCpuMsPerClient.median, 1)} ms (${r.serverCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; PostgreSQL ` +
-      `${both((r) => `${dec(r.dbCpuMsPerClient.median, 1)} ms (${r.dbCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}`,
+      `${both((r) => `${dec(r.dbCpuMsPerClient.median, 1)} ms (${r.dbCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}; load generator ` +
+      `${both((r) => `${dec(r.loadgenCpuMsPerClient.median, 1)} ms (${r.loadgenCpuMsPerClient.reps.map((v) => dec(v, 1)).join(' / ')})`)}`,
     `catch-up with nothing changed: server CPU per catch-up ${both((r) => `${dec(r.idle.serverCpuMs.median)} ms (${r.idle.serverCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `PostgreSQL CPU per catch-up ${both((r) => `${dec(r.idle.dbCpuMs.median)} ms (${r.idle.dbCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `catch-ups measured per repetition: ${both((r) => int(r.idle.latencyMs.count))}`,
