@@ -174,8 +174,7 @@ export function report (r: BenchResults): Report {
       `alone ${lat('post→push without uploads', p.alone)}`, '', 'p99 ≤ 25 ms',
       check(`post→push p99 ≤ 25 ms during ${p.uploaders} concurrent uploads`, p.duringUploads.reps.map((r) => r.p99), (v) => v <= 25, d1)])
     notes.push(`attachments: ${int(p.uploadsCompleted)} uploads of 1 MB completed during the post→push windows`)
-    // Older results files have no memory breakdown.
-    if (a.memory !== undefined) notes.push(`attachments: the server's memory after each large upload, against before it (MB): ${a.memory.join('; ')}`)
+    notes.push(`attachments: the server's memory after each large upload, against before it (MB): ${a.memory.join('; ')}`)
   }
   if (s.search !== undefined) {
     const se = s.search

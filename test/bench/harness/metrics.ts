@@ -16,16 +16,20 @@ export interface LiveMetrics {
   postsAnswered: number
 }
 
-function sum (text: string, name: string, labelFilter?: (labels: string) => boolean): number {
-  let total = 0
+/** The samples of one metric in a scrape: each line's labels (as written between the braces) and value. */
+export function samples (text: string, name: string): Array<{ labels: string, value: number }> {
+  const out: Array<{ labels: string, value: number }> = []
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue
     const m = /^([a-zA-Z_:]+)(\{([^}]*)\})?\s+([0-9.eE+-]+|NaN)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    if (labelFilter !== undefined && !labelFilter(m[3] ?? '')) continue
-    total += Number(m[4])
+    if (m !== null && m[1] === name) out.push({ labels: m[3] ?? '', value: Number(m[4]) })
   }
-  return total
+  return out
+}
+
+/** The total of a metric's samples (those whose labels pass `labelFilter`). */
+export function sum (text: string, name: string, labelFilter?: (labels: string) => boolean): number {
+  return samples(text, name).filter((x) => labelFilter === undefined || labelFilter(x.labels)).reduce((t, x) => t + x.value, 0)
 }
 
 /** The Prometheus text of a server's /metrics (bounded: a saturated server may be slow to answer). */

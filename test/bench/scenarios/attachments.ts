@@ -16,7 +16,7 @@ import type { BenchContext } from '../harness/context.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
-import { scrapeText } from '../harness/metrics.js'
+import { samples, scrapeText, sum } from '../harness/metrics.js'
 import { figure, medianLatency, summarize, type Figure, type LatencyFigure } from '../harness/stats.js'
 import { textStream, upload } from '../loadgen/upload-client.js'
 import type { BenchOptions } from '../options.js'
@@ -34,15 +34,17 @@ export interface AttachmentsResult {
   postToPush: { rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number }
 }
 
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+/** A field of /proc/PID/status given in kB (VmRSS, RssAnon, ...). */
 const statusKiB = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+const rssKiB = (pid: number) => statusKiB(pid, 'VmRSS')
 /** Where a process's memory is (MB): RSS anonymous and file-backed, V8's spaces and external memory (from /metrics); and its young and full collections so far. */
 async function memoryOf (pid: number, url: string): Promise<Record<string, number>> {
   const text = await scrapeText(url)
   const out: Record<string, number> = { rssAnonMb: statusKiB(pid, 'RssAnon') / 1024, rssFileMb: statusKiB(pid, 'RssFile') / 1024 }
-  for (const m of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([a-z_]+)"\} ([0-9.e+]+)$/gm)) out[m[1]!] = Number(m[2]) / 1048576
-  for (const m of text.matchAll(/^nodejs_(external_memory_bytes|heap_size_used_bytes) ([0-9.e+]+)$/gm)) out[m[1]!] = Number(m[2]) / 1048576
-  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="([a-z]+)"\} ([0-9.e+]+)$/gm)) out[`gc_${m[1]!}`] = Number(m[2])
+  const label = (labels: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels)?.[1] ?? ''
+  for (const x of samples(text, 'nodejs_heap_space_size_total_bytes')) out[label(x.labels, 'space')] = x.value / 1048576
+  for (const name of ['external_memory_bytes', 'heap_size_used_bytes']) out[name] = sum(text, `nodejs_${name}`) / 1048576
+  for (const x of samples(text, 'nodejs_gc_duration_seconds_count')) out[`gc_${label(x.labels, 'kind')}`] = x.value
   return out
 }
 /** RSS (KiB) of each mapping of a process, from /proc/PID/smaps. */
