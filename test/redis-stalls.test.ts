@@ -89,7 +89,9 @@ describe('BROKER=redis connections that go silent', () => {
       expect(recent[2]).toBeLessThan(300)
     }, { timeout: 30_000, interval: 50 })
     const redis = app.limitsRedis as Redis & { commandQueue: { length: number } }
-    expect(redis.status).toBe('ready')
+    // Posts are quick as soon as the silent connection is dropped (the limit is skipped while there is none); its
+    // replacement may still be completing its handshake then, on a busy machine (CI saw 'connect' once).
+    await vi.waitFor(() => { expect(redis.status).toBe('ready') }, { timeout: 10_000, interval: 50 })
     expect(redis.commandQueue.length).toBeLessThan(5)
   }, 60_000)
 
