@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import { createContext, ensureBuild } from './harness/context.js'
 import type { PhaseRecord } from './harness/machine.js'
 import { killAll, pinCpus } from './harness/processes.js'
-import { profileServers } from './harness/server.js'
+import { profileServers, serverEnvironment } from './harness/server.js'
 import { teardown } from './harness/teardown.js'
 import type { BenchOptions, Preset, ScenarioName } from './options.js'
 import { runConnections } from './scenarios/connections.js'
@@ -58,6 +58,7 @@ export async function runBench (o: BenchOptions, log: (line: string) => void, co
   try {
     await ensureBuild(o.forceBuild, log)
     profileServers(o.cpuProfDir === undefined ? undefined : resolve(o.cpuProfDir))
+    serverEnvironment(o.serverEnv)
     if (o.pin) {
       const { servers, others } = pinCpus(cpus().length)
       log(`pinned: servers under test on CPU ${servers}; database, Redis and load generators on CPU ${others}`)

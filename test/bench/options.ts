@@ -74,6 +74,8 @@ export interface BenchOptions {
   forceBuild: boolean
   /** Folder for CPU profiles of the servers (node --cpu-prof); unset: no profiling. */
   cpuProfDir: string | undefined
+  /** Environment added to every Switchboard server the bench starts (--server-env NAME=VALUE), after its own. */
+  serverEnv: Record<string, string>
   /** Servers under test on CPUs 1..N-1, everything else on CPU 0 (taskset). */
   pin: boolean
   /** PostgreSQL with pg_stat_statements: the sync storms note the statements they ran. */
@@ -126,6 +128,7 @@ export function presets (preset: Preset): BenchOptions {
     tmpDir: undefined,
     forceBuild: false,
     cpuProfDir: undefined,
+    serverEnv: {},
     pin: false,
     pgStats: false
   }
@@ -159,7 +162,9 @@ export const USAGE = `npm run bench -- [options]
   --pg-stats              PostgreSQL with pg_stat_statements (adds a little to every statement):
                           each sync storm notes the statements it ran, their time and buffers
   --cpu-prof DIR          run the servers under node --cpu-prof, profiles into DIR
-                          (summarize one with: npx tsx test/bench/profile-top.ts FILE)`
+                          (summarize one with: npx tsx test/bench/profile-top.ts FILE)
+  --server-env NAME=VALUE every Switchboard server the bench starts gets this variable (repeatable;
+                          for experiments such as an allocator: LD_PRELOAD=..., GLIBC_TUNABLES=...)`
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
 const int = (flag: string, v: string | undefined): number => {
@@ -218,6 +223,13 @@ export function parseArgs (argv: string[]): BenchOptions | 'help' {
       case '--out': o.out = value(); break
       case '--tmp-dir': o.tmpDir = value(); break
       case '--cpu-prof': o.cpuProfDir = value(); break
+      case '--server-env': {
+        const v = value() ?? ''
+        const eq = v.indexOf('=')
+        if (eq < 1) throw new Error(`--server-env takes NAME=VALUE, not ${v}`)
+        o.serverEnv[v.slice(0, eq)] = v.slice(eq + 1)
+        break
+      }
       default: throw new Error(`unknown option ${flag}\n${USAGE}`)
     }
   }

@@ -1,27 +1,60 @@
 // Prints the functions with the most self time in a V8 .cpuprofile (as
 // written by node --cpu-prof), grouped by function and file:line, so that a
 // profile of the server under load can be read without a browser.
-//   npx tsx test/bench/profile-top.ts FILE.cpuprofile [N] [--samples]
+//   npx tsx test/bench/profile-top.ts FILE.cpuprofile [N] [--samples] [--from S] [--to S] [--timeline S]
 // --samples counts samples instead of summing their time: on a busy machine a
 // process descheduled inside a system call wakes with its whole wait charged
 // to that call's sample, while the count stays close to CPU time.
+// --from / --to keep the samples between those seconds after the profile's
+// start (one phase of a bench run, such as one storm); --timeline S prints,
+// instead of functions, the time sampled outside (idle) per S seconds, which
+// tells where the phases are.
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 
 interface Node { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
 interface Profile { nodes: Node[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
-const bySamples = process.argv.includes('--samples')
-const [file, count] = process.argv.slice(2).filter((a) => a !== '--samples')
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { samples: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, timeline: { type: 'string' } }
+})
+const [file, count] = positionals
 if (file === undefined) {
-  process.stderr.write('usage: npx tsx test/bench/profile-top.ts FILE.cpuprofile [N] [--samples]\n')
+  process.stderr.write('usage: npx tsx test/bench/profile-top.ts FILE.cpuprofile [N] [--samples] [--from S] [--to S] [--timeline S]\n')
   process.exit(2)
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-const self = new Map<number, number>()
-// A sample counted as 1,000 µs (the default sampling interval) with --samples.
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (bySamples ? 1000 : profile.timeDeltas[i] ?? 0)))
+const fromUs = Number(flags.from ?? 0) * 1e6
+const toUs = flags.to === undefined ? Infinity : Number(flags.to) * 1e6
 
+// Each sample with its time since the profile's start, and its weight (µs; 1,000 per sample with --samples).
+const samples: Array<{ id: number, atUs: number, us: number }> = []
+let at = 0
+profile.samples.forEach((id, i) => {
+  const delta = profile.timeDeltas[i] ?? 0
+  at += delta
+  if (at >= fromUs && at < toUs) samples.push({ id, atUs: at, us: flags.samples === true ? 1000 : delta })
+})
+
+if (flags.timeline !== undefined) {
+  const bucketUs = Number(flags.timeline) * 1e6
+  const busy = new Map<number, number>()
+  for (const s of samples) {
+    if (byId.get(s.id)!.callFrame.functionName === '(idle)') continue
+    const bucket = Math.floor(s.atUs / bucketUs)
+    busy.set(bucket, (busy.get(bucket) ?? 0) + s.us)
+  }
+  const last = Math.max(0, ...busy.keys())
+  for (let b = Math.floor(fromUs / bucketUs); b <= last; b++) {
+    process.stdout.write(`${(b * bucketUs / 1e6).toFixed(0).padStart(6)} s  ${((busy.get(b) ?? 0) / 1000).toFixed(0).padStart(7)} ms busy\n`)
+  }
+  process.exit(0)
+}
+
+const self = new Map<number, number>()
+for (const s of samples) self.set(s.id, (self.get(s.id) ?? 0) + s.us)
 const total = [...self.values()].reduce((a, b) => a + b, 0)
 const grouped = new Map<string, number>()
 for (const [id, us] of self) {

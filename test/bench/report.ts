@@ -312,7 +312,8 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
     `catch-up with nothing changed: server CPU per catch-up ${both((r) => `${dec(r.idle.serverCpuMs.median)} ms (${r.idle.serverCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `PostgreSQL CPU per catch-up ${both((r) => `${dec(r.idle.dbCpuMs.median)} ms (${r.idle.dbCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `catch-ups measured per repetition: ${both((r) => int(r.idle.latencyMs.count))}`,
-    ...(sy.statements ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the database's costliest statements (--pg-stats): ${s}`)
+    ...(sy.statements ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the database's costliest statements (--pg-stats): ${s}`),
+    ...(sy.serverThreads ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the server's ${s}`)
   ]
   return { rows, notes }
 }

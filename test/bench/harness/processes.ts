@@ -124,6 +124,25 @@ export function cpuSecondsExact (pid: number): number {
 }
 
 /**
+ * CPU seconds of a process so far, its main thread apart from the others (Node names every thread "node": V8's
+ * collector and compiler threads, libuv's pool): the JavaScript's share of a process's CPU, and the rest's.
+ */
+export function threadCpuSeconds (pid: number): Map<string, number> {
+  const out = new Map<string, number>([['main thread', 0], ['other threads', 0]])
+  let tasks: string[] = []
+  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { /* gone */ }
+  for (const tid of tasks) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+      const key = Number(tid) === pid ? 'main thread' : 'other threads'
+      out.set(key, out.get(key)! + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond())
+    } catch { /* ended meanwhile */ }
+  }
+  return out
+}
+
+/**
  * CPU seconds of each process, to diff later with cpuSince: unlike two sums,
  * a process that ends in between (a database backend) cannot make the
  * difference negative; one that starts in between counts from its start.

@@ -38,6 +38,10 @@ let profileDir: string | undefined
 /** With a folder, servers run under --cpu-prof and stop gracefully so that their profiles get written. */
 export function profileServers (dir: string | undefined): void { profileDir = dir }
 
+let extraEnv: Record<string, string> = {}
+/** Variables every server started from now on gets (bench --server-env), over the scenario's own. */
+export function serverEnvironment (env: Record<string, string>): void { extraEnv = env }
+
 /** Starts the server on a free port; one whose port was taken meanwhile is stopped and started again on another. */
 export function startSwitchboard (ctx: BenchContext, opts: ServerOptions): Promise<ServerUnderTest> {
   return startOnFreePort((port) => startOn(ctx, opts, port), opts.pickPort === undefined ? {} : { pick: opts.pickPort })
@@ -68,7 +72,8 @@ async function startOn (ctx: BenchContext, opts: ServerOptions, port: number): P
           CLUSTER_WORKERS: String(opts.cluster.workers),
           ...(opts.cluster.redisUrl === undefined ? {} : { REDIS_URL: opts.cluster.redisUrl })
         }),
-    ...opts.env
+    ...opts.env,
+    ...extraEnv
   }
   const profiling = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
   const args = [...profiling, ...(opts.nodeArgs ?? []), opts.entry ?? join(projectRoot, 'dist', 'server.js'), ...(opts.cluster === undefined ? [] : ['--cluster'])]

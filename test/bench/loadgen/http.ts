@@ -10,15 +10,27 @@ export interface HttpResult {
 }
 
 export class HttpClient {
-  private readonly agent: Agent
+  private agent: Agent
   private readonly host: string
   private readonly port: number
+  private readonly maxSockets: number
 
   constructor (baseUrl: string, maxSockets: number) {
     const url = new URL(baseUrl)
     this.host = url.hostname
     this.port = Number(url.port)
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'fifo' })
+    this.maxSockets = maxSockets
+    this.agent = this.newAgent()
+  }
+
+  private newAgent (): Agent {
+    return new Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, scheduling: 'fifo' })
+  }
+
+  /** Cuts every connection, idle or not (requests in flight fail): the next requests connect afresh, as after a network change. */
+  cut (): void {
+    this.agent.destroy()
+    this.agent = this.newAgent()
   }
 
   send (method: string, path: string, headers: Record<string, string>, payload?: string): Promise<HttpResult> {

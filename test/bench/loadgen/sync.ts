@@ -307,13 +307,19 @@ serve({
     return performance.now() - t0
   },
 
-  /** Every client loses its connection at the same moment (sockets cut, no close handshake). */
+  /**
+   * Every client loses its connections at the same moment (sockets cut, no close handshake): its socket, and the
+   * keep-alive connections its requests went over, as a phone that changed networks has none left. (Kept, the
+   * storms after the first found up to a connection per client still open from the storm before, and paid no
+   * connection set-up: the first storm was the only one that did.)
+   */
   drop () {
     for (const c of clients) {
       const ws = c.ws
       c.ws = undefined
       ws?.terminate()
     }
+    http!.cut()
   },
 
   /** Every client reconnects at once and catches up by `flow`: how long until each (and all) caught up, and its requests. */

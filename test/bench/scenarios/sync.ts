@@ -12,7 +12,8 @@
 // when nothing changed, one at a time: latency, and server and PostgreSQL
 // CPU per catch-up.
 import type { BenchContext } from '../harness/context.js'
-import { cpuSince, cpuSnapshot, sleep } from '../harness/processes.js'
+import { scrapeText, samples } from '../harness/metrics.js'
+import { cpuSince, cpuSnapshot, sleep, threadCpuSeconds } from '../harness/processes.js'
 import { startWorker } from '../harness/rpc.js'
 import { describeStatements, resetStatementStats, topStatements } from '../harness/pg-stats.js'
 import { Seeder } from '../harness/seed.js'
@@ -86,6 +87,8 @@ export interface SyncResult {
   lastError?: string
   /** With --pg-stats: per storm of the sync flow, the database's costliest statements (harness/pg-stats.ts). */
   statements?: string[]
+  /** Per storm of the sync flow: the server's CPU per reconnecting client by thread, and its collections. */
+  serverThreads?: string[]
 }
 
 interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number, socketFailures: string[] }
@@ -156,6 +159,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
     const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number, loadgenMs: number }>> = { sync: [], list: [] }
     // With --pg-stats: per storm of the sync flow, the statements it ran.
     const statements: string[] = []
+    const serverThreads: string[] = []
     for (let rep = 0; rep < o.reps; rep++) {
       for (const flow of FLOWS) {
         await sleep(o.syncLiveMs)
@@ -170,6 +174,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
         const serverBefore = cpuSnapshot(server.pids())
         const dbBefore = cpuSnapshot(ctx.postgresPids())
         const loadgenBefore = cpuSnapshot([loadgen.pid])
+        const threadsBefore = server.pids().map(threadCpuSeconds)
+        const gcBefore = flow === 'sync' ? await collections(url) : undefined
         const r = await loadgen.call<Reconnect>('reconnect', { flow }, 1_800_000)
         // Over the whole catch-up, posting and pushes included, per reconnecting client.
         cpu[flow].push({
@@ -178,6 +184,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
           loadgenMs: cpuSince(loadgenBefore, [loadgen.pid]) * 1000 / n
         })
         storms[flow].push(r)
+        if (gcBefore !== undefined) serverThreads.push(describeThreads(threadsBefore, server.pids().map(threadCpuSeconds), n, gcBefore, await collections(url)))
         if (o.pgStats && flow === 'sync') statements.push(describeStatements(await topStatements(seeder.pool)))
         await watch.end()
       }
@@ -257,13 +264,40 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       clientsBehind: v.clientsBehind,
       failures: after.failures,
       ...(lastError === '' ? {} : { lastError }),
-      ...(statements.length === 0 ? {} : { statements })
+      ...(statements.length === 0 ? {} : { statements }),
+      serverThreads
     }
   } finally {
     loadgen.kill()
     await server?.stop()
     await seeder.close()
   }
+}
+
+/** The server's collections so far by kind (count and seconds), from its /metrics. */
+async function collections (url: string): Promise<Map<string, { count: number, seconds: number }>> {
+  const text = await scrapeText(url)
+  const kind = (labels: string) => /kind="([^"]*)"/.exec(labels)?.[1] ?? '?'
+  const out = new Map<string, { count: number, seconds: number }>()
+  for (const x of samples(text, 'nodejs_gc_duration_seconds_count')) out.set(kind(x.labels), { count: x.value, seconds: 0 })
+  for (const x of samples(text, 'nodejs_gc_duration_seconds_sum')) { const c = out.get(kind(x.labels)); if (c !== undefined) c.seconds = x.value }
+  return out
+}
+
+/** CPU per client by thread name (ms, the threads of every server process), and the collections of the storm. */
+function describeThreads (
+  before: Array<Map<string, number>>, after: Array<Map<string, number>>, clients: number,
+  gcBefore: Map<string, { count: number, seconds: number }>, gcAfter: Map<string, { count: number, seconds: number }>
+): string {
+  const byName = new Map<string, number>()
+  after.forEach((threads, i) => {
+    for (const [name, seconds] of threads) byName.set(name, (byName.get(name) ?? 0) + seconds - (before[i]?.get(name) ?? 0))
+  })
+  const threads = [...byName].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${(s * 1000 / clients).toFixed(2)}`).join(', ')
+  const gc = [...gcAfter].map(([kind, c]) => ({ kind, count: c.count - (gcBefore.get(kind)?.count ?? 0), ms: (c.seconds - (gcBefore.get(kind)?.seconds ?? 0)) * 1000 }))
+    .filter((c) => c.count > 0).map((c) => `${c.kind} ${c.count} (${c.ms.toFixed(0)} ms)`).join(', ')
+  return `threads (ms per client): ${threads}; collections: ${gc === '' ? 'none' : gc}`
 }
 
 /** Waits (up to 3 minutes) until `pids` use less than 0.2 cores over a second; resolves with the time waited. */
