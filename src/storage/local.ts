@@ -2,7 +2,7 @@
 // uploads (PUT, streamed to a temporary file that is renamed only once every
 // byte arrived) and serves downloads (with HTTP range requests) at
 // /v1/storage?token=..., a signed, expiring token (see signed-token.ts).
-import { mkdir, open, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
+import { link, mkdir, open, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -91,7 +91,12 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
       await writeDurably(path(key), [async function * () { yield body }])
     },
 
+    // A file is never changed once at its key (every write goes to a temporary file renamed into place), so a copy
+    // is a second name for the same bytes: a hard link, whatever the size. Streamed, completing a 100 MB upload read
+    // and wrote it all again, its chunks as fast as the disk gave them, with no socket to pace them: the memory the
+    // process then kept (bench scenario 8, README "Attachments"). Streamed still where the file system has no links.
     async copy (from, to) {
+      if (await linkDurably(path(from), path(to))) return
       const source = (await open(path(from), 'r')).createReadStream()
       try {
         await writeDurably(path(to), [source])
@@ -161,6 +166,38 @@ async function writeDurably (target: string, sources: Array<NodeJS.ReadableStrea
   } finally {
     await dir.close()
   }
+}
+
+/** What link() answers on a file system without hard links (or across two): the copy is streamed instead. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS'])
+
+/**
+ * Gives `source`'s file a second name, `target`, durably (the folder flushed after): false where the file system
+ * cannot. A missing source rejects (ENOENT), as reading it would; so does a target that exists.
+ */
+async function linkDurably (source: string, target: string): Promise<boolean> {
+  const folder = dirname(target)
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(folder, { recursive: true })
+    try {
+      await link(source, target)
+      break
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? ''
+      if (NO_LINKS.has(code)) return false
+      // The folder went with its last file (remove) between the mkdir and the link: made again. A missing source
+      // is ENOENT too, and stays missing.
+      if (code !== 'ENOENT' || attempt === 3) throw err
+      await stat(source)
+    }
+  }
+  const dir = await open(folder, 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+  return true
 }
 
 /**
