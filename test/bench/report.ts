@@ -313,7 +313,8 @@ function syncRows (sy: NonNullable<BenchResults['scenarios']['sync']>, x: Render
       `PostgreSQL CPU per catch-up ${both((r) => `${dec(r.idle.dbCpuMs.median)} ms (${r.idle.dbCpuMs.reps.map((v) => dec(v)).join(' / ')})`)}; ` +
       `catch-ups measured per repetition: ${both((r) => int(r.idle.latencyMs.count))}`,
     ...(sy.statements ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the database's costliest statements (--pg-stats): ${s}`),
-    ...(sy.serverThreads ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the server's ${s}`)
+    ...(sy.serverThreads ?? []).map((s, i) => `sync storm ${i + 1} (GET /v1/sync), the server's ${s}`),
+    ...(sy.warmUp ?? []).map((s) => `sync storm warm-up before the storms (not measured: the flow's first catch-ups on this server process), ${s}`)
   ]
   return { rows, notes }
 }

@@ -313,8 +313,8 @@ serve({
    * storms after the first found up to a connection per client still open from the storm before, and paid no
    * connection set-up: the first storm was the only one that did.)
    */
-  drop () {
-    for (const c of clients) {
+  drop (p?: { clients?: number }) {
+    for (const c of clients.slice(0, p?.clients ?? clients.length)) {
       const ws = c.ws
       c.ws = undefined
       ws?.terminate()
@@ -322,18 +322,22 @@ serve({
     http!.cut()
   },
 
-  /** Every client reconnects at once and catches up by `flow`: how long until each (and all) caught up, and its requests. */
-  async reconnect (p: { flow: Flow }) {
+  /**
+   * Every client (the first `clients` of them) reconnects at once and catches up by `flow`: how long until each
+   * (and all) caught up, and its requests.
+   */
+  async reconnect (p: { flow: Flow, clients?: number }) {
     flow = p.flow
     const t0 = performance.now()
     const postedBefore = posted
     presenceFrames.online = presenceFrames.offline = 0
     socketFailures.clear()
-    const times = await Promise.all(clients.map(async (c) => {
+    const storm = clients.slice(0, p.clients ?? clients.length)
+    const times = await Promise.all(storm.map(async (c) => {
       await reconnectOne(c, p.flow)
       return performance.now() - t0
     }))
-    const requests = clients.map((c) => c.requests)
+    const requests = storm.map((c) => c.requests)
     const allMs = max(times)
     return {
       allMs,
@@ -341,8 +345,8 @@ serve({
       postsPerSec: (posted - postedBefore) * 1000 / allMs,
       perClientMs: summarize(times),
       requests: summarize(requests),
-      bytesPerClient: summarize(clients.map((c) => c.bytes)),
-      readyMs: summarize(clients.map((c) => c.readyMs)),
+      bytesPerClient: summarize(storm.map((c) => c.bytes)),
+      readyMs: summarize(storm.map((c) => c.readyMs)),
       presenceOnline: presenceFrames.online,
       presenceOffline: presenceFrames.offline,
       // The most frequent reasons sockets failed during the storm (from its start until all caught up).

@@ -23,6 +23,12 @@ import type { BenchOptions } from '../options.js'
 
 const LOADGEN = new URL('../loadgen/sync.ts', import.meta.url)
 const GROUP_SIZE = 100
+/**
+ * Clients of the warm-up storms, one per flow, before the measured ones: as every scenario warms up before it
+ * measures. Without them the first storm of the sync flow was the first time the server ran GET /v1/sync and the
+ * load generator its catch-up code, and both compiled them while the storm went on (README "Sync", eighth round).
+ */
+const WARM_UP_CLIENTS = 200
 
 export type SyncFlow = 'sync' | 'list'
 export const FLOWS: SyncFlow[] = ['sync', 'list']
@@ -89,6 +95,8 @@ export interface SyncResult {
   statements?: string[]
   /** Per storm of the sync flow: the server's CPU per reconnecting client by thread, and its collections. */
   serverThreads?: string[]
+  /** The warm-up storms (not measured), one per flow, of WARM_UP_CLIENTS clients: what the first ones cost. */
+  warmUp?: string[]
 }
 
 interface Reconnect { allMs: number, postsPerSec: number, perClientMs: Latency, requests: Latency, bytesPerClient: Latency, readyMs: Latency, presenceOnline: number, presenceOffline: number, socketFailures: string[] }
@@ -155,6 +163,25 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
     // planned for an empty messages table (4-6 times the buffers of the later storms', README "Sync", seventh round).
     await sleep(o.syncLiveMs)
     await seeder.pool.query('ANALYZE messages, events')
+    // The warm-up storms: the first catch-ups of each flow on this server process (and in the load generator).
+    const warmUp: string[] = []
+    const k = Math.min(WARM_UP_CLIENTS, n)
+    for (const flow of FLOWS) {
+      await sleep(o.syncLiveMs)
+      await loadgen.call('steady', { rate: o.syncPostRate, timeoutMs: 120_000 }, 180_000)
+      log(`sync: warm-up, ${LABEL[flow]}: ${k} clients drop, ${o.syncOutageMs} ms away, reconnect (not measured)`)
+      await loadgen.call('drop', { clients: k })
+      await sleep(o.syncOutageMs)
+      const threadsBefore = server.pids().map(threadCpuSeconds)
+      const loadgenBefore = cpuSnapshot([loadgen.pid])
+      const r = await loadgen.call<Reconnect>('reconnect', { flow, clients: k }, 1_800_000)
+      const threads = [...server.pids().map(threadCpuSeconds).reduce((sum, t, i) => {
+        for (const [name, seconds] of t) sum.set(name, (sum.get(name) ?? 0) + seconds - (threadsBefore[i]?.get(name) ?? 0))
+        return sum
+      }, new Map<string, number>())].map(([name, seconds]) => `${name} ${(seconds * 1000 / k).toFixed(2)}`).join(', ')
+      warmUp.push(`${LABEL[flow]}, ${k} clients: all caught up in ${(r.allMs / 1000).toFixed(2)} s; server CPU per client (ms) ${threads}; ` +
+        `load generator ${(cpuSince(loadgenBefore, [loadgen.pid]) * 1000 / k).toFixed(2)} ms per client`)
+    }
     const storms: Record<SyncFlow, Reconnect[]> = { sync: [], list: [] }
     const cpu: Record<SyncFlow, Array<{ serverMs: number, dbMs: number, loadgenMs: number }>> = { sync: [], list: [] }
     // With --pg-stats: per storm of the sync flow, the statements it ran.
@@ -265,7 +292,8 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       failures: after.failures,
       ...(lastError === '' ? {} : { lastError }),
       ...(statements.length === 0 ? {} : { statements }),
-      serverThreads
+      serverThreads,
+      warmUp
     }
   } finally {
     loadgen.kill()
