@@ -82,16 +82,21 @@ export const threadUnreadCounts = (m: MembershipColumns) => `
    WHERE tm.user_id = ${m.userId} AND tm.conversation_id = ${m.conversationId} AND tm.following
      AND r.seq >= ${m.joinedSeq} AND r.sender_id <> ${m.userId} AND r.deleted_at IS NULL`
 
+/** The condition on a user id column that picks the users of a statement: `$1`, a uuid[] or one uuid. */
+type Users = (column: string) => string
+const ANY_OF: Users = (column) => `${column} = ANY($1::uuid[])`
+const ONE: Users = (column) => `${column} = $1::uuid`
+
 /**
- * thread_unread_count of the conversations of the users `$1` (a uuid[]) where
+ * thread_unread_count of the conversations of the users `$1` where
  * they follow a thread, counted by threadUnreadCounts: driven by their
  * followed threads, where the subquery for every membership probed
  * thread_members once for each of a user's conversations (most of which have
  * no thread they follow).
  */
-export const threadUnreadByConversation = `
+const threadUnreadByConversation = (users: Users) => `
   SELECT f.user_id, f.conversation_id, tu.thread_unread_count
-    FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE user_id = ANY($1::uuid[]) AND following) f
+    FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE ${users('user_id')} AND following) f
     JOIN memberships fm ON fm.user_id = f.user_id AND fm.conversation_id = f.conversation_id AND fm.left_at IS NULL
    CROSS JOIN LATERAL (${threadUnreadCounts({ conversationId: 'fm.conversation_id', userId: 'fm.user_id', lastReadSeq: 'fm.last_read_seq', joinedSeq: 'fm.joined_seq' })}) tu`
 
@@ -112,20 +117,31 @@ const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.u
 // Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
 // The users are looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner read the users table
 // in full and probed memberships for each row (1,000 users for one caller in the sync bench; every user in production).
-export const TOTALS = `
-  WITH tu AS MATERIALIZED (${threadUnreadByConversation})
+const totals = (users: Users) => `
+  WITH tu AS MATERIALIZED (${threadUnreadByConversation(users)})
   SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
          COALESCE(tu.thread_unread_count, 0) AS thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
     FROM memberships m
-    JOIN users us ON us.id = m.user_id AND us.id = ANY($1::uuid[])
+    JOIN users us ON us.id = m.user_id AND ${users('us.id')}
    CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
     LEFT JOIN LATERAL (${unreadCounts(M, { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })}) uc ON true
     LEFT JOIN tu ON tu.user_id = m.user_id AND tu.conversation_id = m.conversation_id
-   WHERE m.user_id = ANY($1::uuid[]) AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
+   WHERE ${users('m.user_id')} AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
    ORDER BY m.user_id, m.conversation_id`
+
+/** The unread counts of the users of `$1` (a uuid[]): device pushes' badges, many recipients at once. */
+export const TOTALS = totals(ANY_OF)
+/**
+ * The same for one user (`$1`, a uuid): GET /v1/me/unread and each sync's badge. Its own statement because the
+ * planner costs `= $1` for a generic plan as it does for any one user, while it costs `= ANY($1)` for an array of
+ * unknown length: with the array, PostgreSQL planned the badge afresh on every call (1.0 ms of the 6-7 ms of
+ * database time a reconnecting client's sync took in the sync storm, README "Sync", eighth round); with `= $1` it
+ * may keep a generic plan once it costs no more than the custom ones.
+ */
+export const TOTALS_OF_ONE = totals(ONE)
 
 /**
  * The unread counts of these users, with the badge total: every conversation
@@ -137,7 +153,9 @@ export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<M
   const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, threads: 0, conversations: [] }]))
   if (userIds.length === 0) return totals
   const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }>(
-    { name: 'unread-totals', text: TOTALS, values: [userIds] })
+    userIds.length === 1
+      ? { name: 'unread-totals-one', text: TOTALS_OF_ONE, values: [userIds[0]] }
+      : { name: 'unread-totals', text: TOTALS, values: [userIds] })
   for (const r of rows) {
     const t = totals.get(r.user_id)!
     // A followed thread's replies are pushed to its followers, so at level all they count in the badge those pushes carry.
