@@ -2,7 +2,7 @@
 // uploads (PUT, streamed to a temporary file that is renamed only once every
 // byte arrived) and serves downloads (with HTTP range requests) at
 // /v1/storage?token=..., a signed, expiring token (see signed-token.ts).
-import { link, mkdir, open, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
+import { link, mkdir, open, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -143,7 +143,7 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
 async function writeDurably (target: string, sources: Array<NodeJS.ReadableStream | Transform | (() => AsyncGenerator<Buffer>)>, stillWanted?: () => Promise<boolean>): Promise<void> {
   const folder = dirname(target)
   const part = `${target}.part-${randomBytes(6).toString('hex')}`
-  const output = await createPart(folder, part)
+  const output = await inFolder(folder, async () => await open(part, 'wx'))
   try {
     await pipeline([...sources, output.createWriteStream()] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream])
     // The bytes of the closed file, through a handle of its own (the page cache is the file's, not the handle's).
@@ -160,12 +160,7 @@ async function writeDurably (target: string, sources: Array<NodeJS.ReadableStrea
     throw err
   }
   await rename(part, target)
-  const dir = await open(folder, 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
+  await syncFolder(folder)
 }
 
 /** What link() answers on a file system without hard links (or across two): the copy is streamed instead. */
@@ -177,38 +172,43 @@ const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', '
  */
 async function linkDurably (source: string, target: string): Promise<boolean> {
   const folder = dirname(target)
-  for (let attempt = 1; ; attempt++) {
-    await mkdir(folder, { recursive: true })
-    try {
-      await link(source, target)
-      break
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? ''
-      if (NO_LINKS.has(code)) return false
-      // The folder went with its last file (remove) between the mkdir and the link: made again. A missing source
-      // is ENOENT too, and stays missing.
-      if (code !== 'ENOENT' || attempt === 3) throw err
-      await stat(source)
-    }
+  try {
+    await inFolder(folder, async () => {
+      try {
+        await link(source, target)
+      } catch (err) {
+        // A missing source is ENOENT too, and stays missing: stat rejects it here instead of retrying.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') await stat(source)
+        throw err
+      }
+    })
+  } catch (err) {
+    if (NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) return false
+    throw err
   }
+  await syncFolder(folder)
+  return true
+}
+
+/** Flushes a folder's entries (a file renamed or linked into it) to the disk. */
+async function syncFolder (folder: string): Promise<void> {
   const dir = await open(folder, 'r')
   try {
     await dir.sync()
   } finally {
     await dir.close()
   }
-  return true
 }
 
 /**
- * Creates the temporary file of a write, and its folder. remove() takes an upload's folder with its last file,
- * so the folder made here may go before the file is created in it: it is made again then.
+ * Creates an entry in `folder` with `make`, the folder made first. remove() takes an upload's folder with its
+ * last file, so the folder may go before the entry is created in it: it is made again then (ENOENT; three tries).
  */
-async function createPart (folder: string, part: string): Promise<FileHandle> {
+async function inFolder<T> (folder: string, make: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     await mkdir(folder, { recursive: true })
     try {
-      return await open(part, 'wx')
+      return await make()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err
     }

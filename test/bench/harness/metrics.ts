@@ -27,6 +27,11 @@ export function samples (text: string, name: string): Array<{ labels: string, va
   return out
 }
 
+/** The value of one label in a sample's labels (`space="new_space",...`), '' without it. */
+export function label (labels: string, name: string): string {
+  return new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1] ?? ''
+}
+
 /** The total of a metric's samples (those whose labels pass `labelFilter`). */
 export function sum (text: string, name: string, labelFilter?: (labels: string) => boolean): number {
   return samples(text, name).filter((x) => labelFilter === undefined || labelFilter(x.labels)).reduce((t, x) => t + x.value, 0)

@@ -52,9 +52,10 @@ export function killAllSync (): void {
   tracked.clear()
 }
 
-const stat = (pid: number): string[] | undefined => {
+/** The fields of /proc/<pid>/stat (or of a thread's, /proc/<pid>/task/<tid>/stat); undefined once it is gone. */
+const stat = (pid: number, tid?: string): string[] | undefined => {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
     // Fields after the parenthesised command name; index 0 is field 3 (state).
     return text.slice(text.lastIndexOf(')') + 2).split(' ')
   } catch {
@@ -132,14 +133,21 @@ export function threadCpuSeconds (pid: number): Map<string, number> {
   let tasks: string[] = []
   try { tasks = readdirSync(`/proc/${pid}/task`) } catch { /* gone */ }
   for (const tid of tasks) {
-    try {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-      const key = Number(tid) === pid ? 'main thread' : 'other threads'
-      out.set(key, out.get(key)! + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond())
-    } catch { /* ended meanwhile */ }
+    const fields = stat(pid, tid)
+    if (fields === undefined) continue
+    const key = Number(tid) === pid ? 'main thread' : 'other threads'
+    out.set(key, out.get(key)! + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond())
   }
   return out
+}
+
+/** What each thread group of these processes (threadCpuSeconds) took between two readings, in ms per `clients`. */
+export function threadCpuPerClient (before: Array<Map<string, number>>, after: Array<Map<string, number>>, clients: number): string {
+  const byName = new Map<string, number>()
+  after.forEach((threads, i) => {
+    for (const [name, seconds] of threads) byName.set(name, (byName.get(name) ?? 0) + seconds - (before[i]?.get(name) ?? 0))
+  })
+  return [...byName].map(([name, s]) => `${name} ${(s * 1000 / clients).toFixed(2)}`).join(', ')
 }
 
 /**

@@ -16,7 +16,7 @@ import type { BenchContext } from '../harness/context.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
-import { samples, scrapeText, sum } from '../harness/metrics.js'
+import { label, samples, scrapeText, sum } from '../harness/metrics.js'
 import { figure, medianLatency, summarize, type Figure, type LatencyFigure } from '../harness/stats.js'
 import { textStream, upload } from '../loadgen/upload-client.js'
 import type { BenchOptions } from '../options.js'
@@ -41,7 +41,6 @@ const rssKiB = (pid: number) => statusKiB(pid, 'VmRSS')
 async function memoryOf (pid: number, url: string): Promise<Record<string, number>> {
   const text = await scrapeText(url)
   const out: Record<string, number> = { rssAnonMb: statusKiB(pid, 'RssAnon') / 1024, rssFileMb: statusKiB(pid, 'RssFile') / 1024 }
-  const label = (labels: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels)?.[1] ?? ''
   for (const x of samples(text, 'nodejs_heap_space_size_total_bytes')) out[label(x.labels, 'space')] = x.value / 1048576
   for (const name of ['external_memory_bytes', 'heap_size_used_bytes']) out[name] = sum(text, `nodejs_${name}`) / 1048576
   for (const x of samples(text, 'nodejs_gc_duration_seconds_count')) out[`gc_${label(x.labels, 'kind')}`] = x.value

@@ -12,8 +12,8 @@
 // when nothing changed, one at a time: latency, and server and PostgreSQL
 // CPU per catch-up.
 import type { BenchContext } from '../harness/context.js'
-import { scrapeText, samples } from '../harness/metrics.js'
-import { cpuSince, cpuSnapshot, sleep, threadCpuSeconds } from '../harness/processes.js'
+import { label, samples, scrapeText } from '../harness/metrics.js'
+import { cpuSince, cpuSnapshot, sleep, threadCpuPerClient, threadCpuSeconds } from '../harness/processes.js'
 import { startWorker } from '../harness/rpc.js'
 import { describeStatements, resetStatementStats, topStatements } from '../harness/pg-stats.js'
 import { Seeder } from '../harness/seed.js'
@@ -175,10 +175,7 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
       const threadsBefore = server.pids().map(threadCpuSeconds)
       const loadgenBefore = cpuSnapshot([loadgen.pid])
       const r = await loadgen.call<Reconnect>('reconnect', { flow, clients: k }, 1_800_000)
-      const threads = [...server.pids().map(threadCpuSeconds).reduce((sum, t, i) => {
-        for (const [name, seconds] of t) sum.set(name, (sum.get(name) ?? 0) + seconds - (threadsBefore[i]?.get(name) ?? 0))
-        return sum
-      }, new Map<string, number>())].map(([name, seconds]) => `${name} ${(seconds * 1000 / k).toFixed(2)}`).join(', ')
+      const threads = threadCpuPerClient(threadsBefore, server.pids().map(threadCpuSeconds), k)
       warmUp.push(`${LABEL[flow]}, ${k} clients: all caught up in ${(r.allMs / 1000).toFixed(2)} s; server CPU per client (ms) ${threads}; ` +
         `load generator ${(cpuSince(loadgenBefore, [loadgen.pid]) * 1000 / k).toFixed(2)} ms per client`)
     }
@@ -305,27 +302,20 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
 /** The server's collections so far by kind (count and seconds), from its /metrics. */
 async function collections (url: string): Promise<Map<string, { count: number, seconds: number }>> {
   const text = await scrapeText(url)
-  const kind = (labels: string) => /kind="([^"]*)"/.exec(labels)?.[1] ?? '?'
   const out = new Map<string, { count: number, seconds: number }>()
-  for (const x of samples(text, 'nodejs_gc_duration_seconds_count')) out.set(kind(x.labels), { count: x.value, seconds: 0 })
-  for (const x of samples(text, 'nodejs_gc_duration_seconds_sum')) { const c = out.get(kind(x.labels)); if (c !== undefined) c.seconds = x.value }
+  for (const x of samples(text, 'nodejs_gc_duration_seconds_count')) out.set(label(x.labels, 'kind'), { count: x.value, seconds: 0 })
+  for (const x of samples(text, 'nodejs_gc_duration_seconds_sum')) { const c = out.get(label(x.labels, 'kind')); if (c !== undefined) c.seconds = x.value }
   return out
 }
 
-/** CPU per client by thread name (ms, the threads of every server process), and the collections of the storm. */
+/** The server's CPU per client by thread (threadCpuPerClient), and the collections of the storm. */
 function describeThreads (
   before: Array<Map<string, number>>, after: Array<Map<string, number>>, clients: number,
   gcBefore: Map<string, { count: number, seconds: number }>, gcAfter: Map<string, { count: number, seconds: number }>
 ): string {
-  const byName = new Map<string, number>()
-  after.forEach((threads, i) => {
-    for (const [name, seconds] of threads) byName.set(name, (byName.get(name) ?? 0) + seconds - (before[i]?.get(name) ?? 0))
-  })
-  const threads = [...byName].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1])
-    .map(([name, s]) => `${name} ${(s * 1000 / clients).toFixed(2)}`).join(', ')
   const gc = [...gcAfter].map(([kind, c]) => ({ kind, count: c.count - (gcBefore.get(kind)?.count ?? 0), ms: (c.seconds - (gcBefore.get(kind)?.seconds ?? 0)) * 1000 }))
     .filter((c) => c.count > 0).map((c) => `${c.kind} ${c.count} (${c.ms.toFixed(0)} ms)`).join(', ')
-  return `threads (ms per client): ${threads}; collections: ${gc === '' ? 'none' : gc}`
+  return `threads (ms per client): ${threadCpuPerClient(before, after, clients)}; collections: ${gc === '' ? 'none' : gc}`
 }
 
 /** Waits (up to 3 minutes) until `pids` use less than 0.2 cores over a second; resolves with the time waited. */
