@@ -112,6 +112,7 @@ export const SETTINGS = {
   deliveryCoalesceMs: ['DELIVERY_COALESCE_MS', Int(0, 60000, 500, 'Delivery acknowledgements of one member in one conversation within this window are stored and announced once, with the highest seq')],
 
   storageDriver: ['STORAGE_DRIVER', Type.Union([Type.Literal('local'), Type.Literal('s3')], { default: 'local', description: 'Where uploaded files live: local (under DATA_DIR/uploads, served by the app) or s3 (any S3-compatible store, S3_*)' })],
+  storageLocalDir: ['STORAGE_LOCAL_DIR', Type.Optional(Type.String({ minLength: 1, description: 'Folder of STORAGE_DRIVER=local\'s files; unset: DATA_DIR/uploads. On another disk than PostgreSQL\'s, the uploads\' bytes do not delay its commits' }))],
   s3Bucket: ['S3_BUCKET', Type.Optional(Type.String({ minLength: 3, maxLength: 63, description: 'Bucket of STORAGE_DRIVER=s3 (required then)' }))],
   s3Region: ['S3_REGION', Type.String({ minLength: 1, default: 'us-east-1', description: 'Region of the bucket' })],
   s3Endpoint: ['S3_ENDPOINT', Type.Optional(Type.String({ pattern: '^https?://', description: 'Endpoint of an S3-compatible store (MinIO, R2, ...); unset: AWS' }))],

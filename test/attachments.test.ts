@@ -56,8 +56,16 @@ const drivers: Driver[] = [
   {
     name: 'local',
     async start () {
+      // The files in a folder of their own (STORAGE_LOCAL_DIR), not under DATA_DIR: the other tests of the driver keep the default.
       const dir = await mkdtemp(join(tmpdir(), 'sb-att-'))
-      return { config: { storageDriver: 'local', dataDir: dir }, stop: () => rm(dir, { recursive: true, force: true }) }
+      const files = await mkdtemp(join(tmpdir(), 'sb-att-files-'))
+      return {
+        config: { storageDriver: 'local', dataDir: dir, storageLocalDir: files },
+        async stop () {
+          await rm(dir, { recursive: true, force: true })
+          await rm(files, { recursive: true, force: true })
+        }
+      }
     }
   },
   {
@@ -325,7 +333,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect(await stored(`uploads/${more.upload.id}/incoming`)).toBeNull()
     if (driver.name === 'local') {
       const { readdir } = await import('node:fs/promises')
-      const folder = join(server.app.config.dataDir, 'uploads', 'uploads', more.upload.id)
+      const folder = join(server.app.config.storageLocalDir!, 'uploads', more.upload.id)
       await until(async () => (await readdir(folder).catch(() => [])).length === 0, 'no temporary file left')
     }
   })
@@ -476,7 +484,7 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
 
   it.runIf(driver.name === 'local')('files that go take their upload\'s folder with them: none is left behind per upload', async () => {
     const { a, group } = await setup()
-    const folders = join(server.app.config.dataDir, 'uploads', 'uploads')
+    const folders = join(server.app.config.storageLocalDir!, 'uploads')
     const { readdir } = await import('node:fs/promises')
     const posted = await upload(a, group.id, await photo(), 'gone.jpg')
     const message = await post(api, a, group.id, 'soon gone', { attachments: [posted.id] })
@@ -484,6 +492,8 @@ describe.each(drivers)('attachments with the $name driver', (driver) => {
     expect((await send(refused, Buffer.from('no png'))).ok).toBe(true)
     expectError(await api.post(`/v1/uploads/${refused.upload.id}/complete`, undefined, as(a)), 415, 'UNSUPPORTED_MEDIA_TYPE')
     expect((await readdir(folders)).includes(posted.id)).toBe(true)
+    // STORAGE_LOCAL_DIR set: nothing under DATA_DIR.
+    expect(await readdir(join(server.app.config.dataDir, 'uploads')).catch(() => [])).toEqual([])
     expect((await api.del(`/v1/conversations/${group.id}/messages/${message.id}`, as(a))).status).toBe(200)
     await until(async () => (await server.sql('SELECT id FROM uploads WHERE id = $1', [posted.id])).length === 0, 'row removed')
     const left = await readdir(folders)

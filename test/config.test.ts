@@ -23,6 +23,7 @@ const STRINGS: Record<string, string> = {
   METRICS_TOKEN: 'Wq4Zr8Lp2Xv6Nm9T',
   SMTP_URL: 'smtp://127.0.0.1:2525',
   MAIL_FROM: 'Switchboard <no-reply@example.test>',
+  STORAGE_LOCAL_DIR: '/srv/other-uploads',
   S3_BUCKET: 'other-bucket',
   S3_REGION: 'eu-west-1',
   S3_ENDPOINT: 'http://127.0.0.1:9000',

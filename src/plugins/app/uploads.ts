@@ -36,7 +36,7 @@ export default fp<{ secret: string }>(async (app, opts) => {
       credentials: config.s3AccessKeyId === undefined ? undefined : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey! }
     })
   } else {
-    local = createLocalStorage({ root: join(config.dataDir, 'uploads'), signer: createSigner(opts.secret), rate: new ByteRate(config.uploadBytesPerSecond) })
+    local = createLocalStorage({ root: config.storageLocalDir ?? join(config.dataDir, 'uploads'), signer: createSigner(opts.secret), rate: new ByteRate(config.uploadBytesPerSecond) })
     storage = local
   }
   const uploads = createUploadService({

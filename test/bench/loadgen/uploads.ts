@@ -5,19 +5,25 @@
 import { serve } from '../harness/rpc.js'
 import { upload } from './upload-client.js'
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 let stopping = false
 let loops: Array<Promise<void>> = []
 let completed = 0
 let failure: unknown
 
 serve({
-  /** Starts one upload loop per token; resolves once all have started. */
-  start (p: { url: string, tokens: string[], conversationId: string, bytes: number }) {
+  /**
+   * Starts one upload loop per token, the first uploads spread evenly over `spreadMs` (phones that start
+   * uploading on their own, not in the same millisecond); resolves at once.
+   */
+  start (p: { url: string, tokens: string[], conversationId: string, bytes: number, spreadMs: number }) {
     stopping = false
     completed = 0
     failure = undefined
     const payload = Buffer.alloc(p.bytes, 0x62)
-    loops = p.tokens.map(async (token) => {
+    loops = p.tokens.map(async (token, i) => {
+      await sleep(i * p.spreadMs / p.tokens.length)
       while (!stopping && failure === undefined) {
         try {
           await upload(p.url, token, p.conversationId, p.bytes, payload, 'one.txt', 'text/plain')

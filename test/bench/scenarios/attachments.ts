@@ -22,6 +22,13 @@ import { textStream, upload } from '../loadgen/upload-client.js'
 import type { BenchOptions } from '../options.js'
 
 const UPLOADERS = new URL('../loadgen/uploads.ts', import.meta.url)
+/**
+ * The uploaders' first uploads start spread over this time, and a window opens once all run: fifty clients whose
+ * first requests come in the same millisecond are the load generator's start, not fifty phones uploading.
+ */
+const UPLOADERS_SPREAD_MS = 1000
+/** The slowest posts of each post→push window, noted with when they were sent. */
+const SLOWEST_NOTED = 5
 
 export interface AttachmentsResult {
   largeUploadBytes: number
@@ -31,7 +38,11 @@ export interface AttachmentsResult {
   memory: string[]
   uploadSeconds: Figure
   thumbnail: { megapixels: number, latencyMs: LatencyFigure }
-  postToPush: { rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number }
+  postToPush: {
+    rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number
+    /** Per window, its slowest posts: when each was sent in the window (s), its post→push and its answer (ms). */
+    slowest: string[]
+  }
 }
 
 /** A field of /proc/PID/status given in kB (VmRSS, RssAnon, ...). */
@@ -147,37 +158,46 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
 
     // c. Post→push latency: one receiver; the sender posts at `rate`.
     const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${receiver.token}` } })
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
+    // Each post of the window: when it was sent, how long its answer and its push took.
+    const posts = new Map<string, { sentAt: number, answerMs?: number, pushMs?: number }>()
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as { type: string, data?: { body?: string } }
-      const t = f.type === 'message.created' ? sentAt.get(f.data?.body ?? '') : undefined
-      if (t !== undefined) latencies.push(performance.now() - t)
+      const post = f.type === 'message.created' ? posts.get(f.data?.body ?? '') : undefined
+      if (post !== undefined) post.pushMs = performance.now() - post.sentAt
     })
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
     let n = 0
-    const measure = async (): Promise<ReturnType<typeof summarize>> => {
-      latencies.length = 0
+    const slowest: string[] = []
+    const measure = async (name?: string): Promise<ReturnType<typeof summarize>> => {
+      posts.clear()
+      const start = performance.now()
       const end = Date.now() + windowMs
-      const posts: Array<Promise<unknown>> = []
+      const answers: Array<Promise<unknown>> = []
       while (Date.now() < end) {
         const body = `p${n++}`
-        sentAt.set(body, performance.now())
-        posts.push(fetch(`${url}/v1/conversations/${group.id}/messages`, {
+        const post: { sentAt: number, answerMs?: number, pushMs?: number } = { sentAt: performance.now() }
+        posts.set(body, post)
+        answers.push(fetch(`${url}/v1/conversations/${group.id}/messages`, {
           method: 'POST', headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ body })
-        }).then((r) => r.text()))
+        }).then((r) => r.text()).then(() => { post.answerMs = performance.now() - post.sentAt }))
         await sleep(1000 / rate)
       }
-      await Promise.all(posts)
+      await Promise.all(answers)
       await sleep(300)
-      return summarize(latencies)
+      const pushed = [...posts.values()].filter((p) => p.pushMs !== undefined)
+      if (name !== undefined) {
+        // A stall shows as posts sent one after another whose times fall by the interval between them.
+        const worst = [...pushed].sort((a, b) => b.pushMs! - a.pushMs!).slice(0, SLOWEST_NOTED).sort((a, b) => a.sentAt - b.sentAt)
+        slowest.push(`${name}: ${worst.map((p) => `+${((p.sentAt - start) / 1000).toFixed(2)} s ${p.pushMs!.toFixed(1)} (answer ${p.answerMs?.toFixed(1) ?? '-'})`).join(', ')}`)
+      }
+      return summarize(pushed.map((p) => p.pushMs!))
     }
     await measure() // warm-up
     const alone = []
     const during = []
     let completed = 0
     uploadersLoadgen = startWorker(UPLOADERS)
-    const uploadersStart = { url, tokens: users.slice(2).map((u) => u.token), conversationId: group.id, bytes: uploadBytes }
+    const uploadersStart = { url, tokens: users.slice(2).map((u) => u.token), conversationId: group.id, bytes: uploadBytes, spreadMs: UPLOADERS_SPREAD_MS }
     // Warm-up of the uploaders, as of the posts: the load generator's first
     // requests (its connections, its code compiled) are not the server's cost.
     await uploadersLoadgen.call('start', uploadersStart)
@@ -186,13 +206,13 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     for (let rep = 0; rep < o.reps; rep++) {
       log(`attachments: post→push alone, repetition ${rep + 1}/${o.reps}`)
       let watch = await ctx.machine.open({ phase: 'post→push alone', rep: rep + 1 })
-      alone.push(await measure())
+      alone.push(await measure(`alone ${rep + 1}`))
       await watch.end()
       log(`attachments: post→push with ${uploaders} uploaders of 1 MB, repetition ${rep + 1}/${o.reps}`)
       await uploadersLoadgen.call('start', uploadersStart)
-      await sleep(300)
+      await sleep(UPLOADERS_SPREAD_MS + 300)
       watch = await ctx.machine.open({ phase: `post→push with ${uploaders} uploaders`, rep: rep + 1 })
-      during.push(await measure())
+      during.push(await measure(`uploads ${rep + 1}`))
       await watch.end()
       completed += (await uploadersLoadgen.call<{ completed: number }>('stop')).completed
     }
@@ -203,7 +223,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
       memory,
       uploadSeconds: figure(seconds),
       thumbnail: { megapixels: 12, latencyMs: medianLatency(thumbReps) },
-      postToPush: { rate, uploaders, uploadBytes, alone: medianLatency(alone), duringUploads: medianLatency(during), uploadsCompleted: completed }
+      postToPush: { rate, uploaders, uploadBytes, alone: medianLatency(alone), duringUploads: medianLatency(during), uploadsCompleted: completed, slowest }
     }
   } catch (err) {
     // What the server logged (its errors and warnings) tells a 500 apart from the bench's own mistake.
