@@ -12,7 +12,11 @@ export const SCALING_LIMIT = 1.2
 
 export interface ScalingReport { rows: string[][], notes: string[], section: string }
 
-export function scalingReport (sc: ScalingResult, x: Renderer): ScalingReport {
+/** Processes of the run besides the servers: PostgreSQL, the Redis Cluster's masters and the single Redis, the load generator. */
+const OTHER_PROCESSES = 3
+
+/** `cores`: the machine's; with fewer than the servers and the others, the processes share cores, and every figure includes what they cost each other. */
+export function scalingReport (sc: ScalingResult, x: Renderer, cores: number): ScalingReport {
   const d1 = (n: number) => dec(n, 1)
   const run = (broker: ScalingRun['broker'], n: number) => sc.runs.find((r) => r.broker === broker && r.processes === n)
   const rows: string[][] = []
@@ -60,6 +64,10 @@ export function scalingReport (sc: ScalingResult, x: Renderer): ScalingReport {
     [header, header.map(() => '---'), ...lines].map((cols) => `| ${cols.join(' | ')} |`).join('\n'),
     '',
     `sharded broker within ${SCALING_LIMIT}× of N=1 at every N, every repetition: ${verdict}`,
+    ...(cores >= Math.max(...sc.processes) + OTHER_PROCESSES
+      ? []
+      : [`measured on ${cores} cores for up to ${Math.max(...sc.processes)} servers, PostgreSQL, Redis and the load generator: the processes share cores, and each ` +
+          'figure includes what they cost each other: the ratio is not the broker\'s alone (README "The scaling bench")']),
     'broker µs/frame of a process = its broker_cpu_seconds_total over the paced window (both ways: reading and decoding broker messages up to the ' +
       'frames handed to its sockets, their writes left out; encoding and publishing) / the frames its sockets delivered in that window; ' +
       'process µs/frame = (its CPU in the paced window − its CPU in an idle window of the same length, receivers connected and nothing posted) ' +

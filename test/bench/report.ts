@@ -196,7 +196,7 @@ export function report (r: BenchResults): Report {
   }
 
   if (s.scaling !== undefined) {
-    const out = scalingReport(s.scaling, x)
+    const out = scalingReport(s.scaling, x, r.meta.machine.cores)
     rows.push(...out.rows)
     notes.push(...out.notes)
     sections.push(out.section)
