@@ -174,7 +174,7 @@ export function report (r: BenchResults): Report {
       `alone ${lat('post→push without uploads', p.alone)}`, '', 'p99 ≤ 25 ms',
       check(`post→push p99 ≤ 25 ms during ${p.uploaders} concurrent uploads`, p.duringUploads.reps.map((r) => r.p99), (v) => v <= 25, d1)])
     notes.push(`attachments: ${int(p.uploadsCompleted)} uploads of 1 MB completed during the post→push windows (their first uploads spread over a second, the window opened after)`)
-    if ((p.slowest ?? []).length > 0) notes.push(`attachments: the slowest posts of each post→push window, by when they were sent (post→push ms, and the answer's): ${p.slowest.join('; ')}`)
+    if (p.slowest !== undefined && p.slowest.length > 0) notes.push(`attachments: the slowest posts of each post→push window, by when they were sent (post→push ms, and the answer's): ${p.slowest.join('; ')}`)
     notes.push(`attachments: the server's memory after each large upload, against before it (MB): ${a.memory.join('; ')}`)
   }
   if (s.search !== undefined) {

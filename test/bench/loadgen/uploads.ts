@@ -2,10 +2,9 @@
 // a file of `bytes` in a loop (create, PUT, complete) until stopped. It runs
 // in a process of its own, so that the 50 uploading clients' work does not
 // delay the orchestrator's event loop, which times post→push.
+import { sleep } from '../harness/processes.js'
 import { serve } from '../harness/rpc.js'
 import { upload } from './upload-client.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let stopping = false
 let loops: Array<Promise<void>> = []

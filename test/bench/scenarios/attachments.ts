@@ -13,6 +13,7 @@ import sharp from 'sharp'
 import WebSocket from 'ws'
 import { thumbnailOf } from '../../../src/domain/media.js'
 import type { BenchContext } from '../harness/context.js'
+import { sleep } from '../harness/processes.js'
 import { startWorker, type Worker } from '../harness/rpc.js'
 import { Seeder } from '../harness/seed.js'
 import { startSwitchboard, type ServerUnderTest } from '../harness/server.js'
@@ -29,6 +30,8 @@ const UPLOADERS = new URL('../loadgen/uploads.ts', import.meta.url)
 const UPLOADERS_SPREAD_MS = 1000
 /** The slowest posts of each post→push window, noted with when they were sent. */
 const SLOWEST_NOTED = 5
+/** One post of a post→push window: when it was sent, and how long its answer and its push took (ms). */
+interface TimedPost { sentAt: number, answerMs?: number, pushMs?: number }
 
 export interface AttachmentsResult {
   largeUploadBytes: number
@@ -40,8 +43,8 @@ export interface AttachmentsResult {
   thumbnail: { megapixels: number, latencyMs: LatencyFigure }
   postToPush: {
     rate: number, uploaders: number, uploadBytes: number, alone: LatencyFigure, duringUploads: LatencyFigure, uploadsCompleted: number
-    /** Per window, its slowest posts: when each was sent in the window (s), its post→push and its answer (ms). */
-    slowest: string[]
+    /** Per window, its slowest posts: when each was sent in the window (s), its post→push and its answer (ms); absent in results written before it. */
+    slowest?: string[]
   }
 }
 
@@ -75,7 +78,6 @@ const smapsDelta = (a: Map<string, number>, b: Map<string, number>) => [...b].ma
   .filter(([, d]) => Math.abs(d) >= 512).map(([k, d]) => `${k} ${(d / 1024).toFixed(1)}`).join(', ')
 /** What changed between two readings of memoryOf. */
 const memoryDelta = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).map((k) => `${k} ${(b[k]! - (a[k] ?? 0)).toFixed(1)}`).filter((s) => !s.endsWith(' 0.0') && !s.endsWith(' -0.0')).join(', ')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (line: string) => void): Promise<AttachmentsResult> {
   const pick = <T>(full: T, quick: T, smoke: T): T => o.preset === 'full' ? full : o.preset === 'quick' ? quick : smoke
@@ -159,7 +161,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
     // c. Post→push latency: one receiver; the sender posts at `rate`.
     const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${receiver.token}` } })
     // Each post of the window: when it was sent, how long its answer and its push took.
-    const posts = new Map<string, { sentAt: number, answerMs?: number, pushMs?: number }>()
+    const posts = new Map<string, TimedPost>()
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as { type: string, data?: { body?: string } }
       const post = f.type === 'message.created' ? posts.get(f.data?.body ?? '') : undefined
@@ -175,7 +177,7 @@ export async function runAttachments (ctx: BenchContext, o: BenchOptions, log: (
       const answers: Array<Promise<unknown>> = []
       while (Date.now() < end) {
         const body = `p${n++}`
-        const post: { sentAt: number, answerMs?: number, pushMs?: number } = { sentAt: performance.now() }
+        const post: TimedPost = { sentAt: performance.now() }
         posts.set(body, post)
         answers.push(fetch(`${url}/v1/conversations/${group.id}/messages`, {
           method: 'POST', headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ body })
