@@ -6,6 +6,7 @@
 // user reads the same numbers, and reading anywhere lowers them.
 import { describe, expect, it } from 'vitest'
 import { createDevicesRepository } from '../src/repositories/devices.js'
+import { SYNC_FIRST_PAGE } from '../src/repositories/sync.js'
 import { TOTALS, TOTALS_OF_ONE } from '../src/repositories/unread.js'
 import { createClient } from '../src/client/index.js'
 import { createDirect, createGroup, post } from './helpers/chat.js'
@@ -228,12 +229,20 @@ describe('GET /v1/me/unread', () => {
       (await server.app.db.pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, [value])).rows[0]['QUERY PLAN'][0].Plan
     expect(buffers(await explain(TOTALS, [me.user.id]))).toBeLessThan(200)
     expect(buffers(await explain(TOTALS_OF_ONE, me.user.id))).toBeLessThan(200)
+    // A sync's first page counts the badge in its own statement (repositories/sync.ts), from a cursor from before
+    // everything here: its changes and its badge, without reading the unread messages either.
+    const firstPage = [me.user.id, '1:1:', null, '00000000-0000-0000-0000-000000000000', 201, 0]
+    const sync = (await server.app.db.pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${SYNC_FIRST_PAGE}`, firstPage)).rows[0]['QUERY PLAN'][0].Plan
+    expect(buffers(sync)).toBeLessThan(300)
     const session = await server.app.db.pool.connect()
     try {
       await session.query('SET plan_cache_mode = force_generic_plan')
       await session.query(`PREPARE badge_generic (uuid) AS ${TOTALS_OF_ONE}`)
       const { rows } = await session.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE badge_generic('${me.user.id}')`)
       expect(buffers(rows[0]['QUERY PLAN'][0].Plan)).toBeLessThan(200)
+      await session.query(`PREPARE sync_generic (uuid, pg_snapshot, pg_snapshot, uuid, int, int) AS ${SYNC_FIRST_PAGE}`)
+      const generic = await session.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE sync_generic('${me.user.id}', '1:1:', NULL, '00000000-0000-0000-0000-000000000000', 201, 0)`)
+      expect(buffers(generic.rows[0]['QUERY PLAN'][0].Plan)).toBeLessThan(300)
     } finally {
       await session.query('DEALLOCATE ALL').catch(() => {})
       await session.query('RESET plan_cache_mode').catch(() => {})

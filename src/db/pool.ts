@@ -35,6 +35,36 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
 }
 
 /**
+ * Runs a named statement on its generic plan: planned once per connection,
+ * whatever the planner would choose. PostgreSQL plans a named statement for
+ * each call (a custom plan) until its generic plan costs no more than the
+ * custom ones did, and may go back to planning each call when new
+ * statistics raise the generic plan's estimate (autovacuum's ANALYZE): for a
+ * large statement that runs on every reconnect, planning cost as much as
+ * running it (README "Sync", ninth round). The statement runs in a
+ * transaction of its own that sets plan_cache_mode for itself alone (SET
+ * LOCAL), so the connection's other statements, Prisma's among them, keep the
+ * planner's choice; two round trips more, one to open, one to commit. Only
+ * for statements whose generic plan is tested to read what the custom ones do.
+ */
+export async function queryGeneric<R extends pg.QueryResultRow> (pool: pg.Pool, query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
+    const result = await client.query<R>(query)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    // A failed statement leaves the transaction open: end it, or drop the connection if that fails too.
+    await client.query('ROLLBACK').catch((rollback: Error) => { broken = rollback })
+    throw err
+  } finally {
+    client.release(broken)
+  }
+}
+
+/**
  * The query interface pg-boss takes in place of a pool of its own making
  * (whose end() does not wait). Once the pool is closing, a query answers
  * nothing instead of failing, as pg-boss's own does after stop(): a job

@@ -225,7 +225,7 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       }
       const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
       // One more than a page tells whether another follows.
-      const { snapshot, future, badgeChanged, candidates } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
+      const { snapshot, future, badgeChanged, candidates, unread: firstPageBadge } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
       // The SDK lists afresh on a 400 (a cursor this database did not write), rather than skip what it missed.
       if (future) throw badRequest(`querystring/${opts.until !== undefined && !paging ? 'since or until' : 'since'} is not a cursor this API returned`)
       const until = cursor.t ?? snapshot
@@ -263,9 +263,10 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
       const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
       // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
       // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
-      // badge reads every membership of the caller, and a long catch-up has several pages.
+      // badge reads every membership of the caller, and a long catch-up has several pages. A first page counted it
+      // already, with its changes (repositories/sync.ts); a later last page counts it now.
       const last = next === null && (shown.length > 0 || paging || badgeChanged)
-      const totals = last ? await unread(userId) : null
+      const totals = last ? (firstPageBadge ?? await unread(userId)) : null
       const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
       const changes = shown.map((r): SyncChange => {
         const view = views.get(r.conversationId) ?? null

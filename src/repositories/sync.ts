@@ -3,9 +3,11 @@
 // seqs that moved, and the memberships whose own state changed. The
 // migration sync_cursor explains the transaction ids these statements compare.
 import { Prisma } from '../generated/prisma/client.js'
+import { queryGeneric } from '../db/pool.js'
 import type { Database } from './db.js'
 import type { EventRow } from './events.js'
 import { subjectSeq } from './events.js'
+import { badgeOfOne, collectTotals, type UnreadRow, type UnreadTotals } from './unread.js'
 
 export interface SyncCandidate {
   conversationId: string
@@ -23,29 +25,51 @@ export interface SyncCandidate {
 
 export interface SyncPosition { conversationId: string, seq: number }
 
+export interface Candidates {
+  snapshot: string
+  future: boolean
+  badgeChanged: boolean
+  candidates: SyncCandidate[]
+  unread: UnreadTotals | null
+}
+
 const changedSince = (column: string) =>
   `(${column} >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(${column}, $2::pg_snapshot))`
 
-// The statement of `candidates`: on the pool, prepared once per connection (it runs on every reconnect of every
-// device; planned on every call as an unnamed statement through Prisma, see README "The posting path's driver").
-const CANDIDATES = `
+// The statements of `candidates`: on the pool, prepared and planned once per connection, on their generic plan
+// (queryGeneric): they run on every reconnect of every device, and planning the first page's cost as much as running
+// it (through Prisma, an unnamed statement is planned on every call: README "The posting path's driver").
+// With `badge` (a sync's first page) the statement also counts the caller's badge, from the same read of their
+// memberships, when something changed: most syncs are one page, which ends with the badge, and read the caller's
+// memberships and their conversations' rows once instead of twice (README "Sync", ninth round). A later page reads
+// only from its position on; the badge of a sync's later last page is a statement of its own (unread.ts).
+const candidatesStatement = (badge: boolean) => `
         WITH now AS (SELECT pg_current_snapshot() AS t),
+        -- The badge changed outside conversations and memberships (migration sync_badge_changes).
+        badge AS (SELECT COALESCE((SELECT ${changedSince('u.badge_changed_xid')} FROM users u WHERE u.id = $1::uuid), false) AS changed),
+        ${badge ? `tu AS MATERIALIZED (${badgeOfOne.threads}),` : ''}
         -- The caller's memberships in conversation id order (memberships_user_conversation, which also
         -- carries changed_xid), each conversation probed by its primary key: the cost follows the caller's
         -- memberships, never the size of the conversations table (a hash join read all of it).
-        moved AS (
+        scan AS (
           SELECT m.conversation_id, m.joined_seq, m.left_seq, m.last_read_seq, c.last_seq,
                  ${changedSince('c.changed_xid')} AS log_moved,
                  ${changedSince('m.changed_xid')} AS own_changed
+                 ${badge ? ', m.user_id, m.left_at, m.notification_level, m.notifications_muted_until, c.timeline_count' : ''}
             FROM memberships m
-           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
+           CROSS JOIN LATERAL (SELECT x.last_seq, x.changed_xid, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
            WHERE m.user_id = $1::uuid
              AND m.conversation_id >= $4::uuid
              -- A conversation the member left moves on without them: only their own change (the leave, in the
              -- transaction of its member.removed) is theirs. (Counted, every message of every group they ever
              -- left made empty candidates, and pages, on every sync.)
-             AND ((${changedSince('c.changed_xid')} AND m.left_seq IS NULL) OR ${changedSince('m.changed_xid')})
-           ORDER BY m.conversation_id
+             AND ((${changedSince('c.changed_xid')} AND m.left_seq IS NULL) OR ${changedSince('m.changed_xid')}
+                  -- For the badge, every membership where something may be unread (unread.ts counts them).
+                  ${badge ? 'OR (m.left_at IS NULL AND (c.last_seq > GREATEST(m.last_read_seq, m.joined_seq - 1) OR m.conversation_id IN (SELECT tu.conversation_id FROM tu)))' : ''})
+        ),
+        moved AS (
+          SELECT * FROM scan s WHERE (s.log_moved AND s.left_seq IS NULL) OR s.own_changed
+           ORDER BY s.conversation_id
            LIMIT $5::int
         ),
         bounds AS (
@@ -55,18 +79,30 @@ const CANDIDATES = `
                       ELSE sync_visible_seq(mv.conversation_id, $3::pg_snapshot, 0, mv.last_seq) END AS until_seq
             FROM moved mv
         )
-        SELECT now.t::text AS snapshot,
+        SELECT 'change' AS kind, now.t::text AS snapshot,
                -- A cursor past the database's own next transaction was not written by this database as it is now
                -- (forged, or from before a restore or a failover that lost transactions): its sync would skip changes.
                (pg_snapshot_xmax($2::pg_snapshot) > pg_snapshot_xmax(now.t)
                  OR COALESCE(pg_snapshot_xmax($3::pg_snapshot) > pg_snapshot_xmax(now.t), false)) AS future,
-               -- The badge changed outside conversations and memberships (migration sync_badge_changes).
-               COALESCE((SELECT ${changedSince('u.badge_changed_xid')} FROM users u WHERE u.id = $1::uuid), false) AS badge_changed,
+               (SELECT changed FROM badge) AS badge_changed,
                b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
                GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
-               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq
+               LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq,
+               NULL::uuid AS user_id, NULL::int AS unread_count, NULL::int AS mention_count, NULL::int AS thread_unread_count, NULL::text AS level
           FROM now LEFT JOIN bounds b ON true
-         ORDER BY b.conversation_id`
+        ${badge
+          ? `UNION ALL
+        -- The badge's rows, counted only when the page has a change or the badge changed (else the client's stands).
+        SELECT 'unread', NULL, NULL, NULL, r.conversation_id, NULL, NULL, NULL, NULL, NULL, NULL,
+               r.user_id, r.unread_count, r.mention_count, r.thread_unread_count, r.level
+          FROM (${badgeOfOne.rows('scan m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
+         WHERE EXISTS (SELECT 1 FROM moved) OR (SELECT changed FROM badge)`
+          : ''}
+         ORDER BY kind, conversation_id`
+
+const CANDIDATES = candidatesStatement(false)
+/** A sync's first page (exported for the test of what it reads, test/unread-totals.test.ts). */
+export const SYNC_FIRST_PAGE = candidatesStatement(true)
 
 export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
   return {
@@ -77,19 +113,24 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
      * at most `limit`. One statement; with nothing changed it reads the
      * user's memberships and their conversations' rows, by index. `future`:
      * a snapshot given is past the database's (not a cursor of it);
-     * `badgeChanged`: the badge changed outside the conversations since `since`.
+     * `badgeChanged`: the badge changed outside the conversations since `since`;
+     * `unread`: on a sync's first page (`after` null) with a change or
+     * `badgeChanged`, the caller's badge as unreadTotals counts it, else null.
      */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<{ snapshot: string, future: boolean, badgeChanged: boolean, candidates: SyncCandidate[] }> {
-      const { rows } = await pool.query<{
-        snapshot: string, future: boolean, badge_changed: boolean, conversation_id: string | null, joined_seq: number, left_seq: number | null,
-        from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
-      }>({
-        name: 'sync-candidates',
-        text: CANDIDATES,
+    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<Candidates> {
+      // A sync's first page also counts the badge (see candidatesStatement).
+      const first = after === null
+      const { rows } = await queryGeneric<{
+        kind: 'change' | 'unread', snapshot: string, future: boolean, badge_changed: boolean, conversation_id: string | null, joined_seq: number,
+        left_seq: number | null, from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
+      } & UnreadRow>(pool, {
+        name: first ? 'sync-first-page' : 'sync-candidates',
+        text: first ? SYNC_FIRST_PAGE : CANDIDATES,
         values: [userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0]
       })
       const { snapshot, future, badge_changed: badgeChanged } = rows[0]!
-      const candidates = rows.filter((r) => r.conversation_id !== null).map((r) => ({
+      const changes = rows.filter((r) => r.kind === 'change' && r.conversation_id !== null)
+      const candidates = changes.map((r) => ({
         conversationId: r.conversation_id!,
         joinedSeq: r.joined_seq,
         leftSeq: r.left_seq,
@@ -98,7 +139,9 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
         ownChanged: r.own_changed,
         lastReadSeq: r.last_read_seq
       }))
-      return { snapshot, future, badgeChanged, candidates }
+      const counted = first && (changes.length > 0 || badgeChanged)
+      const unread = counted ? collectTotals([userId], rows.filter((r) => r.kind === 'unread')).get(userId)! : null
+      return { snapshot, future, badgeChanged, candidates, unread }
     },
 
     /**

@@ -92,12 +92,15 @@ const ONE: Users = (column) => `${column} = $1::uuid`
  * they follow a thread, counted by threadUnreadCounts: driven by their
  * followed threads, where the subquery for every membership probed
  * thread_members once for each of a user's conversations (most of which have
- * no thread they follow).
+ * no thread they follow). The users' condition is repeated on their
+ * memberships: the planner does not carry it out of the DISTINCT, and a
+ * generic plan (test/unread-totals.test.ts) read every current membership of
+ * every user to join them with the followed threads by hash.
  */
 const threadUnreadByConversation = (users: Users) => `
   SELECT f.user_id, f.conversation_id, tu.thread_unread_count
     FROM (SELECT DISTINCT user_id, conversation_id FROM thread_members WHERE ${users('user_id')} AND following) f
-    JOIN memberships fm ON fm.user_id = f.user_id AND fm.conversation_id = f.conversation_id AND fm.left_at IS NULL
+    JOIN memberships fm ON fm.user_id = f.user_id AND fm.conversation_id = f.conversation_id AND fm.left_at IS NULL AND ${users('fm.user_id')}
    CROSS JOIN LATERAL (${threadUnreadCounts({ conversationId: 'fm.conversation_id', userId: 'fm.user_id', lastReadSeq: 'fm.last_read_seq', joinedSeq: 'fm.joined_seq' })}) tu`
 
 export interface ConversationUnread {
@@ -117,19 +120,29 @@ const M: MembershipColumns = { conversationId: 'm.conversation_id', userId: 'm.u
 // Effective level as notification-preferences.ts decides it: the membership's, or the user's when default; none while muted.
 // The users are looked up by their ids (us.id = ANY): joined on m.user_id alone, the planner read the users table
 // in full and probed memberships for each row (1,000 users for one caller in the sync bench; every user in production).
-const totals = (users: Users) => `
-  WITH tu AS MATERIALIZED (${threadUnreadByConversation(users)})
+/**
+ * The rows of the totals (one per conversation with something unread) of the memberships `m` that `from` yields
+ * with their conversation's `conversation` columns, the followed threads' counts in the relation `tu`
+ * (threadUnreadByConversation). `from` is the users' memberships, or those a statement has already read
+ * (repositories/sync.ts: a sync's first page reads them once for its changes and its badge).
+ */
+const unreadRows = (users: Users, from: string, conversation: ConversationColumns) => `
   SELECT m.user_id, m.conversation_id, COALESCE(uc.unread_count, 0) AS unread_count, COALESCE(uc.mention_count, 0) AS mention_count,
          COALESCE(tu.thread_unread_count, 0) AS thread_unread_count,
          CASE WHEN m.notifications_muted_until IS NOT NULL AND m.notifications_muted_until > now() THEN 'none'
               WHEN m.notification_level = 'default' THEN us.notification_level
               ELSE m.notification_level END AS level
-    FROM memberships m
+    FROM ${from}
     JOIN users us ON us.id = m.user_id AND ${users('us.id')}
-   CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c
-    LEFT JOIN LATERAL (${unreadCounts(M, { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })}) uc ON true
+    LEFT JOIN LATERAL (${unreadCounts(M, conversation)}) uc ON true
     LEFT JOIN tu ON tu.user_id = m.user_id AND tu.conversation_id = m.conversation_id
-   WHERE ${users('m.user_id')} AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)
+   WHERE ${users('m.user_id')} AND m.left_at IS NULL AND (COALESCE(uc.unread_count, 0) > 0 OR tu.thread_unread_count > 0)`
+
+const totals = (users: Users) => `
+  WITH tu AS MATERIALIZED (${threadUnreadByConversation(users)})
+  ${unreadRows(users, `memberships m
+   CROSS JOIN LATERAL (SELECT x.last_seq, x.timeline_count FROM conversations x WHERE x.id = m.conversation_id OFFSET 0) c`,
+   { lastSeq: 'c.last_seq', timelineCount: 'c.timeline_count' })}
    ORDER BY m.user_id, m.conversation_id`
 
 /** The unread counts of the users of `$1` (a uuid[]): device pushes' badges, many recipients at once. */
@@ -143,19 +156,12 @@ export const TOTALS = totals(ANY_OF)
  */
 export const TOTALS_OF_ONE = totals(ONE)
 
-/**
- * The unread counts of these users, with the badge total: every conversation
- * with something unread, counted as in its Conversation object; `total` is the
- * sum of what each adds to the badge, `mentions` the unread mentions of
- * conversations that are neither muted nor at level none. One statement.
- */
-export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+/** One row of the totals statements (unreadRows). */
+export interface UnreadRow { user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }
+
+/** The totals of these users from their rows of unreadRows. */
+export function collectTotals (userIds: string[], rows: UnreadRow[]): Map<string, UnreadTotals> {
   const totals = new Map<string, UnreadTotals>(userIds.map((id) => [id, { total: 0, mentions: 0, threads: 0, conversations: [] }]))
-  if (userIds.length === 0) return totals
-  const { rows } = await pool.query<{ user_id: string, conversation_id: string, unread_count: number, mention_count: number, thread_unread_count: number, level: string }>(
-    userIds.length === 1
-      ? { name: 'unread-totals-one', text: TOTALS_OF_ONE, values: [userIds[0]] }
-      : { name: 'unread-totals', text: TOTALS, values: [userIds] })
   for (const r of rows) {
     const t = totals.get(r.user_id)!
     // A followed thread's replies are pushed to its followers, so at level all they count in the badge those pushes carry.
@@ -166,4 +172,31 @@ export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<M
     t.threads += r.thread_unread_count
   }
   return totals
+}
+
+/**
+ * The unread counts of these users, with the badge total: every conversation
+ * with something unread, counted as in its Conversation object; `total` is the
+ * sum of what each adds to the badge, `mentions` the unread mentions of
+ * conversations that are neither muted nor at level none. One statement.
+ */
+export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+  if (userIds.length === 0) return new Map()
+  const { rows } = await pool.query<UnreadRow>(
+    userIds.length === 1
+      ? { name: 'unread-totals-one', text: TOTALS_OF_ONE, values: [userIds[0]] }
+      : { name: 'unread-totals', text: TOTALS, values: [userIds] })
+  return collectTotals(userIds, rows)
+}
+
+/**
+ * The badge of one user (`$1`, a uuid) for a statement that has read the user's memberships itself (a sync's first
+ * page, repositories/sync.ts, reads them once for its changes and its badge): `threads` is the followed threads'
+ * counts, to be named `tu` in its WITH; `rows` the totals' rows (UnreadRow) of the memberships `from` yields as `m`,
+ * with their conversation's columns `conversation`, which must include every membership with something unread
+ * (its log past its read position, or a conversation in `tu`).
+ */
+export const badgeOfOne = {
+  threads: threadUnreadByConversation(ONE),
+  rows: (from: string, conversation: ConversationColumns) => unreadRows(ONE, from, conversation)
 }
