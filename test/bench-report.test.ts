@@ -102,6 +102,16 @@ describe('the printed report', () => {
     expect(stalled).toMatch(/slowest 327 ms; stalls of 50 ms or more in 1 of 2 windows \(post→push with 50 uploaders rep 2: 327 ms\)/)
   })
 
+  it('names the windows whose CPU ran slower (the probe\'s median against the scenario\'s fastest window), or says none did', () => {
+    const even = machineLines([record({ cpu: { units: 28, medianUs: 1_100, maxUs: 1_600 } }), record({ rep: 2, cpu: { units: 30, medianUs: 1_300, maxUs: 2_000 } })], 2)[0]!
+    expect(even).toMatch(/CPU probe \(64 KiB deflated every 250 ms, timed on the CPU\) median per window 1,100–1,300 µs; no window 1\.3× the fastest or slower$/)
+    const slow = machineLines([
+      record({ phase: '1000 clients, GET /v1/sync', rep: 1, cpu: { units: 28, medianUs: 1_000, maxUs: 1_500 } }),
+      record({ phase: '1000 clients, GET /v1/sync', rep: 3, cpu: { units: 40, medianUs: 2_150, maxUs: 3_100 } })
+    ], 2)[0]!
+    expect(slow).toMatch(/median per window 1,000–2,150 µs; 1 of 2 windows 1\.3× the fastest or slower \(1000 clients, GET \/v1\/sync rep 3: 2\.15×\)$/)
+  })
+
   it('reads a histogram from Prometheus text', () => {
     const text = [
       '# TYPE post_batch_size histogram',

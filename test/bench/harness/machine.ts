@@ -4,17 +4,21 @@
 // its own), and the batch sizes of the server's group commit (from its
 // /metrics, scraped before and after), and the disk's flush latency (a
 // probe writes 4 KiB and flushes it every 100 ms to a file beside the
-// database's: a commit waits for the same device). A figure from a busy
-// machine, a database that waited on locks or a disk that stalled then says
-// so beside it.
+// database's: a commit waits for the same device), and the speed of the
+// CPU (a probe times a fixed piece of work, deflating 64 KiB, by the CPU time
+// the process spent on it, every 250 ms). A figure from a busy machine, a database that
+// waited on locks, a disk that stalled or a CPU that ran slower then says so
+// beside it.
 import { readFileSync } from 'node:fs'
 import { open as openFile, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
+import { deflateSync } from 'node:zlib'
 import pg from 'pg'
 import { histogram, scrapeText, type Histogram } from './metrics.js'
 import { cpuSince, cpuSnapshot, sleep, ticksPerSecond } from './processes.js'
+import { median } from './stats.js'
 
 /** How often the wait events are sampled. */
 const SAMPLE_EVERY_MS = 200
@@ -22,6 +26,28 @@ const SAMPLE_EVERY_MS = 200
 const PROBE_EVERY_MS = 100
 /** A flush at least this long is a stall of the disk. */
 export const DISK_STALL_MS = 50
+/** How often the CPU probe runs its unit of work. */
+export const CPU_PROBE_EVERY_MS = 250
+
+/**
+ * The CPU probe's unit: deflate (zlib, level 1) of a fixed 64 KiB of text-like bytes, about a millisecond of a core
+ * in native code, so that no JIT tiering or deoptimization moves it (a JavaScript loop did, threefold). Its time is
+ * the CPU time the process spent on it (getrusage, microseconds; the bench's own process is otherwise idle while a
+ * window runs), not the clock's: waiting for a core does not count; a core that runs slower (frequency, or a guest
+ * whose host gives its core's caches and memory bandwidth to others) does. (A thread's schedstat is not brought up
+ * to date while the thread itself runs.)
+ */
+const probeInput = Buffer.alloc(64 * 1024)
+for (let i = 0, x = 1; i < probeInput.length; i++) {
+  x = (Math.imul(x, 1664525) + 1013904223) | 0
+  probeInput[i] = 48 + (x >>> 24) % 40
+}
+function cpuProbe (): number {
+  const before = process.cpuUsage()
+  deflateSync(probeInput, { level: 1 })
+  const spent = process.cpuUsage(before)
+  return spent.user + spent.system
+}
 
 const WAITS_SQL = `
   SELECT CASE WHEN backend_type = 'client backend' THEN '' ELSE backend_type || ' ' END ||
@@ -53,6 +79,8 @@ export interface PhaseRecord {
   waits: { samples: number, events: Record<string, number>, error?: string }
   /** The disk probe's flushes in the window: how many, the slowest (ms), and how many took DISK_STALL_MS or more. */
   disk?: { flushes: number, maxMs: number, stalls: number }
+  /** The CPU probe's units in the window: how many, and their CPU time (µs), median and slowest. */
+  cpu?: { units: number, medianUs: number, maxUs: number }
   /** Posts per post_messages call over the window (from post_batch_size); absent when not scraped. */
   batches?: { calls: number, posts: number, mean: number, maxAtMost: number } | { error: string }
 }
@@ -81,7 +109,7 @@ function machineCpu (): { busy: number, steal: number } {
   return { busy: (user + nice + system + irq + softirq) / hz, steal: steal / hz }
 }
 
-interface Accumulator { samples: number, events: Record<string, number>, disk: { flushes: number, maxMs: number, stalls: number } }
+interface Accumulator { samples: number, events: Record<string, number>, disk: { flushes: number, maxMs: number, stalls: number }, cpuUs: number[] }
 
 async function batchesSince (url: string, before: Promise<Histogram | Error>): Promise<PhaseRecord['batches']> {
   const [a, b] = await Promise.all([before, scrapeHistogram(url)])
@@ -195,6 +223,12 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
     }
   }, () => probeFailed)
 
+  // The CPU probe: a unit of work every CPU_PROBE_EVERY_MS, timed on the CPU.
+  const cpuProber = whileOpen(CPU_PROBE_EVERY_MS, async () => {
+    const us = cpuProbe()
+    for (const acc of open) acc.cpuUs.push(us)
+  }, () => false)
+
   const watcher: MachineWatcher = {
     scenario: '',
     step: '',
@@ -202,10 +236,11 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
       const { scenario, step } = watcher
       const batchesBefore = o.metricsUrl === undefined ? undefined : scrapeHistogram(o.metricsUrl)
       await batchesBefore
-      const acc: Accumulator = { samples: 0, events: {}, disk: { flushes: 0, maxMs: 0, stalls: 0 } }
+      const acc: Accumulator = { samples: 0, events: {}, disk: { flushes: 0, maxMs: 0, stalls: 0 }, cpuUs: [] }
       open.add(acc)
       sampler.start()
       prober.start()
+      cpuProber.start()
       const startedAt = new Date()
       const t0 = performance.now()
       const load0 = loadavg()
@@ -232,6 +267,7 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
             stealCores: (machine1.steal - machine0.steal) / seconds,
             waits: { samples: acc.samples, events: acc.events, ...(acc.samples === 0 && lastError !== undefined ? { error: lastError } : {}) },
             ...(acc.disk.flushes === 0 ? {} : { disk: { ...acc.disk } }),
+            ...(acc.cpuUs.length === 0 ? {} : { cpu: { units: acc.cpuUs.length, medianUs: median(acc.cpuUs), maxUs: Math.max(...acc.cpuUs) } }),
             ...(o.metricsUrl === undefined ? {} : { batches: await batchesSince(o.metricsUrl, batchesBefore!) })
           }
           records.push(record)
@@ -242,7 +278,7 @@ export function createMachineWatcher (adminUrl: string, ownPids: () => number[],
     records: () => records,
     async close () {
       closed = true
-      await Promise.all([sampler.finished(), prober.finished()])
+      await Promise.all([sampler.finished(), prober.finished(), cpuProber.finished()])
       await probe?.close().catch(() => {})
       if (probeFile !== undefined) await rm(probeFile, { force: true })
       await client?.end().catch(() => {})

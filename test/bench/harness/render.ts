@@ -3,7 +3,7 @@
 // too far to quote the median; each target checked against every
 // repetition, naming the ones that missed; and per scenario a line on what
 // the machine did meanwhile (harness/machine.ts).
-import { DISK_STALL_MS, type PhaseRecord } from './machine.js'
+import { CPU_PROBE_EVERY_MS, DISK_STALL_MS, type PhaseRecord } from './machine.js'
 import { median, UNSTABLE_SPREAD, type Figure, type LatencyFigure } from './stats.js'
 
 export interface TargetCheck {
@@ -70,6 +70,9 @@ export function renderer () {
 
 export type Renderer = ReturnType<typeof renderer>
 
+/** A window whose CPU probe took this many times as long as the scenario's fastest window's ran on a slower CPU. */
+const SLOW_CPU = 1.3
+
 /** More than this share of the cores taken by other processes during a window makes it a busy one. */
 const BUSY_SHARE = 0.25
 
@@ -105,6 +108,16 @@ export function machineLines (records: PhaseRecord[], cores: number): string[] {
         (stalled.length === 0
           ? `no stall of ${DISK_STALL_MS} ms or more`
           : `stalls of ${DISK_STALL_MS} ms or more in ${stalled.length} of ${probed.length} windows (${stalled.map((r) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}: ${dec(r.disk!.maxMs, 0)} ms`).join(', ')})`))
+    }
+    const timed = rs.filter((r) => r.cpu !== undefined)
+    if (timed.length > 0) {
+      const medians = timed.map((r) => r.cpu!.medianUs)
+      const fastest = Math.min(...medians)
+      const slow = timed.filter((r) => r.cpu!.medianUs >= SLOW_CPU * fastest)
+      parts.push(`CPU probe (64 KiB deflated every ${CPU_PROBE_EVERY_MS} ms, timed on the CPU) median per window ${int(fastest)}–${int(Math.max(...medians))} µs; ` +
+        (slow.length === 0
+          ? `no window ${SLOW_CPU}× the fastest or slower`
+          : `${slow.length} of ${timed.length} windows ${SLOW_CPU}× the fastest or slower (${slow.map((r) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}: ${dec(r.cpu!.medianUs / fastest)}×`).join(', ')})`))
     }
     const byPhase = new Map<string, Array<{ calls: number, posts: number, mean: number, maxAtMost: number }>>()
     for (const r of rs) {

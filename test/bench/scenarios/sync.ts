@@ -208,9 +208,11 @@ export async function runSync (ctx: BenchContext, o: BenchOptions, log: (line: s
           loadgenMs: cpuSince(loadgenBefore, [loadgen.pid]) * 1000 / n
         })
         storms[flow].push(r)
-        if (gcBefore !== undefined) serverThreads.push(describeThreads(threadsBefore, server.pids().map(threadCpuSeconds), n, gcBefore, await collections(url)))
+        const threads = gcBefore === undefined ? undefined : describeThreads(threadsBefore, server.pids().map(threadCpuSeconds), n, gcBefore, await collections(url))
         if (o.pgStats && flow === 'sync') statements.push(describeStatements(await topStatements(seeder.pool)))
-        await watch.end()
+        const { cpu: probe } = await watch.end()
+        // The machine's CPU speed beside it: the same work costs every process more when the CPU runs slower.
+        if (threads !== undefined) serverThreads.push(`${threads}${probe === undefined ? '' : `; the machine's CPU probe ${probe.medianUs.toFixed(0)} µs (median)`}`)
       }
     }
     await sleep(o.syncLiveMs)
