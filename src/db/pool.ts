@@ -35,6 +35,26 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
 }
 
 /**
+ * Runs `fn` in one transaction on a connection of `pool`: it commits when
+ * `fn` resolves and rolls back when it throws; a connection that cannot roll
+ * back is not given back to the pool. `begin` opens the transaction (settings
+ * for it alone may follow BEGIN, with SET LOCAL).
+ */
+export async function inTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  const db = await pool.connect()
+  try {
+    await db.query(begin)
+    const result = await fn(db)
+    await db.query('COMMIT')
+    db.release()
+    return result
+  } catch (err) {
+    await db.query('ROLLBACK').then(() => db.release(), (rollbackErr: unknown) => db.release(rollbackErr as Error))
+    throw err
+  }
+}
+
+/**
  * Runs a named statement on its generic plan: planned once per connection,
  * whatever the planner would choose. PostgreSQL plans a named statement for
  * each call (a custom plan) until its generic plan costs no more than the
@@ -48,20 +68,7 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
  * for statements whose generic plan is tested to read what the custom ones do.
  */
 export async function queryGeneric<R extends pg.QueryResultRow> (pool: pg.Pool, query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-  const client = await pool.connect()
-  let broken: Error | undefined
-  try {
-    await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
-    const result = await client.query<R>(query)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    // A failed statement leaves the transaction open: end it, or drop the connection if that fails too.
-    await client.query('ROLLBACK').catch((rollback: Error) => { broken = rollback })
-    throw err
-  } finally {
-    client.release(broken)
-  }
+  return await inTransaction(pool, (db) => db.query<R>(query), 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
 }
 
 /**

@@ -20,6 +20,7 @@
 // a connection (then 503, as when none came).
 import type pg from 'pg'
 import { queueOf, TurnTimeout } from '../db/keyed-queue.js'
+import { inTransaction } from '../db/pool.js'
 
 /** A position that moved, and the users whose sockets are told of it. */
 export interface Receipt { seq: number, recipients: string[] }
@@ -35,23 +36,8 @@ export const RECEIPT_TURNS = 2
 export function inReceiptTransaction<T> (pool: pg.Pool, conversationId: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const queue = queueOf(pool, 'receipts', RECEIPT_TURNS)
   // As long as a request waits for a connection (0: the pool's "no limit"; a turn still has one).
-  return queue(conversationId, pool.options.connectionTimeoutMillis || 10_000, () => receiptTransaction(pool, fn),
+  return queue(conversationId, pool.options.connectionTimeoutMillis || 10_000, () => inTransaction(pool, fn),
     () => new TurnTimeout('Timed out waiting for a turn of the conversation\'s receipts'))
-}
-
-async function receiptTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect()
-  try {
-    await db.query('BEGIN')
-    const result = await fn(db)
-    await db.query('COMMIT')
-    db.release()
-    return result
-  } catch (err) {
-    // A connection that cannot roll back is not given back to the pool.
-    await db.query('ROLLBACK').then(() => db.release(), (rollbackErr: unknown) => db.release(rollbackErr as Error))
-    throw err
-  }
 }
 
 /**

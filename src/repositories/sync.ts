@@ -72,6 +72,8 @@ const candidatesStatement = (badge: boolean) => `
            ORDER BY s.conversation_id
            LIMIT $5::int
         ),
+        ${badge ? `-- The badge is counted only when the page has a change or the badge changed (else the client's stands).
+        counted AS (SELECT EXISTS (SELECT 1 FROM moved) OR (SELECT changed FROM badge) AS yes),` : ''}
         bounds AS (
           SELECT mv.*,
                  CASE WHEN mv.log_moved THEN sync_visible_seq(mv.conversation_id, $2::pg_snapshot, 0, mv.last_seq) ELSE mv.last_seq END AS seen_seq,
@@ -84,7 +86,7 @@ const candidatesStatement = (badge: boolean) => `
                -- (forged, or from before a restore or a failover that lost transactions): its sync would skip changes.
                (pg_snapshot_xmax($2::pg_snapshot) > pg_snapshot_xmax(now.t)
                  OR COALESCE(pg_snapshot_xmax($3::pg_snapshot) > pg_snapshot_xmax(now.t), false)) AS future,
-               (SELECT changed FROM badge) AS badge_changed,
+               (SELECT changed FROM badge) AS badge_changed, ${badge ? '(SELECT yes FROM counted)' : 'false'} AS badge_counted,
                b.conversation_id, b.joined_seq, b.left_seq, b.last_read_seq, b.own_changed,
                GREATEST(b.seen_seq, b.joined_seq - 1, CASE WHEN b.conversation_id = $4::uuid THEN $6::int ELSE 0 END) AS from_seq,
                LEAST(b.until_seq, COALESCE(b.left_seq, b.until_seq)) AS to_seq,
@@ -92,11 +94,11 @@ const candidatesStatement = (badge: boolean) => `
           FROM now LEFT JOIN bounds b ON true
         ${badge
           ? `UNION ALL
-        -- The badge's rows, counted only when the page has a change or the badge changed (else the client's stands).
-        SELECT 'unread', NULL, NULL, NULL, r.conversation_id, NULL, NULL, NULL, NULL, NULL, NULL,
+        -- The badge's rows.
+        SELECT 'unread', NULL, NULL, NULL, NULL, r.conversation_id, NULL, NULL, NULL, NULL, NULL, NULL,
                r.user_id, r.unread_count, r.mention_count, r.thread_unread_count, r.level
           FROM (${badgeOfOne.rows('scan m', { lastSeq: 'm.last_seq', timelineCount: 'm.timeline_count' })}) r
-         WHERE EXISTS (SELECT 1 FROM moved) OR (SELECT changed FROM badge)`
+         WHERE (SELECT yes FROM counted)`
           : ''}
          ORDER BY kind, conversation_id`
 
@@ -121,16 +123,15 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
       // A sync's first page also counts the badge (see candidatesStatement).
       const first = after === null
       const { rows } = await queryGeneric<{
-        kind: 'change' | 'unread', snapshot: string, future: boolean, badge_changed: boolean, conversation_id: string | null, joined_seq: number,
+        kind: 'change' | 'unread', snapshot: string, future: boolean, badge_changed: boolean, badge_counted: boolean, conversation_id: string | null, joined_seq: number,
         left_seq: number | null, from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
       } & UnreadRow>(pool, {
         name: first ? 'sync-first-page' : 'sync-candidates',
         text: first ? SYNC_FIRST_PAGE : CANDIDATES,
         values: [userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0]
       })
-      const { snapshot, future, badge_changed: badgeChanged } = rows[0]!
-      const changes = rows.filter((r) => r.kind === 'change' && r.conversation_id !== null)
-      const candidates = changes.map((r) => ({
+      const { snapshot, future, badge_changed: badgeChanged, badge_counted: counted } = rows[0]!
+      const candidates = rows.filter((r) => r.kind === 'change' && r.conversation_id !== null).map((r) => ({
         conversationId: r.conversation_id!,
         joinedSeq: r.joined_seq,
         leftSeq: r.left_seq,
@@ -139,7 +140,6 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
         ownChanged: r.own_changed,
         lastReadSeq: r.last_read_seq
       }))
-      const counted = first && (changes.length > 0 || badgeChanged)
       const unread = counted ? collectTotals([userId], rows.filter((r) => r.kind === 'unread')).get(userId)! : null
       return { snapshot, future, badgeChanged, candidates, unread }
     },

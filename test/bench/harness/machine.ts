@@ -5,10 +5,10 @@
 // /metrics, scraped before and after), and the disk's flush latency (a
 // probe writes 4 KiB and flushes it every 100 ms to a file beside the
 // database's: a commit waits for the same device), and the speed of the
-// CPU (a probe times a fixed piece of work, deflating 64 KiB, by the CPU time
-// the process spent on it, every 250 ms). A figure from a busy machine, a database that
-// waited on locks, a disk that stalled or a CPU that ran slower then says so
-// beside it.
+// CPU (a probe times a fixed piece of work, deflating 64 KiB, by the CPU
+// time the process spent on it, every 250 ms). A figure from a busy machine,
+// a database that waited on locks, a disk that stalled or a CPU that ran
+// slower then says so beside it.
 import { readFileSync } from 'node:fs'
 import { open as openFile, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
