@@ -55,20 +55,20 @@ export async function inTransaction<T> (pool: pg.Pool, fn: (db: pg.PoolClient) =
 }
 
 /**
- * Runs a named statement on its generic plan: planned once per connection,
+ * Runs `fn` in one transaction on a connection of `pool` whose named
+ * statements run on their generic plans: planned once per connection,
  * whatever the planner would choose. PostgreSQL plans a named statement for
  * each call (a custom plan) until its generic plan costs no more than the
  * custom ones did, and may go back to planning each call when new
  * statistics raise the generic plan's estimate (autovacuum's ANALYZE): for a
  * large statement that runs on every reconnect, planning cost as much as
- * running it (README "Sync", ninth round). The statement runs in a
- * transaction of its own that sets plan_cache_mode for itself alone (SET
- * LOCAL), so the connection's other statements, Prisma's among them, keep the
- * planner's choice; two round trips more, one to open, one to commit. Only
- * for statements whose generic plan is tested to read what the custom ones do.
+ * running it (README "Sync", ninth round). The transaction sets
+ * plan_cache_mode for itself alone (SET LOCAL), so the connection's other
+ * statements, Prisma's among them, keep the planner's choice. Only for
+ * statements whose generic plan is tested to read what the custom ones do.
  */
-export async function queryGeneric<R extends pg.QueryResultRow> (pool: pg.Pool, query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-  return await inTransaction(pool, (db) => db.query<R>(query), 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
+export async function withGenericPlans<T> (pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  return await inTransaction(pool, fn, 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
 }
 
 /**

@@ -4,8 +4,8 @@
 // shows the first `membersPreview` of each, so that its cost follows its size,
 // not the size of the groups others put the caller in. A member who blocked
 // the caller shows them lastReadSeq 0 (README "Accounts and safety").
-import type { ListFilter } from '../repositories/conversation-pages.js'
-import type { ConversationRow, ConversationsRepository } from '../repositories/conversations.js'
+import type { ConversationPages, ListFilter } from '../repositories/conversation-pages.js'
+import type { ConversationRow } from '../repositories/conversations.js'
 import type { UnreadTotals } from '../repositories/unread.js'
 import { decodeTimeIdCursor, encodeTimeIdCursor } from './cursors.js'
 import { notFound } from './errors.js'
@@ -13,7 +13,7 @@ import { toNotificationSettings } from './notification-preferences.js'
 import { mediaUrl, toMember, toMessage, type ConversationView, type MemberView } from './views.js'
 
 // The cursor is opaque to clients: base64url of "<last activity ISO>|<id>".
-export function createConversationReader (repo: ConversationsRepository, membersPreview: number) {
+export function createConversationReader (repo: ConversationPages, membersPreview: number) {
   async function load (userId: string, filter: ListFilter): Promise<{ rows: ConversationRow[], views: ConversationView[] }> {
     const rows = await repo.listForUser(userId, filter)
     const ids = rows.map((r) => r.id)

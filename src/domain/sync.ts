@@ -14,14 +14,13 @@
 // Within a conversation, events commit in seq order (writers hold its row
 // lock until they commit), so what a snapshot sees of a log is a prefix, and
 // a sync's events for it are one range of seqs (repositories/sync.ts).
-import type { ConversationReader } from './conversation-reader.js'
+import { createConversationReader } from './conversation-reader.js'
 import { badRequest } from './errors.js'
 import { toChatEvent } from './event-log.js'
 import type { ChatEvent } from './events.js'
 import { isUuid } from './ids.js'
 import type { ConversationView } from './views.js'
-import type { SyncCandidate, SyncPosition, SyncRepository } from '../repositories/sync.js'
-import type { UnreadTotals } from '../repositories/unread.js'
+import type { SyncCandidate, SyncPosition, SyncReads, SyncRepository } from '../repositories/sync.js'
 import { unreadPage, type UnreadPage } from './unread-pages.js'
 
 /** What the cursor carries: the snapshot of the client's last sync, and within a sync, its own snapshot and position. */
@@ -200,11 +199,11 @@ export function decodeSyncCursor (cursor: string, param: 'since' | 'until' = 'si
 
 export interface SyncDeps {
   repo: SyncRepository
-  reader: ConversationReader
-  unread: (userId: string) => Promise<UnreadTotals>
+  /** How many members each conversation's view shows (as GET /v1/conversations). */
+  membersPreview: number
 }
 
-export function createSyncService ({ repo, reader, unread }: SyncDeps) {
+export function createSyncService ({ repo, membersPreview }: SyncDeps) {
   return {
     /** A cursor that starts now (also the ready frame's, see realtime/sync-clock.ts). */
     now: async (): Promise<string> => encodeSyncCursor({ s: await repo.snapshot() }),
@@ -223,73 +222,79 @@ export function createSyncService ({ repo, reader, unread }: SyncDeps) {
         if (until.t !== undefined) throw badRequest('querystring/until is not a cursor of a ready frame or of a sync\'s last page')
         cursor.t = until.s
       }
-      const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
-      // One more than a page tells whether another follows.
-      const { snapshot, future, badgeChanged, candidates, unread: firstPageBadge } = await repo.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
-      // The SDK lists afresh on a 400 (a cursor this database did not write), rather than skip what it missed.
-      if (future) throw badRequest(`querystring/${opts.until !== undefined && !paging ? 'since or until' : 'since'} is not a cursor this API returned`)
-      const until = cursor.t ?? snapshot
-      const known = opts.known ?? new Map<string, number>()
-      const withEvents = (id: string) => opts.mode === 'events' || (opts.eventsFor?.includes(id) ?? false)
-      const ranges = candidates.slice(0, opts.limit).map((c) => ({
-        ...c,
-        fromSeq: Math.max(c.fromSeq, Math.min(known.get(c.conversationId) ?? 0, c.toSeq))
-      }))
-      const events = await repo.events(ranges.filter((r) => withEvents(r.conversationId)), opts.limit + 1)
-      // The page ends after `limit` events, or after `limit` conversations.
-      const pageEvents = events.slice(0, opts.limit)
-      const byConversation = new Map<string, ChatEvent[]>()
-      for (const e of pageEvents) {
-        const list = byConversation.get(e.conversationId) ?? []
-        list.push(toChatEvent(e))
-        byConversation.set(e.conversationId, list)
-      }
-      let included: SyncCandidate[] = ranges
-      let next: SyncPosition | null = null
-      if (events.length > opts.limit) {
-        const last = pageEvents[pageEvents.length - 1]!
-        const at = ranges.findIndex((r) => r.conversationId === last.conversationId)
-        included = ranges.slice(0, at + 1)
-        // Cut inside the conversation of the last event of the page: it continues on the next one. Cut right
-        // after its last event (the one past the page is another's): the next page starts at the next conversation.
-        next = events[opts.limit]!.conversationId === last.conversationId
-          ? { conversationId: last.conversationId, seq: last.seq }
-          : { conversationId: ranges[at + 1]!.conversationId, seq: 0 }
-      } else if (candidates.length > opts.limit) {
-        // The next conversation starts the next page.
-        next = { conversationId: candidates[opts.limit]!.conversationId, seq: 0 }
-      }
-      const shown = included.filter((r) => r.ownChanged || r.toSeq > r.fromSeq)
-      const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
-      // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
-      // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
-      // badge reads every membership of the caller, and a long catch-up has several pages. A first page counted it
-      // already, with its changes (repositories/sync.ts); a later last page counts it now.
-      const last = next === null && (shown.length > 0 || paging || badgeChanged)
-      const totals = last ? (firstPageBadge ?? await unread(userId)) : null
-      const views = new Map((await reader.byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
-      const changes = shown.map((r): SyncChange => {
-        const view = views.get(r.conversationId) ?? null
-        const change: SyncChange = {
-          conversationId: r.conversationId,
-          membership: view === null ? 'left' : 'member',
-          conversation: view,
-          lastReadSeq: r.lastReadSeq
-        }
-        if (withEvents(r.conversationId)) {
-          change.events = byConversation.get(r.conversationId) ?? []
-          if (next !== null && next.seq > 0 && next.conversationId === r.conversationId) change.eventsContinue = true
-        }
-        return change
-      })
-      return {
-        changes,
-        // Once per sync (its last page), when it had changes: it counts every conversation of the caller.
-        unread: totals === null ? null : unreadPage(totals),
-        cursor: next === null ? encodeSyncCursor({ s: until }) : encodeSyncCursor({ s: cursor.s, t: until, c: next.conversationId, q: next.seq }),
-        hasMore: next !== null
-      }
+      // The page's statements run in one transaction on one connection, each on its generic plan (repositories/sync.ts).
+      return await repo.page(async (db) => await syncPage(db, membersPreview, userId, opts, cursor, paging))
     }
+  }
+}
+
+/** One page of a sync, on the connection of its transaction. */
+async function syncPage (db: SyncReads, membersPreview: number, userId: string, opts: SyncOptions, cursor: Cursor, paging: boolean): Promise<SyncPage> {
+  const position: SyncPosition | null = cursor.c === undefined ? null : { conversationId: cursor.c, seq: cursor.q ?? 0 }
+  // One more than a page tells whether another follows.
+  const { snapshot, future, badgeChanged, candidates, unread: firstPageBadge } = await db.candidates(userId, cursor.s, cursor.t ?? null, position, opts.limit + 1)
+  // The SDK lists afresh on a 400 (a cursor this database did not write), rather than skip what it missed.
+  if (future) throw badRequest(`querystring/${opts.until !== undefined && !paging ? 'since or until' : 'since'} is not a cursor this API returned`)
+  const until = cursor.t ?? snapshot
+  const known = opts.known ?? new Map<string, number>()
+  const withEvents = (id: string) => opts.mode === 'events' || (opts.eventsFor?.includes(id) ?? false)
+  const ranges = candidates.slice(0, opts.limit).map((c) => ({
+    ...c,
+    fromSeq: Math.max(c.fromSeq, Math.min(known.get(c.conversationId) ?? 0, c.toSeq))
+  }))
+  const events = await db.events(ranges.filter((r) => withEvents(r.conversationId)), opts.limit + 1)
+  // The page ends after `limit` events, or after `limit` conversations.
+  const pageEvents = events.slice(0, opts.limit)
+  const byConversation = new Map<string, ChatEvent[]>()
+  for (const e of pageEvents) {
+    const list = byConversation.get(e.conversationId) ?? []
+    list.push(toChatEvent(e))
+    byConversation.set(e.conversationId, list)
+  }
+  let included: SyncCandidate[] = ranges
+  let next: SyncPosition | null = null
+  if (events.length > opts.limit) {
+    const last = pageEvents[pageEvents.length - 1]!
+    const at = ranges.findIndex((r) => r.conversationId === last.conversationId)
+    included = ranges.slice(0, at + 1)
+    // Cut inside the conversation of the last event of the page: it continues on the next one. Cut right
+    // after its last event (the one past the page is another's): the next page starts at the next conversation.
+    next = events[opts.limit]!.conversationId === last.conversationId
+      ? { conversationId: last.conversationId, seq: last.seq }
+      : { conversationId: ranges[at + 1]!.conversationId, seq: 0 }
+  } else if (candidates.length > opts.limit) {
+    // The next conversation starts the next page.
+    next = { conversationId: candidates[opts.limit]!.conversationId, seq: 0 }
+  }
+  const shown = included.filter((r) => r.ownChanged || r.toSeq > r.fromSeq)
+  const current = shown.filter((r) => r.leftSeq === null).map((r) => r.conversationId)
+  // The badge is read once per sync, on its last page, which takes its conversations' counts from it (the same
+  // rule, unread.ts) rather than counting them a second time. Other pages count only their own conversations: the
+  // badge reads every membership of the caller, and a long catch-up has several pages. A first page counted it
+  // already, with its changes (repositories/sync.ts); a later last page counts it now.
+  const last = next === null && (shown.length > 0 || paging || badgeChanged)
+  const totals = last ? (firstPageBadge ?? await db.badge(userId)) : null
+  const views = new Map((await createConversationReader(db.pages, membersPreview).byIds(userId, current, totals ?? undefined)).map((v) => [v.id, v]))
+  const changes = shown.map((r): SyncChange => {
+    const view = views.get(r.conversationId) ?? null
+    const change: SyncChange = {
+      conversationId: r.conversationId,
+      membership: view === null ? 'left' : 'member',
+      conversation: view,
+      lastReadSeq: r.lastReadSeq
+    }
+    if (withEvents(r.conversationId)) {
+      change.events = byConversation.get(r.conversationId) ?? []
+      if (next !== null && next.seq > 0 && next.conversationId === r.conversationId) change.eventsContinue = true
+    }
+    return change
+  })
+  return {
+    changes,
+    // Once per sync (its last page), when it had changes: it counts every conversation of the caller.
+    unread: totals === null ? null : unreadPage(totals),
+    cursor: next === null ? encodeSyncCursor({ s: until }) : encodeSyncCursor({ s: cursor.s, t: until, c: next.conversationId, q: next.seq }),
+    hasMore: next !== null
   }
 }
 

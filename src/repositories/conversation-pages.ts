@@ -7,7 +7,7 @@
 // the size of its groups.
 import { Prisma } from '../generated/prisma/client.js'
 import type { ConversationRow, MemberWithUser, NotificationLevel, Role } from './conversations.js'
-import type { Client } from './db.js'
+import type { Raw } from './db.js'
 import type { AttachmentView, Metadata } from './messages.js'
 import { threadUnreadCounts, unreadCounts } from './unread.js'
 
@@ -64,8 +64,11 @@ const toMemberWithUser = (r: RawMemberRow): MemberWithUser => ({
   user: { id: r.user_id, username: r.username, displayName: r.display_name, createdAt: r.user_created_at, avatarUploadId: r.avatar_upload_id }
 })
 
-/** The statements of the pages, inside a transaction too (see conversations.ts). */
-export function conversationPageStatements (db: Client) {
+/**
+ * The statements of the pages, on what `raw` runs them on: Prisma or one of its transactions (conversations.ts), or
+ * a sync page's connection (sync.ts).
+ */
+export function conversationPageStatements (raw: Raw) {
   return {
     /**
      * The caller's conversations, most recent activity first, each with its
@@ -83,7 +86,7 @@ export function conversationPageStatements (db: Client) {
           : Prisma.sql`AND (c.last_activity_at, c.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`
       const limit = 'id' in filter ? 1 : 'ids' in filter ? filter.ids.length : filter.limit
       const counted = !('ids' in filter) || filter.counted !== false
-      const rows = await db.$queryRaw<RawListRow[]>`
+      const rows = await raw<RawListRow>(Prisma.sql`
         WITH page AS (
           SELECT c.id, c.type::text AS type, c.title, c.created_at, c.last_seq, c.timeline_count, c.last_activity_at, c.member_count,
                  c.frozen_at IS NOT NULL AS frozen, c.slow_mode_seconds, m.muted_at IS NOT NULL AS muted, c.picture_upload_id, c.is_public,
@@ -114,7 +117,7 @@ export function conversationPageStatements (db: Client) {
             SELECT * FROM messages x WHERE x.conversation_id = p.id AND x.seq >= p.joined_seq AND x.thread_root_id IS NULL
              ORDER BY x.seq DESC LIMIT 1
           ) lm ON true
-         ORDER BY p.last_activity_at DESC, p.id DESC`
+         ORDER BY p.last_activity_at DESC, p.id DESC`)
       return rows.map((r) => ({
         id: r.id,
         type: r.type,
@@ -167,7 +170,7 @@ export function conversationPageStatements (db: Client) {
      */
     async memberPreviews (conversationIds: string[], perConversation: number, viewerId: string): Promise<MemberWithUser[]> {
       if (conversationIds.length === 0) return []
-      const rows = await db.$queryRaw<RawMemberRow[]>`
+      const rows = await raw<RawMemberRow>(Prisma.sql`
         SELECT ${memberColumns(viewerId)}
           FROM unnest(${conversationIds}::uuid[]) AS p(id)
          CROSS JOIN LATERAL (
@@ -175,7 +178,7 @@ export function conversationPageStatements (db: Client) {
             ORDER BY x.joined_at, x.user_id
             LIMIT ${perConversation}::int) m
           JOIN users u ON u.id = m.user_id
-         ORDER BY m.conversation_id, m.joined_at, m.user_id`
+         ORDER BY m.conversation_id, m.joined_at, m.user_id`)
       return rows.map(toMemberWithUser)
     },
 
@@ -188,7 +191,7 @@ export function conversationPageStatements (db: Client) {
       const from = after === undefined
         ? Prisma.empty
         : Prisma.sql`AND (x.joined_at, x.user_id) > (${after.joinedAt}::timestamptz, ${after.userId}::uuid)`
-      const rows = await db.$queryRaw<Array<RawMemberRow | { [K in keyof RawMemberRow]: null }>>`
+      const rows = await raw<RawMemberRow | { [K in keyof RawMemberRow]: null }>(Prisma.sql`
         SELECT ${memberColumns(userId)}
           FROM memberships me
           LEFT JOIN LATERAL (
@@ -197,7 +200,7 @@ export function conversationPageStatements (db: Client) {
              LIMIT ${limit}::int) m ON true
           LEFT JOIN users u ON u.id = m.user_id
          WHERE me.conversation_id = ${conversationId}::uuid AND me.user_id = ${userId}::uuid AND me.left_at IS NULL
-         ORDER BY m.joined_at, m.user_id`
+         ORDER BY m.joined_at, m.user_id`)
       if (rows.length === 0) return null
       return rows.filter((r): r is RawMemberRow => r.user_id !== null).map(toMemberWithUser)
     },
@@ -205,12 +208,14 @@ export function conversationPageStatements (db: Client) {
     /** Current members of several conversations, with their profiles, as `viewerId` sees them (see memberColumns). */
     async membersWithUsers (conversationIds: string[], viewerId: string): Promise<MemberWithUser[]> {
       if (conversationIds.length === 0) return []
-      const rows = await db.$queryRaw<RawMemberRow[]>`
+      const rows = await raw<RawMemberRow>(Prisma.sql`
         SELECT ${memberColumns(viewerId)}
           FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.conversation_id = ANY(${conversationIds}::uuid[]) AND m.left_at IS NULL
-         ORDER BY m.joined_at, m.user_id`
+         ORDER BY m.joined_at, m.user_id`)
       return rows.map(toMemberWithUser)
     }
   }
 }
+
+export type ConversationPages = ReturnType<typeof conversationPageStatements>

@@ -3,7 +3,7 @@
 // Prisma, but what runs per typing frame and per read (on the pool, see db.ts).
 import { Prisma } from '../generated/prisma/client.js'
 import { conversationPageStatements } from './conversation-pages.js'
-import type { Client, Database } from './db.js'
+import { throughPrisma, type Client, type Database } from './db.js'
 import type { MessageRow } from './messages.js'
 import { advanceReceipt, type Receipt } from './receipts.js'
 
@@ -112,7 +112,7 @@ export function conversationStatements (db: Client) {
   }
 
   return {
-    ...conversationPageStatements(db),
+    ...conversationPageStatements(throughPrisma(db)),
 
     /** Locks the conversation row until the transaction ends. */
     async lock (conversationId: string): Promise<LockedConversation | null> {

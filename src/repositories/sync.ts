@@ -3,11 +3,13 @@
 // seqs that moved, and the memberships whose own state changed. The
 // migration sync_cursor explains the transaction ids these statements compare.
 import { Prisma } from '../generated/prisma/client.js'
-import { queryGeneric } from '../db/pool.js'
-import type { Database } from './db.js'
+import type pg from 'pg'
+import { withGenericPlans } from '../db/pool.js'
+import { conversationPageStatements, type ConversationPages } from './conversation-pages.js'
+import { onConnection, type Database } from './db.js'
 import type { EventRow } from './events.js'
 import { subjectSeq } from './events.js'
-import { badgeOfOne, collectTotals, type UnreadRow, type UnreadTotals } from './unread.js'
+import { badgeOfOne, collectTotals, unreadTotals, type UnreadRow, type UnreadTotals } from './unread.js'
 
 export interface SyncCandidate {
   conversationId: string
@@ -36,9 +38,10 @@ export interface Candidates {
 const changedSince = (column: string) =>
   `(${column} >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(${column}, $2::pg_snapshot))`
 
-// The statements of `candidates`: on the pool, prepared and planned once per connection, on their generic plan
-// (queryGeneric): they run on every reconnect of every device, and planning the first page's cost as much as running
-// it (through Prisma, an unnamed statement is planned on every call: README "The posting path's driver").
+// The statements of `candidates`: like every statement of a sync page, prepared and planned once per connection, on
+// their generic plan (SyncRepository.page): they run on every reconnect of every device, and planning the first
+// page's cost as much as running it (through Prisma, an unnamed statement is planned on every call: README "The
+// posting path's driver").
 // With `badge` (a sync's first page) the statement also counts the caller's badge, from the same read of their
 // memberships, when something changed: most syncs are one page, which ends with the badge, and read the caller's
 // memberships and their conversations' rows once instead of twice (README "Sync", ninth round). A later page reads
@@ -106,26 +109,42 @@ const CANDIDATES = candidatesStatement(false)
 /** A sync's first page (exported for the test of what it reads, test/unread-totals.test.ts). */
 export const SYNC_FIRST_PAGE = candidatesStatement(true)
 
-export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
+/** What a page of a sync reads, on the one connection of its transaction (SyncRepository.page). */
+export interface SyncReads {
+  /**
+   * The current snapshot, and the user's conversations that changed since
+   * `since` as `until` sees them (`until` null: the statement's own
+   * snapshot, which is returned), from `after` on, in conversation id order,
+   * at most `limit`. One statement; with nothing changed it reads the
+   * user's memberships and their conversations' rows, by index. `future`:
+   * a snapshot given is past the database's (not a cursor of it);
+   * `badgeChanged`: the badge changed outside the conversations since `since`;
+   * `unread`: on a sync's first page (`after` null) with a change or
+   * `badgeChanged`, the caller's badge as unreadTotals counts it, else null.
+   */
+  candidates: (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number) => Promise<Candidates>
+  /**
+   * The events of each range (after fromSeq, up to toSeq), in conversation
+   * then seq order, at most `limit` in all; what happened to a message from
+   * before the member's window is left out, as replay does.
+   */
+  events: (ranges: Array<{ conversationId: string, fromSeq: number, toSeq: number, joinedSeq: number }>, limit: number) => Promise<EventRow[]>
+  /** The caller's badge (unreadTotals), for a later last page (a first page has it from `candidates`). */
+  badge: (userId: string) => Promise<UnreadTotals>
+  /** The conversations' views (conversation-pages.ts). */
+  pages: ConversationPages
+}
+
+function syncReads (db: pg.PoolClient): SyncReads {
+  const raw = onConnection(db, 'sync')
   return {
-    /**
-     * The current snapshot, and the user's conversations that changed since
-     * `since` as `until` sees them (`until` null: the statement's own
-     * snapshot, which is returned), from `after` on, in conversation id order,
-     * at most `limit`. One statement; with nothing changed it reads the
-     * user's memberships and their conversations' rows, by index. `future`:
-     * a snapshot given is past the database's (not a cursor of it);
-     * `badgeChanged`: the badge changed outside the conversations since `since`;
-     * `unread`: on a sync's first page (`after` null) with a change or
-     * `badgeChanged`, the caller's badge as unreadTotals counts it, else null.
-     */
-    async candidates (userId: string, since: string, until: string | null, after: SyncPosition | null, limit: number): Promise<Candidates> {
+    async candidates (userId, since, until, after, limit) {
       // A sync's first page also counts the badge (see candidatesStatement).
       const first = after === null
-      const { rows } = await queryGeneric<{
+      const { rows } = await db.query<{
         kind: 'change' | 'unread', snapshot: string, future: boolean, badge_changed: boolean, badge_counted: boolean, conversation_id: string | null, joined_seq: number,
         left_seq: number | null, from_seq: number, to_seq: number, own_changed: boolean, last_read_seq: number
-      } & UnreadRow>(pool, {
+      } & UnreadRow>({
         name: first ? 'sync-first-page' : 'sync-candidates',
         text: first ? SYNC_FIRST_PAGE : CANDIDATES,
         values: [userId, since, until, after?.conversationId ?? '00000000-0000-0000-0000-000000000000', limit, after?.seq ?? 0]
@@ -144,15 +163,10 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
       return { snapshot, future, badgeChanged, candidates, unread }
     },
 
-    /**
-     * The events of each range (after fromSeq, up to toSeq), in conversation
-     * then seq order, at most `limit` in all; what happened to a message from
-     * before the member's window is left out, as replay does.
-     */
-    async events (ranges: Array<{ conversationId: string, fromSeq: number, toSeq: number, joinedSeq: number }>, limit: number): Promise<EventRow[]> {
+    async events (ranges, limit) {
       const wanted = ranges.filter((r) => r.toSeq > r.fromSeq)
       if (wanted.length === 0) return []
-      return await db.$queryRaw<EventRow[]>`
+      return await raw<EventRow>(Prisma.sql`
         SELECT e.conversation_id AS "conversationId", e.seq, e.type, e.data, e.created_at AS "createdAt"
           FROM unnest(${wanted.map((r) => r.conversationId)}::uuid[], ${wanted.map((r) => r.fromSeq)}::int[],
                       ${wanted.map((r) => r.toSeq)}::int[], ${wanted.map((r) => r.joinedSeq)}::int[]) AS r(id, from_seq, to_seq, joined_seq)
@@ -162,7 +176,29 @@ export function createSyncRepository ({ prisma: db, pool, lane }: Database) {
                AND ${Prisma.raw(subjectSeq('e'))} >= r.joined_seq
              ORDER BY e.seq LIMIT ${limit}::int) e
          ORDER BY e.conversation_id, e.seq
-         LIMIT ${limit}::int`
+         LIMIT ${limit}::int`)
+    },
+
+    badge: async (userId) => (await unreadTotals(db, [userId])).get(userId)!,
+
+    pages: conversationPageStatements(raw)
+  }
+}
+
+export function createSyncRepository ({ pool, lane }: Database) {
+  return {
+    /**
+     * Runs `fn`, a page of a sync, on one connection of the pool in one
+     * transaction, every statement on its generic plan (withGenericPlans):
+     * prepared and planned once per connection rather than once per call, as
+     * Prisma's unnamed statements are, and without Prisma's cost per call
+     * (README "Sync", tenth round). Its statements are tested to read on their
+     * generic plans what they read on the custom ones (test/sync-plans.test.ts).
+     * `fn` must not take another connection of the pool: with every
+     * connection in a page, it would wait for itself.
+     */
+    async page<T> (fn: (reads: SyncReads) => Promise<T>): Promise<T> {
+      return await withGenericPlans(pool, async (db) => await fn(syncReads(db)))
     },
 
     /** The current snapshot (a sync cursor that starts now). */

@@ -180,7 +180,7 @@ export function collectTotals (userIds: string[], rows: UnreadRow[]): Map<string
  * sum of what each adds to the badge, `mentions` the unread mentions of
  * conversations that are neither muted nor at level none. One statement.
  */
-export async function unreadTotals (pool: pg.Pool, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+export async function unreadTotals (pool: pg.Pool | pg.PoolClient, userIds: string[]): Promise<Map<string, UnreadTotals>> {
   if (userIds.length === 0) return new Map()
   const { rows } = await pool.query<UnreadRow>(
     userIds.length === 1

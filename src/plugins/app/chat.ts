@@ -11,11 +11,9 @@ import { createUserService, type UserService } from '../../domain/users.js'
 import { createThreadService, type ThreadService } from '../../domain/threads.js'
 import type { RealtimePublisher } from '../../domain/events.js'
 import { createNotificationPreferenceService, type NotificationPreferenceService } from '../../domain/notification-preferences.js'
-import { createConversationReader } from '../../domain/conversation-reader.js'
 import { createAdmission, type Admission } from '../../domain/admission.js'
 import { createSyncService, type SyncService } from '../../domain/sync.js'
 import { createSyncRepository } from '../../repositories/sync.js'
-import { unreadTotals } from '../../repositories/unread.js'
 import { SyncClock } from '../../realtime/sync-clock.js'
 
 declare module 'fastify' {
@@ -60,8 +58,7 @@ export default fp(async (app) => {
   }
   const sync = createSyncService({
     repo: createSyncRepository(app.db),
-    reader: createConversationReader(createConversationsRepository(app.db), app.config.conversationMembersPreview),
-    unread: async (userId) => (await unreadTotals(app.db.pool, [userId])).get(userId)!
+    membersPreview: app.config.conversationMembersPreview
   })
   app.decorate('syncClock', new SyncClock({ take: sync.now }))
   app.decorate('chat', {
