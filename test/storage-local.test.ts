@@ -3,8 +3,10 @@
 // was copied must stay what was checked whatever later happens to the source.
 // The driver gives the copy a second name (a hard link: no file is changed in
 // place once at its key), so these hold only because every write replaces a
-// file instead of writing into it.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+// file instead of writing into it. Its flushes to the disk run one at a time
+// (src/storage/local.ts, Flush): many uploads at once, refused ones among
+// them, are all stored whole or not at all.
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -12,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLocalStorage, type LocalStorage } from '../src/storage/local.js'
 import { createSigner } from '../src/storage/signed-token.js'
 
-describe('local storage: copy', () => {
+describe('local storage: copies and concurrent writes', () => {
   let dir: string
   let storage: LocalStorage
   beforeEach(async () => {
@@ -51,5 +53,29 @@ describe('local storage: copy', () => {
     await storage.write('uploads/u3/incoming', Buffer.from('x'.repeat(1000)), 'text/plain')
     await storage.copy('uploads/u3/incoming', 'other/u3/original-v1', 'text/plain')
     expect(await storage.size('other/u3/original-v1')).toBe(1000)
+  })
+
+  it('stores 50 uploads at once whole, with their flushes one at a time; refused ones among them keep nothing and hold none of the others', async () => {
+    const bytes = (i: number) => Buffer.alloc(64 * 1024 + i, i % 251)
+    const results = await Promise.allSettled(Array.from({ length: 50 }, async (_, i) => {
+      // Every tenth sends more than it may; every tenth after that is no longer wanted once its bytes are in.
+      const max = i % 10 === 3 ? 1_000 : 1 << 20
+      const wanted = async () => i % 10 !== 7
+      const n = await storage.receive(`uploads/c${i}/incoming`, Readable.from([bytes(i)]), max, wanted)
+      await storage.copy(`uploads/c${i}/incoming`, `uploads/c${i}/original-v1`, 'application/octet-stream')
+      return n
+    }))
+    for (const [i, r] of results.entries()) {
+      if (i % 10 === 3 || i % 10 === 7) {
+        expect(r.status).toBe('rejected')
+        expect(await storage.size(`uploads/c${i}/incoming`)).toBeNull()
+        continue
+      }
+      expect(r).toEqual({ status: 'fulfilled', value: bytes(i).length })
+      expect((await readFile(storage.path(`uploads/c${i}/original-v1`))).equals(bytes(i))).toBe(true)
+    }
+    // Nothing half-written remains (no temporary file of any of them).
+    const left = (await readdir(join(dir, 'uploads'), { recursive: true })).filter((f) => f.includes('.part-'))
+    expect(left).toEqual([])
   })
 })
