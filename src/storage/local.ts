@@ -141,13 +141,13 @@ export function createLocalStorage (opts: { root: string, signer: Signer, rate?:
  * one at a time, in the order they come. Concurrent flushes of uploads (the
  * folders' ones are journal commits of the file system) held the flushes of
  * everything else on the disk, PostgreSQL's WAL at every commit among them:
- * with 30 uploads of 1 MB a second on this
- * machine's one disk, an 8 KiB write and fdatasync beside them (the WAL's
- * pattern) took 13-15 ms at p99 and 30-39 ms at p99.9 with the flushes
- * concurrent, 0.9-2.0 and 6-11 ms with them one at a time, for the same
- * uploads per second (README "Attachments", issue 15). A flush waits for the
- * ones before it: a large file's holds a small one's by as long as its bytes
- * take to reach the disk.
+ * with 30 uploads of 1 MB a second on the bench machine's one disk, an 8 KiB
+ * write and fdatasync beside them (the WAL's pattern) took 13-15 ms at p99 and
+ * 30-39 ms at p99.9 with the flushes concurrent, 0.9-2.0 and 6-11 ms with
+ * them one at a time, for the same uploads per second (README "Against the
+ * targets", the uploaders' post→push). A flush waits for the ones before it:
+ * a large file's holds a small one's by as long as its bytes take to reach
+ * the disk.
  */
 type Flush = <T>(fn: () => Promise<T>) => Promise<T>
 
