@@ -178,11 +178,12 @@ export function collectTotals (userIds: string[], rows: UnreadRow[]): Map<string
  * The unread counts of these users, with the badge total: every conversation
  * with something unread, counted as in its Conversation object; `total` is the
  * sum of what each adds to the badge, `mentions` the unread mentions of
- * conversations that are neither muted nor at level none. One statement.
+ * conversations that are neither muted nor at level none. One statement, on
+ * the pool or on a connection of it (a sync page's).
  */
-export async function unreadTotals (pool: pg.Pool | pg.PoolClient, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+export async function unreadTotals (db: pg.Pool | pg.PoolClient, userIds: string[]): Promise<Map<string, UnreadTotals>> {
   if (userIds.length === 0) return new Map()
-  const { rows } = await pool.query<UnreadRow>(
+  const { rows } = await db.query<UnreadRow>(
     userIds.length === 1
       ? { name: 'unread-totals-one', text: TOTALS_OF_ONE, values: [userIds[0]] }
       : { name: 'unread-totals', text: TOTALS, values: [userIds] })

@@ -70,6 +70,9 @@ export function renderer () {
 
 export type Renderer = ReturnType<typeof renderer>
 
+/** A measured window as the machine line names it: its phase (or step), and its repetition. */
+const windowName = (r: PhaseRecord) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}`
+
 /** A window whose CPU probe took this many times as long as the scenario's fastest window's ran on a slower CPU. */
 const SLOW_CPU = 1.3
 
@@ -107,7 +110,7 @@ export function machineLines (records: PhaseRecord[], cores: number): string[] {
       parts.push(`disk flushes (a 4 KiB write and fdatasync every 100 ms) slowest ${dec(Math.max(...probed.map((r) => r.disk!.maxMs)), 0)} ms; ` +
         (stalled.length === 0
           ? `no stall of ${DISK_STALL_MS} ms or more`
-          : `stalls of ${DISK_STALL_MS} ms or more in ${stalled.length} of ${probed.length} windows (${stalled.map((r) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}: ${dec(r.disk!.maxMs, 0)} ms`).join(', ')})`))
+          : `stalls of ${DISK_STALL_MS} ms or more in ${stalled.length} of ${probed.length} windows (${stalled.map((r) => `${windowName(r)}: ${dec(r.disk!.maxMs, 0)} ms`).join(', ')})`))
     }
     const timed = rs.filter((r) => r.cpu !== undefined)
     if (timed.length > 0) {
@@ -117,7 +120,7 @@ export function machineLines (records: PhaseRecord[], cores: number): string[] {
       parts.push(`CPU probe (64 KiB deflated every ${CPU_PROBE_EVERY_MS} ms, timed on the CPU) median per window ${int(fastest)}–${int(Math.max(...medians))} µs; ` +
         (slow.length === 0
           ? `no window ${SLOW_CPU}× the fastest or slower`
-          : `${slow.length} of ${timed.length} windows ${SLOW_CPU}× the fastest or slower (${slow.map((r) => `${r.phase ?? r.step}${r.rep === undefined ? '' : ` rep ${r.rep}`}: ${dec(r.cpu!.medianUs / fastest)}×`).join(', ')})`))
+          : `${slow.length} of ${timed.length} windows ${SLOW_CPU}× the fastest or slower (${slow.map((r) => `${windowName(r)}: ${dec(r.cpu!.medianUs / fastest)}×`).join(', ')})`))
     }
     const byPhase = new Map<string, Array<{ calls: number, posts: number, mean: number, maxAtMost: number }>>()
     for (const r of rs) {
