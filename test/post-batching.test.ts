@@ -6,6 +6,7 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { createPostBatcher } from '../src/domain/post-batcher.js'
 import { isDatabaseUnavailable } from '../src/domain/prisma-errors.js'
+import { closePool, createPool, openConnections } from '../src/db/pool.js'
 import { createGroup, post } from './helpers/chat.js'
 import { client, register, type Client } from './helpers/http.js'
 import { startServer, test, type TestServer } from './helpers/server.js'
@@ -395,4 +396,48 @@ describe('group commit of posts', () => {
       await own.close()
     }
   }, 30_000)
+
+  it('the posts\' lane is open and has post_messages planned before the first request: a burst of posts opens no connection', async () => {
+    const own = await startServer({ config: { postPoolSize: 2 } })
+    const ownApi = client(own.url)
+    const lane = async () => await own.sql<{ pid: number, query: string }>(
+      "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'switchboard-lane' ORDER BY pid")
+    try {
+      // POST_POOL_SIZE + 1 connections, the last statement of each a call of post_messages (which stored nothing).
+      const atStart = await lane()
+      expect(atStart).toHaveLength(3)
+      for (const c of atStart) expect(c.query).toContain('post_messages')
+      expect(await own.sql('SELECT count(*)::int AS n FROM messages')).toEqual([{ n: 0 }])
+      // Thirty posts at once from six senders (and their session checks, on the same connections): all commit, and
+      // the lane is still the same connections, where a connection opened for a post would cost it the opening and
+      // the planning of post_messages.
+      const users = await Promise.all(Array.from({ length: 6 }, async () => await register(ownApi)))
+      const group = await createGroup(ownApi, users[0]!, users.slice(1))
+      const posted = await Promise.all(users.flatMap((u, i) => Array.from({ length: 5 }, async (_, j) =>
+        await ownApi.post(`/v1/conversations/${group.id}/messages`, { body: `${i}-${j}` }, { token: u.accessToken }))))
+      expect(posted.map((r) => r.status)).toEqual(posted.map(() => 201))
+      expect((await lane()).map((c) => c.pid)).toEqual(atStart.map((c) => c.pid))
+      // And they stay open when idle (the pool closes idle connections above its minimum only, after 30 s).
+      expect(own.app.db.lane.options.min).toBe(3)
+    } finally {
+      await own.close()
+    }
+  })
+
+  it('opening a lane\'s connections closes one whose preparing fails, keeps the others, and a later call opens the missing one', async () => {
+    const pool = createPool({ connectionString: server.databaseUrl, max: 3, min: 3 })
+    try {
+      let calls = 0
+      const prepared = await openConnections(pool, async (db) => {
+        if (++calls === 2) throw new Error('refused')
+        await db.query('SELECT 1')
+      })
+      expect(prepared).toBe(2)
+      expect(pool.totalCount).toBe(2)
+      expect(await openConnections(pool, async (db) => await db.query('SELECT 1'))).toBe(3)
+      expect(pool.totalCount).toBe(3)
+    } finally {
+      await closePool(pool)
+    }
+  })
 })

@@ -35,6 +35,30 @@ export async function closePool (pool: pg.Pool, timeoutMs = 5_000): Promise<void
 }
 
 /**
+ * Takes every connection of `pool` at once (opening those not open) and runs
+ * `prepare` on each before giving them back: for a pool whose `min` is its
+ * size, whose connections then stay open, so that no request waits for one to
+ * be opened and its statements planned. Answers how many were prepared; a
+ * connection that fails to prepare is closed (the pool opens another when
+ * needed).
+ */
+export async function openConnections (pool: pg.Pool, prepare: (db: pg.PoolClient) => Promise<unknown>): Promise<number> {
+  const opened = await Promise.allSettled(Array.from({ length: pool.options.max ?? 10 }, async () => await pool.connect()))
+  const prepared = await Promise.all(opened.map(async (o) => {
+    if (o.status === 'rejected') return false
+    try {
+      await prepare(o.value)
+      o.value.release()
+      return true
+    } catch (err) {
+      o.value.release(err as Error)
+      return false
+    }
+  }))
+  return prepared.filter(Boolean).length
+}
+
+/**
  * Runs `fn` in one transaction on a connection of `pool`: it commits when
  * `fn` resolves and rolls back when it throws; a connection that cannot roll
  * back is not given back to the pool. `begin` opens the transaction (settings

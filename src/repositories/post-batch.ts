@@ -86,7 +86,7 @@ const toRow = (r: Row): MessageRow => ({
 })
 
 /** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
-export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
+export async function postBatch (db: pg.Pool | pg.PoolClient, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
   // The names of all posts flattened, each with the 1-based index of its post.
   const mentionIdx: number[] = []
   const mentionNames: string[] = []
@@ -143,6 +143,15 @@ export async function postBatch (db: pg.Pool, posts: BatchPost[]): Promise<{ out
     }
   }
   return { outcomes, recipients }
+}
+
+/**
+ * Has `db`'s session plan post_messages (a call with no posts, which stores
+ * nothing): on a fresh connection its first call costs 15-25 ms of the
+ * database's CPU, ten times a batch's.
+ */
+export async function preparePostBatch (db: pg.PoolClient): Promise<void> {
+  await postBatch(db, [])
 }
 
 /**

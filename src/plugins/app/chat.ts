@@ -14,6 +14,8 @@ import { createNotificationPreferenceService, type NotificationPreferenceService
 import { createAdmission, type Admission } from '../../domain/admission.js'
 import { createSyncService, type SyncService } from '../../domain/sync.js'
 import { createSyncRepository } from '../../repositories/sync.js'
+import { preparePostBatch } from '../../repositories/post-batch.js'
+import { openConnections } from '../../db/pool.js'
 import { SyncClock } from '../../realtime/sync-clock.js'
 
 declare module 'fastify' {
@@ -82,5 +84,12 @@ export default fp(async (app) => {
       maxWaitMs: app.config.syncQueueTimeoutMs,
       what: 'Syncs'
     })
+  })
+  // The lane's connections (db.ts: they stay open), each opened and with post_messages planned before the
+  // server takes requests. A failure only costs latency: the lane opens connections as it needs them.
+  app.addHook('onReady', async () => {
+    const { lane } = app.db
+    await openConnections(lane, preparePostBatch)
+    if (lane.totalCount < (lane.options.max ?? 0)) app.log.warn({ open: lane.totalCount, size: lane.options.max }, 'not every connection of the posts\' lane could be opened at start-up')
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

@@ -42,9 +42,14 @@ export default fp<DbPluginOptions>(async (app, opts) => {
   // group commit (POST_POOL_SIZE batches at once) and the session check (one statement at a time) have
   // connections of their own, so that a post waits for its batch and a request for its session check, never
   // for those reads.
+  // The lane's connections stay open once opened (min = max; chat.ts opens them all at start-up): a connection
+  // opened for a post costs it the connection's start and the planning of post_messages (50-110 ms on 2 busy
+  // cores, README "Against the targets", uploaders), where an idle one closing after 30 s made that happen
+  // whenever the posts' concurrency rose again.
   const lane = createPool({
     ...poolConfigFromUrl(opts.databaseUrl),
     max: config.postPoolSize + 1,
+    min: config.postPoolSize + 1,
     connectionTimeoutMillis: config.databaseConnectTimeoutMs,
     statement_timeout: config.databaseStatementTimeoutMs,
     idleTimeoutMillis: 30_000,
