@@ -24,6 +24,9 @@ export interface Database {
   replica?: pg.Pool | undefined
 }
 
+/** The pg pool (each statement on any of its connections), or one connection taken from it. */
+export type Queryable = pg.Pool | pg.PoolClient
+
 /** Prisma's client, or one of its open transactions. */
 export type Client = PrismaClient | Prisma.TransactionClient
 

@@ -3,6 +3,7 @@
 // locks, judges, numbers and stores the whole batch in one round trip and
 // commits before it answers.
 import type pg from 'pg'
+import type { Queryable } from './db.js'
 import { windowRecipients, type EventRow } from './events.js'
 import type { AttachmentView, MessageRow } from './messages.js'
 import type { Metadata } from './messages.js'
@@ -86,7 +87,7 @@ const toRow = (r: Row): MessageRow => ({
 })
 
 /** Stores a batch; answers each post's outcome (in input order) and the recipients of each conversation that got messages. */
-export async function postBatch (db: pg.Pool | pg.PoolClient, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
+export async function postBatch (db: Queryable, posts: BatchPost[]): Promise<{ outcomes: BatchOutcome[], recipients: Map<string, string[]> }> {
   // The names of all posts flattened, each with the 1-based index of its post.
   const mentionIdx: number[] = []
   const mentionNames: string[] = []

@@ -2,7 +2,7 @@
 // each Conversation's unreadCount and mentionCount (conversations.ts,
 // listForUser), the totals of GET /v1/me/unread and the badge of device
 // pushes (devices.ts). A change of the rule (threads, ...) is made here only.
-import type pg from 'pg'
+import type { Queryable } from './db.js'
 
 /** SQL expressions naming one membership: its conversation, user, read position and window start. */
 export interface MembershipColumns { conversationId: string, userId: string, lastReadSeq: string, joinedSeq: string }
@@ -181,7 +181,7 @@ export function collectTotals (userIds: string[], rows: UnreadRow[]): Map<string
  * conversations that are neither muted nor at level none. One statement, on
  * the pool or on a connection of it (a sync page's).
  */
-export async function unreadTotals (db: pg.Pool | pg.PoolClient, userIds: string[]): Promise<Map<string, UnreadTotals>> {
+export async function unreadTotals (db: Queryable, userIds: string[]): Promise<Map<string, UnreadTotals>> {
   if (userIds.length === 0) return new Map()
   const { rows } = await db.query<UnreadRow>(
     userIds.length === 1

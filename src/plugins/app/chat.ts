@@ -88,8 +88,8 @@ export default fp(async (app) => {
   // The lane's connections (db.ts: they stay open), each opened and with post_messages planned before the
   // server takes requests. A failure only costs latency: the lane opens connections as it needs them.
   app.addHook('onReady', async () => {
-    const { lane } = app.db
-    await openConnections(lane, preparePostBatch)
-    if (lane.totalCount < (lane.options.max ?? 0)) app.log.warn({ open: lane.totalCount, size: lane.options.max }, 'not every connection of the posts\' lane could be opened at start-up')
+    const prepared = await openConnections(app.db.lane, preparePostBatch)
+    const size = app.db.lane.options.max
+    if (prepared < (size ?? 0)) app.log.warn({ prepared, size }, 'not every connection of the posts\' lane could be opened at start-up')
   })
 }, { name: 'chat', dependencies: ['db', 'config', 'realtime', 'uploads'] })

@@ -41,18 +41,17 @@ export default fp<DbPluginOptions>(async (app, opts) => {
   // A burst of reads (a reconnect storm's catch-ups, history pages) fills the main pool's queue. The posts'
   // group commit (POST_POOL_SIZE batches at once) and the session check (one statement at a time) have
   // connections of their own, so that a post waits for its batch and a request for its session check, never
-  // for those reads.
-  // The lane's connections stay open once opened (min = max; chat.ts opens them all at start-up): a connection
-  // opened for a post costs it the connection's start and the planning of post_messages (50-110 ms on 2 busy
-  // cores, README "Against the targets", uploaders), where an idle one closing after 30 s made that happen
-  // whenever the posts' concurrency rose again.
+  // for those reads. Those connections stay open once opened (`min` is the size, so no idle one is closed;
+  // chat.ts opens them all at start-up): a connection opened for a post cost it the connection's start and the
+  // planning of post_messages (50-110 ms on 2 busy cores, README "Against the targets", uploaders), which an
+  // idle one closing after 30 s made happen whenever the posts' concurrency rose again.
+  const laneSize = config.postPoolSize + 1
   const lane = createPool({
     ...poolConfigFromUrl(opts.databaseUrl),
-    max: config.postPoolSize + 1,
-    min: config.postPoolSize + 1,
+    max: laneSize,
+    min: laneSize,
     connectionTimeoutMillis: config.databaseConnectTimeoutMs,
     statement_timeout: config.databaseStatementTimeoutMs,
-    idleTimeoutMillis: 30_000,
     application_name: 'switchboard-lane'
   })
   lane.on('error', (err) => app.log.warn({ err }, 'idle database connection lost'))
